@@ -1,0 +1,18 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace govesb::apps {
+
+// Each Add*Command registers one top-level subcommand of the `govesb` binary. Argument parsing
+// lives here; the work is done by the library modules.
+void AddKeygenCommand(CLI::App& app);  // keygen_command.cc
+void AddAdminCommand(CLI::App& app);   // admin_command.cc
+void AddServeCommand(CLI::App& app);   // serve_command.cc
+
+// Exit codes shared by every command.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the operation failed; the reason is on stderr
+inline constexpr int kExitUsage = 2;    // the command line is wrong (CLI11's own errors)
+
+}  // namespace govesb::apps

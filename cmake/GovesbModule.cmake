@@ -1,0 +1,18 @@
+# govesb_module(NAME SOURCES ... DEPS ... TESTS ... TEST_DEPS ...)
+#
+# One folder under src/ is one module is one static library target `govesb_<NAME>`.
+# Headers are included as "<module>/<file>.h" relative to src/. Tests named in TESTS are
+# GoogleTest sources that sit beside the code; they build into `govesb_<NAME>_test`.
+function(govesb_module name)
+  cmake_parse_arguments(M "" "" "SOURCES;DEPS;TESTS;TEST_DEPS" ${ARGN})
+  add_library(govesb_${name} STATIC ${M_SOURCES})
+  target_include_directories(govesb_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(govesb_${name} PUBLIC ${M_DEPS})
+  if(GOVESB_BUILD_TESTS AND M_TESTS)
+    add_executable(govesb_${name}_test ${M_TESTS})
+    target_link_libraries(govesb_${name}_test PRIVATE govesb_${name} ${M_TEST_DEPS}
+                          GTest::gtest GTest::gtest_main)
+    gtest_discover_tests(govesb_${name}_test DISCOVERY_TIMEOUT 60
+                         PROPERTIES LABELS unit)
+  endif()
+endfunction()

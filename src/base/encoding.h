@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace govesb {
+
+// Standard base64 (RFC 4648 section 4) with padding, on one line.
+std::string Base64Encode(std::span<const uint8_t> bytes);
+inline std::string Base64Encode(std::string_view bytes) {
+  return Base64Encode(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+}
+// Strict-enough decoding for keys and signatures from other encoders: ignores ASCII whitespace
+// (line-wrapped PEM bodies), accepts missing padding, rejects any other non-alphabet byte.
+std::optional<std::string> Base64Decode(std::string_view text);
+
+// URL-safe base64 without padding (RFC 4648 section 5), for tokens.
+std::string Base64UrlEncode(std::span<const uint8_t> bytes);
+inline std::string Base64UrlEncode(std::string_view bytes) {
+  return Base64UrlEncode(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+}
+std::optional<std::string> Base64UrlDecode(std::string_view text);
+
+// Lowercase hex.
+std::string HexEncode(std::span<const uint8_t> bytes);
+inline std::string HexEncode(std::string_view bytes) {
+  return HexEncode(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+}
+std::optional<std::string> HexDecode(std::string_view text);
+
+}  // namespace govesb

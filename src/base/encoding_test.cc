@@ -1,0 +1,46 @@
+#include "base/encoding.h"
+
+#include <gtest/gtest.h>
+
+namespace govesb {
+namespace {
+
+TEST(Base64, Rfc4648Vectors) {
+  EXPECT_EQ(Base64Encode(std::string_view("")), "");
+  EXPECT_EQ(Base64Encode(std::string_view("f")), "Zg==");
+  EXPECT_EQ(Base64Encode(std::string_view("fo")), "Zm8=");
+  EXPECT_EQ(Base64Encode(std::string_view("foo")), "Zm9v");
+  EXPECT_EQ(Base64Encode(std::string_view("foobar")), "Zm9vYmFy");
+  EXPECT_EQ(*Base64Decode("Zm9vYmE="), "fooba");
+  EXPECT_EQ(*Base64Decode("Zm9vYg=="), "foob");
+}
+
+TEST(Base64, ToleratesLineBreaksAndMissingPadding) {
+  EXPECT_EQ(*Base64Decode("Zm9v\nYmFy\r\n"), "foobar");
+  EXPECT_EQ(*Base64Decode("Zm8"), "fo");
+}
+
+TEST(Base64, RejectsGarbage) {
+  EXPECT_FALSE(Base64Decode("Zm9v!").has_value());
+  EXPECT_FALSE(Base64Decode("Zg==Zg==").has_value());
+  EXPECT_FALSE(Base64Decode("Z").has_value());
+  EXPECT_FALSE(Base64Decode("Zm9v-_").has_value());
+}
+
+TEST(Base64Url, RoundTripsBinary) {
+  std::string bin;
+  for (int i = 0; i < 256; ++i) bin.push_back(static_cast<char>(i));
+  std::string enc = Base64UrlEncode(bin);
+  EXPECT_EQ(enc.find_first_of("+/="), std::string::npos);
+  EXPECT_EQ(*Base64UrlDecode(enc), bin);
+}
+
+TEST(Hex, RoundTrip) {
+  EXPECT_EQ(HexEncode(std::string_view("\x01\xab", 2)), "01ab");
+  EXPECT_EQ(*HexDecode("01AB"), std::string("\x01\xab", 2));
+  EXPECT_FALSE(HexDecode("0").has_value());
+  EXPECT_FALSE(HexDecode("zz").has_value());
+}
+
+}  // namespace
+}  // namespace govesb

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace govesb::crypto {
+
+using Sha256Digest = std::array<uint8_t, 32>;
+
+Sha256Digest Sha256(std::string_view data);
+Sha256Digest HmacSha256(std::string_view key, std::string_view data);
+
+// Cryptographically secure random bytes (OpenSSL RAND_bytes). Aborts if the RNG fails.
+void RandomBytes(std::span<uint8_t> out);
+std::string RandomBytes(size_t n);
+// n characters from [A-Za-z0-9], uniformly (rejection sampling). Used for client secrets.
+std::string RandomAlphanumeric(size_t n);
+// A random (version 4) UUID in canonical lowercase form, e.g. client ids.
+std::string NewUuid();
+// 32 lowercase hex characters (a UUID v4 without hyphens): GovESB requestIds.
+std::string NewRequestId();
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// Password-style hashing of client secrets at rest with scrypt (N=2^15, r=8, p=1 by
+// default). The encoded form carries its parameters and salt:
+//   "scrypt$<logN>$<r>$<p>$<salt b64>$<hash b64>"
+// Slow on purpose (tens of milliseconds): never call it on an I/O thread.
+std::string HashSecret(std::string_view secret);
+// Cheap parameters, for tests only.
+std::string HashSecretForTest(std::string_view secret);
+// Constant-time comparison of the derived hash. False on a malformed encoding.
+bool VerifySecret(std::string_view secret, std::string_view encoded);
+
+}  // namespace govesb::crypto
