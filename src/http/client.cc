@@ -1,0 +1,272 @@
+#include "http/client.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <deque>
+#include <unordered_map>
+
+#include "http/tls.h"
+
+namespace govesb::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Endpoint {
+  bool tls = false;
+  std::string host;
+  std::string port;
+  std::string target;  // path + query
+  std::string key;     // "https://host:port"
+};
+
+Result<Endpoint> ParseEndpoint(std::string_view url) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed) return InvalidArgument("not an absolute URL: " + std::string(url));
+  Endpoint e;
+  auto scheme = parsed->scheme_id();
+  if (scheme == boost::urls::scheme::https) {
+    e.tls = true;
+  } else if (scheme != boost::urls::scheme::http) {
+    return InvalidArgument("unsupported URL scheme in " + std::string(url));
+  }
+  e.host = std::string(parsed->encoded_host());
+  // IPv6 literals come bracketed in the URL; the resolver wants them bare.
+  if (e.host.size() > 2 && e.host.front() == '[') e.host = e.host.substr(1, e.host.size() - 2);
+  if (e.host.empty()) return InvalidArgument("URL has no host: " + std::string(url));
+  e.port = parsed->has_port() ? std::string(parsed->port()) : (e.tls ? "443" : "80");
+  e.target = std::string(parsed->encoded_path());
+  if (e.target.empty()) e.target = "/";
+  if (parsed->has_query()) {
+    e.target += '?';
+    e.target += std::string(parsed->encoded_query());
+  }
+  e.key = (e.tls ? "https://" : "http://") + e.host + ":" + e.port;
+  return e;
+}
+
+struct Connection {
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
+  beast::flat_buffer buffer;
+  Clock::time_point idle_since;
+
+  beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
+};
+
+struct ThreadPool {
+  std::unordered_map<std::string, std::deque<std::unique_ptr<Connection>>> idle;
+};
+
+bool IsTimeout(const boost::system::error_code& ec) {
+  return ec == beast::error::timeout || ec == asio::error::timed_out;
+}
+
+}  // namespace
+
+struct PooledUpstreamClient::Impl {
+  IoThreads& io;
+  PooledClientOptions options;
+  std::unordered_map<asio::execution_context*, std::unique_ptr<ThreadPool>> pools;
+
+  Impl(IoThreads& i, PooledClientOptions o) : io(i), options(std::move(o)) {
+    if (!options.tls) {
+      auto ctx = MakeClientTlsContext("");
+      if (ctx.ok()) options.tls = *ctx;
+    }
+    for (size_t k = 0; k < io.size(); ++k) {
+      pools[&io.context(k)] = std::make_unique<ThreadPool>();
+    }
+  }
+
+  ThreadPool* PoolFor(asio::any_io_executor ex) {
+    auto& ctx = asio::query(ex, asio::execution::context);
+    auto it = pools.find(&ctx);
+    return it == pools.end() ? nullptr : it->second.get();
+  }
+
+  std::unique_ptr<Connection> TakeIdle(ThreadPool& pool, const std::string& key) {
+    auto it = pool.idle.find(key);
+    if (it == pool.idle.end()) return nullptr;
+    auto& q = it->second;
+    auto now = Clock::now();
+    while (!q.empty()) {
+      auto c = std::move(q.back());  // most recently used first: least likely closed
+      q.pop_back();
+      if (now - c->idle_since < options.idle_ttl) return c;
+    }
+    return nullptr;
+  }
+
+  void GiveBack(ThreadPool& pool, const std::string& key, std::unique_ptr<Connection> c) {
+    auto& q = pool.idle[key];
+    if (q.size() >= options.max_idle_per_host) return;
+    c->idle_since = Clock::now();
+    c->buffer.clear();
+    q.push_back(std::move(c));
+  }
+
+  asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(const Endpoint& ep,
+                                                               Clock::time_point deadline) {
+    auto ex = co_await asio::this_coro::executor;
+    auto c = std::make_unique<Connection>();
+    tcp::resolver resolver(ex);
+    auto [rec, results] = co_await resolver.async_resolve(ep.host, ep.port, kNoThrow);
+    if (rec) {
+      co_return Unavailable("cannot resolve " + ep.host + ": " + rec.message());
+    }
+    auto stream = std::make_unique<beast::tcp_stream>(ex);
+    stream->expires_at(deadline);
+    auto [cec, endpoint] = co_await stream->async_connect(results, kNoThrow);
+    if (cec) {
+      if (IsTimeout(cec)) co_return DeadlineExceeded("connecting to " + ep.key + " timed out");
+      co_return Unavailable("cannot connect to " + ep.key + ": " + cec.message());
+    }
+    boost::system::error_code nd;
+    stream->socket().set_option(tcp::no_delay(true), nd);
+    if (!ep.tls) {
+      c->plain = std::move(stream);
+      co_return c;
+    }
+    if (!options.tls) co_return Unavailable("no TLS client configuration for " + ep.key);
+    c->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream),
+                                                                       *options.tls);
+    if (SSL_ctrl(c->secure->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(ep.host.c_str())) != 1) {
+      co_return Unavailable("cannot set TLS server name for " + ep.host);
+    }
+    c->secure->set_verify_callback(asio::ssl::host_name_verification(ep.host));
+    auto [hec] = co_await c->secure->async_handshake(asio::ssl::stream_base::client, kNoThrow);
+    if (hec) {
+      if (IsTimeout(hec)) co_return DeadlineExceeded("TLS handshake with " + ep.key + " timed out");
+      co_return Unavailable("TLS handshake with " + ep.key + " failed: " + hec.message());
+    }
+    co_return c;
+  }
+
+  // One attempt on one connection. `retryable` is set when the failure happened before any
+  // part of an answer arrived on a reused connection.
+  template <class Stream>
+  asio::awaitable<Result<UpstreamResponse>> Exchange(Stream& stream, Connection& c,
+                                                     const Endpoint& ep,
+                                                     const UpstreamRequest& request,
+                                                     Clock::time_point deadline,
+                                                     bool& keep_alive, bool& retryable) {
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, ep.target, 11};
+    req.set(bhttp::field::host, ep.host);
+    req.set(bhttp::field::user_agent, "govesb");
+    req.set(bhttp::field::content_type, request.content_type);
+    req.set(bhttp::field::accept, "application/json, application/xml;q=0.9, */*;q=0.1");
+    req.keep_alive(true);
+    req.body() = request.body;
+    req.prepare_payload();
+    c.lowest().expires_at(deadline);
+    auto [wec, wn] = co_await bhttp::async_write(stream, req, kNoThrow);
+    if (wec) {
+      retryable = true;
+      if (IsTimeout(wec)) co_return DeadlineExceeded("sending to " + ep.key + " timed out");
+      co_return Unavailable("sending to " + ep.key + " failed: " + wec.message());
+    }
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(options.max_response_bytes);
+    parser.header_limit(64 * 1024);
+    auto [rec, rn] = co_await bhttp::async_read(stream, c.buffer, parser, kNoThrow);
+    if (rec) {
+      if (IsTimeout(rec)) {
+        co_return DeadlineExceeded("no answer from " + ep.key + " within " +
+                                   std::to_string(request.timeout.count()) + " ms");
+      }
+      if (rec == bhttp::error::body_limit) {
+        co_return BadGateway("the answer from " + ep.key + " is larger than " +
+                             std::to_string(options.max_response_bytes) + " bytes");
+      }
+      bool nothing_read = !parser.got_some();
+      if (nothing_read && (rec == bhttp::error::end_of_stream || rec == asio::error::eof ||
+                           rec == asio::error::connection_reset ||
+                           rec == asio::error::broken_pipe)) {
+        retryable = true;
+        co_return Unavailable(ep.key + " closed the connection without answering");
+      }
+      if (rec.category() == boost::system::error_code(bhttp::error::bad_method).category()) {
+        co_return BadGateway("the answer from " + ep.key + " is not valid HTTP: " +
+                             rec.message());
+      }
+      co_return Unavailable("reading the answer from " + ep.key + " failed: " + rec.message());
+    }
+    auto res = parser.release();
+    keep_alive = res.keep_alive();
+    UpstreamResponse out;
+    out.status = static_cast<int>(res.result_int());
+    out.content_type = std::string(res[bhttp::field::content_type]);
+    out.body = std::move(res.body());
+    co_return out;
+  }
+};
+
+PooledUpstreamClient::PooledUpstreamClient(IoThreads& io, PooledClientOptions options)
+    : impl_(std::make_unique<Impl>(io, std::move(options))) {}
+
+PooledUpstreamClient::~PooledUpstreamClient() = default;
+
+void PooledUpstreamClient::Clear() {
+  for (auto& [ctx, pool] : impl_->pools) pool->idle.clear();
+}
+
+asio::awaitable<Result<UpstreamResponse>> PooledUpstreamClient::Post(UpstreamRequest request) {
+  auto ep = ParseEndpoint(request.url);
+  if (!ep.ok()) co_return ep.status();
+  auto ex = co_await asio::this_coro::executor;
+  ThreadPool* pool = impl_->PoolFor(ex);
+  auto deadline = Clock::now() + request.timeout;
+
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::unique_ptr<Connection> conn;
+    bool reused = false;
+    if (pool != nullptr && attempt == 0) {
+      conn = impl_->TakeIdle(*pool, ep->key);
+      reused = conn != nullptr;
+    }
+    if (!conn) {
+      auto fresh = co_await impl_->Connect(*ep, deadline);
+      if (!fresh.ok()) co_return fresh.status();
+      conn = std::move(fresh).value();
+    }
+    bool keep_alive = false;
+    bool retryable = false;
+    // (No co_await inside ?: : GCC 12 miscompiles it.)
+    std::optional<Result<UpstreamResponse>> attempt_result;
+    if (conn->plain) {
+      attempt_result.emplace(co_await impl_->Exchange(*conn->plain, *conn, *ep, request,
+                                                      deadline, keep_alive, retryable));
+    } else {
+      attempt_result.emplace(co_await impl_->Exchange(*conn->secure, *conn, *ep, request,
+                                                      deadline, keep_alive, retryable));
+    }
+    Result<UpstreamResponse> result = std::move(*attempt_result);
+    if (result.ok()) {
+      result->reused_connection = reused;
+      if (keep_alive && pool != nullptr) {
+        conn->lowest().expires_never();
+        impl_->GiveBack(*pool, ep->key, std::move(conn));
+      }
+      co_return result;
+    }
+    if (!(reused && retryable) || Clock::now() >= deadline) co_return result;
+  }
+  co_return Unavailable("unreachable");
+}
+
+}  // namespace govesb::http

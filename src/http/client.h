@@ -1,0 +1,70 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "base/result.h"
+#include "http/io_threads.h"
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace govesb::http {
+
+struct UpstreamRequest {
+  std::string url;  // absolute http:// or https:// URL
+  std::string body;
+  std::string content_type = "application/json";
+  std::chrono::milliseconds timeout{30'000};  // the whole exchange: connect, send, answer
+};
+
+struct UpstreamResponse {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+  bool reused_connection = false;
+};
+
+// The seam to providers and subscribers: POST a body, get the answer. Must be called from a
+// coroutine running on one of the IoThreads' contexts.
+class UpstreamClient {
+ public:
+  virtual ~UpstreamClient() = default;
+  // Errors: kUnavailable (cannot resolve, connect, TLS failure, connection lost),
+  // kDeadlineExceeded (no complete answer within the timeout), kBadGateway (unparseable HTTP,
+  // answer over the size limit), kInvalidArgument (bad URL).
+  virtual boost::asio::awaitable<Result<UpstreamResponse>> Post(UpstreamRequest request) = 0;
+};
+
+struct PooledClientOptions {
+  size_t max_idle_per_host = 256;  // per I/O thread
+  std::chrono::milliseconds idle_ttl{30'000};
+  size_t max_response_bytes = 8 * 1024 * 1024;
+  // For https:// upstreams; when null a context verifying against the system store is used.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+};
+
+// Keep-alive connection pools, one per I/O thread and host, so a connection is only ever used
+// by the thread that owns it (no locks on the request path). A request that fails on a reused
+// connection before any answer arrived is retried once on a new connection.
+class PooledUpstreamClient final : public UpstreamClient {
+ public:
+  PooledUpstreamClient(IoThreads& io, PooledClientOptions options);
+  ~PooledUpstreamClient() override;
+
+  boost::asio::awaitable<Result<UpstreamResponse>> Post(UpstreamRequest request) override;
+
+  // Drops every idle connection. Call from the main thread after the I/O threads stopped.
+  void Clear();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace govesb::http

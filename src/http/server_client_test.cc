@@ -1,0 +1,168 @@
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
+#include <filesystem>
+#include <future>
+
+#include "http/client.h"
+#include "http/server.h"
+#include "http/tls.h"
+
+namespace govesb::http {
+namespace {
+
+namespace asio = boost::asio;
+
+// Echoes the body; "/slow" waits 2 s first.
+asio::awaitable<HttpResponse> Echo(HttpRequest& req) {
+  if (req.Path() == "/slow") {
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::seconds(2));
+    co_await t.async_wait(asio::use_awaitable);
+  }
+  HttpResponse r;
+  r.body = req.method + " " + req.target + " " + req.body;
+  co_return r;
+}
+
+class ServerClientTest : public ::testing::Test {
+ protected:
+  void StartServer(ServerOptions options) {
+    server_ = std::make_unique<HttpServer>(io_, std::move(options), Echo);
+    ASSERT_TRUE(server_->Listen().ok());
+    server_->Start();
+    io_.Start();
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+    io_.Stop();
+    if (client_) client_->Clear();
+  }
+  // Runs `Post` on an I/O thread, as the engine does, and waits for it.
+  Result<UpstreamResponse> Post(UpstreamRequest req) {
+    auto fut = asio::co_spawn(
+        io_.context(0),
+        [this, req]() -> asio::awaitable<std::optional<Result<UpstreamResponse>>> {
+          co_return co_await client_->Post(req);
+        },
+        asio::use_future);
+    return *fut.get();
+  }
+  std::string Url(const std::string& path) {
+    return std::string(server_->tls() ? "https" : "http") + "://127.0.0.1:" +
+           std::to_string(server_->port()) + path;
+  }
+
+  IoThreads io_{2};
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<PooledUpstreamClient> client_ =
+      std::make_unique<PooledUpstreamClient>(io_, PooledClientOptions{});
+};
+
+TEST_F(ServerClientTest, KeepAliveConnectionIsReused) {
+  StartServer({});
+  auto a = Post({Url("/x?q=1"), "hello", "text/plain", std::chrono::seconds(5)});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->status, 200);
+  EXPECT_EQ(a->body, "POST /x?q=1 hello");
+  EXPECT_FALSE(a->reused_connection);
+  auto b = Post({Url("/y"), "again", "text/plain", std::chrono::seconds(5)});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->body, "POST /y again");
+  EXPECT_TRUE(b->reused_connection);
+}
+
+TEST_F(ServerClientTest, BodyOverLimitGets413) {
+  ServerOptions o;
+  o.max_body_bytes = 1000;
+  StartServer(o);
+  auto r = Post({Url("/"), std::string(5000, 'x'), "text/plain", std::chrono::seconds(5)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("larger than the limit"), std::string::npos);
+}
+
+TEST_F(ServerClientTest, SlowUpstreamTimesOut) {
+  StartServer({});
+  auto r = Post({Url("/slow"), "", "text/plain", std::chrono::milliseconds(200)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().ToString();
+}
+
+TEST_F(ServerClientTest, RefusedConnectionIsUnavailable) {
+  io_.Start();
+  // A port that was just free: bind, read the port, close.
+  asio::io_context scratch;
+  asio::ip::tcp::acceptor a(scratch, {asio::ip::make_address("127.0.0.1"), 0});
+  auto port = a.local_endpoint().port();
+  a.close();
+  auto r = Post({"http://127.0.0.1:" + std::to_string(port) + "/", "", "text/plain",
+                 std::chrono::seconds(2)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
+}
+
+TEST_F(ServerClientTest, GarbageAnswerIsBadGateway) {
+  asio::io_context raw;
+  asio::ip::tcp::acceptor acceptor(raw, {asio::ip::make_address("127.0.0.1"), 0});
+  auto port = acceptor.local_endpoint().port();
+  std::thread t([&] {
+    auto s = acceptor.accept();
+    char buf[4096];
+    boost::system::error_code ec;
+    s.read_some(asio::buffer(buf), ec);
+    asio::write(s, asio::buffer(std::string("this is not HTTP at all\r\n\r\n")), ec);
+    s.close();
+  });
+  io_.Start();
+  auto r = Post({"http://127.0.0.1:" + std::to_string(port) + "/", "x", "text/plain",
+                 std::chrono::seconds(2)});
+  t.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kBadGateway) << r.status().ToString();
+}
+
+TEST_F(ServerClientTest, TlsWithGeneratedCertificate) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("govesb-tls-" + std::to_string(::getpid()) + "-" +
+              std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  auto files = EnsureSelfSignedCertificate(dir.string(), {"bus.example"});
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  EXPECT_EQ(std::filesystem::status(dir / "server-key.pem").permissions() &
+                std::filesystem::perms::group_read,
+            std::filesystem::perms::none);
+  auto server_ctx = MakeServerTlsContext(files->cert, files->key);
+  ASSERT_TRUE(server_ctx.ok()) << server_ctx.status().ToString();
+  ServerOptions o;
+  o.tls = *server_ctx;
+  auto client_ctx = MakeClientTlsContext(files->ca_cert);
+  ASSERT_TRUE(client_ctx.ok());
+  PooledClientOptions co;
+  co.tls = *client_ctx;
+  client_ = std::make_unique<PooledUpstreamClient>(io_, co);
+  StartServer(o);
+  auto r = Post({Url("/secure"), "over tls", "text/plain", std::chrono::seconds(5)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "POST /secure over tls");
+  auto again = Post({Url("/secure"), "2", "text/plain", std::chrono::seconds(5)});
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->reused_connection);
+
+  // A client that does not trust the generated CA must refuse the server.
+  auto untrusted = MakeClientTlsContext("");
+  ASSERT_TRUE(untrusted.ok());
+  PooledClientOptions uo;
+  uo.tls = *untrusted;
+  client_ = std::make_unique<PooledUpstreamClient>(io_, uo);
+  auto refused = Post({Url("/secure"), "x", "text/plain", std::chrono::seconds(5)});
+  EXPECT_FALSE(refused.ok());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace govesb::http

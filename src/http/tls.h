@@ -1,0 +1,40 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace govesb::http {
+
+// Where a self-signed setup lives inside the data directory's tls/ folder:
+//   ca.pem          the certificate authority clients should trust (give this to clients)
+//   ca-key.pem      its private key (0600)
+//   server.pem      the server certificate, signed by ca.pem, SAN localhost/127.0.0.1/::1/host
+//   server-key.pem  its private key (0600)
+struct TlsFiles {
+  std::string ca_cert;
+  std::string cert;
+  std::string key;
+};
+
+// Creates the files above in `dir` unless server.pem already exists. `extra_names` are DNS
+// names or IP addresses added to the server certificate's subjectAltName.
+Result<TlsFiles> EnsureSelfSignedCertificate(const std::string& dir,
+                                             const std::vector<std::string>& extra_names);
+
+// A TLS 1.2+ server context for the given certificate chain and key.
+Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
+    const std::string& cert_file, const std::string& key_file);
+
+// A client context verifying peers against the system trust store, plus `extra_ca_file`
+// when not empty.
+Result<std::shared_ptr<boost::asio::ssl::context>> MakeClientTlsContext(
+    const std::string& extra_ca_file);
+
+}  // namespace govesb::http

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+namespace govesb::http {
+
+// A request as the engine sees it: no Beast types leak out of this module.
+struct HttpRequest {
+  std::string method;  // "POST", "GET", ...
+  std::string target;  // path and query as received
+  std::string content_type;
+  std::string authorization;  // the raw Authorization header value, if any
+  std::string body;
+  std::string remote_address;
+  std::vector<std::pair<std::string, std::string>> headers;  // all headers, names lowercased
+
+  // The value of a header (case-insensitive name), or empty.
+  std::string_view Header(std::string_view lowercase_name) const;
+  // The path without the query string.
+  std::string_view Path() const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+
+  static HttpResponse Json(int status, std::string body) {
+    HttpResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+  }
+};
+
+// Serves one request. Runs on the I/O thread that owns the connection; must not block.
+using Handler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest&)>;
+
+}  // namespace govesb::http
