@@ -131,7 +131,7 @@ template <class Stream>
 asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
                                       const ServerOptions& options, const Handler& handler,
                                       const std::atomic<bool>& shutting_down,
-                                      std::string remote) {
+                                      const std::string& remote) {
   beast::flat_buffer buffer;
   bool first = true;
   for (;;) {

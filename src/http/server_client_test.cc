@@ -48,7 +48,8 @@ class ServerClientTest : public ::testing::Test {
     auto fut = asio::co_spawn(
         io_.context(0),
         [this, req]() -> asio::awaitable<std::optional<Result<UpstreamResponse>>> {
-          co_return co_await client_->Post(req);
+          auto pending = client_->Post(req);  // named: see pipeline.cc on GCC 12
+          co_return co_await std::move(pending);
         },
         asio::use_future);
     return *fut.get();

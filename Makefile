@@ -1,0 +1,31 @@
+# The two commands a newcomer needs:
+#   make run    set up, build, and run the bus on its embedded default (./govesb-data)
+#   make test   set up, build, and run every test
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+DATA_DIR ?= ./govesb-data
+LISTEN ?= 127.0.0.1:8443
+
+.PHONY: all setup build run test clean format
+
+all: build
+
+setup:
+	@scripts/setup
+
+build: setup
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DGOVESB_WERROR=ON
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@scripts/run-bus $(BUILD_DIR)/apps/govesb/govesb $(DATA_DIR) $(LISTEN)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 600
+
+format:
+	clang-format -i $$(git ls-files '*.h' '*.cc')
+
+clean:
+	rm -rf $(BUILD_DIR)

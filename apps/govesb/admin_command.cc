@@ -1,0 +1,457 @@
+// `govesb admin`: registry administration (institutions, systems, APIs, grants) and the bus's
+// public key. Every leaf prints one JSON value with --json (an object, or an array for lists)
+// and a readable form otherwise. Failures print "error: <message>" on stderr and exit 1.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <cstdlib>
+#include <ctime>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "crypto/keys.h"
+#include "registry/registry.h"
+#include "store/data_dir.h"
+#include "store/database.h"
+
+namespace govesb::apps {
+namespace {
+
+namespace json = boost::json;
+
+// Options of `admin` itself, accepted before or after the leaf subcommand.
+struct AdminOptions {
+  std::string data_dir = "./govesb-data";
+  bool json = false;
+};
+
+// ---- failure ----
+
+[[noreturn]] void Fail(const Status& status) {
+  std::cerr << "error: " << status.message() << "\n";
+  throw CLI::RuntimeError(kExitFailure);
+}
+
+void Check(const Status& status) {
+  if (!status.ok()) Fail(status);
+}
+
+template <typename T>
+T Unwrap(Result<T> result) {
+  if (!result.ok()) Fail(result.status());
+  return std::move(result).value();
+}
+
+// ---- opening the data directory ----
+
+std::unique_ptr<store::Database> OpenMigratedDatabase(const store::DataDir& dir) {
+  std::unique_ptr<store::Database> db = Unwrap(dir.OpenDatabase());
+  Check(registry::Registry::Migrate(*db));
+  return db;
+}
+
+// The data directory (created with a fresh bus key if missing: operators may register systems
+// before the first start), its database with the registry schema, and a Registry over it.
+class AdminSession {
+ public:
+  explicit AdminSession(const AdminOptions& options)
+      : dir_(Unwrap(store::DataDir::Open({.path = options.data_dir}))),
+        db_(OpenMigratedDatabase(dir_)),
+        registry_(*db_) {}
+
+  registry::Registry& registry() { return registry_; }
+
+ private:
+  store::DataDir dir_;
+  std::unique_ptr<store::Database> db_;
+  registry::Registry registry_;
+};
+
+void LogToStderr() {
+  // Library warnings must not mix with the JSON on stdout.
+  spdlog::set_default_logger(spdlog::stderr_color_st("govesb-admin"));
+}
+
+// ---- rendering ----
+
+std::string IsoTime(int64_t millis) {
+  std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+json::object ToJson(const registry::Institution& institution) {
+  json::object out;
+  out["code"] = institution.code;
+  out["name"] = institution.name;
+  out["created_at"] = IsoTime(institution.created_at);
+  return out;
+}
+
+// Never includes the secret hash.
+json::object ToJson(const registry::System& system,
+                    const std::optional<std::string>& client_secret = std::nullopt) {
+  json::object out;
+  out["client_id"] = system.client_id;
+  if (client_secret.has_value()) out["client_secret"] = *client_secret;
+  out["institution"] = system.institution_code;
+  out["name"] = system.name;
+  out["public_key"] = system.public_key_b64;
+  out["curve"] = crypto::CurveName(system.curve);
+  out["endpoint"] = system.endpoint;
+  out["enabled"] = system.enabled;
+  out["credential_version"] = system.credential_version;
+  out["created_at"] = IsoTime(system.created_at);
+  out["updated_at"] = IsoTime(system.updated_at);
+  return out;
+}
+
+json::object ToJson(const registry::Api& api) {
+  json::object out;
+  out["code"] = api.code;
+  out["provider"] = api.provider_client_id;
+  out["endpoint"] = api.endpoint;
+  if (api.endpoint_override.empty()) {
+    out["endpoint_override"] = nullptr;
+  } else {
+    out["endpoint_override"] = api.endpoint_override;
+  }
+  out["timeout_ms"] = api.timeout_ms;
+  out["created_at"] = IsoTime(api.created_at);
+  return out;
+}
+
+json::object ToJson(const registry::Grant& grant) {
+  json::object out;
+  out["consumer"] = grant.consumer_client_id;
+  out["api"] = grant.api_code;
+  out["state"] = grant.state;
+  out["created_at"] = IsoTime(grant.created_at);
+  out["updated_at"] = IsoTime(grant.updated_at);
+  return out;
+}
+
+// A JSON scalar as plain text for the human form.
+std::string Plain(const json::value& value) {
+  if (value.is_string()) return std::string(value.get_string());
+  if (value.is_null()) return "-";
+  return json::serialize(value);
+}
+
+// One object: "key: value" lines, values aligned.
+void PrintObject(const json::object& object, bool as_json) {
+  if (as_json) {
+    std::cout << json::serialize(object) << "\n";
+    return;
+  }
+  size_t width = 0;
+  for (const auto& member : object) width = std::max(width, member.key().size());
+  for (const auto& member : object) {
+    std::string key(member.key());
+    std::cout << key << ":" << std::string(width - key.size() + 1, ' ') << Plain(member.value())
+              << "\n";
+  }
+}
+
+// A list: a JSON array, or an aligned table of `columns`.
+void PrintList(const json::array& rows, const std::vector<std::string>& columns, bool as_json) {
+  if (as_json) {
+    std::cout << json::serialize(rows) << "\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> cells;
+  std::vector<size_t> widths;
+  for (const std::string& column : columns) widths.push_back(column.size());
+  for (const json::value& row : rows) {
+    std::vector<std::string> line;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      const json::value* value = row.as_object().if_contains(columns[i]);
+      line.push_back(value != nullptr ? Plain(*value) : "-");
+      widths[i] = std::max(widths[i], line.back().size());
+    }
+    cells.push_back(std::move(line));
+  }
+  auto print_line = [&](const std::vector<std::string>& line) {
+    std::string text;
+    for (size_t i = 0; i < line.size(); ++i) {
+      text += line[i];
+      if (i + 1 < line.size()) text += std::string(widths[i] - line[i].size() + 2, ' ');
+    }
+    std::cout << text << "\n";
+  };
+  print_line(columns);
+  for (const auto& line : cells) print_line(line);
+}
+
+template <typename T>
+json::array ToJsonArray(const std::vector<T>& items) {
+  json::array out;
+  for (const T& item : items) out.push_back(ToJson(item));
+  return out;
+}
+
+void WarnSecretShownOnce() {
+  std::cerr << "note: store the client_secret now; it is kept only as a hash and cannot be "
+               "shown again\n";
+}
+
+// ---- leaves ----
+
+// Registers a leaf whose callback gets an open session.
+CLI::App* AddLeaf(CLI::App& parent, const std::string& name, const std::string& description,
+                  const std::shared_ptr<AdminOptions>& options,
+                  std::function<void(AdminSession&, bool json)> run) {
+  CLI::App* leaf = parent.add_subcommand(name, description);
+  leaf->callback([options, run = std::move(run)] {
+    LogToStderr();
+    AdminSession session(*options);
+    run(session, options->json);
+  });
+  return leaf;
+}
+
+// `--client-id ID` or a positional ID: the system a command acts on.
+struct SystemRef {
+  std::string flag;
+  std::string positional;
+
+  void AddTo(CLI::App& leaf) {
+    leaf.add_option("--client-id", flag, "The system's client_id");
+    leaf.add_option("client_id", positional, "The system's client_id (instead of --client-id)");
+  }
+  std::string Get() const {
+    if (!flag.empty() && !positional.empty() && flag != positional) {
+      Fail(InvalidArgument("two different client ids given: '" + flag + "' and '" + positional +
+                           "'"));
+    }
+    if (flag.empty() && positional.empty()) {
+      Fail(InvalidArgument("which system? give its client id (--client-id ID)"));
+    }
+    return flag.empty() ? positional : flag;
+  }
+};
+
+void AddInstitutionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  CLI::App* group = admin.add_subcommand("institution", "Institutions that own systems");
+  group->require_subcommand(1);
+
+  struct AddArgs {
+    std::string code, name;
+  };
+  auto args = std::make_shared<AddArgs>();
+  CLI::App* add = AddLeaf(
+      *group, "add", "Register an institution", options, [args](AdminSession& s, bool as_json) {
+        auto institution = Unwrap(s.registry().AddInstitution(args->code, args->name));
+        PrintObject(ToJson(institution), as_json);
+      });
+  add->add_option("--code", args->code, "Short code, 2-32 of A-Z a-z 0-9 _ -")->required();
+  add->add_option("--name", args->name, "Full name")->required();
+
+  AddLeaf(*group, "list", "List institutions", options, [](AdminSession& s, bool as_json) {
+    PrintList(ToJsonArray(Unwrap(s.registry().ListInstitutions())), {"code", "name", "created_at"},
+              as_json);
+  });
+}
+
+void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  CLI::App* group = admin.add_subcommand("system", "Connected systems and their credentials");
+  group->require_subcommand(1);
+
+  struct AddArgs {
+    std::string institution, name, public_key, endpoint;
+  };
+  auto add_args = std::make_shared<AddArgs>();
+  CLI::App* add = AddLeaf(
+      *group, "add", "Register a system; prints its client_id and client_secret", options,
+      [add_args](AdminSession& s, bool as_json) {
+        registry::NewSystem created = Unwrap(s.registry().AddSystem(
+            add_args->institution, add_args->name, add_args->public_key, add_args->endpoint));
+        PrintObject(ToJson(created.system, created.client_secret), as_json);
+        WarnSecretShownOnce();
+      });
+  add->add_option("--institution", add_args->institution, "Code of the owning institution")
+      ->required();
+  add->add_option("--name", add_args->name, "The system's name")->required();
+  add->add_option("--public-key", add_args->public_key,
+                  "The system's EC public key: base64 SPKI DER (or PEM)")
+      ->required();
+  add->add_option("--endpoint", add_args->endpoint,
+                  "http(s) URL where the bus delivers requests to this system")
+      ->required();
+
+  AddLeaf(*group, "list", "List systems", options, [](AdminSession& s, bool as_json) {
+    PrintList(
+        ToJsonArray(Unwrap(s.registry().ListSystems())),
+        {"client_id", "institution", "name", "curve", "enabled", "credential_version", "endpoint"},
+        as_json);
+  });
+
+  auto show_ref = std::make_shared<SystemRef>();
+  show_ref->AddTo(*AddLeaf(
+      *group, "show", "Show one system", options, [show_ref](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.registry().GetSystem(show_ref->Get()))), as_json);
+      }));
+
+  auto disable_ref = std::make_shared<SystemRef>();
+  disable_ref->AddTo(*AddLeaf(
+      *group, "disable", "Disable a system; its tokens stop working", options,
+      [disable_ref](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.registry().DisableSystem(disable_ref->Get()))), as_json);
+      }));
+
+  auto enable_ref = std::make_shared<SystemRef>();
+  enable_ref->AddTo(
+      *AddLeaf(*group, "enable", "Enable a disabled system (it needs a new token)", options,
+               [enable_ref](AdminSession& s, bool as_json) {
+                 PrintObject(ToJson(Unwrap(s.registry().EnableSystem(enable_ref->Get()))), as_json);
+               }));
+
+  auto rotate_ref = std::make_shared<SystemRef>();
+  rotate_ref->AddTo(*AddLeaf(*group, "rotate-secret",
+                             "Issue a new client_secret; existing tokens stop working", options,
+                             [rotate_ref](AdminSession& s, bool as_json) {
+                               const std::string client_id = rotate_ref->Get();
+                               std::string secret = Unwrap(s.registry().RotateSecret(client_id));
+                               registry::System system = Unwrap(s.registry().GetSystem(client_id));
+                               json::object out;
+                               out["client_id"] = system.client_id;
+                               out["client_secret"] = secret;
+                               out["credential_version"] = system.credential_version;
+                               PrintObject(out, as_json);
+                               WarnSecretShownOnce();
+                             }));
+
+  struct UpdateArgs {
+    SystemRef ref;
+    std::optional<std::string> name, public_key, endpoint;
+  };
+  auto update_args = std::make_shared<UpdateArgs>();
+  CLI::App* update = AddLeaf(
+      *group, "update", "Change a system's public key, endpoint or name", options,
+      [update_args](AdminSession& s, bool as_json) {
+        registry::SystemUpdate changes{.name = update_args->name,
+                                       .public_key = update_args->public_key,
+                                       .endpoint = update_args->endpoint};
+        PrintObject(ToJson(Unwrap(s.registry().UpdateSystem(update_args->ref.Get(), changes))),
+                    as_json);
+      });
+  update_args->ref.AddTo(*update);
+  update->add_option("--public-key", update_args->public_key, "New EC public key (base64 SPKI)");
+  update->add_option("--endpoint", update_args->endpoint, "New delivery URL");
+  update->add_option("--name", update_args->name, "New name");
+}
+
+void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  CLI::App* group = admin.add_subcommand("api", "APIs (apiCode) offered by provider systems");
+  group->require_subcommand(1);
+
+  struct AddArgs {
+    std::string provider, code, endpoint;
+    int64_t timeout_ms = registry::kDefaultApiTimeoutMs;
+  };
+  auto args = std::make_shared<AddArgs>();
+  CLI::App* add =
+      AddLeaf(*group, "add", "Register an API of a provider system", options,
+              [args](AdminSession& s, bool as_json) {
+                PrintObject(ToJson(Unwrap(s.registry().AddApi(args->provider, args->code,
+                                                              args->timeout_ms, args->endpoint))),
+                            as_json);
+              });
+  add->add_option("--provider", args->provider, "client_id of the provider system")->required();
+  add->add_option("--code", args->code, "apiCode: 5-8 of A-Z a-z 0-9 (case-sensitive)")->required();
+  add->add_option("--timeout-ms", args->timeout_ms, "Delivery timeout, 100..300000 ms")
+      ->capture_default_str();
+  add->add_option("--endpoint", args->endpoint,
+                  "Delivery URL for this API (default: the provider's endpoint)");
+
+  AddLeaf(*group, "list", "List APIs", options, [](AdminSession& s, bool as_json) {
+    PrintList(ToJsonArray(Unwrap(s.registry().ListApis())),
+              {"code", "provider", "timeout_ms", "endpoint"}, as_json);
+  });
+}
+
+void AddGrantCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  CLI::App* group = admin.add_subcommand("grant", "Which consumer systems may call which APIs");
+  group->require_subcommand(1);
+
+  struct Args {
+    std::string consumer, api;
+  };
+  auto add_args = std::make_shared<Args>();
+  CLI::App* add = AddLeaf(
+      *group, "add", "Allow a consumer system to call an API", options,
+      [add_args](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.registry().AddGrant(add_args->consumer, add_args->api))),
+                    as_json);
+      });
+  add->add_option("--consumer", add_args->consumer, "client_id of the consumer system")->required();
+  add->add_option("--api", add_args->api, "apiCode")->required();
+
+  auto revoke_args = std::make_shared<Args>();
+  CLI::App* revoke = AddLeaf(
+      *group, "revoke", "Withdraw a consumer system's access to an API", options,
+      [revoke_args](AdminSession& s, bool as_json) {
+        PrintObject(
+            ToJson(Unwrap(s.registry().RevokeGrant(revoke_args->consumer, revoke_args->api))),
+            as_json);
+      });
+  revoke->add_option("--consumer", revoke_args->consumer, "client_id of the consumer system")
+      ->required();
+  revoke->add_option("--api", revoke_args->api, "apiCode")->required();
+
+  AddLeaf(*group, "list", "List grants", options, [](AdminSession& s, bool as_json) {
+    PrintList(ToJsonArray(Unwrap(s.registry().ListGrants())),
+              {"consumer", "api", "state", "updated_at"}, as_json);
+  });
+}
+
+void AddEsbKeyCommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  CLI::App* cmd = admin.add_subcommand(
+      "esb-key", "Print the bus's public key (base64 SPKI), to give to connected systems");
+  cmd->callback([options] {
+    LogToStderr();
+    store::DataDir dir = Unwrap(store::DataDir::Open({.path = options->data_dir}));
+    crypto::PublicKey key = dir.bus_key().public_key();
+    json::object out;
+    out["public_key"] = key.SpkiBase64();
+    out["curve"] = crypto::CurveName(key.curve());
+    PrintObject(out, options->json);
+  });
+}
+
+}  // namespace
+
+void AddAdminCommand(CLI::App& app) {
+  auto options = std::make_shared<AdminOptions>();
+  CLI::App* admin = app.add_subcommand("admin", "Administer the registry in a data directory");
+  admin->require_subcommand(1);
+  admin->add_option("--data-dir", options->data_dir, "The bus's data directory")
+      ->envname("GOVESB_DATA_DIR")
+      ->capture_default_str();
+  admin->add_flag("--json", options->json, "Print JSON (one object, or an array for lists)");
+  // Subcommands created below inherit this: options they do not know (--data-dir, --json)
+  // are passed up, so both may also follow the leaf (`admin system list --json`).
+  admin->fallthrough();
+
+  AddInstitutionCommands(*admin, options);
+  AddSystemCommands(*admin, options);
+  AddApiCommands(*admin, options);
+  AddGrantCommands(*admin, options);
+  AddEsbKeyCommand(*admin, options);
+}
+
+}  // namespace govesb::apps

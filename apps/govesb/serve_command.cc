@@ -1,0 +1,102 @@
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "commands.h"
+#include "server/bus_server.h"
+
+namespace govesb::apps {
+namespace {
+
+struct ServeArgs {
+  server::ServeOptions options;
+  std::string curve = "secp256k1";
+  std::string log_level = "info";
+  int64_t token_ttl_seconds = 3600;
+};
+
+void SetUpLogging(const std::string& level) {
+  // Log lines go through a background thread so that I/O threads never wait on stdout.
+  spdlog::init_thread_pool(16384, 1);
+  auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+  auto logger = std::make_shared<spdlog::async_logger>("govesb", sink, spdlog::thread_pool(),
+                                                       spdlog::async_overflow_policy::block);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+void RunServe(ServeArgs& args) {
+  auto curve = crypto::ParseCurveName(args.curve);
+  if (!curve.ok()) {
+    std::fprintf(stderr, "error: %s\n", curve.status().message().c_str());
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  args.options.key_curve = *curve;
+  if (args.token_ttl_seconds < 120 || args.token_ttl_seconds > 86400) {
+    std::fprintf(stderr, "error: --token-ttl must be between 120 and 86400 seconds\n");
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  args.options.token_ttl = std::chrono::seconds(args.token_ttl_seconds);
+  SetUpLogging(args.log_level);
+
+  server::BlockTerminationSignals();
+  server::BusServer bus(args.options);
+  Status started = bus.Start();
+  if (!started.ok()) {
+    std::fprintf(stderr, "error: %s\n", started.message().c_str());
+    spdlog::shutdown();
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  std::printf("govesb: listening on %s\n", bus.base_url().c_str());
+  std::printf("govesb: token URL   %s/gw/govesb-uaa/oauth/token\n", bus.base_url().c_str());
+  std::printf("govesb: engine URL  %s/engine/esb\n", bus.base_url().c_str());
+  std::printf("govesb: bus public key %s\n", bus.bus_public_key().c_str());
+  if (!bus.ca_file().empty()) {
+    std::printf("govesb: clients trust the CA in %s\n", bus.ca_file().c_str());
+  }
+  std::fflush(stdout);
+  int sig = server::WaitForTerminationSignal();
+  spdlog::info("received signal {}, finishing in-flight exchanges", sig);
+  bus.Shutdown();
+  spdlog::info("stopped");
+  spdlog::shutdown();
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app) {
+  auto args = std::make_shared<ServeArgs>();
+  auto* cmd = app.add_subcommand("serve", "Run the bus (embedded default: SQLite in --data-dir)");
+  if (const char* env = std::getenv("GOVESB_DATA_DIR")) args->options.data_dir = env;
+  cmd->add_option("--data-dir", args->options.data_dir,
+                  "Data directory (registry database, bus key, TLS files)")
+      ->capture_default_str();
+  cmd->add_option("--listen", args->options.listen, "HOST:PORT to listen on (port 0: any)")
+      ->capture_default_str();
+  cmd->add_flag("--plain-http", args->options.plain_http,
+                "Serve plain HTTP (loopback, or behind a TLS-terminating balancer)");
+  cmd->add_option("--tls-cert", args->options.tls_cert, "PEM certificate chain (default: "
+                                                        "a self-signed one in DATA_DIR/tls)");
+  cmd->add_option("--tls-key", args->options.tls_key, "PEM private key for --tls-cert");
+  cmd->add_option("--upstream-ca", args->options.upstream_ca,
+                  "Extra CA file trusted for https provider endpoints");
+  cmd->add_option("--key-curve", args->curve,
+                  "Curve of the bus key generated on first start: secp256k1, prime256v1, "
+                  "secp521r1")
+      ->capture_default_str();
+  cmd->add_option("--threads", args->options.io_threads, "I/O threads (default: one per core)")
+      ->capture_default_str();
+  cmd->add_option("--token-ttl", args->token_ttl_seconds, "Access token lifetime, seconds")
+      ->capture_default_str();
+  cmd->add_option("--max-body-bytes", args->options.max_body_bytes, "Request body size limit")
+      ->capture_default_str();
+  cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  cmd->callback([args] { RunServe(*args); });
+}
+
+}  // namespace govesb::apps

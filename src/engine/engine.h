@@ -1,0 +1,58 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "auth/client_credentials.h"
+#include "auth/token.h"
+#include "base/clock.h"
+#include "crypto/keys.h"
+#include "http/client.h"
+#include "http/types.h"
+#include "registry/snapshot.h"
+
+namespace boost::asio {
+class thread_pool;
+}
+
+namespace govesb::engine {
+
+// What the engine needs, wired in one place (server/). All references must outlive it.
+struct EngineDeps {
+  // The current registry snapshot (cheap, thread-safe).
+  std::function<std::shared_ptr<const registry::Snapshot>()> snapshot;
+  const auth::TokenService* tokens = nullptr;
+  auth::ClientAuthenticator* clients = nullptr;
+  const crypto::Signer* signer = nullptr;  // the bus's own key
+  http::UpstreamClient* upstream = nullptr;
+  boost::asio::thread_pool* blocking = nullptr;  // for slow work (secret hashing)
+  const Clock* clock = nullptr;
+};
+
+// The bus's request handling: the token endpoint and the engine endpoints of the wire contract
+// (../shared/protocol/GOVESB-WIRE.md). Stateless apart from its dependencies; Handle runs on
+// the I/O thread of the connection and never blocks it (slow work goes to `blocking`, provider
+// calls are asynchronous). The stages of an exchange are listed in pipeline.cc.
+class Engine {
+ public:
+  explicit Engine(EngineDeps deps);
+
+  boost::asio::awaitable<http::HttpResponse> Handle(http::HttpRequest& request);
+
+  // A signed `success:false` envelope for errors the HTTP server answers itself (413 ...).
+  http::HttpResponse ServerError(int status, std::string_view message) const;
+
+ private:
+  boost::asio::awaitable<http::HttpResponse> HandleToken(http::HttpRequest& request);
+  boost::asio::awaitable<http::HttpResponse> HandleExchange(http::HttpRequest& request);
+  http::HttpResponse HandleHealth() const;
+  http::HttpResponse HandlePublicKey() const;
+
+  EngineDeps deps_;
+};
+
+}  // namespace govesb::engine

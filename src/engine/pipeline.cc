@@ -1,0 +1,296 @@
+// The life of a GovESB exchange, stage by stage. Each stage either continues or stops the
+// exchange with a Status, which refusal.cc turns into the consumer's answer.
+//
+//   1. route        token endpoint | engine endpoints | health | public key
+//   2. parse        the envelope (JSON, or XML by Content-Type); raw `data` span kept
+//   3. authenticate the bearer token: Authorization header (with or without "Bearer "),
+//                   or `authorization` inside data (Java connector 0.1.5)
+//   4. classify     pushCode -> push; requestId without apiCode -> async answer;
+//                   userId -> identity (NIDA) request; apiCode -> pull
+//   5. verify       the consumer's signature with its registered key (all variants)
+//   6. authorise    the apiCode exists and the consumer holds an approved grant
+//   7. deliver      contract 4.3 envelope signed by the bus, POSTed to the provider over the
+//                   pooled client with the API's timeout
+//   8. check reply  the provider's envelope, verified with the provider's key
+//   9. respond      contract 4.2 envelope signed by the bus, in the consumer's format
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+
+#include "crypto/primitives.h"
+#include "engine/engine.h"
+#include "engine/refusal.h"
+#include "wire/envelope.h"
+#include "wire/json.h"
+#include "wire/messages.h"
+
+namespace govesb::engine {
+
+namespace asio = boost::asio;
+using http::HttpRequest;
+using http::HttpResponse;
+
+namespace {
+
+constexpr std::string_view kTokenPath = "/gw/govesb-uaa/oauth/token";
+constexpr std::string_view kEnginePrefix = "/engine/esb";
+
+enum class Kind { kPull, kNida, kPush, kAsyncAnswer };
+
+std::string_view KindName(Kind k) {
+  switch (k) {
+    case Kind::kPull: return "request";
+    case Kind::kNida: return "nida-request";
+    case Kind::kPush: return "push";
+    case Kind::kAsyncAnswer: return "async";
+  }
+  return "?";
+}
+
+bool IsXml(std::string_view content_type) {
+  return content_type.find("xml") != std::string_view::npos;
+}
+
+// A string member of data, decoded; empty when absent or not a string.
+std::string StringMember(const wire::IncomingEnvelope& env, std::string_view key) {
+  const wire::JsonMember* m = env.Find(key);
+  if (m == nullptr || m->type != wire::JsonType::kString) return {};
+  auto decoded = wire::DecodeString(m->raw);
+  return decoded.ok() ? *decoded : std::string();
+}
+
+// Everything known about one exchange, for the log line.
+struct ExchangeLog {
+  std::string request_id;
+  std::string_view kind = "-";
+  std::string consumer = "-";
+  std::string api = "-";
+  std::string provider = "-";
+  std::string user_id;
+  std::string_view signature_variant = "-";
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  void Write(int http_status, const Status& outcome) const {
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                          started)
+                    .count();
+    if (outcome.ok()) {
+      spdlog::info(
+          "exchange requestId={} kind={} consumer={} api={} provider={} sig={} http={} "
+          "outcome=ok latency_ms={:.2f}",
+          request_id, kind, consumer, api, provider, signature_variant, http_status, ms);
+    } else {
+      spdlog::warn(
+          "exchange requestId={} kind={} consumer={} api={} provider={} sig={} http={} "
+          "outcome={} error=\"{}\" latency_ms={:.2f}",
+          request_id, kind, consumer, api, provider, signature_variant, http_status,
+          StatusCodeName(outcome.code()), outcome.message(), ms);
+    }
+  }
+};
+
+}  // namespace
+
+Engine::Engine(EngineDeps deps) : deps_(std::move(deps)) {
+  GOVESB_CHECK(deps_.snapshot && deps_.tokens && deps_.clients && deps_.signer &&
+               deps_.upstream && deps_.blocking && deps_.clock);
+}
+
+HttpResponse Engine::ServerError(int status, std::string_view message) const {
+  return SignedResponse(status, false, crypto::NewRequestId(), message, "", *deps_.signer,
+                        Format::kJson);
+}
+
+asio::awaitable<HttpResponse> Engine::Handle(HttpRequest& request) {
+  std::string_view path = request.Path();
+  // Tolerate a trailing slash on configured URLs.
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (path == kTokenPath || path == "/oauth/token") co_return co_await HandleToken(request);
+  if (path == kEnginePrefix || path.starts_with(std::string(kEnginePrefix) + "/")) {
+    co_return co_await HandleExchange(request);
+  }
+  if (request.method == "GET" && path == "/health") co_return HandleHealth();
+  if (request.method == "GET" && path == "/esb-key") co_return HandlePublicKey();
+  co_return OAuthError(404, "not_found", "no such endpoint: " + std::string(path));
+}
+
+HttpResponse Engine::HandleHealth() const {
+  auto snapshot = deps_.snapshot();
+  std::string body = "{\"status\":\"ok\",\"systems\":" +
+                     std::to_string(snapshot->enabled_system_count()) +
+                     ",\"apis\":" + std::to_string(snapshot->api_count()) + "}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
+HttpResponse Engine::HandlePublicKey() const {
+  const auto& key = deps_.signer->public_key();
+  std::string body = "{\"public_key\":\"" + key.SpkiBase64() + "\",\"curve\":\"" +
+                     std::string(crypto::CurveName(key.curve())) + "\"}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
+asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
+  const crypto::Signer& signer = *deps_.signer;
+  ExchangeLog log;
+  log.request_id = crypto::NewRequestId();
+  Format format = IsXml(request.content_type) ? Format::kXml : Format::kJson;
+  auto refuse = [&](const Status& status) {
+    HttpResponse r = Refuse(status, log.request_id, signer, format);
+    log.Write(r.status, status);
+    return r;
+  };
+
+  if (request.method != "POST") {
+    HttpResponse r = OAuthError(405, "method_not_allowed", "engine endpoints take POST");
+    r.headers.emplace_back("Allow", "POST");
+    co_return r;
+  }
+
+  // 2. parse
+  auto parsed = format == Format::kXml ? wire::ParseXmlEnvelope(std::move(request.body))
+                                       : wire::ParseEnvelope(std::move(request.body));
+  if (!parsed.ok()) co_return refuse(InvalidArgument(parsed.status().message()));
+  const wire::IncomingEnvelope& env = *parsed;
+
+  // 3. authenticate
+  std::shared_ptr<const registry::Snapshot> snapshot = deps_.snapshot();
+  std::string token(auth::TokenFromAuthorization(request.authorization));
+  if (token.empty()) token = StringMember(env, "authorization");
+  auto consumer = deps_.tokens->Authenticate(token, *snapshot);
+  if (!consumer.ok()) co_return refuse(consumer.status());
+  const registry::System& caller = **consumer;
+  log.consumer = caller.client_id;
+
+  // 4. classify
+  std::string push_code = StringMember(env, "pushCode");
+  std::string api_code = StringMember(env, "apiCode");
+  std::string request_id_member = StringMember(env, "requestId");
+  log.user_id = StringMember(env, "userId");
+  Kind kind = Kind::kPull;
+  if (!push_code.empty()) {
+    kind = Kind::kPush;
+  } else if (api_code.empty() && !request_id_member.empty()) {
+    kind = Kind::kAsyncAnswer;
+  } else if (env.Find("userId") != nullptr) {
+    kind = Kind::kNida;
+  }
+  log.kind = KindName(kind);
+  if (kind == Kind::kPull || kind == Kind::kNida) {
+    if (api_code.empty()) {
+      co_return refuse(InvalidArgument(
+          "data must carry apiCode (the code of the API to call) as a string, or pushCode to "
+          "publish"));
+    }
+    log.api = api_code;
+  }
+
+  // 5. verify the consumer's signature
+  if (!caller.public_key.has_value()) {
+    co_return refuse(BadSignature("the public key registered for system " + caller.client_id +
+                                  " cannot be used; ask the bus operator to register it again"));
+  }
+  auto variant = wire::VerifyEnvelope(env, *caller.public_key);
+  if (!variant.ok()) {
+    co_return refuse(BadSignature(
+        "signature does not verify against the public key registered for system " +
+        caller.client_id +
+        ": sign the exact bytes of data with that system's private key (ECDSA with SHA-256, "
+        "DER, base64)"));
+  }
+  log.signature_variant = wire::SignatureVariantName(*variant);
+
+  if (kind == Kind::kPush || kind == Kind::kAsyncAnswer) {
+    co_return refuse(FailedPrecondition(
+        std::string(kind == Kind::kPush ? "push" : "asynchronous answers") +
+        " are not enabled on this bus yet; use /engine/esb/request for synchronous calls"));
+  }
+
+  // 6. authorise
+  const registry::Api* api = snapshot->FindApi(api_code);
+  if (api == nullptr) {
+    co_return refuse(NotFound("unknown apiCode '" + api_code +
+                              "': no API with this code is registered on the bus (codes are "
+                              "case-sensitive)"));
+  }
+  if (!snapshot->HasApprovedGrant(caller.id, api->id)) {
+    co_return refuse(PermissionDenied("system " + caller.client_id +
+                                      " has no approved access to API " + api_code +
+                                      "; ask the bus operator for a grant"));
+  }
+  const registry::System* provider = snapshot->FindSystemById(api->provider_system_id);
+  if (provider == nullptr || !provider->enabled) {
+    co_return refuse(Unavailable("the provider of API " + api_code + " is disabled"));
+  }
+  log.provider = provider->client_id;
+  if (!provider->public_key.has_value()) {
+    co_return refuse(Unavailable("the provider of API " + api_code +
+                                 " has no usable public key registered"));
+  }
+
+  // 7. deliver
+  const wire::JsonMember* body = env.Find("esbBody");
+  std::string delivery = wire::SignAndSeal(
+      wire::DeliveryData(body != nullptr ? body->raw : std::string_view(), log.request_id,
+                         "apiCode", api_code),
+      signer);
+  http::UpstreamRequest upstream_request;
+  upstream_request.url = api->endpoint;
+  upstream_request.body = std::move(delivery);
+  upstream_request.content_type = "application/json";
+  upstream_request.timeout = std::chrono::milliseconds(api->timeout_ms);
+  // (Named awaitable: no temporaries with destructors inside a co_await under GCC 12.)
+  auto pending = deps_.upstream->Post(std::move(upstream_request));
+  auto answer = co_await std::move(pending);
+  if (!answer.ok()) {
+    const Status& s = answer.status();
+    std::string message =
+        s.code() == StatusCode::kDeadlineExceeded
+            ? "the provider of API " + api_code + " did not answer within " +
+                  std::to_string(api->timeout_ms) + " ms"
+            : "the provider of API " + api_code + " could not be reached: " + s.message();
+    co_return refuse(Status(s.code() == StatusCode::kDeadlineExceeded
+                                ? StatusCode::kDeadlineExceeded
+                                : (s.code() == StatusCode::kBadGateway ? StatusCode::kBadGateway
+                                                                       : StatusCode::kUnavailable),
+                            std::move(message)));
+  }
+
+  // 8. check the provider's reply
+  int provider_status = answer->status;
+  auto reply_env = IsXml(answer->content_type) ? wire::ParseXmlEnvelope(std::move(answer->body))
+                                               : wire::ParseEnvelope(std::move(answer->body));
+  if (!reply_env.ok()) {
+    co_return refuse(BadGateway("the provider of API " + api_code +
+                                " answered with something that is not a signed GovESB envelope "
+                                "(HTTP " +
+                                std::to_string(provider_status) +
+                                "): " + reply_env.status().message()));
+  }
+  auto reply_variant = wire::VerifyEnvelope(*reply_env, *provider->public_key);
+  if (!reply_variant.ok()) {
+    co_return refuse(BadSignature("the answer of the provider of API " + api_code +
+                                  " failed signature verification; it was not passed on"));
+  }
+  auto reply = wire::ReadProviderReply(*reply_env);
+  if (!reply.ok()) {
+    co_return refuse(BadGateway("the provider of API " + api_code +
+                                " answered with an unusable envelope: " +
+                                reply.status().message()));
+  }
+
+  // 9. respond
+  std::string message = reply->success ? "Success"
+                                       : (reply->message.empty() ? "the provider reported a failure"
+                                                                 : reply->message);
+  HttpResponse response = SignedResponse(200, reply->success, log.request_id, message,
+                                         reply->esb_body_raw, signer, format);
+  log.Write(200, reply->success ? Status::Ok()
+                                : Status(StatusCode::kFailedPrecondition,
+                                         "provider answered success:false: " + message));
+  co_return response;
+}
+
+}  // namespace govesb::engine

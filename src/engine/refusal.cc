@@ -1,0 +1,60 @@
+#include "engine/refusal.h"
+
+#include "wire/envelope.h"
+#include "wire/json.h"
+#include "wire/messages.h"
+
+namespace govesb::engine {
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kInternal: return 500;
+    default: return 200;
+  }
+}
+
+http::HttpResponse SignedResponse(int http_status, bool success, std::string_view request_id,
+                                  std::string_view message, std::string_view esb_body_raw,
+                                  const crypto::Signer& signer, Format format) {
+  std::string data = wire::ResponseData(success, request_id, message, esb_body_raw);
+  http::HttpResponse r;
+  r.status = http_status;
+  if (format == Format::kXml) {
+    auto xml = wire::DataJsonToXml(data, "data");
+    if (xml.ok()) {
+      r.content_type = "application/xml";
+      r.body = wire::SignAndSealXml(*xml, signer);
+      return r;
+    }
+  }
+  r.content_type = "application/json";
+  r.body = wire::SignAndSeal(data, signer);
+  return r;
+}
+
+http::HttpResponse OAuthError(int http_status, std::string_view error,
+                              std::string_view description) {
+  std::string body = "{\"error\":";
+  wire::WriteString(error, body);
+  body += ",\"error_description\":";
+  wire::WriteString(description, body);
+  body += '}';
+  http::HttpResponse r = http::HttpResponse::Json(http_status, std::move(body));
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+http::HttpResponse Refuse(const Status& status, std::string_view request_id,
+                          const crypto::Signer& signer, Format format) {
+  int http_status = HttpStatusFor(status.code());
+  if (http_status == 401) {
+    http::HttpResponse r = OAuthError(401, "invalid_token", status.message());
+    r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    return r;
+  }
+  return SignedResponse(http_status, false, request_id, status.message(), "", signer, format);
+}
+
+}  // namespace govesb::engine

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "crypto/keys.h"
+#include "http/types.h"
+
+namespace govesb::engine {
+
+// The one place where failures become HTTP answers (see docs/errors.md):
+//   kUnauthenticated                 -> 401, OAuth2-style JSON {"error","error_description"}
+//   kInvalidArgument                 -> 400, signed envelope success:false (unreadable request)
+//   kInternal                        -> 500, signed envelope success:false
+//   everything else (business)       -> 200, signed envelope success:false
+// Envelopes carry the requestId of the exchange and the status message, which tells the
+// consumer what to fix.
+int HttpStatusFor(StatusCode code);
+
+enum class Format { kJson, kXml };
+
+// A signed response envelope (contract 4.2) in the consumer's format.
+http::HttpResponse SignedResponse(int http_status, bool success, std::string_view request_id,
+                                  std::string_view message, std::string_view esb_body_raw,
+                                  const crypto::Signer& signer, Format format);
+
+// The answer for a failed exchange: 401 OAuth JSON or a signed success:false envelope.
+http::HttpResponse Refuse(const Status& status, std::string_view request_id,
+                          const crypto::Signer& signer, Format format);
+
+// OAuth2 error bodies for the token endpoint and for bearer-token failures.
+http::HttpResponse OAuthError(int http_status, std::string_view error,
+                              std::string_view description);
+
+}  // namespace govesb::engine

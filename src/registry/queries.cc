@@ -1,0 +1,176 @@
+#include "registry/queries.h"
+
+#include <string>
+#include <utility>
+
+namespace govesb::registry::internal {
+namespace {
+
+// Runs `stmt` to completion, turning each row into a T with `read` (a Result<T>(Statement&)).
+template <typename T, typename Reader>
+Result<std::vector<T>> Collect(store::Statement& stmt, Reader read) {
+  std::vector<T> rows;
+  while (true) {
+    GOVESB_ASSIGN_OR_RETURN(bool has_row, stmt.Step());
+    if (!has_row) return rows;
+    GOVESB_ASSIGN_OR_RETURN(T row, read(stmt));
+    rows.push_back(std::move(row));
+  }
+}
+
+template <typename T>
+Result<std::optional<T>> First(Result<std::vector<T>> rows) {
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<T>();
+  return std::optional<T>(std::move(rows->front()));
+}
+
+// ---- institutions ----
+
+constexpr std::string_view kInstitutionSelect =
+    "SELECT id, code, name, created_at FROM institutions";
+
+Result<Institution> ReadInstitution(store::Statement& s) {
+  Institution row;
+  row.id = s.ColumnInt64(0);
+  row.code = s.ColumnText(1);
+  row.name = s.ColumnText(2);
+  row.created_at = s.ColumnInt64(3);
+  return row;
+}
+
+// ---- systems ----
+
+constexpr std::string_view kSystemSelect =
+    "SELECT s.id, s.client_id, s.institution_id, i.code, i.name, s.name, s.public_key,"
+    " s.key_curve, s.endpoint, s.secret_hash, s.enabled, s.credential_version, s.created_at,"
+    " s.updated_at"
+    " FROM systems s JOIN institutions i ON i.id = s.institution_id";
+
+Result<System> ReadSystem(store::Statement& s) {
+  System row;
+  row.id = s.ColumnInt64(0);
+  row.client_id = s.ColumnText(1);
+  row.institution_id = s.ColumnInt64(2);
+  row.institution_code = s.ColumnText(3);
+  row.institution_name = s.ColumnText(4);
+  row.name = s.ColumnText(5);
+  row.public_key_b64 = s.ColumnText(6);
+  std::string curve = s.ColumnText(7);
+  Result<crypto::Curve> parsed = crypto::ParseCurveName(curve);
+  if (!parsed.ok()) {
+    return Internal("registry row for system " + row.client_id + " has an unknown key curve '" +
+                    curve + "'");
+  }
+  row.curve = *parsed;
+  row.endpoint = s.ColumnText(8);
+  row.secret_hash = s.ColumnText(9);
+  row.enabled = s.ColumnInt64(10) != 0;
+  row.credential_version = s.ColumnInt64(11);
+  row.created_at = s.ColumnInt64(12);
+  row.updated_at = s.ColumnInt64(13);
+  return row;
+}
+
+// ---- apis ----
+
+constexpr std::string_view kApiSelect =
+    "SELECT a.id, a.code, a.provider_system_id, s.client_id, a.endpoint, s.endpoint,"
+    " a.timeout_ms, a.created_at"
+    " FROM apis a JOIN systems s ON s.id = a.provider_system_id";
+
+Result<Api> ReadApi(store::Statement& s) {
+  Api row;
+  row.id = s.ColumnInt64(0);
+  row.code = s.ColumnText(1);
+  row.provider_system_id = s.ColumnInt64(2);
+  row.provider_client_id = s.ColumnText(3);
+  row.endpoint_override = s.ColumnText(4);  // "" for NULL
+  row.endpoint = row.endpoint_override.empty() ? s.ColumnText(5) : row.endpoint_override;
+  row.timeout_ms = static_cast<int>(s.ColumnInt64(6));
+  row.created_at = s.ColumnInt64(7);
+  return row;
+}
+
+// ---- grants ----
+
+constexpr std::string_view kGrantSelect =
+    "SELECT g.id, g.consumer_system_id, s.client_id, g.api_id, a.code, g.state, g.created_at,"
+    " g.updated_at"
+    " FROM grants g JOIN systems s ON s.id = g.consumer_system_id"
+    " JOIN apis a ON a.id = g.api_id";
+
+Result<Grant> ReadGrant(store::Statement& s) {
+  Grant row;
+  row.id = s.ColumnInt64(0);
+  row.consumer_system_id = s.ColumnInt64(1);
+  row.consumer_client_id = s.ColumnText(2);
+  row.api_id = s.ColumnInt64(3);
+  row.api_code = s.ColumnText(4);
+  row.state = s.ColumnText(5);
+  row.created_at = s.ColumnInt64(6);
+  row.updated_at = s.ColumnInt64(7);
+  return row;
+}
+
+std::string Sql(std::string_view select, std::string_view rest) {
+  std::string sql(select);
+  sql += ' ';
+  sql += rest;
+  return sql;
+}
+
+}  // namespace
+
+Result<std::vector<Institution>> SelectInstitutions(store::Database& db) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
+                          db.Prepare(Sql(kInstitutionSelect, "ORDER BY id")));
+  return Collect<Institution>(stmt, ReadInstitution);
+}
+
+Result<std::optional<Institution>> FindInstitution(store::Database& db, std::string_view code) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
+                          db.Prepare(Sql(kInstitutionSelect, "WHERE code = ?")));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, code));
+  return First(Collect<Institution>(stmt, ReadInstitution));
+}
+
+Result<std::vector<System>> SelectSystems(store::Database& db) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt, db.Prepare(Sql(kSystemSelect, "ORDER BY s.id")));
+  return Collect<System>(stmt, ReadSystem);
+}
+
+Result<std::optional<System>> FindSystem(store::Database& db, std::string_view client_id) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
+                          db.Prepare(Sql(kSystemSelect, "WHERE s.client_id = ?")));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, client_id));
+  return First(Collect<System>(stmt, ReadSystem));
+}
+
+Result<std::vector<Api>> SelectApis(store::Database& db) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt, db.Prepare(Sql(kApiSelect, "ORDER BY a.id")));
+  return Collect<Api>(stmt, ReadApi);
+}
+
+Result<std::optional<Api>> FindApi(store::Database& db, std::string_view code) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt, db.Prepare(Sql(kApiSelect, "WHERE a.code = ?")));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, code));
+  return First(Collect<Api>(stmt, ReadApi));
+}
+
+Result<std::vector<Grant>> SelectGrants(store::Database& db) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt, db.Prepare(Sql(kGrantSelect, "ORDER BY g.id")));
+  return Collect<Grant>(stmt, ReadGrant);
+}
+
+Result<std::optional<Grant>> FindGrant(store::Database& db, int64_t consumer_system_id,
+                                       int64_t api_id) {
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement stmt,
+      db.Prepare(Sql(kGrantSelect, "WHERE g.consumer_system_id = ? AND g.api_id = ?")));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, consumer_system_id));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(2, api_id));
+  return First(Collect<Grant>(stmt, ReadGrant));
+}
+
+}  // namespace govesb::registry::internal

@@ -1,0 +1,31 @@
+#pragma once
+
+// Row readers shared by Registry (admin listings) and Snapshot (the request-path view), so
+// both see the registry tables the same way. Internal to the registry module.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "registry/model.h"
+#include "store/database.h"
+
+namespace govesb::registry::internal {
+
+Result<std::vector<Institution>> SelectInstitutions(store::Database& db);
+Result<std::optional<Institution>> FindInstitution(store::Database& db, std::string_view code);
+
+// Systems with their institution's code and name; public_key is left unparsed (nullopt).
+Result<std::vector<System>> SelectSystems(store::Database& db);
+Result<std::optional<System>> FindSystem(store::Database& db, std::string_view client_id);
+
+Result<std::vector<Api>> SelectApis(store::Database& db);
+Result<std::optional<Api>> FindApi(store::Database& db, std::string_view code);
+
+Result<std::vector<Grant>> SelectGrants(store::Database& db);
+Result<std::optional<Grant>> FindGrant(store::Database& db, int64_t consumer_system_id,
+                                       int64_t api_id);
+
+}  // namespace govesb::registry::internal

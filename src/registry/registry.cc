@@ -1,0 +1,365 @@
+#include "registry/registry.h"
+
+#include <array>
+#include <string>
+#include <utility>
+
+#include "crypto/keys.h"
+#include "crypto/primitives.h"
+#include "registry/queries.h"
+#include "registry/validation.h"
+
+namespace govesb::registry {
+namespace {
+
+constexpr size_t kClientSecretLength = 32;
+
+// Migration 1: the registry proper. Later migrations (push topics, subscriptions ...) are
+// appended to kMigrations; never edit a released one.
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE institutions (
+  id          INTEGER PRIMARY KEY,
+  code        TEXT    NOT NULL UNIQUE,
+  name        TEXT    NOT NULL,
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE systems (
+  id                 INTEGER PRIMARY KEY,
+  client_id          TEXT    NOT NULL UNIQUE,
+  institution_id     INTEGER NOT NULL REFERENCES institutions(id),
+  name               TEXT    NOT NULL,
+  public_key         TEXT    NOT NULL,
+  key_curve          TEXT    NOT NULL,
+  endpoint           TEXT    NOT NULL,
+  secret_hash        TEXT    NOT NULL,
+  enabled            INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+  credential_version INTEGER NOT NULL DEFAULT 1,
+  created_at         INTEGER NOT NULL,
+  updated_at         INTEGER NOT NULL
+);
+CREATE INDEX systems_by_institution ON systems(institution_id);
+CREATE TABLE apis (
+  id                 INTEGER PRIMARY KEY,
+  code               TEXT    NOT NULL UNIQUE,
+  provider_system_id INTEGER NOT NULL REFERENCES systems(id),
+  endpoint           TEXT,
+  timeout_ms         INTEGER NOT NULL CHECK (timeout_ms BETWEEN 100 AND 300000),
+  created_at         INTEGER NOT NULL
+);
+CREATE INDEX apis_by_provider ON apis(provider_system_id);
+CREATE TABLE grants (
+  id                 INTEGER PRIMARY KEY,
+  consumer_system_id INTEGER NOT NULL REFERENCES systems(id),
+  api_id             INTEGER NOT NULL REFERENCES apis(id),
+  state              TEXT    NOT NULL CHECK (state IN ('pending', 'approved', 'revoked')),
+  created_at         INTEGER NOT NULL,
+  updated_at         INTEGER NOT NULL,
+  UNIQUE (consumer_system_id, api_id)
+);
+CREATE INDEX grants_by_api ON grants(api_id);
+)sql";
+
+constexpr std::array<std::string_view, 1> kMigrations = {kSchemaV1};
+
+const Clock& DefaultClock() {
+  static const SystemClock clock;  // stateless
+  return clock;
+}
+
+std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+Status SystemNotFound(std::string_view client_id, std::string_view role = "system") {
+  return NotFound(std::string(role) + " " + Quoted(client_id) + " not found");
+}
+
+// Parses and normalises a public key; the message says what is wrong with it.
+Result<crypto::PublicKey> ParsePublicKey(std::string_view text) {
+  Result<crypto::PublicKey> key = crypto::PublicKey::FromText(text);
+  if (!key.ok()) return InvalidArgument("invalid public key: " + key.status().message());
+  return key;
+}
+
+Result<System> MustFindSystem(store::Database& db, std::string_view client_id,
+                              std::string_view role = "system") {
+  GOVESB_ASSIGN_OR_RETURN(std::optional<System> system, internal::FindSystem(db, client_id));
+  if (!system.has_value()) return SystemNotFound(client_id, role);
+  return std::move(*system);
+}
+
+Result<Api> MustFindApi(store::Database& db, std::string_view code) {
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Api> api, internal::FindApi(db, code));
+  if (!api.has_value()) return NotFound("API " + Quoted(code) + " not found");
+  return std::move(*api);
+}
+
+}  // namespace
+
+Registry::Registry(store::Database& db, RegistryOptions options)
+    : db_(db),
+      clock_(options.clock != nullptr ? options.clock : &DefaultClock()),
+      hash_secret_(options.hash_secret
+                       ? std::move(options.hash_secret)
+                       : SecretHasher([](std::string_view s) { return crypto::HashSecret(s); })) {}
+
+Status Registry::Migrate(store::Database& db) {
+  return store::Migrate(db, "registry", kMigrations);
+}
+
+// ---- institutions ----
+
+Result<Institution> Registry::AddInstitution(std::string_view code, std::string_view name) {
+  GOVESB_RETURN_IF_ERROR(ValidateInstitutionCode(code));
+  GOVESB_ASSIGN_OR_RETURN(std::string clean_name, NormalizeName(name, "institution name"));
+
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Institution> existing,
+                          internal::FindInstitution(db_, code));
+  if (existing.has_value()) {
+    return AlreadyExists("institution code " + Quoted(code) + " already exists");
+  }
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement insert,
+      db_.Prepare("INSERT INTO institutions(code, name, created_at) VALUES(?, ?, ?)"));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(1, code));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(2, clean_name));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(3, Now()));
+  GOVESB_RETURN_IF_ERROR(insert.Run());
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Institution> created, internal::FindInstitution(db_, code));
+  if (!created.has_value()) return Internal("institution vanished inside its own transaction");
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return std::move(*created);
+}
+
+Result<std::vector<Institution>> Registry::ListInstitutions() {
+  return internal::SelectInstitutions(db_);
+}
+
+// ---- systems ----
+
+Result<NewSystem> Registry::AddSystem(std::string_view institution_code, std::string_view name,
+                                      std::string_view public_key_text, std::string_view endpoint) {
+  GOVESB_ASSIGN_OR_RETURN(std::string clean_name, NormalizeName(name, "system name"));
+  GOVESB_ASSIGN_OR_RETURN(crypto::PublicKey key, ParsePublicKey(public_key_text));
+  GOVESB_RETURN_IF_ERROR(ValidateEndpoint(endpoint));
+
+  // Slow hashing happens before the write lock is taken.
+  const std::string client_id = crypto::NewUuid();
+  std::string secret = crypto::RandomAlphanumeric(kClientSecretLength);
+  const std::string secret_hash = hash_secret_(secret);
+
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Institution> institution,
+                          internal::FindInstitution(db_, institution_code));
+  if (!institution.has_value()) {
+    return NotFound("institution " + Quoted(institution_code) + " not found");
+  }
+  const int64_t now = Now();
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement insert,
+      db_.Prepare("INSERT INTO systems(client_id, institution_id, name, public_key, key_curve,"
+                  " endpoint, secret_hash, enabled, credential_version, created_at, updated_at)"
+                  " VALUES(?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?)"));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(1, client_id));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(2, institution->id));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(3, clean_name));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(4, key.SpkiBase64()));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(5, crypto::CurveName(key.curve())));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(6, endpoint));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(7, secret_hash));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(8, now));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(9, now));
+  GOVESB_RETURN_IF_ERROR(insert.Run());
+  GOVESB_ASSIGN_OR_RETURN(System system, MustFindSystem(db_, client_id));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return NewSystem{std::move(system), std::move(secret)};
+}
+
+Result<std::vector<System>> Registry::ListSystems() { return internal::SelectSystems(db_); }
+
+Result<System> Registry::GetSystem(std::string_view client_id) {
+  return MustFindSystem(db_, client_id);
+}
+
+Result<System> Registry::DisableSystem(std::string_view client_id) {
+  return SetEnabled(client_id, false);
+}
+
+Result<System> Registry::EnableSystem(std::string_view client_id) {
+  return SetEnabled(client_id, true);
+}
+
+Result<System> Registry::SetEnabled(std::string_view client_id, bool enabled) {
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(System system, MustFindSystem(db_, client_id));
+  if (system.enabled == enabled) {
+    return FailedPrecondition("system " + Quoted(client_id) + " is already " +
+                              (enabled ? "enabled" : "disabled"));
+  }
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement update,
+      db_.Prepare("UPDATE systems SET enabled = ?, credential_version = credential_version + 1,"
+                  " updated_at = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(update.Bind(1, int64_t{enabled ? 1 : 0}));
+  GOVESB_RETURN_IF_ERROR(update.Bind(2, Now()));
+  GOVESB_RETURN_IF_ERROR(update.Bind(3, system.id));
+  GOVESB_RETURN_IF_ERROR(update.Run());
+  GOVESB_ASSIGN_OR_RETURN(System updated, MustFindSystem(db_, client_id));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return updated;
+}
+
+Result<std::string> Registry::RotateSecret(std::string_view client_id) {
+  std::string secret = crypto::RandomAlphanumeric(kClientSecretLength);
+  const std::string secret_hash = hash_secret_(secret);
+
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(System system, MustFindSystem(db_, client_id));
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement update,
+      db_.Prepare("UPDATE systems SET secret_hash = ?,"
+                  " credential_version = credential_version + 1, updated_at = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(update.Bind(1, secret_hash));
+  GOVESB_RETURN_IF_ERROR(update.Bind(2, Now()));
+  GOVESB_RETURN_IF_ERROR(update.Bind(3, system.id));
+  GOVESB_RETURN_IF_ERROR(update.Run());
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return secret;
+}
+
+Result<System> Registry::UpdateSystem(std::string_view client_id, const SystemUpdate& update) {
+  if (!update.name && !update.public_key && !update.endpoint) {
+    return InvalidArgument("nothing to update: give a new name, public key or endpoint");
+  }
+  std::optional<std::string> name;
+  if (update.name) {
+    GOVESB_ASSIGN_OR_RETURN(name, NormalizeName(*update.name, "system name"));
+  }
+  std::optional<crypto::PublicKey> key;
+  if (update.public_key) {
+    GOVESB_ASSIGN_OR_RETURN(key, ParsePublicKey(*update.public_key));
+  }
+  if (update.endpoint) GOVESB_RETURN_IF_ERROR(ValidateEndpoint(*update.endpoint));
+
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(System system, MustFindSystem(db_, client_id));
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement stmt,
+      db_.Prepare("UPDATE systems SET name = ?, public_key = ?, key_curve = ?, endpoint = ?,"
+                  " updated_at = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, name ? *name : system.name));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(2, key ? key->SpkiBase64() : system.public_key_b64));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(3, crypto::CurveName(key ? key->curve() : system.curve)));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(4, update.endpoint ? *update.endpoint : system.endpoint));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(5, Now()));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(6, system.id));
+  GOVESB_RETURN_IF_ERROR(stmt.Run());
+  GOVESB_ASSIGN_OR_RETURN(System updated, MustFindSystem(db_, client_id));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return updated;
+}
+
+// ---- APIs ----
+
+Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_view code,
+                             int64_t timeout_ms, std::string_view endpoint_override) {
+  GOVESB_RETURN_IF_ERROR(ValidateServiceCode(code, "API code"));
+  GOVESB_RETURN_IF_ERROR(ValidateTimeoutMs(timeout_ms));
+  if (!endpoint_override.empty()) GOVESB_RETURN_IF_ERROR(ValidateEndpoint(endpoint_override));
+
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(System provider,
+                          MustFindSystem(db_, provider_client_id, "provider system"));
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Api> existing, internal::FindApi(db_, code));
+  if (existing.has_value()) return AlreadyExists("API code " + Quoted(code) + " already exists");
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement insert,
+      db_.Prepare("INSERT INTO apis(code, provider_system_id, endpoint, timeout_ms, created_at)"
+                  " VALUES(?, ?, ?, ?, ?)"));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(1, code));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(2, provider.id));
+  if (endpoint_override.empty()) {
+    GOVESB_RETURN_IF_ERROR(insert.BindNull(3));
+  } else {
+    GOVESB_RETURN_IF_ERROR(insert.Bind(3, endpoint_override));
+  }
+  GOVESB_RETURN_IF_ERROR(insert.Bind(4, timeout_ms));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(5, Now()));
+  GOVESB_RETURN_IF_ERROR(insert.Run());
+  GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, code));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return api;
+}
+
+Result<std::vector<Api>> Registry::ListApis() { return internal::SelectApis(db_); }
+
+// ---- grants ----
+
+Result<Grant> Registry::AddGrant(std::string_view consumer_client_id, std::string_view api_code) {
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(System consumer,
+                          MustFindSystem(db_, consumer_client_id, "consumer system"));
+  GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, api_code));
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> existing,
+                          internal::FindGrant(db_, consumer.id, api.id));
+  const int64_t now = Now();
+  if (existing.has_value()) {
+    if (existing->state == kGrantApproved) {
+      return AlreadyExists("system " + Quoted(consumer_client_id) +
+                           " already has an approved grant for API " + Quoted(api_code));
+    }
+    GOVESB_ASSIGN_OR_RETURN(
+        store::Statement update,
+        db_.Prepare("UPDATE grants SET state = 'approved', updated_at = ? WHERE id = ?"));
+    GOVESB_RETURN_IF_ERROR(update.Bind(1, now));
+    GOVESB_RETURN_IF_ERROR(update.Bind(2, existing->id));
+    GOVESB_RETURN_IF_ERROR(update.Run());
+  } else {
+    GOVESB_ASSIGN_OR_RETURN(
+        store::Statement insert,
+        db_.Prepare("INSERT INTO grants(consumer_system_id, api_id, state, created_at, updated_at)"
+                    " VALUES(?, ?, 'approved', ?, ?)"));
+    GOVESB_RETURN_IF_ERROR(insert.Bind(1, consumer.id));
+    GOVESB_RETURN_IF_ERROR(insert.Bind(2, api.id));
+    GOVESB_RETURN_IF_ERROR(insert.Bind(3, now));
+    GOVESB_RETURN_IF_ERROR(insert.Bind(4, now));
+    GOVESB_RETURN_IF_ERROR(insert.Run());
+  }
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> grant,
+                          internal::FindGrant(db_, consumer.id, api.id));
+  if (!grant.has_value()) return Internal("grant vanished inside its own transaction");
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return std::move(*grant);
+}
+
+Result<Grant> Registry::RevokeGrant(std::string_view consumer_client_id,
+                                    std::string_view api_code) {
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(System consumer,
+                          MustFindSystem(db_, consumer_client_id, "consumer system"));
+  GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, api_code));
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> existing,
+                          internal::FindGrant(db_, consumer.id, api.id));
+  if (!existing.has_value()) {
+    return NotFound("system " + Quoted(consumer_client_id) + " has no grant for API " +
+                    Quoted(api_code));
+  }
+  if (existing->state == kGrantRevoked) {
+    return FailedPrecondition("the grant of API " + Quoted(api_code) + " to system " +
+                              Quoted(consumer_client_id) + " is already revoked");
+  }
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement update,
+      db_.Prepare("UPDATE grants SET state = 'revoked', updated_at = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(update.Bind(1, Now()));
+  GOVESB_RETURN_IF_ERROR(update.Bind(2, existing->id));
+  GOVESB_RETURN_IF_ERROR(update.Run());
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> grant,
+                          internal::FindGrant(db_, consumer.id, api.id));
+  if (!grant.has_value()) return Internal("grant vanished inside its own transaction");
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return std::move(*grant);
+}
+
+Result<std::vector<Grant>> Registry::ListGrants() { return internal::SelectGrants(db_); }
+
+}  // namespace govesb::registry

@@ -1,0 +1,102 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "registry/model.h"
+#include "store/database.h"
+
+namespace govesb::registry {
+
+// Turns a plain client secret into the encoding stored in systems.secret_hash.
+using SecretHasher = std::function<std::string(std::string_view secret)>;
+
+struct RegistryOptions {
+  // Time source for created_at/updated_at; nullptr means the system clock. Must outlive the
+  // Registry.
+  const Clock* clock = nullptr;
+  // Empty means crypto::HashSecret (scrypt, tens of milliseconds on purpose). Tests pass
+  // crypto::HashSecretForTest.
+  SecretHasher hash_secret;
+};
+
+inline constexpr int kDefaultApiTimeoutMs = 30000;
+inline constexpr int kMinApiTimeoutMs = 100;
+inline constexpr int kMaxApiTimeoutMs = 300000;
+
+// A freshly registered system and its plain client secret, shown once and never stored.
+struct NewSystem {
+  System system;
+  std::string client_secret;
+};
+
+// Fields of a system that UpdateSystem may change; unset members stay as they are.
+struct SystemUpdate {
+  std::optional<std::string> name = std::nullopt;
+  std::optional<std::string> public_key = std::nullopt;  // base64 SPKI or PEM; stored normalised
+  std::optional<std::string> endpoint = std::nullopt;
+};
+
+// Administration of the registry: institutions, systems, APIs and grants, stored in the
+// database it is given (which it does not own). Every mutating operation validates its input,
+// then runs in one immediate transaction, so it either applies completely or changes nothing.
+// Errors: kInvalidArgument (malformed input), kNotFound (an unknown reference, named in the
+// message), kAlreadyExists (a duplicate code), kFailedPrecondition (the state does not allow
+// it, e.g. disabling a disabled system).
+//
+// The request path never uses Registry; it reads a Snapshot. Not thread-safe: one thread at a
+// time, like the Database it works on. Secret hashing is slow: keep it off I/O threads.
+class Registry {
+ public:
+  explicit Registry(store::Database& db, RegistryOptions options = {});
+
+  // Creates or upgrades the registry tables. Idempotent; run it before anything else.
+  static Status Migrate(store::Database& db);
+
+  Result<Institution> AddInstitution(std::string_view code, std::string_view name);
+  Result<std::vector<Institution>> ListInstitutions();
+
+  // Registers a system of an existing institution. `public_key_text` is base64 SPKI DER or
+  // PEM on one of the supported curves; `endpoint` an absolute http(s) URL. Issues a UUID
+  // client_id and a 32-character alphanumeric secret.
+  Result<NewSystem> AddSystem(std::string_view institution_code, std::string_view name,
+                              std::string_view public_key_text, std::string_view endpoint);
+  Result<std::vector<System>> ListSystems();
+  Result<System> GetSystem(std::string_view client_id);
+  // Both bump credential_version, invalidating tokens issued before.
+  Result<System> DisableSystem(std::string_view client_id);
+  Result<System> EnableSystem(std::string_view client_id);
+  // Issues a new secret (returned in plain, once) and bumps credential_version.
+  Result<std::string> RotateSecret(std::string_view client_id);
+  // Changes name, public key and/or endpoint. Does not touch credentials.
+  Result<System> UpdateSystem(std::string_view client_id, const SystemUpdate& update);
+
+  // `code`: 5-8 ASCII alphanumerics, case-sensitive. Deliveries go to the provider's endpoint
+  // unless `endpoint_override` is non-empty.
+  Result<Api> AddApi(std::string_view provider_client_id, std::string_view code,
+                     int64_t timeout_ms = kDefaultApiTimeoutMs,
+                     std::string_view endpoint_override = {});
+  Result<std::vector<Api>> ListApis();
+
+  // Approves `consumer_client_id`'s access to `api_code`: creates the grant or re-approves a
+  // pending/revoked one. Disabled consumers may be granted (they still cannot call).
+  Result<Grant> AddGrant(std::string_view consumer_client_id, std::string_view api_code);
+  Result<Grant> RevokeGrant(std::string_view consumer_client_id, std::string_view api_code);
+  Result<std::vector<Grant>> ListGrants();
+
+ private:
+  Result<System> SetEnabled(std::string_view client_id, bool enabled);
+  int64_t Now() const { return clock_->NowMillis(); }
+
+  store::Database& db_;
+  const Clock* clock_;
+  SecretHasher hash_secret_;
+};
+
+}  // namespace govesb::registry

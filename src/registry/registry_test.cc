@@ -1,0 +1,364 @@
+#include "registry/registry.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "crypto/primitives.h"
+#include "registry/registry_testing.h"
+
+namespace govesb::registry {
+namespace {
+
+using testing::DumpTables;
+using testing::NewPublicKey;
+using testing::RegistryTest;
+
+constexpr char kP384Key[] =
+    "MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEHFsFHpk6EkbCVFMPb04M2vaj4qnLv3MrIr/MARHVVzQjYLVa05c/+Ts2j5T2"
+    "XRK6+MQWTiRA6+dz4jWs9f0WSOr18WmZFpBkqDOGBw7zqnI6K+AX4+w6ulZJW0EBUmhM";
+constexpr char kEd25519Key[] = "MCowBQYDK2VwAyEA+RYXYV8uuJqdW5sUOJe4lDPp+/ZLVxASbX5fThzQdzA=";
+
+bool IsUuid(const std::string& s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool hyphen = i == 8 || i == 13 || i == 18 || i == 23;
+    if (hyphen != (s[i] == '-')) return false;
+    if (!hyphen && !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+bool IsAlnum32(const std::string& s) {
+  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) != 0;
+         });
+}
+
+// Runs `op`, expects it to fail with `code` and a message containing `needle`, and checks that
+// the database content did not change.
+#define EXPECT_REJECTED(op, code_, needle)                                    \
+  do {                                                                        \
+    const std::string before = DumpTables(*db_);                              \
+    auto result = (op);                                                       \
+    ASSERT_FALSE(result.ok()) << #op << " " << (needle);                      \
+    EXPECT_EQ(result.status().code(), (code_)) << result.status().ToString(); \
+    EXPECT_NE(result.status().message().find(needle), std::string::npos)      \
+        << "message: " << result.status().message();                          \
+    EXPECT_EQ(DumpTables(*db_), before) << #op << " changed the database";    \
+  } while (0)
+
+TEST_F(RegistryTest, MigrateIsIdempotent) {
+  EXPECT_TRUE(Registry::Migrate(*db_).ok());
+  EXPECT_TRUE(Registry::Migrate(*db_).ok());
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 1);
+}
+
+// ---- institutions ----
+
+TEST_F(RegistryTest, AddAndListInstitutions) {
+  auto added = registry_.AddInstitution("EGA", "  e-Government Authority ");
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(added->code, "EGA");
+  EXPECT_EQ(added->name, "e-Government Authority");
+  EXPECT_EQ(added->created_at, clock_.NowMillis());
+  ASSERT_TRUE(registry_.AddInstitution("nida_tz-2", "NIDA").ok());
+  ASSERT_TRUE(registry_.AddInstitution("ega", "lowercase is another code").ok());
+
+  auto list = registry_.ListInstitutions();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].code, "EGA");
+  EXPECT_EQ((*list)[1].code, "nida_tz-2");
+  EXPECT_EQ((*list)[2].code, "ega");
+}
+
+TEST_F(RegistryTest, InstitutionBadInputChangesNothing) {
+  ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
+  EXPECT_REJECTED(registry_.AddInstitution("EGA", "again"), StatusCode::kAlreadyExists, "'EGA'");
+  EXPECT_REJECTED(registry_.AddInstitution("E", "x"), StatusCode::kInvalidArgument, "'E'");
+  EXPECT_REJECTED(registry_.AddInstitution(std::string(33, 'A'), "x"), StatusCode::kInvalidArgument,
+                  "institution code");
+  EXPECT_REJECTED(registry_.AddInstitution("E GA", "x"), StatusCode::kInvalidArgument, "E GA");
+  EXPECT_REJECTED(registry_.AddInstitution("E.GA", "x"), StatusCode::kInvalidArgument, "E.GA");
+  EXPECT_REJECTED(registry_.AddInstitution("", "x"), StatusCode::kInvalidArgument, "code");
+  EXPECT_REJECTED(registry_.AddInstitution("MOF", "   "), StatusCode::kInvalidArgument,
+                  "institution name is empty");
+  EXPECT_REJECTED(registry_.AddInstitution("MOF", "a\nb"), StatusCode::kInvalidArgument, "control");
+  EXPECT_TRUE(registry_.AddInstitution(std::string(32, 'A'), "longest code").ok());
+}
+
+// ---- systems ----
+
+TEST_F(RegistryTest, AddSystemIssuesCredentials) {
+  ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
+  const std::string key = NewPublicKey();
+  auto added = registry_.AddSystem("EGA", "Payments", key, "https://pay.example.go.tz/esb");
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  const System& s = added->system;
+  EXPECT_TRUE(IsUuid(s.client_id)) << s.client_id;
+  EXPECT_TRUE(IsAlnum32(added->client_secret)) << added->client_secret;
+  EXPECT_TRUE(crypto::VerifySecret(added->client_secret, s.secret_hash));
+  EXPECT_EQ(s.secret_hash.find(added->client_secret), std::string::npos);
+  EXPECT_EQ(s.institution_code, "EGA");
+  EXPECT_EQ(s.institution_name, "e-Government Authority");
+  EXPECT_EQ(s.name, "Payments");
+  EXPECT_EQ(s.public_key_b64, key);
+  EXPECT_EQ(s.curve, crypto::Curve::kSecp256k1);
+  EXPECT_EQ(s.endpoint, "https://pay.example.go.tz/esb");
+  EXPECT_TRUE(s.enabled);
+  EXPECT_EQ(s.credential_version, 1);
+  EXPECT_EQ(s.created_at, clock_.NowMillis());
+  EXPECT_EQ(s.updated_at, clock_.NowMillis());
+
+  auto fetched = registry_.GetSystem(s.client_id);
+  ASSERT_TRUE(fetched.ok());
+  EXPECT_EQ(fetched->secret_hash, s.secret_hash);
+
+  auto second = registry_.AddSystem("EGA", "Payments", key, "http://10.0.0.1:8080/");
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(second->system.client_id, s.client_id);
+  EXPECT_NE(second->client_secret, added->client_secret);
+  auto list = registry_.ListSystems();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 2u);
+}
+
+TEST_F(RegistryTest, AddSystemAcceptsEveryCurveAndPem) {
+  ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
+  for (crypto::Curve curve :
+       {crypto::Curve::kSecp256k1, crypto::Curve::kP256, crypto::Curve::kP521}) {
+    const std::string key = NewPublicKey(curve);
+    // PEM with line breaks, as operators paste it; stored as one base64 line.
+    std::string pem = "-----BEGIN PUBLIC KEY-----\n";
+    for (size_t i = 0; i < key.size(); i += 64) pem += key.substr(i, 64) + "\n";
+    pem += "-----END PUBLIC KEY-----\n";
+    auto added = registry_.AddSystem("EGA", "S", pem, "https://s.example");
+    ASSERT_TRUE(added.ok()) << crypto::CurveName(curve) << ": " << added.status().ToString();
+    EXPECT_EQ(added->system.curve, curve);
+    EXPECT_EQ(added->system.public_key_b64, key);
+  }
+}
+
+TEST_F(RegistryTest, AddSystemBadInputChangesNothing) {
+  ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
+  const std::string key = NewPublicKey();
+  const std::string url = "https://s.example/esb";
+  EXPECT_REJECTED(registry_.AddSystem("NOPE", "S", key, url), StatusCode::kNotFound,
+                  "institution 'NOPE' not found");
+  EXPECT_REJECTED(registry_.AddSystem("EGA", "", key, url), StatusCode::kInvalidArgument,
+                  "system name");
+  EXPECT_REJECTED(registry_.AddSystem("EGA", "S", "not a key", url), StatusCode::kInvalidArgument,
+                  "invalid public key");
+  EXPECT_REJECTED(registry_.AddSystem("EGA", "S", key.substr(0, 40), url),
+                  StatusCode::kInvalidArgument, "invalid public key");
+  EXPECT_REJECTED(registry_.AddSystem("EGA", "S", "", url), StatusCode::kInvalidArgument,
+                  "invalid public key");
+  EXPECT_REJECTED(registry_.AddSystem("EGA", "S", kP384Key, url), StatusCode::kInvalidArgument,
+                  "invalid public key");
+  EXPECT_REJECTED(registry_.AddSystem("EGA", "S", kEd25519Key, url), StatusCode::kInvalidArgument,
+                  "invalid public key");
+  for (const char* bad_url :
+       {"", "s.example/esb", "ftp://s.example/", "https://", "http:///path", "/esb",
+        "https://s.example:99999/", "https://s .example/", "mailto:a@b.c"}) {
+    SCOPED_TRACE(bad_url);
+    EXPECT_REJECTED(registry_.AddSystem("EGA", "S", key, bad_url), StatusCode::kInvalidArgument,
+                    "invalid endpoint");
+  }
+}
+
+TEST_F(RegistryTest, UnknownSystemIsNotFound) {
+  EXPECT_REJECTED(registry_.GetSystem("f00"), StatusCode::kNotFound, "system 'f00' not found");
+  EXPECT_REJECTED(registry_.DisableSystem("f00"), StatusCode::kNotFound, "'f00'");
+  EXPECT_REJECTED(registry_.EnableSystem("f00"), StatusCode::kNotFound, "'f00'");
+  EXPECT_REJECTED(registry_.RotateSecret("f00"), StatusCode::kNotFound, "'f00'");
+  EXPECT_REJECTED(registry_.UpdateSystem("f00", {.endpoint = "https://x.example"}),
+                  StatusCode::kNotFound, "'f00'");
+}
+
+TEST_F(RegistryTest, DisableAndEnableBumpCredentialVersion) {
+  AddFixtures();
+  clock_.Advance(std::chrono::seconds(5));
+  auto disabled = registry_.DisableSystem(consumer_.client_id);
+  ASSERT_TRUE(disabled.ok()) << disabled.status().ToString();
+  EXPECT_FALSE(disabled->enabled);
+  EXPECT_EQ(disabled->credential_version, 2);
+  EXPECT_EQ(disabled->updated_at, clock_.NowMillis());
+  EXPECT_EQ(disabled->created_at, consumer_.created_at);
+
+  EXPECT_REJECTED(registry_.DisableSystem(consumer_.client_id), StatusCode::kFailedPrecondition,
+                  "already disabled");
+
+  auto enabled = registry_.EnableSystem(consumer_.client_id);
+  ASSERT_TRUE(enabled.ok());
+  EXPECT_TRUE(enabled->enabled);
+  EXPECT_EQ(enabled->credential_version, 3);
+  EXPECT_REJECTED(registry_.EnableSystem(consumer_.client_id), StatusCode::kFailedPrecondition,
+                  "already enabled");
+  // The other system is untouched.
+  EXPECT_EQ(registry_.GetSystem(provider_.client_id)->credential_version, 1);
+}
+
+TEST_F(RegistryTest, RotateSecretReplacesTheSecretAndBumpsVersion) {
+  ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
+  auto added = registry_.AddSystem("EGA", "S", NewPublicKey(), "https://s.example");
+  ASSERT_TRUE(added.ok());
+  const std::string& client_id = added->system.client_id;
+
+  auto secret = registry_.RotateSecret(client_id);
+  ASSERT_TRUE(secret.ok()) << secret.status().ToString();
+  EXPECT_TRUE(IsAlnum32(*secret));
+  EXPECT_NE(*secret, added->client_secret);
+  auto after = registry_.GetSystem(client_id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->credential_version, 2);
+  EXPECT_TRUE(crypto::VerifySecret(*secret, after->secret_hash));
+  EXPECT_FALSE(crypto::VerifySecret(added->client_secret, after->secret_hash));
+
+  ASSERT_TRUE(registry_.RotateSecret(client_id).ok());
+  EXPECT_EQ(registry_.GetSystem(client_id)->credential_version, 3);
+}
+
+TEST_F(RegistryTest, UpdateSystem) {
+  AddFixtures();
+  const std::string p521 = NewPublicKey(crypto::Curve::kP521);
+  auto updated = registry_.UpdateSystem(
+      provider_.client_id, {.public_key = p521, .endpoint = "https://new.example/esb"});
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  EXPECT_EQ(updated->public_key_b64, p521);
+  EXPECT_EQ(updated->curve, crypto::Curve::kP521);
+  EXPECT_EQ(updated->endpoint, "https://new.example/esb");
+  EXPECT_EQ(updated->name, provider_.name);
+  EXPECT_EQ(updated->credential_version, 1);  // credentials untouched
+  EXPECT_EQ(updated->secret_hash, provider_.secret_hash);
+
+  // The API follows its provider's endpoint.
+  auto apis = registry_.ListApis();
+  ASSERT_TRUE(apis.ok());
+  ASSERT_EQ(apis->size(), 1u);
+  EXPECT_EQ((*apis)[0].endpoint, "https://new.example/esb");
+
+  auto renamed = registry_.UpdateSystem(provider_.client_id, {.name = "Renamed"});
+  ASSERT_TRUE(renamed.ok());
+  EXPECT_EQ(renamed->name, "Renamed");
+  EXPECT_EQ(renamed->public_key_b64, p521);
+
+  EXPECT_REJECTED(registry_.UpdateSystem(provider_.client_id, {}), StatusCode::kInvalidArgument,
+                  "nothing to update");
+  EXPECT_REJECTED(registry_.UpdateSystem(provider_.client_id,
+                                         {.public_key = NewPublicKey(), .endpoint = "nope"}),
+                  StatusCode::kInvalidArgument, "invalid endpoint");
+  EXPECT_REJECTED(registry_.UpdateSystem(provider_.client_id, {.public_key = kP384Key}),
+                  StatusCode::kInvalidArgument, "invalid public key");
+}
+
+// ---- APIs ----
+
+TEST_F(RegistryTest, AddApi) {
+  AddFixtures();
+  EXPECT_EQ(api_.code, "GETUSR");
+  EXPECT_EQ(api_.provider_system_id, provider_.id);
+  EXPECT_EQ(api_.provider_client_id, provider_.client_id);
+  EXPECT_EQ(api_.endpoint, provider_.endpoint);
+  EXPECT_EQ(api_.endpoint_override, "");
+  EXPECT_EQ(api_.timeout_ms, kDefaultApiTimeoutMs);
+
+  auto custom = registry_.AddApi(provider_.client_id, "getusr", 100, "https://other.example/x");
+  ASSERT_TRUE(custom.ok()) << custom.status().ToString();  // codes are case-sensitive
+  EXPECT_EQ(custom->endpoint, "https://other.example/x");
+  EXPECT_EQ(custom->endpoint_override, "https://other.example/x");
+  EXPECT_EQ(custom->timeout_ms, 100);
+  ASSERT_TRUE(registry_.AddApi(provider_.client_id, "A1234567", 300000).ok());
+
+  auto list = registry_.ListApis();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[1].code, "getusr");
+}
+
+TEST_F(RegistryTest, AddApiBadInputChangesNothing) {
+  AddFixtures();
+  const std::string& p = provider_.client_id;
+  EXPECT_REJECTED(registry_.AddApi(p, "GETUSR"), StatusCode::kAlreadyExists,
+                  "API code 'GETUSR' already exists");
+  EXPECT_REJECTED(registry_.AddApi("nobody", "NEWAPI"), StatusCode::kNotFound,
+                  "provider system 'nobody' not found");
+  for (const char* code : {"ABCD", "ABCDEFGHI", "AB-CD", "AB CDE", "ABCD_", "ÄBCDE", ""}) {
+    EXPECT_REJECTED(registry_.AddApi(p, code), StatusCode::kInvalidArgument, "invalid API code");
+  }
+  EXPECT_REJECTED(registry_.AddApi(p, "NEWAPI", 99), StatusCode::kInvalidArgument, "99 ms");
+  EXPECT_REJECTED(registry_.AddApi(p, "NEWAPI", 300001), StatusCode::kInvalidArgument,
+                  "out of range");
+  EXPECT_REJECTED(registry_.AddApi(p, "NEWAPI", -1), StatusCode::kInvalidArgument, "out of range");
+  EXPECT_REJECTED(registry_.AddApi(p, "NEWAPI", 30000, "ftp://x.example"),
+                  StatusCode::kInvalidArgument, "invalid endpoint");
+}
+
+// ---- grants ----
+
+TEST_F(RegistryTest, GrantLifecycle) {
+  AddFixtures();
+  auto granted = registry_.AddGrant(consumer_.client_id, "GETUSR");
+  ASSERT_TRUE(granted.ok()) << granted.status().ToString();
+  EXPECT_EQ(granted->state, kGrantApproved);
+  EXPECT_EQ(granted->consumer_client_id, consumer_.client_id);
+  EXPECT_EQ(granted->consumer_system_id, consumer_.id);
+  EXPECT_EQ(granted->api_code, "GETUSR");
+  EXPECT_EQ(granted->api_id, api_.id);
+
+  EXPECT_REJECTED(registry_.AddGrant(consumer_.client_id, "GETUSR"), StatusCode::kAlreadyExists,
+                  "already has an approved grant");
+
+  clock_.Advance(std::chrono::seconds(1));
+  auto revoked = registry_.RevokeGrant(consumer_.client_id, "GETUSR");
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(revoked->state, kGrantRevoked);
+  EXPECT_EQ(revoked->id, granted->id);
+  EXPECT_EQ(revoked->updated_at, clock_.NowMillis());
+  EXPECT_REJECTED(registry_.RevokeGrant(consumer_.client_id, "GETUSR"),
+                  StatusCode::kFailedPrecondition, "already revoked");
+
+  auto again = registry_.AddGrant(consumer_.client_id, "GETUSR");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->state, kGrantApproved);
+  EXPECT_EQ(again->id, granted->id);
+
+  auto list = registry_.ListGrants();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].state, kGrantApproved);
+}
+
+TEST_F(RegistryTest, DisabledSystemsCanBeGranted) {
+  AddFixtures();
+  ASSERT_TRUE(registry_.DisableSystem(consumer_.client_id).ok());
+  EXPECT_TRUE(registry_.AddGrant(consumer_.client_id, "GETUSR").ok());
+}
+
+TEST_F(RegistryTest, GrantBadInputChangesNothing) {
+  AddFixtures();
+  EXPECT_REJECTED(registry_.AddGrant("nobody", "GETUSR"), StatusCode::kNotFound,
+                  "consumer system 'nobody' not found");
+  EXPECT_REJECTED(registry_.AddGrant(consumer_.client_id, "NOAPI"), StatusCode::kNotFound,
+                  "API 'NOAPI' not found");
+  EXPECT_REJECTED(registry_.AddGrant(consumer_.client_id, "getusr"), StatusCode::kNotFound,
+                  "API 'getusr' not found");
+  EXPECT_REJECTED(registry_.RevokeGrant(consumer_.client_id, "GETUSR"), StatusCode::kNotFound,
+                  "has no grant");
+  EXPECT_REJECTED(registry_.RevokeGrant("nobody", "GETUSR"), StatusCode::kNotFound, "'nobody'");
+}
+
+TEST_F(RegistryTest, RegistryChangesAreVisibleToOtherConnections) {
+  AddFixtures();
+  auto other = store::Database::Open(dir_.path() + "/govesb.db");
+  ASSERT_TRUE(other.ok());
+  Registry reader(**other, testing::TestOptions(clock_));
+  auto systems = reader.ListSystems();
+  ASSERT_TRUE(systems.ok());
+  EXPECT_EQ(systems->size(), 2u);
+}
+
+}  // namespace
+}  // namespace govesb::registry

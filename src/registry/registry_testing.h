@@ -1,0 +1,111 @@
+#pragma once
+
+// Test fixtures for the registry module's tests (not part of the library).
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "base/clock.h"
+#include "crypto/keys.h"
+#include "crypto/primitives.h"
+#include "registry/registry.h"
+#include "store/database.h"
+
+namespace govesb::registry::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "govesb-registry-test-XXXXXX").string();
+    GOVESB_CHECK(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+inline std::unique_ptr<store::Database> OpenMigrated(const std::string& path) {
+  auto db = store::Database::Open(path);
+  GOVESB_CHECK(db.ok());
+  GOVESB_CHECK(Registry::Migrate(**db).ok());
+  return std::move(db).value();
+}
+
+inline RegistryOptions TestOptions(const Clock& clock) {
+  return RegistryOptions{
+      .clock = &clock,
+      .hash_secret = [](std::string_view s) { return crypto::HashSecretForTest(s); },
+  };
+}
+
+inline std::string NewPublicKey(crypto::Curve curve = crypto::Curve::kSecp256k1) {
+  auto key = crypto::PrivateKey::Generate(curve);
+  GOVESB_CHECK(key.ok());
+  return key->public_key().SpkiBase64();
+}
+
+// Every row of every registry table as text, to prove that a failed operation changed nothing.
+inline std::string DumpTables(store::Database& db) {
+  std::string out;
+  for (const char* table : {"institutions", "systems", "apis", "grants", "schema_versions"}) {
+    auto stmt = db.Prepare(std::string("SELECT * FROM ") + table + " ORDER BY rowid");
+    GOVESB_CHECK(stmt.ok());
+    out += table;
+    out += ":\n";
+    while (true) {
+      auto row = stmt->Step();
+      GOVESB_CHECK(row.ok());
+      if (!*row) break;
+      for (int i = 0; i < stmt->ColumnCount(); ++i) {
+        out += stmt->ColumnIsNull(i) ? "NULL" : stmt->ColumnText(i);
+        out += '|';
+      }
+      out += '\n';
+    }
+  }
+  return out;
+}
+
+// A migrated database in a temp dir, a simulated clock and a Registry with cheap hashing.
+class RegistryTest : public ::testing::Test {
+ protected:
+  RegistryTest()
+      : db_(OpenMigrated(dir_.path() + "/govesb.db")), registry_(*db_, TestOptions(clock_)) {}
+
+  // Adds institution EGA, a provider and a consumer system, API "GETUSR" of the provider.
+  void AddFixtures() {
+    ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
+    auto provider = registry_.AddSystem("EGA", "Provider", NewPublicKey(),
+                                        "https://provider.example.go.tz/esb");
+    ASSERT_TRUE(provider.ok()) << provider.status().ToString();
+    provider_ = provider->system;
+    auto consumer = registry_.AddSystem("EGA", "Consumer", NewPublicKey(crypto::Curve::kP256),
+                                        "http://consumer.example:8080/cb");
+    ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+    consumer_ = consumer->system;
+    auto api = registry_.AddApi(provider_.client_id, "GETUSR");
+    ASSERT_TRUE(api.ok()) << api.status().ToString();
+    api_ = *api;
+  }
+
+  TempDir dir_;
+  SimulatedClock clock_;
+  std::unique_ptr<store::Database> db_;
+  Registry registry_;
+  System provider_;
+  System consumer_;
+  Api api_;
+};
+
+}  // namespace govesb::registry::testing

@@ -1,0 +1,95 @@
+#include "registry/snapshot.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+#include <vector>
+
+#include "registry/queries.h"
+
+namespace govesb::registry {
+
+Result<std::shared_ptr<const Snapshot>> Snapshot::Load(store::Database& db,
+                                                       const Snapshot* previous) {
+  auto snapshot = std::make_shared<Snapshot>(PrivateTag{});
+  {
+    // One read transaction: all tables as of the same commit.
+    GOVESB_ASSIGN_OR_RETURN(store::Transaction txn,
+                            store::Transaction::Begin(db, store::TransactionMode::kDeferred));
+    GOVESB_ASSIGN_OR_RETURN(std::vector<Institution> institutions,
+                            internal::SelectInstitutions(db));
+    GOVESB_ASSIGN_OR_RETURN(std::vector<System> systems, internal::SelectSystems(db));
+    GOVESB_ASSIGN_OR_RETURN(std::vector<Api> apis, internal::SelectApis(db));
+    GOVESB_ASSIGN_OR_RETURN(std::vector<Grant> grants, internal::SelectGrants(db));
+    GOVESB_RETURN_IF_ERROR(txn.Commit());
+
+    snapshot->institutions_.reserve(institutions.size());
+    for (Institution& institution : institutions) {
+      std::string key = institution.code;
+      snapshot->institutions_.emplace(std::move(key), std::move(institution));
+    }
+
+    snapshot->systems_.reserve(systems.size());
+    snapshot->systems_by_id_.reserve(systems.size());
+    for (System& system : systems) {
+      const System* old = previous != nullptr ? previous->FindSystem(system.client_id) : nullptr;
+      if (old != nullptr && old->public_key.has_value() &&
+          old->public_key_b64 == system.public_key_b64) {
+        system.public_key = old->public_key;
+      } else {
+        Result<crypto::PublicKey> key = crypto::PublicKey::FromText(system.public_key_b64);
+        if (key.ok()) {
+          system.curve = key->curve();
+          system.public_key = std::move(key).value();
+        } else {
+          // Fail closed for this system only: nothing it signs will verify.
+          spdlog::warn("registry: the stored public key of system {} does not parse: {}",
+                       system.client_id, key.status().message());
+        }
+      }
+      if (system.enabled) ++snapshot->enabled_system_count_;
+      std::string key = system.client_id;
+      auto [it, inserted] = snapshot->systems_.emplace(std::move(key), std::move(system));
+      snapshot->systems_by_id_.emplace(it->second.id, &it->second);
+    }
+
+    snapshot->apis_.reserve(apis.size());
+    for (Api& api : apis) {
+      std::string key = api.code;
+      snapshot->apis_.emplace(std::move(key), std::move(api));
+    }
+
+    for (const Grant& grant : grants) {
+      if (grant.state == kGrantApproved) {
+        snapshot->approved_grants_.insert(GrantKey{grant.consumer_system_id, grant.api_id});
+      }
+    }
+  }
+  return std::shared_ptr<const Snapshot>(std::move(snapshot));
+}
+
+const System* Snapshot::FindSystem(std::string_view client_id) const {
+  auto it = systems_.find(client_id);
+  return it != systems_.end() ? &it->second : nullptr;
+}
+
+const System* Snapshot::FindSystemById(int64_t system_id) const {
+  auto it = systems_by_id_.find(system_id);
+  return it != systems_by_id_.end() ? it->second : nullptr;
+}
+
+const Api* Snapshot::FindApi(std::string_view code) const {
+  auto it = apis_.find(code);
+  return it != apis_.end() ? &it->second : nullptr;
+}
+
+const Institution* Snapshot::FindInstitution(std::string_view code) const {
+  auto it = institutions_.find(code);
+  return it != institutions_.end() ? &it->second : nullptr;
+}
+
+bool Snapshot::HasApprovedGrant(int64_t consumer_system_id, int64_t api_id) const {
+  return approved_grants_.contains(GrantKey{consumer_system_id, api_id});
+}
+
+}  // namespace govesb::registry

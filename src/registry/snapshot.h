@@ -1,0 +1,80 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "base/result.h"
+#include "registry/model.h"
+#include "store/database.h"
+
+namespace govesb::registry {
+
+// An immutable, consistent view of the whole registry, read from the database in one read
+// transaction. This is what the request path consults: lookups are O(1) hash lookups that
+// allocate nothing, and every system's public key is parsed once, at load. Shared across
+// threads as shared_ptr<const Snapshot>; all methods are thread-safe. Pointers returned by
+// the lookups live as long as the Snapshot.
+class Snapshot {
+ public:
+  // Reads the registry tables (which Registry::Migrate must have created). When `previous` is
+  // given, parsed public keys of systems whose key text is unchanged are reused.
+  static Result<std::shared_ptr<const Snapshot>> Load(store::Database& db,
+                                                      const Snapshot* previous = nullptr);
+
+  // nullptr when unknown. Disabled systems are found too: check System::enabled.
+  const System* FindSystem(std::string_view client_id) const;
+  const System* FindSystemById(int64_t system_id) const;
+  const Api* FindApi(std::string_view code) const;
+  const Institution* FindInstitution(std::string_view code) const;
+  // Only "approved" grants count.
+  bool HasApprovedGrant(int64_t consumer_system_id, int64_t api_id) const;
+
+  // For health/metrics.
+  size_t institution_count() const { return institutions_.size(); }
+  size_t system_count() const { return systems_.size(); }
+  size_t enabled_system_count() const { return enabled_system_count_; }
+  size_t api_count() const { return apis_.size(); }
+  size_t approved_grant_count() const { return approved_grants_.size(); }
+
+  // Implementation detail of Load (std::make_shared needs a public constructor).
+  struct PrivateTag {
+    explicit PrivateTag() = default;
+  };
+  explicit Snapshot(PrivateTag) {}
+
+ private:
+  // Heterogeneous lookup: find(std::string_view) without building a std::string.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <typename V>
+  using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+  struct GrantKey {
+    int64_t consumer_system_id;
+    int64_t api_id;
+    friend bool operator==(const GrantKey&, const GrantKey&) = default;
+  };
+  struct GrantKeyHash {
+    size_t operator()(const GrantKey& k) const {
+      return std::hash<int64_t>{}(k.consumer_system_id) * 0x9e3779b97f4a7c15ull ^
+             std::hash<int64_t>{}(k.api_id);
+    }
+  };
+
+  StringMap<Institution> institutions_;
+  StringMap<System> systems_;  // by client_id; node-based, so pointers stay put
+  std::unordered_map<int64_t, const System*> systems_by_id_;
+  StringMap<Api> apis_;
+  std::unordered_set<GrantKey, GrantKeyHash> approved_grants_;
+  size_t enabled_system_count_ = 0;
+};
+
+}  // namespace govesb::registry

@@ -1,0 +1,125 @@
+#include "registry/snapshot.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "registry/registry_testing.h"
+
+namespace govesb::registry {
+namespace {
+
+using testing::NewPublicKey;
+using testing::RegistryTest;
+
+using SnapshotTest = RegistryTest;
+
+TEST_F(SnapshotTest, EmptyRegistry) {
+  auto snapshot = Snapshot::Load(*db_);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  EXPECT_EQ((*snapshot)->system_count(), 0u);
+  EXPECT_EQ((*snapshot)->api_count(), 0u);
+  EXPECT_EQ((*snapshot)->FindSystem("x"), nullptr);
+  EXPECT_EQ((*snapshot)->FindApi("ABCDE"), nullptr);
+}
+
+TEST_F(SnapshotTest, LookupsAndParsedKeys) {
+  ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
+  auto signer = crypto::PrivateKey::Generate(crypto::Curve::kP256);
+  ASSERT_TRUE(signer.ok());
+  auto provider = registry_.AddSystem("EGA", "Provider", signer->public_key().SpkiBase64(),
+                                      "https://provider.example/esb");
+  ASSERT_TRUE(provider.ok());
+  auto consumer = registry_.AddSystem("EGA", "Consumer", NewPublicKey(), "https://c.example/");
+  ASSERT_TRUE(consumer.ok());
+  ASSERT_TRUE(registry_.AddApi(provider->system.client_id, "GETUSR").ok());
+  ASSERT_TRUE(
+      registry_.AddApi(provider->system.client_id, "OTHER", 500, "https://other.example/").ok());
+  ASSERT_TRUE(registry_.AddGrant(consumer->system.client_id, "GETUSR").ok());
+  ASSERT_TRUE(registry_.AddGrant(consumer->system.client_id, "OTHER").ok());
+  ASSERT_TRUE(registry_.RevokeGrant(consumer->system.client_id, "OTHER").ok());
+  ASSERT_TRUE(registry_.DisableSystem(provider->system.client_id).ok());
+
+  auto loaded = Snapshot::Load(*db_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  const Snapshot& snap = **loaded;
+  EXPECT_EQ(snap.institution_count(), 1u);
+  EXPECT_EQ(snap.system_count(), 2u);
+  EXPECT_EQ(snap.enabled_system_count(), 1u);
+  EXPECT_EQ(snap.api_count(), 2u);
+  EXPECT_EQ(snap.approved_grant_count(), 1u);
+
+  // Lookup by a string_view into a larger buffer (no NUL terminator at the end of the id).
+  const std::string buffer = "[" + provider->system.client_id + "]";
+  const System* p =
+      snap.FindSystem(std::string_view(buffer).substr(1, provider->system.client_id.size()));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->name, "Provider");
+  EXPECT_FALSE(p->enabled);
+  EXPECT_EQ(p->credential_version, 2);
+  EXPECT_EQ(p->institution_code, "EGA");
+  EXPECT_EQ(p->curve, crypto::Curve::kP256);
+  ASSERT_TRUE(p->public_key.has_value());
+  EXPECT_TRUE(p->public_key->VerifyBase64("hello", signer->SignBase64("hello")));
+  EXPECT_FALSE(p->public_key->VerifyBase64("hullo", signer->SignBase64("hello")));
+  EXPECT_EQ(snap.FindSystemById(p->id), p);
+  EXPECT_EQ(snap.FindSystemById(12345), nullptr);
+  EXPECT_EQ(snap.FindSystem(provider->system.client_id.substr(1)), nullptr);
+  ASSERT_NE(snap.FindInstitution("EGA"), nullptr);
+  EXPECT_EQ(snap.FindInstitution("EGA")->name, "e-Government Authority");
+
+  const System* c = snap.FindSystem(consumer->system.client_id);
+  ASSERT_NE(c, nullptr);
+  const Api* getusr = snap.FindApi("GETUSR");
+  ASSERT_NE(getusr, nullptr);
+  EXPECT_EQ(getusr->endpoint, "https://provider.example/esb");
+  EXPECT_EQ(getusr->provider_system_id, p->id);
+  const Api* other = snap.FindApi("OTHER");
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(other->endpoint, "https://other.example/");
+  EXPECT_EQ(other->timeout_ms, 500);
+  EXPECT_EQ(snap.FindApi("getusr"), nullptr);  // case-sensitive
+
+  EXPECT_TRUE(snap.HasApprovedGrant(c->id, getusr->id));
+  EXPECT_FALSE(snap.HasApprovedGrant(c->id, other->id));  // revoked
+  EXPECT_FALSE(snap.HasApprovedGrant(p->id, getusr->id));
+}
+
+TEST_F(SnapshotTest, IsImmutableAfterLoad) {
+  AddFixtures();
+  ASSERT_TRUE(registry_.AddGrant(consumer_.client_id, "GETUSR").ok());
+  auto before = Snapshot::Load(*db_);
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(registry_.RevokeGrant(consumer_.client_id, "GETUSR").ok());
+  ASSERT_TRUE(registry_.RotateSecret(consumer_.client_id).ok());
+  auto after = Snapshot::Load(*db_, before->get());
+  ASSERT_TRUE(after.ok());
+
+  EXPECT_TRUE((*before)->HasApprovedGrant(consumer_.id, api_.id));
+  EXPECT_FALSE((*after)->HasApprovedGrant(consumer_.id, api_.id));
+  EXPECT_EQ((*before)->FindSystem(consumer_.client_id)->credential_version, 1);
+  EXPECT_EQ((*after)->FindSystem(consumer_.client_id)->credential_version, 2);
+  // Keys reused from `previous` still work.
+  EXPECT_TRUE((*after)->FindSystem(consumer_.client_id)->public_key.has_value());
+}
+
+TEST_F(SnapshotTest, UnparseableStoredKeyFailsClosedForThatSystemOnly) {
+  AddFixtures();
+  ASSERT_TRUE(db_->Exec("UPDATE systems SET public_key = 'garbage' WHERE id = " +
+                        std::to_string(consumer_.id))
+                  .ok());
+  auto snapshot = Snapshot::Load(*db_);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  EXPECT_FALSE((*snapshot)->FindSystem(consumer_.client_id)->public_key.has_value());
+  EXPECT_TRUE((*snapshot)->FindSystem(provider_.client_id)->public_key.has_value());
+}
+
+TEST(SnapshotLoad, FailsOnAnUnmigratedDatabase) {
+  auto db = store::Database::Open(":memory:");
+  ASSERT_TRUE(db.ok());
+  auto snapshot = Snapshot::Load(**db);
+  EXPECT_FALSE(snapshot.ok());
+}
+
+}  // namespace
+}  // namespace govesb::registry

@@ -1,0 +1,100 @@
+#include "registry/snapshot_watcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+namespace govesb::registry {
+
+SnapshotWatcher::SnapshotWatcher(std::string database_path, SnapshotWatcherOptions options)
+    : database_path_(std::move(database_path)), options_(options) {}
+
+SnapshotWatcher::~SnapshotWatcher() { Stop(); }
+
+void SnapshotWatcher::OnChange(std::function<void(const Snapshot&)> callback) {
+  std::lock_guard lock(reload_mutex_);
+  on_change_ = std::move(callback);
+}
+
+Status SnapshotWatcher::Start() {
+  {
+    std::lock_guard lock(reload_mutex_);
+    if (db_ != nullptr) return FailedPrecondition("the snapshot watcher is already started");
+    GOVESB_ASSIGN_OR_RETURN(db_, store::Database::Open(database_path_, {.create = false}));
+    GOVESB_ASSIGN_OR_RETURN(int64_t version, db_->DataVersion());
+    Result<std::shared_ptr<const Snapshot>> first = Snapshot::Load(*db_);
+    if (!first.ok()) {
+      db_.reset();
+      return Status(first.status().code(), "cannot load the registry from " + database_path_ +
+                                               ": " + first.status().message());
+    }
+    current_.store(std::move(first).value());
+    last_version_ = version;
+  }
+  {
+    std::lock_guard lock(stop_mutex_);
+    stop_ = false;
+  }
+  thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+void SnapshotWatcher::Stop() {
+  {
+    std::lock_guard lock(stop_mutex_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SnapshotWatcher::Run() {
+  std::unique_lock lock(stop_mutex_);
+  while (!stop_) {
+    if (stop_cv_.wait_for(lock, options_.poll_interval, [this] { return stop_; })) break;
+    lock.unlock();
+    PollOnce();
+    lock.lock();
+  }
+}
+
+void SnapshotWatcher::PollOnce() {
+  std::lock_guard lock(reload_mutex_);
+  Result<int64_t> version = db_->DataVersion();
+  if (version.ok() && *version == last_version_ && !failing_) return;
+  Status status = ReloadLocked();
+  (void)status;  // ReloadLocked logs failures
+}
+
+Status SnapshotWatcher::ReloadNow() {
+  std::lock_guard lock(reload_mutex_);
+  if (db_ == nullptr) return FailedPrecondition("the snapshot watcher is not started");
+  return ReloadLocked();
+}
+
+Status SnapshotWatcher::ReloadLocked() {
+  // The version is read before the load: a commit landing in between is picked up by the next
+  // poll, never missed.
+  Result<int64_t> version = db_->DataVersion();
+  std::shared_ptr<const Snapshot> previous = current_.load();
+  Result<std::shared_ptr<const Snapshot>> next =
+      version.ok() ? Snapshot::Load(*db_, previous.get())
+                   : Result<std::shared_ptr<const Snapshot>>(version.status());
+  if (!next.ok()) {
+    if (!failing_) {
+      spdlog::warn("registry: reload failed, keeping the previous snapshot: {}",
+                   next.status().ToString());
+    }
+    failing_ = true;
+    return next.status();
+  }
+  if (failing_) spdlog::info("registry: reload succeeded again");
+  failing_ = false;
+  last_version_ = *version;
+  std::shared_ptr<const Snapshot> snapshot = std::move(next).value();
+  current_.store(snapshot);
+  if (on_change_) on_change_(*snapshot);
+  return Status::Ok();
+}
+
+}  // namespace govesb::registry

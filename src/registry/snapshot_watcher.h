@@ -1,0 +1,79 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "base/status.h"
+#include "registry/snapshot.h"
+#include "store/database.h"
+
+namespace govesb::registry {
+
+struct SnapshotWatcherOptions {
+  // How often the database is asked whether anything changed (PRAGMA data_version: no I/O
+  // beyond the WAL index, so polling is cheap).
+  std::chrono::milliseconds poll_interval{200};
+};
+
+// Keeps a current registry Snapshot. Owns its own connection to the database file and a
+// background thread that polls for commits made by other connections (the admin CLI, another
+// process) and reloads, so that registry changes take effect without a restart. A failed
+// reload keeps the previous snapshot and logs a warning; it is retried at every poll.
+//
+// Current() may be called from any thread at any time and is cheap (an atomic shared_ptr
+// load). Start/Stop/OnChange are for the owner's thread.
+class SnapshotWatcher {
+ public:
+  explicit SnapshotWatcher(std::string database_path, SnapshotWatcherOptions options = {});
+  SnapshotWatcher(const SnapshotWatcher&) = delete;
+  SnapshotWatcher& operator=(const SnapshotWatcher&) = delete;
+  ~SnapshotWatcher();  // Stop()s
+
+  // Called with the new snapshot after every successful reload (not for the initial load), on
+  // the thread that reloaded. Must not call back into the watcher. Set it before Start().
+  void OnChange(std::function<void(const Snapshot&)> callback);
+
+  // Opens the database (which must exist and be migrated) and loads the first snapshot;
+  // fails if either fails. Then starts polling.
+  Status Start();
+  // Stops and joins the polling thread promptly. Idempotent. Current() keeps working.
+  void Stop();
+
+  // The latest snapshot; nullptr only before a successful Start().
+  std::shared_ptr<const Snapshot> Current() const { return current_.load(); }
+
+  // Reloads right away, whether or not anything changed. For tests and admin hooks.
+  Status ReloadNow();
+
+ private:
+  // Reloads when data_version moved since the last successful load.
+  void PollOnce();
+  // Requires reload_mutex_.
+  Status ReloadLocked();
+  void Run();
+
+  const std::string database_path_;
+  const SnapshotWatcherOptions options_;
+  std::function<void(const Snapshot&)> on_change_;
+
+  std::atomic<std::shared_ptr<const Snapshot>> current_;
+
+  std::mutex reload_mutex_;  // guards db_, last_version_, failing_
+  std::unique_ptr<store::Database> db_;
+  int64_t last_version_ = -1;
+  bool failing_ = false;
+
+  std::mutex stop_mutex_;  // guards stop_
+  std::condition_variable stop_cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace govesb::registry

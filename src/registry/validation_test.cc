@@ -1,0 +1,67 @@
+#include "registry/validation.h"
+
+#include <gtest/gtest.h>
+
+namespace govesb::registry {
+namespace {
+
+TEST(Validation, InstitutionCodes) {
+  EXPECT_TRUE(ValidateInstitutionCode("EG").ok());
+  EXPECT_TRUE(ValidateInstitutionCode("tz-NIDA_01").ok());
+  EXPECT_TRUE(ValidateInstitutionCode(std::string(32, 'x')).ok());
+  EXPECT_FALSE(ValidateInstitutionCode("E").ok());
+  EXPECT_FALSE(ValidateInstitutionCode(std::string(33, 'x')).ok());
+  EXPECT_FALSE(ValidateInstitutionCode("EG A").ok());
+  EXPECT_FALSE(ValidateInstitutionCode("EGA/1").ok());
+}
+
+TEST(Validation, ServiceCodesAreFiveToEightAlphanumerics) {
+  EXPECT_TRUE(ValidateServiceCode("ABCDE").ok());
+  EXPECT_TRUE(ValidateServiceCode("abc12345").ok());
+  EXPECT_FALSE(ValidateServiceCode("ABCD").ok());
+  EXPECT_FALSE(ValidateServiceCode("ABCDEFGHI").ok());
+  EXPECT_FALSE(ValidateServiceCode("ABC_E").ok());
+  EXPECT_FALSE(ValidateServiceCode("ABC-E").ok());
+  EXPECT_FALSE(ValidateServiceCode("AB\xC3\x84"
+                                   "DE")
+                   .ok());
+}
+
+TEST(Validation, Endpoints) {
+  for (const char* good : {"http://a.example", "https://a.example/", "HTTPS://A.example:8443/x?y=1",
+                           "http://10.1.2.3:80/esb", "http://[::1]:8080/", "http://localhost/p"}) {
+    EXPECT_TRUE(ValidateEndpoint(good).ok()) << good;
+  }
+  for (const char* bad : {"", "a.example", "//a.example/", "ftp://a.example/", "https://",
+                          "http:///x", "https://a.example:65536/", "https://a.example:99999/",
+                          "http://a:0/", "https://a b/", "file:///etc", "http://a.example/ x"}) {
+    Status status = ValidateEndpoint(bad);
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_FALSE(ValidateEndpoint("https://a.example/" + std::string(3000, 'x')).ok());
+}
+
+TEST(Validation, Timeouts) {
+  EXPECT_TRUE(ValidateTimeoutMs(100).ok());
+  EXPECT_TRUE(ValidateTimeoutMs(300000).ok());
+  EXPECT_FALSE(ValidateTimeoutMs(99).ok());
+  EXPECT_FALSE(ValidateTimeoutMs(300001).ok());
+  EXPECT_FALSE(ValidateTimeoutMs(0).ok());
+}
+
+TEST(Validation, Names) {
+  EXPECT_EQ(*NormalizeName("  Tanzania Revenue Authority\t", "name"), "Tanzania Revenue Authority");
+  EXPECT_EQ(*NormalizeName("Wizara ya Fedha – Hazina", "name"), "Wizara ya Fedha – Hazina");
+  EXPECT_FALSE(NormalizeName("", "name").ok());
+  EXPECT_FALSE(NormalizeName(" \n", "name").ok());
+  EXPECT_FALSE(NormalizeName("a\x01"
+                             "b",
+                             "name")
+                   .ok());
+  EXPECT_FALSE(NormalizeName(std::string(201, 'a'), "name").ok());
+  auto status = NormalizeName("", "system name").status();
+  EXPECT_EQ(status.message(), "system name is empty");
+}
+
+}  // namespace
+}  // namespace govesb::registry

@@ -1,0 +1,194 @@
+#include "server/bus_server.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/thread_pool.hpp>
+#include <charconv>
+
+#include "auth/client_credentials.h"
+#include "auth/token.h"
+#include "base/clock.h"
+#include "engine/engine.h"
+#include "http/client.h"
+#include "http/io_threads.h"
+#include "http/server.h"
+#include "http/tls.h"
+#include "registry/registry.h"
+#include "registry/snapshot_watcher.h"
+#include "store/data_dir.h"
+
+namespace govesb::server {
+
+struct BusServer::Impl {
+  ServeOptions options;
+  SystemClock system_clock;
+  const Clock* clock = &system_clock;
+  std::optional<store::DataDir> data_dir;
+  std::unique_ptr<registry::SnapshotWatcher> watcher;
+  std::unique_ptr<crypto::LocalSigner> signer;
+  std::unique_ptr<auth::TokenService> tokens;
+  auth::ClientAuthenticator clients;
+  std::unique_ptr<http::IoThreads> io;
+  std::unique_ptr<boost::asio::thread_pool> blocking;
+  std::unique_ptr<http::PooledUpstreamClient> upstream;
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<http::HttpServer> server;
+  std::string ca_file;
+  bool started = false;
+  bool stopped = false;
+};
+
+namespace {
+
+Status SplitListen(const std::string& listen, std::string& host, uint16_t& port) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return InvalidArgument("--listen must be HOST:PORT");
+  host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty() || host == "*") host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  std::string_view p = std::string_view(listen).substr(colon + 1);
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (ec != std::errc() || ptr != p.data() + p.size() || value > 65535) {
+    return InvalidArgument("--listen port must be a number from 0 to 65535");
+  }
+  port = static_cast<uint16_t>(value);
+  return Status::Ok();
+}
+
+}  // namespace
+
+BusServer::BusServer(ServeOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+}
+
+BusServer::~BusServer() { Shutdown(); }
+
+Status BusServer::Start() {
+  Impl& s = *impl_;
+  const ServeOptions& o = s.options;
+  std::string host;
+  uint16_t port = 0;
+  GOVESB_RETURN_IF_ERROR(SplitListen(o.listen, host, port));
+
+  // Data directory: registry database, bus key, token secret.
+  store::DataDirOptions dopts;
+  dopts.path = o.data_dir;
+  dopts.key_curve = o.key_curve;
+  GOVESB_ASSIGN_OR_RETURN(auto dir, store::DataDir::Open(dopts));
+  s.data_dir.emplace(std::move(dir));
+  {
+    GOVESB_ASSIGN_OR_RETURN(auto db, s.data_dir->OpenDatabase());
+    GOVESB_RETURN_IF_ERROR(registry::Registry::Migrate(*db));
+  }
+  s.watcher = std::make_unique<registry::SnapshotWatcher>(s.data_dir->database_path());
+  GOVESB_RETURN_IF_ERROR(s.watcher->Start());
+  s.signer = std::make_unique<crypto::LocalSigner>(s.data_dir->bus_key());
+  if (o.clock != nullptr) s.clock = o.clock;
+  s.tokens =
+      std::make_unique<auth::TokenService>(s.data_dir->token_secret(), *s.clock, o.token_ttl);
+
+  // TLS.
+  http::ServerOptions sopts;
+  sopts.host = host;
+  sopts.port = port;
+  sopts.max_body_bytes = o.max_body_bytes;
+  if (!o.plain_http) {
+    std::string cert = o.tls_cert;
+    std::string key = o.tls_key;
+    if (cert.empty() != key.empty()) {
+      return InvalidArgument("--tls-cert and --tls-key go together");
+    }
+    if (cert.empty()) {
+      std::vector<std::string> names;
+      if (host != "0.0.0.0" && host != "::" && host != "127.0.0.1") names.push_back(host);
+      GOVESB_ASSIGN_OR_RETURN(auto files,
+                              http::EnsureSelfSignedCertificate(s.data_dir->tls_dir(), names));
+      cert = files.cert;
+      key = files.key;
+      s.ca_file = files.ca_cert;
+    }
+    GOVESB_ASSIGN_OR_RETURN(sopts.tls, http::MakeServerTlsContext(cert, key));
+  }
+
+  s.io = std::make_unique<http::IoThreads>(o.io_threads);
+  s.blocking = std::make_unique<boost::asio::thread_pool>(std::max<size_t>(1, o.io_threads));
+  http::PooledClientOptions copts;
+  copts.max_response_bytes = o.max_body_bytes;
+  if (!o.upstream_ca.empty()) {
+    GOVESB_ASSIGN_OR_RETURN(copts.tls, http::MakeClientTlsContext(o.upstream_ca));
+  }
+  s.upstream = std::make_unique<http::PooledUpstreamClient>(*s.io, copts);
+
+  engine::EngineDeps deps;
+  deps.snapshot = [w = s.watcher.get()] { return w->Current(); };
+  deps.tokens = s.tokens.get();
+  deps.clients = &s.clients;
+  deps.signer = s.signer.get();
+  deps.upstream = s.upstream.get();
+  deps.blocking = s.blocking.get();
+  deps.clock = s.clock;
+  s.engine = std::make_unique<engine::Engine>(std::move(deps));
+  sopts.error_response = [e = s.engine.get()](int status, std::string_view message) {
+    return e->ServerError(status, message);
+  };
+  s.server = std::make_unique<http::HttpServer>(
+      *s.io, std::move(sopts),
+      [e = s.engine.get()](http::HttpRequest& r) { return e->Handle(r); });
+  GOVESB_RETURN_IF_ERROR(s.server->Listen());
+  s.server->Start();
+  s.io->Start();
+  s.started = true;
+  return Status::Ok();
+}
+
+void BusServer::Shutdown() {
+  Impl& s = *impl_;
+  if (!s.started || s.stopped) return;
+  s.stopped = true;
+  s.server->Shutdown();
+  s.io->Stop();
+  s.upstream->Clear();
+  s.blocking->join();
+  s.watcher->Stop();
+}
+
+uint16_t BusServer::port() const { return impl_->server ? impl_->server->port() : 0; }
+
+std::string BusServer::base_url() const {
+  std::string host = impl_->server->host();
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return std::string(impl_->server->tls() ? "https" : "http") + "://" + host + ":" +
+         std::to_string(port());
+}
+
+std::string BusServer::ca_file() const { return impl_->ca_file; }
+
+std::string BusServer::bus_public_key() const {
+  return impl_->signer ? impl_->signer->public_key().SpkiBase64() : std::string();
+}
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForTerminationSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace govesb::server

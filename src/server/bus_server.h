@@ -1,0 +1,64 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "crypto/keys.h"
+
+namespace govesb::server {
+
+struct ServeOptions {
+  std::string data_dir = "./govesb-data";
+  std::string listen = "127.0.0.1:8443";  // HOST:PORT; port 0 picks a free port
+  bool plain_http = false;                // TLS by default
+  std::string tls_cert;                   // PEM chain; with tls_key, replaces the generated one
+  std::string tls_key;
+  std::string upstream_ca;                // extra CA file for https provider endpoints
+  crypto::Curve key_curve = crypto::Curve::kSecp256k1;  // of a newly generated bus key
+  size_t io_threads = std::max(1u, std::thread::hardware_concurrency());
+  std::chrono::seconds token_ttl{3600};
+  size_t max_body_bytes = 8 * 1024 * 1024;
+  // Time source (token expiry); nullptr: the system clock. Tests pass a SimulatedClock.
+  const Clock* clock = nullptr;
+};
+
+// The whole bus in one process, wired in one place: data directory (SQLite registry, bus key,
+// token secret, TLS files), registry snapshot watcher, token service, engine, HTTP(S) server,
+// pooled upstream client, I/O threads and the blocking pool. Start, then Shutdown (or
+// destroy) from the same, non-I/O thread.
+class BusServer {
+ public:
+  explicit BusServer(ServeOptions options);
+  ~BusServer();
+  BusServer(const BusServer&) = delete;
+  BusServer& operator=(const BusServer&) = delete;
+
+  // Opens the data directory, loads the registry, binds and starts serving.
+  Status Start();
+  // Graceful: stops accepting, finishes in-flight exchanges, stops the threads.
+  void Shutdown();
+
+  // Valid after Start.
+  uint16_t port() const;
+  std::string base_url() const;     // e.g. https://127.0.0.1:8443
+  std::string ca_file() const;      // the CA clients should trust ("" with --plain-http or
+                                    // a certificate given by the operator)
+  std::string bus_public_key() const;  // base64 SPKI
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Blocks SIGINT and SIGTERM in the calling thread (call before starting other threads, so
+// they inherit the mask), and later waits for one of them. Returns the signal number.
+void BlockTerminationSignals();
+int WaitForTerminationSignal();
+
+}  // namespace govesb::server

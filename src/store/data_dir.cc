@@ -1,0 +1,224 @@
+#include "store/data_dir.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "base/encoding.h"
+#include "crypto/primitives.h"
+
+namespace govesb::store {
+namespace {
+
+constexpr char kBusKeyFile[] = "esb-private-key.b64";
+constexpr char kTokenSecretFile[] = "token-secret";
+constexpr size_t kTokenSecretBytes = 32;
+
+std::string ErrnoText(int error) { return std::generic_category().message(error); }
+
+// Closes a POSIX file descriptor on scope exit.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() { Close(); }
+  int get() const { return fd_; }
+  // Returns close()'s errno (0 on success): close can report a delayed write error.
+  int Close() {
+    if (fd_ < 0) return 0;
+    int rc = ::close(fd_);
+    fd_ = -1;
+    return rc == 0 ? 0 : errno;
+  }
+
+ private:
+  int fd_;
+};
+
+std::string_view TrimWhitespace(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) return {};
+  size_t end = s.find_last_not_of(kSpace);
+  return s.substr(begin, end - begin + 1);
+}
+
+// Makes `dir` exist as a directory. A directory we create gets mode 0700 (parents get the
+// default mode); an existing one is left alone.
+Status EnsureDirectory(const std::string& dir, bool create) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return FailedPrecondition(dir + " exists and is not a directory");
+    return Status::Ok();
+  }
+  if (errno != ENOENT) return FailedPrecondition("cannot access " + dir + ": " + ErrnoText(errno));
+  if (!create) return NotFound("directory " + dir + " does not exist");
+  std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) return FailedPrecondition("cannot create " + parent.string() + ": " + ec.message());
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return FailedPrecondition("cannot create directory " + dir + ": " + ErrnoText(errno));
+  }
+  // mkdir honours the umask, which may have removed owner bits.
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    return FailedPrecondition("cannot chmod " + dir + ": " + ErrnoText(errno));
+  }
+  return Status::Ok();
+}
+
+// The whole file, or nullopt when it does not exist.
+Result<std::optional<std::string>> ReadSmallFile(const std::string& path) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return FailedPrecondition("cannot read " + path + ": " + ErrnoText(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) == 0 && (st.st_mode & 077) != 0) {
+    spdlog::warn("{} is accessible to group or others (mode {:o}); it should be 0600", path,
+                 st.st_mode & 0777);
+  }
+  std::string content;
+  char buffer[4096];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return FailedPrecondition("cannot read " + path + ": " + ErrnoText(errno));
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<size_t>(n));
+    if (content.size() > (1 << 20)) return FailedPrecondition(path + " is too large");
+  }
+  return std::optional<std::string>(std::move(content));
+}
+
+Status FsyncDirectory(const std::string& dir) {
+  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0 || ::fsync(fd.get()) != 0) {
+    return FailedPrecondition("cannot fsync directory " + dir + ": " + ErrnoText(errno));
+  }
+  return Status::Ok();
+}
+
+// Creates `dir/name` with `content` and mode 0600, atomically and without replacing an
+// existing file: the content goes to a temporary file that is fsynced and then hard-linked
+// into place. kAlreadyExists when another process created the file first.
+Status WriteNewFileAtomically(const std::string& dir, const std::string& name,
+                              std::string_view content) {
+  std::string final_path = dir + "/" + name;
+  std::string temp_path = dir + "/." + name + ".tmp-XXXXXX";
+  FileDescriptor fd(::mkstemp(temp_path.data()));  // mode 0600
+  if (fd.get() < 0) {
+    return FailedPrecondition("cannot create a file in " + dir + ": " + ErrnoText(errno));
+  }
+  struct TempRemover {
+    const std::string& path;
+    ~TempRemover() { ::unlink(path.c_str()); }
+  } remover{temp_path};
+
+  if (::fchmod(fd.get(), 0600) != 0) {
+    return FailedPrecondition("cannot chmod " + temp_path + ": " + ErrnoText(errno));
+  }
+  size_t written = 0;
+  while (written < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return FailedPrecondition("cannot write " + temp_path + ": " + ErrnoText(errno));
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) {
+    return FailedPrecondition("cannot fsync " + temp_path + ": " + ErrnoText(errno));
+  }
+  if (int error = fd.Close(); error != 0) {
+    return FailedPrecondition("cannot write " + temp_path + ": " + ErrnoText(error));
+  }
+  if (::link(temp_path.c_str(), final_path.c_str()) != 0) {
+    if (errno == EEXIST) return AlreadyExists(final_path + " already exists");
+    return FailedPrecondition("cannot create " + final_path + ": " + ErrnoText(errno));
+  }
+  return FsyncDirectory(dir);
+}
+
+// Reads `dir/name`; when it does not exist and `create` is set, writes `generate()` there
+// first. Returns the file's content (whoever wrote it).
+Result<std::string> LoadOrCreate(const std::string& dir, const std::string& name, bool create,
+                                 const std::function<Result<std::string>()>& generate) {
+  const std::string path = dir + "/" + name;
+  GOVESB_ASSIGN_OR_RETURN(std::optional<std::string> existing, ReadSmallFile(path));
+  if (existing.has_value()) return std::move(*existing);
+  if (!create) return NotFound(path + " does not exist");
+  GOVESB_ASSIGN_OR_RETURN(std::string fresh, generate());
+  Status written = WriteNewFileAtomically(dir, name, fresh);
+  if (written.code() == StatusCode::kAlreadyExists) {
+    // Lost a race with another process opening the same fresh directory: use its file.
+    GOVESB_ASSIGN_OR_RETURN(existing, ReadSmallFile(path));
+    if (!existing.has_value()) return FailedPrecondition(path + " vanished while being created");
+    return std::move(*existing);
+  }
+  GOVESB_RETURN_IF_ERROR(written);
+  return fresh;
+}
+
+std::string StripTrailingSlashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+}  // namespace
+
+Result<DataDir> DataDir::Open(const DataDirOptions& options) {
+  if (options.path.empty()) return InvalidArgument("the data directory path is empty");
+  std::string path = StripTrailingSlashes(options.path);
+  GOVESB_RETURN_IF_ERROR(EnsureDirectory(path, options.create));
+  const std::string keys_dir = path + "/keys";
+  GOVESB_RETURN_IF_ERROR(EnsureDirectory(keys_dir, options.create));
+  if (options.create) GOVESB_RETURN_IF_ERROR(EnsureDirectory(path + "/tls", true));
+
+  const crypto::Curve curve = options.key_curve;
+  GOVESB_ASSIGN_OR_RETURN(
+      std::string key_text,
+      LoadOrCreate(keys_dir, kBusKeyFile, options.create, [curve]() -> Result<std::string> {
+        GOVESB_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::Generate(curve));
+        return key.Pkcs8Base64() + "\n";
+      }));
+  Result<crypto::PrivateKey> bus_key = crypto::PrivateKey::FromText(TrimWhitespace(key_text));
+  if (!bus_key.ok()) {
+    return FailedPrecondition("the bus key file " + keys_dir + "/" + kBusKeyFile + " is corrupt (" +
+                              bus_key.status().message() + "); restore it from a backup");
+  }
+
+  GOVESB_ASSIGN_OR_RETURN(
+      std::string secret_text,
+      LoadOrCreate(keys_dir, kTokenSecretFile, options.create, []() -> Result<std::string> {
+        return Base64Encode(crypto::RandomBytes(kTokenSecretBytes)) + "\n";
+      }));
+  std::optional<std::string> token_secret = Base64Decode(TrimWhitespace(secret_text));
+  if (!token_secret.has_value() || token_secret->size() < kTokenSecretBytes) {
+    return FailedPrecondition("the token secret file " + keys_dir + "/" + kTokenSecretFile +
+                              " is corrupt (expected base64 of at least " +
+                              std::to_string(kTokenSecretBytes) + " bytes)");
+  }
+  return DataDir(std::move(path), std::move(bus_key).value(), std::move(*token_secret));
+}
+
+Result<std::unique_ptr<Database>> DataDir::OpenDatabase(const DatabaseOptions& options) const {
+  return Database::Open(database_path(), options);
+}
+
+}  // namespace govesb::store

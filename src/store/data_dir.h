@@ -1,0 +1,61 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "crypto/keys.h"
+#include "store/database.h"
+
+namespace govesb::store {
+
+struct DataDirOptions {
+  std::string path = "./govesb-data";
+  // Curve of the bus signing key when it is generated. An existing key keeps its own curve.
+  crypto::Curve key_curve = crypto::Curve::kSecp256k1;
+  // false: the directory and its key files must already exist; nothing is created.
+  bool create = true;
+};
+
+// The bus's data directory and the secrets kept in it:
+//
+//   DIR/                     0700
+//     govesb.db              SQLite database (registry, later queues and evidence) + -wal/-shm
+//     keys/                  0700
+//       esb-private-key.b64  the bus signing key, PKCS#8 DER as one base64 line, 0600
+//       token-secret         32 random bytes as base64, the access-token MAC key, 0600
+//     tls/                   0700, TLS material (owned by the server module)
+//
+// Open() creates what is missing (with `create`) and loads the keys; files are written
+// atomically (temporary file, fsync, link into place), so a crash never leaves half a key and
+// two processes opening a fresh directory at once end up with the same key. Keys are never
+// logged. A DataDir is an immutable value once opened: thread-safe, cheap to copy.
+class DataDir {
+ public:
+  static Result<DataDir> Open(const DataDirOptions& options);
+
+  const std::string& path() const { return path_; }
+  std::string database_path() const { return path_ + "/govesb.db"; }
+  std::string keys_dir() const { return path_ + "/keys"; }
+  std::string tls_dir() const { return path_ + "/tls"; }
+
+  // Opens a connection to govesb.db (creating the file if needed). Schemas are the business
+  // of the modules that own them (registry::Registry::Migrate ...).
+  Result<std::unique_ptr<Database>> OpenDatabase(const DatabaseOptions& options = {}) const;
+
+  const crypto::PrivateKey& bus_key() const { return bus_key_; }
+  // Raw bytes (not base64). Secret: never log it.
+  const std::string& token_secret() const { return token_secret_; }
+
+ private:
+  DataDir(std::string path, crypto::PrivateKey bus_key, std::string token_secret)
+      : path_(std::move(path)),
+        bus_key_(std::move(bus_key)),
+        token_secret_(std::move(token_secret)) {}
+
+  std::string path_;
+  crypto::PrivateKey bus_key_;
+  std::string token_secret_;
+};
+
+}  // namespace govesb::store

@@ -1,0 +1,158 @@
+#include "store/data_dir.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace govesb::store {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "govesb-datadir-test-XXXXXX").string();
+    GOVESB_CHECK(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+unsigned Mode(const std::string& path) {
+  struct stat st {};
+  GOVESB_CHECK(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 0777;
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::trunc);
+  out << content;
+}
+
+TEST(DataDir, CreatesLayoutWithPrivateModes) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/nested/data";
+  auto dir = DataDir::Open({.path = path});
+  ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+  EXPECT_EQ(dir->path(), path);
+  EXPECT_EQ(dir->database_path(), path + "/govesb.db");
+  EXPECT_EQ(dir->tls_dir(), path + "/tls");
+  EXPECT_EQ(Mode(path), 0700u);
+  EXPECT_EQ(Mode(path + "/keys"), 0700u);
+  EXPECT_EQ(Mode(path + "/tls"), 0700u);
+  EXPECT_EQ(Mode(path + "/keys/esb-private-key.b64"), 0600u);
+  EXPECT_EQ(Mode(path + "/keys/token-secret"), 0600u);
+  EXPECT_EQ(dir->bus_key().curve(), crypto::Curve::kSecp256k1);
+  EXPECT_EQ(dir->token_secret().size(), 32u);
+  // Only the final files remain: no temporaries.
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(path + "/keys")) {
+    (void)entry;
+    ++files;
+  }
+  EXPECT_EQ(files, 2);
+
+  auto db = dir->OpenDatabase();
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(path + "/govesb.db"));
+}
+
+TEST(DataDir, KeyFileIsSingleLineBase64Pkcs8) {
+  TempDir tmp;
+  auto dir = DataDir::Open({.path = tmp.path() + "/d"});
+  ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+  std::ifstream in(tmp.path() + "/d/keys/esb-private-key.b64");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, dir->bus_key().Pkcs8Base64());
+}
+
+TEST(DataDir, ReopenKeepsKeysAndTheirCurve) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/d";
+  auto first = DataDir::Open({.path = path, .key_curve = crypto::Curve::kP256});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->bus_key().curve(), crypto::Curve::kP256);
+
+  // A different requested curve does not replace an existing key.
+  auto second = DataDir::Open({.path = path + "/", .key_curve = crypto::Curve::kSecp256k1});
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->path(), path);
+  EXPECT_EQ(second->bus_key().curve(), crypto::Curve::kP256);
+  EXPECT_EQ(second->bus_key().Pkcs8Base64(), first->bus_key().Pkcs8Base64());
+  EXPECT_EQ(second->token_secret(), first->token_secret());
+}
+
+TEST(DataDir, DifferentDirectoriesGetDifferentKeys) {
+  TempDir tmp;
+  auto a = DataDir::Open({.path = tmp.path() + "/a"});
+  auto b = DataDir::Open({.path = tmp.path() + "/b"});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->bus_key().Pkcs8Base64(), b->bus_key().Pkcs8Base64());
+  EXPECT_NE(a->token_secret(), b->token_secret());
+}
+
+TEST(DataDir, CorruptKeyFileIsAClearError) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/d";
+  ASSERT_TRUE(DataDir::Open({.path = path}).ok());
+  WriteFile(path + "/keys/esb-private-key.b64", "MIGEAgEAMBAGByqGSM49AgEGBSuBBAAKBG0wawIBAQQg\n");
+  auto dir = DataDir::Open({.path = path});
+  ASSERT_FALSE(dir.ok());
+  EXPECT_EQ(dir.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(dir.status().message().find("esb-private-key.b64 is corrupt"), std::string::npos)
+      << dir.status().message();
+
+  WriteFile(path + "/keys/esb-private-key.b64", "");
+  EXPECT_FALSE(DataDir::Open({.path = path}).ok());
+}
+
+TEST(DataDir, CorruptTokenSecretIsAClearError) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/d";
+  ASSERT_TRUE(DataDir::Open({.path = path}).ok());
+  WriteFile(path + "/keys/token-secret", "c2hvcnQ=\n");  // "short"
+  auto dir = DataDir::Open({.path = path});
+  ASSERT_FALSE(dir.ok());
+  EXPECT_NE(dir.status().message().find("token-secret is corrupt"), std::string::npos)
+      << dir.status().message();
+}
+
+TEST(DataDir, WithoutCreateNothingIsCreated) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/missing";
+  auto dir = DataDir::Open({.path = path, .create = false});
+  ASSERT_FALSE(dir.ok());
+  EXPECT_EQ(dir.status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(path));
+
+  ASSERT_TRUE(DataDir::Open({.path = path}).ok());
+  EXPECT_TRUE(DataDir::Open({.path = path, .create = false}).ok());
+  std::filesystem::remove(path + "/keys/token-secret");
+  auto no_secret = DataDir::Open({.path = path, .create = false});
+  ASSERT_FALSE(no_secret.ok());
+  EXPECT_EQ(no_secret.status().code(), StatusCode::kNotFound);
+}
+
+TEST(DataDir, PathThatIsAFileIsAnError) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/file";
+  WriteFile(path, "x");
+  auto dir = DataDir::Open({.path = path});
+  ASSERT_FALSE(dir.ok());
+  EXPECT_NE(dir.status().message().find("not a directory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace govesb::store

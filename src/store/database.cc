@@ -1,0 +1,279 @@
+#include "store/database.h"
+
+#include <sqlite3.h>
+
+#include <string>
+#include <utility>
+
+namespace govesb::store {
+namespace {
+
+// Maps an SQLite result code to a Status, carrying sqlite3_errmsg.
+Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
+  std::string message(what);
+  message += ": ";
+  message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Unavailable(std::move(message));
+    case SQLITE_FULL:
+      return ResourceExhausted(std::move(message));
+    case SQLITE_CONSTRAINT:
+      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return AlreadyExists(std::move(message));
+      }
+      return FailedPrecondition(std::move(message));
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+      return FailedPrecondition(std::move(message));
+    default:
+      return Internal(std::move(message));
+  }
+}
+
+std::string_view SynchronousPragma(Synchronous s) {
+  switch (s) {
+    case Synchronous::kOff:
+      return "PRAGMA synchronous=OFF";
+    case Synchronous::kNormal:
+      return "PRAGMA synchronous=NORMAL";
+    case Synchronous::kFull:
+      return "PRAGMA synchronous=FULL";
+  }
+  return "PRAGMA synchronous=FULL";
+}
+
+}  // namespace
+
+// ---- Statement ----
+
+void Statement::Finalizer::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+
+Status Statement::Bind(int index, int64_t value) {
+  int rc = sqlite3_bind_int64(stmt_.get(), index, value);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "bind");
+  return Status::Ok();
+}
+
+Status Statement::Bind(int index, std::string_view value) {
+  // A non-null pointer even for "" so that the value binds as empty text, not NULL.
+  const char* data = value.data() != nullptr ? value.data() : "";
+  int rc =
+      sqlite3_bind_text64(stmt_.get(), index, data, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "bind");
+  return Status::Ok();
+}
+
+Status Statement::BindNull(int index) {
+  int rc = sqlite3_bind_null(stmt_.get(), index);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "bind");
+  return Status::Ok();
+}
+
+Result<bool> Statement::Step() {
+  int rc = sqlite3_step(stmt_.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return SqliteStatus(db_, rc, "sqlite step");
+}
+
+Status Statement::Run() {
+  while (true) {
+    GOVESB_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return Status::Ok();
+  }
+}
+
+Status Statement::Reset() {
+  // sqlite3_reset repeats the last step's error; that error was already reported by Step().
+  sqlite3_reset(stmt_.get());
+  int rc = sqlite3_clear_bindings(stmt_.get());
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "reset");
+  return Status::Ok();
+}
+
+int Statement::ColumnCount() const { return sqlite3_column_count(stmt_.get()); }
+
+bool Statement::ColumnIsNull(int column) const {
+  return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL;
+}
+
+int64_t Statement::ColumnInt64(int column) const {
+  return sqlite3_column_int64(stmt_.get(), column);
+}
+
+std::string Statement::ColumnText(int column) const {
+  const unsigned char* text = sqlite3_column_text(stmt_.get(), column);
+  if (text == nullptr) return std::string();
+  int size = sqlite3_column_bytes(stmt_.get(), column);
+  return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size));
+}
+
+std::string_view Statement::sql() const {
+  const char* sql = sqlite3_sql(stmt_.get());
+  return sql != nullptr ? std::string_view(sql) : std::string_view();
+}
+
+// ---- Database ----
+
+void Database::Closer::operator()(sqlite3* db) const {
+  // Statements are owned by callers and must be gone already; close_v2 tolerates stragglers.
+  sqlite3_close_v2(db);
+}
+
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
+                                                 const DatabaseOptions& options) {
+  sqlite3* raw = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (options.create) flags |= SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  // sqlite3_open_v2 hands back a handle even on failure; it must be closed either way.
+  std::unique_ptr<Database> db(new Database(path, raw));
+  if (rc != SQLITE_OK) {
+    return SqliteStatus(raw, rc, "cannot open database " + path);
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  rc = sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  if (rc != SQLITE_OK) return SqliteStatus(raw, rc, "busy_timeout on " + path);
+
+  // journal_mode answers with the mode actually in force; an in-memory database stays
+  // "memory", and that is fine.
+  GOVESB_ASSIGN_OR_RETURN(Statement wal, db->Prepare("PRAGMA journal_mode=WAL"));
+  GOVESB_ASSIGN_OR_RETURN(bool has_row, wal.Step());
+  if (has_row) {
+    std::string mode = wal.ColumnText(0);
+    if (mode != "wal" && mode != "memory") {
+      return FailedPrecondition("cannot switch " + path + " to WAL mode (journal_mode is " + mode +
+                                ")");
+    }
+  }
+  GOVESB_RETURN_IF_ERROR(db->Exec(SynchronousPragma(options.synchronous)));
+  GOVESB_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
+  // Surface "file is not a database" and similar now rather than at the first query.
+  GOVESB_RETURN_IF_ERROR(db->Exec("SELECT count(*) FROM sqlite_schema"));
+  return db;
+}
+
+Database::~Database() = default;
+
+Status Database::Exec(std::string_view sql) {
+  std::string text(sql);  // sqlite3_exec needs NUL termination
+  char* error = nullptr;
+  int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &error);
+  if (rc != SQLITE_OK) {
+    std::string message = error != nullptr ? error : sqlite3_errstr(rc);
+    sqlite3_free(error);
+    Status status = SqliteStatus(db_.get(), rc, "sql");
+    return Status(status.code(), "sql: " + message);
+  }
+  return Status::Ok();
+}
+
+Result<Statement> Database::Prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), 0, &stmt, &tail);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return SqliteStatus(db_.get(), rc, "prepare");
+  }
+  if (stmt == nullptr) return InvalidArgument("prepare: empty SQL statement");
+  return Statement(db_.get(), stmt);
+}
+
+Result<int64_t> Database::DataVersion() {
+  GOVESB_ASSIGN_OR_RETURN(Statement stmt, Prepare("PRAGMA data_version"));
+  GOVESB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Internal("PRAGMA data_version returned no row");
+  return stmt.ColumnInt64(0);
+}
+
+int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_.get()); }
+
+int64_t Database::Changes() const { return sqlite3_changes64(db_.get()); }
+
+// ---- Transaction ----
+
+Result<Transaction> Transaction::Begin(Database& db, TransactionMode mode) {
+  GOVESB_RETURN_IF_ERROR(
+      db.Exec(mode == TransactionMode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));
+  return Transaction(db);
+}
+
+Transaction::Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+
+Transaction::~Transaction() { Rollback(); }
+
+Status Transaction::Commit() {
+  if (db_ == nullptr) return FailedPrecondition("transaction already finished");
+  Status status = db_->Exec("COMMIT");
+  if (!status.ok()) {
+    // A failed COMMIT (SQLITE_BUSY, disk full) leaves the transaction open: roll it back so the
+    // connection is usable again.
+    Rollback();
+    return status;
+  }
+  db_ = nullptr;
+  return Status::Ok();
+}
+
+void Transaction::Rollback() {
+  if (db_ == nullptr) return;
+  // Ignoring the result is deliberate: ROLLBACK fails only when no transaction is active
+  // (SQLite already rolled back on an I/O error), which is the state we want.
+  (void)db_->Exec("ROLLBACK");
+  db_ = nullptr;
+}
+
+// ---- Migrations ----
+
+Result<int64_t> SchemaVersion(Database& db, std::string_view component) {
+  GOVESB_ASSIGN_OR_RETURN(
+      Statement exists,
+      db.Prepare("SELECT 1 FROM sqlite_schema WHERE type='table' AND name='schema_versions'"));
+  GOVESB_ASSIGN_OR_RETURN(bool has_table, exists.Step());
+  if (!has_table) return int64_t{0};
+  GOVESB_ASSIGN_OR_RETURN(Statement stmt,
+                          db.Prepare("SELECT version FROM schema_versions WHERE component=?"));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, component));
+  GOVESB_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.ColumnInt64(0) : int64_t{0};
+}
+
+Status Migrate(Database& db, std::string_view component,
+               std::span<const std::string_view> migrations) {
+  GOVESB_RETURN_IF_ERROR(
+      db.Exec("CREATE TABLE IF NOT EXISTS schema_versions ("
+              " component TEXT PRIMARY KEY,"
+              " version INTEGER NOT NULL)"));
+  const int64_t target = static_cast<int64_t>(migrations.size());
+  while (true) {
+    // Re-read inside the write transaction: another process may be migrating concurrently.
+    GOVESB_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
+    GOVESB_ASSIGN_OR_RETURN(int64_t version, SchemaVersion(db, component));
+    if (version > target) {
+      return FailedPrecondition("the " + std::string(component) + " schema in " + db.path() +
+                                " is at version " + std::to_string(version) +
+                                ", newer than this program supports (" + std::to_string(target) +
+                                ")");
+    }
+    if (version == target) return Status::Ok();  // nothing to commit; the txn rolls back
+    Status applied = db.Exec(migrations[static_cast<size_t>(version)]);
+    if (!applied.ok()) {
+      return Status(applied.code(), std::string(component) + " schema migration " +
+                                        std::to_string(version + 1) + ": " + applied.message());
+    }
+    GOVESB_ASSIGN_OR_RETURN(
+        Statement bump,
+        db.Prepare("INSERT INTO schema_versions(component, version) VALUES(?, ?)"
+                   " ON CONFLICT(component) DO UPDATE SET version=excluded.version"));
+    GOVESB_RETURN_IF_ERROR(bump.Bind(1, component));
+    GOVESB_RETURN_IF_ERROR(bump.Bind(2, version + 1));
+    GOVESB_RETURN_IF_ERROR(bump.Run());
+    GOVESB_RETURN_IF_ERROR(txn.Commit());
+  }
+}
+
+}  // namespace govesb::store

@@ -1,0 +1,157 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "base/result.h"
+#include "base/status.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace govesb::store {
+
+// PRAGMA synchronous. kNormal is safe with WAL against process crashes (a power loss may lose
+// the last commits, never corrupt); kFull fsyncs every commit, for durable queues.
+enum class Synchronous { kOff, kNormal, kFull };
+
+struct DatabaseOptions {
+  Synchronous synchronous = Synchronous::kNormal;
+  int busy_timeout_ms = 5000;
+  // false: the file must already exist (SQLITE_OPEN_CREATE is not passed).
+  bool create = true;
+};
+
+// A prepared statement. Move-only; owns its sqlite3_stmt. Used by one thread at a time, on
+// the thread that uses its Database. Must not outlive the Database it was prepared on.
+//
+// Bind indexes are 1-based (as in SQLite), column indexes 0-based.
+class Statement {
+ public:
+  Statement(Statement&&) noexcept = default;
+  Statement& operator=(Statement&&) noexcept = default;
+
+  Status Bind(int index, int64_t value);
+  // The text is copied (SQLITE_TRANSIENT).
+  Status Bind(int index, std::string_view value);
+  Status Bind(int index, const char* value) { return Bind(index, std::string_view(value)); }
+  Status Bind(int index, const std::string& value) { return Bind(index, std::string_view(value)); }
+  Status BindNull(int index);
+
+  // Advances: true when a row is available, false when the statement is done.
+  Result<bool> Step();
+  // Steps to completion, for statements that return no rows (INSERT/UPDATE/DELETE).
+  Status Run();
+  // Ready to step again from the start; bindings are cleared.
+  Status Reset();
+
+  int ColumnCount() const;
+  bool ColumnIsNull(int column) const;
+  int64_t ColumnInt64(int column) const;
+  // "" for NULL.
+  std::string ColumnText(int column) const;
+
+  // The SQL text, for error messages.
+  std::string_view sql() const;
+
+ private:
+  friend class Database;
+  struct Finalizer {
+    void operator()(sqlite3_stmt* stmt) const;
+  };
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+
+  sqlite3* db_;
+  std::unique_ptr<sqlite3_stmt, Finalizer> stmt_;
+};
+
+// One SQLite connection. Not thread-safe: a Database and its Statements are used by one thread
+// at a time (the connection is opened with SQLITE_OPEN_NOMUTEX). Several connections (in this
+// or other processes) may share the file; WAL lets readers proceed while one writer commits,
+// and writers wait for each other up to busy_timeout_ms.
+//
+// Every connection runs with journal_mode=WAL, the chosen synchronous level and
+// foreign_keys=ON.
+class Database {
+ public:
+  // Opens (and by default creates) the database file at `path`. ":memory:" works for tests.
+  static Result<std::unique_ptr<Database>> Open(const std::string& path,
+                                                const DatabaseOptions& options = {});
+
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  ~Database();
+
+  // Runs one or more ';'-separated statements, discarding any rows.
+  Status Exec(std::string_view sql);
+  Result<Statement> Prepare(std::string_view sql);
+
+  // PRAGMA data_version: changes when ANOTHER connection commits a change to the file. Cheap
+  // (no I/O beyond the WAL index); poll it to learn that the content changed.
+  Result<int64_t> DataVersion();
+
+  // Rowid of the last successful INSERT on this connection.
+  int64_t LastInsertRowId() const;
+  // Rows changed by the last INSERT/UPDATE/DELETE on this connection.
+  int64_t Changes() const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Closer {
+    void operator()(sqlite3* db) const;
+  };
+  Database(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+
+  std::string path_;
+  std::unique_ptr<sqlite3, Closer> db_;
+};
+
+enum class TransactionMode {
+  // Takes the write lock at the first write; a read-only transaction sees one consistent
+  // snapshot of the database from its first read to its end.
+  kDeferred,
+  // Takes the write lock at BEGIN, so checks made inside the transaction stay true until
+  // COMMIT. Use it for every read-check-write sequence.
+  kImmediate,
+};
+
+// BEGIN on creation, ROLLBACK on destruction unless Commit() succeeded. Move-only. Does not
+// nest: one Transaction per Database at a time.
+class [[nodiscard]] Transaction {
+ public:
+  static Result<Transaction> Begin(Database& db,
+                                   TransactionMode mode = TransactionMode::kImmediate);
+
+  Transaction(Transaction&& other) noexcept;
+  Transaction& operator=(Transaction&&) = delete;
+  Transaction(const Transaction&) = delete;
+  ~Transaction();
+
+  Status Commit();
+  // Explicit rollback; the destructor does the same.
+  void Rollback();
+
+ private:
+  explicit Transaction(Database& db) : db_(&db) {}
+  Database* db_;  // null once committed or rolled back
+};
+
+// Brings a schema up to date. `migrations[i]` is the SQL that takes `component`'s schema from
+// version i to version i+1; versions are recorded per component in the table
+// `schema_versions(component, version)`, so that several modules (registry, queues, evidence)
+// can keep their tables in one database file without sharing one counter. Each migration runs
+// in its own immediate transaction together with its version bump. Fails (changing nothing)
+// when the database holds a newer version than `migrations` knows: an older binary must not
+// run on a newer schema.
+Status Migrate(Database& db, std::string_view component,
+               std::span<const std::string_view> migrations);
+
+// The version `component`'s schema is at (0 when never migrated).
+Result<int64_t> SchemaVersion(Database& db, std::string_view component);
+
+}  // namespace govesb::store

@@ -1,0 +1,545 @@
+// End to end: a real bus (in process, on port 0, plain HTTP and HTTPS), a real provider behind
+// it speaking HTTP, and a consumer speaking the wire contract over real sockets.
+#include <gtest/gtest.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "base/encoding.h"
+#include "crypto/keys.h"
+#include "crypto/primitives.h"
+#include "http/io_threads.h"
+#include "http/server.h"
+#include "registry/registry.h"
+#include "server/bus_server.h"
+#include "store/data_dir.h"
+#include "support/test_http_client.h"
+#include "wire/envelope.h"
+#include "wire/json.h"
+#include "wire/messages.h"
+
+namespace govesb {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using testing::HttpPost;
+using testing::TestResponse;
+
+std::string DataMember(const wire::IncomingEnvelope& env, std::string_view key) {
+  const wire::JsonMember* m = env.Find(key);
+  if (m == nullptr) return "<absent>";
+  if (m->type == wire::JsonType::kString) return *wire::DecodeString(m->raw);
+  return std::string(m->raw);
+}
+
+// A provider system: verifies each delivery with the bus key and answers as told.
+class TestProvider {
+ public:
+  enum class Mode { kEcho, kFailure, kGarbage, kBadSignature, kSlow };
+
+  TestProvider(crypto::PrivateKey key, crypto::PublicKey bus_key)
+      : key_(std::move(key)), bus_key_(std::move(bus_key)) {
+    server_ = std::make_unique<http::HttpServer>(
+        io_, http::ServerOptions{}, [this](http::HttpRequest& r) { return Handle(r); });
+    GOVESB_CHECK(server_->Listen().ok());
+    server_->Start();
+    io_.Start();
+  }
+  ~TestProvider() {
+    server_->Shutdown();
+    io_.Stop();
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/api"; }
+  void set_mode(Mode m) { mode_ = m; }
+
+  struct Delivery {
+    bool bus_signature_ok = false;
+    std::string request_id;
+    std::string api_code;
+    std::string esb_body;
+  };
+  Delivery last() {
+    std::lock_guard lock(mu_);
+    return last_;
+  }
+  int deliveries() {
+    std::lock_guard lock(mu_);
+    return count_;
+  }
+
+ private:
+  asio::awaitable<http::HttpResponse> Handle(http::HttpRequest& req) {
+    Delivery d;
+    auto env = wire::ParseEnvelope(req.body);
+    if (env.ok()) {
+      d.bus_signature_ok = wire::VerifyEnvelope(*env, bus_key_).ok();
+      d.request_id = DataMember(*env, "requestId");
+      d.api_code = DataMember(*env, "apiCode");
+      d.esb_body = DataMember(*env, "esbBody");
+    }
+    {
+      std::lock_guard lock(mu_);
+      last_ = d;
+      ++count_;
+    }
+    http::HttpResponse r;
+    switch (mode_.load()) {
+      case Mode::kGarbage:
+        r.content_type = "text/html";
+        r.body = "<html>502 upstream exploded</html>";
+        co_return r;
+      case Mode::kSlow: {
+        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::seconds(2));
+        co_await t.async_wait(asio::use_awaitable);
+        break;
+      }
+      default:
+        break;
+    }
+    std::string data;
+    if (mode_.load() == Mode::kFailure) {
+      data = "{\"success\":false,\"message\":\"record not found\",\"esbBody\":{}}";
+    } else {
+      data = "{\"success\":true,\"esbBody\":{\"echo\":" + d.esb_body +
+             ",\"seen\":\"" + d.request_id + "\",\"place\":\"Dar es Salaam – Tanzania ✓\"}}";
+    }
+    if (mode_.load() == Mode::kBadSignature) {
+      auto other = crypto::PrivateKey::Generate(key_.curve());
+      r.body = wire::SealEnvelope(data, other->SignBase64(data));
+    } else {
+      r.body = wire::SealEnvelope(data, key_.SignBase64(data));
+    }
+    co_return r;
+  }
+
+  crypto::PrivateKey key_;
+  crypto::PublicKey bus_key_;
+  std::atomic<Mode> mode_{Mode::kEcho};
+  http::IoThreads io_{1};
+  std::unique_ptr<http::HttpServer> server_;
+  std::mutex mu_;
+  Delivery last_;
+  int count_ = 0;
+};
+
+struct Party {
+  std::optional<crypto::PrivateKey> key;
+  std::string client_id;
+  std::string secret;
+};
+
+class SyncExchangeTest : public ::testing::TestWithParam<bool /*tls*/> {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("govesb-e2e-" + crypto::NewRequestId().substr(0, 12));
+    store::DataDirOptions dopts;
+    dopts.path = dir_.string();
+    auto data_dir = store::DataDir::Open(dopts);
+    ASSERT_TRUE(data_dir.ok()) << data_dir.status().ToString();
+    bus_key_.emplace(data_dir->bus_key().public_key());
+    auto db = data_dir->OpenDatabase();
+    ASSERT_TRUE(db.ok());
+    db_ = std::move(*db);
+    ASSERT_TRUE(registry::Registry::Migrate(*db_).ok());
+    registry::RegistryOptions ropts;
+    ropts.hash_secret = [](std::string_view s) { return crypto::HashSecretForTest(s); };
+    registry_.emplace(*db_, ropts);
+    ASSERT_TRUE(registry_->AddInstitution("RITA", "Registration Agency").ok());
+    ASSERT_TRUE(registry_->AddInstitution("MOH", "Ministry of Health").ok());
+
+    provider_key_.emplace(*crypto::PrivateKey::Generate(crypto::Curve::kP256));
+    provider_ = std::make_unique<TestProvider>(*provider_key_, *bus_key_);
+    provider_party_ = Register("RITA", "Birth registry", *provider_key_, provider_->url());
+    consumer_ = Register("MOH", "Health records",
+                         *crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1),
+                         "http://127.0.0.1:9/callback");
+    ASSERT_TRUE(registry_->AddApi(provider_party_.client_id, "BRTH01", 2000).ok());
+    ASSERT_TRUE(registry_->AddGrant(consumer_.client_id, "BRTH01").ok());
+
+    server::ServeOptions o;
+    o.data_dir = dir_.string();
+    o.listen = "127.0.0.1:0";
+    o.plain_http = !GetParam();
+    o.io_threads = 2;
+    o.clock = &clock_;
+    o.max_body_bytes = 256 * 1024;
+    bus_ = std::make_unique<server::BusServer>(o);
+    Status s = bus_->Start();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  void TearDown() override {
+    bus_.reset();
+    provider_.reset();
+    registry_.reset();
+    db_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  Party Register(const std::string& institution, const std::string& name, crypto::PrivateKey key,
+                 const std::string& endpoint) {
+    auto added = registry_->AddSystem(institution, name, key.public_key().SpkiBase64(), endpoint);
+    GOVESB_CHECK(added.ok());
+    return Party{std::move(key), added->system.client_id, added->client_secret};
+  }
+
+  std::string Url(const std::string& path) { return bus_->base_url() + path; }
+
+  Result<TestResponse> Post(const std::string& path, const std::string& body,
+                            std::vector<std::pair<std::string, std::string>> headers) {
+    return HttpPost(Url(path), body, headers, bus_->ca_file());
+  }
+
+  std::string Token(const Party& p) {
+    auto r = Post("/gw/govesb-uaa/oauth/token",
+                  "client_id=" + p.client_id + "&client_secret=" + p.secret +
+                      "&grant_type=client_credentials",
+                  {{"Content-Type", "application/x-www-form-urlencoded"}});
+    GOVESB_CHECK(r.ok());
+    auto members = wire::ScanObject(r->body);
+    if (r->status != 200 || !members.ok()) {
+      last_token_error_ = r->body;
+      return "";
+    }
+    return *wire::DecodeString(wire::FindMember(*members, "access_token")->raw);
+  }
+
+  static std::string Envelope(const std::string& data, const crypto::PrivateKey& key) {
+    return wire::SealEnvelope(data, key.SignBase64(data));
+  }
+
+  // Calls the engine; returns the response and checks that it is a bus-signed envelope.
+  struct Answer {
+    int http_status = 0;
+    bool signed_by_bus = false;
+    bool success = false;
+    std::string request_id;
+    std::string message;
+    std::string esb_body;
+    std::string raw;
+  };
+  Answer Call(const std::string& path, const std::string& body, const std::string& token,
+              const std::string& authorization_prefix = "Bearer ") {
+    std::vector<std::pair<std::string, std::string>> headers{
+        {"Content-Type", "application/json; charset=utf-8"}};
+    if (!token.empty()) headers.emplace_back("Authorization", authorization_prefix + token);
+    auto r = Post(path, body, headers);
+    GOVESB_CHECK(r.ok());
+    Answer a;
+    a.http_status = r->status;
+    a.raw = r->body;
+    auto env = wire::ParseEnvelope(r->body);
+    if (!env.ok()) return a;
+    a.signed_by_bus = wire::VerifyEnvelope(*env, *bus_key_).ok();
+    a.success = DataMember(*env, "success") == "true";
+    a.request_id = DataMember(*env, "requestId");
+    a.message = DataMember(*env, "message");
+    a.esb_body = DataMember(*env, "esbBody");
+    return a;
+  }
+
+  Answer Request(const std::string& api, const std::string& body_json) {
+    std::string data = "{\"apiCode\":\"" + api + "\",\"esbBody\":" + body_json + "}";
+    return Call("/engine/esb/request", Envelope(data, *consumer_.key), Token(consumer_));
+  }
+
+  fs::path dir_;
+  std::string last_token_error_;
+  SimulatedClock clock_;
+  std::optional<crypto::PublicKey> bus_key_;
+  std::unique_ptr<store::Database> db_;
+  std::optional<registry::Registry> registry_;
+  std::optional<crypto::PrivateKey> provider_key_;
+  std::unique_ptr<TestProvider> provider_;
+  Party provider_party_;
+  Party consumer_;
+  std::unique_ptr<server::BusServer> bus_;
+};
+
+bool IsRequestId(const std::string& s) {
+  return s.size() == 32 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// Waits (bounded) for a registry change to reach the running bus.
+template <class Pred>
+bool Eventually(Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+TEST_P(SyncExchangeTest, HappyPathRelaysSignedRequestAndAnswer) {
+  Answer a = Request("BRTH01", "{\"certificateNo\":\"B-1001\",\"name\":\"Neema\",\"n\":[1,2.5]}");
+  ASSERT_EQ(a.http_status, 200) << a.raw << " token error: " << last_token_error_;
+  EXPECT_TRUE(a.signed_by_bus) << a.raw;
+  EXPECT_TRUE(a.success) << a.raw;
+  EXPECT_EQ(a.message, "Success");
+  EXPECT_TRUE(IsRequestId(a.request_id)) << a.request_id;
+  // The exact compact form, data first, members in contract order.
+  EXPECT_EQ(a.raw.rfind("{\"data\":{\"success\":true,\"requestId\":\"", 0), 0u) << a.raw;
+  EXPECT_NE(a.raw.find(",\"signature\":\""), std::string::npos);
+
+  auto d = provider_->last();
+  EXPECT_TRUE(d.bus_signature_ok);
+  EXPECT_EQ(d.api_code, "BRTH01");
+  EXPECT_EQ(d.request_id, a.request_id);
+  EXPECT_EQ(d.esb_body, "{\"certificateNo\":\"B-1001\",\"name\":\"Neema\",\"n\":[1,2.5]}");
+  EXPECT_EQ(a.esb_body, "{\"echo\":" + d.esb_body + ",\"seen\":\"" + a.request_id +
+                            "\",\"place\":\"Dar es Salaam – Tanzania ✓\"}");
+}
+
+TEST_P(SyncExchangeTest, NidaRequestAndAlternativeTokenPlacements) {
+  std::string token = Token(consumer_);
+  std::string nida = "{\"apiCode\":\"BRTH01\",\"userId\":\"19900101-12345-00001-22\","
+                     "\"esbBody\":{\"Payload\":{\"NIN\":\"1990\"}}}";
+  Answer a = Call("/engine/esb/nida-request", Envelope(nida, *consumer_.key), token, "");
+  EXPECT_TRUE(a.success) << a.raw;
+  EXPECT_EQ(provider_->last().esb_body, "{\"Payload\":{\"NIN\":\"1990\"}}");
+
+  // Java connector 0.1.5: token inside the signed data, no Authorization header.
+  std::string java = "{\"esbBody\":{\"q\":1},\"apiCode\":\"BRTH01\",\"authorization\":\"" +
+                     token + "\"}";
+  Answer b = Call("/engine/esb/request", Envelope(java, *consumer_.key), "");
+  EXPECT_TRUE(b.success) << b.raw;
+
+  // A single-URL client posting a pull to the bare engine URL.
+  std::string pull = "{\"apiCode\":\"BRTH01\",\"esbBody\":{}}";
+  Answer c = Call("/engine/esb", Envelope(pull, *consumer_.key), token);
+  EXPECT_TRUE(c.success) << c.raw;
+}
+
+TEST_P(SyncExchangeTest, SignatureOverPrettyPrintedDataVerifiesRaw) {
+  std::string data = "{ \"apiCode\" : \"BRTH01\",\n  \"esbBody\" : { \"a\" : \"é\" } }";
+  Answer a = Call("/engine/esb/request", Envelope(data, *consumer_.key), Token(consumer_));
+  EXPECT_TRUE(a.success) << a.raw;
+  // Signed over the compact form but sent pretty: the compact variant matches.
+  std::string compact = "{\"apiCode\":\"BRTH01\",\"esbBody\":{\"a\":\"é\"}}";
+  std::string sent = "{\"data\":" + data + ",\"signature\":\"" +
+                     consumer_.key->SignBase64(compact) + "\"}";
+  Answer b = Call("/engine/esb/request", sent, Token(consumer_));
+  EXPECT_TRUE(b.success) << b.raw;
+}
+
+TEST_P(SyncExchangeTest, UnknownApiCode) {
+  Answer a = Request("NOPE01", "{}");
+  EXPECT_EQ(a.http_status, 200);
+  EXPECT_TRUE(a.signed_by_bus);
+  EXPECT_FALSE(a.success);
+  EXPECT_NE(a.message.find("unknown apiCode 'NOPE01'"), std::string::npos) << a.message;
+  EXPECT_TRUE(IsRequestId(a.request_id));
+  EXPECT_EQ(a.esb_body, "{}");
+  EXPECT_EQ(provider_->deliveries(), 0);
+}
+
+TEST_P(SyncExchangeTest, NoGrantAndRevokedGrant) {
+  Party stranger = Register("MOH", "No grant", *crypto::PrivateKey::Generate(crypto::Curve::kP521),
+                            "http://127.0.0.1:9/x");
+  ASSERT_TRUE(Eventually([&] { return !Token(stranger).empty(); }));
+  std::string data = "{\"apiCode\":\"BRTH01\",\"esbBody\":{}}";
+  Answer a = Call("/engine/esb/request", Envelope(data, *stranger.key), Token(stranger));
+  EXPECT_EQ(a.http_status, 200);
+  EXPECT_FALSE(a.success);
+  EXPECT_NE(a.message.find("no approved access to API BRTH01"), std::string::npos) << a.message;
+
+  EXPECT_TRUE(Request("BRTH01", "{}").success);
+  ASSERT_TRUE(registry_->RevokeGrant(consumer_.client_id, "BRTH01").ok());
+  EXPECT_TRUE(Eventually([&] { return !Request("BRTH01", "{}").success; }));
+  EXPECT_NE(Request("BRTH01", "{}").message.find("no approved access"), std::string::npos);
+}
+
+TEST_P(SyncExchangeTest, BadAndMissingConsumerSignature) {
+  std::string data = "{\"apiCode\":\"BRTH01\",\"esbBody\":{}}";
+  auto other = crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1);
+  Answer a = Call("/engine/esb/request", Envelope(data, *other), Token(consumer_));
+  EXPECT_EQ(a.http_status, 200);
+  EXPECT_TRUE(a.signed_by_bus);
+  EXPECT_FALSE(a.success);
+  EXPECT_NE(a.message.find("signature does not verify"), std::string::npos) << a.message;
+
+  Answer b = Call("/engine/esb/request", "{\"data\":" + data + "}", Token(consumer_));
+  EXPECT_EQ(b.http_status, 400);
+  EXPECT_FALSE(b.success);
+  EXPECT_NE(b.message.find("signature"), std::string::npos) << b.message;
+  EXPECT_EQ(provider_->deliveries(), 0);
+}
+
+TEST_P(SyncExchangeTest, MalformedJson) {
+  Answer a = Call("/engine/esb/request", "{\"data\":{\"apiCode\":", Token(consumer_));
+  EXPECT_EQ(a.http_status, 400);
+  EXPECT_TRUE(a.signed_by_bus);
+  EXPECT_FALSE(a.success);
+  EXPECT_NE(a.message.find("not valid JSON"), std::string::npos) << a.message;
+}
+
+TEST_P(SyncExchangeTest, TokenFailuresAre401) {
+  std::string data = "{\"apiCode\":\"BRTH01\",\"esbBody\":{}}";
+  std::string env = Envelope(data, *consumer_.key);
+  Answer missing = Call("/engine/esb/request", env, "");
+  EXPECT_EQ(missing.http_status, 401);
+  EXPECT_NE(missing.raw.find("\"error\":\"invalid_token\""), std::string::npos) << missing.raw;
+
+  std::string token = Token(consumer_);
+  std::string forged = token;
+  forged[forged.size() / 3] = forged[forged.size() / 3] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(Call("/engine/esb/request", env, forged).http_status, 401);
+
+  // Still valid after a newer token was issued for the same system.
+  std::string newer = Token(consumer_);
+  EXPECT_NE(newer, token);
+  EXPECT_TRUE(Call("/engine/esb/request", env, token).success);
+
+  clock_.Advance(std::chrono::hours(2));  // past the default one-hour lifetime
+  Answer expired = Call("/engine/esb/request", env, token);
+  EXPECT_EQ(expired.http_status, 401);
+  EXPECT_NE(expired.raw.find("expired"), std::string::npos) << expired.raw;
+}
+
+TEST_P(SyncExchangeTest, DisabledSystemAndRotatedSecret) {
+  std::string data = "{\"apiCode\":\"BRTH01\",\"esbBody\":{}}";
+  std::string env = Envelope(data, *consumer_.key);
+  std::string token = Token(consumer_);
+  ASSERT_TRUE(Call("/engine/esb/request", env, token).success);
+
+  auto rotated = registry_->RotateSecret(consumer_.client_id);
+  ASSERT_TRUE(rotated.ok());
+  EXPECT_TRUE(Eventually([&] { return Call("/engine/esb/request", env, token).http_status == 401; }));
+  Party renewed = consumer_;
+  renewed.secret = *rotated;
+  EXPECT_TRUE(Token(consumer_).empty());  // the old secret no longer works
+  std::string fresh = Token(renewed);
+  ASSERT_FALSE(fresh.empty());
+  EXPECT_TRUE(Call("/engine/esb/request", env, fresh).success);
+
+  ASSERT_TRUE(registry_->DisableSystem(consumer_.client_id).ok());
+  EXPECT_TRUE(Eventually([&] { return Call("/engine/esb/request", env, fresh).http_status == 401; }));
+  auto r = Post("/gw/govesb-uaa/oauth/token",
+                "grant_type=client_credentials&client_id=" + renewed.client_id +
+                    "&client_secret=" + renewed.secret,
+                {{"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401);
+  EXPECT_NE(r->body.find("disabled"), std::string::npos) << r->body;
+}
+
+TEST_P(SyncExchangeTest, ProviderFailures) {
+  provider_->set_mode(TestProvider::Mode::kFailure);
+  Answer failed = Request("BRTH01", "{}");
+  EXPECT_FALSE(failed.success);
+  EXPECT_TRUE(failed.signed_by_bus);
+  EXPECT_EQ(failed.message, "record not found");
+
+  provider_->set_mode(TestProvider::Mode::kGarbage);
+  Answer garbage = Request("BRTH01", "{}");
+  EXPECT_EQ(garbage.http_status, 200);
+  EXPECT_FALSE(garbage.success);
+  EXPECT_NE(garbage.message.find("not a signed GovESB envelope"), std::string::npos)
+      << garbage.message;
+
+  provider_->set_mode(TestProvider::Mode::kBadSignature);
+  Answer forged = Request("BRTH01", "{}");
+  EXPECT_FALSE(forged.success);
+  EXPECT_NE(forged.message.find("failed signature verification"), std::string::npos)
+      << forged.message;
+  EXPECT_EQ(forged.esb_body, "{}");  // nothing of the unverified answer is passed on
+
+  provider_->set_mode(TestProvider::Mode::kSlow);
+  ASSERT_TRUE(registry_->AddApi(provider_party_.client_id, "SLOW01", 300).ok());
+  ASSERT_TRUE(registry_->AddGrant(consumer_.client_id, "SLOW01").ok());
+  Answer slow;
+  ASSERT_TRUE(Eventually([&] {
+    slow = Request("SLOW01", "{}");
+    return slow.message.find("unknown apiCode") == std::string::npos;
+  }));
+  EXPECT_FALSE(slow.success);
+  EXPECT_NE(slow.message.find("did not answer within 300 ms"), std::string::npos)
+      << slow.message;
+}
+
+TEST_P(SyncExchangeTest, ProviderUnreachable) {
+  // A port that was free a moment ago.
+  asio::io_context scratch;
+  asio::ip::tcp::acceptor a(scratch, {asio::ip::make_address("127.0.0.1"), 0});
+  std::string dead = "http://127.0.0.1:" + std::to_string(a.local_endpoint().port()) + "/x";
+  a.close();
+  ASSERT_TRUE(registry_->AddApi(provider_party_.client_id, "DOWN01", 2000, dead).ok());
+  ASSERT_TRUE(registry_->AddGrant(consumer_.client_id, "DOWN01").ok());
+  Answer down;
+  ASSERT_TRUE(Eventually([&] {
+    down = Request("DOWN01", "{}");
+    return down.message.find("unknown apiCode") == std::string::npos;
+  }));
+  EXPECT_EQ(down.http_status, 200);
+  EXPECT_FALSE(down.success);
+  EXPECT_NE(down.message.find("could not be reached"), std::string::npos) << down.message;
+}
+
+TEST_P(SyncExchangeTest, BodyOverLimitIs413) {
+  std::string big = "{\"apiCode\":\"BRTH01\",\"esbBody\":\"" + std::string(300 * 1024, 'x') + "\"}";
+  Answer a = Call("/engine/esb/request", Envelope(big, *consumer_.key), Token(consumer_));
+  EXPECT_EQ(a.http_status, 413);
+  EXPECT_FALSE(a.success);
+  EXPECT_TRUE(a.signed_by_bus);
+  EXPECT_NE(a.message.find("larger than the limit"), std::string::npos) << a.message;
+}
+
+TEST_P(SyncExchangeTest, TokenEndpointVariants) {
+  const std::string path = "/gw/govesb-uaa/oauth/token";
+  std::string basic = "Basic " + Base64Encode(consumer_.client_id + ":" + consumer_.secret);
+  auto only_basic = Post(path, "grant_type=client_credentials",
+                         {{"Content-Type", "application/x-www-form-urlencoded"},
+                          {"Authorization", basic}});
+  ASSERT_TRUE(only_basic.ok());
+  EXPECT_EQ(only_basic->status, 200) << only_basic->body;
+  auto members = wire::ScanObject(only_basic->body);
+  ASSERT_TRUE(members.ok());
+  ASSERT_EQ(members->size(), 4u) << only_basic->body;
+  EXPECT_EQ((*members)[0].key, "access_token");
+  EXPECT_EQ((*members)[1].key, "token_type");
+  EXPECT_EQ((*members)[1].raw, "\"bearer\"");
+  EXPECT_EQ((*members)[2].key, "expires_in");
+  EXPECT_EQ((*members)[2].type, wire::JsonType::kNumber);
+  EXPECT_GT(std::stoi(std::string((*members)[2].raw)), 60);
+  EXPECT_EQ((*members)[3].key, "scope");
+  EXPECT_EQ((*members)[3].type, wire::JsonType::kString);
+
+  std::string multipart =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\n" +
+      consumer_.client_id +
+      "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"client_secret\"\r\n\r\n" +
+      consumer_.secret +
+      "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\n"
+      "client_credentials\r\n--XyZ--\r\n";
+  auto mp = Post(path, multipart, {{"Content-Type", "multipart/form-data; boundary=XyZ"}});
+  ASSERT_TRUE(mp.ok());
+  EXPECT_EQ(mp->status, 200) << mp->body;
+
+  auto wrong = Post(path, "client_id=" + consumer_.client_id + "&client_secret=wrong",
+                    {{"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_EQ(wrong->status, 401);
+  EXPECT_NE(wrong->body.find("\"error\":\"invalid_client\""), std::string::npos);
+
+  auto bad_grant = Post(path, "grant_type=password&client_id=x&client_secret=y",
+                        {{"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_TRUE(bad_grant.ok());
+  EXPECT_EQ(bad_grant->status, 400);
+  EXPECT_NE(bad_grant->body.find("unsupported_grant_type"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(PlainAndTls, SyncExchangeTest, ::testing::Values(false, true),
+                         [](const auto& param_info) { return param_info.param ? "Https" : "Http"; });
+
+}  // namespace
+}  // namespace govesb

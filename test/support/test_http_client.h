@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+
+namespace govesb::testing {
+
+struct TestResponse {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+};
+
+// A blocking one-request HTTP(S) client for tests (a new connection per call). `ca_file` is
+// the CA to trust for https URLs.
+Result<TestResponse> HttpPost(const std::string& url, const std::string& body,
+                              const std::vector<std::pair<std::string, std::string>>& headers,
+                              const std::string& ca_file = "");
+
+}  // namespace govesb::testing
