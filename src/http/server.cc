@@ -197,7 +197,16 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
     bool keep_alive = beast_req.keep_alive();
     HttpRequest request = ToRequest(std::move(beast_req), remote);
     beast::get_lowest_layer(stream).expires_never();
-    HttpResponse response = co_await handler(request);
+    HttpResponse response;
+    try {
+      response = co_await handler(request);
+    } catch (const std::exception& e) {
+      // Last resort: a bug. The client gets a 500, the operator a log line.
+      spdlog::error("unexpected exception serving {} {}: {}", request.method, request.target,
+                    e.what());
+      response = options.error_response(500, "internal error; the operator has been told");
+      keep_alive = false;
+    }
     if (shutting_down.load()) keep_alive = false;
     auto res = ToBeast(std::move(response), version, keep_alive);
     beast::get_lowest_layer(stream).expires_after(options.write_timeout);
