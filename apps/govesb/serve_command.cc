@@ -79,8 +79,9 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--plain-http", args->options.plain_http,
                 "Serve plain HTTP (loopback, or behind a TLS-terminating balancer)");
-  cmd->add_option("--tls-cert", args->options.tls_cert, "PEM certificate chain (default: "
-                                                        "a self-signed one in DATA_DIR/tls)");
+  cmd->add_option("--tls-cert", args->options.tls_cert,
+                  "PEM certificate chain (default: "
+                  "a self-signed one in DATA_DIR/tls)");
   cmd->add_option("--tls-key", args->options.tls_key, "PEM private key for --tls-cert");
   cmd->add_option("--upstream-ca", args->options.upstream_ca,
                   "Extra CA file trusted for https provider endpoints");

@@ -20,7 +20,8 @@ class AuthTest : public ::testing::Test {
     db_ = OpenMigrated(dir_.path() + "/govesb.db");
     registry_.emplace(*db_, registry::testing::TestOptions(clock_));
     ASSERT_TRUE(registry_->AddInstitution("EGA", "e-Government Authority").ok());
-    auto added = registry_->AddSystem("EGA", "Portal", NewPublicKey(), "https://portal.example/esb");
+    auto added =
+        registry_->AddSystem("EGA", "Portal", NewPublicKey(), "https://portal.example/esb");
     ASSERT_TRUE(added.ok()) << added.status().ToString();
     client_id_ = added->system.client_id;
     secret_ = added->client_secret;

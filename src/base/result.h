@@ -22,7 +22,7 @@ namespace govesb {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     GOVESB_CHECK(!status_.ok());
   }
@@ -56,9 +56,9 @@ class [[nodiscard]] Result {
 }  // namespace govesb
 
 // Propagates a non-ok Status from an expression yielding Status.
-#define GOVESB_RETURN_IF_ERROR(expr)        \
-  do {                                      \
-    ::govesb::Status govesb_status_ = (expr); \
+#define GOVESB_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::govesb::Status govesb_status_ = (expr);        \
     if (!govesb_status_.ok()) return govesb_status_; \
   } while (0)
 

@@ -42,10 +42,14 @@ enum class Kind { kPull, kNida, kPush, kAsyncAnswer };
 
 std::string_view KindName(Kind k) {
   switch (k) {
-    case Kind::kPull: return "request";
-    case Kind::kNida: return "nida-request";
-    case Kind::kPush: return "push";
-    case Kind::kAsyncAnswer: return "async";
+    case Kind::kPull:
+      return "request";
+    case Kind::kNida:
+      return "nida-request";
+    case Kind::kPush:
+      return "push";
+    case Kind::kAsyncAnswer:
+      return "async";
   }
   return "?";
 }
@@ -74,9 +78,9 @@ struct ExchangeLog {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   void Write(int http_status, const Status& outcome) const {
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                          started)
-                    .count();
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
     if (outcome.ok()) {
       spdlog::info(
           "exchange requestId={} kind={} consumer={} api={} provider={} sig={} http={} "
@@ -95,8 +99,8 @@ struct ExchangeLog {
 }  // namespace
 
 Engine::Engine(EngineDeps deps) : deps_(std::move(deps)) {
-  GOVESB_CHECK(deps_.snapshot && deps_.tokens && deps_.clients && deps_.signer &&
-               deps_.upstream && deps_.blocking && deps_.clock);
+  GOVESB_CHECK(deps_.snapshot && deps_.tokens && deps_.clients && deps_.signer && deps_.upstream &&
+               deps_.blocking && deps_.clock);
 }
 
 HttpResponse Engine::ServerError(int status, std::string_view message) const {
@@ -119,9 +123,9 @@ asio::awaitable<HttpResponse> Engine::Handle(HttpRequest& request) {
 
 HttpResponse Engine::HandleHealth() const {
   auto snapshot = deps_.snapshot();
-  std::string body = "{\"status\":\"ok\",\"systems\":" +
-                     std::to_string(snapshot->enabled_system_count()) +
-                     ",\"apis\":" + std::to_string(snapshot->api_count()) + "}";
+  std::string body =
+      "{\"status\":\"ok\",\"systems\":" + std::to_string(snapshot->enabled_system_count()) +
+      ",\"apis\":" + std::to_string(snapshot->api_count()) + "}";
   return HttpResponse::Json(200, std::move(body));
 }
 
@@ -226,16 +230,16 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   }
   log.provider = provider->client_id;
   if (!provider->public_key.has_value()) {
-    co_return refuse(Unavailable("the provider of API " + api_code +
-                                 " has no usable public key registered"));
+    co_return refuse(
+        Unavailable("the provider of API " + api_code + " has no usable public key registered"));
   }
 
   // 7. deliver
   const wire::JsonMember* body = env.Find("esbBody");
-  std::string delivery = wire::SignAndSeal(
-      wire::DeliveryData(body != nullptr ? body->raw : std::string_view(), log.request_id,
-                         "apiCode", api_code),
-      signer);
+  std::string delivery =
+      wire::SignAndSeal(wire::DeliveryData(body != nullptr ? body->raw : std::string_view(),
+                                           log.request_id, "apiCode", api_code),
+                        signer);
   http::UpstreamRequest upstream_request;
   upstream_request.url = api->endpoint;
   upstream_request.body = std::move(delivery);
@@ -276,9 +280,9 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   }
   auto reply = wire::ReadProviderReply(*reply_env);
   if (!reply.ok()) {
-    co_return refuse(BadGateway("the provider of API " + api_code +
-                                " answered with an unusable envelope: " +
-                                reply.status().message()));
+    co_return refuse(
+        BadGateway("the provider of API " + api_code +
+                   " answered with an unusable envelope: " + reply.status().message()));
   }
 
   // 9. respond

@@ -8,10 +8,14 @@ namespace govesb::engine {
 
 int HttpStatusFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kInternal: return 500;
-    default: return 200;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kInternal:
+      return 500;
+    default:
+      return 200;
   }
 }
 

@@ -73,8 +73,9 @@ asio::awaitable<HttpResponse> Engine::HandleToken(HttpRequest& request) {
     // The slow hash runs on the blocking pool, never on this I/O thread.
     // Named, not a temporary inside the co_await expression: GCC 12 destroys such
     // temporaries twice.
-    auto slow_check = [clients = deps_.clients, snapshot, client_id,
-                       secret]() -> asio::awaitable<std::optional<Result<const registry::System*>>> {
+    auto slow_check =
+        [clients = deps_.clients, snapshot, client_id,
+         secret]() -> asio::awaitable<std::optional<Result<const registry::System*>>> {
       co_return clients->Verify(*snapshot, client_id, secret);
     };
     auto pending = asio::co_spawn(*deps_.blocking, std::move(slow_check), asio::use_awaitable);

@@ -142,10 +142,10 @@ struct PooledUpstreamClient::Impl {
       co_return c;
     }
     if (!options.tls) co_return Unavailable("no TLS client configuration for " + ep.key);
-    c->secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream),
-                                                                       *options.tls);
-    if (SSL_ctrl(c->secure->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                 const_cast<char*>(ep.host.c_str())) != 1) {
+    c->secure =
+        std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), *options.tls);
+    if (SSL_ctrl(c->secure->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
+                 TLSEXT_NAMETYPE_host_name, const_cast<char*>(ep.host.c_str())) != 1) {
       co_return Unavailable("cannot set TLS server name for " + ep.host);
     }
     c->secure->set_verify_callback(asio::ssl::host_name_verification(ep.host));
@@ -163,8 +163,8 @@ struct PooledUpstreamClient::Impl {
   asio::awaitable<Result<UpstreamResponse>> Exchange(Stream& stream, Connection& c,
                                                      const Endpoint& ep,
                                                      const UpstreamRequest& request,
-                                                     Clock::time_point deadline,
-                                                     bool& keep_alive, bool& retryable) {
+                                                     Clock::time_point deadline, bool& keep_alive,
+                                                     bool& retryable) {
     bhttp::request<bhttp::string_body> req{bhttp::verb::post, ep.target, 11};
     req.set(bhttp::field::host, ep.host);
     req.set(bhttp::field::user_agent, "govesb");
@@ -194,15 +194,14 @@ struct PooledUpstreamClient::Impl {
                              std::to_string(options.max_response_bytes) + " bytes");
       }
       bool nothing_read = !parser.got_some();
-      if (nothing_read && (rec == bhttp::error::end_of_stream || rec == asio::error::eof ||
-                           rec == asio::error::connection_reset ||
-                           rec == asio::error::broken_pipe)) {
+      if (nothing_read &&
+          (rec == bhttp::error::end_of_stream || rec == asio::error::eof ||
+           rec == asio::error::connection_reset || rec == asio::error::broken_pipe)) {
         retryable = true;
         co_return Unavailable(ep.key + " closed the connection without answering");
       }
       if (rec.category() == boost::system::error_code(bhttp::error::bad_method).category()) {
-        co_return BadGateway("the answer from " + ep.key + " is not valid HTTP: " +
-                             rec.message());
+        co_return BadGateway("the answer from " + ep.key + " is not valid HTTP: " + rec.message());
       }
       co_return Unavailable("reading the answer from " + ep.key + " failed: " + rec.message());
     }
@@ -249,11 +248,11 @@ asio::awaitable<Result<UpstreamResponse>> PooledUpstreamClient::Post(UpstreamReq
     // (No co_await inside ?: : GCC 12 miscompiles it.)
     std::optional<Result<UpstreamResponse>> attempt_result;
     if (conn->plain) {
-      attempt_result.emplace(co_await impl_->Exchange(*conn->plain, *conn, *ep, request,
-                                                      deadline, keep_alive, retryable));
+      attempt_result.emplace(co_await impl_->Exchange(*conn->plain, *conn, *ep, request, deadline,
+                                                      keep_alive, retryable));
     } else {
-      attempt_result.emplace(co_await impl_->Exchange(*conn->secure, *conn, *ep, request,
-                                                      deadline, keep_alive, retryable));
+      attempt_result.emplace(co_await impl_->Exchange(*conn->secure, *conn, *ep, request, deadline,
+                                                      keep_alive, retryable));
     }
     Result<UpstreamResponse> result = std::move(*attempt_result);
     if (result.ok()) {

@@ -56,9 +56,8 @@ std::optional<std::string> HeaderParam(std::string_view header, std::string_view
   size_t pos = 0;
   while (pos < header.size()) {
     size_t semi = header.find(';', pos);
-    std::string_view part =
-        Trim(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos
-                                                               : semi - pos));
+    std::string_view part = Trim(
+        header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
     pos = semi == std::string_view::npos ? header.size() : semi + 1;
     size_t eq = part.find('=');
     if (eq == std::string_view::npos) continue;
@@ -124,8 +123,7 @@ Result<FormFields> ParseMultipartForm(std::string_view content_type, std::string
     while (hpos < headers.size()) {
       size_t eol = headers.find("\r\n", hpos);
       std::string_view line =
-          headers.substr(hpos, eol == std::string_view::npos ? std::string_view::npos
-                                                             : eol - hpos);
+          headers.substr(hpos, eol == std::string_view::npos ? std::string_view::npos : eol - hpos);
       hpos = eol == std::string_view::npos ? headers.size() : eol + 2;
       if (IEqualsPrefix(line, "content-disposition:")) {
         std::string_view value = line.substr(20);

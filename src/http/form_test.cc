@@ -6,7 +6,8 @@ namespace govesb::http {
 namespace {
 
 TEST(UrlEncodedForm, DecodesFields) {
-  auto f = ParseUrlEncodedForm("client_id=abc-1&client_secret=x%2By+z&grant_type=client_credentials");
+  auto f =
+      ParseUrlEncodedForm("client_id=abc-1&client_secret=x%2By+z&grant_type=client_credentials");
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->at("client_id"), "abc-1");
   EXPECT_EQ(f->at("client_secret"), "x+y z");

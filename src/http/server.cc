@@ -2,17 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <future>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <future>
+#include <array>
 #include <list>
 #include <unordered_set>
 
@@ -95,7 +96,9 @@ bhttp::response<bhttp::string_body> ToBeast(HttpResponse&& r, unsigned version, 
 }  // namespace
 
 HttpServer::HttpServer(IoThreads& io, ServerOptions options, Handler handler)
-    : io_(io), options_(std::move(options)), handler_(std::move(handler)),
+    : io_(io),
+      options_(std::move(options)),
+      handler_(std::move(handler)),
       impl_(std::make_unique<Impl>()) {
   if (!options_.error_response) options_.error_response = DefaultError;
   impl_->per_context.resize(io_.size());
@@ -189,7 +192,22 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
       auto res = ToBeast(std::move(r), 11, false);
       beast::get_lowest_layer(stream).expires_after(options.write_timeout);
       co_await bhttp::async_write(stream, res, kNoThrow);
-      break;
+      // Lingering close: the client may still be sending the body we refused. Closing now
+      // would reset the connection and could destroy our answer before the client reads it,
+      // so read and discard what is in flight for a moment (bounded in bytes and time).
+      if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+        boost::system::error_code sec;
+        stream.socket().shutdown(tcp::socket::shutdown_send, sec);
+      }
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+      std::array<char, 16 * 1024> discard;
+      size_t drained = 0;
+      while (drained < 4 * options.max_body_bytes + (1 << 20)) {
+        auto [dec, dn] = co_await stream.async_read_some(asio::buffer(discard), kNoThrow);
+        if (dec) break;
+        drained += dn;
+      }
+      co_return;
     }
 
     auto beast_req = parser.release();
@@ -264,8 +282,8 @@ void HttpServer::Start() {
                   beast::get_lowest_layer(stream).socket().close(close_ec);
                 };
                 beast::get_lowest_layer(stream).expires_after(options_.read_timeout);
-                auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                                             kNoThrow);
+                auto [hec] =
+                    co_await stream.async_handshake(asio::ssl::stream_base::server, kNoThrow);
                 if (!hec) {
                   co_await ServeConnection(stream, conn, options_, handler_, shutting_down_,
                                            remote);
@@ -276,8 +294,7 @@ void HttpServer::Start() {
                   boost::system::error_code close_ec;
                   stream.socket().close(close_ec);
                 };
-                co_await ServeConnection(stream, conn, options_, handler_, shutting_down_,
-                                         remote);
+                co_await ServeConnection(stream, conn, options_, handler_, shutting_down_, remote);
               }
             } catch (const std::exception& e) {
               spdlog::error("connection from {} failed unexpectedly: {}", remote, e.what());
@@ -317,8 +334,7 @@ void HttpServer::Shutdown() {
   }
   std::unique_lock lock(drain_mu_);
   if (!drained_.wait_for(lock, options_.drain_timeout, [this] { return active_.load() == 0; })) {
-    spdlog::warn("shutdown: {} connections still open after the drain timeout",
-                 active_.load());
+    spdlog::warn("shutdown: {} connections still open after the drain timeout", active_.load());
   }
 }
 

@@ -23,8 +23,8 @@ struct ServerOptions {
   uint16_t port = 0;  // 0: the kernel picks one; see HttpServer::port()
   size_t max_body_bytes = 8 * 1024 * 1024;
   size_t max_header_bytes = 16 * 1024;
-  std::chrono::milliseconds read_timeout{30'000};   // a request must arrive within this
-  std::chrono::milliseconds idle_timeout{75'000};   // keep-alive connection with no request
+  std::chrono::milliseconds read_timeout{30'000};  // a request must arrive within this
+  std::chrono::milliseconds idle_timeout{75'000};  // keep-alive connection with no request
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds drain_timeout{30'000};  // graceful shutdown limit
   // TLS when set; plain HTTP otherwise.

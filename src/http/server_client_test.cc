@@ -55,8 +55,8 @@ class ServerClientTest : public ::testing::Test {
     return *fut.get();
   }
   std::string Url(const std::string& path) {
-    return std::string(server_->tls() ? "https" : "http") + "://127.0.0.1:" +
-           std::to_string(server_->port()) + path;
+    return std::string(server_->tls() ? "https" : "http") +
+           "://127.0.0.1:" + std::to_string(server_->port()) + path;
   }
 
   IoThreads io_{2};

@@ -129,9 +129,8 @@ Result<TlsFiles> EnsureSelfSignedCertificate(const std::string& dir,
   PkeyPtr ca_key(EVP_EC_gen("P-256"));
   PkeyPtr server_key(EVP_EC_gen("P-256"));
   if (!ca_key || !server_key) return Internal("generating TLS keys failed: " + OpenSslError());
-  GOVESB_ASSIGN_OR_RETURN(X509Ptr ca,
-                          MakeCert(ca_key.get(), "GovESB local CA", nullptr, ca_key.get(), true,
-                                   ""));
+  GOVESB_ASSIGN_OR_RETURN(
+      X509Ptr ca, MakeCert(ca_key.get(), "GovESB local CA", nullptr, ca_key.get(), true, ""));
   std::string san = "DNS:localhost,IP:127.0.0.1,IP:::1";
   for (const auto& name : extra_names) {
     if (name.empty()) continue;
@@ -139,8 +138,8 @@ Result<TlsFiles> EnsureSelfSignedCertificate(const std::string& dir,
     boost::asio::ip::make_address(name, aec);
     san += (aec ? ",DNS:" : ",IP:") + name;
   }
-  GOVESB_ASSIGN_OR_RETURN(X509Ptr server, MakeCert(server_key.get(), "GovESB bus", ca.get(),
-                                                   ca_key.get(), false, san));
+  GOVESB_ASSIGN_OR_RETURN(
+      X509Ptr server, MakeCert(server_key.get(), "GovESB bus", ca.get(), ca_key.get(), false, san));
 
   GOVESB_RETURN_IF_ERROR(WritePem(d / "ca-key.pem", true, [&](BIO* b) {
     return PEM_write_bio_PrivateKey(b, ca_key.get(), nullptr, nullptr, 0, nullptr, nullptr);
@@ -152,8 +151,7 @@ Result<TlsFiles> EnsureSelfSignedCertificate(const std::string& dir,
   }));
   // The chain: server certificate then the CA, so clients that trust ca.pem verify it.
   GOVESB_RETURN_IF_ERROR(WritePem(files.cert, false, [&](BIO* b) {
-    return PEM_write_bio_X509(b, server.get()) == 1 && PEM_write_bio_X509(b, ca.get()) == 1 ? 1
-                                                                                             : 0;
+    return PEM_write_bio_X509(b, server.get()) == 1 && PEM_write_bio_X509(b, ca.get()) == 1 ? 1 : 0;
   }));
   return files;
 }

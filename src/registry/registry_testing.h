@@ -10,6 +10,7 @@
 #include <string>
 
 #include "base/clock.h"
+#include "base/temp_dir.h"
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
 #include "registry/registry.h"
@@ -17,23 +18,7 @@
 
 namespace govesb::registry::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "govesb-registry-test-XXXXXX").string();
-    GOVESB_CHECK(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::govesb::TempDir;
 
 inline std::unique_ptr<store::Database> OpenMigrated(const std::string& path) {
   auto db = store::Database::Open(path);

@@ -137,8 +137,7 @@ Status BusServer::Start() {
     return e->ServerError(status, message);
   };
   s.server = std::make_unique<http::HttpServer>(
-      *s.io, std::move(sopts),
-      [e = s.engine.get()](http::HttpRequest& r) { return e->Handle(r); });
+      *s.io, std::move(sopts), [e = s.engine.get()](http::HttpRequest& r) { return e->Handle(r); });
   GOVESB_RETURN_IF_ERROR(s.server->Listen());
   s.server->Start();
   s.io->Start();

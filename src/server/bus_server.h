@@ -18,7 +18,7 @@ struct ServeOptions {
   bool plain_http = false;                // TLS by default
   std::string tls_cert;                   // PEM chain; with tls_key, replaces the generated one
   std::string tls_key;
-  std::string upstream_ca;                // extra CA file for https provider endpoints
+  std::string upstream_ca;  // extra CA file for https provider endpoints
   crypto::Curve key_curve = crypto::Curve::kSecp256k1;  // of a newly generated bus key
   size_t io_threads = std::max(1u, std::thread::hardware_concurrency());
   std::chrono::seconds token_ttl{3600};
@@ -45,9 +45,9 @@ class BusServer {
 
   // Valid after Start.
   uint16_t port() const;
-  std::string base_url() const;     // e.g. https://127.0.0.1:8443
-  std::string ca_file() const;      // the CA clients should trust ("" with --plain-http or
-                                    // a certificate given by the operator)
+  std::string base_url() const;        // e.g. https://127.0.0.1:8443
+  std::string ca_file() const;         // the CA clients should trust ("" with --plain-http or
+                                       // a certificate given by the operator)
   std::string bus_public_key() const;  // base64 SPKI
 
   struct Impl;

@@ -8,26 +8,12 @@
 #include <string>
 #include <string_view>
 
+#include "base/temp_dir.h"
+
 namespace govesb::store {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "govesb-store-test-XXXXXX").string();
-    GOVESB_CHECK(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::govesb::TempDir;
 
 std::unique_ptr<Database> OpenOrDie(const std::string& path) {
   auto db = Database::Open(path);

@@ -79,6 +79,8 @@ uint32_t DecodeUtf8(std::string_view text, size_t i, size_t len) {
   }
 }
 
+}  // namespace
+
 void AppendUtf8(uint32_t cp, std::string& out) {
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));
@@ -96,6 +98,8 @@ void AppendUtf8(uint32_t cp, std::string& out) {
     out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
   }
 }
+
+namespace {
 
 constexpr uint32_t kReplacementCharacter = 0xfffd;
 

@@ -88,6 +88,9 @@ std::string FormatJavaDouble(double value);
 // as it was.
 Status WriteXml(std::string_view json, std::string_view element, std::string& out);
 
+// Appends the code point `cp` (<= 0x10FFFF) encoded as UTF-8.
+void AppendUtf8(uint32_t cp, std::string& out);
+
 bool IsValidUtf8(std::string_view text);
 
 // Reads every byte as an ISO-8859-1 character (U+0000..U+00FF) and encodes it as UTF-8.

@@ -2,10 +2,10 @@
 // it speaking HTTP, and a consumer speaking the wire contract over real sockets.
 #include <gtest/gtest.h>
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -107,8 +107,8 @@ class TestProvider {
     if (mode_.load() == Mode::kFailure) {
       data = "{\"success\":false,\"message\":\"record not found\",\"esbBody\":{}}";
     } else {
-      data = "{\"success\":true,\"esbBody\":{\"echo\":" + d.esb_body +
-             ",\"seen\":\"" + d.request_id + "\",\"place\":\"Dar es Salaam – Tanzania ✓\"}}";
+      data = "{\"success\":true,\"esbBody\":{\"echo\":" + d.esb_body + ",\"seen\":\"" +
+             d.request_id + "\",\"place\":\"Dar es Salaam – Tanzania ✓\"}}";
     }
     if (mode_.load() == Mode::kBadSignature) {
       auto other = crypto::PrivateKey::Generate(key_.curve());
@@ -138,8 +138,7 @@ struct Party {
 class SyncExchangeTest : public ::testing::TestWithParam<bool /*tls*/> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("govesb-e2e-" + crypto::NewRequestId().substr(0, 12));
+    dir_ = fs::temp_directory_path() / ("govesb-e2e-" + crypto::NewRequestId().substr(0, 12));
     store::DataDirOptions dopts;
     dopts.path = dir_.string();
     auto data_dir = store::DataDir::Open(dopts);
@@ -158,9 +157,9 @@ class SyncExchangeTest : public ::testing::TestWithParam<bool /*tls*/> {
     provider_key_.emplace(*crypto::PrivateKey::Generate(crypto::Curve::kP256));
     provider_ = std::make_unique<TestProvider>(*provider_key_, *bus_key_);
     provider_party_ = Register("RITA", "Birth registry", *provider_key_, provider_->url());
-    consumer_ = Register("MOH", "Health records",
-                         *crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1),
-                         "http://127.0.0.1:9/callback");
+    consumer_ =
+        Register("MOH", "Health records", *crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1),
+                 "http://127.0.0.1:9/callback");
     ASSERT_TRUE(registry_->AddApi(provider_party_.client_id, "BRTH01", 2000).ok());
     ASSERT_TRUE(registry_->AddGrant(consumer_.client_id, "BRTH01").ok());
 
@@ -302,15 +301,16 @@ TEST_P(SyncExchangeTest, HappyPathRelaysSignedRequestAndAnswer) {
 
 TEST_P(SyncExchangeTest, NidaRequestAndAlternativeTokenPlacements) {
   std::string token = Token(consumer_);
-  std::string nida = "{\"apiCode\":\"BRTH01\",\"userId\":\"19900101-12345-00001-22\","
-                     "\"esbBody\":{\"Payload\":{\"NIN\":\"1990\"}}}";
+  std::string nida =
+      "{\"apiCode\":\"BRTH01\",\"userId\":\"19900101-12345-00001-22\","
+      "\"esbBody\":{\"Payload\":{\"NIN\":\"1990\"}}}";
   Answer a = Call("/engine/esb/nida-request", Envelope(nida, *consumer_.key), token, "");
   EXPECT_TRUE(a.success) << a.raw;
   EXPECT_EQ(provider_->last().esb_body, "{\"Payload\":{\"NIN\":\"1990\"}}");
 
   // Java connector 0.1.5: token inside the signed data, no Authorization header.
-  std::string java = "{\"esbBody\":{\"q\":1},\"apiCode\":\"BRTH01\",\"authorization\":\"" +
-                     token + "\"}";
+  std::string java =
+      "{\"esbBody\":{\"q\":1},\"apiCode\":\"BRTH01\",\"authorization\":\"" + token + "\"}";
   Answer b = Call("/engine/esb/request", Envelope(java, *consumer_.key), "");
   EXPECT_TRUE(b.success) << b.raw;
 
@@ -326,8 +326,8 @@ TEST_P(SyncExchangeTest, SignatureOverPrettyPrintedDataVerifiesRaw) {
   EXPECT_TRUE(a.success) << a.raw;
   // Signed over the compact form but sent pretty: the compact variant matches.
   std::string compact = "{\"apiCode\":\"BRTH01\",\"esbBody\":{\"a\":\"é\"}}";
-  std::string sent = "{\"data\":" + data + ",\"signature\":\"" +
-                     consumer_.key->SignBase64(compact) + "\"}";
+  std::string sent =
+      "{\"data\":" + data + ",\"signature\":\"" + consumer_.key->SignBase64(compact) + "\"}";
   Answer b = Call("/engine/esb/request", sent, Token(consumer_));
   EXPECT_TRUE(b.success) << b.raw;
 }
@@ -414,7 +414,8 @@ TEST_P(SyncExchangeTest, DisabledSystemAndRotatedSecret) {
 
   auto rotated = registry_->RotateSecret(consumer_.client_id);
   ASSERT_TRUE(rotated.ok());
-  EXPECT_TRUE(Eventually([&] { return Call("/engine/esb/request", env, token).http_status == 401; }));
+  EXPECT_TRUE(
+      Eventually([&] { return Call("/engine/esb/request", env, token).http_status == 401; }));
   Party renewed = consumer_;
   renewed.secret = *rotated;
   EXPECT_TRUE(Token(consumer_).empty());  // the old secret no longer works
@@ -423,7 +424,8 @@ TEST_P(SyncExchangeTest, DisabledSystemAndRotatedSecret) {
   EXPECT_TRUE(Call("/engine/esb/request", env, fresh).success);
 
   ASSERT_TRUE(registry_->DisableSystem(consumer_.client_id).ok());
-  EXPECT_TRUE(Eventually([&] { return Call("/engine/esb/request", env, fresh).http_status == 401; }));
+  EXPECT_TRUE(
+      Eventually([&] { return Call("/engine/esb/request", env, fresh).http_status == 401; }));
   auto r = Post("/gw/govesb-uaa/oauth/token",
                 "grant_type=client_credentials&client_id=" + renewed.client_id +
                     "&client_secret=" + renewed.secret,
@@ -463,8 +465,7 @@ TEST_P(SyncExchangeTest, ProviderFailures) {
     return slow.message.find("unknown apiCode") == std::string::npos;
   }));
   EXPECT_FALSE(slow.success);
-  EXPECT_NE(slow.message.find("did not answer within 300 ms"), std::string::npos)
-      << slow.message;
+  EXPECT_NE(slow.message.find("did not answer within 300 ms"), std::string::npos) << slow.message;
 }
 
 TEST_P(SyncExchangeTest, ProviderUnreachable) {
@@ -497,9 +498,9 @@ TEST_P(SyncExchangeTest, BodyOverLimitIs413) {
 TEST_P(SyncExchangeTest, TokenEndpointVariants) {
   const std::string path = "/gw/govesb-uaa/oauth/token";
   std::string basic = "Basic " + Base64Encode(consumer_.client_id + ":" + consumer_.secret);
-  auto only_basic = Post(path, "grant_type=client_credentials",
-                         {{"Content-Type", "application/x-www-form-urlencoded"},
-                          {"Authorization", basic}});
+  auto only_basic =
+      Post(path, "grant_type=client_credentials",
+           {{"Content-Type", "application/x-www-form-urlencoded"}, {"Authorization", basic}});
   ASSERT_TRUE(only_basic.ok());
   EXPECT_EQ(only_basic->status, 200) << only_basic->body;
   auto members = wire::ScanObject(only_basic->body);
@@ -515,8 +516,7 @@ TEST_P(SyncExchangeTest, TokenEndpointVariants) {
   EXPECT_EQ((*members)[3].type, wire::JsonType::kString);
 
   std::string multipart =
-      "--XyZ\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\n" +
-      consumer_.client_id +
+      "--XyZ\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\n" + consumer_.client_id +
       "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"client_secret\"\r\n\r\n" +
       consumer_.secret +
       "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\n"
@@ -539,7 +539,9 @@ TEST_P(SyncExchangeTest, TokenEndpointVariants) {
 }
 
 INSTANTIATE_TEST_SUITE_P(PlainAndTls, SyncExchangeTest, ::testing::Values(false, true),
-                         [](const auto& param_info) { return param_info.param ? "Https" : "Http"; });
+                         [](const auto& param_info) {
+                           return param_info.param ? "Https" : "Http";
+                         });
 
 }  // namespace
 }  // namespace govesb
