@@ -95,6 +95,28 @@ TEST_F(ServerClientTest, SlowUpstreamTimesOut) {
   EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().ToString();
 }
 
+TEST_F(ServerClientTest, ShutdownFinishesInFlightRequests) {
+  StartServer({});
+  // A request that takes 2 s is in flight when shutdown starts: it still gets its answer.
+  auto in_flight = std::async(std::launch::async, [this] {
+    return Post({Url("/slow"), "late", "text/plain", std::chrono::seconds(10)});
+  });
+  // Wait until the server has the request (bounded), then shut down.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (server_->active_connections() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(server_->active_connections(), 1u);
+  server_->Shutdown();
+  auto r = in_flight.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "POST /slow late");
+  EXPECT_EQ(server_->active_connections(), 0u);
+  // No new connections after shutdown.
+  auto after = Post({Url("/x"), "", "text/plain", std::chrono::seconds(2)});
+  EXPECT_FALSE(after.ok());
+}
+
 TEST_F(ServerClientTest, RefusedConnectionIsUnavailable) {
   io_.Start();
   // A port that was just free: bind, read the port, close.
