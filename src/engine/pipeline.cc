@@ -37,6 +37,7 @@ namespace {
 
 constexpr std::string_view kTokenPath = "/gw/govesb-uaa/oauth/token";
 constexpr std::string_view kEnginePrefix = "/engine/esb";
+constexpr std::string_view kEnginePrefixSlash = "/engine/esb/";
 
 enum class Kind { kPull, kNida, kPush, kAsyncAnswer };
 
@@ -113,7 +114,7 @@ asio::awaitable<HttpResponse> Engine::Handle(HttpRequest& request) {
   // Tolerate a trailing slash on configured URLs.
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
   if (path == kTokenPath || path == "/oauth/token") co_return co_await HandleToken(request);
-  if (path == kEnginePrefix || path.starts_with(std::string(kEnginePrefix) + "/")) {
+  if (path == kEnginePrefix || path.starts_with(kEnginePrefixSlash)) {
     co_return co_await HandleExchange(request);
   }
   if (request.method == "GET" && path == "/health") co_return HandleHealth();
