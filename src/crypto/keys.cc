@@ -385,6 +385,11 @@ bool PublicKey::Verify(std::string_view message, std::span<const uint8_t> der_si
   return VerifyWithOpenSsl(impl_->key.get(), message, der_signature);
 }
 
+EVP_PKEY* PublicKey::evp() const {
+  GOVESB_CHECK(impl_ != nullptr);
+  return impl_->key.get();
+}
+
 bool PublicKey::VerifyBase64(std::string_view message, std::string_view signature_base64) const {
   if (signature_base64.size() > 2 * kMaxSignatureBytes) return false;
   std::optional<std::string> der = Base64Decode(signature_base64);
@@ -553,6 +558,11 @@ std::string PrivateKey::SignDer(std::string_view message) const {
   GOVESB_CHECK(impl_ != nullptr);
   if (impl_->curve == Curve::kSecp256k1) return SignSecp256k1(*impl_, message);
   return SignWithOpenSsl(impl_->key.get(), message);
+}
+
+EVP_PKEY* PrivateKey::evp() const {
+  GOVESB_CHECK(impl_ != nullptr);
+  return impl_->key.get();
 }
 
 std::string PrivateKey::SignBase64(std::string_view message) const {

@@ -8,6 +8,9 @@
 
 #include "base/result.h"
 
+// OpenSSL's EVP_PKEY, declared here so that this header does not pull in OpenSSL.
+struct evp_pkey_st;
+
 namespace govesb::crypto {
 
 // The curves GovESB systems use. Signatures are always ECDSA with SHA-256, whatever the curve.
@@ -37,6 +40,10 @@ class PublicKey {
   // Same, with the signature as standard base64 (as carried in envelopes).
   bool VerifyBase64(std::string_view message, std::string_view signature_base64) const;
 
+  // The underlying OpenSSL key (an EVP_PKEY), owned by this object and its copies. For the
+  // crypto module's own OpenSSL code (payload encryption); callers must not modify it.
+  evp_pkey_st* evp() const;
+
   struct Impl;
 
  private:
@@ -59,6 +66,10 @@ class PrivateKey {
   // ECDSA-SHA256 over `message`: ASN.1 DER signature (low-S), as standard base64.
   std::string SignBase64(std::string_view message) const;
   std::string SignDer(std::string_view message) const;
+
+  // The underlying OpenSSL key (an EVP_PKEY), owned by this object and its copies. For the
+  // crypto module's own OpenSSL code (payload encryption); callers must not modify it.
+  evp_pkey_st* evp() const;
 
   struct Impl;
 
