@@ -19,7 +19,7 @@ build: setup
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build
-	@scripts/run-bus $(BUILD_DIR)/apps/govesb/govesb $(DATA_DIR) $(LISTEN)
+	@DATA_DIR=$(DATA_DIR) LISTEN=$(LISTEN) scripts/demo $(BUILD_DIR)/apps/govesb/govesb
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 600

@@ -6,7 +6,8 @@
 function(govesb_module name)
   cmake_parse_arguments(M "" "" "SOURCES;DEPS;TESTS;TEST_DEPS" ${ARGN})
   add_library(govesb_${name} STATIC ${M_SOURCES})
-  target_include_directories(govesb_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  # src/ is a build-tree path: installed consumers (the SDK's) never include module headers.
+  target_include_directories(govesb_${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>)
   target_link_libraries(govesb_${name} PUBLIC ${M_DEPS})
   if(GOVESB_BUILD_TESTS AND M_TESTS)
     add_executable(govesb_${name}_test ${M_TESTS})

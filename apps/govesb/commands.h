@@ -6,9 +6,11 @@ namespace govesb::apps {
 
 // Each Add*Command registers one top-level subcommand of the `govesb` binary. Argument parsing
 // lives here; the work is done by the library modules.
-void AddKeygenCommand(CLI::App& app);  // keygen_command.cc
-void AddAdminCommand(CLI::App& app);   // admin_command.cc
-void AddServeCommand(CLI::App& app);   // serve_command.cc
+void AddKeygenCommand(CLI::App& app);        // keygen_command.cc
+void AddAdminCommand(CLI::App& app);         // admin_command.cc
+void AddServeCommand(CLI::App& app);         // serve_command.cc
+void AddCallCommand(CLI::App& app);          // call_command.cc
+void AddDemoProviderCommand(CLI::App& app);  // demo_provider_command.cc
 
 // Exit codes shared by every command.
 inline constexpr int kExitOk = 0;

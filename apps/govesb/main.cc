@@ -9,6 +9,8 @@ int main(int argc, char** argv) {
   govesb::apps::AddServeCommand(app);
   govesb::apps::AddKeygenCommand(app);
   govesb::apps::AddAdminCommand(app);
+  govesb::apps::AddCallCommand(app);
+  govesb::apps::AddDemoProviderCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {
