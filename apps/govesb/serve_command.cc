@@ -2,6 +2,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -29,6 +31,19 @@ void SetUpLogging(const std::string& level) {
   spdlog::set_default_logger(logger);
 }
 
+// Every connection is a file descriptor: a bus serving thousands of systems needs more than
+// the usual soft limit of 1024, so raise it to the hard limit.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      spdlog::warn("could not raise the open-file limit; connections are limited to {}",
+                   limit.rlim_cur);
+    }
+  }
+}
+
 void RunServe(ServeArgs& args) {
   auto curve = crypto::ParseCurveName(args.curve);
   if (!curve.ok()) {
@@ -42,6 +57,7 @@ void RunServe(ServeArgs& args) {
   }
   args.options.token_ttl = std::chrono::seconds(args.token_ttl_seconds);
   SetUpLogging(args.log_level);
+  RaiseOpenFileLimit();
 
   server::BlockTerminationSignals();
   server::BusServer bus(args.options);
