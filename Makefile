@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= ./govesb-data
 LISTEN ?= 127.0.0.1:8443
 
-.PHONY: all setup build run test clean format
+.PHONY: all setup build run test bench clean format
 
 all: build
 
@@ -29,3 +29,8 @@ format:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# The benchmark (not a test): prints a table, writes bench/results/latest.json and
+# docs/performance.md. DURATION=seconds per row (default 10).
+bench: build
+	@bench/run

@@ -11,6 +11,7 @@ void AddAdminCommand(CLI::App& app);         // admin_command.cc
 void AddServeCommand(CLI::App& app);         // serve_command.cc
 void AddCallCommand(CLI::App& app);          // call_command.cc
 void AddDemoProviderCommand(CLI::App& app);  // demo_provider_command.cc
+void AddBenchCommands(CLI::App& app);        // bench_command.cc: bench, bench-provider
 
 // Exit codes shared by every command.
 inline constexpr int kExitOk = 0;

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   govesb::apps::AddAdminCommand(app);
   govesb::apps::AddCallCommand(app);
   govesb::apps::AddDemoProviderCommand(app);
+  govesb::apps::AddBenchCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -1,0 +1,306 @@
+// `govesb bench setup|run|crypto|free-port` and `govesb bench-provider`: the benchmark harness (the
+// work is in src/bench/; see its README). Every bench leaf prints a table, or one JSON object with
+// --json; failures print "error: <reason>" on stderr and exit 1.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "bench/crypto_rates.h"
+#include "bench/idle.h"
+#include "bench/provider_stub.h"
+#include "bench/run.h"
+#include "bench/setup.h"
+#include "commands.h"
+#include "crypto/keys.h"
+#include "server/bus_server.h"
+
+namespace govesb::apps {
+namespace {
+
+[[noreturn]] void Fail(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  throw CLI::RuntimeError(kExitFailure);
+}
+
+std::string ReadFileOrFail(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) Fail("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void Print(const std::string& text, bool json) {
+  std::fputs(text.c_str(), stdout);
+  if (json) std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+CLI::Validator CurveValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        Result<crypto::Curve> curve = crypto::ParseCurveName(value);
+        return curve.ok() ? std::string() : curve.status().message();
+      },
+      "CURVE");
+}
+
+// ---- bench setup ----
+
+struct SetupArgs {
+  std::string data_dir;
+  std::string provider_url;
+  std::string curve = "secp256k1";
+};
+
+void RunSetup(const SetupArgs& a, bool json) {
+  bench::SetupOptions options;
+  options.data_dir = a.data_dir;
+  options.provider_url = a.provider_url;
+  options.curve = *crypto::ParseCurveName(a.curve);
+  auto result = bench::SetupBench(options);
+  if (!result.ok()) Fail(result.status().message());
+  Print(json ? bench::SetupResultJson(*result) : bench::SetupResultTable(*result), json);
+}
+
+// ---- bench run ----
+
+struct RunArgs {
+  bench::BenchRunOptions options;
+  std::string mode = "request";
+  int timeout_ms = 30000;
+  int presign_ms = 3000;
+};
+
+// Each connection is a file descriptor: allow as many as the hard limit does.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+void RunRun(RunArgs& a, bool json) {
+  RaiseOpenFileLimit();
+  bench::BenchRunOptions& options = a.options;
+  options.mode = a.mode == "push" ? bench::Mode::kPush : bench::Mode::kRequest;
+  options.timeout = std::chrono::milliseconds(a.timeout_ms);
+  options.presign_budget = std::chrono::milliseconds(a.presign_ms);
+  options.on_note = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  if (!json && isatty(fileno(stderr))) {
+    options.on_progress = [](const bench::Progress& p) {
+      std::fprintf(stderr, "\r%s\033[K", bench::ProgressLine(p).c_str());
+      std::fflush(stderr);
+    };
+  } else if (!json) {
+    options.on_progress = [](const bench::Progress& p) {
+      std::fprintf(stderr, "%s\n", bench::ProgressLine(p).c_str());
+    };
+  }
+  auto report = bench::RunBench(options);
+  if (!json) std::fputc('\n', stderr);
+  if (!report.ok()) Fail(report.status().message());
+  Print(json ? bench::LoadReportJson(*report) : bench::LoadReportTable(*report), json);
+}
+
+// ---- bench crypto ----
+
+void RunCrypto(int duration_ms, bool json) {
+  bench::CryptoRatesOptions options;
+  options.duration = std::chrono::milliseconds(duration_ms);
+  auto rates = bench::MeasureCryptoRates(options);
+  Print(json ? bench::CryptoRatesJson(rates, options) : bench::CryptoRatesTable(rates, options),
+        json);
+}
+
+// ---- bench-provider ----
+
+struct ProviderArgs {
+  std::string listen = "127.0.0.1:9400";
+  std::string key_file;
+  std::string esb_key;
+  size_t threads = 1;
+};
+
+void RunProvider(const ProviderArgs& a) {
+  auto key = crypto::PrivateKey::FromText(ReadFileOrFail(a.key_file));
+  if (!key.ok()) Fail(a.key_file + ": " + key.status().message());
+  // Not used to verify (the stub measures the bus), but a wrong key is a setup mistake.
+  std::string esb_key = !a.esb_key.empty() && a.esb_key.front() == '@'
+                            ? ReadFileOrFail(a.esb_key.substr(1))
+                            : a.esb_key;
+  if (auto parsed = crypto::PublicKey::FromText(esb_key); !parsed.ok()) {
+    Fail("--esb-key: " + parsed.status().message());
+  }
+  size_t colon = a.listen.rfind(':');
+  if (colon == std::string::npos) Fail("--listen wants HOST:PORT");
+  bench::ProviderStubOptions options;
+  options.host = a.listen.substr(0, colon);
+  if (options.host.size() > 2 && options.host.front() == '[') {
+    options.host = options.host.substr(1, options.host.size() - 2);
+  }
+  try {
+    options.port = static_cast<uint16_t>(std::stoi(a.listen.substr(colon + 1)));
+  } catch (const std::exception&) {
+    Fail("--listen wants HOST:PORT");
+  }
+  options.threads = a.threads;
+  server::BlockTerminationSignals();
+  auto stub = bench::ProviderStub::Start(*key, options);
+  if (!stub.ok()) Fail(stub.status().message());
+  std::string url = (*stub)->url();
+  if (!url.empty() && url.back() == '/') url.pop_back();
+  std::printf("bench-provider: listening on %s\n", url.c_str());
+  std::fflush(stdout);
+  server::WaitForTerminationSignal();
+  (*stub)->Shutdown();
+  std::printf("bench-provider: served %llu requests\n",
+              static_cast<unsigned long long>((*stub)->served()));
+}
+
+}  // namespace
+
+void AddBenchCommands(CLI::App& app) {
+  auto json = std::make_shared<bool>(false);
+  auto* bench = app.add_subcommand(
+      "bench", "Benchmark the bus: register bench systems, generate load, measure crypto");
+  bench->require_subcommand(1);
+  bench->add_flag("--json", *json, "Print one JSON object instead of a table");
+  // Leaves pass unknown options (--json) up, so it may follow them.
+  bench->fallthrough();
+  auto quiet_logs = [] { spdlog::set_default_logger(spdlog::stderr_color_st("govesb-bench")); };
+
+  auto setup = std::make_shared<SetupArgs>();
+  auto* setup_cmd = bench->add_subcommand(
+      "setup", "Register the benchmark institution, provider, API and consumer in a data dir");
+  setup_cmd->add_option("--data-dir", setup->data_dir, "The bus's data directory")->required();
+  setup_cmd
+      ->add_option("--provider-url", setup->provider_url,
+                   "Where the bus delivers (a bench-provider), e.g. http://127.0.0.1:9400/")
+      ->required();
+  setup_cmd->add_option("--curve", setup->curve, "Curve of the benchmark systems' keys")
+      ->capture_default_str()
+      ->check(CurveValidator());
+  setup_cmd->callback([setup, json, quiet_logs] {
+    quiet_logs();
+    RunSetup(*setup, *json);
+  });
+
+  auto run = std::make_shared<RunArgs>();
+  bench::BenchRunOptions& o = run->options;
+  auto* run_cmd = bench->add_subcommand(
+      "run", "Drive pre-signed requests at a bus over keep-alive connections and report");
+  run_cmd->add_option("--url", o.url, "Bus base URL (default: the profile's url)");
+  run_cmd->add_option("--profile", o.profile, "Consumer profile (from `bench setup`)")->required();
+  run_cmd->add_option("--ca-file", o.ca_file, "CA to trust for https (e.g. DATA_DIR/tls/ca.pem)");
+  run_cmd->add_option("--mode", run->mode, "request or push")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"request", "push"}));
+  run_cmd->add_option("--api", o.code,
+                      "apiCode (pushCode in push mode); default: the profile's api_code, else "
+                      "BNCH01");
+  run_cmd->add_option("--connections", o.connections, "Keep-alive connections")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  run_cmd->add_option("--duration", o.duration_s, "Measured seconds")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  run_cmd->add_option("--warmup", o.warmup_s, "Seconds before the measurement, not counted")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  run_cmd
+      ->add_option("--rate", o.rate,
+                   "Requests per second, open loop (latency from the scheduled time); 0: "
+                   "closed loop, as fast as answers come")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  run_cmd->add_flag("--raw", o.raw,
+                    "No token; POST to --url itself (the provider stub, or a proxy before it)");
+  run_cmd->add_option("--body-size", o.body_size, "Bytes of each esbBody")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{8} * 1024 * 1024));
+  run_cmd->add_option("--timeout-ms", run->timeout_ms, "Per request, and the drain limit")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600000));
+  run_cmd->add_option("--pool", o.max_pool, "Closed loop: at most this many pre-signed envelopes")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{50'000'000}));
+  run_cmd
+      ->add_option("--presign-ms", run->presign_ms,
+                   "Closed loop: at most this long pre-signing (all cores)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3'600'000));
+  run_cmd->callback([run, json, quiet_logs] {
+    quiet_logs();
+    RunRun(*run, *json);
+  });
+
+  auto duration_ms = std::make_shared<int>(1000);
+  auto* crypto_cmd = bench->add_subcommand(
+      "crypto", "Single-core ECDSA sign/verify rates per curve and the exchange ceiling");
+  crypto_cmd->add_option("--duration-ms", *duration_ms, "Per figure")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600000));
+  crypto_cmd->callback([duration_ms, json, quiet_logs] {
+    quiet_logs();
+    RunCrypto(*duration_ms, *json);
+  });
+
+  auto* port_cmd = bench->add_subcommand(
+      "free-port", "Print a TCP port of 127.0.0.1 that is free now (for scripts)");
+  port_cmd->callback([json] {
+    auto port = bench::FreeLoopbackPort();
+    if (!port.ok()) Fail(port.status().message());
+    std::printf(*json ? "{\"port\":%u}\n" : "%u\n", static_cast<unsigned>(*port));
+  });
+
+  auto idle = std::make_shared<bench::IdleOptions>();
+  auto* idle_cmd = bench->add_subcommand(
+      "idle", "Hold many served keep-alive connections open and idle (memory per connection)");
+  idle_cmd->add_option("--url", idle->url, "Plain-HTTP bus base URL")->required();
+  idle_cmd->add_option("--connections", idle->connections, "How many")->capture_default_str();
+  auto hold = std::make_shared<int64_t>(10);
+  idle_cmd->add_option("--hold-seconds", *hold, "How long to hold them")->capture_default_str();
+  idle_cmd->callback([idle, hold] {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+      limit.rlim_cur = limit.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    idle->hold = std::chrono::seconds(*hold);
+    idle->on_held = [](size_t n) {
+      std::printf("bench-idle: holding %zu connections\n", n);
+      std::fflush(stdout);
+    };
+    auto held = bench::HoldIdleConnections(*idle);
+    if (!held.ok()) Fail(held.status().message());
+  });
+
+  auto provider = std::make_shared<ProviderArgs>();
+  auto* provider_cmd = app.add_subcommand(
+      "bench-provider",
+      "A provider stub for benchmarks: answers every delivery with one pre-signed reply");
+  provider_cmd->add_option("--listen", provider->listen, "HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  provider_cmd->add_option("--key-file", provider->key_file, "The provider's private key file")
+      ->required();
+  provider_cmd->add_option("--esb-key", provider->esb_key, "The bus public key (base64, or @file)")
+      ->required();
+  provider_cmd->add_option("--threads", provider->threads, "I/O threads")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{256}));
+  provider_cmd->callback([provider, quiet_logs] {
+    quiet_logs();
+    RunProvider(*provider);
+  });
+}
+
+}  // namespace govesb::apps

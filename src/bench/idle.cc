@@ -1,0 +1,51 @@
+#include "bench/idle.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/url/parse.hpp>
+#include <thread>
+#include <vector>
+
+namespace govesb::bench {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+Result<size_t> HoldIdleConnections(const IdleOptions& options) {
+  auto url = boost::urls::parse_absolute_uri(options.url);
+  if (!url || url->scheme() != "http") return InvalidArgument("--url must be http://HOST:PORT");
+  std::string host(url->encoded_host());
+  std::string port = url->has_port() ? std::string(url->port()) : "80";
+  asio::io_context ctx;
+  tcp::resolver resolver(ctx);
+  boost::system::error_code ec;
+  auto endpoints = resolver.resolve(host, port, ec);
+  if (ec) return Unavailable("cannot resolve " + host + ": " + ec.message());
+  const std::string request = "GET /health HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
+
+  std::vector<tcp::socket> sockets;
+  sockets.reserve(options.connections);
+  for (size_t i = 0; i < options.connections; ++i) {
+    tcp::socket s(ctx);
+    asio::connect(s, endpoints, ec);
+    if (ec) {
+      return Unavailable("connection " + std::to_string(i + 1) + " failed: " + ec.message() +
+                         " (raise ulimit -n?)");
+    }
+    asio::write(s, asio::buffer(request), ec);
+    asio::streambuf answer;
+    if (!ec) asio::read_until(s, answer, "}", ec);  // /health answers a small JSON object
+    if (ec)
+      return Unavailable("request on connection " + std::to_string(i + 1) +
+                         " failed: " + ec.message());
+    sockets.push_back(std::move(s));
+  }
+  if (options.on_held) options.on_held(sockets.size());
+  std::this_thread::sleep_for(options.hold);
+  return sockets.size();
+}
+
+}  // namespace govesb::bench

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "base/result.h"
+
+namespace govesb::bench {
+
+// `govesb bench idle`: opens `connections` keep-alive connections to a plain-HTTP bus, makes
+// one small request on each (GET /health) so that each is a served, kept-alive connection,
+// then holds them all open and idle for `hold`. For measuring the bus's memory per idle
+// connection. `on_held` runs once all are open (with the count), before the hold.
+struct IdleOptions {
+  std::string url;  // http://HOST:PORT
+  size_t connections = 10'000;
+  std::chrono::seconds hold{10};
+  std::function<void(size_t held)> on_held;
+};
+
+// The number of connections held.
+Result<size_t> HoldIdleConnections(const IdleOptions& options);
+
+}  // namespace govesb::bench

@@ -1,0 +1,82 @@
+#include "bench/provider_stub.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "http/io_threads.h"
+#include "http/server.h"
+#include "wire/envelope.h"
+#include "wire/json.h"
+
+namespace govesb::bench {
+
+Result<std::unique_ptr<ProviderStub>> ProviderStub::Start(const crypto::PrivateKey& key,
+                                                          ProviderStubOptions options) {
+  std::string body;
+  Status valid = wire::WriteCompact(options.reply_body, body);
+  if (!valid.ok()) return InvalidArgument("the reply body is not JSON: " + valid.message());
+  auto stub = std::make_unique<ProviderStub>(Passkey{});
+  std::string data = "{\"success\":true,\"esbBody\":" + body + "}";
+  stub->reply_ = wire::SealEnvelope(data, key.SignBase64(data));
+  stub->options_ = std::move(options);
+  stub->io_ = std::make_unique<http::IoThreads>(std::max<size_t>(stub->options_.threads, 1));
+
+  http::ServerOptions server_options;
+  server_options.host = stub->options_.host;
+  server_options.port = stub->options_.port;
+  ProviderStub* self = stub.get();
+  stub->server_ = std::make_unique<http::HttpServer>(
+      *stub->io_, server_options,
+      [self](http::HttpRequest&) -> boost::asio::awaitable<http::HttpResponse> {
+        self->served_.fetch_add(1, std::memory_order_relaxed);
+        http::HttpResponse r;
+        r.body = self->reply_;
+        co_return r;
+      });
+  GOVESB_RETURN_IF_ERROR(stub->server_->Listen());
+  stub->server_->Start();
+  stub->io_->Start();
+  return stub;
+}
+
+ProviderStub::ProviderStub(Passkey) {}
+
+ProviderStub::~ProviderStub() { Shutdown(); }
+
+uint16_t ProviderStub::port() const { return server_->port(); }
+
+std::string ProviderStub::url() const {
+  std::string host = options_.host;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(port()) + "/";
+}
+
+void ProviderStub::Shutdown() {
+  if (stopped_ || !server_) return;
+  stopped_ = true;
+  server_->Shutdown();
+  io_->Stop();
+}
+
+Result<uint16_t> FreeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return Unavailable(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  int error = errno;
+  ::close(fd);
+  if (!ok) return Unavailable(std::string("cannot bind 127.0.0.1:0: ") + std::strerror(error));
+  return static_cast<uint16_t>(ntohs(address.sin_port));
+}
+
+}  // namespace govesb::bench
