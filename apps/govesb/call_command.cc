@@ -1,5 +1,4 @@
 // `govesb call`: one signed exchange through the bus, on the C++ SDK.
-#include <boost/json.hpp>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -45,26 +44,20 @@ std::string ValueOrFile(const std::string& v) {
   return v;
 }
 
-// Fills unset arguments from a profile file: a JSON object with url, client_id,
-// client_secret, private_key, esb_public_key and optionally ca_file.
+// Fills unset arguments from a profile file (sdk::LoadProfile); the command line wins.
 void ApplyProfile(CallArgs& a) {
   if (a.profile.empty()) return;
-  boost::system::error_code ec;
-  auto v = boost::json::parse(ReadFile(a.profile), ec);
-  if (ec || !v.is_object()) Fail("profile " + a.profile + " is not a JSON object");
-  const auto& o = v.as_object();
-  auto take = [&](const char* name, std::string& field) {
-    if (!field.empty()) return;  // the command line wins
-    if (const auto* p = o.if_contains(name); p != nullptr && p->is_string()) {
-      field = std::string(p->as_string());
-    }
-  };
-  take("url", a.url);
-  take("client_id", a.client_id);
-  take("client_secret", a.secret);
-  take("private_key", a.key);
-  take("esb_public_key", a.esb_key);
-  take("ca_file", a.ca_file);
+  auto profile = sdk::LoadProfile(a.profile);
+  if (!profile.ok()) Fail(profile.error().message);
+  const sdk::ClientOptions& o = profile->options;
+  for (auto [field, value] : {std::pair{&a.url, &o.bus_url},
+                              {&a.client_id, &o.client_id},
+                              {&a.secret, &o.client_secret},
+                              {&a.key, &o.private_key},
+                              {&a.esb_key, &o.bus_public_key},
+                              {&a.ca_file, &o.ca_file}}) {
+    if (field->empty()) *field = *value;
+  }
 }
 
 void RunCall(CallArgs& a) {

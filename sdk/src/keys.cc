@@ -38,15 +38,8 @@ Curve FromInternal(crypto::Curve curve) {
 }  // namespace
 
 const char* CurveName(Curve curve) {
-  switch (curve) {
-    case Curve::kSecp256k1:
-      return "secp256k1";
-    case Curve::kP256:
-      return "prime256v1";
-    case Curve::kP521:
-      return "secp521r1";
-  }
-  return "unknown";
+  // crypto::CurveName returns views of string literals: null-terminated.
+  return crypto::CurveName(ToInternal(curve)).data();
 }
 
 Result<Curve> ParseCurve(std::string_view name) {

@@ -1,10 +1,6 @@
 #include "bench/run.h"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "crypto/keys.h"
 #include "govesb/client.h"
@@ -13,45 +9,18 @@ namespace govesb::bench {
 
 namespace {
 
-struct Profile {
-  std::string url;
-  std::string client_id;
-  std::string client_secret;
-  std::string private_key;
-  std::string esb_public_key;
-  std::string ca_file;
-  std::string api_code;
-};
-
-Result<Profile> ReadProfile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("cannot read the profile " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text.str(), ec);
-  if (ec || !v.is_object()) return InvalidArgument("profile " + path + " is not a JSON object");
-  const auto& o = v.as_object();
-  Profile p;
-  auto take = [&](const char* name, std::string& field) {
-    if (const auto* m = o.if_contains(name); m != nullptr && m->is_string()) {
-      field = std::string(m->as_string());
-    }
-  };
-  take("url", p.url);
-  take("client_id", p.client_id);
-  take("client_secret", p.client_secret);
-  take("private_key", p.private_key);
-  take("esb_public_key", p.esb_public_key);
-  take("ca_file", p.ca_file);
-  take("api_code", p.api_code);
-  for (auto [value, name] : {std::pair{&p.client_id, "client_id"},
-                             {&p.client_secret, "client_secret"},
-                             {&p.private_key, "private_key"},
-                             {&p.esb_public_key, "esb_public_key"}}) {
+// The benchmark's consumer profile (sdk::LoadProfile), with the members a run needs.
+Result<sdk::Profile> ReadProfile(const std::string& path) {
+  auto loaded = sdk::LoadProfile(path);
+  if (!loaded.ok()) return InvalidArgument(loaded.error().message);
+  const sdk::ClientOptions& o = loaded->options;
+  for (auto [value, name] : {std::pair{&o.client_id, "client_id"},
+                             {&o.client_secret, "client_secret"},
+                             {&o.private_key, "private_key"},
+                             {&o.bus_public_key, "esb_public_key"}}) {
     if (value->empty()) return InvalidArgument("profile " + path + " has no " + name);
   }
-  return p;
+  return std::move(loaded).value();
 }
 
 }  // namespace
@@ -60,11 +29,11 @@ Result<LoadReport> RunBench(const BenchRunOptions& options) {
   auto note = [&](const std::string& line) {
     if (options.on_note) options.on_note(line);
   };
-  GOVESB_ASSIGN_OR_RETURN(Profile profile, ReadProfile(options.profile));
-  std::string url = options.url.empty() ? profile.url : options.url;
+  GOVESB_ASSIGN_OR_RETURN(sdk::Profile profile, ReadProfile(options.profile));
+  std::string url = options.url.empty() ? profile.options.bus_url : options.url;
   if (url.empty()) return InvalidArgument("no bus URL: give --url or put url in the profile");
-  std::string ca_file = options.ca_file.empty() ? profile.ca_file : options.ca_file;
-  auto key = crypto::PrivateKey::FromText(profile.private_key);
+  std::string ca_file = options.ca_file.empty() ? profile.options.ca_file : options.ca_file;
+  auto key = crypto::PrivateKey::FromText(profile.options.private_key);
   if (!key.ok()) return InvalidArgument("profile private_key: " + key.status().message());
   if (options.rate < 0 || !std::isfinite(options.rate)) {
     return InvalidArgument("--rate must be 0 (closed loop) or positive");
@@ -76,10 +45,10 @@ Result<LoadReport> RunBench(const BenchRunOptions& options) {
   // One token for the whole run, through the SDK (as a real consumer gets it).
   sdk::ClientOptions client_options;
   client_options.bus_url = url;
-  client_options.client_id = profile.client_id;
-  client_options.client_secret = profile.client_secret;
-  client_options.private_key = profile.private_key;
-  client_options.bus_public_key = profile.esb_public_key;
+  client_options.client_id = profile.options.client_id;
+  client_options.client_secret = profile.options.client_secret;
+  client_options.private_key = profile.options.private_key;
+  client_options.bus_public_key = profile.options.bus_public_key;
   client_options.ca_file = ca_file;
   client_options.timeout = options.timeout;
   std::string access_token;

@@ -27,6 +27,17 @@ struct ClientOptions {
   std::chrono::seconds refresh_margin{60};
 };
 
+// A profile file: one JSON object with the members url, client_id, client_secret,
+// private_key, esb_public_key and, optionally, ca_file and api_code (what `govesb call
+// --profile`, the demo and the benchmark use). Missing members stay empty; unknown ones are
+// ignored. kInvalidArgument when the file cannot be read or is not a JSON object.
+struct Profile {
+  ClientOptions options;  // bus_url, client_id, client_secret, private_key, bus_public_key,
+                          // ca_file
+  std::string api_code;   // a default apiCode, when the profile names one
+};
+Result<Profile> LoadProfile(const std::string& path);
+
 // The verified `data` of a bus response (contract 4.2).
 struct Response {
   bool success = false;
