@@ -61,9 +61,7 @@ TokenService::Issued TokenService::Issue(const registry::System& system) const {
   return Issued{std::move(token), ttl_.count()};
 }
 
-Result<const registry::System*> TokenService::Authenticate(
-    std::string_view token, const registry::Snapshot& snapshot) const {
-  if (token.empty()) return Unauthenticated("no access token: get one from the token endpoint");
+Result<TokenService::Claims> TokenService::Decode(std::string_view token) const {
   if (token.size() > 512) return Unauthenticated("access token is malformed");
   size_t dot = token.find('.');
   if (dot == std::string_view::npos) return Unauthenticated("access token is malformed");
@@ -75,20 +73,41 @@ Result<const registry::System*> TokenService::Authenticate(
   auto payload = Base64UrlDecode(encoded);
   if (!payload) return Unauthenticated("access token is malformed");
   auto parts = Split(*payload, '|');
-  int64_t version = 0;
+  Claims claims;
   int64_t issued = 0;
-  int64_t expires = 0;
-  if (parts.size() != 6 || parts[0] != kVersion || !ParseInt(parts[2], version) ||
-      !ParseInt(parts[3], issued) || !ParseInt(parts[4], expires)) {
+  if (parts.size() != 6 || parts[0] != kVersion || !ParseInt(parts[2], claims.credential_version) ||
+      !ParseInt(parts[3], issued) || !ParseInt(parts[4], claims.expires_at)) {
     return Unauthenticated("access token is malformed");
   }
-  if (clock_.NowSeconds() >= expires) {
+  claims.client_id = std::string(parts[1]);
+  return claims;
+}
+
+Result<const registry::System*> TokenService::Authenticate(
+    std::string_view token, const registry::Snapshot& snapshot) const {
+  if (token.empty()) return Unauthenticated("no access token: get one from the token endpoint");
+  Claims claims;
+  bool cached = false;
+  {
+    std::lock_guard lock(verified_mu_);
+    if (auto it = verified_.find(std::string(token)); it != verified_.end()) {
+      claims = it->second;
+      cached = true;
+    }
+  }
+  if (!cached) {
+    GOVESB_ASSIGN_OR_RETURN(claims, Decode(token));
+    std::lock_guard lock(verified_mu_);
+    if (verified_.size() >= 65'536) verified_.clear();  // bounded; refills as tokens are used
+    verified_.emplace(std::string(token), claims);
+  }
+  if (clock_.NowSeconds() >= claims.expires_at) {
     return Unauthenticated("access token has expired: get a new one from the token endpoint");
   }
-  const registry::System* system = snapshot.FindSystem(parts[1]);
+  const registry::System* system = snapshot.FindSystem(claims.client_id);
   if (system == nullptr) return Unauthenticated("access token names an unknown system");
   if (!system->enabled) return Unauthenticated("system " + system->client_id + " is disabled");
-  if (system->credential_version != version) {
+  if (system->credential_version != claims.credential_version) {
     return Unauthenticated(
         "access token was revoked: the system's credentials changed; get a new token");
   }

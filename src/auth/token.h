@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "base/clock.h"
 #include "base/result.h"
@@ -34,9 +36,22 @@ class TokenService {
   std::chrono::seconds ttl() const { return ttl_; }
 
  private:
+  struct Claims {
+    std::string client_id;
+    int64_t credential_version = 0;
+    int64_t expires_at = 0;
+  };
+  // Checks the MAC and decodes the payload (no expiry or registry checks).
+  Result<Claims> Decode(std::string_view token) const;
+
   std::string mac_secret_;
   const Clock& clock_;
   std::chrono::seconds ttl_;
+  // Tokens whose MAC was already checked: a client sends the same token with every call, and
+  // the HMAC is a measurable part of an exchange. Only the MAC result is remembered; expiry,
+  // the system's state and its credential version are checked on every call.
+  mutable std::mutex verified_mu_;
+  mutable std::unordered_map<std::string, Claims> verified_;
 };
 
 // Extracts the token from an Authorization header value: "Bearer <t>", "bearer <t>" or the

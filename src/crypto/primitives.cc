@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <climits>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -116,9 +117,18 @@ std::array<uint8_t, 16> RandomUuidBytes() {
 }  // namespace
 
 Sha256Digest Sha256(std::string_view data) {
+  // One digest context per thread, reused: EVP_Digest would allocate and set up a new one for
+  // every message, and this runs four times per exchange.
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
+  GOVESB_CHECK(ctx != nullptr);
   Sha256Digest digest{};
   unsigned int len = 0;
-  GOVESB_CHECK(EVP_Digest(Bytes(data), data.size(), digest.data(), &len, Sha256Md(), nullptr) == 1);
+  GOVESB_CHECK(EVP_DigestInit_ex2(ctx.get(), Sha256Md(), nullptr) == 1);
+  GOVESB_CHECK(EVP_DigestUpdate(ctx.get(), Bytes(data), data.size()) == 1);
+  GOVESB_CHECK(EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) == 1);
   GOVESB_CHECK(len == digest.size());
   return digest;
 }
