@@ -1,6 +1,7 @@
-// `govesb admin`: registry administration (institutions, systems, APIs, grants) and the bus's
-// public key. Every leaf prints one JSON value with --json (an object, or an array for lists)
-// and a readable form otherwise. Failures print "error: <message>" on stderr and exit 1.
+// `govesb admin`: registry administration (institutions, systems, APIs, grants, push topics,
+// subscriptions) and the bus's public key. Every leaf prints one JSON value with --json (an object,
+// or an array for lists) and a readable form otherwise. Failures print "error: <message>" on stderr
+// and exit 1.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -142,6 +143,30 @@ json::object ToJson(const registry::Grant& grant) {
   out["state"] = grant.state;
   out["created_at"] = IsoTime(grant.created_at);
   out["updated_at"] = IsoTime(grant.updated_at);
+  return out;
+}
+
+json::object ToJson(const registry::Topic& topic) {
+  json::object out;
+  out["code"] = topic.code;
+  out["publisher"] = topic.publisher_client_id;
+  out["created_at"] = IsoTime(topic.created_at);
+  return out;
+}
+
+json::object ToJson(const registry::Subscription& subscription) {
+  json::object out;
+  out["subscriber"] = subscription.subscriber_client_id;
+  out["topic"] = subscription.topic_code;
+  out["endpoint"] = subscription.endpoint;
+  if (subscription.endpoint_override.empty()) {
+    out["endpoint_override"] = nullptr;
+  } else {
+    out["endpoint_override"] = subscription.endpoint_override;
+  }
+  out["state"] = subscription.state;
+  out["created_at"] = IsoTime(subscription.created_at);
+  out["updated_at"] = IsoTime(subscription.updated_at);
   return out;
 }
 
@@ -419,6 +444,71 @@ void AddGrantCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opti
   });
 }
 
+void AddTopicCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  CLI::App* group = admin.add_subcommand("topic", "Push topics (pushCode) of publisher systems");
+  group->require_subcommand(1);
+
+  struct AddArgs {
+    std::string publisher, code;
+  };
+  auto args = std::make_shared<AddArgs>();
+  CLI::App* add = AddLeaf(
+      *group, "add", "Register a push topic of a publisher system", options,
+      [args](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.registry().AddTopic(args->publisher, args->code))), as_json);
+      });
+  add->add_option("--publisher", args->publisher, "client_id of the publisher system")->required();
+  add->add_option("--code", args->code, "pushCode: 5-8 of A-Z a-z 0-9 (case-sensitive)")
+      ->required();
+
+  AddLeaf(*group, "list", "List push topics", options, [](AdminSession& s, bool as_json) {
+    PrintList(ToJsonArray(Unwrap(s.registry().ListTopics())), {"code", "publisher", "created_at"},
+              as_json);
+  });
+}
+
+void AddSubscriptionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  CLI::App* group =
+      admin.add_subcommand("subscription", "Which subscriber systems receive which push topics");
+  group->require_subcommand(1);
+
+  struct AddArgs {
+    std::string subscriber, topic, endpoint;
+  };
+  auto add_args = std::make_shared<AddArgs>();
+  CLI::App* add =
+      AddLeaf(*group, "add", "Subscribe a system to a push topic (approved)", options,
+              [add_args](AdminSession& s, bool as_json) {
+                PrintObject(ToJson(Unwrap(s.registry().AddSubscription(
+                                add_args->subscriber, add_args->topic, add_args->endpoint))),
+                            as_json);
+              });
+  add->add_option("--subscriber", add_args->subscriber, "client_id of the subscriber system")
+      ->required();
+  add->add_option("--topic", add_args->topic, "pushCode")->required();
+  add->add_option("--endpoint", add_args->endpoint,
+                  "Delivery URL for this subscription (default: the subscriber's endpoint)");
+
+  struct RevokeArgs {
+    std::string subscriber, topic;
+  };
+  auto revoke_args = std::make_shared<RevokeArgs>();
+  CLI::App* revoke = AddLeaf(*group, "revoke", "Stop deliveries of a push topic to a system",
+                             options, [revoke_args](AdminSession& s, bool as_json) {
+                               PrintObject(ToJson(Unwrap(s.registry().RevokeSubscription(
+                                               revoke_args->subscriber, revoke_args->topic))),
+                                           as_json);
+                             });
+  revoke->add_option("--subscriber", revoke_args->subscriber, "client_id of the subscriber system")
+      ->required();
+  revoke->add_option("--topic", revoke_args->topic, "pushCode")->required();
+
+  AddLeaf(*group, "list", "List subscriptions", options, [](AdminSession& s, bool as_json) {
+    PrintList(ToJsonArray(Unwrap(s.registry().ListSubscriptions())),
+              {"subscriber", "topic", "state", "endpoint", "updated_at"}, as_json);
+  });
+}
+
 void AddEsbKeyCommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
   CLI::App* cmd = admin.add_subcommand(
       "esb-key", "Print the bus's public key (base64 SPKI), to give to connected systems");
@@ -451,6 +541,8 @@ void AddAdminCommand(CLI::App& app) {
   AddSystemCommands(*admin, options);
   AddApiCommands(*admin, options);
   AddGrantCommands(*admin, options);
+  AddTopicCommands(*admin, options);
+  AddSubscriptionCommands(*admin, options);
   AddEsbKeyCommand(*admin, options);
 }
 

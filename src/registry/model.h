@@ -72,4 +72,32 @@ struct Grant {
   int64_t updated_at = 0;
 };
 
+// A push topic (pushCode) owned by a publisher system.
+struct Topic {
+  int64_t id = 0;
+  std::string code;  // 5-8 alphanumerics, unique among topics, case-sensitive
+  int64_t publisher_system_id = 0;
+  std::string publisher_client_id;
+  int64_t created_at = 0;
+};
+
+inline constexpr std::string_view kSubscriptionPending = "pending";
+inline constexpr std::string_view kSubscriptionApproved = "approved";
+inline constexpr std::string_view kSubscriptionRevoked = "revoked";
+
+// A subscriber system's subscription to a topic. Only "approved" subscriptions get deliveries.
+struct Subscription {
+  int64_t id = 0;
+  int64_t subscriber_system_id = 0;
+  std::string subscriber_client_id;
+  int64_t topic_id = 0;
+  std::string topic_code;
+  // Effective delivery URL: endpoint_override when set, else the subscriber's endpoint.
+  std::string endpoint;
+  std::string endpoint_override;  // "" when the subscriber's endpoint is used
+  std::string state;              // kSubscriptionPending, kSubscriptionApproved or ...Revoked
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
 }  // namespace govesb::registry

@@ -113,6 +113,45 @@ Result<Grant> ReadGrant(store::Statement& s) {
   return row;
 }
 
+// ---- topics ----
+
+constexpr std::string_view kTopicSelect =
+    "SELECT t.id, t.code, t.publisher_system_id, s.client_id, t.created_at"
+    " FROM topics t JOIN systems s ON s.id = t.publisher_system_id";
+
+Result<Topic> ReadTopic(store::Statement& s) {
+  Topic row;
+  row.id = s.ColumnInt64(0);
+  row.code = s.ColumnText(1);
+  row.publisher_system_id = s.ColumnInt64(2);
+  row.publisher_client_id = s.ColumnText(3);
+  row.created_at = s.ColumnInt64(4);
+  return row;
+}
+
+// ---- subscriptions ----
+
+constexpr std::string_view kSubscriptionSelect =
+    "SELECT b.id, b.subscriber_system_id, s.client_id, b.topic_id, t.code, b.endpoint,"
+    " s.endpoint, b.state, b.created_at, b.updated_at"
+    " FROM subscriptions b JOIN systems s ON s.id = b.subscriber_system_id"
+    " JOIN topics t ON t.id = b.topic_id";
+
+Result<Subscription> ReadSubscription(store::Statement& s) {
+  Subscription row;
+  row.id = s.ColumnInt64(0);
+  row.subscriber_system_id = s.ColumnInt64(1);
+  row.subscriber_client_id = s.ColumnText(2);
+  row.topic_id = s.ColumnInt64(3);
+  row.topic_code = s.ColumnText(4);
+  row.endpoint_override = s.ColumnText(5);  // "" for NULL
+  row.endpoint = row.endpoint_override.empty() ? s.ColumnText(6) : row.endpoint_override;
+  row.state = s.ColumnText(7);
+  row.created_at = s.ColumnInt64(8);
+  row.updated_at = s.ColumnInt64(9);
+  return row;
+}
+
 std::string Sql(std::string_view select, std::string_view rest) {
   std::string sql(select);
   sql += ' ';
@@ -171,6 +210,34 @@ Result<std::optional<Grant>> FindGrant(store::Database& db, int64_t consumer_sys
   GOVESB_RETURN_IF_ERROR(stmt.Bind(1, consumer_system_id));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(2, api_id));
   return First(Collect<Grant>(stmt, ReadGrant));
+}
+
+Result<std::vector<Topic>> SelectTopics(store::Database& db) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt, db.Prepare(Sql(kTopicSelect, "ORDER BY t.id")));
+  return Collect<Topic>(stmt, ReadTopic);
+}
+
+Result<std::optional<Topic>> FindTopic(store::Database& db, std::string_view code) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt, db.Prepare(Sql(kTopicSelect, "WHERE t.code = ?")));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, code));
+  return First(Collect<Topic>(stmt, ReadTopic));
+}
+
+Result<std::vector<Subscription>> SelectSubscriptions(store::Database& db) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
+                          db.Prepare(Sql(kSubscriptionSelect, "ORDER BY b.id")));
+  return Collect<Subscription>(stmt, ReadSubscription);
+}
+
+Result<std::optional<Subscription>> FindSubscription(store::Database& db,
+                                                     int64_t subscriber_system_id,
+                                                     int64_t topic_id) {
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement stmt,
+      db.Prepare(Sql(kSubscriptionSelect, "WHERE b.subscriber_system_id = ? AND b.topic_id = ?")));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, subscriber_system_id));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(2, topic_id));
+  return First(Collect<Subscription>(stmt, ReadSubscription));
 }
 
 }  // namespace govesb::registry::internal

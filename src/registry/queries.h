@@ -28,4 +28,12 @@ Result<std::vector<Grant>> SelectGrants(store::Database& db);
 Result<std::optional<Grant>> FindGrant(store::Database& db, int64_t consumer_system_id,
                                        int64_t api_id);
 
+Result<std::vector<Topic>> SelectTopics(store::Database& db);
+Result<std::optional<Topic>> FindTopic(store::Database& db, std::string_view code);
+
+Result<std::vector<Subscription>> SelectSubscriptions(store::Database& db);
+Result<std::optional<Subscription>> FindSubscription(store::Database& db,
+                                                     int64_t subscriber_system_id,
+                                                     int64_t topic_id);
+
 }  // namespace govesb::registry::internal

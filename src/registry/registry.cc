@@ -59,7 +59,29 @@ CREATE TABLE grants (
 CREATE INDEX grants_by_api ON grants(api_id);
 )sql";
 
-constexpr std::array<std::string_view, 1> kMigrations = {kSchemaV1};
+// Migration 2: push topics (pushCode → publisher) and their subscriptions.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE topics (
+  id                  INTEGER PRIMARY KEY,
+  code                TEXT    NOT NULL UNIQUE,
+  publisher_system_id INTEGER NOT NULL REFERENCES systems(id),
+  created_at          INTEGER NOT NULL
+);
+CREATE INDEX topics_by_publisher ON topics(publisher_system_id);
+CREATE TABLE subscriptions (
+  id                   INTEGER PRIMARY KEY,
+  subscriber_system_id INTEGER NOT NULL REFERENCES systems(id),
+  topic_id             INTEGER NOT NULL REFERENCES topics(id),
+  endpoint             TEXT,
+  state                TEXT    NOT NULL CHECK (state IN ('pending', 'approved', 'revoked')),
+  created_at           INTEGER NOT NULL,
+  updated_at           INTEGER NOT NULL,
+  UNIQUE (subscriber_system_id, topic_id)
+);
+CREATE INDEX subscriptions_by_topic ON subscriptions(topic_id);
+)sql";
+
+constexpr std::array<std::string_view, 2> kMigrations = {kSchemaV1, kSchemaV2};
 
 const Clock& DefaultClock() {
   static const SystemClock clock;  // stateless
@@ -90,6 +112,12 @@ Result<Api> MustFindApi(store::Database& db, std::string_view code) {
   GOVESB_ASSIGN_OR_RETURN(std::optional<Api> api, internal::FindApi(db, code));
   if (!api.has_value()) return NotFound("API " + Quoted(code) + " not found");
   return std::move(*api);
+}
+
+Result<Topic> MustFindTopic(store::Database& db, std::string_view code) {
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Topic> topic, internal::FindTopic(db, code));
+  if (!topic.has_value()) return NotFound("topic " + Quoted(code) + " not found");
+  return std::move(*topic);
 }
 
 }  // namespace
@@ -361,5 +389,121 @@ Result<Grant> Registry::RevokeGrant(std::string_view consumer_client_id,
 }
 
 Result<std::vector<Grant>> Registry::ListGrants() { return internal::SelectGrants(db_); }
+
+// ---- push topics ----
+
+Result<Topic> Registry::AddTopic(std::string_view publisher_client_id, std::string_view code) {
+  GOVESB_RETURN_IF_ERROR(ValidateServiceCode(code, "push code"));
+
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(System publisher,
+                          MustFindSystem(db_, publisher_client_id, "publisher system"));
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Topic> existing, internal::FindTopic(db_, code));
+  if (existing.has_value()) {
+    return AlreadyExists("topic code " + Quoted(code) + " already exists");
+  }
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement insert,
+      db_.Prepare("INSERT INTO topics(code, publisher_system_id, created_at) VALUES(?, ?, ?)"));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(1, code));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(2, publisher.id));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(3, Now()));
+  GOVESB_RETURN_IF_ERROR(insert.Run());
+  GOVESB_ASSIGN_OR_RETURN(Topic topic, MustFindTopic(db_, code));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return topic;
+}
+
+Result<std::vector<Topic>> Registry::ListTopics() { return internal::SelectTopics(db_); }
+
+// ---- subscriptions ----
+
+Result<Subscription> Registry::AddSubscription(std::string_view subscriber_client_id,
+                                               std::string_view topic_code,
+                                               std::string_view endpoint_override) {
+  if (!endpoint_override.empty()) GOVESB_RETURN_IF_ERROR(ValidateEndpoint(endpoint_override));
+
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(System subscriber,
+                          MustFindSystem(db_, subscriber_client_id, "subscriber system"));
+  GOVESB_ASSIGN_OR_RETURN(Topic topic, MustFindTopic(db_, topic_code));
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Subscription> existing,
+                          internal::FindSubscription(db_, subscriber.id, topic.id));
+  const int64_t now = Now();
+  if (existing.has_value()) {
+    if (existing->state == kSubscriptionApproved) {
+      return AlreadyExists("system " + Quoted(subscriber_client_id) +
+                           " already has an approved subscription to topic " + Quoted(topic_code));
+    }
+    GOVESB_ASSIGN_OR_RETURN(store::Statement update,
+                            db_.Prepare("UPDATE subscriptions SET state = 'approved', endpoint = ?,"
+                                        " updated_at = ? WHERE id = ?"));
+    if (endpoint_override.empty()) {
+      GOVESB_RETURN_IF_ERROR(update.BindNull(1));
+    } else {
+      GOVESB_RETURN_IF_ERROR(update.Bind(1, endpoint_override));
+    }
+    GOVESB_RETURN_IF_ERROR(update.Bind(2, now));
+    GOVESB_RETURN_IF_ERROR(update.Bind(3, existing->id));
+    GOVESB_RETURN_IF_ERROR(update.Run());
+  } else {
+    GOVESB_ASSIGN_OR_RETURN(
+        store::Statement insert,
+        db_.Prepare("INSERT INTO subscriptions(subscriber_system_id, topic_id, endpoint, state,"
+                    " created_at, updated_at) VALUES(?, ?, ?, 'approved', ?, ?)"));
+    GOVESB_RETURN_IF_ERROR(insert.Bind(1, subscriber.id));
+    GOVESB_RETURN_IF_ERROR(insert.Bind(2, topic.id));
+    if (endpoint_override.empty()) {
+      GOVESB_RETURN_IF_ERROR(insert.BindNull(3));
+    } else {
+      GOVESB_RETURN_IF_ERROR(insert.Bind(3, endpoint_override));
+    }
+    GOVESB_RETURN_IF_ERROR(insert.Bind(4, now));
+    GOVESB_RETURN_IF_ERROR(insert.Bind(5, now));
+    GOVESB_RETURN_IF_ERROR(insert.Run());
+  }
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Subscription> subscription,
+                          internal::FindSubscription(db_, subscriber.id, topic.id));
+  if (!subscription.has_value()) {
+    return Internal("subscription vanished inside its own transaction");
+  }
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return std::move(*subscription);
+}
+
+Result<Subscription> Registry::RevokeSubscription(std::string_view subscriber_client_id,
+                                                  std::string_view topic_code) {
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(System subscriber,
+                          MustFindSystem(db_, subscriber_client_id, "subscriber system"));
+  GOVESB_ASSIGN_OR_RETURN(Topic topic, MustFindTopic(db_, topic_code));
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Subscription> existing,
+                          internal::FindSubscription(db_, subscriber.id, topic.id));
+  if (!existing.has_value()) {
+    return NotFound("system " + Quoted(subscriber_client_id) + " has no subscription to topic " +
+                    Quoted(topic_code));
+  }
+  if (existing->state == kSubscriptionRevoked) {
+    return FailedPrecondition("the subscription of system " + Quoted(subscriber_client_id) +
+                              " to topic " + Quoted(topic_code) + " is already revoked");
+  }
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement update,
+      db_.Prepare("UPDATE subscriptions SET state = 'revoked', updated_at = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(update.Bind(1, Now()));
+  GOVESB_RETURN_IF_ERROR(update.Bind(2, existing->id));
+  GOVESB_RETURN_IF_ERROR(update.Run());
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Subscription> subscription,
+                          internal::FindSubscription(db_, subscriber.id, topic.id));
+  if (!subscription.has_value()) {
+    return Internal("subscription vanished inside its own transaction");
+  }
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return std::move(*subscription);
+}
+
+Result<std::vector<Subscription>> Registry::ListSubscriptions() {
+  return internal::SelectSubscriptions(db_);
+}
 
 }  // namespace govesb::registry

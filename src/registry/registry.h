@@ -43,7 +43,8 @@ struct SystemUpdate {
   std::optional<std::string> endpoint = std::nullopt;
 };
 
-// Administration of the registry: institutions, systems, APIs and grants, stored in the
+// Administration of the registry: institutions, systems, APIs, grants, push topics and
+// subscriptions, stored in the
 // database it is given (which it does not own). Every mutating operation validates its input,
 // then runs in one immediate transaction, so it either applies completely or changes nothing.
 // Errors: kInvalidArgument (malformed input), kNotFound (an unknown reference, named in the
@@ -89,6 +90,22 @@ class Registry {
   Result<Grant> AddGrant(std::string_view consumer_client_id, std::string_view api_code);
   Result<Grant> RevokeGrant(std::string_view consumer_client_id, std::string_view api_code);
   Result<std::vector<Grant>> ListGrants();
+
+  // A push topic owned by `publisher_client_id`. `code` (pushCode): 5-8 ASCII alphanumerics,
+  // case-sensitive, unique among topics (topics and APIs are separate namespaces).
+  Result<Topic> AddTopic(std::string_view publisher_client_id, std::string_view code);
+  Result<std::vector<Topic>> ListTopics();
+
+  // Approves `subscriber_client_id`'s subscription to `topic_code`: creates it or re-approves
+  // a pending/revoked one (then its endpoint override is replaced by `endpoint_override`).
+  // Deliveries go to the subscriber's endpoint unless `endpoint_override` is non-empty.
+  // Disabled subscribers may be subscribed, like grants.
+  Result<Subscription> AddSubscription(std::string_view subscriber_client_id,
+                                       std::string_view topic_code,
+                                       std::string_view endpoint_override = {});
+  Result<Subscription> RevokeSubscription(std::string_view subscriber_client_id,
+                                          std::string_view topic_code);
+  Result<std::vector<Subscription>> ListSubscriptions();
 
  private:
   Result<System> SetEnabled(std::string_view client_id, bool enabled);

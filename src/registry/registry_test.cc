@@ -53,7 +53,7 @@ bool IsAlnum32(const std::string& s) {
 TEST_F(RegistryTest, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 1);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 2);
 }
 
 // ---- institutions ----
@@ -348,6 +348,162 @@ TEST_F(RegistryTest, GrantBadInputChangesNothing) {
   EXPECT_REJECTED(registry_.RevokeGrant(consumer_.client_id, "GETUSR"), StatusCode::kNotFound,
                   "has no grant");
   EXPECT_REJECTED(registry_.RevokeGrant("nobody", "GETUSR"), StatusCode::kNotFound, "'nobody'");
+}
+
+// ---- push topics ----
+
+TEST_F(RegistryTest, AddAndListTopics) {
+  AddFixtures();
+  clock_.Advance(std::chrono::seconds(3));
+  auto topic = registry_.AddTopic(provider_.client_id, "NEWUSR");
+  ASSERT_TRUE(topic.ok()) << topic.status().ToString();
+  EXPECT_GT(topic->id, 0);
+  EXPECT_EQ(topic->code, "NEWUSR");
+  EXPECT_EQ(topic->publisher_system_id, provider_.id);
+  EXPECT_EQ(topic->publisher_client_id, provider_.client_id);
+  EXPECT_EQ(topic->created_at, clock_.NowMillis());
+
+  // Case-sensitive; separate namespace from apiCodes; any system may publish.
+  ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "newusr").ok());
+  ASSERT_TRUE(registry_.AddTopic(consumer_.client_id, "GETUSR").ok());
+  ASSERT_TRUE(registry_.AddTopic(consumer_.client_id, "A1234567").ok());
+
+  auto list = registry_.ListTopics();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 4u);
+  EXPECT_EQ((*list)[0].code, "NEWUSR");
+  EXPECT_EQ((*list)[1].code, "newusr");
+  EXPECT_EQ((*list)[2].code, "GETUSR");
+  EXPECT_EQ((*list)[2].publisher_client_id, consumer_.client_id);
+}
+
+TEST_F(RegistryTest, AddTopicBadInputChangesNothing) {
+  AddFixtures();
+  ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
+  EXPECT_REJECTED(registry_.AddTopic(consumer_.client_id, "NEWUSR"), StatusCode::kAlreadyExists,
+                  "topic code 'NEWUSR' already exists");
+  EXPECT_REJECTED(registry_.AddTopic("nobody", "OTHER"), StatusCode::kNotFound,
+                  "publisher system 'nobody' not found");
+  for (const char* code : {"ABCD", "ABCDEFGHI", "AB-CD", "AB CDE", "ABCD_", "ÄBCDE", ""}) {
+    EXPECT_REJECTED(registry_.AddTopic(provider_.client_id, code), StatusCode::kInvalidArgument,
+                    "invalid push code");
+  }
+}
+
+// ---- subscriptions ----
+
+TEST_F(RegistryTest, SubscriptionLifecycle) {
+  AddFixtures();
+  auto topic = registry_.AddTopic(provider_.client_id, "NEWUSR");
+  ASSERT_TRUE(topic.ok());
+
+  clock_.Advance(std::chrono::seconds(1));
+  auto added = registry_.AddSubscription(consumer_.client_id, "NEWUSR");
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(added->state, kSubscriptionApproved);
+  EXPECT_EQ(added->subscriber_system_id, consumer_.id);
+  EXPECT_EQ(added->subscriber_client_id, consumer_.client_id);
+  EXPECT_EQ(added->topic_id, topic->id);
+  EXPECT_EQ(added->topic_code, "NEWUSR");
+  EXPECT_EQ(added->endpoint, consumer_.endpoint);
+  EXPECT_EQ(added->endpoint_override, "");
+  EXPECT_EQ(added->created_at, clock_.NowMillis());
+  EXPECT_EQ(added->updated_at, clock_.NowMillis());
+
+  EXPECT_REJECTED(registry_.AddSubscription(consumer_.client_id, "NEWUSR"),
+                  StatusCode::kAlreadyExists, "already has an approved subscription");
+
+  clock_.Advance(std::chrono::seconds(1));
+  auto revoked = registry_.RevokeSubscription(consumer_.client_id, "NEWUSR");
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(revoked->state, kSubscriptionRevoked);
+  EXPECT_EQ(revoked->id, added->id);
+  EXPECT_EQ(revoked->created_at, added->created_at);
+  EXPECT_EQ(revoked->updated_at, clock_.NowMillis());
+  EXPECT_REJECTED(registry_.RevokeSubscription(consumer_.client_id, "NEWUSR"),
+                  StatusCode::kFailedPrecondition, "already revoked");
+
+  // Re-approval keeps the row and takes the new endpoint override.
+  clock_.Advance(std::chrono::seconds(1));
+  auto again =
+      registry_.AddSubscription(consumer_.client_id, "NEWUSR", "https://hooks.example/push");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->state, kSubscriptionApproved);
+  EXPECT_EQ(again->id, added->id);
+  EXPECT_EQ(again->endpoint, "https://hooks.example/push");
+  EXPECT_EQ(again->endpoint_override, "https://hooks.example/push");
+  EXPECT_EQ(again->updated_at, clock_.NowMillis());
+
+  // The publisher may subscribe to its own topic; disabled systems may be subscribed.
+  ASSERT_TRUE(registry_.DisableSystem(provider_.client_id).ok());
+  auto own = registry_.AddSubscription(provider_.client_id, "NEWUSR");
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ(own->endpoint, provider_.endpoint);
+
+  auto list = registry_.ListSubscriptions();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].subscriber_client_id, consumer_.client_id);
+  EXPECT_EQ((*list)[0].state, kSubscriptionApproved);
+  EXPECT_EQ((*list)[0].endpoint_override, "https://hooks.example/push");
+  EXPECT_EQ((*list)[1].subscriber_client_id, provider_.client_id);
+}
+
+TEST_F(RegistryTest, SubscriptionEndpointFollowsTheSubscriber) {
+  AddFixtures();
+  ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(
+      registry_.UpdateSystem(consumer_.client_id, {.endpoint = "https://moved.example/cb"}).ok());
+  auto list = registry_.ListSubscriptions();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].endpoint, "https://moved.example/cb");
+  EXPECT_EQ((*list)[0].endpoint_override, "");
+}
+
+TEST_F(RegistryTest, SubscriptionBadInputChangesNothing) {
+  AddFixtures();
+  ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
+  EXPECT_REJECTED(registry_.AddSubscription("nobody", "NEWUSR"), StatusCode::kNotFound,
+                  "subscriber system 'nobody' not found");
+  EXPECT_REJECTED(registry_.AddSubscription(consumer_.client_id, "NOTOPIC"), StatusCode::kNotFound,
+                  "topic 'NOTOPIC' not found");
+  EXPECT_REJECTED(registry_.AddSubscription(consumer_.client_id, "newusr"), StatusCode::kNotFound,
+                  "topic 'newusr' not found");
+  // An apiCode is not a topic.
+  EXPECT_REJECTED(registry_.AddSubscription(consumer_.client_id, "GETUSR"), StatusCode::kNotFound,
+                  "topic 'GETUSR' not found");
+  EXPECT_REJECTED(registry_.AddSubscription(consumer_.client_id, "NEWUSR", "ftp://x.example"),
+                  StatusCode::kInvalidArgument, "invalid endpoint");
+  EXPECT_REJECTED(registry_.AddSubscription(consumer_.client_id, "NEWUSR", "not a url"),
+                  StatusCode::kInvalidArgument, "invalid endpoint");
+  EXPECT_REJECTED(registry_.RevokeSubscription(consumer_.client_id, "NEWUSR"),
+                  StatusCode::kNotFound, "has no subscription");
+  EXPECT_REJECTED(registry_.RevokeSubscription("nobody", "NEWUSR"), StatusCode::kNotFound,
+                  "subscriber system 'nobody' not found");
+  EXPECT_REJECTED(registry_.RevokeSubscription(consumer_.client_id, "NOTOPIC"),
+                  StatusCode::kNotFound, "topic 'NOTOPIC' not found");
+
+  ASSERT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
+  EXPECT_REJECTED(
+      registry_.AddSubscription(consumer_.client_id, "NEWUSR", "https://other.example/"),
+      StatusCode::kAlreadyExists, "already has an approved subscription");
+}
+
+TEST_F(RegistryTest, MigrationTwoUpgradesAVersionOneDatabase) {
+  // A database created by migration 1 alone (as released) keeps its rows and gains the tables.
+  AddFixtures();
+  ASSERT_TRUE(db_->Exec("DROP TABLE subscriptions; DROP TABLE topics;"
+                        " UPDATE schema_versions SET version = 1 WHERE component = 'registry'")
+                  .ok());
+  ASSERT_TRUE(Registry::Migrate(*db_).ok());
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 2);
+  EXPECT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
+  EXPECT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
+  auto apis = registry_.ListApis();
+  ASSERT_TRUE(apis.ok());
+  EXPECT_EQ(apis->size(), 1u);
 }
 
 TEST_F(RegistryTest, RegistryChangesAreVisibleToOtherConnections) {

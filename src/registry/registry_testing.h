@@ -43,7 +43,8 @@ inline std::string NewPublicKey(crypto::Curve curve = crypto::Curve::kSecp256k1)
 // Every row of every registry table as text, to prove that a failed operation changed nothing.
 inline std::string DumpTables(store::Database& db) {
   std::string out;
-  for (const char* table : {"institutions", "systems", "apis", "grants", "schema_versions"}) {
+  for (const char* table : {"institutions", "systems", "apis", "grants", "topics", "subscriptions",
+                            "schema_versions"}) {
     auto stmt = db.Prepare(std::string("SELECT * FROM ") + table + " ORDER BY rowid");
     GOVESB_CHECK(stmt.ok());
     out += table;

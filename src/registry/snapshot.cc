@@ -21,6 +21,9 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::Load(store::Database& db,
     GOVESB_ASSIGN_OR_RETURN(std::vector<System> systems, internal::SelectSystems(db));
     GOVESB_ASSIGN_OR_RETURN(std::vector<Api> apis, internal::SelectApis(db));
     GOVESB_ASSIGN_OR_RETURN(std::vector<Grant> grants, internal::SelectGrants(db));
+    GOVESB_ASSIGN_OR_RETURN(std::vector<Topic> topics, internal::SelectTopics(db));
+    GOVESB_ASSIGN_OR_RETURN(std::vector<Subscription> subscriptions,
+                            internal::SelectSubscriptions(db));
     GOVESB_RETURN_IF_ERROR(txn.Commit());
 
     snapshot->institutions_.reserve(institutions.size());
@@ -64,6 +67,24 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::Load(store::Database& db,
         snapshot->approved_grants_.insert(GrantKey{grant.consumer_system_id, grant.api_id});
       }
     }
+
+    snapshot->topics_.reserve(topics.size());
+    for (Topic& topic : topics) {
+      std::string key = topic.code;
+      snapshot->topics_.emplace(std::move(key), std::move(topic));
+    }
+
+    // Already ordered by id (SelectSubscriptions). Reserved up front: pointers into the vector
+    // are taken below and must stay valid.
+    snapshot->subscriptions_.reserve(subscriptions.size());
+    for (Subscription& subscription : subscriptions) {
+      if (subscription.state == kSubscriptionApproved) {
+        snapshot->subscriptions_.push_back(std::move(subscription));
+      }
+    }
+    for (const Subscription& subscription : snapshot->subscriptions_) {
+      snapshot->subscriptions_by_topic_[subscription.topic_id].push_back(&subscription);
+    }
   }
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
 }
@@ -90,6 +111,16 @@ const Institution* Snapshot::FindInstitution(std::string_view code) const {
 
 bool Snapshot::HasApprovedGrant(int64_t consumer_system_id, int64_t api_id) const {
   return approved_grants_.contains(GrantKey{consumer_system_id, api_id});
+}
+
+const Topic* Snapshot::FindTopic(std::string_view code) const {
+  auto it = topics_.find(code);
+  return it != topics_.end() ? &it->second : nullptr;
+}
+
+std::vector<const Subscription*> Snapshot::ApprovedSubscriptions(int64_t topic_id) const {
+  auto it = subscriptions_by_topic_.find(topic_id);
+  return it != subscriptions_by_topic_.end() ? it->second : std::vector<const Subscription*>();
 }
 
 }  // namespace govesb::registry

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "base/result.h"
 #include "registry/model.h"
@@ -34,6 +35,11 @@ class Snapshot {
   const Institution* FindInstitution(std::string_view code) const;
   // Only "approved" grants count.
   bool HasApprovedGrant(int64_t consumer_system_id, int64_t api_id) const;
+  // nullptr when unknown. pushCodes are case-sensitive.
+  const Topic* FindTopic(std::string_view code) const;
+  // The topic's "approved" subscriptions, ordered by subscription id; empty for an unknown
+  // topic or one without subscribers. Returns a copy of the pointer list (allocates).
+  std::vector<const Subscription*> ApprovedSubscriptions(int64_t topic_id) const;
 
   // For health/metrics.
   size_t institution_count() const { return institutions_.size(); }
@@ -41,6 +47,7 @@ class Snapshot {
   size_t enabled_system_count() const { return enabled_system_count_; }
   size_t api_count() const { return apis_.size(); }
   size_t approved_grant_count() const { return approved_grants_.size(); }
+  size_t topic_count() const { return topics_.size(); }
 
   // Implementation detail of Load (std::make_shared needs a public constructor).
   struct PrivateTag {
@@ -74,6 +81,10 @@ class Snapshot {
   std::unordered_map<int64_t, const System*> systems_by_id_;
   StringMap<Api> apis_;
   std::unordered_set<GrantKey, GrantKeyHash> approved_grants_;
+  StringMap<Topic> topics_;
+  std::vector<Subscription> subscriptions_;  // approved only, by id; never resized after load
+  // topic_id → pointers into subscriptions_, in subscription id order.
+  std::unordered_map<int64_t, std::vector<const Subscription*>> subscriptions_by_topic_;
   size_t enabled_system_count_ = 0;
 };
 

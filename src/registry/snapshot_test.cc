@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "registry/registry_testing.h"
 
@@ -21,6 +23,9 @@ TEST_F(SnapshotTest, EmptyRegistry) {
   EXPECT_EQ((*snapshot)->api_count(), 0u);
   EXPECT_EQ((*snapshot)->FindSystem("x"), nullptr);
   EXPECT_EQ((*snapshot)->FindApi("ABCDE"), nullptr);
+  EXPECT_EQ((*snapshot)->topic_count(), 0u);
+  EXPECT_EQ((*snapshot)->FindTopic("ABCDE"), nullptr);
+  EXPECT_TRUE((*snapshot)->ApprovedSubscriptions(1).empty());
 }
 
 TEST_F(SnapshotTest, LookupsAndParsedKeys) {
@@ -83,6 +88,56 @@ TEST_F(SnapshotTest, LookupsAndParsedKeys) {
   EXPECT_TRUE(snap.HasApprovedGrant(c->id, getusr->id));
   EXPECT_FALSE(snap.HasApprovedGrant(c->id, other->id));  // revoked
   EXPECT_FALSE(snap.HasApprovedGrant(p->id, getusr->id));
+}
+
+TEST_F(SnapshotTest, TopicsAndApprovedSubscriptions) {
+  AddFixtures();
+  auto third = registry_.AddSystem("EGA", "Third", NewPublicKey(), "https://third.example/cb");
+  ASSERT_TRUE(third.ok());
+  const std::string& third_id = third->system.client_id;
+  ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(registry_.AddTopic(consumer_.client_id, "QUIET").ok());
+  // Subscription ids: third (1), consumer (2), provider (3, then revoked).
+  ASSERT_TRUE(registry_.AddSubscription(third_id, "NEWUSR", "https://hooks.example/x").ok());
+  ASSERT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(registry_.AddSubscription(provider_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(registry_.RevokeSubscription(provider_.client_id, "NEWUSR").ok());
+
+  auto loaded = Snapshot::Load(*db_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  const Snapshot& snap = **loaded;
+  EXPECT_EQ(snap.topic_count(), 2u);
+  const Topic* topic = snap.FindTopic("NEWUSR");
+  ASSERT_NE(topic, nullptr);
+  EXPECT_EQ(topic->publisher_system_id, provider_.id);
+  EXPECT_EQ(topic->publisher_client_id, provider_.client_id);
+  EXPECT_EQ(snap.FindTopic("newusr"), nullptr);  // case-sensitive
+  EXPECT_EQ(snap.FindTopic("GETUSR"), nullptr);  // an API, not a topic
+  const std::string buffer = "xNEWUSRx";
+  EXPECT_EQ(snap.FindTopic(std::string_view(buffer).substr(1, 6)), topic);
+
+  std::vector<const Subscription*> subs = snap.ApprovedSubscriptions(topic->id);
+  ASSERT_EQ(subs.size(), 2u);
+  EXPECT_EQ(subs[0]->subscriber_client_id, third_id);
+  EXPECT_EQ(subs[0]->endpoint, "https://hooks.example/x");
+  EXPECT_EQ(subs[1]->subscriber_client_id, consumer_.client_id);
+  EXPECT_EQ(subs[1]->subscriber_system_id, consumer_.id);
+  EXPECT_EQ(subs[1]->endpoint, consumer_.endpoint);
+  EXPECT_LT(subs[0]->id, subs[1]->id);
+
+  const Topic* quiet = snap.FindTopic("QUIET");
+  ASSERT_NE(quiet, nullptr);
+  EXPECT_TRUE(snap.ApprovedSubscriptions(quiet->id).empty());
+  EXPECT_TRUE(snap.ApprovedSubscriptions(12345).empty());
+
+  // Later changes do not touch a loaded snapshot.
+  ASSERT_TRUE(registry_.RevokeSubscription(third_id, "NEWUSR").ok());
+  EXPECT_EQ(snap.ApprovedSubscriptions(topic->id).size(), 2u);
+  auto after = Snapshot::Load(*db_, &snap);
+  ASSERT_TRUE(after.ok());
+  auto after_subs = (*after)->ApprovedSubscriptions(topic->id);
+  ASSERT_EQ(after_subs.size(), 1u);
+  EXPECT_EQ(after_subs[0]->subscriber_client_id, consumer_.client_id);
 }
 
 TEST_F(SnapshotTest, IsImmutableAfterLoad) {
