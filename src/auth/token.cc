@@ -90,7 +90,7 @@ Result<const registry::System*> TokenService::Authenticate(
   bool cached = false;
   {
     std::lock_guard lock(verified_mu_);
-    if (auto it = verified_.find(std::string(token)); it != verified_.end()) {
+    if (auto it = verified_.find(token); it != verified_.end()) {  // no allocation
       claims = it->second;
       cached = true;
     }

@@ -51,7 +51,11 @@ class TokenService {
   // the HMAC is a measurable part of an exchange. Only the MAC result is remembered; expiry,
   // the system's state and its credential version are checked on every call.
   mutable std::mutex verified_mu_;
-  mutable std::unordered_map<std::string, Claims> verified_;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  mutable std::unordered_map<std::string, Claims, StringHash, std::equal_to<>> verified_;
 };
 
 // Extracts the token from an Authorization header value: "Bearer <t>", "bearer <t>" or the
