@@ -22,6 +22,7 @@
 
 #include "commands.h"
 #include "crypto/keys.h"
+#include "delivery/sqlite_queue.h"
 #include "registry/registry.h"
 #include "store/data_dir.h"
 #include "store/database.h"
@@ -59,6 +60,7 @@ T Unwrap(Result<T> result) {
 std::unique_ptr<store::Database> OpenMigratedDatabase(const store::DataDir& dir) {
   std::unique_ptr<store::Database> db = Unwrap(dir.OpenDatabase());
   Check(registry::Registry::Migrate(*db));
+  Check(delivery::MigrateDeliveryStore(*db));
   return db;
 }
 
@@ -72,6 +74,7 @@ class AdminSession {
         registry_(*db_) {}
 
   registry::Registry& registry() { return registry_; }
+  store::Database& db() { return *db_; }
 
  private:
   store::DataDir dir_;
@@ -132,6 +135,12 @@ json::object ToJson(const registry::Api& api) {
     out["endpoint_override"] = api.endpoint_override;
   }
   out["timeout_ms"] = api.timeout_ms;
+  out["mode"] = api.async ? "async" : "sync";
+  if (api.callback_endpoint.empty()) {
+    out["callback_endpoint"] = nullptr;
+  } else {
+    out["callback_endpoint"] = api.callback_endpoint;
+  }
   out["created_at"] = IsoTime(api.created_at);
   return out;
 }
@@ -221,6 +230,9 @@ void PrintList(const json::array& rows, const std::vector<std::string>& columns,
   print_line(columns);
   for (const auto& line : cells) print_line(line);
 }
+
+json::object ToJson(const delivery::DeliveryInfo& d);
+json::object ToJson(const delivery::Attempt& a);
 
 template <typename T>
 json::array ToJsonArray(const std::vector<T>& items) {
@@ -385,27 +397,32 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
   group->require_subcommand(1);
 
   struct AddArgs {
-    std::string provider, code, endpoint;
-    int64_t timeout_ms = registry::kDefaultApiTimeoutMs;
+    std::string provider, code;
+    registry::ApiSettings settings;
   };
   auto args = std::make_shared<AddArgs>();
-  CLI::App* add =
-      AddLeaf(*group, "add", "Register an API of a provider system", options,
-              [args](AdminSession& s, bool as_json) {
-                PrintObject(ToJson(Unwrap(s.registry().AddApi(args->provider, args->code,
-                                                              args->timeout_ms, args->endpoint))),
-                            as_json);
-              });
+  CLI::App* add = AddLeaf(
+      *group, "add", "Register an API of a provider system", options,
+      [args](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.registry().AddApi(args->provider, args->code, args->settings))),
+                    as_json);
+      });
   add->add_option("--provider", args->provider, "client_id of the provider system")->required();
   add->add_option("--code", args->code, "apiCode: 5-8 of A-Z a-z 0-9 (case-sensitive)")->required();
-  add->add_option("--timeout-ms", args->timeout_ms, "Delivery timeout, 100..300000 ms")
+  add->add_option("--timeout-ms", args->settings.timeout_ms, "Delivery timeout, 100..300000 ms")
       ->capture_default_str();
-  add->add_option("--endpoint", args->endpoint,
+  add->add_option("--endpoint", args->settings.endpoint_override,
                   "Delivery URL for this API (default: the provider's endpoint)");
+  add->add_flag("--async", args->settings.async,
+                "Asynchronous API: the provider acknowledges each request and posts the answer "
+                "later to /engine/esb/async; the bus delivers it to the consumer");
+  add->add_option("--callback", args->settings.callback_endpoint,
+                  "With --async: where answers are delivered (default: the consumer system's "
+                  "endpoint)");
 
   AddLeaf(*group, "list", "List APIs", options, [](AdminSession& s, bool as_json) {
     PrintList(ToJsonArray(Unwrap(s.registry().ListApis())),
-              {"code", "provider", "timeout_ms", "endpoint"}, as_json);
+              {"code", "provider", "mode", "timeout_ms", "endpoint"}, as_json);
   });
 }
 
@@ -509,6 +526,116 @@ void AddSubscriptionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions
   });
 }
 
+json::object ToJson(const delivery::DeliveryInfo& d) {
+  json::object out;
+  out["id"] = d.id;
+  out["request_id"] = d.request_id;
+  out["kind"] = delivery::MessageKindName(d.kind);
+  out["code"] = d.code;
+  out["recipient"] = d.target_client_id;
+  out["state"] = delivery::DeliveryStateName(d.state);
+  out["attempts"] = d.attempts;
+  if (d.state == delivery::DeliveryState::kPending) {
+    out["next_attempt_at"] = IsoTime(d.next_attempt_at_ms);
+  } else {
+    out["next_attempt_at"] = nullptr;
+  }
+  if (d.last_error.empty()) {
+    out["last_error"] = nullptr;
+  } else {
+    out["last_error"] = d.last_error;
+  }
+  out["created_at"] = IsoTime(d.created_at_ms);
+  out["updated_at"] = IsoTime(d.updated_at_ms);
+  return out;
+}
+
+json::object ToJson(const delivery::Attempt& a) {
+  json::object out;
+  out["at"] = IsoTime(a.at_ms);
+  out["outcome"] = a.outcome;
+  out["http_status"] = a.http_status;
+  out["latency_ms"] = static_cast<double>(a.latency_us) / 1000.0;
+  if (a.error.empty()) {
+    out["error"] = nullptr;
+  } else {
+    out["error"] = a.error;
+  }
+  return out;
+}
+
+int64_t NowMillis() {
+  static const SystemClock clock;
+  return clock.NowMillis();
+}
+
+void AddDeliveryCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  struct ListArgs {
+    std::string state;
+    std::string code;
+    size_t limit = 1000;
+    int64_t attempts_of = 0;
+  };
+  auto list_args = std::make_shared<ListArgs>();
+  CLI::App* list = AddLeaf(
+      admin, "deliveries",
+      "List deliveries of pushes and asynchronous answers (pending, dead or delivered)", options,
+      [list_args](AdminSession& s, bool as_json) {
+        if (list_args->attempts_of > 0) {
+          PrintList(ToJsonArray(Unwrap(delivery::ListAttempts(s.db(), list_args->attempts_of))),
+                    {"at", "outcome", "http_status", "latency_ms", "error"}, as_json);
+          return;
+        }
+        delivery::DeliveryFilter filter;
+        if (!list_args->state.empty()) {
+          filter.state = delivery::ParseDeliveryState(list_args->state);
+          if (!filter.state.has_value()) {
+            Fail(InvalidArgument("--state must be pending, dead or delivered"));
+          }
+        }
+        filter.code = list_args->code;
+        filter.limit = list_args->limit;
+        PrintList(ToJsonArray(Unwrap(delivery::ListDeliveries(s.db(), filter))),
+                  {"id", "request_id", "code", "recipient", "state", "attempts", "last_error"},
+                  as_json);
+      });
+  list->add_option("--state", list_args->state, "pending | dead | delivered (default: all)");
+  list->add_option("--topic,--code", list_args->code, "Only this pushCode (or async apiCode)");
+  list->add_option("--limit", list_args->limit, "At most this many, oldest first")
+      ->capture_default_str();
+  list->add_option("--attempts", list_args->attempts_of,
+                   "Instead: every attempt of the delivery with this id");
+
+  struct RedeliverArgs {
+    int64_t id = 0;
+    bool all_dead = false;
+    std::string code;
+  };
+  auto args = std::make_shared<RedeliverArgs>();
+  CLI::App* redeliver = AddLeaf(
+      admin, "redeliver",
+      "Put a dead (or delivered) delivery, or every dead one, back in the queue; a running bus "
+      "picks it up within a second",
+      options, [args](AdminSession& s, bool as_json) {
+        json::object out;
+        if (args->all_dead == (args->id > 0)) {
+          Fail(InvalidArgument("give either a delivery ID or --all-dead"));
+        }
+        if (args->all_dead) {
+          out["redelivered"] = Unwrap(delivery::RedeliverAllDead(s.db(), args->code, NowMillis()));
+        } else {
+          if (!args->code.empty()) Fail(InvalidArgument("--topic goes with --all-dead"));
+          Check(delivery::Redeliver(s.db(), args->id, NowMillis()));
+          out["redelivered"] = 1;
+          out["id"] = args->id;
+        }
+        PrintObject(out, as_json);
+      });
+  redeliver->add_option("id", args->id, "The delivery's id (from `admin deliveries`)");
+  redeliver->add_flag("--all-dead", args->all_dead, "Every dead delivery");
+  redeliver->add_option("--topic,--code", args->code, "With --all-dead: only this pushCode");
+}
+
 void AddEsbKeyCommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
   CLI::App* cmd = admin.add_subcommand(
       "esb-key", "Print the bus's public key (base64 SPKI), to give to connected systems");
@@ -543,6 +670,7 @@ void AddAdminCommand(CLI::App& app) {
   AddGrantCommands(*admin, options);
   AddTopicCommands(*admin, options);
   AddSubscriptionCommands(*admin, options);
+  AddDeliveryCommands(*admin, options);
   AddEsbKeyCommand(*admin, options);
 }
 

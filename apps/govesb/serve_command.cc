@@ -1,7 +1,6 @@
 #include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -18,6 +17,10 @@ struct ServeArgs {
   std::string curve = "secp256k1";
   std::string log_level = "info";
   int64_t token_ttl_seconds = 3600;
+  int64_t retry_base_ms = 1000;
+  int64_t retry_max_ms = 600'000;
+  int64_t delivery_timeout_ms = 30'000;
+  int64_t answer_window_s = 86'400;
 };
 
 void SetUpLogging(const std::string& level) {
@@ -56,6 +59,20 @@ void RunServe(ServeArgs& args) {
     throw CLI::RuntimeError(kExitFailure);
   }
   args.options.token_ttl = std::chrono::seconds(args.token_ttl_seconds);
+  auto& d = args.options.delivery;
+  if (args.retry_base_ms < 10 || args.retry_max_ms < args.retry_base_ms ||
+      args.delivery_timeout_ms < 100 || d.max_attempts < 1 || args.answer_window_s < 1 ||
+      args.options.durability.max_batch < 1 || d.max_in_flight_per_endpoint < 1) {
+    std::fprintf(stderr,
+                 "error: delivery settings out of range: --retry-base-ms >= 10, --retry-max-ms "
+                 ">= --retry-base-ms, --delivery-timeout-ms >= 100, --max-attempts >= 1, "
+                 "--answer-window >= 1, --max-in-flight >= 1, --group-commit-max >= 1\n");
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  d.retry_base = std::chrono::milliseconds(args.retry_base_ms);
+  d.retry_max = std::chrono::milliseconds(args.retry_max_ms);
+  d.timeout = std::chrono::milliseconds(args.delivery_timeout_ms);
+  d.answer_window = std::chrono::seconds(args.answer_window_s);
   SetUpLogging(args.log_level);
   RaiseOpenFileLimit();
 
@@ -112,6 +129,27 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--max-body-bytes", args->options.max_body_bytes, "Request body size limit")
       ->capture_default_str();
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  // Guaranteed delivery (push and asynchronous answers).
+  cmd->add_option("--max-attempts", args->options.delivery.max_attempts,
+                  "Delivery attempts before a delivery is dead-lettered")
+      ->capture_default_str();
+  cmd->add_option("--retry-base-ms", args->retry_base_ms,
+                  "First retry delay; doubles per failed attempt, with jitter")
+      ->capture_default_str();
+  cmd->add_option("--retry-max-ms", args->retry_max_ms, "Longest retry delay")
+      ->capture_default_str();
+  cmd->add_option("--delivery-timeout-ms", args->delivery_timeout_ms,
+                  "Time a subscriber or callback has to acknowledge a delivery")
+      ->capture_default_str();
+  cmd->add_option("--max-in-flight", args->options.delivery.max_in_flight_per_endpoint,
+                  "Deliveries in flight to one endpoint at once")
+      ->capture_default_str();
+  cmd->add_option("--answer-window", args->answer_window_s,
+                  "Seconds a provider of an asynchronous API has to post its answer")
+      ->capture_default_str();
+  cmd->add_option("--group-commit-max", args->options.durability.max_batch,
+                  "Most writes made durable by one fsync (1: one fsync per message)")
       ->capture_default_str();
   cmd->callback([args] { RunServe(*args); });
 }

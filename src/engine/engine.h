@@ -10,6 +10,7 @@
 #include "auth/token.h"
 #include "base/clock.h"
 #include "crypto/keys.h"
+#include "delivery/dispatcher.h"
 #include "http/client.h"
 #include "http/types.h"
 #include "registry/snapshot.h"
@@ -30,6 +31,8 @@ struct EngineDeps {
   http::UpstreamClient* upstream = nullptr;
   boost::asio::thread_pool* blocking = nullptr;  // for slow work (secret hashing)
   const Clock* clock = nullptr;
+  // Push and asynchronous answers (guaranteed delivery). Null: those are refused.
+  delivery::Dispatcher* delivery = nullptr;
 };
 
 // The bus's request handling: the token endpoint and the engine endpoints of the wire contract
@@ -50,6 +53,7 @@ class Engine {
   boost::asio::awaitable<http::HttpResponse> HandleExchange(http::HttpRequest& request);
   http::HttpResponse HandleHealth() const;
   http::HttpResponse HandlePublicKey() const;
+  http::HttpResponse HandleMetrics() const;
 
   EngineDeps deps_;
 };

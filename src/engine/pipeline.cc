@@ -5,12 +5,18 @@
 //   2. parse        the envelope (JSON, or XML by Content-Type); raw `data` span kept
 //   3. authenticate the bearer token: Authorization header (with or without "Bearer "),
 //                   or `authorization` inside data (Java connector 0.1.5)
-//   4. classify     pushCode -> push; requestId without apiCode -> async answer;
-//                   userId -> identity (NIDA) request; apiCode -> pull
+//   4. classify     pushCode -> push; requestId without apiCode (or the /async paths) ->
+//                   async answer; userId -> identity (NIDA) request; apiCode -> pull
 //   5. verify       the consumer's signature with its registered key (all variants)
+//   --- push: the publisher owns the pushCode; the message and one delivery per approved
+//       subscription are stored durably (group commit) before "accepted" is answered; the
+//       delivery module hands them out (retries, dead letters).
+//   --- async answer: the answering provider really owes an answer to that requestId; the
+//       answer is stored durably and delivered to the consumer's callback endpoint.
 //   6. authorise    the apiCode exists and the consumer holds an approved grant
 //   7. deliver      contract 4.3 envelope signed by the bus, POSTed to the provider over the
-//                   pooled client with the API's timeout
+//                   pooled client with the API's timeout. For an asynchronous API the awaited
+//                   answer is first recorded durably (the provider may answer at once).
 //   8. check reply  the provider's envelope, verified with the provider's key
 //   9. respond      contract 4.2 envelope signed by the bus, in the consumer's format
 #include <spdlog/spdlog.h>
@@ -119,6 +125,7 @@ asio::awaitable<HttpResponse> Engine::Handle(HttpRequest& request) {
   }
   if (request.method == "GET" && path == "/health") co_return HandleHealth();
   if (request.method == "GET" && path == "/esb-key") co_return HandlePublicKey();
+  if (request.method == "GET" && path == "/metrics") co_return HandleMetrics();
   co_return OAuthError(404, "not_found", "no such endpoint: " + std::string(path));
 }
 
@@ -137,12 +144,32 @@ HttpResponse Engine::HandlePublicKey() const {
   return HttpResponse::Json(200, std::move(body));
 }
 
+HttpResponse Engine::HandleMetrics() const {
+  std::string body;
+  auto snapshot = deps_.snapshot();
+  body += "# HELP govesb_registry_systems Enabled systems in the registry.\n";
+  body += "# TYPE govesb_registry_systems gauge\n";
+  body += "govesb_registry_systems " + std::to_string(snapshot->enabled_system_count()) + "\n";
+  if (deps_.delivery != nullptr) body += delivery::PrometheusText(deps_.delivery->Metrics());
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = std::move(body);
+  return r;
+}
+
 asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   const crypto::Signer& signer = *deps_.signer;
   ExchangeLog log;
   log.request_id = crypto::NewRequestId();
   Format format = IsXml(request.content_type) ? Format::kXml : Format::kJson;
+  // Set once an asynchronous API's awaited answer is recorded: a failed delivery cancels it.
+  bool awaiting_answer = false;
   auto refuse = [&](const Status& status) {
+    if (awaiting_answer) {
+      deps_.delivery->CancelAwait(log.request_id);
+      awaiting_answer = false;
+    }
     HttpResponse r = Refuse(status, log.request_id, signer, format);
     log.Write(r.status, status);
     return r;
@@ -175,9 +202,12 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   std::string request_id_member = StringMember(env, "requestId");
   log.user_id = StringMember(env, "userId");
   Kind kind = Kind::kPull;
+  std::string_view path = request.Path();
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  bool async_path = path == "/engine/esb/async" || path == "/engine/esb/async-response";
   if (!push_code.empty()) {
     kind = Kind::kPush;
-  } else if (api_code.empty() && !request_id_member.empty()) {
+  } else if (async_path || (api_code.empty() && !request_id_member.empty())) {
     kind = Kind::kAsyncAnswer;
   } else if (env.Find("userId") != nullptr) {
     kind = Kind::kNida;
@@ -207,10 +237,95 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   }
   log.signature_variant = wire::SignatureVariantName(*variant);
 
-  if (kind == Kind::kPush || kind == Kind::kAsyncAnswer) {
+  if ((kind == Kind::kPush || kind == Kind::kAsyncAnswer) && deps_.delivery == nullptr) {
     co_return refuse(FailedPrecondition(
         std::string(kind == Kind::kPush ? "push" : "asynchronous answers") +
-        " are not enabled on this bus yet; use /engine/esb/request for synchronous calls"));
+        " are not enabled on this bus; use /engine/esb/request for synchronous calls"));
+  }
+  const wire::JsonMember* body = env.Find("esbBody");
+  std::string_view body_raw = body != nullptr ? body->raw : std::string_view();
+
+  if (kind == Kind::kPush) {
+    log.api = push_code;
+    const registry::Topic* topic = snapshot->FindTopic(push_code);
+    if (topic == nullptr) {
+      co_return refuse(NotFound("unknown pushCode '" + push_code +
+                                "': no push topic with this code is registered on the bus "
+                                "(codes are case-sensitive)"));
+    }
+    if (topic->publisher_system_id != caller.id) {
+      co_return refuse(PermissionDenied("system " + caller.client_id +
+                                        " is not the publisher of push topic " + push_code +
+                                        "; only its publisher may push to it"));
+    }
+    delivery::NewMessage message;
+    message.kind = delivery::MessageKind::kPush;
+    message.request_id = log.request_id;
+    message.code = push_code;
+    message.source_system_id = caller.id;
+    message.envelope = wire::SignAndSeal(
+        wire::DeliveryData(body_raw, log.request_id, "pushCode", push_code), signer);
+    for (const registry::Subscription* sub : snapshot->ApprovedSubscriptions(topic->id)) {
+      message.recipients.push_back(delivery::Recipient{"sub:" + std::to_string(sub->id), sub->id,
+                                                       sub->subscriber_system_id});
+    }
+    size_t deliveries = 0;
+    auto accepting = deps_.delivery->Accept(std::move(message), &deliveries);
+    Status stored = co_await std::move(accepting);
+    if (!stored.ok()) {
+      co_return refuse(
+          Unavailable("the push was not accepted because it could not be stored "
+                      "durably; send it again (" +
+                      stored.message() + ")"));
+    }
+    log.provider = std::to_string(deliveries) + "-subscribers";
+    HttpResponse response =
+        SignedResponse(200, true, log.request_id, "Success", "", signer, format);
+    log.Write(200, Status::Ok());
+    co_return response;
+  }
+
+  if (kind == Kind::kAsyncAnswer) {
+    if (request_id_member.empty() || request_id_member.size() > 64) {
+      co_return refuse(InvalidArgument(
+          "an asynchronous answer carries requestId (the id of the request being answered, as "
+          "delivered), success, esbBody and optionally message"));
+    }
+    log.request_id = request_id_member;
+    auto answer = wire::ReadProviderReply(env);
+    if (!answer.ok()) {
+      co_return refuse(
+          InvalidArgument("an asynchronous answer must carry success (true or "
+                          "false) and esbBody: " +
+                          answer.status().message()));
+    }
+    std::string message_text =
+        answer->success
+            ? (answer->message.empty() ? "Success" : answer->message)
+            : (answer->message.empty() ? "the provider reported a failure" : answer->message);
+    delivery::NewMessage message;
+    message.kind = delivery::MessageKind::kAsyncAnswer;
+    message.request_id = request_id_member;
+    message.source_system_id = caller.id;
+    message.envelope = wire::SignAndSeal(
+        wire::ResponseData(answer->success, request_id_member, message_text, answer->esb_body_raw),
+        signer);
+    message.claim = delivery::AnswerClaim{request_id_member, caller.id, deps_.clock->NowMillis()};
+    auto accepting = deps_.delivery->Accept(std::move(message), nullptr);
+    Status stored = co_await std::move(accepting);
+    if (!stored.ok()) {
+      if (stored.code() == StatusCode::kUnavailable) {
+        co_return refuse(
+            Unavailable("the answer was not accepted because it could not be "
+                        "stored durably; send it again (" +
+                        stored.message() + ")"));
+      }
+      co_return refuse(stored);
+    }
+    HttpResponse response =
+        SignedResponse(200, true, log.request_id, "Success", "", signer, format);
+    log.Write(200, Status::Ok());
+    co_return response;
   }
 
   // 6. authorise
@@ -236,11 +351,26 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   }
 
   // 7. deliver
-  const wire::JsonMember* body = env.Find("esbBody");
+  if (api->async) {
+    if (deps_.delivery == nullptr) {
+      co_return refuse(FailedPrecondition("API " + api_code +
+                                          " is asynchronous, which this bus does not support"));
+    }
+    int64_t now = deps_.clock->NowMillis();
+    delivery::AwaitedAnswer awaited{
+        log.request_id, api_code, caller.id,
+        provider->id,   now,      now + deps_.delivery->answer_window().count()};
+    auto recording = deps_.delivery->Await(std::move(awaited));
+    Status recorded = co_await std::move(recording);
+    if (!recorded.ok()) {
+      co_return refuse(Unavailable("the request to asynchronous API " + api_code +
+                                   " could not be recorded durably; send it again (" +
+                                   recorded.message() + ")"));
+    }
+    awaiting_answer = true;
+  }
   std::string delivery =
-      wire::SignAndSeal(wire::DeliveryData(body != nullptr ? body->raw : std::string_view(),
-                                           log.request_id, "apiCode", api_code),
-                        signer);
+      wire::SignAndSeal(wire::DeliveryData(body_raw, log.request_id, "apiCode", api_code), signer);
   http::UpstreamRequest upstream_request;
   upstream_request.url = api->endpoint;
   upstream_request.body = std::move(delivery);
@@ -290,6 +420,10 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   std::string message = reply->success ? "Success"
                                        : (reply->message.empty() ? "the provider reported a failure"
                                                                  : reply->message);
+  if (!reply->success && awaiting_answer) {
+    deps_.delivery->CancelAwait(log.request_id);
+    awaiting_answer = false;
+  }
   HttpResponse response = SignedResponse(200, reply->success, log.request_id, message,
                                          reply->esb_body_raw, signer, format);
   log.Write(200, reply->success ? Status::Ok()

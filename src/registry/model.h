@@ -54,6 +54,10 @@ struct Api {
   std::string endpoint_override;  // "" when the provider's endpoint is used
   int timeout_ms = 30000;
   int64_t created_at = 0;
+  // Asynchronous API: the provider answers later on /engine/esb/async, and the bus delivers
+  // the answer to callback_endpoint, or to the consumer system's endpoint when it is "".
+  bool async = false;
+  std::string callback_endpoint;
 };
 
 inline constexpr std::string_view kGrantPending = "pending";

@@ -76,7 +76,7 @@ Result<System> ReadSystem(store::Statement& s) {
 
 constexpr std::string_view kApiSelect =
     "SELECT a.id, a.code, a.provider_system_id, s.client_id, a.endpoint, s.endpoint,"
-    " a.timeout_ms, a.created_at"
+    " a.timeout_ms, a.created_at, a.mode, a.callback_endpoint"
     " FROM apis a JOIN systems s ON s.id = a.provider_system_id";
 
 Result<Api> ReadApi(store::Statement& s) {
@@ -89,6 +89,8 @@ Result<Api> ReadApi(store::Statement& s) {
   row.endpoint = row.endpoint_override.empty() ? s.ColumnText(5) : row.endpoint_override;
   row.timeout_ms = static_cast<int>(s.ColumnInt64(6));
   row.created_at = s.ColumnInt64(7);
+  row.async = s.ColumnText(8) == "async";
+  row.callback_endpoint = s.ColumnText(9);
   return row;
 }
 

@@ -81,7 +81,15 @@ CREATE TABLE subscriptions (
 CREATE INDEX subscriptions_by_topic ON subscriptions(topic_id);
 )sql";
 
-constexpr std::array<std::string_view, 2> kMigrations = {kSchemaV1, kSchemaV2};
+// Migration 3: asynchronous APIs. An async API's provider acknowledges a delivery at once and
+// answers later on /engine/esb/async; the answer goes to callback_endpoint (NULL: the
+// consumer system's endpoint).
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE apis ADD COLUMN mode TEXT NOT NULL DEFAULT 'sync' CHECK (mode IN ('sync', 'async'));
+ALTER TABLE apis ADD COLUMN callback_endpoint TEXT;
+)sql";
+
+constexpr std::array<std::string_view, 3> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3};
 
 const Clock& DefaultClock() {
   static const SystemClock clock;  // stateless
@@ -290,9 +298,25 @@ Result<System> Registry::UpdateSystem(std::string_view client_id, const SystemUp
 
 Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_view code,
                              int64_t timeout_ms, std::string_view endpoint_override) {
+  ApiSettings settings;
+  settings.timeout_ms = timeout_ms;
+  settings.endpoint_override = std::string(endpoint_override);
+  return AddApi(provider_client_id, code, settings);
+}
+
+Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_view code,
+                             const ApiSettings& settings) {
+  const std::string& endpoint_override = settings.endpoint_override;
+  const int64_t timeout_ms = settings.timeout_ms;
   GOVESB_RETURN_IF_ERROR(ValidateServiceCode(code, "API code"));
   GOVESB_RETURN_IF_ERROR(ValidateTimeoutMs(timeout_ms));
   if (!endpoint_override.empty()) GOVESB_RETURN_IF_ERROR(ValidateEndpoint(endpoint_override));
+  if (!settings.callback_endpoint.empty()) {
+    if (!settings.async) {
+      return InvalidArgument("a callback endpoint only applies to an asynchronous API (--async)");
+    }
+    GOVESB_RETURN_IF_ERROR(ValidateEndpoint(settings.callback_endpoint));
+  }
 
   GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
   GOVESB_ASSIGN_OR_RETURN(System provider,
@@ -301,8 +325,8 @@ Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_vi
   if (existing.has_value()) return AlreadyExists("API code " + Quoted(code) + " already exists");
   GOVESB_ASSIGN_OR_RETURN(
       store::Statement insert,
-      db_.Prepare("INSERT INTO apis(code, provider_system_id, endpoint, timeout_ms, created_at)"
-                  " VALUES(?, ?, ?, ?, ?)"));
+      db_.Prepare("INSERT INTO apis(code, provider_system_id, endpoint, timeout_ms, created_at,"
+                  " mode, callback_endpoint) VALUES(?, ?, ?, ?, ?, ?, ?)"));
   GOVESB_RETURN_IF_ERROR(insert.Bind(1, code));
   GOVESB_RETURN_IF_ERROR(insert.Bind(2, provider.id));
   if (endpoint_override.empty()) {
@@ -312,6 +336,12 @@ Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_vi
   }
   GOVESB_RETURN_IF_ERROR(insert.Bind(4, timeout_ms));
   GOVESB_RETURN_IF_ERROR(insert.Bind(5, Now()));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(6, settings.async ? "async" : "sync"));
+  if (settings.callback_endpoint.empty()) {
+    GOVESB_RETURN_IF_ERROR(insert.BindNull(7));
+  } else {
+    GOVESB_RETURN_IF_ERROR(insert.Bind(7, settings.callback_endpoint));
+  }
   GOVESB_RETURN_IF_ERROR(insert.Run());
   GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, code));
   GOVESB_RETURN_IF_ERROR(txn.Commit());

@@ -27,6 +27,16 @@ struct RegistryOptions {
 };
 
 inline constexpr int kDefaultApiTimeoutMs = 30000;
+
+// How an API is offered (Registry::AddApi).
+struct ApiSettings {
+  int64_t timeout_ms = kDefaultApiTimeoutMs;
+  std::string endpoint_override;  // "": the provider's endpoint
+  // Asynchronous: the provider acknowledges each delivery and posts the real answer later to
+  // /engine/esb/async; the bus delivers it to callback_endpoint ("": the consumer's endpoint).
+  bool async = false;
+  std::string callback_endpoint;
+};
 inline constexpr int kMinApiTimeoutMs = 100;
 inline constexpr int kMaxApiTimeoutMs = 300000;
 
@@ -83,6 +93,8 @@ class Registry {
   Result<Api> AddApi(std::string_view provider_client_id, std::string_view code,
                      int64_t timeout_ms = kDefaultApiTimeoutMs,
                      std::string_view endpoint_override = {});
+  Result<Api> AddApi(std::string_view provider_client_id, std::string_view code,
+                     const ApiSettings& settings);
   Result<std::vector<Api>> ListApis();
 
   // Approves `consumer_client_id`'s access to `api_code`: creates the grant or re-approves a

@@ -53,7 +53,7 @@ bool IsAlnum32(const std::string& s) {
 TEST_F(RegistryTest, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 2);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 3);
 }
 
 // ---- institutions ----
@@ -491,19 +491,42 @@ TEST_F(RegistryTest, SubscriptionBadInputChangesNothing) {
       StatusCode::kAlreadyExists, "already has an approved subscription");
 }
 
-TEST_F(RegistryTest, MigrationTwoUpgradesAVersionOneDatabase) {
-  // A database created by migration 1 alone (as released) keeps its rows and gains the tables.
+TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
+  // A database created by migration 1 alone (as released) keeps its rows and gains the tables
+  // and columns of the later migrations.
   AddFixtures();
   ASSERT_TRUE(db_->Exec("DROP TABLE subscriptions; DROP TABLE topics;"
+                        " ALTER TABLE apis DROP COLUMN mode;"
+                        " ALTER TABLE apis DROP COLUMN callback_endpoint;"
                         " UPDATE schema_versions SET version = 1 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 2);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 3);
+  ApiSettings async_api;
+  async_api.async = true;
+  async_api.callback_endpoint = "https://moh.example/answers";
+  auto added = registry_.AddApi(provider_.client_id, "LANDREG", async_api);
+  ASSERT_TRUE(added.ok()) << added.status().message();
+  EXPECT_TRUE(added->async);
+  EXPECT_EQ(added->callback_endpoint, "https://moh.example/answers");
   EXPECT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
   EXPECT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
   auto apis = registry_.ListApis();
   ASSERT_TRUE(apis.ok());
-  EXPECT_EQ(apis->size(), 1u);
+  EXPECT_EQ(apis->size(), 2u);
+  EXPECT_FALSE((*apis)[0].async) << "APIs from before migration 3 stay synchronous";
+}
+
+TEST_F(RegistryTest, CallbackEndpointNeedsAnAsyncApi) {
+  AddFixtures();
+  ApiSettings settings;
+  settings.callback_endpoint = "https://moh.example/answers";
+  EXPECT_REJECTED(registry_.AddApi(provider_.client_id, "CBONLY", settings),
+                  StatusCode::kInvalidArgument, "only applies to an asynchronous API");
+  settings.async = true;
+  settings.callback_endpoint = "ftp://nope";
+  EXPECT_FALSE(registry_.AddApi(provider_.client_id, "CBONLY", settings).ok());
+  EXPECT_EQ(registry_.ListApis()->size(), 1u);
 }
 
 TEST_F(RegistryTest, RegistryChangesAreVisibleToOtherConnections) {

@@ -84,6 +84,7 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::Load(store::Database& db,
     }
     for (const Subscription& subscription : snapshot->subscriptions_) {
       snapshot->subscriptions_by_topic_[subscription.topic_id].push_back(&subscription);
+      snapshot->subscriptions_by_id_.emplace(subscription.id, &subscription);
     }
   }
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
@@ -116,6 +117,11 @@ bool Snapshot::HasApprovedGrant(int64_t consumer_system_id, int64_t api_id) cons
 const Topic* Snapshot::FindTopic(std::string_view code) const {
   auto it = topics_.find(code);
   return it != topics_.end() ? &it->second : nullptr;
+}
+
+const Subscription* Snapshot::FindApprovedSubscription(int64_t subscription_id) const {
+  auto it = subscriptions_by_id_.find(subscription_id);
+  return it != subscriptions_by_id_.end() ? it->second : nullptr;
 }
 
 std::vector<const Subscription*> Snapshot::ApprovedSubscriptions(int64_t topic_id) const {

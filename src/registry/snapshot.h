@@ -40,6 +40,8 @@ class Snapshot {
   // The topic's "approved" subscriptions, ordered by subscription id; empty for an unknown
   // topic or one without subscribers. Returns a copy of the pointer list (allocates).
   std::vector<const Subscription*> ApprovedSubscriptions(int64_t topic_id) const;
+  // The approved subscription with this id; nullptr when unknown, pending or revoked.
+  const Subscription* FindApprovedSubscription(int64_t subscription_id) const;
 
   // For health/metrics.
   size_t institution_count() const { return institutions_.size(); }
@@ -85,6 +87,7 @@ class Snapshot {
   std::vector<Subscription> subscriptions_;  // approved only, by id; never resized after load
   // topic_id → pointers into subscriptions_, in subscription id order.
   std::unordered_map<int64_t, std::vector<const Subscription*>> subscriptions_by_topic_;
+  std::unordered_map<int64_t, const Subscription*> subscriptions_by_id_;
   size_t enabled_system_count_ = 0;
 };
 

@@ -9,6 +9,7 @@
 #include "auth/client_credentials.h"
 #include "auth/token.h"
 #include "base/clock.h"
+#include "delivery/sqlite_queue.h"
 #include "engine/engine.h"
 #include "http/client.h"
 #include "http/io_threads.h"
@@ -32,6 +33,9 @@ struct BusServer::Impl {
   std::unique_ptr<http::IoThreads> io;
   std::unique_ptr<boost::asio::thread_pool> blocking;
   std::unique_ptr<http::PooledUpstreamClient> upstream;
+  std::unique_ptr<store::GroupCommitWriter> writer;
+  std::unique_ptr<delivery::SqliteDeliveryQueue> queue;
+  std::unique_ptr<delivery::Dispatcher> dispatcher;
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<http::HttpServer> server;
   std::string ca_file;
@@ -84,6 +88,7 @@ Status BusServer::Start() {
   {
     GOVESB_ASSIGN_OR_RETURN(auto db, s.data_dir->OpenDatabase());
     GOVESB_RETURN_IF_ERROR(registry::Registry::Migrate(*db));
+    GOVESB_RETURN_IF_ERROR(delivery::MigrateDeliveryStore(*db));
   }
   s.watcher = std::make_unique<registry::SnapshotWatcher>(s.data_dir->database_path());
   GOVESB_RETURN_IF_ERROR(s.watcher->Start());
@@ -124,6 +129,19 @@ Status BusServer::Start() {
   }
   s.upstream = std::make_unique<http::PooledUpstreamClient>(*s.io, copts);
 
+  // Guaranteed delivery: durable writer, queue, dispatcher (resumes pending deliveries).
+  GOVESB_ASSIGN_OR_RETURN(
+      s.writer, store::GroupCommitWriter::Open(s.data_dir->database_path(), o.durability));
+  GOVESB_ASSIGN_OR_RETURN(
+      s.queue, delivery::SqliteDeliveryQueue::Open(s.data_dir->database_path(), *s.writer));
+  delivery::DispatcherOptions delivery_options = o.delivery;
+  delivery_options.tls = copts.tls;
+  delivery::DispatcherDeps delivery_deps;
+  delivery_deps.queue = s.queue.get();
+  delivery_deps.snapshot = [w = s.watcher.get()] { return w->Current(); };
+  s.dispatcher = std::make_unique<delivery::Dispatcher>(std::move(delivery_deps), delivery_options);
+  GOVESB_RETURN_IF_ERROR(s.dispatcher->Start());
+
   engine::EngineDeps deps;
   deps.snapshot = [w = s.watcher.get()] { return w->Current(); };
   deps.tokens = s.tokens.get();
@@ -132,6 +150,7 @@ Status BusServer::Start() {
   deps.upstream = s.upstream.get();
   deps.blocking = s.blocking.get();
   deps.clock = s.clock;
+  deps.delivery = s.dispatcher.get();
   s.engine = std::make_unique<engine::Engine>(std::move(deps));
   sopts.error_response = [e = s.engine.get()](int status, std::string_view message) {
     return e->ServerError(status, message);
@@ -149,11 +168,25 @@ void BusServer::Shutdown() {
   Impl& s = *impl_;
   if (!s.started || s.stopped) return;
   s.stopped = true;
-  s.server->Shutdown();
+  s.server->Shutdown();  // in-flight exchanges finish; their durable writes complete
+  s.dispatcher->Stop();  // deliveries in flight get a short grace; the rest stay pending
   s.io->Stop();
   s.upstream->Clear();
   s.blocking->join();
+  s.writer->Stop();  // after everything that writes
   s.watcher->Stop();
+}
+
+std::string BusServer::database_path() const {
+  return impl_->data_dir ? impl_->data_dir->database_path() : std::string();
+}
+
+delivery::DeliveryMetrics BusServer::delivery_metrics() const {
+  return impl_->dispatcher ? impl_->dispatcher->Metrics() : delivery::DeliveryMetrics{};
+}
+
+store::GroupCommitWriter::Stats BusServer::durability_stats() const {
+  return impl_->writer ? impl_->writer->stats() : store::GroupCommitWriter::Stats{};
 }
 
 uint16_t BusServer::port() const { return impl_->server ? impl_->server->port() : 0; }

@@ -9,6 +9,8 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "crypto/keys.h"
+#include "delivery/dispatcher.h"
+#include "store/group_commit.h"
 
 namespace govesb::server {
 
@@ -25,6 +27,11 @@ struct ServeOptions {
   size_t max_body_bytes = 8 * 1024 * 1024;
   // Time source (token expiry); nullptr: the system clock. Tests pass a SimulatedClock.
   const Clock* clock = nullptr;
+  // Guaranteed delivery (push, asynchronous answers): retries, timeouts, breakers. Its `tls`
+  // is set from upstream_ca.
+  delivery::DispatcherOptions delivery;
+  // Durable writes: group commit (max_batch 1 = one fsync per message, for comparison).
+  store::GroupCommitOptions durability;
 };
 
 // The whole bus in one process, wired in one place: data directory (SQLite registry, bus key,
@@ -49,6 +56,10 @@ class BusServer {
   std::string ca_file() const;         // the CA clients should trust ("" with --plain-http or
                                        // a certificate given by the operator)
   std::string bus_public_key() const;  // base64 SPKI
+  std::string database_path() const;
+  // Valid after Start; for tests and benchmarks.
+  delivery::DeliveryMetrics delivery_metrics() const;
+  store::GroupCommitWriter::Stats durability_stats() const;
 
   struct Impl;
 

@@ -1,0 +1,139 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace govesb::delivery {
+
+// The durable delivery queue: the seam between the bus's delivery machinery (Dispatcher) and
+// where deliveries are kept. The embedded implementation (SqliteDeliveryQueue) keeps them in
+// the data directory's SQLite file with group commit; a cluster implementation (NATS
+// JetStream) can take its place without touching the engine or the dispatcher.
+//
+// Vocabulary: a *message* is one signed envelope the bus must hand out (a push, or an
+// asynchronous answer); a *delivery* is that message for one recipient. Deliveries of one
+// *lane* (one subscription, or one consumer's callbacks) are handed out in the order they were
+// accepted.
+
+enum class MessageKind { kPush, kAsyncAnswer };
+std::string_view MessageKindName(MessageKind kind);  // "push" | "async"
+
+enum class DeliveryState { kPending, kDelivered, kDead };
+std::string_view DeliveryStateName(DeliveryState state);  // "pending" | "delivered" | "dead"
+std::optional<DeliveryState> ParseDeliveryState(std::string_view name);
+
+struct Recipient {
+  std::string lane;              // ordering key, e.g. "sub:12" or "cb:7"
+  int64_t subscription_id = 0;   // push: the subscription (0 otherwise)
+  int64_t target_system_id = 0;  // the receiving system
+};
+
+// Settling an awaited asynchronous answer, checked in the same transaction that stores it.
+struct AnswerClaim {
+  std::string request_id;          // of the original request
+  int64_t provider_system_id = 0;  // who is answering; must be who the request went to
+  int64_t now_ms = 0;
+};
+
+struct NewMessage {
+  MessageKind kind = MessageKind::kPush;
+  std::string request_id;             // 32 hex; for an async answer, the original request's
+  std::string code;                   // pushCode, or the apiCode of an async answer
+  int64_t source_system_id = 0;       // publisher, or answering provider
+  std::string envelope;               // the signed bytes every recipient receives
+  std::vector<Recipient> recipients;  // push; for an async answer, filled from the claim
+  std::optional<AnswerClaim> claim;   // async answer only
+  int64_t created_at_ms = 0;
+};
+
+// An awaited asynchronous answer: recorded before the request is delivered to its provider.
+struct AwaitedAnswer {
+  std::string request_id;
+  std::string api_code;
+  int64_t consumer_system_id = 0;
+  int64_t provider_system_id = 0;
+  int64_t created_at_ms = 0;
+  int64_t expires_at_ms = 0;
+};
+
+// A delivery as the dispatcher schedules it.
+struct PendingDelivery {
+  int64_t id = 0;
+  int64_t message_id = 0;
+  MessageKind kind = MessageKind::kPush;
+  std::string request_id;
+  std::string code;
+  std::string lane;
+  int64_t subscription_id = 0;
+  int64_t target_system_id = 0;
+  int attempts = 0;
+  int64_t next_attempt_at_ms = 0;
+  int64_t created_at_ms = 0;
+  // The signed envelope when at hand (just accepted); null: LoadEnvelope(message_id).
+  std::shared_ptr<const std::string> envelope;
+};
+
+// One try to deliver.
+struct Attempt {
+  int64_t at_ms = 0;
+  std::string outcome;  // "ok", "unreachable", "timeout", "bad_gateway", "refused",
+                        // "bad_signature", "undeliverable"
+  int http_status = 0;  // 0 when no HTTP answer
+  int64_t latency_us = 0;
+  std::string error;  // "" when ok
+};
+
+// A delivery as operators see it.
+struct DeliveryInfo {
+  int64_t id = 0;
+  std::string request_id;
+  MessageKind kind = MessageKind::kPush;
+  std::string code;
+  int64_t target_system_id = 0;
+  std::string target_client_id;
+  int64_t subscription_id = 0;
+  DeliveryState state = DeliveryState::kPending;
+  int attempts = 0;
+  int64_t next_attempt_at_ms = 0;
+  std::string last_error;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+class DeliveryQueue {
+ public:
+  virtual ~DeliveryQueue() = default;
+
+  using EnqueueDone = std::function<void(Status, std::vector<PendingDelivery>)>;
+  // Stores the message and its deliveries durably. `done` runs (on any thread, quickly) once
+  // they are durable, with the deliveries created, or with the reason nothing was stored:
+  // kNotFound / kFailedPrecondition for an answer claim that does not hold, kUnavailable when
+  // the store could not make it durable.
+  virtual void Enqueue(NewMessage message, EnqueueDone done) = 0;
+
+  // Durably records that `answer.provider_system_id` owes an answer to the request.
+  virtual void Await(AwaitedAnswer answer, std::function<void(Status)> done) = 0;
+  // The request failed before the provider took it: no answer is owed any more.
+  virtual void CancelAwait(std::string request_id) = 0;
+
+  // Pending deliveries with id > after_id, ascending by id, at most `limit`.
+  virtual Result<std::vector<PendingDelivery>> LoadPending(int64_t after_id, size_t limit) = 0;
+  virtual Result<std::string> LoadEnvelope(int64_t message_id) = 0;
+
+  // Outcomes. Not awaited: a lost outcome (crash) means one more delivery, never a lost one.
+  virtual void Ack(int64_t delivery_id, Attempt attempt) = 0;
+  virtual void Nack(int64_t delivery_id, Attempt attempt, int64_t next_attempt_at_ms) = 0;
+  virtual void DeadLetter(int64_t delivery_id, Attempt attempt) = 0;
+
+  // Bumped whenever deliveries are put back to pending from outside (redeliver); poll it.
+  virtual Result<int64_t> RedeliverGeneration() = 0;
+};
+
+}  // namespace govesb::delivery

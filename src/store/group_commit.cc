@@ -1,0 +1,131 @@
+#include "store/group_commit.h"
+
+#include <spdlog/spdlog.h>
+
+namespace govesb::store {
+
+Result<Statement*> WriteContext::Prepared(std::string_view sql) {
+  auto it = cache_.find(sql.data());
+  if (it == cache_.end()) {
+    GOVESB_ASSIGN_OR_RETURN(Statement stmt, db_.Prepare(sql));
+    it = cache_.emplace(sql.data(), std::move(stmt)).first;
+  } else {
+    GOVESB_RETURN_IF_ERROR(it->second.Reset());
+  }
+  return &it->second;
+}
+
+Result<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Open(const std::string& path,
+                                                                   GroupCommitOptions options) {
+  DatabaseOptions dopts;
+  dopts.synchronous = options.synchronous;
+  dopts.create = false;
+  GOVESB_ASSIGN_OR_RETURN(auto db, Database::Open(path, dopts));
+  if (options.max_batch == 0) options.max_batch = 1;
+  return std::unique_ptr<GroupCommitWriter>(new GroupCommitWriter(std::move(db), options));
+}
+
+GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Database> db, GroupCommitOptions options)
+    : db_(std::move(db)), context_(*db_), options_(options) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+GroupCommitWriter::~GroupCommitWriter() { Stop(); }
+
+void GroupCommitWriter::Submit(Job job, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      queue_.push_back(Pending{std::move(job), std::move(done)});
+      if (queue_.size() == 1) wake_.notify_one();
+      return;
+    }
+  }
+  done(Unavailable("the store is shutting down; nothing was written"));
+}
+
+void GroupCommitWriter::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+GroupCommitWriter::Stats GroupCommitWriter::stats() const {
+  return Stats{commits_.load(), jobs_.load(), failed_commits_.load()};
+}
+
+void GroupCommitWriter::Run() {
+  std::deque<Pending> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      size_t n = std::min(queue_.size(), options_.max_batch);
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    RunBatch(batch);
+    batch.clear();
+  }
+}
+
+void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
+  static constexpr std::string_view kBegin = "BEGIN IMMEDIATE";
+  static constexpr std::string_view kCommit = "COMMIT";
+  static constexpr std::string_view kRollback = "ROLLBACK";
+  static constexpr std::string_view kSavepoint = "SAVEPOINT job";
+  static constexpr std::string_view kRelease = "RELEASE job";
+  static constexpr std::string_view kRollbackTo = "ROLLBACK TO job";
+
+  auto run = [&](std::string_view sql) -> Status {
+    GOVESB_ASSIGN_OR_RETURN(Statement * stmt, context_.Prepared(sql));
+    return stmt->Run();
+  };
+
+  std::vector<Status> results(batch.size());
+  Status begun = run(kBegin);
+  if (begun.ok()) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Status s = run(kSavepoint);
+      if (s.ok()) {
+        s = batch[i].job(context_);
+        if (s.ok()) {
+          s = run(kRelease);
+        } else {
+          Status undone = run(kRollbackTo);
+          if (undone.ok()) undone = run(kRelease);
+          if (!undone.ok()) {
+            spdlog::error("store: could not undo a failed write: {}", undone.message());
+          }
+        }
+      }
+      results[i] = std::move(s);
+    }
+    Status committed = run(kCommit);
+    if (!committed.ok()) {
+      (void)run(kRollback);
+      begun = committed;
+    }
+  }
+  if (!begun.ok()) {
+    failed_commits_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("store: a batch of {} writes could not be made durable: {}", batch.size(),
+                  begun.message());
+    Status failure = Unavailable("the store could not make the write durable: " + begun.message());
+    for (Status& s : results) s = failure;
+  } else {
+    commits_.fetch_add(1, std::memory_order_relaxed);
+  }
+  jobs_.fetch_add(batch.size(), std::memory_order_relaxed);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].done) batch[i].done(results[i]);
+  }
+}
+
+}  // namespace govesb::store

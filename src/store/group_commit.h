@@ -1,0 +1,98 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+
+#include "base/result.h"
+#include "store/database.h"
+
+namespace govesb::store {
+
+// What a write job sees: the writer's connection, inside the open batch transaction, and a
+// cache of prepared statements (preparing costs more than running a small INSERT).
+class WriteContext {
+ public:
+  explicit WriteContext(Database& db) : db_(db) {}
+  Database& db() { return db_; }
+  // The statement for `sql`, prepared once and reset for reuse. `sql` must be a string with
+  // static storage (a literal or constexpr): it is the cache key.
+  Result<Statement*> Prepared(std::string_view sql);
+
+ private:
+  Database& db_;
+  std::unordered_map<const char*, Statement> cache_;
+};
+
+struct GroupCommitOptions {
+  // Jobs per transaction at most. 1 gives one commit (and one fsync) per job, for comparison.
+  size_t max_batch = 2048;
+  // kFull: every commit is fsync'd before any job of it is reported done.
+  Synchronous synchronous = Synchronous::kFull;
+};
+
+// The one writer of a database file for durable records (delivery queue, evidence): jobs
+// submitted from any thread are run by one writer thread, many to a transaction, so that many
+// concurrent requests share one commit and one fsync (group commit). A job's `done` is called
+// only after the transaction holding it is durable, or with the error that kept it from being.
+//
+// Each job runs in its own savepoint: a job that fails is rolled back alone and reported
+// alone; the others of the batch still commit.
+class GroupCommitWriter {
+ public:
+  using Job = std::function<Status(WriteContext&)>;
+  // Called on the writer thread; must be quick and must not block (post elsewhere).
+  using Done = std::function<void(const Status&)>;
+
+  // Opens a connection of its own to `path` (which must exist and be migrated) and starts the
+  // writer thread.
+  static Result<std::unique_ptr<GroupCommitWriter>> Open(const std::string& path,
+                                                         GroupCommitOptions options = {});
+  ~GroupCommitWriter();
+  GroupCommitWriter(const GroupCommitWriter&) = delete;
+  GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
+
+  // Thread-safe. After Stop, `done` is called at once (on the caller's thread) with
+  // kUnavailable.
+  void Submit(Job job, Done done);
+  // Finishes every job submitted so far, then stops the thread. Idempotent.
+  void Stop();
+
+  struct Stats {
+    uint64_t commits = 0;
+    uint64_t jobs = 0;
+    uint64_t failed_commits = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Pending {
+    Job job;
+    Done done;
+  };
+  GroupCommitWriter(std::unique_ptr<Database> db, GroupCommitOptions options);
+  void Run();
+  void RunBatch(std::deque<Pending>& batch);
+
+  std::unique_ptr<Database> db_;
+  WriteContext context_;
+  GroupCommitOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> jobs_{0};
+  std::atomic<uint64_t> failed_commits_{0};
+  std::thread thread_;
+};
+
+}  // namespace govesb::store

@@ -1,0 +1,153 @@
+#include "store/group_commit.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "base/temp_dir.h"
+
+namespace govesb::store {
+namespace {
+
+constexpr std::string_view kInsert = "INSERT INTO items(value) VALUES(?)";
+
+class GroupCommitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.path() + "/t.db";
+    auto db = Database::Open(path_);
+    ASSERT_TRUE(db.ok());
+    db_ = std::move(db).value();
+    ASSERT_TRUE(db_->Exec("CREATE TABLE items(id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);"
+                          "CREATE TABLE parent(id INTEGER PRIMARY KEY);"
+                          "CREATE TABLE child(id INTEGER PRIMARY KEY, parent_id INTEGER"
+                          " REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);")
+                    .ok());
+  }
+
+  int64_t Count(std::string_view table) {
+    auto stmt = db_->Prepare("SELECT count(*) FROM " + std::string(table));
+    EXPECT_TRUE(stmt.ok());
+    EXPECT_TRUE(*stmt->Step());
+    return stmt->ColumnInt64(0);
+  }
+
+  static GroupCommitWriter::Job Insert(std::string value) {
+    return [value = std::move(value)](WriteContext& ctx) -> Status {
+      GOVESB_ASSIGN_OR_RETURN(Statement * s, ctx.Prepared(kInsert));
+      GOVESB_RETURN_IF_ERROR(s->Bind(1, value));
+      return s->Run();
+    };
+  }
+
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(GroupCommitTest, ManyConcurrentWritersShareCommits) {
+  auto writer = GroupCommitWriter::Open(path_);
+  ASSERT_TRUE(writer.ok());
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 200;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::promise<Status> done;
+        auto f = done.get_future();
+        (*writer)->Submit(Insert(std::to_string(t) + "-" + std::to_string(i)),
+                          [&done](const Status& s) { done.set_value(s); });
+        // Done means durable: the row is visible to another connection right away.
+        if (f.get().ok()) ok.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+  EXPECT_EQ(Count("items"), kThreads * kPerThread);
+  auto stats = (*writer)->stats();
+  EXPECT_EQ(stats.jobs, static_cast<uint64_t>(kThreads * kPerThread));
+  EXPECT_LT(stats.commits, stats.jobs) << "concurrent writers should share commits";
+}
+
+TEST_F(GroupCommitTest, MaxBatchOneCommitsEachJobAlone) {
+  GroupCommitOptions options;
+  options.max_batch = 1;
+  auto writer = GroupCommitWriter::Open(path_, options);
+  ASSERT_TRUE(writer.ok());
+  std::atomic<int> done{0};
+  for (int i = 0; i < 50; ++i) {
+    (*writer)->Submit(Insert(std::to_string(i)), [&](const Status& s) {
+      EXPECT_TRUE(s.ok());
+      done.fetch_add(1);
+    });
+  }
+  (*writer)->Stop();
+  EXPECT_EQ(done.load(), 50);
+  EXPECT_EQ((*writer)->stats().commits, 50u);
+}
+
+TEST_F(GroupCommitTest, AFailingJobIsRolledBackAloneAndReported) {
+  auto writer = GroupCommitWriter::Open(path_);
+  ASSERT_TRUE(writer.ok());
+  std::vector<Status> results(3);
+  (*writer)->Submit(Insert("a"), [&](const Status& s) { results[0] = s; });
+  // Writes a row, then fails: its row must not survive.
+  (*writer)->Submit(
+      [](WriteContext& ctx) -> Status {
+        GOVESB_ASSIGN_OR_RETURN(Statement * s, ctx.Prepared(kInsert));
+        GOVESB_RETURN_IF_ERROR(s->Bind(1, "half"));
+        GOVESB_RETURN_IF_ERROR(s->Run());
+        return FailedPrecondition("changed my mind");
+      },
+      [&](const Status& s) { results[1] = s; });
+  (*writer)->Submit(Insert("a"), [&](const Status& s) { results[2] = s; });  // duplicate
+  (*writer)->Stop();
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(results[2].ok());
+  EXPECT_EQ(Count("items"), 1);
+}
+
+TEST_F(GroupCommitTest, AFailedCommitFailsEveryJobOfTheBatch) {
+  auto writer = GroupCommitWriter::Open(path_);
+  ASSERT_TRUE(writer.ok());
+  std::vector<Status> results(2);
+  std::promise<void> go;
+  auto gate = go.get_future().share();
+  // Hold the writer so that both jobs below land in one batch.
+  (*writer)->Submit(
+      [gate](WriteContext&) {
+        gate.wait();
+        return Status::Ok();
+      },
+      nullptr);
+  (*writer)->Submit(Insert("fine"), [&](const Status& s) { results[0] = s; });
+  // A deferred foreign key violation passes the statement and fails the COMMIT.
+  (*writer)->Submit(
+      [](WriteContext& ctx) { return ctx.db().Exec("INSERT INTO child(parent_id) VALUES(42)"); },
+      [&](const Status& s) { results[1] = s; });
+  go.set_value();
+  (*writer)->Stop();
+  EXPECT_EQ(results[0].code(), StatusCode::kUnavailable) << results[0].message();
+  EXPECT_EQ(results[1].code(), StatusCode::kUnavailable);
+  EXPECT_EQ(Count("items"), 0) << "nothing of a failed batch may be reported or kept";
+  EXPECT_GE((*writer)->stats().failed_commits, 1u);
+}
+
+TEST_F(GroupCommitTest, SubmitAfterStopFailsAtOnce) {
+  auto writer = GroupCommitWriter::Open(path_);
+  ASSERT_TRUE(writer.ok());
+  (*writer)->Stop();
+  Status result;
+  (*writer)->Submit(Insert("late"), [&](const Status& s) { result = s; });
+  EXPECT_EQ(result.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(Count("items"), 0);
+}
+
+}  // namespace
+}  // namespace govesb::store
