@@ -1,0 +1,399 @@
+// End to end: push with guaranteed delivery and asynchronous answers, through a real bus (in
+// process, on port 0) with real receivers behind it, driven by the C++ SDK client.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "crypto/keys.h"
+#include "crypto/primitives.h"
+#include "delivery/sqlite_queue.h"
+#include "govesb/client.h"
+#include "registry/registry.h"
+#include "server/bus_server.h"
+#include "store/data_dir.h"
+#include "support/test_receiver.h"
+
+namespace govesb {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using testing::TestReceiver;
+
+struct Party {
+  std::optional<crypto::PrivateKey> key;
+  std::string client_id;
+  std::string secret;
+  int64_t id = 0;
+};
+
+class PushAsyncTest : public ::testing::Test {
+ protected:
+  static constexpr int kMaxAttempts = 6;
+
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("govesb-push-" + crypto::NewRequestId().substr(0, 12));
+    store::DataDirOptions dopts;
+    dopts.path = dir_.string();
+    auto data_dir = store::DataDir::Open(dopts);
+    ASSERT_TRUE(data_dir.ok()) << data_dir.status().ToString();
+    bus_key_.emplace(data_dir->bus_key().public_key());
+    auto db = data_dir->OpenDatabase();
+    ASSERT_TRUE(db.ok());
+    db_ = std::move(*db);
+    ASSERT_TRUE(registry::Registry::Migrate(*db_).ok());
+    ASSERT_TRUE(delivery::MigrateDeliveryStore(*db_).ok());
+    registry::RegistryOptions ropts;
+    ropts.hash_secret = [](std::string_view s) { return crypto::HashSecretForTest(s); };
+    registry_.emplace(*db_, ropts);
+    ASSERT_TRUE(registry_->AddInstitution("RITA", "Registration Agency").ok());
+    ASSERT_TRUE(registry_->AddInstitution("MOH", "Ministry of Health").ok());
+  }
+
+  void TearDown() override {
+    bus_.reset();
+    registry_.reset();
+    db_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  Party Register(const std::string& institution, const std::string& name,
+                 const std::string& endpoint, crypto::Curve curve = crypto::Curve::kP256) {
+    auto key = crypto::PrivateKey::Generate(curve);
+    GOVESB_CHECK(key.ok());
+    auto added = registry_->AddSystem(institution, name, key->public_key().SpkiBase64(), endpoint);
+    GOVESB_CHECK(added.ok());
+    return Party{std::move(*key), added->system.client_id, added->client_secret, added->system.id};
+  }
+
+  std::unique_ptr<TestReceiver> Receiver(const Party& p, uint16_t port = 0) {
+    return std::make_unique<TestReceiver>(*p.key, *bus_key_, port);
+  }
+
+  void StartBus() {
+    server::ServeOptions o;
+    o.data_dir = dir_.string();
+    o.listen = "127.0.0.1:0";
+    o.plain_http = true;
+    o.io_threads = 2;
+    o.delivery.retry_base = milliseconds(100);
+    o.delivery.retry_max = milliseconds(400);
+    o.delivery.max_attempts = kMaxAttempts;
+    o.delivery.breaker_threshold = 3;
+    o.delivery.breaker_cooldown = milliseconds(100);
+    o.delivery.breaker_cooldown_max = milliseconds(200);
+    o.delivery.timeout = milliseconds(2000);
+    o.delivery.poll_interval = milliseconds(50);
+    bus_ = std::make_unique<server::BusServer>(o);
+    Status s = bus_->Start();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  std::unique_ptr<sdk::Client> ClientFor(const Party& p) {
+    sdk::ClientOptions o;
+    o.bus_url = bus_->base_url();
+    o.client_id = p.client_id;
+    o.client_secret = p.secret;
+    o.private_key = p.key->Pkcs8Base64();
+    o.bus_public_key = bus_->bus_public_key();
+    auto client = sdk::Client::Create(o);
+    GOVESB_CHECK(client.ok());
+    return std::move(client).value();
+  }
+
+  std::vector<delivery::DeliveryInfo> Deliveries(std::optional<delivery::DeliveryState> state) {
+    delivery::DeliveryFilter filter;
+    filter.state = state;
+    auto list = delivery::ListDeliveries(*db_, filter);
+    GOVESB_CHECK(list.ok());
+    return std::move(*list);
+  }
+
+  // Waits until `pred` holds (the bus works in the background); false on timeout.
+  template <typename Pred>
+  bool Eventually(Pred pred, milliseconds timeout = milliseconds(10'000)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return true;
+  }
+
+  fs::path dir_;
+  std::optional<crypto::PublicKey> bus_key_;
+  std::unique_ptr<store::Database> db_;
+  std::optional<registry::Registry> registry_;
+  std::unique_ptr<server::BusServer> bus_;
+};
+
+std::vector<std::string> RequestIds(const std::vector<TestReceiver::Received>& received) {
+  std::vector<std::string> out;
+  for (const auto& r : received) out.push_back(r.request_id);
+  return out;
+}
+
+// The issue's scenario: three subscribers, one down for a while, one answering with bad
+// signatures.
+TEST_F(PushAsyncTest, PushReachesEverySubscriberRetriesTheDownOneAndDeadLettersTheBadOne) {
+  Party publisher = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
+  uint16_t down_port = TestReceiver::FreePort();
+  Party healthy = Register("MOH", "Health records", "http://127.0.0.1:9/set-below");
+  Party down = Register("MOH", "District office", "http://127.0.0.1:9/set-below");
+  Party bad =
+      Register("MOH", "Statistics", "http://127.0.0.1:9/set-below", crypto::Curve::kSecp256k1);
+  auto healthy_rx = Receiver(healthy);
+  auto bad_rx = Receiver(bad);
+  bad_rx->set_mode(TestReceiver::Mode::kBadSignature);
+  ASSERT_TRUE(registry_->AddTopic(publisher.client_id, "BIRTHS").ok());
+  ASSERT_TRUE(registry_->AddSubscription(healthy.client_id, "BIRTHS", healthy_rx->url()).ok());
+  ASSERT_TRUE(registry_
+                  ->AddSubscription(down.client_id, "BIRTHS",
+                                    "http://127.0.0.1:" + std::to_string(down_port) + "/in")
+                  .ok());
+  ASSERT_TRUE(registry_->AddSubscription(bad.client_id, "BIRTHS", bad_rx->url()).ok());
+  StartBus();
+
+  auto client = ClientFor(publisher);
+  std::vector<std::string> accepted;
+  for (int i = 0; i < 3; ++i) {
+    auto r = client->Push("BIRTHS", R"({"child":"Baraka","n":)" + std::to_string(i) + "}");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(r->success);
+    EXPECT_EQ(r->request_id.size(), 32u);
+    accepted.push_back(r->request_id);
+  }
+
+  // The healthy subscriber gets them at once, in order, signed by the bus.
+  ASSERT_TRUE(healthy_rx->WaitFor(3, milliseconds(3000)));
+  auto got = healthy_rx->received();
+  EXPECT_EQ(RequestIds(got), accepted);
+  for (const auto& r : got) {
+    EXPECT_TRUE(r.bus_signature_ok);
+    EXPECT_EQ(r.push_code, "BIRTHS");
+  }
+  EXPECT_EQ(got[1].esb_body, R"({"child":"Baraka","n":1})");
+
+  // The down one: its circuit opens after a few failed attempts; nothing is lost meanwhile ...
+  ASSERT_TRUE(Eventually([&] { return bus_->delivery_metrics().open_circuits >= 1; }));
+  size_t down_pending = 0;
+  for (const auto& d : Deliveries(delivery::DeliveryState::kPending)) {
+    if (d.target_client_id == down.client_id) ++down_pending;
+  }
+  EXPECT_EQ(down_pending, 3u);
+  // ... and it gets everything, in order, once it comes back.
+  auto down_rx = Receiver(down, down_port);
+  ASSERT_TRUE(down_rx->WaitFor(3, milliseconds(5000)));
+  EXPECT_EQ(RequestIds(down_rx->received()), accepted);
+  for (const auto& r : down_rx->received()) EXPECT_TRUE(r.bus_signature_ok);
+
+  // The bad one ends dead-lettered with the reason, after all its attempts.
+  ASSERT_TRUE(Eventually([&] { return Deliveries(delivery::DeliveryState::kDead).size() == 3; }))
+      << "the bad subscriber's deliveries should be dead-lettered";
+  for (const auto& d : Deliveries(delivery::DeliveryState::kDead)) {
+    EXPECT_EQ(d.target_client_id, bad.client_id);
+    EXPECT_EQ(d.attempts, kMaxAttempts);
+    EXPECT_NE(d.last_error.find("signature"), std::string::npos) << d.last_error;
+  }
+  EXPECT_EQ(bad_rx->count(), 3u * kMaxAttempts);
+  ASSERT_TRUE(Eventually([&] { return Deliveries(delivery::DeliveryState::kPending).empty(); }));
+
+  // Fixed, the bad one gets its dead letters again by redelivery.
+  bad_rx->set_mode(TestReceiver::Mode::kAck);
+  size_t before = bad_rx->count();
+  auto n = delivery::RedeliverAllDead(*db_, "BIRTHS", 0);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 3);
+  ASSERT_TRUE(bad_rx->WaitFor(before + 3, milliseconds(5000)));
+  auto redelivered = bad_rx->received();
+  std::vector<std::string> last3;
+  for (size_t i = before; i < redelivered.size(); ++i) last3.push_back(redelivered[i].request_id);
+  EXPECT_EQ(last3, accepted) << "redelivered in acceptance order";
+  ASSERT_TRUE(
+      Eventually([&] { return Deliveries(delivery::DeliveryState::kDelivered).size() == 9; }));
+
+  auto m = bus_->delivery_metrics();
+  EXPECT_EQ(m.accepted_messages, 3);
+  EXPECT_EQ(m.delivered, 9);
+  EXPECT_EQ(m.dead_lettered, 3);
+  EXPECT_EQ(m.pending, 0);
+  EXPECT_GT(m.attempts_by_outcome["bad_signature"], 0);
+  EXPECT_GT(m.attempts_by_outcome["unreachable"], 0);
+}
+
+TEST_F(PushAsyncTest, PushesAreRefusedForUnknownTopicsAndNonPublishers) {
+  Party publisher = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
+  Party other = Register("MOH", "Health records", "http://127.0.0.1:9/unused");
+  ASSERT_TRUE(registry_->AddTopic(publisher.client_id, "BIRTHS").ok());
+  ASSERT_TRUE(registry_->AddSubscription(other.client_id, "BIRTHS").ok());
+  StartBus();
+
+  auto unknown = ClientFor(publisher)->Push("DEATHS", "{}");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().kind, sdk::ErrorKind::kRefused);
+  EXPECT_NE(unknown.error().message.find("unknown pushCode 'DEATHS'"), std::string::npos)
+      << unknown.error().message;
+
+  auto not_owner = ClientFor(other)->Push("BIRTHS", "{}");
+  ASSERT_FALSE(not_owner.ok());
+  EXPECT_NE(not_owner.error().message.find("not the publisher"), std::string::npos)
+      << not_owner.error().message;
+  EXPECT_TRUE(Deliveries(std::nullopt).empty()) << "a refused push stores nothing";
+}
+
+TEST_F(PushAsyncTest, APushWithoutSubscribersIsAcceptedAndStored) {
+  Party publisher = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
+  ASSERT_TRUE(registry_->AddTopic(publisher.client_id, "BIRTHS").ok());
+  StartBus();
+  auto r = ClientFor(publisher)->Push("BIRTHS", R"({"child":"Amani"})");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->success);
+  EXPECT_EQ(bus_->delivery_metrics().accepted_messages, 1);
+}
+
+TEST_F(PushAsyncTest, PendingDeliveriesResumeAfterARestart) {
+  Party publisher = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
+  uint16_t port = TestReceiver::FreePort();
+  Party subscriber =
+      Register("MOH", "Health records", "http://127.0.0.1:" + std::to_string(port) + "/in");
+  ASSERT_TRUE(registry_->AddTopic(publisher.client_id, "BIRTHS").ok());
+  ASSERT_TRUE(registry_->AddSubscription(subscriber.client_id, "BIRTHS").ok());
+  StartBus();
+  std::vector<std::string> accepted;
+  {
+    auto client = ClientFor(publisher);
+    for (int i = 0; i < 5; ++i) {
+      auto r = client->Push("BIRTHS", "{\"n\":" + std::to_string(i) + "}");
+      ASSERT_TRUE(r.ok());
+      accepted.push_back(r->request_id);
+    }
+  }
+  bus_->Shutdown();
+  bus_.reset();
+  EXPECT_EQ(Deliveries(delivery::DeliveryState::kPending).size(), 5u);
+
+  auto rx = Receiver(subscriber, port);
+  StartBus();
+  ASSERT_TRUE(rx->WaitFor(5, milliseconds(5000)));
+  EXPECT_EQ(RequestIds(rx->received()), accepted);
+  ASSERT_TRUE(Eventually([&] { return Deliveries(delivery::DeliveryState::kPending).empty(); }));
+}
+
+TEST_F(PushAsyncTest, RevokedSubscriptionsAreDeadLetteredWithTheReason) {
+  Party publisher = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
+  uint16_t port = TestReceiver::FreePort();
+  Party subscriber =
+      Register("MOH", "Health records", "http://127.0.0.1:" + std::to_string(port) + "/in");
+  ASSERT_TRUE(registry_->AddTopic(publisher.client_id, "BIRTHS").ok());
+  ASSERT_TRUE(registry_->AddSubscription(subscriber.client_id, "BIRTHS").ok());
+  StartBus();
+  ASSERT_TRUE(ClientFor(publisher)->Push("BIRTHS", "{}").ok());
+  ASSERT_TRUE(registry_->RevokeSubscription(subscriber.client_id, "BIRTHS").ok());
+  ASSERT_TRUE(Eventually([&] { return Deliveries(delivery::DeliveryState::kDead).size() == 1; }));
+  EXPECT_NE(Deliveries(delivery::DeliveryState::kDead)[0].last_error.find("no longer approved"),
+            std::string::npos);
+}
+
+// ---- asynchronous answers ----
+
+class AsyncAnswerTest : public PushAsyncTest {
+ protected:
+  void SetUp() override {
+    PushAsyncTest::SetUp();
+    provider_ = Register("RITA", "Land registry", "http://127.0.0.1:9/set-below");
+    consumer_ = Register("MOH", "Health records", "http://127.0.0.1:9/set-below",
+                         crypto::Curve::kSecp256k1);
+    other_ = Register("MOH", "Other system", "http://127.0.0.1:9/unused");
+    provider_rx_ = Receiver(provider_);
+    callback_rx_ = Receiver(consumer_);
+    registry::ApiSettings settings;
+    settings.async = true;
+    settings.endpoint_override = provider_rx_->url();
+    settings.callback_endpoint = callback_rx_->url();
+    ASSERT_TRUE(registry_->AddApi(provider_.client_id, "LANDRG", settings).ok());
+    ASSERT_TRUE(registry_->AddGrant(consumer_.client_id, "LANDRG").ok());
+    StartBus();
+  }
+
+  Party provider_, consumer_, other_;
+  std::unique_ptr<TestReceiver> provider_rx_, callback_rx_;
+};
+
+TEST_F(AsyncAnswerTest, TheAnswerReachesTheConsumerOnceAndOnlyFromItsProvider) {
+  auto consumer = ClientFor(consumer_);
+  auto ack = consumer->Request("LANDRG", R"({"plot":"DSM/123"})");
+  ASSERT_TRUE(ack.ok()) << ack.error().message;
+  EXPECT_TRUE(ack->success);
+  std::string request_id = ack->request_id;
+  ASSERT_EQ(provider_rx_->count(), 1u);
+  EXPECT_EQ(provider_rx_->received()[0].request_id, request_id);
+  EXPECT_EQ(provider_rx_->received()[0].api_code, "LANDRG");
+
+  // Someone else cannot answer it, nor can the provider answer a request it never received.
+  auto stranger = ClientFor(other_)->AsyncAnswer(request_id, true, "{}");
+  ASSERT_FALSE(stranger.ok());
+  EXPECT_EQ(stranger.error().kind, sdk::ErrorKind::kRefused);
+  EXPECT_NE(stranger.error().message.find("no request with requestId"), std::string::npos)
+      << stranger.error().message;
+  auto provider = ClientFor(provider_);
+  auto unknown = provider->AsyncAnswer(crypto::NewRequestId(), true, "{}");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("no request with requestId"), std::string::npos);
+
+  auto answered =
+      provider->AsyncAnswer(request_id, true, R"({"owner":"Asha","plot":"DSM/123"})", "found");
+  ASSERT_TRUE(answered.ok()) << answered.error().message;
+  EXPECT_TRUE(answered->success);
+
+  ASSERT_TRUE(callback_rx_->WaitFor(1, milliseconds(3000)));
+  auto cb = callback_rx_->received()[0];
+  EXPECT_TRUE(cb.bus_signature_ok);
+  EXPECT_EQ(cb.request_id, request_id);
+  EXPECT_EQ(cb.success, "true");
+  EXPECT_EQ(cb.message, "found");
+  EXPECT_EQ(cb.esb_body, R"({"owner":"Asha","plot":"DSM/123"})");
+  EXPECT_EQ(cb.data, R"({"success":true,"requestId":")" + request_id +
+                         R"(","message":"found","esbBody":{"owner":"Asha","plot":"DSM/123"}})")
+      << "the callback carries a contract 4.2 response";
+
+  auto twice = provider->AsyncAnswer(request_id, false, "{}", "changed my mind");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.error().message.find("already been answered"), std::string::npos)
+      << twice.error().message;
+  ASSERT_TRUE(
+      Eventually([&] { return Deliveries(delivery::DeliveryState::kDelivered).size() == 1; }));
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(callback_rx_->count(), 1u);
+}
+
+TEST_F(AsyncAnswerTest, ARequestTheProviderRefusedIsOwedNoAnswer) {
+  provider_rx_->set_mode(TestReceiver::Mode::kRefuse);
+  auto refused = ClientFor(consumer_)->Request("LANDRG", "{}");
+  ASSERT_FALSE(refused.ok());
+  ASSERT_EQ(provider_rx_->count(), 1u);
+  std::string request_id = provider_rx_->received()[0].request_id;
+  auto provider = ClientFor(provider_);
+  // The cancellation is written in the background; it lands within a moment.
+  ASSERT_TRUE(Eventually([&] {
+    auto late = provider->AsyncAnswer(request_id, true, "{}");
+    return !late.ok() && late.error().message.find("no answer is expected") != std::string::npos;
+  }));
+}
+
+TEST_F(AsyncAnswerTest, AFailureAnswerReachesTheConsumerAsAFailure) {
+  auto ack = ClientFor(consumer_)->Request("LANDRG", "{}");
+  ASSERT_TRUE(ack.ok());
+  auto provider = ClientFor(provider_);
+  auto ok =
+      provider->AsyncAnswer(ack->request_id, false, R"({"reason":"no such plot"})", "no such plot");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  ASSERT_TRUE(callback_rx_->WaitFor(1, milliseconds(3000)));
+  auto cb = callback_rx_->received()[0];
+  EXPECT_EQ(cb.success, "false");
+  EXPECT_EQ(cb.message, "no such plot");
+}
+
+}  // namespace
+}  // namespace govesb
