@@ -360,6 +360,7 @@ Status Dispatcher::Impl::Rescan() {
 }
 
 asio::awaitable<void> Dispatcher::Impl::Poll() {
+  auto next_prune = std::chrono::steady_clock::now() + options.prune_interval;
   while (!stopping) {
     poll_timer->expires_after(options.poll_interval);
     boost::system::error_code ec;
@@ -373,6 +374,10 @@ asio::awaitable<void> Dispatcher::Impl::Poll() {
       if (!s.ok()) spdlog::error("delivery: could not look for redeliveries: {}", s.message());
     }
     UpdateOldest();
+    if (std::chrono::steady_clock::now() >= next_prune) {
+      next_prune = std::chrono::steady_clock::now() + options.prune_interval;
+      deps.queue->Prune(clock().NowMillis() - options.retention.count());
+    }
   }
 }
 

@@ -46,6 +46,9 @@ struct DispatcherOptions {
   size_t envelope_cache_bytes = 64u << 20;
   // How often redeliveries made by other processes (the admin CLI) are looked for.
   std::chrono::milliseconds poll_interval{500};
+  // Delivered deliveries (and their attempts) are kept this long for operators, then pruned.
+  std::chrono::milliseconds retention{std::chrono::hours(24 * 7)};
+  std::chrono::milliseconds prune_interval{std::chrono::minutes(1)};
   size_t max_response_bytes = 1u << 20;
   // For https:// recipients; null: the system trust store.
   std::shared_ptr<boost::asio::ssl::context> tls;

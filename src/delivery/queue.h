@@ -134,6 +134,11 @@ class DeliveryQueue {
 
   // Bumped whenever deliveries are put back to pending from outside (redeliver); poll it.
   virtual Result<int64_t> RedeliverGeneration() = 0;
+
+  // Forgets, a bounded batch at a time, what is settled and older than `before_ms`: delivered
+  // deliveries with their attempts, messages left without deliveries, and awaited answers that
+  // were answered, cancelled or expired. Pending and dead deliveries are never pruned.
+  virtual void Prune(int64_t before_ms) = 0;
 };
 
 }  // namespace govesb::delivery

@@ -352,6 +352,34 @@ Result<int64_t> SqliteDeliveryQueue::RedeliverGeneration() {
   return row ? s.ColumnInt64(0) : 0;
 }
 
+void SqliteDeliveryQueue::Prune(int64_t before_ms) {
+  static constexpr std::string_view kPruneAttempts =
+      "DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries"
+      " WHERE state = 'delivered' AND updated_at < ? ORDER BY id LIMIT 5000)";
+  static constexpr std::string_view kPruneDeliveries =
+      "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries"
+      " WHERE state = 'delivered' AND updated_at < ? ORDER BY id LIMIT 5000)";
+  static constexpr std::string_view kPruneMessages =
+      "DELETE FROM delivery_messages WHERE id IN (SELECT m.id FROM delivery_messages m"
+      " WHERE m.created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d"
+      " WHERE d.message_id = m.id) ORDER BY m.id LIMIT 5000)";
+  static constexpr std::string_view kPruneAwaited =
+      "DELETE FROM awaited_answers WHERE request_id IN (SELECT request_id FROM awaited_answers"
+      " WHERE (state <> 'awaiting' OR expires_at < ?1) AND created_at < ?1 LIMIT 5000)";
+  writer_.Submit(
+      [before_ms](store::WriteContext& ctx) -> Status {
+        for (std::string_view sql : {kPruneAttempts, kPruneDeliveries, kPruneMessages}) {
+          GOVESB_ASSIGN_OR_RETURN(store::Statement * s, ctx.Prepared(sql));
+          GOVESB_RETURN_IF_ERROR(s->Bind(1, before_ms));
+          GOVESB_RETURN_IF_ERROR(s->Run());
+        }
+        GOVESB_ASSIGN_OR_RETURN(store::Statement * s, ctx.Prepared(kPruneAwaited));
+        GOVESB_RETURN_IF_ERROR(s->Bind(1, before_ms));
+        return s->Run();
+      },
+      LogIfFailed);
+}
+
 // ---- operations ----
 
 Result<std::vector<DeliveryInfo>> ListDeliveries(store::Database& db,

@@ -31,6 +31,7 @@ class SqliteDeliveryQueue final : public DeliveryQueue {
   void Nack(int64_t delivery_id, Attempt attempt, int64_t next_attempt_at_ms) override;
   void DeadLetter(int64_t delivery_id, Attempt attempt) override;
   Result<int64_t> RedeliverGeneration() override;
+  void Prune(int64_t before_ms) override;
 
  private:
   SqliteDeliveryQueue(std::unique_ptr<store::Database> reader, store::GroupCommitWriter& writer)

@@ -227,5 +227,38 @@ TEST_F(SqliteQueueTest, AsyncAnswersMustBeOwedAndAreTakenOnce) {
   EXPECT_EQ(CountDeliveries(*db_)->pending, 1) << "rejected answers store nothing";
 }
 
+TEST_F(SqliteQueueTest, PruneForgetsOnlyWhatIsSettledAndOld) {
+  auto [s1, old] = Enqueue(Push("old", 3));  // created at 1000
+  ASSERT_TRUE(s1.ok());
+  queue_->Ack(old[0].id, Attempt{2000, "ok", 200, 1, ""});
+  queue_->DeadLetter(old[1].id, Attempt{2000, "refused", 200, 1, "no"});
+  // old[2] stays pending.
+  NewMessage fresh = Push("fresh", 1);
+  fresh.created_at_ms = 9000;
+  auto [s2, created] = Enqueue(std::move(fresh));
+  ASSERT_TRUE(s2.ok());
+  queue_->Ack(created[0].id, Attempt{9500, "ok", 200, 1, ""});
+  ASSERT_TRUE(Await(AwaitedAnswer{"answered", "LANDREG", 7, 9, 1000, 50'000}).ok());
+  ASSERT_TRUE(Await(AwaitedAnswer{"waiting", "LANDREG", 7, 9, 1000, 50'000}).ok());
+  queue_->CancelAwait("answered");
+  queue_->Prune(5000);
+  Flush();
+
+  auto all = ListDeliveries(*db_, DeliveryFilter{});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u) << "the old delivered one is gone; dead, pending and new stay";
+  EXPECT_EQ((*all)[0].state, DeliveryState::kDead);
+  EXPECT_EQ((*all)[1].state, DeliveryState::kPending);
+  EXPECT_EQ((*all)[2].request_id, "fresh");
+  EXPECT_TRUE(ListAttempts(*db_, old[0].id)->empty());
+  EXPECT_TRUE(queue_->LoadEnvelope(old[0].message_id).ok()) << "still needed by the others";
+
+  auto awaited = db_->Prepare("SELECT request_id FROM awaited_answers");
+  ASSERT_TRUE(awaited.ok());
+  ASSERT_TRUE(*awaited->Step());
+  EXPECT_EQ(awaited->ColumnText(0), "waiting");
+  EXPECT_FALSE(*awaited->Step());
+}
+
 }  // namespace
 }  // namespace govesb::delivery
