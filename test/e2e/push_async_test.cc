@@ -223,6 +223,34 @@ TEST_F(PushAsyncTest, PushReachesEverySubscriberRetriesTheDownOneAndDeadLettersT
   EXPECT_GT(m.attempts_by_outcome["unreachable"], 0);
 }
 
+TEST_F(PushAsyncTest, ASlowSubscriberDelaysNobodyElse) {
+  Party publisher = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
+  Party slow = Register("MOH", "Slow system", "http://127.0.0.1:9/set-below");
+  Party fast = Register("MOH", "Fast system", "http://127.0.0.1:9/set-below");
+  auto slow_rx = Receiver(slow);
+  slow_rx->set_delay(milliseconds(400));
+  auto fast_rx = Receiver(fast);
+  ASSERT_TRUE(registry_->AddTopic(publisher.client_id, "BIRTHS").ok());
+  ASSERT_TRUE(registry_->AddSubscription(slow.client_id, "BIRTHS", slow_rx->url()).ok());
+  ASSERT_TRUE(registry_->AddSubscription(fast.client_id, "BIRTHS", fast_rx->url()).ok());
+  StartBus();
+  auto client = ClientFor(publisher);
+  std::vector<std::string> accepted;
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    auto r = client->Push("BIRTHS", "{\"n\":" + std::to_string(i) + "}");
+    ASSERT_TRUE(r.ok());
+    accepted.push_back(r->request_id);
+  }
+  ASSERT_TRUE(fast_rx->WaitFor(5, milliseconds(5000)));
+  auto fast_done = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(fast_done, milliseconds(1500)) << "the fast subscriber waited for the slow one";
+  EXPECT_LE(slow_rx->count(), 3u) << "the slow one takes 400 ms per delivery, one at a time";
+  ASSERT_TRUE(slow_rx->WaitFor(5, milliseconds(10'000)));
+  EXPECT_EQ(RequestIds(slow_rx->received()), accepted);
+  EXPECT_EQ(RequestIds(fast_rx->received()), accepted);
+}
+
 TEST_F(PushAsyncTest, PushesAreRefusedForUnknownTopicsAndNonPublishers) {
   Party publisher = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
   Party other = Register("MOH", "Health records", "http://127.0.0.1:9/unused");

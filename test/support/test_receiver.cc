@@ -2,6 +2,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <thread>
 
 #include "wire/envelope.h"
@@ -84,6 +87,12 @@ boost::asio::awaitable<http::HttpResponse> TestReceiver::Handle(http::HttpReques
     r.esb_body = Member(*env, "esbBody");
     r.success = Member(*env, "success");
     r.message = Member(*env, "message");
+  }
+  if (int64_t delay = delay_ms_.load(); delay > 0) {
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor,
+                                    std::chrono::milliseconds(delay));
+    auto wait = timer.async_wait(boost::asio::use_awaitable);
+    co_await std::move(wait);
   }
   Mode mode = mode_.load();
   std::string data = mode == Mode::kRefuse

@@ -35,6 +35,8 @@ class TestReceiver {
   std::string url() const;
   uint16_t port() const;
   void set_mode(Mode m) { mode_ = m; }
+  // Each answer is held back this long (a slow system).
+  void set_delay(std::chrono::milliseconds d) { delay_ms_ = d.count(); }
 
   struct Received {
     bool bus_signature_ok = false;
@@ -57,6 +59,7 @@ class TestReceiver {
   crypto::PrivateKey key_;
   crypto::PublicKey bus_key_;
   std::atomic<Mode> mode_{Mode::kAck};
+  std::atomic<int64_t> delay_ms_{0};
   http::IoThreads io_{1};
   std::unique_ptr<http::HttpServer> server_;
   std::mutex mutex_;
