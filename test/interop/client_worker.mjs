@@ -8,9 +8,14 @@
 // Ops:
 //   hello                                   -> {node, extraCa}
 //   request {config, kind, apiCode, body}   -> {result} : GovEsbHelper.requestData / requestNida
-//                                              (kind 'data' | 'nida'); result is what the
-//                                              library returned (JSON text of data, or null).
-//                                              When null, `diagnostic` holds a raw replay.
+//                                              / pushData (kind 'data' | 'nida' | 'push'; for
+//                                              push, apiCode is the pushCode); result is what
+//                                              the library returned (JSON text of data, or
+//                                              null). When null, `diagnostic` holds a raw replay.
+//   asyncAnswer {config, requestId, body, build, success, message, path}
+//                                           -> a provider's asynchronous answer POSTed to
+//                                              <esbEngineUrl><path> with the library's token,
+//                                              {sent, status, text, json, verified}
 //   token {config}                          -> GovEsbHelper.getAccessToken() result
 //   fetch {url, method, headers, basic, urlencoded, multipart, body}
 //                                           -> {status, contentType, headers, text, json}
@@ -81,9 +86,9 @@ const ops = {
 
   async request({ config, kind, apiCode, body }) {
     const helper = new GovEsbHelper(config);
-    const result = kind === 'nida'
-      ? await helper.requestNida(apiCode, body, 'json')
-      : await helper.requestData(apiCode, body, 'json');
+    const result = kind === 'nida' ? await helper.requestNida(apiCode, body, 'json')
+      : kind === 'push' ? await helper.pushData(apiCode, body, 'json')
+        : await helper.requestData(apiCode, body, 'json');
     const out = { result, accessToken: helper.accessToken };
     if (result == null) {
       // The library says the bus's signature did not verify (or the answer was no envelope).
@@ -91,11 +96,12 @@ const ops = {
       try {
         const data = kind === 'nida'
           ? { apiCode, userId: config.nidaUserId, esbBody: { Payload: JSON.parse(body) } }
-          : { apiCode, esbBody: JSON.parse(body) };
+          : kind === 'push' ? { pushCode: apiCode, esbBody: JSON.parse(body) }
+            : { apiCode, esbBody: JSON.parse(body) };
         const replay = await rawEngine({
           config,
           token: helper.accessToken,
-          path: kind === 'nida' ? '/nida-request' : '/request',
+          path: { nida: '/nida-request', push: '/push-request' }[kind] ?? '/request',
           data,
         });
         out.diagnostic = { status: replay.status, text: replay.text.slice(0, 4000) };
@@ -104,6 +110,49 @@ const ops = {
       }
     }
     return out;
+  },
+
+  // govesb-connector-js 0.1.1 can BUILD an asynchronous answer (asyncSuccessResponse /
+  // asyncFailureResponse) but has no function that POSTs one to the bus, so the envelope is
+  // posted here by hand with the token the library obtained (getAccessToken), the way the
+  // library posts its own requests (Bearer token, application/json; charset=utf-8).
+  //   build 'connector': the envelope is the library's asyncSuccessResponse(body) /
+  //     asyncFailureResponse(body, message), byte for byte. The library fills `requestId` of a
+  //     success from its `apiCode` field (it has no requestId parameter), so that field is set
+  //     to the requestId being answered; its failure variant carries no requestId at all.
+  //   build 'raw': data = {requestId, success, esbBody[, message]} signed with the library's
+  //     signPayload, i.e. with the same private key.
+  async asyncAnswer({ config, requestId, body, build = 'connector', success = true, message = null,
+    path = '/async' }) {
+    const helper = new GovEsbHelper(config);
+    await helper.getAccessToken();
+    let sent;
+    if (build === 'connector') {
+      helper.apiCode = requestId;
+      sent = success
+        ? await helper.asyncSuccessResponse(body, 'json')
+        : await helper.asyncFailureResponse(body, message, 'json');
+    } else {
+      const data = { requestId, success, esbBody: body == null ? {} : JSON.parse(body) };
+      if (message != null) data.message = message;
+      sent = JSON.stringify({ data, signature: helper.signPayload(JSON.stringify(data)) });
+    }
+    const res = await fetch(`${config.esbEngineUrl}${path}`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${helper.accessToken}`,
+        'Content-Type': 'application/json; charset=utf-8',
+      },
+      body: sent,
+    });
+    const out = await readResponse(res);
+    let verified = null;
+    if (out.json && out.json.data !== undefined) {
+      try {
+        verified = helper.verifyThenReturnData(out.text, 'json');
+      } catch { /* leave null */ }
+    }
+    return { sent, ...out, verified };
   },
 
   async token({ config }) {

@@ -428,10 +428,11 @@ export class Harness {
     return `${this.bus.baseUrl}/engine/esb`;
   }
 
-  async start({ plainHttp = false, keyCurve = null } = {}) {
+  // `extraArgs` go to `govesb serve` (e.g. the delivery settings of the push/async tests).
+  async start({ plainHttp = false, keyCurve = null, extraArgs = [] } = {}) {
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'govesb-interop-'));
     // The bus goes first: it creates the data dir (bus key on --key-curve, TLS CA) on first start.
-    this.bus = await startBus({ dataDir: this.dataDir, plainHttp, keyCurve });
+    this.bus = await startBus({ dataDir: this.dataDir, plainHttp, keyCurve, extraArgs });
     this.esbKey = await this.admin('esb-key');
     this.client = await startClientWorker({ caFile: plainHttp ? null : this.bus.caFile });
     this.institution = `INST${++counter}`;
@@ -464,8 +465,13 @@ export class Harness {
     };
   }
 
-  // A provider system served by a GovEsbHelper-based node:http server.
-  async addProvider({ name = 'Provider', curve = 'secp256k1', respond = echoResponder } = {}) {
+  // A provider system served by a GovEsbHelper-based node:http server. The same server makes
+  // a push subscriber or an asynchronous-answer callback receiver: it verifies every delivery
+  // with the library's verifyThenReturnData and answers what `respond` returns. The system is
+  // registered with the server's URL as its endpoint unless `registeredEndpoint` is given
+  // (for deliveries routed by an explicit endpoint instead).
+  async addProvider({ name = 'Provider', curve = 'secp256k1', respond = echoResponder,
+    registeredEndpoint = null } = {}) {
     const keys = await keygen(curve);
     const provider = await startProvider({
       privateKey: keys.private_key,
@@ -474,7 +480,8 @@ export class Harness {
     });
     this.providers.push(provider);
     const created = await this.admin('system', 'add', '--institution', this.institution,
-      '--name', name, '--public-key', keys.public_key, '--endpoint', provider.url);
+      '--name', name, '--public-key', keys.public_key, '--endpoint',
+      registeredEndpoint ?? provider.url);
     provider.system = {
       name,
       curve,
@@ -513,12 +520,47 @@ export class Harness {
     return { ...value, data: value.result == null ? null : JSON.parse(value.result) };
   }
 
+  // pushData through the library in the client worker. Returns { result, data } as request().
+  async push(system, pushCode, body) {
+    const value = await this.client.call('request', {
+      config: this.helperConfig(system),
+      kind: 'push',
+      apiCode: pushCode,
+      body: JSON.stringify(body),
+    });
+    return { ...value, data: value.result == null ? null : JSON.parse(value.result) };
+  }
+
+  // An asynchronous answer posted by `system` (a provider) from the client worker, which
+  // trusts the bus CA; see the `asyncAnswer` op in client_worker.mjs. Returns
+  // { sent, status, text, json, verified, data } where data is the parse of `verified` (the
+  // bus's answer after the library checked its signature), or null.
+  async asyncAnswer(system, { requestId, body, build = 'connector', success = true,
+    message = null, path = '/async' }) {
+    const value = await this.client.call('asyncAnswer', {
+      config: this.helperConfig(system),
+      requestId,
+      body: body === undefined ? null : JSON.stringify(body),
+      build,
+      success,
+      message,
+      path,
+    });
+    return { ...value, data: value.verified == null ? null : JSON.parse(value.verified) };
+  }
+
+  // `govesb admin deliveries --json [--state S]`.
+  deliveries(state = null) {
+    return state ? this.admin('deliveries', '--state', state) : this.admin('deliveries');
+  }
+
   // Everything useful when a test fails.
   context() {
     const parts = [];
     if (this.bus) parts.push(this.bus.tail());
     if (this.dataDir) parts.push(`data dir: ${this.dataDir}`);
-    this.providers.forEach((p, i) => parts.push(`--- provider ${i} deliveries (last 5) ---\n${p.summary()}`));
+    this.providers.forEach((p, i) => parts.push(
+      `--- provider ${i}${p.system ? ` (${p.system.name})` : ''} deliveries (last 5) ---\n${p.summary()}`));
     if (this.client) parts.push(`--- client worker stderr ---\n${this.client.tail()}`);
     return parts.join('\n');
   }
