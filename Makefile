@@ -33,4 +33,4 @@ clean:
 # The benchmark (not a test): prints a table, writes bench/results/latest.json and
 # docs/performance.md. DURATION=seconds per row (default 10).
 bench: build
-	@bench/run
+	@BUILD_DIR=$(BUILD_DIR) bench/run

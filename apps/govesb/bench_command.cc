@@ -1,18 +1,22 @@
-// `govesb bench setup|run|crypto|free-port` and `govesb bench-provider`: the benchmark harness (the
-// work is in src/bench/; see its README). Every bench leaf prints a table, or one JSON object with
-// --json; failures print "error: <reason>" on stderr and exit 1.
+// `govesb bench setup|run|drain|crypto|idle|free-port` and `govesb bench-provider`: the benchmark
+// harness (the work is in src/bench/; see its README). Every bench leaf prints a table, or one
+// JSON object with --json; failures print "error: <reason>" on stderr and exit 1.
+#include <pthread.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "bench/crypto_rates.h"
+#include "bench/drain.h"
 #include "bench/idle.h"
 #include "bench/provider_stub.h"
 #include "bench/run.h"
@@ -56,14 +60,16 @@ CLI::Validator CurveValidator() {
 
 struct SetupArgs {
   std::string data_dir;
-  std::string provider_url;
+  std::string provider_url = "http://127.0.0.1:9400/";
   std::string curve = "secp256k1";
+  std::vector<std::string> subscriber_urls;
 };
 
 void RunSetup(const SetupArgs& a, bool json) {
   bench::SetupOptions options;
   options.data_dir = a.data_dir;
   options.provider_url = a.provider_url;
+  options.subscriber_urls = a.subscriber_urls;
   options.curve = *crypto::ParseCurveName(a.curve);
   auto result = bench::SetupBench(options);
   if (!result.ok()) Fail(result.status().message());
@@ -111,6 +117,33 @@ void RunRun(RunArgs& a, bool json) {
   Print(json ? bench::LoadReportJson(*report) : bench::LoadReportTable(*report), json);
 }
 
+// ---- bench drain ----
+
+struct DrainArgs {
+  bench::DrainOptions options;
+  int interval_ms = 20;
+  int timeout_s = 600;
+};
+
+void RunDrain(DrainArgs& a, bool json) {
+  bench::DrainOptions& options = a.options;
+  options.interval = std::chrono::milliseconds(a.interval_ms);
+  options.timeout = std::chrono::seconds(a.timeout_s);
+  // On stderr, so that a script can wait for it before it starts the recipients.
+  options.on_first_sample = [](const bench::DeliverySample& s) {
+    std::fprintf(stderr, "bench-drain: watching, %lld deliveries pending\n",
+                 static_cast<long long>(s.queue_depth));
+    std::fflush(stderr);
+  };
+  options.on_progress = [](const bench::DeliverySample& s) {
+    std::fprintf(stderr, "bench-drain: %.1f s: %lld pending, %lld delivered\n", s.t_s,
+                 static_cast<long long>(s.queue_depth), static_cast<long long>(s.delivered));
+  };
+  auto report = bench::WatchDrain(options);
+  if (!report.ok()) Fail(report.status().message());
+  Print(json ? bench::DrainReportJson(*report) : bench::DrainReportTable(*report), json);
+}
+
 // ---- bench crypto ----
 
 void RunCrypto(int duration_ms, bool json) {
@@ -128,6 +161,8 @@ struct ProviderArgs {
   std::string key_file;
   std::string esb_key;
   size_t threads = 1;
+  std::string reply_body = R"({"ok":true})";
+  bool paused = false;
 };
 
 void RunProvider(const ProviderArgs& a) {
@@ -153,14 +188,31 @@ void RunProvider(const ProviderArgs& a) {
     Fail("--listen wants HOST:PORT");
   }
   options.threads = a.threads;
+  options.reply_body = a.reply_body;
+  options.paused = a.paused;
+  // SIGUSR1 resumes a paused stub; blocked before any thread starts, like SIGINT and SIGTERM.
   server::BlockTerminationSignals();
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto stub = bench::ProviderStub::Start(*key, options);
   if (!stub.ok()) Fail(stub.status().message());
   std::string url = (*stub)->url();
   if (!url.empty() && url.back() == '/') url.pop_back();
-  std::printf("bench-provider: listening on %s\n", url.c_str());
+  std::printf("bench-provider: listening on %s%s\n", url.c_str(),
+              a.paused ? " (paused: holding requests until SIGUSR1)" : "");
   std::fflush(stdout);
-  server::WaitForTerminationSignal();
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0 || sig != SIGUSR1) break;
+    (*stub)->Resume();
+    std::printf("bench-provider: resumed, %llu requests were held\n",
+                static_cast<unsigned long long>((*stub)->held()));
+    std::fflush(stdout);
+  }
   (*stub)->Shutdown();
   std::printf("bench-provider: served %llu requests\n",
               static_cast<unsigned long long>((*stub)->served()));
@@ -184,8 +236,12 @@ void AddBenchCommands(CLI::App& app) {
   setup_cmd->add_option("--data-dir", setup->data_dir, "The bus's data directory")->required();
   setup_cmd
       ->add_option("--provider-url", setup->provider_url,
-                   "Where the bus delivers (a bench-provider), e.g. http://127.0.0.1:9400/")
-      ->required();
+                   "Where the bus delivers requests (a bench-provider)")
+      ->capture_default_str();
+  setup_cmd->add_option(
+      "--subscriber-url", setup->subscriber_urls,
+      "Push: register a publisher, the topic and one subscriber per --subscriber-url (where the "
+      "bus delivers to it: a bench-provider with its key); repeat for more subscribers");
   setup_cmd->add_option("--curve", setup->curve, "Curve of the benchmark systems' keys")
       ->capture_default_str()
       ->check(CurveValidator());
@@ -243,6 +299,22 @@ void AddBenchCommands(CLI::App& app) {
     RunRun(*run, *json);
   });
 
+  auto drain = std::make_shared<DrainArgs>();
+  auto* drain_cmd = bench->add_subcommand(
+      "drain",
+      "Watch a bus's /metrics until its delivery queue is empty; report deliveries per second");
+  drain_cmd->add_option("--url", drain->options.url, "Plain-HTTP bus base URL")->required();
+  drain_cmd->add_option("--interval-ms", drain->interval_ms, "Between two readings of /metrics")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 60000));
+  drain_cmd->add_option("--timeout-s", drain->timeout_s, "Give up after this long")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  drain_cmd->callback([drain, json, quiet_logs] {
+    quiet_logs();
+    RunDrain(*drain, *json);
+  });
+
   auto duration_ms = std::make_shared<int>(1000);
   auto* crypto_cmd = bench->add_subcommand(
       "crypto", "Single-core ECDSA sign/verify rates per curve and the exchange ceiling");
@@ -297,6 +369,12 @@ void AddBenchCommands(CLI::App& app) {
   provider_cmd->add_option("--threads", provider->threads, "I/O threads")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{256}));
+  provider_cmd
+      ->add_option("--reply-body", provider->reply_body,
+                   "esbBody of the one reply (as a push subscriber's acknowledgement: {})")
+      ->capture_default_str();
+  provider_cmd->add_flag("--paused", provider->paused,
+                         "Hold every request unanswered until the process gets SIGUSR1");
   provider_cmd->callback([provider, quiet_logs] {
     quiet_logs();
     RunProvider(*provider);

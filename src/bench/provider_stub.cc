@@ -4,8 +4,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "http/io_threads.h"
@@ -24,6 +29,7 @@ Result<std::unique_ptr<ProviderStub>> ProviderStub::Start(const crypto::PrivateK
   std::string data = "{\"success\":true,\"esbBody\":" + body + "}";
   stub->reply_ = wire::SealEnvelope(data, key.SignBase64(data));
   stub->options_ = std::move(options);
+  stub->paused_.store(stub->options_.paused);
   stub->io_ = std::make_unique<http::IoThreads>(std::max<size_t>(stub->options_.threads, 1));
 
   http::ServerOptions server_options;
@@ -33,6 +39,19 @@ Result<std::unique_ptr<ProviderStub>> ProviderStub::Start(const crypto::PrivateK
   stub->server_ = std::make_unique<http::HttpServer>(
       *stub->io_, server_options,
       [self](http::HttpRequest&) -> boost::asio::awaitable<http::HttpResponse> {
+        if (self->paused_.load(std::memory_order_acquire)) {
+          // Polled: a held request costs a timer wake-up every 10 ms, and Resume() needs no
+          // access to the connections' executors.
+          self->held_.fetch_add(1, std::memory_order_relaxed);
+          auto executor = co_await boost::asio::this_coro::executor;
+          boost::asio::steady_timer timer(executor);
+          while (self->paused_.load(std::memory_order_acquire)) {
+            timer.expires_after(std::chrono::milliseconds(10));
+            auto wait = timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+            co_await std::move(wait);
+          }
+          self->held_.fetch_sub(1, std::memory_order_relaxed);
+        }
         self->served_.fetch_add(1, std::memory_order_relaxed);
         http::HttpResponse r;
         r.body = self->reply_;
@@ -59,6 +78,7 @@ std::string ProviderStub::url() const {
 void ProviderStub::Shutdown() {
   if (stopped_ || !server_) return;
   stopped_ = true;
+  Resume();
   server_->Shutdown();
   io_->Stop();
 }
