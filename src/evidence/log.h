@@ -1,0 +1,91 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "crypto/keys.h"
+#include "evidence/merkle.h"
+#include "store/database.h"
+#include "store/group_commit.h"
+
+namespace govesb::evidence {
+
+// One step of one exchange, as recorded (see docs/evidence.md once the log is wired in).
+// Bodies are not kept: their SHA-256 is, with the signatures, which are the non-repudiation
+// evidence.
+struct Record {
+  int64_t at_ms = 0;
+  std::string request_id;
+  std::string kind;     // request | delivery | reply | response | push | attempt | async-answer
+  std::string from;     // client_id of the sender of this step, "bus" for the bus
+  std::string to;       // client_id of its receiver, "bus" for the bus
+  std::string code;     // apiCode or pushCode ("" when unknown)
+  std::string user_id;  // identity requests
+  std::string outcome;  // "ok", or the failure's code name
+  std::string error;    // "" when ok
+  int64_t latency_us = 0;
+  int64_t size = 0;              // bytes of the message of this step
+  std::string body_sha256;       // hex SHA-256 of the signed data text ("" when none)
+  std::string signature;         // base64 DER signature as sent ("" when none)
+  std::string signature_sha256;  // hex SHA-256 of the signature text
+};
+
+// The exact text that is hashed and kept: compact JSON, members in a fixed order, `seq` first.
+std::string CanonicalRecord(int64_t seq, const Record& r);
+
+// Creates or updates the evidence tables (component "evidence" in schema_versions).
+Status MigrateEvidenceStore(store::Database& db);
+
+// The append-only, hash-chained log of evidence records, with signed Merkle checkpoints:
+//   record_hash(n) = SHA-256(canonical text of record n)
+//   chain(n)       = SHA-256(chain(n-1) || record_hash(n)),  chain(0) = 32 zero bytes
+// and every checkpoint signs, with the bus key, the Merkle root (RFC 9162) of the record
+// hashes it covers, the chain value at its last record and the hash of the checkpoint before
+// it. Writes go through the shared GroupCommitWriter, so an exchange's evidence shares the
+// fsync of other writes.
+class EvidenceLog {
+ public:
+  EvidenceLog(store::GroupCommitWriter& writer, const crypto::Signer& signer)
+      : writer_(writer), signer_(signer) {}
+
+  // Appends records (in order, consecutive) and calls `done` once they are durable, or with
+  // the error that kept them from being (then none of them was written).
+  void Append(std::vector<Record> records, std::function<void(Status)> done);
+
+  // Seals the records written since the last checkpoint (nothing when there are none).
+  void Checkpoint(int64_t now_ms, std::function<void(Status)> done);
+
+ private:
+  // Writer-thread state: the chain's tip, read from the database when unknown.
+  struct Tip {
+    int64_t seq = 0;
+    Hash chain{};
+  };
+  Status LoadTip(store::WriteContext& ctx);
+
+  store::GroupCommitWriter& writer_;
+  const crypto::Signer& signer_;
+  std::optional<Tip> tip_;  // only touched on the writer thread
+};
+
+// What `govesb audit verify` reports.
+struct VerifyReport {
+  bool intact = false;
+  int64_t records = 0;
+  int64_t checkpoints = 0;
+  int64_t unsealed = 0;                  // records after the last checkpoint
+  std::optional<int64_t> first_bad_seq;  // where the first problem is, when known
+  std::string problem;                   // "" when intact
+};
+
+// Checks every record's hash, every chain link, the numbering, every checkpoint's Merkle
+// root, chain value, predecessor and signature (against `bus_key`). Stops at the first
+// problem and says where it is.
+Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_key);
+
+}  // namespace govesb::evidence
