@@ -19,6 +19,7 @@ Result<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Open(const std::st
                                                                    GroupCommitOptions options) {
   DatabaseOptions dopts;
   dopts.synchronous = options.synchronous;
+  dopts.busy_timeout_ms = options.busy_timeout_ms;
   dopts.create = false;
   GOVESB_ASSIGN_OR_RETURN(auto db, Database::Open(path, dopts));
   if (options.max_batch == 0) options.max_batch = 1;

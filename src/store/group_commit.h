@@ -37,6 +37,9 @@ struct GroupCommitOptions {
   size_t max_batch = 2048;
   // kFull: every commit is fsync'd before any job of it is reported done.
   Synchronous synchronous = Synchronous::kFull;
+  // How long a batch waits for another process's write lock (the admin CLI) before its writes
+  // fail (and their requests are refused).
+  int busy_timeout_ms = 5000;
 };
 
 // The one writer of a database file for durable records (delivery queue, evidence): jobs

@@ -74,6 +74,7 @@ class PushAsyncTest : public ::testing::Test {
 
   void StartBus() {
     server::ServeOptions o;
+    o.durability.busy_timeout_ms = 300;
     o.data_dir = dir_.string();
     o.listen = "127.0.0.1:0";
     o.plain_http = true;
@@ -269,6 +270,31 @@ TEST_F(PushAsyncTest, PushesAreRefusedForUnknownTopicsAndNonPublishers) {
   EXPECT_NE(not_owner.error().message.find("not the publisher"), std::string::npos)
       << not_owner.error().message;
   EXPECT_TRUE(Deliveries(std::nullopt).empty()) << "a refused push stores nothing";
+}
+
+TEST_F(PushAsyncTest, APushThatCannotBeMadeDurableIsRefusedNotAccepted) {
+  Party publisher = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
+  Party subscriber = Register("MOH", "Health records", "http://127.0.0.1:9/unused");
+  ASSERT_TRUE(registry_->AddTopic(publisher.client_id, "BIRTHS").ok());
+  ASSERT_TRUE(registry_->AddSubscription(subscriber.client_id, "BIRTHS").ok());
+  StartBus();
+  auto client = ClientFor(publisher);
+  ASSERT_TRUE(client->AccessToken().ok());
+  {
+    // Another process holds the database's write lock for longer than the bus may wait.
+    auto lock = store::Transaction::Begin(*db_, store::TransactionMode::kImmediate);
+    ASSERT_TRUE(lock.ok());
+    auto refused = client->Push("BIRTHS", R"({"child":"Neema"})");
+    ASSERT_FALSE(refused.ok()) << "a push that is not on disk must not be called accepted";
+    EXPECT_EQ(refused.error().kind, sdk::ErrorKind::kRefused);
+    EXPECT_NE(refused.error().message.find("could not be stored durably; send it again"),
+              std::string::npos)
+        << refused.error().message;
+  }
+  EXPECT_TRUE(Deliveries(std::nullopt).empty()) << "nothing of the refused push was kept";
+  auto accepted = client->Push("BIRTHS", R"({"child":"Neema"})");
+  ASSERT_TRUE(accepted.ok()) << accepted.error().message;
+  EXPECT_EQ(Deliveries(std::nullopt).size(), 1u);
 }
 
 TEST_F(PushAsyncTest, APushWithoutSubscribersIsAcceptedAndStored) {
