@@ -555,7 +555,7 @@ json::object ToJson(const delivery::Attempt& a) {
   out["at"] = IsoTime(a.at_ms);
   out["outcome"] = a.outcome;
   out["http_status"] = a.http_status;
-  out["latency_ms"] = static_cast<double>(a.latency_us) / 1000.0;
+  out["latency_us"] = a.latency_us;
   if (a.error.empty()) {
     out["error"] = nullptr;
   } else {
@@ -583,7 +583,7 @@ void AddDeliveryCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& o
       [list_args](AdminSession& s, bool as_json) {
         if (list_args->attempts_of > 0) {
           PrintList(ToJsonArray(Unwrap(delivery::ListAttempts(s.db(), list_args->attempts_of))),
-                    {"at", "outcome", "http_status", "latency_ms", "error"}, as_json);
+                    {"at", "outcome", "http_status", "latency_us", "error"}, as_json);
           return;
         }
         delivery::DeliveryFilter filter;

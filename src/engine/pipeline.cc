@@ -278,7 +278,7 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
                       "durably; send it again (" +
                       stored.message() + ")"));
     }
-    log.provider = std::to_string(deliveries) + "-subscribers";
+    log.provider = "(" + std::to_string(deliveries) + " subscribers)";
     HttpResponse response =
         SignedResponse(200, true, log.request_id, "Success", "", signer, format);
     log.Write(200, Status::Ok());
