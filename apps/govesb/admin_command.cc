@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "crypto/keys.h"
 #include "delivery/sqlite_queue.h"
+#include "evidence/log.h"
 #include "registry/registry.h"
 #include "store/data_dir.h"
 #include "store/database.h"
@@ -60,6 +61,7 @@ T Unwrap(Result<T> result) {
 std::unique_ptr<store::Database> OpenMigratedDatabase(const store::DataDir& dir) {
   std::unique_ptr<store::Database> db = Unwrap(dir.OpenDatabase());
   Check(registry::Registry::Migrate(*db));
+  Check(evidence::MigrateEvidenceStore(*db));
   Check(delivery::MigrateDeliveryStore(*db));
   return db;
 }

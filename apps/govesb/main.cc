@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   govesb::apps::AddCallCommand(app);
   govesb::apps::AddDemoProviderCommand(app);
   govesb::apps::AddBenchCommands(app);
+  govesb::apps::AddAuditCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

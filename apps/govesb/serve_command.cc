@@ -21,6 +21,8 @@ struct ServeArgs {
   int64_t retry_max_ms = 600'000;
   int64_t delivery_timeout_ms = 30'000;
   int64_t answer_window_s = 86'400;
+  int64_t checkpoint_interval_s = 60;
+  bool no_evidence = false;
 };
 
 void SetUpLogging(const std::string& level) {
@@ -73,6 +75,12 @@ void RunServe(ServeArgs& args) {
   d.retry_max = std::chrono::milliseconds(args.retry_max_ms);
   d.timeout = std::chrono::milliseconds(args.delivery_timeout_ms);
   d.answer_window = std::chrono::seconds(args.answer_window_s);
+  if (args.checkpoint_interval_s < 1) {
+    std::fprintf(stderr, "error: --checkpoint-interval must be at least 1 second\n");
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  args.options.checkpoint_interval = std::chrono::seconds(args.checkpoint_interval_s);
+  args.options.evidence = !args.no_evidence;
   SetUpLogging(args.log_level);
   RaiseOpenFileLimit();
 
@@ -151,6 +159,11 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--group-commit-max", args->options.durability.max_batch,
                   "Most writes made durable by one fsync (1: one fsync per message)")
       ->capture_default_str();
+  cmd->add_option("--checkpoint-interval", args->checkpoint_interval_s,
+                  "Seconds between signed checkpoints of the evidence log (also at shutdown)")
+      ->capture_default_str();
+  cmd->add_flag("--no-evidence", args->no_evidence,
+                "Run without the evidence log (only to measure what it costs)");
   cmd->callback([args] { RunServe(*args); });
 }
 

@@ -14,6 +14,9 @@
 #include <random>
 #include <thread>
 
+#include "base/encoding.h"
+#include "crypto/primitives.h"
+#include "http/await_status.h"
 #include "http/client.h"
 #include "http/io_threads.h"
 #include "wire/envelope.h"
@@ -37,22 +40,6 @@ std::string Origin(std::string_view url) {
   return std::string(url.substr(0, path));
 }
 
-// Runs `start(complete)`; resumes the awaiting coroutine on its own executor with the Status
-// passed to `complete` (which may be called on any thread).
-template <typename Start>
-asio::awaitable<Status> AwaitStatus(Start start) {
-  auto initiation = [start = std::move(start)](auto handler) mutable {
-    auto executor = asio::get_associated_executor(handler);
-    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    start([shared, executor](Status s) {
-      asio::post(executor, [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
-    });
-  };
-  auto op = asio::async_initiate<const asio::use_awaitable_t<>&, void(Status)>(
-      std::move(initiation), asio::use_awaitable);
-  co_return co_await std::move(op);
-}
-
 }  // namespace
 
 struct Dispatcher::Impl {
@@ -72,6 +59,7 @@ struct Dispatcher::Impl {
   // What a delivery goes to, from the current registry snapshot.
   struct Target {
     std::string url;
+    std::string client_id;
     const crypto::PublicKey* key = nullptr;
     std::shared_ptr<const registry::Snapshot> snapshot;  // keeps `key` alive
   };
@@ -117,8 +105,15 @@ struct Dispatcher::Impl {
   asio::awaitable<void> Poll();
   Status Rescan();
   Result<Target> Resolve(const PendingDelivery& d) const;
-  Attempt Judge(const Result<http::UpstreamResponse>& answer, const crypto::PublicKey& key);
+  // `receipt` gets the answer's signed data and signature when it was an envelope.
+  Attempt Judge(const Result<http::UpstreamResponse>& answer, const crypto::PublicKey& key,
+                std::pair<std::string, std::string>& receipt);
   void Record(const Attempt& attempt);
+  std::vector<evidence::Record> AttemptEvidence(const PendingDelivery& d, const Target& target,
+                                                const std::pair<std::string, std::string>& sent,
+                                                const Attempt& a,
+                                                const std::pair<std::string, std::string>& receipt,
+                                                const Result<http::UpstreamResponse>& answer);
   void Forget(Lane* lane, std::map<int64_t, PendingDelivery>::iterator it);
   void UpdateOldest();
   void StopOnThread();
@@ -156,7 +151,7 @@ asio::awaitable<Status> Dispatcher::Accept(NewMessage message, size_t* delivery_
           complete(std::move(s));
         });
   };
-  auto op = AwaitStatus(std::move(start));
+  auto op = http::AwaitStatus(std::move(start));
   Status s = co_await std::move(op);
   if (delivery_count != nullptr) *delivery_count = *count;
   co_return s;
@@ -167,7 +162,7 @@ asio::awaitable<Status> Dispatcher::Await(AwaitedAnswer answer) {
   auto start = [impl, answer = std::move(answer)](auto complete) mutable {
     impl->deps.queue->Await(std::move(answer), std::move(complete));
   };
-  auto op = AwaitStatus(std::move(start));
+  auto op = http::AwaitStatus(std::move(start));
   co_return co_await std::move(op);
 }
 
@@ -298,6 +293,52 @@ std::string PrometheusText(const DeliveryMetrics& m) {
          static_cast<double>(m.latency_count));
   sample("govesb_delivery_latency_seconds_sum", "", m.latency_sum_s);
   sample("govesb_delivery_latency_seconds_count", "", static_cast<double>(m.latency_count));
+  return out;
+}
+
+// ---- evidence of attempts ----
+
+namespace {
+
+std::string HexSha256(std::string_view text) {
+  if (text.empty()) return {};
+  auto digest = crypto::Sha256(text);
+  return HexEncode(std::span<const uint8_t>(digest));
+}
+
+}  // namespace
+
+std::vector<evidence::Record> Dispatcher::Impl::AttemptEvidence(
+    const PendingDelivery& d, const Target& target, const std::pair<std::string, std::string>& sent,
+    const Attempt& a, const std::pair<std::string, std::string>& receipt,
+    const Result<http::UpstreamResponse>& answer) {
+  std::vector<evidence::Record> out(2);
+  evidence::Record& delivery = out[0];
+  delivery.at_ms = a.at_ms - a.latency_us / 1000;
+  delivery.request_id = d.request_id;
+  delivery.kind = d.kind == MessageKind::kPush ? "push-delivery" : "async-delivery";
+  delivery.from = "bus";
+  delivery.to = target.client_id;
+  delivery.code = d.code;
+  delivery.outcome = "ok";
+  delivery.size = static_cast<int64_t>(sent.first.size() + sent.second.size());
+  delivery.body_sha256 = HexSha256(sent.first);
+  delivery.signature = sent.second;
+  delivery.signature_sha256 = HexSha256(sent.second);
+  evidence::Record& r = out[1];
+  r.at_ms = a.at_ms;
+  r.request_id = d.request_id;
+  r.kind = "receipt";
+  r.from = target.client_id;
+  r.to = "bus";
+  r.code = d.code;
+  r.outcome = a.outcome;
+  r.error = a.error;
+  r.latency_us = a.latency_us;
+  r.size = answer.ok() ? static_cast<int64_t>(answer->body.size()) : 0;
+  r.body_sha256 = HexSha256(receipt.first);
+  r.signature = receipt.second;
+  r.signature_sha256 = HexSha256(receipt.second);
   return out;
 }
 
@@ -433,11 +474,13 @@ Result<Dispatcher::Impl::Target> Dispatcher::Impl::Resolve(const PendingDelivery
                               " has no delivery endpoint");
   }
   t.key = &*system->public_key;
+  t.client_id = system->client_id;
   return t;
 }
 
 Attempt Dispatcher::Impl::Judge(const Result<http::UpstreamResponse>& answer,
-                                const crypto::PublicKey& key) {
+                                const crypto::PublicKey& key,
+                                std::pair<std::string, std::string>& receipt) {
   Attempt a;
   if (!answer.ok()) {
     const Status& s = answer.status();
@@ -457,6 +500,7 @@ Attempt Dispatcher::Impl::Judge(const Result<http::UpstreamResponse>& answer,
               " answer is not a signed GovESB envelope: " + env.status().message();
     return a;
   }
+  receipt = {std::string(env->data_raw), env->signature};
   if (!wire::VerifyEnvelope(*env, key).ok()) {
     a.outcome = "bad_signature";
     a.error =
@@ -553,6 +597,13 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
       body = std::move(*loaded);
     }
 
+    // What was sent, for the evidence of this attempt.
+    std::pair<std::string, std::string> sent;
+    if (options.record_evidence) {
+      if (auto env = wire::ParseEnvelope(body); env.ok()) {
+        sent = {std::string(env->data_raw), env->signature};
+      }
+    }
     ++ep.in_flight;
     http::UpstreamRequest request;
     request.url = target->url;
@@ -572,10 +623,14 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
     }
 
     // The lane's map is only erased from by this coroutine, so `it` is still valid.
-    Attempt a = Judge(answer, *target->key);
+    std::pair<std::string, std::string> receipt;
+    Attempt a = Judge(answer, *target->key, receipt);
     a.at_ms = clock().NowMillis();
     a.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(latency).count();
     Record(a);
+    if (options.record_evidence) {
+      a.evidence = AttemptEvidence(d, *target, sent, a, receipt, answer);
+    }
     bool transport_failure =
         a.outcome == "unreachable" || a.outcome == "timeout" || a.outcome == "bad_gateway";
     if (transport_failure) {

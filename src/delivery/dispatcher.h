@@ -50,6 +50,9 @@ struct DispatcherOptions {
   std::chrono::milliseconds retention{std::chrono::hours(24 * 7)};
   std::chrono::milliseconds prune_interval{std::chrono::minutes(1)};
   size_t max_response_bytes = 1u << 20;
+  // Record every attempt (the delivery sent, the receipt answered) in the evidence log, in the
+  // same write as its outcome. Needs the evidence tables (evidence::MigrateEvidenceStore).
+  bool record_evidence = true;
   // For https:// recipients; null: the system trust store.
   std::shared_ptr<boost::asio::ssl::context> tls;
 };

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "evidence/log.h"
 
 namespace govesb::delivery {
 
@@ -51,6 +52,9 @@ struct NewMessage {
   std::vector<Recipient> recipients;  // push; for an async answer, filled from the claim
   std::optional<AnswerClaim> claim;   // async answer only
   int64_t created_at_ms = 0;
+  // Evidence of the acceptance, stored in the same transaction as the message: both or
+  // neither.
+  std::vector<evidence::Record> evidence;
 };
 
 // An awaited asynchronous answer: recorded before the request is delivered to its provider.
@@ -88,6 +92,8 @@ struct Attempt {
   int http_status = 0;  // 0 when no HTTP answer
   int64_t latency_us = 0;
   std::string error;  // "" when ok
+  // Evidence of the attempt (the delivery sent, the receipt answered), stored with its outcome.
+  std::vector<evidence::Record> evidence;
 };
 
 // A delivery as operators see it.

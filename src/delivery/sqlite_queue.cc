@@ -165,6 +165,9 @@ Status WriteMessage(store::WriteContext& ctx, NewMessage& m, std::vector<Pending
   GOVESB_RETURN_IF_ERROR(msg->Bind(6, m.created_at_ms));
   GOVESB_RETURN_IF_ERROR(msg->Run());
   int64_t message_id = ctx.db().LastInsertRowId();
+  if (!m.evidence.empty()) {
+    GOVESB_RETURN_IF_ERROR(evidence::EvidenceLog::AppendInJob(ctx, m.evidence));
+  }
   auto envelope = std::make_shared<const std::string>(std::move(m.envelope));
   GOVESB_ASSIGN_OR_RETURN(store::Statement * del, ctx.Prepared(kInsertDelivery));
   out.clear();
@@ -315,16 +318,21 @@ void SqliteDeliveryQueue::Settle(int64_t delivery_id, Attempt attempt, std::stri
         GOVESB_RETURN_IF_ERROR(u->Bind(4, attempt.at_ms));
         GOVESB_RETURN_IF_ERROR(u->Bind(5, delivery_id));
         GOVESB_RETURN_IF_ERROR(u->Run());
-        if (ctx.db().Changes() == 0) return Status::Ok();  // redelivered or settled meanwhile
-        GOVESB_ASSIGN_OR_RETURN(store::Statement * a, ctx.Prepared(kInsertAttempt));
-        GOVESB_RETURN_IF_ERROR(a->Bind(1, delivery_id));
-        GOVESB_RETURN_IF_ERROR(a->Bind(2, delivery_id));
-        GOVESB_RETURN_IF_ERROR(a->Bind(3, attempt.at_ms));
-        GOVESB_RETURN_IF_ERROR(a->Bind(4, attempt.outcome));
-        GOVESB_RETURN_IF_ERROR(a->Bind(5, attempt.http_status));
-        GOVESB_RETURN_IF_ERROR(a->Bind(6, attempt.latency_us));
-        GOVESB_RETURN_IF_ERROR(BindOptionalText(*a, 7, attempt.error));
-        return a->Run();
+        // No change: redelivered or settled meanwhile; the attempt row goes with the state.
+        if (ctx.db().Changes() > 0) {
+          GOVESB_ASSIGN_OR_RETURN(store::Statement * a, ctx.Prepared(kInsertAttempt));
+          GOVESB_RETURN_IF_ERROR(a->Bind(1, delivery_id));
+          GOVESB_RETURN_IF_ERROR(a->Bind(2, delivery_id));
+          GOVESB_RETURN_IF_ERROR(a->Bind(3, attempt.at_ms));
+          GOVESB_RETURN_IF_ERROR(a->Bind(4, attempt.outcome));
+          GOVESB_RETURN_IF_ERROR(a->Bind(5, attempt.http_status));
+          GOVESB_RETURN_IF_ERROR(a->Bind(6, attempt.latency_us));
+          GOVESB_RETURN_IF_ERROR(BindOptionalText(*a, 7, attempt.error));
+          GOVESB_RETURN_IF_ERROR(a->Run());
+        }
+        // The attempt happened either way: its evidence is kept.
+        if (attempt.evidence.empty()) return Status::Ok();
+        return evidence::EvidenceLog::AppendInJob(ctx, attempt.evidence);
       },
       LogIfFailed);
 }

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "crypto/keys.h"
 #include "delivery/dispatcher.h"
+#include "evidence/log.h"
 #include "http/client.h"
 #include "http/types.h"
 #include "registry/snapshot.h"
@@ -33,6 +34,8 @@ struct EngineDeps {
   const Clock* clock = nullptr;
   // Push and asynchronous answers (guaranteed delivery). Null: those are refused.
   delivery::Dispatcher* delivery = nullptr;
+  // Evidence of every exchange, written before the answer leaves (fail closed). Null: off.
+  evidence::EvidenceLog* evidence = nullptr;
 };
 
 // The bus's request handling: the token endpoint and the engine endpoints of the wire contract
@@ -50,7 +53,10 @@ class Engine {
 
  private:
   boost::asio::awaitable<http::HttpResponse> HandleToken(http::HttpRequest& request);
+  struct ExchangeEvidence;
   boost::asio::awaitable<http::HttpResponse> HandleExchange(http::HttpRequest& request);
+  boost::asio::awaitable<http::HttpResponse> RunExchange(http::HttpRequest& request,
+                                                         ExchangeEvidence& evidence);
   http::HttpResponse HandleHealth() const;
   http::HttpResponse HandlePublicKey() const;
   http::HttpResponse HandleMetrics() const;

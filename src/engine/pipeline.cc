@@ -26,9 +26,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
+#include "base/encoding.h"
 #include "crypto/primitives.h"
 #include "engine/engine.h"
 #include "engine/refusal.h"
+#include "http/await_status.h"
 #include "wire/envelope.h"
 #include "wire/json.h"
 #include "wire/messages.h"
@@ -82,6 +84,7 @@ struct ExchangeLog {
   std::string provider = "-";
   std::string user_id;
   std::string_view signature_variant = "-";
+  Kind kind_value = Kind::kPull;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   void Write(int http_status, const Status& outcome) const {
@@ -103,7 +106,51 @@ struct ExchangeLog {
   }
 };
 
+std::string HexSha256(std::string_view text) {
+  if (text.empty()) return {};
+  auto digest = crypto::Sha256(text);
+  return HexEncode(std::span<const uint8_t>(digest));
+}
+
+std::string OutcomeName(const Status& s) {
+  return s.ok() ? std::string("ok") : std::string(StatusCodeName(s.code()));
+}
+
 }  // namespace
+
+// The evidence of one exchange, collected step by step and written before the answer leaves.
+struct Engine::ExchangeEvidence {
+  std::vector<evidence::Record> records;
+  bool stored = false;  // already written together with the message (push, async answer)
+  bool request_recorded = false;
+  bool refused = false;    // the answer is a refusal made by the bus (carries nothing else)
+  std::string request_id;  // for a fail-closed answer
+  Format format = Format::kJson;
+  int64_t started_ms = 0;
+
+  void Add(std::string_view kind, const ExchangeLog& log, std::string_view from,
+           std::string_view to, const Status& outcome, int64_t at_ms, std::string_view data,
+           std::string_view signature, int64_t size) {
+    evidence::Record r;
+    r.at_ms = at_ms;
+    r.request_id = log.request_id;
+    r.kind = std::string(kind);
+    r.from = std::string(from);
+    r.to = std::string(to);
+    r.code = log.api == "-" ? std::string() : log.api;
+    r.user_id = log.user_id;
+    r.outcome = OutcomeName(outcome);
+    r.error = outcome.ok() ? std::string() : outcome.message();
+    r.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::steady_clock::now() - log.started)
+                       .count();
+    r.size = size;
+    r.body_sha256 = HexSha256(data);
+    r.signature = std::string(signature);
+    r.signature_sha256 = HexSha256(signature);
+    records.push_back(std::move(r));
+  }
+};
 
 Engine::Engine(EngineDeps deps) : deps_(std::move(deps)) {
   GOVESB_CHECK(deps_.snapshot && deps_.tokens && deps_.clients && deps_.signer && deps_.upstream &&
@@ -159,10 +206,49 @@ HttpResponse Engine::HandleMetrics() const {
 }
 
 asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
+  ExchangeEvidence ev;
+  auto run = RunExchange(request, ev);
+  HttpResponse response = co_await std::move(run);
+  if (deps_.evidence == nullptr || ev.stored || ev.records.empty()) co_return response;
+  // Fail closed: the answer leaves only once its evidence is durable.
+  auto start = [log = deps_.evidence, records = std::move(ev.records)](auto complete) mutable {
+    log->Append(std::move(records), std::move(complete));
+  };
+  auto append = http::AwaitStatus(std::move(start));
+  Status written = co_await std::move(append);
+  if (written.ok()) co_return response;
+  if (ev.refused) {
+    // Nothing is released by a refusal: it still goes out, and the gap is logged.
+    spdlog::error("exchange requestId={}: the evidence of its refusal could not be written: {}",
+                  ev.request_id, written.message());
+    co_return response;
+  }
+  spdlog::error("exchange requestId={} withheld: its evidence could not be written: {}",
+                ev.request_id, written.message());
+  co_return Refuse(Unavailable("the exchange could not be recorded in the evidence log, so its "
+                               "answer is withheld; try again later"),
+                   ev.request_id, *deps_.signer, ev.format);
+}
+
+asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, ExchangeEvidence& ev) {
   const crypto::Signer& signer = *deps_.signer;
   ExchangeLog log;
   log.request_id = crypto::NewRequestId();
   Format format = IsXml(request.content_type) ? Format::kXml : Format::kJson;
+  ev.format = format;
+  ev.request_id = log.request_id;
+  ev.started_ms = deps_.clock->NowMillis();
+  const wire::IncomingEnvelope* received = nullptr;  // once parsed
+  size_t request_size = request.body.size();
+  // The consumer's request: accepted (all checks passed) or refused, with its signed data.
+  auto record_request = [&](const Status& outcome) {
+    if (ev.request_recorded) return;
+    ev.request_recorded = true;
+    ev.Add(KindName(log.kind_value), log, log.consumer, "bus", outcome, ev.started_ms,
+           received != nullptr ? received->data_raw : std::string_view(),
+           received != nullptr ? std::string_view(received->signature) : std::string_view(),
+           static_cast<int64_t>(request_size));
+  };
   // Set once an asynchronous API's awaited answer is recorded: a failed delivery cancels it.
   bool awaiting_answer = false;
   auto refuse = [&](const Status& status) {
@@ -170,8 +256,13 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
       deps_.delivery->CancelAwait(log.request_id);
       awaiting_answer = false;
     }
-    HttpResponse r = Refuse(status, log.request_id, signer, format);
+    SignedParts parts;
+    HttpResponse r = Refuse(status, log.request_id, signer, format, &parts);
+    ev.refused = true;
     log.Write(r.status, status);
+    record_request(status);
+    ev.Add("response", log, "bus", log.consumer, status, deps_.clock->NowMillis(), parts.data,
+           parts.signature, static_cast<int64_t>(r.body.size()));
     return r;
   };
 
@@ -186,6 +277,7 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
                                        : wire::ParseEnvelope(std::move(request.body));
   if (!parsed.ok()) co_return refuse(InvalidArgument(parsed.status().message()));
   const wire::IncomingEnvelope& env = *parsed;
+  received = &env;
 
   // 3. authenticate
   std::shared_ptr<const registry::Snapshot> snapshot = deps_.snapshot();
@@ -213,6 +305,7 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
     kind = Kind::kNida;
   }
   log.kind = KindName(kind);
+  log.kind_value = kind;
   if (kind == Kind::kPull || kind == Kind::kNida) {
     if (api_code.empty()) {
       co_return refuse(InvalidArgument(
@@ -269,6 +362,19 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
       message.recipients.push_back(delivery::Recipient{"sub:" + std::to_string(sub->id), sub->id,
                                                        sub->subscriber_system_id});
     }
+    size_t subscribers = message.recipients.size();
+    // The answer is made first, so that its evidence is stored with the message.
+    SignedParts parts;
+    HttpResponse response =
+        SignedResponse(200, true, log.request_id, "Success", "", signer, format, &parts);
+    if (deps_.evidence != nullptr) {
+      record_request(Status::Ok());
+      ev.Add("response", log, "bus", log.consumer, Status::Ok(), deps_.clock->NowMillis(),
+             parts.data, parts.signature, static_cast<int64_t>(response.body.size()));
+      message.evidence = std::move(ev.records);
+      ev.records.clear();
+      ev.request_recorded = false;
+    }
     size_t deliveries = 0;
     auto accepting = deps_.delivery->Accept(std::move(message), &deliveries);
     Status stored = co_await std::move(accepting);
@@ -278,9 +384,8 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
                       "durably; send it again (" +
                       stored.message() + ")"));
     }
-    log.provider = "(" + std::to_string(deliveries) + " subscribers)";
-    HttpResponse response =
-        SignedResponse(200, true, log.request_id, "Success", "", signer, format);
+    ev.stored = true;
+    log.provider = "(" + std::to_string(subscribers) + " subscribers)";
     log.Write(200, Status::Ok());
     co_return response;
   }
@@ -311,6 +416,17 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
         wire::ResponseData(answer->success, request_id_member, message_text, answer->esb_body_raw),
         signer);
     message.claim = delivery::AnswerClaim{request_id_member, caller.id, deps_.clock->NowMillis()};
+    SignedParts parts;
+    HttpResponse response =
+        SignedResponse(200, true, log.request_id, "Success", "", signer, format, &parts);
+    if (deps_.evidence != nullptr) {
+      record_request(Status::Ok());
+      ev.Add("response", log, "bus", log.consumer, Status::Ok(), deps_.clock->NowMillis(),
+             parts.data, parts.signature, static_cast<int64_t>(response.body.size()));
+      message.evidence = std::move(ev.records);
+      ev.records.clear();
+      ev.request_recorded = false;
+    }
     auto accepting = deps_.delivery->Accept(std::move(message), nullptr);
     Status stored = co_await std::move(accepting);
     if (!stored.ok()) {
@@ -322,8 +438,7 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
       }
       co_return refuse(stored);
     }
-    HttpResponse response =
-        SignedResponse(200, true, log.request_id, "Success", "", signer, format);
+    ev.stored = true;
     log.Write(200, Status::Ok());
     co_return response;
   }
@@ -369,8 +484,12 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
     }
     awaiting_answer = true;
   }
-  std::string delivery =
-      wire::SignAndSeal(wire::DeliveryData(body_raw, log.request_id, "apiCode", api_code), signer);
+  record_request(Status::Ok());
+  std::string delivery_data = wire::DeliveryData(body_raw, log.request_id, "apiCode", api_code);
+  std::string delivery_signature = signer.SignBase64(delivery_data);
+  std::string delivery = wire::SealEnvelope(delivery_data, delivery_signature);
+  ev.Add("delivery", log, "bus", provider->client_id, Status::Ok(), deps_.clock->NowMillis(),
+         delivery_data, delivery_signature, static_cast<int64_t>(delivery.size()));
   http::UpstreamRequest upstream_request;
   upstream_request.url = api->endpoint;
   upstream_request.body = std::move(delivery);
@@ -379,8 +498,14 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   // (Named awaitable: no temporaries with destructors inside a co_await under GCC 12.)
   auto pending = deps_.upstream->Post(std::move(upstream_request));
   auto answer = co_await std::move(pending);
+  auto record_reply = [&](const Status& outcome, std::string_view data, std::string_view sig,
+                          size_t size) {
+    ev.Add("reply", log, provider->client_id, "bus", outcome, deps_.clock->NowMillis(), data, sig,
+           static_cast<int64_t>(size));
+  };
   if (!answer.ok()) {
     const Status& s = answer.status();
+    record_reply(s, {}, {}, 0);
     std::string message =
         s.code() == StatusCode::kDeadlineExceeded
             ? "the provider of API " + api_code + " did not answer within " +
@@ -395,9 +520,11 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
 
   // 8. check the provider's reply
   int provider_status = answer->status;
+  size_t reply_size = answer->body.size();
   auto reply_env = IsXml(answer->content_type) ? wire::ParseXmlEnvelope(std::move(answer->body))
                                                : wire::ParseEnvelope(std::move(answer->body));
   if (!reply_env.ok()) {
+    record_reply(BadGateway(reply_env.status().message()), {}, {}, reply_size);
     co_return refuse(BadGateway("the provider of API " + api_code +
                                 " answered with something that is not a signed GovESB envelope "
                                 "(HTTP " +
@@ -406,11 +533,14 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   }
   auto reply_variant = wire::VerifyEnvelope(*reply_env, *provider->public_key);
   if (!reply_variant.ok()) {
+    record_reply(BadSignature("the reply's signature does not verify"), reply_env->data_raw,
+                 reply_env->signature, reply_size);
     co_return refuse(BadSignature("the answer of the provider of API " + api_code +
                                   " failed signature verification; it was not passed on"));
   }
   auto reply = wire::ReadProviderReply(*reply_env);
   if (!reply.ok()) {
+    record_reply(reply.status(), reply_env->data_raw, reply_env->signature, reply_size);
     co_return refuse(
         BadGateway("the provider of API " + api_code +
                    " answered with an unusable envelope: " + reply.status().message()));
@@ -424,11 +554,16 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
     deps_.delivery->CancelAwait(log.request_id);
     awaiting_answer = false;
   }
+  Status outcome = reply->success ? Status::Ok()
+                                  : Status(StatusCode::kFailedPrecondition,
+                                           "provider answered success:false: " + message);
+  record_reply(outcome, reply_env->data_raw, reply_env->signature, reply_size);
+  SignedParts parts;
   HttpResponse response = SignedResponse(200, reply->success, log.request_id, message,
-                                         reply->esb_body_raw, signer, format);
-  log.Write(200, reply->success ? Status::Ok()
-                                : Status(StatusCode::kFailedPrecondition,
-                                         "provider answered success:false: " + message));
+                                         reply->esb_body_raw, signer, format, &parts);
+  ev.Add("response", log, "bus", log.consumer, outcome, deps_.clock->NowMillis(), parts.data,
+         parts.signature, static_cast<int64_t>(response.body.size()));
+  log.Write(200, outcome);
   co_return response;
 }
 

@@ -21,20 +21,24 @@ int HttpStatusFor(StatusCode code) {
 
 http::HttpResponse SignedResponse(int http_status, bool success, std::string_view request_id,
                                   std::string_view message, std::string_view esb_body_raw,
-                                  const crypto::Signer& signer, Format format) {
+                                  const crypto::Signer& signer, Format format, SignedParts* parts) {
   std::string data = wire::ResponseData(success, request_id, message, esb_body_raw);
   http::HttpResponse r;
   r.status = http_status;
   if (format == Format::kXml) {
     auto xml = wire::DataJsonToXml(data, "data");
     if (xml.ok()) {
+      std::string signature = signer.SignBase64(*xml);
       r.content_type = "application/xml";
-      r.body = wire::SignAndSealXml(*xml, signer);
+      r.body = wire::SealXmlEnvelope(*xml, signature);
+      if (parts != nullptr) *parts = SignedParts{std::move(*xml), std::move(signature)};
       return r;
     }
   }
+  std::string signature = signer.SignBase64(data);
   r.content_type = "application/json";
-  r.body = wire::SignAndSeal(data, signer);
+  r.body = wire::SealEnvelope(data, signature);
+  if (parts != nullptr) *parts = SignedParts{std::move(data), std::move(signature)};
   return r;
 }
 
@@ -51,14 +55,15 @@ http::HttpResponse OAuthError(int http_status, std::string_view error,
 }
 
 http::HttpResponse Refuse(const Status& status, std::string_view request_id,
-                          const crypto::Signer& signer, Format format) {
+                          const crypto::Signer& signer, Format format, SignedParts* parts) {
   int http_status = HttpStatusFor(status.code());
   if (http_status == 401) {
     http::HttpResponse r = OAuthError(401, "invalid_token", status.message());
     r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
     return r;
   }
-  return SignedResponse(http_status, false, request_id, status.message(), "", signer, format);
+  return SignedResponse(http_status, false, request_id, status.message(), "", signer, format,
+                        parts);
 }
 
 }  // namespace govesb::engine

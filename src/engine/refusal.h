@@ -20,14 +20,23 @@ int HttpStatusFor(StatusCode code);
 
 enum class Format { kJson, kXml };
 
-// A signed response envelope (contract 4.2) in the consumer's format.
+// What was signed in an answer: the data text and its signature (for the evidence log).
+struct SignedParts {
+  std::string data;
+  std::string signature;
+};
+
+// A signed response envelope (contract 4.2) in the consumer's format. `parts`, when given,
+// receives the signed data text and the signature.
 http::HttpResponse SignedResponse(int http_status, bool success, std::string_view request_id,
                                   std::string_view message, std::string_view esb_body_raw,
-                                  const crypto::Signer& signer, Format format);
+                                  const crypto::Signer& signer, Format format,
+                                  SignedParts* parts = nullptr);
 
 // The answer for a failed exchange: 401 OAuth JSON or a signed success:false envelope.
 http::HttpResponse Refuse(const Status& status, std::string_view request_id,
-                          const crypto::Signer& signer, Format format);
+                          const crypto::Signer& signer, Format format,
+                          SignedParts* parts = nullptr);
 
 // OAuth2 error bodies for the token endpoint and for bearer-token failures.
 http::HttpResponse OAuthError(int http_status, std::string_view error,

@@ -145,50 +145,45 @@ Status MigrateEvidenceStore(store::Database& db) {
   return store::Migrate(db, "evidence", kMigrations);
 }
 
-Status EvidenceLog::LoadTip(store::WriteContext& ctx) {
-  if (tip_.has_value()) return Status::Ok();
-  GOVESB_ASSIGN_OR_RETURN(store::Statement * s, ctx.Prepared(kTip));
-  GOVESB_ASSIGN_OR_RETURN(bool row, s->Step());
-  Tip tip;
-  if (row) {
-    tip.seq = s->ColumnInt64(0);
-    auto chain = FromHex(s->ColumnText(1));
-    if (!chain.has_value()) return Internal("the evidence chain's last link is unreadable");
-    tip.chain = *chain;
+Status EvidenceLog::AppendInJob(store::WriteContext& ctx, const std::vector<Record>& records) {
+  // The tip is read inside the transaction (the last row, by primary key), never cached: a
+  // batch or savepoint that rolls back leaves nothing to forget.
+  int64_t seq = 0;
+  Hash chain{};
+  {
+    GOVESB_ASSIGN_OR_RETURN(store::Statement * tip, ctx.Prepared(kTip));
+    GOVESB_ASSIGN_OR_RETURN(bool row, tip->Step());
+    if (row) {
+      seq = tip->ColumnInt64(0);
+      auto last = FromHex(tip->ColumnText(1));
+      if (!last.has_value()) return Internal("the evidence chain's last link is unreadable");
+      chain = *last;
+    }
+    GOVESB_RETURN_IF_ERROR(tip->Reset());
   }
-  GOVESB_RETURN_IF_ERROR(s->Reset());
-  tip_ = tip;
+  GOVESB_ASSIGN_OR_RETURN(store::Statement * insert, ctx.Prepared(kInsertRecord));
+  for (const Record& r : records) {
+    ++seq;
+    std::string text = CanonicalRecord(seq, r);
+    Hash record_hash = crypto::Sha256(text);
+    chain = Link(chain, record_hash);
+    GOVESB_RETURN_IF_ERROR(insert->Reset());
+    GOVESB_RETURN_IF_ERROR(insert->Bind(1, seq));
+    GOVESB_RETURN_IF_ERROR(insert->Bind(2, r.request_id));
+    GOVESB_RETURN_IF_ERROR(insert->Bind(3, text));
+    GOVESB_RETURN_IF_ERROR(insert->Bind(4, Hex(record_hash)));
+    GOVESB_RETURN_IF_ERROR(insert->Bind(5, Hex(chain)));
+    GOVESB_RETURN_IF_ERROR(insert->Run());
+  }
   return Status::Ok();
 }
 
 void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)> done) {
-  writer_.Submit(
-      [this, records = std::move(records)](store::WriteContext& ctx) -> Status {
-        GOVESB_RETURN_IF_ERROR(LoadTip(ctx));
-        Tip tip = *tip_;
-        GOVESB_ASSIGN_OR_RETURN(store::Statement * insert, ctx.Prepared(kInsertRecord));
-        for (const Record& r : records) {
-          ++tip.seq;
-          std::string text = CanonicalRecord(tip.seq, r);
-          Hash record_hash = crypto::Sha256(text);
-          tip.chain = Link(tip.chain, record_hash);
-          GOVESB_RETURN_IF_ERROR(insert->Reset());
-          GOVESB_RETURN_IF_ERROR(insert->Bind(1, tip.seq));
-          GOVESB_RETURN_IF_ERROR(insert->Bind(2, r.request_id));
-          GOVESB_RETURN_IF_ERROR(insert->Bind(3, text));
-          GOVESB_RETURN_IF_ERROR(insert->Bind(4, Hex(record_hash)));
-          GOVESB_RETURN_IF_ERROR(insert->Bind(5, Hex(tip.chain)));
-          GOVESB_RETURN_IF_ERROR(insert->Run());
-        }
-        tip_ = tip;
-        return Status::Ok();
-      },
-      [this, done = std::move(done)](const Status& s) {
-        // A batch that did not commit leaves the in-memory tip ahead of the file: forget it
-        // (this runs on the writer thread, before the next batch).
-        if (!s.ok()) tip_.reset();
-        if (done) done(s);
-      });
+  writer_.Submit([records = std::move(records)](
+                     store::WriteContext& ctx) { return AppendInJob(ctx, records); },
+                 [done = std::move(done)](const Status& s) {
+                   if (done) done(s);
+                 });
 }
 
 void EvidenceLog::Checkpoint(int64_t now_ms, std::function<void(Status)> done) {

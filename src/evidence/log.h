@@ -57,20 +57,16 @@ class EvidenceLog {
   // the error that kept them from being (then none of them was written).
   void Append(std::vector<Record> records, std::function<void(Status)> done);
 
+  // The same inside another write job (so that, say, a push and its evidence are stored in
+  // one transaction: both or neither). Call on the writer thread, from the job.
+  static Status AppendInJob(store::WriteContext& ctx, const std::vector<Record>& records);
+
   // Seals the records written since the last checkpoint (nothing when there are none).
   void Checkpoint(int64_t now_ms, std::function<void(Status)> done);
 
  private:
-  // Writer-thread state: the chain's tip, read from the database when unknown.
-  struct Tip {
-    int64_t seq = 0;
-    Hash chain{};
-  };
-  Status LoadTip(store::WriteContext& ctx);
-
   store::GroupCommitWriter& writer_;
   const crypto::Signer& signer_;
-  std::optional<Tip> tip_;  // only touched on the writer thread
 };
 
 // What `govesb audit verify` reports.

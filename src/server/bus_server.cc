@@ -5,12 +5,15 @@
 
 #include <boost/asio/thread_pool.hpp>
 #include <charconv>
+#include <condition_variable>
+#include <mutex>
 
 #include "auth/client_credentials.h"
 #include "auth/token.h"
 #include "base/clock.h"
 #include "delivery/sqlite_queue.h"
 #include "engine/engine.h"
+#include "evidence/log.h"
 #include "http/client.h"
 #include "http/io_threads.h"
 #include "http/server.h"
@@ -36,6 +39,12 @@ struct BusServer::Impl {
   std::unique_ptr<store::GroupCommitWriter> writer;
   std::unique_ptr<delivery::SqliteDeliveryQueue> queue;
   std::unique_ptr<delivery::Dispatcher> dispatcher;
+  std::unique_ptr<evidence::EvidenceLog> evidence;
+  // Seals evidence checkpoints on a timer.
+  std::thread checkpointer;
+  std::mutex checkpoint_mutex;
+  std::condition_variable checkpoint_wake;
+  bool checkpoint_stop = false;
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<http::HttpServer> server;
   std::string ca_file;
@@ -88,6 +97,7 @@ Status BusServer::Start() {
   {
     GOVESB_ASSIGN_OR_RETURN(auto db, s.data_dir->OpenDatabase());
     GOVESB_RETURN_IF_ERROR(registry::Registry::Migrate(*db));
+    GOVESB_RETURN_IF_ERROR(evidence::MigrateEvidenceStore(*db));
     GOVESB_RETURN_IF_ERROR(delivery::MigrateDeliveryStore(*db));
   }
   s.watcher = std::make_unique<registry::SnapshotWatcher>(s.data_dir->database_path());
@@ -136,6 +146,8 @@ Status BusServer::Start() {
       s.queue, delivery::SqliteDeliveryQueue::Open(s.data_dir->database_path(), *s.writer));
   delivery::DispatcherOptions delivery_options = o.delivery;
   delivery_options.tls = copts.tls;
+  delivery_options.record_evidence = o.evidence;
+  if (o.evidence) s.evidence = std::make_unique<evidence::EvidenceLog>(*s.writer, *s.signer);
   delivery::DispatcherDeps delivery_deps;
   delivery_deps.queue = s.queue.get();
   delivery_deps.snapshot = [w = s.watcher.get()] { return w->Current(); };
@@ -151,6 +163,7 @@ Status BusServer::Start() {
   deps.blocking = s.blocking.get();
   deps.clock = s.clock;
   deps.delivery = s.dispatcher.get();
+  deps.evidence = s.evidence.get();
   s.engine = std::make_unique<engine::Engine>(std::move(deps));
   sopts.error_response = [e = s.engine.get()](int status, std::string_view message) {
     return e->ServerError(status, message);
@@ -160,6 +173,16 @@ Status BusServer::Start() {
   GOVESB_RETURN_IF_ERROR(s.server->Listen());
   s.server->Start();
   s.io->Start();
+  if (s.evidence && o.checkpoint_interval.count() > 0) {
+    s.checkpointer = std::thread([&s, interval = o.checkpoint_interval] {
+      std::unique_lock lock(s.checkpoint_mutex);
+      while (!s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; })) {
+        s.evidence->Checkpoint(s.clock->NowMillis(), [](const Status& st) {
+          if (!st.ok()) spdlog::error("evidence: checkpoint failed: {}", st.message());
+        });
+      }
+    });
+  }
   s.started = true;
   return Status::Ok();
 }
@@ -173,6 +196,20 @@ void BusServer::Shutdown() {
   s.io->Stop();
   s.upstream->Clear();
   s.blocking->join();
+  if (s.checkpointer.joinable()) {
+    {
+      std::lock_guard lock(s.checkpoint_mutex);
+      s.checkpoint_stop = true;
+    }
+    s.checkpoint_wake.notify_one();
+    s.checkpointer.join();
+  }
+  if (s.evidence) {
+    // Seal what was written since the last checkpoint (the writer runs it before stopping).
+    s.evidence->Checkpoint(s.clock->NowMillis(), [](const Status& st) {
+      if (!st.ok()) spdlog::error("evidence: final checkpoint failed: {}", st.message());
+    });
+  }
   s.writer->Stop();  // after everything that writes
   s.watcher->Stop();
 }

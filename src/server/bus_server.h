@@ -32,6 +32,11 @@ struct ServeOptions {
   delivery::DispatcherOptions delivery;
   // Durable writes: group commit (max_batch 1 = one fsync per message, for comparison).
   store::GroupCommitOptions durability;
+  // The evidence log: every step of every exchange, written before the answer leaves.
+  // false only to measure what it costs (benchmarks).
+  bool evidence = true;
+  // How often the records written since the last checkpoint are sealed (and at shutdown).
+  std::chrono::milliseconds checkpoint_interval{60'000};
 };
 
 // The whole bus in one process, wired in one place: data directory (SQLite registry, bus key,

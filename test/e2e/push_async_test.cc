@@ -8,6 +8,7 @@
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
 #include "delivery/sqlite_queue.h"
+#include "evidence/log.h"
 #include "govesb/client.h"
 #include "registry/registry.h"
 #include "server/bus_server.h"
@@ -348,6 +349,81 @@ TEST_F(PushAsyncTest, RevokedSubscriptionsAreDeadLetteredWithTheReason) {
   ASSERT_TRUE(Eventually([&] { return Deliveries(delivery::DeliveryState::kDead).size() == 1; }));
   EXPECT_NE(Deliveries(delivery::DeliveryState::kDead)[0].last_error.find("no longer approved"),
             std::string::npos);
+}
+
+// ---- evidence ----
+
+std::vector<std::string> EvidenceKinds(store::Database& db, const std::string& request_id) {
+  auto s = db.Prepare("SELECT record FROM evidence_records WHERE request_id = ? ORDER BY seq");
+  GOVESB_CHECK(s.ok());
+  GOVESB_CHECK(s->Bind(1, request_id).ok());
+  std::vector<std::string> kinds;
+  while (*s->Step()) {
+    std::string record = s->ColumnText(0);
+    size_t at = record.find("\"kind\":\"") + 8;
+    kinds.push_back(record.substr(at, record.find('"', at) - at));
+  }
+  return kinds;
+}
+
+TEST_F(PushAsyncTest, EveryStepLeavesVerifiableEvidence) {
+  Party publisher = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
+  Party subscriber = Register("MOH", "Health records", "http://127.0.0.1:9/set-below");
+  auto rx = Receiver(subscriber);
+  ASSERT_TRUE(registry_->AddTopic(publisher.client_id, "BIRTHS").ok());
+  ASSERT_TRUE(registry_->AddSubscription(subscriber.client_id, "BIRTHS", rx->url()).ok());
+  // The subscriber's system also serves an API, which the publisher may call.
+  ASSERT_TRUE(registry_->AddApi(subscriber.client_id, "HLTHREC", 2000, rx->url()).ok());
+  ASSERT_TRUE(registry_->AddGrant(publisher.client_id, "HLTHREC").ok());
+  StartBus();
+  auto client = ClientFor(publisher);
+  auto pushed = client->Push("BIRTHS", R"({"child":"Zawadi"})");
+  ASSERT_TRUE(pushed.ok());
+  auto called = client->Request("HLTHREC", R"({"patient":"P-1"})");
+  ASSERT_TRUE(called.ok()) << called.error().message;
+  auto refused = client->Request("NOSUCH", "{}");
+  ASSERT_FALSE(refused.ok());
+  ASSERT_TRUE(rx->WaitFor(2));
+  ASSERT_TRUE(
+      Eventually([&] { return Deliveries(delivery::DeliveryState::kDelivered).size() == 1; }));
+  bus_->Shutdown();  // seals the last records
+
+  EXPECT_EQ(EvidenceKinds(*db_, pushed->request_id),
+            (std::vector<std::string>{"push", "response", "push-delivery", "receipt"}));
+  EXPECT_EQ(EvidenceKinds(*db_, called->request_id),
+            (std::vector<std::string>{"request", "delivery", "reply", "response"}));
+  EXPECT_EQ(EvidenceKinds(*db_, refused.error().request_id),
+            (std::vector<std::string>{"request", "response"}));
+  auto report = evidence::Verify(*db_, *bus_key_);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->intact) << report->problem;
+  EXPECT_EQ(report->records, 10);
+  EXPECT_GE(report->checkpoints, 1);
+  EXPECT_EQ(report->unsealed, 0) << "shutdown seals everything";
+}
+
+TEST_F(PushAsyncTest, WithoutEvidenceNothingReachesTheConsumerAsSuccess) {
+  Party consumer = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
+  Party provider = Register("MOH", "Health records", "http://127.0.0.1:9/set-below");
+  auto rx = Receiver(provider);
+  ASSERT_TRUE(registry_->AddApi(provider.client_id, "HLTHREC", 2000, rx->url()).ok());
+  ASSERT_TRUE(registry_->AddGrant(consumer.client_id, "HLTHREC").ok());
+  StartBus();
+  auto client = ClientFor(consumer);
+  ASSERT_TRUE(client->AccessToken().ok());
+  {
+    // The evidence store cannot be written (another process holds the lock).
+    auto lock = store::Transaction::Begin(*db_, store::TransactionMode::kImmediate);
+    ASSERT_TRUE(lock.ok());
+    auto withheld = client->Request("HLTHREC", R"({"patient":"P-1"})");
+    ASSERT_FALSE(withheld.ok()) << "an answer without its evidence must not be released";
+    EXPECT_EQ(withheld.error().kind, sdk::ErrorKind::kRefused);
+    EXPECT_NE(withheld.error().message.find("could not be recorded in the evidence log"),
+              std::string::npos)
+        << withheld.error().message;
+  }
+  auto answered = client->Request("HLTHREC", R"({"patient":"P-1"})");
+  ASSERT_TRUE(answered.ok()) << answered.error().message;
 }
 
 // ---- asynchronous answers ----
