@@ -266,6 +266,23 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
     return r;
   };
 
+  // The success:true answer to a push or an async answer, made before the message is stored so
+  // that its evidence (with the request's) is stored with the message: both or neither.
+  auto accepted_with_evidence = [&](delivery::NewMessage& message) {
+    SignedParts parts;
+    HttpResponse response =
+        SignedResponse(200, true, log.request_id, "Success", "", signer, format, &parts);
+    if (deps_.evidence != nullptr) {
+      record_request(Status::Ok());
+      ev.Add("response", log, "bus", log.consumer, Status::Ok(), deps_.clock->NowMillis(),
+             parts.data, parts.signature, static_cast<int64_t>(response.body.size()));
+      message.evidence = std::move(ev.records);
+      ev.records.clear();
+      ev.request_recorded = false;  // a failure to store it is recorded as a refusal
+    }
+    return response;
+  };
+
   if (request.method != "POST") {
     HttpResponse r = OAuthError(405, "method_not_allowed", "engine endpoints take POST");
     r.headers.emplace_back("Allow", "POST");
@@ -363,18 +380,7 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
                                                        sub->subscriber_system_id});
     }
     size_t subscribers = message.recipients.size();
-    // The answer is made first, so that its evidence is stored with the message.
-    SignedParts parts;
-    HttpResponse response =
-        SignedResponse(200, true, log.request_id, "Success", "", signer, format, &parts);
-    if (deps_.evidence != nullptr) {
-      record_request(Status::Ok());
-      ev.Add("response", log, "bus", log.consumer, Status::Ok(), deps_.clock->NowMillis(),
-             parts.data, parts.signature, static_cast<int64_t>(response.body.size()));
-      message.evidence = std::move(ev.records);
-      ev.records.clear();
-      ev.request_recorded = false;
-    }
+    HttpResponse response = accepted_with_evidence(message);
     size_t deliveries = 0;
     auto accepting = deps_.delivery->Accept(std::move(message), &deliveries);
     Status stored = co_await std::move(accepting);
@@ -416,17 +422,7 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
         wire::ResponseData(answer->success, request_id_member, message_text, answer->esb_body_raw),
         signer);
     message.claim = delivery::AnswerClaim{request_id_member, caller.id, deps_.clock->NowMillis()};
-    SignedParts parts;
-    HttpResponse response =
-        SignedResponse(200, true, log.request_id, "Success", "", signer, format, &parts);
-    if (deps_.evidence != nullptr) {
-      record_request(Status::Ok());
-      ev.Add("response", log, "bus", log.consumer, Status::Ok(), deps_.clock->NowMillis(),
-             parts.data, parts.signature, static_cast<int64_t>(response.body.size()));
-      message.evidence = std::move(ev.records);
-      ev.records.clear();
-      ev.request_recorded = false;
-    }
+    HttpResponse response = accepted_with_evidence(message);
     auto accepting = deps_.delivery->Accept(std::move(message), nullptr);
     Status stored = co_await std::move(accepting);
     if (!stored.ok()) {
