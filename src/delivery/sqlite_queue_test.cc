@@ -116,10 +116,10 @@ TEST_F(SqliteQueueTest, DuplicateRequestIdStoresNothing) {
 TEST_F(SqliteQueueTest, OutcomesAreRecordedWithEveryAttempt) {
   auto [s, d] = Enqueue(Push("r1", 2));
   ASSERT_TRUE(s.ok());
-  queue_->Nack(d[0].id, Attempt{2000, "unreachable", 0, 150, "connection refused"}, 5000);
-  queue_->Ack(d[0].id, Attempt{6000, "ok", 200, 900, ""});
-  queue_->Nack(d[1].id, Attempt{2000, "bad_signature", 200, 700, "bad"}, 3000);
-  queue_->DeadLetter(d[1].id, Attempt{3000, "bad_signature", 200, 650, "still bad"});
+  queue_->Nack(d[0].id, Attempt{2000, "unreachable", 0, 150, "connection refused", {}}, 5000);
+  queue_->Ack(d[0].id, Attempt{6000, "ok", 200, 900, "", {}});
+  queue_->Nack(d[1].id, Attempt{2000, "bad_signature", 200, 700, "bad", {}}, 3000);
+  queue_->DeadLetter(d[1].id, Attempt{3000, "bad_signature", 200, 650, "still bad", {}});
   Flush();
 
   auto counts = CountDeliveries(*db_);
@@ -146,7 +146,7 @@ TEST_F(SqliteQueueTest, OutcomesAreRecordedWithEveryAttempt) {
   EXPECT_EQ((*attempts)[1].latency_us, 900);
 
   // A late outcome for a settled delivery changes nothing.
-  queue_->Nack(d[0].id, Attempt{7000, "timeout", 0, 1, "late"}, 8000);
+  queue_->Nack(d[0].id, Attempt{7000, "timeout", 0, 1, "late", {}}, 8000);
   Flush();
   EXPECT_EQ(CountDeliveries(*db_)->delivered, 1);
   EXPECT_EQ(ListAttempts(*db_, d[0].id)->size(), 2u);
@@ -155,8 +155,8 @@ TEST_F(SqliteQueueTest, OutcomesAreRecordedWithEveryAttempt) {
 TEST_F(SqliteQueueTest, RedeliverPutsDeadBackAndBumpsTheGeneration) {
   auto [s, d] = Enqueue(Push("r1", 2));
   ASSERT_TRUE(s.ok());
-  queue_->DeadLetter(d[0].id, Attempt{2000, "refused", 200, 1, "no"});
-  queue_->DeadLetter(d[1].id, Attempt{2000, "refused", 200, 1, "no"});
+  queue_->DeadLetter(d[0].id, Attempt{2000, "refused", 200, 1, "no", {}});
+  queue_->DeadLetter(d[1].id, Attempt{2000, "refused", 200, 1, "no", {}});
   Flush();
   auto gen0 = queue_->RedeliverGeneration();
   ASSERT_TRUE(gen0.ok());
@@ -177,7 +177,7 @@ TEST_F(SqliteQueueTest, RedeliverPutsDeadBackAndBumpsTheGeneration) {
   EXPECT_EQ(*n, 1);
   EXPECT_EQ(CountDeliveries(*db_)->pending, 2);
   // History is kept across redelivery.
-  queue_->Ack(d[0].id, Attempt{4000, "ok", 200, 1, ""});
+  queue_->Ack(d[0].id, Attempt{4000, "ok", 200, 1, "", {}});
   Flush();
   EXPECT_EQ(ListAttempts(*db_, d[0].id)->size(), 2u);
 }
@@ -230,14 +230,14 @@ TEST_F(SqliteQueueTest, AsyncAnswersMustBeOwedAndAreTakenOnce) {
 TEST_F(SqliteQueueTest, PruneForgetsOnlyWhatIsSettledAndOld) {
   auto [s1, old] = Enqueue(Push("old", 3));  // created at 1000
   ASSERT_TRUE(s1.ok());
-  queue_->Ack(old[0].id, Attempt{2000, "ok", 200, 1, ""});
-  queue_->DeadLetter(old[1].id, Attempt{2000, "refused", 200, 1, "no"});
+  queue_->Ack(old[0].id, Attempt{2000, "ok", 200, 1, "", {}});
+  queue_->DeadLetter(old[1].id, Attempt{2000, "refused", 200, 1, "no", {}});
   // old[2] stays pending.
   NewMessage fresh = Push("fresh", 1);
   fresh.created_at_ms = 9000;
   auto [s2, created] = Enqueue(std::move(fresh));
   ASSERT_TRUE(s2.ok());
-  queue_->Ack(created[0].id, Attempt{9500, "ok", 200, 1, ""});
+  queue_->Ack(created[0].id, Attempt{9500, "ok", 200, 1, "", {}});
   ASSERT_TRUE(Await(AwaitedAnswer{"answered", "LANDREG", 7, 9, 1000, 50'000}).ok());
   ASSERT_TRUE(Await(AwaitedAnswer{"waiting", "LANDREG", 7, 9, 1000, 50'000}).ok());
   queue_->CancelAwait("answered");
