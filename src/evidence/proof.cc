@@ -1,0 +1,246 @@
+#include "evidence/proof.h"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstring>
+#include <map>
+
+#include "base/encoding.h"
+#include "evidence/merkle.h"
+#include "wire/json.h"
+
+namespace govesb::evidence {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kFormat = "govesb-evidence-proof/1";
+
+std::string Hex(const Hash& h) { return HexEncode(std::span<const uint8_t>(h)); }
+
+std::optional<Hash> FromHex(std::string_view hex) {
+  std::optional<std::string> bytes = HexDecode(hex);
+  if (!bytes.has_value() || bytes->size() != 32) return std::nullopt;
+  Hash h;
+  std::memcpy(h.data(), bytes->data(), h.size());
+  return h;
+}
+
+// Members of our own canonical texts.
+std::optional<std::string> Member(std::string_view text, std::string_view name) {
+  auto members = wire::ScanObject(text);
+  if (!members.ok()) return std::nullopt;
+  const wire::JsonMember* m = wire::FindMember(*members, name);
+  if (m == nullptr) return std::nullopt;
+  if (m->type == wire::JsonType::kString) {
+    auto s = wire::DecodeString(m->raw);
+    return s.ok() ? std::optional<std::string>(*s) : std::nullopt;
+  }
+  return std::string(m->raw);
+}
+
+std::optional<int64_t> IntMember(std::string_view text, std::string_view name) {
+  auto v = Member(text, name);
+  if (!v.has_value()) return std::nullopt;
+  try {
+    size_t used = 0;
+    int64_t n = std::stoll(*v, &used);
+    return used == v->size() ? std::optional<int64_t>(n) : std::nullopt;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
+                               const crypto::PublicKey& bus_key) {
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
+                          store::Transaction::Begin(db, store::TransactionMode::kDeferred));
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement records,
+      db.Prepare("SELECT seq, record FROM evidence_records WHERE request_id = ? ORDER BY seq"));
+  GOVESB_RETURN_IF_ERROR(records.Bind(1, request_id));
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement covering,
+      db.Prepare("SELECT id, first_seq, last_seq, body, signature FROM evidence_checkpoints"
+                 " WHERE first_seq <= ?1 AND last_seq >= ?1"));
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement hashes,
+      db.Prepare("SELECT record_hash FROM evidence_records WHERE seq BETWEEN ? AND ?"
+                 " ORDER BY seq"));
+
+  json::array out_records;
+  std::map<int64_t, json::object> checkpoints;
+  std::map<int64_t, std::vector<Hash>> tree_of;  // checkpoint id -> record hashes
+  for (;;) {
+    GOVESB_ASSIGN_OR_RETURN(bool row, records.Step());
+    if (!row) break;
+    int64_t seq = records.ColumnInt64(0);
+    GOVESB_RETURN_IF_ERROR(covering.Reset());
+    GOVESB_RETURN_IF_ERROR(covering.Bind(1, seq));
+    GOVESB_ASSIGN_OR_RETURN(bool sealed, covering.Step());
+    if (!sealed) {
+      return FailedPrecondition("record " + std::to_string(seq) + " of exchange " +
+                                std::string(request_id) +
+                                " is not sealed by a checkpoint yet; try again after the next "
+                                "one (govesb serve --checkpoint-interval)");
+    }
+    int64_t id = covering.ColumnInt64(0);
+    int64_t first = covering.ColumnInt64(1);
+    int64_t last = covering.ColumnInt64(2);
+    if (!tree_of.contains(id)) {
+      std::vector<Hash> tree;
+      GOVESB_RETURN_IF_ERROR(hashes.Reset());
+      GOVESB_RETURN_IF_ERROR(hashes.Bind(1, first));
+      GOVESB_RETURN_IF_ERROR(hashes.Bind(2, last));
+      for (;;) {
+        GOVESB_ASSIGN_OR_RETURN(bool h, hashes.Step());
+        if (!h) break;
+        auto hash = FromHex(hashes.ColumnText(0));
+        if (!hash.has_value()) return Internal("a record hash in the log is unreadable");
+        tree.push_back(*hash);
+      }
+      tree_of[id] = std::move(tree);
+      json::object c;
+      c["id"] = id;
+      c["body"] = covering.ColumnText(3);
+      c["signature"] = covering.ColumnText(4);
+      checkpoints[id] = std::move(c);
+    }
+    GOVESB_ASSIGN_OR_RETURN(std::vector<Hash> path,
+                            InclusionProof(tree_of[id], static_cast<uint64_t>(seq - first)));
+    json::array hex_path;
+    for (const Hash& h : path) hex_path.emplace_back(Hex(h));
+    json::object r;
+    r["seq"] = seq;
+    r["record"] = records.ColumnText(1);
+    r["checkpoint"] = id;
+    r["index"] = seq - first;
+    r["path"] = std::move(hex_path);
+    out_records.push_back(std::move(r));
+  }
+  if (out_records.empty()) {
+    return NotFound("the evidence log has no record of exchange " + std::string(request_id));
+  }
+  json::object proof;
+  proof["format"] = kFormat;
+  proof["requestId"] = std::string(request_id);
+  proof["busPublicKey"] = bus_key.SpkiBase64();
+  proof["records"] = std::move(out_records);
+  json::array cps;
+  for (auto& [id, c] : checkpoints) cps.push_back(std::move(c));
+  proof["checkpoints"] = std::move(cps);
+  return json::serialize(proof);
+}
+
+Result<ProofReport> CheckProof(std::string_view proof_json,
+                               const std::optional<crypto::PublicKey>& expected_key) {
+  auto bad = [](std::string why) { return InvalidArgument("the proof does not hold: " + why); };
+  boost::system::error_code ec;
+  json::value v = json::parse(proof_json, ec);
+  if (ec || !v.is_object()) return InvalidArgument("not a proof: the file is not a JSON object");
+  const json::object& proof = v.as_object();
+  auto str = [](const json::object& o, std::string_view k) -> std::optional<std::string> {
+    const json::value* m = o.if_contains(k);
+    if (m == nullptr || !m->is_string()) return std::nullopt;
+    return std::string(m->as_string());
+  };
+  auto num = [](const json::object& o, std::string_view k) -> std::optional<int64_t> {
+    const json::value* m = o.if_contains(k);
+    if (m == nullptr || !m->is_int64()) return std::nullopt;
+    return m->as_int64();
+  };
+  if (str(proof, "format") != std::optional<std::string>(std::string(kFormat))) {
+    return InvalidArgument("not a proof of this format (expected " + std::string(kFormat) + ")");
+  }
+  ProofReport report;
+  report.request_id = str(proof, "requestId").value_or("");
+  std::optional<std::string> key_text = str(proof, "busPublicKey");
+  if (!key_text.has_value()) return bad("it names no bus public key");
+  std::optional<crypto::PublicKey> key = expected_key;
+  if (!key.has_value()) {
+    auto parsed = crypto::PublicKey::FromText(*key_text);
+    if (!parsed.ok()) return bad("its bus public key is unreadable");
+    key = std::move(*parsed);
+  }
+  report.bus_public_key = key->SpkiBase64();
+
+  // Checkpoints: signed by the key; their ranges and roots.
+  struct Sealed {
+    int64_t first = 0;
+    int64_t last = 0;
+    Hash root{};
+  };
+  std::map<int64_t, Sealed> sealed;
+  const json::value* cps = proof.if_contains("checkpoints");
+  if (cps == nullptr || !cps->is_array()) return bad("it has no checkpoints");
+  for (const json::value& cv : cps->as_array()) {
+    if (!cv.is_object()) return bad("a checkpoint is not an object");
+    const json::object& c = cv.as_object();
+    auto id = num(c, "id");
+    auto body = str(c, "body");
+    auto signature = str(c, "signature");
+    if (!id || !body || !signature) return bad("a checkpoint lacks id, body or signature");
+    if (!key->VerifyBase64(*body, *signature)) {
+      return bad("checkpoint " + std::to_string(*id) + " is not signed by the bus key" +
+                 (expected_key.has_value() ? " you gave" : " named in the proof"));
+    }
+    auto first = IntMember(*body, "firstSeq");
+    auto last = IntMember(*body, "lastSeq");
+    auto root = Member(*body, "root");
+    auto root_hash = root ? FromHex(*root) : std::nullopt;
+    if (IntMember(*body, "checkpoint") != id || !first || !last || !root_hash || *last < *first) {
+      return bad("checkpoint " + std::to_string(*id) + " has an unreadable body");
+    }
+    sealed[*id] = Sealed{*first, *last, *root_hash};
+    report.checkpoints.push_back(*id);
+  }
+
+  // Records: each belongs to the exchange and leads, by its path, to its checkpoint's root.
+  const json::value* records = proof.if_contains("records");
+  if (records == nullptr || !records->is_array() || records->as_array().empty()) {
+    return bad("it has no records");
+  }
+  for (const json::value& rv : records->as_array()) {
+    if (!rv.is_object()) return bad("a record is not an object");
+    const json::object& r = rv.as_object();
+    auto seq = num(r, "seq");
+    auto text = str(r, "record");
+    auto checkpoint = num(r, "checkpoint");
+    const json::value* path = r.if_contains("path");
+    if (!seq || !text || !checkpoint || path == nullptr || !path->is_array()) {
+      return bad("a record lacks seq, record, checkpoint or path");
+    }
+    std::string where = "record " + std::to_string(*seq);
+    if (IntMember(*text, "seq") != seq) return bad(where + " carries another number");
+    if (Member(*text, "requestId") != std::optional<std::string>(report.request_id)) {
+      return bad(where + " belongs to another exchange");
+    }
+    auto it = sealed.find(*checkpoint);
+    if (it == sealed.end()) return bad(where + " names a checkpoint the proof lacks");
+    const Sealed& s = it->second;
+    if (*seq < s.first || *seq > s.last) return bad(where + " is outside its checkpoint");
+    if (num(r, "index") != std::optional<int64_t>(*seq - s.first)) {
+      return bad(where + " has the wrong position in its checkpoint");
+    }
+    std::vector<Hash> hashes;
+    for (const json::value& h : path->as_array()) {
+      auto hash = h.is_string() ? FromHex(std::string(h.as_string())) : std::nullopt;
+      if (!hash.has_value()) return bad(where + " has an unreadable path");
+      hashes.push_back(*hash);
+    }
+    if (!VerifyInclusion(crypto::Sha256(*text), static_cast<uint64_t>(*seq - s.first),
+                         static_cast<uint64_t>(s.last - s.first + 1), hashes, s.root)) {
+      return bad(where + " is not the one checkpoint " + std::to_string(*checkpoint) +
+                 " sealed: its content or its path was altered");
+    }
+    report.records.push_back(*text);
+  }
+  return report;
+}
+
+}  // namespace govesb::evidence

@@ -1,0 +1,135 @@
+#include "evidence/proof.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "base/temp_dir.h"
+#include "evidence/log.h"
+
+namespace govesb::evidence {
+namespace {
+
+class ProofTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.path() + "/e.db";
+    db_ = store::Database::Open(path_).value();
+    ASSERT_TRUE(MigrateEvidenceStore(*db_).ok());
+    key_.emplace(crypto::PrivateKey::Generate(crypto::Curve::kP256).value());
+    signer_ = std::make_unique<crypto::LocalSigner>(*key_);
+    writer_ = store::GroupCommitWriter::Open(path_).value();
+    log_ = std::make_unique<EvidenceLog>(*writer_, *signer_);
+    // 7 exchanges of 4 steps, sealed in two checkpoints; then one more, unsealed.
+    for (int e = 0; e < 7; ++e) {
+      ASSERT_TRUE(Append(e).ok());
+      if (e == 3) {
+        ASSERT_TRUE(Seal().ok());
+      }
+    }
+    ASSERT_TRUE(Seal().ok());
+    ASSERT_TRUE(Append(7).ok());
+  }
+
+  Status Append(int exchange) {
+    std::vector<Record> steps;
+    for (const char* kind : {"request", "delivery", "reply", "response"}) {
+      Record r;
+      r.at_ms = 1'700'000'000'000 + exchange;
+      r.request_id = "exchange" + std::to_string(exchange);
+      r.kind = kind;
+      r.from = "a";
+      r.to = "b";
+      r.code = "BRTHCRT";
+      r.outcome = "ok";
+      r.signature = "MEUCIQ" + std::to_string(exchange);
+      steps.push_back(r);
+    }
+    std::promise<Status> p;
+    auto f = p.get_future();
+    log_->Append(std::move(steps), [&p](Status s) { p.set_value(std::move(s)); });
+    return f.get();
+  }
+
+  Status Seal() {
+    std::promise<Status> p;
+    auto f = p.get_future();
+    log_->Checkpoint(1'800'000'000'000, [&p](Status s) { p.set_value(std::move(s)); });
+    return f.get();
+  }
+
+  std::string Prove(const std::string& request_id) {
+    auto proof = BuildProof(*db_, request_id, signer_->public_key());
+    GOVESB_CHECK(proof.ok());
+    return *proof;
+  }
+
+  static std::string Replace(std::string text, const std::string& from, const std::string& to) {
+    size_t at = text.find(from);
+    GOVESB_CHECK(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+  }
+
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<store::Database> db_;
+  std::optional<crypto::PrivateKey> key_;
+  std::unique_ptr<crypto::LocalSigner> signer_;
+  std::unique_ptr<store::GroupCommitWriter> writer_;
+  std::unique_ptr<EvidenceLog> log_;
+};
+
+TEST_F(ProofTest, AProofVerifiesOfflineWithTheBusKey) {
+  std::string proof = Prove("exchange5");
+  std::string first = Prove("exchange0");
+  db_.reset();  // offline: no database from here on
+  auto report = CheckProof(proof, std::nullopt);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->request_id, "exchange5");
+  ASSERT_EQ(report->records.size(), 4u);
+  EXPECT_NE(report->records[2].find("\"kind\":\"reply\""), std::string::npos);
+  EXPECT_EQ(report->checkpoints, std::vector<int64_t>{2});
+  EXPECT_TRUE(CheckProof(proof, signer_->public_key()).ok()) << "with the key the auditor holds";
+  EXPECT_TRUE(CheckProof(first, signer_->public_key()).ok()) << "first checkpoint";
+}
+
+TEST_F(ProofTest, AnyAlteredFieldFailsTheProof) {
+  std::string proof = Prove("exchange2");
+  ASSERT_TRUE(CheckProof(proof, std::nullopt).ok());
+  std::vector<std::pair<std::string, std::string>> edits = {
+      {R"(\"outcome\":\"ok\")", R"(\"outcome\":\"no\")"},            // a record's content
+      {R"(\"kind\":\"reply\")", R"(\"kind\":\"replY\")"},            // another one
+      {R"("requestId":"exchange2")", R"("requestId":"exchange3")"},  // whose exchange
+      {R"("index":9,)", R"("index":10,)"},                           // its position
+      {R"("seq":10,)", R"("seq":11,)"},                              // its number
+      {R"(\"root\":\")", R"(\"root\":\"0)"},                         // the checkpoint body
+  };
+  for (const auto& [from, to] : edits) {
+    EXPECT_FALSE(CheckProof(Replace(proof, from, to), std::nullopt).ok()) << from;
+  }
+  // A path element flipped.
+  size_t path = proof.find("\"path\":[\"") + 9;
+  std::string flipped = proof;
+  flipped[path] = flipped[path] == '0' ? '1' : '0';
+  EXPECT_FALSE(CheckProof(flipped, std::nullopt).ok());
+  // Another key: neither the auditor's nor a swapped one in the proof passes.
+  auto other = crypto::PrivateKey::Generate(crypto::Curve::kP256).value();
+  EXPECT_FALSE(CheckProof(proof, other.public_key()).ok());
+  EXPECT_FALSE(CheckProof(Replace(proof, signer_->public_key().SpkiBase64(),
+                                  other.public_key().SpkiBase64()),
+                          std::nullopt)
+                   .ok());
+  EXPECT_FALSE(CheckProof("{}", std::nullopt).ok());
+  EXPECT_FALSE(CheckProof("not json", std::nullopt).ok());
+}
+
+TEST_F(ProofTest, UnsealedAndUnknownExchangesHaveNoProofYet) {
+  auto unsealed = BuildProof(*db_, "exchange7", signer_->public_key());
+  EXPECT_EQ(unsealed.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Seal().ok());
+  EXPECT_TRUE(BuildProof(*db_, "exchange7", signer_->public_key()).ok());
+  EXPECT_EQ(BuildProof(*db_, "nope", signer_->public_key()).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace govesb::evidence
