@@ -4,6 +4,8 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -13,8 +15,11 @@
 #include "commands.h"
 #include "evidence/log.h"
 #include "evidence/proof.h"
+#include "evidence/query.h"
+#include "registry/registry.h"
 #include "store/data_dir.h"
 #include "store/database.h"
+#include "wire/json.h"
 
 namespace govesb::apps {
 namespace {
@@ -152,6 +157,140 @@ void RunCheckProof(const AuditOptions& options, const CheckArgs& args) {
   if (!report.ok()) throw CLI::RuntimeError(kExitFailure);
 }
 
+struct QueryArgs {
+  std::string from, to, institution, system, code, outcome, user_id, request_id, kind;
+  std::string format = "table";
+  size_t limit = 100'000;
+};
+
+// Milliseconds since the epoch from "1795884281651", "2026-11-28" or "2026-11-28T14:00:00Z".
+int64_t ParseTime(const std::string& text, const char* option) {
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    int64_t ms = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (ec == std::errc() && end == text.data() + text.size()) return ms;
+  }
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end == nullptr) {
+    tm = std::tm{};
+    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+  }
+  if (end == nullptr || (*end != '\0' && std::string_view(end) != "Z")) {
+    Fail(InvalidArgument(std::string(option) +
+                         " takes a UTC time like 2026-11-28T14:00:00Z, a date like 2026-11-28, "
+                         "or milliseconds since 1970"));
+  }
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+
+std::string Field(std::string_view record, std::string_view name) {
+  auto members = wire::ScanObject(record);
+  if (!members.ok()) return "";
+  const wire::JsonMember* m = wire::FindMember(*members, name);
+  if (m == nullptr) return "";
+  if (m->type != wire::JsonType::kString) return std::string(m->raw);
+  auto s = wire::DecodeString(m->raw);
+  return s.ok() ? *s : "";
+}
+
+std::string IsoMillis(int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[40];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof(out), "%s.%03dZ", buffer, static_cast<int>(ms % 1000));
+  return out;
+}
+
+std::string Csv(const std::string& value) {
+  if (value.find_first_of(",\"\n") == std::string::npos) return value;
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+void RunQuery(const AuditOptions& options, const QueryArgs& args) {
+  if (args.format != "table" && args.format != "jsonl" && args.format != "csv") {
+    Fail(InvalidArgument("--format must be table, jsonl or csv"));
+  }
+  std::optional<store::DataDir> dir;
+  auto db = OpenEvidence(options, dir);
+  evidence::QueryFilter filter;
+  if (!args.from.empty()) filter.from_ms = ParseTime(args.from, "--from");
+  if (!args.to.empty()) filter.to_ms = ParseTime(args.to, "--to");
+  filter.code = args.code;
+  filter.outcome = args.outcome;
+  filter.user_id = args.user_id;
+  filter.request_id = args.request_id;
+  filter.kind = args.kind;
+  filter.limit = args.limit;
+  if (!args.system.empty()) filter.systems.push_back(args.system);
+  if (!args.institution.empty()) {
+    Status migrated = registry::Registry::Migrate(*db);
+    if (!migrated.ok()) Fail(migrated);
+    registry::Registry registry(*db);
+    auto systems = registry.ListSystems();
+    if (!systems.ok()) Fail(systems.status());
+    bool known = false;
+    for (const registry::System& system : *systems) {
+      if (system.institution_code != args.institution) continue;
+      known = true;
+      filter.systems.push_back(system.client_id);
+    }
+    if (!known) Fail(NotFound("institution '" + args.institution + "' has no systems"));
+  }
+  auto found = evidence::QueryRecords(*db, filter);
+  if (!found.ok()) Fail(found.status());
+  const std::vector<std::string> columns = {"seq", "at",   "requestId", "kind",    "from",
+                                            "to",  "code", "userId",    "outcome", "error"};
+  if (args.format == "jsonl") {
+    for (const std::string& record : *found) std::cout << record << "\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const std::string& record : *found) {
+    std::vector<std::string> row;
+    for (const std::string& c : columns) {
+      std::string v = Field(record, c);
+      if (c == "at") v = IsoMillis(std::stoll(v.empty() ? "0" : v));
+      row.push_back(v);
+    }
+    rows.push_back(std::move(row));
+  }
+  if (args.format == "csv") {
+    for (size_t i = 0; i < columns.size(); ++i) std::cout << (i ? "," : "") << columns[i];
+    std::cout << "\n";
+    for (const auto& row : rows) {
+      for (size_t i = 0; i < row.size(); ++i) std::cout << (i ? "," : "") << Csv(row[i]);
+      std::cout << "\n";
+    }
+    return;
+  }
+  std::vector<size_t> widths;
+  for (const std::string& c : columns) widths.push_back(c.size());
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string text;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      text += cells[i].empty() ? "-" : cells[i];
+      if (i + 1 < cells.size()) {
+        text += std::string(widths[i] + 2 - (cells[i].empty() ? 1 : cells[i].size()), ' ');
+      }
+    }
+    std::cout << text << "\n";
+  };
+  line(columns);
+  for (const auto& row : rows) line(row);
+}
+
 }  // namespace
 
 void AddAuditCommand(CLI::App& app) {
@@ -186,6 +325,25 @@ void AddAuditCommand(CLI::App& app) {
                     "The bus public key you trust (base64 SPKI, PEM, or @file); default: the "
                     "one inside the proof");
   check->callback([options, check_args] { RunCheckProof(*options, *check_args); });
+
+  auto query_args = std::make_shared<QueryArgs>();
+  CLI::App* query = audit->add_subcommand(
+      "query", "Records by time, institution, system, apiCode/pushCode, outcome or userId");
+  query->add_option("--from", query_args->from, "From this UTC time (inclusive)");
+  query->add_option("--to", query_args->to, "Until this UTC time (exclusive)");
+  query->add_option("--institution", query_args->institution,
+                    "Sent or received by a system of this institution (code)");
+  query->add_option("--system", query_args->system, "Sent or received by this client_id");
+  query->add_option("--code,--api,--push", query_args->code, "This apiCode or pushCode");
+  query->add_option("--outcome", query_args->outcome, "ok, or a failure such as NOT_FOUND");
+  query->add_option("--user-id", query_args->user_id,
+                    "Identity requests about this person (who accessed data about them)");
+  query->add_option("--request-id", query_args->request_id, "One exchange");
+  query->add_option("--kind", query_args->kind, "request, response, push, receipt ...");
+  query->add_option("--format", query_args->format, "table, jsonl or csv")->capture_default_str();
+  query->add_option("--limit", query_args->limit, "At most this many, oldest first")
+      ->capture_default_str();
+  query->callback([options, query_args] { RunQuery(*options, *query_args); });
 }
 
 }  // namespace govesb::apps
