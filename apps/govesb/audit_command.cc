@@ -19,7 +19,6 @@
 #include "registry/registry.h"
 #include "store/data_dir.h"
 #include "store/database.h"
-#include "wire/json.h"
 
 namespace govesb::apps {
 namespace {
@@ -184,16 +183,6 @@ int64_t ParseTime(const std::string& text, const char* option) {
   return static_cast<int64_t>(timegm(&tm)) * 1000;
 }
 
-std::string Field(std::string_view record, std::string_view name) {
-  auto members = wire::ScanObject(record);
-  if (!members.ok()) return "";
-  const wire::JsonMember* m = wire::FindMember(*members, name);
-  if (m == nullptr) return "";
-  if (m->type != wire::JsonType::kString) return std::string(m->raw);
-  auto s = wire::DecodeString(m->raw);
-  return s.ok() ? *s : "";
-}
-
 std::string IsoMillis(int64_t ms) {
   std::time_t seconds = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
@@ -257,8 +246,14 @@ void RunQuery(const AuditOptions& options, const QueryArgs& args) {
   for (const std::string& record : *found) {
     std::vector<std::string> row;
     for (const std::string& c : columns) {
-      std::string v = Field(record, c);
-      if (c == "at") v = IsoMillis(std::stoll(v.empty() ? "0" : v));
+      std::string v;
+      if (c == "at") {
+        v = IsoMillis(evidence::CanonicalInt(record, c).value_or(0));
+      } else if (c == "seq") {
+        v = std::to_string(evidence::CanonicalInt(record, c).value_or(0));
+      } else {
+        v = evidence::CanonicalMember(record, c).value_or("");
+      }
       row.push_back(v);
     }
     rows.push_back(std::move(row));

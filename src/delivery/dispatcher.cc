@@ -14,8 +14,6 @@
 #include <random>
 #include <thread>
 
-#include "base/encoding.h"
-#include "crypto/primitives.h"
 #include "http/await_status.h"
 #include "http/client.h"
 #include "http/io_threads.h"
@@ -298,16 +296,6 @@ std::string PrometheusText(const DeliveryMetrics& m) {
 
 // ---- evidence of attempts ----
 
-namespace {
-
-std::string HexSha256(std::string_view text) {
-  if (text.empty()) return {};
-  auto digest = crypto::Sha256(text);
-  return HexEncode(std::span<const uint8_t>(digest));
-}
-
-}  // namespace
-
 std::vector<evidence::Record> Dispatcher::Impl::AttemptEvidence(
     const PendingDelivery& d, const Target& target, const std::pair<std::string, std::string>& sent,
     const Attempt& a, const std::pair<std::string, std::string>& receipt,
@@ -322,9 +310,7 @@ std::vector<evidence::Record> Dispatcher::Impl::AttemptEvidence(
   delivery.code = d.code;
   delivery.outcome = "ok";
   delivery.size = static_cast<int64_t>(sent.first.size() + sent.second.size());
-  delivery.body_sha256 = HexSha256(sent.first);
-  delivery.signature = sent.second;
-  delivery.signature_sha256 = HexSha256(sent.second);
+  evidence::AttachSigned(delivery, sent.first, sent.second);
   evidence::Record& r = out[1];
   r.at_ms = a.at_ms;
   r.request_id = d.request_id;
@@ -336,9 +322,7 @@ std::vector<evidence::Record> Dispatcher::Impl::AttemptEvidence(
   r.error = a.error;
   r.latency_us = a.latency_us;
   r.size = answer.ok() ? static_cast<int64_t>(answer->body.size()) : 0;
-  r.body_sha256 = HexSha256(receipt.first);
-  r.signature = receipt.second;
-  r.signature_sha256 = HexSha256(receipt.second);
+  evidence::AttachSigned(r, receipt.first, receipt.second);
   return out;
 }
 

@@ -26,7 +26,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
-#include "base/encoding.h"
 #include "crypto/primitives.h"
 #include "engine/engine.h"
 #include "engine/refusal.h"
@@ -106,12 +105,6 @@ struct ExchangeLog {
   }
 };
 
-std::string HexSha256(std::string_view text) {
-  if (text.empty()) return {};
-  auto digest = crypto::Sha256(text);
-  return HexEncode(std::span<const uint8_t>(digest));
-}
-
 std::string OutcomeName(const Status& s) {
   return s.ok() ? std::string("ok") : std::string(StatusCodeName(s.code()));
 }
@@ -145,9 +138,7 @@ struct Engine::ExchangeEvidence {
                        std::chrono::steady_clock::now() - log.started)
                        .count();
     r.size = size;
-    r.body_sha256 = HexSha256(data);
-    r.signature = std::string(signature);
-    r.signature_sha256 = HexSha256(signature);
+    evidence::AttachSigned(r, data, signature);
     records.push_back(std::move(r));
   }
 };

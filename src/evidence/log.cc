@@ -1,7 +1,7 @@
 #include "evidence/log.h"
 
 #include <array>
-#include <cstring>
+#include <charconv>
 
 #include "base/encoding.h"
 #include "wire/json.h"
@@ -47,16 +47,6 @@ std::string_view Bytes(const Hash& h) {
   return std::string_view(reinterpret_cast<const char*>(h.data()), h.size());
 }
 
-std::string Hex(const Hash& h) { return HexEncode(std::span<const uint8_t>(h)); }
-
-std::optional<Hash> FromHex(std::string_view hex) {
-  std::optional<std::string> bytes = HexDecode(hex);
-  if (!bytes.has_value() || bytes->size() != 32) return std::nullopt;
-  Hash h;
-  std::memcpy(h.data(), bytes->data(), h.size());
-  return h;
-}
-
 Hash Link(const Hash& previous, const Hash& record_hash) {
   std::string buffer(Bytes(previous));
   buffer.append(Bytes(record_hash));
@@ -84,42 +74,43 @@ std::string CheckpointBody(int64_t id, int64_t first_seq, int64_t last_seq, int6
   Member(out, "firstSeq", first_seq);
   Member(out, "lastSeq", last_seq);
   Member(out, "at", at_ms);
-  Member(out, "root", Hex(root));
-  Member(out, "chain", Hex(chain));
+  Member(out, "root", HashHex(root));
+  Member(out, "chain", HashHex(chain));
   Member(out, "previous", previous_hash);
   out += '}';
   return out;
 }
 
-// An integer member of a canonical JSON text (records and checkpoints are our own output).
-std::optional<int64_t> IntMember(std::string_view json, std::string_view name) {
-  auto members = wire::ScanObject(json);
-  if (!members.ok()) return std::nullopt;
-  for (const wire::JsonMember& m : *members) {
-    if (m.key == name && m.type == wire::JsonType::kNumber) {
-      try {
-        return std::stoll(std::string(m.raw));
-      } catch (...) {
-        return std::nullopt;
-      }
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> StringMember(std::string_view json, std::string_view name) {
-  auto members = wire::ScanObject(json);
-  if (!members.ok()) return std::nullopt;
-  for (const wire::JsonMember& m : *members) {
-    if (m.key == name && m.type == wire::JsonType::kString) {
-      auto s = wire::DecodeString(m.raw);
-      if (s.ok()) return *s;
-    }
-  }
-  return std::nullopt;
-}
-
 }  // namespace
+
+void AttachSigned(Record& r, std::string_view data, std::string_view signature) {
+  auto hex_sha256 = [](std::string_view text) {
+    return text.empty() ? std::string() : HashHex(crypto::Sha256(text));
+  };
+  r.body_sha256 = hex_sha256(data);
+  r.signature = std::string(signature);
+  r.signature_sha256 = hex_sha256(signature);
+}
+
+std::optional<std::string> CanonicalMember(std::string_view text, std::string_view name) {
+  auto members = wire::ScanObject(text);
+  if (!members.ok()) return std::nullopt;
+  const wire::JsonMember* m = wire::FindMember(*members, name);
+  if (m == nullptr || m->type != wire::JsonType::kString) return std::nullopt;
+  auto decoded = wire::DecodeString(m->raw);
+  return decoded.ok() ? std::optional<std::string>(std::move(*decoded)) : std::nullopt;
+}
+
+std::optional<int64_t> CanonicalInt(std::string_view text, std::string_view name) {
+  auto members = wire::ScanObject(text);
+  if (!members.ok()) return std::nullopt;
+  const wire::JsonMember* m = wire::FindMember(*members, name);
+  if (m == nullptr || m->type != wire::JsonType::kNumber) return std::nullopt;
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(m->raw.data(), m->raw.data() + m->raw.size(), n);
+  if (ec != std::errc() || end != m->raw.data() + m->raw.size()) return std::nullopt;
+  return n;
+}
 
 std::string CanonicalRecord(int64_t seq, const Record& r) {
   std::string out = "{\"seq\":" + std::to_string(seq);
@@ -155,7 +146,7 @@ Status EvidenceLog::AppendInJob(store::WriteContext& ctx, const std::vector<Reco
     GOVESB_ASSIGN_OR_RETURN(bool row, tip->Step());
     if (row) {
       seq = tip->ColumnInt64(0);
-      auto last = FromHex(tip->ColumnText(1));
+      auto last = HashFromHex(tip->ColumnText(1));
       if (!last.has_value()) return Internal("the evidence chain's last link is unreadable");
       chain = *last;
     }
@@ -171,8 +162,8 @@ Status EvidenceLog::AppendInJob(store::WriteContext& ctx, const std::vector<Reco
     GOVESB_RETURN_IF_ERROR(insert->Bind(1, seq));
     GOVESB_RETURN_IF_ERROR(insert->Bind(2, r.request_id));
     GOVESB_RETURN_IF_ERROR(insert->Bind(3, text));
-    GOVESB_RETURN_IF_ERROR(insert->Bind(4, Hex(record_hash)));
-    GOVESB_RETURN_IF_ERROR(insert->Bind(5, Hex(chain)));
+    GOVESB_RETURN_IF_ERROR(insert->Bind(4, HashHex(record_hash)));
+    GOVESB_RETURN_IF_ERROR(insert->Bind(5, HashHex(chain)));
     GOVESB_RETURN_IF_ERROR(insert->Run());
   }
   return Status::Ok();
@@ -198,7 +189,7 @@ void EvidenceLog::Checkpoint(int64_t now_ms, std::function<void(Status)> done) {
           if (row) {
             id = last->ColumnInt64(0) + 1;
             after = last->ColumnInt64(1);
-            previous_hash = Hex(crypto::Sha256(last->ColumnText(2)));
+            previous_hash = HashHex(crypto::Sha256(last->ColumnText(2)));
           }
           GOVESB_RETURN_IF_ERROR(last->Reset());
         }
@@ -211,8 +202,8 @@ void EvidenceLog::Checkpoint(int64_t now_ms, std::function<void(Status)> done) {
           for (;;) {
             GOVESB_ASSIGN_OR_RETURN(bool row, s->Step());
             if (!row) break;
-            auto h = FromHex(s->ColumnText(1));
-            auto c = FromHex(s->ColumnText(2));
+            auto h = HashFromHex(s->ColumnText(1));
+            auto c = HashFromHex(s->ColumnText(2));
             if (!h || !c) return Internal("an evidence record's hash is unreadable");
             hashes.push_back(*h);
             chain = *c;
@@ -273,19 +264,19 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
                                   : "record numbering is broken at " + std::to_string(seq));
       }
       Hash h = crypto::Sha256(text);
-      auto stored = FromHex(s.ColumnText(3));
+      auto stored = HashFromHex(s.ColumnText(3));
       if (!stored || *stored != h) {
         return fail(seq, "record " + std::to_string(seq) +
                              " was changed: its content does not match its recorded hash");
       }
-      if (IntMember(text, "seq") != seq ||
-          StringMember(text, "requestId") != std::optional<std::string>(s.ColumnText(1))) {
+      if (CanonicalInt(text, "seq") != seq ||
+          CanonicalMember(text, "requestId") != std::optional<std::string>(s.ColumnText(1))) {
         return fail(seq, "record " + std::to_string(seq) +
                              " is out of place: its content belongs to another position or "
                              "exchange (records were swapped or moved)");
       }
       chain = Link(chain, h);
-      auto stored_chain = FromHex(s.ColumnText(4));
+      auto stored_chain = HashFromHex(s.ColumnText(4));
       if (!stored_chain || *stored_chain != chain) {
         return fail(seq, "the hash chain breaks at record " + std::to_string(seq) +
                              ": a record up to here was changed, removed, inserted or "
@@ -323,11 +314,11 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
                                std::to_string(last) +
                                ") does not carry a valid signature of the bus key");
       }
-      if (IntMember(body, "checkpoint") != id || IntMember(body, "firstSeq") != first ||
-          IntMember(body, "lastSeq") != last || first != next_first || last < first) {
+      if (CanonicalInt(body, "checkpoint") != id || CanonicalInt(body, "firstSeq") != first ||
+          CanonicalInt(body, "lastSeq") != last || first != next_first || last < first) {
         return fail(first, where + " does not cover the records it is filed under");
       }
-      if (StringMember(body, "previous") != std::optional<std::string>(previous_hash)) {
+      if (CanonicalMember(body, "previous") != std::optional<std::string>(previous_hash)) {
         return fail(first, where + " does not follow the checkpoint before it");
       }
       if (last > report.records) {
@@ -338,14 +329,15 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
       }
       std::span<const Hash> covered(record_hashes.data() + (first - 1),
                                     static_cast<size_t>(last - first + 1));
-      if (StringMember(body, "root") != std::optional<std::string>(Hex(MerkleRoot(covered))) ||
-          StringMember(body, "chain") != std::optional<std::string>(Hex(chains[last - 1]))) {
+      if (CanonicalMember(body, "root") !=
+              std::optional<std::string>(HashHex(MerkleRoot(covered))) ||
+          CanonicalMember(body, "chain") != std::optional<std::string>(HashHex(chains[last - 1]))) {
         return fail(first, where + " (records " + std::to_string(first) + "-" +
                                std::to_string(last) +
                                ") no longer matches them: a record in that range was changed, "
                                "removed, inserted or reordered since it was sealed");
       }
-      previous_hash = Hex(crypto::Sha256(body));
+      previous_hash = HashHex(crypto::Sha256(body));
       next_first = last + 1;
       ++expected_id;
       ++report.checkpoints;

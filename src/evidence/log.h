@@ -35,8 +35,18 @@ struct Record {
   std::string signature_sha256;  // hex SHA-256 of the signature text
 };
 
+// Fills the record's evidence of a signed message: the SHA-256 of its signed data text and
+// of its signature (hex, "" when empty), and the signature itself.
+void AttachSigned(Record& r, std::string_view data, std::string_view signature);
+
 // The exact text that is hashed and kept: compact JSON, members in a fixed order, `seq` first.
 std::string CanonicalRecord(int64_t seq, const Record& r);
+
+// Reading the log's own canonical texts (records, checkpoint bodies): a string member,
+// decoded, or an integer member. nullopt when the text is not a JSON object, lacks the
+// member, or the member has another type.
+std::optional<std::string> CanonicalMember(std::string_view text, std::string_view name);
+std::optional<int64_t> CanonicalInt(std::string_view text, std::string_view name);
 
 // Creates or updates the evidence tables (component "evidence" in schema_versions).
 Status MigrateEvidenceStore(store::Database& db);

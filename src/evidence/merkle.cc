@@ -1,7 +1,10 @@
 #include "evidence/merkle.h"
 
 #include <bit>
+#include <cstring>
 #include <string>
+
+#include "base/encoding.h"
 
 namespace govesb::evidence {
 
@@ -41,6 +44,16 @@ std::vector<Hash> Leaves(std::span<const Hash> entries) {
 }
 
 }  // namespace
+
+std::string HashHex(const Hash& h) { return HexEncode(std::span<const uint8_t>(h)); }
+
+std::optional<Hash> HashFromHex(std::string_view hex) {
+  std::optional<std::string> bytes = HexDecode(hex);
+  if (!bytes.has_value() || bytes->size() != 32) return std::nullopt;
+  Hash h;
+  std::memcpy(h.data(), bytes->data(), h.size());
+  return h;
+}
 
 Hash LeafHash(const Hash& entry) {
   std::string buffer(1, '\x00');

@@ -1,7 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -10,6 +13,10 @@
 namespace govesb::evidence {
 
 using Hash = crypto::Sha256Digest;
+
+// Hashes as the log and proofs store them: 64 lowercase hex characters.
+std::string HashHex(const Hash& h);
+std::optional<Hash> HashFromHex(std::string_view hex);
 
 // Merkle trees as in RFC 9162 (Certificate Transparency 2.0), section 2.1, over SHA-256:
 //   leaf hash     = SHA-256(0x00 || entry)

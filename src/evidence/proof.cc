@@ -4,12 +4,10 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <cstring>
 #include <map>
 
-#include "base/encoding.h"
+#include "evidence/log.h"
 #include "evidence/merkle.h"
-#include "wire/json.h"
 
 namespace govesb::evidence {
 
@@ -18,41 +16,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::string_view kFormat = "govesb-evidence-proof/1";
-
-std::string Hex(const Hash& h) { return HexEncode(std::span<const uint8_t>(h)); }
-
-std::optional<Hash> FromHex(std::string_view hex) {
-  std::optional<std::string> bytes = HexDecode(hex);
-  if (!bytes.has_value() || bytes->size() != 32) return std::nullopt;
-  Hash h;
-  std::memcpy(h.data(), bytes->data(), h.size());
-  return h;
-}
-
-// Members of our own canonical texts.
-std::optional<std::string> Member(std::string_view text, std::string_view name) {
-  auto members = wire::ScanObject(text);
-  if (!members.ok()) return std::nullopt;
-  const wire::JsonMember* m = wire::FindMember(*members, name);
-  if (m == nullptr) return std::nullopt;
-  if (m->type == wire::JsonType::kString) {
-    auto s = wire::DecodeString(m->raw);
-    return s.ok() ? std::optional<std::string>(*s) : std::nullopt;
-  }
-  return std::string(m->raw);
-}
-
-std::optional<int64_t> IntMember(std::string_view text, std::string_view name) {
-  auto v = Member(text, name);
-  if (!v.has_value()) return std::nullopt;
-  try {
-    size_t used = 0;
-    int64_t n = std::stoll(*v, &used);
-    return used == v->size() ? std::optional<int64_t>(n) : std::nullopt;
-  } catch (...) {
-    return std::nullopt;
-  }
-}
 
 }  // namespace
 
@@ -100,7 +63,7 @@ Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
       for (;;) {
         GOVESB_ASSIGN_OR_RETURN(bool h, hashes.Step());
         if (!h) break;
-        auto hash = FromHex(hashes.ColumnText(0));
+        auto hash = HashFromHex(hashes.ColumnText(0));
         if (!hash.has_value()) return Internal("a record hash in the log is unreadable");
         tree.push_back(*hash);
       }
@@ -114,7 +77,7 @@ Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
     GOVESB_ASSIGN_OR_RETURN(std::vector<Hash> path,
                             InclusionProof(tree_of[id], static_cast<uint64_t>(seq - first)));
     json::array hex_path;
-    for (const Hash& h : path) hex_path.emplace_back(Hex(h));
+    for (const Hash& h : path) hex_path.emplace_back(HashHex(h));
     json::object r;
     r["seq"] = seq;
     r["record"] = records.ColumnText(1);
@@ -189,11 +152,12 @@ Result<ProofReport> CheckProof(std::string_view proof_json,
       return bad("checkpoint " + std::to_string(*id) + " is not signed by the bus key" +
                  (expected_key.has_value() ? " you gave" : " named in the proof"));
     }
-    auto first = IntMember(*body, "firstSeq");
-    auto last = IntMember(*body, "lastSeq");
-    auto root = Member(*body, "root");
-    auto root_hash = root ? FromHex(*root) : std::nullopt;
-    if (IntMember(*body, "checkpoint") != id || !first || !last || !root_hash || *last < *first) {
+    auto first = CanonicalInt(*body, "firstSeq");
+    auto last = CanonicalInt(*body, "lastSeq");
+    auto root = CanonicalMember(*body, "root");
+    auto root_hash = root ? HashFromHex(*root) : std::nullopt;
+    if (CanonicalInt(*body, "checkpoint") != id || !first || !last || !root_hash ||
+        *last < *first) {
       return bad("checkpoint " + std::to_string(*id) + " has an unreadable body");
     }
     sealed[*id] = Sealed{*first, *last, *root_hash};
@@ -216,8 +180,8 @@ Result<ProofReport> CheckProof(std::string_view proof_json,
       return bad("a record lacks seq, record, checkpoint or path");
     }
     std::string where = "record " + std::to_string(*seq);
-    if (IntMember(*text, "seq") != seq) return bad(where + " carries another number");
-    if (Member(*text, "requestId") != std::optional<std::string>(report.request_id)) {
+    if (CanonicalInt(*text, "seq") != seq) return bad(where + " carries another number");
+    if (CanonicalMember(*text, "requestId") != std::optional<std::string>(report.request_id)) {
       return bad(where + " belongs to another exchange");
     }
     auto it = sealed.find(*checkpoint);
@@ -229,7 +193,7 @@ Result<ProofReport> CheckProof(std::string_view proof_json,
     }
     std::vector<Hash> hashes;
     for (const json::value& h : path->as_array()) {
-      auto hash = h.is_string() ? FromHex(std::string(h.as_string())) : std::nullopt;
+      auto hash = h.is_string() ? HashFromHex(std::string(h.as_string())) : std::nullopt;
       if (!hash.has_value()) return bad(where + " has an unreadable path");
       hashes.push_back(*hash);
     }
