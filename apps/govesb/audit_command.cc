@@ -5,6 +5,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
+#include <chrono>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -13,9 +14,11 @@
 #include <string>
 
 #include "commands.h"
+#include "evidence/archive.h"
 #include "evidence/log.h"
 #include "evidence/proof.h"
 #include "evidence/query.h"
+#include "evidence/records.h"
 #include "registry/registry.h"
 #include "store/data_dir.h"
 #include "store/database.h"
@@ -27,7 +30,11 @@ namespace json = boost::json;
 
 struct AuditOptions {
   std::string data_dir = "./govesb-data";
+  std::string archive_dir;  // default: DATA_DIR/evidence-archive
   bool json = false;
+  std::string Archives() const {
+    return archive_dir.empty() ? evidence::DefaultArchiveDir(data_dir) : archive_dir;
+  }
 };
 
 [[noreturn]] void Fail(const Status& status) {
@@ -41,7 +48,7 @@ std::unique_ptr<store::Database> OpenEvidence(const AuditOptions& options,
 void RunVerify(const AuditOptions& options) {
   std::optional<store::DataDir> dir;
   auto db = OpenEvidence(options, dir);
-  auto report = evidence::Verify(*db, dir->bus_key().public_key());
+  auto report = evidence::Verify(*db, dir->bus_key().public_key(), options.Archives());
   if (!report.ok()) Fail(report.status());
   if (options.json) {
     json::object out;
@@ -84,7 +91,50 @@ std::unique_ptr<store::Database> OpenEvidence(const AuditOptions& options,
     Fail(FailedPrecondition("no evidence log in " + options.data_dir +
                             ": the bus has not run on this data directory yet"));
   }
+  // A log written by an older version is brought to the current layout (its records are
+  // carried over unchanged).
+  if (Status migrated = evidence::MigrateEvidenceStore(**db); !migrated.ok()) Fail(migrated);
   return std::move(*db);
+}
+
+struct ArchiveArgs {
+  double older_than_days = 30;
+  int64_t max_records = 200'000;
+};
+
+void RunArchive(const AuditOptions& options, const ArchiveArgs& args) {
+  if (args.older_than_days < 0 || args.max_records < 1) {
+    Fail(InvalidArgument("--older-than must be >= 0 days and --max-records >= 1"));
+  }
+  std::optional<store::DataDir> dir;
+  auto db = OpenEvidence(options, dir);
+  evidence::ArchiveOptions o;
+  o.archive_dir = options.Archives();
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  o.cutoff_ms = now_ms - static_cast<int64_t>(args.older_than_days * 86'400'000.0);
+  o.max_records_per_file = args.max_records;
+  auto summary = evidence::ArchiveSealed(*db, o);
+  if (!summary.ok()) Fail(summary.status());
+  if (options.json) {
+    json::object out;
+    json::array files;
+    for (const std::string& f : summary->files) files.emplace_back(f);
+    out["archive_dir"] = o.archive_dir;
+    out["files"] = std::move(files);
+    out["records"] = summary->records;
+    std::cout << json::serialize(out) << "\n";
+    return;
+  }
+  if (summary->files.empty()) {
+    std::cout << "nothing to archive: no signed checkpoint is older than " << args.older_than_days
+              << " days\n";
+    return;
+  }
+  std::cout << "archived " << summary->records << " records into " << summary->files.size()
+            << " file(s) in " << o.archive_dir << ":\n";
+  for (const std::string& f : summary->files) std::cout << "  " << f << "\n";
 }
 
 struct ProveArgs {
@@ -95,7 +145,8 @@ struct ProveArgs {
 void RunProve(const AuditOptions& options, const ProveArgs& args) {
   std::optional<store::DataDir> dir;
   auto db = OpenEvidence(options, dir);
-  auto proof = evidence::BuildProof(*db, args.request_id, dir->bus_key().public_key());
+  auto proof =
+      evidence::BuildProof(*db, args.request_id, dir->bus_key().public_key(), options.Archives());
   if (!proof.ok()) Fail(proof.status());
   if (args.out.empty() || args.out == "-") {
     std::cout << *proof << "\n";
@@ -234,7 +285,7 @@ void RunQuery(const AuditOptions& options, const QueryArgs& args) {
     }
     if (!known) Fail(NotFound("institution '" + args.institution + "' has no systems"));
   }
-  auto found = evidence::QueryRecords(*db, filter);
+  auto found = evidence::QueryRecords(*db, filter, options.Archives());
   if (!found.ok()) Fail(found.status());
   const std::vector<std::string> columns = {"seq", "at",   "requestId", "kind",    "from",
                                             "to",  "code", "userId",    "outcome", "error"};
@@ -295,6 +346,10 @@ void AddAuditCommand(CLI::App& app) {
   audit->add_option("--data-dir", options->data_dir, "The bus's data directory")
       ->envname("GOVESB_DATA_DIR")
       ->capture_default_str();
+  audit
+      ->add_option("--archive-dir", options->archive_dir,
+                   "Where archived evidence files are (default: DATA_DIR/evidence-archive)")
+      ->envname("GOVESB_ARCHIVE_DIR");
   audit->add_flag("--json", options->json, "Print one JSON object");
   audit->fallthrough();
   CLI::App* verify = audit->add_subcommand(
@@ -302,6 +357,18 @@ void AddAuditCommand(CLI::App& app) {
       "Check every record, chain link and signed checkpoint; report the first record that was "
       "changed, removed, inserted or reordered (exit 1), or that all is intact");
   verify->callback([options] { RunVerify(*options); });
+
+  auto archive_args = std::make_shared<ArchiveArgs>();
+  CLI::App* archive = audit->add_subcommand(
+      "archive",
+      "Move records sealed by checkpoints older than --older-than days out of the database into "
+      "compressed archive files (the chain continues across them; verify, prove and query read "
+      "them from --archive-dir)");
+  archive->add_option("--older-than", archive_args->older_than_days, "Age in days")
+      ->capture_default_str();
+  archive->add_option("--max-records", archive_args->max_records, "Records per file at most")
+      ->capture_default_str();
+  archive->callback([options, archive_args] { RunArchive(*options, *archive_args); });
 
   auto prove_args = std::make_shared<ProveArgs>();
   CLI::App* prove = audit->add_subcommand(

@@ -22,6 +22,7 @@ struct ServeArgs {
   int64_t delivery_timeout_ms = 30'000;
   int64_t answer_window_s = 86'400;
   int64_t checkpoint_interval_s = 60;
+  double evidence_retention_days = 30;
   bool no_evidence = false;
 };
 
@@ -64,11 +65,14 @@ void RunServe(ServeArgs& args) {
   auto& d = args.options.delivery;
   if (args.retry_base_ms < 10 || args.retry_max_ms < args.retry_base_ms ||
       args.delivery_timeout_ms < 100 || d.max_attempts < 1 || args.answer_window_s < 1 ||
-      args.options.durability.max_batch < 1 || d.max_in_flight_per_endpoint < 1) {
+      args.options.durability.max_batch < 1 || d.max_in_flight_per_endpoint < 1 ||
+      args.options.durability.min_commit_interval_us < 0 ||
+      args.options.durability.min_commit_interval_us > 100000) {
     std::fprintf(stderr,
                  "error: delivery settings out of range: --retry-base-ms >= 10, --retry-max-ms "
                  ">= --retry-base-ms, --delivery-timeout-ms >= 100, --max-attempts >= 1, "
-                 "--answer-window >= 1, --max-in-flight >= 1, --group-commit-max >= 1\n");
+                 "--answer-window >= 1, --max-in-flight >= 1, --group-commit-max >= 1, "
+                 "--commit-interval-us 0-100000\n");
     throw CLI::RuntimeError(kExitFailure);
   }
   d.retry_base = std::chrono::milliseconds(args.retry_base_ms);
@@ -80,6 +84,12 @@ void RunServe(ServeArgs& args) {
     throw CLI::RuntimeError(kExitFailure);
   }
   args.options.checkpoint_interval = std::chrono::seconds(args.checkpoint_interval_s);
+  if (args.evidence_retention_days < 0) {
+    std::fprintf(stderr, "error: --evidence-retention must be >= 0 days (0: never archive)\n");
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  args.options.evidence_retention =
+      std::chrono::milliseconds(static_cast<int64_t>(args.evidence_retention_days * 86'400'000.0));
   args.options.evidence = !args.no_evidence;
   SetUpLogging(args.log_level);
   RaiseOpenFileLimit();
@@ -159,9 +169,19 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--group-commit-max", args->options.durability.max_batch,
                   "Most writes made durable by one fsync (1: one fsync per message)")
       ->capture_default_str();
+  cmd->add_option("--commit-interval-us", args->options.durability.min_commit_interval_us,
+                  "Least microseconds between two commits: writes arriving meanwhile share the "
+                  "next one (fewer fsyncs under load; 0: commit at once)")
+      ->capture_default_str();
   cmd->add_option("--checkpoint-interval", args->checkpoint_interval_s,
                   "Seconds between signed checkpoints of the evidence log (also at shutdown)")
       ->capture_default_str();
+  cmd->add_option("--evidence-retention", args->evidence_retention_days,
+                  "Days the evidence log keeps records in the database; older sealed records "
+                  "move into compressed archive files (0: never)")
+      ->capture_default_str();
+  cmd->add_option("--archive-dir", args->options.archive_dir,
+                  "Where evidence archive files are written (default: DATA_DIR/evidence-archive)");
   cmd->add_flag("--no-evidence", args->no_evidence,
                 "Run without the evidence log (only to measure what it costs)");
   cmd->callback([args] { RunServe(*args); });

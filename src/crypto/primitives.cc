@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <climits>
 #include <memory>
 #include <optional>
@@ -99,8 +100,8 @@ std::vector<std::string_view> Split(std::string_view text, char sep) {
   }
 }
 
-std::string FormatUuidBytes(std::array<uint8_t, 16> bytes, bool hyphens) {
-  bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0f) | 0x40);  // version 4
+std::string FormatUuidBytes(std::array<uint8_t, 16> bytes, bool hyphens, uint8_t version = 4) {
+  bytes[6] = static_cast<uint8_t>((bytes[6] & 0x0f) | (version << 4));
   bytes[8] = static_cast<uint8_t>((bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
   std::string hex = HexEncode(bytes);
   if (!hyphens) return hex;
@@ -180,7 +181,17 @@ std::string RandomAlphanumeric(size_t n) {
 
 std::string NewUuid() { return FormatUuidBytes(RandomUuidBytes(), /*hyphens=*/true); }
 
-std::string NewRequestId() { return FormatUuidBytes(RandomUuidBytes(), /*hyphens=*/false); }
+std::string NewRequestId() {
+  // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits. Ids made
+  // later sort later, so the stores' indexes on request ids grow at their right edge instead
+  // of touching a random page per insert (which multiplied the bytes every commit wrote).
+  std::array<uint8_t, 16> bytes = RandomUuidBytes();
+  const auto ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  return FormatUuidBytes(bytes, /*hyphens=*/false, /*version=*/7);
+}
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   // When the lengths differ, `a` is compared with itself so that the time spent depends on

@@ -22,7 +22,8 @@ std::string RandomBytes(size_t n);
 std::string RandomAlphanumeric(size_t n);
 // A random (version 4) UUID in canonical lowercase form, e.g. client ids.
 std::string NewUuid();
-// 32 lowercase hex characters (a UUID v4 without hyphens): GovESB requestIds.
+// 32 lowercase hex characters (a UUID without hyphens): GovESB requestIds. Version 7
+// (time-ordered: ids made later sort later), so that indexes on them stay append-mostly.
 std::string NewRequestId();
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

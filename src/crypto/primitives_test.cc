@@ -3,9 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "base/encoding.h"
 
@@ -90,10 +92,28 @@ TEST(IdentifierTest, NewRequestIdIs32LowercaseHex) {
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) {
     const std::string id = NewRequestId();
-    ASSERT_THAT(id, MatchesRegex("[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}"));
+    ASSERT_THAT(id, MatchesRegex("[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}"));
     seen.insert(id);
   }
   EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(IdentifierTest, NewRequestIdsAreTimeOrdered) {
+  // Version 7: the first 12 hex digits are the Unix time in milliseconds.
+  const auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const int64_t before = now_ms();
+  const std::string first = NewRequestId();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const std::string second = NewRequestId();
+  const int64_t after = now_ms();
+  EXPECT_LT(first, second);
+  const int64_t stamped = std::stoll(first.substr(0, 12), nullptr, 16);
+  EXPECT_GE(stamped, before);
+  EXPECT_LE(stamped, after);
 }
 
 TEST(ConstantTimeEqualsTest, ComparesContentAndLength) {

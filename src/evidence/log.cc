@@ -2,8 +2,10 @@
 
 #include <array>
 #include <charconv>
+#include <limits>
 
 #include "base/encoding.h"
+#include "evidence/records.h"
 #include "wire/json.h"
 
 namespace govesb::evidence {
@@ -28,17 +30,50 @@ CREATE TABLE evidence_checkpoints (
   signature  TEXT    NOT NULL
 );
 )sql";
-constexpr std::array<std::string_view, 1> kMigrations = {kSchemaV1};
+// Migration 2: one row per appended group of one exchange's records (see records.h), hashes
+// kept as bytes; archives. Rows of version 1 are carried over as they were (one record each,
+// hashes in hex), and are read as such.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE evidence_entries (
+  last_seq   INTEGER PRIMARY KEY,
+  first_seq  INTEGER NOT NULL,
+  at_ms      INTEGER NOT NULL,
+  request_id TEXT    NOT NULL,
+  records    TEXT    NOT NULL,
+  hashes     BLOB    NOT NULL,
+  chain      BLOB    NOT NULL
+);
+INSERT INTO evidence_entries(last_seq, first_seq, at_ms, request_id, records, hashes, chain)
+  SELECT seq, seq, CAST(json_extract(record, '$.at') AS INTEGER), request_id, record,
+         record_hash, chain
+  FROM evidence_records ORDER BY seq;
+DROP TABLE evidence_records;
+CREATE INDEX evidence_entries_by_request ON evidence_entries(request_id);
+CREATE TABLE evidence_archives (
+  id         INTEGER PRIMARY KEY,
+  file       TEXT    NOT NULL UNIQUE,
+  first_seq  INTEGER NOT NULL,
+  last_seq   INTEGER NOT NULL,
+  first_at   INTEGER NOT NULL,
+  last_at    INTEGER NOT NULL,
+  chain      TEXT    NOT NULL,
+  sha256     TEXT    NOT NULL
+);
+)sql";
+constexpr std::array<std::string_view, 2> kMigrations = {kSchemaV1, kSchemaV2};
 
-constexpr std::string_view kInsertRecord =
-    "INSERT INTO evidence_records(seq, request_id, record, record_hash, chain)"
-    " VALUES(?, ?, ?, ?, ?)";
+constexpr std::string_view kInsertEntry =
+    "INSERT INTO evidence_entries(last_seq, first_seq, at_ms, request_id, records, hashes, chain)"
+    " VALUES(?, ?, ?, ?, ?, ?, ?)";
 constexpr std::string_view kTip =
-    "SELECT seq, chain FROM evidence_records ORDER BY seq DESC LIMIT 1";
+    "SELECT last_seq, chain FROM evidence_entries ORDER BY last_seq DESC LIMIT 1";
+constexpr std::string_view kArchivedTip =
+    "SELECT last_seq, chain FROM evidence_archives ORDER BY last_seq DESC LIMIT 1";
 constexpr std::string_view kLastCheckpoint =
     "SELECT id, last_seq, body FROM evidence_checkpoints ORDER BY id DESC LIMIT 1";
-constexpr std::string_view kHashesAfter =
-    "SELECT seq, record_hash, chain FROM evidence_records WHERE seq > ? ORDER BY seq";
+constexpr std::string_view kEntriesAfter =
+    "SELECT first_seq, last_seq, records, hashes, chain FROM evidence_entries"
+    " WHERE last_seq > ? ORDER BY last_seq";
 constexpr std::string_view kInsertCheckpoint =
     "INSERT INTO evidence_checkpoints(id, first_seq, last_seq, body, signature)"
     " VALUES(?, ?, ?, ?, ?)";
@@ -113,7 +148,14 @@ std::optional<int64_t> CanonicalInt(std::string_view text, std::string_view name
 }
 
 std::string CanonicalRecord(int64_t seq, const Record& r) {
-  std::string out = "{\"seq\":" + std::to_string(seq);
+  std::string out;
+  AppendCanonicalRecord(seq, r, out);
+  return out;
+}
+
+void AppendCanonicalRecord(int64_t seq, const Record& r, std::string& out) {
+  out += "{\"seq\":";
+  out += std::to_string(seq);
   Member(out, "at", r.at_ms);
   Member(out, "requestId", r.request_id);
   Member(out, "kind", r.kind);
@@ -129,52 +171,132 @@ std::string CanonicalRecord(int64_t seq, const Record& r) {
   Member(out, "signature", r.signature);
   Member(out, "signatureSha256", r.signature_sha256);
   out += '}';
-  return out;
 }
 
 Status MigrateEvidenceStore(store::Database& db) {
   return store::Migrate(db, "evidence", kMigrations);
 }
 
-Status EvidenceLog::AppendInJob(store::WriteContext& ctx, const std::vector<Record>& records) {
-  // The tip is read inside the transaction (the last row, by primary key), never cached: a
-  // batch or savepoint that rolls back leaves nothing to forget.
-  int64_t seq = 0;
-  Hash chain{};
-  {
-    GOVESB_ASSIGN_OR_RETURN(store::Statement * tip, ctx.Prepared(kTip));
+namespace {
+
+// The chain's tip: the last row of the live log, else the last archive (everything may have
+// been archived), else the start.
+Status ReadTip(store::WriteContext& ctx, int64_t& seq, Hash& chain) {
+  seq = 0;
+  chain = Hash{};
+  for (std::string_view sql : {kTip, kArchivedTip}) {
+    GOVESB_ASSIGN_OR_RETURN(store::Statement * tip, ctx.Prepared(sql));
     GOVESB_ASSIGN_OR_RETURN(bool row, tip->Step());
     if (row) {
       seq = tip->ColumnInt64(0);
-      auto last = HashFromHex(tip->ColumnText(1));
+      auto last = StoredHash(tip->ColumnView(1), tip->ColumnIsBlob(1));
       if (!last.has_value()) return Internal("the evidence chain's last link is unreadable");
       chain = *last;
     }
     GOVESB_RETURN_IF_ERROR(tip->Reset());
-  }
-  GOVESB_ASSIGN_OR_RETURN(store::Statement * insert, ctx.Prepared(kInsertRecord));
-  for (const Record& r : records) {
-    ++seq;
-    std::string text = CanonicalRecord(seq, r);
-    Hash record_hash = crypto::Sha256(text);
-    chain = Link(chain, record_hash);
-    GOVESB_RETURN_IF_ERROR(insert->Reset());
-    GOVESB_RETURN_IF_ERROR(insert->Bind(1, seq));
-    GOVESB_RETURN_IF_ERROR(insert->Bind(2, r.request_id));
-    GOVESB_RETURN_IF_ERROR(insert->Bind(3, text));
-    GOVESB_RETURN_IF_ERROR(insert->Bind(4, HashHex(record_hash)));
-    GOVESB_RETURN_IF_ERROR(insert->Bind(5, HashHex(chain)));
-    GOVESB_RETURN_IF_ERROR(insert->Run());
+    if (row) break;
   }
   return Status::Ok();
 }
 
+// Appends records after the tip read inside the transaction, never cached: a batch or
+// savepoint that rolls back leaves nothing to forget. `for_each(add, flush)` calls add(record)
+// for each record and flush() after each exchange's records: one row per exchange (a change
+// of request id also starts a new row).
+template <typename ForEach>
+Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
+  int64_t seq = 0;
+  Hash chain{};
+  GOVESB_RETURN_IF_ERROR(ReadTip(ctx, seq, chain));
+  GOVESB_ASSIGN_OR_RETURN(store::Statement * insert, ctx.Prepared(kInsertEntry));
+  std::string texts;
+  std::string hashes;
+  std::string request_id;
+  int64_t first = 0;
+  int64_t at_ms = 0;
+  auto flush = [&]() -> Status {
+    if (first == 0) return Status::Ok();
+    GOVESB_RETURN_IF_ERROR(insert->Reset());
+    GOVESB_RETURN_IF_ERROR(insert->Bind(1, seq));
+    GOVESB_RETURN_IF_ERROR(insert->Bind(2, first));
+    GOVESB_RETURN_IF_ERROR(insert->Bind(3, at_ms));
+    GOVESB_RETURN_IF_ERROR(insert->Bind(4, request_id));
+    GOVESB_RETURN_IF_ERROR(insert->Bind(5, texts));
+    GOVESB_RETURN_IF_ERROR(insert->BindBlob(6, hashes));
+    GOVESB_RETURN_IF_ERROR(insert->BindBlob(7, Bytes(chain)));
+    GOVESB_RETURN_IF_ERROR(insert->Run());
+    texts.clear();
+    hashes.clear();
+    first = 0;
+    return Status::Ok();
+  };
+  auto add = [&](const Record& r) -> Status {
+    if (first != 0 && r.request_id != request_id) GOVESB_RETURN_IF_ERROR(flush());
+    ++seq;
+    if (first == 0) {
+      first = seq;
+      at_ms = r.at_ms;
+      request_id = r.request_id;
+    } else {
+      texts += '\n';
+    }
+    const size_t start = texts.size();
+    AppendCanonicalRecord(seq, r, texts);
+    Hash record_hash = crypto::Sha256(std::string_view(texts).substr(start));
+    hashes.append(Bytes(record_hash));
+    chain = Link(chain, record_hash);
+    return Status::Ok();
+  };
+  GOVESB_RETURN_IF_ERROR(for_each(add, flush));
+  return flush();
+}
+
+}  // namespace
+
+Status EvidenceLog::AppendInJob(store::WriteContext& ctx, const std::vector<Record>& records) {
+  return AppendRecords(ctx, [&](auto&& add, auto&&) -> Status {
+    for (const Record& r : records) GOVESB_RETURN_IF_ERROR(add(r));
+    return Status::Ok();
+  });
+}
+
 void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)> done) {
-  writer_.Submit([records = std::move(records)](
-                     store::WriteContext& ctx) { return AppendInJob(ctx, records); },
-                 [done = std::move(done)](const Status& s) {
-                   if (done) done(s);
-                 });
+  {
+    std::lock_guard lock(mutex_);
+    pending_.push_back(PendingAppend{std::move(records), std::move(done)});
+    if (job_queued_) return;  // the queued job takes this one too
+    job_queued_ = true;
+  }
+  // One job for every append made until it runs: it takes them all when it starts.
+  struct Batch {
+    std::vector<PendingAppend> appends;
+    bool taken = false;
+  };
+  auto batch = std::make_shared<Batch>();
+  auto take = [this, batch] {
+    std::lock_guard lock(mutex_);
+    batch->appends.swap(pending_);
+    batch->taken = true;
+    job_queued_ = false;
+  };
+  writer_.Submit(
+      [batch, take](store::WriteContext& ctx) -> Status {
+        take();
+        return AppendRecords(ctx, [&](auto&& add, auto&& flush) -> Status {
+          for (const PendingAppend& p : batch->appends) {
+            for (const Record& r : p.records) GOVESB_RETURN_IF_ERROR(add(r));
+            GOVESB_RETURN_IF_ERROR(flush());
+          }
+          return Status::Ok();
+        });
+      },
+      [batch, take](const Status& s) {
+        // A job that never ran (the writer was stopping) still owns what is pending.
+        if (!batch->taken) take();
+        for (PendingAppend& p : batch->appends) {
+          if (p.done) p.done(s);
+        }
+      });
 }
 
 void EvidenceLog::Checkpoint(int64_t now_ms, std::function<void(Status)> done) {
@@ -197,17 +319,25 @@ void EvidenceLog::Checkpoint(int64_t now_ms, std::function<void(Status)> done) {
         Hash chain{};
         int64_t last_seq = after;
         {
-          GOVESB_ASSIGN_OR_RETURN(store::Statement * s, ctx.Prepared(kHashesAfter));
+          GOVESB_ASSIGN_OR_RETURN(store::Statement * s, ctx.Prepared(kEntriesAfter));
           GOVESB_RETURN_IF_ERROR(s->Bind(1, after));
           for (;;) {
             GOVESB_ASSIGN_OR_RETURN(bool row, s->Step());
             if (!row) break;
-            auto h = HashFromHex(s->ColumnText(1));
-            auto c = HashFromHex(s->ColumnText(2));
-            if (!h || !c) return Internal("an evidence record's hash is unreadable");
-            hashes.push_back(*h);
+            const int64_t first = s->ColumnInt64(0);
+            const int64_t last = s->ColumnInt64(1);
+            auto h = last >= first ? StoredHashes(s->ColumnView(3), s->ColumnIsBlob(3),
+                                                  static_cast<size_t>(last - first + 1))
+                                   : std::nullopt;
+            auto c = StoredHash(s->ColumnView(4), s->ColumnIsBlob(4));
+            if (!h || !c || first != last_seq + 1) {
+              return Internal("the evidence log is damaged after record " +
+                              std::to_string(last_seq) +
+                              "; run govesb audit verify (no checkpoint was made)");
+            }
+            hashes.insert(hashes.end(), h->begin(), h->end());
             chain = *c;
-            last_seq = s->ColumnInt64(0);
+            last_seq = last;
           }
           GOVESB_RETURN_IF_ERROR(s->Reset());
         }
@@ -229,7 +359,8 @@ void EvidenceLog::Checkpoint(int64_t now_ms, std::function<void(Status)> done) {
 
 // ---- verification ----
 
-Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_key) {
+Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_key,
+                            const std::string& archive_dir) {
   VerifyReport report;
   auto fail = [&](std::optional<int64_t> seq, std::string problem) {
     report.intact = false;
@@ -240,110 +371,156 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                           store::Transaction::Begin(db, store::TransactionMode::kDeferred));
 
-  // Records: numbering, hashes, links. Record hashes and chain values are kept for the
-  // checkpoints (32 + 32 bytes per record).
-  std::vector<Hash> record_hashes;
-  std::vector<Hash> chains;
-  {
-    GOVESB_ASSIGN_OR_RETURN(
-        store::Statement s,
-        db.Prepare("SELECT seq, request_id, record, record_hash, chain FROM evidence_records"
-                   " ORDER BY seq"));
-    Hash chain{};
-    int64_t expected = 1;
-    for (;;) {
-      GOVESB_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      int64_t seq = s.ColumnInt64(0);
-      std::string text = s.ColumnText(2);
-      if (seq != expected) {
-        return fail(expected, seq > expected
-                                  ? "record " + std::to_string(expected) +
-                                        " is missing (the next record is " + std::to_string(seq) +
-                                        ")"
-                                  : "record numbering is broken at " + std::to_string(seq));
-      }
-      Hash h = crypto::Sha256(text);
-      auto stored = HashFromHex(s.ColumnText(3));
-      if (!stored || *stored != h) {
-        return fail(seq, "record " + std::to_string(seq) +
-                             " was changed: its content does not match its recorded hash");
-      }
-      if (CanonicalInt(text, "seq") != seq ||
-          CanonicalMember(text, "requestId") != std::optional<std::string>(s.ColumnText(1))) {
-        return fail(seq, "record " + std::to_string(seq) +
-                             " is out of place: its content belongs to another position or "
-                             "exchange (records were swapped or moved)");
-      }
-      chain = Link(chain, h);
-      auto stored_chain = HashFromHex(s.ColumnText(4));
-      if (!stored_chain || *stored_chain != chain) {
-        return fail(seq, "the hash chain breaks at record " + std::to_string(seq) +
-                             ": a record up to here was changed, removed, inserted or "
-                             "reordered");
-      }
-      record_hashes.push_back(h);
-      chains.push_back(chain);
-      ++expected;
-    }
-    report.records = static_cast<int64_t>(record_hashes.size());
-  }
-
-  // Checkpoints: contiguous ranges, roots, chain values, predecessors, signatures.
+  struct Checkpoint {
+    int64_t id, first, last;
+    std::string body, signature;
+  };
+  std::vector<Checkpoint> checkpoints;
   {
     GOVESB_ASSIGN_OR_RETURN(
         store::Statement s,
         db.Prepare("SELECT id, first_seq, last_seq, body, signature FROM evidence_checkpoints"
                    " ORDER BY id"));
-    int64_t expected_id = 1;
-    int64_t next_first = 1;
-    std::string previous_hash;
     for (;;) {
       GOVESB_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      int64_t id = s.ColumnInt64(0);
-      int64_t first = s.ColumnInt64(1);
-      int64_t last = s.ColumnInt64(2);
-      std::string body = s.ColumnText(3);
-      std::string where = "checkpoint " + std::to_string(id);
-      if (id != expected_id) {
-        return fail(std::nullopt, "checkpoint " + std::to_string(expected_id) + " is missing");
-      }
-      if (!bus_key.VerifyBase64(body, s.ColumnText(4))) {
-        return fail(first, where + " (records " + std::to_string(first) + "-" +
-                               std::to_string(last) +
-                               ") does not carry a valid signature of the bus key");
-      }
-      if (CanonicalInt(body, "checkpoint") != id || CanonicalInt(body, "firstSeq") != first ||
-          CanonicalInt(body, "lastSeq") != last || first != next_first || last < first) {
-        return fail(first, where + " does not cover the records it is filed under");
-      }
-      if (CanonicalMember(body, "previous") != std::optional<std::string>(previous_hash)) {
-        return fail(first, where + " does not follow the checkpoint before it");
-      }
-      if (last > report.records) {
-        return fail(report.records + 1, where + " seals records up to " + std::to_string(last) +
-                                            " but the log ends at " +
-                                            std::to_string(report.records) +
-                                            ": records were removed");
-      }
-      std::span<const Hash> covered(record_hashes.data() + (first - 1),
-                                    static_cast<size_t>(last - first + 1));
-      if (CanonicalMember(body, "root") !=
-              std::optional<std::string>(HashHex(MerkleRoot(covered))) ||
-          CanonicalMember(body, "chain") != std::optional<std::string>(HashHex(chains[last - 1]))) {
-        return fail(first, where + " (records " + std::to_string(first) + "-" +
-                               std::to_string(last) +
-                               ") no longer matches them: a record in that range was changed, "
-                               "removed, inserted or reordered since it was sealed");
-      }
-      previous_hash = HashHex(crypto::Sha256(body));
-      next_first = last + 1;
-      ++expected_id;
-      ++report.checkpoints;
+      checkpoints.push_back(Checkpoint{s.ColumnInt64(0), s.ColumnInt64(1), s.ColumnInt64(2),
+                                       s.ColumnText(3), s.ColumnText(4)});
     }
-    report.unsealed = report.records - (next_first - 1);
   }
+  GOVESB_ASSIGN_OR_RETURN(std::vector<ArchiveInfo> archives, ListArchives(db));
+
+  // Records are checked one by one as they stream past (archives, then the live log); a
+  // checkpoint is checked when the stream reaches its last record, with the hashes of its
+  // range (the only ones held in memory).
+  Hash chain{};
+  int64_t expected = 1;
+  size_t next_checkpoint = 0;
+  int64_t next_first = 1;
+  std::string previous_hash;
+  std::vector<Hash> range;  // hashes of the records since the last checkpoint
+  std::optional<VerifyReport> failed;
+  auto stop = [&](std::optional<int64_t> seq, std::string problem) -> Result<bool> {
+    failed = fail(seq, std::move(problem));
+    return false;
+  };
+  auto check_checkpoint = [&](const Checkpoint& c) -> std::optional<std::string> {
+    const std::string where = "checkpoint " + std::to_string(c.id);
+    const std::string span =
+        " (records " + std::to_string(c.first) + "-" + std::to_string(c.last) + ")";
+    if (c.id != static_cast<int64_t>(next_checkpoint) + 1) {
+      return "checkpoint " + std::to_string(next_checkpoint + 1) + " is missing";
+    }
+    if (!bus_key.VerifyBase64(c.body, c.signature)) {
+      return where + span + " does not carry a valid signature of the bus key";
+    }
+    if (CanonicalInt(c.body, "checkpoint") != c.id || CanonicalInt(c.body, "firstSeq") != c.first ||
+        CanonicalInt(c.body, "lastSeq") != c.last || c.first != next_first || c.last < c.first) {
+      return where + " does not cover the records it is filed under";
+    }
+    if (CanonicalMember(c.body, "previous") != std::optional<std::string>(previous_hash)) {
+      return where + " does not follow the checkpoint before it";
+    }
+    if (CanonicalMember(c.body, "root") != std::optional<std::string>(HashHex(MerkleRoot(range))) ||
+        CanonicalMember(c.body, "chain") != std::optional<std::string>(HashHex(chain))) {
+      return where + span +
+             " no longer matches them: a record in that range was changed, removed, inserted "
+             "or reordered since it was sealed";
+    }
+    return std::nullopt;
+  };
+  auto visit = [&](const StoredRecord& r) -> Result<bool> {
+    const int64_t seq = r.seq;
+    const std::string at = r.source == "the live log" ? "" : " (in " + std::string(r.source) + ")";
+    if (seq == 0 && !CanonicalInt(r.text, "seq").has_value()) {
+      return stop(expected, "record " + std::to_string(expected) + " is unreadable" + at);
+    }
+    if (seq != expected) {
+      return stop(expected, seq > expected
+                                ? "record " + std::to_string(expected) +
+                                      " is missing (the next record is " + std::to_string(seq) +
+                                      ")" + at
+                                : "record numbering is broken at " + std::to_string(seq) + at);
+    }
+    Hash h = crypto::Sha256(r.text);
+    if (r.source == "the live log" && (!r.stored_hash || *r.stored_hash != h)) {
+      return stop(seq, "record " + std::to_string(seq) +
+                           " was changed: its content does not match its recorded hash");
+    }
+    if (CanonicalInt(r.text, "seq") != seq ||
+        (r.source == "the live log" &&
+         CanonicalMember(r.text, "requestId") != std::optional<std::string>(r.filed_request_id))) {
+      return stop(seq, "record " + std::to_string(seq) +
+                           " is out of place: its content belongs to another position or "
+                           "exchange (records were swapped or moved)" +
+                           at);
+    }
+    chain = Link(chain, h);
+    if (r.chain_after.has_value() && *r.chain_after != chain) {
+      return stop(seq, "the hash chain breaks at record " + std::to_string(seq) + at +
+                           ": a record up to here was changed, removed, inserted or reordered");
+    }
+    range.push_back(h);
+    ++report.records;
+    ++expected;
+    while (next_checkpoint < checkpoints.size() && checkpoints[next_checkpoint].last == seq) {
+      const Checkpoint& c = checkpoints[next_checkpoint];
+      if (auto problem = check_checkpoint(c)) return stop(c.first, *problem);
+      previous_hash = HashHex(crypto::Sha256(c.body));
+      next_first = c.last + 1;
+      ++next_checkpoint;
+      ++report.checkpoints;
+      range.clear();
+    }
+    if (next_checkpoint < checkpoints.size() && checkpoints[next_checkpoint].last < seq) {
+      const Checkpoint& c = checkpoints[next_checkpoint];
+      if (auto problem = check_checkpoint(c)) return stop(c.first, *problem);
+      return stop(c.first,
+                  "checkpoint " + std::to_string(c.id) + " does not end where a record ends");
+    }
+    return true;
+  };
+
+  for (const ArchiveInfo& a : archives) {
+    const std::string path = archive_dir + "/" + a.file;
+    if (a.first_seq != expected) {
+      return fail(expected, "the archive " + a.file + " starts at record " +
+                                std::to_string(a.first_seq) + " but record " +
+                                std::to_string(expected) + " is next");
+    }
+    Hash before{};
+    Status read_status = ForEachArchiveRecord(path, &before, [&](const StoredRecord& r) {
+      if (r.seq == a.first_seq && before != chain) {
+        return stop(r.seq, "the archive " + a.file +
+                               " does not continue the chain of the records before it");
+      }
+      return visit(r);
+    });
+    if (failed) return *failed;
+    if (!read_status.ok()) {
+      return fail(a.first_seq, "the archive " + a.file + " (records " +
+                                   std::to_string(a.first_seq) + "-" + std::to_string(a.last_seq) +
+                                   ") cannot be read: " + read_status.message());
+    }
+    if (expected != a.last_seq + 1 || HashHex(chain) != a.chain_hex) {
+      return fail(a.first_seq, "the archive " + a.file + " does not hold the records " +
+                                   std::to_string(a.first_seq) + "-" + std::to_string(a.last_seq) +
+                                   " it is listed with");
+    }
+  }
+  GOVESB_RETURN_IF_ERROR(
+      ForEachLiveRecord(db, expected, std::numeric_limits<int64_t>::max(), visit));
+  if (failed) return *failed;
+  if (next_checkpoint < checkpoints.size()) {
+    const Checkpoint& c = checkpoints[next_checkpoint];
+    if (auto problem = check_checkpoint(c); problem && c.last <= report.records) {
+      return fail(c.first, *problem);
+    }
+    return fail(report.records + 1, "checkpoint " + std::to_string(c.id) + " seals records up to " +
+                                        std::to_string(c.last) + " but the log ends at " +
+                                        std::to_string(report.records) + ": records were removed");
+  }
+  report.unsealed = report.records - (next_first - 1);
   report.intact = true;
   return report;
 }

@@ -41,6 +41,8 @@ void AttachSigned(Record& r, std::string_view data, std::string_view signature);
 
 // The exact text that is hashed and kept: compact JSON, members in a fixed order, `seq` first.
 std::string CanonicalRecord(int64_t seq, const Record& r);
+// The same, appended to `out`.
+void AppendCanonicalRecord(int64_t seq, const Record& r, std::string& out);
 
 // Reading the log's own canonical texts (records, checkpoint bodies): a string member,
 // decoded, or an integer member. nullopt when the text is not a JSON object, lacks the
@@ -64,7 +66,9 @@ class EvidenceLog {
       : writer_(writer), signer_(signer) {}
 
   // Appends records (in order, consecutive) and calls `done` once they are durable, or with
-  // the error that kept them from being (then none of them was written).
+  // the error that kept them from being (then none of them was written). Thread-safe.
+  // Appends made while the writer is busy are gathered into one write job (one savepoint,
+  // one pass), which then succeeds or fails for all of them.
   void Append(std::vector<Record> records, std::function<void(Status)> done);
 
   // The same inside another write job (so that, say, a push and its evidence are stored in
@@ -75,8 +79,15 @@ class EvidenceLog {
   void Checkpoint(int64_t now_ms, std::function<void(Status)> done);
 
  private:
+  struct PendingAppend {
+    std::vector<Record> records;
+    std::function<void(Status)> done;
+  };
   store::GroupCommitWriter& writer_;
   const crypto::Signer& signer_;
+  std::mutex mutex_;
+  std::vector<PendingAppend> pending_;  // appends not yet taken by a write job
+  bool job_queued_ = false;             // a write job that will take pending_ is queued
 };
 
 // What `govesb audit verify` reports.
@@ -92,6 +103,9 @@ struct VerifyReport {
 // Checks every record's hash, every chain link, the numbering, every checkpoint's Merkle
 // root, chain value, predecessor and signature (against `bus_key`). Stops at the first
 // problem and says where it is.
-Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_key);
+// Archived records are read from `archive_dir` (see records.h); the chain runs from the first
+// archive through the live log.
+Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_key,
+                            const std::string& archive_dir = "");
 
 }  // namespace govesb::evidence

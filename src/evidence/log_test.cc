@@ -1,11 +1,18 @@
 #include "evidence/log.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
+#include <filesystem>
+#include <functional>
 #include <future>
 
 #include "base/encoding.h"
 #include "base/temp_dir.h"
+#include "evidence/archive.h"
+#include "evidence/proof.h"
+#include "evidence/query.h"
+#include "evidence/records.h"
 
 namespace govesb::evidence {
 namespace {
@@ -65,6 +72,80 @@ class EvidenceLogTest : public ::testing::Test {
 
   void Exec(const std::string& sql) { ASSERT_TRUE(db_->Exec(sql).ok()) << sql; }
 
+  static std::vector<std::string> SplitLines(const std::string& text) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+      out.push_back(text.substr(start, nl - start));
+    }
+    out.push_back(text.substr(start));
+    return out;
+  }
+
+  static std::string Join(const std::vector<std::string>& lines, std::string* hashes) {
+    std::string out;
+    for (const std::string& line : lines) {
+      if (!out.empty()) out += '\n';
+      out += line;
+      Hash h = crypto::Sha256(line);
+      hashes->append(reinterpret_cast<const char*>(h.data()), 32);
+    }
+    return out;
+  }
+
+  // Edits one row's records in place and rewrites their stored hashes (not the chain), as
+  // someone with write access to the database could.
+  void RewriteRow(int64_t first_seq, const std::function<void(std::vector<std::string>&)>& edit) {
+    auto get = db_->Prepare("SELECT records FROM evidence_entries WHERE first_seq = ?");
+    ASSERT_TRUE(get.ok() && get->Bind(1, first_seq).ok() && *get->Step());
+    std::vector<std::string> lines = SplitLines(get->ColumnText(0));
+    edit(lines);
+    std::string hashes;
+    std::string text = Join(lines, &hashes);
+    auto put = db_->Prepare(
+        "UPDATE evidence_entries SET records = ?, hashes = ?"
+        " WHERE first_seq = ?");
+    ASSERT_TRUE(put.ok() && put->Bind(1, text).ok() && put->BindBlob(2, hashes).ok() &&
+                put->Bind(3, first_seq).ok() && put->Run().ok());
+  }
+
+  // Edits the whole live log's records (as one list) and recomputes every hash and link.
+  void RewriteLog(const std::function<void(std::vector<std::string>&)>& edit) {
+    auto rows = db_->Prepare(
+        "SELECT first_seq, last_seq, records FROM evidence_entries"
+        " ORDER BY last_seq");
+    ASSERT_TRUE(rows.ok());
+    std::vector<std::pair<int64_t, int64_t>> spans;
+    std::vector<std::string> all;
+    while (*rows->Step()) {
+      spans.emplace_back(rows->ColumnInt64(0), rows->ColumnInt64(1));
+      for (std::string& line : SplitLines(rows->ColumnText(2))) all.push_back(std::move(line));
+    }
+    edit(all);
+    Hash chain{};
+    size_t next = 0;
+    for (auto [first, last] : spans) {
+      std::vector<std::string> lines(all.begin() + static_cast<long>(next),
+                                     all.begin() + static_cast<long>(next + (last - first + 1)));
+      next += lines.size();
+      std::string hashes;
+      std::string text = Join(lines, &hashes);
+      for (size_t i = 0; i < lines.size(); ++i) {
+        std::string link(reinterpret_cast<const char*>(chain.data()), 32);
+        link.append(hashes, i * 32, 32);
+        chain = crypto::Sha256(link);
+      }
+      auto put = db_->Prepare(
+          "UPDATE evidence_entries SET records = ?, hashes = ?, chain = ?"
+          " WHERE first_seq = ?");
+      ASSERT_TRUE(
+          put.ok() && put->Bind(1, text).ok() && put->BindBlob(2, hashes).ok() &&
+          put->BindBlob(3, std::string_view(reinterpret_cast<const char*>(chain.data()), 32))
+              .ok() &&
+          put->Bind(4, first).ok() && put->Run().ok());
+    }
+  }
+
   // 20 records in two sealed checkpoints (1-12, 13-16) and 4 unsealed (17-20).
   void Fill() {
     ASSERT_TRUE(Append(0, 12).ok());
@@ -118,45 +199,39 @@ TEST_F(EvidenceLogTest, RecordsAreCanonicalJson) {
   EXPECT_NE(text.find(R"("latencyUs":801,"size":1024,)"), std::string::npos);
 }
 
+TEST_F(EvidenceLogTest, OneRowPerExchange) {
+  Fill();  // 20 records of 5 exchanges (4 steps each)
+  auto rows = db_->Prepare(
+      "SELECT first_seq, last_seq, request_id FROM evidence_entries"
+      " ORDER BY last_seq");
+  ASSERT_TRUE(rows.ok());
+  int n = 0;
+  while (*rows->Step()) {
+    EXPECT_EQ(rows->ColumnInt64(0), 4 * n + 1);
+    EXPECT_EQ(rows->ColumnInt64(1), 4 * n + 4);
+    EXPECT_EQ(rows->ColumnText(2), "req" + std::to_string(n));
+    ++n;
+  }
+  EXPECT_EQ(n, 5);
+}
+
 TEST_F(EvidenceLogTest, AChangedByteIsFoundAndLocated) {
   Fill();
-  Exec("UPDATE evidence_records SET record = replace(record, 'BRTHCRT', 'BRTHCRX') WHERE seq = 5");
+  // Record 6 of the row holding records 5-8.
+  Exec(
+      "UPDATE evidence_entries SET records = replace(records, '\"latencyUs\":805', "
+      "'\"latencyUs\":905') WHERE first_seq = 5");
   VerifyReport r = Check();
   EXPECT_FALSE(r.intact);
-  EXPECT_EQ(r.first_bad_seq, 5);
-  EXPECT_NE(r.problem.find("record 5 was changed"), std::string::npos) << r.problem;
+  EXPECT_EQ(r.first_bad_seq, 6);
+  EXPECT_NE(r.problem.find("record 6 was changed"), std::string::npos) << r.problem;
 }
 
 TEST_F(EvidenceLogTest, AChangeWithItsHashesRewrittenIsCaughtByTheCheckpoint) {
   Fill();
   // A careful forger rewrites record 5 and recomputes every hash and link after it.
-  std::string forged = CanonicalRecord(5, Step(4, "forged"));
-  auto stmt = db_->Prepare("SELECT seq, record FROM evidence_records ORDER BY seq");
-  ASSERT_TRUE(stmt.ok());
-  Hash chain{};
-  std::vector<std::tuple<int64_t, std::string, std::string>> rows;
-  while (*stmt->Step()) {
-    int64_t seq = stmt->ColumnInt64(0);
-    std::string text = seq == 5 ? forged : stmt->ColumnText(1);
-    Hash h = crypto::Sha256(text);
-    std::string buffer(reinterpret_cast<const char*>(chain.data()), 32);
-    buffer.append(reinterpret_cast<const char*>(h.data()), 32);
-    chain = crypto::Sha256(buffer);
-    rows.emplace_back(
-        seq, text,
-        HexEncode(std::span<const uint8_t>(h)) + "|" + HexEncode(std::span<const uint8_t>(chain)));
-  }
-  for (auto& [seq, text, hashes] : rows) {
-    auto u = db_->Prepare(
-        "UPDATE evidence_records SET record = ?, record_hash = ?, chain = ?"
-        " WHERE seq = ?");
-    ASSERT_TRUE(u.ok());
-    ASSERT_TRUE(u->Bind(1, text).ok());
-    ASSERT_TRUE(u->Bind(2, hashes.substr(0, 64)).ok());
-    ASSERT_TRUE(u->Bind(3, hashes.substr(65)).ok());
-    ASSERT_TRUE(u->Bind(4, seq).ok());
-    ASSERT_TRUE(u->Run().ok());
-  }
+  RewriteLog(
+      [](std::vector<std::string>& texts) { texts[4] = CanonicalRecord(5, Step(4, "forged")); });
   VerifyReport r = Check();
   EXPECT_FALSE(r.intact);
   EXPECT_EQ(r.first_bad_seq, 1) << "located to the sealed range 1-12";
@@ -166,25 +241,30 @@ TEST_F(EvidenceLogTest, AChangeWithItsHashesRewrittenIsCaughtByTheCheckpoint) {
 
 TEST_F(EvidenceLogTest, ADeletedRecordIsFound) {
   Fill();
-  Exec("DELETE FROM evidence_records WHERE seq = 9");
+  Exec("DELETE FROM evidence_entries WHERE first_seq = 9");
   VerifyReport r = Check();
   EXPECT_FALSE(r.intact);
   EXPECT_EQ(r.first_bad_seq, 9);
   EXPECT_NE(r.problem.find("record 9 is missing"), std::string::npos) << r.problem;
 
   // Removing the tail of a sealed range is found too.
-  Exec("DELETE FROM evidence_records WHERE seq >= 9");
+  Exec("DELETE FROM evidence_entries WHERE last_seq >= 9");
   r = Check();
   EXPECT_FALSE(r.intact);
   EXPECT_NE(r.problem.find("records were removed"), std::string::npos) << r.problem;
 }
 
+TEST_F(EvidenceLogTest, ARecordDeletedFromItsRowIsFound) {
+  Fill();
+  RewriteRow(5, [](std::vector<std::string>& texts) { texts.erase(texts.begin() + 1); });
+  VerifyReport r = Check();
+  EXPECT_FALSE(r.intact);
+  EXPECT_EQ(r.first_bad_seq, 6) << r.problem;
+}
+
 TEST_F(EvidenceLogTest, SwappedRecordsAreFound) {
   Fill();
-  Exec(
-      "UPDATE evidence_records SET seq = -3 WHERE seq = 3;"
-      "UPDATE evidence_records SET seq = 3 WHERE seq = 4;"
-      "UPDATE evidence_records SET seq = 4 WHERE seq = -3;");
+  RewriteRow(1, [](std::vector<std::string>& texts) { std::swap(texts[2], texts[3]); });
   VerifyReport r = Check();
   EXPECT_FALSE(r.intact);
   EXPECT_EQ(r.first_bad_seq, 3);
@@ -193,27 +273,31 @@ TEST_F(EvidenceLogTest, SwappedRecordsAreFound) {
 
 TEST_F(EvidenceLogTest, AForgedInsertedRecordIsFound) {
   Fill();
-  // Make room after record 6 and put a forged record there, numbered and hashed correctly.
+  // Make room after record 8 and put a forged record there, numbered and hashed correctly.
   Exec(
-      "UPDATE evidence_records SET seq = seq + 1000 WHERE seq > 6;"
-      "UPDATE evidence_records SET seq = seq - 999 WHERE seq > 1000;");
-  std::string forged = CanonicalRecord(7, Step(99, "response"));
-  auto prev = db_->Prepare("SELECT chain FROM evidence_records WHERE seq = 6");
+      "UPDATE evidence_entries SET first_seq = first_seq + 1000, last_seq = last_seq + 1000"
+      " WHERE first_seq > 8;"
+      "UPDATE evidence_entries SET first_seq = first_seq - 999, last_seq = last_seq - 999"
+      " WHERE first_seq > 1000;");
+  std::string forged = CanonicalRecord(9, Step(99, "response"));
+  auto prev = db_->Prepare("SELECT chain FROM evidence_entries WHERE last_seq = 8");
   ASSERT_TRUE(prev.ok() && *prev->Step());
-  auto chain = HexDecode(prev->ColumnText(0)).value();
+  std::string chain(prev->ColumnView(0));
   Hash h = crypto::Sha256(forged);
   chain.append(reinterpret_cast<const char*>(h.data()), 32);
+  Hash linked = crypto::Sha256(chain);
   auto ins = db_->Prepare(
-      "INSERT INTO evidence_records(seq, request_id, record, record_hash, chain)"
-      " VALUES(7, 'req24', ?, ?, ?)");
+      "INSERT INTO evidence_entries(last_seq, first_seq, at_ms, request_id, records, hashes,"
+      " chain) VALUES(9, 9, 0, 'req24', ?, ?, ?)");
   ASSERT_TRUE(ins.ok());
   ASSERT_TRUE(ins->Bind(1, forged).ok());
-  ASSERT_TRUE(ins->Bind(2, HexEncode(std::span<const uint8_t>(h))).ok());
-  ASSERT_TRUE(ins->Bind(3, HexEncode(std::span<const uint8_t>(crypto::Sha256(chain)))).ok());
+  ASSERT_TRUE(ins->BindBlob(2, std::string_view(reinterpret_cast<const char*>(h.data()), 32)).ok());
+  ASSERT_TRUE(
+      ins->BindBlob(3, std::string_view(reinterpret_cast<const char*>(linked.data()), 32)).ok());
   ASSERT_TRUE(ins->Run().ok());
   VerifyReport r = Check();
   EXPECT_FALSE(r.intact);
-  EXPECT_EQ(r.first_bad_seq, 8) << r.problem << ": the record after the forged one";
+  EXPECT_EQ(r.first_bad_seq, 10) << r.problem << ": the record after the forged one";
 }
 
 TEST_F(EvidenceLogTest, AReplacedCheckpointSignatureIsFound) {
@@ -231,6 +315,143 @@ TEST_F(EvidenceLogTest, AReplacedCheckpointSignatureIsFound) {
   EXPECT_NE(r.problem.find("checkpoint 2 (records 13-16) does not carry a valid signature"),
             std::string::npos)
       << r.problem;
+}
+
+// ---- retention: archives ----
+
+class EvidenceArchiveTest : public EvidenceLogTest {
+ protected:
+  std::string ArchiveDir() const { return dir_.path() + "/archive"; }
+
+  ArchiveSummary Archive(int64_t cutoff_ms, int64_t max_records = 200'000) {
+    ArchiveOptions o;
+    o.archive_dir = ArchiveDir();
+    o.cutoff_ms = cutoff_ms;
+    o.max_records_per_file = max_records;
+    auto summary = ArchiveSealed(*db_, o);
+    GOVESB_CHECK(summary.ok());
+    return *summary;
+  }
+
+  VerifyReport CheckAll() {
+    auto report = Verify(*db_, signer_->public_key(), ArchiveDir());
+    GOVESB_CHECK(report.ok());
+    return *report;
+  }
+
+  int64_t LiveRows() {
+    auto s = db_->Prepare("SELECT count(*) FROM evidence_entries");
+    GOVESB_CHECK(s.ok() && *s->Step());
+    return s->ColumnInt64(0);
+  }
+
+  static constexpr int64_t kSealedAt = 1'800'000'000'000;  // Seal()'s time
+};
+
+TEST_F(EvidenceArchiveTest, ArchivedRecordsStayVerifiableQueryableAndProvable) {
+  Fill();
+  EXPECT_TRUE(Archive(kSealedAt).files.empty()) << "checkpoints made at the cutoff stay live";
+  ArchiveSummary a = Archive(kSealedAt + 1, /*max_records=*/12);
+  ASSERT_EQ(a.files.size(), 2u) << "one file per 12 records at most, whole checkpoints";
+  EXPECT_EQ(a.files[0], "evidence-000000000001-000000000012.jsonl.gz");
+  EXPECT_EQ(a.files[1], "evidence-000000000013-000000000016.jsonl.gz");
+  EXPECT_EQ(a.records, 16);
+  EXPECT_EQ(LiveRows(), 1) << "only the unsealed exchange (records 17-20) is live";
+  EXPECT_TRUE(Archive(kSealedAt + 1).files.empty()) << "nothing left to archive";
+
+  VerifyReport r = CheckAll();
+  EXPECT_TRUE(r.intact) << r.problem;
+  EXPECT_EQ(r.records, 20);
+  EXPECT_EQ(r.checkpoints, 2);
+  EXPECT_EQ(r.unsealed, 4);
+
+  // Queries read archived and live records alike.
+  QueryFilter all;
+  auto every = QueryRecords(*db_, all, ArchiveDir());
+  ASSERT_TRUE(every.ok());
+  ASSERT_EQ(every->size(), 20u);
+  EXPECT_EQ(CanonicalInt(every->front(), "seq"), 1);
+  EXPECT_EQ(CanonicalInt(every->back(), "seq"), 20);
+  QueryFilter person;
+  person.user_id = "19900101-12345-00001-12";
+  auto about = QueryRecords(*db_, person, ArchiveDir());
+  ASSERT_TRUE(about.ok());
+  EXPECT_EQ(about->size(), 5u) << "the first step of each of the 5 exchanges";
+  QueryFilter one;
+  one.request_id = "req1";
+  auto exchange = QueryRecords(*db_, one, ArchiveDir());
+  ASSERT_TRUE(exchange.ok());
+  EXPECT_EQ(exchange->size(), 4u);
+
+  // A proof of an archived exchange verifies offline.
+  auto proof = BuildProof(*db_, "req1", signer_->public_key(), ArchiveDir());
+  ASSERT_TRUE(proof.ok()) << proof.status().message();
+  auto checked = CheckProof(*proof, signer_->public_key());
+  ASSERT_TRUE(checked.ok()) << checked.status().message();
+  EXPECT_EQ(checked->records.size(), 4u);
+
+  // The chain continues after archiving, also when everything was archived.
+  ASSERT_TRUE(Seal().ok());
+  EXPECT_EQ(Archive(kSealedAt + 1).records, 4);
+  EXPECT_EQ(LiveRows(), 0);
+  ASSERT_TRUE(Append(20, 8).ok());
+  ASSERT_TRUE(Seal().ok());
+  r = CheckAll();
+  EXPECT_TRUE(r.intact) << r.problem;
+  EXPECT_EQ(r.records, 28);
+  EXPECT_EQ(r.unsealed, 0);
+}
+
+TEST_F(EvidenceArchiveTest, AnAlteredOrMissingArchiveIsFound) {
+  Fill();
+  ASSERT_EQ(Archive(kSealedAt + 1, 12).files.size(), 2u);
+  const std::string first = ArchiveDir() + "/evidence-000000000001-000000000012.jsonl.gz";
+  // Rewrite the archive with record 7 altered (a valid gzip file, as a forger would).
+  std::vector<std::string> lines;
+  ASSERT_TRUE(ForEachArchiveLine(first, [&](std::string_view line) -> Result<bool> {
+                lines.emplace_back(line);
+                return true;
+              }).ok());
+  ASSERT_GT(lines.size(), 8u);
+  const size_t at = lines[7].find("\"latencyUs\":806");
+  ASSERT_NE(at, std::string::npos) << lines[7];
+  lines[7].replace(at, std::string_view("\"latencyUs\":806").size(), "\"latencyUs\":999");
+  {
+    gzFile gz = gzopen(first.c_str(), "wb");
+    for (const std::string& line : lines) gzprintf(gz, "%s\n", line.c_str());
+    gzclose(gz);
+  }
+  VerifyReport r = CheckAll();
+  EXPECT_FALSE(r.intact);
+  // Found within the file's records (1-12), and the file is named.
+  ASSERT_TRUE(r.first_bad_seq.has_value());
+  EXPECT_GE(*r.first_bad_seq, 1);
+  EXPECT_LE(*r.first_bad_seq, 12) << r.problem;
+  EXPECT_NE(r.problem.find("evidence-000000000001-000000000012.jsonl.gz"), std::string::npos)
+      << r.problem;
+
+  std::filesystem::remove(first);
+  r = CheckAll();
+  EXPECT_FALSE(r.intact);
+  EXPECT_NE(r.problem.find("evidence-000000000001-000000000012.jsonl.gz"), std::string::npos)
+      << r.problem;
+  EXPECT_NE(r.problem.find("cannot be read"), std::string::npos) << r.problem;
+}
+
+TEST_F(EvidenceArchiveTest, ADamagedLiveLogIsNotArchived) {
+  Fill();
+  Exec(
+      "UPDATE evidence_entries SET records = replace(records, '\"latencyUs\":805', "
+      "'\"latencyUs\":905') WHERE first_seq = 5");
+  ArchiveOptions o;
+  o.archive_dir = ArchiveDir();
+  o.cutoff_ms = kSealedAt + 1;
+  auto a = ArchiveSealed(*db_, o);
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find("record 6"), std::string::npos) << a.status().message();
+  EXPECT_EQ(LiveRows(), 5) << "nothing was moved";
+  EXPECT_FALSE(
+      std::filesystem::exists(ArchiveDir() + "/evidence-000000000001-000000000016.jsonl.gz"));
 }
 
 }  // namespace

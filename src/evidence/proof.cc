@@ -8,6 +8,7 @@
 
 #include "evidence/log.h"
 #include "evidence/merkle.h"
+#include "evidence/records.h"
 
 namespace govesb::evidence {
 
@@ -20,29 +21,49 @@ constexpr std::string_view kFormat = "govesb-evidence-proof/1";
 }  // namespace
 
 Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
-                               const crypto::PublicKey& bus_key) {
+                               const crypto::PublicKey& bus_key, const std::string& archive_dir) {
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                           store::Transaction::Begin(db, store::TransactionMode::kDeferred));
-  GOVESB_ASSIGN_OR_RETURN(
-      store::Statement records,
-      db.Prepare("SELECT seq, record FROM evidence_records WHERE request_id = ? ORDER BY seq"));
-  GOVESB_RETURN_IF_ERROR(records.Bind(1, request_id));
+  // The exchange's records: in the live log by its index, in archives by reading them.
+  std::vector<std::pair<int64_t, std::string>> found;
+  GOVESB_ASSIGN_OR_RETURN(std::vector<ArchiveInfo> archives, ListArchives(db));
+  for (const ArchiveInfo& a : archives) {
+    GOVESB_RETURN_IF_ERROR(ForEachArchiveRecord(
+        archive_dir + "/" + a.file, nullptr, [&](const StoredRecord& r) -> Result<bool> {
+          if (r.text.find(request_id) != std::string_view::npos &&
+              CanonicalMember(r.text, "requestId") == std::optional<std::string>(request_id)) {
+            found.emplace_back(r.seq, std::string(r.text));
+          }
+          return true;
+        }));
+  }
+  {
+    GOVESB_ASSIGN_OR_RETURN(
+        store::Statement rows,
+        db.Prepare("SELECT first_seq, last_seq FROM evidence_entries WHERE request_id = ?"
+                   " ORDER BY last_seq"));
+    GOVESB_RETURN_IF_ERROR(rows.Bind(1, request_id));
+    for (;;) {
+      GOVESB_ASSIGN_OR_RETURN(bool row, rows.Step());
+      if (!row) break;
+      GOVESB_RETURN_IF_ERROR(ForEachLiveRecord(
+          db, rows.ColumnInt64(0), rows.ColumnInt64(1), [&](const StoredRecord& r) {
+            if (CanonicalMember(r.text, "requestId") == std::optional<std::string>(request_id)) {
+              found.emplace_back(r.seq, std::string(r.text));
+            }
+            return true;
+          }));
+    }
+  }
   GOVESB_ASSIGN_OR_RETURN(
       store::Statement covering,
       db.Prepare("SELECT id, first_seq, last_seq, body, signature FROM evidence_checkpoints"
                  " WHERE first_seq <= ?1 AND last_seq >= ?1"));
-  GOVESB_ASSIGN_OR_RETURN(
-      store::Statement hashes,
-      db.Prepare("SELECT record_hash FROM evidence_records WHERE seq BETWEEN ? AND ?"
-                 " ORDER BY seq"));
 
   json::array out_records;
   std::map<int64_t, json::object> checkpoints;
   std::map<int64_t, std::vector<Hash>> tree_of;  // checkpoint id -> record hashes
-  for (;;) {
-    GOVESB_ASSIGN_OR_RETURN(bool row, records.Step());
-    if (!row) break;
-    int64_t seq = records.ColumnInt64(0);
+  for (const auto& [seq, text] : found) {
     GOVESB_RETURN_IF_ERROR(covering.Reset());
     GOVESB_RETURN_IF_ERROR(covering.Bind(1, seq));
     GOVESB_ASSIGN_OR_RETURN(bool sealed, covering.Step());
@@ -57,16 +78,11 @@ Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
     int64_t last = covering.ColumnInt64(2);
     if (!tree_of.contains(id)) {
       std::vector<Hash> tree;
-      GOVESB_RETURN_IF_ERROR(hashes.Reset());
-      GOVESB_RETURN_IF_ERROR(hashes.Bind(1, first));
-      GOVESB_RETURN_IF_ERROR(hashes.Bind(2, last));
-      for (;;) {
-        GOVESB_ASSIGN_OR_RETURN(bool h, hashes.Step());
-        if (!h) break;
-        auto hash = HashFromHex(hashes.ColumnText(0));
-        if (!hash.has_value()) return Internal("a record hash in the log is unreadable");
-        tree.push_back(*hash);
-      }
+      GOVESB_RETURN_IF_ERROR(
+          ForEachRecord(db, archive_dir, first, last, [&](const StoredRecord& r) {
+            tree.push_back(crypto::Sha256(r.text));
+            return true;
+          }));
       tree_of[id] = std::move(tree);
       json::object c;
       c["id"] = id;
@@ -80,7 +96,7 @@ Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
     for (const Hash& h : path) hex_path.emplace_back(HashHex(h));
     json::object r;
     r["seq"] = seq;
-    r["record"] = records.ColumnText(1);
+    r["record"] = text;
     r["checkpoint"] = id;
     r["index"] = seq - first;
     r["path"] = std::move(hex_path);

@@ -20,8 +20,10 @@ namespace govesb::evidence {
 //    "checkpoints":[{"id":C,"body":"<signed text>","signature":"<base64>"}]}
 // kNotFound when the log has no record of `request_id`; kFailedPrecondition when some of its
 // records are not sealed by a checkpoint yet.
+// Archived records are read from `archive_dir`.
 Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
-                               const crypto::PublicKey& bus_key);
+                               const crypto::PublicKey& bus_key,
+                               const std::string& archive_dir = "");
 
 struct ProofReport {
   std::string request_id;

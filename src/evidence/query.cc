@@ -1,48 +1,84 @@
 #include "evidence/query.h"
 
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+#include "evidence/records.h"
+#include "wire/json.h"
+
 namespace govesb::evidence {
 
-Result<std::vector<std::string>> QueryRecords(store::Database& db, const QueryFilter& f) {
-  // SQLite's JSON functions read the canonical records; every condition is a bound parameter.
-  std::string sql =
-      "SELECT record FROM evidence_records WHERE json_extract(record, '$.at') >= ?1"
-      " AND json_extract(record, '$.at') < ?2";
-  std::vector<std::string> texts;  // parameters from ?3 on
-  auto add = [&](std::string_view condition, const std::string& value) {
-    texts.push_back(value);
-    std::string n = "?" + std::to_string(texts.size() + 2);
-    std::string c(condition);
-    for (size_t at = c.find('#'); at != std::string::npos; at = c.find('#')) c.replace(at, 1, n);
-    sql += " AND " + c;
+namespace {
+
+// Whether a record (its canonical text) passes the filter.
+bool Matches(std::string_view text, const QueryFilter& f) {
+  auto members = wire::ScanObject(text);
+  if (!members.ok()) return false;
+  auto str = [&](std::string_view name) -> std::string {
+    const wire::JsonMember* m = wire::FindMember(*members, name);
+    if (m == nullptr || m->type != wire::JsonType::kString) return {};
+    auto decoded = wire::DecodeString(m->raw);
+    return decoded.ok() ? std::move(*decoded) : std::string();
   };
-  if (!f.code.empty()) add("json_extract(record, '$.code') = #", f.code);
-  if (!f.outcome.empty()) add("json_extract(record, '$.outcome') = #", f.outcome);
-  if (!f.user_id.empty()) add("json_extract(record, '$.userId') = #", f.user_id);
-  if (!f.request_id.empty()) add("request_id = #", f.request_id);
-  if (!f.kind.empty()) add("json_extract(record, '$.kind') = #", f.kind);
+  const wire::JsonMember* at_member = wire::FindMember(*members, "at");
+  int64_t at = 0;
+  if (at_member == nullptr || at_member->type != wire::JsonType::kNumber) return false;
+  std::from_chars(at_member->raw.data(), at_member->raw.data() + at_member->raw.size(), at);
+  if (at < f.from_ms || at >= f.to_ms) return false;
+  if (!f.code.empty() && str("code") != f.code) return false;
+  if (!f.outcome.empty() && str("outcome") != f.outcome) return false;
+  if (!f.user_id.empty() && str("userId") != f.user_id) return false;
+  if (!f.request_id.empty() && str("requestId") != f.request_id) return false;
+  if (!f.kind.empty() && str("kind") != f.kind) return false;
   if (!f.systems.empty()) {
-    sql += " AND (0";
-    for (const std::string& system : f.systems) {
-      texts.push_back(system);
-      std::string n = "?" + std::to_string(texts.size() + 2);
-      sql +=
-          " OR json_extract(record, '$.from') = " + n + " OR json_extract(record, '$.to') = " + n;
+    const std::string from = str("from");
+    const std::string to = str("to");
+    if (std::none_of(f.systems.begin(), f.systems.end(),
+                     [&](const std::string& s) { return s == from || s == to; })) {
+      return false;
     }
-    sql += ")";
   }
-  sql += " ORDER BY seq LIMIT " + std::to_string(f.limit);
-  GOVESB_ASSIGN_OR_RETURN(store::Statement s, db.Prepare(sql));
-  GOVESB_RETURN_IF_ERROR(s.Bind(1, f.from_ms));
-  GOVESB_RETURN_IF_ERROR(s.Bind(2, f.to_ms));
-  for (size_t i = 0; i < texts.size(); ++i) {
-    GOVESB_RETURN_IF_ERROR(s.Bind(static_cast<int>(i + 3), texts[i]));
-  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> QueryRecords(store::Database& db, const QueryFilter& f,
+                                              const std::string& archive_dir) {
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
+                          store::Transaction::Begin(db, store::TransactionMode::kDeferred));
   std::vector<std::string> out;
-  for (;;) {
-    GOVESB_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(s.ColumnText(0));
+  auto collect = [&](const StoredRecord& r) -> Result<bool> {
+    if (!f.request_id.empty() && r.text.find(f.request_id) == std::string_view::npos) {
+      return true;  // cheap rejection before parsing
+    }
+    if (Matches(r.text, f)) out.emplace_back(r.text);
+    return out.size() < f.limit;
+  };
+  // Archives whose time span meets the range (a record's time is within its file's span).
+  GOVESB_ASSIGN_OR_RETURN(std::vector<ArchiveInfo> archives, ListArchives(db));
+  for (const ArchiveInfo& a : archives) {
+    if (a.last_at < f.from_ms || a.first_at >= f.to_ms) continue;
+    GOVESB_RETURN_IF_ERROR(ForEachArchiveRecord(archive_dir + "/" + a.file, nullptr, collect));
+    if (out.size() >= f.limit) return out;
   }
+  if (!f.request_id.empty()) {
+    // The live log's index on request ids.
+    GOVESB_ASSIGN_OR_RETURN(
+        store::Statement rows,
+        db.Prepare("SELECT first_seq, last_seq FROM evidence_entries WHERE request_id = ?"
+                   " ORDER BY last_seq"));
+    GOVESB_RETURN_IF_ERROR(rows.Bind(1, f.request_id));
+    for (;;) {
+      GOVESB_ASSIGN_OR_RETURN(bool row, rows.Step());
+      if (!row || out.size() >= f.limit) break;
+      GOVESB_RETURN_IF_ERROR(
+          ForEachLiveRecord(db, rows.ColumnInt64(0), rows.ColumnInt64(1), collect));
+    }
+    return out;
+  }
+  GOVESB_RETURN_IF_ERROR(ForEachLiveRecord(db, 1, std::numeric_limits<int64_t>::max(), collect));
   return out;
 }
 

@@ -24,7 +24,10 @@ struct QueryFilter {
   size_t limit = 100'000;
 };
 
-// The canonical texts of the matching records, oldest first (seq order).
-Result<std::vector<std::string>> QueryRecords(store::Database& db, const QueryFilter& filter);
+// The canonical texts of the matching records, oldest first (seq order): archived ones (read
+// from `archive_dir`, only the files whose time span meets the range) and live ones. Filters
+// are applied to the records' own members, never spliced into SQL.
+Result<std::vector<std::string>> QueryRecords(store::Database& db, const QueryFilter& filter,
+                                              const std::string& archive_dir = "");
 
 }  // namespace govesb::evidence

@@ -13,7 +13,9 @@
 #include "base/clock.h"
 #include "delivery/sqlite_queue.h"
 #include "engine/engine.h"
+#include "evidence/archive.h"
 #include "evidence/log.h"
+#include "evidence/records.h"
 #include "http/client.h"
 #include "http/io_threads.h"
 #include "http/server.h"
@@ -174,14 +176,39 @@ Status BusServer::Start() {
   s.server->Start();
   s.io->Start();
   if (s.evidence && o.checkpoint_interval.count() > 0) {
-    s.checkpointer = std::thread([&s, interval = o.checkpoint_interval] {
-      std::unique_lock lock(s.checkpoint_mutex);
-      while (!s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; })) {
-        s.evidence->Checkpoint(s.clock->NowMillis(), [](const Status& st) {
-          if (!st.ok()) spdlog::error("evidence: checkpoint failed: {}", st.message());
+    evidence::ArchiveOptions archive;
+    archive.archive_dir =
+        o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
+    s.checkpointer =
+        std::thread([&s, interval = o.checkpoint_interval, retention = o.evidence_retention,
+                     archive, path = s.data_dir->database_path()]() mutable {
+          std::unique_lock lock(s.checkpoint_mutex);
+          while (!s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; })) {
+            s.evidence->Checkpoint(s.clock->NowMillis(), [](const Status& st) {
+              if (!st.ok()) spdlog::error("evidence: checkpoint failed: {}", st.message());
+            });
+            if (retention.count() <= 0) continue;
+            // Retention: whole checkpoints older than it move into archive files (own connection;
+            // its short delete transactions take turns with the group-commit writer).
+            store::DatabaseOptions archive_db;
+            archive_db.create = false;
+            archive_db.synchronous = store::Synchronous::kFull;
+            archive_db.busy_timeout_ms = 5000;
+            auto db = store::Database::Open(path, archive_db);
+            if (!db.ok()) {
+              spdlog::error("evidence: archiving: {}", db.status().message());
+              continue;
+            }
+            archive.cutoff_ms = s.clock->NowMillis() - retention.count();
+            auto archived = evidence::ArchiveSealed(**db, archive);
+            if (!archived.ok()) {
+              spdlog::error("evidence: archiving failed: {}", archived.status().message());
+            } else if (archived->records > 0) {
+              spdlog::info("evidence: archived {} records into {} file(s) in {}", archived->records,
+                           archived->files.size(), archive.archive_dir);
+            }
+          }
         });
-      }
-    });
   }
   s.started = true;
   return Status::Ok();

@@ -37,6 +37,11 @@ struct ServeOptions {
   bool evidence = true;
   // How often the records written since the last checkpoint are sealed (and at shutdown).
   std::chrono::milliseconds checkpoint_interval{60'000};
+  // Retention of the live evidence log: records sealed by checkpoints older than this move
+  // into compressed archive files in `archive_dir` (default DATA_DIR/evidence-archive),
+  // checked after each checkpoint. 0: never archive.
+  std::chrono::milliseconds evidence_retention{std::chrono::hours(24 * 30)};
+  std::string archive_dir;
 };
 
 // The whole bus in one process, wired in one place: data directory (SQLite registry, bus key,

@@ -104,6 +104,24 @@ int64_t Statement::ColumnInt64(int column) const {
   return sqlite3_column_int64(stmt_.get(), column);
 }
 
+Status Statement::BindBlob(int index, std::string_view bytes) {
+  const char* data = bytes.data() != nullptr ? bytes.data() : "";
+  int rc = sqlite3_bind_blob64(stmt_.get(), index, data, bytes.size(), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "bind");
+  return Status::Ok();
+}
+
+std::string_view Statement::ColumnView(int column) const {
+  const void* data = sqlite3_column_blob(stmt_.get(), column);
+  if (data == nullptr) return {};
+  int size = sqlite3_column_bytes(stmt_.get(), column);
+  return std::string_view(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+bool Statement::ColumnIsBlob(int column) const {
+  return sqlite3_column_type(stmt_.get(), column) == SQLITE_BLOB;
+}
+
 std::string Statement::ColumnText(int column) const {
   const unsigned char* text = sqlite3_column_text(stmt_.get(), column);
   if (text == nullptr) return std::string();

@@ -41,6 +41,8 @@ class Statement {
   Status Bind(int index, const char* value) { return Bind(index, std::string_view(value)); }
   Status Bind(int index, const std::string& value) { return Bind(index, std::string_view(value)); }
   Status BindNull(int index);
+  // Binds bytes as a BLOB (copied).
+  Status BindBlob(int index, std::string_view bytes);
 
   // Advances: true when a row is available, false when the statement is done.
   Result<bool> Step();
@@ -54,6 +56,11 @@ class Statement {
   int64_t ColumnInt64(int column) const;
   // "" for NULL.
   std::string ColumnText(int column) const;
+  // The column's bytes without a copy (text or blob), valid until the next Step, Reset or
+  // column read of another type; "" for NULL.
+  std::string_view ColumnView(int column) const;
+  // True when the column's value is a BLOB.
+  bool ColumnIsBlob(int column) const;
 
   // The SQL text, for error messages.
   std::string_view sql() const;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 namespace govesb::store {
 
 Result<Statement*> WriteContext::Prepared(std::string_view sql) {
@@ -38,7 +40,8 @@ void GroupCommitWriter::Submit(Job job, Done done) {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
       queue_.push_back(Pending{std::move(job), std::move(done)});
-      if (queue_.size() == 1) wake_.notify_one();
+      // The writer waits for the first job, or (while delaying a commit) for a full batch.
+      if (queue_.size() == 1 || queue_.size() == options_.max_batch) wake_.notify_one();
       return;
     }
   }
@@ -55,22 +58,35 @@ void GroupCommitWriter::Stop() {
 }
 
 GroupCommitWriter::Stats GroupCommitWriter::stats() const {
-  return Stats{commits_.load(), jobs_.load(), failed_commits_.load()};
+  return Stats{commits_.load(), jobs_.load(), failed_commits_.load(), delayed_commits_.load()};
 }
 
 void GroupCommitWriter::Run() {
+  using Clock = std::chrono::steady_clock;
+  const auto interval = options_.max_batch > 1
+                            ? std::chrono::microseconds(options_.min_commit_interval_us)
+                            : std::chrono::microseconds(0);
+  Clock::time_point last_commit{};
   std::deque<Pending> batch;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
+      // Too soon after the last commit: let more jobs join this one (not when stopping).
+      const auto due = last_commit + interval;
+      if (interval.count() > 0 && queue_.size() < options_.max_batch && Clock::now() < due) {
+        delayed_commits_.fetch_add(1, std::memory_order_relaxed);
+        wake_.wait_until(lock, due,
+                         [&] { return stopping_ || queue_.size() >= options_.max_batch; });
+      }
       size_t n = std::min(queue_.size(), options_.max_batch);
       for (size_t i = 0; i < n; ++i) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
+    last_commit = Clock::now();
     RunBatch(batch);
     batch.clear();
   }

@@ -9,6 +9,7 @@
 #include "crypto/primitives.h"
 #include "delivery/sqlite_queue.h"
 #include "evidence/log.h"
+#include "evidence/query.h"
 #include "govesb/client.h"
 #include "registry/registry.h"
 #include "server/bus_server.h"
@@ -354,14 +355,13 @@ TEST_F(PushAsyncTest, RevokedSubscriptionsAreDeadLetteredWithTheReason) {
 // ---- evidence ----
 
 std::vector<std::string> EvidenceKinds(store::Database& db, const std::string& request_id) {
-  auto s = db.Prepare("SELECT record FROM evidence_records WHERE request_id = ? ORDER BY seq");
-  GOVESB_CHECK(s.ok());
-  GOVESB_CHECK(s->Bind(1, request_id).ok());
+  evidence::QueryFilter filter;
+  filter.request_id = request_id;
+  auto records = evidence::QueryRecords(db, filter);
+  GOVESB_CHECK(records.ok());
   std::vector<std::string> kinds;
-  while (*s->Step()) {
-    std::string record = s->ColumnText(0);
-    size_t at = record.find("\"kind\":\"") + 8;
-    kinds.push_back(record.substr(at, record.find('"', at) - at));
+  for (const std::string& record : *records) {
+    kinds.push_back(evidence::CanonicalMember(record, "kind").value_or(""));
   }
   return kinds;
 }

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "evidence/merkle.h"
+#include "store/database.h"
+
+namespace govesb::evidence {
+
+// How evidence records are kept (docs/evidence.md, "Storage"):
+//
+// - The live log, table `evidence_entries` of the data directory's database: one row per
+//   append of consecutive records of one exchange (say the four steps of a synchronous call),
+//   holding their canonical texts (one per line), the SHA-256 of each text (32 bytes each)
+//   and the chain value after the last of them. Writing one row per exchange instead of one
+//   per step is what keeps the log within its cost budget.
+// - Archives: gzip files of JSON lines in the archive directory, each a contiguous run of
+//   records covered by whole signed checkpoints, listed in `evidence_archives`.
+//   Lines: a header {"format":"govesb-evidence-archive/1","firstSeq":…,"lastSeq":…,
+//   "chainBefore":"<hex>"}, the records' canonical texts, the checkpoints that seal them
+//   ({"checkpoint":…,"body":"…","signature":"…"}) and a trailer {"end":N,"chain":"<hex>"}.
+
+inline constexpr std::string_view kArchiveFormat = "govesb-evidence-archive/1";
+
+// One record as read back.
+struct StoredRecord {
+  int64_t seq = 0;
+  std::string_view text;
+  std::optional<Hash> stored_hash;    // the hash kept beside it (live log only)
+  std::optional<Hash> chain_after;    // a chain value kept right after it, if any
+  std::string_view filed_request_id;  // the request id its row is filed under (live log)
+  std::string_view source;            // "the live log" or the archive's file name
+};
+
+// Called for each record in order; return false to stop early.
+using RecordVisitor = std::function<Result<bool>(const StoredRecord&)>;
+
+struct ArchiveInfo {
+  int64_t id = 0;
+  std::string file;  // name inside the archive directory
+  int64_t first_seq = 0;
+  int64_t last_seq = 0;
+  int64_t first_at = 0;
+  int64_t last_at = 0;
+  std::string chain_hex;   // chain value after last_seq
+  std::string sha256_hex;  // of the file as written
+};
+
+// Every archive the database lists, oldest first.
+Result<std::vector<ArchiveInfo>> ListArchives(store::Database& db);
+
+// The records of the live log with first <= seq <= last, in order (a row whose records
+// straddle `first` is read whole and its earlier records skipped).
+Status ForEachLiveRecord(store::Database& db, int64_t first, int64_t last,
+                         const RecordVisitor& visit);
+
+// The lines of one archive file, in order (each without its newline). kNotFound when the file
+// is missing; kInternal when it is not a readable gzip file.
+Status ForEachArchiveLine(const std::string& path,
+                          const std::function<Result<bool>(std::string_view)>& visit);
+
+// The records of one archive, in order, with the header's and trailer's chain values checked
+// by the caller through StoredRecord::chain_after (set on the last record from the trailer).
+// `chain_before` receives the header's chain value.
+Status ForEachArchiveRecord(const std::string& path, Hash* chain_before,
+                            const RecordVisitor& visit);
+
+// Every record with first <= seq <= last: the archives (files in `archive_dir`) that hold
+// part of the range, then the live log.
+Status ForEachRecord(store::Database& db, const std::string& archive_dir, int64_t first,
+                     int64_t last, const RecordVisitor& visit);
+
+// The hashes of one row's records: 32-byte binary, or hex text (rows carried over from the
+// one-row-per-record layout). nullopt when unreadable or not `count` of them.
+std::optional<std::vector<Hash>> StoredHashes(std::string_view column, bool is_blob, size_t count);
+std::optional<Hash> StoredHash(std::string_view column, bool is_blob);
+
+// The default archive directory of a data directory.
+std::string DefaultArchiveDir(const std::string& data_dir);
+
+}  // namespace govesb::evidence
