@@ -42,7 +42,7 @@ struct GroupCommitOptions {
   // requests per fsync instead of one (each commit costs an fsync, a WAL header and rewriting
   // the pages it touched); when idle, a job is committed at once. 0: commit as soon as a job
   // is queued. Ignored when max_batch is 1.
-  int64_t min_commit_interval_us = 1000;
+  int64_t min_commit_interval_us = 5000;
   // How long a batch waits for another process's write lock (the admin CLI) before its writes
   // fail (and their requests are refused).
   int busy_timeout_ms = 5000;
