@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <array>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -189,6 +190,73 @@ TEST_F(EvidenceLogTest, TheChainContinuesAcrossRestarts) {
   VerifyReport r = Check();
   EXPECT_TRUE(r.intact) << r.problem;
   EXPECT_EQ(r.records, 6);
+}
+
+TEST(EvidenceMigrationTest, ALogOfTheOneRowPerRecordLayoutIsCarriedOver) {
+  TempDir dir;
+  const std::string path = dir.path() + "/old.db";
+  auto db = store::Database::Open(path).value();
+  // Version 1 of the "evidence" component, as released: one row per record, hex hashes.
+  constexpr std::string_view kV1 = R"sql(
+CREATE TABLE evidence_records (seq INTEGER PRIMARY KEY, request_id TEXT NOT NULL,
+  record TEXT NOT NULL, record_hash TEXT NOT NULL, chain TEXT NOT NULL);
+CREATE INDEX evidence_by_request ON evidence_records(request_id);
+CREATE TABLE evidence_checkpoints (id INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL, body TEXT NOT NULL, signature TEXT NOT NULL);
+)sql";
+  const std::array<std::string_view, 1> v1 = {kV1};
+  ASSERT_TRUE(store::Migrate(*db, "evidence", v1).ok());
+  Hash chain{};
+  for (int seq = 1; seq <= 3; ++seq) {
+    Record r;
+    r.at_ms = 1'700'000'000'000 + seq;
+    r.request_id = "old" + std::to_string(seq);
+    r.kind = "request";
+    r.outcome = "ok";
+    const std::string text = CanonicalRecord(seq, r);
+    const Hash h = crypto::Sha256(text);
+    std::string link(reinterpret_cast<const char*>(chain.data()), 32);
+    link.append(reinterpret_cast<const char*>(h.data()), 32);
+    chain = crypto::Sha256(link);
+    auto ins = db->Prepare(
+        "INSERT INTO evidence_records(seq, request_id, record, record_hash, chain)"
+        " VALUES(?, ?, ?, ?, ?)");
+    ASSERT_TRUE(ins.ok());
+    ASSERT_TRUE(ins->Bind(1, seq).ok() && ins->Bind(2, r.request_id).ok() &&
+                ins->Bind(3, text).ok() && ins->Bind(4, HashHex(h)).ok() &&
+                ins->Bind(5, HashHex(chain)).ok() && ins->Run().ok());
+  }
+  ASSERT_TRUE(MigrateEvidenceStore(*db).ok());
+  auto key = crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1).value();
+  crypto::LocalSigner signer(key);
+  {
+    auto writer = store::GroupCommitWriter::Open(path).value();
+    EvidenceLog log(*writer, signer);
+    std::vector<Record> more(2);
+    for (size_t i = 0; i < more.size(); ++i) {
+      more[i].request_id = "new";
+      more[i].kind = "request";
+    }
+    std::promise<Status> p;
+    log.Append(std::move(more), [&p](Status st) { p.set_value(std::move(st)); });
+    ASSERT_TRUE(p.get_future().get().ok());
+    std::promise<Status> sealed;
+    log.Checkpoint(1'800'000'000'000, [&sealed](Status st) { sealed.set_value(std::move(st)); });
+    ASSERT_TRUE(sealed.get_future().get().ok());
+  }
+  auto report = Verify(*db, signer.public_key());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->intact) << report->problem;
+  EXPECT_EQ(report->records, 5) << "3 carried over, 2 appended after them on the same chain";
+  EXPECT_EQ(report->checkpoints, 1);
+  // A carried-over record that was altered is still found.
+  ASSERT_TRUE(db->Exec("UPDATE evidence_entries SET records = replace(records, 'old2', 'old9')"
+                       " WHERE first_seq = 2")
+                  .ok());
+  report = Verify(*db, signer.public_key());
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->intact);
+  EXPECT_EQ(report->first_bad_seq, 2) << report->problem;
 }
 
 TEST_F(EvidenceLogTest, RecordsAreCanonicalJson) {

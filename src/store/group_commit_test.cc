@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <future>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -89,6 +91,42 @@ TEST_F(GroupCommitTest, MaxBatchOneCommitsEachJobAlone) {
   (*writer)->Stop();
   EXPECT_EQ(done.load(), 50);
   EXPECT_EQ((*writer)->stats().commits, 50u);
+}
+
+TEST_F(GroupCommitTest, JobsArrivingSoonAfterACommitShareTheNext) {
+  GroupCommitOptions options;
+  options.min_commit_interval_us = 300'000;  // long, so that the test does not race it
+  auto writer = GroupCommitWriter::Open(path_, options);
+  ASSERT_TRUE(writer.ok());
+  auto submit = [&](std::string value) {
+    auto done = std::make_shared<std::promise<Status>>();
+    auto f = done->get_future();
+    (*writer)->Submit(Insert(std::move(value)), [done](const Status& s) { done->set_value(s); });
+    return f;
+  };
+  // Idle: the first job is committed at once, alone.
+  ASSERT_TRUE(submit("first").get().ok());
+  EXPECT_EQ((*writer)->stats().commits, 1u);
+  EXPECT_EQ((*writer)->stats().delayed_commits, 0u);
+  // Right after a commit: the next job waits for the interval, and the jobs arriving
+  // meanwhile join its commit.
+  auto a = submit("a");
+  auto b = submit("b");
+  auto c = submit("c");
+  EXPECT_TRUE(a.get().ok());
+  EXPECT_TRUE(b.get().ok());
+  EXPECT_TRUE(c.get().ok());
+  auto stats = (*writer)->stats();
+  EXPECT_EQ(stats.commits, 2u);
+  EXPECT_EQ(stats.delayed_commits, 1u);
+  EXPECT_EQ(Count("items"), 4);
+  // Stopping does not wait for the interval.
+  auto last = submit("last");
+  const auto before = std::chrono::steady_clock::now();
+  (*writer)->Stop();
+  EXPECT_TRUE(last.get().ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(250));
+  EXPECT_EQ(Count("items"), 5);
 }
 
 TEST_F(GroupCommitTest, AFailingJobIsRolledBackAloneAndReported) {
