@@ -143,6 +143,7 @@ json::object ToJson(const registry::Api& api) {
   } else {
     out["callback_endpoint"] = api.callback_endpoint;
   }
+  out["store_bodies"] = api.store_bodies;
   out["created_at"] = IsoTime(api.created_at);
   return out;
 }
@@ -421,11 +422,35 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
   add->add_option("--callback", args->settings.callback_endpoint,
                   "With --async: where answers are delivered (default: the consumer system's "
                   "endpoint)");
+  add->add_flag("--store-bodies", args->settings.store_bodies,
+                "The evidence log also keeps this API's request and reply bodies, encrypted "
+                "with the bus's key (default: hashes only)");
 
   AddLeaf(*group, "list", "List APIs", options, [](AdminSession& s, bool as_json) {
     PrintList(ToJsonArray(Unwrap(s.registry().ListApis())),
-              {"code", "provider", "mode", "timeout_ms", "endpoint"}, as_json);
+              {"code", "provider", "mode", "store_bodies", "timeout_ms", "endpoint"}, as_json);
   });
+
+  struct StoreBodiesArgs {
+    std::string code, setting;
+  };
+  auto store_args = std::make_shared<StoreBodiesArgs>();
+  // Not AddLeaf: the setting is checked before the data directory is opened (or created).
+  CLI::App* store_bodies = group->add_subcommand(
+      "store-bodies",
+      "Turn storing an API's request and reply bodies in the evidence log on or off");
+  store_bodies->callback([options, store_args] {
+    if (store_args->setting != "on" && store_args->setting != "off") {
+      Fail(InvalidArgument("the setting must be on or off, not '" + store_args->setting + "'"));
+    }
+    LogToStderr();
+    AdminSession session(*options);
+    PrintObject(ToJson(Unwrap(session.registry().SetApiStoreBodies(store_args->code,
+                                                                   store_args->setting == "on"))),
+                options->json);
+  });
+  store_bodies->add_option("code", store_args->code, "apiCode")->required();
+  store_bodies->add_option("setting", store_args->setting, "on | off")->required();
 }
 
 void AddGrantCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {

@@ -2,6 +2,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "commands.h"
+#include "crypto/primitives.h"
 #include "evidence/archive.h"
 #include "evidence/log.h"
 #include "evidence/proof.h"
@@ -95,6 +97,65 @@ std::unique_ptr<store::Database> OpenEvidence(const AuditOptions& options,
   // carried over unchanged).
   if (Status migrated = evidence::MigrateEvidenceStore(**db); !migrated.ok()) Fail(migrated);
   return std::move(*db);
+}
+
+struct BodyArgs {
+  std::string request_id;
+};
+
+// The bodies kept for an exchange of an API with store_bodies: decrypted with the data
+// directory's evidence key and checked against the SHA-256 its record carries.
+void RunBody(const AuditOptions& options, const BodyArgs& args) {
+  std::optional<store::DataDir> dir;
+  auto db = OpenEvidence(options, dir);
+  if (dir->evidence_key().empty()) {
+    Fail(FailedPrecondition("the data directory " + options.data_dir +
+                            " has no evidence body key: no bodies were ever stored"));
+  }
+  evidence::QueryFilter filter;
+  filter.request_id = args.request_id;
+  auto records = evidence::QueryRecords(*db, filter, options.Archives());
+  if (!records.ok()) Fail(records.status());
+  if (records->empty()) {
+    Fail(NotFound("the evidence log has no record of exchange " + args.request_id));
+  }
+  json::array out;
+  for (const std::string& record : *records) {
+    std::optional<std::string> sealed = evidence::CanonicalMember(record, "bodyEncrypted");
+    if (!sealed.has_value()) continue;
+    const std::string kind = evidence::CanonicalMember(record, "kind").value_or("");
+    auto body = evidence::OpenBody(dir->evidence_key(), args.request_id, kind, *sealed);
+    if (!body.ok()) {
+      Fail(Status(body.status().code(), "the " + kind + " body of exchange " + args.request_id +
+                                            " does not decrypt: " + body.status().message()));
+    }
+    const std::string sha = evidence::HashHex(crypto::Sha256(*body));
+    if (evidence::CanonicalMember(record, "bodySha256") != std::optional<std::string>(sha)) {
+      Fail(FailedPrecondition("the " + kind + " body of exchange " + args.request_id +
+                              " does not match the SHA-256 its record carries"));
+    }
+    json::object o;
+    o["seq"] = evidence::CanonicalInt(record, "seq").value_or(0);
+    o["kind"] = kind;
+    o["from"] = evidence::CanonicalMember(record, "from").value_or("");
+    o["bodySha256"] = sha;
+    o["data"] = *body;
+    out.push_back(std::move(o));
+  }
+  if (out.empty()) {
+    Fail(NotFound("no body of exchange " + args.request_id +
+                  " was stored (its API does not have store_bodies)"));
+  }
+  if (options.json) {
+    std::cout << json::serialize(out) << "\n";
+    return;
+  }
+  for (const json::value& v : out) {
+    const json::object& o = v.as_object();
+    std::cout << "# " << o.at("kind").as_string() << " from " << o.at("from").as_string()
+              << " (record " << o.at("seq").as_int64() << ", SHA-256 matches the record)\n"
+              << o.at("data").as_string() << "\n";
+  }
 }
 
 struct ArchiveArgs {
@@ -357,6 +418,14 @@ void AddAuditCommand(CLI::App& app) {
       "Check every record, chain link and signed checkpoint; report the first record that was "
       "changed, removed, inserted or reordered (exit 1), or that all is intact");
   verify->callback([options] { RunVerify(*options); });
+
+  auto body_args = std::make_shared<BodyArgs>();
+  CLI::App* body = audit->add_subcommand(
+      "body",
+      "Print the bodies kept for one exchange of an API with store_bodies (decrypted with the "
+      "bus's evidence key, checked against the SHA-256 in their records)");
+  body->add_option("request_id", body_args->request_id, "The exchange's requestId")->required();
+  body->callback([options, body_args] { RunBody(*options, *body_args); });
 
   auto archive_args = std::make_shared<ArchiveArgs>();
   CLI::App* archive = audit->add_subcommand(

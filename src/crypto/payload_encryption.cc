@@ -12,6 +12,7 @@
 #include <span>
 
 #include "base/encoding.h"
+#include "crypto/aead.h"
 #include "crypto/openssl_handles.h"
 #include "crypto/primitives.h"
 
@@ -27,7 +28,6 @@ namespace {
 
 using EvpKdfPtr = std::unique_ptr<EVP_KDF, FreeWith<EVP_KDF_free>>;
 using EvpKdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, FreeWith<EVP_KDF_CTX_free>>;
-using EvpCipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, FreeWith<EVP_CIPHER_CTX_free>>;
 
 constexpr size_t kIvBytes = 12;
 constexpr size_t kTagBytes = 16;
@@ -57,21 +57,6 @@ struct SecretBytes {
 };
 using SharedSecret = SecretBytes<kMaxSharedSecretBytes>;
 using AesKey = SecretBytes<kAesKeyBytes>;
-
-// A std::string holding plaintext; wiped unless released to the caller.
-class WipedString {
- public:
-  explicit WipedString(size_t size) : text_(size, '\0') {}
-  WipedString(const WipedString&) = delete;
-  WipedString& operator=(const WipedString&) = delete;
-  ~WipedString() { OPENSSL_cleanse(text_.data(), text_.size()); }
-
-  unsigned char* data() { return reinterpret_cast<unsigned char*>(text_.data()); }
-  std::string Release() && { return std::move(text_); }
-
- private:
-  std::string text_;
-};
 
 const unsigned char* AsUnsigned(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
@@ -349,23 +334,12 @@ Result<std::string> EncryptPayload(std::string_view plaintext, const PublicKey& 
 
   std::array<uint8_t, kIvBytes> iv{};
   RandomBytes(iv);
-  // tag || ciphertext; GCM's ciphertext is as long as the plaintext.
-  std::string sealed(kTagBytes + plaintext.size(), '\0');
-  auto* out = reinterpret_cast<unsigned char*>(sealed.data());
-  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  int len = 0;
-  if (ctx == nullptr ||
-      EVP_EncryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key->bytes.data(), iv.data(), nullptr) !=
-          1 ||
-      (!plaintext.empty() &&
-       (EVP_EncryptUpdate(ctx.get(), out + kTagBytes, &len, AsUnsigned(plaintext),
-                          static_cast<int>(plaintext.size())) != 1 ||
-        static_cast<size_t>(len) != plaintext.size())) ||
-      EVP_EncryptFinal_ex(ctx.get(), out + kTagBytes + plaintext.size(), &len) != 1 || len != 0 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagBytes), out) !=
-          1) {
-    return Internal("AES-256-GCM encryption failed");
-  }
+  // tag || ciphertext; GCM's ciphertext is as long as the plaintext. No AAD (section 6).
+  GOVESB_ASSIGN_OR_RETURN(
+      std::string sealed,
+      GcmSeal(std::string_view(reinterpret_cast<const char*>(key->bytes.data()), key->bytes.size()),
+              std::string_view(reinterpret_cast<const char*>(iv.data()), iv.size()), plaintext,
+              {}));
 
   // Base64 never needs JSON escaping.
   std::string json = "{\"ephemeralKey\":\"";
@@ -406,27 +380,13 @@ Result<std::string> DecryptPayload(std::string_view encrypted_json, const Privat
   GOVESB_ASSIGN_OR_RETURN(std::unique_ptr<AesKey> key,
                           AgreeOnAesKey(recipient.evp(), ephemeral.evp()));
 
-  const std::string_view ciphertext = std::string_view(sealed).substr(kTagBytes);
-  WipedString plaintext(ciphertext.size());
-  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (ctx == nullptr ||
-      EVP_DecryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key->bytes.data(),
-                          reinterpret_cast<const unsigned char*>(iv.data()), nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kTagBytes),
-                          sealed.data()) != 1) {
-    return Internal("AES-256-GCM is not available in OpenSSL");
-  }
-  int len = 0;
-  if (!ciphertext.empty() &&
-      (EVP_DecryptUpdate(ctx.get(), plaintext.data(), &len, AsUnsigned(ciphertext),
-                         static_cast<int>(ciphertext.size())) != 1 ||
-       static_cast<size_t>(len) != ciphertext.size())) {
-    return Internal("AES-256-GCM decryption failed");
-  }
-  if (EVP_DecryptFinal_ex(ctx.get(), plaintext.data() + ciphertext.size(), &len) != 1) {
+  auto opened =
+      GcmOpen(std::string_view(reinterpret_cast<const char*>(key->bytes.data()), key->bytes.size()),
+              iv, sealed, {});
+  if (!opened.ok() && opened.status().code() == StatusCode::kBadSignature) {
     return BadSignature(std::string(kDoesNotDecrypt));
   }
-  return std::move(plaintext).Release();
+  return opened;
 }
 
 }  // namespace govesb::crypto

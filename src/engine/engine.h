@@ -36,6 +36,9 @@ struct EngineDeps {
   delivery::Dispatcher* delivery = nullptr;
   // Evidence of every exchange, written before the answer leaves (fail closed). Null: off.
   evidence::EvidenceLog* evidence = nullptr;
+  // The 32-byte key that encrypts the bodies kept for APIs with store_bodies ("": none kept).
+  // Secret: never log it.
+  std::string evidence_body_key;
 };
 
 // The bus's request handling: the token endpoint and the engine endpoints of the wire contract

@@ -120,6 +120,9 @@ struct Engine::ExchangeEvidence {
   std::string request_id;  // for a fail-closed answer
   Format format = Format::kJson;
   int64_t started_ms = 0;
+  // Set for an API with store_bodies: the bodies the parties send (the request, the reply)
+  // are kept, encrypted under this key.
+  const std::string* body_key = nullptr;
 
   void Add(std::string_view kind, const ExchangeLog& log, std::string_view from,
            std::string_view to, const Status& outcome, int64_t at_ms, std::string_view data,
@@ -139,6 +142,15 @@ struct Engine::ExchangeEvidence {
                        .count();
     r.size = size;
     evidence::AttachSigned(r, data, signature);
+    if (body_key != nullptr && from != "bus" && !data.empty()) {
+      auto sealed = evidence::SealBody(*body_key, r.request_id, r.kind, data);
+      if (sealed.ok()) {
+        r.body_encrypted = std::move(*sealed);
+      } else {
+        spdlog::error("evidence: a body of exchange {} could not be encrypted: {}", r.request_id,
+                      sealed.status().message());
+      }
+    }
     records.push_back(std::move(r));
   }
 };
@@ -447,6 +459,7 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
     co_return refuse(Unavailable("the provider of API " + api_code + " is disabled"));
   }
   log.provider = provider->client_id;
+  if (api->store_bodies && !deps_.evidence_body_key.empty()) ev.body_key = &deps_.evidence_body_key;
   if (!provider->public_key.has_value()) {
     co_return refuse(
         Unavailable("the provider of API " + api_code + " has no usable public key registered"));

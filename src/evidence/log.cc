@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "base/encoding.h"
+#include "crypto/aead.h"
 #include "evidence/records.h"
 #include "wire/json.h"
 
@@ -127,6 +128,29 @@ void AttachSigned(Record& r, std::string_view data, std::string_view signature) 
   r.signature_sha256 = hex_sha256(signature);
 }
 
+namespace {
+std::string BodyContext(std::string_view request_id, std::string_view kind) {
+  std::string aad(request_id);
+  aad += '|';
+  aad += kind;
+  return aad;
+}
+}  // namespace
+
+Result<std::string> SealBody(std::string_view key, std::string_view request_id,
+                             std::string_view kind, std::string_view data) {
+  GOVESB_ASSIGN_OR_RETURN(std::string sealed,
+                          crypto::SealWithKey(key, data, BodyContext(request_id, kind)));
+  return Base64Encode(sealed);
+}
+
+Result<std::string> OpenBody(std::string_view key, std::string_view request_id,
+                             std::string_view kind, std::string_view body_encrypted_base64) {
+  std::optional<std::string> sealed = Base64Decode(body_encrypted_base64);
+  if (!sealed.has_value()) return InvalidArgument("the stored body is not base64");
+  return crypto::OpenWithKey(key, *sealed, BodyContext(request_id, kind));
+}
+
 std::optional<std::string> CanonicalMember(std::string_view text, std::string_view name) {
   auto members = wire::ScanObject(text);
   if (!members.ok()) return std::nullopt;
@@ -156,6 +180,10 @@ std::string CanonicalRecord(int64_t seq, const Record& r) {
 void AppendCanonicalRecord(int64_t seq, const Record& r, std::string& out) {
   out += "{\"seq\":";
   out += std::to_string(seq);
+  AppendCanonicalTail(r, out);
+}
+
+void AppendCanonicalTail(const Record& r, std::string& out) {
   Member(out, "at", r.at_ms);
   Member(out, "requestId", r.request_id);
   Member(out, "kind", r.kind);
@@ -170,6 +198,7 @@ void AppendCanonicalRecord(int64_t seq, const Record& r, std::string& out) {
   Member(out, "bodySha256", r.body_sha256);
   Member(out, "signature", r.signature);
   Member(out, "signatureSha256", r.signature_sha256);
+  if (!r.body_encrypted.empty()) Member(out, "bodyEncrypted", r.body_encrypted);
   out += '}';
 }
 
@@ -230,7 +259,7 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
     first = 0;
     return Status::Ok();
   };
-  auto add = [&](const Record& r) -> Status {
+  auto add = [&](const PreparedRecord& r) -> Status {
     if (first != 0 && r.request_id != request_id) GOVESB_RETURN_IF_ERROR(flush());
     ++seq;
     if (first == 0) {
@@ -241,7 +270,9 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
       texts += '\n';
     }
     const size_t start = texts.size();
-    AppendCanonicalRecord(seq, r, texts);
+    texts += "{\"seq\":";
+    texts += std::to_string(seq);
+    texts += r.tail;
     Hash record_hash = crypto::Sha256(std::string_view(texts).substr(start));
     hashes.append(Bytes(record_hash));
     chain = Link(chain, record_hash);
@@ -255,15 +286,29 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
 
 Status EvidenceLog::AppendInJob(store::WriteContext& ctx, const std::vector<Record>& records) {
   return AppendRecords(ctx, [&](auto&& add, auto&&) -> Status {
-    for (const Record& r : records) GOVESB_RETURN_IF_ERROR(add(r));
+    for (const Record& r : records) GOVESB_RETURN_IF_ERROR(add(Prepare(r)));
     return Status::Ok();
   });
 }
 
+PreparedRecord Prepare(const Record& r) {
+  PreparedRecord p;
+  p.request_id = r.request_id;
+  p.at_ms = r.at_ms;
+  AppendCanonicalTail(r, p.tail);
+  return p;
+}
+
 void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)> done) {
+  // The records' texts are made here, on the caller's thread (the I/O threads, in parallel):
+  // the one writer thread only numbers, hashes and stores them.
+  std::vector<PreparedRecord> prepared;
+  prepared.reserve(records.size());
+  for (const Record& r : records) prepared.push_back(Prepare(r));
+  records.clear();
   {
     std::lock_guard lock(mutex_);
-    pending_.push_back(PendingAppend{std::move(records), std::move(done)});
+    pending_.push_back(PendingAppend{std::move(prepared), std::move(done)});
     if (job_queued_) return;  // the queued job takes this one too
     job_queued_ = true;
   }
@@ -284,7 +329,7 @@ void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)
         take();
         return AppendRecords(ctx, [&](auto&& add, auto&& flush) -> Status {
           for (const PendingAppend& p : batch->appends) {
-            for (const Record& r : p.records) GOVESB_RETURN_IF_ERROR(add(r));
+            for (const PreparedRecord& r : p.records) GOVESB_RETURN_IF_ERROR(add(r));
             GOVESB_RETURN_IF_ERROR(flush());
           }
           return Status::Ok();

@@ -33,16 +33,38 @@ struct Record {
   std::string body_sha256;       // hex SHA-256 of the signed data text ("" when none)
   std::string signature;         // base64 DER signature as sent ("" when none)
   std::string signature_sha256;  // hex SHA-256 of the signature text
+  // APIs that store bodies: base64 of AES-256-GCM(iv || tag || ciphertext) of the signed data
+  // text, under the bus's evidence key, with "<requestId>|<kind>" as associated data. "" when
+  // not stored (the member is then left out of the record).
+  std::string body_encrypted;
 };
 
 // Fills the record's evidence of a signed message: the SHA-256 of its signed data text and
 // of its signature (hex, "" when empty), and the signature itself.
 void AttachSigned(Record& r, std::string_view data, std::string_view signature);
 
+// Seals `data` for Record::body_encrypted (base64), under the 32-byte evidence key.
+Result<std::string> SealBody(std::string_view key, std::string_view request_id,
+                             std::string_view kind, std::string_view data);
+// Opens a record's bodyEncrypted member; kBadSignature when the key or context is wrong or the
+// text was altered.
+Result<std::string> OpenBody(std::string_view key, std::string_view request_id,
+                             std::string_view kind, std::string_view body_encrypted_base64);
+
 // The exact text that is hashed and kept: compact JSON, members in a fixed order, `seq` first.
 std::string CanonicalRecord(int64_t seq, const Record& r);
 // The same, appended to `out`.
 void AppendCanonicalRecord(int64_t seq, const Record& r, std::string& out);
+// The text after the number: CanonicalRecord(seq, r) == "{\"seq\":" + seq + tail.
+void AppendCanonicalTail(const Record& r, std::string& out);
+
+// A record with its text made, waiting for its number (see EvidenceLog::Append).
+struct PreparedRecord {
+  std::string request_id;
+  int64_t at_ms = 0;
+  std::string tail;  // AppendCanonicalTail
+};
+PreparedRecord Prepare(const Record& r);
 
 // Reading the log's own canonical texts (records, checkpoint bodies): a string member,
 // decoded, or an integer member. nullopt when the text is not a JSON object, lacks the
@@ -80,7 +102,7 @@ class EvidenceLog {
 
  private:
   struct PendingAppend {
-    std::vector<Record> records;
+    std::vector<PreparedRecord> records;
     std::function<void(Status)> done;
   };
   store::GroupCommitWriter& writer_;

@@ -58,6 +58,9 @@ struct Api {
   // the answer to callback_endpoint, or to the consumer system's endpoint when it is "".
   bool async = false;
   std::string callback_endpoint;
+  // The evidence log keeps this API's request and reply bodies, encrypted with the bus's
+  // evidence key. Off by default: the log then holds only hashes of the bodies.
+  bool store_bodies = false;
 };
 
 inline constexpr std::string_view kGrantPending = "pending";

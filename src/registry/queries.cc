@@ -76,7 +76,7 @@ Result<System> ReadSystem(store::Statement& s) {
 
 constexpr std::string_view kApiSelect =
     "SELECT a.id, a.code, a.provider_system_id, s.client_id, a.endpoint, s.endpoint,"
-    " a.timeout_ms, a.created_at, a.mode, a.callback_endpoint"
+    " a.timeout_ms, a.created_at, a.mode, a.callback_endpoint, a.store_bodies"
     " FROM apis a JOIN systems s ON s.id = a.provider_system_id";
 
 Result<Api> ReadApi(store::Statement& s) {
@@ -91,6 +91,7 @@ Result<Api> ReadApi(store::Statement& s) {
   row.created_at = s.ColumnInt64(7);
   row.async = s.ColumnText(8) == "async";
   row.callback_endpoint = s.ColumnText(9);
+  row.store_bodies = s.ColumnInt64(10) != 0;
   return row;
 }
 

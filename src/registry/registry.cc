@@ -89,7 +89,14 @@ ALTER TABLE apis ADD COLUMN mode TEXT NOT NULL DEFAULT 'sync' CHECK (mode IN ('s
 ALTER TABLE apis ADD COLUMN callback_endpoint TEXT;
 )sql";
 
-constexpr std::array<std::string_view, 3> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3};
+// Migration 4: per-API storage of request and reply bodies in the evidence log (encrypted with
+// the bus's evidence key). Off for every existing API.
+constexpr std::string_view kSchemaV4 = R"sql(
+ALTER TABLE apis ADD COLUMN store_bodies INTEGER NOT NULL DEFAULT 0 CHECK (store_bodies IN (0, 1));
+)sql";
+
+constexpr std::array<std::string_view, 4> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
+                                                         kSchemaV4};
 
 const Clock& DefaultClock() {
   static const SystemClock clock;  // stateless
@@ -326,7 +333,7 @@ Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_vi
   GOVESB_ASSIGN_OR_RETURN(
       store::Statement insert,
       db_.Prepare("INSERT INTO apis(code, provider_system_id, endpoint, timeout_ms, created_at,"
-                  " mode, callback_endpoint) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+                  " mode, callback_endpoint, store_bodies) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
   GOVESB_RETURN_IF_ERROR(insert.Bind(1, code));
   GOVESB_RETURN_IF_ERROR(insert.Bind(2, provider.id));
   if (endpoint_override.empty()) {
@@ -342,6 +349,7 @@ Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_vi
   } else {
     GOVESB_RETURN_IF_ERROR(insert.Bind(7, settings.callback_endpoint));
   }
+  GOVESB_RETURN_IF_ERROR(insert.Bind(8, int64_t{settings.store_bodies ? 1 : 0}));
   GOVESB_RETURN_IF_ERROR(insert.Run());
   GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, code));
   GOVESB_RETURN_IF_ERROR(txn.Commit());
@@ -349,6 +357,20 @@ Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_vi
 }
 
 Result<std::vector<Api>> Registry::ListApis() { return internal::SelectApis(db_); }
+
+Result<Api> Registry::SetApiStoreBodies(std::string_view api_code, bool on) {
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, api_code));
+  if (api.store_bodies == on) return api;
+  GOVESB_ASSIGN_OR_RETURN(store::Statement update,
+                          db_.Prepare("UPDATE apis SET store_bodies = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(update.Bind(1, int64_t{on ? 1 : 0}));
+  GOVESB_RETURN_IF_ERROR(update.Bind(2, api.id));
+  GOVESB_RETURN_IF_ERROR(update.Run());
+  GOVESB_ASSIGN_OR_RETURN(Api updated, MustFindApi(db_, api_code));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return updated;
+}
 
 // ---- grants ----
 

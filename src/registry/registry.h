@@ -36,6 +36,9 @@ struct ApiSettings {
   // /engine/esb/async; the bus delivers it to callback_endpoint ("": the consumer's endpoint).
   bool async = false;
   std::string callback_endpoint;
+  // The evidence log keeps this API's request and reply bodies, encrypted with the bus's
+  // evidence key (Api::store_bodies).
+  bool store_bodies = false;
 };
 inline constexpr int kMinApiTimeoutMs = 100;
 inline constexpr int kMaxApiTimeoutMs = 300000;
@@ -96,6 +99,9 @@ class Registry {
   Result<Api> AddApi(std::string_view provider_client_id, std::string_view code,
                      const ApiSettings& settings);
   Result<std::vector<Api>> ListApis();
+  // Turns storing `api_code`'s request and reply bodies in the evidence log on or off and
+  // returns the API. Changes nothing else; setting the value it already has is not an error.
+  Result<Api> SetApiStoreBodies(std::string_view api_code, bool on);
 
   // Approves `consumer_client_id`'s access to `api_code`: creates the grant or re-approves a
   // pending/revoked one. Disabled consumers may be granted (they still cannot call).

@@ -53,7 +53,7 @@ bool IsAlnum32(const std::string& s) {
 TEST_F(RegistryTest, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 3);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 4);
 }
 
 // ---- institutions ----
@@ -264,6 +264,7 @@ TEST_F(RegistryTest, AddApi) {
   EXPECT_EQ(api_.endpoint, provider_.endpoint);
   EXPECT_EQ(api_.endpoint_override, "");
   EXPECT_EQ(api_.timeout_ms, kDefaultApiTimeoutMs);
+  EXPECT_FALSE(api_.store_bodies) << "bodies are not stored by default";
 
   auto custom = registry_.AddApi(provider_.client_id, "getusr", 100, "https://other.example/x");
   ASSERT_TRUE(custom.ok()) << custom.status().ToString();  // codes are case-sensitive
@@ -294,6 +295,75 @@ TEST_F(RegistryTest, AddApiBadInputChangesNothing) {
   EXPECT_REJECTED(registry_.AddApi(p, "NEWAPI", -1), StatusCode::kInvalidArgument, "out of range");
   EXPECT_REJECTED(registry_.AddApi(p, "NEWAPI", 30000, "ftp://x.example"),
                   StatusCode::kInvalidArgument, "invalid endpoint");
+}
+
+TEST_F(RegistryTest, AddApiThatStoresBodies) {
+  AddFixtures();
+  ApiSettings settings;
+  settings.store_bodies = true;
+  auto added = registry_.AddApi(provider_.client_id, "BIRTHS", settings);
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_TRUE(added->store_bodies);
+  auto list = registry_.ListApis();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_FALSE((*list)[0].store_bodies);  // GETUSR
+  EXPECT_TRUE((*list)[1].store_bodies);   // BIRTHS
+}
+
+TEST_F(RegistryTest, SetApiStoreBodiesOnAndOff) {
+  AddFixtures();
+  ApiSettings settings;
+  settings.timeout_ms = 1234;
+  settings.endpoint_override = "https://other.example/x";
+  settings.async = true;
+  settings.callback_endpoint = "https://moh.example/answers";
+  auto other = registry_.AddApi(provider_.client_id, "OTHER", settings);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+
+  auto on = registry_.SetApiStoreBodies("GETUSR", true);
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  EXPECT_TRUE(on->store_bodies);
+  auto list = registry_.ListApis();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_TRUE((*list)[0].store_bodies);
+  EXPECT_FALSE((*list)[1].store_bodies) << "only the named API changes";
+
+  // Setting the value it already has is not an error and changes nothing.
+  const std::string before = DumpTables(*db_);
+  auto again = registry_.SetApiStoreBodies("GETUSR", true);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->store_bodies);
+  EXPECT_EQ(DumpTables(*db_), before);
+
+  // Nothing else about the API changes.
+  auto other_on = registry_.SetApiStoreBodies("OTHER", true);
+  ASSERT_TRUE(other_on.ok()) << other_on.status().ToString();
+  EXPECT_TRUE(other_on->store_bodies);
+  EXPECT_EQ(other_on->id, other->id);
+  EXPECT_EQ(other_on->provider_client_id, other->provider_client_id);
+  EXPECT_EQ(other_on->endpoint_override, other->endpoint_override);
+  EXPECT_EQ(other_on->timeout_ms, 1234);
+  EXPECT_TRUE(other_on->async);
+  EXPECT_EQ(other_on->callback_endpoint, "https://moh.example/answers");
+  EXPECT_EQ(other_on->created_at, other->created_at);
+
+  auto off = registry_.SetApiStoreBodies("GETUSR", false);
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_FALSE(off->store_bodies);
+  list = registry_.ListApis();
+  ASSERT_TRUE(list.ok());
+  EXPECT_FALSE((*list)[0].store_bodies);
+  EXPECT_TRUE((*list)[1].store_bodies);
+}
+
+TEST_F(RegistryTest, SetApiStoreBodiesOfAnUnknownApiIsNotFound) {
+  AddFixtures();
+  EXPECT_REJECTED(registry_.SetApiStoreBodies("NOAPI", true), StatusCode::kNotFound,
+                  "API 'NOAPI' not found");
+  EXPECT_REJECTED(registry_.SetApiStoreBodies("getusr", true), StatusCode::kNotFound,
+                  "API 'getusr' not found");  // case-sensitive
 }
 
 // ---- grants ----
@@ -498,10 +568,11 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
   ASSERT_TRUE(db_->Exec("DROP TABLE subscriptions; DROP TABLE topics;"
                         " ALTER TABLE apis DROP COLUMN mode;"
                         " ALTER TABLE apis DROP COLUMN callback_endpoint;"
+                        " ALTER TABLE apis DROP COLUMN store_bodies;"
                         " UPDATE schema_versions SET version = 1 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 3);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 4);
   ApiSettings async_api;
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
@@ -515,6 +586,34 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
   ASSERT_TRUE(apis.ok());
   EXPECT_EQ(apis->size(), 2u);
   EXPECT_FALSE((*apis)[0].async) << "APIs from before migration 3 stay synchronous";
+}
+
+TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
+  // A database at migration 3 (as released): its APIs keep every setting, store no bodies, and
+  // can be switched on afterwards.
+  AddFixtures();
+  ApiSettings async_api;
+  async_api.async = true;
+  async_api.callback_endpoint = "https://moh.example/answers";
+  ASSERT_TRUE(registry_.AddApi(provider_.client_id, "LANDREG", async_api).ok());
+  ASSERT_TRUE(db_->Exec("ALTER TABLE apis DROP COLUMN store_bodies;"
+                        " UPDATE schema_versions SET version = 3 WHERE component = 'registry'")
+                  .ok());
+  ASSERT_TRUE(Registry::Migrate(*db_).ok());
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 4);
+  auto apis = registry_.ListApis();
+  ASSERT_TRUE(apis.ok()) << apis.status().ToString();
+  ASSERT_EQ(apis->size(), 2u);
+  EXPECT_EQ((*apis)[0].code, "GETUSR");
+  EXPECT_FALSE((*apis)[0].store_bodies);
+  EXPECT_FALSE((*apis)[0].async);
+  EXPECT_EQ((*apis)[1].code, "LANDREG");
+  EXPECT_FALSE((*apis)[1].store_bodies);
+  EXPECT_TRUE((*apis)[1].async);
+  EXPECT_EQ((*apis)[1].callback_endpoint, "https://moh.example/answers");
+  auto on = registry_.SetApiStoreBodies("LANDREG", true);
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  EXPECT_TRUE(on->store_bodies);
 }
 
 TEST_F(RegistryTest, CallbackEndpointNeedsAnAsyncApi) {

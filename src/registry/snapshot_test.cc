@@ -40,6 +40,7 @@ TEST_F(SnapshotTest, LookupsAndParsedKeys) {
   ASSERT_TRUE(registry_.AddApi(provider->system.client_id, "GETUSR").ok());
   ASSERT_TRUE(
       registry_.AddApi(provider->system.client_id, "OTHER", 500, "https://other.example/").ok());
+  ASSERT_TRUE(registry_.SetApiStoreBodies("OTHER", true).ok());
   ASSERT_TRUE(registry_.AddGrant(consumer->system.client_id, "GETUSR").ok());
   ASSERT_TRUE(registry_.AddGrant(consumer->system.client_id, "OTHER").ok());
   ASSERT_TRUE(registry_.RevokeGrant(consumer->system.client_id, "OTHER").ok());
@@ -83,6 +84,8 @@ TEST_F(SnapshotTest, LookupsAndParsedKeys) {
   ASSERT_NE(other, nullptr);
   EXPECT_EQ(other->endpoint, "https://other.example/");
   EXPECT_EQ(other->timeout_ms, 500);
+  EXPECT_TRUE(other->store_bodies);
+  EXPECT_FALSE(getusr->store_bodies);
   EXPECT_EQ(snap.FindApi("getusr"), nullptr);  // case-sensitive
 
   EXPECT_TRUE(snap.HasApprovedGrant(c->id, getusr->id));

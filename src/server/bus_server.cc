@@ -166,6 +166,7 @@ Status BusServer::Start() {
   deps.clock = s.clock;
   deps.delivery = s.dispatcher.get();
   deps.evidence = s.evidence.get();
+  deps.evidence_body_key = s.data_dir->evidence_key();
   s.engine = std::make_unique<engine::Engine>(std::move(deps));
   sopts.error_response = [e = s.engine.get()](int status, std::string_view message) {
     return e->ServerError(status, message);

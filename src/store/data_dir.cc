@@ -22,6 +22,8 @@ namespace {
 constexpr char kBusKeyFile[] = "esb-private-key.b64";
 constexpr char kTokenSecretFile[] = "token-secret";
 constexpr size_t kTokenSecretBytes = 32;
+constexpr char kEvidenceKeyFile[] = "evidence-body-key";
+constexpr size_t kEvidenceKeyBytes = 32;
 
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
 
@@ -214,7 +216,27 @@ Result<DataDir> DataDir::Open(const DataDirOptions& options) {
                               " is corrupt (expected base64 of at least " +
                               std::to_string(kTokenSecretBytes) + " bytes)");
   }
-  return DataDir(std::move(path), std::move(bus_key).value(), std::move(*token_secret));
+  // The evidence body key came later than the others: a data directory opened without
+  // `create` may not have it.
+  Result<std::string> body_key_text =
+      LoadOrCreate(keys_dir, kEvidenceKeyFile, options.create, []() -> Result<std::string> {
+        return Base64Encode(crypto::RandomBytes(kEvidenceKeyBytes)) + "\n";
+      });
+  std::string evidence_key;
+  if (body_key_text.ok()) {
+    std::optional<std::string> decoded = Base64Decode(TrimWhitespace(*body_key_text));
+    if (!decoded.has_value() || decoded->size() != kEvidenceKeyBytes) {
+      return FailedPrecondition("the evidence body key file " + keys_dir + "/" + kEvidenceKeyFile +
+                                " is corrupt (expected base64 of " +
+                                std::to_string(kEvidenceKeyBytes) +
+                                " bytes); restore it from a backup");
+    }
+    evidence_key = std::move(*decoded);
+  } else if (body_key_text.status().code() != StatusCode::kNotFound) {
+    return body_key_text.status();
+  }
+  return DataDir(std::move(path), std::move(bus_key).value(), std::move(*token_secret),
+                 std::move(evidence_key));
 }
 
 Result<std::unique_ptr<Database>> DataDir::OpenDatabase(const DatabaseOptions& options) const {

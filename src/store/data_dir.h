@@ -46,16 +46,23 @@ class DataDir {
   const crypto::PrivateKey& bus_key() const { return bus_key_; }
   // Raw bytes (not base64). Secret: never log it.
   const std::string& token_secret() const { return token_secret_; }
+  // The AES-256 key (32 raw bytes) that encrypts the bodies the evidence log keeps (APIs with
+  // store_bodies). "" when the directory was opened without `create` and has none yet (a
+  // data directory from before the key existed, not served since). Secret: never log it.
+  const std::string& evidence_key() const { return evidence_key_; }
 
  private:
-  DataDir(std::string path, crypto::PrivateKey bus_key, std::string token_secret)
+  DataDir(std::string path, crypto::PrivateKey bus_key, std::string token_secret,
+          std::string evidence_key)
       : path_(std::move(path)),
         bus_key_(std::move(bus_key)),
-        token_secret_(std::move(token_secret)) {}
+        token_secret_(std::move(token_secret)),
+        evidence_key_(std::move(evidence_key)) {}
 
   std::string path_;
   crypto::PrivateKey bus_key_;
   std::string token_secret_;
+  std::string evidence_key_;
 };
 
 }  // namespace govesb::store

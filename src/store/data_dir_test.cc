@@ -39,19 +39,40 @@ TEST(DataDir, CreatesLayoutWithPrivateModes) {
   EXPECT_EQ(Mode(path + "/tls"), 0700u);
   EXPECT_EQ(Mode(path + "/keys/esb-private-key.b64"), 0600u);
   EXPECT_EQ(Mode(path + "/keys/token-secret"), 0600u);
+  EXPECT_EQ(Mode(path + "/keys/evidence-body-key"), 0600u);
   EXPECT_EQ(dir->bus_key().curve(), crypto::Curve::kSecp256k1);
   EXPECT_EQ(dir->token_secret().size(), 32u);
+  EXPECT_EQ(dir->evidence_key().size(), 32u);
+  EXPECT_NE(dir->evidence_key(), dir->token_secret());
   // Only the final files remain: no temporaries.
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(path + "/keys")) {
     (void)entry;
     ++files;
   }
-  EXPECT_EQ(files, 2);
+  EXPECT_EQ(files, 3);
+
+  // Opened again: the same keys.
+  auto again = DataDir::Open({.path = path, .create = false});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->evidence_key(), dir->evidence_key());
 
   auto db = dir->OpenDatabase();
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   EXPECT_TRUE(std::filesystem::exists(path + "/govesb.db"));
+}
+
+TEST(DataDir, ADirectoryFromBeforeTheEvidenceKeyOpensWithoutOne) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/d";
+  ASSERT_TRUE(DataDir::Open({.path = path}).ok());
+  std::filesystem::remove(path + "/keys/evidence-body-key");
+  auto read_only = DataDir::Open({.path = path, .create = false});
+  ASSERT_TRUE(read_only.ok()) << read_only.status().ToString();
+  EXPECT_TRUE(read_only->evidence_key().empty()) << "not made without create";
+  auto served = DataDir::Open({.path = path});
+  ASSERT_TRUE(served.ok());
+  EXPECT_EQ(served->evidence_key().size(), 32u) << "made when the bus starts";
 }
 
 TEST(DataDir, KeyFileIsSingleLineBase64Pkcs8) {

@@ -41,6 +41,7 @@ class PushAsyncTest : public ::testing::Test {
     auto data_dir = store::DataDir::Open(dopts);
     ASSERT_TRUE(data_dir.ok()) << data_dir.status().ToString();
     bus_key_.emplace(data_dir->bus_key().public_key());
+    evidence_key_ = data_dir->evidence_key();
     auto db = data_dir->OpenDatabase();
     ASSERT_TRUE(db.ok());
     db_ = std::move(*db);
@@ -127,6 +128,7 @@ class PushAsyncTest : public ::testing::Test {
 
   fs::path dir_;
   std::optional<crypto::PublicKey> bus_key_;
+  std::string evidence_key_;  // the data directory's evidence body key
   std::unique_ptr<store::Database> db_;
   std::optional<registry::Registry> registry_;
   std::unique_ptr<server::BusServer> bus_;
@@ -400,6 +402,61 @@ TEST_F(PushAsyncTest, EveryStepLeavesVerifiableEvidence) {
   EXPECT_EQ(report->records, 10);
   EXPECT_GE(report->checkpoints, 1);
   EXPECT_EQ(report->unsealed, 0) << "shutdown seals everything";
+}
+
+TEST_F(PushAsyncTest, BodiesAreKeptEncryptedOnlyForApisThatStoreThem) {
+  Party consumer = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
+  Party provider = Register("MOH", "Health records", "http://127.0.0.1:9/set-below");
+  auto rx = Receiver(provider);
+  registry::ApiSettings keep;
+  keep.endpoint_override = rx->url();
+  keep.store_bodies = true;
+  ASSERT_TRUE(registry_->AddApi(provider.client_id, "KEEPBODY", keep).ok());
+  ASSERT_TRUE(registry_->AddApi(provider.client_id, "HLTHREC", 2000, rx->url()).ok());
+  ASSERT_TRUE(registry_->AddGrant(consumer.client_id, "KEEPBODY").ok());
+  ASSERT_TRUE(registry_->AddGrant(consumer.client_id, "HLTHREC").ok());
+  StartBus();
+  auto client = ClientFor(consumer);
+  auto kept = client->Request("KEEPBODY", R"({"patient":"P-7"})");
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  auto plain = client->Request("HLTHREC", R"({"patient":"P-8"})");
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  bus_->Shutdown();
+  ASSERT_EQ(evidence_key_.size(), 32u);
+
+  auto records_of = [&](const std::string& request_id) {
+    evidence::QueryFilter f;
+    f.request_id = request_id;
+    auto found = evidence::QueryRecords(*db_, f);
+    GOVESB_CHECK(found.ok());
+    return *found;
+  };
+  std::vector<std::string> opened_kinds;
+  for (const std::string& record : records_of(kept->request_id)) {
+    EXPECT_EQ(record.find("P-7"), std::string::npos) << "never in the clear: " << record;
+    auto sealed = evidence::CanonicalMember(record, "bodyEncrypted");
+    if (!sealed.has_value()) continue;
+    const std::string kind = evidence::CanonicalMember(record, "kind").value();
+    auto body = evidence::OpenBody(evidence_key_, kept->request_id, kind, *sealed);
+    ASSERT_TRUE(body.ok()) << body.status().message();
+    EXPECT_EQ(evidence::CanonicalMember(record, "bodySha256"),
+              std::optional<std::string>(evidence::HashHex(crypto::Sha256(*body))));
+    EXPECT_EQ(evidence::OpenBody(evidence_key_, kept->request_id, "other", *sealed).status().code(),
+              StatusCode::kBadSignature)
+        << "bound to its exchange and step";
+    opened_kinds.push_back(kind);
+    if (kind == "request") {
+      EXPECT_NE(body->find(R"("patient":"P-7")"), std::string::npos) << *body;
+    }
+  }
+  EXPECT_EQ(opened_kinds, (std::vector<std::string>{"request", "reply"}))
+      << "the bodies the parties sent; the bus's own steps derive from them";
+  for (const std::string& record : records_of(plain->request_id)) {
+    EXPECT_FALSE(evidence::CanonicalMember(record, "bodyEncrypted").has_value()) << record;
+  }
+  auto report = evidence::Verify(*db_, *bus_key_);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->intact) << report->problem;
 }
 
 TEST_F(PushAsyncTest, WithoutEvidenceNothingReachesTheConsumerAsSuccess) {
