@@ -152,9 +152,10 @@ void RunBody(const AuditOptions& options, const BodyArgs& args) {
   }
   for (const json::value& v : out) {
     const json::object& o = v.as_object();
-    std::cout << "# " << o.at("kind").as_string() << " from " << o.at("from").as_string()
-              << " (record " << o.at("seq").as_int64() << ", SHA-256 matches the record)\n"
-              << o.at("data").as_string() << "\n";
+    std::cout << "# " << std::string_view(o.at("kind").as_string()) << " from "
+              << std::string_view(o.at("from").as_string()) << " (record " << o.at("seq").as_int64()
+              << ", SHA-256 matches the record)\n"
+              << std::string_view(o.at("data").as_string()) << "\n";
   }
 }
 
