@@ -2,7 +2,9 @@
 
 #include <array>
 #include <charconv>
+#include <future>
 #include <limits>
+#include <memory>
 
 #include "base/encoding.h"
 #include "crypto/aead.h"
@@ -344,62 +346,111 @@ void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)
       });
 }
 
+namespace {
+
+// A checkpoint made (body signed) but not stored yet.
+struct Seal {
+  int64_t id = 0;
+  int64_t first = 0;
+  int64_t last = 0;
+  std::string body;
+  std::string signature;
+};
+
+// Reads the last checkpoint and the rows after it, and seals them (nullopt: nothing new).
+Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& signer,
+                                     int64_t now_ms) {
+  int64_t id = 1;
+  int64_t after = 0;
+  std::string previous_hash;
+  {
+    GOVESB_ASSIGN_OR_RETURN(store::Statement last, db.Prepare(kLastCheckpoint));
+    GOVESB_ASSIGN_OR_RETURN(bool row, last.Step());
+    if (row) {
+      id = last.ColumnInt64(0) + 1;
+      after = last.ColumnInt64(1);
+      previous_hash = HashHex(crypto::Sha256(last.ColumnText(2)));
+    }
+  }
+  std::vector<Hash> hashes;
+  Hash chain{};
+  int64_t last_seq = after;
+  {
+    GOVESB_ASSIGN_OR_RETURN(store::Statement s, db.Prepare(kEntriesAfter));
+    GOVESB_RETURN_IF_ERROR(s.Bind(1, after));
+    for (;;) {
+      GOVESB_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      const int64_t first = s.ColumnInt64(0);
+      const int64_t last = s.ColumnInt64(1);
+      auto h = last >= first ? StoredHashes(s.ColumnView(3), s.ColumnIsBlob(3),
+                                            static_cast<size_t>(last - first + 1))
+                             : std::nullopt;
+      auto c = StoredHash(s.ColumnView(4), s.ColumnIsBlob(4));
+      if (!h || !c || first != last_seq + 1) {
+        return Internal("the evidence log is damaged after record " + std::to_string(last_seq) +
+                        "; run govesb audit verify (no checkpoint was made)");
+      }
+      hashes.insert(hashes.end(), h->begin(), h->end());
+      chain = *c;
+      last_seq = last;
+    }
+  }
+  if (hashes.empty()) return std::optional<Seal>();
+  Seal seal{
+      id, after + 1, last_seq,
+      CheckpointBody(id, after + 1, last_seq, now_ms, MerkleRoot(hashes), chain, previous_hash),
+      ""};
+  seal.signature = signer.SignBase64(seal.body);
+  return std::optional<Seal>(std::move(seal));
+}
+
+// Stores a seal, unless another checkpoint was stored since it was made (then nothing).
+Status StoreSeal(store::WriteContext& ctx, const Seal& seal) {
+  {
+    GOVESB_ASSIGN_OR_RETURN(store::Statement * last, ctx.Prepared(kLastCheckpoint));
+    GOVESB_ASSIGN_OR_RETURN(bool row, last->Step());
+    const int64_t last_id = row ? last->ColumnInt64(0) : 0;
+    GOVESB_RETURN_IF_ERROR(last->Reset());
+    if (last_id != seal.id - 1) return Status::Ok();
+  }
+  GOVESB_ASSIGN_OR_RETURN(store::Statement * insert, ctx.Prepared(kInsertCheckpoint));
+  GOVESB_RETURN_IF_ERROR(insert->Bind(1, seal.id));
+  GOVESB_RETURN_IF_ERROR(insert->Bind(2, seal.first));
+  GOVESB_RETURN_IF_ERROR(insert->Bind(3, seal.last));
+  GOVESB_RETURN_IF_ERROR(insert->Bind(4, seal.body));
+  GOVESB_RETURN_IF_ERROR(insert->Bind(5, seal.signature));
+  return insert->Run();
+}
+
+}  // namespace
+
 void EvidenceLog::Checkpoint(int64_t now_ms, std::function<void(Status)> done) {
   writer_.Submit(
       [this, now_ms](store::WriteContext& ctx) -> Status {
-        int64_t id = 1;
-        int64_t after = 0;
-        std::string previous_hash;
-        {
-          GOVESB_ASSIGN_OR_RETURN(store::Statement * last, ctx.Prepared(kLastCheckpoint));
-          GOVESB_ASSIGN_OR_RETURN(bool row, last->Step());
-          if (row) {
-            id = last->ColumnInt64(0) + 1;
-            after = last->ColumnInt64(1);
-            previous_hash = HashHex(crypto::Sha256(last->ColumnText(2)));
-          }
-          GOVESB_RETURN_IF_ERROR(last->Reset());
-        }
-        std::vector<Hash> hashes;
-        Hash chain{};
-        int64_t last_seq = after;
-        {
-          GOVESB_ASSIGN_OR_RETURN(store::Statement * s, ctx.Prepared(kEntriesAfter));
-          GOVESB_RETURN_IF_ERROR(s->Bind(1, after));
-          for (;;) {
-            GOVESB_ASSIGN_OR_RETURN(bool row, s->Step());
-            if (!row) break;
-            const int64_t first = s->ColumnInt64(0);
-            const int64_t last = s->ColumnInt64(1);
-            auto h = last >= first ? StoredHashes(s->ColumnView(3), s->ColumnIsBlob(3),
-                                                  static_cast<size_t>(last - first + 1))
-                                   : std::nullopt;
-            auto c = StoredHash(s->ColumnView(4), s->ColumnIsBlob(4));
-            if (!h || !c || first != last_seq + 1) {
-              return Internal("the evidence log is damaged after record " +
-                              std::to_string(last_seq) +
-                              "; run govesb audit verify (no checkpoint was made)");
-            }
-            hashes.insert(hashes.end(), h->begin(), h->end());
-            chain = *c;
-            last_seq = last;
-          }
-          GOVESB_RETURN_IF_ERROR(s->Reset());
-        }
-        if (hashes.empty()) return Status::Ok();
-        std::string body = CheckpointBody(id, after + 1, last_seq, now_ms, MerkleRoot(hashes),
-                                          chain, previous_hash);
-        GOVESB_ASSIGN_OR_RETURN(store::Statement * insert, ctx.Prepared(kInsertCheckpoint));
-        GOVESB_RETURN_IF_ERROR(insert->Bind(1, id));
-        GOVESB_RETURN_IF_ERROR(insert->Bind(2, after + 1));
-        GOVESB_RETURN_IF_ERROR(insert->Bind(3, last_seq));
-        GOVESB_RETURN_IF_ERROR(insert->Bind(4, body));
-        GOVESB_RETURN_IF_ERROR(insert->Bind(5, signer_.SignBase64(body)));
-        return insert->Run();
+        GOVESB_ASSIGN_OR_RETURN(std::optional<Seal> seal, MakeSeal(ctx.db(), signer_, now_ms));
+        return seal.has_value() ? StoreSeal(ctx, *seal) : Status::Ok();
       },
       [done = std::move(done)](const Status& s) {
         if (done) done(s);
       });
+}
+
+Status EvidenceLog::CheckpointFrom(store::Database& reader, int64_t now_ms) {
+  std::optional<Seal> seal;
+  {
+    // One snapshot: the rows read are committed, and rows only ever follow them.
+    GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
+                            store::Transaction::Begin(reader, store::TransactionMode::kDeferred));
+    GOVESB_ASSIGN_OR_RETURN(seal, MakeSeal(reader, signer_, now_ms));
+  }
+  if (!seal.has_value()) return Status::Ok();
+  auto stored = std::make_shared<std::promise<Status>>();
+  auto future = stored->get_future();
+  writer_.Submit(
+      [seal = std::move(*seal)](store::WriteContext& ctx) { return StoreSeal(ctx, seal); },
+      [stored](const Status& s) { stored->set_value(s); });
+  return future.get();
 }
 
 // ---- verification ----

@@ -97,8 +97,14 @@ class EvidenceLog {
   // one transaction: both or neither). Call on the writer thread, from the job.
   static Status AppendInJob(store::WriteContext& ctx, const std::vector<Record>& records);
 
-  // Seals the records written since the last checkpoint (nothing when there are none).
+  // Seals the records written since the last checkpoint (nothing when there are none), as a
+  // write job: after every write submitted before it (shutdown, tests).
   void Checkpoint(int64_t now_ms, std::function<void(Status)> done);
+  // The same with the reading (the rows since the last checkpoint: a minute of traffic) and
+  // the signing done here, on `reader` (another connection to the database), so that the
+  // writer only stores the result and commits are not held up. Blocks until it is stored.
+  // Records committed after the snapshot wait for the next checkpoint.
+  Status CheckpointFrom(store::Database& reader, int64_t now_ms);
 
  private:
   struct PendingAppend {

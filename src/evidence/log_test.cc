@@ -180,6 +180,21 @@ TEST_F(EvidenceLogTest, AnUntouchedLogIsIntact) {
   EXPECT_EQ(r.unsealed, 0);
 }
 
+TEST_F(EvidenceLogTest, ACheckpointReadFromAnotherConnectionSealsTheSame) {
+  ASSERT_TRUE(Append(0, 12).ok());
+  ASSERT_TRUE(log_->CheckpointFrom(*db_, 1'800'000'000'000).ok());
+  ASSERT_TRUE(log_->CheckpointFrom(*db_, 1'800'000'000'001).ok()) << "nothing new: nothing";
+  ASSERT_TRUE(Append(12, 4).ok());
+  ASSERT_TRUE(Seal().ok());  // the writer's own way, interleaved
+  ASSERT_TRUE(Append(16, 4).ok());
+  ASSERT_TRUE(log_->CheckpointFrom(*db_, 1'800'000'000'002).ok());
+  VerifyReport r = Check();
+  EXPECT_TRUE(r.intact) << r.problem;
+  EXPECT_EQ(r.records, 20);
+  EXPECT_EQ(r.checkpoints, 3);
+  EXPECT_EQ(r.unsealed, 0);
+}
+
 TEST_F(EvidenceLogTest, TheChainContinuesAcrossRestarts) {
   ASSERT_TRUE(Append(0, 3).ok());
   writer_->Stop();

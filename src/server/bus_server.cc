@@ -183,23 +183,27 @@ Status BusServer::Start() {
     s.checkpointer =
         std::thread([&s, interval = o.checkpoint_interval, retention = o.evidence_retention,
                      archive, path = s.data_dir->database_path()]() mutable {
+          // A connection of its own: the checkpoint's reading and signing, and archiving,
+          // happen here; the group-commit writer only stores a checkpoint, and archiving's
+          // short delete transactions take turns with it (busy timeout).
+          store::DatabaseOptions own;
+          own.create = false;
+          own.synchronous = store::Synchronous::kFull;
+          own.busy_timeout_ms = 5000;
+          auto db = store::Database::Open(path, own);
+          if (!db.ok()) spdlog::error("evidence: checkpoints: {}", db.status().message());
           std::unique_lock lock(s.checkpoint_mutex);
           while (!s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; })) {
-            s.evidence->Checkpoint(s.clock->NowMillis(), [](const Status& st) {
-              if (!st.ok()) spdlog::error("evidence: checkpoint failed: {}", st.message());
-            });
-            if (retention.count() <= 0) continue;
-            // Retention: whole checkpoints older than it move into archive files (own connection;
-            // its short delete transactions take turns with the group-commit writer).
-            store::DatabaseOptions archive_db;
-            archive_db.create = false;
-            archive_db.synchronous = store::Synchronous::kFull;
-            archive_db.busy_timeout_ms = 5000;
-            auto db = store::Database::Open(path, archive_db);
             if (!db.ok()) {
-              spdlog::error("evidence: archiving: {}", db.status().message());
+              s.evidence->Checkpoint(s.clock->NowMillis(), [](const Status& st) {
+                if (!st.ok()) spdlog::error("evidence: checkpoint failed: {}", st.message());
+              });
               continue;
             }
+            Status sealed = s.evidence->CheckpointFrom(**db, s.clock->NowMillis());
+            if (!sealed.ok()) spdlog::error("evidence: checkpoint failed: {}", sealed.message());
+            if (retention.count() <= 0) continue;
+            // Retention: whole checkpoints older than it move into archive files.
             archive.cutoff_ms = s.clock->NowMillis() - retention.count();
             auto archived = evidence::ArchiveSealed(**db, archive);
             if (!archived.ok()) {
