@@ -1,7 +1,9 @@
 #include "evidence/log.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <future>
 #include <limits>
 #include <memory>
@@ -128,6 +130,7 @@ void AttachSigned(Record& r, std::string_view data, std::string_view signature) 
   r.body_sha256 = hex_sha256(data);
   r.signature = std::string(signature);
   r.signature_sha256 = hex_sha256(signature);
+  r.signature_sha256_derived = true;
 }
 
 namespace {
@@ -240,7 +243,8 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
   Hash chain{};
   GOVESB_RETURN_IF_ERROR(ReadTip(ctx, seq, chain));
   GOVESB_ASSIGN_OR_RETURN(store::Statement * insert, ctx.Prepared(kInsertEntry));
-  std::string texts;
+  std::string texts;  // the stored form: kCompactRowMarker, then each record's compact form
+  std::string text;   // one record's canonical text, to hash
   std::string hashes;
   std::string request_id;
   int64_t first = 0;
@@ -252,7 +256,7 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
     GOVESB_RETURN_IF_ERROR(insert->Bind(2, first));
     GOVESB_RETURN_IF_ERROR(insert->Bind(3, at_ms));
     GOVESB_RETURN_IF_ERROR(insert->Bind(4, request_id));
-    GOVESB_RETURN_IF_ERROR(insert->Bind(5, texts));
+    GOVESB_RETURN_IF_ERROR(insert->BindBlob(5, texts));
     GOVESB_RETURN_IF_ERROR(insert->BindBlob(6, hashes));
     GOVESB_RETURN_IF_ERROR(insert->BindBlob(7, Bytes(chain)));
     GOVESB_RETURN_IF_ERROR(insert->Run());
@@ -268,14 +272,13 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
       first = seq;
       at_ms = r.at_ms;
       request_id = r.request_id;
-    } else {
-      texts += '\n';
+      texts.push_back(kCompactRowMarker);
     }
-    const size_t start = texts.size();
-    texts += "{\"seq\":";
-    texts += std::to_string(seq);
-    texts += r.tail;
-    Hash record_hash = crypto::Sha256(std::string_view(texts).substr(start));
+    texts += r.compact;
+    text = "{\"seq\":";
+    text += std::to_string(seq);
+    text += r.tail;
+    Hash record_hash = crypto::Sha256(text);
     hashes.append(Bytes(record_hash));
     chain = Link(chain, record_hash);
     return Status::Ok();
@@ -298,7 +301,158 @@ PreparedRecord Prepare(const Record& r) {
   p.request_id = r.request_id;
   p.at_ms = r.at_ms;
   AppendCanonicalTail(r, p.tail);
+  EncodeCompact(r, p.compact);
   return p;
+}
+
+namespace {
+
+void PutVarint(uint64_t v, std::string& out) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void PutSigned(int64_t v, std::string& out) {
+  PutVarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63), out);
+}
+
+void PutString(std::string_view s, std::string& out) {
+  PutVarint(s.size(), out);
+  out.append(s);
+}
+
+// A hex SHA-256 as written by HashHex: 0 = "", 1 = 32 bytes, 2 = another text as it is.
+void PutHex(std::string_view hex, std::string& out) {
+  if (hex.empty()) {
+    out.push_back('\0');
+    return;
+  }
+  auto h = HashFromHex(hex);
+  // Only lowercase hex comes back exactly from the bytes.
+  if (h.has_value() &&
+      std::none_of(hex.begin(), hex.end(), [](char c) { return c >= 'A' && c <= 'F'; })) {
+    out.push_back('\1');
+    out.append(Bytes(*h));
+    return;
+  }
+  out.push_back('\2');
+  PutString(hex, out);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool done() const { return pos_ >= in_.size(); }
+  bool Varint(uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= in_.size()) return false;
+      const auto b = static_cast<uint8_t>(in_[pos_++]);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  bool Signed(int64_t& v) {
+    uint64_t u = 0;
+    if (!Varint(u)) return false;
+    v = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
+    return true;
+  }
+  bool String(std::string& s) {
+    uint64_t n = 0;
+    if (!Varint(n) || n > in_.size() - pos_) return false;
+    s.assign(in_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+  bool Hex(std::string& s) {
+    if (pos_ >= in_.size()) return false;
+    const char tag = in_[pos_++];
+    if (tag == '\0') {
+      s.clear();
+      return true;
+    }
+    if (tag == '\1') {
+      if (in_.size() - pos_ < 32) return false;
+      Hash h;
+      std::memcpy(h.data(), in_.data() + pos_, 32);
+      pos_ += 32;
+      s = HashHex(h);
+      return true;
+    }
+    return tag == '\2' && String(s);
+  }
+  bool Byte(char& c) {
+    if (pos_ >= in_.size()) return false;
+    c = in_[pos_++];
+    return true;
+  }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+std::string SignatureSha256(std::string_view signature) {
+  return signature.empty() ? std::string() : HashHex(crypto::Sha256(signature));
+}
+
+}  // namespace
+
+void EncodeCompact(const Record& r, std::string& out) {
+  PutSigned(r.at_ms, out);
+  PutString(r.kind, out);
+  PutString(r.from, out);
+  PutString(r.to, out);
+  PutString(r.code, out);
+  PutString(r.user_id, out);
+  PutString(r.outcome, out);
+  PutString(r.error, out);
+  PutSigned(r.latency_us, out);
+  PutSigned(r.size, out);
+  PutHex(r.body_sha256, out);
+  PutString(r.signature, out);
+  if (r.signature_sha256_derived ||
+      (!r.signature_sha256.empty() && r.signature_sha256 == SignatureSha256(r.signature))) {
+    out.push_back('\3');  // recomputed on reading
+  } else {
+    PutHex(r.signature_sha256, out);
+  }
+  PutString(r.body_encrypted, out);
+}
+
+std::optional<std::vector<Record>> DecodeCompactRow(std::string_view row,
+                                                    std::string_view request_id) {
+  if (row.empty() || row[0] != kCompactRowMarker) return std::nullopt;
+  Reader in(row.substr(1));
+  std::vector<Record> out;
+  while (!in.done()) {
+    Record r;
+    r.request_id = std::string(request_id);
+    char tag = 0;
+    bool ok = in.Signed(r.at_ms) && in.String(r.kind) && in.String(r.from) && in.String(r.to) &&
+              in.String(r.code) && in.String(r.user_id) && in.String(r.outcome) &&
+              in.String(r.error) && in.Signed(r.latency_us) && in.Signed(r.size) &&
+              in.Hex(r.body_sha256) && in.String(r.signature);
+    if (!ok) return std::nullopt;
+    {
+      Reader peek = in;
+      if (!peek.Byte(tag)) return std::nullopt;
+      if (tag == '\3') {
+        in = peek;
+        r.signature_sha256 = SignatureSha256(r.signature);
+      } else if (!in.Hex(r.signature_sha256)) {
+        return std::nullopt;
+      }
+    }
+    if (!in.String(r.body_encrypted)) return std::nullopt;
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)> done) {
@@ -604,9 +758,13 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
                                    " it is listed with");
     }
   }
-  GOVESB_RETURN_IF_ERROR(
-      ForEachLiveRecord(db, expected, std::numeric_limits<int64_t>::max(), visit));
+  Status live = ForEachLiveRecord(db, expected, std::numeric_limits<int64_t>::max(), visit);
   if (failed) return *failed;
+  if (!live.ok()) {
+    // A row whose stored bytes no longer decode: damage, found at the record it should hold.
+    if (live.code() == StatusCode::kInternal) return fail(expected, live.message());
+    return live;
+  }
   if (next_checkpoint < checkpoints.size()) {
     const Checkpoint& c = checkpoints[next_checkpoint];
     if (auto problem = check_checkpoint(c); problem && c.last <= report.records) {

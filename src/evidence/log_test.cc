@@ -73,16 +73,6 @@ class EvidenceLogTest : public ::testing::Test {
 
   void Exec(const std::string& sql) { ASSERT_TRUE(db_->Exec(sql).ok()) << sql; }
 
-  static std::vector<std::string> SplitLines(const std::string& text) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
-      out.push_back(text.substr(start, nl - start));
-    }
-    out.push_back(text.substr(start));
-    return out;
-  }
-
   static std::string Join(const std::vector<std::string>& lines, std::string* hashes) {
     std::string out;
     for (const std::string& line : lines) {
@@ -94,20 +84,44 @@ class EvidenceLogTest : public ::testing::Test {
     return out;
   }
 
-  // Edits one row's records in place and rewrites their stored hashes (not the chain), as
-  // someone with write access to the database could.
-  void RewriteRow(int64_t first_seq, const std::function<void(std::vector<std::string>&)>& edit) {
-    auto get = db_->Prepare("SELECT records FROM evidence_entries WHERE first_seq = ?");
+  // The canonical texts of the live records first..last, as the log reads them back.
+  std::vector<std::string> Texts(int64_t first, int64_t last) {
+    std::vector<std::string> out;
+    GOVESB_CHECK(ForEachLiveRecord(*db_, first, last, [&](const StoredRecord& r) {
+                   out.emplace_back(r.text);
+                   return true;
+                 }).ok());
+    return out;
+  }
+
+  // Edits one row's records in place (writing them back as texts, a form the log also reads)
+  // and, with `rehash`, rewrites their stored hashes (not the chain), as someone with write
+  // access to the database could.
+  void RewriteRow(int64_t first_seq, const std::function<void(std::vector<std::string>&)>& edit,
+                  bool rehash = true) {
+    auto get = db_->Prepare("SELECT last_seq FROM evidence_entries WHERE first_seq = ?");
     ASSERT_TRUE(get.ok() && get->Bind(1, first_seq).ok() && *get->Step());
-    std::vector<std::string> lines = SplitLines(get->ColumnText(0));
+    std::vector<std::string> lines = Texts(first_seq, get->ColumnInt64(0));
     edit(lines);
     std::string hashes;
     std::string text = Join(lines, &hashes);
     auto put = db_->Prepare(
-        "UPDATE evidence_entries SET records = ?, hashes = ?"
-        " WHERE first_seq = ?");
-    ASSERT_TRUE(put.ok() && put->Bind(1, text).ok() && put->BindBlob(2, hashes).ok() &&
-                put->Bind(3, first_seq).ok() && put->Run().ok());
+        "UPDATE evidence_entries SET records = ?1,"
+        " hashes = CASE WHEN ?2 THEN ?3 ELSE hashes END WHERE first_seq = ?4");
+    ASSERT_TRUE(put.ok() && put->Bind(1, text).ok() && put->Bind(2, int64_t{rehash}).ok() &&
+                put->BindBlob(3, hashes).ok() && put->Bind(4, first_seq).ok() && put->Run().ok());
+  }
+
+  // Changes one stored byte of a compact row, in place.
+  void FlipStoredByte(int64_t first_seq, size_t at) {
+    auto get = db_->Prepare("SELECT records FROM evidence_entries WHERE first_seq = ?");
+    ASSERT_TRUE(get.ok() && get->Bind(1, first_seq).ok() && *get->Step());
+    std::string bytes(get->ColumnView(0));
+    ASSERT_LT(at, bytes.size());
+    bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
+    auto put = db_->Prepare("UPDATE evidence_entries SET records = ? WHERE first_seq = ?");
+    ASSERT_TRUE(put.ok() && put->BindBlob(1, bytes).ok() && put->Bind(2, first_seq).ok() &&
+                put->Run().ok());
   }
 
   // Edits the whole live log's records (as one list) and recomputes every hash and link.
@@ -120,7 +134,9 @@ class EvidenceLogTest : public ::testing::Test {
     std::vector<std::string> all;
     while (*rows->Step()) {
       spans.emplace_back(rows->ColumnInt64(0), rows->ColumnInt64(1));
-      for (std::string& line : SplitLines(rows->ColumnText(2))) all.push_back(std::move(line));
+      for (std::string& line : Texts(rows->ColumnInt64(0), rows->ColumnInt64(1))) {
+        all.push_back(std::move(line));
+      }
     }
     edit(all);
     Hash chain{};
@@ -300,14 +316,34 @@ TEST_F(EvidenceLogTest, OneRowPerExchange) {
 
 TEST_F(EvidenceLogTest, AChangedByteIsFoundAndLocated) {
   Fill();
-  // Record 6 of the row holding records 5-8.
-  Exec(
-      "UPDATE evidence_entries SET records = replace(records, '\"latencyUs\":805', "
-      "'\"latencyUs\":905') WHERE first_seq = 5");
+  // Record 6 of the row holding records 5-8, edited as text.
+  RewriteRow(
+      5,
+      [](std::vector<std::string>& texts) {
+        const size_t at = texts[1].find("\"latencyUs\":805");
+        ASSERT_NE(at, std::string::npos);
+        texts[1].replace(at, 15, "\"latencyUs\":905");
+      },
+      /*rehash=*/false);
   VerifyReport r = Check();
   EXPECT_FALSE(r.intact);
   EXPECT_EQ(r.first_bad_seq, 6);
   EXPECT_NE(r.problem.find("record 6 was changed"), std::string::npos) << r.problem;
+}
+
+TEST_F(EvidenceLogTest, AChangedStoredByteIsFound) {
+  Fill();
+  // Every byte of a stored row matters: flip some in the middle of the row of records 5-8.
+  for (size_t at : {5u, 40u, 120u, 300u}) {
+    FlipStoredByte(5, at);
+    VerifyReport r = Check();
+    EXPECT_FALSE(r.intact) << "byte " << at;
+    ASSERT_TRUE(r.first_bad_seq.has_value());
+    EXPECT_GE(*r.first_bad_seq, 5) << r.problem;
+    EXPECT_LE(*r.first_bad_seq, 8) << r.problem;
+    FlipStoredByte(5, at);  // restore
+    EXPECT_TRUE(Check().intact);
+  }
 }
 
 TEST_F(EvidenceLogTest, AChangeWithItsHashesRewrittenIsCaughtByTheCheckpoint) {
@@ -523,9 +559,14 @@ TEST_F(EvidenceArchiveTest, AnAlteredOrMissingArchiveIsFound) {
 
 TEST_F(EvidenceArchiveTest, ADamagedLiveLogIsNotArchived) {
   Fill();
-  Exec(
-      "UPDATE evidence_entries SET records = replace(records, '\"latencyUs\":805', "
-      "'\"latencyUs\":905') WHERE first_seq = 5");
+  RewriteRow(
+      5,
+      [](std::vector<std::string>& texts) {
+        const size_t at = texts[1].find("\"latencyUs\":805");
+        ASSERT_NE(at, std::string::npos);
+        texts[1].replace(at, 15, "\"latencyUs\":905");
+      },
+      /*rehash=*/false);
   ArchiveOptions o;
   o.archive_dir = ArchiveDir();
   o.cutoff_ms = kSealedAt + 1;

@@ -87,8 +87,27 @@ Status ForEachLiveRecord(store::Database& db, int64_t first, int64_t last,
     if (!row) break;
     const int64_t row_first = s.ColumnInt64(0);
     const std::string request_id = s.ColumnText(2);
-    const std::string records = s.ColumnText(3);
-    std::vector<std::string_view> texts = Lines(records);
+    // Rows are stored compact (a BLOB: the records' fields) or, carried over from the first
+    // layout or rewritten by hand, as canonical texts one per line.
+    std::string records;
+    std::vector<std::string> remade;
+    std::vector<std::string_view> texts;
+    const std::string_view stored = s.ColumnView(3);
+    if (s.ColumnIsBlob(3) && !stored.empty() && stored[0] == kCompactRowMarker) {
+      auto decoded = DecodeCompactRow(stored, request_id);
+      if (!decoded.has_value()) {
+        return Internal("the evidence row of records " + std::to_string(row_first) +
+                        " and after is unreadable (its stored bytes were changed)");
+      }
+      remade.reserve(decoded->size());
+      for (size_t i = 0; i < decoded->size(); ++i) {
+        remade.push_back(CanonicalRecord(row_first + static_cast<int64_t>(i), (*decoded)[i]));
+      }
+      texts.assign(remade.begin(), remade.end());
+    } else {
+      records.assign(stored);
+      texts = Lines(records);
+    }
     std::optional<std::vector<Hash>> hashes =
         StoredHashes(s.ColumnView(4), s.ColumnIsBlob(4), texts.size());
     std::optional<Hash> chain = StoredHash(s.ColumnView(5), s.ColumnIsBlob(5));

@@ -56,9 +56,9 @@ jq -e 'length == 2 and .[0].kind == "request" and .[1].kind == "reply"' "$work/b
 jq -e '.[0].data | contains("\"apiCode\":\"BNCH01\"")' "$work/body.json" >/dev/null ||
   fail "the request body is not the consumer's signed data"
 command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed: scripts/setup installs it"
-records=$(sqlite3 "$data/govesb.db" "SELECT records FROM evidence_entries")
-grep -q "\"requestId\":\"$rid\"" <<<"$records" || fail "the live log does not hold $rid"
-if grep -q '"pad":"abc' <<<"$records"; then
+[ "$(sqlite3 "$data/govesb.db" "SELECT count(*) FROM evidence_entries WHERE request_id = '$rid'")" = 1 ] ||
+  fail "the live log does not hold $rid in one row"
+if sqlite3 "$data/govesb.db" "SELECT records FROM evidence_entries" | grep -aq '"pad":"abc'; then
   fail "a body is stored in the clear"
 fi
 
