@@ -16,14 +16,6 @@ namespace govesb::evidence {
 
 namespace {
 
-struct Checkpoint {
-  int64_t id = 0;
-  int64_t first = 0;
-  int64_t last = 0;
-  std::string body;
-  std::string signature;
-};
-
 struct Fd {
   int fd = -1;
   ~Fd() {
@@ -63,7 +55,7 @@ struct Written {
 
 Result<Written> WriteArchive(store::Database& db, const std::string& path, int64_t first,
                              int64_t last, const Hash& chain_before,
-                             const std::vector<Checkpoint>& checkpoints) {
+                             const std::vector<StoredCheckpoint>& checkpoints) {
   const std::string tmp = path + ".tmp";
   Fd fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)};
   if (fd.fd < 0) return Internal("cannot create " + tmp);
@@ -92,9 +84,7 @@ Result<Written> WriteArchive(store::Database& db, const std::string& path, int64
       damage = "record " + std::to_string(expected);
       return false;
     }
-    std::string link(reinterpret_cast<const char*>(w.chain.data()), w.chain.size());
-    link.append(reinterpret_cast<const char*>(h.data()), h.size());
-    w.chain = crypto::Sha256(link);
+    w.chain = ChainLink(w.chain, h);
     if (r.chain_after.has_value() && *r.chain_after != w.chain) {
       damage = "the chain at record " + std::to_string(r.seq);
       return false;
@@ -106,7 +96,7 @@ Result<Written> WriteArchive(store::Database& db, const std::string& path, int64
     ++expected;
     return true;
   });
-  for (const Checkpoint& c : checkpoints) {
+  for (const StoredCheckpoint& c : checkpoints) {
     std::string line = "{\"checkpoint\":" + std::to_string(c.id) + ",\"body\":";
     wire::WriteString(c.body, line);
     line += ",\"signature\":";
@@ -153,7 +143,7 @@ Result<ArchiveSummary> ArchiveSealed(store::Database& db, const ArchiveOptions& 
   for (;;) {
     int64_t archived = 0;
     Hash chain{};
-    std::vector<Checkpoint> take;
+    std::vector<StoredCheckpoint> take;
     {
       GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                               store::Transaction::Begin(db, store::TransactionMode::kDeferred));
@@ -168,17 +158,9 @@ Result<ArchiveSummary> ArchiveSealed(store::Database& db, const ArchiveOptions& 
         if (!c) return Internal("the last archive's chain value is unreadable");
         chain = *c;
       }
-      GOVESB_ASSIGN_OR_RETURN(
-          store::Statement cps,
-          db.Prepare("SELECT id, first_seq, last_seq, body, signature FROM evidence_checkpoints"
-                     " WHERE last_seq > ? ORDER BY id"));
-      GOVESB_RETURN_IF_ERROR(cps.Bind(1, archived));
+      GOVESB_ASSIGN_OR_RETURN(std::vector<StoredCheckpoint> after, ListCheckpoints(db, archived));
       int64_t count = 0;
-      for (;;) {
-        GOVESB_ASSIGN_OR_RETURN(bool row, cps.Step());
-        if (!row) break;
-        Checkpoint c{cps.ColumnInt64(0), cps.ColumnInt64(1), cps.ColumnInt64(2), cps.ColumnText(3),
-                     cps.ColumnText(4)};
+      for (StoredCheckpoint& c : after) {
         const int64_t sealed_at = CanonicalInt(c.body, "at").value_or(options.cutoff_ms);
         if (sealed_at >= options.cutoff_ms) break;
         if (c.first != (take.empty() ? archived + 1 : take.back().last + 1)) {

@@ -87,11 +87,15 @@ std::string_view Bytes(const Hash& h) {
   return std::string_view(reinterpret_cast<const char*>(h.data()), h.size());
 }
 
-Hash Link(const Hash& previous, const Hash& record_hash) {
+}  // namespace
+
+Hash ChainLink(const Hash& previous, const Hash& record_hash) {
   std::string buffer(Bytes(previous));
   buffer.append(Bytes(record_hash));
   return crypto::Sha256(buffer);
 }
+
+namespace {
 
 void Member(std::string& out, std::string_view name, std::string_view value) {
   out += ",\"";
@@ -280,7 +284,7 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
     text += r.tail;
     Hash record_hash = crypto::Sha256(text);
     hashes.append(Bytes(record_hash));
-    chain = Link(chain, record_hash);
+    chain = ChainLink(chain, record_hash);
     return Status::Ok();
   };
   GOVESB_RETURN_IF_ERROR(for_each(add, flush));
@@ -503,13 +507,7 @@ void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)
 namespace {
 
 // A checkpoint made (body signed) but not stored yet.
-struct Seal {
-  int64_t id = 0;
-  int64_t first = 0;
-  int64_t last = 0;
-  std::string body;
-  std::string signature;
-};
+using Seal = StoredCheckpoint;
 
 // Reads the last checkpoint and the rows after it, and seals them (nullopt: nothing new).
 Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& signer,
@@ -621,23 +619,7 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                           store::Transaction::Begin(db, store::TransactionMode::kDeferred));
 
-  struct Checkpoint {
-    int64_t id, first, last;
-    std::string body, signature;
-  };
-  std::vector<Checkpoint> checkpoints;
-  {
-    GOVESB_ASSIGN_OR_RETURN(
-        store::Statement s,
-        db.Prepare("SELECT id, first_seq, last_seq, body, signature FROM evidence_checkpoints"
-                   " ORDER BY id"));
-    for (;;) {
-      GOVESB_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      checkpoints.push_back(Checkpoint{s.ColumnInt64(0), s.ColumnInt64(1), s.ColumnInt64(2),
-                                       s.ColumnText(3), s.ColumnText(4)});
-    }
-  }
+  GOVESB_ASSIGN_OR_RETURN(std::vector<StoredCheckpoint> checkpoints, ListCheckpoints(db));
   GOVESB_ASSIGN_OR_RETURN(std::vector<ArchiveInfo> archives, ListArchives(db));
 
   // Records are checked one by one as they stream past (archives, then the live log); a
@@ -654,7 +636,7 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
     failed = fail(seq, std::move(problem));
     return false;
   };
-  auto check_checkpoint = [&](const Checkpoint& c) -> std::optional<std::string> {
+  auto check_checkpoint = [&](const StoredCheckpoint& c) -> std::optional<std::string> {
     const std::string where = "checkpoint " + std::to_string(c.id);
     const std::string span =
         " (records " + std::to_string(c.first) + "-" + std::to_string(c.last) + ")";
@@ -681,7 +663,7 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
   };
   auto visit = [&](const StoredRecord& r) -> Result<bool> {
     const int64_t seq = r.seq;
-    const std::string at = r.source == "the live log" ? "" : " (in " + std::string(r.source) + ")";
+    const std::string at = r.live ? "" : " (in " + std::string(r.source) + ")";
     if (seq == 0 && !CanonicalInt(r.text, "seq").has_value()) {
       return stop(expected, "record " + std::to_string(expected) + " is unreadable" + at);
     }
@@ -693,19 +675,19 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
                                 : "record numbering is broken at " + std::to_string(seq) + at);
     }
     Hash h = crypto::Sha256(r.text);
-    if (r.source == "the live log" && (!r.stored_hash || *r.stored_hash != h)) {
+    if (r.live && (!r.stored_hash || *r.stored_hash != h)) {
       return stop(seq, "record " + std::to_string(seq) +
                            " was changed: its content does not match its recorded hash");
     }
     if (CanonicalInt(r.text, "seq") != seq ||
-        (r.source == "the live log" &&
+        (r.live &&
          CanonicalMember(r.text, "requestId") != std::optional<std::string>(r.filed_request_id))) {
       return stop(seq, "record " + std::to_string(seq) +
                            " is out of place: its content belongs to another position or "
                            "exchange (records were swapped or moved)" +
                            at);
     }
-    chain = Link(chain, h);
+    chain = ChainLink(chain, h);
     if (r.chain_after.has_value() && *r.chain_after != chain) {
       return stop(seq, "the hash chain breaks at record " + std::to_string(seq) + at +
                            ": a record up to here was changed, removed, inserted or reordered");
@@ -714,7 +696,7 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
     ++report.records;
     ++expected;
     while (next_checkpoint < checkpoints.size() && checkpoints[next_checkpoint].last == seq) {
-      const Checkpoint& c = checkpoints[next_checkpoint];
+      const StoredCheckpoint& c = checkpoints[next_checkpoint];
       if (auto problem = check_checkpoint(c)) return stop(c.first, *problem);
       previous_hash = HashHex(crypto::Sha256(c.body));
       next_first = c.last + 1;
@@ -723,7 +705,7 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
       range.clear();
     }
     if (next_checkpoint < checkpoints.size() && checkpoints[next_checkpoint].last < seq) {
-      const Checkpoint& c = checkpoints[next_checkpoint];
+      const StoredCheckpoint& c = checkpoints[next_checkpoint];
       if (auto problem = check_checkpoint(c)) return stop(c.first, *problem);
       return stop(c.first,
                   "checkpoint " + std::to_string(c.id) + " does not end where a record ends");
@@ -766,7 +748,7 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
     return live;
   }
   if (next_checkpoint < checkpoints.size()) {
-    const Checkpoint& c = checkpoints[next_checkpoint];
+    const StoredCheckpoint& c = checkpoints[next_checkpoint];
     if (auto problem = check_checkpoint(c); problem && c.last <= report.records) {
       return fail(c.first, *problem);
     }

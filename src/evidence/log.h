@@ -88,6 +88,9 @@ inline constexpr char kCompactRowMarker = '\x01';
 std::optional<std::string> CanonicalMember(std::string_view text, std::string_view name);
 std::optional<int64_t> CanonicalInt(std::string_view text, std::string_view name);
 
+// One link of the hash chain: SHA-256(previous || record_hash).
+Hash ChainLink(const Hash& previous, const Hash& record_hash);
+
 // Creates or updates the evidence tables (component "evidence" in schema_versions).
 Status MigrateEvidenceStore(store::Database& db);
 

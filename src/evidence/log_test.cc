@@ -112,6 +112,18 @@ class EvidenceLogTest : public ::testing::Test {
                 put->BindBlob(3, hashes).ok() && put->Bind(4, first_seq).ok() && put->Run().ok());
   }
 
+  // Record 6 (in the row of records 5-8) edited as text, its stored hash left as it was.
+  void AlterRecordSix() {
+    RewriteRow(
+        5,
+        [](std::vector<std::string>& texts) {
+          const size_t at = texts[1].find("\"latencyUs\":805");
+          ASSERT_NE(at, std::string::npos);
+          texts[1].replace(at, 15, "\"latencyUs\":905");
+        },
+        /*rehash=*/false);
+  }
+
   // Changes one stored byte of a compact row, in place.
   void FlipStoredByte(int64_t first_seq, size_t at) {
     auto get = db_->Prepare("SELECT records FROM evidence_entries WHERE first_seq = ?");
@@ -316,15 +328,7 @@ TEST_F(EvidenceLogTest, OneRowPerExchange) {
 
 TEST_F(EvidenceLogTest, AChangedByteIsFoundAndLocated) {
   Fill();
-  // Record 6 of the row holding records 5-8, edited as text.
-  RewriteRow(
-      5,
-      [](std::vector<std::string>& texts) {
-        const size_t at = texts[1].find("\"latencyUs\":805");
-        ASSERT_NE(at, std::string::npos);
-        texts[1].replace(at, 15, "\"latencyUs\":905");
-      },
-      /*rehash=*/false);
+  AlterRecordSix();
   VerifyReport r = Check();
   EXPECT_FALSE(r.intact);
   EXPECT_EQ(r.first_bad_seq, 6);
@@ -559,14 +563,7 @@ TEST_F(EvidenceArchiveTest, AnAlteredOrMissingArchiveIsFound) {
 
 TEST_F(EvidenceArchiveTest, ADamagedLiveLogIsNotArchived) {
   Fill();
-  RewriteRow(
-      5,
-      [](std::vector<std::string>& texts) {
-        const size_t at = texts[1].find("\"latencyUs\":805");
-        ASSERT_NE(at, std::string::npos);
-        texts[1].replace(at, 15, "\"latencyUs\":905");
-      },
-      /*rehash=*/false);
+  AlterRecordSix();
   ArchiveOptions o;
   o.archive_dir = ArchiveDir();
   o.cutoff_ms = kSealedAt + 1;

@@ -73,6 +73,22 @@ Result<std::vector<ArchiveInfo>> ListArchives(store::Database& db) {
   return out;
 }
 
+Result<std::vector<StoredCheckpoint>> ListCheckpoints(store::Database& db, int64_t after) {
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement s,
+      db.Prepare("SELECT id, first_seq, last_seq, body, signature FROM evidence_checkpoints"
+                 " WHERE last_seq > ? ORDER BY id"));
+  GOVESB_RETURN_IF_ERROR(s.Bind(1, after));
+  std::vector<StoredCheckpoint> out;
+  for (;;) {
+    GOVESB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(StoredCheckpoint{s.ColumnInt64(0), s.ColumnInt64(1), s.ColumnInt64(2),
+                                   s.ColumnText(3), s.ColumnText(4)});
+  }
+  return out;
+}
+
 Status ForEachLiveRecord(store::Database& db, int64_t first, int64_t last,
                          const RecordVisitor& visit) {
   GOVESB_ASSIGN_OR_RETURN(
@@ -123,6 +139,7 @@ Status ForEachLiveRecord(store::Database& db, int64_t first, int64_t last,
       if (hashes.has_value()) r.stored_hash = (*hashes)[i];
       if (i + 1 == texts.size()) r.chain_after = chain;
       r.filed_request_id = request_id;
+      r.live = true;
       r.source = "the live log";
       GOVESB_ASSIGN_OR_RETURN(bool go_on, visit(r));
       if (!go_on) return Status::Ok();

@@ -17,9 +17,9 @@ namespace govesb::evidence {
 //
 // - The live log, table `evidence_entries` of the data directory's database: one row per
 //   append of consecutive records of one exchange (say the four steps of a synchronous call),
-//   holding their canonical texts (one per line), the SHA-256 of each text (32 bytes each)
-//   and the chain value after the last of them. Writing one row per exchange instead of one
-//   per step is what keeps the log within its cost budget.
+//   holding the records in their compact form (log.h, EncodeCompact; rows carried over from
+//   the first layout hold canonical texts, one per line), the SHA-256 of each record's
+//   canonical text (32 bytes each) and the chain value after the last of them.
 // - Archives: gzip files of JSON lines in the archive directory, each a contiguous run of
 //   records covered by whole signed checkpoints, listed in `evidence_archives`.
 //   Lines: a header {"format":"govesb-evidence-archive/1","firstSeq":…,"lastSeq":…,
@@ -35,8 +35,21 @@ struct StoredRecord {
   std::optional<Hash> stored_hash;    // the hash kept beside it (live log only)
   std::optional<Hash> chain_after;    // a chain value kept right after it, if any
   std::string_view filed_request_id;  // the request id its row is filed under (live log)
+  bool live = false;                  // from the live log, not an archive
   std::string_view source;            // "the live log" or the archive's file name
 };
+
+// A signed checkpoint as stored (table evidence_checkpoints).
+struct StoredCheckpoint {
+  int64_t id = 0;
+  int64_t first = 0;  // first_seq
+  int64_t last = 0;   // last_seq
+  std::string body;
+  std::string signature;
+};
+
+// The checkpoints that end after record `after`, oldest first.
+Result<std::vector<StoredCheckpoint>> ListCheckpoints(store::Database& db, int64_t after = 0);
 
 // Called for each record in order; return false to stop early.
 using RecordVisitor = std::function<Result<bool>(const StoredRecord&)>;
