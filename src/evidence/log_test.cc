@@ -14,21 +14,16 @@
 #include "evidence/proof.h"
 #include "evidence/query.h"
 #include "evidence/records.h"
+#include "evidence/test_log_fixture.h"
 
 namespace govesb::evidence {
 namespace {
 
-class EvidenceLogTest : public ::testing::Test {
+class EvidenceLogTest : public EvidenceLogFixture {
  protected:
   void SetUp() override {
-    path_ = dir_.path() + "/e.db";
-    db_ = store::Database::Open(path_).value();
-    ASSERT_TRUE(MigrateEvidenceStore(*db_).ok());
+    Open(crypto::Curve::kSecp256k1);
     ASSERT_TRUE(MigrateEvidenceStore(*db_).ok()) << "migrating twice is a no-op";
-    key_.emplace(crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1).value());
-    signer_ = std::make_unique<crypto::LocalSigner>(*key_);
-    writer_ = store::GroupCommitWriter::Open(path_).value();
-    log_ = std::make_unique<EvidenceLog>(*writer_, *signer_);
   }
 
   static Record Step(int i, std::string kind = "request") {
@@ -52,17 +47,7 @@ class EvidenceLogTest : public ::testing::Test {
   Status Append(int from, int count) {
     std::vector<Record> records;
     for (int i = from; i < from + count; ++i) records.push_back(Step(i));
-    std::promise<Status> p;
-    auto f = p.get_future();
-    log_->Append(std::move(records), [&p](Status s) { p.set_value(std::move(s)); });
-    return f.get();
-  }
-
-  Status Seal() {
-    std::promise<Status> p;
-    auto f = p.get_future();
-    log_->Checkpoint(1'800'000'000'000, [&p](Status s) { p.set_value(std::move(s)); });
-    return f.get();
+    return AppendRecords(std::move(records));
   }
 
   VerifyReport Check() {
@@ -183,14 +168,6 @@ class EvidenceLogTest : public ::testing::Test {
     ASSERT_TRUE(Seal().ok());
     ASSERT_TRUE(Append(16, 4).ok());
   }
-
-  TempDir dir_;
-  std::string path_;
-  std::unique_ptr<store::Database> db_;
-  std::optional<crypto::PrivateKey> key_;
-  std::unique_ptr<crypto::LocalSigner> signer_;
-  std::unique_ptr<store::GroupCommitWriter> writer_;
-  std::unique_ptr<EvidenceLog> log_;
 };
 
 TEST_F(EvidenceLogTest, AnUntouchedLogIsIntact) {

@@ -6,20 +6,15 @@
 
 #include "base/temp_dir.h"
 #include "evidence/log.h"
+#include "evidence/test_log_fixture.h"
 
 namespace govesb::evidence {
 namespace {
 
-class ProofTest : public ::testing::Test {
+class ProofTest : public EvidenceLogFixture {
  protected:
   void SetUp() override {
-    path_ = dir_.path() + "/e.db";
-    db_ = store::Database::Open(path_).value();
-    ASSERT_TRUE(MigrateEvidenceStore(*db_).ok());
-    key_.emplace(crypto::PrivateKey::Generate(crypto::Curve::kP256).value());
-    signer_ = std::make_unique<crypto::LocalSigner>(*key_);
-    writer_ = store::GroupCommitWriter::Open(path_).value();
-    log_ = std::make_unique<EvidenceLog>(*writer_, *signer_);
+    Open(crypto::Curve::kP256);
     // 7 exchanges of 4 steps, sealed in two checkpoints; then one more, unsealed.
     for (int e = 0; e < 7; ++e) {
       ASSERT_TRUE(Append(e).ok());
@@ -45,17 +40,7 @@ class ProofTest : public ::testing::Test {
       r.signature = "MEUCIQ" + std::to_string(exchange);
       steps.push_back(r);
     }
-    std::promise<Status> p;
-    auto f = p.get_future();
-    log_->Append(std::move(steps), [&p](Status s) { p.set_value(std::move(s)); });
-    return f.get();
-  }
-
-  Status Seal() {
-    std::promise<Status> p;
-    auto f = p.get_future();
-    log_->Checkpoint(1'800'000'000'000, [&p](Status s) { p.set_value(std::move(s)); });
-    return f.get();
+    return AppendRecords(std::move(steps));
   }
 
   std::string Prove(const std::string& request_id) {
@@ -69,14 +54,6 @@ class ProofTest : public ::testing::Test {
     GOVESB_CHECK(at != std::string::npos);
     return text.replace(at, from.size(), to);
   }
-
-  TempDir dir_;
-  std::string path_;
-  std::unique_ptr<store::Database> db_;
-  std::optional<crypto::PrivateKey> key_;
-  std::unique_ptr<crypto::LocalSigner> signer_;
-  std::unique_ptr<store::GroupCommitWriter> writer_;
-  std::unique_ptr<EvidenceLog> log_;
 };
 
 TEST_F(ProofTest, AProofVerifiesOfflineWithTheBusKey) {

@@ -1,0 +1,60 @@
+#pragma once
+
+// Test-only: an evidence log on a fresh database in a temporary directory, for the module's
+// tests (log_test.cc, proof_test.cc).
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/temp_dir.h"
+#include "crypto/keys.h"
+#include "evidence/log.h"
+#include "store/database.h"
+#include "store/group_commit.h"
+
+namespace govesb::evidence {
+
+class EvidenceLogFixture : public ::testing::Test {
+ protected:
+  // Opens the database (migrated), a bus key on `curve`, the writer and the log.
+  void Open(crypto::Curve curve) {
+    path_ = dir_.path() + "/e.db";
+    db_ = store::Database::Open(path_).value();
+    ASSERT_TRUE(MigrateEvidenceStore(*db_).ok());
+    key_.emplace(crypto::PrivateKey::Generate(curve).value());
+    signer_ = std::make_unique<crypto::LocalSigner>(*key_);
+    writer_ = store::GroupCommitWriter::Open(path_).value();
+    log_ = std::make_unique<EvidenceLog>(*writer_, *signer_);
+  }
+
+  // Appends and waits until the records are durable.
+  Status AppendRecords(std::vector<Record> records) {
+    std::promise<Status> p;
+    auto f = p.get_future();
+    log_->Append(std::move(records), [&p](Status s) { p.set_value(std::move(s)); });
+    return f.get();
+  }
+
+  // A checkpoint, made at a fixed time, through the writer; waits for it.
+  Status Seal() {
+    std::promise<Status> p;
+    auto f = p.get_future();
+    log_->Checkpoint(1'800'000'000'000, [&p](Status s) { p.set_value(std::move(s)); });
+    return f.get();
+  }
+
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<store::Database> db_;
+  std::optional<crypto::PrivateKey> key_;
+  std::unique_ptr<crypto::LocalSigner> signer_;
+  std::unique_ptr<store::GroupCommitWriter> writer_;
+  std::unique_ptr<EvidenceLog> log_;
+};
+
+}  // namespace govesb::evidence
