@@ -4,6 +4,8 @@
 
 #include <exception>
 
+#include "base/thread_name.h"
+
 namespace govesb::http {
 
 IoThreads::IoThreads(size_t count) {
@@ -23,6 +25,7 @@ boost::asio::io_context& IoThreads::Next() {
 void IoThreads::Start() {
   for (auto& ctx : contexts_) {
     threads_.emplace_back([c = ctx.get()] {
+      NameThisThread("govesb-io");
       for (;;) {
         try {
           c->run();

@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "base/thread_name.h"
+
 namespace govesb::registry {
 
 SnapshotWatcher::SnapshotWatcher(std::string database_path, SnapshotWatcherOptions options)
@@ -35,7 +37,10 @@ Status SnapshotWatcher::Start() {
     std::lock_guard lock(stop_mutex_);
     stop_ = false;
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("govesb-registry");
+    Run();
+  });
   return Status::Ok();
 }
 

@@ -11,6 +11,7 @@
 #include "auth/client_credentials.h"
 #include "auth/token.h"
 #include "base/clock.h"
+#include "base/thread_name.h"
 #include "delivery/sqlite_queue.h"
 #include "engine/engine.h"
 #include "evidence/archive.h"
@@ -186,6 +187,7 @@ Status BusServer::Start() {
           // A connection of its own: the checkpoint's reading and signing, and archiving,
           // happen here; the group-commit writer only stores a checkpoint, and archiving's
           // short delete transactions take turns with it (busy timeout).
+          NameThisThread("govesb-evidence");
           store::DatabaseOptions own;
           own.create = false;
           own.synchronous = store::Synchronous::kFull;

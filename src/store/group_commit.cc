@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "base/thread_name.h"
+
 namespace govesb::store {
 
 Result<Statement*> WriteContext::Prepared(std::string_view sql) {
@@ -30,7 +32,10 @@ Result<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Open(const std::st
 
 GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Database> db, GroupCommitOptions options)
     : db_(std::move(db)), context_(*db_), options_(options) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("govesb-writer");
+    Run();
+  });
 }
 
 GroupCommitWriter::~GroupCommitWriter() { Stop(); }
