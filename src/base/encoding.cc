@@ -97,21 +97,29 @@ std::string HexEncode(std::span<const uint8_t> bytes) {
   return out;
 }
 
-std::optional<std::string> HexDecode(std::string_view text) {
-  if (text.size() % 2 != 0) return std::nullopt;
+bool HexDecodeInto(std::string_view text, std::span<uint8_t> out) {
+  if (text.size() != out.size() * 2) return false;
   auto nibble = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
-  std::string out;
-  out.reserve(text.size() / 2);
-  for (size_t i = 0; i < text.size(); i += 2) {
-    int hi = nibble(text[i]);
-    int lo = nibble(text[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>((hi << 4) | lo));
+  for (size_t i = 0; i < out.size(); ++i) {
+    int hi = nibble(text[2 * i]);
+    int lo = nibble(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<uint8_t>((hi << 4) | lo);
+  }
+  return true;
+}
+
+std::optional<std::string> HexDecode(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  std::string out(text.size() / 2, '\0');
+  if (!HexDecodeInto(text,
+                     std::span<uint8_t>(reinterpret_cast<uint8_t*>(out.data()), out.size()))) {
+    return std::nullopt;
   }
   return out;
 }

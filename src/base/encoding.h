@@ -33,5 +33,8 @@ inline std::string HexEncode(std::string_view bytes) {
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
 }
 std::optional<std::string> HexDecode(std::string_view text);
+// Decodes exactly out.size() bytes from 2 * out.size() hex digits (either case) without
+// allocating; false (out unspecified) on a wrong length or a non-hex character.
+bool HexDecodeInto(std::string_view text, std::span<uint8_t> out);
 
 }  // namespace govesb

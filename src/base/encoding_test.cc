@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 namespace govesb {
 namespace {
 
@@ -40,6 +42,16 @@ TEST(Hex, RoundTrip) {
   EXPECT_EQ(*HexDecode("01AB"), std::string("\x01\xab", 2));
   EXPECT_FALSE(HexDecode("0").has_value());
   EXPECT_FALSE(HexDecode("zz").has_value());
+}
+
+TEST(Hex, DecodesIntoAFixedBufferOnlyAtItsExactLength) {
+  std::array<uint8_t, 2> out{};
+  EXPECT_TRUE(HexDecodeInto("01Ab", out));
+  EXPECT_EQ(out, (std::array<uint8_t, 2>{0x01, 0xab}));
+  EXPECT_FALSE(HexDecodeInto("01", out));
+  EXPECT_FALSE(HexDecodeInto("01abcd", out));
+  EXPECT_FALSE(HexDecodeInto("01ag", out));
+  EXPECT_FALSE(HexDecodeInto("g1ab", out));
 }
 
 }  // namespace

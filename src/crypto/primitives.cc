@@ -117,9 +117,9 @@ std::array<uint8_t, 16> RandomUuidBytes() {
 
 }  // namespace
 
-Sha256Digest Sha256(std::string_view data) {
+Sha256Digest Sha256(std::initializer_list<std::string_view> parts) {
   // One digest context per thread, reused: EVP_Digest would allocate and set up a new one for
-  // every message, and this runs four times per exchange.
+  // every message, and this runs several times per exchange.
   struct CtxFree {
     void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
   };
@@ -128,11 +128,15 @@ Sha256Digest Sha256(std::string_view data) {
   Sha256Digest digest{};
   unsigned int len = 0;
   GOVESB_CHECK(EVP_DigestInit_ex2(ctx.get(), Sha256Md(), nullptr) == 1);
-  GOVESB_CHECK(EVP_DigestUpdate(ctx.get(), Bytes(data), data.size()) == 1);
+  for (std::string_view part : parts) {
+    GOVESB_CHECK(EVP_DigestUpdate(ctx.get(), Bytes(part), part.size()) == 1);
+  }
   GOVESB_CHECK(EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) == 1);
   GOVESB_CHECK(len == digest.size());
   return digest;
 }
+
+Sha256Digest Sha256(std::string_view data) { return Sha256({data}); }
 
 Sha256Digest HmacSha256(std::string_view key, std::string_view data) {
   GOVESB_CHECK(key.size() <= INT_MAX);

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -13,6 +14,8 @@ namespace govesb::crypto {
 using Sha256Digest = std::array<uint8_t, 32>;
 
 Sha256Digest Sha256(std::string_view data);
+// The SHA-256 of the parts one after the other, without joining them first.
+Sha256Digest Sha256(std::initializer_list<std::string_view> parts);
 Sha256Digest HmacSha256(std::string_view key, std::string_view data);
 
 // Cryptographically secure random bytes (OpenSSL RAND_bytes). Aborts if the RNG fails.

@@ -27,6 +27,14 @@ TEST(Sha256Test, KnownAnswers) {
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
+TEST(Sha256Test, PartsHashLikeTheirJoinedText) {
+  EXPECT_EQ(Hex(Sha256({"a", "", "bc"})), Hex(Sha256("abc")));
+  EXPECT_EQ(Hex(Sha256({"abcdbcdecdefdefgefghfghighijhijkijk", "ljklmklmnlmnomnopnopq"})),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(Hex(Sha256(std::initializer_list<std::string_view>{})), Hex(Sha256("")));
+  EXPECT_NE(Hex(Sha256({"ab", "c"})), Hex(Sha256({"ab"})));
+}
+
 TEST(HmacSha256Test, Rfc4231KnownAnswers) {
   // Test case 1.
   EXPECT_EQ(Hex(HmacSha256(std::string(20, '\x0b'), "Hi There")),

@@ -90,9 +90,7 @@ std::string_view Bytes(const Hash& h) {
 }  // namespace
 
 Hash ChainLink(const Hash& previous, const Hash& record_hash) {
-  std::string buffer(Bytes(previous));
-  buffer.append(Bytes(record_hash));
-  return crypto::Sha256(buffer);
+  return crypto::Sha256({Bytes(previous), Bytes(record_hash)});
 }
 
 namespace {
@@ -247,9 +245,13 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
   Hash chain{};
   GOVESB_RETURN_IF_ERROR(ReadTip(ctx, seq, chain));
   GOVESB_ASSIGN_OR_RETURN(store::Statement * insert, ctx.Prepared(kInsertEntry));
-  std::string texts;  // the stored form: kCompactRowMarker, then each record's compact form
-  std::string text;   // one record's canonical text, to hash
-  std::string hashes;
+  // The row being made, in buffers kept by the (writer) thread: their memory is reused from
+  // one write to the next instead of being given back and asked for again.
+  thread_local std::string texts;  // the stored form: kCompactRowMarker, then compact forms
+  thread_local std::string hashes;
+  texts.clear();
+  hashes.clear();
+  char number[24];
   std::string request_id;
   int64_t first = 0;
   int64_t at_ms = 0;
@@ -279,10 +281,10 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
       texts.push_back(kCompactRowMarker);
     }
     texts += r.compact;
-    text = "{\"seq\":";
-    text += std::to_string(seq);
-    text += r.tail;
-    Hash record_hash = crypto::Sha256(text);
+    // The canonical text is `{"seq":N` then the tail: hashed in its parts, not copied.
+    const char* end = std::to_chars(number, number + sizeof number, seq).ptr;
+    Hash record_hash = crypto::Sha256(
+        {std::string_view("{\"seq\":"), std::string_view(number, end - number), r.tail});
     hashes.append(Bytes(record_hash));
     chain = ChainLink(chain, record_hash);
     return Status::Ok();
@@ -304,6 +306,12 @@ PreparedRecord Prepare(const Record& r) {
   PreparedRecord p;
   p.request_id = r.request_id;
   p.at_ms = r.at_ms;
+  // Room for the members' names and the values, so that the texts grow once.
+  size_t values = r.kind.size() + r.from.size() + r.to.size() + r.code.size() + r.user_id.size() +
+                  r.outcome.size() + r.error.size() + r.body_sha256.size() + r.signature.size() +
+                  r.signature_sha256.size() + r.body_encrypted.size();
+  p.tail.reserve(values + r.request_id.size() + 256);
+  p.compact.reserve(values + 64);
   AppendCanonicalTail(r, p.tail);
   EncodeCompact(r, p.compact);
   return p;

@@ -48,10 +48,8 @@ std::vector<Hash> Leaves(std::span<const Hash> entries) {
 std::string HashHex(const Hash& h) { return HexEncode(std::span<const uint8_t>(h)); }
 
 std::optional<Hash> HashFromHex(std::string_view hex) {
-  std::optional<std::string> bytes = HexDecode(hex);
-  if (!bytes.has_value() || bytes->size() != 32) return std::nullopt;
   Hash h;
-  std::memcpy(h.data(), bytes->data(), h.size());
+  if (!HexDecodeInto(hex, h)) return std::nullopt;
   return h;
 }
 
