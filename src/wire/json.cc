@@ -1,6 +1,7 @@
 #include "wire/json.h"
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -166,6 +167,33 @@ void AppendCodePoint(uint32_t cp, Escaping escaping, std::string& out) {
 }
 
 inline bool NeedsEscapeAscii(unsigned char c) { return c == '"' || c == '\\' || c < 0x20; }
+
+// The length of the leading run of bytes a JSON string carries as they are: ASCII other than
+// controls, '"' and '\\'. Eight bytes at a time: in each 64-bit word a byte's high bit is set
+// by `b - 0x20` when b < 0x20, by `(b ^ '"') - 1` when b == '"', likewise for '\\', and by b
+// itself when b >= 0x80. A borrow only carries into the next byte from a byte that is flagged
+// already, and every other false flag is on a byte >= 0x80, which ends the run too: so the
+// lowest flagged byte is the first byte that ends the run.
+size_t PlainRun(const char* p, size_t n) {
+  size_t i = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr uint64_t kHigh = 0x8080808080808080ULL;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t x = 0;
+      std::memcpy(&x, p + i, 8);
+      uint64_t flags = ((x - kOnes * 0x20) | ((x ^ (kOnes * '"')) - kOnes) |
+                        ((x ^ (kOnes * '\\')) - kOnes) | x) &
+                       kHigh;
+      if (flags != 0) return i + static_cast<size_t>(std::countr_zero(flags)) / 8;
+    }
+  }
+  for (; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (NeedsEscapeAscii(c) || c >= 0x80) break;
+  }
+  return i;
+}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -867,12 +895,7 @@ void WriteString(std::string_view utf8, std::string& out, Escaping escaping) {
   size_t i = 0;
   const size_t n = utf8.size();
   while (i < n) {
-    size_t run = i;
-    while (run < n) {
-      const auto c = static_cast<unsigned char>(utf8[run]);
-      if (NeedsEscapeAscii(c) || c >= 0x80) break;
-      ++run;
-    }
+    size_t run = i + PlainRun(utf8.data() + i, n - i);
     out.append(utf8.data() + i, run - i);
     i = run;
     if (i >= n) break;

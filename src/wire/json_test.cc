@@ -376,6 +376,35 @@ TEST(WriteStringTest, JacksonStyle) {
   EXPECT_EQ(out, R"("\u00e9\ud83d\ude00")");
 }
 
+// Escaping goes character by character, so a string escapes as its parts do. Each byte that
+// needs attention (every control byte, '"', '\\', a UTF-8 sequence, an invalid byte) is put at
+// every position of a plain text long enough to be scanned in words, after every plain byte
+// value: the fast scan for plain runs must stop exactly there.
+TEST(WriteStringTest, EveryEscapeIsFoundAtEveryPosition) {
+  auto inner = [](std::string_view s, Escaping e) {
+    std::string out;
+    WriteString(s, out, e);
+    return out.substr(1, out.size() - 2);
+  };
+  std::vector<std::string> specials = {"\"", "\\", "\xC3\xA9", "\xFF", "\x7F"};
+  for (int c = 0; c < 0x20; ++c) specials.push_back(std::string(1, static_cast<char>(c)));
+  for (Escaping e : {Escaping::kJackson, Escaping::kAsciiEscaped}) {
+    for (const std::string& special : specials) {
+      for (int plain = 0x20; plain < 0x80; ++plain) {
+        if (plain == '"' || plain == '\\') continue;
+        for (size_t at = 0; at < 20; ++at) {
+          std::string before(at, static_cast<char>(plain));
+          std::string after(19 - at, 'x');
+          std::string text = before + special + after;
+          ASSERT_EQ(inner(text, e), inner(before, e) + inner(special, e) + inner(after, e))
+              << "special byte " << static_cast<int>(static_cast<unsigned char>(special[0]))
+              << " at " << at << " after " << plain;
+        }
+      }
+    }
+  }
+}
+
 TEST(WriteStringTest, InvalidUtf8BecomesReplacementCharacter) {
   std::string out;
   WriteString(
