@@ -114,6 +114,9 @@ std::string OutcomeName(const Status& s) {
 // The evidence of one exchange, collected step by step and written before the answer leaves.
 struct Engine::ExchangeEvidence {
   std::vector<evidence::Record> records;
+  // False when the bus runs without an evidence log (`serve --no-evidence`): then no record
+  // is made at all, not even the hashes of the bodies and signatures.
+  bool enabled = true;
   bool stored = false;  // already written together with the message (push, async answer)
   bool request_recorded = false;
   bool refused = false;    // the answer is a refusal made by the bus (carries nothing else)
@@ -127,6 +130,7 @@ struct Engine::ExchangeEvidence {
   void Add(std::string_view kind, const ExchangeLog& log, std::string_view from,
            std::string_view to, const Status& outcome, int64_t at_ms, std::string_view data,
            std::string_view signature, int64_t size) {
+    if (!enabled) return;
     evidence::Record r;
     r.at_ms = at_ms;
     r.request_id = log.request_id;
@@ -210,6 +214,7 @@ HttpResponse Engine::HandleMetrics() const {
 
 asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   ExchangeEvidence ev;
+  ev.enabled = deps_.evidence != nullptr;
   auto run = RunExchange(request, ev);
   HttpResponse response = co_await std::move(run);
   if (deps_.evidence == nullptr || ev.stored || ev.records.empty()) co_return response;
