@@ -88,11 +88,11 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
 
 std::string HexEncode(std::span<const uint8_t> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
+  std::string out(bytes.size() * 2, '\0');
+  char* o = out.data();
   for (uint8_t b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
+    *o++ = kDigits[b >> 4];
+    *o++ = kDigits[b & 15];
   }
   return out;
 }

@@ -215,6 +215,7 @@ HttpResponse Engine::HandleMetrics() const {
 asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   ExchangeEvidence ev;
   ev.enabled = deps_.evidence != nullptr;
+  if (ev.enabled) ev.records.reserve(4);  // request, delivery, reply, response
   auto run = RunExchange(request, ev);
   HttpResponse response = co_await std::move(run);
   if (deps_.evidence == nullptr || ev.stored || ev.records.empty()) co_return response;

@@ -296,24 +296,57 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
 }  // namespace
 
 Status EvidenceLog::AppendInJob(store::WriteContext& ctx, const std::vector<Record>& records) {
+  PreparedRecords prepared = Prepare(records);
   return AppendRecords(ctx, [&](auto&& add, auto&&) -> Status {
-    for (const Record& r : records) GOVESB_RETURN_IF_ERROR(add(Prepare(r)));
+    for (const PreparedRecord& r : prepared.records) GOVESB_RETURN_IF_ERROR(add(r));
     return Status::Ok();
   });
 }
 
-PreparedRecord Prepare(const Record& r) {
-  PreparedRecord p;
-  p.request_id = r.request_id;
-  p.at_ms = r.at_ms;
-  // Room for the members' names and the values, so that the texts grow once.
-  size_t values = r.kind.size() + r.from.size() + r.to.size() + r.code.size() + r.user_id.size() +
-                  r.outcome.size() + r.error.size() + r.body_sha256.size() + r.signature.size() +
-                  r.signature_sha256.size() + r.body_encrypted.size();
-  p.tail.reserve(values + r.request_id.size() + 256);
-  p.compact.reserve(values + 64);
-  AppendCanonicalTail(r, p.tail);
-  EncodeCompact(r, p.compact);
+PreparedRecords Prepare(std::span<const Record> records) {
+  struct Spans {
+    size_t request_id, request_id_size, tail, tail_size, compact, compact_size;
+  };
+  PreparedRecords p;
+  std::vector<Spans> spans;
+  spans.reserve(records.size());
+  // Room for the members' names and the values, so that the buffer grows once.
+  size_t room = 64;
+  for (const Record& r : records) {
+    room += 2 * (r.kind.size() + r.from.size() + r.to.size() + r.code.size() + r.user_id.size() +
+                 r.outcome.size() + r.error.size() + r.body_sha256.size() + r.signature.size() +
+                 r.body_encrypted.size()) +
+            r.signature_sha256.size() + r.request_id.size() + 320;
+  }
+  std::string& buf = p.buffer;
+  buf.reserve(room);  // > 15: the buffer is on the heap, so moving it keeps the views valid
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& r = records[i];
+    Spans s{};
+    if (i > 0 && r.request_id == records[i - 1].request_id) {
+      s.request_id = spans.back().request_id;  // once for the exchange's records
+    } else {
+      s.request_id = buf.size();
+      buf += r.request_id;
+    }
+    s.request_id_size = r.request_id.size();
+    s.tail = buf.size();
+    AppendCanonicalTail(r, buf);
+    s.tail_size = buf.size() - s.tail;
+    s.compact = buf.size();
+    EncodeCompact(r, buf);
+    s.compact_size = buf.size() - s.compact;
+    spans.push_back(s);
+  }
+  // The views, once the buffer is complete (it no longer moves).
+  std::string_view all(buf);
+  p.records.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Spans& s = spans[i];
+    p.records.push_back(PreparedRecord{all.substr(s.request_id, s.request_id_size),
+                                       records[i].at_ms, all.substr(s.tail, s.tail_size),
+                                       all.substr(s.compact, s.compact_size)});
+  }
   return p;
 }
 
@@ -470,9 +503,7 @@ std::optional<std::vector<Record>> DecodeCompactRow(std::string_view row,
 void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)> done) {
   // The records' texts are made here, on the caller's thread (the I/O threads, in parallel):
   // the one writer thread only numbers, hashes and stores them.
-  std::vector<PreparedRecord> prepared;
-  prepared.reserve(records.size());
-  for (const Record& r : records) prepared.push_back(Prepare(r));
+  PreparedRecords prepared = Prepare(records);
   records.clear();
   {
     std::lock_guard lock(mutex_);
@@ -497,7 +528,7 @@ void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)
         take();
         return AppendRecords(ctx, [&](auto&& add, auto&& flush) -> Status {
           for (const PendingAppend& p : batch->appends) {
-            for (const PreparedRecord& r : p.records) GOVESB_RETURN_IF_ERROR(add(r));
+            for (const PreparedRecord& r : p.prepared.records) GOVESB_RETURN_IF_ERROR(add(r));
             GOVESB_RETURN_IF_ERROR(flush());
           }
           return Status::Ok();

@@ -287,6 +287,28 @@ TEST_F(EvidenceLogTest, RecordsAreCanonicalJson) {
   EXPECT_NE(text.find(R"("latencyUs":801,"size":1024,)"), std::string::npos);
 }
 
+TEST_F(EvidenceLogTest, PreparedTextsAreTheRecordsAndSurviveMoves) {
+  // Records 3..5: req0 once, then req1 twice (kept once in the buffer).
+  std::vector<Record> records = {Step(3), Step(4), Step(5)};
+  std::vector<PreparedRecords> moved;
+  moved.push_back(Prepare(records));
+  for (int i = 0; i < 8; ++i) moved.push_back(Prepare({}));  // the vector grows: moves
+  const PreparedRecords& p = moved.front();
+  ASSERT_EQ(p.records.size(), 3u);
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(p.records[i].request_id, records[i].request_id);
+    EXPECT_EQ(p.records[i].at_ms, records[i].at_ms);
+    std::string tail;
+    AppendCanonicalTail(records[i], tail);
+    EXPECT_EQ(p.records[i].tail, tail);
+    std::string compact;
+    EncodeCompact(records[i], compact);
+    EXPECT_EQ(p.records[i].compact, compact);
+  }
+  EXPECT_EQ(p.records[1].request_id.data(), p.records[2].request_id.data());
+  EXPECT_NE(p.records[0].request_id.data(), p.records[1].request_id.data());
+}
+
 TEST_F(EvidenceLogTest, OneRowPerExchange) {
   Fill();  // 20 records of 5 exchanges (4 steps each)
   auto rows = db_->Prepare(
