@@ -290,7 +290,11 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
     return Status::Ok();
   };
   GOVESB_RETURN_IF_ERROR(for_each(add, flush));
-  return flush();
+  Status flushed = flush();
+  // A row with large stored bodies leaves a large buffer behind: give that memory back.
+  constexpr size_t kKeep = 1 << 20;
+  if (texts.capacity() > kKeep) std::string().swap(texts);
+  return flushed;
 }
 
 }  // namespace
