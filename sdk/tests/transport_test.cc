@@ -65,8 +65,10 @@ class ScriptedServer {
         res.body() = std::string(req.target()) == "/engine/echo" ? req.body() : "{}";
         res.keep_alive(true);
         res.prepare_payload();
-        bhttp::write(socket, res, ec);
+        // Counted before the answer goes out: once the client has it, the test may read the
+        // count at once, before this thread would get past the write.
         ++answered_;
+        bhttp::write(socket, res, ec);
         if (ec || mode_ == Mode::kCloseAfterAnswer) break;
       }
       socket.close(ec);
