@@ -253,7 +253,7 @@ bool ParseLaxSecp256k1Signature(std::span<const uint8_t> der, secp256k1_ecdsa_si
   return secp256k1_ecdsa_signature_parse_compact(Secp256k1Context(), out, compact.data()) == 1;
 }
 
-bool VerifySecp256k1(const secp256k1_pubkey& key, std::string_view message,
+bool VerifySecp256k1(const secp256k1_pubkey& key, const Sha256Digest& digest,
                      std::span<const uint8_t> der) {
   const secp256k1_context* ctx = Secp256k1Context();
   secp256k1_ecdsa_signature parsed;
@@ -264,11 +264,11 @@ bool VerifySecp256k1(const secp256k1_pubkey& key, std::string_view message,
   // libsecp256k1 only accepts low-S; other signers (OpenSSL, Java, Node) produce either.
   secp256k1_ecdsa_signature normalized;
   secp256k1_ecdsa_signature_normalize(ctx, &normalized, &parsed);
-  const Sha256Digest digest = Sha256(message);
   return secp256k1_ecdsa_verify(ctx, &normalized, digest.data(), &key) == 1;
 }
 
-bool VerifyWithOpenSsl(EVP_PKEY* key, std::string_view message, std::span<const uint8_t> der) {
+// ECDSA over the SHA-256 digest (what EVP_DigestVerify with SHA-256 does after hashing).
+bool VerifyWithOpenSsl(EVP_PKEY* key, const Sha256Digest& digest, std::span<const uint8_t> der) {
   ClearOpenSslErrorsOnExit clear_errors;
   // OpenSSL's verifier insists on canonical DER; accept what other encoders produce by
   // re-encoding first, so that all three curves accept the same signatures.
@@ -281,14 +281,13 @@ bool VerifyWithOpenSsl(EVP_PKEY* key, std::string_view message, std::span<const 
   if (canonical_len <= 0) return false;
 
   // A context per call: EVP contexts are mutable and must not be shared between threads.
-  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  if (ctx == nullptr ||
-      EVP_DigestVerifyInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr, key, nullptr) != 1) {
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  if (ctx == nullptr || EVP_PKEY_verify_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1) {
     return false;
   }
-  return EVP_DigestVerify(ctx.get(), canonical.data(), static_cast<size_t>(canonical_len),
-                          reinterpret_cast<const unsigned char*>(message.data()),
-                          message.size()) == 1;
+  return EVP_PKEY_verify(ctx.get(), canonical.data(), static_cast<size_t>(canonical_len),
+                         digest.data(), digest.size()) == 1;
 }
 
 }  // namespace
@@ -377,12 +376,17 @@ std::string PublicKey::SpkiBase64() const {
 }
 
 bool PublicKey::Verify(std::string_view message, std::span<const uint8_t> der_signature) const {
+  return VerifyDigest(Sha256(message), der_signature);
+}
+
+bool PublicKey::VerifyDigest(const Sha256Digest& digest,
+                             std::span<const uint8_t> der_signature) const {
   GOVESB_CHECK(impl_ != nullptr);
   if (der_signature.empty() || der_signature.size() > kMaxSignatureBytes) return false;
   if (impl_->curve == Curve::kSecp256k1) {
-    return VerifySecp256k1(impl_->secp256k1_point, message, der_signature);
+    return VerifySecp256k1(impl_->secp256k1_point, digest, der_signature);
   }
-  return VerifyWithOpenSsl(impl_->key.get(), message, der_signature);
+  return VerifyWithOpenSsl(impl_->key.get(), digest, der_signature);
 }
 
 EVP_PKEY* PublicKey::evp() const {
@@ -391,10 +395,15 @@ EVP_PKEY* PublicKey::evp() const {
 }
 
 bool PublicKey::VerifyBase64(std::string_view message, std::string_view signature_base64) const {
+  return VerifyDigestBase64(Sha256(message), signature_base64);
+}
+
+bool PublicKey::VerifyDigestBase64(const Sha256Digest& digest,
+                                   std::string_view signature_base64) const {
   if (signature_base64.size() > 2 * kMaxSignatureBytes) return false;
   std::optional<std::string> der = Base64Decode(signature_base64);
   if (!der.has_value()) return false;
-  return Verify(message, AsBytes(*der));
+  return VerifyDigest(digest, AsBytes(*der));
 }
 
 // --- PrivateKey ---------------------------------------------------------------------------
@@ -452,9 +461,8 @@ Result<std::shared_ptr<const PrivateKey::Impl>> MakePrivateKeyImpl(EvpPkeyPtr ke
   return std::shared_ptr<const PrivateKey::Impl>(std::move(impl));
 }
 
-std::string SignSecp256k1(const PrivateKey::Impl& impl, std::string_view message) {
+std::string SignSecp256k1(const PrivateKey::Impl& impl, const Sha256Digest& digest) {
   const secp256k1_context* ctx = Secp256k1Context();
-  const Sha256Digest digest = Sha256(message);
   secp256k1_ecdsa_signature sig;
   // Default nonce: RFC 6979, deterministic. The result is always low-S.
   GOVESB_CHECK(secp256k1_ecdsa_sign(ctx, &sig, digest.data(), impl.secp256k1_secret.data(), nullptr,
@@ -465,18 +473,18 @@ std::string SignSecp256k1(const PrivateKey::Impl& impl, std::string_view message
   return std::string(reinterpret_cast<const char*>(der.data()), der_len);
 }
 
-std::string SignWithOpenSsl(EVP_PKEY* key, std::string_view message) {
+// ECDSA over the SHA-256 digest (what EVP_DigestSign with SHA-256 does after hashing).
+std::string SignWithOpenSsl(EVP_PKEY* key, const Sha256Digest& digest) {
   ClearOpenSslErrorsOnExit clear_errors;
-  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
   GOVESB_CHECK(ctx != nullptr);
-  GOVESB_CHECK(
-      EVP_DigestSignInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr, key, nullptr) == 1);
-  const auto* data = reinterpret_cast<const unsigned char*>(message.data());
+  GOVESB_CHECK(EVP_PKEY_sign_init(ctx.get()) == 1);
+  GOVESB_CHECK(EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) == 1);
   size_t len = 0;
-  GOVESB_CHECK(EVP_DigestSign(ctx.get(), nullptr, &len, data, message.size()) == 1);
+  GOVESB_CHECK(EVP_PKEY_sign(ctx.get(), nullptr, &len, digest.data(), digest.size()) == 1);
   std::string der(len, '\0');
-  GOVESB_CHECK(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(der.data()), &len, data,
-                              message.size()) == 1);
+  GOVESB_CHECK(EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(der.data()), &len,
+                             digest.data(), digest.size()) == 1);
   der.resize(len);
   return der;
 }
@@ -555,9 +563,17 @@ PublicKey PrivateKey::public_key() const {
 }
 
 std::string PrivateKey::SignDer(std::string_view message) const {
+  return SignDigestDer(Sha256(message));
+}
+
+std::string PrivateKey::SignDigestDer(const Sha256Digest& digest) const {
   GOVESB_CHECK(impl_ != nullptr);
-  if (impl_->curve == Curve::kSecp256k1) return SignSecp256k1(*impl_, message);
-  return SignWithOpenSsl(impl_->key.get(), message);
+  if (impl_->curve == Curve::kSecp256k1) return SignSecp256k1(*impl_, digest);
+  return SignWithOpenSsl(impl_->key.get(), digest);
+}
+
+std::string PrivateKey::SignDigestBase64(const Sha256Digest& digest) const {
+  return Base64Encode(SignDigestDer(digest));
 }
 
 EVP_PKEY* PrivateKey::evp() const {

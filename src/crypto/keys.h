@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "crypto/primitives.h"
 
 // OpenSSL's EVP_PKEY, declared here so that this header does not pull in OpenSSL.
 struct evp_pkey_st;
@@ -39,6 +40,10 @@ class PublicKey {
   bool Verify(std::string_view message, std::span<const uint8_t> der_signature) const;
   // Same, with the signature as standard base64 (as carried in envelopes).
   bool VerifyBase64(std::string_view message, std::string_view signature_base64) const;
+  // The same over the message's SHA-256, made already by a caller that needs it anyway (the
+  // evidence log keeps the SHA-256 of every signed body): the message is hashed once.
+  bool VerifyDigest(const Sha256Digest& digest, std::span<const uint8_t> der_signature) const;
+  bool VerifyDigestBase64(const Sha256Digest& digest, std::string_view signature_base64) const;
 
   // The underlying OpenSSL key (an EVP_PKEY), owned by this object and its copies. For the
   // crypto module's own OpenSSL code (payload encryption); callers must not modify it.
@@ -66,6 +71,9 @@ class PrivateKey {
   // ECDSA-SHA256 over `message`: ASN.1 DER signature (low-S), as standard base64.
   std::string SignBase64(std::string_view message) const;
   std::string SignDer(std::string_view message) const;
+  // The same over the message's SHA-256, made already by the caller.
+  std::string SignDigestBase64(const Sha256Digest& digest) const;
+  std::string SignDigestDer(const Sha256Digest& digest) const;
 
   // The underlying OpenSSL key (an EVP_PKEY), owned by this object and its copies. For the
   // crypto module's own OpenSSL code (payload encryption); callers must not modify it.
@@ -83,6 +91,8 @@ class Signer {
  public:
   virtual ~Signer() = default;
   virtual std::string SignBase64(std::string_view message) const = 0;
+  // ECDSA over a SHA-256 the caller has made of the message (SignBase64 without the hashing).
+  virtual std::string SignDigestBase64(const Sha256Digest& digest) const = 0;
   virtual const PublicKey& public_key() const = 0;
 };
 
@@ -91,6 +101,9 @@ class LocalSigner final : public Signer {
   explicit LocalSigner(PrivateKey key) : key_(std::move(key)), public_key_(key_.public_key()) {}
   std::string SignBase64(std::string_view message) const override {
     return key_.SignBase64(message);
+  }
+  std::string SignDigestBase64(const Sha256Digest& digest) const override {
+    return key_.SignDigestBase64(digest);
   }
   const PublicKey& public_key() const override { return public_key_; }
 

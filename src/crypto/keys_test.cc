@@ -575,6 +575,32 @@ TEST(SignTest, RoundTripOnEveryCurve) {
   }
 }
 
+TEST(SignTest, ADigestSignsAndVerifiesLikeItsMessageOnEveryCurve) {
+  const Sha256Digest digest = Sha256(kMessage);
+  Sha256Digest other = digest;
+  other[31] ^= 1;
+  for (Curve curve : kAllCurves) {
+    SCOPED_TRACE(std::string(CurveName(curve)));
+    PrivateKey key = MustGenerate(curve);
+    PublicKey pub = key.public_key();
+    const LocalSigner signer(key);
+    // Signed over the digest, verified over the message, and the other way round.
+    EXPECT_TRUE(pub.VerifyBase64(kMessage, key.SignDigestBase64(digest)));
+    EXPECT_TRUE(pub.VerifyBase64(kMessage, signer.SignDigestBase64(digest)));
+    EXPECT_TRUE(pub.VerifyDigestBase64(digest, key.SignBase64(kMessage)));
+    const std::string der = key.SignDer(kMessage);
+    EXPECT_TRUE(pub.VerifyDigest(digest, AsBytes(der)));
+    EXPECT_FALSE(pub.VerifyDigestBase64(other, key.SignBase64(kMessage)));
+    EXPECT_FALSE(pub.VerifyBase64(kMessage, key.SignDigestBase64(other)));
+    EXPECT_FALSE(pub.VerifyDigestBase64(digest, "not base64!"));
+  }
+  // Foreign signatures (OpenSSL and Node) verify over their digest too.
+  for (const ForeignVector& v : kForeignVectors) {
+    SCOPED_TRACE(v.made_by);
+    EXPECT_TRUE(MustPublic(v.spki).VerifyDigestBase64(digest, v.signature));
+  }
+}
+
 TEST(SignTest, Secp256k1SignaturesAreLowSAndDeterministic) {
   PrivateKey key = MustPrivate(kOpensslSecp256k1.pkcs8);
   for (int i = 0; i < 32; ++i) {

@@ -25,6 +25,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <optional>
 
 #include "crypto/primitives.h"
 #include "engine/engine.h"
@@ -105,6 +106,23 @@ struct ExchangeLog {
   }
 };
 
+// Verifies an envelope's signature with the data's SHA-256 made once: `data_sha256` receives
+// the SHA-256 of its data text (`data_raw`) for the evidence record, and the verification of
+// the bytes as sent uses it when they are that same text.
+Result<wire::SignatureVariant> VerifyHashingOnce(const wire::IncomingEnvelope& envelope,
+                                                 const crypto::PublicKey& key,
+                                                 crypto::Sha256Digest& data_sha256) {
+  data_sha256 = crypto::Sha256(envelope.data_raw);
+  const bool same_text = envelope.data_raw_original == envelope.data_raw;
+  return wire::VerifyEnvelope(envelope, [&](std::string_view candidate) {
+    if (same_text && candidate.data() == envelope.data_raw_original.data() &&
+        candidate.size() == envelope.data_raw_original.size()) {
+      return key.VerifyDigestBase64(data_sha256, envelope.signature);
+    }
+    return key.VerifyBase64(candidate, envelope.signature);
+  });
+}
+
 std::string OutcomeName(const Status& s) {
   return s.ok() ? std::string("ok") : std::string(StatusCodeName(s.code()));
 }
@@ -129,7 +147,8 @@ struct Engine::ExchangeEvidence {
 
   void Add(std::string_view kind, const ExchangeLog& log, std::string_view from,
            std::string_view to, const Status& outcome, int64_t at_ms, std::string_view data,
-           std::string_view signature, int64_t size) {
+           std::string_view signature, int64_t size,
+           const crypto::Sha256Digest* data_sha256 = nullptr) {
     if (!enabled) return;
     evidence::Record r;
     r.at_ms = at_ms;
@@ -145,7 +164,12 @@ struct Engine::ExchangeEvidence {
                        std::chrono::steady_clock::now() - log.started)
                        .count();
     r.size = size;
-    evidence::AttachSigned(r, data, signature);
+    // The SHA-256 that signing or verifying made already, when there is one.
+    if (data_sha256 != nullptr && !data.empty()) {
+      evidence::AttachSigned(r, *data_sha256, signature);
+    } else {
+      evidence::AttachSigned(r, data, signature);
+    }
     if (body_key != nullptr && from != "bus" && !data.empty()) {
       auto sealed = evidence::SealBody(*body_key, r.request_id, r.kind, data);
       if (sealed.ok()) {
@@ -247,7 +271,8 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
   ev.format = format;
   ev.request_id = log.request_id;
   ev.started_ms = deps_.clock->NowMillis();
-  const wire::IncomingEnvelope* received = nullptr;  // once parsed
+  const wire::IncomingEnvelope* received = nullptr;     // once parsed
+  std::optional<crypto::Sha256Digest> received_sha256;  // of its data, once verified
   size_t request_size = request.body.size();
   // The consumer's request: accepted (all checks passed) or refused, with its signed data.
   auto record_request = [&](const Status& outcome) {
@@ -256,7 +281,7 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
     ev.Add(KindName(log.kind_value), log, log.consumer, "bus", outcome, ev.started_ms,
            received != nullptr ? received->data_raw : std::string_view(),
            received != nullptr ? std::string_view(received->signature) : std::string_view(),
-           static_cast<int64_t>(request_size));
+           static_cast<int64_t>(request_size), received_sha256 ? &*received_sha256 : nullptr);
   };
   // Set once an asynchronous API's awaited answer is recorded: a failed delivery cancels it.
   bool awaiting_answer = false;
@@ -271,7 +296,7 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
     log.Write(r.status, status);
     record_request(status);
     ev.Add("response", log, "bus", log.consumer, status, deps_.clock->NowMillis(), parts.data,
-           parts.signature, static_cast<int64_t>(r.body.size()));
+           parts.signature, static_cast<int64_t>(r.body.size()), &parts.data_sha256);
     return r;
   };
 
@@ -284,7 +309,8 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
     if (deps_.evidence != nullptr) {
       record_request(Status::Ok());
       ev.Add("response", log, "bus", log.consumer, Status::Ok(), deps_.clock->NowMillis(),
-             parts.data, parts.signature, static_cast<int64_t>(response.body.size()));
+             parts.data, parts.signature, static_cast<int64_t>(response.body.size()),
+             &parts.data_sha256);
       message.evidence = std::move(ev.records);
       ev.records.clear();
       ev.request_recorded = false;  // a failure to store it is recorded as a refusal
@@ -346,7 +372,9 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
     co_return refuse(BadSignature("the public key registered for system " + caller.client_id +
                                   " cannot be used; ask the bus operator to register it again"));
   }
-  auto variant = wire::VerifyEnvelope(env, *caller.public_key);
+  crypto::Sha256Digest request_sha256{};
+  auto variant = VerifyHashingOnce(env, *caller.public_key, request_sha256);
+  received_sha256 = request_sha256;
   if (!variant.ok()) {
     co_return refuse(BadSignature(
         "signature does not verify against the public key registered for system " +
@@ -492,10 +520,12 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
   }
   record_request(Status::Ok());
   std::string delivery_data = wire::DeliveryData(body_raw, log.request_id, "apiCode", api_code);
-  std::string delivery_signature = signer.SignBase64(delivery_data);
+  const crypto::Sha256Digest delivery_sha256 = crypto::Sha256(delivery_data);
+  std::string delivery_signature = signer.SignDigestBase64(delivery_sha256);
   std::string delivery = wire::SealEnvelope(delivery_data, delivery_signature);
   ev.Add("delivery", log, "bus", provider->client_id, Status::Ok(), deps_.clock->NowMillis(),
-         delivery_data, delivery_signature, static_cast<int64_t>(delivery.size()));
+         delivery_data, delivery_signature, static_cast<int64_t>(delivery.size()),
+         &delivery_sha256);
   http::UpstreamRequest upstream_request;
   upstream_request.url = api->endpoint;
   upstream_request.body = std::move(delivery);
@@ -505,9 +535,9 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
   auto pending = deps_.upstream->Post(std::move(upstream_request));
   auto answer = co_await std::move(pending);
   auto record_reply = [&](const Status& outcome, std::string_view data, std::string_view sig,
-                          size_t size) {
+                          size_t size, const crypto::Sha256Digest* data_sha256 = nullptr) {
     ev.Add("reply", log, provider->client_id, "bus", outcome, deps_.clock->NowMillis(), data, sig,
-           static_cast<int64_t>(size));
+           static_cast<int64_t>(size), data_sha256);
   };
   if (!answer.ok()) {
     const Status& s = answer.status();
@@ -537,16 +567,18 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
                                 std::to_string(provider_status) +
                                 "): " + reply_env.status().message()));
   }
-  auto reply_variant = wire::VerifyEnvelope(*reply_env, *provider->public_key);
+  crypto::Sha256Digest reply_sha256{};
+  auto reply_variant = VerifyHashingOnce(*reply_env, *provider->public_key, reply_sha256);
   if (!reply_variant.ok()) {
     record_reply(BadSignature("the reply's signature does not verify"), reply_env->data_raw,
-                 reply_env->signature, reply_size);
+                 reply_env->signature, reply_size, &reply_sha256);
     co_return refuse(BadSignature("the answer of the provider of API " + api_code +
                                   " failed signature verification; it was not passed on"));
   }
   auto reply = wire::ReadProviderReply(*reply_env);
   if (!reply.ok()) {
-    record_reply(reply.status(), reply_env->data_raw, reply_env->signature, reply_size);
+    record_reply(reply.status(), reply_env->data_raw, reply_env->signature, reply_size,
+                 &reply_sha256);
     co_return refuse(
         BadGateway("the provider of API " + api_code +
                    " answered with an unusable envelope: " + reply.status().message()));
@@ -563,12 +595,12 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
   Status outcome = reply->success ? Status::Ok()
                                   : Status(StatusCode::kFailedPrecondition,
                                            "provider answered success:false: " + message);
-  record_reply(outcome, reply_env->data_raw, reply_env->signature, reply_size);
+  record_reply(outcome, reply_env->data_raw, reply_env->signature, reply_size, &reply_sha256);
   SignedParts parts;
   HttpResponse response = SignedResponse(200, reply->success, log.request_id, message,
                                          reply->esb_body_raw, signer, format, &parts);
   ev.Add("response", log, "bus", log.consumer, outcome, deps_.clock->NowMillis(), parts.data,
-         parts.signature, static_cast<int64_t>(response.body.size()));
+         parts.signature, static_cast<int64_t>(response.body.size()), &parts.data_sha256);
   log.Write(200, outcome);
   co_return response;
 }

@@ -28,17 +28,19 @@ http::HttpResponse SignedResponse(int http_status, bool success, std::string_vie
   if (format == Format::kXml) {
     auto xml = wire::DataJsonToXml(data, "data");
     if (xml.ok()) {
-      std::string signature = signer.SignBase64(*xml);
+      const crypto::Sha256Digest digest = crypto::Sha256(*xml);
+      std::string signature = signer.SignDigestBase64(digest);
       r.content_type = "application/xml";
       r.body = wire::SealXmlEnvelope(*xml, signature);
-      if (parts != nullptr) *parts = SignedParts{std::move(*xml), std::move(signature)};
+      if (parts != nullptr) *parts = SignedParts{std::move(*xml), std::move(signature), digest};
       return r;
     }
   }
-  std::string signature = signer.SignBase64(data);
+  const crypto::Sha256Digest digest = crypto::Sha256(data);
+  std::string signature = signer.SignDigestBase64(digest);
   r.content_type = "application/json";
   r.body = wire::SealEnvelope(data, signature);
-  if (parts != nullptr) *parts = SignedParts{std::move(data), std::move(signature)};
+  if (parts != nullptr) *parts = SignedParts{std::move(data), std::move(signature), digest};
   return r;
 }
 

@@ -24,6 +24,7 @@ enum class Format { kJson, kXml };
 struct SignedParts {
   std::string data;
   std::string signature;
+  crypto::Sha256Digest data_sha256{};  // of `data`, made for signing it
 };
 
 // A signed response envelope (contract 4.2) in the consumer's format. `parts`, when given,

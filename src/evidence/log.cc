@@ -126,12 +126,20 @@ std::string CheckpointBody(int64_t id, int64_t first_seq, int64_t last_seq, int6
 }  // namespace
 
 void AttachSigned(Record& r, std::string_view data, std::string_view signature) {
-  auto hex_sha256 = [](std::string_view text) {
-    return text.empty() ? std::string() : HashHex(crypto::Sha256(text));
-  };
-  r.body_sha256 = hex_sha256(data);
+  if (data.empty()) {
+    r.body_sha256.clear();
+    r.signature = std::string(signature);
+    r.signature_sha256 = signature.empty() ? std::string() : HashHex(crypto::Sha256(signature));
+    r.signature_sha256_derived = true;
+    return;
+  }
+  AttachSigned(r, crypto::Sha256(data), signature);
+}
+
+void AttachSigned(Record& r, const crypto::Sha256Digest& data_sha256, std::string_view signature) {
+  r.body_sha256 = HashHex(data_sha256);
   r.signature = std::string(signature);
-  r.signature_sha256 = hex_sha256(signature);
+  r.signature_sha256 = signature.empty() ? std::string() : HashHex(crypto::Sha256(signature));
   r.signature_sha256_derived = true;
 }
 

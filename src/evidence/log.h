@@ -46,6 +46,9 @@ struct Record {
 // Fills the record's evidence of a signed message: the SHA-256 of its signed data text and
 // of its signature (hex, "" when empty), and the signature itself.
 void AttachSigned(Record& r, std::string_view data, std::string_view signature);
+// The same for non-empty data whose SHA-256 the caller has made already (signing and
+// verifying hash it too): the data is not hashed again.
+void AttachSigned(Record& r, const crypto::Sha256Digest& data_sha256, std::string_view signature);
 
 // Seals `data` for Record::body_encrypted (base64), under the 32-byte evidence key.
 Result<std::string> SealBody(std::string_view key, std::string_view request_id,

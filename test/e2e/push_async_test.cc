@@ -454,6 +454,20 @@ TEST_F(PushAsyncTest, BodiesAreKeptEncryptedOnlyForApisThatStoreThem) {
   for (const std::string& record : records_of(plain->request_id)) {
     EXPECT_FALSE(evidence::CanonicalMember(record, "bodyEncrypted").has_value()) << record;
   }
+  // The response record holds the SHA-256 of exactly the data the consumer received and
+  // verified (the bus hashes it once, for its signature and for the record).
+  for (const sdk::Response* answer : {&*kept, &*plain}) {
+    int responses = 0;
+    for (const std::string& record : records_of(answer->request_id)) {
+      if (evidence::CanonicalMember(record, "kind") != std::optional<std::string>("response")) {
+        continue;
+      }
+      ++responses;
+      EXPECT_EQ(evidence::CanonicalMember(record, "bodySha256"),
+                std::optional<std::string>(evidence::HashHex(crypto::Sha256(answer->data))));
+    }
+    EXPECT_EQ(responses, 1);
+  }
   auto report = evidence::Verify(*db_, *bus_key_);
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->intact) << report->problem;
