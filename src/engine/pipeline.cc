@@ -106,23 +106,6 @@ struct ExchangeLog {
   }
 };
 
-// Verifies an envelope's signature with the data's SHA-256 made once: `data_sha256` receives
-// the SHA-256 of its data text (`data_raw`) for the evidence record, and the verification of
-// the bytes as sent uses it when they are that same text.
-Result<wire::SignatureVariant> VerifyHashingOnce(const wire::IncomingEnvelope& envelope,
-                                                 const crypto::PublicKey& key,
-                                                 crypto::Sha256Digest& data_sha256) {
-  data_sha256 = crypto::Sha256(envelope.data_raw);
-  const bool same_text = envelope.data_raw_original == envelope.data_raw;
-  return wire::VerifyEnvelope(envelope, [&](std::string_view candidate) {
-    if (same_text && candidate.data() == envelope.data_raw_original.data() &&
-        candidate.size() == envelope.data_raw_original.size()) {
-      return key.VerifyDigestBase64(data_sha256, envelope.signature);
-    }
-    return key.VerifyBase64(candidate, envelope.signature);
-  });
-}
-
 std::string OutcomeName(const Status& s) {
   return s.ok() ? std::string("ok") : std::string(StatusCodeName(s.code()));
 }
@@ -373,7 +356,7 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
                                   " cannot be used; ask the bus operator to register it again"));
   }
   crypto::Sha256Digest request_sha256{};
-  auto variant = VerifyHashingOnce(env, *caller.public_key, request_sha256);
+  auto variant = wire::VerifyEnvelope(env, *caller.public_key, &request_sha256);
   received_sha256 = request_sha256;
   if (!variant.ok()) {
     co_return refuse(BadSignature(
@@ -568,7 +551,7 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
                                 "): " + reply_env.status().message()));
   }
   crypto::Sha256Digest reply_sha256{};
-  auto reply_variant = VerifyHashingOnce(*reply_env, *provider->public_key, reply_sha256);
+  auto reply_variant = wire::VerifyEnvelope(*reply_env, *provider->public_key, &reply_sha256);
   if (!reply_variant.ok()) {
     record_reply(BadSignature("the reply's signature does not verify"), reply_env->data_raw,
                  reply_env->signature, reply_size, &reply_sha256);

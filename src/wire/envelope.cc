@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "crypto/primitives.h"
+
 namespace govesb::wire {
 namespace {
 
@@ -494,8 +496,17 @@ Result<SignatureVariant> VerifyEnvelope(const IncomingEnvelope& envelope,
 }
 
 Result<SignatureVariant> VerifyEnvelope(const IncomingEnvelope& envelope,
-                                        const crypto::PublicKey& key) {
+                                        const crypto::PublicKey& key,
+                                        crypto::Sha256Digest* data_sha256) {
+  const std::string_view raw = envelope.data_raw_original;
+  const crypto::Sha256Digest raw_sha256 = crypto::Sha256(raw);
+  if (data_sha256 != nullptr) {
+    *data_sha256 = envelope.data_raw == raw ? raw_sha256 : crypto::Sha256(envelope.data_raw);
+  }
   return VerifyEnvelope(envelope, [&](std::string_view candidate) {
+    if (candidate.data() == raw.data() && candidate.size() == raw.size()) {
+      return key.VerifyDigestBase64(raw_sha256, envelope.signature);
+    }
     return key.VerifyBase64(candidate, envelope.signature);
   });
 }

@@ -97,9 +97,12 @@ std::string_view SignatureVariantName(SignatureVariant variant);
 // Error: kBadSignature "signature does not verify against the registered public key".
 Result<SignatureVariant> VerifyEnvelope(const IncomingEnvelope& envelope,
                                         const std::function<bool(std::string_view)>& verify);
-// Same, verifying each candidate with key.VerifyBase64(candidate, envelope.signature).
+// Same, verifying each candidate with `key` against envelope.signature. The bytes as sent are
+// hashed once; `data_sha256`, when given, receives the SHA-256 of `data_raw` (the evidence log
+// keeps it), made from that same hash when the two texts are the same.
 Result<SignatureVariant> VerifyEnvelope(const IncomingEnvelope& envelope,
-                                        const crypto::PublicKey& key);
+                                        const crypto::PublicKey& key,
+                                        crypto::Sha256Digest* data_sha256 = nullptr);
 
 // Exactly {"data":<data_json>,"signature":"<signature_b64>"}: compact, data first (the PHP
 // helper cuts the text between {"data": and ,"signature"). `data_json` is inserted verbatim:
