@@ -125,22 +125,29 @@ std::string CheckpointBody(int64_t id, int64_t first_seq, int64_t last_seq, int6
 
 }  // namespace
 
+namespace {
+
+// A signature's hex SHA-256 ("" for no signature), as records carry it.
+std::string SignatureSha256(std::string_view signature) {
+  return signature.empty() ? std::string() : HashHex(crypto::Sha256(signature));
+}
+
+void AttachSignature(Record& r, std::string_view signature) {
+  r.signature = std::string(signature);
+  r.signature_sha256 = SignatureSha256(signature);
+  r.signature_sha256_derived = true;
+}
+
+}  // namespace
+
 void AttachSigned(Record& r, std::string_view data, std::string_view signature) {
-  if (data.empty()) {
-    r.body_sha256.clear();
-    r.signature = std::string(signature);
-    r.signature_sha256 = signature.empty() ? std::string() : HashHex(crypto::Sha256(signature));
-    r.signature_sha256_derived = true;
-    return;
-  }
-  AttachSigned(r, crypto::Sha256(data), signature);
+  r.body_sha256 = data.empty() ? std::string() : HashHex(crypto::Sha256(data));
+  AttachSignature(r, signature);
 }
 
 void AttachSigned(Record& r, const crypto::Sha256Digest& data_sha256, std::string_view signature) {
   r.body_sha256 = HashHex(data_sha256);
-  r.signature = std::string(signature);
-  r.signature_sha256 = signature.empty() ? std::string() : HashHex(crypto::Sha256(signature));
-  r.signature_sha256_derived = true;
+  AttachSignature(r, signature);
 }
 
 namespace {
@@ -453,10 +460,6 @@ class Reader {
   std::string_view in_;
   size_t pos_ = 0;
 };
-
-std::string SignatureSha256(std::string_view signature) {
-  return signature.empty() ? std::string() : HashHex(crypto::Sha256(signature));
-}
 
 }  // namespace
 
