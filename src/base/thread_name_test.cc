@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace govesb {
@@ -15,25 +16,24 @@ std::string NameOf(pthread_t t) {
   return name;
 }
 
-TEST(ThreadName, NamesTheCallingThreadOnly) {
+// The name a new thread has after calling NameThisThread(name).
+std::string NameSeenAfterNaming(std::string_view name) {
   std::string seen;
   std::thread t([&] {
-    NameThisThread("govesb-writer");
+    NameThisThread(name);
     seen = NameOf(pthread_self());
   });
   t.join();
-  EXPECT_EQ(seen, "govesb-writer");
+  return seen;
+}
+
+TEST(ThreadName, NamesTheCallingThreadOnly) {
+  EXPECT_EQ(NameSeenAfterNaming("govesb-writer"), "govesb-writer");
   EXPECT_NE(NameOf(pthread_self()), "govesb-writer");
 }
 
 TEST(ThreadName, CutsNamesLongerThanLinuxKeeps) {
-  std::string seen;
-  std::thread t([&] {
-    NameThisThread("govesb-checkpointer-and-more");
-    seen = NameOf(pthread_self());
-  });
-  t.join();
-  EXPECT_EQ(seen, "govesb-checkpoi");
+  EXPECT_EQ(NameSeenAfterNaming("govesb-checkpointer-and-more"), "govesb-checkpoi");
 }
 
 }  // namespace
