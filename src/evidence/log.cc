@@ -10,6 +10,7 @@
 
 #include "base/encoding.h"
 #include "crypto/aead.h"
+#include "evidence/codec.h"
 #include "evidence/records.h"
 #include "wire/json.h"
 
@@ -371,23 +372,6 @@ PreparedRecords Prepare(std::span<const Record> records) {
 
 namespace {
 
-void PutVarint(uint64_t v, std::string& out) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-void PutSigned(int64_t v, std::string& out) {
-  PutVarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63), out);
-}
-
-void PutString(std::string_view s, std::string& out) {
-  PutVarint(s.size(), out);
-  out.append(s);
-}
-
 // A hex SHA-256 as written by HashHex: 0 = "", 1 = 32 bytes, 2 = another text as it is.
 void PutHex(std::string_view hex, std::string& out) {
   if (hex.empty()) {
@@ -406,60 +390,24 @@ void PutHex(std::string_view hex, std::string& out) {
   PutString(hex, out);
 }
 
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool done() const { return pos_ >= in_.size(); }
-  bool Varint(uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= in_.size()) return false;
-      const auto b = static_cast<uint8_t>(in_[pos_++]);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  }
-  bool Signed(int64_t& v) {
-    uint64_t u = 0;
-    if (!Varint(u)) return false;
-    v = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
+// A hex SHA-256 as PutHex wrote it.
+bool ReadHex(ByteReader& in, std::string& s) {
+  char tag = 0;
+  if (!in.Byte(tag)) return false;
+  if (tag == '\0') {
+    s.clear();
     return true;
   }
-  bool String(std::string& s) {
-    uint64_t n = 0;
-    if (!Varint(n) || n > in_.size() - pos_) return false;
-    s.assign(in_.substr(pos_, n));
-    pos_ += n;
+  if (tag == '\1') {
+    std::string_view bytes;
+    if (!in.Fixed(32, bytes)) return false;
+    Hash h;
+    std::memcpy(h.data(), bytes.data(), 32);
+    s = HashHex(h);
     return true;
   }
-  bool Hex(std::string& s) {
-    if (pos_ >= in_.size()) return false;
-    const char tag = in_[pos_++];
-    if (tag == '\0') {
-      s.clear();
-      return true;
-    }
-    if (tag == '\1') {
-      if (in_.size() - pos_ < 32) return false;
-      Hash h;
-      std::memcpy(h.data(), in_.data() + pos_, 32);
-      pos_ += 32;
-      s = HashHex(h);
-      return true;
-    }
-    return tag == '\2' && String(s);
-  }
-  bool Byte(char& c) {
-    if (pos_ >= in_.size()) return false;
-    c = in_[pos_++];
-    return true;
-  }
-
- private:
-  std::string_view in_;
-  size_t pos_ = 0;
-};
+  return tag == '\2' && in.String(s);
+}
 
 }  // namespace
 
@@ -488,7 +436,7 @@ void EncodeCompact(const Record& r, std::string& out) {
 std::optional<std::vector<Record>> DecodeCompactRow(std::string_view row,
                                                     std::string_view request_id) {
   if (row.empty() || row[0] != kCompactRowMarker) return std::nullopt;
-  Reader in(row.substr(1));
+  ByteReader in(row.substr(1));
   std::vector<Record> out;
   while (!in.done()) {
     Record r;
@@ -497,15 +445,15 @@ std::optional<std::vector<Record>> DecodeCompactRow(std::string_view row,
     bool ok = in.Signed(r.at_ms) && in.String(r.kind) && in.String(r.from) && in.String(r.to) &&
               in.String(r.code) && in.String(r.user_id) && in.String(r.outcome) &&
               in.String(r.error) && in.Signed(r.latency_us) && in.Signed(r.size) &&
-              in.Hex(r.body_sha256) && in.String(r.signature);
+              ReadHex(in, r.body_sha256) && in.String(r.signature);
     if (!ok) return std::nullopt;
     {
-      Reader peek = in;
+      ByteReader peek = in;
       if (!peek.Byte(tag)) return std::nullopt;
       if (tag == '\3') {
         in = peek;
         r.signature_sha256 = SignatureSha256(r.signature);
-      } else if (!in.Hex(r.signature_sha256)) {
+      } else if (!ReadHex(in, r.signature_sha256)) {
         return std::nullopt;
       }
     }

@@ -62,6 +62,11 @@ void GroupCommitWriter::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void GroupCommitWriter::SetParticipant(CommitParticipant* participant) {
+  std::lock_guard lock(batch_mutex_);
+  context_.participant_ = participant;
+}
+
 GroupCommitWriter::Stats GroupCommitWriter::stats() const {
   return Stats{commits_.load(), jobs_.load(), failed_commits_.load(), delayed_commits_.load()};
 }
@@ -110,16 +115,20 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
     return stmt->Run();
   };
 
+  std::lock_guard batch_lock(batch_mutex_);
+  CommitParticipant* participant = context_.participant_;
   std::vector<Status> results(batch.size());
   Status begun = run(kBegin);
   if (begun.ok()) {
     for (size_t i = 0; i < batch.size(); ++i) {
       Status s = run(kSavepoint);
       if (s.ok()) {
+        const uint64_t mark = participant != nullptr ? participant->Mark() : 0;
         s = batch[i].job(context_);
         if (s.ok()) {
           s = run(kRelease);
         } else {
+          if (participant != nullptr) participant->RollbackTo(mark);
           Status undone = run(kRollbackTo);
           if (undone.ok()) undone = run(kRelease);
           if (!undone.ok()) {
@@ -129,10 +138,19 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
       }
       results[i] = std::move(s);
     }
-    Status committed = run(kCommit);
+    // The participant's writes first: once the database commits, its writes must be durable.
+    Status committed = participant != nullptr ? participant->Flush() : Status::Ok();
+    if (committed.ok()) committed = run(kCommit);
     if (!committed.ok()) {
       (void)run(kRollback);
       begun = committed;
+    }
+  }
+  if (participant != nullptr) {
+    if (begun.ok()) {
+      participant->Committed();
+    } else {
+      participant->Abandon();
     }
   }
   if (!begun.ok()) {

@@ -17,8 +17,27 @@
 
 namespace govesb::store {
 
-// What a write job sees: the writer's connection, inside the open batch transaction, and a
-// cache of prepared statements (preparing costs more than running a small INSERT).
+// A store outside the database whose writes commit with the writer's batches (the evidence
+// log's append-only files): jobs write to it through WriteContext::participant(), and the
+// writer makes those writes durable just before the database's COMMIT, so that a batch's
+// writes to both are durable, or undone, together. Called on the writer thread only.
+class CommitParticipant {
+ public:
+  virtual ~CommitParticipant() = default;
+  // Before each job: a mark to roll back to when the job fails (as its savepoint is).
+  virtual uint64_t Mark() = 0;
+  virtual void RollbackTo(uint64_t mark) = 0;
+  // Before COMMIT: makes the batch's writes durable. An error rolls the batch back.
+  virtual Status Flush() = 0;
+  // After COMMIT succeeded: the batch's writes may now be read as done.
+  virtual void Committed() = 0;
+  // The batch was rolled back (Flush or COMMIT failed): undo its writes, flushed or not.
+  virtual void Abandon() = 0;
+};
+
+// What a write job sees: the writer's connection, inside the open batch transaction, a cache
+// of prepared statements (preparing costs more than running a small INSERT), and the
+// participant, if any, that commits with it.
 class WriteContext {
  public:
   explicit WriteContext(Database& db) : db_(db) {}
@@ -26,10 +45,14 @@ class WriteContext {
   // The statement for `sql`, prepared once and reset for reuse. `sql` must be a string with
   // static storage (a literal or constexpr): it is the cache key.
   Result<Statement*> Prepared(std::string_view sql);
+  // nullptr when none was set (GroupCommitWriter::SetParticipant).
+  CommitParticipant* participant() { return participant_; }
 
  private:
+  friend class GroupCommitWriter;
   Database& db_;
   std::unordered_map<const char*, Statement> cache_;
+  CommitParticipant* participant_ = nullptr;
 };
 
 struct GroupCommitOptions {
@@ -75,6 +98,10 @@ class GroupCommitWriter {
   // Finishes every job submitted so far, then stops the thread. Idempotent.
   void Stop();
 
+  // Sets (or, with nullptr, clears) the one store that commits with the batches. Waits for a
+  // batch in progress to end, so that a participant being destroyed can clear itself safely.
+  void SetParticipant(CommitParticipant* participant);
+
   struct Stats {
     uint64_t commits = 0;
     uint64_t jobs = 0;
@@ -95,6 +122,7 @@ class GroupCommitWriter {
   std::unique_ptr<Database> db_;
   WriteContext context_;
   GroupCommitOptions options_;
+  std::mutex batch_mutex_;  // held while a batch runs; guards context_.participant_
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending> queue_;

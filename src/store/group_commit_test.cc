@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <thread>
@@ -175,6 +176,111 @@ TEST_F(GroupCommitTest, AFailedCommitFailsEveryJobOfTheBatch) {
   EXPECT_EQ(results[1].code(), StatusCode::kUnavailable);
   EXPECT_EQ(Count("items"), 0) << "nothing of a failed batch may be reported or kept";
   EXPECT_GE((*writer)->stats().failed_commits, 1u);
+}
+
+// A participant keeping its writes in memory, as a file would: `durable` is what it flushed.
+class ListParticipant : public CommitParticipant {
+ public:
+  explicit ListParticipant(std::function<int64_t()> committed_rows)
+      : committed_rows_(std::move(committed_rows)) {}
+  uint64_t Mark() override { return pending.size(); }
+  void RollbackTo(uint64_t mark) override { pending.resize(mark); }
+  Status Flush() override {
+    rows_seen_at_flush = committed_rows_();
+    if (fail_flush) return Internal("disk full");
+    flushed = pending;
+    return Status::Ok();
+  }
+  void Committed() override {
+    durable.insert(durable.end(), flushed.begin(), flushed.end());
+    pending.clear();
+    flushed.clear();
+  }
+  void Abandon() override {
+    ++abandoned;
+    pending.clear();
+    flushed.clear();
+  }
+
+  std::vector<std::string> pending, flushed, durable;
+  bool fail_flush = false;
+  int abandoned = 0;
+  int64_t rows_seen_at_flush = -1;
+
+ private:
+  std::function<int64_t()> committed_rows_;
+};
+
+GroupCommitWriter::Job InsertBoth(std::string value, bool fail = false) {
+  return [value = std::move(value), fail](WriteContext& ctx) -> Status {
+    static_cast<ListParticipant*>(ctx.participant())->pending.push_back(value);
+    GOVESB_ASSIGN_OR_RETURN(Statement * s, ctx.Prepared(kInsert));
+    GOVESB_RETURN_IF_ERROR(s->Bind(1, value));
+    GOVESB_RETURN_IF_ERROR(s->Run());
+    return fail ? FailedPrecondition("changed my mind") : Status::Ok();
+  };
+}
+
+TEST_F(GroupCommitTest, AParticipantFlushesBeforeTheCommitAndUndoesAFailedJob) {
+  auto writer = GroupCommitWriter::Open(path_);
+  ASSERT_TRUE(writer.ok());
+  ListParticipant p([this] { return Count("items"); });
+  (*writer)->SetParticipant(&p);
+  std::promise<void> go;
+  auto gate = go.get_future().share();
+  (*writer)->Submit(
+      [gate](WriteContext&) {
+        gate.wait();
+        return Status::Ok();
+      },
+      nullptr);
+  std::vector<Status> results(3);
+  (*writer)->Submit(InsertBoth("a"), [&](const Status& s) { results[0] = s; });
+  (*writer)->Submit(InsertBoth("b", /*fail=*/true), [&](const Status& s) { results[1] = s; });
+  (*writer)->Submit(InsertBoth("c"), [&](const Status& s) { results[2] = s; });
+  go.set_value();
+  (*writer)->Stop();
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_EQ(p.durable, (std::vector<std::string>{"a", "c"})) << "the failed job's write is undone";
+  EXPECT_EQ(p.rows_seen_at_flush, 0) << "flushed before the database committed";
+  EXPECT_EQ(Count("items"), 2);
+  EXPECT_EQ(p.abandoned, 0);
+}
+
+TEST_F(GroupCommitTest, AFailedFlushRollsTheBatchBack) {
+  auto writer = GroupCommitWriter::Open(path_);
+  ASSERT_TRUE(writer.ok());
+  ListParticipant p([] { return 0; });
+  p.fail_flush = true;
+  (*writer)->SetParticipant(&p);
+  std::promise<Status> result;
+  (*writer)->Submit(InsertBoth("a"), [&](const Status& s) { result.set_value(s); });
+  EXPECT_EQ(result.get_future().get().code(), StatusCode::kUnavailable);
+  (*writer)->SetParticipant(nullptr);
+  (*writer)->Stop();
+  EXPECT_EQ(Count("items"), 0) << "the database's part is rolled back too";
+  EXPECT_TRUE(p.durable.empty());
+  EXPECT_EQ(p.abandoned, 1);
+}
+
+TEST_F(GroupCommitTest, AFailedCommitAbandonsWhatTheParticipantFlushed) {
+  auto writer = GroupCommitWriter::Open(path_);
+  ASSERT_TRUE(writer.ok());
+  ListParticipant p([] { return 0; });
+  (*writer)->SetParticipant(&p);
+  std::promise<Status> result;
+  (*writer)->Submit(
+      [](WriteContext& ctx) {
+        static_cast<ListParticipant*>(ctx.participant())->pending.push_back("orphan");
+        return ctx.db().Exec("INSERT INTO child(parent_id) VALUES(42)");
+      },
+      [&](const Status& s) { result.set_value(s); });
+  EXPECT_EQ(result.get_future().get().code(), StatusCode::kUnavailable);
+  (*writer)->Stop();
+  EXPECT_TRUE(p.durable.empty());
+  EXPECT_EQ(p.abandoned, 1);
 }
 
 TEST_F(GroupCommitTest, SubmitAfterStopFailsAtOnce) {
