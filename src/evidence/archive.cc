@@ -8,31 +8,20 @@
 #include <filesystem>
 #include <memory>
 
+#include "evidence/files.h"
 #include "evidence/log.h"
 #include "evidence/records.h"
+#include "evidence/segments.h"
 #include "wire/json.h"
 
 namespace govesb::evidence {
 
 namespace {
 
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 std::string Padded(int64_t n) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%012lld", static_cast<long long>(n));
   return buffer;
-}
-
-Status SyncPath(const std::string& path, int flags) {
-  Fd f{::open(path.c_str(), flags | O_CLOEXEC)};
-  if (f.fd < 0 || ::fsync(f.fd) != 0) return Internal("cannot fsync " + path);
-  return Status::Ok();
 }
 
 Result<std::string> FileSha256Hex(const std::string& path) {
@@ -57,9 +46,9 @@ Result<Written> WriteArchive(store::Database& db, const std::string& path, int64
                              int64_t last, const Hash& chain_before,
                              const std::vector<StoredCheckpoint>& checkpoints) {
   const std::string tmp = path + ".tmp";
-  Fd fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)};
-  if (fd.fd < 0) return Internal("cannot create " + tmp);
-  gzFile gz = gzdopen(::dup(fd.fd), "wb6");
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (!fd.valid()) return Internal("cannot create " + tmp);
+  gzFile gz = gzdopen(::dup(fd.get()), "wb6");
   if (gz == nullptr) return Internal("cannot compress into " + tmp);
   bool write_ok = true;
   auto put = [&](std::string_view line) {
@@ -116,15 +105,14 @@ Result<Written> WriteArchive(store::Database& db, const std::string& path, int64
                               (damage.empty() ? "record " + std::to_string(expected) : damage) +
                               "; nothing was archived (run govesb audit verify)");
   }
-  if (!write_ok || closed != Z_OK || ::fsync(fd.fd) != 0) {
+  if (!write_ok || closed != Z_OK || ::fsync(fd.get()) != 0) {
     std::filesystem::remove(tmp);
     return Internal("could not write the evidence archive " + tmp);
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) return Internal("cannot rename " + tmp + ": " + ec.message());
-  GOVESB_RETURN_IF_ERROR(
-      SyncPath(std::filesystem::path(path).parent_path().string(), O_RDONLY | O_DIRECTORY));
+  GOVESB_RETURN_IF_ERROR(SyncDirectory(std::filesystem::path(path).parent_path().string()));
   GOVESB_ASSIGN_OR_RETURN(w.sha256_hex, FileSha256Hex(path));
   return w;
 }
@@ -174,7 +162,10 @@ Result<ArchiveSummary> ArchiveSealed(store::Database& db, const ArchiveOptions& 
         take.push_back(std::move(c));
       }
     }
-    if (take.empty()) return summary;
+    if (take.empty()) {
+      GOVESB_RETURN_IF_ERROR(RemoveArchivedSegments(SegmentDirFor(db.path()), archived));
+      return summary;
+    }
     const int64_t first = take.front().first;
     const int64_t last = take.back().last;
     const std::string name = "evidence-" + Padded(first) + "-" + Padded(last) + ".jsonl.gz";
@@ -197,13 +188,16 @@ Result<ArchiveSummary> ArchiveSealed(store::Database& db, const ArchiveOptions& 
       GOVESB_RETURN_IF_ERROR(add.Bind(7, w.sha256_hex));
       GOVESB_RETURN_IF_ERROR(add.Run());
       GOVESB_ASSIGN_OR_RETURN(store::Statement drop,
-                              db.Prepare("DELETE FROM evidence_entries WHERE last_seq <= ?"));
+                              db.Prepare("DELETE FROM evidence_index WHERE first_seq <= ?"));
       GOVESB_RETURN_IF_ERROR(drop.Bind(1, last));
       GOVESB_RETURN_IF_ERROR(drop.Run());
       GOVESB_RETURN_IF_ERROR(txn.Commit());
     }
     summary.files.push_back(name);
     summary.records += last - first + 1;
+    // The live log's files now wholly archived (a crash before this leaves them, ignored by
+    // readers: the next run removes them).
+    GOVESB_RETURN_IF_ERROR(RemoveArchivedSegments(SegmentDirFor(db.path()), last));
   }
 }
 

@@ -24,11 +24,12 @@ struct ArchiveSummary {
 };
 
 // Retention: moves the records of whole signed checkpoints made before `cutoff_ms` out of the
-// live log (evidence_entries) into sealed gzip archive files (format in records.h), so that
-// the database stays small. Each file is written, fsync'd and renamed into place, then listed
-// in evidence_archives and its records deleted from the live log in one transaction; a crash
-// between the two leaves the records live (the file is written again next time). The chain
-// continues across files: each header carries the chain value before its first record.
+// live log (segment files) into sealed gzip archive files (format in records.h), so that the
+// live log stays small. Each file is written, fsync'd and renamed into place, then listed in
+// evidence_archives (and its records' index rows deleted) in one transaction; a crash
+// between the two leaves the records live (the file is written again next time). Segment
+// files whose records are all archived are then deleted (the one being appended to never). The
+// chain continues across files: each header carries the chain value before its first record.
 // Refuses (changing nothing) when the records to archive do not match their stored hashes or
 // chain: archiving must never launder a damaged log.
 Result<ArchiveSummary> ArchiveSealed(store::Database& db, const ArchiveOptions& options);

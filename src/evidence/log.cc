@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <limits>
 #include <memory>
@@ -12,6 +14,7 @@
 #include "crypto/aead.h"
 #include "evidence/codec.h"
 #include "evidence/records.h"
+#include "evidence/segments.h"
 #include "wire/json.h"
 
 namespace govesb::evidence {
@@ -66,20 +69,34 @@ CREATE TABLE evidence_archives (
   sha256     TEXT    NOT NULL
 );
 )sql";
-constexpr std::array<std::string_view, 2> kMigrations = {kSchemaV1, kSchemaV2};
+// Migration 3: the live log moves into append-only segment files (segments.h; the rows of
+// evidence_entries are carried over into one by MigrateEvidenceStore, and the table stays
+// empty), with an index of the request ids of sealed records.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE evidence_index (
+  request_id TEXT    NOT NULL,
+  first_seq  INTEGER NOT NULL,
+  last_seq   INTEGER NOT NULL,
+  PRIMARY KEY (request_id, first_seq)
+) WITHOUT ROWID;
+CREATE TABLE evidence_index_state (
+  id              INTEGER PRIMARY KEY CHECK (id = 1),
+  indexed_through INTEGER NOT NULL
+);
+INSERT INTO evidence_index_state(id, indexed_through) VALUES (1, 0);
+)sql";
+constexpr std::array<std::string_view, 3> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3};
 
-constexpr std::string_view kInsertEntry =
-    "INSERT INTO evidence_entries(last_seq, first_seq, at_ms, request_id, records, hashes, chain)"
-    " VALUES(?, ?, ?, ?, ?, ?, ?)";
-constexpr std::string_view kTip =
-    "SELECT last_seq, chain FROM evidence_entries ORDER BY last_seq DESC LIMIT 1";
 constexpr std::string_view kArchivedTip =
     "SELECT last_seq, chain FROM evidence_archives ORDER BY last_seq DESC LIMIT 1";
 constexpr std::string_view kLastCheckpoint =
     "SELECT id, last_seq, body FROM evidence_checkpoints ORDER BY id DESC LIMIT 1";
-constexpr std::string_view kEntriesAfter =
-    "SELECT first_seq, last_seq, records, hashes, chain FROM evidence_entries"
-    " WHERE last_seq > ? ORDER BY last_seq";
+constexpr std::string_view kIndexState =
+    "SELECT indexed_through FROM evidence_index_state WHERE id = 1";
+constexpr std::string_view kInsertIndex =
+    "INSERT OR IGNORE INTO evidence_index(request_id, first_seq, last_seq) VALUES(?, ?, ?)";
+constexpr std::string_view kSetIndexState =
+    "UPDATE evidence_index_state SET indexed_through = ? WHERE id = 1";
 constexpr std::string_view kInsertCheckpoint =
     "INSERT INTO evidence_checkpoints(id, first_seq, last_seq, body, signature)"
     " VALUES(?, ?, ?, ?, ?)";
@@ -225,63 +242,88 @@ void AppendCanonicalTail(const Record& r, std::string& out) {
   out += '}';
 }
 
+namespace {
+
+// Carries the rows of the database's layouts over into a segment file (byte for byte: their
+// records, hashes and chain values as stored, so that a change made to them before still
+// shows), then empties the table. A crash in between leaves the rows, and the file is written
+// again (replaced) next time.
+Status MoveRowsToSegments(store::Database& db) {
+  if (db.path().empty() || db.path() == ":memory:") return Status::Ok();
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement rows,
+      db.Prepare("SELECT first_seq, last_seq, at_ms, request_id, records, hashes, chain,"
+                 " typeof(hashes) = 'blob', typeof(chain) = 'blob'"
+                 " FROM evidence_entries ORDER BY last_seq"));
+  std::vector<std::string> held;  // the entries' bytes
+  std::vector<SegmentEntry> entries;
+  while (true) {
+    GOVESB_ASSIGN_OR_RETURN(bool row, rows.Step());
+    if (!row) break;
+    SegmentEntry e;
+    e.first_seq = rows.ColumnInt64(0);
+    e.last_seq = rows.ColumnInt64(1);
+    e.at_ms = rows.ColumnInt64(2);
+    e.hashes_hex = rows.ColumnInt64(7) == 0;
+    e.chain_hex = rows.ColumnInt64(8) == 0;
+    if (e.first_seq < 1 || e.last_seq < e.first_seq) {
+      return Internal("the evidence row of record " + std::to_string(e.last_seq) +
+                      " has an impossible range; run govesb audit verify on a copy");
+    }
+    std::string bytes;
+    for (int c : {3, 4, 5, 6}) PutString(rows.ColumnView(c), bytes);
+    held.push_back(std::move(bytes));
+    entries.push_back(e);
+  }
+  if (entries.empty()) return Status::Ok();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    ByteReader in(held[i]);
+    SegmentEntry& e = entries[i];
+    if (!in.View(e.request_id) || !in.View(e.records) || !in.View(e.hashes) || !in.View(e.chain)) {
+      return Internal("cannot carry the evidence rows over");
+    }
+  }
+  const std::string dir = SegmentDirFor(db.path());
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Internal("cannot create " + dir + ": " + ec.message());
+  char name[32];
+  std::snprintf(name, sizeof name, "/%012lld.seg", static_cast<long long>(entries[0].first_seq));
+  GOVESB_RETURN_IF_ERROR(WriteSegmentFile(dir + name, entries));
+  return db.Exec("DELETE FROM evidence_entries");
+}
+
+}  // namespace
+
 Status MigrateEvidenceStore(store::Database& db) {
-  return store::Migrate(db, "evidence", kMigrations);
+  GOVESB_RETURN_IF_ERROR(store::Migrate(db, "evidence", kMigrations));
+  return MoveRowsToSegments(db);
 }
 
 namespace {
 
-// The chain's tip: the last row of the live log, else the last archive (everything may have
-// been archived), else the start.
-Status ReadTip(store::WriteContext& ctx, int64_t& seq, Hash& chain) {
-  seq = 0;
-  chain = Hash{};
-  for (std::string_view sql : {kTip, kArchivedTip}) {
-    GOVESB_ASSIGN_OR_RETURN(store::Statement * tip, ctx.Prepared(sql));
-    GOVESB_ASSIGN_OR_RETURN(bool row, tip->Step());
-    if (row) {
-      seq = tip->ColumnInt64(0);
-      auto last = StoredHash(tip->ColumnView(1), tip->ColumnIsBlob(1));
-      if (!last.has_value()) return Internal("the evidence chain's last link is unreadable");
-      chain = *last;
-    }
-    GOVESB_RETURN_IF_ERROR(tip->Reset());
-    if (row) break;
-  }
-  return Status::Ok();
-}
-
-// Appends records after the tip read inside the transaction, never cached: a batch or
-// savepoint that rolls back leaves nothing to forget. `for_each(add, flush)` calls add(record)
-// for each record and flush() after each exchange's records: one row per exchange (a change
-// of request id also starts a new row).
+// Appends records after the segment writer's tip (which a failed job or batch rolls back).
+// `for_each(add, flush)` calls add(record) for each record and flush() after each exchange's
+// records: one entry per exchange (a change of request id also starts a new entry).
 template <typename ForEach>
 Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
-  int64_t seq = 0;
-  Hash chain{};
-  GOVESB_RETURN_IF_ERROR(ReadTip(ctx, seq, chain));
-  GOVESB_ASSIGN_OR_RETURN(store::Statement * insert, ctx.Prepared(kInsertEntry));
-  // The row being made, in buffers kept by the (writer) thread: their memory is reused from
+  auto* segments = dynamic_cast<SegmentWriter*>(ctx.participant());
+  if (segments == nullptr) return FailedPrecondition("the evidence log is not open");
+  int64_t seq = segments->tip().seq;
+  Hash chain = segments->tip().chain;
+  // The entry being made, in buffers kept by the (writer) thread: their memory is reused from
   // one write to the next instead of being given back and asked for again.
   thread_local std::string texts;  // the stored form: kCompactRowMarker, then compact forms
   thread_local std::string hashes;
   texts.clear();
   hashes.clear();
   char number[24];
-  std::string request_id;
+  std::string_view request_id;
   int64_t first = 0;
   int64_t at_ms = 0;
   auto flush = [&]() -> Status {
     if (first == 0) return Status::Ok();
-    GOVESB_RETURN_IF_ERROR(insert->Reset());
-    GOVESB_RETURN_IF_ERROR(insert->Bind(1, seq));
-    GOVESB_RETURN_IF_ERROR(insert->Bind(2, first));
-    GOVESB_RETURN_IF_ERROR(insert->Bind(3, at_ms));
-    GOVESB_RETURN_IF_ERROR(insert->Bind(4, request_id));
-    GOVESB_RETURN_IF_ERROR(insert->BindBlob(5, texts));
-    GOVESB_RETURN_IF_ERROR(insert->BindBlob(6, hashes));
-    GOVESB_RETURN_IF_ERROR(insert->BindBlob(7, Bytes(chain)));
-    GOVESB_RETURN_IF_ERROR(insert->Run());
+    segments->Append(at_ms, request_id, texts, hashes, seq - first + 1, chain);
     texts.clear();
     hashes.clear();
     first = 0;
@@ -307,7 +349,7 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
   };
   GOVESB_RETURN_IF_ERROR(for_each(add, flush));
   Status flushed = flush();
-  // A row with large stored bodies leaves a large buffer behind: give that memory back.
+  // An entry with large stored bodies leaves a large buffer behind: give that memory back.
   constexpr size_t kKeep = 1 << 20;
   if (texts.capacity() > kKeep) std::string().swap(texts);
   return flushed;
@@ -316,6 +358,7 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
 }  // namespace
 
 Status EvidenceLog::AppendInJob(store::WriteContext& ctx, const std::vector<Record>& records) {
+  if (records.empty()) return Status::Ok();
   PreparedRecords prepared = Prepare(records);
   return AppendRecords(ctx, [&](auto&& add, auto&&) -> Status {
     for (const PreparedRecord& r : prepared.records) GOVESB_RETURN_IF_ERROR(add(r));
@@ -511,9 +554,10 @@ namespace {
 // A checkpoint made (body signed) but not stored yet.
 using Seal = StoredCheckpoint;
 
-// Reads the last checkpoint and the rows after it, and seals them (nullopt: nothing new).
+// Reads the last checkpoint and the records after it, up to `up_to` (the last durable one), and
+// seals them (nullopt: nothing new).
 Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& signer,
-                                     int64_t now_ms) {
+                                     int64_t now_ms, int64_t up_to) {
   int64_t id = 1;
   int64_t after = 0;
   std::string previous_hash;
@@ -529,27 +573,23 @@ Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& 
   std::vector<Hash> hashes;
   Hash chain{};
   int64_t last_seq = after;
-  {
-    GOVESB_ASSIGN_OR_RETURN(store::Statement s, db.Prepare(kEntriesAfter));
-    GOVESB_RETURN_IF_ERROR(s.Bind(1, after));
-    for (;;) {
-      GOVESB_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      const int64_t first = s.ColumnInt64(0);
-      const int64_t last = s.ColumnInt64(1);
-      auto h = last >= first ? StoredHashes(s.ColumnView(3), s.ColumnIsBlob(3),
-                                            static_cast<size_t>(last - first + 1))
-                             : std::nullopt;
-      auto c = StoredHash(s.ColumnView(4), s.ColumnIsBlob(4));
-      if (!h || !c || first != last_seq + 1) {
-        return Internal("the evidence log is damaged after record " + std::to_string(last_seq) +
-                        "; run govesb audit verify (no checkpoint was made)");
-      }
-      hashes.insert(hashes.end(), h->begin(), h->end());
-      chain = *c;
-      last_seq = last;
-    }
-  }
+  auto damaged = [&] {
+    return Internal("the evidence log is damaged after record " + std::to_string(last_seq) +
+                    "; run govesb audit verify (no checkpoint was made)");
+  };
+  Status read = ForEachLiveEntry(
+      SegmentDirFor(db.path()), after + 1, [&](const SegmentEntry& e) -> Result<bool> {
+        if (e.last_seq > up_to) return false;
+        auto h = StoredHashes(e.hashes, !e.hashes_hex,
+                              static_cast<size_t>(e.last_seq - e.first_seq + 1));
+        auto c = StoredHash(e.chain, !e.chain_hex);
+        if (!h || !c || e.first_seq != last_seq + 1) return damaged();
+        hashes.insert(hashes.end(), h->begin(), h->end());
+        chain = *c;
+        last_seq = e.last_seq;
+        return true;
+      });
+  if (!read.ok()) return read.code() == StatusCode::kInternal ? damaged() : read;
   if (hashes.empty()) return std::optional<Seal>();
   Seal seal{
       id, after + 1, last_seq,
@@ -582,7 +622,8 @@ Status StoreSeal(store::WriteContext& ctx, const Seal& seal) {
 void EvidenceLog::Checkpoint(int64_t now_ms, std::function<void(Status)> done) {
   writer_.Submit(
       [this, now_ms](store::WriteContext& ctx) -> Status {
-        GOVESB_ASSIGN_OR_RETURN(std::optional<Seal> seal, MakeSeal(ctx.db(), signer_, now_ms));
+        GOVESB_ASSIGN_OR_RETURN(std::optional<Seal> seal,
+                                MakeSeal(ctx.db(), signer_, now_ms, segments_->durable_seq()));
         return seal.has_value() ? StoreSeal(ctx, *seal) : Status::Ok();
       },
       [done = std::move(done)](const Status& s) {
@@ -593,10 +634,10 @@ void EvidenceLog::Checkpoint(int64_t now_ms, std::function<void(Status)> done) {
 Status EvidenceLog::CheckpointFrom(store::Database& reader, int64_t now_ms) {
   std::optional<Seal> seal;
   {
-    // One snapshot: the rows read are committed, and rows only ever follow them.
+    // Up to the last durable record: later ones wait for the next checkpoint.
     GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                             store::Transaction::Begin(reader, store::TransactionMode::kDeferred));
-    GOVESB_ASSIGN_OR_RETURN(seal, MakeSeal(reader, signer_, now_ms));
+    GOVESB_ASSIGN_OR_RETURN(seal, MakeSeal(reader, signer_, now_ms, segments_->durable_seq()));
   }
   if (!seal.has_value()) return Status::Ok();
   auto stored = std::make_shared<std::promise<Status>>();
@@ -605,6 +646,104 @@ Status EvidenceLog::CheckpointFrom(store::Database& reader, int64_t now_ms) {
       [seal = std::move(*seal)](store::WriteContext& ctx) { return StoreSeal(ctx, seal); },
       [stored](const Status& s) { stored->set_value(s); });
   return future.get();
+}
+
+Result<std::unique_ptr<EvidenceLog>> EvidenceLog::Open(store::Database& db,
+                                                       store::GroupCommitWriter& writer,
+                                                       const crypto::Signer& signer,
+                                                       uint64_t max_segment_bytes) {
+  // Where the chain stands when the segment files hold nothing: after the last archive.
+  SegmentWriter::Tip fallback;
+  int64_t sealed_through = 0;
+  {
+    GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
+                            store::Transaction::Begin(db, store::TransactionMode::kDeferred));
+    GOVESB_ASSIGN_OR_RETURN(store::Statement tip, db.Prepare(kArchivedTip));
+    GOVESB_ASSIGN_OR_RETURN(bool archived, tip.Step());
+    if (archived) {
+      auto chain = StoredHash(tip.ColumnView(1), tip.ColumnIsBlob(1));
+      if (!chain.has_value()) return Internal("the last archive's chain value is unreadable");
+      fallback = SegmentWriter::Tip{tip.ColumnInt64(0), *chain};
+    }
+    GOVESB_ASSIGN_OR_RETURN(store::Statement last, db.Prepare(kLastCheckpoint));
+    GOVESB_ASSIGN_OR_RETURN(bool sealed, last.Step());
+    if (sealed) sealed_through = last.ColumnInt64(1);
+  }
+  GOVESB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentWriter> segments,
+                          SegmentWriter::Open(SegmentDirFor(db.path()), fallback, sealed_through,
+                                              SegmentWriter::Options{max_segment_bytes}));
+  return std::unique_ptr<EvidenceLog>(new EvidenceLog(writer, signer, std::move(segments)));
+}
+
+EvidenceLog::EvidenceLog(store::GroupCommitWriter& writer, const crypto::Signer& signer,
+                         std::unique_ptr<SegmentWriter> segments)
+    : writer_(writer), signer_(signer), segments_(std::move(segments)) {
+  writer_.SetParticipant(segments_.get());
+}
+
+EvidenceLog::~EvidenceLog() { writer_.SetParticipant(nullptr); }
+
+Status EvidenceLog::IndexSealed(store::Database& reader, size_t chunk) {
+  int64_t from = 0;
+  int64_t sealed_through = 0;
+  {
+    GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
+                            store::Transaction::Begin(reader, store::TransactionMode::kDeferred));
+    GOVESB_ASSIGN_OR_RETURN(store::Statement state, reader.Prepare(kIndexState));
+    GOVESB_ASSIGN_OR_RETURN(bool row, state.Step());
+    if (row) from = state.ColumnInt64(0);
+    GOVESB_ASSIGN_OR_RETURN(store::Statement archived, reader.Prepare(kArchivedTip));
+    GOVESB_ASSIGN_OR_RETURN(bool has_archive, archived.Step());
+    if (has_archive) from = std::max(from, archived.ColumnInt64(0));  // archived: not live
+    GOVESB_ASSIGN_OR_RETURN(store::Statement last, reader.Prepare(kLastCheckpoint));
+    GOVESB_ASSIGN_OR_RETURN(bool sealed, last.Step());
+    if (sealed) sealed_through = last.ColumnInt64(1);
+  }
+  if (from >= sealed_through) return Status::Ok();
+  struct Item {
+    std::string request_id;
+    int64_t first = 0;
+    int64_t last = 0;
+  };
+  // Stores a chunk and where indexing stands, as one write job; waits for it. Chunks keep each
+  // job short, so that the writer's commits are not held up.
+  auto store = [this](std::vector<Item> items, int64_t through) -> Status {
+    auto stored = std::make_shared<std::promise<Status>>();
+    auto future = stored->get_future();
+    writer_.Submit(
+        [items = std::move(items), through](store::WriteContext& ctx) -> Status {
+          GOVESB_ASSIGN_OR_RETURN(store::Statement * insert, ctx.Prepared(kInsertIndex));
+          for (const Item& i : items) {
+            GOVESB_RETURN_IF_ERROR(insert->Reset());
+            GOVESB_RETURN_IF_ERROR(insert->Bind(1, i.request_id));
+            GOVESB_RETURN_IF_ERROR(insert->Bind(2, i.first));
+            GOVESB_RETURN_IF_ERROR(insert->Bind(3, i.last));
+            GOVESB_RETURN_IF_ERROR(insert->Run());
+          }
+          GOVESB_ASSIGN_OR_RETURN(store::Statement * state, ctx.Prepared(kSetIndexState));
+          GOVESB_RETURN_IF_ERROR(state->Bind(1, through));
+          return state->Run();
+        },
+        [stored](const Status& s) { stored->set_value(s); });
+    return future.get();
+  };
+  std::vector<Item> items;
+  Status stored = Status::Ok();
+  Status read =
+      ForEachLiveEntry(segments_->dir(), from + 1, [&](const SegmentEntry& e) -> Result<bool> {
+        if (e.last_seq > sealed_through) return false;
+        if (e.first_seq <= from) return true;
+        items.push_back(Item{std::string(e.request_id), e.first_seq, e.last_seq});
+        if (items.size() >= chunk) {
+          stored = store(std::move(items), e.last_seq);
+          items.clear();
+          if (!stored.ok()) return false;
+        }
+        return true;
+      });
+  GOVESB_RETURN_IF_ERROR(read);
+  GOVESB_RETURN_IF_ERROR(stored);
+  return store(std::move(items), sealed_through);
 }
 
 // ---- verification ----

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -15,6 +16,8 @@
 #include "store/group_commit.h"
 
 namespace govesb::evidence {
+
+class SegmentWriter;
 
 // One step of one exchange, as recorded (see docs/evidence.md once the log is wired in).
 // Bodies are not kept: their SHA-256 is, with the signatures, which are the non-repudiation
@@ -117,12 +120,23 @@ Status MigrateEvidenceStore(store::Database& db);
 //   chain(n)       = SHA-256(chain(n-1) || record_hash(n)),  chain(0) = 32 zero bytes
 // and every checkpoint signs, with the bus key, the Merkle root (RFC 9162) of the record
 // hashes it covers, the chain value at its last record and the hash of the checkpoint before
-// it. Writes go through the shared GroupCommitWriter, so an exchange's evidence shares the
-// fsync of other writes.
+// it. The records are kept in append-only segment files (segments.h), written by the shared
+// GroupCommitWriter's thread as its commit participant: one write and one fdatasync per group
+// commit, just before the database's COMMIT, so that a write job's evidence and its database
+// rows (a push and its deliveries) are durable, or undone, together.
 class EvidenceLog {
  public:
-  EvidenceLog(store::GroupCommitWriter& writer, const crypto::Signer& signer)
-      : writer_(writer), signer_(signer) {}
+  // Opens the live log of the database `db` (its segment files beside it, segments.h) and
+  // makes it the writer's commit participant, until destroyed. Fails when the log's end is
+  // damaged where a checkpoint seals it (see SegmentWriter::Open). A segment file is closed
+  // and the next one started once it holds `max_segment_bytes`.
+  static Result<std::unique_ptr<EvidenceLog>> Open(store::Database& db,
+                                                   store::GroupCommitWriter& writer,
+                                                   const crypto::Signer& signer,
+                                                   uint64_t max_segment_bytes = uint64_t{64} << 20);
+  ~EvidenceLog();
+  EvidenceLog(const EvidenceLog&) = delete;
+  EvidenceLog& operator=(const EvidenceLog&) = delete;
 
   // Appends records (in order, consecutive) and calls `done` once they are durable, or with
   // the error that kept them from being (then none of them was written). Thread-safe.
@@ -131,25 +145,35 @@ class EvidenceLog {
   void Append(std::vector<Record> records, std::function<void(Status)> done);
 
   // The same inside another write job (so that, say, a push and its evidence are stored in
-  // one transaction: both or neither). Call on the writer thread, from the job.
+  // one transaction: both or neither). Call on the writer thread, from the job; fails when no
+  // evidence log is open on the writer.
   static Status AppendInJob(store::WriteContext& ctx, const std::vector<Record>& records);
 
   // Seals the records written since the last checkpoint (nothing when there are none), as a
   // write job: after every write submitted before it (shutdown, tests).
   void Checkpoint(int64_t now_ms, std::function<void(Status)> done);
-  // The same with the reading (the rows since the last checkpoint: a minute of traffic) and
+  // The same with the reading (the records since the last checkpoint: a minute of traffic) and
   // the signing done here, on `reader` (another connection to the database), so that the
   // writer only stores the result and commits are not held up. Blocks until it is stored.
   // Records committed after the snapshot wait for the next checkpoint.
   Status CheckpointFrom(store::Database& reader, int64_t now_ms);
 
+  // Adds the request ids of sealed records not indexed yet to evidence_index (what `audit
+  // prove` and `audit query --request-id` look up), reading them on this thread and storing
+  // them through the writer in jobs of `chunk` entries. Blocks until stored.
+  Status IndexSealed(store::Database& reader, size_t chunk = 2048);
+
  private:
+  EvidenceLog(store::GroupCommitWriter& writer, const crypto::Signer& signer,
+              std::unique_ptr<SegmentWriter> segments);
+
   struct PendingAppend {
     PreparedRecords prepared;
     std::function<void(Status)> done;
   };
   store::GroupCommitWriter& writer_;
   const crypto::Signer& signer_;
+  std::unique_ptr<SegmentWriter> segments_;
   std::mutex mutex_;
   std::vector<PendingAppend> pending_;  // appends not yet taken by a write job
   bool job_queued_ = false;             // a write job that will take pending_ is queued

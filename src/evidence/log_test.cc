@@ -4,7 +4,9 @@
 #include <zlib.h>
 
 #include <array>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 
@@ -14,6 +16,7 @@
 #include "evidence/proof.h"
 #include "evidence/query.h"
 #include "evidence/records.h"
+#include "evidence/segments.h"
 #include "evidence/test_log_fixture.h"
 
 namespace govesb::evidence {
@@ -79,25 +82,68 @@ class EvidenceLogTest : public EvidenceLogFixture {
     return out;
   }
 
-  // Edits one row's records in place (writing them back as texts, a form the log also reads)
-  // and, with `rehash`, rewrites their stored hashes (not the chain), as someone with write
-  // access to the database could.
-  void RewriteRow(int64_t first_seq, const std::function<void(std::vector<std::string>&)>& edit,
-                  bool rehash = true) {
-    auto get = db_->Prepare("SELECT last_seq FROM evidence_entries WHERE first_seq = ?");
-    ASSERT_TRUE(get.ok() && get->Bind(1, first_seq).ok() && *get->Step());
-    std::vector<std::string> lines = Texts(first_seq, get->ColumnInt64(0));
-    edit(lines);
-    std::string hashes;
-    std::string text = Join(lines, &hashes);
-    auto put = db_->Prepare(
-        "UPDATE evidence_entries SET records = ?1,"
-        " hashes = CASE WHEN ?2 THEN ?3 ELSE hashes END WHERE first_seq = ?4");
-    ASSERT_TRUE(put.ok() && put->Bind(1, text).ok() && put->Bind(2, int64_t{rehash}).ok() &&
-                put->BindBlob(3, hashes).ok() && put->Bind(4, first_seq).ok() && put->Run().ok());
+  // An entry of the live log, as someone with write access to its files could read and
+  // rewrite it.
+  struct Row {
+    int64_t first = 0;
+    int64_t last = 0;
+    int64_t at = 0;
+    std::string request_id, records, hashes, chain;
+    bool hashes_hex = false;
+    bool chain_hex = false;
+  };
+
+  std::vector<Row> Rows() {
+    std::vector<Row> out;
+    GOVESB_CHECK(ForEachLiveEntry(SegmentDir(), 1, [&](const SegmentEntry& e) {
+                   out.push_back(Row{e.first_seq, e.last_seq, e.at_ms, std::string(e.request_id),
+                                     std::string(e.records), std::string(e.hashes),
+                                     std::string(e.chain), e.hashes_hex, e.chain_hex});
+                   return true;
+                 }).ok());
+    return out;
   }
 
-  // Record 6 (in the row of records 5-8) edited as text, its stored hash left as it was.
+  // Replaces the live log's files with one file holding `rows` (as a forger with write access
+  // to the directory could).
+  void WriteRows(const std::vector<Row>& rows) {
+    const std::vector<SegmentFile> files = ListSegments(SegmentDir()).value();
+    for (const SegmentFile& f : files) std::filesystem::remove(f.path);
+    if (rows.empty()) return;
+    std::vector<SegmentEntry> entries;
+    for (const Row& r : rows) {
+      entries.push_back(SegmentEntry{r.first, r.last, r.at, r.request_id, r.records, r.hashes,
+                                     r.chain, r.hashes_hex, r.chain_hex});
+    }
+    char name[32];
+    std::snprintf(name, sizeof name, "/%012lld.seg", static_cast<long long>(rows[0].first));
+    ASSERT_TRUE(WriteSegmentFile(SegmentDir() + name, entries).ok());
+  }
+
+  Row* RowAt(std::vector<Row>& rows, int64_t first_seq) {
+    for (Row& r : rows) {
+      if (r.first == first_seq) return &r;
+    }
+    ADD_FAILURE() << "no entry starts at " << first_seq;
+    return nullptr;
+  }
+
+  // Edits one entry's records in place (writing them back as texts, a form the log also
+  // reads) and, with `rehash`, rewrites their stored hashes (not the chain).
+  void RewriteRow(int64_t first_seq, const std::function<void(std::vector<std::string>&)>& edit,
+                  bool rehash = true) {
+    std::vector<Row> rows = Rows();
+    Row* row = RowAt(rows, first_seq);
+    ASSERT_NE(row, nullptr);
+    std::vector<std::string> lines = Texts(first_seq, row->last);
+    edit(lines);
+    std::string hashes;
+    row->records = Join(lines, &hashes);
+    if (rehash) row->hashes = hashes;
+    WriteRows(rows);
+  }
+
+  // Record 6 (in the entry of records 5-8) edited as text, its stored hash left as it was.
   void AlterRecordSix() {
     RewriteRow(
         5,
@@ -109,55 +155,42 @@ class EvidenceLogTest : public EvidenceLogFixture {
         /*rehash=*/false);
   }
 
-  // Changes one stored byte of a compact row, in place.
+  // Changes one stored byte of a compact entry's records, in place.
   void FlipStoredByte(int64_t first_seq, size_t at) {
-    auto get = db_->Prepare("SELECT records FROM evidence_entries WHERE first_seq = ?");
-    ASSERT_TRUE(get.ok() && get->Bind(1, first_seq).ok() && *get->Step());
-    std::string bytes(get->ColumnView(0));
-    ASSERT_LT(at, bytes.size());
-    bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
-    auto put = db_->Prepare("UPDATE evidence_entries SET records = ? WHERE first_seq = ?");
-    ASSERT_TRUE(put.ok() && put->BindBlob(1, bytes).ok() && put->Bind(2, first_seq).ok() &&
-                put->Run().ok());
+    std::vector<Row> rows = Rows();
+    Row* row = RowAt(rows, first_seq);
+    ASSERT_NE(row, nullptr);
+    ASSERT_LT(at, row->records.size());
+    row->records[at] = static_cast<char>(row->records[at] ^ 0x01);
+    WriteRows(rows);
   }
 
   // Edits the whole live log's records (as one list) and recomputes every hash and link.
   void RewriteLog(const std::function<void(std::vector<std::string>&)>& edit) {
-    auto rows = db_->Prepare(
-        "SELECT first_seq, last_seq, records FROM evidence_entries"
-        " ORDER BY last_seq");
-    ASSERT_TRUE(rows.ok());
-    std::vector<std::pair<int64_t, int64_t>> spans;
+    std::vector<Row> rows = Rows();
     std::vector<std::string> all;
-    while (*rows->Step()) {
-      spans.emplace_back(rows->ColumnInt64(0), rows->ColumnInt64(1));
-      for (std::string& line : Texts(rows->ColumnInt64(0), rows->ColumnInt64(1))) {
-        all.push_back(std::move(line));
-      }
+    for (const Row& r : rows) {
+      for (std::string& line : Texts(r.first, r.last)) all.push_back(std::move(line));
     }
     edit(all);
     Hash chain{};
     size_t next = 0;
-    for (auto [first, last] : spans) {
-      std::vector<std::string> lines(all.begin() + static_cast<long>(next),
-                                     all.begin() + static_cast<long>(next + (last - first + 1)));
+    for (Row& r : rows) {
+      std::vector<std::string> lines(
+          all.begin() + static_cast<long>(next),
+          all.begin() + static_cast<long>(next + (r.last - r.first + 1)));
       next += lines.size();
       std::string hashes;
-      std::string text = Join(lines, &hashes);
+      r.records = Join(lines, &hashes);
       for (size_t i = 0; i < lines.size(); ++i) {
         std::string link(reinterpret_cast<const char*>(chain.data()), 32);
         link.append(hashes, i * 32, 32);
         chain = crypto::Sha256(link);
       }
-      auto put = db_->Prepare(
-          "UPDATE evidence_entries SET records = ?, hashes = ?, chain = ?"
-          " WHERE first_seq = ?");
-      ASSERT_TRUE(
-          put.ok() && put->Bind(1, text).ok() && put->BindBlob(2, hashes).ok() &&
-          put->BindBlob(3, std::string_view(reinterpret_cast<const char*>(chain.data()), 32))
-              .ok() &&
-          put->Bind(4, first).ok() && put->Run().ok());
+      r.hashes = hashes;
+      r.chain.assign(reinterpret_cast<const char*>(chain.data()), 32);
     }
+    WriteRows(rows);
   }
 
   // 20 records in two sealed checkpoints (1-12, 13-16) and 4 unsealed (17-20).
@@ -202,9 +235,10 @@ TEST_F(EvidenceLogTest, ACheckpointReadFromAnotherConnectionSealsTheSame) {
 
 TEST_F(EvidenceLogTest, TheChainContinuesAcrossRestarts) {
   ASSERT_TRUE(Append(0, 3).ok());
+  log_.reset();
   writer_->Stop();
   writer_ = store::GroupCommitWriter::Open(path_).value();
-  log_ = std::make_unique<EvidenceLog>(*writer_, *signer_);
+  log_ = EvidenceLog::Open(*db_, *writer_, *signer_).value();
   ASSERT_TRUE(Append(3, 3).ok());
   ASSERT_TRUE(Seal().ok());
   VerifyReport r = Check();
@@ -250,8 +284,14 @@ CREATE TABLE evidence_checkpoints (id INTEGER PRIMARY KEY, first_seq INTEGER NOT
   auto key = crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1).value();
   crypto::LocalSigner signer(key);
   {
+    EXPECT_EQ(ListSegments(SegmentDirFor(path)).value().size(), 1u) << "carried over";
+    auto rows = db->Prepare("SELECT count(*) FROM evidence_entries");
+    ASSERT_TRUE(rows.ok() && *rows->Step());
+    EXPECT_EQ(rows->ColumnInt64(0), 0);
     auto writer = store::GroupCommitWriter::Open(path).value();
-    EvidenceLog log(*writer, signer);
+    auto opened = EvidenceLog::Open(*db, *writer, signer);
+    ASSERT_TRUE(opened.ok()) << opened.status().message();
+    EvidenceLog& log = **opened;
     std::vector<Record> more(2);
     for (size_t i = 0; i < more.size(); ++i) {
       more[i].request_id = "new";
@@ -269,10 +309,17 @@ CREATE TABLE evidence_checkpoints (id INTEGER PRIMARY KEY, first_seq INTEGER NOT
   EXPECT_TRUE(report->intact) << report->problem;
   EXPECT_EQ(report->records, 5) << "3 carried over, 2 appended after them on the same chain";
   EXPECT_EQ(report->checkpoints, 1);
-  // A carried-over record that was altered is still found.
-  ASSERT_TRUE(db->Exec("UPDATE evidence_entries SET records = replace(records, 'old2', 'old9')"
-                       " WHERE first_seq = 2")
-                  .ok());
+  // A carried-over record that was altered in its file is still found.
+  const std::string file = ListSegments(SegmentDirFor(path)).value().front().path;
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t at = bytes.find("old2");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 3] = '9';
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
   report = Verify(*db, signer.public_key());
   ASSERT_TRUE(report.ok());
   EXPECT_FALSE(report->intact);
@@ -309,17 +356,13 @@ TEST_F(EvidenceLogTest, PreparedTextsAreTheRecordsAndSurviveMoves) {
   EXPECT_NE(p.records[0].request_id.data(), p.records[1].request_id.data());
 }
 
-TEST_F(EvidenceLogTest, OneRowPerExchange) {
+TEST_F(EvidenceLogTest, OneEntryPerExchange) {
   Fill();  // 20 records of 5 exchanges (4 steps each)
-  auto rows = db_->Prepare(
-      "SELECT first_seq, last_seq, request_id FROM evidence_entries"
-      " ORDER BY last_seq");
-  ASSERT_TRUE(rows.ok());
   int n = 0;
-  while (*rows->Step()) {
-    EXPECT_EQ(rows->ColumnInt64(0), 4 * n + 1);
-    EXPECT_EQ(rows->ColumnInt64(1), 4 * n + 4);
-    EXPECT_EQ(rows->ColumnText(2), "req" + std::to_string(n));
+  for (const Row& r : Rows()) {
+    EXPECT_EQ(r.first, 4 * n + 1);
+    EXPECT_EQ(r.last, 4 * n + 4);
+    EXPECT_EQ(r.request_id, "req" + std::to_string(n));
     ++n;
   }
   EXPECT_EQ(n, 5);
@@ -363,14 +406,17 @@ TEST_F(EvidenceLogTest, AChangeWithItsHashesRewrittenIsCaughtByTheCheckpoint) {
 
 TEST_F(EvidenceLogTest, ADeletedRecordIsFound) {
   Fill();
-  Exec("DELETE FROM evidence_entries WHERE first_seq = 9");
+  std::vector<Row> rows = Rows();
+  rows.erase(rows.begin() + 2);  // records 9-12
+  WriteRows(rows);
   VerifyReport r = Check();
   EXPECT_FALSE(r.intact);
   EXPECT_EQ(r.first_bad_seq, 9);
   EXPECT_NE(r.problem.find("record 9 is missing"), std::string::npos) << r.problem;
 
   // Removing the tail of a sealed range is found too.
-  Exec("DELETE FROM evidence_entries WHERE last_seq >= 9");
+  rows.resize(2);  // records 1-8 left
+  WriteRows(rows);
   r = Check();
   EXPECT_FALSE(r.intact);
   EXPECT_NE(r.problem.find("records were removed"), std::string::npos) << r.problem;
@@ -396,27 +442,24 @@ TEST_F(EvidenceLogTest, SwappedRecordsAreFound) {
 TEST_F(EvidenceLogTest, AForgedInsertedRecordIsFound) {
   Fill();
   // Make room after record 8 and put a forged record there, numbered and hashed correctly.
-  Exec(
-      "UPDATE evidence_entries SET first_seq = first_seq + 1000, last_seq = last_seq + 1000"
-      " WHERE first_seq > 8;"
-      "UPDATE evidence_entries SET first_seq = first_seq - 999, last_seq = last_seq - 999"
-      " WHERE first_seq > 1000;");
+  std::vector<Row> rows = Rows();
+  for (Row& r : rows) {
+    if (r.first > 8) {
+      r.first += 1;
+      r.last += 1;
+    }
+  }
   std::string forged = CanonicalRecord(9, Step(99, "response"));
-  auto prev = db_->Prepare("SELECT chain FROM evidence_entries WHERE last_seq = 8");
-  ASSERT_TRUE(prev.ok() && *prev->Step());
-  std::string chain(prev->ColumnView(0));
+  Row* before = RowAt(rows, 5);
+  ASSERT_NE(before, nullptr);
+  std::string link = before->chain;
   Hash h = crypto::Sha256(forged);
-  chain.append(reinterpret_cast<const char*>(h.data()), 32);
-  Hash linked = crypto::Sha256(chain);
-  auto ins = db_->Prepare(
-      "INSERT INTO evidence_entries(last_seq, first_seq, at_ms, request_id, records, hashes,"
-      " chain) VALUES(9, 9, 0, 'req24', ?, ?, ?)");
-  ASSERT_TRUE(ins.ok());
-  ASSERT_TRUE(ins->Bind(1, forged).ok());
-  ASSERT_TRUE(ins->BindBlob(2, std::string_view(reinterpret_cast<const char*>(h.data()), 32)).ok());
-  ASSERT_TRUE(
-      ins->BindBlob(3, std::string_view(reinterpret_cast<const char*>(linked.data()), 32)).ok());
-  ASSERT_TRUE(ins->Run().ok());
+  link.append(reinterpret_cast<const char*>(h.data()), 32);
+  Hash linked = crypto::Sha256(link);
+  rows.insert(rows.begin() + 2, Row{9, 9, 0, "req24", forged,
+                                    std::string(reinterpret_cast<const char*>(h.data()), 32),
+                                    std::string(reinterpret_cast<const char*>(linked.data()), 32)});
+  WriteRows(rows);
   VerifyReport r = Check();
   EXPECT_FALSE(r.intact);
   EXPECT_EQ(r.first_bad_seq, 10) << r.problem << ": the record after the forged one";
@@ -443,6 +486,12 @@ TEST_F(EvidenceLogTest, AReplacedCheckpointSignatureIsFound) {
 
 class EvidenceArchiveTest : public EvidenceLogTest {
  protected:
+  // A new segment file after every commit, so that archiving has whole files to delete.
+  void SetUp() override {
+    max_segment_bytes_ = 1;
+    EvidenceLogTest::SetUp();
+  }
+
   std::string ArchiveDir() const { return dir_.path() + "/archive"; }
 
   ArchiveSummary Archive(int64_t cutoff_ms, int64_t max_records = 200'000) {
@@ -461,11 +510,8 @@ class EvidenceArchiveTest : public EvidenceLogTest {
     return *report;
   }
 
-  int64_t LiveRows() {
-    auto s = db_->Prepare("SELECT count(*) FROM evidence_entries");
-    GOVESB_CHECK(s.ok() && *s->Step());
-    return s->ColumnInt64(0);
-  }
+  // Entries in the live log's files.
+  int64_t LiveRows() { return static_cast<int64_t>(Rows().size()); }
 
   static constexpr int64_t kSealedAt = 1'800'000'000'000;  // Seal()'s time
 };

@@ -38,21 +38,14 @@ Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
         }));
   }
   {
-    GOVESB_ASSIGN_OR_RETURN(
-        store::Statement rows,
-        db.Prepare("SELECT first_seq, last_seq FROM evidence_entries WHERE request_id = ?"
-                   " ORDER BY last_seq"));
-    GOVESB_RETURN_IF_ERROR(rows.Bind(1, request_id));
-    for (;;) {
-      GOVESB_ASSIGN_OR_RETURN(bool row, rows.Step());
-      if (!row) break;
-      GOVESB_RETURN_IF_ERROR(ForEachLiveRecord(
-          db, rows.ColumnInt64(0), rows.ColumnInt64(1), [&](const StoredRecord& r) {
-            if (CanonicalMember(r.text, "requestId") == std::optional<std::string>(request_id)) {
-              found.emplace_back(r.seq, std::string(r.text));
-            }
-            return true;
-          }));
+    GOVESB_ASSIGN_OR_RETURN(auto entries, FindLiveExchange(db, request_id));
+    for (const auto& [first, last] : entries) {
+      GOVESB_RETURN_IF_ERROR(ForEachLiveRecord(db, first, last, [&](const StoredRecord& r) {
+        if (CanonicalMember(r.text, "requestId") == std::optional<std::string>(request_id)) {
+          found.emplace_back(r.seq, std::string(r.text));
+        }
+        return true;
+      }));
     }
   }
   GOVESB_ASSIGN_OR_RETURN(

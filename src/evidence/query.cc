@@ -64,21 +64,17 @@ Result<std::vector<std::string>> QueryRecords(store::Database& db, const QueryFi
     if (out.size() >= f.limit) return out;
   }
   if (!f.request_id.empty()) {
-    // The live log's index on request ids.
-    GOVESB_ASSIGN_OR_RETURN(
-        store::Statement rows,
-        db.Prepare("SELECT first_seq, last_seq FROM evidence_entries WHERE request_id = ?"
-                   " ORDER BY last_seq"));
-    GOVESB_RETURN_IF_ERROR(rows.Bind(1, f.request_id));
-    for (;;) {
-      GOVESB_ASSIGN_OR_RETURN(bool row, rows.Step());
-      if (!row || out.size() >= f.limit) break;
-      GOVESB_RETURN_IF_ERROR(
-          ForEachLiveRecord(db, rows.ColumnInt64(0), rows.ColumnInt64(1), collect));
+    GOVESB_ASSIGN_OR_RETURN(auto entries, FindLiveExchange(db, f.request_id));
+    for (const auto& [first, last] : entries) {
+      if (out.size() >= f.limit) break;
+      GOVESB_RETURN_IF_ERROR(ForEachLiveRecord(db, first, last, collect));
     }
     return out;
   }
-  GOVESB_RETURN_IF_ERROR(ForEachLiveRecord(db, 1, std::numeric_limits<int64_t>::max(), collect));
+  // The live log after the archives (a segment file may still hold archived records).
+  const int64_t archived = archives.empty() ? 0 : archives.back().last_seq;
+  GOVESB_RETURN_IF_ERROR(
+      ForEachLiveRecord(db, archived + 1, std::numeric_limits<int64_t>::max(), collect));
   return out;
 }
 

@@ -18,7 +18,9 @@ TEST(Query, FindsWhoAccessedWhatAndWhen) {
   auto key = crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1).value();
   crypto::LocalSigner signer(key);
   auto writer = store::GroupCommitWriter::Open(path).value();
-  EvidenceLog log(*writer, signer);
+  auto opened = EvidenceLog::Open(*db, *writer, signer);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  EvidenceLog& log = **opened;
   auto step = [](int64_t at, std::string request_id, std::string kind, std::string from,
                  std::string to, std::string code, std::string user_id, std::string outcome) {
     Record r;
@@ -74,6 +76,27 @@ TEST(Query, FindsWhoAccessedWhatAndWhen) {
   QueryFilter one;
   one.limit = 2;
   EXPECT_EQ(request_ids(one).size(), 2u);
+
+  // By request id: read from the files before the records are sealed and indexed, through the
+  // index after; the same either way.
+  QueryFilter exchange;
+  exchange.request_id = "r1";
+  EXPECT_EQ(request_ids(exchange), (std::vector<std::string>{"r1", "r1"}));
+  ASSERT_TRUE(log.CheckpointFrom(*db, 5000).ok());
+  ASSERT_TRUE(log.IndexSealed(*db, /*chunk=*/2).ok());
+  auto indexed = db->Prepare(
+      "SELECT count(*), (SELECT indexed_through FROM evidence_index_state) FROM evidence_index");
+  ASSERT_TRUE(indexed.ok() && *indexed->Step());
+  EXPECT_EQ(indexed->ColumnInt64(0), 4) << "one row per exchange";
+  EXPECT_EQ(indexed->ColumnInt64(1), 5) << "every sealed record";
+  EXPECT_EQ(request_ids(exchange), (std::vector<std::string>{"r1", "r1"}));
+  ASSERT_TRUE(log.IndexSealed(*db).ok()) << "nothing new: nothing";
+  // An exchange appended after indexing is found by reading.
+  std::vector<Record> later = {step(6000, "r1", "push", "moh", "bus", "PUSH1", "", "ok")};
+  std::promise<Status> again;
+  log.Append(later, [&again](Status s) { again.set_value(std::move(s)); });
+  ASSERT_TRUE(again.get_future().get().ok());
+  EXPECT_EQ(request_ids(exchange), (std::vector<std::string>{"r1", "r1", "r1"}));
 }
 
 }  // namespace

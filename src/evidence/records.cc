@@ -2,10 +2,12 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
 #include "evidence/log.h"
+#include "evidence/segments.h"
 
 namespace govesb::evidence {
 
@@ -91,61 +93,92 @@ Result<std::vector<StoredCheckpoint>> ListCheckpoints(store::Database& db, int64
 
 Status ForEachLiveRecord(store::Database& db, int64_t first, int64_t last,
                          const RecordVisitor& visit) {
-  GOVESB_ASSIGN_OR_RETURN(
-      store::Statement s,
-      db.Prepare("SELECT first_seq, last_seq, request_id, records, hashes, chain"
-                 " FROM evidence_entries WHERE last_seq >= ? AND first_seq <= ?"
-                 " ORDER BY last_seq"));
-  GOVESB_RETURN_IF_ERROR(s.Bind(1, first));
-  GOVESB_RETURN_IF_ERROR(s.Bind(2, last));
-  for (;;) {
-    GOVESB_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    const int64_t row_first = s.ColumnInt64(0);
-    const std::string request_id = s.ColumnText(2);
-    // Rows are stored compact (a BLOB: the records' fields) or, carried over from the first
-    // layout or rewritten by hand, as canonical texts one per line.
-    std::string records;
-    std::vector<std::string> remade;
-    std::vector<std::string_view> texts;
-    const std::string_view stored = s.ColumnView(3);
-    if (s.ColumnIsBlob(3) && !stored.empty() && stored[0] == kCompactRowMarker) {
-      auto decoded = DecodeCompactRow(stored, request_id);
-      if (!decoded.has_value()) {
-        return Internal("the evidence row of records " + std::to_string(row_first) +
-                        " and after is unreadable (its stored bytes were changed)");
-      }
-      remade.reserve(decoded->size());
-      for (size_t i = 0; i < decoded->size(); ++i) {
-        remade.push_back(CanonicalRecord(row_first + static_cast<int64_t>(i), (*decoded)[i]));
-      }
-      texts.assign(remade.begin(), remade.end());
-    } else {
-      records.assign(stored);
-      texts = Lines(records);
-    }
-    std::optional<std::vector<Hash>> hashes =
-        StoredHashes(s.ColumnView(4), s.ColumnIsBlob(4), texts.size());
-    std::optional<Hash> chain = StoredHash(s.ColumnView(5), s.ColumnIsBlob(5));
-    for (size_t i = 0; i < texts.size(); ++i) {
-      // Numbered from the row's first; a row whose lines do not match its range is found by
-      // verification (each text carries its own number).
-      const int64_t seq = row_first + static_cast<int64_t>(i);
-      if (seq < first) continue;
-      if (seq > last) return Status::Ok();
-      StoredRecord r;
-      r.seq = seq;
-      r.text = texts[i];
-      if (hashes.has_value()) r.stored_hash = (*hashes)[i];
-      if (i + 1 == texts.size()) r.chain_after = chain;
-      r.filed_request_id = request_id;
-      r.live = true;
-      r.source = "the live log";
-      GOVESB_ASSIGN_OR_RETURN(bool go_on, visit(r));
-      if (!go_on) return Status::Ok();
+  std::vector<std::string> remade;
+  std::vector<std::string_view> texts;
+  return ForEachLiveEntry(
+      SegmentDirFor(db.path()), first, [&](const SegmentEntry& e) -> Result<bool> {
+        if (e.first_seq > last) return false;
+        // Entries hold compact records or, carried over from the first layout, canonical
+        // texts one per line.
+        remade.clear();
+        texts.clear();
+        if (!e.records.empty() && e.records[0] == kCompactRowMarker) {
+          auto decoded = DecodeCompactRow(e.records, e.request_id);
+          if (!decoded.has_value()) {
+            return Internal("the evidence log entry of records " + std::to_string(e.first_seq) +
+                            " and after is unreadable (its stored bytes were changed)");
+          }
+          remade.reserve(decoded->size());
+          for (size_t i = 0; i < decoded->size(); ++i) {
+            remade.push_back(CanonicalRecord(e.first_seq + static_cast<int64_t>(i), (*decoded)[i]));
+          }
+          texts.assign(remade.begin(), remade.end());
+        } else {
+          texts = Lines(e.records);
+        }
+        std::optional<std::vector<Hash>> hashes =
+            StoredHashes(e.hashes, !e.hashes_hex, texts.size());
+        std::optional<Hash> chain = StoredHash(e.chain, !e.chain_hex);
+        for (size_t i = 0; i < texts.size(); ++i) {
+          // Numbered from the entry's first; an entry whose records do not match its range is
+          // found by verification (each text carries its own number).
+          const int64_t seq = e.first_seq + static_cast<int64_t>(i);
+          if (seq < first) continue;
+          if (seq > last) return false;
+          StoredRecord r;
+          r.seq = seq;
+          r.text = texts[i];
+          if (hashes.has_value()) r.stored_hash = (*hashes)[i];
+          if (i + 1 == texts.size()) r.chain_after = chain;
+          r.filed_request_id = e.request_id;
+          r.live = true;
+          r.source = "the live log";
+          GOVESB_ASSIGN_OR_RETURN(bool go_on, visit(r));
+          if (!go_on) return false;
+        }
+        return true;
+      });
+}
+
+Result<std::vector<std::pair<int64_t, int64_t>>> FindLiveExchange(store::Database& db,
+                                                                  std::string_view request_id) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  int64_t indexed_through = 0;
+  int64_t archived = 0;  // records up to here are in archives, not live
+  {
+    GOVESB_ASSIGN_OR_RETURN(
+        store::Statement state,
+        db.Prepare("SELECT (SELECT indexed_through FROM evidence_index_state WHERE id = 1),"
+                   " (SELECT max(last_seq) FROM evidence_archives)"));
+    GOVESB_ASSIGN_OR_RETURN(bool row, state.Step());
+    if (row) {
+      indexed_through = state.ColumnInt64(0);
+      archived = state.ColumnInt64(1);
     }
   }
-  return Status::Ok();
+  {
+    GOVESB_ASSIGN_OR_RETURN(
+        store::Statement rows,
+        db.Prepare("SELECT first_seq, last_seq FROM evidence_index WHERE request_id = ?"
+                   " ORDER BY first_seq"));
+    GOVESB_RETURN_IF_ERROR(rows.Bind(1, request_id));
+    for (;;) {
+      GOVESB_ASSIGN_OR_RETURN(bool row, rows.Step());
+      if (!row) break;
+      if (rows.ColumnInt64(0) > archived)
+        out.emplace_back(rows.ColumnInt64(0), rows.ColumnInt64(1));
+    }
+  }
+  // The records not indexed yet (after the last checkpoint): read.
+  const int64_t from = std::max(indexed_through, archived);
+  GOVESB_RETURN_IF_ERROR(ForEachLiveEntry(SegmentDirFor(db.path()), from + 1,
+                                          [&](const SegmentEntry& e) -> Result<bool> {
+                                            if (e.first_seq > from && e.request_id == request_id) {
+                                              out.emplace_back(e.first_seq, e.last_seq);
+                                            }
+                                            return true;
+                                          }));
+  return out;
 }
 
 Status ForEachArchiveLine(const std::string& path,
@@ -261,7 +294,9 @@ Status ForEachRecord(store::Database& db, const std::string& archive_dir, int64_
     GOVESB_RETURN_IF_ERROR(ForEachArchiveRecord(archive_dir + "/" + a.file, nullptr, in_range));
     if (stopped) return Status::Ok();
   }
-  return ForEachLiveRecord(db, first, last, visit);
+  // The live log after the archives (a segment file may still hold archived records).
+  const int64_t archived = archives.empty() ? 0 : archives.back().last_seq;
+  return ForEachLiveRecord(db, std::max(first, archived + 1), last, visit);
 }
 
 }  // namespace govesb::evidence

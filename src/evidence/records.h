@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -15,11 +16,12 @@ namespace govesb::evidence {
 
 // How evidence records are kept (docs/evidence.md, "Storage"):
 //
-// - The live log, table `evidence_entries` of the data directory's database: one row per
+// - The live log: append-only segment files beside the database (segments.h), one entry per
 //   append of consecutive records of one exchange (say the four steps of a synchronous call),
-//   holding the records in their compact form (log.h, EncodeCompact; rows carried over from
-//   the first layout hold canonical texts, one per line), the SHA-256 of each record's
-//   canonical text (32 bytes each) and the chain value after the last of them.
+//   holding the records in their compact form (log.h, EncodeCompact; entries carried over
+//   from the database's first layout hold canonical texts, one per line), the SHA-256 of each
+//   record's canonical text (32 bytes each) and the chain value after the last of them. The
+//   table evidence_index maps request ids to the entries of sealed records.
 // - Archives: gzip files of JSON lines in the archive directory, each a contiguous run of
 //   records covered by whole signed checkpoints, listed in `evidence_archives`.
 //   Lines: a header {"format":"govesb-evidence-archive/1","firstSeq":…,"lastSeq":…,
@@ -72,6 +74,12 @@ Result<std::vector<ArchiveInfo>> ListArchives(store::Database& db);
 // straddle `first` is read whole and its earlier records skipped).
 Status ForEachLiveRecord(store::Database& db, int64_t first, int64_t last,
                          const RecordVisitor& visit);
+
+// The live log's entries of exchange `request_id` (first and last record of each, in order):
+// through the index (evidence_index) for the records it covers (sealed ones), by reading the
+// segment files for the rest.
+Result<std::vector<std::pair<int64_t, int64_t>>> FindLiveExchange(store::Database& db,
+                                                                  std::string_view request_id);
 
 // The lines of one archive file, in order (each without its newline). kNotFound when the file
 // is missing; kInternal when it is not a readable gzip file.

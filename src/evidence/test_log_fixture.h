@@ -14,6 +14,7 @@
 #include "base/temp_dir.h"
 #include "crypto/keys.h"
 #include "evidence/log.h"
+#include "evidence/segments.h"
 #include "store/database.h"
 #include "store/group_commit.h"
 
@@ -29,7 +30,7 @@ class EvidenceLogFixture : public ::testing::Test {
     key_.emplace(crypto::PrivateKey::Generate(curve).value());
     signer_ = std::make_unique<crypto::LocalSigner>(*key_);
     writer_ = store::GroupCommitWriter::Open(path_).value();
-    log_ = std::make_unique<EvidenceLog>(*writer_, *signer_);
+    log_ = EvidenceLog::Open(*db_, *writer_, *signer_, max_segment_bytes_).value();
   }
 
   // Appends and waits until the records are durable.
@@ -48,6 +49,10 @@ class EvidenceLogFixture : public ::testing::Test {
     return f.get();
   }
 
+  // The live log's segment files beside the database.
+  std::string SegmentDir() const { return SegmentDirFor(path_); }
+
+  uint64_t max_segment_bytes_ = uint64_t{64} << 20;  // set before Open
   TempDir dir_;
   std::string path_;
   std::unique_ptr<store::Database> db_;

@@ -6,6 +6,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <charconv>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 
 #include "auth/client_credentials.h"
@@ -150,7 +151,10 @@ Status BusServer::Start() {
   delivery::DispatcherOptions delivery_options = o.delivery;
   delivery_options.tls = copts.tls;
   delivery_options.record_evidence = o.evidence;
-  if (o.evidence) s.evidence = std::make_unique<evidence::EvidenceLog>(*s.writer, *s.signer);
+  if (o.evidence) {
+    GOVESB_ASSIGN_OR_RETURN(auto db, s.data_dir->OpenDatabase());
+    GOVESB_ASSIGN_OR_RETURN(s.evidence, evidence::EvidenceLog::Open(*db, *s.writer, *s.signer));
+  }
   delivery::DispatcherDeps delivery_deps;
   delivery_deps.queue = s.queue.get();
   delivery_deps.snapshot = [w = s.watcher.get()] { return w->Current(); };
@@ -204,6 +208,9 @@ Status BusServer::Start() {
             }
             Status sealed = s.evidence->CheckpointFrom(**db, s.clock->NowMillis());
             if (!sealed.ok()) spdlog::error("evidence: checkpoint failed: {}", sealed.message());
+            // The request ids of the records sealed so far, for proofs and queries.
+            Status indexed = s.evidence->IndexSealed(**db);
+            if (!indexed.ok()) spdlog::error("evidence: indexing failed: {}", indexed.message());
             if (retention.count() <= 0) continue;
             // Retention: whole checkpoints older than it move into archive files.
             archive.cutoff_ms = s.clock->NowMillis() - retention.count();
@@ -239,10 +246,18 @@ void BusServer::Shutdown() {
     s.checkpointer.join();
   }
   if (s.evidence) {
-    // Seal what was written since the last checkpoint (the writer runs it before stopping).
-    s.evidence->Checkpoint(s.clock->NowMillis(), [](const Status& st) {
-      if (!st.ok()) spdlog::error("evidence: final checkpoint failed: {}", st.message());
-    });
+    // Seal what was written since the last checkpoint (after every write submitted before),
+    // and index it.
+    std::promise<Status> sealed;
+    s.evidence->Checkpoint(s.clock->NowMillis(),
+                           [&sealed](const Status& st) { sealed.set_value(st); });
+    Status final_seal = sealed.get_future().get();
+    if (!final_seal.ok()) {
+      spdlog::error("evidence: final checkpoint failed: {}", final_seal.message());
+    } else if (auto db = s.data_dir->OpenDatabase(); db.ok()) {
+      Status indexed = s.evidence->IndexSealed(**db);
+      if (!indexed.ok()) spdlog::error("evidence: indexing failed: {}", indexed.message());
+    }
   }
   s.writer->Stop();  // after everything that writes
   s.watcher->Stop();

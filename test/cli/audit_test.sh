@@ -56,9 +56,12 @@ jq -e 'length == 2 and .[0].kind == "request" and .[1].kind == "reply"' "$work/b
 jq -e '.[0].data | contains("\"apiCode\":\"BNCH01\"")' "$work/body.json" >/dev/null ||
   fail "the request body is not the consumer's signed data"
 command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed: scripts/setup installs it"
-[ "$(sqlite3 "$data/govesb.db" "SELECT count(*) FROM evidence_entries WHERE request_id = '$rid'")" = 1 ] ||
-  fail "the live log does not hold $rid in one row"
-if sqlite3 "$data/govesb.db" "SELECT records FROM evidence_entries" | grep -aq '"pad":"abc'; then
+ls "$data"/evidence-log/*.seg >/dev/null 2>&1 || fail "the live log has no segment file"
+[ "$(grep -ac "$rid" "$data"/evidence-log/*.seg | awk -F: '{n += $NF} END {print n}')" = 1 ] ||
+  fail "the live log does not hold $rid in one entry"
+[ "$(sqlite3 "$data/govesb.db" "SELECT count(*) FROM evidence_index WHERE request_id = '$rid'")" = 1 ] ||
+  fail "the sealed exchange $rid is not indexed"
+if cat "$data"/evidence-log/*.seg | grep -aq '"pad":"abc'; then
   fail "a body is stored in the clear"
 fi
 

@@ -1,0 +1,49 @@
+#pragma once
+
+// Small POSIX file helpers of the evidence module (segment files, archives).
+
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace govesb::evidence {
+
+// An owned file descriptor (-1: none), closed on destruction.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { Reset(); }
+  Fd(Fd&& other) noexcept : fd_(other.Release()) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = other.Release();
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void Reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// Writes all of `data` (retrying short writes and EINTR).
+Status WriteAll(int fd, std::string_view data, const std::string& what);
+// fsync of a directory, so that files created or renamed in it stay after a crash.
+Status SyncDirectory(const std::string& dir);
+// The text of errno `e`.
+std::string ErrorText(int e);
+
+}  // namespace govesb::evidence

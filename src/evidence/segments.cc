@@ -1,0 +1,466 @@
+#include "evidence/segments.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "evidence/codec.h"
+#include "evidence/log.h"
+#include "evidence/records.h"
+
+namespace govesb::evidence {
+
+namespace {
+
+constexpr uint8_t kHashesHex = 1;
+constexpr uint8_t kChainHex = 2;
+constexpr size_t kFrameHeader = 4;
+// No entry is larger (bodies kept for an API are bounded by the request size limits).
+constexpr uint32_t kMaxEntryBytes = 256u << 20;
+
+std::string Padded(int64_t n) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%012lld", static_cast<long long>(n));
+  return buffer;
+}
+
+uint32_t ReadU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+enum class Parsed { kEntry, kCut, kMalformed };
+
+// Parses the entry whose frame starts at `data[at]`; `next` receives the offset after it.
+Parsed ParseEntry(std::string_view data, size_t at, SegmentEntry& e, size_t& next) {
+  if (data.size() - at < kFrameHeader) return Parsed::kCut;
+  const uint32_t size = ReadU32(data.data() + at);
+  if (size == 0 || size > kMaxEntryBytes) return Parsed::kMalformed;
+  if (data.size() - at - kFrameHeader < size) return Parsed::kCut;
+  ByteReader in(data.substr(at + kFrameHeader, size));
+  uint64_t first = 0;
+  uint64_t count = 0;
+  char flags = 0;
+  if (!in.Varint(first) || !in.Varint(count) || !in.Signed(e.at_ms) || !in.Byte(flags) ||
+      !in.View(e.request_id) || !in.View(e.records) || !in.View(e.hashes) || !in.View(e.chain) ||
+      !in.done() || first == 0 || count == 0 || first > (uint64_t{1} << 62) ||
+      count > (uint64_t{1} << 30)) {
+    return Parsed::kMalformed;
+  }
+  e.first_seq = static_cast<int64_t>(first);
+  e.last_seq = static_cast<int64_t>(first + count - 1);
+  e.hashes_hex = (flags & kHashesHex) != 0;
+  e.chain_hex = (flags & kChainHex) != 0;
+  next = at + kFrameHeader + size;
+  return Parsed::kEntry;
+}
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Internal("cannot open " + path + ": " + ErrorText(errno));
+  std::string out;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) == 0) out.reserve(static_cast<size_t>(st.st_size));
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Internal("cannot read " + path + ": " + ErrorText(errno));
+    }
+    if (n == 0) break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+std::string_view FileName(const std::string& path) {
+  return std::string_view(path).substr(path.find_last_of('/') + 1);
+}
+
+}  // namespace
+
+void EncodeSegmentEntry(const SegmentEntry& e, std::string& out) {
+  const size_t at = out.size();
+  out.append(kFrameHeader, '\0');
+  PutVarint(static_cast<uint64_t>(e.first_seq), out);
+  PutVarint(static_cast<uint64_t>(e.last_seq - e.first_seq + 1), out);
+  PutSigned(e.at_ms, out);
+  out.push_back(static_cast<char>((e.hashes_hex ? kHashesHex : 0) | (e.chain_hex ? kChainHex : 0)));
+  PutString(e.request_id, out);
+  PutString(e.records, out);
+  PutString(e.hashes, out);
+  PutString(e.chain, out);
+  const auto size = static_cast<uint32_t>(out.size() - at - kFrameHeader);
+  for (size_t i = 0; i < kFrameHeader; ++i) out[at + i] = static_cast<char>(size >> (8 * i));
+}
+
+std::string SegmentDirFor(const std::string& database_path) {
+  std::filesystem::path parent = std::filesystem::path(database_path).parent_path();
+  return (parent.empty() ? std::filesystem::path(".") : parent).string() + "/evidence-log";
+}
+
+Result<std::vector<SegmentFile>> ListSegments(const std::string& dir) {
+  std::vector<SegmentFile> out;
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return out;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != 16 || !name.ends_with(".seg") ||
+        !std::all_of(name.begin(), name.begin() + 12,
+                     [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    out.push_back(SegmentFile{std::stoll(name.substr(0, 12)), it->path().string()});
+  }
+  if (ec) return Internal("cannot list the evidence log " + dir + ": " + ec.message());
+  std::sort(out.begin(), out.end(),
+            [](const SegmentFile& a, const SegmentFile& b) { return a.first_seq < b.first_seq; });
+  return out;
+}
+
+Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Internal("cannot open " + path + ": " + ErrorText(errno));
+  std::string data;
+  size_t at = 0;
+  bool magic = false;
+  bool eof = false;
+  int64_t last_seq = 0;
+  constexpr size_t kChunk = 1 << 20;
+  for (;;) {
+    // Keep what is not parsed yet, then read more.
+    if (!eof) {
+      data.erase(0, at);
+      at = 0;
+      const size_t old = data.size();
+      data.resize(old + kChunk);
+      ssize_t n = 0;
+      do {
+        n = ::read(fd.get(), data.data() + old, kChunk);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) return Internal("cannot read " + path + ": " + ErrorText(errno));
+      data.resize(old + static_cast<size_t>(n));
+      eof = n == 0;
+    }
+    if (!magic) {
+      if (data.size() < kSegmentMagic.size() && !eof) continue;
+      if (data.empty() && eof) return Status::Ok();  // created, nothing written yet
+      if (!std::string_view(data).starts_with(kSegmentMagic)) {
+        return Internal("the evidence log file " + std::string(FileName(path)) +
+                        " is not a segment file (its first line was changed)");
+      }
+      at = kSegmentMagic.size();
+      magic = true;
+    }
+    for (;;) {
+      SegmentEntry e;
+      size_t next = 0;
+      const Parsed p = ParseEntry(data, at, e, next);
+      if (p == Parsed::kMalformed) {
+        return Internal("the evidence log file " + std::string(FileName(path)) +
+                        " is unreadable after record " + std::to_string(last_seq) +
+                        ": its stored bytes were changed");
+      }
+      if (p == Parsed::kCut) break;
+      last_seq = e.last_seq;
+      GOVESB_ASSIGN_OR_RETURN(bool go_on, visit(e));
+      if (!go_on) return Status::Ok();
+      at = next;
+    }
+    if (eof) return Status::Ok();  // a cut-short entry at the end: not written yet
+  }
+}
+
+Status ForEachLiveEntry(const std::string& dir, int64_t first, const EntryVisitor& visit) {
+  GOVESB_ASSIGN_OR_RETURN(std::vector<SegmentFile> files, ListSegments(dir));
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (i + 1 < files.size() && files[i + 1].first_seq <= first) continue;  // ends before
+    bool stopped = false;
+    GOVESB_RETURN_IF_ERROR(ForEachSegmentEntry(files[i].path, [&](const SegmentEntry& e) {
+      if (e.last_seq < first) return Result<bool>(true);
+      Result<bool> go_on = visit(e);
+      if (go_on.ok() && !*go_on) stopped = true;
+      return go_on;
+    }));
+    if (stopped) return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+Status RemoveArchivedSegments(const std::string& dir, int64_t through) {
+  GOVESB_ASSIGN_OR_RETURN(std::vector<SegmentFile> files, ListSegments(dir));
+  bool removed = false;
+  for (size_t i = 0; i + 1 < files.size(); ++i) {
+    if (files[i + 1].first_seq - 1 > through) break;
+    if (::unlink(files[i].path.c_str()) != 0 && errno != ENOENT) {
+      return Internal("cannot delete the archived " + files[i].path + ": " + ErrorText(errno));
+    }
+    removed = true;
+  }
+  return removed ? SyncDirectory(dir) : Status::Ok();
+}
+
+Status WriteSegmentFile(const std::string& path, const std::vector<SegmentEntry>& entries) {
+  std::string data(kSegmentMagic);
+  for (const SegmentEntry& e : entries) EncodeSegmentEntry(e, data);
+  const std::string tmp = path + ".tmp";
+  {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) return Internal("cannot create " + tmp + ": " + ErrorText(errno));
+    GOVESB_RETURN_IF_ERROR(WriteAll(fd.get(), data, tmp));
+    if (::fsync(fd.get()) != 0) return Internal("cannot fsync " + tmp + ": " + ErrorText(errno));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Internal("cannot rename " + tmp + ": " + ErrorText(errno));
+  }
+  return SyncDirectory(std::filesystem::path(path).parent_path().string());
+}
+
+bool EntryIsSound(const SegmentEntry& e, const Hash* chain_before) {
+  const size_t count = static_cast<size_t>(e.last_seq - e.first_seq + 1);
+  std::optional<std::vector<Hash>> hashes = StoredHashes(e.hashes, !e.hashes_hex, count);
+  std::optional<Hash> chain = StoredHash(e.chain, !e.chain_hex);
+  if (!hashes.has_value() || !chain.has_value()) return false;
+  std::vector<std::string> texts;
+  if (!e.records.empty() && e.records[0] == kCompactRowMarker) {
+    auto decoded = DecodeCompactRow(e.records, e.request_id);
+    if (!decoded.has_value() || decoded->size() != count) return false;
+    for (size_t i = 0; i < count; ++i) {
+      texts.push_back(CanonicalRecord(e.first_seq + static_cast<int64_t>(i), (*decoded)[i]));
+    }
+  } else {
+    size_t start = 0;
+    while (start <= e.records.size()) {
+      size_t end = e.records.find('\n', start);
+      if (end == std::string_view::npos) end = e.records.size();
+      texts.emplace_back(e.records.substr(start, end - start));
+      start = end + 1;
+    }
+    if (texts.size() != count) return false;
+  }
+  Hash link = chain_before != nullptr ? *chain_before : Hash{};
+  for (size_t i = 0; i < count; ++i) {
+    if (crypto::Sha256(texts[i]) != (*hashes)[i]) return false;
+    link = ChainLink(link, (*hashes)[i]);
+  }
+  return chain_before == nullptr || link == *chain;
+}
+
+// ---- the writer ----
+
+Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& dir, Tip fallback,
+                                                           int64_t sealed_through,
+                                                           Options options) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Internal("cannot create the evidence log directory " + dir + ": " + ec.message());
+  std::unique_ptr<SegmentWriter> w(new SegmentWriter(dir, options));
+  GOVESB_ASSIGN_OR_RETURN(std::vector<SegmentFile> files, ListSegments(dir));
+  // The tip: the last sound entry of the last file that has one.
+  // The last entry of file i (nullopt: none).
+  auto last_of = [&](size_t i) -> Result<std::optional<Tip>> {
+    std::optional<Tip> last;
+    GOVESB_RETURN_IF_ERROR(ForEachSegmentEntry(files[i].path, [&](const SegmentEntry& e) {
+      auto chain = StoredHash(e.chain, !e.chain_hex);
+      if (!chain.has_value()) {
+        return Result<bool>(Internal("unreadable chain value in " + files[i].path));
+      }
+      last = Tip{e.last_seq, *chain};
+      return Result<bool>(true);
+    }));
+    return last;
+  };
+  std::optional<Tip> tip;
+  for (size_t i = files.size(); i-- > 0 && !tip.has_value();) {
+    const std::string& path = files[i].path;
+    if (i + 1 == files.size()) {
+      // The chain value before the file, to check its first entry's.
+      std::optional<Tip> before;
+      if (i > 0) {
+        GOVESB_ASSIGN_OR_RETURN(before, last_of(i - 1));
+      } else if (fallback.seq + 1 == files[i].first_seq) {
+        before = fallback;
+      }
+      // The file being appended to: check every entry, and cut off an unsound end.
+      GOVESB_ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
+      if (!data.empty() && !std::string_view(data).starts_with(kSegmentMagic)) {
+        return Internal("the evidence log file " + path + " is not a segment file");
+      }
+      size_t at = data.empty() ? 0 : kSegmentMagic.size();
+      std::optional<Hash> chain;
+      if (before.has_value()) chain = before->chain;
+      int64_t next_seq = before.has_value() ? before->seq + 1 : 0;
+      int64_t cut_seq = 0;  // the first record of the unsound part, when known
+      for (;;) {
+        SegmentEntry e;
+        size_t next = 0;
+        if (at >= data.size()) break;
+        const Parsed p = ParseEntry(data, at, e, next);
+        const bool sound = p == Parsed::kEntry && (next_seq == 0 || e.first_seq == next_seq) &&
+                           EntryIsSound(e, chain.has_value() ? &*chain : nullptr);
+        if (!sound) {
+          cut_seq = next_seq;  // the numbering of what is sound (0: from the file's start)
+          break;
+        }
+        chain = StoredHash(e.chain, !e.chain_hex);
+        tip = Tip{e.last_seq, *chain};
+        next_seq = e.last_seq + 1;
+        at = next;
+      }
+      if (at < data.size()) {
+        const int64_t first_unsound = cut_seq != 0 ? cut_seq : files[i].first_seq;
+        if (first_unsound <= sealed_through) {
+          return Internal("the evidence log file " + path + " is damaged at record " +
+                          std::to_string(first_unsound) +
+                          ", which a checkpoint seals: run govesb audit verify (nothing was "
+                          "changed)");
+        }
+        const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+        const std::string kept = path + ".torn-" + std::to_string(now_ms);
+        {
+          Fd out(::open(kept.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+          if (!out.valid()) return Internal("cannot create " + kept + ": " + ErrorText(errno));
+          GOVESB_RETURN_IF_ERROR(WriteAll(out.get(), std::string_view(data).substr(at), kept));
+          if (::fsync(out.get()) != 0) return Internal("cannot fsync " + kept);
+        }
+        if (::truncate(path.c_str(), static_cast<off_t>(at)) != 0) {
+          return Internal("cannot cut " + path + " back: " + ErrorText(errno));
+        }
+        GOVESB_RETURN_IF_ERROR(SyncDirectory(dir));
+        spdlog::warn(
+            "evidence: the end of {} was not sound (a write cut short by a crash: never "
+            "acknowledged); {} bytes from record {} on were moved to {}",
+            path, data.size() - at, first_unsound, kept);
+      }
+      // Go on appending to it (unless it is full).
+      w->path_ = path;
+      w->size_ = at;
+    } else {
+      GOVESB_ASSIGN_OR_RETURN(tip, last_of(i));
+    }
+  }
+  w->tip_ = tip.value_or(fallback);
+  w->committed_ = w->tip_;
+  w->durable_seq_.store(w->tip_.seq, std::memory_order_release);
+  if (!w->path_.empty() && w->size_ < options.max_segment_bytes) {
+    const std::string path = w->path_;
+    w->fd_ = Fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    if (!w->fd_.valid()) return Internal("cannot open " + path + ": " + ErrorText(errno));
+    if (w->size_ == 0) {
+      GOVESB_RETURN_IF_ERROR(WriteAll(w->fd_.get(), kSegmentMagic, path));
+      if (::fdatasync(w->fd_.get()) != 0) return Internal("cannot sync " + path);
+      w->size_ = kSegmentMagic.size();
+    }
+  } else {
+    GOVESB_RETURN_IF_ERROR(w->OpenSegment(w->tip_.seq + 1));
+  }
+  return w;
+}
+
+Status SegmentWriter::OpenSegment(int64_t first) {
+  const std::string path = dir_ + "/" + Padded(first) + ".seg";
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Internal("cannot create " + path + ": " + ErrorText(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return Internal("cannot stat " + path);
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size == 0) {
+    GOVESB_RETURN_IF_ERROR(WriteAll(fd.get(), kSegmentMagic, path));
+    if (::fdatasync(fd.get()) != 0) return Internal("cannot sync " + path);
+    GOVESB_RETURN_IF_ERROR(SyncDirectory(dir_));
+    size = kSegmentMagic.size();
+  }
+  fd_ = std::move(fd);
+  path_ = path;
+  size_ = size;
+  return Status::Ok();
+}
+
+void SegmentWriter::Append(int64_t at_ms, std::string_view request_id, std::string_view records,
+                           std::string_view hashes, int64_t count, const Hash& chain_after) {
+  SegmentEntry e;
+  e.first_seq = tip_.seq + 1;
+  e.last_seq = tip_.seq + count;
+  e.at_ms = at_ms;
+  e.request_id = request_id;
+  e.records = records;
+  e.hashes = hashes;
+  e.chain = std::string_view(reinterpret_cast<const char*>(chain_after.data()), chain_after.size());
+  EncodeSegmentEntry(e, buffer_);
+  tip_ = Tip{e.last_seq, chain_after};
+}
+
+uint64_t SegmentWriter::Mark() {
+  mark_size_ = buffer_.size();
+  mark_tip_ = tip_;
+  return mark_size_;
+}
+
+void SegmentWriter::RollbackTo(uint64_t mark) {
+  if (mark != mark_size_) return;  // not the last mark: nothing of this job is known
+  buffer_.resize(mark_size_);
+  tip_ = mark_tip_;
+}
+
+void SegmentWriter::CutBack(uint64_t size) {
+  if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0 || ::fdatasync(fd_.get()) != 0) {
+    spdlog::error("evidence: cannot cut {} back after a failed write: {}", path_, ErrorText(errno));
+  }
+  size_ = size;
+}
+
+Status SegmentWriter::Flush() {
+  flushed_ = false;
+  batch_start_ = size_;
+  if (buffer_.empty()) return Status::Ok();
+  if (!fd_.valid()) return Internal("the evidence log has no open file");
+  Status written = WriteAll(fd_.get(), buffer_, path_);
+  if (written.ok() && ::fdatasync(fd_.get()) != 0) {
+    written = Internal("cannot sync " + path_ + ": " + ErrorText(errno));
+  }
+  if (!written.ok()) {
+    CutBack(batch_start_);
+    return Internal("the evidence log could not be written: " + written.message());
+  }
+  size_ += buffer_.size();
+  flushed_ = true;
+  return Status::Ok();
+}
+
+void SegmentWriter::Committed() {
+  buffer_.clear();
+  // A batch carrying large stored bodies leaves a large buffer behind: give that memory back.
+  constexpr size_t kKeep = 4 << 20;
+  if (buffer_.capacity() > kKeep) std::string().swap(buffer_);
+  flushed_ = false;
+  committed_ = tip_;
+  durable_seq_.store(tip_.seq, std::memory_order_release);
+  if (size_ >= options_.max_segment_bytes) {
+    Status opened = OpenSegment(tip_.seq + 1);
+    if (!opened.ok()) {
+      spdlog::error("evidence: cannot start a new segment (going on with {}): {}", path_,
+                    opened.message());
+    }
+  }
+}
+
+void SegmentWriter::Abandon() {
+  if (flushed_) CutBack(batch_start_);
+  flushed_ = false;
+  buffer_.clear();
+  tip_ = committed_;
+}
+
+}  // namespace govesb::evidence

@@ -1,0 +1,254 @@
+#include "evidence/segments.h"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "base/temp_dir.h"
+#include "evidence/log.h"
+
+namespace govesb::evidence {
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void AppendBytes(const std::string& path, std::string_view bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::app) << bytes;
+}
+
+class SegmentWriterTest : public ::testing::Test {
+ protected:
+  std::string Dir() const { return dir_.path() + "/evidence-log"; }
+
+  std::unique_ptr<SegmentWriter> OpenWriter(int64_t sealed_through = 0,
+                                            uint64_t max_bytes = uint64_t{64} << 20) {
+    auto w = SegmentWriter::Open(Dir(), SegmentWriter::Tip{}, sealed_through,
+                                 SegmentWriter::Options{max_bytes});
+    GOVESB_CHECK(w.ok());
+    return std::move(*w);
+  }
+
+  // Appends one exchange of `n` records with sound hashes and chain, as the log does.
+  static void AppendExchange(SegmentWriter& w, const std::string& request_id, int n) {
+    std::string records(1, kCompactRowMarker);
+    std::string hashes;
+    Hash chain = w.tip().chain;
+    for (int i = 0; i < n; ++i) {
+      Record r;
+      r.at_ms = 1'700'000'000'000 + i;
+      r.request_id = request_id;
+      r.kind = "request";
+      r.outcome = "ok";
+      EncodeCompact(r, records);
+      const Hash h = crypto::Sha256(CanonicalRecord(w.tip().seq + 1 + i, r));
+      hashes.append(reinterpret_cast<const char*>(h.data()), h.size());
+      chain = ChainLink(chain, h);
+    }
+    w.Append(1'700'000'000'000, request_id, records, hashes, n, chain);
+  }
+
+  // Appends and commits, as a group commit does.
+  static Status Commit(SegmentWriter& w, const std::string& request_id, int n) {
+    AppendExchange(w, request_id, n);
+    Status s = w.Flush();
+    if (s.ok()) {
+      w.Committed();
+    } else {
+      w.Abandon();
+    }
+    return s;
+  }
+
+  std::vector<std::pair<int64_t, std::string>> Entries() {
+    std::vector<std::pair<int64_t, std::string>> out;
+    EXPECT_TRUE(ForEachLiveEntry(Dir(), 1, [&](const SegmentEntry& e) {
+                  out.emplace_back(e.first_seq, std::string(e.request_id));
+                  EXPECT_TRUE(EntryIsSound(e, nullptr)) << e.first_seq;
+                  return true;
+                }).ok());
+    return out;
+  }
+
+  std::string OnlyFile() {
+    auto files = ListSegments(Dir()).value();
+    GOVESB_CHECK(files.size() == 1);
+    return files[0].path;
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(SegmentWriterTest, AppendsAreReadBackAndTheTipSurvivesReopening) {
+  {
+    auto w = OpenWriter();
+    ASSERT_TRUE(Commit(*w, "a", 4).ok());
+    ASSERT_TRUE(Commit(*w, "b", 2).ok());
+    EXPECT_EQ(w->durable_seq(), 6);
+  }
+  auto w = OpenWriter();
+  EXPECT_EQ(w->tip().seq, 6);
+  ASSERT_TRUE(Commit(*w, "c", 1).ok());
+  EXPECT_EQ(Entries(),
+            (std::vector<std::pair<int64_t, std::string>>{{1, "a"}, {5, "b"}, {7, "c"}}));
+  EXPECT_EQ(ListSegments(Dir()).value().size(), 1u) << "reopening goes on in the same file";
+}
+
+TEST_F(SegmentWriterTest, AFailedJobAndAnAbandonedBatchLeaveNothing) {
+  auto w = OpenWriter();
+  ASSERT_TRUE(Commit(*w, "a", 2).ok());
+  const size_t size = ReadAll(OnlyFile()).size();
+  // A job that fails after appending: rolled back to its mark.
+  const uint64_t mark = w->Mark();
+  AppendExchange(*w, "failed", 3);
+  w->RollbackTo(mark);
+  EXPECT_EQ(w->tip().seq, 2);
+  // A batch that was flushed, then its database COMMIT failed: cut off again.
+  AppendExchange(*w, "orphan", 2);
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_GT(ReadAll(OnlyFile()).size(), size);
+  w->Abandon();
+  EXPECT_EQ(ReadAll(OnlyFile()).size(), size);
+  EXPECT_EQ(w->tip().seq, 2);
+  EXPECT_EQ(w->durable_seq(), 2);
+  ASSERT_TRUE(Commit(*w, "b", 1).ok());
+  EXPECT_EQ(Entries(), (std::vector<std::pair<int64_t, std::string>>{{1, "a"}, {3, "b"}}));
+}
+
+TEST_F(SegmentWriterTest, AWriteThatFailsIsCutBackAndReported) {
+  auto w = OpenWriter();
+  ASSERT_TRUE(Commit(*w, "a", 2).ok());
+  const std::string file = OnlyFile();
+  const size_t size = ReadAll(file).size();
+  // The file may not grow past a few more bytes (as on a full disk): the write fails part way.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction before {};
+  ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &before), 0);
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &limit), 0);
+  rlimit small = limit;
+  small.rlim_cur = size + 10;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  AppendExchange(*w, "too-big", 3);
+  Status s = w->Flush();
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  ::sigaction(SIGXFSZ, &before, nullptr);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("could not be written"), std::string::npos) << s.message();
+  w->Abandon();
+  EXPECT_EQ(ReadAll(file).size(), size) << "the part written was cut off";
+  EXPECT_EQ(w->tip().seq, 2);
+  ASSERT_TRUE(Commit(*w, "b", 1).ok()) << "the log goes on once it can";
+  EXPECT_EQ(Entries(), (std::vector<std::pair<int64_t, std::string>>{{1, "a"}, {3, "b"}}));
+}
+
+TEST_F(SegmentWriterTest, ATornEndIsCutOffAndKept) {
+  {
+    auto w = OpenWriter();
+    ASSERT_TRUE(Commit(*w, "a", 2).ok());
+    ASSERT_TRUE(Commit(*w, "b", 2).ok());
+  }
+  const std::string file = OnlyFile();
+  const std::string sound = ReadAll(file);
+  // A crash part way through the next write: a whole frame with zeros where its records were
+  // (blocks not written), then the start of another.
+  std::string next;
+  {
+    auto w = OpenWriter();
+    AppendExchange(*w, "c", 2);
+    ASSERT_TRUE(w->Flush().ok());
+    w->Committed();
+    next = ReadAll(file).substr(sound.size());
+  }
+  std::filesystem::resize_file(file, sound.size());
+  std::string torn = next;
+  for (size_t i = 20; i < torn.size() - 40; ++i) torn[i] = '\0';
+  AppendBytes(file, torn + next.substr(0, 7));
+  auto w = OpenWriter(/*sealed_through=*/4);
+  EXPECT_EQ(w->tip().seq, 4);
+  EXPECT_EQ(ReadAll(file), sound) << "cut back to the last sound entry";
+  std::vector<std::string> kept;
+  for (const auto& f : std::filesystem::directory_iterator(Dir())) {
+    if (f.path().filename().string().find(".torn-") != std::string::npos) {
+      kept.push_back(f.path().string());
+    }
+  }
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(ReadAll(kept[0]), torn + next.substr(0, 7)) << "the cut bytes are kept";
+  ASSERT_TRUE(Commit(*w, "c", 2).ok());
+  EXPECT_EQ(Entries().back(), (std::pair<int64_t, std::string>{5, "c"}));
+}
+
+TEST_F(SegmentWriterTest, DamageToSealedRecordsIsNotCutOff) {
+  {
+    auto w = OpenWriter();
+    ASSERT_TRUE(Commit(*w, "a", 2).ok());
+    ASSERT_TRUE(Commit(*w, "b", 2).ok());
+  }
+  const std::string file = OnlyFile();
+  std::string bytes = ReadAll(file);
+  bytes[bytes.size() - 40] ^= 1;  // inside the last entry's hashes
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+  auto refused = SegmentWriter::Open(Dir(), SegmentWriter::Tip{}, /*sealed_through=*/4);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("damaged at record 3"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(ReadAll(file), bytes) << "nothing was changed";
+}
+
+TEST_F(SegmentWriterTest, ReadersStopAtAnEntryBeingWritten) {
+  auto w = OpenWriter();
+  ASSERT_TRUE(Commit(*w, "a", 2).ok());
+  std::string partial;
+  SegmentEntry e;
+  e.first_seq = 3;
+  e.last_seq = 3;
+  e.request_id = "b";
+  e.records = "x";
+  EncodeSegmentEntry(e, partial);
+  AppendBytes(OnlyFile(), partial.substr(0, partial.size() - 2));
+  EXPECT_EQ(Entries(), (std::vector<std::pair<int64_t, std::string>>{{1, "a"}}));
+}
+
+TEST_F(SegmentWriterTest, FullSegmentsRollOverAndArchivedOnesAreRemoved) {
+  auto w = OpenWriter(0, /*max_bytes=*/1);
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(Commit(*w, id, 2).ok());
+  auto files = ListSegments(Dir()).value();
+  ASSERT_EQ(files.size(), 4u) << "one per commit, and the next one, empty";
+  EXPECT_EQ(files[0].first_seq, 1);
+  EXPECT_EQ(files[1].first_seq, 3);
+  EXPECT_EQ(files[3].first_seq, 7);
+  EXPECT_EQ(Entries().size(), 3u);
+  std::vector<std::pair<int64_t, std::string>> from_four;
+  ASSERT_TRUE(ForEachLiveEntry(Dir(), 4, [&](const SegmentEntry& en) {
+                from_four.emplace_back(en.first_seq, std::string(en.request_id));
+                return true;
+              }).ok());
+  EXPECT_EQ(from_four, (std::vector<std::pair<int64_t, std::string>>{{3, "b"}, {5, "c"}}));
+
+  ASSERT_TRUE(RemoveArchivedSegments(Dir(), 3).ok());
+  EXPECT_EQ(ListSegments(Dir()).value().size(), 3u) << "records 3-4 are not all archived";
+  ASSERT_TRUE(RemoveArchivedSegments(Dir(), 100).ok());
+  files = ListSegments(Dir()).value();
+  ASSERT_EQ(files.size(), 1u) << "the file being appended to stays";
+  EXPECT_EQ(files[0].first_seq, 7);
+  ASSERT_TRUE(Commit(*w, "d", 1).ok());
+}
+
+TEST_F(SegmentWriterTest, AFileThatIsNotASegmentIsReported) {
+  std::filesystem::create_directories(Dir());
+  std::ofstream(Dir() + "/000000000001.seg") << "not a segment\n";
+  Status s = ForEachLiveEntry(Dir(), 1, [](const SegmentEntry&) { return true; });
+  EXPECT_EQ(s.code(), StatusCode::kInternal);
+  EXPECT_NE(s.message().find("not a segment file"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace govesb::evidence
