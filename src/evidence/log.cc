@@ -557,7 +557,8 @@ using Seal = StoredCheckpoint;
 // Reads the last checkpoint and the records after it, up to `up_to` (the last durable one), and
 // seals them (nullopt: nothing new).
 Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& signer,
-                                     int64_t now_ms, int64_t up_to) {
+                                     int64_t now_ms, int64_t up_to,
+                                     EntryCursor* cursor = nullptr) {
   int64_t id = 1;
   int64_t after = 0;
   std::string previous_hash;
@@ -588,7 +589,8 @@ Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& 
         chain = *c;
         last_seq = e.last_seq;
         return true;
-      });
+      },
+      cursor);
   if (!read.ok()) return read.code() == StatusCode::kInternal ? damaged() : read;
   if (hashes.empty()) return std::optional<Seal>();
   Seal seal{
@@ -637,7 +639,9 @@ Status EvidenceLog::CheckpointFrom(store::Database& reader, int64_t now_ms) {
     // Up to the last durable record: later ones wait for the next checkpoint.
     GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                             store::Transaction::Begin(reader, store::TransactionMode::kDeferred));
-    GOVESB_ASSIGN_OR_RETURN(seal, MakeSeal(reader, signer_, now_ms, segments_->durable_seq()));
+    std::lock_guard lock(reading_mutex_);
+    GOVESB_ASSIGN_OR_RETURN(
+        seal, MakeSeal(reader, signer_, now_ms, segments_->durable_seq(), &seal_cursor_));
   }
   if (!seal.has_value()) return Status::Ok();
   auto stored = std::make_shared<std::promise<Status>>();
@@ -684,6 +688,7 @@ EvidenceLog::EvidenceLog(store::GroupCommitWriter& writer, const crypto::Signer&
 EvidenceLog::~EvidenceLog() { writer_.SetParticipant(nullptr); }
 
 Status EvidenceLog::IndexSealed(store::Database& reader, size_t chunk) {
+  std::lock_guard lock(reading_mutex_);
   int64_t from = 0;
   int64_t sealed_through = 0;
   {
@@ -740,7 +745,8 @@ Status EvidenceLog::IndexSealed(store::Database& reader, size_t chunk) {
           if (!stored.ok()) return false;
         }
         return true;
-      });
+      },
+      &index_cursor_);
   GOVESB_RETURN_IF_ERROR(read);
   GOVESB_RETURN_IF_ERROR(stored);
   return store(std::move(items), sealed_through);

@@ -12,12 +12,11 @@
 #include "base/result.h"
 #include "crypto/keys.h"
 #include "evidence/merkle.h"
+#include "evidence/segments.h"
 #include "store/database.h"
 #include "store/group_commit.h"
 
 namespace govesb::evidence {
-
-class SegmentWriter;
 
 // One step of one exchange, as recorded (see docs/evidence.md once the log is wired in).
 // Bodies are not kept: their SHA-256 is, with the signatures, which are the non-repudiation
@@ -174,6 +173,10 @@ class EvidenceLog {
   store::GroupCommitWriter& writer_;
   const crypto::Signer& signer_;
   std::unique_ptr<SegmentWriter> segments_;
+  // Where CheckpointFrom and IndexSealed stopped reading: each comes back for what follows.
+  std::mutex reading_mutex_;
+  EntryCursor seal_cursor_;
+  EntryCursor index_cursor_;
   std::mutex mutex_;
   std::vector<PendingAppend> pending_;  // appends not yet taken by a write job
   bool job_queued_ = false;             // a write job that will take pending_ is queued

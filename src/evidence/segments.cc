@@ -128,12 +128,17 @@ Result<std::vector<SegmentFile>> ListSegments(const std::string& dir) {
   return out;
 }
 
-Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit) {
+Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit,
+                           uint64_t offset) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Internal("cannot open " + path + ": " + ErrorText(errno));
+  if (offset > 0 && ::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
+    return Internal("cannot read " + path + ": " + ErrorText(errno));
+  }
   std::string data;
+  uint64_t base = offset;  // the file offset of data[0]
   size_t at = 0;
-  bool magic = false;
+  bool magic = offset > 0;
   bool eof = false;
   int64_t last_seq = 0;
   constexpr size_t kChunk = 1 << 20;
@@ -141,6 +146,7 @@ Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit) {
     // Keep what is not parsed yet, then read more.
     if (!eof) {
       data.erase(0, at);
+      base += at;
       at = 0;
       const size_t old = data.size();
       data.resize(old + kChunk);
@@ -173,6 +179,7 @@ Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit) {
       }
       if (p == Parsed::kCut) break;
       last_seq = e.last_seq;
+      e.end = base + next;
       GOVESB_ASSIGN_OR_RETURN(bool go_on, visit(e));
       if (!go_on) return Status::Ok();
       at = next;
@@ -181,17 +188,38 @@ Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit) {
   }
 }
 
-Status ForEachLiveEntry(const std::string& dir, int64_t first, const EntryVisitor& visit) {
+Status ForEachLiveEntry(const std::string& dir, int64_t first, const EntryVisitor& visit,
+                        EntryCursor* cursor) {
   GOVESB_ASSIGN_OR_RETURN(std::vector<SegmentFile> files, ListSegments(dir));
-  for (size_t i = 0; i < files.size(); ++i) {
-    if (i + 1 < files.size() && files[i + 1].first_seq <= first) continue;  // ends before
+  size_t start = 0;
+  uint64_t offset = 0;
+  if (cursor != nullptr && cursor->next_seq == first && !cursor->path.empty()) {
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (files[i].path == cursor->path) {
+        start = i;
+        offset = cursor->offset;
+        break;
+      }
+    }
+  }
+  for (size_t i = start; i < files.size(); ++i) {
+    const bool resume = i == start && offset > 0;
+    if (!resume && i + 1 < files.size() && files[i + 1].first_seq <= first) continue;  // before
     bool stopped = false;
-    GOVESB_RETURN_IF_ERROR(ForEachSegmentEntry(files[i].path, [&](const SegmentEntry& e) {
-      if (e.last_seq < first) return Result<bool>(true);
-      Result<bool> go_on = visit(e);
-      if (go_on.ok() && !*go_on) stopped = true;
-      return go_on;
-    }));
+    GOVESB_RETURN_IF_ERROR(ForEachSegmentEntry(
+        files[i].path,
+        [&](const SegmentEntry& e) -> Result<bool> {
+          if (e.last_seq >= first) {
+            GOVESB_ASSIGN_OR_RETURN(bool go_on, visit(e));
+            if (!go_on) {
+              stopped = true;
+              return false;
+            }
+          }
+          if (cursor != nullptr) *cursor = EntryCursor{files[i].path, e.end, e.last_seq + 1};
+          return true;
+        },
+        resume ? offset : 0));
     if (stopped) return Status::Ok();
   }
   return Status::Ok();

@@ -44,6 +44,7 @@ struct SegmentEntry {
   std::string_view chain;
   bool hashes_hex = false;
   bool chain_hex = false;
+  uint64_t end = 0;  // where it ends in its file (set by the readers)
 };
 
 // Appends the entry's frame (size and payload).
@@ -62,14 +63,26 @@ Result<std::vector<SegmentFile>> ListSegments(const std::string& dir);
 // Called with each entry (views valid during the call); false stops.
 using EntryVisitor = std::function<Result<bool>(const SegmentEntry&)>;
 
-// The entries of one file, in order, read in chunks. An entry cut short at the end of the file
-// (being written, or torn by a crash) ends it. kInternal when the file is not a segment file
-// or an entry is malformed (its bytes were changed).
-Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit);
+// The entries of one file, in order, read in chunks from `offset` (0: the start; else where an
+// entry starts). An entry cut short at the end of the file (being written, or torn by a crash)
+// ends it. kInternal when the file is not a segment file or an entry is malformed (its bytes
+// were changed).
+Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit,
+                           uint64_t offset = 0);
+
+// Where a reader of the live log stopped: the next entry after those it took (a reader that
+// comes back for the records after them starts there instead of at the start of the file).
+struct EntryCursor {
+  std::string path;
+  uint64_t offset = 0;
+  int64_t next_seq = 0;
+};
 
 // The entries holding records numbered `first` or later, across the files of `dir` in order
-// (files that end before `first` are not read).
-Status ForEachLiveEntry(const std::string& dir, int64_t first, const EntryVisitor& visit);
+// (files that end before `first` are not read). With a cursor whose next_seq is `first`,
+// reading starts where it points; the cursor is moved past each entry the visitor takes.
+Status ForEachLiveEntry(const std::string& dir, int64_t first, const EntryVisitor& visit,
+                        EntryCursor* cursor = nullptr);
 
 // Deletes the files of `dir` whose records are all numbered `through` or less (archived),
 // except the last file (the one being appended to).

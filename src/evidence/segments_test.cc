@@ -242,6 +242,41 @@ TEST_F(SegmentWriterTest, FullSegmentsRollOverAndArchivedOnesAreRemoved) {
   ASSERT_TRUE(Commit(*w, "d", 1).ok());
 }
 
+TEST_F(SegmentWriterTest, AReaderComesBackWhereItsCursorStopped) {
+  auto w = OpenWriter(0, /*max_bytes=*/400);
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(Commit(*w, id, 2).ok());
+  EntryCursor cursor;
+  std::vector<int64_t> seen;
+  auto read_from = [&](int64_t first, int64_t up_to) {
+    seen.clear();
+    return ForEachLiveEntry(
+        Dir(), first,
+        [&](const SegmentEntry& e) -> Result<bool> {
+          if (e.last_seq > up_to) return false;  // not taken: the cursor stays before it
+          seen.push_back(e.first_seq);
+          return true;
+        },
+        &cursor);
+  };
+  ASSERT_TRUE(read_from(1, 4).ok());
+  EXPECT_EQ(seen, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(cursor.next_seq, 5);
+  for (const char* id : {"d", "e"}) ASSERT_TRUE(Commit(*w, id, 2).ok());
+  // Make the start of the first file unreadable: only a reader that starts there notices.
+  const std::string first_file = ListSegments(Dir()).value().front().path;
+  std::string bytes = ReadAll(first_file);
+  bytes[kSegmentMagic.size()] = '\xff';
+  bytes[kSegmentMagic.size() + 1] = '\xff';
+  bytes[kSegmentMagic.size() + 2] = '\xff';
+  bytes[kSegmentMagic.size() + 3] = '\x7f';
+  std::ofstream(first_file, std::ios::binary | std::ios::trunc) << bytes;
+  ASSERT_TRUE(read_from(5, 100).ok());
+  EXPECT_EQ(seen, (std::vector<int64_t>{5, 7, 9})) << "across files, from the cursor";
+  EXPECT_EQ(cursor.next_seq, 11);
+  // The cursor stands at record 11: a reader of record 3 on starts at the file's start.
+  EXPECT_FALSE(read_from(3, 100).ok()) << "read from the start, which is damaged";
+}
+
 TEST_F(SegmentWriterTest, AFileThatIsNotASegmentIsReported) {
   std::filesystem::create_directories(Dir());
   std::ofstream(Dir() + "/000000000001.seg") << "not a segment\n";
