@@ -86,14 +86,20 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return Decode(text, table, false);
 }
 
-std::string HexEncode(std::span<const uint8_t> bytes) {
+void HexEncodeAppend(std::span<const uint8_t> bytes, std::string& out) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(bytes.size() * 2, '\0');
-  char* o = out.data();
+  const size_t at = out.size();
+  out.resize(at + bytes.size() * 2);
+  char* o = out.data() + at;
   for (uint8_t b : bytes) {
     *o++ = kDigits[b >> 4];
     *o++ = kDigits[b & 15];
   }
+}
+
+std::string HexEncode(std::span<const uint8_t> bytes) {
+  std::string out;
+  HexEncodeAppend(bytes, out);
   return out;
 }
 

@@ -28,6 +28,8 @@ std::optional<std::string> Base64UrlDecode(std::string_view text);
 
 // Lowercase hex.
 std::string HexEncode(std::span<const uint8_t> bytes);
+// The same, appended to `out`.
+void HexEncodeAppend(std::span<const uint8_t> bytes, std::string& out);
 inline std::string HexEncode(std::string_view bytes) {
   return HexEncode(
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));

@@ -54,7 +54,7 @@ struct NewMessage {
   int64_t created_at_ms = 0;
   // Evidence of the acceptance, stored in the same transaction as the message: both or
   // neither.
-  std::vector<evidence::Record> evidence;
+  evidence::PreparedRecords evidence;
 };
 
 // An awaited asynchronous answer: recorded before the request is delivered to its provider.

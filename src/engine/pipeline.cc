@@ -106,15 +106,12 @@ struct ExchangeLog {
   }
 };
 
-std::string OutcomeName(const Status& s) {
-  return s.ok() ? std::string("ok") : std::string(StatusCodeName(s.code()));
-}
-
 }  // namespace
 
 // The evidence of one exchange, collected step by step and written before the answer leaves.
 struct Engine::ExchangeEvidence {
-  std::vector<evidence::Record> records;
+  // The records' texts, made as each step happens (no copy of its fields is kept).
+  evidence::PreparedRecords records;
   // False when the bus runs without an evidence log (`serve --no-evidence`): then no record
   // is made at all, not even the hashes of the bodies and signatures.
   bool enabled = true;
@@ -133,36 +130,43 @@ struct Engine::ExchangeEvidence {
            std::string_view signature, int64_t size,
            const crypto::Sha256Digest* data_sha256 = nullptr) {
     if (!enabled) return;
-    evidence::Record r;
+    evidence::RecordView r;
     r.at_ms = at_ms;
     r.request_id = log.request_id;
-    r.kind = std::string(kind);
-    r.from = std::string(from);
-    r.to = std::string(to);
-    r.code = log.api == "-" ? std::string() : log.api;
+    r.kind = kind;
+    r.from = from;
+    r.to = to;
+    r.code = log.api == "-" ? std::string_view() : std::string_view(log.api);
     r.user_id = log.user_id;
-    r.outcome = OutcomeName(outcome);
-    r.error = outcome.ok() ? std::string() : outcome.message();
+    r.outcome = outcome.ok() ? std::string_view("ok") : StatusCodeName(outcome.code());
+    r.error = outcome.ok() ? std::string_view() : std::string_view(outcome.message());
     r.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
                        std::chrono::steady_clock::now() - log.started)
                        .count();
     r.size = size;
     // The SHA-256 that signing or verifying made already, when there is one.
-    if (data_sha256 != nullptr && !data.empty()) {
-      evidence::AttachSigned(r, *data_sha256, signature);
-    } else {
-      evidence::AttachSigned(r, data, signature);
+    crypto::Sha256Digest made{};
+    if (!data.empty()) {
+      if (data_sha256 == nullptr) {
+        made = crypto::Sha256(data);
+        data_sha256 = &made;
+      }
+      r.body_digest = data_sha256;
     }
+    r.signature = signature;
+    r.signature_sha256_derived = true;
+    std::string sealed_body;
     if (body_key != nullptr && from != "bus" && !data.empty()) {
-      auto sealed = evidence::SealBody(*body_key, r.request_id, r.kind, data);
+      auto sealed = evidence::SealBody(*body_key, log.request_id, kind, data);
       if (sealed.ok()) {
-        r.body_encrypted = std::move(*sealed);
+        sealed_body = std::move(*sealed);
+        r.body_encrypted = sealed_body;
       } else {
-        spdlog::error("evidence: a body of exchange {} could not be encrypted: {}", r.request_id,
+        spdlog::error("evidence: a body of exchange {} could not be encrypted: {}", log.request_id,
                       sealed.status().message());
       }
     }
-    records.push_back(std::move(r));
+    records.Add(r);
   }
 };
 
@@ -222,7 +226,7 @@ HttpResponse Engine::HandleMetrics() const {
 asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   ExchangeEvidence ev;
   ev.enabled = deps_.evidence != nullptr;
-  if (ev.enabled) ev.records.reserve(4);  // request, delivery, reply, response
+  if (ev.enabled) ev.records.Reserve(4);  // request, delivery, reply, response
   auto run = RunExchange(request, ev);
   HttpResponse response = co_await std::move(run);
   if (deps_.evidence == nullptr || ev.stored || ev.records.empty()) co_return response;
@@ -295,7 +299,7 @@ asio::awaitable<HttpResponse> Engine::RunExchange(HttpRequest& request, Exchange
              parts.data, parts.signature, static_cast<int64_t>(response.body.size()),
              &parts.data_sha256);
       message.evidence = std::move(ev.records);
-      ev.records.clear();
+      ev.records = evidence::PreparedRecords();
       ev.request_recorded = false;  // a failure to store it is recorded as a refusal
     }
     return response;

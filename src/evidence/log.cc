@@ -223,7 +223,41 @@ void AppendCanonicalRecord(int64_t seq, const Record& r, std::string& out) {
   AppendCanonicalTail(r, out);
 }
 
-void AppendCanonicalTail(const Record& r, std::string& out) {
+RecordView ViewOf(const Record& r) {
+  RecordView v;
+  v.at_ms = r.at_ms;
+  v.request_id = r.request_id;
+  v.kind = r.kind;
+  v.from = r.from;
+  v.to = r.to;
+  v.code = r.code;
+  v.user_id = r.user_id;
+  v.outcome = r.outcome;
+  v.error = r.error;
+  v.latency_us = r.latency_us;
+  v.size = r.size;
+  v.body_sha256 = r.body_sha256;
+  v.signature = r.signature;
+  v.signature_sha256 = r.signature_sha256;
+  v.signature_sha256_derived = r.signature_sha256_derived;
+  v.body_encrypted = r.body_encrypted;
+  return v;
+}
+
+namespace {
+
+// `,"name":"<hex of digest>"`, written in place.
+void HexMember(std::string& out, std::string_view name, const crypto::Sha256Digest& digest) {
+  out += ",\"";
+  out += name;
+  out += "\":\"";
+  HexEncodeAppend(digest, out);
+  out += '"';
+}
+
+}  // namespace
+
+void AppendCanonicalTail(const RecordView& r, std::string& out) {
   Member(out, "at", r.at_ms);
   Member(out, "requestId", r.request_id);
   Member(out, "kind", r.kind);
@@ -235,9 +269,17 @@ void AppendCanonicalTail(const Record& r, std::string& out) {
   Member(out, "error", r.error);
   Member(out, "latencyUs", r.latency_us);
   Member(out, "size", r.size);
-  Member(out, "bodySha256", r.body_sha256);
+  if (r.body_digest != nullptr) {
+    HexMember(out, "bodySha256", *r.body_digest);
+  } else {
+    Member(out, "bodySha256", r.body_sha256);
+  }
   Member(out, "signature", r.signature);
-  Member(out, "signatureSha256", r.signature_sha256);
+  if (r.signature_sha256_derived && r.signature_sha256.empty() && !r.signature.empty()) {
+    HexMember(out, "signatureSha256", crypto::Sha256(r.signature));
+  } else {
+    Member(out, "signatureSha256", r.signature_sha256);
+  }
   if (!r.body_encrypted.empty()) Member(out, "bodyEncrypted", r.body_encrypted);
   out += '}';
 }
@@ -359,20 +401,57 @@ Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
 
 Status EvidenceLog::AppendInJob(store::WriteContext& ctx, const std::vector<Record>& records) {
   if (records.empty()) return Status::Ok();
-  PreparedRecords prepared = Prepare(records);
+  return AppendInJob(ctx, Prepare(records));
+}
+
+Status EvidenceLog::AppendInJob(store::WriteContext& ctx, const PreparedRecords& records) {
+  if (records.empty()) return Status::Ok();
   return AppendRecords(ctx, [&](auto&& add, auto&&) -> Status {
-    for (const PreparedRecord& r : prepared.records) GOVESB_RETURN_IF_ERROR(add(r));
+    for (const PreparedRecord& r : records.records()) GOVESB_RETURN_IF_ERROR(add(r));
     return Status::Ok();
   });
 }
 
-PreparedRecords Prepare(std::span<const Record> records) {
-  struct Spans {
-    size_t request_id, request_id_size, tail, tail_size, compact, compact_size;
+void PreparedRecords::Reserve(size_t records, size_t extra_bytes) {
+  // A record's two texts take about 700 bytes when it has a signature.
+  buffer_.reserve(buffer_.size() + records * 768 + extra_bytes);
+  spans_.reserve(spans_.size() + records);
+  records_.reserve(records_.size() + records);
+}
+
+void PreparedRecords::Add(const RecordView& r) {
+  // On the heap from the start (> 15 bytes), so that moving keeps the views valid.
+  if (buffer_.capacity() < 64) buffer_.reserve(1024);
+  const char* const before = buffer_.data();
+  Spans s{};
+  if (!records_.empty() && records_.back().request_id == r.request_id) {
+    s.request_id = spans_.back().request_id;  // once for the exchange's records
+  } else {
+    s.request_id = buffer_.size();
+    buffer_ += r.request_id;
+  }
+  s.request_id_size = r.request_id.size();
+  s.tail = buffer_.size();
+  AppendCanonicalTail(r, buffer_);
+  s.tail_size = buffer_.size() - s.tail;
+  s.compact = buffer_.size();
+  EncodeCompact(r, buffer_);
+  s.compact_size = buffer_.size() - s.compact;
+  spans_.push_back(s);
+  std::string_view all(buffer_);
+  auto view = [&](const Spans& x, int64_t at_ms) {
+    return PreparedRecord{all.substr(x.request_id, x.request_id_size), at_ms,
+                          all.substr(x.tail, x.tail_size), all.substr(x.compact, x.compact_size)};
   };
+  if (buffer_.data() != before) {
+    // The buffer moved as it grew: point the earlier views at its new place.
+    for (size_t i = 0; i < records_.size(); ++i) records_[i] = view(spans_[i], records_[i].at_ms);
+  }
+  records_.push_back(view(s, r.at_ms));
+}
+
+PreparedRecords Prepare(std::span<const Record> records) {
   PreparedRecords p;
-  std::vector<Spans> spans;
-  spans.reserve(records.size());
   // Room for the members' names and the values, so that the buffer grows once.
   size_t room = 64;
   for (const Record& r : records) {
@@ -381,35 +460,8 @@ PreparedRecords Prepare(std::span<const Record> records) {
                  r.body_encrypted.size()) +
             r.signature_sha256.size() + r.request_id.size() + 320;
   }
-  std::string& buf = p.buffer;
-  buf.reserve(room);  // > 15: the buffer is on the heap, so moving it keeps the views valid
-  for (size_t i = 0; i < records.size(); ++i) {
-    const Record& r = records[i];
-    Spans s{};
-    if (i > 0 && r.request_id == records[i - 1].request_id) {
-      s.request_id = spans.back().request_id;  // once for the exchange's records
-    } else {
-      s.request_id = buf.size();
-      buf += r.request_id;
-    }
-    s.request_id_size = r.request_id.size();
-    s.tail = buf.size();
-    AppendCanonicalTail(r, buf);
-    s.tail_size = buf.size() - s.tail;
-    s.compact = buf.size();
-    EncodeCompact(r, buf);
-    s.compact_size = buf.size() - s.compact;
-    spans.push_back(s);
-  }
-  // The views, once the buffer is complete (it no longer moves).
-  std::string_view all(buf);
-  p.records.reserve(records.size());
-  for (size_t i = 0; i < records.size(); ++i) {
-    const Spans& s = spans[i];
-    p.records.push_back(PreparedRecord{all.substr(s.request_id, s.request_id_size),
-                                       records[i].at_ms, all.substr(s.tail, s.tail_size),
-                                       all.substr(s.compact, s.compact_size)});
-  }
+  p.Reserve(0, room);
+  for (const Record& r : records) p.Add(ViewOf(r));
   return p;
 }
 
@@ -454,7 +506,7 @@ bool ReadHex(ByteReader& in, std::string& s) {
 
 }  // namespace
 
-void EncodeCompact(const Record& r, std::string& out) {
+void EncodeCompact(const RecordView& r, std::string& out) {
   PutSigned(r.at_ms, out);
   PutString(r.kind, out);
   PutString(r.from, out);
@@ -465,7 +517,12 @@ void EncodeCompact(const Record& r, std::string& out) {
   PutString(r.error, out);
   PutSigned(r.latency_us, out);
   PutSigned(r.size, out);
-  PutHex(r.body_sha256, out);
+  if (r.body_digest != nullptr) {
+    out.push_back('\1');
+    out.append(Bytes(*r.body_digest));
+  } else {
+    PutHex(r.body_sha256, out);
+  }
   PutString(r.signature, out);
   if (r.signature_sha256_derived ||
       (!r.signature_sha256.empty() && r.signature_sha256 == SignatureSha256(r.signature))) {
@@ -509,8 +566,10 @@ std::optional<std::vector<Record>> DecodeCompactRow(std::string_view row,
 void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)> done) {
   // The records' texts are made here, on the caller's thread (the I/O threads, in parallel):
   // the one writer thread only numbers, hashes and stores them.
-  PreparedRecords prepared = Prepare(records);
-  records.clear();
+  Append(Prepare(records), std::move(done));
+}
+
+void EvidenceLog::Append(PreparedRecords prepared, std::function<void(Status)> done) {
   {
     std::lock_guard lock(mutex_);
     pending_.push_back(PendingAppend{std::move(prepared), std::move(done)});
@@ -534,7 +593,7 @@ void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)
         take();
         return AppendRecords(ctx, [&](auto&& add, auto&& flush) -> Status {
           for (const PendingAppend& p : batch->appends) {
-            for (const PreparedRecord& r : p.prepared.records) GOVESB_RETURN_IF_ERROR(add(r));
+            for (const PreparedRecord& r : p.prepared.records()) GOVESB_RETURN_IF_ERROR(add(r));
             GOVESB_RETURN_IF_ERROR(flush());
           }
           return Status::Ok();

@@ -60,12 +60,35 @@ Result<std::string> SealBody(std::string_view key, std::string_view request_id,
 Result<std::string> OpenBody(std::string_view key, std::string_view request_id,
                              std::string_view kind, std::string_view body_encrypted_base64);
 
+// A record's fields as views, valid during the call that takes it: the texts of a record are
+// made from it directly, without copying its fields into a Record first (what the engine does
+// for every step of every exchange).
+struct RecordView {
+  int64_t at_ms = 0;
+  std::string_view request_id, kind, from, to, code, user_id, outcome, error;
+  int64_t latency_us = 0;
+  int64_t size = 0;
+  // The SHA-256 of the signed data text: as bytes (body_digest, when not null) or as hex.
+  const crypto::Sha256Digest* body_digest = nullptr;
+  std::string_view body_sha256;
+  std::string_view signature;
+  // The SHA-256 of the signature text as hex, or, with signature_sha256_derived, made here from
+  // `signature` (and then not stored: it is recomputed on reading).
+  std::string_view signature_sha256;
+  bool signature_sha256_derived = false;
+  std::string_view body_encrypted;
+};
+RecordView ViewOf(const Record& r);
+
 // The exact text that is hashed and kept: compact JSON, members in a fixed order, `seq` first.
 std::string CanonicalRecord(int64_t seq, const Record& r);
 // The same, appended to `out`.
 void AppendCanonicalRecord(int64_t seq, const Record& r, std::string& out);
 // The text after the number: CanonicalRecord(seq, r) == "{\"seq\":" + seq + tail.
-void AppendCanonicalTail(const Record& r, std::string& out);
+void AppendCanonicalTail(const RecordView& r, std::string& out);
+inline void AppendCanonicalTail(const Record& r, std::string& out) {
+  AppendCanonicalTail(ViewOf(r), out);
+}
 
 // A record with its texts made, waiting for its number (see EvidenceLog::Append): views into
 // the buffer of the PreparedRecords it belongs to.
@@ -78,15 +101,29 @@ struct PreparedRecord {
 // The records of one append, their texts made in one buffer (one allocation for them all,
 // instead of three per record). Move-only: the views point into `buffer`'s heap storage,
 // which a move keeps.
-struct PreparedRecords {
+class PreparedRecords {
+ public:
   PreparedRecords() = default;
   PreparedRecords(PreparedRecords&&) = default;
   PreparedRecords& operator=(PreparedRecords&&) = default;
   PreparedRecords(const PreparedRecords&) = delete;
   PreparedRecords& operator=(const PreparedRecords&) = delete;
 
-  std::string buffer;
-  std::vector<PreparedRecord> records;
+  // Room for about `records` records of the usual size, so that the buffer grows once.
+  void Reserve(size_t records, size_t extra_bytes = 0);
+  // Makes the texts of one more record (its request id is kept once for consecutive records
+  // of one exchange).
+  void Add(const RecordView& r);
+  const std::vector<PreparedRecord>& records() const { return records_; }
+  bool empty() const { return records_.empty(); }
+
+ private:
+  struct Spans {
+    size_t request_id, request_id_size, tail, tail_size, compact, compact_size;
+  };
+  std::string buffer_;
+  std::vector<Spans> spans_;
+  std::vector<PreparedRecord> records_;
 };
 PreparedRecords Prepare(std::span<const Record> records);
 
@@ -95,7 +132,8 @@ PreparedRecords Prepare(std::span<const Record> records);
 // the requestId left to its row. The canonical text is made again from it on reading
 // (CanonicalRecord of the decoded record), exactly: the stored hashes are of those texts, so
 // any change of the stored bytes shows. About a third of the canonical text's size.
-void EncodeCompact(const Record& r, std::string& out);
+void EncodeCompact(const RecordView& r, std::string& out);
+inline void EncodeCompact(const Record& r, std::string& out) { EncodeCompact(ViewOf(r), out); }
 // Decodes the records of one row (a marker byte, then EncodeCompact of each), in order.
 // nullopt when the bytes are not a well-formed row.
 std::optional<std::vector<Record>> DecodeCompactRow(std::string_view row,
@@ -142,11 +180,13 @@ class EvidenceLog {
   // Appends made while the writer is busy are gathered into one write job (one savepoint,
   // one pass), which then succeeds or fails for all of them.
   void Append(std::vector<Record> records, std::function<void(Status)> done);
+  void Append(PreparedRecords records, std::function<void(Status)> done);
 
   // The same inside another write job (so that, say, a push and its evidence are stored in
   // one transaction: both or neither). Call on the writer thread, from the job; fails when no
   // evidence log is open on the writer.
   static Status AppendInJob(store::WriteContext& ctx, const std::vector<Record>& records);
+  static Status AppendInJob(store::WriteContext& ctx, const PreparedRecords& records);
 
   // Seals the records written since the last checkpoint (nothing when there are none), as a
   // write job: after every write submitted before it (shutdown, tests).

@@ -341,19 +341,52 @@ TEST_F(EvidenceLogTest, PreparedTextsAreTheRecordsAndSurviveMoves) {
   moved.push_back(Prepare(records));
   for (int i = 0; i < 8; ++i) moved.push_back(Prepare({}));  // the vector grows: moves
   const PreparedRecords& p = moved.front();
-  ASSERT_EQ(p.records.size(), 3u);
+  ASSERT_EQ(p.records().size(), 3u);
   for (size_t i = 0; i < records.size(); ++i) {
-    EXPECT_EQ(p.records[i].request_id, records[i].request_id);
-    EXPECT_EQ(p.records[i].at_ms, records[i].at_ms);
+    EXPECT_EQ(p.records()[i].request_id, records[i].request_id);
+    EXPECT_EQ(p.records()[i].at_ms, records[i].at_ms);
     std::string tail;
     AppendCanonicalTail(records[i], tail);
-    EXPECT_EQ(p.records[i].tail, tail);
+    EXPECT_EQ(p.records()[i].tail, tail);
     std::string compact;
     EncodeCompact(records[i], compact);
-    EXPECT_EQ(p.records[i].compact, compact);
+    EXPECT_EQ(p.records()[i].compact, compact);
   }
-  EXPECT_EQ(p.records[1].request_id.data(), p.records[2].request_id.data());
-  EXPECT_NE(p.records[0].request_id.data(), p.records[1].request_id.data());
+  EXPECT_EQ(p.records()[1].request_id.data(), p.records()[2].request_id.data());
+  EXPECT_NE(p.records()[0].request_id.data(), p.records()[1].request_id.data());
+}
+
+TEST_F(EvidenceLogTest, RecordsMadeFromViewsAreTheSameAsFromRecords) {
+  // A step as the engine records it: the body's SHA-256 as bytes, the signature's made here.
+  const std::string data = R"({"apiCode":"BRTHCRT","esbBody":{"id":7}})";
+  const std::string signature = "MEUCIQDx+signature/base64==";
+  const crypto::Sha256Digest digest = crypto::Sha256(data);
+  Record r = Step(9, "reply");
+  AttachSigned(r, data, signature);
+  RecordView v = ViewOf(r);
+  v.body_digest = &digest;
+  v.body_sha256 = {};
+  v.signature_sha256 = {};  // derived: made from the signature
+  std::string tail;
+  AppendCanonicalTail(v, tail);
+  EXPECT_EQ(tail, CanonicalRecord(1, r).substr(std::string_view("{\"seq\":1").size()));
+  std::string compact, expected;
+  EncodeCompact(v, compact);
+  EncodeCompact(r, expected);
+  EXPECT_EQ(compact, expected);
+
+  // Many records added one by one: the buffer grows and moves, the earlier views follow it.
+  PreparedRecords p;
+  std::vector<Record> steps;
+  for (int i = 0; i < 40; ++i) steps.push_back(Step(i));
+  for (const Record& step : steps) p.Add(ViewOf(step));
+  PreparedRecords whole = Prepare(steps);
+  ASSERT_EQ(p.records().size(), whole.records().size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    EXPECT_EQ(p.records()[i].request_id, whole.records()[i].request_id);
+    EXPECT_EQ(p.records()[i].tail, whole.records()[i].tail) << i;
+    EXPECT_EQ(p.records()[i].compact, whole.records()[i].compact) << i;
+  }
 }
 
 TEST_F(EvidenceLogTest, OneEntryPerExchange) {
