@@ -605,7 +605,8 @@ void EvidenceLog::Append(PreparedRecords prepared, std::function<void(Status)> d
         for (PendingAppend& p : batch->appends) {
           if (p.done) p.done(s);
         }
-      });
+      },
+      store::GroupCommitWriter::Writes::kParticipantOnly);
 }
 
 namespace {
@@ -616,8 +617,7 @@ using Seal = StoredCheckpoint;
 // Reads the last checkpoint and the records after it, up to `up_to` (the last durable one), and
 // seals them (nullopt: nothing new).
 Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& signer,
-                                     int64_t now_ms, int64_t up_to,
-                                     EntryCursor* cursor = nullptr) {
+                                     int64_t now_ms, int64_t up_to, EntryCursor* cursor = nullptr) {
   int64_t id = 1;
   int64_t after = 0;
   std::string previous_hash;
@@ -638,7 +638,8 @@ Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& 
                     "; run govesb audit verify (no checkpoint was made)");
   };
   Status read = ForEachLiveEntry(
-      SegmentDirFor(db.path()), after + 1, [&](const SegmentEntry& e) -> Result<bool> {
+      SegmentDirFor(db.path()), after + 1,
+      [&](const SegmentEntry& e) -> Result<bool> {
         if (e.last_seq > up_to) return false;
         auto h = StoredHashes(e.hashes, !e.hashes_hex,
                               static_cast<size_t>(e.last_seq - e.first_seq + 1));
@@ -793,8 +794,9 @@ Status EvidenceLog::IndexSealed(store::Database& reader, size_t chunk) {
   };
   std::vector<Item> items;
   Status stored = Status::Ok();
-  Status read =
-      ForEachLiveEntry(segments_->dir(), from + 1, [&](const SegmentEntry& e) -> Result<bool> {
+  Status read = ForEachLiveEntry(
+      segments_->dir(), from + 1,
+      [&](const SegmentEntry& e) -> Result<bool> {
         if (e.last_seq > sealed_through) return false;
         if (e.first_seq <= from) return true;
         items.push_back(Item{std::string(e.request_id), e.first_seq, e.last_seq});

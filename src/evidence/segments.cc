@@ -128,8 +128,7 @@ Result<std::vector<SegmentFile>> ListSegments(const std::string& dir) {
   return out;
 }
 
-Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit,
-                           uint64_t offset) {
+Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit, uint64_t offset) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Internal("cannot open " + path + ": " + ErrorText(errno));
   if (offset > 0 && ::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {

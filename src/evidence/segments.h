@@ -67,8 +67,7 @@ using EntryVisitor = std::function<Result<bool>(const SegmentEntry&)>;
 // entry starts). An entry cut short at the end of the file (being written, or torn by a crash)
 // ends it. kInternal when the file is not a segment file or an entry is malformed (its bytes
 // were changed).
-Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit,
-                           uint64_t offset = 0);
+Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit, uint64_t offset = 0);
 
 // Where a reader of the live log stopped: the next entry after those it took (a reader that
 // comes back for the records after them starts there instead of at the start of the file).

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/thread_name.h"
@@ -40,11 +41,11 @@ GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Database> db, GroupCommitOp
 
 GroupCommitWriter::~GroupCommitWriter() { Stop(); }
 
-void GroupCommitWriter::Submit(Job job, Done done) {
+void GroupCommitWriter::Submit(Job job, Done done, Writes writes) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {
-      queue_.push_back(Pending{std::move(job), std::move(done)});
+      queue_.push_back(Pending{std::move(job), std::move(done), writes});
       // The writer waits for the first job, or (while delaying a commit) for a full batch.
       if (queue_.size() == 1 || queue_.size() == options_.max_batch) wake_.notify_one();
       return;
@@ -110,13 +111,19 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
   static constexpr std::string_view kRelease = "RELEASE job";
   static constexpr std::string_view kRollbackTo = "ROLLBACK TO job";
 
+  std::lock_guard batch_lock(batch_mutex_);
+  CommitParticipant* participant = context_.participant_;
+  // A batch that only writes to the participant (the evidence of synchronous exchanges) opens
+  // no database transaction: its commit is the participant's flush alone.
+  const bool database = participant == nullptr ||
+                        std::any_of(batch.begin(), batch.end(),
+                                    [](const Pending& p) { return p.writes == Writes::kDatabase; });
   auto run = [&](std::string_view sql) -> Status {
+    if (!database) return Status::Ok();
     GOVESB_ASSIGN_OR_RETURN(Statement * stmt, context_.Prepared(sql));
     return stmt->Run();
   };
 
-  std::lock_guard batch_lock(batch_mutex_);
-  CommitParticipant* participant = context_.participant_;
   std::vector<Status> results(batch.size());
   Status begun = run(kBegin);
   if (begun.ok()) {

@@ -92,9 +92,14 @@ class GroupCommitWriter {
   GroupCommitWriter(const GroupCommitWriter&) = delete;
   GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
 
+  // What a job writes to.
+  enum class Writes {
+    kDatabase,         // the database (and perhaps the participant)
+    kParticipantOnly,  // only the participant: a batch of such jobs opens no transaction
+  };
   // Thread-safe. After Stop, `done` is called at once (on the caller's thread) with
   // kUnavailable.
-  void Submit(Job job, Done done);
+  void Submit(Job job, Done done, Writes writes = Writes::kDatabase);
   // Finishes every job submitted so far, then stops the thread. Idempotent.
   void Stop();
 
@@ -114,6 +119,7 @@ class GroupCommitWriter {
   struct Pending {
     Job job;
     Done done;
+    Writes writes = Writes::kDatabase;
   };
   GroupCommitWriter(std::unique_ptr<Database> db, GroupCommitOptions options);
   void Run();

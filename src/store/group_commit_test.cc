@@ -283,6 +283,37 @@ TEST_F(GroupCommitTest, AFailedCommitAbandonsWhatTheParticipantFlushed) {
   EXPECT_EQ(p.abandoned, 1);
 }
 
+TEST_F(GroupCommitTest, ABatchThatOnlyWritesTheParticipantOpensNoTransaction) {
+  GroupCommitOptions o;
+  o.busy_timeout_ms = 50;
+  auto writer = GroupCommitWriter::Open(path_, o);
+  ASSERT_TRUE(writer.ok());
+  ListParticipant p([] { return 0; });
+  (*writer)->SetParticipant(&p);
+  // Another connection holds the database's write lock: a database job cannot commit, but a
+  // batch of participant-only jobs needs no transaction and still commits.
+  auto lock = Transaction::Begin(*db_, TransactionMode::kImmediate);
+  ASSERT_TRUE(lock.ok());
+  auto submit = [&](std::string value, GroupCommitWriter::Writes writes) {
+    auto done = std::make_shared<std::promise<Status>>();
+    auto f = done->get_future();
+    (*writer)->Submit(
+        [value](WriteContext& ctx) {
+          static_cast<ListParticipant*>(ctx.participant())->pending.push_back(value);
+          return Status::Ok();
+        },
+        [done](const Status& s) { done->set_value(s); }, writes);
+    return f;
+  };
+  EXPECT_TRUE(submit("evidence", GroupCommitWriter::Writes::kParticipantOnly).get().ok());
+  EXPECT_EQ(submit("row", GroupCommitWriter::Writes::kDatabase).get().code(),
+            StatusCode::kUnavailable);
+  (*writer)->SetParticipant(nullptr);
+  (*writer)->Stop();
+  EXPECT_EQ(p.durable, (std::vector<std::string>{"evidence"}));
+  EXPECT_EQ(p.abandoned, 1);
+}
+
 TEST_F(GroupCommitTest, SubmitAfterStopFailsAtOnce) {
   auto writer = GroupCommitWriter::Open(path_);
   ASSERT_TRUE(writer.ok());

@@ -1,7 +1,10 @@
 // End to end: push with guaranteed delivery and asynchronous answers, through a real bus (in
 // process, on port 0) with real receivers behind it, driven by the C++ SDK client.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <thread>
 
@@ -482,11 +485,28 @@ TEST_F(PushAsyncTest, WithoutEvidenceNothingReachesTheConsumerAsSuccess) {
   StartBus();
   auto client = ClientFor(consumer);
   ASSERT_TRUE(client->AccessToken().ok());
+  auto first = client->Request("HLTHREC", R"({"patient":"P-1"})");
+  ASSERT_TRUE(first.ok()) << first.error().message;
   {
-    // The evidence store cannot be written (another process holds the lock).
-    auto lock = store::Transaction::Begin(*db_, store::TransactionMode::kImmediate);
-    ASSERT_TRUE(lock.ok());
+    // The evidence log's file cannot grow (as on a full disk): no file of this process may
+    // grow past the size the log has now.
+    uintmax_t size = 0;
+    for (const auto& f : fs::directory_iterator(dir_ / "evidence-log")) {
+      if (f.path().extension() == ".seg") size = std::max(size, fs::file_size(f.path()));
+    }
+    ASSERT_GT(size, 0u);
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    struct sigaction before {};
+    ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &before), 0);
+    rlimit limit{};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &limit), 0);
+    rlimit full = limit;
+    full.rlim_cur = size;
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &full), 0);
     auto withheld = client->Request("HLTHREC", R"({"patient":"P-1"})");
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+    ::sigaction(SIGXFSZ, &before, nullptr);
     ASSERT_FALSE(withheld.ok()) << "an answer without its evidence must not be released";
     EXPECT_EQ(withheld.error().kind, sdk::ErrorKind::kRefused);
     EXPECT_NE(withheld.error().message.find("could not be recorded in the evidence log"),
@@ -495,6 +515,10 @@ TEST_F(PushAsyncTest, WithoutEvidenceNothingReachesTheConsumerAsSuccess) {
   }
   auto answered = client->Request("HLTHREC", R"({"patient":"P-1"})");
   ASSERT_TRUE(answered.ok()) << answered.error().message;
+  // What was written is whole: the refused exchange left nothing half-written behind.
+  auto report = evidence::Verify(*db_, *bus_key_);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->intact) << report->problem;
 }
 
 // ---- asynchronous answers ----
