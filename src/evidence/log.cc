@@ -124,7 +124,8 @@ void Member(std::string& out, std::string_view name, int64_t value) {
   out += ",\"";
   out += name;
   out += "\":";
-  out += std::to_string(value);
+  char number[24];
+  out.append(number, std::to_chars(number, number + sizeof number, value).ptr);
 }
 
 // The signed text of a checkpoint.
@@ -219,7 +220,8 @@ std::string CanonicalRecord(int64_t seq, const Record& r) {
 
 void AppendCanonicalRecord(int64_t seq, const Record& r, std::string& out) {
   out += "{\"seq\":";
-  out += std::to_string(seq);
+  char number[24];
+  out.append(number, std::to_chars(number, number + sizeof number, seq).ptr);
   AppendCanonicalTail(r, out);
 }
 

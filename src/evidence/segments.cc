@@ -134,7 +134,10 @@ Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit, u
   if (offset > 0 && ::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
     return Internal("cannot read " + path + ": " + ErrorText(errno));
   }
-  std::string data;
+  // Read into a buffer kept between chunks (not zero-filled before each read).
+  std::unique_ptr<char[]> storage;
+  size_t capacity = 0;
+  size_t filled = 0;
   uint64_t base = offset;  // the file offset of data[0]
   size_t at = 0;
   bool magic = offset > 0;
@@ -144,19 +147,27 @@ Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit, u
   for (;;) {
     // Keep what is not parsed yet, then read more.
     if (!eof) {
-      data.erase(0, at);
+      if (at > 0 && filled > at) std::memmove(storage.get(), storage.get() + at, filled - at);
+      filled -= at;
       base += at;
       at = 0;
-      const size_t old = data.size();
-      data.resize(old + kChunk);
+      if (capacity - filled < kChunk) {
+        // Room for a whole chunk after what is kept (an entry larger than a chunk grows it).
+        const size_t grown = filled + kChunk;
+        std::unique_ptr<char[]> bigger(new char[grown]);
+        if (filled > 0) std::memcpy(bigger.get(), storage.get(), filled);
+        storage = std::move(bigger);
+        capacity = grown;
+      }
       ssize_t n = 0;
       do {
-        n = ::read(fd.get(), data.data() + old, kChunk);
+        n = ::read(fd.get(), storage.get() + filled, kChunk);
       } while (n < 0 && errno == EINTR);
       if (n < 0) return Internal("cannot read " + path + ": " + ErrorText(errno));
-      data.resize(old + static_cast<size_t>(n));
+      filled += static_cast<size_t>(n);
       eof = n == 0;
     }
+    const std::string_view data(storage.get(), filled);
     if (!magic) {
       if (data.size() < kSegmentMagic.size() && !eof) continue;
       if (data.empty() && eof) return Status::Ok();  // created, nothing written yet

@@ -277,6 +277,26 @@ TEST_F(SegmentWriterTest, AReaderComesBackWhereItsCursorStopped) {
   EXPECT_FALSE(read_from(3, 100).ok()) << "read from the start, which is damaged";
 }
 
+TEST_F(SegmentWriterTest, EntriesLargerThanAReadChunkAreRead) {
+  auto w = OpenWriter();
+  ASSERT_TRUE(Commit(*w, "small", 1).ok());
+  // A record that keeps a large body (3 MB, read in 1 MB chunks), between small ones.
+  Record big;
+  big.request_id = "big";
+  big.kind = "request";
+  big.body_encrypted = std::string(3 << 20, 'b');
+  std::string records(1, kCompactRowMarker);
+  EncodeCompact(big, records);
+  const Hash h = crypto::Sha256(CanonicalRecord(2, big));
+  w->Append(0, "big", records, std::string_view(reinterpret_cast<const char*>(h.data()), 32), 1,
+            ChainLink(w->tip().chain, h));
+  ASSERT_TRUE(w->Flush().ok());
+  w->Committed();
+  ASSERT_TRUE(Commit(*w, "after", 2).ok());
+  EXPECT_EQ(Entries(),
+            (std::vector<std::pair<int64_t, std::string>>{{1, "small"}, {2, "big"}, {3, "after"}}));
+}
+
 TEST_F(SegmentWriterTest, AFileThatIsNotASegmentIsReported) {
   std::filesystem::create_directories(Dir());
   std::ofstream(Dir() + "/000000000001.seg") << "not a segment\n";
