@@ -54,16 +54,11 @@ std::optional<Hash> HashFromHex(std::string_view hex) {
 }
 
 Hash LeafHash(const Hash& entry) {
-  std::string buffer(1, '\x00');
-  buffer.append(View(entry));
-  return crypto::Sha256(buffer);
+  return crypto::Sha256({std::string_view("\x00", 1), View(entry)});
 }
 
 Hash InteriorHash(const Hash& left, const Hash& right) {
-  std::string buffer(1, '\x01');
-  buffer.append(View(left));
-  buffer.append(View(right));
-  return crypto::Sha256(buffer);
+  return crypto::Sha256({std::string_view("\x01", 1), View(left), View(right)});
 }
 
 Hash MerkleRoot(std::span<const Hash> entries) {
