@@ -38,13 +38,15 @@ uint32_t ReadU32(const char* p) {
   return v;
 }
 
-enum class Parsed { kEntry, kCut, kMalformed };
+// kEnd: a zero size, where the written part of a file ends (its preallocated rest is zeros).
+enum class Parsed { kEntry, kCut, kMalformed, kEnd };
 
 // Parses the entry whose frame starts at `data[at]`; `next` receives the offset after it.
 Parsed ParseEntry(std::string_view data, size_t at, SegmentEntry& e, size_t& next) {
   if (data.size() - at < kFrameHeader) return Parsed::kCut;
   const uint32_t size = ReadU32(data.data() + at);
-  if (size == 0 || size > kMaxEntryBytes) return Parsed::kMalformed;
+  if (size == 0) return Parsed::kEnd;
+  if (size > kMaxEntryBytes) return Parsed::kMalformed;
   if (data.size() - at - kFrameHeader < size) return Parsed::kCut;
   ByteReader in(data.substr(at + kFrameHeader, size));
   uint64_t first = 0;
@@ -187,6 +189,7 @@ Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit, u
                         " is unreadable after record " + std::to_string(last_seq) +
                         ": its stored bytes were changed");
       }
+      if (p == Parsed::kEnd) return Status::Ok();  // the rest is preallocated
       if (p == Parsed::kCut) break;
       last_seq = e.last_seq;
       e.end = base + next;
@@ -355,7 +358,10 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
         next_seq = e.last_seq + 1;
         at = next;
       }
-      if (at < data.size()) {
+      // Zeros after the last entry are the file's preallocated rest, not damage.
+      const bool zeros_after = std::all_of(data.begin() + static_cast<std::ptrdiff_t>(at),
+                                           data.end(), [](char c) { return c == '\0'; });
+      if (!zeros_after) {
         const int64_t first_unsound = cut_seq != 0 ? cut_seq : files[i].first_seq;
         if (first_unsound <= sealed_through) {
           return Internal("the evidence log file " + path + " is damaged at record " +
@@ -385,6 +391,7 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
       // Go on appending to it (unless it is full).
       w->path_ = path;
       w->size_ = at;
+      w->allocated_ = zeros_after ? data.size() : at;
     } else {
       GOVESB_ASSIGN_OR_RETURN(tip, last_of(i));
     }
@@ -394,12 +401,13 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
   w->durable_seq_.store(w->tip_.seq, std::memory_order_release);
   if (!w->path_.empty() && w->size_ < options.max_segment_bytes) {
     const std::string path = w->path_;
-    w->fd_ = Fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    w->fd_ = Fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     if (!w->fd_.valid()) return Internal("cannot open " + path + ": " + ErrorText(errno));
     if (w->size_ == 0) {
       GOVESB_RETURN_IF_ERROR(WriteAll(w->fd_.get(), kSegmentMagic, path));
       if (::fdatasync(w->fd_.get()) != 0) return Internal("cannot sync " + path);
       w->size_ = kSegmentMagic.size();
+      w->allocated_ = std::max(w->allocated_, w->size_);
     }
   } else {
     GOVESB_RETURN_IF_ERROR(w->OpenSegment(w->tip_.seq + 1));
@@ -409,20 +417,16 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
 
 Status SegmentWriter::OpenSegment(int64_t first) {
   const std::string path = dir_ + "/" + Padded(first) + ".seg";
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  // A new file (an existing one of that name is empty: made before a crash, nothing in it).
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.valid()) return Internal("cannot create " + path + ": " + ErrorText(errno));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return Internal("cannot stat " + path);
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size == 0) {
-    GOVESB_RETURN_IF_ERROR(WriteAll(fd.get(), kSegmentMagic, path));
-    if (::fdatasync(fd.get()) != 0) return Internal("cannot sync " + path);
-    GOVESB_RETURN_IF_ERROR(SyncDirectory(dir_));
-    size = kSegmentMagic.size();
-  }
+  GOVESB_RETURN_IF_ERROR(WriteAll(fd.get(), kSegmentMagic, path));
+  if (::fdatasync(fd.get()) != 0) return Internal("cannot sync " + path);
+  GOVESB_RETURN_IF_ERROR(SyncDirectory(dir_));
   fd_ = std::move(fd);
   path_ = path;
-  size_ = size;
+  size_ = kSegmentMagic.size();
+  allocated_ = size_;
   return Status::Ok();
 }
 
@@ -453,10 +457,52 @@ void SegmentWriter::RollbackTo(uint64_t mark) {
 }
 
 void SegmentWriter::CutBack(uint64_t size) {
+  // The preallocated rest goes too: it is made again by the next write.
   if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0 || ::fdatasync(fd_.get()) != 0) {
     spdlog::error("evidence: cannot cut {} back after a failed write: {}", path_, ErrorText(errno));
   }
   size_ = size;
+  allocated_ = size;
+}
+
+namespace {
+
+// Writes `data` at `offset` (retrying short writes and EINTR).
+Status WriteAllAt(int fd, std::string_view data, uint64_t offset, const std::string& what) {
+  while (!data.empty()) {
+    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Internal("cannot write " + what + ": " + ErrorText(errno));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status SegmentWriter::WriteBatch() {
+  const uint64_t end = size_ + buffer_.size();
+  // Zeros ahead of the entries (kPreallocateBytes at a time, up to the segment's size): a
+  // later fdatasync then has only data to write, not the file's new size and blocks to
+  // journal first, which makes each commit cheaper and quicker.
+  if (end > allocated_ && end < options_.max_segment_bytes) {
+    static const std::string zeros(kPreallocateBytes, '\0');
+    const uint64_t target = std::min(end + kPreallocateBytes, options_.max_segment_bytes);
+    GOVESB_RETURN_IF_ERROR(
+        WriteAllAt(fd_.get(), std::string_view(zeros).substr(0, target - end), end, path_));
+    allocated_ = target;
+  }
+  // The entries, the size of the first one last: a reader (another process) that reads while
+  // they are being written sees a zero size there, the end, never an entry half written.
+  GOVESB_RETURN_IF_ERROR(WriteAllAt(fd_.get(), std::string_view(buffer_).substr(kFrameHeader),
+                                    size_ + kFrameHeader, path_));
+  GOVESB_RETURN_IF_ERROR(
+      WriteAllAt(fd_.get(), std::string_view(buffer_).substr(0, kFrameHeader), size_, path_));
+  allocated_ = std::max(allocated_, end);
+  return Status::Ok();
 }
 
 Status SegmentWriter::Flush() {
@@ -464,7 +510,7 @@ Status SegmentWriter::Flush() {
   batch_start_ = size_;
   if (buffer_.empty()) return Status::Ok();
   if (!fd_.valid()) return Internal("the evidence log has no open file");
-  Status written = WriteAll(fd_.get(), buffer_, path_);
+  Status written = WriteBatch();
   if (written.ok() && ::fdatasync(fd_.get()) != 0) {
     written = Internal("cannot sync " + path_ + ": " + ErrorText(errno));
   }

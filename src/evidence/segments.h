@@ -31,7 +31,9 @@ namespace govesb::evidence {
 // after the last one: 32 bytes each, or hex text when the flags say so (carried over).
 //
 // A file is only ever appended to, by the bus's one writer, once per group commit (one write,
-// one fdatasync); archiving deletes whole files whose records it has archived.
+// one fdatasync); archiving deletes whole files whose records it has archived. Zeros are
+// written ahead of the entries (4 MB at a time), so that a commit's fdatasync has only data to
+// write: a zero size where an entry would start is the end of what was written.
 inline constexpr std::string_view kSegmentMagic = "govesb-evidence-segment/1\n";
 
 struct SegmentEntry {
@@ -148,12 +150,17 @@ class SegmentWriter final : public store::CommitParticipant {
   Status OpenSegment(int64_t first);
   // Cuts the current file back to `size` (a failed batch's bytes).
   void CutBack(uint64_t size);
+  // Writes the buffered entries after the file's written part (not synced).
+  Status WriteBatch();
+
+  static constexpr uint64_t kPreallocateBytes = uint64_t{4} << 20;
 
   std::string dir_;
   Options options_;
   Fd fd_;
   std::string path_;
   uint64_t size_ = 0;         // bytes of the current file that were written
+  uint64_t allocated_ = 0;    // its size: written bytes, then zeros written ahead
   uint64_t batch_start_ = 0;  // its size before the batch's Flush
   bool flushed_ = false;      // the batch's bytes are in the file
   std::string buffer_;        // entries not written yet

@@ -13,6 +13,7 @@
 #include "delivery/sqlite_queue.h"
 #include "evidence/log.h"
 #include "evidence/query.h"
+#include "evidence/segments.h"
 #include "govesb/client.h"
 #include "registry/registry.h"
 #include "server/bus_server.h"
@@ -488,11 +489,15 @@ TEST_F(PushAsyncTest, WithoutEvidenceNothingReachesTheConsumerAsSuccess) {
   auto first = client->Request("HLTHREC", R"({"patient":"P-1"})");
   ASSERT_TRUE(first.ok()) << first.error().message;
   {
-    // The evidence log's file cannot grow (as on a full disk): no file of this process may
-    // grow past the size the log has now.
-    uintmax_t size = 0;
+    // The evidence log's file cannot be written past what it holds now (as on a full disk):
+    // no file of this process may be written past that offset.
+    uint64_t size = 0;
     for (const auto& f : fs::directory_iterator(dir_ / "evidence-log")) {
-      if (f.path().extension() == ".seg") size = std::max(size, fs::file_size(f.path()));
+      if (f.path().extension() != ".seg") continue;
+      ASSERT_TRUE(evidence::ForEachSegmentEntry(f.path().string(), [&](const auto& e) {
+                    size = std::max(size, e.end);
+                    return true;
+                  }).ok());
     }
     ASSERT_GT(size, 0u);
     struct sigaction ignore {};
