@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 #include "evidence/codec.h"
 #include "evidence/log.h"
@@ -136,9 +137,25 @@ Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit, u
   if (offset > 0 && ::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
     return Internal("cannot read " + path + ": " + ErrorText(errno));
   }
-  // Read into a buffer kept between chunks (not zero-filled before each read).
-  std::unique_ptr<char[]> storage;
-  size_t capacity = 0;
+  // Read into a buffer kept by the thread from one call to the next (a reader that comes back
+  // every second would otherwise fault a fresh megabyte in each time), not zero-filled.
+  struct Buffer {
+    std::unique_ptr<char[]> bytes;
+    size_t capacity = 0;
+  };
+  thread_local Buffer kept;
+  std::unique_ptr<char[]> storage = std::move(kept.bytes);
+  size_t capacity = std::exchange(kept.capacity, 0);
+  struct GiveBack {  // the buffer goes back to the thread, unless it grew large
+    std::unique_ptr<char[]>& storage;
+    size_t& capacity;
+    ~GiveBack() {
+      if (capacity <= (size_t{8} << 20)) {
+        kept.bytes = std::move(storage);
+        kept.capacity = capacity;
+      }
+    }
+  } give_back{storage, capacity};
   size_t filled = 0;
   uint64_t base = offset;  // the file offset of data[0]
   size_t at = 0;
