@@ -18,12 +18,6 @@ namespace govesb::evidence {
 
 namespace {
 
-std::string Padded(int64_t n) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%012lld", static_cast<long long>(n));
-  return buffer;
-}
-
 Result<std::string> FileSha256Hex(const std::string& path) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) return Internal("cannot read back " + path);
@@ -168,7 +162,8 @@ Result<ArchiveSummary> ArchiveSealed(store::Database& db, const ArchiveOptions& 
     }
     const int64_t first = take.front().first;
     const int64_t last = take.back().last;
-    const std::string name = "evidence-" + Padded(first) + "-" + Padded(last) + ".jsonl.gz";
+    const std::string name =
+        "evidence-" + PaddedNumber(first) + "-" + PaddedNumber(last) + ".jsonl.gz";
     GOVESB_ASSIGN_OR_RETURN(
         Written w, WriteArchive(db, options.archive_dir + "/" + name, first, last, chain, take));
     {

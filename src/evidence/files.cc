@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace govesb::evidence {
@@ -14,6 +15,12 @@ void Fd::Reset() {
 }
 
 std::string ErrorText(int e) { return std::strerror(e); }
+
+std::string PaddedNumber(int64_t n) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%012lld", static_cast<long long>(n));
+  return buffer;
+}
 
 Status WriteAll(int fd, std::string_view data, const std::string& what) {
   while (!data.empty()) {

@@ -2,6 +2,7 @@
 
 // Small POSIX file helpers of the evidence module (segment files, archives).
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -45,5 +46,7 @@ Status WriteAll(int fd, std::string_view data, const std::string& what);
 Status SyncDirectory(const std::string& dir);
 // The text of errno `e`.
 std::string ErrorText(int e);
+// `n` in 12 digits, zero-padded, as in the names of segment and archive files.
+std::string PaddedNumber(int64_t n);
 
 }  // namespace govesb::evidence

@@ -331,9 +331,8 @@ Status MoveRowsToSegments(store::Database& db) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Internal("cannot create " + dir + ": " + ec.message());
-  char name[32];
-  std::snprintf(name, sizeof name, "/%012lld.seg", static_cast<long long>(entries[0].first_seq));
-  GOVESB_RETURN_IF_ERROR(WriteSegmentFile(dir + name, entries));
+  GOVESB_RETURN_IF_ERROR(
+      WriteSegmentFile(dir + "/" + SegmentFileName(entries[0].first_seq), entries));
   return db.Exec("DELETE FROM evidence_entries");
 }
 

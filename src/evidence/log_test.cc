@@ -115,9 +115,8 @@ class EvidenceLogTest : public EvidenceLogFixture {
       entries.push_back(SegmentEntry{r.first, r.last, r.at, r.request_id, r.records, r.hashes,
                                      r.chain, r.hashes_hex, r.chain_hex});
     }
-    char name[32];
-    std::snprintf(name, sizeof name, "/%012lld.seg", static_cast<long long>(rows[0].first));
-    ASSERT_TRUE(WriteSegmentFile(SegmentDir() + name, entries).ok());
+    ASSERT_TRUE(
+        WriteSegmentFile(SegmentDir() + "/" + SegmentFileName(rows[0].first), entries).ok());
   }
 
   Row* RowAt(std::vector<Row>& rows, int64_t first_seq) {

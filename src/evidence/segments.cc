@@ -27,12 +27,6 @@ constexpr size_t kFrameHeader = 4;
 // No entry is larger (bodies kept for an API are bounded by the request size limits).
 constexpr uint32_t kMaxEntryBytes = 256u << 20;
 
-std::string Padded(int64_t n) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%012lld", static_cast<long long>(n));
-  return buffer;
-}
-
 uint32_t ReadU32(const char* p) {
   uint32_t v = 0;
   for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
@@ -106,6 +100,8 @@ void EncodeSegmentEntry(const SegmentEntry& e, std::string& out) {
   const auto size = static_cast<uint32_t>(out.size() - at - kFrameHeader);
   for (size_t i = 0; i < kFrameHeader; ++i) out[at + i] = static_cast<char>(size >> (8 * i));
 }
+
+std::string SegmentFileName(int64_t first_seq) { return PaddedNumber(first_seq) + ".seg"; }
 
 std::string SegmentDirFor(const std::string& database_path) {
   std::filesystem::path parent = std::filesystem::path(database_path).parent_path();
@@ -433,7 +429,7 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
 }
 
 Status SegmentWriter::OpenSegment(int64_t first) {
-  const std::string path = dir_ + "/" + Padded(first) + ".seg";
+  const std::string path = dir_ + "/" + SegmentFileName(first);
   // A new file (an existing one of that name is empty: made before a crash, nothing in it).
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.valid()) return Internal("cannot create " + path + ": " + ErrorText(errno));

@@ -54,6 +54,8 @@ void EncodeSegmentEntry(const SegmentEntry& e, std::string& out);
 
 // The live log's directory for the database file at `database_path`.
 std::string SegmentDirFor(const std::string& database_path);
+// The name of the segment file whose first record is `first_seq` ("000000000001.seg").
+std::string SegmentFileName(int64_t first_seq);
 
 struct SegmentFile {
   int64_t first_seq = 0;  // from its name
