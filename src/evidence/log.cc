@@ -84,6 +84,11 @@ CREATE TABLE evidence_index_state (
   indexed_through INTEGER NOT NULL
 );
 INSERT INTO evidence_index_state(id, indexed_through) VALUES (1, 0);
+CREATE TABLE evidence_commit_state (
+  id                INTEGER PRIMARY KEY CHECK (id = 1),
+  committed_through INTEGER NOT NULL
+);
+INSERT INTO evidence_commit_state(id, committed_through) VALUES (1, 0);
 )sql";
 constexpr std::array<std::string_view, 3> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3};
 
@@ -720,6 +725,7 @@ Result<std::unique_ptr<EvidenceLog>> EvidenceLog::Open(store::Database& db,
   // Where the chain stands when the segment files hold nothing: after the last archive.
   SegmentWriter::Tip fallback;
   int64_t sealed_through = 0;
+  int64_t database_through = 0;  // the evidence the database's last commit covers
   {
     GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                             store::Transaction::Begin(db, store::TransactionMode::kDeferred));
@@ -733,10 +739,16 @@ Result<std::unique_ptr<EvidenceLog>> EvidenceLog::Open(store::Database& db,
     GOVESB_ASSIGN_OR_RETURN(store::Statement last, db.Prepare(kLastCheckpoint));
     GOVESB_ASSIGN_OR_RETURN(bool sealed, last.Step());
     if (sealed) sealed_through = last.ColumnInt64(1);
+    GOVESB_ASSIGN_OR_RETURN(
+        store::Statement committed,
+        db.Prepare("SELECT committed_through FROM evidence_commit_state WHERE id = 1"));
+    GOVESB_ASSIGN_OR_RETURN(bool has_committed, committed.Step());
+    if (has_committed) database_through = committed.ColumnInt64(0);
   }
-  GOVESB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentWriter> segments,
-                          SegmentWriter::Open(SegmentDirFor(db.path()), fallback, sealed_through,
-                                              SegmentWriter::Options{max_segment_bytes}));
+  GOVESB_ASSIGN_OR_RETURN(
+      std::unique_ptr<SegmentWriter> segments,
+      SegmentWriter::Open(SegmentDirFor(db.path()), fallback, sealed_through, database_through,
+                          SegmentWriter::Options{max_segment_bytes}));
   return std::unique_ptr<EvidenceLog>(new EvidenceLog(writer, signer, std::move(segments)));
 }
 

@@ -23,6 +23,7 @@ namespace {
 
 constexpr uint8_t kHashesHex = 1;
 constexpr uint8_t kChainHex = 2;
+constexpr uint8_t kWithDatabase = 4;
 constexpr size_t kFrameHeader = 4;
 // No entry is larger (bodies kept for an API are bounded by the request size limits).
 constexpr uint32_t kMaxEntryBytes = 256u << 20;
@@ -57,6 +58,7 @@ Parsed ParseEntry(std::string_view data, size_t at, SegmentEntry& e, size_t& nex
   e.last_seq = static_cast<int64_t>(first + count - 1);
   e.hashes_hex = (flags & kHashesHex) != 0;
   e.chain_hex = (flags & kChainHex) != 0;
+  e.with_database = (flags & kWithDatabase) != 0;
   next = at + kFrameHeader + size;
   return Parsed::kEntry;
 }
@@ -92,7 +94,8 @@ void EncodeSegmentEntry(const SegmentEntry& e, std::string& out) {
   PutVarint(static_cast<uint64_t>(e.first_seq), out);
   PutVarint(static_cast<uint64_t>(e.last_seq - e.first_seq + 1), out);
   PutSigned(e.at_ms, out);
-  out.push_back(static_cast<char>((e.hashes_hex ? kHashesHex : 0) | (e.chain_hex ? kChainHex : 0)));
+  out.push_back(static_cast<char>((e.hashes_hex ? kHashesHex : 0) | (e.chain_hex ? kChainHex : 0) |
+                                  (e.with_database ? kWithDatabase : 0)));
   PutString(e.request_id, out);
   PutString(e.records, out);
   PutString(e.hashes, out);
@@ -314,6 +317,7 @@ bool EntryIsSound(const SegmentEntry& e, const Hash* chain_before) {
 
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& dir, Tip fallback,
                                                            int64_t sealed_through,
+                                                           int64_t database_through,
                                                            Options options) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -355,6 +359,13 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
       if (before.has_value()) chain = before->chain;
       int64_t next_seq = before.has_value() ? before->seq + 1 : 0;
       int64_t cut_seq = 0;  // the first record of the unsound part, when known
+      struct Sound {
+        size_t offset;
+        int64_t first_seq;
+        bool with_database;
+        Tip after;
+      };
+      std::vector<Sound> sound_entries;
       for (;;) {
         SegmentEntry e;
         size_t next = 0;
@@ -367,14 +378,26 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
           break;
         }
         chain = StoredHash(e.chain, !e.chain_hex);
-        tip = Tip{e.last_seq, *chain};
+        sound_entries.push_back(Sound{at, e.first_seq, e.with_database, Tip{e.last_seq, *chain}});
         next_seq = e.last_seq + 1;
         at = next;
       }
       // Zeros after the last entry are the file's preallocated rest, not damage.
       const bool zeros_after = std::all_of(data.begin() + static_cast<std::ptrdiff_t>(at),
                                            data.end(), [](char c) { return c == '\0'; });
-      if (!zeros_after) {
+      // The last batch, when it wrote the database too but the database does not have its
+      // commit (the process stopped between the two): never acknowledged either.
+      size_t cut_at = at;
+      bool uncommitted = false;
+      while (!sound_entries.empty() && sound_entries.back().with_database &&
+             sound_entries.back().first_seq > database_through) {
+        cut_at = sound_entries.back().offset;
+        cut_seq = sound_entries.back().first_seq;
+        sound_entries.pop_back();
+        uncommitted = true;
+      }
+      if (!sound_entries.empty()) tip = sound_entries.back().after;
+      if (uncommitted || !zeros_after) {
         const int64_t first_unsound = cut_seq != 0 ? cut_seq : files[i].first_seq;
         if (first_unsound <= sealed_through) {
           return Internal("the evidence log file " + path + " is damaged at record " +
@@ -389,22 +412,29 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
         {
           Fd out(::open(kept.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
           if (!out.valid()) return Internal("cannot create " + kept + ": " + ErrorText(errno));
-          GOVESB_RETURN_IF_ERROR(WriteAll(out.get(), std::string_view(data).substr(at), kept));
+          // Up to the last byte written (not the zeros written ahead).
+          size_t end = data.size();
+          while (end > cut_at && data[end - 1] == '\0') --end;
+          GOVESB_RETURN_IF_ERROR(
+              WriteAll(out.get(), std::string_view(data).substr(cut_at, end - cut_at), kept));
           if (::fsync(out.get()) != 0) return Internal("cannot fsync " + kept);
         }
-        if (::truncate(path.c_str(), static_cast<off_t>(at)) != 0) {
+        if (::truncate(path.c_str(), static_cast<off_t>(cut_at)) != 0) {
           return Internal("cannot cut " + path + " back: " + ErrorText(errno));
         }
         GOVESB_RETURN_IF_ERROR(SyncDirectory(dir));
         spdlog::warn(
-            "evidence: the end of {} was not sound (a write cut short by a crash: never "
-            "acknowledged); {} bytes from record {} on were moved to {}",
-            path, data.size() - at, first_unsound, kept);
+            "evidence: the end of {} was {} (never acknowledged); from record {} on it was "
+            "moved to {}",
+            path,
+            uncommitted ? "a batch whose database commit did not happen (a crash between the two)"
+                        : "not sound (a write cut short by a crash)",
+            first_unsound, kept);
       }
       // Go on appending to it (unless it is full).
       w->path_ = path;
-      w->size_ = at;
-      w->allocated_ = zeros_after ? data.size() : at;
+      w->size_ = cut_at;
+      w->allocated_ = uncommitted || !zeros_after ? cut_at : data.size();
     } else {
       GOVESB_ASSIGN_OR_RETURN(tip, last_of(i));
     }
@@ -443,9 +473,20 @@ Status SegmentWriter::OpenSegment(int64_t first) {
   return Status::Ok();
 }
 
+void SegmentWriter::BeginBatch(bool with_database) { batch_with_database_ = with_database; }
+
+Status SegmentWriter::BeforeCommit(store::WriteContext& ctx) {
+  static constexpr std::string_view kSetCommitted =
+      "UPDATE evidence_commit_state SET committed_through = ? WHERE id = 1";
+  GOVESB_ASSIGN_OR_RETURN(store::Statement * set, ctx.Prepared(kSetCommitted));
+  GOVESB_RETURN_IF_ERROR(set->Bind(1, tip_.seq));
+  return set->Run();
+}
+
 void SegmentWriter::Append(int64_t at_ms, std::string_view request_id, std::string_view records,
                            std::string_view hashes, int64_t count, const Hash& chain_after) {
   SegmentEntry e;
+  e.with_database = batch_with_database_;
   e.first_seq = tip_.seq + 1;
   e.last_seq = tip_.seq + count;
   e.at_ms = at_ms;

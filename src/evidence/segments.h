@@ -28,7 +28,8 @@ namespace govesb::evidence {
 // `records` is kCompactRowMarker then each record's compact form (log.h, EncodeCompact), or,
 // for entries carried over from the database's first layout, the canonical texts one per
 // line; `hashes` is the SHA-256 of each record's canonical text and `chain` the chain value
-// after the last one: 32 bytes each, or hex text when the flags say so (carried over).
+// after the last one: 32 bytes each, or hex text when the flags say so (carried over). Flags:
+// 1 hashes as hex, 2 chain as hex, 4 appended in a commit that also wrote database rows.
 //
 // A file is only ever appended to, by the bus's one writer, once per group commit (one write,
 // one fdatasync); archiving deletes whole files whose records it has archived. Zeros are
@@ -46,7 +47,8 @@ struct SegmentEntry {
   std::string_view chain;
   bool hashes_hex = false;
   bool chain_hex = false;
-  uint64_t end = 0;  // where it ends in its file (set by the readers)
+  bool with_database = false;  // appended in a commit that also wrote database rows
+  uint64_t end = 0;            // where it ends in its file (set by the readers)
 };
 
 // Appends the entry's frame (size and payload).
@@ -121,11 +123,15 @@ class SegmentWriter final : public store::CommitParticipant {
   // sound entry, the cut bytes kept beside it in a `.torn-<ms>` file. Fails, changing
   // nothing, when the unsound part reaches records sealed by a checkpoint (up to
   // `sealed_through`): that is damage for `govesb audit verify` to report, not a crash.
+  // Entries of a last batch that also wrote the database are cut off the same way when the
+  // database's commits reach only `database_through` (the table evidence_commit_state, kept
+  // by BeforeCommit): the process stopped between the file's fsync and the database's COMMIT.
   static Result<std::unique_ptr<SegmentWriter>> Open(const std::string& dir, Tip fallback,
-                                                     int64_t sealed_through, Options options);
+                                                     int64_t sealed_through,
+                                                     int64_t database_through, Options options);
   static Result<std::unique_ptr<SegmentWriter>> Open(const std::string& dir, Tip fallback,
                                                      int64_t sealed_through) {
-    return Open(dir, fallback, sealed_through, Options{});
+    return Open(dir, fallback, sealed_through, 0, Options{});
   }
 
   // The tip after everything appended so far, buffered entries included.
@@ -140,6 +146,8 @@ class SegmentWriter final : public store::CommitParticipant {
   int64_t durable_seq() const { return durable_seq_.load(std::memory_order_acquire); }
   const std::string& dir() const { return dir_; }
 
+  void BeginBatch(bool with_database) override;
+  Status BeforeCommit(store::WriteContext& ctx) override;
   uint64_t Mark() override;
   void RollbackTo(uint64_t mark) override;
   Status Flush() override;
@@ -164,11 +172,13 @@ class SegmentWriter final : public store::CommitParticipant {
   uint64_t size_ = 0;         // bytes of the current file that were written
   uint64_t allocated_ = 0;    // its size: written bytes, then zeros written ahead
   uint64_t batch_start_ = 0;  // its size before the batch's Flush
-  bool flushed_ = false;      // the batch's bytes are in the file
-  std::string buffer_;        // entries not written yet
-  Tip tip_;                   // after the buffered entries
-  Tip committed_;             // after the last committed batch
-  size_t mark_size_ = 0;      // Mark(): the buffer and tip to go back to
+  bool flushed_ = false;
+  bool batch_with_database_ = false;  // the batch being made writes the database too      // the
+                                      // batch's bytes are in the file
+  std::string buffer_;                // entries not written yet
+  Tip tip_;                           // after the buffered entries
+  Tip committed_;                     // after the last committed batch
+  size_t mark_size_ = 0;              // Mark(): the buffer and tip to go back to
   Tip mark_tip_;
   std::atomic<int64_t> durable_seq_{0};
 };

@@ -38,8 +38,9 @@ class SegmentWriterTest : public ::testing::Test {
   std::string Dir() const { return dir_.path() + "/evidence-log"; }
 
   std::unique_ptr<SegmentWriter> OpenWriter(int64_t sealed_through = 0,
-                                            uint64_t max_bytes = uint64_t{64} << 20) {
-    auto w = SegmentWriter::Open(Dir(), SegmentWriter::Tip{}, sealed_through,
+                                            uint64_t max_bytes = uint64_t{64} << 20,
+                                            int64_t database_through = 0) {
+    auto w = SegmentWriter::Open(Dir(), SegmentWriter::Tip{}, sealed_through, database_through,
                                  SegmentWriter::Options{max_bytes});
     GOVESB_CHECK(w.ok());
     return std::move(*w);
@@ -197,6 +198,44 @@ TEST_F(SegmentWriterTest, ATornEndIsCutOffAndKept) {
   EXPECT_EQ(ReadAll(kept[0]), torn + next.substr(0, 7)) << "the cut bytes are kept";
   ASSERT_TRUE(Commit(*w, "c", 2).ok());
   EXPECT_EQ(Entries().back(), (std::pair<int64_t, std::string>{5, "c"}));
+}
+
+TEST_F(SegmentWriterTest, ALastBatchWhoseDatabaseCommitDidNotHappenIsCutOff) {
+  {
+    auto w = OpenWriter();
+    ASSERT_TRUE(Commit(*w, "a", 2).ok());  // evidence only: records 1-2
+    w->BeginBatch(/*with_database=*/true);
+    ASSERT_TRUE(Commit(*w, "push", 2).ok());  // with its database rows, committed: 3-4
+    w->BeginBatch(false);
+    ASSERT_TRUE(Commit(*w, "b", 1).ok());  // evidence only: 5
+    // A batch with database rows: its evidence is durable, then the process stops before
+    // the database's COMMIT (neither Committed nor Abandon).
+    w->BeginBatch(true);
+    AppendExchange(*w, "orphan", 2);
+    ASSERT_TRUE(w->Flush().ok());
+  }
+  const std::string file = OnlyFile();
+  const std::string before = Written(file);
+  {
+    // The database did commit it (up to record 7): nothing is cut.
+    auto w = OpenWriter(0, uint64_t{64} << 20, /*database_through=*/7);
+    EXPECT_EQ(w->tip().seq, 7);
+    EXPECT_EQ(Written(file), before);
+  }
+  // The database's last commit covers record 4: the batch after record 5 never committed.
+  auto w = OpenWriter(0, uint64_t{64} << 20, /*database_through=*/4);
+  EXPECT_EQ(w->tip().seq, 5);
+  EXPECT_EQ(Entries(),
+            (std::vector<std::pair<int64_t, std::string>>{{1, "a"}, {3, "push"}, {5, "b"}}));
+  bool kept = false;
+  for (const auto& f : std::filesystem::directory_iterator(Dir())) {
+    if (f.path().filename().string().find(".torn-") == std::string::npos) continue;
+    kept = true;
+    EXPECT_NE(ReadAll(f.path().string()).find("orphan"), std::string::npos);
+  }
+  EXPECT_TRUE(kept) << "the cut entries are kept beside the file";
+  ASSERT_TRUE(Commit(*w, "c", 1).ok());
+  EXPECT_EQ(Entries().back(), (std::pair<int64_t, std::string>{6, "c"}));
 }
 
 TEST_F(SegmentWriterTest, DamageToSealedRecordsIsNotCutOff) {

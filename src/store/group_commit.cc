@@ -125,6 +125,7 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
   };
 
   std::vector<Status> results(batch.size());
+  if (participant != nullptr) participant->BeginBatch(database);
   Status begun = run(kBegin);
   if (begun.ok()) {
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -147,6 +148,9 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
     }
     // The participant's writes first: once the database commits, its writes must be durable.
     Status committed = participant != nullptr ? participant->Flush() : Status::Ok();
+    if (committed.ok() && participant != nullptr && database) {
+      committed = participant->BeforeCommit(context_);
+    }
     if (committed.ok()) committed = run(kCommit);
     if (!committed.ok()) {
       (void)run(kRollback);

@@ -17,6 +17,8 @@
 
 namespace govesb::store {
 
+class WriteContext;
+
 // A store outside the database whose writes commit with the writer's batches (the evidence
 // log's append-only files): jobs write to it through WriteContext::participant(), and the
 // writer makes those writes durable just before the database's COMMIT, so that a batch's
@@ -24,11 +26,16 @@ namespace govesb::store {
 class CommitParticipant {
  public:
   virtual ~CommitParticipant() = default;
+  // Before a batch's jobs: whether the batch writes the database too (then BeforeCommit comes).
+  virtual void BeginBatch(bool with_database) = 0;
   // Before each job: a mark to roll back to when the job fails (as its savepoint is).
   virtual uint64_t Mark() = 0;
   virtual void RollbackTo(uint64_t mark) = 0;
   // Before COMMIT: makes the batch's writes durable. An error rolls the batch back.
   virtual Status Flush() = 0;
+  // After Flush, inside the batch's database transaction (batches that write the database
+  // only): what the database must remember of the participant's writes, committed with them.
+  virtual Status BeforeCommit(WriteContext& ctx) = 0;
   // After COMMIT succeeded: the batch's writes may now be read as done.
   virtual void Committed() = 0;
   // The batch was rolled back (Flush or COMMIT failed): undo its writes, flushed or not.

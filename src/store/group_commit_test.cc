@@ -183,6 +183,11 @@ class ListParticipant : public CommitParticipant {
  public:
   explicit ListParticipant(std::function<int64_t()> committed_rows)
       : committed_rows_(std::move(committed_rows)) {}
+  void BeginBatch(bool with_database) override { batches_with_database.push_back(with_database); }
+  Status BeforeCommit(WriteContext& ctx) override {
+    return ctx.db().Exec("INSERT INTO items(value) VALUES('participant-" +
+                         std::to_string(durable.size() + pending.size()) + "')");
+  }
   uint64_t Mark() override { return pending.size(); }
   void RollbackTo(uint64_t mark) override { pending.resize(mark); }
   Status Flush() override {
@@ -203,6 +208,7 @@ class ListParticipant : public CommitParticipant {
   }
 
   std::vector<std::string> pending, flushed, durable;
+  std::vector<bool> batches_with_database;
   bool fail_flush = false;
   int abandoned = 0;
   int64_t rows_seen_at_flush = -1;
@@ -245,7 +251,8 @@ TEST_F(GroupCommitTest, AParticipantFlushesBeforeTheCommitAndUndoesAFailedJob) {
   EXPECT_TRUE(results[2].ok());
   EXPECT_EQ(p.durable, (std::vector<std::string>{"a", "c"})) << "the failed job's write is undone";
   EXPECT_EQ(p.rows_seen_at_flush, 0) << "flushed before the database committed";
-  EXPECT_EQ(Count("items"), 2);
+  EXPECT_EQ(Count("items"), 3) << "the jobs' two rows and the participant's, one transaction";
+  EXPECT_EQ(p.batches_with_database, (std::vector<bool>{true}));
   EXPECT_EQ(p.abandoned, 0);
 }
 
@@ -312,6 +319,9 @@ TEST_F(GroupCommitTest, ABatchThatOnlyWritesTheParticipantOpensNoTransaction) {
   (*writer)->Stop();
   EXPECT_EQ(p.durable, (std::vector<std::string>{"evidence"}));
   EXPECT_EQ(p.abandoned, 1);
+  EXPECT_EQ(p.batches_with_database, (std::vector<bool>{false, true}));
+  lock->Rollback();
+  EXPECT_EQ(Count("items"), 0) << "no BeforeCommit for a batch without the database";
 }
 
 TEST_F(GroupCommitTest, SubmitAfterStopFailsAtOnce) {

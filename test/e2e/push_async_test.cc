@@ -406,6 +406,10 @@ TEST_F(PushAsyncTest, EveryStepLeavesVerifiableEvidence) {
   EXPECT_EQ(report->records, 10);
   EXPECT_GE(report->checkpoints, 1);
   EXPECT_EQ(report->unsealed, 0) << "shutdown seals everything";
+  // The database knows which evidence its commits cover (the push's records at least).
+  auto committed = db_->Prepare("SELECT committed_through FROM evidence_commit_state");
+  ASSERT_TRUE(committed.ok() && *committed->Step());
+  EXPECT_GE(committed->ColumnInt64(0), 2);
 }
 
 TEST_F(PushAsyncTest, BodiesAreKeptEncryptedOnlyForApisThatStoreThem) {
