@@ -1,13 +1,12 @@
 #include "evidence/segments.h"
 
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
+#include "base/file_size_limit.h"
 #include "base/temp_dir.h"
 #include "evidence/log.h"
 
@@ -140,19 +139,12 @@ TEST_F(SegmentWriterTest, AWriteThatFailsIsCutBackAndReported) {
   const std::string file = OnlyFile();
   const size_t size = Written(file).size();
   // Nothing may be written past a few more bytes (as on a full disk): the write fails part way.
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  struct sigaction before {};
-  ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &before), 0);
-  rlimit limit{};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &limit), 0);
-  rlimit small = limit;
-  small.rlim_cur = size + 10;
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
   AppendExchange(*w, "too-big", 3);
-  Status s = w->Flush();
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
-  ::sigaction(SIGXFSZ, &before, nullptr);
+  Status s = Status::Ok();
+  {
+    FileSizeLimit full(size + 10);
+    s = w->Flush();
+  }
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("could not be written"), std::string::npos) << s.message();
   w->Abandon();

@@ -45,6 +45,19 @@ class GroupCommitTest : public ::testing::Test {
     };
   }
 
+  // Holds the writer's thread in a job until the returned promise is set, so that the jobs
+  // submitted meanwhile land in one batch.
+  static std::promise<void> Hold(GroupCommitWriter& writer) {
+    std::promise<void> go;
+    writer.Submit(
+        [gate = go.get_future().share()](WriteContext&) {
+          gate.wait();
+          return Status::Ok();
+        },
+        nullptr);
+    return go;
+  }
+
   TempDir dir_;
   std::string path_;
   std::unique_ptr<Database> db_;
@@ -156,15 +169,8 @@ TEST_F(GroupCommitTest, AFailedCommitFailsEveryJobOfTheBatch) {
   auto writer = GroupCommitWriter::Open(path_);
   ASSERT_TRUE(writer.ok());
   std::vector<Status> results(2);
-  std::promise<void> go;
-  auto gate = go.get_future().share();
   // Hold the writer so that both jobs below land in one batch.
-  (*writer)->Submit(
-      [gate](WriteContext&) {
-        gate.wait();
-        return Status::Ok();
-      },
-      nullptr);
+  std::promise<void> go = Hold(**writer);
   (*writer)->Submit(Insert("fine"), [&](const Status& s) { results[0] = s; });
   // A deferred foreign key violation passes the statement and fails the COMMIT.
   (*writer)->Submit(
@@ -232,14 +238,7 @@ TEST_F(GroupCommitTest, AParticipantFlushesBeforeTheCommitAndUndoesAFailedJob) {
   ASSERT_TRUE(writer.ok());
   ListParticipant p([this] { return Count("items"); });
   (*writer)->SetParticipant(&p);
-  std::promise<void> go;
-  auto gate = go.get_future().share();
-  (*writer)->Submit(
-      [gate](WriteContext&) {
-        gate.wait();
-        return Status::Ok();
-      },
-      nullptr);
+  std::promise<void> go = Hold(**writer);
   std::vector<Status> results(3);
   (*writer)->Submit(InsertBoth("a"), [&](const Status& s) { results[0] = s; });
   (*writer)->Submit(InsertBoth("b", /*fail=*/true), [&](const Status& s) { results[1] = s; });

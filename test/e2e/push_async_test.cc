@@ -1,13 +1,12 @@
 // End to end: push with guaranteed delivery and asynchronous answers, through a real bus (in
 // process, on port 0) with real receivers behind it, driven by the C++ SDK client.
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
 #include <algorithm>
-#include <csignal>
 #include <filesystem>
 #include <thread>
 
+#include "base/file_size_limit.h"
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
 #include "delivery/sqlite_queue.h"
@@ -504,18 +503,10 @@ TEST_F(PushAsyncTest, WithoutEvidenceNothingReachesTheConsumerAsSuccess) {
                   }).ok());
     }
     ASSERT_GT(size, 0u);
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    struct sigaction before {};
-    ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &before), 0);
-    rlimit limit{};
-    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &limit), 0);
-    rlimit full = limit;
-    full.rlim_cur = size;
-    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &full), 0);
-    auto withheld = client->Request("HLTHREC", R"({"patient":"P-1"})");
-    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
-    ::sigaction(SIGXFSZ, &before, nullptr);
+    auto withheld = [&] {
+      FileSizeLimit full(size);
+      return client->Request("HLTHREC", R"({"patient":"P-1"})");
+    }();
     ASSERT_FALSE(withheld.ok()) << "an answer without its evidence must not be released";
     EXPECT_EQ(withheld.error().kind, sdk::ErrorKind::kRefused);
     EXPECT_NE(withheld.error().message.find("could not be recorded in the evidence log"),
