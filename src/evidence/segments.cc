@@ -339,11 +339,11 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
     return last;
   };
   std::optional<Tip> tip;
+  std::optional<Tip> before;  // the last entry before the last file (read once)
   for (size_t i = files.size(); i-- > 0 && !tip.has_value();) {
     const std::string& path = files[i].path;
     if (i + 1 == files.size()) {
       // The chain value before the file, to check its first entry's.
-      std::optional<Tip> before;
       if (i > 0) {
         GOVESB_ASSIGN_OR_RETURN(before, last_of(i - 1));
       } else if (fallback.seq + 1 == files[i].first_seq) {
@@ -435,6 +435,8 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
       w->path_ = path;
       w->size_ = cut_at;
       w->allocated_ = uncommitted || !zeros_after ? cut_at : data.size();
+    } else if (i + 2 == files.size()) {
+      tip = before;  // read above
     } else {
       GOVESB_ASSIGN_OR_RETURN(tip, last_of(i));
     }
