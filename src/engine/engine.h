@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "crypto/keys.h"
 #include "delivery/dispatcher.h"
+#include "engine/exchange.h"
 #include "evidence/log.h"
 #include "http/client.h"
 #include "http/types.h"
@@ -56,10 +57,19 @@ class Engine {
 
  private:
   boost::asio::awaitable<http::HttpResponse> HandleToken(http::HttpRequest& request);
-  struct ExchangeEvidence;
   boost::asio::awaitable<http::HttpResponse> HandleExchange(http::HttpRequest& request);
-  boost::asio::awaitable<http::HttpResponse> RunExchange(http::HttpRequest& request,
-                                                         ExchangeEvidence& evidence);
+  // The stages of pipeline.cc, then the route of the exchange's kind (routes.cc).
+  boost::asio::awaitable<http::HttpResponse> RunExchange(ExchangeContext& x);
+  boost::asio::awaitable<http::HttpResponse> RoutePush(ExchangeContext& x);
+  boost::asio::awaitable<http::HttpResponse> RouteAsyncAnswer(ExchangeContext& x);
+  boost::asio::awaitable<http::HttpResponse> RoutePull(ExchangeContext& x);
+  // The signed refusal of an exchange, logged and recorded as evidence.
+  http::HttpResponse RefuseExchange(ExchangeContext& x, const Status& status);
+  // The consumer's request, as evidence: accepted (all checks passed) or refused.
+  void RecordRequest(ExchangeContext& x, const Status& outcome);
+  // The success:true answer to a push or an async answer, made before the message is stored
+  // so that its evidence (with the request's) is stored with the message: both or neither.
+  http::HttpResponse AcceptedWithEvidence(ExchangeContext& x, delivery::NewMessage& message);
   http::HttpResponse HandleHealth() const;
   http::HttpResponse HandlePublicKey() const;
   http::HttpResponse HandleMetrics() const;

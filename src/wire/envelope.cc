@@ -466,9 +466,13 @@ std::string_view SignatureVariantName(SignatureVariant variant) {
 }
 
 Result<SignatureVariant> VerifyEnvelope(const IncomingEnvelope& envelope,
-                                        const std::function<bool(std::string_view)>& verify) {
+                                        const std::function<bool(std::string_view)>& verify,
+                                        Fallbacks fallbacks) {
   const std::string_view raw = envelope.data_raw_original;
   if (verify(raw)) return SignatureVariant::kRaw;
+  if (fallbacks == Fallbacks::kOff) {
+    return BadSignature("signature does not verify against the registered public key");
+  }
 
   std::optional<std::string> compact;
   std::optional<std::string> ascii;
@@ -495,20 +499,28 @@ Result<SignatureVariant> VerifyEnvelope(const IncomingEnvelope& envelope,
   return BadSignature("signature does not verify against the registered public key");
 }
 
+bool VerifiedTextIsPassedOn(const IncomingEnvelope& envelope, SignatureVariant variant) {
+  if (variant != SignatureVariant::kLatin1) return true;
+  return Latin1ToUtf8(envelope.data_raw_original) == envelope.data_raw;
+}
+
 Result<SignatureVariant> VerifyEnvelope(const IncomingEnvelope& envelope,
                                         const crypto::PublicKey& key,
-                                        crypto::Sha256Digest* data_sha256) {
+                                        crypto::Sha256Digest* data_sha256, Fallbacks fallbacks) {
   const std::string_view raw = envelope.data_raw_original;
   const crypto::Sha256Digest raw_sha256 = crypto::Sha256(raw);
   if (data_sha256 != nullptr) {
     *data_sha256 = envelope.data_raw == raw ? raw_sha256 : crypto::Sha256(envelope.data_raw);
   }
-  return VerifyEnvelope(envelope, [&](std::string_view candidate) {
-    if (candidate.data() == raw.data() && candidate.size() == raw.size()) {
-      return key.VerifyDigestBase64(raw_sha256, envelope.signature);
-    }
-    return key.VerifyBase64(candidate, envelope.signature);
-  });
+  return VerifyEnvelope(
+      envelope,
+      [&](std::string_view candidate) {
+        if (candidate.data() == raw.data() && candidate.size() == raw.size()) {
+          return key.VerifyDigestBase64(raw_sha256, envelope.signature);
+        }
+        return key.VerifyBase64(candidate, envelope.signature);
+      },
+      fallbacks);
 }
 
 // ---------------------------------------------------------------------------------------------

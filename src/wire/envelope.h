@@ -90,19 +90,35 @@ enum class SignatureVariant {
 // "raw", "compact", "compact-ascii-escaped", "latin1".
 std::string_view SignatureVariantName(SignatureVariant variant);
 
+// Which candidates VerifyEnvelope tries.
+enum class Fallbacks {
+  kAllowed,  // every variant above, in order
+  kOff,      // only kRaw: the exact bytes sent (a per-system setting of the registry)
+};
+
 // Tries, in order, the candidate texts of `data` for the variants above and returns the first
 // one `verify` accepts. A candidate identical to an earlier one is not tried again; kLatin1 is
 // tried only when the received data has bytes >= 0x80; for XML envelopes only kRaw and kLatin1
 // apply. Candidates are built lazily: the common case (raw verifies) builds nothing.
 // Error: kBadSignature "signature does not verify against the registered public key".
 Result<SignatureVariant> VerifyEnvelope(const IncomingEnvelope& envelope,
-                                        const std::function<bool(std::string_view)>& verify);
+                                        const std::function<bool(std::string_view)>& verify,
+                                        Fallbacks fallbacks = Fallbacks::kAllowed);
 // Same, verifying each candidate with `key` against envelope.signature. The bytes as sent are
 // hashed once; `data_sha256`, when given, receives the SHA-256 of `data_raw` (the evidence log
 // keeps it), made from that same hash when the two texts are the same.
 Result<SignatureVariant> VerifyEnvelope(const IncomingEnvelope& envelope,
                                         const crypto::PublicKey& key,
-                                        crypto::Sha256Digest* data_sha256 = nullptr);
+                                        crypto::Sha256Digest* data_sha256 = nullptr,
+                                        Fallbacks fallbacks = Fallbacks::kAllowed);
+
+// Whether the text a signature verified under `variant` says what the bus reads from the
+// envelope and passes on (the members of `data`, parsed from data_raw). kRaw: the same bytes;
+// kCompact and kCompactAsciiEscaped: the same JSON value written another way; kLatin1: only
+// when the body was not UTF-8 and was itself read as ISO-8859-1, so that the verified text is
+// data_raw. A kLatin1 match over a body that is valid UTF-8 verified other text (the bytes
+// "é" sent, "Ã©" signed): what was signed is not what would be passed on.
+bool VerifiedTextIsPassedOn(const IncomingEnvelope& envelope, SignatureVariant variant);
 
 // Exactly {"data":<data_json>,"signature":"<signature_b64>"}: compact, data first (the PHP
 // helper cuts the text between {"data": and ,"signature"). `data_json` is inserted verbatim:

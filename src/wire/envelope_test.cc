@@ -293,6 +293,39 @@ TEST(VerifyEnvelopeTest, Latin1VariantForUtf8Body) {
   EXPECT_EQ(*variant, SignatureVariant::kLatin1);
 }
 
+TEST(VerifyEnvelopeTest, Latin1OverUtf8BodyIsNotThePassedOnText) {
+  // Regression (issue 13, point 6): "Ã©" signed, "é" sent and passed on. The signature
+  // verifies, but over other text than the bus would forward.
+  auto env = ParseEnvelope("{\"data\":{\"name\":\"Caf\xC3\xA9\"},\"signature\":\"AA==\"}");
+  ASSERT_TRUE(env.ok());
+  EXPECT_FALSE(VerifiedTextIsPassedOn(*env, SignatureVariant::kLatin1));
+  EXPECT_TRUE(VerifiedTextIsPassedOn(*env, SignatureVariant::kRaw));
+  EXPECT_TRUE(VerifiedTextIsPassedOn(*env, SignatureVariant::kCompact));
+}
+
+TEST(VerifyEnvelopeTest, Latin1OverIso88591BodyIsThePassedOnText) {
+  // Sent as ISO-8859-1, signed as its UTF-8 reading: the bus reads and passes on that reading.
+  auto env = ParseEnvelope("{\"data\": {\"name\": \"Caf\xE9\"}, \"signature\": \"AA==\"}");
+  ASSERT_TRUE(env.ok());
+  EXPECT_TRUE(VerifiedTextIsPassedOn(*env, SignatureVariant::kLatin1));
+}
+
+TEST(VerifyEnvelopeTest, FallbacksOffTriesOnlyTheBytesSent) {
+  auto env = ParseEnvelope("{\"data\": {\"a\": 1}, \"signature\": \"AA==\"}");
+  ASSERT_TRUE(env.ok());
+  Recorder compact{"{\"a\":1}", {}};
+  EXPECT_TRUE(VerifyEnvelope(*env, compact.Callback()).ok());
+  Recorder off{"{\"a\":1}", {}};
+  auto variant = VerifyEnvelope(*env, off.Callback(), Fallbacks::kOff);
+  EXPECT_FALSE(variant.ok());
+  ASSERT_EQ(off.tried.size(), 1u);
+  EXPECT_EQ(off.tried[0], "{\"a\": 1}");
+  Recorder raw{"{\"a\": 1}", {}};
+  auto exact = VerifyEnvelope(*env, raw.Callback(), Fallbacks::kOff);
+  ASSERT_TRUE(exact.ok());
+  EXPECT_EQ(*exact, SignatureVariant::kRaw);
+}
+
 TEST(VerifyEnvelopeTest, NothingVerifies) {
   auto env = ParseEnvelope("{\"data\": {\"name\": \"Caf\xC3\xA9\"}, \"signature\": \"AA==\"}");
   ASSERT_TRUE(env.ok());

@@ -1,0 +1,93 @@
+#include "engine/exchange.h"
+
+#include <spdlog/spdlog.h>
+
+namespace govesb::engine {
+
+std::string_view KindName(Kind k) {
+  switch (k) {
+    case Kind::kPull:
+      return "request";
+    case Kind::kNida:
+      return "nida-request";
+    case Kind::kPush:
+      return "push";
+    case Kind::kAsyncAnswer:
+      return "async";
+  }
+  return "?";
+}
+
+void ExchangeLog::Write(int http_status, const Status& outcome) const {
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  // Optional parts, only when there is something to say.
+  std::string extra;
+  if (!replay_of.empty()) {
+    extra += " replay_of=";
+    extra += replay_of;
+  }
+  if (!detail.empty()) {
+    extra += " detail=\"";
+    extra += detail;
+    extra += '"';
+  }
+  if (outcome.ok()) {
+    spdlog::info(
+        "exchange requestId={} kind={} consumer={} api={} provider={} sig={} http={} "
+        "outcome=ok latency_ms={:.2f}{}",
+        request_id, kind, consumer, api, provider, signature_variant, http_status, ms, extra);
+  } else {
+    spdlog::warn(
+        "exchange requestId={} kind={} consumer={} api={} provider={} sig={} http={} "
+        "outcome={} error=\"{}\" latency_ms={:.2f}{}",
+        request_id, kind, consumer, api, provider, signature_variant, http_status,
+        StatusCodeName(outcome.code()), outcome.message(), ms, extra);
+  }
+}
+
+void ExchangeEvidence::Add(std::string_view kind, const ExchangeLog& log, std::string_view from,
+                           std::string_view to, const Status& outcome, int64_t at_ms,
+                           std::string_view data, std::string_view signature, int64_t size,
+                           const crypto::Sha256Digest* data_sha256) {
+  if (!enabled) return;
+  evidence::RecordView r;
+  r.at_ms = at_ms;
+  r.request_id = log.request_id;
+  r.kind = kind;
+  r.from = from;
+  r.to = to;
+  r.code = log.api == "-" ? std::string_view() : std::string_view(log.api);
+  r.user_id = log.user_id;
+  r.outcome = outcome.ok() ? std::string_view("ok") : StatusCodeName(outcome.code());
+  r.error = outcome.ok() ? std::string_view() : std::string_view(outcome.message());
+  r.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                     std::chrono::steady_clock::now() - log.started)
+                     .count();
+  r.size = size;
+  // The SHA-256 that signing or verifying made already, when there is one.
+  crypto::Sha256Digest made{};
+  if (!data.empty()) {
+    if (data_sha256 == nullptr) {
+      made = crypto::Sha256(data);
+      data_sha256 = &made;
+    }
+    r.body_digest = data_sha256;
+  }
+  r.signature = signature;
+  r.signature_sha256_derived = true;
+  std::string sealed_body;
+  if (body_key != nullptr && from != "bus" && !data.empty()) {
+    auto sealed = evidence::SealBody(*body_key, log.request_id, kind, data);
+    if (sealed.ok()) {
+      sealed_body = std::move(*sealed);
+      r.body_encrypted = sealed_body;
+    } else {
+      spdlog::error("evidence: a body of exchange {} could not be encrypted: {}", log.request_id,
+                    sealed.status().message());
+    }
+  }
+  records.Add(r);
+}
+
+}  // namespace govesb::engine

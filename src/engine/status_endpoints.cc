@@ -1,0 +1,38 @@
+// GET /health, /esb-key and /metrics.
+#include "delivery/dispatcher.h"
+#include "engine/engine.h"
+
+namespace govesb::engine {
+
+using http::HttpResponse;
+
+HttpResponse Engine::HandleHealth() const {
+  auto snapshot = deps_.snapshot();
+  std::string body =
+      "{\"status\":\"ok\",\"systems\":" + std::to_string(snapshot->enabled_system_count()) +
+      ",\"apis\":" + std::to_string(snapshot->api_count()) + "}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
+HttpResponse Engine::HandlePublicKey() const {
+  const auto& key = deps_.signer->public_key();
+  std::string body = "{\"public_key\":\"" + key.SpkiBase64() + "\",\"curve\":\"" +
+                     std::string(crypto::CurveName(key.curve())) + "\"}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
+HttpResponse Engine::HandleMetrics() const {
+  std::string body;
+  auto snapshot = deps_.snapshot();
+  body += "# HELP govesb_registry_systems Enabled systems in the registry.\n";
+  body += "# TYPE govesb_registry_systems gauge\n";
+  body += "govesb_registry_systems " + std::to_string(snapshot->enabled_system_count()) + "\n";
+  if (deps_.delivery != nullptr) body += delivery::PrometheusText(deps_.delivery->Metrics());
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace govesb::engine
