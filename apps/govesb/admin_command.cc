@@ -172,12 +172,20 @@ struct LimitArgs {
   }
 };
 
-// "on"/"off" (and the like) of a setting, checked before anything is opened.
-bool ParseSwitch(const std::string& text, const std::string& on, const std::string& off) {
-  if (text != on && text != off) {
-    Fail(InvalidArgument("the setting must be " + on + " or " + off + ", not '" + text + "'"));
+// "on" (true) or "off" (false), checked before anything is opened.
+bool ParseOnOff(const std::string& text) {
+  if (text != "on" && text != "off") {
+    Fail(InvalidArgument("the setting must be on or off, not '" + text + "'"));
   }
-  return text == on;
+  return text == "on";
+}
+
+registry::ReplayPolicy ParseReplay(const std::string& text) {
+  std::optional<registry::ReplayPolicy> policy = registry::ParseReplayPolicy(text);
+  if (!policy.has_value()) {
+    Fail(InvalidArgument("the replay policy must be record or refuse, not '" + text + "'"));
+  }
+  return *policy;
 }
 
 void AddInstitutionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
@@ -289,12 +297,11 @@ void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opt
       "(compact, compact-ascii-escaped, latin1); off: only the exact bytes verify",
       options,
       [fallbacks_args](AdminSession& s, bool as_json) {
-        PrintObject(
-            ToJson(Unwrap(s.registry().SetSignatureFallbacks(
-                fallbacks_args->client_id, ParseSwitch(fallbacks_args->setting, "on", "off")))),
-            as_json);
+        PrintObject(ToJson(Unwrap(s.registry().SetSignatureFallbacks(
+                        fallbacks_args->client_id, ParseOnOff(fallbacks_args->setting)))),
+                    as_json);
       },
-      [fallbacks_args] { (void)ParseSwitch(fallbacks_args->setting, "on", "off"); });
+      [fallbacks_args] { (void)ParseOnOff(fallbacks_args->setting); });
   fallbacks->add_option("--client-id", fallbacks_args->client_id, "The system's client_id")
       ->required();
   fallbacks->add_option("setting", fallbacks_args->setting, "on | off")->required();
@@ -363,9 +370,7 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
       registry::RateLimitUpdate update = limits.Parse();
       settings.rate_per_second = update.rate_per_second.value_or(registry::kRateDefault);
       settings.rate_burst = update.burst.value_or(registry::kRateDefault);
-      settings.replay_policy = ParseSwitch(replay, "refuse", "record")
-                                   ? registry::ReplayPolicy::kRefuse
-                                   : registry::ReplayPolicy::kRecord;
+      settings.replay_policy = ParseReplay(replay);
     }
   };
   auto args = std::make_shared<AddArgs>();
@@ -434,13 +439,11 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
       "refuse",
       options,
       [replay_args](AdminSession& s, bool as_json) {
-        const bool refuse = ParseSwitch(replay_args->setting, "refuse", "record");
         PrintObject(ToJson(Unwrap(s.registry().SetApiReplayPolicy(
-                        replay_args->code, refuse ? registry::ReplayPolicy::kRefuse
-                                                  : registry::ReplayPolicy::kRecord))),
+                        replay_args->code, ParseReplay(replay_args->setting)))),
                     as_json);
       },
-      [replay_args] { (void)ParseSwitch(replay_args->setting, "refuse", "record"); });
+      [replay_args] { (void)ParseReplay(replay_args->setting); });
   replay->add_option("code", replay_args->code, "apiCode")->required();
   replay->add_option("setting", replay_args->setting, "record | refuse")->required();
 
