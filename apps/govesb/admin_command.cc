@@ -5,14 +5,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <charconv>
 #include <cstdint>
 #include <cstdlib>
-#include <ctime>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -20,11 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "admin_render.h"
 #include "commands.h"
 #include "crypto/keys.h"
 #include "delivery/sqlite_queue.h"
 #include "evidence/log.h"
 #include "registry/registry.h"
+#include "registry/validation.h"
 #include "store/data_dir.h"
 #include "store/database.h"
 
@@ -89,161 +89,6 @@ void LogToStderr() {
   spdlog::set_default_logger(spdlog::stderr_color_st("govesb-admin"));
 }
 
-// ---- rendering ----
-
-std::string IsoTime(int64_t millis) {
-  std::time_t seconds = static_cast<std::time_t>(millis / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
-
-json::object ToJson(const registry::Institution& institution) {
-  json::object out;
-  out["code"] = institution.code;
-  out["name"] = institution.name;
-  out["created_at"] = IsoTime(institution.created_at);
-  return out;
-}
-
-// Never includes the secret hash.
-json::object ToJson(const registry::System& system,
-                    const std::optional<std::string>& client_secret = std::nullopt) {
-  json::object out;
-  out["client_id"] = system.client_id;
-  if (client_secret.has_value()) out["client_secret"] = *client_secret;
-  out["institution"] = system.institution_code;
-  out["name"] = system.name;
-  out["public_key"] = system.public_key_b64;
-  out["curve"] = crypto::CurveName(system.curve);
-  out["endpoint"] = system.endpoint;
-  out["enabled"] = system.enabled;
-  out["credential_version"] = system.credential_version;
-  out["created_at"] = IsoTime(system.created_at);
-  out["updated_at"] = IsoTime(system.updated_at);
-  return out;
-}
-
-json::object ToJson(const registry::Api& api) {
-  json::object out;
-  out["code"] = api.code;
-  out["provider"] = api.provider_client_id;
-  out["endpoint"] = api.endpoint;
-  if (api.endpoint_override.empty()) {
-    out["endpoint_override"] = nullptr;
-  } else {
-    out["endpoint_override"] = api.endpoint_override;
-  }
-  out["timeout_ms"] = api.timeout_ms;
-  out["mode"] = api.async ? "async" : "sync";
-  if (api.callback_endpoint.empty()) {
-    out["callback_endpoint"] = nullptr;
-  } else {
-    out["callback_endpoint"] = api.callback_endpoint;
-  }
-  out["store_bodies"] = api.store_bodies;
-  out["created_at"] = IsoTime(api.created_at);
-  return out;
-}
-
-json::object ToJson(const registry::Grant& grant) {
-  json::object out;
-  out["consumer"] = grant.consumer_client_id;
-  out["api"] = grant.api_code;
-  out["state"] = grant.state;
-  out["created_at"] = IsoTime(grant.created_at);
-  out["updated_at"] = IsoTime(grant.updated_at);
-  return out;
-}
-
-json::object ToJson(const registry::Topic& topic) {
-  json::object out;
-  out["code"] = topic.code;
-  out["publisher"] = topic.publisher_client_id;
-  out["created_at"] = IsoTime(topic.created_at);
-  return out;
-}
-
-json::object ToJson(const registry::Subscription& subscription) {
-  json::object out;
-  out["subscriber"] = subscription.subscriber_client_id;
-  out["topic"] = subscription.topic_code;
-  out["endpoint"] = subscription.endpoint;
-  if (subscription.endpoint_override.empty()) {
-    out["endpoint_override"] = nullptr;
-  } else {
-    out["endpoint_override"] = subscription.endpoint_override;
-  }
-  out["state"] = subscription.state;
-  out["created_at"] = IsoTime(subscription.created_at);
-  out["updated_at"] = IsoTime(subscription.updated_at);
-  return out;
-}
-
-// A JSON scalar as plain text for the human form.
-std::string Plain(const json::value& value) {
-  if (value.is_string()) return std::string(value.get_string());
-  if (value.is_null()) return "-";
-  return json::serialize(value);
-}
-
-// One object: "key: value" lines, values aligned.
-void PrintObject(const json::object& object, bool as_json) {
-  if (as_json) {
-    std::cout << json::serialize(object) << "\n";
-    return;
-  }
-  size_t width = 0;
-  for (const auto& member : object) width = std::max(width, member.key().size());
-  for (const auto& member : object) {
-    std::string key(member.key());
-    std::cout << key << ":" << std::string(width - key.size() + 1, ' ') << Plain(member.value())
-              << "\n";
-  }
-}
-
-// A list: a JSON array, or an aligned table of `columns`.
-void PrintList(const json::array& rows, const std::vector<std::string>& columns, bool as_json) {
-  if (as_json) {
-    std::cout << json::serialize(rows) << "\n";
-    return;
-  }
-  std::vector<std::vector<std::string>> cells;
-  std::vector<size_t> widths;
-  for (const std::string& column : columns) widths.push_back(column.size());
-  for (const json::value& row : rows) {
-    std::vector<std::string> line;
-    for (size_t i = 0; i < columns.size(); ++i) {
-      const json::value* value = row.as_object().if_contains(columns[i]);
-      line.push_back(value != nullptr ? Plain(*value) : "-");
-      widths[i] = std::max(widths[i], line.back().size());
-    }
-    cells.push_back(std::move(line));
-  }
-  auto print_line = [&](const std::vector<std::string>& line) {
-    std::string text;
-    for (size_t i = 0; i < line.size(); ++i) {
-      text += line[i];
-      if (i + 1 < line.size()) text += std::string(widths[i] - line[i].size() + 2, ' ');
-    }
-    std::cout << text << "\n";
-  };
-  print_line(columns);
-  for (const auto& line : cells) print_line(line);
-}
-
-json::object ToJson(const delivery::DeliveryInfo& d);
-json::object ToJson(const delivery::Attempt& a);
-
-template <typename T>
-json::array ToJsonArray(const std::vector<T>& items) {
-  json::array out;
-  for (const T& item : items) out.push_back(ToJson(item));
-  return out;
-}
-
 void WarnSecretShownOnce() {
   std::cerr << "note: store the client_secret now; it is kept only as a hash and cannot be "
                "shown again\n";
@@ -251,12 +96,15 @@ void WarnSecretShownOnce() {
 
 // ---- leaves ----
 
-// Registers a leaf whose callback gets an open session.
+// Registers a leaf whose callback gets an open session. `check`, when given, runs first, before
+// the data directory is opened (or created): bad arguments change nothing.
 CLI::App* AddLeaf(CLI::App& parent, const std::string& name, const std::string& description,
                   const std::shared_ptr<AdminOptions>& options,
-                  std::function<void(AdminSession&, bool json)> run) {
+                  std::function<void(AdminSession&, bool json)> run,
+                  std::function<void()> check = {}) {
   CLI::App* leaf = parent.add_subcommand(name, description);
-  leaf->callback([options, run = std::move(run)] {
+  leaf->callback([options, run = std::move(run), check = std::move(check)] {
+    if (check) check();
     LogToStderr();
     AdminSession session(*options);
     run(session, options->json);
@@ -284,6 +132,61 @@ struct SystemRef {
     return flag.empty() ? positional : flag;
   }
 };
+
+// --rate N|default|unlimited and --burst N|default, checked as the registry checks them.
+double ParseLimit(const std::string& flag, const std::string& text) {
+  const bool is_rate = flag == "--rate";
+  double value = 0;
+  if (text == "default") {
+    value = registry::kRateDefault;
+  } else if (text == "unlimited" && is_rate) {
+    value = registry::kRateUnlimited;
+  } else {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+      Fail(InvalidArgument(flag + " must be " +
+                           (is_rate ? "requests per second, default or unlimited"
+                                    : "a number of requests or default") +
+                           ", not '" + text + "'"));
+    }
+  }
+  Check(is_rate ? registry::ValidateRatePerSecond(value, "--rate")
+                : registry::ValidateRateBurst(value, "--burst"));
+  return value;
+}
+
+// --rate and --burst of `system limits`, `api limits` and `api add`.
+struct LimitArgs {
+  std::optional<std::string> rate, burst;
+
+  void AddTo(CLI::App& leaf) {
+    leaf.add_option("--rate", rate,
+                    "Requests per second (0.001..1000000), default (the bus's) or unlimited");
+    leaf.add_option("--burst", burst, "Requests allowed at once (1..1000000) or default");
+  }
+  registry::RateLimitUpdate Parse() const {
+    registry::RateLimitUpdate update;
+    if (rate) update.rate_per_second = ParseLimit("--rate", *rate);
+    if (burst) update.burst = ParseLimit("--burst", *burst);
+    return update;
+  }
+};
+
+// "on" (true) or "off" (false), checked before anything is opened.
+bool ParseOnOff(const std::string& text) {
+  if (text != "on" && text != "off") {
+    Fail(InvalidArgument("the setting must be on or off, not '" + text + "'"));
+  }
+  return text == "on";
+}
+
+registry::ReplayPolicy ParseReplay(const std::string& text) {
+  std::optional<registry::ReplayPolicy> policy = registry::ParseReplayPolicy(text);
+  if (!policy.has_value()) {
+    Fail(InvalidArgument("the replay policy must be record or refuse, not '" + text + "'"));
+  }
+  return *policy;
+}
 
 void AddInstitutionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
   CLI::App* group = admin.add_subcommand("institution", "Institutions that own systems");
@@ -334,17 +237,74 @@ void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opt
       ->required();
 
   AddLeaf(*group, "list", "List systems", options, [](AdminSession& s, bool as_json) {
-    PrintList(
-        ToJsonArray(Unwrap(s.registry().ListSystems())),
-        {"client_id", "institution", "name", "curve", "enabled", "credential_version", "endpoint"},
-        as_json);
+    std::vector<registry::SignatureUsage> usage = Unwrap(s.registry().ListSignatureUsage());
+    json::array rows;
+    for (const registry::System& system : Unwrap(s.registry().ListSystems())) {
+      std::vector<registry::SignatureUsage> own;
+      for (const registry::SignatureUsage& u : usage) {
+        if (u.system_id == system.id) own.push_back(u);
+      }
+      json::object row = ToJson(system);
+      AddSignatureUsage(row, own, as_json);
+      if (!as_json) row["fallbacks"] = system.signature_fallbacks ? "on" : "off";
+      rows.push_back(std::move(row));
+    }
+    PrintList(rows,
+              {"client_id", "institution", "name", "curve", "enabled", "credential_version",
+               "rate_per_second", "rate_burst", "fallbacks", "fallback_verifications", "endpoint"},
+              as_json);
   });
 
   auto show_ref = std::make_shared<SystemRef>();
   show_ref->AddTo(*AddLeaf(
-      *group, "show", "Show one system", options, [show_ref](AdminSession& s, bool as_json) {
-        PrintObject(ToJson(Unwrap(s.registry().GetSystem(show_ref->Get()))), as_json);
+      *group, "show", "Show one system, its limits and the signature variants it used", options,
+      [show_ref](AdminSession& s, bool as_json) {
+        const std::string client_id = show_ref->Get();
+        json::object out = ToJson(Unwrap(s.registry().GetSystem(client_id)));
+        AddSignatureUsage(out, Unwrap(s.registry().ListSignatureUsage(client_id)), as_json);
+        PrintObject(out, as_json);
       }));
+
+  struct LimitsArgs {
+    SystemRef ref;
+    LimitArgs limits;
+  };
+  auto limits_args = std::make_shared<LimitsArgs>();
+  CLI::App* limits = AddLeaf(
+      *group, "limits", "Set a system's request rate limit (over all its calls)", options,
+      [limits_args](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.registry().SetSystemRateLimit(limits_args->ref.Get(),
+                                                                  limits_args->limits.Parse()))),
+                    as_json);
+      },
+      [limits_args] {
+        (void)limits_args->ref.Get();
+        if (!limits_args->limits.rate && !limits_args->limits.burst) {
+          Fail(InvalidArgument("nothing to change: give --rate and/or --burst"));
+        }
+        (void)limits_args->limits.Parse();
+      });
+  limits_args->ref.AddTo(*limits);
+  limits_args->limits.AddTo(*limits);
+
+  struct FallbacksArgs {
+    std::string client_id, setting;
+  };
+  auto fallbacks_args = std::make_shared<FallbacksArgs>();
+  CLI::App* fallbacks = AddLeaf(
+      *group, "fallbacks",
+      "Allow (on) or forbid (off) signatures that verify only over a fallback text of data "
+      "(compact, compact-ascii-escaped, latin1); off: only the exact bytes verify",
+      options,
+      [fallbacks_args](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.registry().SetSignatureFallbacks(
+                        fallbacks_args->client_id, ParseOnOff(fallbacks_args->setting)))),
+                    as_json);
+      },
+      [fallbacks_args] { (void)ParseOnOff(fallbacks_args->setting); });
+  fallbacks->add_option("--client-id", fallbacks_args->client_id, "The system's client_id")
+      ->required();
+  fallbacks->add_option("setting", fallbacks_args->setting, "on | off")->required();
 
   auto disable_ref = std::make_shared<SystemRef>();
   disable_ref->AddTo(*AddLeaf(
@@ -402,6 +362,16 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
   struct AddArgs {
     std::string provider, code;
     registry::ApiSettings settings;
+    LimitArgs limits;
+    std::string replay = "record";
+
+    // Completes `settings` from the text options; fails (exit 1) on a bad one.
+    void Parse() {
+      registry::RateLimitUpdate update = limits.Parse();
+      settings.rate_per_second = update.rate_per_second.value_or(registry::kRateDefault);
+      settings.rate_burst = update.burst.value_or(registry::kRateDefault);
+      settings.replay_policy = ParseReplay(replay);
+    }
   };
   auto args = std::make_shared<AddArgs>();
   CLI::App* add = AddLeaf(
@@ -409,7 +379,8 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
       [args](AdminSession& s, bool as_json) {
         PrintObject(ToJson(Unwrap(s.registry().AddApi(args->provider, args->code, args->settings))),
                     as_json);
-      });
+      },
+      [args] { args->Parse(); });
   add->add_option("--provider", args->provider, "client_id of the provider system")->required();
   add->add_option("--code", args->code, "apiCode: 5-8 of A-Z a-z 0-9 (case-sensitive)")->required();
   add->add_option("--timeout-ms", args->settings.timeout_ms, "Delivery timeout, 100..300000 ms")
@@ -425,11 +396,56 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
   add->add_flag("--store-bodies", args->settings.store_bodies,
                 "The evidence log also keeps this API's request and reply bodies, encrypted "
                 "with the bus's key (default: hashes only)");
+  args->limits.AddTo(*add);
+  add->add_option("--replay", args->replay,
+                  "A repeated signed pull: record (delivered, counted) or refuse")
+      ->capture_default_str();
 
   AddLeaf(*group, "list", "List APIs", options, [](AdminSession& s, bool as_json) {
     PrintList(ToJsonArray(Unwrap(s.registry().ListApis())),
-              {"code", "provider", "mode", "store_bodies", "timeout_ms", "endpoint"}, as_json);
+              {"code", "provider", "mode", "store_bodies", "rate_per_second", "rate_burst",
+               "replay_policy", "timeout_ms", "endpoint"},
+              as_json);
   });
+
+  struct LimitsArgs {
+    std::string code;
+    LimitArgs limits;
+  };
+  auto limits_args = std::make_shared<LimitsArgs>();
+  CLI::App* limits = AddLeaf(
+      *group, "limits", "Set the request rate limit each consumer of an API gets", options,
+      [limits_args](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.registry().SetApiRateLimit(limits_args->code,
+                                                               limits_args->limits.Parse()))),
+                    as_json);
+      },
+      [limits_args] {
+        if (!limits_args->limits.rate && !limits_args->limits.burst) {
+          Fail(InvalidArgument("nothing to change: give --rate and/or --burst"));
+        }
+        (void)limits_args->limits.Parse();
+      });
+  limits->add_option("code", limits_args->code, "apiCode")->required();
+  limits_args->limits.AddTo(*limits);
+
+  struct ReplayArgs {
+    std::string code, setting;
+  };
+  auto replay_args = std::make_shared<ReplayArgs>();
+  CLI::App* replay = AddLeaf(
+      *group, "replay",
+      "What a repeated signed pull of an API gets: record (delivered, recorded and counted) or "
+      "refuse",
+      options,
+      [replay_args](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.registry().SetApiReplayPolicy(
+                        replay_args->code, ParseReplay(replay_args->setting)))),
+                    as_json);
+      },
+      [replay_args] { (void)ParseReplay(replay_args->setting); });
+  replay->add_option("code", replay_args->code, "apiCode")->required();
+  replay->add_option("setting", replay_args->setting, "record | refuse")->required();
 
   struct StoreBodiesArgs {
     std::string code, setting;
@@ -551,44 +567,6 @@ void AddSubscriptionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions
     PrintList(ToJsonArray(Unwrap(s.registry().ListSubscriptions())),
               {"subscriber", "topic", "state", "endpoint", "updated_at"}, as_json);
   });
-}
-
-json::object ToJson(const delivery::DeliveryInfo& d) {
-  json::object out;
-  out["id"] = d.id;
-  out["request_id"] = d.request_id;
-  out["kind"] = delivery::MessageKindName(d.kind);
-  out["code"] = d.code;
-  out["recipient"] = d.target_client_id;
-  out["state"] = delivery::DeliveryStateName(d.state);
-  out["attempts"] = d.attempts;
-  if (d.state == delivery::DeliveryState::kPending) {
-    out["next_attempt_at"] = IsoTime(d.next_attempt_at_ms);
-  } else {
-    out["next_attempt_at"] = nullptr;
-  }
-  if (d.last_error.empty()) {
-    out["last_error"] = nullptr;
-  } else {
-    out["last_error"] = d.last_error;
-  }
-  out["created_at"] = IsoTime(d.created_at_ms);
-  out["updated_at"] = IsoTime(d.updated_at_ms);
-  return out;
-}
-
-json::object ToJson(const delivery::Attempt& a) {
-  json::object out;
-  out["at"] = IsoTime(a.at_ms);
-  out["outcome"] = a.outcome;
-  out["http_status"] = a.http_status;
-  out["latency_us"] = a.latency_us;
-  if (a.error.empty()) {
-    out["error"] = nullptr;
-  } else {
-    out["error"] = a.error;
-  }
-  return out;
 }
 
 int64_t NowMillis() {

@@ -1,5 +1,7 @@
 #include "registry/queries.h"
 
+#include <charconv>
+#include <cmath>
 #include <string>
 #include <utility>
 
@@ -44,7 +46,7 @@ Result<Institution> ReadInstitution(store::Statement& s) {
 constexpr std::string_view kSystemSelect =
     "SELECT s.id, s.client_id, s.institution_id, i.code, i.name, s.name, s.public_key,"
     " s.key_curve, s.endpoint, s.secret_hash, s.enabled, s.credential_version, s.created_at,"
-    " s.updated_at"
+    " s.updated_at, s.rate_per_second, s.rate_burst, s.signature_fallbacks"
     " FROM systems s JOIN institutions i ON i.id = s.institution_id";
 
 Result<System> ReadSystem(store::Statement& s) {
@@ -69,6 +71,9 @@ Result<System> ReadSystem(store::Statement& s) {
   row.credential_version = s.ColumnInt64(11);
   row.created_at = s.ColumnInt64(12);
   row.updated_at = s.ColumnInt64(13);
+  GOVESB_ASSIGN_OR_RETURN(row.rate_per_second, ReadReal(s, 14));
+  GOVESB_ASSIGN_OR_RETURN(row.rate_burst, ReadReal(s, 15));
+  row.signature_fallbacks = s.ColumnInt64(16) != 0;
   return row;
 }
 
@@ -76,7 +81,8 @@ Result<System> ReadSystem(store::Statement& s) {
 
 constexpr std::string_view kApiSelect =
     "SELECT a.id, a.code, a.provider_system_id, s.client_id, a.endpoint, s.endpoint,"
-    " a.timeout_ms, a.created_at, a.mode, a.callback_endpoint, a.store_bodies"
+    " a.timeout_ms, a.created_at, a.mode, a.callback_endpoint, a.store_bodies,"
+    " a.rate_per_second, a.rate_burst, a.replay_policy"
     " FROM apis a JOIN systems s ON s.id = a.provider_system_id";
 
 Result<Api> ReadApi(store::Statement& s) {
@@ -92,6 +98,15 @@ Result<Api> ReadApi(store::Statement& s) {
   row.async = s.ColumnText(8) == "async";
   row.callback_endpoint = s.ColumnText(9);
   row.store_bodies = s.ColumnInt64(10) != 0;
+  GOVESB_ASSIGN_OR_RETURN(row.rate_per_second, ReadReal(s, 11));
+  GOVESB_ASSIGN_OR_RETURN(row.rate_burst, ReadReal(s, 12));
+  std::string replay = s.ColumnText(13);
+  std::optional<ReplayPolicy> policy = ParseReplayPolicy(replay);
+  if (!policy.has_value()) {
+    return Internal("registry row for API " + row.code + " has an unknown replay policy '" +
+                    replay + "'");
+  }
+  row.replay_policy = *policy;
   return row;
 }
 
@@ -155,6 +170,23 @@ Result<Subscription> ReadSubscription(store::Statement& s) {
   return row;
 }
 
+// ---- signature usage ----
+
+constexpr std::string_view kSignatureUsageSelect =
+    "SELECT u.system_id, s.client_id, u.variant, u.count, u.first_at, u.last_at"
+    " FROM signature_usage u JOIN systems s ON s.id = u.system_id";
+
+Result<SignatureUsage> ReadSignatureUsage(store::Statement& s) {
+  SignatureUsage row;
+  row.system_id = s.ColumnInt64(0);
+  row.client_id = s.ColumnText(1);
+  row.variant = s.ColumnText(2);
+  row.count = s.ColumnInt64(3);
+  row.first_at = s.ColumnInt64(4);
+  row.last_at = s.ColumnInt64(5);
+  return row;
+}
+
 std::string Sql(std::string_view select, std::string_view rest) {
   std::string sql(select);
   sql += ' ';
@@ -163,6 +195,26 @@ std::string Sql(std::string_view select, std::string_view rest) {
 }
 
 }  // namespace
+
+std::string RealText(double value) {
+  char buffer[64];
+  // Plain decimals for the values the schema allows (|value| <= 1e6).
+  auto [end, ec] = std::abs(value) < 1e15 ? std::to_chars(buffer, buffer + sizeof(buffer), value,
+                                                          std::chars_format::fixed)
+                                          : std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return ec == std::errc() ? std::string(buffer, end) : std::string();
+}
+
+Result<double> ReadReal(const store::Statement& stmt, int column) {
+  const std::string text = stmt.ColumnText(column);
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+    return Internal("registry column " + std::to_string(column) + " of '" +
+                    std::string(stmt.sql().substr(0, 60)) + "...' is not a number: '" + text + "'");
+  }
+  return value;
+}
 
 Result<std::vector<Institution>> SelectInstitutions(store::Database& db) {
   GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
@@ -241,6 +293,15 @@ Result<std::optional<Subscription>> FindSubscription(store::Database& db,
   GOVESB_RETURN_IF_ERROR(stmt.Bind(1, subscriber_system_id));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(2, topic_id));
   return First(Collect<Subscription>(stmt, ReadSubscription));
+}
+
+Result<std::vector<SignatureUsage>> SelectSignatureUsage(store::Database& db, int64_t system_id) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
+                          db.Prepare(Sql(kSignatureUsageSelect,
+                                         system_id != 0 ? "WHERE u.system_id = ? ORDER BY u.variant"
+                                                        : "ORDER BY u.system_id, u.variant")));
+  if (system_id != 0) GOVESB_RETURN_IF_ERROR(stmt.Bind(1, system_id));
+  return Collect<SignatureUsage>(stmt, ReadSignatureUsage);
 }
 
 }  // namespace govesb::registry::internal

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -13,6 +14,12 @@
 #include "store/database.h"
 
 namespace govesb::registry::internal {
+
+// REAL columns go through text (store::Statement binds and reads integers, text and blobs):
+// RealText is the shortest text that reads back as `value`; a column with REAL affinity stores
+// it as a REAL. ReadReal parses what SQLite gives back (at most 15 significant digits).
+std::string RealText(double value);
+Result<double> ReadReal(const store::Statement& stmt, int column);
 
 Result<std::vector<Institution>> SelectInstitutions(store::Database& db);
 Result<std::optional<Institution>> FindInstitution(store::Database& db, std::string_view code);
@@ -35,5 +42,10 @@ Result<std::vector<Subscription>> SelectSubscriptions(store::Database& db);
 Result<std::optional<Subscription>> FindSubscription(store::Database& db,
                                                      int64_t subscriber_system_id,
                                                      int64_t topic_id);
+
+// Signature usage rows with the system's client_id, ordered by system id and variant; only
+// `system_id`'s rows when it is not 0.
+Result<std::vector<SignatureUsage>> SelectSignatureUsage(store::Database& db,
+                                                         int64_t system_id = 0);
 
 }  // namespace govesb::registry::internal

@@ -95,8 +95,37 @@ constexpr std::string_view kSchemaV4 = R"sql(
 ALTER TABLE apis ADD COLUMN store_bodies INTEGER NOT NULL DEFAULT 0 CHECK (store_bodies IN (0, 1));
 )sql";
 
-constexpr std::array<std::string_view, 4> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
-                                                         kSchemaV4};
+// Migration 5: hardening settings. Rate limits per system and per API (per consumer): REAL
+// requests per second and burst, 0 = the bus's default, -1 = unlimited (rates only); whether a
+// system's signatures may verify over the fallback texts of data; what a repeated signed pull
+// of an API gets; and how often each system's signatures verified with each variant.
+// signature_usage is not part of the Snapshot: the bus writes it, operators read it.
+constexpr std::string_view kSchemaV5 = R"sql(
+ALTER TABLE systems ADD COLUMN rate_per_second REAL NOT NULL DEFAULT 0.0
+  CHECK (rate_per_second IN (0, -1) OR rate_per_second BETWEEN 0.001 AND 1000000);
+ALTER TABLE systems ADD COLUMN rate_burst REAL NOT NULL DEFAULT 0.0
+  CHECK (rate_burst = 0 OR rate_burst BETWEEN 1 AND 1000000);
+ALTER TABLE systems ADD COLUMN signature_fallbacks INTEGER NOT NULL DEFAULT 1
+  CHECK (signature_fallbacks IN (0, 1));
+ALTER TABLE apis ADD COLUMN rate_per_second REAL NOT NULL DEFAULT 0.0
+  CHECK (rate_per_second IN (0, -1) OR rate_per_second BETWEEN 0.001 AND 1000000);
+ALTER TABLE apis ADD COLUMN rate_burst REAL NOT NULL DEFAULT 0.0
+  CHECK (rate_burst = 0 OR rate_burst BETWEEN 1 AND 1000000);
+ALTER TABLE apis ADD COLUMN replay_policy TEXT NOT NULL DEFAULT 'record'
+  CHECK (replay_policy IN ('record', 'refuse'));
+CREATE TABLE signature_usage (
+  id         INTEGER PRIMARY KEY,
+  system_id  INTEGER NOT NULL REFERENCES systems(id),
+  variant    TEXT    NOT NULL,
+  count      INTEGER NOT NULL CHECK (count >= 0),
+  first_at   INTEGER NOT NULL,
+  last_at    INTEGER NOT NULL,
+  UNIQUE (system_id, variant)
+);
+)sql";
+
+constexpr std::array<std::string_view, 5> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
+                                                         kSchemaV5};
 
 const Clock& DefaultClock() {
   static const SystemClock clock;  // stateless
@@ -127,6 +156,16 @@ Result<Api> MustFindApi(store::Database& db, std::string_view code) {
   GOVESB_ASSIGN_OR_RETURN(std::optional<Api> api, internal::FindApi(db, code));
   if (!api.has_value()) return NotFound("API " + Quoted(code) + " not found");
   return std::move(*api);
+}
+
+Status ValidateRateLimitUpdate(const RateLimitUpdate& update) {
+  if (!update.rate_per_second && !update.burst) {
+    return InvalidArgument("nothing to change: give a rate and/or a burst");
+  }
+  if (update.rate_per_second)
+    GOVESB_RETURN_IF_ERROR(ValidateRatePerSecond(*update.rate_per_second));
+  if (update.burst) GOVESB_RETURN_IF_ERROR(ValidateRateBurst(*update.burst));
+  return Status::Ok();
 }
 
 Result<Topic> MustFindTopic(store::Database& db, std::string_view code) {
@@ -301,6 +340,42 @@ Result<System> Registry::UpdateSystem(std::string_view client_id, const SystemUp
   return updated;
 }
 
+Result<System> Registry::SetSystemRateLimit(std::string_view client_id,
+                                            const RateLimitUpdate& update) {
+  GOVESB_RETURN_IF_ERROR(ValidateRateLimitUpdate(update));
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(System system, MustFindSystem(db_, client_id));
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
+                          db_.Prepare("UPDATE systems SET rate_per_second = ?, rate_burst = ?,"
+                                      " updated_at = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(
+      stmt.Bind(1, internal::RealText(update.rate_per_second.value_or(system.rate_per_second))));
+  GOVESB_RETURN_IF_ERROR(
+      stmt.Bind(2, internal::RealText(update.burst.value_or(system.rate_burst))));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(3, Now()));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(4, system.id));
+  GOVESB_RETURN_IF_ERROR(stmt.Run());
+  GOVESB_ASSIGN_OR_RETURN(System updated, MustFindSystem(db_, client_id));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return updated;
+}
+
+Result<System> Registry::SetSignatureFallbacks(std::string_view client_id, bool allowed) {
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(System system, MustFindSystem(db_, client_id));
+  if (system.signature_fallbacks == allowed) return system;
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement stmt,
+      db_.Prepare("UPDATE systems SET signature_fallbacks = ?, updated_at = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, int64_t{allowed ? 1 : 0}));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(2, Now()));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(3, system.id));
+  GOVESB_RETURN_IF_ERROR(stmt.Run());
+  GOVESB_ASSIGN_OR_RETURN(System updated, MustFindSystem(db_, client_id));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return updated;
+}
+
 // ---- APIs ----
 
 Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_view code,
@@ -324,6 +399,8 @@ Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_vi
     }
     GOVESB_RETURN_IF_ERROR(ValidateEndpoint(settings.callback_endpoint));
   }
+  GOVESB_RETURN_IF_ERROR(ValidateRatePerSecond(settings.rate_per_second));
+  GOVESB_RETURN_IF_ERROR(ValidateRateBurst(settings.rate_burst));
 
   GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
   GOVESB_ASSIGN_OR_RETURN(System provider,
@@ -332,8 +409,10 @@ Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_vi
   if (existing.has_value()) return AlreadyExists("API code " + Quoted(code) + " already exists");
   GOVESB_ASSIGN_OR_RETURN(
       store::Statement insert,
-      db_.Prepare("INSERT INTO apis(code, provider_system_id, endpoint, timeout_ms, created_at,"
-                  " mode, callback_endpoint, store_bodies) VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
+      db_.Prepare(
+          "INSERT INTO apis(code, provider_system_id, endpoint, timeout_ms, created_at,"
+          " mode, callback_endpoint, store_bodies, rate_per_second, rate_burst, replay_policy)"
+          " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   GOVESB_RETURN_IF_ERROR(insert.Bind(1, code));
   GOVESB_RETURN_IF_ERROR(insert.Bind(2, provider.id));
   if (endpoint_override.empty()) {
@@ -350,6 +429,9 @@ Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_vi
     GOVESB_RETURN_IF_ERROR(insert.Bind(7, settings.callback_endpoint));
   }
   GOVESB_RETURN_IF_ERROR(insert.Bind(8, int64_t{settings.store_bodies ? 1 : 0}));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(9, internal::RealText(settings.rate_per_second)));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(10, internal::RealText(settings.rate_burst)));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(11, ReplayPolicyName(settings.replay_policy)));
   GOVESB_RETURN_IF_ERROR(insert.Run());
   GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, code));
   GOVESB_RETURN_IF_ERROR(txn.Commit());
@@ -367,6 +449,37 @@ Result<Api> Registry::SetApiStoreBodies(std::string_view api_code, bool on) {
   GOVESB_RETURN_IF_ERROR(update.Bind(1, int64_t{on ? 1 : 0}));
   GOVESB_RETURN_IF_ERROR(update.Bind(2, api.id));
   GOVESB_RETURN_IF_ERROR(update.Run());
+  GOVESB_ASSIGN_OR_RETURN(Api updated, MustFindApi(db_, api_code));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return updated;
+}
+
+Result<Api> Registry::SetApiRateLimit(std::string_view api_code, const RateLimitUpdate& update) {
+  GOVESB_RETURN_IF_ERROR(ValidateRateLimitUpdate(update));
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, api_code));
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement stmt,
+      db_.Prepare("UPDATE apis SET rate_per_second = ?, rate_burst = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(
+      stmt.Bind(1, internal::RealText(update.rate_per_second.value_or(api.rate_per_second))));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(2, internal::RealText(update.burst.value_or(api.rate_burst))));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(3, api.id));
+  GOVESB_RETURN_IF_ERROR(stmt.Run());
+  GOVESB_ASSIGN_OR_RETURN(Api updated, MustFindApi(db_, api_code));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return updated;
+}
+
+Result<Api> Registry::SetApiReplayPolicy(std::string_view api_code, ReplayPolicy policy) {
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, api_code));
+  if (api.replay_policy == policy) return api;
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
+                          db_.Prepare("UPDATE apis SET replay_policy = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, ReplayPolicyName(policy)));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(2, api.id));
+  GOVESB_RETURN_IF_ERROR(stmt.Run());
   GOVESB_ASSIGN_OR_RETURN(Api updated, MustFindApi(db_, api_code));
   GOVESB_RETURN_IF_ERROR(txn.Commit());
   return updated;

@@ -39,6 +39,11 @@ struct ApiSettings {
   // The evidence log keeps this API's request and reply bodies, encrypted with the bus's
   // evidence key (Api::store_bodies).
   bool store_bodies = false;
+  // Requests per second and burst allowed to EACH consumer of the API (Api::rate_per_second:
+  // 0 = the bus's default, -1 = unlimited) and what a repeated signed pull gets.
+  double rate_per_second = kRateDefault;
+  double rate_burst = kRateDefault;
+  ReplayPolicy replay_policy = ReplayPolicy::kRecord;
 };
 inline constexpr int kMinApiTimeoutMs = 100;
 inline constexpr int kMaxApiTimeoutMs = 300000;
@@ -54,6 +59,13 @@ struct SystemUpdate {
   std::optional<std::string> name = std::nullopt;
   std::optional<std::string> public_key = std::nullopt;  // base64 SPKI or PEM; stored normalised
   std::optional<std::string> endpoint = std::nullopt;
+};
+
+// A rate limit to change (SetSystemRateLimit, SetApiRateLimit); unset members stay as they are.
+// Values as in System::rate_per_second: 0 = the bus's default, -1 = unlimited (rate only).
+struct RateLimitUpdate {
+  std::optional<double> rate_per_second = std::nullopt;
+  std::optional<double> burst = std::nullopt;
 };
 
 // Administration of the registry: institutions, systems, APIs, grants, push topics and
@@ -90,6 +102,21 @@ class Registry {
   Result<std::string> RotateSecret(std::string_view client_id);
   // Changes name, public key and/or endpoint. Does not touch credentials.
   Result<System> UpdateSystem(std::string_view client_id, const SystemUpdate& update);
+  // Sets the system's request rate limit (over all its calls); at least one member must be
+  // set. Out-of-range values: kInvalidArgument, nothing changed.
+  Result<System> SetSystemRateLimit(std::string_view client_id, const RateLimitUpdate& update);
+  // Allows (true) or forbids (false) signatures that verify only over a fallback text of data
+  // (System::signature_fallbacks). Setting the value it already has is not an error.
+  Result<System> SetSignatureFallbacks(std::string_view client_id, bool allowed);
+
+  // Adds `increments` (system_id, variant, count, and optionally first_at/last_at; 0 = now) to
+  // the signature usage counts, creating rows as needed, in one transaction: all or nothing.
+  // Cheap enough to call every few seconds with the bus's in-memory counts. At most 10000
+  // increments per call; counts 1..2^40; an unknown system id is kNotFound.
+  Status RecordSignatureUsage(const std::vector<SignatureUsage>& increments);
+  // Usage per system and variant (ordered by system id, then variant), or only the system
+  // `client_id`'s when it is not empty (kNotFound if there is no such system).
+  Result<std::vector<SignatureUsage>> ListSignatureUsage(std::string_view client_id = {});
 
   // `code`: 5-8 ASCII alphanumerics, case-sensitive. Deliveries go to the provider's endpoint
   // unless `endpoint_override` is non-empty.
@@ -102,6 +129,11 @@ class Registry {
   // Turns storing `api_code`'s request and reply bodies in the evidence log on or off and
   // returns the API. Changes nothing else; setting the value it already has is not an error.
   Result<Api> SetApiStoreBodies(std::string_view api_code, bool on);
+  // Sets the rate limit each consumer of `api_code` gets; at least one member must be set.
+  Result<Api> SetApiRateLimit(std::string_view api_code, const RateLimitUpdate& update);
+  // Sets what a repeated signed pull of `api_code` gets (Api::replay_policy). Setting the value
+  // it already has is not an error.
+  Result<Api> SetApiReplayPolicy(std::string_view api_code, ReplayPolicy policy);
 
   // Approves `consumer_client_id`'s access to `api_code`: creates the grant or re-approves a
   // pending/revoked one. Disabled consumers may be granted (they still cannot call).

@@ -44,7 +44,7 @@ inline std::string NewPublicKey(crypto::Curve curve = crypto::Curve::kSecp256k1)
 inline std::string DumpTables(store::Database& db) {
   std::string out;
   for (const char* table : {"institutions", "systems", "apis", "grants", "topics", "subscriptions",
-                            "schema_versions"}) {
+                            "signature_usage", "schema_versions"}) {
     auto stmt = db.Prepare(std::string("SELECT * FROM ") + table + " ORDER BY rowid");
     GOVESB_CHECK(stmt.ok());
     out += table;
@@ -62,6 +62,19 @@ inline std::string DumpTables(store::Database& db) {
   }
   return out;
 }
+
+// In a RegistryTest: runs `op`, expects it to fail with `code` and a message containing `needle`,
+// and checks that the database content did not change.
+#define EXPECT_REJECTED(op, code_, needle)                                    \
+  do {                                                                        \
+    const std::string before = DumpTables(*db_);                              \
+    auto result = (op);                                                       \
+    ASSERT_FALSE(result.ok()) << #op << " " << (needle);                      \
+    EXPECT_EQ(result.status().code(), (code_)) << result.status().ToString(); \
+    EXPECT_NE(result.status().message().find(needle), std::string::npos)      \
+        << "message: " << result.status().message();                          \
+    EXPECT_EQ(DumpTables(*db_), before) << #op << " changed the database";    \
+  } while (0)
 
 // A migrated database in a temp dir, a simulated clock and a Registry with cheap hashing.
 class RegistryTest : public ::testing::Test {

@@ -143,6 +143,59 @@ TEST_F(SnapshotTest, TopicsAndApprovedSubscriptions) {
   EXPECT_EQ(after_subs[0]->subscriber_client_id, consumer_.client_id);
 }
 
+TEST_F(SnapshotTest, CarriesLimitsFallbacksAndReplayPolicy) {
+  AddFixtures();
+  ApiSettings settings;
+  settings.rate_per_second = 20;
+  settings.rate_burst = 40;
+  settings.replay_policy = ReplayPolicy::kRefuse;
+  ASSERT_TRUE(registry_.AddApi(provider_.client_id, "PAYBIL", settings).ok());
+  ASSERT_TRUE(
+      registry_.SetSystemRateLimit(consumer_.client_id, {.rate_per_second = 0.25, .burst = 2})
+          .ok());
+  ASSERT_TRUE(
+      registry_.SetSystemRateLimit(provider_.client_id, {.rate_per_second = kRateUnlimited}).ok());
+  ASSERT_TRUE(registry_.SetSignatureFallbacks(consumer_.client_id, false).ok());
+
+  auto loaded = Snapshot::Load(*db_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  const Snapshot& snap = **loaded;
+  const System* c = snap.FindSystem(consumer_.client_id);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->rate_per_second, 0.25);
+  EXPECT_EQ(c->rate_burst, 2);
+  EXPECT_FALSE(c->signature_fallbacks);
+  const System* p = snap.FindSystemById(provider_.id);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->rate_per_second, kRateUnlimited);
+  EXPECT_EQ(p->rate_burst, kRateDefault);
+  EXPECT_TRUE(p->signature_fallbacks);
+  const Api* paybil = snap.FindApi("PAYBIL");
+  ASSERT_NE(paybil, nullptr);
+  EXPECT_EQ(paybil->rate_per_second, 20);
+  EXPECT_EQ(paybil->rate_burst, 40);
+  EXPECT_EQ(paybil->replay_policy, ReplayPolicy::kRefuse);
+  const Api* getusr = snap.FindApi("GETUSR");
+  ASSERT_NE(getusr, nullptr);
+  EXPECT_EQ(getusr->rate_per_second, kRateDefault);
+  EXPECT_EQ(getusr->replay_policy, ReplayPolicy::kRecord);
+
+  // A change reaches the next snapshot (loaded with the previous one, as the watcher does),
+  // not the loaded one; the parsed key is reused.
+  ASSERT_TRUE(registry_.SetSignatureFallbacks(consumer_.client_id, true).ok());
+  ASSERT_TRUE(registry_.SetApiReplayPolicy("PAYBIL", ReplayPolicy::kRecord).ok());
+  ASSERT_TRUE(registry_.SetApiRateLimit("PAYBIL", {.burst = 0}).ok());
+  auto next = Snapshot::Load(*db_, &snap);
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_TRUE((*next)->FindSystem(consumer_.client_id)->signature_fallbacks);
+  EXPECT_TRUE((*next)->FindSystem(consumer_.client_id)->public_key.has_value());
+  EXPECT_EQ((*next)->FindApi("PAYBIL")->replay_policy, ReplayPolicy::kRecord);
+  EXPECT_EQ((*next)->FindApi("PAYBIL")->rate_burst, kRateDefault);
+  EXPECT_EQ((*next)->FindApi("PAYBIL")->rate_per_second, 20);
+  EXPECT_FALSE(c->signature_fallbacks);
+  EXPECT_EQ(paybil->replay_policy, ReplayPolicy::kRefuse);
+}
+
 TEST_F(SnapshotTest, IsImmutableAfterLoad) {
   AddFixtures();
   ASSERT_TRUE(registry_.AddGrant(consumer_.client_id, "GETUSR").ok());

@@ -57,6 +57,31 @@ TEST_F(SnapshotWatcherTest, SeesCommitsFromAnotherConnectionWithinASecond) {
   watcher.Stop();
 }
 
+TEST_F(SnapshotWatcherTest, SeesLimitsFallbacksAndReplayPolicyChanges) {
+  // The hardening settings reach a running bus the same way (PRAGMA data_version notices any
+  // commit of another connection).
+  AddFixtures();
+  SnapshotWatcher watcher(dir_.path() + "/govesb.db", {.poll_interval = milliseconds(20)});
+  ASSERT_TRUE(watcher.Start().ok());
+  ASSERT_TRUE(watcher.Current()->FindSystem(consumer_.client_id)->signature_fallbacks);
+
+  ASSERT_TRUE(registry_.SetSignatureFallbacks(consumer_.client_id, false).ok());
+  EXPECT_TRUE(WaitFor(
+      [&] { return !watcher.Current()->FindSystem(consumer_.client_id)->signature_fallbacks; },
+      milliseconds(3000)));
+  ASSERT_TRUE(registry_.SetSystemRateLimit(consumer_.client_id, {.rate_per_second = 7}).ok());
+  EXPECT_TRUE(WaitFor(
+      [&] { return watcher.Current()->FindSystem(consumer_.client_id)->rate_per_second == 7; },
+      milliseconds(3000)));
+  ASSERT_TRUE(registry_.SetApiRateLimit("GETUSR", {.burst = 9}).ok());
+  EXPECT_TRUE(WaitFor([&] { return watcher.Current()->FindApi("GETUSR")->rate_burst == 9; },
+                      milliseconds(3000)));
+  ASSERT_TRUE(registry_.SetApiReplayPolicy("GETUSR", ReplayPolicy::kRefuse).ok());
+  EXPECT_TRUE(WaitFor(
+      [&] { return watcher.Current()->FindApi("GETUSR")->replay_policy == ReplayPolicy::kRefuse; },
+      milliseconds(3000)));
+}
+
 TEST_F(SnapshotWatcherTest, ReloadNowIsImmediate) {
   AddFixtures();
   // A poll interval long enough that only ReloadNow can explain the change.

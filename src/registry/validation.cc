@@ -3,6 +3,8 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/scheme.hpp>
 #include <boost/url/url_view.hpp>
+#include <charconv>
+#include <cmath>
 #include <string>
 
 #include "registry/registry.h"
@@ -16,6 +18,17 @@ bool IsAsciiAlnum(char c) {
 
 constexpr size_t kMaxNameBytes = 200;
 constexpr size_t kMaxUrlBytes = 2048;
+constexpr size_t kMaxVariantBytes = 32;
+
+// Shortest text that reads back as `value` ("nan" and "inf" included).
+std::string NumberText(double value) {
+  char buffer[64];
+  // Plain decimals ("2000000", "0.001") where they fit, else "1e+300", "nan", "inf".
+  auto [end, ec] = std::abs(value) < 1e15 ? std::to_chars(buffer, buffer + sizeof(buffer), value,
+                                                          std::chars_format::fixed)
+                                          : std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return ec == std::errc() ? std::string(buffer, end) : std::string("?");
+}
 
 }  // namespace
 
@@ -69,6 +82,39 @@ Status ValidateTimeoutMs(int64_t timeout_ms) {
     return InvalidArgument("timeout " + std::to_string(timeout_ms) + " ms is out of range (" +
                            std::to_string(kMinApiTimeoutMs) + ".." +
                            std::to_string(kMaxApiTimeoutMs) + ")");
+  }
+  return Status::Ok();
+}
+
+Status ValidateRatePerSecond(double rate, std::string_view what) {
+  if (rate == kRateDefault || rate == kRateUnlimited) return Status::Ok();
+  if (!std::isfinite(rate) || rate < kMinRatePerSecond || rate > kMaxRatePerSecond) {
+    return InvalidArgument(std::string(what) + " " + NumberText(rate) +
+                           " is out of range: give requests per second from " +
+                           NumberText(kMinRatePerSecond) + " to " + NumberText(kMaxRatePerSecond) +
+                           ", 0 (the bus's default) or -1 (unlimited)");
+  }
+  return Status::Ok();
+}
+
+Status ValidateRateBurst(double burst, std::string_view what) {
+  if (burst == kRateDefault) return Status::Ok();
+  if (!std::isfinite(burst) || burst < kMinRateBurst || burst > kMaxRateBurst) {
+    return InvalidArgument(std::string(what) + " " + NumberText(burst) +
+                           " is out of range: give requests from " + NumberText(kMinRateBurst) +
+                           " to " + NumberText(kMaxRateBurst) +
+                           " or 0 (the bus's default); a burst cannot be unlimited (make the "
+                           "rate unlimited instead)");
+  }
+  return Status::Ok();
+}
+
+Status ValidateSignatureVariantName(std::string_view variant) {
+  bool ok = !variant.empty() && variant.size() <= kMaxVariantBytes;
+  for (char c : variant) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  if (!ok) {
+    // Not echoed: the name may be anything, and it is bounded only here.
+    return InvalidArgument("invalid signature variant name: use 1-32 characters of a-z 0-9 -");
   }
   return Status::Ok();
 }

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <string>
+
+#include "registry/model.h"
+
 namespace govesb::registry {
 namespace {
 
@@ -61,6 +66,42 @@ TEST(Validation, Names) {
   EXPECT_FALSE(NormalizeName(std::string(201, 'a'), "name").ok());
   auto status = NormalizeName("", "system name").status();
   EXPECT_EQ(status.message(), "system name is empty");
+}
+
+TEST(Validation, RatesPerSecond) {
+  for (double ok : {0.0, -1.0, 0.001, 1.0, 2.5, 1e6})
+    EXPECT_TRUE(ValidateRatePerSecond(ok).ok()) << ok;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double bad : {nan, inf, -inf, -0.5, -1.5, 0.0009, 1e6 + 0.5, 1e300}) {
+    EXPECT_FALSE(ValidateRatePerSecond(bad).ok()) << bad;
+  }
+  auto status = ValidateRatePerSecond(2e6, "API rate");
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("API rate 2000000 is out of range"), std::string::npos)
+      << status.message();
+  EXPECT_NE(ValidateRatePerSecond(nan).message().find("rate nan"), std::string::npos);
+}
+
+TEST(Validation, Bursts) {
+  for (double ok : {0.0, 1.0, 1.5, 100.0, 1e6}) EXPECT_TRUE(ValidateRateBurst(ok).ok()) << ok;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (double bad : {nan, std::numeric_limits<double>::infinity(), -1.0, 0.5, 1e6 + 1}) {
+    EXPECT_FALSE(ValidateRateBurst(bad).ok()) << bad;
+  }
+  EXPECT_NE(ValidateRateBurst(-1).message().find("cannot be unlimited"), std::string::npos);
+}
+
+TEST(Validation, SignatureVariantNames) {
+  for (const char* ok : {"raw", "compact", "compact-ascii-escaped", "latin1"}) {
+    EXPECT_TRUE(ValidateSignatureVariantName(ok).ok()) << ok;
+  }
+  EXPECT_TRUE(ValidateSignatureVariantName(std::string(32, 'a')).ok());
+  for (const std::string& bad :
+       {std::string(), std::string(33, 'a'), std::string("Raw"), std::string("raw\n"),
+        std::string("la tin"), std::string("r\xC3\xA4w")}) {
+    EXPECT_FALSE(ValidateSignatureVariantName(bad).ok()) << bad;
+  }
 }
 
 }  // namespace
