@@ -23,6 +23,12 @@ struct ServeArgs {
   int64_t answer_window_s = 86'400;
   int64_t checkpoint_interval_s = 60;
   double evidence_retention_days = 30;
+  double rate_per_system = 500;
+  double burst_per_system = 1000;
+  double rate_per_api = 0;
+  double burst_per_api = 0;
+  int64_t replay_window_s = 600;
+  size_t replay_max_entries = 1'000'000;
   bool no_evidence = false;
 };
 
@@ -91,6 +97,27 @@ void RunServe(ServeArgs& args) {
   args.options.evidence_retention =
       std::chrono::milliseconds(static_cast<int64_t>(args.evidence_retention_days * 86'400'000.0));
   args.options.evidence = !args.no_evidence;
+  auto bad_rate = [](double v) { return !(v >= 0 && v <= 1e6); };
+  if (bad_rate(args.rate_per_system) || bad_rate(args.burst_per_system) ||
+      bad_rate(args.rate_per_api) || bad_rate(args.burst_per_api)) {
+    std::fprintf(stderr,
+                 "error: rates and bursts must be from 0 (unlimited, or one second's "
+                 "worth for a burst) to 1000000\n");
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  if (args.replay_window_s < 0 || args.replay_window_s > 7 * 86'400 ||
+      args.replay_max_entries < 1000 || args.replay_max_entries > 100'000'000) {
+    std::fprintf(stderr,
+                 "error: --replay-window must be 0 (off) to 604800 seconds and "
+                 "--replay-max-entries 1000 to 100000000\n");
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  auto& g = args.options.guards;
+  g.system_rate = limits::Rate{args.rate_per_system, args.burst_per_system};
+  g.api_rate = limits::Rate{args.rate_per_api, args.burst_per_api};
+  g.replay_enabled = args.replay_window_s > 0;
+  g.replay.window = std::chrono::seconds(args.replay_window_s);
+  g.replay.max_entries = args.replay_max_entries;
   SetUpLogging(args.log_level);
   RaiseOpenFileLimit();
 
@@ -184,6 +211,27 @@ void AddServeCommand(CLI::App& app) {
                   "Where evidence archive files are written (default: DATA_DIR/evidence-archive)");
   cmd->add_flag("--no-evidence", args->no_evidence,
                 "Run without the evidence log (only to measure what it costs)");
+  cmd->add_option("--rate-per-system", args->rate_per_system,
+                  "Requests per second of one system unless the registry sets its own (0: "
+                  "unlimited)")
+      ->capture_default_str();
+  cmd->add_option("--burst-per-system", args->burst_per_system,
+                  "Burst of one system's requests (0: one second's worth)")
+      ->capture_default_str();
+  cmd->add_option("--rate-per-api", args->rate_per_api,
+                  "Requests per second of one consumer to one API unless the API sets its own "
+                  "(0: unlimited)")
+      ->capture_default_str();
+  cmd->add_option("--burst-per-api", args->burst_per_api,
+                  "Burst of one consumer's requests to one API (0: one second's worth)")
+      ->capture_default_str();
+  cmd->add_option("--replay-window", args->replay_window_s,
+                  "Seconds during which the same signed push or async answer is refused as a "
+                  "replay, and a repeated pull counted (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--replay-max-entries", args->replay_max_entries,
+                  "Signed messages the replay window remembers at most (about 64 bytes each)")
+      ->capture_default_str();
   cmd->callback([args] { RunServe(*args); });
 }
 

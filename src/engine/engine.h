@@ -12,6 +12,7 @@
 #include "crypto/keys.h"
 #include "delivery/dispatcher.h"
 #include "engine/exchange.h"
+#include "engine/guards.h"
 #include "evidence/log.h"
 #include "http/client.h"
 #include "http/types.h"
@@ -37,6 +38,11 @@ struct EngineDeps {
   delivery::Dispatcher* delivery = nullptr;
   // Evidence of every exchange, written before the answer leaves (fail closed). Null: off.
   evidence::EvidenceLog* evidence = nullptr;
+  // Rate limits, credential lock-outs, the replay window, signature variant counts. Null:
+  // none of these defences (tests of other things only; the server always sets it).
+  Guards* guards = nullptr;
+  // Appends more Prometheus text to /metrics (the HTTP server's connection counters). Optional.
+  std::function<void(std::string&)> extra_metrics;
   // The 32-byte key that encrypts the bodies kept for APIs with store_bodies ("": none kept).
   // Secret: never log it.
   std::string evidence_body_key;

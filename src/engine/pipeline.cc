@@ -9,10 +9,15 @@
 //                   or `authorization` inside data (Java connector 0.1.5)
 //   4. classify     pushCode -> push; requestId without apiCode (or the /async paths) ->
 //                   async answer; userId -> identity (NIDA) request; apiCode -> pull
+//   4a. admit       the caller's rate limits (per system, per system and API): 429 with
+//                   Retry-After; before the signature, so that a flood costs no verification
 //   5. verify       the consumer's signature with its registered key (variants unless the
 //                   system's fallbacks are off; a variant must verify the text passed on)
 //   6. authorise    push: the caller publishes the pushCode; pull: the apiCode exists, the
 //                   consumer holds an approved grant, the provider is enabled
+//   6a. replay      the same signed data from the same system within the window: a push or
+//                   async answer is refused naming the first requestId; a pull is recorded
+//                   (refused where its API says so). Forgotten again if the exchange fails.
 //   --- then the route of the exchange's kind (routes.cc):
 //   push            the message and one delivery per approved subscription are stored
 //                   durably (group commit) before "accepted" is answered; the delivery module
@@ -115,8 +120,16 @@ asio::awaitable<HttpResponse> Engine::RunExchange(ExchangeContext& x) {
     co_return RefuseExchange(x, s);
   }
   if (Status s = ClassifyStage(x); !s.ok()) co_return RefuseExchange(x, s);
+  Guards* guards = deps_.guards;
+  if (guards != nullptr) {
+    if (Status s = AdmitStage(x, *guards); !s.ok()) co_return RefuseExchange(x, s);
+  }
   if (Status s = VerifyStage(x); !s.ok()) co_return RefuseExchange(x, s);
+  if (guards != nullptr) guards->usage().Count(x.caller->id, x.variant);
   if (Status s = AuthoriseStage(x); !s.ok()) co_return RefuseExchange(x, s);
+  if (guards != nullptr) {
+    if (Status s = ReplayStage(x, *guards); !s.ok()) co_return RefuseExchange(x, s);
+  }
   switch (x.kind) {
     case Kind::kPush:
       co_return co_await RoutePush(x);
@@ -144,8 +157,18 @@ HttpResponse Engine::RefuseExchange(ExchangeContext& x, const Status& status) {
     deps_.delivery->CancelAwait(x.log.request_id);
     x.awaiting_answer = false;
   }
+  if (x.replay_recorded) {
+    // A failed exchange may be sent again: its bytes are not a replay then.
+    deps_.guards->replay()->Forget(
+        x.caller->id, x.data_sha256,
+        x.kind == Kind::kAsyncAnswer ? x.answered_request_id : x.log.request_id);
+    x.replay_recorded = false;
+  }
   SignedParts parts;
   HttpResponse r = Refuse(status, x.log.request_id, *deps_.signer, x.format, &parts);
+  if (status.code() == StatusCode::kResourceExhausted && x.retry_after_seconds > 0) {
+    r.headers.emplace_back("Retry-After", std::to_string(x.retry_after_seconds));
+  }
   x.evidence.refused = true;
   x.log.Write(r.status, status);
   RecordRequest(x, status);

@@ -12,6 +12,8 @@ int HttpStatusFor(StatusCode code) {
       return 401;
     case StatusCode::kInvalidArgument:
       return 400;
+    case StatusCode::kResourceExhausted:
+      return 429;
     case StatusCode::kInternal:
       return 500;
     default:

@@ -12,6 +12,8 @@ namespace govesb::engine {
 // The one place where failures become HTTP answers (see docs/errors.md):
 //   kUnauthenticated                 -> 401, OAuth2-style JSON {"error","error_description"}
 //   kInvalidArgument                 -> 400, signed envelope success:false (unreadable request)
+//   kResourceExhausted               -> 429, signed envelope success:false (a rate limit;
+//                                       the caller adds Retry-After)
 //   kInternal                        -> 500, signed envelope success:false
 //   everything else (business)       -> 200, signed envelope success:false
 // Envelopes carry the requestId of the exchange and the status message, which tells the

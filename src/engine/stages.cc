@@ -1,5 +1,6 @@
 #include "engine/stages.h"
 
+#include "limits/rate.h"
 #include "wire/json.h"
 
 namespace govesb::engine {
@@ -77,19 +78,62 @@ Status ClassifyStage(ExchangeContext& x) {
   return Status::Ok();
 }
 
+namespace {
+
+std::string RateText(const limits::Rate& rate) {
+  char text[96];
+  std::snprintf(text, sizeof text, "%g requests per second (burst %g)", rate.per_second,
+                rate.effective_burst());
+  return text;
+}
+
+}  // namespace
+
+Status AdmitStage(ExchangeContext& x, Guards& guards) {
+  const registry::System& caller = *x.caller;
+  const limits::Rate system_rate = guards.SystemRate(caller);
+  if (!system_rate.unlimited()) {
+    limits::Decision d = guards.system_rates().Admit(caller.id, system_rate);
+    if (!d.allowed) {
+      x.retry_after_seconds = limits::RetryAfterSeconds(d.retry_after);
+      return ResourceExhausted("system " + caller.client_id + " sends more than its limit of " +
+                               RateText(system_rate) + "; retry after " +
+                               std::to_string(x.retry_after_seconds) + " s");
+    }
+  }
+  if (x.kind != Kind::kPull && x.kind != Kind::kNida) return Status::Ok();
+  const registry::Api* api = x.snapshot->FindApi(x.api_code);
+  if (api == nullptr) return Status::Ok();  // the authorise stage refuses it
+  const limits::Rate api_rate = guards.ApiRate(*api);
+  if (api_rate.unlimited()) return Status::Ok();
+  limits::Decision d = guards.api_rates().Admit(caller.id, api->id, api_rate);
+  if (!d.allowed) {
+    x.retry_after_seconds = limits::RetryAfterSeconds(d.retry_after);
+    return ResourceExhausted("system " + caller.client_id + " calls API " + x.api_code +
+                             " more often than its limit of " + RateText(api_rate) +
+                             "; retry after " + std::to_string(x.retry_after_seconds) + " s");
+  }
+  return Status::Ok();
+}
+
 Status VerifyStage(ExchangeContext& x) {
   const registry::System& caller = *x.caller;
   if (!caller.public_key.has_value()) {
     return BadSignature("the public key registered for system " + caller.client_id +
                         " cannot be used; ask the bus operator to register it again");
   }
-  auto variant = wire::VerifyEnvelope(*x.envelope, *caller.public_key, &x.data_sha256);
+  auto variant = wire::VerifyEnvelope(
+      *x.envelope, *caller.public_key, &x.data_sha256,
+      caller.signature_fallbacks ? wire::Fallbacks::kAllowed : wire::Fallbacks::kOff);
   if (!variant.ok()) {
     return BadSignature(
         "signature does not verify against the public key registered for system " +
         caller.client_id +
         ": sign the exact bytes of data with that system's private key (ECDSA with SHA-256, "
-        "DER, base64)");
+        "DER, base64)" +
+        (caller.signature_fallbacks ? ""
+                                    : "; this system's signatures must be over the exact bytes "
+                                      "sent (the bus operator turned fallbacks off)"));
   }
   x.variant = *variant;
   x.verified = true;
@@ -140,6 +184,35 @@ Status AuthoriseStage(ExchangeContext& x) {
                        " has no usable public key registered");
   }
   return Status::Ok();
+}
+
+Status ReplayStage(ExchangeContext& x, Guards& guards) {
+  replay::ReplayWindow* window = guards.replay();
+  if (window == nullptr) return Status::Ok();
+  // The id the exchange is known by to its sender: the answered request for an async answer.
+  const std::string& id = x.kind == Kind::kAsyncAnswer ? x.answered_request_id : x.log.request_id;
+  std::optional<replay::Sighting> seen = window->Record(x.caller->id, x.data_sha256, id);
+  if (!seen) {
+    x.replay_recorded = true;
+    return Status::Ok();
+  }
+  x.log.replay_of = seen->first_request_id;
+  const bool refuse = x.kind == Kind::kPush || x.kind == Kind::kAsyncAnswer ||
+                      (x.api != nullptr && x.api->replay_policy == registry::ReplayPolicy::kRefuse);
+  if (!refuse) {
+    guards.replays_recorded.fetch_add(1, std::memory_order_relaxed);
+    return Status::Ok();
+  }
+  guards.replays_refused.fetch_add(1, std::memory_order_relaxed);
+  const int64_t window_s = guards.options().replay.window.count() / 1000;
+  std::string what = x.kind == Kind::kPush          ? "push"
+                     : x.kind == Kind::kAsyncAnswer ? "asynchronous answer"
+                                                    : "request to API " + x.api_code;
+  return AlreadyExists("replay refused: this " + what + " carries the same signed data as " +
+                       (x.kind == Kind::kAsyncAnswer ? "the answer to request " : "request ") +
+                       seen->first_request_id + ", already accepted; the bus does not accept " +
+                       "the same signed data twice within " + std::to_string(window_s) +
+                       " s (change the data, e.g. add a time or an id, to send it again)");
 }
 
 }  // namespace govesb::engine

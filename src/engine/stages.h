@@ -11,6 +11,7 @@
 #include "auth/token.h"
 #include "base/status.h"
 #include "engine/exchange.h"
+#include "engine/guards.h"
 #include "registry/snapshot.h"
 
 namespace govesb::engine {
@@ -28,6 +29,12 @@ Status AuthenticateStage(ExchangeContext& x, const auth::TokenService& tokens,
 // userId -> identity (NIDA) request; apiCode -> pull. Sets x.kind and the codes.
 Status ClassifyStage(ExchangeContext& x);
 
+// The caller's request rate: its system's token bucket, and for a pull its bucket for that
+// API, with the limits the registry sets (or the bus defaults). Runs before the signature is
+// verified, so that a flood costs no verification. Refused with kResourceExhausted (HTTP 429)
+// and x.retry_after_seconds set.
+Status AdmitStage(ExchangeContext& x, Guards& guards);
+
 // The caller's signature, with its registered key: the exact bytes first, then (unless the
 // system's fallbacks are turned off) the variants of wire::VerifyEnvelope. A variant whose
 // verified text is not the text the bus would pass on is refused. Sets x.variant and
@@ -39,5 +46,12 @@ Status VerifyStage(ExchangeContext& x);
 // Asynchronous answers are authorised by the delivery module (the answerer really owes one).
 // Sets x.topic, or x.api and x.provider.
 Status AuthoriseStage(ExchangeContext& x);
+
+// The same signed bytes from the same system within the replay window. A push or an
+// asynchronous answer seen before is refused (accepting it would deliver it twice), naming the
+// first one's requestId; a pull is recorded and counted (x.log.replay_of), and refused only
+// where its API's replay policy says so. Sets x.replay_recorded when this exchange's bytes
+// are now remembered (pipeline.cc forgets them again if the exchange fails).
+Status ReplayStage(ExchangeContext& x, Guards& guards);
 
 }  // namespace govesb::engine

@@ -28,6 +28,8 @@ HttpResponse Engine::HandleMetrics() const {
   body += "# TYPE govesb_registry_systems gauge\n";
   body += "govesb_registry_systems " + std::to_string(snapshot->enabled_system_count()) + "\n";
   if (deps_.delivery != nullptr) body += delivery::PrometheusText(deps_.delivery->Metrics());
+  if (deps_.guards != nullptr) deps_.guards->AppendPrometheus(body);
+  if (deps_.extra_metrics) deps_.extra_metrics(body);
   HttpResponse r;
   r.status = 200;
   r.content_type = "text/plain; version=0.0.4";

@@ -7,6 +7,7 @@
 #include "engine/engine.h"
 #include "engine/refusal.h"
 #include "http/form.h"
+#include "limits/rate.h"
 #include "wire/json.h"
 
 namespace govesb::engine {
@@ -23,6 +24,15 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
     if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
   }
   return true;
+}
+
+// 429 with Retry-After, in the token endpoint's OAuth2 error form.
+HttpResponse TooManyAttempts(std::chrono::milliseconds retry_after, std::string_view why) {
+  const int64_t seconds = limits::RetryAfterSeconds(retry_after);
+  HttpResponse r = OAuthError(429, "too_many_requests",
+                              std::string(why) + "; retry after " + std::to_string(seconds) + " s");
+  r.headers.emplace_back("Retry-After", std::to_string(seconds));
+  return r;
 }
 
 }  // namespace
@@ -69,7 +79,30 @@ asio::awaitable<HttpResponse> Engine::HandleToken(HttpRequest& request) {
   std::shared_ptr<const registry::Snapshot> snapshot = deps_.snapshot();
   std::optional<Result<const registry::System*>> verified =
       deps_.clients->TryCached(*snapshot, client_id, secret);
+  Guards* guards = deps_.guards;
+  const std::string& address = request.remote_address;
+  // Credentials already verified pass at once, whatever an attacker did with this client id.
+  const bool cached_success = verified && verified->ok();
+  if (guards != nullptr && !cached_success) {
+    // Locked out: refused before any hashing, so that guessing costs the bus nothing.
+    limits::Decision by_address = guards->token_addresses().Check(address);
+    if (!by_address.allowed) {
+      co_return TooManyAttempts(by_address.retry_after,
+                                "too many failed client credentials from this address");
+    }
+    limits::Decision by_client = guards->token_clients().Check(client_id);
+    if (!by_client.allowed) {
+      co_return TooManyAttempts(by_client.retry_after,
+                                "too many failed client credentials for this client_id");
+    }
+  }
   if (!verified) {
+    std::optional<Guards::HashSlot> slot =
+        guards != nullptr ? guards->BeginHash(address) : std::nullopt;
+    if (guards != nullptr && !slot) {
+      co_return TooManyAttempts(std::chrono::seconds(1),
+                                "too many credential checks in progress; try again shortly");
+    }
     // The slow hash runs on the blocking pool, never on this I/O thread.
     // Named, not a temporary inside the co_await expression: GCC 12 destroys such
     // temporaries twice.
@@ -82,10 +115,18 @@ asio::awaitable<HttpResponse> Engine::HandleToken(HttpRequest& request) {
     verified = co_await std::move(pending);
   }
   if (!verified->ok()) {
+    if (guards != nullptr) {
+      guards->token_addresses().RecordFailure(address);
+      // Only ids that exist: unknown ones would fill the table with an attacker's inventions.
+      if (snapshot->FindSystem(client_id) != nullptr) {
+        guards->token_clients().RecordFailure(client_id);
+      }
+    }
     HttpResponse r = OAuthError(401, "invalid_client", verified->status().message());
     r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"govesb\"");
     co_return r;
   }
+  if (guards != nullptr && !cached_success) guards->token_clients().RecordSuccess(client_id);
   auto issued = deps_.tokens->Issue(***verified);
   // Exactly these four members: the Java connector maps this with a strict mapper.
   std::string body = "{\"access_token\":";

@@ -49,6 +49,9 @@ struct BusServer::Impl {
   std::mutex checkpoint_mutex;
   std::condition_variable checkpoint_wake;
   bool checkpoint_stop = false;
+  std::unique_ptr<engine::Guards> guards;
+  // Adds the signature variant counts to the registry on a timer.
+  std::thread usage_flusher;
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<http::HttpServer> server;
   std::string ca_file;
@@ -75,6 +78,24 @@ Status SplitListen(const std::string& listen, std::string& host, uint16_t& port)
   }
   port = static_cast<uint16_t>(value);
   return Status::Ok();
+}
+
+// Adds the signature variant counts gathered since the last call to the registry. A failure
+// is logged and the counts are lost (they are statistics, not evidence: the evidence log
+// names each exchange's variant).
+void FlushSignatureUsage(BusServer::Impl& s) {
+  std::vector<registry::SignatureUsage> usage = s.guards->usage().Take();
+  if (usage.empty()) return;
+  auto db = s.data_dir->OpenDatabase();
+  Status recorded = db.status();
+  if (db.ok()) {
+    registry::RegistryOptions options;
+    options.clock = s.clock;
+    recorded = registry::Registry(**db, options).RecordSignatureUsage(usage);
+  }
+  if (!recorded.ok()) {
+    spdlog::warn("registry: signature variant counts not recorded: {}", recorded.message());
+  }
 }
 
 }  // namespace
@@ -172,6 +193,8 @@ Status BusServer::Start() {
   deps.delivery = s.dispatcher.get();
   deps.evidence = s.evidence.get();
   deps.evidence_body_key = s.data_dir->evidence_key();
+  s.guards = std::make_unique<engine::Guards>(*s.clock, o.guards);
+  deps.guards = s.guards.get();
   s.engine = std::make_unique<engine::Engine>(std::move(deps));
   sopts.error_response = [e = s.engine.get()](int status, std::string_view message) {
     return e->ServerError(status, message);
@@ -224,6 +247,17 @@ Status BusServer::Start() {
           }
         });
   }
+  s.usage_flusher = std::thread([&s, interval = o.usage_flush_interval] {
+    NameThisThread("govesb-usage");
+    std::unique_lock lock(s.checkpoint_mutex);
+    bool stop = false;
+    while (!stop) {
+      stop = s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; });
+      lock.unlock();
+      FlushSignatureUsage(s);
+      lock.lock();
+    }
+  });
   s.started = true;
   return Status::Ok();
 }
@@ -237,14 +271,13 @@ void BusServer::Shutdown() {
   s.io->Stop();
   s.upstream->Clear();
   s.blocking->join();
-  if (s.checkpointer.joinable()) {
-    {
-      std::lock_guard lock(s.checkpoint_mutex);
-      s.checkpoint_stop = true;
-    }
-    s.checkpoint_wake.notify_one();
-    s.checkpointer.join();
+  {
+    std::lock_guard lock(s.checkpoint_mutex);
+    s.checkpoint_stop = true;
   }
+  s.checkpoint_wake.notify_all();
+  if (s.checkpointer.joinable()) s.checkpointer.join();
+  if (s.usage_flusher.joinable()) s.usage_flusher.join();
   if (s.evidence) {
     // Seal what was written since the last checkpoint (after every write submitted before),
     // and index it.

@@ -10,6 +10,7 @@
 #include "base/result.h"
 #include "crypto/keys.h"
 #include "delivery/dispatcher.h"
+#include "engine/guards.h"
 #include "store/group_commit.h"
 
 namespace govesb::server {
@@ -42,6 +43,11 @@ struct ServeOptions {
   // checked after each checkpoint. 0: never archive.
   std::chrono::milliseconds evidence_retention{std::chrono::hours(24 * 30)};
   std::string archive_dir;
+  // Defences against hostile clients: rate limits, credential lock-outs, the replay window.
+  engine::GuardOptions guards;
+  // How often the counts of signature variants per system are added to the registry (and at
+  // shutdown), where `admin system show` reads them.
+  std::chrono::milliseconds usage_flush_interval{10'000};
 };
 
 // The whole bus in one process, wired in one place: data directory (SQLite registry, bus key,

@@ -1,0 +1,149 @@
+#include "engine/guards.h"
+
+#include "limits/stats.h"
+
+namespace govesb::engine {
+
+namespace {
+
+constexpr std::array<wire::SignatureVariant, 4> kVariants = {
+    wire::SignatureVariant::kRaw, wire::SignatureVariant::kCompact,
+    wire::SignatureVariant::kCompactAsciiEscaped, wire::SignatureVariant::kLatin1};
+
+size_t VariantIndex(wire::SignatureVariant v) { return static_cast<size_t>(v); }
+
+// A registry setting over a default: 0 is the default, < 0 unlimited.
+limits::Rate Effective(double per_second, double burst, const limits::Rate& fallback) {
+  if (per_second < 0) return limits::Rate{0, 0};
+  if (per_second == 0) {
+    if (burst > 0 && !fallback.unlimited()) return limits::Rate{fallback.per_second, burst};
+    return fallback;
+  }
+  return limits::Rate{per_second, burst > 0 ? burst : 0};
+}
+
+}  // namespace
+
+void SignatureUsageCounter::Count(int64_t system_id, wire::SignatureVariant variant) {
+  const size_t i = VariantIndex(variant);
+  totals_[i].fetch_add(1, std::memory_order_relaxed);
+  const int64_t now = clock_.NowMillis();
+  std::lock_guard lock(mu_);
+  Counts& c = pending_[system_id];
+  if (c.count[i]++ == 0) c.first_at[i] = now;
+  c.last_at[i] = now;
+}
+
+std::vector<registry::SignatureUsage> SignatureUsageCounter::Take() {
+  std::unordered_map<int64_t, Counts> taken;
+  {
+    std::lock_guard lock(mu_);
+    taken.swap(pending_);
+  }
+  std::vector<registry::SignatureUsage> out;
+  for (const auto& [system_id, c] : taken) {
+    for (size_t i = 0; i < kVariants.size(); ++i) {
+      if (c.count[i] == 0) continue;
+      registry::SignatureUsage u;
+      u.system_id = system_id;
+      u.variant = std::string(wire::SignatureVariantName(kVariants[i]));
+      u.count = c.count[i];
+      u.first_at = c.first_at[i];
+      u.last_at = c.last_at[i];
+      out.push_back(std::move(u));
+    }
+  }
+  return out;
+}
+
+std::array<uint64_t, 4> SignatureUsageCounter::Totals() const {
+  std::array<uint64_t, 4> out{};
+  for (size_t i = 0; i < out.size(); ++i) out[i] = totals_[i].load(std::memory_order_relaxed);
+  return out;
+}
+
+Guards::Guards(const Clock& clock, GuardOptions options)
+    : options_(std::move(options)),
+      system_rates_(clock),
+      api_rates_(clock),
+      token_clients_(clock, options_.token_client),
+      token_addresses_(clock, options_.token_address),
+      replay_(clock, options_.replay),
+      usage_(clock) {}
+
+limits::Rate Guards::SystemRate(const registry::System& system) const {
+  return Effective(system.rate_per_second, system.rate_burst, options_.system_rate);
+}
+
+limits::Rate Guards::ApiRate(const registry::Api& api) const {
+  return Effective(api.rate_per_second, api.rate_burst, options_.api_rate);
+}
+
+std::optional<Guards::HashSlot> Guards::BeginHash(const std::string& address) {
+  std::lock_guard lock(hashes_mu_);
+  size_t& mine = hashes_by_address_[address];
+  if (mine >= options_.token_hashes_per_address || hashes_total_ >= options_.token_hashes_total) {
+    if (mine == 0) hashes_by_address_.erase(address);
+    token_hashes_refused.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  ++mine;
+  ++hashes_total_;
+  return HashSlot(this, address);
+}
+
+void Guards::EndHash(const std::string& address) {
+  std::lock_guard lock(hashes_mu_);
+  auto it = hashes_by_address_.find(address);
+  if (it != hashes_by_address_.end() && --it->second == 0) hashes_by_address_.erase(it);
+  if (hashes_total_ > 0) --hashes_total_;
+}
+
+void Guards::AppendPrometheus(std::string& out) const {
+  const std::array<limits::NamedLimiterStats, 4> named = {{
+      {"system", system_rates_.Stats()},
+      {"system_api", api_rates_.Stats()},
+      {"token_client", token_clients_.Stats()},
+      {"token_address", token_addresses_.Stats()},
+  }};
+  limits::AppendPrometheus(out, named);
+  out +=
+      "# HELP govesb_token_hashes_refused_total Credential checks refused because too many "
+      "were in progress (per address or in all).\n";
+  out += "# TYPE govesb_token_hashes_refused_total counter\n";
+  out += "govesb_token_hashes_refused_total " + std::to_string(token_hashes_refused.load()) + "\n";
+  const replay::ReplayStats r = replay_.Stats();
+  out +=
+      "# HELP govesb_replays_total Signed messages seen again within the replay window, by "
+      "what the bus did.\n";
+  out += "# TYPE govesb_replays_total counter\n";
+  out +=
+      "govesb_replays_total{action=\"refused\"} " + std::to_string(replays_refused.load()) + "\n";
+  out +=
+      "govesb_replays_total{action=\"recorded\"} " + std::to_string(replays_recorded.load()) + "\n";
+  out += "# HELP govesb_replay_window_entries Signed messages remembered by the replay window.\n";
+  out += "# TYPE govesb_replay_window_entries gauge\n";
+  out += "govesb_replay_window_entries " + std::to_string(r.entries) + "\n";
+  out +=
+      "# HELP govesb_replay_evictions_total Entries dropped from a full replay window before "
+      "their time (each shortens the effective window).\n";
+  out += "# TYPE govesb_replay_evictions_total counter\n";
+  out += "govesb_replay_evictions_total " + std::to_string(r.evictions) + "\n";
+  out += "# HELP govesb_replay_effective_window_seconds How far back replays are recognised now.\n";
+  out += "# TYPE govesb_replay_effective_window_seconds gauge\n";
+  out += "govesb_replay_effective_window_seconds " +
+         std::to_string(options_.replay_enabled ? replay_.EffectiveWindow().count() / 1000 : 0) +
+         "\n";
+  const auto totals = usage_.Totals();
+  out +=
+      "# HELP govesb_signature_verifications_total Incoming signatures verified, by the "
+      "variant of the text that matched.\n";
+  out += "# TYPE govesb_signature_verifications_total counter\n";
+  for (size_t i = 0; i < kVariants.size(); ++i) {
+    out += "govesb_signature_verifications_total{variant=\"";
+    out += wire::SignatureVariantName(kVariants[i]);
+    out += "\"} " + std::to_string(totals[i]) + "\n";
+  }
+}
+
+}  // namespace govesb::engine

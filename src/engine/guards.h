@@ -1,0 +1,130 @@
+#pragma once
+
+// The bus's in-memory defences of one node, shared by every I/O thread: rate limits per system
+// and per (system, API), lock-outs of failed credentials per client id and per address, the
+// replay window, and the counts of signature variants per system (which the server flushes into
+// the registry, so operators see which systems still need fallbacks). All thread-safe; bounded
+// in memory; nothing here blocks.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "base/clock.h"
+#include "limits/failure_lockout.h"
+#include "limits/keyed_rate_limiter.h"
+#include "limits/rate.h"
+#include "registry/model.h"
+#include "replay/replay_window.h"
+#include "wire/envelope.h"
+
+namespace govesb::engine {
+
+struct GuardOptions {
+  // Requests per second (with burst) of one system, unless the registry sets its own.
+  limits::Rate system_rate{500, 1000};
+  // Requests per second of one consumer to one API, unless the API sets its own. Unlimited.
+  limits::Rate api_rate{0, 0};
+  // Failed client_credentials attempts, per client id and per client address (an address may
+  // be a whole institution behind NAT: more free failures).
+  limits::LockoutPolicy token_client{};
+  limits::LockoutPolicy token_address{.free_failures = 20};
+  // Secret hashes (scrypt, ~80 ms of CPU each) in progress at once for one client address, and
+  // in all: more are refused with 429 rather than queued behind each other.
+  size_t token_hashes_per_address = 2;
+  size_t token_hashes_total = 16;
+  // Replay window: the signed bytes each system sent are remembered this long (0: off).
+  replay::ReplayWindowOptions replay{};
+  bool replay_enabled = true;
+};
+
+// Verifications by signature variant, per system, since the last Take.
+class SignatureUsageCounter {
+ public:
+  explicit SignatureUsageCounter(const Clock& clock) : clock_(clock) {}
+  void Count(int64_t system_id, wire::SignatureVariant variant);
+  // The counts gathered since the last call (system ids, variant names, first and last use),
+  // emptied; for Registry::RecordSignatureUsage.
+  std::vector<registry::SignatureUsage> Take();
+  // Totals since start, by variant (for /metrics).
+  std::array<uint64_t, 4> Totals() const;
+
+ private:
+  struct Counts {
+    std::array<int64_t, 4> count{};
+    std::array<int64_t, 4> first_at{};
+    std::array<int64_t, 4> last_at{};
+  };
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  std::unordered_map<int64_t, Counts> pending_;
+  std::array<std::atomic<uint64_t>, 4> totals_{};
+};
+
+class Guards {
+ public:
+  Guards(const Clock& clock, GuardOptions options);
+
+  const GuardOptions& options() const { return options_; }
+
+  // The rate of a system, or of a consumer of an API, as the registry sets it (0: the bus
+  // default, -1: unlimited).
+  limits::Rate SystemRate(const registry::System& system) const;
+  limits::Rate ApiRate(const registry::Api& api) const;
+
+  limits::KeyedRateLimiter& system_rates() { return system_rates_; }
+  limits::KeyedRateLimiter& api_rates() { return api_rates_; }
+  limits::FailureLockout& token_clients() { return token_clients_; }
+  limits::FailureLockout& token_addresses() { return token_addresses_; }
+  // Null when the replay window is off.
+  replay::ReplayWindow* replay() { return options_.replay_enabled ? &replay_ : nullptr; }
+  SignatureUsageCounter& usage() { return usage_; }
+
+  // A slot for one secret hash of `address`, held until the returned object is destroyed;
+  // nullopt when that address (or everyone) already has as many in progress as allowed.
+  class HashSlot {
+   public:
+    HashSlot(Guards* guards, std::string address) : guards_(guards), address_(std::move(address)) {}
+    HashSlot(HashSlot&& other) noexcept
+        : guards_(std::exchange(other.guards_, nullptr)), address_(std::move(other.address_)) {}
+    HashSlot& operator=(HashSlot&&) = delete;
+    ~HashSlot() {
+      if (guards_ != nullptr) guards_->EndHash(address_);
+    }
+
+   private:
+    Guards* guards_;
+    std::string address_;
+  };
+  std::optional<HashSlot> BeginHash(const std::string& address);
+
+  // Counted as they happen, for /metrics.
+  std::atomic<uint64_t> replays_refused{0};
+  std::atomic<uint64_t> replays_recorded{0};  // pulls answered although repeated
+  std::atomic<uint64_t> token_hashes_refused{0};
+
+  // Prometheus text of every counter above and of the limiters.
+  void AppendPrometheus(std::string& out) const;
+
+ private:
+  GuardOptions options_;
+  limits::KeyedRateLimiter system_rates_;
+  limits::KeyedRateLimiter api_rates_;
+  limits::FailureLockout token_clients_;
+  limits::FailureLockout token_addresses_;
+  replay::ReplayWindow replay_;
+  SignatureUsageCounter usage_;
+  void EndHash(const std::string& address);
+
+  std::mutex hashes_mu_;
+  std::unordered_map<std::string, size_t> hashes_by_address_;
+  size_t hashes_total_ = 0;
+};
+
+}  // namespace govesb::engine
