@@ -4,8 +4,16 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "base/encoding.h"
+#include "evidence/archive.h"
 #include "evidence/log.h"
+#include "evidence/proof.h"
+#include "evidence/query.h"
+#include "evidence/records.h"
+#include "evidence/test_log_fixture.h"
 
 namespace govesb::evidence {
 namespace {
@@ -97,6 +105,146 @@ TEST(EvidenceKnownAnswerTest, ARecordWithoutAVariantHashesAndEncodesAsBefore) {
       EXPECT_EQ(CanonicalRecord(42, decoded->front()), text);
     }
   }
+}
+
+TEST(EvidenceKnownAnswerTest, AVariantIsPartOfTheRecordAndOnlyWhenSet) {
+  Record r = Signed();
+  r.signature_variant = "latin1";
+  const std::string text = CanonicalRecord(42, r);
+  // Right after the signature's SHA-256; the rest as before.
+  const std::string before(kSignedText);
+  const size_t at = before.find(",\"bodyEncrypted\"");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(text, before.substr(0, at) + ",\"signatureVariant\":\"latin1\"" + before.substr(at));
+  EXPECT_NE(HashHex(crypto::Sha256(text)), kSignedHash);
+  // The stored form carries it and gives the same text back.
+  auto decoded = DecodeCompactRow(Compact(r), r.request_id);
+  ASSERT_TRUE(decoded.has_value());
+  ASSERT_EQ(decoded->size(), 1u);
+  EXPECT_EQ(decoded->front().signature_variant, "latin1");
+  EXPECT_EQ(CanonicalRecord(42, decoded->front()), text);
+  // Also with a signature SHA-256 that is stored rather than derived, and from a view.
+  Record f = Failed();
+  f.signature_variant = "compact-ascii-escaped";
+  r.request_id = f.request_id;  // one row, one exchange
+  decoded = DecodeCompactRow(Compact(f) + Compact(r).substr(1), f.request_id);
+  ASSERT_TRUE(decoded.has_value());
+  ASSERT_EQ(decoded->size(), 2u);
+  EXPECT_EQ(CanonicalRecord(1, (*decoded)[0]), CanonicalRecord(1, f));
+  EXPECT_EQ(CanonicalRecord(2, (*decoded)[1]), CanonicalRecord(2, r));
+  PreparedRecords p;
+  p.Add(ViewOf(f));
+  EXPECT_EQ("{\"seq\":1" + std::string(p.records()[0].tail), CanonicalRecord(1, f));
+  // An empty variant written with its tag is not a form the encoder makes: refused.
+  std::string odd = Compact(Failed());
+  const size_t sig = odd.find("sig");
+  ASSERT_NE(sig, std::string::npos);
+  odd.insert(sig + 3, std::string("\4\0", 2));
+  EXPECT_FALSE(DecodeCompactRow(odd, "x").has_value());
+}
+
+// Records naming their variant, through the live log, archives, queries and proofs.
+class EvidenceVariantTest : public EvidenceLogFixture {
+ protected:
+  void SetUp() override {
+    max_segment_bytes_ = 1;  // a file per commit, so that archiving has whole files to delete
+    Open(crypto::Curve::kP256);
+  }
+
+  // Exchange `n`: a request verified by `variant`, and the bus's response (no variant).
+  Status Exchange(int n, std::string variant) {
+    Record request = Signed();
+    request.request_id = "x" + std::to_string(n);
+    request.signature_variant = std::move(variant);
+    Record response = Failed();
+    response.request_id = request.request_id;
+    return AppendRecords({request, response});
+  }
+
+  std::string ArchiveDir() const { return dir_.path() + "/archive"; }
+
+  VerifyReport Check() {
+    auto report = Verify(*db_, signer_->public_key(), ArchiveDir());
+    GOVESB_CHECK(report.ok());
+    return *report;
+  }
+};
+
+TEST_F(EvidenceVariantTest, AVariantSurvivesSegmentsArchivesQueriesAndProofs) {
+  ASSERT_TRUE(Exchange(0, "latin1").ok());
+  ASSERT_TRUE(Exchange(1, "").ok());  // as records were before variants
+  ASSERT_TRUE(Seal().ok());
+  ASSERT_TRUE(Exchange(2, "compact").ok());
+  ASSERT_TRUE(Seal().ok());
+  EXPECT_TRUE(Check().intact);
+
+  auto variant_of = [&](const std::string& request_id) {
+    QueryFilter f;
+    f.request_id = request_id;
+    f.kind = "request";
+    auto found = QueryRecords(*db_, f, ArchiveDir());
+    GOVESB_CHECK(found.ok() && found->size() == 1);
+    return CanonicalMember(found->front(), "signatureVariant");
+  };
+  EXPECT_EQ(variant_of("x0"), "latin1");
+  EXPECT_EQ(variant_of("x1"), std::nullopt) << "no member when there is no variant";
+  EXPECT_EQ(variant_of("x2"), "compact");
+
+  // The first checkpoint's records move into an archive: still there, still verifiable.
+  ArchiveOptions o;
+  o.archive_dir = ArchiveDir();
+  o.cutoff_ms = 1'800'000'000'001;
+  auto archived = ArchiveSealed(*db_, o);
+  ASSERT_TRUE(archived.ok()) << archived.status().message();
+  EXPECT_EQ(archived->records, 6);
+  EXPECT_EQ(variant_of("x0"), "latin1");
+  VerifyReport r = Check();
+  EXPECT_TRUE(r.intact) << r.problem;
+  EXPECT_EQ(r.records, 6);
+
+  for (const char* id : {"x0", "x2"}) {
+    auto proof = BuildProof(*db_, id, signer_->public_key(), ArchiveDir());
+    ASSERT_TRUE(proof.ok()) << proof.status().message();
+    EXPECT_NE(proof->find("signatureVariant"), std::string::npos);
+    auto checked = CheckProof(*proof, signer_->public_key());
+    ASSERT_TRUE(checked.ok()) << checked.status().message();
+    EXPECT_EQ(CanonicalMember(checked->records[0], "signatureVariant"),
+              id == std::string("x0") ? "latin1" : "compact");
+    // A proof whose variant was changed does not verify.
+    std::string forged = *proof;
+    const std::string from = id == std::string("x0") ? "latin1" : "compact";
+    forged.replace(forged.find("signatureVariant\\\":\\\"" + from),
+                   std::string("signatureVariant\\\":\\\"").size() + from.size(),
+                   "signatureVariant\\\":\\\"raw");
+    EXPECT_FALSE(CheckProof(forged, signer_->public_key()).ok()) << id;
+  }
+}
+
+TEST_F(EvidenceVariantTest, AChangedVariantIsFoundByVerify) {
+  ASSERT_TRUE(Exchange(0, "latin1").ok());
+  ASSERT_TRUE(Seal().ok());
+  ASSERT_TRUE(Check().intact);
+  // Rewrite the stored variant in place ("latin1" -> "raw___" would change the size: use a
+  // name of the same length), as someone with write access to the segment file could.
+  auto files = ListSegments(SegmentDir()).value();
+  ASSERT_FALSE(files.empty());
+  bool changed = false;
+  for (const SegmentFile& f : files) {
+    std::string bytes;
+    {
+      std::ifstream in(f.path, std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    const size_t at = bytes.find("latin1");
+    if (at == std::string::npos) continue;
+    bytes.replace(at, 6, "utf-16");
+    std::ofstream(f.path, std::ios::binary | std::ios::trunc) << bytes;
+    changed = true;
+  }
+  ASSERT_TRUE(changed);
+  VerifyReport r = Check();
+  EXPECT_FALSE(r.intact);
+  EXPECT_EQ(r.first_bad_seq, 1) << r.problem;
 }
 
 }  // namespace
