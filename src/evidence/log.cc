@@ -338,7 +338,7 @@ Status MoveRowsToSegments(store::Database& db) {
   const std::string dir = SegmentDirFor(db.path());
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return Internal("cannot create " + dir + ": " + ec.message());
+  if (ec) return FileError("cannot create " + dir, ec.value());
   GOVESB_RETURN_IF_ERROR(
       WriteSegmentFile(dir + "/" + SegmentFileName(entries[0].first_seq), entries));
   return db.Exec("DELETE FROM evidence_entries");
@@ -674,6 +674,8 @@ Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& 
         return true;
       },
       cursor);
+  // A segment that cannot be opened or read (out of file descriptors, say) is not damage: that
+  // failure (kUnavailable) goes back as it is, to be tried again.
   if (!read.ok()) return read.code() == StatusCode::kInternal ? damaged() : read;
   if (hashes.empty()) return std::optional<Seal>();
   Seal seal{
@@ -967,6 +969,8 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
       return visit(r);
     });
     if (failed) return *failed;
+    // An archive that cannot be opened for want of file descriptors (say) says nothing about it.
+    if (IsFileFailure(read_status)) return read_status;
     if (!read_status.ok()) {
       return fail(a.first_seq, "the archive " + a.file + " (records " +
                                    std::to_string(a.first_seq) + "-" + std::to_string(a.last_seq) +
