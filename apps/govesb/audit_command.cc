@@ -349,8 +349,16 @@ void RunQuery(const AuditOptions& options, const QueryArgs& args) {
   }
   auto found = evidence::QueryRecords(*db, filter, options.Archives());
   if (!found.ok()) Fail(found.status());
-  const std::vector<std::string> columns = {"seq", "at",   "requestId", "kind",    "from",
-                                            "to",  "code", "userId",    "outcome", "error"};
+  // Record members, in the order shown; signatureVariant (which form of the signed text the
+  // signature matched) is shown as "variant", "-" for records without one.
+  const std::vector<std::string> columns = {
+      "seq",     "at",    "requestId",       "kind", "from", "to", "code", "userId",
+      "outcome", "error", "signatureVariant"};
+  const std::vector<std::string> header = [&] {
+    std::vector<std::string> names = columns;
+    names.back() = "variant";
+    return names;
+  }();
   if (args.format == "jsonl") {
     for (const std::string& record : *found) std::cout << record << "\n";
     return;
@@ -372,7 +380,7 @@ void RunQuery(const AuditOptions& options, const QueryArgs& args) {
     rows.push_back(std::move(row));
   }
   if (args.format == "csv") {
-    for (size_t i = 0; i < columns.size(); ++i) std::cout << (i ? "," : "") << columns[i];
+    for (size_t i = 0; i < header.size(); ++i) std::cout << (i ? "," : "") << header[i];
     std::cout << "\n";
     for (const auto& row : rows) {
       for (size_t i = 0; i < row.size(); ++i) std::cout << (i ? "," : "") << Csv(row[i]);
@@ -381,7 +389,7 @@ void RunQuery(const AuditOptions& options, const QueryArgs& args) {
     return;
   }
   std::vector<size_t> widths;
-  for (const std::string& c : columns) widths.push_back(c.size());
+  for (const std::string& c : header) widths.push_back(c.size());
   for (const auto& row : rows) {
     for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
   }
@@ -395,7 +403,7 @@ void RunQuery(const AuditOptions& options, const QueryArgs& args) {
     }
     std::cout << text << "\n";
   };
-  line(columns);
+  line(header);
   for (const auto& row : rows) line(row);
 }
 

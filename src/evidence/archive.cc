@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -20,7 +21,7 @@ namespace {
 
 Result<std::string> FileSha256Hex(const std::string& path) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) return Internal("cannot read back " + path);
+  if (!f) return FileError("cannot read back the evidence archive " + path, errno);
   std::string all;
   char buffer[1 << 16];
   for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, f.get())) > 0;) all.append(buffer, n);
@@ -41,7 +42,7 @@ Result<Written> WriteArchive(store::Database& db, const std::string& path, int64
                              const std::vector<StoredCheckpoint>& checkpoints) {
   const std::string tmp = path + ".tmp";
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
-  if (!fd.valid()) return Internal("cannot create " + tmp);
+  if (!fd.valid()) return FileError("cannot create the evidence archive " + tmp, errno);
   gzFile gz = gzdopen(::dup(fd.get()), "wb6");
   if (gz == nullptr) return Internal("cannot compress into " + tmp);
   bool write_ok = true;
@@ -105,7 +106,7 @@ Result<Written> WriteArchive(store::Database& db, const std::string& path, int64
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) return Internal("cannot rename " + tmp + ": " + ec.message());
+  if (ec) return FileError("cannot rename " + tmp, ec.value());
   GOVESB_RETURN_IF_ERROR(SyncDirectory(std::filesystem::path(path).parent_path().string()));
   GOVESB_ASSIGN_OR_RETURN(w.sha256_hex, FileSha256Hex(path));
   return w;

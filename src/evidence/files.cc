@@ -16,6 +16,19 @@ void Fd::Reset() {
 
 std::string ErrorText(int e) { return std::strerror(e); }
 
+Status FileError(const std::string& what, int e) {
+  std::string message = what + ": " + ErrorText(e);
+  if (e == ENOSPC || e == EDQUOT || e == EFBIG) {
+    return ResourceExhausted(std::move(message) + " (the disk is full)");
+  }
+  return Unavailable(std::move(message));
+}
+
+bool IsFileFailure(const Status& status) {
+  return status.code() == StatusCode::kUnavailable ||
+         status.code() == StatusCode::kResourceExhausted;
+}
+
 std::string PaddedNumber(int64_t n) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%012lld", static_cast<long long>(n));
@@ -27,7 +40,7 @@ Status WriteAll(int fd, std::string_view data, const std::string& what) {
     const ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Internal("cannot write " + what + ": " + ErrorText(errno));
+      return FileError("cannot write " + what, errno);
     }
     data.remove_prefix(static_cast<size_t>(n));
   }
@@ -37,7 +50,7 @@ Status WriteAll(int fd, std::string_view data, const std::string& what) {
 Status SyncDirectory(const std::string& dir) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid() || ::fsync(fd.get()) != 0) {
-    return Internal("cannot fsync the directory " + dir + ": " + ErrorText(errno));
+    return FileError("cannot fsync the directory " + dir, errno);
   }
   return Status::Ok();
 }

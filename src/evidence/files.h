@@ -46,6 +46,15 @@ Status WriteAll(int fd, std::string_view data, const std::string& what);
 Status SyncDirectory(const std::string& dir);
 // The text of errno `e`.
 std::string ErrorText(int e);
+// A file of the log that could not be opened, read or written (`what`, e.g. "cannot open the
+// evidence segment /d/evidence-log/000000000001.seg"), with errno `e`: the environment, never
+// damage (which is kInternal). kResourceExhausted when the disk is full (ENOSPC, EDQUOT, and
+// EFBIG past RLIMIT_FSIZE), kUnavailable otherwise (out of file descriptors, permissions, an
+// I/O error, a file removed meanwhile): the work can be tried again later.
+Status FileError(const std::string& what, int e);
+// Whether a failure is of that kind (kUnavailable, kResourceExhausted), not damage: it passes,
+// and the work can be tried again later.
+bool IsFileFailure(const Status& status);
 // `n` in 12 digits, zero-padded, as in the names of segment and archive files.
 std::string PaddedNumber(int64_t n);
 

@@ -247,6 +247,7 @@ RecordView ViewOf(const Record& r) {
   v.signature = r.signature;
   v.signature_sha256 = r.signature_sha256;
   v.signature_sha256_derived = r.signature_sha256_derived;
+  v.signature_variant = r.signature_variant;
   v.body_encrypted = r.body_encrypted;
   return v;
 }
@@ -287,6 +288,8 @@ void AppendCanonicalTail(const RecordView& r, std::string& out) {
   } else {
     Member(out, "signatureSha256", r.signature_sha256);
   }
+  // Only when set: the texts (and hashes) of records without it stay as they always were.
+  if (!r.signature_variant.empty()) Member(out, "signatureVariant", r.signature_variant);
   if (!r.body_encrypted.empty()) Member(out, "bodyEncrypted", r.body_encrypted);
   out += '}';
 }
@@ -335,7 +338,7 @@ Status MoveRowsToSegments(store::Database& db) {
   const std::string dir = SegmentDirFor(db.path());
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return Internal("cannot create " + dir + ": " + ec.message());
+  if (ec) return FileError("cannot create " + dir, ec.value());
   GOVESB_RETURN_IF_ERROR(
       WriteSegmentFile(dir + "/" + SegmentFileName(entries[0].first_seq), entries));
   return db.Exec("DELETE FROM evidence_entries");
@@ -463,7 +466,7 @@ PreparedRecords Prepare(std::span<const Record> records) {
   for (const Record& r : records) {
     room += 2 * (r.kind.size() + r.from.size() + r.to.size() + r.code.size() + r.user_id.size() +
                  r.outcome.size() + r.error.size() + r.body_sha256.size() + r.signature.size() +
-                 r.body_encrypted.size()) +
+                 r.signature_variant.size() + r.body_encrypted.size()) +
             r.signature_sha256.size() + r.request_id.size() + 320;
   }
   p.Reserve(0, room);
@@ -472,6 +475,9 @@ PreparedRecords Prepare(std::span<const Record> records) {
 }
 
 namespace {
+
+// Before the signature's SHA-256 (tags 0-3): the signature variant follows.
+constexpr char kVariantTag = '\4';
 
 // A hex SHA-256 as written by HashHex: 0 = "", 1 = 32 bytes, 2 = another text as it is.
 void PutHex(std::string_view hex, std::string& out) {
@@ -530,6 +536,10 @@ void EncodeCompact(const RecordView& r, std::string& out) {
     PutHex(r.body_sha256, out);
   }
   PutString(r.signature, out);
+  if (!r.signature_variant.empty()) {
+    out.push_back(kVariantTag);
+    PutString(r.signature_variant, out);
+  }
   if (r.signature_sha256_derived ||
       (!r.signature_sha256.empty() && r.signature_sha256 == SignatureSha256(r.signature))) {
     out.push_back('\3');  // recomputed on reading
@@ -556,6 +566,13 @@ std::optional<std::vector<Record>> DecodeCompactRow(std::string_view row,
     {
       ByteReader peek = in;
       if (!peek.Byte(tag)) return std::nullopt;
+      if (tag == kVariantTag) {
+        // Never an empty variant: that is written as no tag at all (one encoding per record).
+        in = peek;
+        if (!in.String(r.signature_variant) || r.signature_variant.empty()) return std::nullopt;
+        peek = in;
+        if (!peek.Byte(tag)) return std::nullopt;
+      }
       if (tag == '\3') {
         in = peek;
         r.signature_sha256 = SignatureSha256(r.signature);
@@ -657,6 +674,8 @@ Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& 
         return true;
       },
       cursor);
+  // A segment that cannot be opened or read (out of file descriptors, say) is not damage: that
+  // failure (kUnavailable) goes back as it is, to be tried again.
   if (!read.ok()) return read.code() == StatusCode::kInternal ? damaged() : read;
   if (hashes.empty()) return std::optional<Seal>();
   Seal seal{
@@ -950,6 +969,8 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
       return visit(r);
     });
     if (failed) return *failed;
+    // An archive that cannot be opened for want of file descriptors (say) says nothing about it.
+    if (IsFileFailure(read_status)) return read_status;
     if (!read_status.ok()) {
       return fail(a.first_seq, "the archive " + a.file + " (records " +
                                    std::to_string(a.first_seq) + "-" + std::to_string(a.last_seq) +

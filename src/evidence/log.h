@@ -43,6 +43,11 @@ struct Record {
   // text, under the bus's evidence key, with "<requestId>|<kind>" as associated data. "" when
   // not stored (the member is then left out of the record).
   std::string body_encrypted;
+  // The form of the signed text the signature verified against (wire::SignatureVariantName:
+  // "raw", "compact", "compact-ascii-escaped", "latin1"); "" when not verified or not known.
+  // Part of the hashed record when set ("signatureVariant"); records made before it existed
+  // have none, and their texts and hashes are unchanged (the member is left out when empty).
+  std::string signature_variant;
 };
 
 // Fills the record's evidence of a signed message: the SHA-256 of its signed data text and
@@ -76,6 +81,7 @@ struct RecordView {
   // `signature` (and then not stored: it is recomputed on reading).
   std::string_view signature_sha256;
   bool signature_sha256_derived = false;
+  std::string_view signature_variant;  // see Record::signature_variant
   std::string_view body_encrypted;
 };
 RecordView ViewOf(const Record& r);
@@ -129,9 +135,11 @@ PreparedRecords Prepare(std::span<const Record> records);
 
 // The stored form of a record: its fields without member names, hashes as bytes, the
 // signature's SHA-256 left out when it is the one of the signature (it is recomputed), and
-// the requestId left to its row. The canonical text is made again from it on reading
-// (CanonicalRecord of the decoded record), exactly: the stored hashes are of those texts, so
-// any change of the stored bytes shows. About a third of the canonical text's size.
+// the requestId left to its row. A signature variant, when set, is written as the tag byte 4
+// and a string just before the signature's SHA-256 (whose tags are 0-3): a record without one
+// is encoded exactly as before the variant existed. The canonical text is made again from it on
+// reading (CanonicalRecord of the decoded record), exactly: the stored hashes are of those texts,
+// so any change of the stored bytes shows. About a third of the canonical text's size.
 void EncodeCompact(const RecordView& r, std::string& out);
 inline void EncodeCompact(const Record& r, std::string& out) { EncodeCompact(ViewOf(r), out); }
 // Decodes the records of one row (a marker byte, then EncodeCompact of each), in order.

@@ -3,9 +3,11 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 
+#include "evidence/files.h"
 #include "evidence/log.h"
 #include "evidence/segments.h"
 
@@ -183,8 +185,15 @@ Result<std::vector<std::pair<int64_t, int64_t>>> FindLiveExchange(store::Databas
 
 Status ForEachArchiveLine(const std::string& path,
                           const std::function<Result<bool>(std::string_view)>& visit) {
+  errno = 0;
   std::unique_ptr<gzFile_s, GzCloser> file(gzopen(path.c_str(), "rb"));
-  if (!file) return NotFound("the evidence archive " + path + " cannot be opened");
+  if (!file) {
+    // A missing archive is for verification to report; any other failure is the environment's.
+    if (errno == ENOENT || errno == 0) {
+      return NotFound("the evidence archive " + path + " cannot be opened");
+    }
+    return FileError("cannot open the evidence archive " + path, errno);
+  }
   gzbuffer(file.get(), 1 << 17);
   std::string pending;
   std::string chunk(1 << 16, '\0');
@@ -193,6 +202,7 @@ Status ForEachArchiveLine(const std::string& path,
     if (n < 0) {
       int err = 0;
       const char* what = gzerror(file.get(), &err);
+      if (err == Z_ERRNO) return FileError("cannot read the evidence archive " + path, errno);
       return Internal("the evidence archive " + path + " is unreadable: " + what);
     }
     if (n == 0) break;

@@ -65,7 +65,7 @@ Parsed ParseEntry(std::string_view data, size_t at, SegmentEntry& e, size_t& nex
 
 Result<std::string> ReadWholeFile(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Internal("cannot open " + path + ": " + ErrorText(errno));
+  if (!fd.valid()) return FileError("cannot open the evidence segment " + path, errno);
   std::string out;
   struct stat st {};
   if (::fstat(fd.get(), &st) == 0) out.reserve(static_cast<size_t>(st.st_size));
@@ -74,7 +74,7 @@ Result<std::string> ReadWholeFile(const std::string& path) {
     const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Internal("cannot read " + path + ": " + ErrorText(errno));
+      return FileError("cannot read the evidence segment " + path, errno);
     }
     if (n == 0) break;
     out.append(buffer, static_cast<size_t>(n));
@@ -124,7 +124,7 @@ Result<std::vector<SegmentFile>> ListSegments(const std::string& dir) {
     }
     out.push_back(SegmentFile{std::stoll(name.substr(0, 12)), it->path().string()});
   }
-  if (ec) return Internal("cannot list the evidence log " + dir + ": " + ec.message());
+  if (ec) return FileError("cannot open the evidence log directory " + dir, ec.value());
   std::sort(out.begin(), out.end(),
             [](const SegmentFile& a, const SegmentFile& b) { return a.first_seq < b.first_seq; });
   return out;
@@ -132,9 +132,9 @@ Result<std::vector<SegmentFile>> ListSegments(const std::string& dir) {
 
 Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit, uint64_t offset) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Internal("cannot open " + path + ": " + ErrorText(errno));
+  if (!fd.valid()) return FileError("cannot open the evidence segment " + path, errno);
   if (offset > 0 && ::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
-    return Internal("cannot read " + path + ": " + ErrorText(errno));
+    return FileError("cannot read the evidence segment " + path, errno);
   }
   // Read into a buffer kept by the thread from one call to the next (a reader that comes back
   // every second would otherwise fault a fresh megabyte in each time), not zero-filled.
@@ -181,7 +181,7 @@ Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit, u
       do {
         n = ::read(fd.get(), storage.get() + filled, kChunk);
       } while (n < 0 && errno == EINTR);
-      if (n < 0) return Internal("cannot read " + path + ": " + ErrorText(errno));
+      if (n < 0) return FileError("cannot read the evidence segment " + path, errno);
       filled += static_cast<size_t>(n);
       eof = n == 0;
     }
@@ -260,7 +260,7 @@ Status RemoveArchivedSegments(const std::string& dir, int64_t through) {
   for (size_t i = 0; i + 1 < files.size(); ++i) {
     if (files[i + 1].first_seq - 1 > through) break;
     if (::unlink(files[i].path.c_str()) != 0 && errno != ENOENT) {
-      return Internal("cannot delete the archived " + files[i].path + ": " + ErrorText(errno));
+      return FileError("cannot delete the archived " + files[i].path, errno);
     }
     removed = true;
   }
@@ -273,12 +273,12 @@ Status WriteSegmentFile(const std::string& path, const std::vector<SegmentEntry>
   const std::string tmp = path + ".tmp";
   {
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!fd.valid()) return Internal("cannot create " + tmp + ": " + ErrorText(errno));
+    if (!fd.valid()) return FileError("cannot create " + tmp, errno);
     GOVESB_RETURN_IF_ERROR(WriteAll(fd.get(), data, tmp));
-    if (::fsync(fd.get()) != 0) return Internal("cannot fsync " + tmp + ": " + ErrorText(errno));
+    if (::fsync(fd.get()) != 0) return FileError("cannot fsync " + tmp, errno);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Internal("cannot rename " + tmp + ": " + ErrorText(errno));
+    return FileError("cannot rename " + tmp, errno);
   }
   return SyncDirectory(std::filesystem::path(path).parent_path().string());
 }
@@ -321,7 +321,7 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
                                                            Options options) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return Internal("cannot create the evidence log directory " + dir + ": " + ec.message());
+  if (ec) return FileError("cannot create the evidence log directory " + dir, ec.value());
   std::unique_ptr<SegmentWriter> w(new SegmentWriter(dir, options));
   GOVESB_ASSIGN_OR_RETURN(std::vector<SegmentFile> files, ListSegments(dir));
   // The tip: the last sound entry of the last file that has one.
@@ -411,16 +411,16 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
         const std::string kept = path + ".torn-" + std::to_string(now_ms);
         {
           Fd out(::open(kept.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-          if (!out.valid()) return Internal("cannot create " + kept + ": " + ErrorText(errno));
+          if (!out.valid()) return FileError("cannot create " + kept, errno);
           // Up to the last byte written (not the zeros written ahead).
           size_t end = data.size();
           while (end > cut_at && data[end - 1] == '\0') --end;
           GOVESB_RETURN_IF_ERROR(
               WriteAll(out.get(), std::string_view(data).substr(cut_at, end - cut_at), kept));
-          if (::fsync(out.get()) != 0) return Internal("cannot fsync " + kept);
+          if (::fsync(out.get()) != 0) return FileError("cannot fsync " + kept, errno);
         }
         if (::truncate(path.c_str(), static_cast<off_t>(cut_at)) != 0) {
-          return Internal("cannot cut " + path + " back: " + ErrorText(errno));
+          return FileError("cannot cut " + path + " back", errno);
         }
         GOVESB_RETURN_IF_ERROR(SyncDirectory(dir));
         spdlog::warn(
@@ -447,10 +447,10 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Open(const std::string& di
   if (!w->path_.empty() && w->size_ < options.max_segment_bytes) {
     const std::string path = w->path_;
     w->fd_ = Fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!w->fd_.valid()) return Internal("cannot open " + path + ": " + ErrorText(errno));
+    if (!w->fd_.valid()) return FileError("cannot open the evidence segment " + path, errno);
     if (w->size_ == 0) {
       GOVESB_RETURN_IF_ERROR(WriteAll(w->fd_.get(), kSegmentMagic, path));
-      if (::fdatasync(w->fd_.get()) != 0) return Internal("cannot sync " + path);
+      if (::fdatasync(w->fd_.get()) != 0) return FileError("cannot sync " + path, errno);
       w->size_ = kSegmentMagic.size();
       w->allocated_ = std::max(w->allocated_, w->size_);
     }
@@ -464,9 +464,9 @@ Status SegmentWriter::OpenSegment(int64_t first) {
   const std::string path = dir_ + "/" + SegmentFileName(first);
   // A new file (an existing one of that name is empty: made before a crash, nothing in it).
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return Internal("cannot create " + path + ": " + ErrorText(errno));
+  if (!fd.valid()) return FileError("cannot create the evidence segment " + path, errno);
   GOVESB_RETURN_IF_ERROR(WriteAll(fd.get(), kSegmentMagic, path));
-  if (::fdatasync(fd.get()) != 0) return Internal("cannot sync " + path);
+  if (::fdatasync(fd.get()) != 0) return FileError("cannot sync " + path, errno);
   GOVESB_RETURN_IF_ERROR(SyncDirectory(dir_));
   fd_ = std::move(fd);
   path_ = path;
@@ -529,7 +529,7 @@ Status WriteAllAt(int fd, std::string_view data, uint64_t offset, const std::str
     const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Internal("cannot write " + what + ": " + ErrorText(errno));
+      return FileError("cannot write " + what, errno);
     }
     data.remove_prefix(static_cast<size_t>(n));
     offset += static_cast<uint64_t>(n);
@@ -568,11 +568,11 @@ Status SegmentWriter::Flush() {
   if (!fd_.valid()) return Internal("the evidence log has no open file");
   Status written = WriteBatch();
   if (written.ok() && ::fdatasync(fd_.get()) != 0) {
-    written = Internal("cannot sync " + path_ + ": " + ErrorText(errno));
+    written = FileError("cannot sync " + path_, errno);
   }
   if (!written.ok()) {
     CutBack(batch_start_);
-    return Internal("the evidence log could not be written: " + written.message());
+    return Status(written.code(), "the evidence log could not be written: " + written.message());
   }
   size_ += buffer_.size();
   flushed_ = true;

@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "evidence/archive.h"
 #include "evidence/log.h"
+#include "evidence/maintenance.h"
 #include "evidence/records.h"
 #include "http/client.h"
 #include "http/io_threads.h"
@@ -205,47 +206,38 @@ Status BusServer::Start() {
   s.server->Start();
   s.io->Start();
   if (s.evidence && o.checkpoint_interval.count() > 0) {
-    evidence::ArchiveOptions archive;
-    archive.archive_dir =
+    evidence::EvidenceMaintenance::Options upkeep;
+    upkeep.interval_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(o.checkpoint_interval).count();
+    upkeep.retention_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(o.evidence_retention).count();
+    upkeep.archive_dir =
         o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
-    s.checkpointer =
-        std::thread([&s, interval = o.checkpoint_interval, retention = o.evidence_retention,
-                     archive, path = s.data_dir->database_path()]() mutable {
-          // A connection of its own: the checkpoint's reading and signing, and archiving,
-          // happen here; the group-commit writer only stores a checkpoint, and archiving's
-          // short delete transactions take turns with it (busy timeout).
-          NameThisThread("govesb-evidence");
-          store::DatabaseOptions own;
-          own.create = false;
-          own.synchronous = store::Synchronous::kFull;
-          own.busy_timeout_ms = 5000;
-          auto db = store::Database::Open(path, own);
-          if (!db.ok()) spdlog::error("evidence: checkpoints: {}", db.status().message());
-          std::unique_lock lock(s.checkpoint_mutex);
-          while (!s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; })) {
-            if (!db.ok()) {
-              s.evidence->Checkpoint(s.clock->NowMillis(), [](const Status& st) {
-                if (!st.ok()) spdlog::error("evidence: checkpoint failed: {}", st.message());
-              });
-              continue;
-            }
-            Status sealed = s.evidence->CheckpointFrom(**db, s.clock->NowMillis());
-            if (!sealed.ok()) spdlog::error("evidence: checkpoint failed: {}", sealed.message());
-            // The request ids of the records sealed so far, for proofs and queries.
-            Status indexed = s.evidence->IndexSealed(**db);
-            if (!indexed.ok()) spdlog::error("evidence: indexing failed: {}", indexed.message());
-            if (retention.count() <= 0) continue;
-            // Retention: whole checkpoints older than it move into archive files.
-            archive.cutoff_ms = s.clock->NowMillis() - retention.count();
-            auto archived = evidence::ArchiveSealed(**db, archive);
-            if (!archived.ok()) {
-              spdlog::error("evidence: archiving failed: {}", archived.status().message());
-            } else if (archived->records > 0) {
-              spdlog::info("evidence: archived {} records into {} file(s) in {}", archived->records,
-                           archived->files.size(), archive.archive_dir);
-            }
-          }
-        });
+    s.checkpointer = std::thread([&s, interval = o.checkpoint_interval, upkeep,
+                                  path = s.data_dir->database_path()]() mutable {
+      // A connection of its own: the checkpoint's reading and signing, and archiving, happen
+      // here; the group-commit writer only stores a checkpoint, and archiving's short delete
+      // transactions take turns with it (busy timeout).
+      NameThisThread("govesb-evidence");
+      store::DatabaseOptions own;
+      own.create = false;
+      own.synchronous = store::Synchronous::kFull;
+      own.busy_timeout_ms = 5000;
+      auto db = store::Database::Open(path, own);
+      if (!db.ok()) spdlog::error("evidence: checkpoints: {}", db.status().message());
+      // Rounds that cannot open a file (out of file descriptors) back off and are not damage.
+      evidence::EvidenceMaintenance maintenance(*s.evidence, *s.clock, upkeep);
+      std::unique_lock lock(s.checkpoint_mutex);
+      while (!s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; })) {
+        if (!db.ok()) {
+          s.evidence->Checkpoint(s.clock->NowMillis(), [](const Status& st) {
+            if (!st.ok()) spdlog::error("evidence: checkpoint failed: {}", st.message());
+          });
+          continue;
+        }
+        (void)maintenance.RunRound(**db);  // logs its failures itself
+      }
+    });
   }
   s.usage_flusher = std::thread([&s, interval = o.usage_flush_interval] {
     NameThisThread("govesb-usage");

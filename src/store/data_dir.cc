@@ -27,6 +27,19 @@ constexpr size_t kEvidenceKeyBytes = 32;
 
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
 
+// A failed file operation (`what`, e.g. "cannot write /d/keys/x") as an operator reads it: a
+// full disk says so and names the file (RLIMIT_FSIZE's EFBIG included: the same remedy), out of
+// file descriptors is a passing condition (kUnavailable), the rest a kFailedPrecondition.
+Status FileError(const std::string& what, const std::string& path, int error) {
+  const std::string detail = what + ": " + ErrnoText(error);
+  if (error == ENOSPC || error == EDQUOT || error == EFBIG) {
+    return ResourceExhausted("the disk holding " + path +
+                             " is full; free some space and try again (" + detail + ")");
+  }
+  if (error == EMFILE || error == ENFILE) return Unavailable(detail);
+  return FailedPrecondition(detail);
+}
+
 // Closes a POSIX file descriptor on scope exit.
 class FileDescriptor {
  public:
@@ -72,7 +85,7 @@ Status EnsureDirectory(const std::string& dir, bool create) {
     if (ec) return FailedPrecondition("cannot create " + parent.string() + ": " + ec.message());
   }
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return FailedPrecondition("cannot create directory " + dir + ": " + ErrnoText(errno));
+    return FileError("cannot create directory " + dir, dir, errno);
   }
   // mkdir honours the umask, which may have removed owner bits.
   if (::chmod(dir.c_str(), 0700) != 0) {
@@ -125,7 +138,7 @@ Status WriteNewFileAtomically(const std::string& dir, const std::string& name,
   std::string temp_path = dir + "/." + name + ".tmp-XXXXXX";
   FileDescriptor fd(::mkstemp(temp_path.data()));  // mode 0600
   if (fd.get() < 0) {
-    return FailedPrecondition("cannot create a file in " + dir + ": " + ErrnoText(errno));
+    return FileError("cannot create a file in " + dir, dir, errno);
   }
   struct TempRemover {
     const std::string& path;
@@ -140,19 +153,19 @@ Status WriteNewFileAtomically(const std::string& dir, const std::string& name,
     ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return FailedPrecondition("cannot write " + temp_path + ": " + ErrnoText(errno));
+      return FileError("cannot write " + temp_path, temp_path, errno);
     }
     written += static_cast<size_t>(n);
   }
   if (::fsync(fd.get()) != 0) {
-    return FailedPrecondition("cannot fsync " + temp_path + ": " + ErrnoText(errno));
+    return FileError("cannot fsync " + temp_path, temp_path, errno);
   }
   if (int error = fd.Close(); error != 0) {
-    return FailedPrecondition("cannot write " + temp_path + ": " + ErrnoText(error));
+    return FileError("cannot write " + temp_path, temp_path, error);
   }
   if (::link(temp_path.c_str(), final_path.c_str()) != 0) {
     if (errno == EEXIST) return AlreadyExists(final_path + " already exists");
-    return FailedPrecondition("cannot create " + final_path + ": " + ErrnoText(errno));
+    return FileError("cannot create " + final_path, final_path, errno);
   }
   return FsyncDirectory(dir);
 }

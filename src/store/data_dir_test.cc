@@ -6,8 +6,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
+#include "base/file_size_limit.h"
 #include "base/temp_dir.h"
 
 namespace govesb::store {
@@ -159,6 +161,24 @@ TEST(DataDir, PathThatIsAFileIsAnError) {
   auto dir = DataDir::Open({.path = path});
   ASSERT_FALSE(dir.ok());
   EXPECT_NE(dir.status().message().find("not a directory"), std::string::npos);
+}
+
+TEST(DataDir, AFullDiskOnFirstStartSaysSo) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/data";
+  std::optional<Result<DataDir>> opened;
+  {
+    FileSizeLimit full(0);  // no file can grow: as on a full disk
+    opened.emplace(DataDir::Open({.path = path}));
+  }
+  ASSERT_FALSE(opened->ok());
+  const Status& status = opened->status();
+  EXPECT_EQ(status.code(), StatusCode::kResourceExhausted) << status.message();
+  EXPECT_NE(status.message().find("the disk holding " + path + "/keys/"), std::string::npos)
+      << status.message();
+  EXPECT_NE(status.message().find("is full; free some space and try again"), std::string::npos)
+      << status.message();
+  EXPECT_TRUE(DataDir::Open({.path = path}).ok()) << "with room again it opens";
 }
 
 }  // namespace

@@ -1,36 +1,112 @@
 #include "store/database.h"
 
 #include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <string>
 #include <utility>
 
 namespace govesb::store {
 namespace {
 
-// Maps an SQLite result code to a Status, carrying sqlite3_errmsg.
-Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
-  std::string message(what);
-  message += ": ";
-  message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return Unavailable(std::move(message));
-    case SQLITE_FULL:
-      return ResourceExhausted(std::move(message));
-    case SQLITE_CONSTRAINT:
-      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-        return AlreadyExists(std::move(message));
-      }
-      return FailedPrecondition(std::move(message));
-    case SQLITE_CANTOPEN:
-    case SQLITE_PERM:
-    case SQLITE_READONLY:
-      return FailedPrecondition(std::move(message));
-    default:
-      return Internal(std::move(message));
+// The file of a connection, for messages ("" for an in-memory database).
+std::string FileOf(sqlite3* db) {
+  const char* name = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+  return name != nullptr && *name != '\0' ? std::string(name) : std::string();
+}
+
+// Whether a write that failed with no OS error kept (SQLite does not always keep one: a failed
+// COMMIT's rollback overwrites errno) was for want of room: little space left where `path` is,
+// or a file-size limit (ulimit -f) in force.
+bool NoRoomToWrite(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  struct statvfs fs {};
+  if (::statvfs(parent.empty() ? "." : parent.c_str(), &fs) == 0 &&
+      static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < (uint64_t{16} << 20)) {
+    return true;
   }
+  rlimit limit{};
+  return ::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY;
+}
+
+// The SQL a message names: its first line, at most 60 characters.
+std::string Quoted(std::string_view sql) {
+  std::string_view first = sql.substr(0, sql.find('\n'));
+  std::string out = "\"" + std::string(first.substr(0, 60));
+  if (first.size() > 60 || first.size() < sql.size()) out += "...";
+  return out + "\"";
+}
+
+// Maps an SQLite result code to a Status carrying sqlite3_errmsg. Failures that come from the
+// environment (a full disk, permissions, a file that cannot be opened, a damaged file) say so
+// in an operator's words, naming the file and the OS error (sqlite3_system_errno); what was
+// being done follows in parentheses. Busy/locked -> kUnavailable, disk full ->
+// kResourceExhausted, out of file descriptors -> kUnavailable, UNIQUE -> kAlreadyExists.
+Status SqliteStatus(sqlite3* db, int rc, std::string_view what, std::string_view file = {}) {
+  std::string sqlite_text = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const int primary = rc & 0xff;
+  // The OS error behind an I/O, open or full-disk failure (0 when SQLite kept none).
+  const bool environment = primary == SQLITE_IOERR || primary == SQLITE_FULL ||
+                           primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY ||
+                           primary == SQLITE_PERM || primary == SQLITE_CORRUPT ||
+                           primary == SQLITE_NOTADB;
+  if (!environment) {
+    std::string message(what);
+    message += ": ";
+    message += sqlite_text;
+    switch (primary) {
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED:
+        return Unavailable(std::move(message));
+      case SQLITE_CONSTRAINT:
+        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+          return AlreadyExists(std::move(message));
+        }
+        return FailedPrecondition(std::move(message));
+      default:
+        return Internal(std::move(message));
+    }
+  }
+  const int sys = db != nullptr ? sqlite3_system_errno(db) : 0;
+  std::string path = file.empty() ? FileOf(db) : std::string(file);
+  if (path.empty()) path = "the in-memory database";
+  std::string detail = " (while " + std::string(what) + ": " + sqlite_text;
+  if (sys != 0) detail += ", " + std::string(std::strerror(sys));
+  detail += ")";
+  const bool grows = rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_SHMSIZE ||
+                     rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_TRUNCATE;
+  const bool full = primary == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT || sys == EFBIG ||
+                    (grows && sys == 0 && NoRoomToWrite(path));
+  if (full) {
+    return ResourceExhausted("the disk holding " + path +
+                             " is full (or a quota or file-size limit was reached); free some "
+                             "space and try again" +
+                             detail);
+  }
+  const bool denied = primary == SQLITE_PERM || sys == EACCES || sys == EPERM || sys == EROFS;
+  if (primary == SQLITE_CANTOPEN || (primary == SQLITE_IOERR && denied)) {
+    std::string why = sys != 0 ? std::string(std::strerror(sys)) : "cannot open the file";
+    if (denied) why = "permission denied";
+    // Out of file descriptors: a passing condition, not a fault of the file.
+    if (sys == EMFILE || sys == ENFILE)
+      return Unavailable("cannot open " + path + ": " + why + detail);
+    return FailedPrecondition("cannot open " + path + ": " + why + detail);
+  }
+  if (primary == SQLITE_PERM || primary == SQLITE_READONLY) {
+    return FailedPrecondition("cannot write " + path +
+                              ": it is read-only (check the permissions of the file, its -wal "
+                              "and -shm files and its directory)" +
+                              detail);
+  }
+  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
+    return FailedPrecondition(path + " is damaged or not a database; restore it from a backup" +
+                              detail);
+  }
+  return Internal("disk I/O error on " + path + detail);
 }
 
 std::string_view SynchronousPragma(Synchronous s) {
@@ -76,7 +152,7 @@ Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return SqliteStatus(db_, rc, "sqlite step");
+  return SqliteStatus(db_, rc, "running " + Quoted(sql()));
 }
 
 Status Statement::Run() {
@@ -149,29 +225,35 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   // sqlite3_open_v2 hands back a handle even on failure; it must be closed either way.
   std::unique_ptr<Database> db(new Database(path, raw));
-  if (rc != SQLITE_OK) {
-    return SqliteStatus(raw, rc, "cannot open database " + path);
-  }
+  if (rc != SQLITE_OK) return SqliteStatus(raw, rc, "opening the database", path);
   sqlite3_extended_result_codes(raw, 1);
-  rc = sqlite3_busy_timeout(raw, options.busy_timeout_ms);
-  if (rc != SQLITE_OK) return SqliteStatus(raw, rc, "busy_timeout on " + path);
+  Status configured = db->Configure(options);
+  if (!configured.ok()) {
+    // The first reads and writes of the file happen here (WAL, the schema): say what failed.
+    if (configured.message().starts_with("cannot open ")) return configured;
+    return Status(configured.code(),
+                  "cannot open the database " + path + ": " + configured.message());
+  }
+  return db;
+}
 
+Status Database::Configure(const DatabaseOptions& options) {
+  int rc = sqlite3_busy_timeout(db_.get(), options.busy_timeout_ms);
+  if (rc != SQLITE_OK) return SqliteStatus(db_.get(), rc, "setting the busy timeout");
   // journal_mode answers with the mode actually in force; an in-memory database stays
   // "memory", and that is fine.
-  GOVESB_ASSIGN_OR_RETURN(Statement wal, db->Prepare("PRAGMA journal_mode=WAL"));
+  GOVESB_ASSIGN_OR_RETURN(Statement wal, Prepare("PRAGMA journal_mode=WAL"));
   GOVESB_ASSIGN_OR_RETURN(bool has_row, wal.Step());
   if (has_row) {
     std::string mode = wal.ColumnText(0);
     if (mode != "wal" && mode != "memory") {
-      return FailedPrecondition("cannot switch " + path + " to WAL mode (journal_mode is " + mode +
-                                ")");
+      return FailedPrecondition("cannot switch to WAL mode (journal_mode is " + mode + ")");
     }
   }
-  GOVESB_RETURN_IF_ERROR(db->Exec(SynchronousPragma(options.synchronous)));
-  GOVESB_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
+  GOVESB_RETURN_IF_ERROR(Exec(SynchronousPragma(options.synchronous)));
+  GOVESB_RETURN_IF_ERROR(Exec("PRAGMA foreign_keys=ON"));
   // Surface "file is not a database" and similar now rather than at the first query.
-  GOVESB_RETURN_IF_ERROR(db->Exec("SELECT count(*) FROM sqlite_schema"));
-  return db;
+  return Exec("SELECT count(*) FROM sqlite_schema");
 }
 
 Database::~Database() = default;
@@ -181,10 +263,8 @@ Status Database::Exec(std::string_view sql) {
   char* error = nullptr;
   int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &error);
   if (rc != SQLITE_OK) {
-    std::string message = error != nullptr ? error : sqlite3_errstr(rc);
-    sqlite3_free(error);
-    Status status = SqliteStatus(db_.get(), rc, "sql");
-    return Status(status.code(), "sql: " + message);
+    sqlite3_free(error);  // the same text as sqlite3_errmsg, which SqliteStatus carries
+    return SqliteStatus(db_.get(), rc, "running " + Quoted(sql));
   }
   return Status::Ok();
 }
@@ -195,7 +275,7 @@ Result<Statement> Database::Prepare(std::string_view sql) {
   int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), 0, &stmt, &tail);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
-    return SqliteStatus(db_.get(), rc, "prepare");
+    return SqliteStatus(db_.get(), rc, "preparing " + Quoted(sql));
   }
   if (stmt == nullptr) return InvalidArgument("prepare: empty SQL statement");
   return Statement(db_.get(), stmt);
@@ -260,8 +340,10 @@ Result<int64_t> SchemaVersion(Database& db, std::string_view component) {
   return row ? stmt.ColumnInt64(0) : int64_t{0};
 }
 
-Status Migrate(Database& db, std::string_view component,
-               std::span<const std::string_view> migrations) {
+namespace {
+
+Status MigrateOnce(Database& db, std::string_view component,
+                   std::span<const std::string_view> migrations) {
   GOVESB_RETURN_IF_ERROR(
       db.Exec("CREATE TABLE IF NOT EXISTS schema_versions ("
               " component TEXT PRIMARY KEY,"
@@ -292,6 +374,17 @@ Status Migrate(Database& db, std::string_view component,
     GOVESB_RETURN_IF_ERROR(bump.Run());
     GOVESB_RETURN_IF_ERROR(txn.Commit());
   }
+}
+
+}  // namespace
+
+Status Migrate(Database& db, std::string_view component,
+               std::span<const std::string_view> migrations) {
+  Status status = MigrateOnce(db, component, migrations);
+  if (status.ok()) return status;
+  const std::string file = db.path() == ":memory:" ? "the in-memory database" : db.path();
+  return Status(status.code(), "cannot update the " + std::string(component) + " tables of " +
+                                   file + ": " + status.message());
 }
 
 }  // namespace govesb::store

@@ -86,6 +86,9 @@ class Statement {
 class Database {
  public:
   // Opens (and by default creates) the database file at `path`. ":memory:" works for tests.
+  // Failures of the environment name the file and what an operator can do: "the disk holding
+  // <path> is full; free some space and try again", "cannot open <path>: permission denied",
+  // "<path> is damaged or not a database; restore it from a backup" (docs/errors.md).
   static Result<std::unique_ptr<Database>> Open(const std::string& path,
                                                 const DatabaseOptions& options = {});
 
@@ -113,6 +116,8 @@ class Database {
     void operator()(sqlite3* db) const;
   };
   Database(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+  // The settings every connection runs with (busy timeout, WAL, synchronous, foreign keys).
+  Status Configure(const DatabaseOptions& options);
 
   std::string path_;
   std::unique_ptr<sqlite3, Closer> db_;

@@ -5,9 +5,11 @@
 
 #include <array>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "base/file_size_limit.h"
 #include "base/temp_dir.h"
 
 namespace govesb::store {
@@ -221,6 +223,56 @@ TEST(Migrate, AFailedMigrationChangesNothing) {
   EXPECT_NE(status.message().find("migration 2"), std::string::npos) << status.message();
   EXPECT_EQ(*SchemaVersion(*db, "comp"), 1);
   EXPECT_FALSE(db->Prepare("SELECT * FROM b").ok());
+}
+
+// Regression (issue 13): starting on a full disk said only "prepare: disk I/O error".
+TEST(Database, AFullDiskOnOpeningSaysSoAndNamesTheFile) {
+  TempDir dir;
+  const std::string path = dir.path() + "/govesb.db";
+  std::optional<Result<std::unique_ptr<Database>>> opened;
+  {
+    FileSizeLimit full(0);  // no file can grow: as on a full disk
+    opened.emplace(Database::Open(path));
+  }
+  Result<std::unique_ptr<Database>>& db = *opened;
+  ASSERT_FALSE(db.ok());
+  const std::string& m = db.status().message();
+  EXPECT_EQ(db.status().code(), StatusCode::kResourceExhausted) << m;
+  EXPECT_NE(m.find("the disk holding " + path + " is full"), std::string::npos) << m;
+  EXPECT_NE(m.find("File too large"), std::string::npos) << "the OS error: " << m;
+  EXPECT_NE(m.find("free some space and try again"), std::string::npos) << m;
+  EXPECT_NE(m.find("while "), std::string::npos) << "what was being done: " << m;
+  // With room again it opens.
+  EXPECT_TRUE(Database::Open(path).ok());
+}
+
+TEST(Database, AFullDiskWhileMigratingSaysSo) {
+  TempDir dir;
+  const std::string path = dir.path() + "/govesb.db";
+  auto db = OpenOrDie(path);
+  ASSERT_TRUE(db->Exec("CREATE TABLE seed(x)").ok());
+  std::string big = "CREATE TABLE big(x); INSERT INTO big VALUES(zeroblob(1000000))";
+  const std::array<std::string_view, 1> migrations = {big};
+  Status status;
+  {
+    FileSizeLimit full(64 << 10);
+    status = Migrate(*db, "comp", migrations);
+  }
+  EXPECT_EQ(status.code(), StatusCode::kResourceExhausted) << status.message();
+  EXPECT_NE(status.message().find("cannot update the comp tables of " + path), std::string::npos)
+      << status.message();
+  EXPECT_NE(status.message().find("is full"), std::string::npos) << status.message();
+  EXPECT_EQ(*SchemaVersion(*db, "comp"), 0);
+}
+
+TEST(Database, AFileThatCannotBeOpenedIsNamed) {
+  TempDir dir;
+  const std::string path = dir.path() + "/no-such-dir/govesb.db";
+  auto db = Database::Open(path);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(db.status().message().rfind("cannot open " + path + ": ", 0), 0u)
+      << db.status().message();
 }
 
 }  // namespace
