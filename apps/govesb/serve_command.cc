@@ -22,6 +22,7 @@ struct ServeArgs {
   int64_t delivery_timeout_ms = 30'000;
   int64_t answer_window_s = 86'400;
   int64_t checkpoint_interval_s = 60;
+  int64_t tls_handshake_timeout_ms = 10'000;
   double evidence_retention_days = 30;
   double rate_per_system = 500;
   double burst_per_system = 1000;
@@ -118,6 +119,14 @@ void RunServe(ServeArgs& args) {
   g.replay_enabled = args.replay_window_s > 0;
   g.replay.window = std::chrono::seconds(args.replay_window_s);
   g.replay.max_entries = args.replay_max_entries;
+  if (args.options.max_connections < 1 || args.tls_handshake_timeout_ms < 100 ||
+      args.tls_handshake_timeout_ms > 600'000) {
+    std::fprintf(stderr,
+                 "error: connection settings out of range: --max-connections >= 1, "
+                 "--tls-handshake-timeout-ms 100-600000\n");
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  args.options.tls_handshake_timeout = std::chrono::milliseconds(args.tls_handshake_timeout_ms);
   SetUpLogging(args.log_level);
   RaiseOpenFileLimit();
 
@@ -172,6 +181,17 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--token-ttl", args->token_ttl_seconds, "Access token lifetime, seconds")
       ->capture_default_str();
   cmd->add_option("--max-body-bytes", args->options.max_body_bytes, "Request body size limit")
+      ->capture_default_str();
+  cmd->add_option("--max-connections", args->options.max_connections,
+                  "Most open client connections; more are refused at once (503, or closed for "
+                  "TLS). Lowered to stay below the open-file limit")
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-address", args->options.max_connections_per_address,
+                  "Most open connections from one client address; more are refused at once "
+                  "(429, or closed for TLS). 0: no limit")
+      ->capture_default_str();
+  cmd->add_option("--tls-handshake-timeout-ms", args->tls_handshake_timeout_ms,
+                  "Time a TLS client has, from connecting, to finish its handshake")
       ->capture_default_str();
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();

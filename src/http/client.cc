@@ -71,6 +71,9 @@ struct ThreadPool {
   std::unordered_map<std::string, std::deque<std::unique_ptr<Connection>>> idle;
 };
 
+// Headers of a provider's answer beyond this are refused (kBadGateway).
+constexpr size_t kMaxAnswerHeaderBytes = 64 * 1024;
+
 bool IsTimeout(const boost::system::error_code& ec) {
   return ec == beast::error::timeout || ec == asio::error::timed_out;
 }
@@ -157,6 +160,44 @@ struct PooledUpstreamClient::Impl {
     co_return c;
   }
 
+  // What went wrong reading the provider's answer, said plainly.
+  Status ReadError(const boost::system::error_code& rec, const Endpoint& ep,
+                   const UpstreamRequest& request, bool got_some, bool& retryable) const {
+    if (IsTimeout(rec)) {
+      return DeadlineExceeded("no answer from " + ep.key + " within " +
+                              std::to_string(request.timeout.count()) + " ms");
+    }
+    if (rec == bhttp::error::body_limit) {
+      return BadGateway("the provider's answer is larger than the limit of " +
+                        std::to_string(options.max_response_bytes) + " bytes (" + ep.key + ")");
+    }
+    if (rec == bhttp::error::header_limit) {
+      return BadGateway("the provider's answer headers are larger than the limit of " +
+                        std::to_string(kMaxAnswerHeaderBytes) + " bytes (" + ep.key + ")");
+    }
+    if (rec == bhttp::error::buffer_overflow) {
+      return BadGateway(
+          "a chunk-size line or the trailer of the provider's answer is larger than the limit "
+          "of " +
+          std::to_string(kMaxAnswerHeaderBytes) + " bytes (" + ep.key + ")");
+    }
+    bool closed = rec == bhttp::error::end_of_stream || rec == bhttp::error::partial_message ||
+                  rec == asio::error::eof || rec == asio::error::connection_reset ||
+                  rec == asio::error::broken_pipe;
+    if (!got_some && closed) {
+      retryable = true;
+      return Unavailable(ep.key + " closed the connection without answering");
+    }
+    if (closed) {
+      return BadGateway(ep.key + " closed the connection in the middle of its answer (" +
+                        rec.message() + ")");
+    }
+    if (rec.category() == boost::system::error_code(bhttp::error::bad_method).category()) {
+      return BadGateway("the answer from " + ep.key + " is not valid HTTP: " + rec.message());
+    }
+    return Unavailable("reading the answer from " + ep.key + " failed: " + rec.message());
+  }
+
   // One attempt on one connection. `retryable` is set when the failure happened before any
   // part of an answer arrived on a reused connection.
   template <class Stream>
@@ -182,29 +223,12 @@ struct PooledUpstreamClient::Impl {
     }
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(options.max_response_bytes);
-    parser.header_limit(64 * 1024);
+    parser.header_limit(kMaxAnswerHeaderBytes);
+    // The read buffer holds only what the parser has not consumed: the header, or one
+    // chunk-size line or trailer. Bounded, so a provider cannot make it grow without limit.
+    c.buffer.max_size(kMaxAnswerHeaderBytes + 1024);
     auto [rec, rn] = co_await bhttp::async_read(stream, c.buffer, parser, kNoThrow);
-    if (rec) {
-      if (IsTimeout(rec)) {
-        co_return DeadlineExceeded("no answer from " + ep.key + " within " +
-                                   std::to_string(request.timeout.count()) + " ms");
-      }
-      if (rec == bhttp::error::body_limit) {
-        co_return BadGateway("the answer from " + ep.key + " is larger than " +
-                             std::to_string(options.max_response_bytes) + " bytes");
-      }
-      bool nothing_read = !parser.got_some();
-      if (nothing_read &&
-          (rec == bhttp::error::end_of_stream || rec == asio::error::eof ||
-           rec == asio::error::connection_reset || rec == asio::error::broken_pipe)) {
-        retryable = true;
-        co_return Unavailable(ep.key + " closed the connection without answering");
-      }
-      if (rec.category() == boost::system::error_code(bhttp::error::bad_method).category()) {
-        co_return BadGateway("the answer from " + ep.key + " is not valid HTTP: " + rec.message());
-      }
-      co_return Unavailable("reading the answer from " + ep.key + " failed: " + rec.message());
-    }
+    if (rec) co_return ReadError(rec, ep, request, parser.got_some(), retryable);
     auto res = parser.release();
     keep_alive = res.keep_alive();
     UpstreamResponse out;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,8 +15,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <future>
-#include <array>
-#include <list>
 #include <unordered_set>
 
 namespace govesb::http {
@@ -39,6 +39,16 @@ struct ContextConnections {
   std::unordered_set<Connection*> live;
 };
 
+// A complete HTTP/1.1 answer for a connection refused by admission control: static text (no
+// signing, no allocation per refusal beyond this string), so refusing stays cheap under attack.
+std::string RefusalAnswer(int status, std::string_view reason, std::string_view message) {
+  std::string body = "{\"error\":\"" + std::string(message) + "\"}";
+  return "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+         "\r\nServer: govesb\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+         "Connection: close\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 HttpResponse DefaultError(int status, std::string_view message) {
   std::string body = "{\"error\":\"";
   for (char c : message) {
@@ -56,6 +66,28 @@ struct HttpServer::Impl {
   // One set per io_context, indexed like IoThreads.
   std::vector<ContextConnections> per_context;
   std::unordered_map<asio::io_context*, size_t> context_index;
+  std::unique_ptr<ConnectionAdmission> admission;
+  // The answers to refused plain-HTTP connections, built once.
+  std::string refused_total_answer;
+  std::string refused_per_address_answer;
+  // Refused plain connections still being answered (each lingers up to a second).
+  std::atomic<size_t> lingering{0};
+  // The memory-trim timer and the peak of open connections since the last trim; both
+  // touched only on context 0 (the accept loop's).
+  asio::steady_timer* trim_timer = nullptr;
+  size_t peak_open = 0;
+
+  HttpServer& self;
+  explicit Impl(HttpServer& server) : self(server) {}
+
+  // Runs on context 0; spawns each admitted connection on the next I/O thread's context.
+  asio::awaitable<void> AcceptLoop();
+  void Refuse(tcp::socket socket, ConnectionAdmission::Verdict verdict, asio::io_context& target);
+  asio::awaitable<void> ServeAdmitted(tcp::socket s, std::string remote, asio::io_context& target);
+  asio::awaitable<void> ServeTls(tcp::socket s, Connection& conn, const std::string& remote);
+  void ConnectionClosed();
+  // Runs on context 0 until Shutdown.
+  asio::awaitable<void> TrimMemoryAfterBursts();
 };
 
 namespace {
@@ -99,7 +131,7 @@ HttpServer::HttpServer(IoThreads& io, ServerOptions options, Handler handler)
     : io_(io),
       options_(std::move(options)),
       handler_(std::move(handler)),
-      impl_(std::make_unique<Impl>()) {
+      impl_(std::make_unique<Impl>(*this)) {
   if (!options_.error_response) options_.error_response = DefaultError;
   impl_->per_context.resize(io_.size());
   for (size_t i = 0; i < io_.size(); ++i) impl_->context_index[&io_.context(i)] = i;
@@ -123,10 +155,78 @@ Status HttpServer::Listen() {
   }
   port_ = acceptor->local_endpoint().port();
   impl_->acceptor = std::move(acceptor);
+  size_t file_limit = OpenFileLimit();
+  size_t cap = SafeConnectionLimit(options_.max_connections, file_limit);
+  if (cap < options_.max_connections) {
+    spdlog::warn(
+        "at most {} open connections (not {}): the open-file limit is {} and {} descriptors are "
+        "kept for the database, evidence files and providers; raise the limit (ulimit -n) for "
+        "more",
+        cap, options_.max_connections, file_limit, ReservedFileDescriptors(file_limit));
+  }
+  impl_->admission =
+      std::make_unique<ConnectionAdmission>(cap, options_.max_connections_per_address);
+  impl_->refused_total_answer =
+      RefusalAnswer(503, "Service Unavailable",
+                    "the bus has reached its limit of " + std::to_string(cap) +
+                        " open connections; try again shortly");
+  impl_->refused_per_address_answer =
+      RefusalAnswer(429, "Too Many Requests",
+                    "too many open connections from your address (the limit is " +
+                        std::to_string(options_.max_connections_per_address) +
+                        "); reuse or close connections and try again shortly");
   return Status::Ok();
 }
 
+HttpServerStats HttpServer::stats() const {
+  HttpServerStats s;
+  if (impl_->admission) {
+    s.open_connections = impl_->admission->open();
+    s.max_connections = impl_->admission->max_total();
+  }
+  s.refused_total = refused_total_.load();
+  s.refused_per_address = refused_per_address_.load();
+  s.handshake_timeouts = handshake_timeouts_.load();
+  s.accept_errors = accept_errors_.load();
+  s.memory_trims = memory_trims_.load();
+  return s;
+}
+
 namespace {
+
+std::string BodyLimitMessage(const ServerOptions& options) {
+  return "request body is larger than the limit of " + std::to_string(options.max_body_bytes) +
+         " bytes";
+}
+
+// The buffer a connection reads into holds only what the parser has not consumed yet: the
+// header, then at most one chunk-size line (with its extensions) or the trailer. Its cap
+// bounds those; Beast's header_limit covers only the header.
+size_t ReadBufferLimit(const ServerOptions& options) { return options.max_header_bytes + 1024; }
+
+// What to answer when reading a request failed; status 0: nothing (the peer closed, reset or
+// timed out).
+std::pair<int, std::string> ReadErrorAnswer(const boost::system::error_code& ec,
+                                            const ServerOptions& options, bool in_body) {
+  if (ec == bhttp::error::body_limit) return {413, BodyLimitMessage(options)};
+  if (ec == bhttp::error::header_limit) {
+    return {431, "request headers are larger than the limit of " +
+                     std::to_string(options.max_header_bytes) + " bytes"};
+  }
+  if (ec == bhttp::error::buffer_overflow) {
+    return {400,
+            "a chunk-size line (with its chunk extensions) or the trailer of the request is "
+            "larger than the limit of " +
+                std::to_string(options.max_header_bytes) + " bytes"};
+  }
+  if (ec.category() == boost::system::error_code(bhttp::error::bad_method).category() &&
+      ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+    return {400,
+            std::string(in_body ? "malformed HTTP request body: " : "malformed HTTP request: ") +
+                ec.message()};
+  }
+  return {0, {}};
+}
 
 // Serves requests on one connection until it closes. `Stream` is beast::tcp_stream or
 // beast::ssl_stream<beast::tcp_stream>.
@@ -135,10 +235,12 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
                                       const ServerOptions& options, const Handler& handler,
                                       const std::atomic<bool>& shutting_down,
                                       const std::string& remote) {
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer(ReadBufferLimit(options));
   bool first = true;
   for (;;) {
     if (shutting_down.load()) break;
+    // An idle keep-alive connection keeps no read buffer.
+    if (buffer.size() == 0) buffer.shrink_to_fit();
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
     parser.body_limit(options.max_body_bytes);
@@ -150,21 +252,8 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
     int error_status = 0;
     std::string error_message;
     if (hec) {
-      if (hec == bhttp::error::body_limit) {
-        error_status = 413;
-        error_message = "request body is larger than the limit of " +
-                        std::to_string(options.max_body_bytes) + " bytes";
-      } else if (hec == bhttp::error::header_limit) {
-        error_status = 431;
-        error_message = "request headers are larger than the limit of " +
-                        std::to_string(options.max_header_bytes) + " bytes";
-      } else if (hec.category() == boost::system::error_code(bhttp::error::bad_method).category() &&
-                 hec != bhttp::error::end_of_stream && hec != bhttp::error::partial_message) {
-        error_status = 400;
-        error_message = "malformed HTTP request: " + hec.message();
-      } else {
-        co_return;  // closed, timed out, reset: nothing to answer
-      }
+      std::tie(error_status, error_message) = ReadErrorAnswer(hec, options, false);
+      if (error_status == 0) co_return;  // closed, timed out, reset: nothing to answer
     } else {
       conn.busy = true;
       // curl and some Java clients wait for "100 Continue" before sending large bodies.
@@ -178,12 +267,9 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
       }
       beast::get_lowest_layer(stream).expires_after(options.read_timeout);
       auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
-      if (bec == bhttp::error::body_limit) {
-        error_status = 413;
-        error_message = "request body is larger than the limit of " +
-                        std::to_string(options.max_body_bytes) + " bytes";
-      } else if (bec) {
-        co_return;
+      if (bec) {
+        std::tie(error_status, error_message) = ReadErrorAnswer(bec, options, true);
+        if (error_status == 0) co_return;
       }
     }
 
@@ -200,10 +286,11 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
         stream.socket().shutdown(tcp::socket::shutdown_send, sec);
       }
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
-      std::array<char, 16 * 1024> discard;
+      // On the heap, not in the coroutine frame: every connection's frame would carry it.
+      auto discard = std::make_unique<std::array<char, 16 * 1024>>();
       size_t drained = 0;
       while (drained < 4 * options.max_body_bytes + (1 << 20)) {
-        auto [dec, dn] = co_await stream.async_read_some(asio::buffer(discard), kNoThrow);
+        auto [dec, dn] = co_await stream.async_read_some(asio::buffer(*discard), kNoThrow);
         if (dec) break;
         drained += dn;
       }
@@ -242,73 +329,193 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
   }
 }
 
+bool IsTimeout(const boost::system::error_code& ec) {
+  return ec == beast::error::timeout || ec == asio::error::timed_out;
+}
+
+// Out of descriptors or kernel memory: accepting again at once would fail again.
+bool IsResourceExhaustion(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory || ec.value() == ENFILE;
+}
+
+// Answers a refused plain-HTTP connection: the prepared answer, then a short lingering close
+// (bounded to a second and 64 KiB) so that a request already in flight does not turn our
+// close into a reset that destroys the answer before the client reads it.
+asio::awaitable<void> AnswerRefused(tcp::socket socket, std::string answer) {
+  beast::tcp_stream stream(std::move(socket));
+  stream.expires_after(std::chrono::seconds(1));
+  auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(answer), kNoThrow);
+  if (wec) co_return;
+  boost::system::error_code sec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, sec);
+  auto discard = std::make_unique<std::array<char, 4096>>();
+  for (size_t drained = 0; drained < 64 * 1024;) {
+    auto [rec, rn] = co_await stream.async_read_some(asio::buffer(*discard), kNoThrow);
+    if (rec) break;
+    drained += rn;
+  }
+}
+
 }  // namespace
 
-void HttpServer::Start() {
-  auto accept_loop = [this]() -> asio::awaitable<void> {
-    for (;;) {
-      asio::io_context& target = io_.Next();
-      auto [ec, socket] = co_await impl_->acceptor->async_accept(target, kNoThrow);
-      if (ec) {
-        if (ec == asio::error::operation_aborted || shutting_down_.load()) co_return;
-        // EMFILE and the like: log, back off briefly, keep accepting.
-        spdlog::warn("accept failed: {}", ec.message());
-        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
-        co_await t.async_wait(kNoThrow);
-        continue;
-      }
-      if (shutting_down_.load()) co_return;
-      boost::system::error_code opt_ec;
-      socket.set_option(tcp::no_delay(true), opt_ec);
-      size_t index = impl_->context_index.at(&target);
-      active_.fetch_add(1);
-      asio::co_spawn(
-          target,
-          [this, index, s = std::move(socket)]() mutable -> asio::awaitable<void> {
-            Connection conn;
-            auto& live = impl_->per_context[index].live;
-            live.insert(&conn);
-            std::string remote;
-            {
-              boost::system::error_code rec;
-              auto ep = s.remote_endpoint(rec);
-              if (!rec) remote = ep.address().to_string();
-            }
-            try {
-              if (options_.tls) {
-                beast::ssl_stream<beast::tcp_stream> stream(std::move(s), *options_.tls);
-                conn.close = [&stream] {
-                  boost::system::error_code close_ec;
-                  beast::get_lowest_layer(stream).socket().close(close_ec);
-                };
-                beast::get_lowest_layer(stream).expires_after(options_.read_timeout);
-                auto [hec] =
-                    co_await stream.async_handshake(asio::ssl::stream_base::server, kNoThrow);
-                if (!hec) {
-                  co_await ServeConnection(stream, conn, options_, handler_, shutting_down_,
-                                           remote);
-                }
-              } else {
-                beast::tcp_stream stream(std::move(s));
-                conn.close = [&stream] {
-                  boost::system::error_code close_ec;
-                  stream.socket().close(close_ec);
-                };
-                co_await ServeConnection(stream, conn, options_, handler_, shutting_down_, remote);
-              }
-            } catch (const std::exception& e) {
-              spdlog::error("connection from {} failed unexpectedly: {}", remote, e.what());
-            }
-            live.erase(&conn);
-            if (active_.fetch_sub(1) == 1) {
-              std::lock_guard lock(drain_mu_);
-              drained_.notify_all();
-            }
-          },
-          asio::detached);
+asio::awaitable<void> HttpServer::Impl::AcceptLoop() {
+  std::chrono::milliseconds backoff{0};
+  for (;;) {
+    asio::io_context& target = self.io_.Next();
+    auto [ec, socket] = co_await acceptor->async_accept(target, kNoThrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || self.shutting_down_.load()) co_return;
+      self.accept_errors_.fetch_add(1);
+      if (!IsResourceExhaustion(ec)) continue;  // e.g. the client gave up meanwhile
+      // Out of descriptors or buffers: retrying at once would spin. Back off exponentially
+      // (10 ms doubling to 1 s) until an accept succeeds.
+      backoff = std::min<std::chrono::milliseconds>(
+          backoff.count() == 0 ? std::chrono::milliseconds(10) : backoff * 2,
+          std::chrono::seconds(1));
+      spdlog::warn("accept failed: {}; pausing accepts for {} ms", ec.message(), backoff.count());
+      asio::steady_timer t(co_await asio::this_coro::executor, backoff);
+      co_await t.async_wait(kNoThrow);
+      continue;
     }
+    backoff = std::chrono::milliseconds(0);
+    if (self.shutting_down_.load()) co_return;
+    std::string remote;
+    {
+      boost::system::error_code rec;
+      auto ep = socket.remote_endpoint(rec);
+      if (!rec) {
+        auto address = ep.address();
+        // One client over IPv4 and IPv4-mapped IPv6 is one address.
+        if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+          address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+        }
+        remote = address.to_string();
+      }
+    }
+    auto verdict = admission->TryAdmit(remote);
+    if (verdict != ConnectionAdmission::Verdict::kAdmit) {
+      Refuse(std::move(socket), verdict, target);
+      continue;
+    }
+    peak_open = std::max(peak_open, admission->open());
+    boost::system::error_code opt_ec;
+    socket.set_option(tcp::no_delay(true), opt_ec);
+    self.active_.fetch_add(1);
+    auto serve = ServeAdmitted(std::move(socket), std::move(remote), target);
+    asio::co_spawn(target, std::move(serve), asio::detached);
+  }
+}
+
+void HttpServer::Impl::Refuse(tcp::socket socket, ConnectionAdmission::Verdict verdict,
+                              asio::io_context& target) {
+  bool total = verdict == ConnectionAdmission::Verdict::kOverTotal;
+  (total ? self.refused_total_ : self.refused_per_address_).fetch_add(1);
+  boost::system::error_code ec;
+  // TLS: no handshake work for a refused connection; plain HTTP: a short answer, at most 64
+  // of them lingering at once (beyond that, closed like TLS).
+  if (self.options_.tls || lingering.load() >= 64) {
+    socket.close(ec);
+    return;
+  }
+  lingering.fetch_add(1);
+  self.active_.fetch_add(1);  // so that Shutdown waits for it (a second at most)
+  auto answer =
+      AnswerRefused(std::move(socket), total ? refused_total_answer : refused_per_address_answer);
+  asio::co_spawn(target, std::move(answer), [this](std::exception_ptr) {
+    lingering.fetch_sub(1);
+    ConnectionClosed();
+  });
+}
+
+void HttpServer::Impl::ConnectionClosed() {
+  if (self.active_.fetch_sub(1) == 1) {
+    std::lock_guard lock(self.drain_mu_);
+    self.drained_.notify_all();
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::ServeAdmitted(tcp::socket s, std::string remote,
+                                                      asio::io_context& target) {
+  size_t index = context_index.at(&target);
+  Connection conn;
+  auto& live = per_context[index].live;
+  live.insert(&conn);
+  try {
+    if (self.options_.tls) {
+      co_await ServeTls(std::move(s), conn, remote);
+    } else {
+      beast::tcp_stream stream(std::move(s));
+      conn.close = [&stream] {
+        boost::system::error_code close_ec;
+        stream.socket().close(close_ec);
+      };
+      co_await ServeConnection(stream, conn, self.options_, self.handler_, self.shutting_down_,
+                               remote);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("connection from {} failed unexpectedly: {}", remote, e.what());
+  }
+  live.erase(&conn);
+  admission->Release(remote);
+  ConnectionClosed();
+}
+
+asio::awaitable<void> HttpServer::Impl::ServeTls(tcp::socket s, Connection& conn,
+                                                 const std::string& remote) {
+  auto deadline = std::chrono::steady_clock::now() + self.options_.handshake_timeout;
+  // Until the client sends its first byte the connection holds no TLS state: an SSL object
+  // and its buffers cost tens of KiB, and silent connections are the cheap attack.
+  beast::tcp_stream raw(std::move(s));
+  conn.close = [&raw] {
+    boost::system::error_code close_ec;
+    raw.socket().close(close_ec);
   };
-  asio::co_spawn(io_.context(0), accept_loop, asio::detached);
+  raw.expires_at(deadline);
+  unsigned char first_byte = 0;
+  auto [rec, rn] = co_await raw.async_read_some(asio::buffer(&first_byte, 1), kNoThrow);
+  if (rec) {
+    if (IsTimeout(rec)) self.handshake_timeouts_.fetch_add(1);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(raw), *self.options_.tls);
+  conn.close = [&stream] {
+    boost::system::error_code close_ec;
+    beast::get_lowest_layer(stream).socket().close(close_ec);
+  };
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  auto [hec, used] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                     asio::buffer(&first_byte, rn), kNoThrow);
+  if (hec) {
+    if (IsTimeout(hec)) self.handshake_timeouts_.fetch_add(1);
+    co_return;
+  }
+  co_await ServeConnection(stream, conn, self.options_, self.handler_, self.shutting_down_, remote);
+}
+
+asio::awaitable<void> HttpServer::Impl::TrimMemoryAfterBursts() {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  trim_timer = &timer;
+  while (!self.shutting_down_.load()) {
+    timer.expires_after(self.options_.trim_interval);
+    auto [ec] = co_await timer.async_wait(kNoThrow);
+    if (ec || self.shutting_down_.load()) break;
+    size_t open = admission->open();
+    if (peak_open >= open + self.options_.trim_after_closes) {
+      if (ReleaseFreeMemory()) self.memory_trims_.fetch_add(1);
+      peak_open = open;
+    } else if (open > peak_open) {
+      peak_open = open;
+    }
+  }
+  trim_timer = nullptr;
+}
+
+void HttpServer::Start() {
+  asio::co_spawn(io_.context(0), impl_->AcceptLoop(), asio::detached);
+  if (options_.trim_after_closes > 0) {
+    asio::co_spawn(io_.context(0), impl_->TrimMemoryAfterBursts(), asio::detached);
+  }
 }
 
 void HttpServer::Shutdown() {
@@ -320,6 +527,7 @@ void HttpServer::Shutdown() {
     asio::post(io_.context(0), [this, &done] {
       boost::system::error_code ec;
       if (impl_->acceptor) impl_->acceptor->close(ec);
+      if (impl_->trim_timer != nullptr) impl_->trim_timer->cancel();
       done.set_value();
     });
     fut.wait_for(std::chrono::seconds(5));

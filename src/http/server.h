@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "http/admission.h"
 #include "http/io_threads.h"
 #include "http/types.h"
 
@@ -27,6 +28,20 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{75'000};  // keep-alive connection with no request
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds drain_timeout{30'000};  // graceful shutdown limit
+  // A TLS client must finish its handshake within this, counted from the accept. Until its
+  // first byte arrives a connection holds no TLS state at all (a few hundred bytes).
+  std::chrono::milliseconds handshake_timeout{10'000};
+  // Admission control. A connection over a cap is refused at once: plain HTTP gets a short
+  // 503 (total) or 429 (per address) with Retry-After and Connection: close, TLS is closed
+  // without a handshake. max_connections is lowered to stay clear of the open-file limit
+  // (SafeConnectionLimit), so the database, evidence files and upstream connections always
+  // find a descriptor. max_connections_per_address 0: no per-address cap.
+  size_t max_connections = 10'000;
+  size_t max_connections_per_address = 256;
+  // Memory given back after bursts: when open connections fell by at least this many since
+  // their last peak, freed heap memory is handed back to the OS (checked every trim_interval).
+  size_t trim_after_closes = 1000;
+  std::chrono::milliseconds trim_interval{1'000};
   // TLS when set; plain HTTP otherwise.
   std::shared_ptr<boost::asio::ssl::context> tls;
   // Builds the body of errors the server answers itself (413, 431, 400 on unparseable HTTP),
@@ -35,7 +50,8 @@ struct ServerOptions {
 };
 
 // An HTTP/1.1 server on Boost.Beast: keep-alive, limits on header and body size, read/idle/
-// write timeouts, TLS or plain. Each connection is served by one coroutine on one of the
+// write and TLS handshake timeouts, caps on open connections (total and per address), TLS or
+// plain. Each connection is served by one coroutine on one of the
 // IoThreads' contexts. Created and shut down from the main thread.
 class HttpServer {
  public:
@@ -57,6 +73,8 @@ class HttpServer {
   void Shutdown();
 
   size_t active_connections() const { return active_.load(); }
+  // Thread-safe snapshot of the admission counters; PrometheusText (admission.h) renders it.
+  HttpServerStats stats() const;
 
   struct Impl;
 
@@ -67,6 +85,11 @@ class HttpServer {
   uint16_t port_ = 0;
   std::unique_ptr<Impl> impl_;
   std::atomic<size_t> active_{0};
+  std::atomic<uint64_t> refused_total_{0};
+  std::atomic<uint64_t> refused_per_address_{0};
+  std::atomic<uint64_t> handshake_timeouts_{0};
+  std::atomic<uint64_t> accept_errors_{0};
+  std::atomic<uint64_t> memory_trims_{0};
   std::atomic<bool> shutting_down_{false};
   std::mutex drain_mu_;
   std::condition_variable drained_;

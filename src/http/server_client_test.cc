@@ -150,6 +150,85 @@ TEST_F(ServerClientTest, GarbageAnswerIsBadGateway) {
   EXPECT_EQ(r.status().code(), StatusCode::kBadGateway) << r.status().ToString();
 }
 
+// A provider that reads one request and answers with `answer` (raw bytes), then closes.
+class RawProvider {
+ public:
+  explicit RawProvider(std::string answer)
+      : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), answer_(std::move(answer)) {
+    thread_ = std::thread([this] {
+      auto s = acceptor_.accept();
+      char buf[4096];
+      boost::system::error_code ec;
+      s.read_some(asio::buffer(buf), ec);
+      asio::write(s, asio::buffer(answer_), ec);
+      s.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+      while (!ec) s.read_some(asio::buffer(buf), ec);  // until the client closes
+    });
+  }
+  ~RawProvider() { thread_.join(); }
+  std::string Url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/";
+  }
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::string answer_;
+  std::thread thread_;
+};
+
+TEST_F(ServerClientTest, OversizedAnswerIsReportedAsSuch) {
+  PooledClientOptions o;
+  o.max_response_bytes = 1000;
+  client_ = std::make_unique<PooledUpstreamClient>(io_, o);
+  io_.Start();
+  {
+    // Announced by Content-Length.
+    RawProvider provider("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" +
+                         std::string(5000, 'x'));
+    auto r = Post({provider.Url(), "x", "text/plain", std::chrono::seconds(5)});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kBadGateway) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("the provider's answer is larger than the limit of 1000 "
+                                        "bytes"),
+              std::string::npos)
+        << r.status().ToString();
+  }
+  {
+    // Chunked, found out while reading.
+    RawProvider provider("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n300\r\n" +
+                         std::string(0x300, 'x') + "\r\n300\r\n" + std::string(0x300, 'x') +
+                         "\r\n0\r\n\r\n");
+    auto r = Post({provider.Url(), "x", "text/plain", std::chrono::seconds(5)});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kBadGateway) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("larger than the limit of 1000 bytes"), std::string::npos)
+        << r.status().ToString();
+  }
+}
+
+TEST_F(ServerClientTest, AnswerCutShortIsReportedAsSuch) {
+  io_.Start();
+  RawProvider provider("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part");
+  auto r = Post({provider.Url(), "x", "text/plain", std::chrono::seconds(5)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kBadGateway) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("closed the connection in the middle of its answer"),
+            std::string::npos)
+      << r.status().ToString();
+}
+
+TEST_F(ServerClientTest, HugeChunkLineInAnswerIsBounded) {
+  io_.Start();
+  RawProvider provider("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;e=" +
+                       std::string(200'000, 'a') + "\r\nhello\r\n0\r\n\r\n");
+  auto r = Post({provider.Url(), "x", "text/plain", std::chrono::seconds(5)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kBadGateway) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("chunk-size line"), std::string::npos)
+      << r.status().ToString();
+}
+
 TEST_F(ServerClientTest, TlsWithGeneratedCertificate) {
   auto dir = std::filesystem::temp_directory_path() /
              ("govesb-tls-" + std::to_string(::getpid()) + "-" +

@@ -28,7 +28,12 @@ struct TlsFiles {
 Result<TlsFiles> EnsureSelfSignedCertificate(const std::string& dir,
                                              const std::vector<std::string>& extra_names);
 
-// A TLS 1.2+ server context for the given certificate chain and key.
+// The TLS 1.2 cipher suites a server offers (OpenSSL names): ECDHE key exchange with AEAD
+// ciphers only, Mozilla's "intermediate" profile. TLS 1.3 keeps OpenSSL's default suites.
+extern const char kTls12Ciphers[];
+
+// A server context for the given certificate chain and key (ECDSA or RSA): TLS 1.2 with
+// kTls12Ciphers and TLS 1.3, no compression, no renegotiation, buffers released when idle.
 Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(
     const std::string& cert_file, const std::string& key_file);
 

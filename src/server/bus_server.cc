@@ -138,6 +138,11 @@ Status BusServer::Start() {
   sopts.host = host;
   sopts.port = port;
   sopts.max_body_bytes = o.max_body_bytes;
+  sopts.max_connections = o.max_connections;
+  sopts.max_connections_per_address = o.max_connections_per_address;
+  sopts.handshake_timeout = o.tls_handshake_timeout;
+  // Every connection is a descriptor; the server keeps its cap below this limit.
+  http::RaiseOpenFileLimit();
   if (!o.plain_http) {
     std::string cert = o.tls_cert;
     std::string key = o.tls_key;
@@ -298,6 +303,10 @@ delivery::DeliveryMetrics BusServer::delivery_metrics() const {
 
 store::GroupCommitWriter::Stats BusServer::durability_stats() const {
   return impl_->writer ? impl_->writer->stats() : store::GroupCommitWriter::Stats{};
+}
+
+http::HttpServerStats BusServer::http_stats() const {
+  return impl_->server ? impl_->server->stats() : http::HttpServerStats{};
 }
 
 uint16_t BusServer::port() const { return impl_->server ? impl_->server->port() : 0; }

@@ -11,6 +11,7 @@
 #include "crypto/keys.h"
 #include "delivery/dispatcher.h"
 #include "engine/guards.h"
+#include "http/admission.h"
 #include "store/group_commit.h"
 
 namespace govesb::server {
@@ -26,6 +27,12 @@ struct ServeOptions {
   size_t io_threads = std::max(1u, std::thread::hardware_concurrency());
   std::chrono::seconds token_ttl{3600};
   size_t max_body_bytes = 8 * 1024 * 1024;
+  // Admission control (http::ServerOptions): caps on open client connections in total (kept
+  // below the open-file limit) and per client address (0: none); over a cap a connection is
+  // refused at once. A TLS client must finish its handshake within tls_handshake_timeout.
+  size_t max_connections = 10'000;
+  size_t max_connections_per_address = 256;
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
   // Time source (token expiry); nullptr: the system clock. Tests pass a SimulatedClock.
   const Clock* clock = nullptr;
   // Guaranteed delivery (push, asynchronous answers): retries, timeouts, breakers. Its `tls`
@@ -76,6 +83,8 @@ class BusServer {
   // Valid after Start; for tests and benchmarks.
   delivery::DeliveryMetrics delivery_metrics() const;
   store::GroupCommitWriter::Stats durability_stats() const;
+  // Connection admission counters; http::PrometheusText renders them for /metrics.
+  http::HttpServerStats http_stats() const;
 
   struct Impl;
 
