@@ -52,18 +52,25 @@ export async function admin(dataDir, ...args) {
   }
 }
 
-// Which features the binary advertises: features.json maps a name to a command whose help
-// output must match a pattern. A feature is on when its pattern matches.
+// Which features the binary advertises: features.json maps a name to a list of conditions
+// ("all"), each a command whose help output must match a pattern. A feature is on when every
+// pattern matches.
 export async function detectFeatures(spec) {
   const helps = new Map();
-  const out = {};
-  for (const [name, { command, matches }] of Object.entries(spec)) {
+  const help = async (command) => {
     const key = command.join(' ');
     if (!helps.has(key)) {
       const r = await run(command, { timeoutMs: 10_000 });
       helps.set(key, `${r.stdout}\n${r.stderr}`);
     }
-    out[name] = new RegExp(matches, 'm').test(helps.get(key));
+    return helps.get(key);
+  };
+  const out = {};
+  for (const [name, { all }] of Object.entries(spec)) {
+    out[name] = true;
+    for (const { command, matches } of all) {
+      if (!new RegExp(matches, 'm').test(await help(command))) out[name] = false;
+    }
   }
   return out;
 }
