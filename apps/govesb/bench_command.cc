@@ -1,6 +1,6 @@
-// `govesb bench setup|run|drain|crypto|idle|free-port` and `govesb bench-provider`: the benchmark
-// harness (the work is in src/bench/; see its README). Every bench leaf prints a table, or one
-// JSON object with --json; failures print "error: <reason>" on stderr and exit 1.
+// `govesb bench setup|run|drain|crypto|idle|token-attack|free-port` and `govesb bench-provider`:
+// the benchmark harness (the work is in src/bench/; see its README). Every bench leaf prints a
+// table, or one JSON object with --json; failures print "error: <reason>" on stderr and exit 1.
 #include <pthread.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -21,6 +21,7 @@
 #include "bench/provider_stub.h"
 #include "bench/run.h"
 #include "bench/setup.h"
+#include "bench/token_attack.h"
 #include "commands.h"
 #include "crypto/keys.h"
 #include "server/bus_server.h"
@@ -339,14 +340,13 @@ void AddBenchCommands(CLI::App& app) {
       "idle", "Hold many served keep-alive connections open and idle (memory per connection)");
   idle_cmd->add_option("--url", idle->url, "Plain-HTTP bus base URL")->required();
   idle_cmd->add_option("--connections", idle->connections, "How many")->capture_default_str();
+  idle_cmd->add_flag("--tcp-only", idle->tcp_only,
+                     "Open bare TCP connections and send nothing (to a TLS bus: no ClientHello); "
+                     "close them with a reset");
   auto hold = std::make_shared<int64_t>(10);
   idle_cmd->add_option("--hold-seconds", *hold, "How long to hold them")->capture_default_str();
   idle_cmd->callback([idle, hold] {
-    rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-      limit.rlim_cur = limit.rlim_max;
-      setrlimit(RLIMIT_NOFILE, &limit);
-    }
+    RaiseOpenFileLimit();
     idle->hold = std::chrono::seconds(*hold);
     idle->on_held = [](size_t n) {
       std::printf("bench-idle: holding %zu connections\n", n);
@@ -354,6 +354,29 @@ void AddBenchCommands(CLI::App& app) {
     };
     auto held = bench::HoldIdleConnections(*idle);
     if (!held.ok()) Fail(held.status().message());
+  });
+
+  auto attack = std::make_shared<bench::TokenAttackOptions>();
+  auto attack_ms = std::make_shared<int64_t>(10'000);
+  auto* attack_cmd = bench->add_subcommand(
+      "token-attack",
+      "Brute-force the token endpoint with wrong secrets for one client id from many connections");
+  attack_cmd->add_option("--url", attack->url, "Plain-HTTP bus base URL")->required();
+  attack_cmd->add_option("--client-id", attack->client_id, "The client id attacked")->required();
+  attack_cmd->add_option("--connections", attack->connections, "Attacking connections")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{10'000}));
+  attack_cmd->add_option("--duration-ms", *attack_ms, "How long the attack lasts")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+  attack_cmd->callback([attack, attack_ms, json, quiet_logs] {
+    quiet_logs();
+    RaiseOpenFileLimit();
+    attack->duration = std::chrono::milliseconds(*attack_ms);
+    auto report = bench::RunTokenAttack(*attack);
+    if (!report.ok()) Fail(report.status().message());
+    std::string text = bench::TokenAttackJson(*report, *attack);
+    Print(*json ? text : text + "\n", *json);
   });
 
   auto provider = std::make_shared<ProviderArgs>();

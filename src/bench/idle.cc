@@ -16,9 +16,13 @@ using tcp = asio::ip::tcp;
 
 Result<size_t> HoldIdleConnections(const IdleOptions& options) {
   auto url = boost::urls::parse_absolute_uri(options.url);
-  if (!url || url->scheme() != "http") return InvalidArgument("--url must be http://HOST:PORT");
+  if (!url || (url->scheme() != "http" && !(options.tcp_only && url->scheme() == "https"))) {
+    return InvalidArgument(options.tcp_only ? "--url must be http(s)://HOST:PORT"
+                                            : "--url must be http://HOST:PORT");
+  }
   std::string host(url->encoded_host());
-  std::string port = url->has_port() ? std::string(url->port()) : "80";
+  std::string port =
+      url->has_port() ? std::string(url->port()) : (url->scheme() == "https" ? "443" : "80");
   asio::io_context ctx;
   tcp::resolver resolver(ctx);
   boost::system::error_code ec;
@@ -34,6 +38,11 @@ Result<size_t> HoldIdleConnections(const IdleOptions& options) {
     if (ec) {
       return Unavailable("connection " + std::to_string(i + 1) + " failed: " + ec.message() +
                          " (raise ulimit -n?)");
+    }
+    if (options.tcp_only) {
+      s.set_option(asio::socket_base::linger(true, 0), ec);
+      sockets.push_back(std::move(s));
+      continue;
     }
     asio::write(s, asio::buffer(request), ec);
     asio::streambuf answer;

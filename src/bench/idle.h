@@ -13,9 +13,13 @@ namespace govesb::bench {
 // one small request on each (GET /health) so that each is a served, kept-alive connection,
 // then holds them all open and idle for `hold`. For measuring the bus's memory per idle
 // connection. `on_held` runs once all are open (with the count), before the hold.
+// With `tcp_only` nothing is sent: each connection is a bare TCP connection (to a TLS bus, one
+// that never sends its ClientHello), the URL may be https, and the connections are closed with
+// a reset (SO_LINGER 0) so that bursts of them leave no TIME_WAIT ports behind.
 struct IdleOptions {
-  std::string url;  // http://HOST:PORT
+  std::string url;  // http://HOST:PORT (https://HOST:PORT with tcp_only)
   size_t connections = 10'000;
+  bool tcp_only = false;
   std::chrono::seconds hold{10};
   std::function<void(size_t held)> on_held;
 };
