@@ -23,6 +23,7 @@ struct ServeArgs {
   int64_t answer_window_s = 86'400;
   int64_t checkpoint_interval_s = 60;
   int64_t tls_handshake_timeout_ms = 10'000;
+  int64_t read_timeout_ms = 30'000;
   double evidence_retention_days = 30;
   double rate_per_system = 500;
   double burst_per_system = 1000;
@@ -30,6 +31,9 @@ struct ServeArgs {
   double burst_per_api = 0;
   int64_t replay_window_s = 600;
   size_t replay_max_entries = 1'000'000;
+  uint32_t token_free_failures = 5;
+  uint32_t token_free_failures_per_address = 20;
+  int64_t token_max_lock_s = 900;
   bool no_evidence = false;
 };
 
@@ -119,14 +123,26 @@ void RunServe(ServeArgs& args) {
   g.replay_enabled = args.replay_window_s > 0;
   g.replay.window = std::chrono::seconds(args.replay_window_s);
   g.replay.max_entries = args.replay_max_entries;
+  if (args.token_free_failures < 1 || args.token_free_failures_per_address < 1 ||
+      args.token_max_lock_s < 1 || args.token_max_lock_s > 86'400) {
+    std::fprintf(stderr,
+                 "error: --token-free-failures and --token-free-failures-per-address must be >= "
+                 "1, --token-max-lock 1 to 86400 seconds\n");
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  g.token_client.free_failures = args.token_free_failures;
+  g.token_address.free_failures = args.token_free_failures_per_address;
+  g.token_client.max_lock = g.token_address.max_lock = std::chrono::seconds(args.token_max_lock_s);
   if (args.options.max_connections < 1 || args.tls_handshake_timeout_ms < 100 ||
-      args.tls_handshake_timeout_ms > 600'000) {
+      args.tls_handshake_timeout_ms > 600'000 || args.read_timeout_ms < 100 ||
+      args.read_timeout_ms > 600'000) {
     std::fprintf(stderr,
                  "error: connection settings out of range: --max-connections >= 1, "
-                 "--tls-handshake-timeout-ms 100-600000\n");
+                 "--tls-handshake-timeout-ms and --read-timeout-ms 100-600000\n");
     throw CLI::RuntimeError(kExitFailure);
   }
   args.options.tls_handshake_timeout = std::chrono::milliseconds(args.tls_handshake_timeout_ms);
+  args.options.read_timeout = std::chrono::milliseconds(args.read_timeout_ms);
   SetUpLogging(args.log_level);
   RaiseOpenFileLimit();
 
@@ -190,6 +206,9 @@ void AddServeCommand(CLI::App& app) {
                   "Most open connections from one client address; more are refused at once "
                   "(429, or closed for TLS). 0: no limit")
       ->capture_default_str();
+  cmd->add_option("--read-timeout-ms", args->read_timeout_ms,
+                  "A request must arrive within this (slow senders are closed)")
+      ->capture_default_str();
   cmd->add_option("--tls-handshake-timeout-ms", args->tls_handshake_timeout_ms,
                   "Time a TLS client has, from connecting, to finish its handshake")
       ->capture_default_str();
@@ -248,6 +267,15 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--replay-window", args->replay_window_s,
                   "Seconds during which the same signed push or async answer is refused as a "
                   "replay, and a repeated pull counted (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--token-free-failures", args->token_free_failures,
+                  "Failed client_credentials per client id within a minute before a lock-out "
+                  "(1 s, doubling with each further failure)")
+      ->capture_default_str();
+  cmd->add_option("--token-free-failures-per-address", args->token_free_failures_per_address,
+                  "The same per client address")
+      ->capture_default_str();
+  cmd->add_option("--token-max-lock", args->token_max_lock_s, "Longest lock-out, seconds")
       ->capture_default_str();
   cmd->add_option("--replay-max-entries", args->replay_max_entries,
                   "Signed messages the replay window remembers at most (about 64 bytes each)")

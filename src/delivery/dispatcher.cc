@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "base/log_safe_fmt.h"
 #include "http/await_status.h"
 #include "http/client.h"
 #include "http/io_threads.h"
@@ -469,8 +470,9 @@ Attempt Dispatcher::Impl::Judge(const Result<http::UpstreamResponse>& answer,
   if (!answer.ok()) {
     const Status& s = answer.status();
     a.outcome = s.code() == StatusCode::kDeadlineExceeded ? "timeout"
-                : s.code() == StatusCode::kBadGateway     ? "bad_gateway"
-                                                          : "unreachable";
+                : s.code() == StatusCode::kBadGateway || s.code() == StatusCode::kResourceExhausted
+                    ? "bad_gateway"  // garbage, or an answer over the size limit
+                    : "unreachable";
     a.error = s.message();
     return a;
   }
@@ -542,8 +544,8 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
       a.outcome = "undeliverable";
       a.error = target.status().message();
       Record(a);
-      spdlog::warn("delivery id={} requestId={} code={} dead-lettered: {}", d.id, d.request_id,
-                   d.code, a.error);
+      spdlog::warn("delivery id={} requestId={} code={} dead-lettered: {}", d.id,
+                   Untrusted(d.request_id), Untrusted(d.code), Untrusted(a.error, 512));
       deps.queue->DeadLetter(d.id, std::move(a));
       dead.fetch_add(1);
       Forget(lane, it);
@@ -632,7 +634,8 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
     ++d.attempts;
     if (d.attempts >= options.max_attempts) {
       spdlog::warn("delivery id={} requestId={} code={} dead-lettered after {} attempts: {}: {}",
-                   d.id, d.request_id, d.code, d.attempts, a.outcome, a.error);
+                   d.id, Untrusted(d.request_id), Untrusted(d.code), d.attempts, a.outcome,
+                   Untrusted(a.error, 512));
       deps.queue->DeadLetter(d.id, std::move(a));
       dead.fetch_add(1);
       Forget(lane, it);
@@ -642,7 +645,8 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
     auto delay = RetryDelay(d.attempts, options.retry_base, options.retry_max, uniform(random));
     d.next_attempt_at_ms = a.at_ms + delay.count();
     spdlog::info("delivery id={} requestId={} code={} attempt {} failed ({}: {}); next in {} ms",
-                 d.id, d.request_id, d.code, d.attempts, a.outcome, a.error, delay.count());
+                 d.id, Untrusted(d.request_id), Untrusted(d.code), d.attempts, a.outcome,
+                 Untrusted(a.error, 512), delay.count());
     deps.queue->Nack(d.id, std::move(a), d.next_attempt_at_ms);
   }
   lane->running = false;

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/log_safe.h"
+#include "base/log_safe_fmt.h"
+
 namespace govesb::engine {
 
 std::string_view KindName(Kind k) {
@@ -21,35 +24,39 @@ std::string_view KindName(Kind k) {
 void ExchangeLog::Write(int http_status, const Status& outcome) const {
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  // Optional parts, only when there is something to say.
+  // Codes, ids and messages quote what the caller sent: each is escaped and bounded, so that a
+  // request cannot write a line of its own (issue 13, point 5). Client ids come from the
+  // registry.
   std::string extra;
   if (!replay_of.empty()) {
     extra += " replay_of=";
-    extra += replay_of;
+    AppendLogSafe(extra, replay_of, 80);
   }
   if (!detail.empty()) {
     extra += " detail=\"";
-    extra += detail;
+    AppendLogSafe(extra, detail, 512);
     extra += '"';
   }
   if (outcome.ok()) {
     spdlog::info(
         "exchange requestId={} kind={} consumer={} api={} provider={} sig={} http={} "
         "outcome=ok latency_ms={:.2f}{}",
-        request_id, kind, consumer, api, provider, signature_variant, http_status, ms, extra);
+        Untrusted(request_id, 80), kind, consumer, Untrusted(api, 80), provider, signature_variant,
+        http_status, ms, extra);
   } else {
     spdlog::warn(
         "exchange requestId={} kind={} consumer={} api={} provider={} sig={} http={} "
         "outcome={} error=\"{}\" latency_ms={:.2f}{}",
-        request_id, kind, consumer, api, provider, signature_variant, http_status,
-        StatusCodeName(outcome.code()), outcome.message(), ms, extra);
+        Untrusted(request_id, 80), kind, consumer, Untrusted(api, 80), provider, signature_variant,
+        http_status, StatusCodeName(outcome.code()), Untrusted(outcome.message(), 512), ms, extra);
   }
 }
 
 void ExchangeEvidence::Add(std::string_view kind, const ExchangeLog& log, std::string_view from,
                            std::string_view to, const Status& outcome, int64_t at_ms,
                            std::string_view data, std::string_view signature, int64_t size,
-                           const crypto::Sha256Digest* data_sha256) {
+                           const crypto::Sha256Digest* data_sha256,
+                           std::string_view signature_variant) {
   if (!enabled) return;
   evidence::RecordView r;
   r.at_ms = at_ms;
@@ -76,6 +83,7 @@ void ExchangeEvidence::Add(std::string_view kind, const ExchangeLog& log, std::s
   }
   r.signature = signature;
   r.signature_sha256_derived = true;
+  r.signature_variant = signature_variant;
   std::string sealed_body;
   if (body_key != nullptr && from != "bus" && !data.empty()) {
     auto sealed = evidence::SealBody(*body_key, log.request_id, kind, data);
@@ -83,8 +91,8 @@ void ExchangeEvidence::Add(std::string_view kind, const ExchangeLog& log, std::s
       sealed_body = std::move(*sealed);
       r.body_encrypted = sealed_body;
     } else {
-      spdlog::error("evidence: a body of exchange {} could not be encrypted: {}", log.request_id,
-                    sealed.status().message());
+      spdlog::error("evidence: a body of exchange {} could not be encrypted: {}",
+                    Untrusted(log.request_id), sealed.status().message());
     }
   }
   records.Add(r);

@@ -66,7 +66,8 @@ struct ExchangeEvidence {
   void Add(std::string_view kind, const ExchangeLog& log, std::string_view from,
            std::string_view to, const Status& outcome, int64_t at_ms, std::string_view data,
            std::string_view signature, int64_t size,
-           const crypto::Sha256Digest* data_sha256 = nullptr);
+           const crypto::Sha256Digest* data_sha256 = nullptr,
+           std::string_view signature_variant = {});
 };
 
 struct ExchangeContext {

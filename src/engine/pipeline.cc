@@ -33,6 +33,7 @@
 
 #include <chrono>
 
+#include "base/log_safe_fmt.h"
 #include "crypto/primitives.h"
 #include "engine/engine.h"
 #include "engine/refusal.h"
@@ -104,11 +105,11 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   if (x.evidence.refused) {
     // Nothing is released by a refusal: it still goes out, and the gap is logged.
     spdlog::error("exchange requestId={}: the evidence of its refusal could not be written: {}",
-                  x.log.request_id, written.message());
+                  Untrusted(x.log.request_id), written.message());
     co_return response;
   }
   spdlog::error("exchange requestId={} withheld: its evidence could not be written: {}",
-                x.log.request_id, written.message());
+                Untrusted(x.log.request_id), written.message());
   co_return Refuse(Unavailable("the exchange could not be recorded in the evidence log, so its "
                                "answer is withheld; try again later"),
                    x.log.request_id, *deps_.signer, x.format);
@@ -149,7 +150,8 @@ void Engine::RecordRequest(ExchangeContext& x, const Status& outcome) {
   x.evidence.Add(KindName(x.kind), x.log, x.log.consumer, "bus", outcome, x.started_ms,
                  received != nullptr ? received->data_raw : std::string_view(),
                  received != nullptr ? std::string_view(received->signature) : std::string_view(),
-                 static_cast<int64_t>(x.request_size), x.verified ? &x.data_sha256 : nullptr);
+                 static_cast<int64_t>(x.request_size), x.verified ? &x.data_sha256 : nullptr,
+                 x.verified ? wire::SignatureVariantName(x.variant) : std::string_view());
 }
 
 HttpResponse Engine::RefuseExchange(ExchangeContext& x, const Status& status) {

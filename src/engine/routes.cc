@@ -147,10 +147,11 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
   // (Named awaitable: no temporaries with destructors inside a co_await under GCC 12.)
   auto pending = deps_.upstream->Post(std::move(upstream_request));
   auto answer = co_await std::move(pending);
+  std::string_view reply_variant_name;
   auto record_reply = [&](const Status& outcome, std::string_view data, std::string_view sig,
                           size_t size, const crypto::Sha256Digest* data_sha256 = nullptr) {
     x.evidence.Add("reply", x.log, provider.client_id, "bus", outcome, deps_.clock->NowMillis(),
-                   data, sig, static_cast<int64_t>(size), data_sha256);
+                   data, sig, static_cast<int64_t>(size), data_sha256, reply_variant_name);
   };
   if (!answer.ok()) {
     // The consumer learns what kind of failure it was; the provider's address and the
@@ -165,11 +166,12 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
     }
     if (s.code() == StatusCode::kResourceExhausted) {
       co_return RefuseExchange(x, BadGateway("the answer of the provider of API " + api_code +
-                                             " is larger than the bus passes on"));
+                                             " is larger than the limit the bus passes on"));
     }
     if (s.code() == StatusCode::kBadGateway) {
       co_return RefuseExchange(x, BadGateway("the provider of API " + api_code +
-                                             " answered with something that is not HTTP"));
+                                             " answered with something that is not a complete "
+                                             "HTTP answer"));
     }
     co_return RefuseExchange(
         x, Unavailable("the provider of API " + api_code + " could not be reached"));
@@ -189,7 +191,13 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
                                            "GovESB envelope"));
   }
   crypto::Sha256Digest reply_sha256{};
-  auto reply_variant = wire::VerifyEnvelope(*reply_env, *provider.public_key, &reply_sha256);
+  auto reply_variant = wire::VerifyEnvelope(
+      *reply_env, *provider.public_key, &reply_sha256,
+      provider.signature_fallbacks ? wire::Fallbacks::kAllowed : wire::Fallbacks::kOff);
+  if (reply_variant.ok()) {
+    reply_variant_name = wire::SignatureVariantName(*reply_variant);
+    if (deps_.guards != nullptr) deps_.guards->usage().Count(provider.id, *reply_variant);
+  }
   if (reply_variant.ok() && !wire::VerifiedTextIsPassedOn(*reply_env, *reply_variant)) {
     reply_variant = BadSignature("the reply's signature verifies only over other text");
   }

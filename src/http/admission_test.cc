@@ -284,5 +284,25 @@ TEST_F(AdmissionTest, ChunkedBodyOverTheLimitGets413) {
   EXPECT_EQ(answer.rfind("HTTP/1.1 413 ", 0), 0u) << answer;
 }
 
+TEST_F(AdmissionTest, TransferEncodingNotEndingInChunkedIsRefusedAndClosed) {
+  // Regression (attack suite): "chunked, identity" was read as a request without a body, and
+  // the bytes after the headers were then served as a second request (request smuggling).
+  StartServer({});
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: bus\r\n\r\n";
+  for (const char* te : {"chunked, identity", "gzip, chunked", "identity",
+                         "chunked\r\nTransfer-Encoding: chunked"}) {
+    RawClient c(port());
+    c.Send(std::string("POST /x HTTP/1.1\r\nHost: bus\r\nTransfer-Encoding: ") + te +
+           "\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + smuggled);
+    bool closed = false;
+    std::string answer = c.ReadToEnd(&closed);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400 ", 0), 0u) << te << ": " << answer;
+    EXPECT_NE(answer.find("Transfer-Encoding"), std::string::npos) << answer;
+    EXPECT_EQ(answer.find("HTTP/1.1", 5), std::string::npos)
+        << te << ": a second answer means the body was served as a request: " << answer;
+    EXPECT_TRUE(closed) << te;
+  }
+}
+
 }  // namespace
 }  // namespace govesb::http

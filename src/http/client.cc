@@ -168,11 +168,11 @@ struct PooledUpstreamClient::Impl {
                               std::to_string(request.timeout.count()) + " ms");
     }
     if (rec == bhttp::error::body_limit) {
-      return BadGateway("the provider's answer is larger than the limit of " +
+      return ResourceExhausted("the provider's answer is larger than the limit of " +
                         std::to_string(options.max_response_bytes) + " bytes (" + ep.key + ")");
     }
     if (rec == bhttp::error::header_limit) {
-      return BadGateway("the provider's answer headers are larger than the limit of " +
+      return ResourceExhausted("the provider's answer headers are larger than the limit of " +
                         std::to_string(kMaxAnswerHeaderBytes) + " bytes (" + ep.key + ")");
     }
     if (rec == bhttp::error::buffer_overflow) {

@@ -35,16 +35,16 @@ class UpstreamClient {
   virtual ~UpstreamClient() = default;
   // Errors, each with a message that says what happened: kUnavailable (cannot resolve,
   // connect, TLS failure, closed before answering), kDeadlineExceeded (no complete answer
-  // within the timeout), kBadGateway (unparseable HTTP, closed in the middle of the answer,
-  // "the provider's answer is larger than the limit of N bytes", headers over 64 KiB),
-  // kInvalidArgument (bad URL).
+  // within the timeout), kBadGateway (unparseable HTTP, closed in the middle of the answer),
+  // kResourceExhausted ("the provider's answer is larger than the limit of N bytes", headers
+  // over 64 KiB), kInvalidArgument (bad URL).
   virtual boost::asio::awaitable<Result<UpstreamResponse>> Post(UpstreamRequest request) = 0;
 };
 
 struct PooledClientOptions {
   size_t max_idle_per_host = 256;  // per I/O thread
   std::chrono::milliseconds idle_ttl{30'000};
-  // The largest answer body accepted from a provider; a larger one is kBadGateway.
+  // The largest answer body accepted from a provider; a larger one is kResourceExhausted.
   size_t max_response_bytes = 8 * 1024 * 1024;
   // For https:// upstreams; when null a context verifying against the system store is used.
   std::shared_ptr<boost::asio::ssl::context> tls;

@@ -17,6 +17,8 @@
 #include <future>
 #include <unordered_set>
 
+#include "base/log_safe_fmt.h"
+
 namespace govesb::http {
 
 namespace asio = boost::asio;
@@ -228,6 +230,23 @@ std::pair<int, std::string> ReadErrorAnswer(const boost::system::error_code& ec,
   return {0, {}};
 }
 
+// True unless the request names a Transfer-Encoding other than exactly "chunked", once.
+bool UnambiguousFraming(const bhttp::request_parser<bhttp::string_body>& parser) {
+  const auto& header = parser.get();
+  size_t count = 0;
+  for (const auto& field : header) {
+    if (field.name() != bhttp::field::transfer_encoding) continue;
+    ++count;
+    std::string_view value = field.value();
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (!beast::iequals(value, "chunked")) return false;
+  }
+  return count <= 1;
+}
+
 // Serves requests on one connection until it closes. `Stream` is beast::tcp_stream or
 // beast::ssl_stream<beast::tcp_stream>.
 template <class Stream>
@@ -254,6 +273,14 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
     if (hec) {
       std::tie(error_status, error_message) = ReadErrorAnswer(hec, options, false);
       if (error_status == 0) co_return;  // closed, timed out, reset: nothing to answer
+    } else if (!UnambiguousFraming(parser)) {
+      // RFC 9112 6.3: a Transfer-Encoding whose final coding is not chunked (or any coding we
+      // do not decode) leaves the body's length unknown. Reading on would take the body for a
+      // next request (smuggling): answer 400 and close.
+      error_status = 400;
+      error_message =
+          "malformed HTTP request: Transfer-Encoding must be exactly \"chunked\" (once); "
+          "other codings are not accepted";
     } else {
       conn.busy = true;
       // curl and some Java clients wait for "100 Continue" before sending large bodies.
@@ -307,8 +334,8 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
       response = co_await handler(request);
     } catch (const std::exception& e) {
       // Last resort: a bug. The client gets a 500, the operator a log line.
-      spdlog::error("unexpected exception serving {} {}: {}", request.method, request.target,
-                    e.what());
+      spdlog::error("unexpected exception serving {} {}: {}", Untrusted(request.method),
+                    Untrusted(request.target), e.what());
       response = options.error_response(500, "internal error; the operator has been told");
       keep_alive = false;
     }

@@ -188,7 +188,7 @@ TEST_F(ServerClientTest, OversizedAnswerIsReportedAsSuch) {
                          std::string(5000, 'x'));
     auto r = Post({provider.Url(), "x", "text/plain", std::chrono::seconds(5)});
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), StatusCode::kBadGateway) << r.status().ToString();
+    EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().ToString();
     EXPECT_NE(r.status().message().find("the provider's answer is larger than the limit of 1000 "
                                         "bytes"),
               std::string::npos)
@@ -201,7 +201,7 @@ TEST_F(ServerClientTest, OversizedAnswerIsReportedAsSuch) {
                          "\r\n0\r\n\r\n");
     auto r = Post({provider.Url(), "x", "text/plain", std::chrono::seconds(5)});
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), StatusCode::kBadGateway) << r.status().ToString();
+    EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().ToString();
     EXPECT_NE(r.status().message().find("larger than the limit of 1000 bytes"), std::string::npos)
         << r.status().ToString();
   }

@@ -141,6 +141,7 @@ Status BusServer::Start() {
   sopts.max_connections = o.max_connections;
   sopts.max_connections_per_address = o.max_connections_per_address;
   sopts.handshake_timeout = o.tls_handshake_timeout;
+  sopts.read_timeout = o.read_timeout;
   // Every connection is a descriptor; the server keeps its cap below this limit.
   http::RaiseOpenFileLimit();
   if (!o.plain_http) {
@@ -201,6 +202,11 @@ Status BusServer::Start() {
   deps.evidence_body_key = s.data_dir->evidence_key();
   s.guards = std::make_unique<engine::Guards>(*s.clock, o.guards);
   deps.guards = s.guards.get();
+  // The HTTP server is made after the engine (it needs the engine's error answers); /metrics
+  // reads it through Impl once it exists.
+  deps.extra_metrics = [&s](std::string& out) {
+    if (s.server) out += http::PrometheusText(s.server->stats());
+  };
   s.engine = std::make_unique<engine::Engine>(std::move(deps));
   sopts.error_response = [e = s.engine.get()](int status, std::string_view message) {
     return e->ServerError(status, message);

@@ -33,6 +33,9 @@ struct ServeOptions {
   size_t max_connections = 10'000;
   size_t max_connections_per_address = 256;
   std::chrono::milliseconds tls_handshake_timeout{10'000};
+  // A request (headers and body) must arrive within this once its connection is open or its
+  // previous answer was sent; slower ones (slowloris) are closed.
+  std::chrono::milliseconds read_timeout{30'000};
   // Time source (token expiry); nullptr: the system clock. Tests pass a SimulatedClock.
   const Clock* clock = nullptr;
   // Guaranteed delivery (push, asynchronous answers): retries, timeouts, breakers. Its `tls`

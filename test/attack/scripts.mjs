@@ -89,12 +89,15 @@ async function silent(ctx, send, expect) {
 
 // `connections` attackers, each on its own connection, post wrong secrets for target's client id
 // while latecomer (another address, never had a token) asks for its first token.
+const BRUTE_FORCE_ADDRESS = '127.0.0.3';
+
 async function tokenBruteforce(ctx, send, expect) {
   const { target, latecomer } = ctx.parties;
   const deadline = Date.now() + send.maxMs;
   const answers = [];
   const attackers = Array.from({ length: send.connections }, async (_, i) => {
-    const agent = agentFor(ctx.bus, { maxSockets: 1 });
+    // From an address of their own: the lock-out they earn must not touch other cases.
+    const agent = agentFor(ctx.bus, { maxSockets: 1, localAddress: BRUTE_FORCE_ADDRESS });
     try {
       for (let k = 0; k < send.attemptsPerConnection && Date.now() < deadline; k++) {
         try {
