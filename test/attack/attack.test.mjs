@@ -19,7 +19,9 @@ import {
 import { SCRIPTS, checkAnswer, expandText } from './scripts.mjs';
 
 const HERE = import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname);
-const LEGIT_P99_MS = Number(process.env.ATTACK_LEGIT_P99_MS ?? 2000);
+// Generous: under `make test` the suite shares two cores with every other test; the tight
+// figure (p99 under 50 ms) is the bench row attack-token.
+const LEGIT_P99_MS = Number(process.env.ATTACK_LEGIT_P99_MS ?? 4000);
 const CONCURRENCY = 8;
 
 function loadCases() {
