@@ -37,8 +37,8 @@ struct GuardOptions {
   limits::LockoutPolicy token_address{.free_failures = 20};
   // Secret hashes (scrypt, ~80 ms of CPU each) in progress at once for one client address, and
   // in all: more are refused with 429 rather than queued behind each other.
-  size_t token_hashes_per_address = 2;
-  size_t token_hashes_total = 16;
+  size_t token_hashes_per_address = 4;
+  size_t token_hashes_total = 32;
   // Replay window: the signed bytes each system sent are remembered this long (0: off).
   replay::ReplayWindowOptions replay{};
   bool replay_enabled = true;

@@ -228,5 +228,180 @@ TEST_F(StagesTest, AuthoriseAPushOnlyForItsPublisher) {
   EXPECT_EQ(RunTo(y, 5).code(), StatusCode::kNotFound);
 }
 
+// ---- admit, replay, fallbacks ----
+
+class GuardedStagesTest : public StagesTest {
+ protected:
+  GuardOptions Options() {
+    GuardOptions o;
+    o.system_rate = limits::Rate{2, 2};
+    o.replay.window = std::chrono::seconds(60);
+    o.replay.max_entries = 1000;
+    return o;
+  }
+
+  // Runs every check up to and including the replay stage.
+  Status RunAll(ExchangeContext& x, Guards& guards) {
+    if (Status s = ParseStage(x); !s.ok()) return s;
+    if (Status s = AuthenticateStage(x, tokens_, snapshot_); !s.ok()) return s;
+    if (Status s = ClassifyStage(x); !s.ok()) return s;
+    if (Status s = AdmitStage(x, guards); !s.ok()) return s;
+    if (Status s = VerifyStage(x); !s.ok()) return s;
+    if (Status s = AuthoriseStage(x); !s.ok()) return s;
+    return ReplayStage(x, guards);
+  }
+};
+
+TEST_F(GuardedStagesTest, AdmitRefusesBeyondTheSystemsBurstWithRetryAfter) {
+  Guards guards(clock_, Options());
+  for (int i = 0; i < 2; ++i) {
+    http::HttpRequest r = Request(Signed(R"({"apiCode":"GETUSR","n":)" + std::to_string(i) + "}"));
+    ExchangeContext x(r);
+    ASSERT_TRUE(RunAll(x, guards).ok()) << i;
+  }
+  http::HttpRequest r = Request(Signed(R"({"apiCode":"GETUSR","n":3})"));
+  ExchangeContext x(r);
+  Status s = RunAll(x, guards);
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(HttpStatusFor(s.code()), 429);
+  EXPECT_EQ(x.retry_after_seconds, 1);
+  EXPECT_NE(s.message().find("2 requests per second"), std::string::npos) << s.message();
+  EXPECT_FALSE(x.verified) << "refused before the signature is verified";
+  clock_.Advance(std::chrono::milliseconds(500));
+  http::HttpRequest later = Request(Signed(R"({"apiCode":"GETUSR","n":4})"));
+  ExchangeContext y(later);
+  EXPECT_TRUE(RunAll(y, guards).ok()) << "a token came back after half a second at 2/s";
+}
+
+TEST_F(GuardedStagesTest, AdmitUsesTheRegistrysLimits) {
+  Guards guards(clock_, Options());
+  ASSERT_TRUE(
+      registry_.SetSystemRateLimit(consumer_.client_id, {registry::kRateUnlimited, {}}).ok());
+  ASSERT_TRUE(registry_.SetApiRateLimit("GETUSR", {1.0, 1.0}).ok());
+  Reload();
+  http::HttpRequest first = Request(Signed(R"({"apiCode":"GETUSR","n":1})"));
+  ExchangeContext x(first);
+  ASSERT_TRUE(RunAll(x, guards).ok());
+  http::HttpRequest second = Request(Signed(R"({"apiCode":"GETUSR","n":2})"));
+  ExchangeContext y(second);
+  Status s = RunAll(y, guards);
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(s.message().find("calls API GETUSR"), std::string::npos) << s.message();
+  // The system itself is unlimited: another API is not held back.
+  ASSERT_TRUE(registry_.AddGrant(consumer_.client_id, "NOGRNT").ok());
+  Reload();
+  for (int i = 0; i < 5; ++i) {
+    http::HttpRequest other =
+        Request(Signed(R"({"apiCode":"NOGRNT","n":)" + std::to_string(i) + "}"));
+    ExchangeContext z(other);
+    EXPECT_TRUE(RunAll(z, guards).ok()) << i;
+  }
+}
+
+TEST_F(GuardedStagesTest, ReplayedPullIsRecordedNotRefusedByDefault) {
+  Guards guards(clock_, Options());
+  const std::string body = Signed(R"({"apiCode":"GETUSR","esbBody":{"q":1}})");
+  http::HttpRequest first = Request(body);
+  ExchangeContext x(first);
+  ASSERT_TRUE(RunAll(x, guards).ok());
+  EXPECT_TRUE(x.replay_recorded);
+  http::HttpRequest again = Request(body);
+  ExchangeContext y(again);
+  ASSERT_TRUE(RunAll(y, guards).ok());
+  EXPECT_EQ(y.log.replay_of, x.log.request_id);
+  EXPECT_EQ(guards.replays_recorded.load(), 1u);
+}
+
+TEST_F(GuardedStagesTest, ReplayedPullIsRefusedWhereTheApiSaysSo) {
+  Guards guards(clock_, Options());
+  ASSERT_TRUE(registry_.SetApiReplayPolicy("GETUSR", registry::ReplayPolicy::kRefuse).ok());
+  Reload();
+  const std::string body = Signed(R"({"apiCode":"GETUSR","esbBody":{"q":1}})");
+  http::HttpRequest first = Request(body);
+  ExchangeContext x(first);
+  ASSERT_TRUE(RunAll(x, guards).ok());
+  http::HttpRequest again = Request(body);
+  ExchangeContext y(again);
+  Status s = RunAll(y, guards);
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(s.message().find(x.log.request_id), std::string::npos) << s.message();
+  // After the window, the same bytes are new again.
+  clock_.Advance(std::chrono::seconds(61));
+  http::HttpRequest later = Request(body);
+  ExchangeContext z(later);
+  EXPECT_TRUE(RunAll(z, guards).ok());
+}
+
+TEST_F(GuardedStagesTest, ReplayedPushIsRefusedNamingTheFirst) {
+  Guards guards(clock_, Options());
+  ASSERT_TRUE(registry_.AddTopic(consumer_.client_id, "TOPIC2").ok());
+  Reload();
+  const std::string body = Signed(R"({"pushCode":"TOPIC2","esbBody":{"a":1}})");
+  http::HttpRequest first = Request(body, "/engine/esb/push-request");
+  ExchangeContext x(first);
+  ASSERT_TRUE(RunAll(x, guards).ok());
+  http::HttpRequest again = Request(body, "/engine/esb/push-request");  // a fresh token too
+  ExchangeContext y(again);
+  Status s = RunAll(y, guards);
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(s.message().find("replay"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(x.log.request_id), std::string::npos) << s.message();
+  EXPECT_EQ(guards.replays_refused.load(), 1u);
+  // Forgotten (the first push could not be stored): the same bytes pass again.
+  guards.replay()->Forget(consumer_.id, x.data_sha256, x.log.request_id);
+  clock_.Advance(std::chrono::seconds(1));  // (the rate limit of 2/s, not the window)
+  http::HttpRequest third = Request(body, "/engine/esb/push-request");
+  ExchangeContext z(third);
+  EXPECT_TRUE(RunAll(z, guards).ok());
+}
+
+TEST_F(GuardedStagesTest, FallbacksOffAcceptOnlyTheBytesSent) {
+  Guards guards(clock_, Options());
+  // Signed compactly, sent with spaces: verifies by the "compact" fallback.
+  const std::string signed_text = R"({"apiCode":"GETUSR","esbBody":{"a":1}})";
+  const std::string sent = R"({"apiCode": "GETUSR", "esbBody": {"a": 1}})";
+  auto body = [&] {
+    return "{\"data\":" + sent + ",\"signature\":\"" + consumer_key_->SignBase64(signed_text) +
+           "\"}";
+  };
+  http::HttpRequest allowed = Request(body());
+  ExchangeContext x(allowed);
+  ASSERT_TRUE(RunAll(x, guards).ok());
+  EXPECT_EQ(x.variant, wire::SignatureVariant::kCompact);
+  ASSERT_TRUE(registry_.SetSignatureFallbacks(consumer_.client_id, false).ok());
+  Reload();
+  http::HttpRequest refused = Request(body());
+  ExchangeContext y(refused);
+  Status s = RunAll(y, guards);
+  EXPECT_EQ(s.code(), StatusCode::kBadSignature);
+  EXPECT_NE(s.message().find("fallbacks off"), std::string::npos) << s.message();
+}
+
+TEST_F(GuardedStagesTest, SignatureUsageIsCountedPerSystemAndVariant) {
+  SignatureUsageCounter usage(clock_);
+  usage.Count(7, wire::SignatureVariant::kRaw);
+  usage.Count(7, wire::SignatureVariant::kRaw);
+  usage.Count(7, wire::SignatureVariant::kLatin1);
+  usage.Count(8, wire::SignatureVariant::kCompact);
+  auto taken = usage.Take();
+  ASSERT_EQ(taken.size(), 3u);
+  int64_t raw7 = 0;
+  for (const auto& u : taken) {
+    if (u.system_id == 7 && u.variant == "raw") raw7 = u.count;
+  }
+  EXPECT_EQ(raw7, 2);
+  EXPECT_TRUE(usage.Take().empty()) << "taken counts are not taken twice";
+  EXPECT_EQ(usage.Totals()[0], 2u);
+  // Recorded into the registry, they show per system.
+  for (auto& u : taken) {
+    if (u.system_id == 7) u.system_id = consumer_.id;
+    if (u.system_id == 8) u.system_id = provider_.id;
+  }
+  ASSERT_TRUE(registry_.RecordSignatureUsage(taken).ok());
+  auto listed = registry_.ListSignatureUsage(consumer_.client_id);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 2u);
+}
+
 }  // namespace
 }  // namespace govesb::engine
