@@ -45,7 +45,8 @@ TEST(Validation, Endpoints) {
 // into an int before its length was checked, a signed overflow that UBSan (make test-asan)
 // stops at.
 TEST(Validation, EndpointWithVeryLongPortIsRefusedWithoutOverflow) {
-  for (const std::string& port : {std::string(100, '7'), std::string(11, '9'), "000080"}) {
+  for (const std::string& port :
+       {std::string(100, '7'), std::string(11, '9'), std::string("000080")}) {
     Status status = ValidateEndpoint("http://h:" + port + "/");
     EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << port;
     EXPECT_NE(status.message().find("the port is not valid"), std::string::npos) << port;
