@@ -1,13 +1,14 @@
 # The two commands a newcomer needs:
 #   make run    set up, build, and run the bus on its embedded default (./govesb-data)
-#   make test   set up, build, and run every test
+#   make check  set up, build, and pass every test: `make test` (the suite on the optimised
+#               build), then `make test-asan`, `make test-tsan` and `make fuzz-smoke`
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 DATA_DIR ?= ./govesb-data
 LISTEN ?= 127.0.0.1:8443
 
-.PHONY: all setup build run test bench clean format
+.PHONY: all setup build run test check test-asan test-tsan fuzz-build fuzz fuzz-smoke bench clean format
 
 all: build
 
@@ -24,11 +25,43 @@ run: build
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 600
 
+# Everything CI runs (.ci/run).
+check: test test-asan test-tsan fuzz-smoke
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan; tests
+# labelled no-asan are left out, see README.md).
+test-asan: setup
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS) --timeout 900
+
+# The concurrency tests (labels concurrency and e2e) under ThreadSanitizer (build-tsan): only
+# their targets are built.
+TSAN_TARGETS = govesb_store_test govesb_delivery_test govesb_http_test govesb_evidence_test \
+               govesb_registry_test govesb_e2e_test govesb_push_async_test
+test-tsan: setup
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
+	ctest --preset tsan -j $(JOBS) --timeout 900
+
+# libFuzzer (fuzz/README.md), built with clang in build-fuzz. fuzz-smoke: every target a few
+# seconds over its seeds, and every saved regression replayed; fails on any crash. fuzz: long
+# runs, FUZZ_SECONDS per target (default 300), crashes saved to fuzz/crashes/.
+fuzz-build: setup
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+
+fuzz-smoke: fuzz-build
+	fuzz/run smoke
+
+fuzz: fuzz-build
+	fuzz/run long
+
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz
 
 # The benchmark (not a test): prints a table, writes bench/results/latest.json and
 # docs/performance.md. DURATION=seconds per row (default 10).

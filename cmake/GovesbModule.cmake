@@ -3,6 +3,12 @@
 # One folder under src/ is one module is one static library target `govesb_<NAME>`.
 # Headers are included as "<module>/<file>.h" relative to src/. Tests named in TESTS are
 # GoogleTest sources that sit beside the code; they build into `govesb_<NAME>_test`.
+#
+# The tests of the modules in GOVESB_CONCURRENCY_MODULES run threads against each other (the
+# group-commit writer, the delivery dispatcher and queue, the HTTP server and client, the
+# evidence log's writer, the snapshot watcher): they carry the label `concurrency` too, and
+# `make test-tsan` runs them under ThreadSanitizer (with the `e2e` tests).
+set(GOVESB_CONCURRENCY_MODULES store delivery http evidence registry)
 function(govesb_module name)
   cmake_parse_arguments(M "" "" "SOURCES;DEPS;TESTS;TEST_DEPS" ${ARGN})
   add_library(govesb_${name} STATIC ${M_SOURCES})
@@ -15,5 +21,9 @@ function(govesb_module name)
                           GTest::gtest GTest::gtest_main)
     gtest_discover_tests(govesb_${name}_test DISCOVERY_TIMEOUT 60
                          PROPERTIES LABELS unit)
+    if(name IN_LIST GOVESB_CONCURRENCY_MODULES)
+      # A directory label: gtest_discover_tests cannot give its tests two labels (CMake 3.25).
+      set_property(DIRECTORY APPEND PROPERTY LABELS concurrency)
+    endif()
   endif()
 endfunction()

@@ -71,7 +71,9 @@ Status ValidateEndpoint(std::string_view url) {
     std::string_view port = view.port();
     bool valid = !port.empty() && port.size() <= 5;
     int number = 0;
-    for (char c : port) number = number * 10 + (c - '0');  // the grammar allows only digits
+    if (valid) {  // a longer port would overflow `number`
+      for (char c : port) number = number * 10 + (c - '0');  // the grammar allows only digits
+    }
     if (!valid || number < 1 || number > 65535) return bad("the port is not valid");
   }
   return Status::Ok();

@@ -46,6 +46,18 @@ TEST(Validation, Endpoints) {
   EXPECT_FALSE(ValidateEndpoint("https://a.example/" + std::string(3000, 'x')).ok());
 }
 
+// Found by fuzz/url_fuzz.cc (fuzz/regressions/url/long_port): the port's digits were summed
+// into an int before its length was checked, a signed overflow that UBSan (make test-asan)
+// stops at.
+TEST(Validation, EndpointWithVeryLongPortIsRefusedWithoutOverflow) {
+  for (const std::string& port :
+       {std::string(100, '7'), std::string(11, '9'), std::string("000080")}) {
+    Status status = ValidateEndpoint("http://h:" + port + "/");
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << port;
+    EXPECT_NE(status.message().find("the port is not valid"), std::string::npos) << port;
+  }
+}
+
 TEST(Validation, Timeouts) {
   EXPECT_TRUE(ValidateTimeoutMs(100).ok());
   EXPECT_TRUE(ValidateTimeoutMs(300000).ok());
