@@ -1,7 +1,6 @@
 #include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -46,19 +45,6 @@ void SetUpLogging(const std::string& level) {
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
-}
-
-// Every connection is a file descriptor: a bus serving thousands of systems needs more than
-// the usual soft limit of 1024, so raise it to the hard limit.
-void RaiseOpenFileLimit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-      spdlog::warn("could not raise the open-file limit; connections are limited to {}",
-                   limit.rlim_cur);
-    }
-  }
 }
 
 void RunServe(ServeArgs& args) {
@@ -144,8 +130,7 @@ void RunServe(ServeArgs& args) {
   args.options.tls_handshake_timeout = std::chrono::milliseconds(args.tls_handshake_timeout_ms);
   args.options.read_timeout = std::chrono::milliseconds(args.read_timeout_ms);
   SetUpLogging(args.log_level);
-  RaiseOpenFileLimit();
-
+  // (BusServer::Start raises the open-file limit to its hard limit.)
   server::BlockTerminationSignals();
   server::BusServer bus(args.options);
   Status started = bus.Start();
