@@ -7,6 +7,10 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 DATA_DIR ?= ./govesb-data
 LISTEN ?= 127.0.0.1:8443
+# ccache (installed by setup) keys its cache on paths relative to the checkout, so that another
+# clone of the project on the same machine (CI's) reuses what was compiled here.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: all setup build run test check test-asan test-tsan fuzz-build fuzz fuzz-smoke bench clean format
 
