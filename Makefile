@@ -32,8 +32,8 @@ test: build
 # Everything CI runs (.ci/run).
 check: test test-asan test-tsan fuzz-smoke
 
-# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan; tests
-# labelled no-asan are left out, see README.md).
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan; the test
+# left out is named in README.md and CMakePresets.json).
 test-asan: setup
 	cmake --preset asan
 	cmake --build --preset asan -j $(JOBS)
