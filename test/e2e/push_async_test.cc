@@ -38,7 +38,9 @@ class PushAsyncTest : public ::testing::Test {
   static constexpr int kMaxAttempts = 6;
 
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("govesb-push-" + crypto::NewRequestId().substr(0, 12));
+    // The whole id: its first 12 digits are the millisecond, which two tests started at once
+    // (ctest -j) share.
+    dir_ = fs::temp_directory_path() / ("govesb-push-" + crypto::NewRequestId());
     store::DataDirOptions dopts;
     dopts.path = dir_.string();
     auto data_dir = store::DataDir::Open(dopts);

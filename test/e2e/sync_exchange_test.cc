@@ -138,7 +138,9 @@ struct Party {
 class SyncExchangeTest : public ::testing::TestWithParam<bool /*tls*/> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("govesb-e2e-" + crypto::NewRequestId().substr(0, 12));
+    // The whole id: its first 12 digits are the millisecond, which two tests started at once
+    // (ctest -j) share.
+    dir_ = fs::temp_directory_path() / ("govesb-e2e-" + crypto::NewRequestId());
     store::DataDirOptions dopts;
     dopts.path = dir_.string();
     auto data_dir = store::DataDir::Open(dopts);
