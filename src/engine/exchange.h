@@ -71,10 +71,10 @@ struct ExchangeEvidence {
 };
 
 struct ExchangeContext {
-  explicit ExchangeContext(http::HttpRequest& r) : request(r) {}
+  explicit ExchangeContext(http::HttpRequest& r) : request(r), format(FormatOf(r.content_type)) {}
 
   http::HttpRequest& request;
-  Format format = Format::kJson;
+  Format format;  // of the request, and so of the answer
   int64_t started_ms = 0;
   size_t request_size = 0;
   ExchangeLog log;

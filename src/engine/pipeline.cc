@@ -86,7 +86,6 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   }
   ExchangeContext x(request);
   x.log.request_id = crypto::NewRequestId();
-  x.format = request.content_type.find("xml") != std::string::npos ? Format::kXml : Format::kJson;
   x.started_ms = deps_.clock->NowMillis();
   x.request_size = request.body.size();
   x.evidence.enabled = deps_.evidence != nullptr;

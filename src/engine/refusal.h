@@ -22,6 +22,12 @@ int HttpStatusFor(StatusCode code);
 
 enum class Format { kJson, kXml };
 
+// XML when the Content-Type names xml (application/xml, text/xml ...), JSON otherwise: for
+// requests and for providers' answers alike.
+inline Format FormatOf(std::string_view content_type) {
+  return content_type.find("xml") != std::string_view::npos ? Format::kXml : Format::kJson;
+}
+
 // What was signed in an answer: the data text and its signature (for the evidence log).
 struct SignedParts {
   std::string data;

@@ -180,7 +180,7 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
   // check the provider's reply
   int provider_status = answer->status;
   size_t reply_size = answer->body.size();
-  auto reply_env = answer->content_type.find("xml") != std::string::npos
+  auto reply_env = FormatOf(answer->content_type) == Format::kXml
                        ? wire::ParseXmlEnvelope(std::move(answer->body))
                        : wire::ParseEnvelope(std::move(answer->body));
   if (!reply_env.ok()) {

@@ -7,10 +7,6 @@ namespace govesb::engine {
 
 namespace {
 
-bool IsXml(std::string_view content_type) {
-  return content_type.find("xml") != std::string_view::npos;
-}
-
 // A string member of data, decoded; empty when absent or not a string.
 std::string StringMember(const wire::IncomingEnvelope& env, std::string_view key) {
   const wire::JsonMember* m = env.Find(key);
@@ -22,8 +18,8 @@ std::string StringMember(const wire::IncomingEnvelope& env, std::string_view key
 }  // namespace
 
 Status ParseStage(ExchangeContext& x) {
-  auto parsed = IsXml(x.request.content_type) ? wire::ParseXmlEnvelope(std::move(x.request.body))
-                                              : wire::ParseEnvelope(std::move(x.request.body));
+  auto parsed = x.format == Format::kXml ? wire::ParseXmlEnvelope(std::move(x.request.body))
+                                         : wire::ParseEnvelope(std::move(x.request.body));
   if (!parsed.ok()) return InvalidArgument(parsed.status().message());
   x.envelope = std::move(parsed).value();
   return Status::Ok();
