@@ -345,6 +345,11 @@ void AddBenchCommands(CLI::App& app) {
                      "close them with a reset");
   auto hold = std::make_shared<int64_t>(10);
   idle_cmd->add_option("--hold-seconds", *hold, "How long to hold them")->capture_default_str();
+  idle_cmd
+      ->add_option("--source-addresses", idle->source_addresses,
+                   "Spread them over this many source addresses (127.0.1.1 onwards; a bus on "
+                   "127.x.x.x), under a per-address cap")
+      ->capture_default_str();
   idle_cmd->callback([idle, hold] {
     RaiseOpenFileLimit();
     idle->hold = std::chrono::seconds(*hold);

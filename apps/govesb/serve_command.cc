@@ -262,6 +262,11 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--token-max-lock", args->token_max_lock_s, "Longest lock-out, seconds")
       ->capture_default_str();
+  cmd->add_option("--credential-check-threads", args->options.credential_checks.threads,
+                  "Threads that check client secrets (scrypt, ~80 ms of CPU each), fairly "
+                  "between client ids")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   cmd->add_option("--replay-max-entries", args->replay_max_entries,
                   "Signed messages the replay window remembers at most (about 64 bytes each)")
       ->capture_default_str();

@@ -30,11 +30,26 @@ Result<size_t> HoldIdleConnections(const IdleOptions& options) {
   if (ec) return Unavailable("cannot resolve " + host + ": " + ec.message());
   const std::string request = "GET /health HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
 
+  if (options.source_addresses < 1 || options.source_addresses > 254) {
+    return InvalidArgument("--source-addresses must be 1 to 254");
+  }
+  const tcp::endpoint target = *endpoints.begin();
+  if (options.source_addresses > 1 &&
+      !(target.address().is_v4() && target.address().to_v4().to_bytes()[0] == 127)) {
+    return InvalidArgument("--source-addresses needs a bus on a 127.x.x.x address");
+  }
   std::vector<tcp::socket> sockets;
   sockets.reserve(options.connections);
   for (size_t i = 0; i < options.connections; ++i) {
     tcp::socket s(ctx);
-    asio::connect(s, endpoints, ec);
+    if (options.source_addresses > 1) {
+      const auto last = static_cast<unsigned char>(1 + i % options.source_addresses);
+      s.open(tcp::v4(), ec);
+      if (!ec) s.bind(tcp::endpoint(asio::ip::address_v4({127, 0, 1, last}), 0), ec);
+      if (!ec) s.connect(target, ec);
+    } else {
+      asio::connect(s, endpoints, ec);
+    }
     if (ec) {
       return Unavailable("connection " + std::to_string(i + 1) + " failed: " + ec.message() +
                          " (raise ulimit -n?)");

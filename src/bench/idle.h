@@ -21,6 +21,9 @@ struct IdleOptions {
   size_t connections = 10'000;
   bool tcp_only = false;
   std::chrono::seconds hold{10};
+  // Spread the connections over this many source addresses, 127.0.1.1 onwards (for a loopback
+  // IPv4 bus), as clients of many machines would come; 1: the system's choice.
+  size_t source_addresses = 1;
   std::function<void(size_t held)> on_held;
 };
 

@@ -16,11 +16,8 @@
 #include "evidence/log.h"
 #include "http/client.h"
 #include "http/types.h"
+#include "limits/fair_work_pool.h"
 #include "registry/snapshot.h"
-
-namespace boost::asio {
-class thread_pool;
-}
 
 namespace govesb::engine {
 
@@ -32,7 +29,8 @@ struct EngineDeps {
   auth::ClientAuthenticator* clients = nullptr;
   const crypto::Signer* signer = nullptr;  // the bus's own key
   http::UpstreamClient* upstream = nullptr;
-  boost::asio::thread_pool* blocking = nullptr;  // for slow work (secret hashing)
+  // Where client secrets are checked (scrypt, ~80 ms of CPU each), fairly between client ids.
+  limits::FairWorkPool* credential_checks = nullptr;
   const Clock* clock = nullptr;
   // Push and asynchronous answers (guaranteed delivery). Null: those are refused.
   delivery::Dispatcher* delivery = nullptr;
@@ -50,8 +48,8 @@ struct EngineDeps {
 
 // The bus's request handling: the token endpoint and the engine endpoints of the wire contract
 // (../shared/protocol/GOVESB-WIRE.md). Stateless apart from its dependencies; Handle runs on
-// the I/O thread of the connection and never blocks it (slow work goes to `blocking`, provider
-// calls are asynchronous). The stages of an exchange are listed in pipeline.cc.
+// the I/O thread of the connection and never blocks it (secret checks go to `credential_checks`,
+// provider calls are asynchronous). The stages of an exchange are listed in pipeline.cc.
 class Engine {
  public:
   explicit Engine(EngineDeps deps);

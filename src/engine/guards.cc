@@ -79,26 +79,6 @@ limits::Rate Guards::ApiRate(const registry::Api& api) const {
   return Effective(api.rate_per_second, api.rate_burst, options_.api_rate);
 }
 
-std::optional<Guards::HashSlot> Guards::BeginHash(const std::string& address) {
-  std::lock_guard lock(hashes_mu_);
-  size_t& mine = hashes_by_address_[address];
-  if (mine >= options_.token_hashes_per_address || hashes_total_ >= options_.token_hashes_total) {
-    if (mine == 0) hashes_by_address_.erase(address);
-    token_hashes_refused.fetch_add(1, std::memory_order_relaxed);
-    return std::nullopt;
-  }
-  ++mine;
-  ++hashes_total_;
-  return HashSlot(this, address);
-}
-
-void Guards::EndHash(const std::string& address) {
-  std::lock_guard lock(hashes_mu_);
-  auto it = hashes_by_address_.find(address);
-  if (it != hashes_by_address_.end() && --it->second == 0) hashes_by_address_.erase(it);
-  if (hashes_total_ > 0) --hashes_total_;
-}
-
 void Guards::AppendPrometheus(std::string& out) const {
   const std::array<limits::NamedLimiterStats, 4> named = {{
       {"system", system_rates_.Stats()},
@@ -107,11 +87,6 @@ void Guards::AppendPrometheus(std::string& out) const {
       {"token_address", token_addresses_.Stats()},
   }};
   limits::AppendPrometheus(out, named);
-  out +=
-      "# HELP govesb_token_hashes_refused_total Credential checks refused because too many "
-      "were in progress (per address or in all).\n";
-  out += "# TYPE govesb_token_hashes_refused_total counter\n";
-  out += "govesb_token_hashes_refused_total " + std::to_string(token_hashes_refused.load()) + "\n";
   const replay::ReplayStats r = replay_.Stats();
   out +=
       "# HELP govesb_replays_total Signed messages seen again within the replay window, by "

@@ -35,10 +35,6 @@ struct GuardOptions {
   // be a whole institution behind NAT: more free failures).
   limits::LockoutPolicy token_client{};
   limits::LockoutPolicy token_address{.free_failures = 20};
-  // Secret hashes (scrypt, ~80 ms of CPU each) in progress at once for one client address, and
-  // in all: more are refused with 429 rather than queued behind each other.
-  size_t token_hashes_per_address = 4;
-  size_t token_hashes_total = 32;
   // Replay window: the signed bytes each system sent are remembered this long (0: off).
   replay::ReplayWindowOptions replay{};
   bool replay_enabled = true;
@@ -86,28 +82,9 @@ class Guards {
   replay::ReplayWindow* replay() { return options_.replay_enabled ? &replay_ : nullptr; }
   SignatureUsageCounter& usage() { return usage_; }
 
-  // A slot for one secret hash of `address`, held until the returned object is destroyed;
-  // nullopt when that address (or everyone) already has as many in progress as allowed.
-  class HashSlot {
-   public:
-    HashSlot(Guards* guards, std::string address) : guards_(guards), address_(std::move(address)) {}
-    HashSlot(HashSlot&& other) noexcept
-        : guards_(std::exchange(other.guards_, nullptr)), address_(std::move(other.address_)) {}
-    HashSlot& operator=(HashSlot&&) = delete;
-    ~HashSlot() {
-      if (guards_ != nullptr) guards_->EndHash(address_);
-    }
-
-   private:
-    Guards* guards_;
-    std::string address_;
-  };
-  std::optional<HashSlot> BeginHash(const std::string& address);
-
   // Counted as they happen, for /metrics.
   std::atomic<uint64_t> replays_refused{0};
   std::atomic<uint64_t> replays_recorded{0};  // pulls answered although repeated
-  std::atomic<uint64_t> token_hashes_refused{0};
 
   // Prometheus text of every counter above and of the limiters.
   void AppendPrometheus(std::string& out) const;
@@ -120,11 +97,6 @@ class Guards {
   limits::FailureLockout token_addresses_;
   replay::ReplayWindow replay_;
   SignatureUsageCounter usage_;
-  void EndHash(const std::string& address);
-
-  std::mutex hashes_mu_;
-  std::unordered_map<std::string, size_t> hashes_by_address_;
-  size_t hashes_total_ = 0;
 };
 
 }  // namespace govesb::engine

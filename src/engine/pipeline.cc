@@ -56,7 +56,7 @@ constexpr std::string_view kEnginePrefixSlash = "/engine/esb/";
 
 Engine::Engine(EngineDeps deps) : deps_(std::move(deps)) {
   GOVESB_CHECK(deps_.snapshot && deps_.tokens && deps_.clients && deps_.signer && deps_.upstream &&
-               deps_.blocking && deps_.clock);
+               deps_.credential_checks && deps_.clock);
 }
 
 HttpResponse Engine::ServerError(int status, std::string_view message) const {

@@ -29,6 +29,18 @@ HttpResponse Engine::HandleMetrics() const {
   body += "govesb_registry_systems " + std::to_string(snapshot->enabled_system_count()) + "\n";
   if (deps_.delivery != nullptr) body += delivery::PrometheusText(deps_.delivery->Metrics());
   if (deps_.guards != nullptr) deps_.guards->AppendPrometheus(body);
+  const limits::FairWorkPoolStats checks = deps_.credential_checks->Stats();
+  body +=
+      "# HELP govesb_credential_checks_total Client secret checks (scrypt) asked of the pool, by "
+      "what became of them (refused: its lines were full, answered 429).\n";
+  body += "# TYPE govesb_credential_checks_total counter\n";
+  body +=
+      "govesb_credential_checks_total{outcome=\"done\"} " + std::to_string(checks.completed) + "\n";
+  body += "govesb_credential_checks_total{outcome=\"refused\"} " + std::to_string(checks.refused) +
+          "\n";
+  body += "# HELP govesb_credential_checks_waiting Client secret checks waiting for a thread.\n";
+  body += "# TYPE govesb_credential_checks_waiting gauge\n";
+  body += "govesb_credential_checks_waiting " + std::to_string(checks.waiting) + "\n";
   if (deps_.extra_metrics) deps_.extra_metrics(body);
   HttpResponse r;
   r.status = 200;

@@ -1,7 +1,11 @@
 // POST /gw/govesb-uaa/oauth/token: OAuth2 client credentials (wire contract section 2).
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <memory>
 #include <optional>
 
 #include "engine/engine.h"
@@ -33,6 +37,49 @@ HttpResponse TooManyAttempts(std::chrono::milliseconds retry_after, std::string_
                               std::string(why) + "; retry after " + std::to_string(seconds) + " s");
   r.headers.emplace_back("Retry-After", std::to_string(seconds));
   return r;
+}
+
+// What became of a credential check handed to the fair pool.
+struct CheckOutcome {
+  enum class Kind { kChecked, kBusy, kLocked, kStopping };
+  static CheckOutcome Checked(Result<const registry::System*> r) {
+    CheckOutcome o(Kind::kChecked);
+    o.verified = std::move(r);
+    return o;
+  }
+  static CheckOutcome Locked(limits::Decision d, std::string_view why) {
+    CheckOutcome o(Kind::kLocked);
+    o.lock = d;
+    o.why = why;
+    return o;
+  }
+  explicit CheckOutcome(Kind k = Kind::kStopping) : kind(k) {}
+
+  Kind kind;
+  std::optional<Result<const registry::System*>> verified;  // kChecked
+  limits::Decision lock;                                    // kLocked
+  std::string_view why;                                     // kLocked (a literal)
+};
+
+// Runs `check` on the pool in `client_id`'s line and resumes the caller on its own executor
+// with the outcome (kBusy at once when the lines are full).
+asio::awaitable<CheckOutcome> CheckFairly(limits::FairWorkPool& pool, const std::string& client_id,
+                                          std::function<CheckOutcome()> check) {
+  auto initiate = [&pool, &client_id](auto handler, std::function<CheckOutcome()> job) {
+    auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
+    auto answer = [waiting](CheckOutcome outcome) {
+      auto executor = asio::get_associated_executor(*waiting);
+      asio::post(executor, [waiting, outcome = std::move(outcome)]() mutable {
+        std::move (*waiting)(std::move(outcome));
+      });
+    };
+    const bool queued = pool.Submit(client_id, [answer, job = std::move(job)](bool run) {
+      answer(run ? job() : CheckOutcome());
+    });
+    if (!queued) answer(CheckOutcome(CheckOutcome::Kind::kBusy));
+  };
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(CheckOutcome)>(
+      initiate, asio::use_awaitable, std::move(check));
 }
 
 }  // namespace
@@ -96,23 +143,48 @@ asio::awaitable<HttpResponse> Engine::HandleToken(HttpRequest& request) {
                                 "too many failed client credentials for this client_id");
     }
   }
+  if (!verified && snapshot->FindSystem(client_id) == nullptr) {
+    // No such client id: nothing to hash. The answer comes after as long as a check takes,
+    // on a timer (no CPU), so an unknown id costs nothing and looks like a known one.
+    asio::steady_timer wait(co_await asio::this_coro::executor, deps_.clients->TypicalCheckTime());
+    boost::system::error_code ignored;
+    co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    verified = Result<const registry::System*>(auth::ClientAuthenticator::Refusal());
+  }
   if (!verified) {
-    std::optional<Guards::HashSlot> slot =
-        guards != nullptr ? guards->BeginHash(address) : std::nullopt;
-    if (guards != nullptr && !slot) {
-      co_return TooManyAttempts(std::chrono::seconds(1),
-                                "too many credential checks in progress; try again shortly");
-    }
-    // The slow hash runs on the blocking pool, never on this I/O thread.
-    // Named, not a temporary inside the co_await expression: GCC 12 destroys such
-    // temporaries twice.
-    auto slow_check =
-        [clients = deps_.clients, snapshot, client_id,
-         secret]() -> asio::awaitable<std::optional<Result<const registry::System*>>> {
-      co_return clients->Verify(*snapshot, client_id, secret);
+    // The slow hash runs on the credential-check pool, never on this I/O thread, in this
+    // client id's own line: an attacker's guesses at one id delay another id's check by at most
+    // one hash. A lock set while the check waited (by a guess ahead of it) refuses it there,
+    // before hashing.
+    auto check = [clients = deps_.clients, snapshot, client_id, secret, guards,
+                  address]() -> CheckOutcome {
+      if (guards != nullptr) {
+        limits::Decision by_client = guards->token_clients().Check(client_id);
+        if (!by_client.allowed) {
+          return CheckOutcome::Locked(by_client,
+                                      "too many failed client credentials for this client_id");
+        }
+        limits::Decision by_address = guards->token_addresses().Check(address);
+        if (!by_address.allowed) {
+          return CheckOutcome::Locked(by_address,
+                                      "too many failed client credentials from this address");
+        }
+      }
+      return CheckOutcome::Checked(clients->Verify(*snapshot, client_id, secret));
     };
-    auto pending = asio::co_spawn(*deps_.blocking, std::move(slow_check), asio::use_awaitable);
-    verified = co_await std::move(pending);
+    CheckOutcome outcome = co_await CheckFairly(*deps_.credential_checks, client_id, check);
+    switch (outcome.kind) {
+      case CheckOutcome::Kind::kChecked:
+        verified = std::move(outcome.verified);
+        break;
+      case CheckOutcome::Kind::kLocked:
+        co_return TooManyAttempts(outcome.lock.retry_after, outcome.why);
+      case CheckOutcome::Kind::kBusy:
+        co_return TooManyAttempts(std::chrono::seconds(1),
+                                  "too many credential checks waiting; try again shortly");
+      case CheckOutcome::Kind::kStopping:
+        co_return OAuthError(503, "temporarily_unavailable", "the bus is shutting down");
+    }
   }
   if (!verified->ok()) {
     if (guards != nullptr) {

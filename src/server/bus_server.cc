@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/thread_pool.hpp>
 #include <charconv>
 #include <condition_variable>
 #include <future>
@@ -39,7 +38,7 @@ struct BusServer::Impl {
   std::unique_ptr<auth::TokenService> tokens;
   auth::ClientAuthenticator clients;
   std::unique_ptr<http::IoThreads> io;
-  std::unique_ptr<boost::asio::thread_pool> blocking;
+  std::unique_ptr<limits::FairWorkPool> credential_checks;
   std::unique_ptr<http::PooledUpstreamClient> upstream;
   std::unique_ptr<store::GroupCommitWriter> writer;
   std::unique_ptr<delivery::SqliteDeliveryQueue> queue;
@@ -163,7 +162,7 @@ Status BusServer::Start() {
   }
 
   s.io = std::make_unique<http::IoThreads>(o.io_threads);
-  s.blocking = std::make_unique<boost::asio::thread_pool>(std::max<size_t>(1, o.io_threads));
+  s.credential_checks = std::make_unique<limits::FairWorkPool>(o.credential_checks);
   http::PooledClientOptions copts;
   copts.max_response_bytes = o.max_body_bytes;
   if (!o.upstream_ca.empty()) {
@@ -195,7 +194,7 @@ Status BusServer::Start() {
   deps.clients = &s.clients;
   deps.signer = s.signer.get();
   deps.upstream = s.upstream.get();
-  deps.blocking = s.blocking.get();
+  deps.credential_checks = s.credential_checks.get();
   deps.clock = s.clock;
   deps.delivery = s.dispatcher.get();
   deps.evidence = s.evidence.get();
@@ -273,7 +272,7 @@ void BusServer::Shutdown() {
   s.dispatcher->Stop();  // deliveries in flight get a short grace; the rest stay pending
   s.io->Stop();
   s.upstream->Clear();
-  s.blocking->join();
+  s.credential_checks.reset();  // checks still waiting are answered "shutting down"
   {
     std::lock_guard lock(s.checkpoint_mutex);
     s.checkpoint_stop = true;

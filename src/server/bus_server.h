@@ -12,6 +12,7 @@
 #include "delivery/dispatcher.h"
 #include "engine/guards.h"
 #include "http/admission.h"
+#include "limits/fair_work_pool.h"
 #include "store/group_commit.h"
 
 namespace govesb::server {
@@ -55,6 +56,15 @@ struct ServeOptions {
   std::string archive_dir;
   // Defences against hostile clients: rate limits, credential lock-outs, the replay window.
   engine::GuardOptions guards;
+  // Client secrets are checked (scrypt, ~80 ms of CPU each) on these threads, fairly between
+  // client ids (each id its own line, served in turn), with bounded lines; a token request
+  // that finds them full is answered 429. Half the cores, so that a flood of checks leaves
+  // the exchanges CPU.
+  limits::FairWorkPoolOptions credential_checks{
+      .threads = std::max(1u, std::thread::hardware_concurrency() / 2),
+      .waiting_per_key = 4,
+      .waiting_total = 256,
+      .thread_name = "govesb-secrets"};
   // How often the counts of signature variants per system are added to the registry (and at
   // shutdown), where `admin system show` reads them.
   std::chrono::milliseconds usage_flush_interval{10'000};
@@ -62,7 +72,7 @@ struct ServeOptions {
 
 // The whole bus in one process, wired in one place: data directory (SQLite registry, bus key,
 // token secret, TLS files), registry snapshot watcher, token service, engine, HTTP(S) server,
-// pooled upstream client, I/O threads and the blocking pool. Start, then Shutdown (or
+// pooled upstream client, I/O threads and the credential-check pool. Start, then Shutdown (or
 // destroy) from the same, non-I/O thread.
 class BusServer {
  public:

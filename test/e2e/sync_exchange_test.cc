@@ -2,11 +2,13 @@
 // it speaking HTTP, and a consumer speaking the wire contract over real sockets.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -165,14 +167,22 @@ class SyncExchangeTest : public ::testing::TestWithParam<bool /*tls*/> {
     ASSERT_TRUE(registry_->AddApi(provider_party_.client_id, "BRTH01", 2000).ok());
     ASSERT_TRUE(registry_->AddGrant(consumer_.client_id, "BRTH01").ok());
 
-    server::ServeOptions o;
-    o.data_dir = dir_.string();
-    o.listen = "127.0.0.1:0";
-    o.plain_http = !GetParam();
-    o.io_threads = 2;
-    o.clock = &clock_;
-    o.max_body_bytes = 256 * 1024;
-    bus_ = std::make_unique<server::BusServer>(o);
+    options_.data_dir = dir_.string();
+    options_.listen = "127.0.0.1:0";
+    options_.plain_http = !GetParam();
+    options_.io_threads = 2;
+    options_.clock = &clock_;
+    options_.max_body_bytes = 256 * 1024;
+    bus_ = std::make_unique<server::BusServer>(options_);
+    Status s = bus_->Start();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  // The bus again on the same data directory, with options changed by `change`.
+  void RestartBus(const std::function<void(server::ServeOptions&)>& change) {
+    bus_.reset();
+    change(options_);
+    bus_ = std::make_unique<server::BusServer>(options_);
     Status s = bus_->Start();
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
@@ -254,6 +264,7 @@ class SyncExchangeTest : public ::testing::TestWithParam<bool /*tls*/> {
   }
 
   fs::path dir_;
+  server::ServeOptions options_;
   std::string last_token_error_;
   SimulatedClock clock_;
   std::optional<crypto::PublicKey> bus_key_;
@@ -406,6 +417,52 @@ TEST_P(SyncExchangeTest, TokenFailuresAre401) {
   Answer expired = Call("/engine/esb/request", env, token);
   EXPECT_EQ(expired.http_status, 401);
   EXPECT_NE(expired.raw.find("expired"), std::string::npos) << expired.raw;
+}
+
+// Guesses at one client id, from the same address as a newcomer, hashing all the time (no
+// lock-out here, the worst case): the newcomer's check waits in a line of its own, so it gets its
+// token, while the guesses beyond their own line's bound are answered 429.
+TEST_P(SyncExchangeTest, GuessesAtOneClientIdDoNotQueueOutAnotherIdsFirstToken) {
+  // The attacked system's secret is hashed as in production (~80 ms a check), the others fast.
+  registry::Registry real_hashes(*db_, registry::RegistryOptions{});
+  auto target = real_hashes.AddSystem(
+      "RITA", "Death registry",
+      crypto::PrivateKey::Generate(crypto::Curve::kP256)->public_key().SpkiBase64(),
+      "http://127.0.0.1:9/api");
+  ASSERT_TRUE(target.ok()) << target.status().ToString();
+  RestartBus([](server::ServeOptions& o) {
+    o.guards.token_client.free_failures = 1'000'000;
+    o.guards.token_address.free_failures = 1'000'000;
+    o.credential_checks.threads = 1;
+  });
+  std::atomic<bool> stop{false};
+  std::atomic<int> refused_429{0};
+  std::atomic<int> refused_401{0};
+  std::vector<std::thread> attackers;
+  for (int i = 0; i < 12; ++i) {
+    attackers.emplace_back([&] {
+      while (!stop.load()) {
+        auto r = Post("/gw/govesb-uaa/oauth/token",
+                      "grant_type=client_credentials&client_id=" + target->system.client_id +
+                          "&client_secret=guess",
+                      {{"Content-Type", "application/x-www-form-urlencoded"}});
+        if (!r.ok()) continue;
+        if (r->status == 429) {
+          refused_429.fetch_add(1);
+          EXPECT_NE(r->body.find("retry after"), std::string::npos) << r->body;
+        }
+        if (r->status == 401) refused_401.fetch_add(1);
+      }
+    });
+  }
+  // Until the guesses have filled their line.
+  EXPECT_TRUE(Eventually([&] { return refused_429.load() > 0; }));
+  std::string token = Token(consumer_);
+  const int guesses_checked = refused_401.load();
+  stop = true;
+  for (std::thread& t : attackers) t.join();
+  EXPECT_FALSE(token.empty()) << last_token_error_;
+  EXPECT_GT(guesses_checked, 0);
 }
 
 TEST_P(SyncExchangeTest, DisabledSystemAndRotatedSecret) {
