@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/service.h"
 #include "admin_render.h"
 #include "commands.h"
 #include "crypto/keys.h"
@@ -60,28 +61,31 @@ T Unwrap(Result<T> result) {
 
 std::unique_ptr<store::Database> OpenMigratedDatabase(const store::DataDir& dir) {
   std::unique_ptr<store::Database> db = Unwrap(dir.OpenDatabase());
-  Check(registry::Registry::Migrate(*db));
-  Check(evidence::MigrateEvidenceStore(*db));
-  Check(delivery::MigrateDeliveryStore(*db));
+  Check(admin::MigrateAll(*db));
   return db;
 }
 
 // The data directory (created with a fresh bus key if missing: operators may register systems
-// before the first start), its database with the registry schema, and a Registry over it.
+// before the first start), its database with every schema, and the admin service layer over it,
+// acting as the operator at this machine (the OS user running the command), as every change
+// is recorded.
 class AdminSession {
  public:
   explicit AdminSession(const AdminOptions& options)
       : dir_(Unwrap(store::DataDir::Open({.path = options.data_dir}))),
         db_(OpenMigratedDatabase(dir_)),
-        registry_(*db_) {}
+        service_(*db_),
+        actor_(admin::Actor::LocalOperator()) {}
 
-  registry::Registry& registry() { return registry_; }
+  admin::AdminService& service() { return service_; }
+  const admin::Actor& actor() const { return actor_; }
   store::Database& db() { return *db_; }
 
  private:
   store::DataDir dir_;
   std::unique_ptr<store::Database> db_;
-  registry::Registry registry_;
+  admin::AdminService service_;
+  admin::Actor actor_;
 };
 
 void LogToStderr() {
@@ -198,15 +202,15 @@ void AddInstitutionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>
   auto args = std::make_shared<AddArgs>();
   CLI::App* add = AddLeaf(
       *group, "add", "Register an institution", options, [args](AdminSession& s, bool as_json) {
-        auto institution = Unwrap(s.registry().AddInstitution(args->code, args->name));
+        auto institution = Unwrap(s.service().AddInstitution(s.actor(), args->code, args->name));
         PrintObject(ToJson(institution), as_json);
       });
   add->add_option("--code", args->code, "Short code, 2-32 of A-Z a-z 0-9 _ -")->required();
   add->add_option("--name", args->name, "Full name")->required();
 
   AddLeaf(*group, "list", "List institutions", options, [](AdminSession& s, bool as_json) {
-    PrintList(ToJsonArray(Unwrap(s.registry().ListInstitutions())), {"code", "name", "created_at"},
-              as_json);
+    PrintList(ToJsonArray(Unwrap(s.service().ListInstitutions(s.actor()))),
+              {"code", "name", "created_at"}, as_json);
   });
 }
 
@@ -218,14 +222,15 @@ void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opt
     std::string institution, name, public_key, endpoint;
   };
   auto add_args = std::make_shared<AddArgs>();
-  CLI::App* add = AddLeaf(
-      *group, "add", "Register a system; prints its client_id and client_secret", options,
-      [add_args](AdminSession& s, bool as_json) {
-        registry::NewSystem created = Unwrap(s.registry().AddSystem(
-            add_args->institution, add_args->name, add_args->public_key, add_args->endpoint));
-        PrintObject(ToJson(created.system, created.client_secret), as_json);
-        WarnSecretShownOnce();
-      });
+  CLI::App* add =
+      AddLeaf(*group, "add", "Register a system; prints its client_id and client_secret", options,
+              [add_args](AdminSession& s, bool as_json) {
+                registry::NewSystem created =
+                    Unwrap(s.service().AddSystem(s.actor(), add_args->institution, add_args->name,
+                                                 add_args->public_key, add_args->endpoint));
+                PrintObject(ToJson(created.system, created.client_secret), as_json);
+                WarnSecretShownOnce();
+              });
   add->add_option("--institution", add_args->institution, "Code of the owning institution")
       ->required();
   add->add_option("--name", add_args->name, "The system's name")->required();
@@ -237,9 +242,9 @@ void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opt
       ->required();
 
   AddLeaf(*group, "list", "List systems", options, [](AdminSession& s, bool as_json) {
-    std::vector<registry::SignatureUsage> usage = Unwrap(s.registry().ListSignatureUsage());
+    std::vector<registry::SignatureUsage> usage = Unwrap(s.service().ListSignatureUsage(s.actor()));
     json::array rows;
-    for (const registry::System& system : Unwrap(s.registry().ListSystems())) {
+    for (const registry::System& system : Unwrap(s.service().ListSystems(s.actor()))) {
       std::vector<registry::SignatureUsage> own;
       for (const registry::SignatureUsage& u : usage) {
         if (u.system_id == system.id) own.push_back(u);
@@ -256,14 +261,15 @@ void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opt
   });
 
   auto show_ref = std::make_shared<SystemRef>();
-  show_ref->AddTo(*AddLeaf(
-      *group, "show", "Show one system, its limits and the signature variants it used", options,
-      [show_ref](AdminSession& s, bool as_json) {
-        const std::string client_id = show_ref->Get();
-        json::object out = ToJson(Unwrap(s.registry().GetSystem(client_id)));
-        AddSignatureUsage(out, Unwrap(s.registry().ListSignatureUsage(client_id)), as_json);
-        PrintObject(out, as_json);
-      }));
+  show_ref->AddTo(
+      *AddLeaf(*group, "show", "Show one system, its limits and the signature variants it used",
+               options, [show_ref](AdminSession& s, bool as_json) {
+                 const std::string client_id = show_ref->Get();
+                 json::object out = ToJson(Unwrap(s.service().GetSystem(s.actor(), client_id)));
+                 AddSignatureUsage(
+                     out, Unwrap(s.service().ListSignatureUsage(s.actor(), client_id)), as_json);
+                 PrintObject(out, as_json);
+               }));
 
   struct LimitsArgs {
     SystemRef ref;
@@ -273,8 +279,8 @@ void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opt
   CLI::App* limits = AddLeaf(
       *group, "limits", "Set a system's request rate limit (over all its calls)", options,
       [limits_args](AdminSession& s, bool as_json) {
-        PrintObject(ToJson(Unwrap(s.registry().SetSystemRateLimit(limits_args->ref.Get(),
-                                                                  limits_args->limits.Parse()))),
+        PrintObject(ToJson(Unwrap(s.service().SetSystemRateLimit(s.actor(), limits_args->ref.Get(),
+                                                                 limits_args->limits.Parse()))),
                     as_json);
       },
       [limits_args] {
@@ -297,9 +303,10 @@ void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opt
       "(compact, compact-ascii-escaped, latin1); off: only the exact bytes verify",
       options,
       [fallbacks_args](AdminSession& s, bool as_json) {
-        PrintObject(ToJson(Unwrap(s.registry().SetSignatureFallbacks(
-                        fallbacks_args->client_id, ParseOnOff(fallbacks_args->setting)))),
-                    as_json);
+        PrintObject(
+            ToJson(Unwrap(s.service().SetSignatureFallbacks(s.actor(), fallbacks_args->client_id,
+                                                            ParseOnOff(fallbacks_args->setting)))),
+            as_json);
       },
       [fallbacks_args] { (void)ParseOnOff(fallbacks_args->setting); });
   fallbacks->add_option("--client-id", fallbacks_args->client_id, "The system's client_id")
@@ -310,30 +317,32 @@ void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opt
   disable_ref->AddTo(*AddLeaf(
       *group, "disable", "Disable a system; its tokens stop working", options,
       [disable_ref](AdminSession& s, bool as_json) {
-        PrintObject(ToJson(Unwrap(s.registry().DisableSystem(disable_ref->Get()))), as_json);
+        PrintObject(ToJson(Unwrap(s.service().DisableSystem(s.actor(), disable_ref->Get()))),
+                    as_json);
       }));
 
   auto enable_ref = std::make_shared<SystemRef>();
   enable_ref->AddTo(
       *AddLeaf(*group, "enable", "Enable a disabled system (it needs a new token)", options,
                [enable_ref](AdminSession& s, bool as_json) {
-                 PrintObject(ToJson(Unwrap(s.registry().EnableSystem(enable_ref->Get()))), as_json);
+                 PrintObject(ToJson(Unwrap(s.service().EnableSystem(s.actor(), enable_ref->Get()))),
+                             as_json);
                }));
 
   auto rotate_ref = std::make_shared<SystemRef>();
-  rotate_ref->AddTo(*AddLeaf(*group, "rotate-secret",
-                             "Issue a new client_secret; existing tokens stop working", options,
-                             [rotate_ref](AdminSession& s, bool as_json) {
-                               const std::string client_id = rotate_ref->Get();
-                               std::string secret = Unwrap(s.registry().RotateSecret(client_id));
-                               registry::System system = Unwrap(s.registry().GetSystem(client_id));
-                               json::object out;
-                               out["client_id"] = system.client_id;
-                               out["client_secret"] = secret;
-                               out["credential_version"] = system.credential_version;
-                               PrintObject(out, as_json);
-                               WarnSecretShownOnce();
-                             }));
+  rotate_ref->AddTo(
+      *AddLeaf(*group, "rotate-secret", "Issue a new client_secret; existing tokens stop working",
+               options, [rotate_ref](AdminSession& s, bool as_json) {
+                 const std::string client_id = rotate_ref->Get();
+                 std::string secret = Unwrap(s.service().RotateSecret(s.actor(), client_id));
+                 registry::System system = Unwrap(s.service().GetSystem(s.actor(), client_id));
+                 json::object out;
+                 out["client_id"] = system.client_id;
+                 out["client_secret"] = secret;
+                 out["credential_version"] = system.credential_version;
+                 PrintObject(out, as_json);
+                 WarnSecretShownOnce();
+               }));
 
   struct UpdateArgs {
     SystemRef ref;
@@ -346,8 +355,9 @@ void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opt
         registry::SystemUpdate changes{.name = update_args->name,
                                        .public_key = update_args->public_key,
                                        .endpoint = update_args->endpoint};
-        PrintObject(ToJson(Unwrap(s.registry().UpdateSystem(update_args->ref.Get(), changes))),
-                    as_json);
+        PrintObject(
+            ToJson(Unwrap(s.service().UpdateSystem(s.actor(), update_args->ref.Get(), changes))),
+            as_json);
       });
   update_args->ref.AddTo(*update);
   update->add_option("--public-key", update_args->public_key, "New EC public key (base64 SPKI)");
@@ -377,7 +387,8 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
   CLI::App* add = AddLeaf(
       *group, "add", "Register an API of a provider system", options,
       [args](AdminSession& s, bool as_json) {
-        PrintObject(ToJson(Unwrap(s.registry().AddApi(args->provider, args->code, args->settings))),
+        PrintObject(ToJson(Unwrap(
+                        s.service().AddApi(s.actor(), args->provider, args->code, args->settings))),
                     as_json);
       },
       [args] { args->Parse(); });
@@ -402,7 +413,7 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
       ->capture_default_str();
 
   AddLeaf(*group, "list", "List APIs", options, [](AdminSession& s, bool as_json) {
-    PrintList(ToJsonArray(Unwrap(s.registry().ListApis())),
+    PrintList(ToJsonArray(Unwrap(s.service().ListApis(s.actor()))),
               {"code", "provider", "mode", "store_bodies", "rate_per_second", "rate_burst",
                "replay_policy", "timeout_ms", "endpoint"},
               as_json);
@@ -416,8 +427,8 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
   CLI::App* limits = AddLeaf(
       *group, "limits", "Set the request rate limit each consumer of an API gets", options,
       [limits_args](AdminSession& s, bool as_json) {
-        PrintObject(ToJson(Unwrap(s.registry().SetApiRateLimit(limits_args->code,
-                                                               limits_args->limits.Parse()))),
+        PrintObject(ToJson(Unwrap(s.service().SetApiRateLimit(s.actor(), limits_args->code,
+                                                              limits_args->limits.Parse()))),
                     as_json);
       },
       [limits_args] {
@@ -439,8 +450,8 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
       "refuse",
       options,
       [replay_args](AdminSession& s, bool as_json) {
-        PrintObject(ToJson(Unwrap(s.registry().SetApiReplayPolicy(
-                        replay_args->code, ParseReplay(replay_args->setting)))),
+        PrintObject(ToJson(Unwrap(s.service().SetApiReplayPolicy(
+                        s.actor(), replay_args->code, ParseReplay(replay_args->setting)))),
                     as_json);
       },
       [replay_args] { (void)ParseReplay(replay_args->setting); });
@@ -461,8 +472,8 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
     }
     LogToStderr();
     AdminSession session(*options);
-    PrintObject(ToJson(Unwrap(session.registry().SetApiStoreBodies(store_args->code,
-                                                                   store_args->setting == "on"))),
+    PrintObject(ToJson(Unwrap(session.service().SetApiStoreBodies(session.actor(), store_args->code,
+                                                                  store_args->setting == "on"))),
                 options->json);
   });
   store_bodies->add_option("code", store_args->code, "apiCode")->required();
@@ -480,26 +491,27 @@ void AddGrantCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opti
   CLI::App* add = AddLeaf(
       *group, "add", "Allow a consumer system to call an API", options,
       [add_args](AdminSession& s, bool as_json) {
-        PrintObject(ToJson(Unwrap(s.registry().AddGrant(add_args->consumer, add_args->api))),
-                    as_json);
+        PrintObject(
+            ToJson(Unwrap(s.service().ApproveGrant(s.actor(), add_args->consumer, add_args->api))),
+            as_json);
       });
   add->add_option("--consumer", add_args->consumer, "client_id of the consumer system")->required();
   add->add_option("--api", add_args->api, "apiCode")->required();
 
   auto revoke_args = std::make_shared<Args>();
-  CLI::App* revoke = AddLeaf(
-      *group, "revoke", "Withdraw a consumer system's access to an API", options,
-      [revoke_args](AdminSession& s, bool as_json) {
-        PrintObject(
-            ToJson(Unwrap(s.registry().RevokeGrant(revoke_args->consumer, revoke_args->api))),
-            as_json);
-      });
+  CLI::App* revoke =
+      AddLeaf(*group, "revoke", "Withdraw a consumer system's access to an API", options,
+              [revoke_args](AdminSession& s, bool as_json) {
+                PrintObject(ToJson(Unwrap(s.service().RevokeGrant(s.actor(), revoke_args->consumer,
+                                                                  revoke_args->api))),
+                            as_json);
+              });
   revoke->add_option("--consumer", revoke_args->consumer, "client_id of the consumer system")
       ->required();
   revoke->add_option("--api", revoke_args->api, "apiCode")->required();
 
   AddLeaf(*group, "list", "List grants", options, [](AdminSession& s, bool as_json) {
-    PrintList(ToJsonArray(Unwrap(s.registry().ListGrants())),
+    PrintList(ToJsonArray(Unwrap(s.service().ListGrants(s.actor()))),
               {"consumer", "api", "state", "updated_at"}, as_json);
   });
 }
@@ -515,15 +527,16 @@ void AddTopicCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opti
   CLI::App* add = AddLeaf(
       *group, "add", "Register a push topic of a publisher system", options,
       [args](AdminSession& s, bool as_json) {
-        PrintObject(ToJson(Unwrap(s.registry().AddTopic(args->publisher, args->code))), as_json);
+        PrintObject(ToJson(Unwrap(s.service().AddTopic(s.actor(), args->publisher, args->code))),
+                    as_json);
       });
   add->add_option("--publisher", args->publisher, "client_id of the publisher system")->required();
   add->add_option("--code", args->code, "pushCode: 5-8 of A-Z a-z 0-9 (case-sensitive)")
       ->required();
 
   AddLeaf(*group, "list", "List push topics", options, [](AdminSession& s, bool as_json) {
-    PrintList(ToJsonArray(Unwrap(s.registry().ListTopics())), {"code", "publisher", "created_at"},
-              as_json);
+    PrintList(ToJsonArray(Unwrap(s.service().ListTopics(s.actor()))),
+              {"code", "publisher", "created_at"}, as_json);
   });
 }
 
@@ -536,13 +549,13 @@ void AddSubscriptionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions
     std::string subscriber, topic, endpoint;
   };
   auto add_args = std::make_shared<AddArgs>();
-  CLI::App* add =
-      AddLeaf(*group, "add", "Subscribe a system to a push topic (approved)", options,
-              [add_args](AdminSession& s, bool as_json) {
-                PrintObject(ToJson(Unwrap(s.registry().AddSubscription(
-                                add_args->subscriber, add_args->topic, add_args->endpoint))),
-                            as_json);
-              });
+  CLI::App* add = AddLeaf(
+      *group, "add", "Subscribe a system to a push topic (approved)", options,
+      [add_args](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.service().ApproveSubscription(
+                        s.actor(), add_args->subscriber, add_args->topic, add_args->endpoint))),
+                    as_json);
+      });
   add->add_option("--subscriber", add_args->subscriber, "client_id of the subscriber system")
       ->required();
   add->add_option("--topic", add_args->topic, "pushCode")->required();
@@ -553,25 +566,21 @@ void AddSubscriptionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions
     std::string subscriber, topic;
   };
   auto revoke_args = std::make_shared<RevokeArgs>();
-  CLI::App* revoke = AddLeaf(*group, "revoke", "Stop deliveries of a push topic to a system",
-                             options, [revoke_args](AdminSession& s, bool as_json) {
-                               PrintObject(ToJson(Unwrap(s.registry().RevokeSubscription(
-                                               revoke_args->subscriber, revoke_args->topic))),
-                                           as_json);
-                             });
+  CLI::App* revoke =
+      AddLeaf(*group, "revoke", "Stop deliveries of a push topic to a system", options,
+              [revoke_args](AdminSession& s, bool as_json) {
+                PrintObject(ToJson(Unwrap(s.service().RevokeSubscription(
+                                s.actor(), revoke_args->subscriber, revoke_args->topic))),
+                            as_json);
+              });
   revoke->add_option("--subscriber", revoke_args->subscriber, "client_id of the subscriber system")
       ->required();
   revoke->add_option("--topic", revoke_args->topic, "pushCode")->required();
 
   AddLeaf(*group, "list", "List subscriptions", options, [](AdminSession& s, bool as_json) {
-    PrintList(ToJsonArray(Unwrap(s.registry().ListSubscriptions())),
+    PrintList(ToJsonArray(Unwrap(s.service().ListSubscriptions(s.actor()))),
               {"subscriber", "topic", "state", "endpoint", "updated_at"}, as_json);
   });
-}
-
-int64_t NowMillis() {
-  static const SystemClock clock;
-  return clock.NowMillis();
 }
 
 void AddDeliveryCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
@@ -587,8 +596,9 @@ void AddDeliveryCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& o
       "List deliveries of pushes and asynchronous answers (pending, dead or delivered)", options,
       [list_args](AdminSession& s, bool as_json) {
         if (list_args->attempts_of > 0) {
-          PrintList(ToJsonArray(Unwrap(delivery::ListAttempts(s.db(), list_args->attempts_of))),
-                    {"at", "outcome", "http_status", "latency_us", "error"}, as_json);
+          PrintList(
+              ToJsonArray(Unwrap(s.service().ListAttempts(s.actor(), list_args->attempts_of))),
+              {"at", "outcome", "http_status", "latency_us", "error"}, as_json);
           return;
         }
         delivery::DeliveryFilter filter;
@@ -600,7 +610,7 @@ void AddDeliveryCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& o
         }
         filter.code = list_args->code;
         filter.limit = list_args->limit;
-        PrintList(ToJsonArray(Unwrap(delivery::ListDeliveries(s.db(), filter))),
+        PrintList(ToJsonArray(Unwrap(s.service().ListDeliveries(s.actor(), filter))),
                   {"id", "request_id", "code", "recipient", "state", "attempts", "last_error"},
                   as_json);
       });
@@ -627,10 +637,10 @@ void AddDeliveryCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& o
           Fail(InvalidArgument("give either a delivery ID or --all-dead"));
         }
         if (args->all_dead) {
-          out["redelivered"] = Unwrap(delivery::RedeliverAllDead(s.db(), args->code, NowMillis()));
+          out["redelivered"] = Unwrap(s.service().RedeliverAllDead(s.actor(), args->code));
         } else {
           if (!args->code.empty()) Fail(InvalidArgument("--topic goes with --all-dead"));
-          Check(delivery::Redeliver(s.db(), args->id, NowMillis()));
+          Check(s.service().Redeliver(s.actor(), args->id));
           out["redelivered"] = 1;
           out["id"] = args->id;
         }

@@ -400,6 +400,12 @@ Result<std::vector<DeliveryInfo>> ListDeliveries(store::Database& db,
       " FROM deliveries d JOIN delivery_messages m ON m.id = d.message_id WHERE 1 = 1";
   if (filter.state.has_value()) sql += " AND d.state = ?1";
   if (!filter.code.empty()) sql += " AND m.code = ?2";
+  if (filter.id != 0) sql += " AND d.id = ?4";
+  if (!filter.recipient_institution.empty()) {
+    sql +=
+        " AND d.target_system_id IN (SELECT s.id FROM systems s JOIN institutions i"
+        " ON i.id = s.institution_id WHERE i.code = ?5)";
+  }
   sql += " ORDER BY d.id LIMIT ?3";
   GOVESB_ASSIGN_OR_RETURN(store::Statement s, db.Prepare(sql));
   if (filter.state.has_value()) {
@@ -407,6 +413,10 @@ Result<std::vector<DeliveryInfo>> ListDeliveries(store::Database& db,
   }
   if (!filter.code.empty()) GOVESB_RETURN_IF_ERROR(s.Bind(2, filter.code));
   GOVESB_RETURN_IF_ERROR(s.Bind(3, static_cast<int64_t>(filter.limit)));
+  if (filter.id != 0) GOVESB_RETURN_IF_ERROR(s.Bind(4, filter.id));
+  if (!filter.recipient_institution.empty()) {
+    GOVESB_RETURN_IF_ERROR(s.Bind(5, filter.recipient_institution));
+  }
   std::vector<DeliveryInfo> out;
   for (;;) {
     GOVESB_ASSIGN_OR_RETURN(bool row, s.Step());

@@ -47,8 +47,11 @@ class SqliteDeliveryQueue final : public DeliveryQueue {
 // ---- operations (admin CLI), on any connection to the file ----
 
 struct DeliveryFilter {
-  std::optional<DeliveryState> state;
-  std::string code;  // pushCode / apiCode; "" = any
+  std::optional<DeliveryState> state = std::nullopt;
+  std::string code = std::string();  // pushCode / apiCode; "" = any
+  int64_t id = 0;                    // only this delivery; 0 = any
+  // Only deliveries to systems of this institution (its code); "" = any.
+  std::string recipient_institution = std::string();
   size_t limit = 1000;
 };
 Result<std::vector<DeliveryInfo>> ListDeliveries(store::Database& db, const DeliveryFilter& filter);

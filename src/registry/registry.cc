@@ -440,6 +440,8 @@ Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_vi
 
 Result<std::vector<Api>> Registry::ListApis() { return internal::SelectApis(db_); }
 
+Result<Api> Registry::GetApi(std::string_view code) { return MustFindApi(db_, code); }
+
 Result<Api> Registry::SetApiStoreBodies(std::string_view api_code, bool on) {
   GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
   GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, api_code));
@@ -578,6 +580,8 @@ Result<Topic> Registry::AddTopic(std::string_view publisher_client_id, std::stri
   GOVESB_RETURN_IF_ERROR(txn.Commit());
   return topic;
 }
+
+Result<Topic> Registry::GetTopic(std::string_view code) { return MustFindTopic(db_, code); }
 
 Result<std::vector<Topic>> Registry::ListTopics() { return internal::SelectTopics(db_); }
 

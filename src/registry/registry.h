@@ -126,6 +126,8 @@ class Registry {
   Result<Api> AddApi(std::string_view provider_client_id, std::string_view code,
                      const ApiSettings& settings);
   Result<std::vector<Api>> ListApis();
+  // kNotFound when there is no API `code`.
+  Result<Api> GetApi(std::string_view code);
   // Turns storing `api_code`'s request and reply bodies in the evidence log on or off and
   // returns the API. Changes nothing else; setting the value it already has is not an error.
   Result<Api> SetApiStoreBodies(std::string_view api_code, bool on);
@@ -145,6 +147,8 @@ class Registry {
   // case-sensitive, unique among topics (topics and APIs are separate namespaces).
   Result<Topic> AddTopic(std::string_view publisher_client_id, std::string_view code);
   Result<std::vector<Topic>> ListTopics();
+  // kNotFound when there is no topic `code`.
+  Result<Topic> GetTopic(std::string_view code);
 
   // Approves `subscriber_client_id`'s subscription to `topic_code`: creates it or re-approves
   // a pending/revoked one (then its endpoint override is replaced by `endpoint_override`).

@@ -295,17 +295,41 @@ int64_t Database::Changes() const { return sqlite3_changes64(db_.get()); }
 // ---- Transaction ----
 
 Result<Transaction> Transaction::Begin(Database& db, TransactionMode mode) {
-  GOVESB_RETURN_IF_ERROR(
-      db.Exec(mode == TransactionMode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));
-  return Transaction(db);
+  Transaction txn(db, db.transaction_depth_ + 1);
+  txn.db_ = nullptr;  // not begun yet: a failed BEGIN must not be rolled back
+  if (txn.depth_ == 1) {
+    GOVESB_RETURN_IF_ERROR(
+        db.Exec(mode == TransactionMode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));
+  } else {
+    GOVESB_RETURN_IF_ERROR(db.Exec("SAVEPOINT " + txn.SavepointName()));
+  }
+  txn.db_ = &db;
+  db.transaction_depth_ = txn.depth_;
+  return txn;
 }
 
-Transaction::Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+std::string Transaction::SavepointName() const { return "govesb_sp" + std::to_string(depth_); }
+
+Transaction::Transaction(Transaction&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), depth_(other.depth_) {}
 
 Transaction::~Transaction() { Rollback(); }
 
 Status Transaction::Commit() {
   if (db_ == nullptr) return FailedPrecondition("transaction already finished");
+  if (db_->transaction_depth_ != depth_) {
+    return FailedPrecondition("a transaction nested in this one is still open");
+  }
+  if (depth_ > 1) {
+    Status released = db_->Exec("RELEASE " + SavepointName());
+    if (!released.ok()) {
+      Rollback();
+      return released;
+    }
+    db_->transaction_depth_ = depth_ - 1;
+    db_ = nullptr;
+    return Status::Ok();
+  }
   Status status = db_->Exec("COMMIT");
   if (!status.ok()) {
     // A failed COMMIT (SQLITE_BUSY, disk full) leaves the transaction open: roll it back so the
@@ -313,15 +337,23 @@ Status Transaction::Commit() {
     Rollback();
     return status;
   }
+  db_->transaction_depth_ = 0;
   db_ = nullptr;
   return Status::Ok();
 }
 
 void Transaction::Rollback() {
   if (db_ == nullptr) return;
-  // Ignoring the result is deliberate: ROLLBACK fails only when no transaction is active
-  // (SQLite already rolled back on an I/O error), which is the state we want.
-  (void)db_->Exec("ROLLBACK");
+  // Ignoring the results is deliberate: ROLLBACK fails only when no transaction is active
+  // (SQLite already rolled back on an I/O error), which is the state we want; after such an
+  // error a savepoint is gone with its transaction.
+  if (depth_ > 1) {
+    (void)db_->Exec("ROLLBACK TO " + SavepointName());
+    (void)db_->Exec("RELEASE " + SavepointName());
+  } else {
+    (void)db_->Exec("ROLLBACK");
+  }
+  db_->transaction_depth_ = depth_ - 1;
   db_ = nullptr;
 }
 

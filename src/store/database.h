@@ -112,6 +112,7 @@ class Database {
   const std::string& path() const { return path_; }
 
  private:
+  friend class Transaction;
   struct Closer {
     void operator()(sqlite3* db) const;
   };
@@ -121,6 +122,7 @@ class Database {
 
   std::string path_;
   std::unique_ptr<sqlite3, Closer> db_;
+  int transaction_depth_ = 0;  // Transactions open on this connection (nested: savepoints)
 };
 
 enum class TransactionMode {
@@ -132,8 +134,13 @@ enum class TransactionMode {
   kImmediate,
 };
 
-// BEGIN on creation, ROLLBACK on destruction unless Commit() succeeded. Move-only. Does not
-// nest: one Transaction per Database at a time.
+// BEGIN on creation, ROLLBACK on destruction unless Commit() succeeded. Move-only.
+// Transactions nest: one begun while another is open on the same Database is a SAVEPOINT
+// inside it (its mode is the outer one's), whose Commit releases it into the outer transaction
+// and whose rollback undoes only what was done since it began. Nothing is durable until the
+// outermost commits. So a caller can make several operations, each with its own transaction,
+// one atomic unit (a registry change and the record of who made it). Inner transactions must
+// end before outer ones (RAII scopes do this).
 class [[nodiscard]] Transaction {
  public:
   static Result<Transaction> Begin(Database& db,
@@ -149,8 +156,10 @@ class [[nodiscard]] Transaction {
   void Rollback();
 
  private:
-  explicit Transaction(Database& db) : db_(&db) {}
+  Transaction(Database& db, int depth) : db_(&db), depth_(depth) {}
+  std::string SavepointName() const;
   Database* db_;  // null once committed or rolled back
+  int depth_;     // 1: the outermost (BEGIN/COMMIT); more: a savepoint
 };
 
 // Brings a schema up to date. `migrations[i]` is the SQL that takes `component`'s schema from

@@ -152,6 +152,50 @@ TEST(Transaction, RollsBackUnlessCommitted) {
   EXPECT_EQ(CountRows(*db, "t"), 1);
 }
 
+TEST(Transaction, NestedTransactionsAreSavepointsOfTheOutermost) {
+  auto db = OpenOrDie(":memory:");
+  ASSERT_TRUE(db->Exec("CREATE TABLE t(i INTEGER)").ok());
+  {
+    auto outer = Transaction::Begin(*db);
+    ASSERT_TRUE(outer.ok());
+    ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(1)").ok());
+    {
+      auto inner = Transaction::Begin(*db);
+      ASSERT_TRUE(inner.ok()) << inner.status().ToString();
+      ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(2)").ok());
+      // Not finished: the outer one may not commit before it.
+      EXPECT_EQ(outer->Commit().code(), StatusCode::kFailedPrecondition);
+    }  // rolled back: only its own row goes
+    EXPECT_EQ(CountRows(*db, "t"), 1);
+    {
+      auto inner = Transaction::Begin(*db);
+      ASSERT_TRUE(inner.ok());
+      ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(3)").ok());
+      ASSERT_TRUE(inner->Commit().ok());
+    }
+    EXPECT_EQ(CountRows(*db, "t"), 2);
+  }  // the outermost rolls back: the committed inner one goes with it
+  EXPECT_EQ(CountRows(*db, "t"), 0);
+  {
+    auto outer = Transaction::Begin(*db);
+    ASSERT_TRUE(outer.ok());
+    {
+      auto inner = Transaction::Begin(*db);
+      ASSERT_TRUE(inner.ok());
+      ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(4)").ok());
+      ASSERT_TRUE(inner->Commit().ok());
+    }
+    ASSERT_TRUE(outer->Commit().ok());
+  }
+  EXPECT_EQ(CountRows(*db, "t"), 1);
+  // After all that the connection is back at depth 0: a new transaction is a real BEGIN.
+  auto again = Transaction::Begin(*db);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(5)").ok());
+  ASSERT_TRUE(again->Commit().ok());
+  EXPECT_EQ(CountRows(*db, "t"), 2);
+}
+
 TEST(Transaction, ImmediateTransactionsExcludeOtherWriters) {
   TempDir dir;
   auto a = OpenOrDie(dir.path() + "/t.db");

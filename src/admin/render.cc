@@ -1,0 +1,193 @@
+// The JSON forms of registry and delivery rows, shared by the admin CLI and the admin API.
+#include "admin/render.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "crypto/keys.h"
+
+namespace govesb::admin {
+namespace {
+namespace json = boost::json;
+}  // namespace
+
+std::string IsoTime(int64_t millis) {
+  std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+// A rate or burst as shown: "default" (0), "unlimited" (-1), else the number (an integer when it
+// is one). The CLI accepts the same words.
+json::value RateJson(double value) {
+  if (value == registry::kRateDefault) return "default";
+  if (value == registry::kRateUnlimited) return "unlimited";
+  if (std::trunc(value) == value && std::abs(value) < 1e15) return static_cast<int64_t>(value);
+  return value;
+}
+
+json::object ToJson(const registry::Institution& institution) {
+  json::object out;
+  out["code"] = institution.code;
+  out["name"] = institution.name;
+  out["created_at"] = IsoTime(institution.created_at);
+  return out;
+}
+
+// Never includes the secret hash.
+json::object ToJson(const registry::System& system,
+                    const std::optional<std::string>& client_secret) {
+  json::object out;
+  out["client_id"] = system.client_id;
+  if (client_secret.has_value()) out["client_secret"] = *client_secret;
+  out["institution"] = system.institution_code;
+  out["name"] = system.name;
+  out["public_key"] = system.public_key_b64;
+  out["curve"] = crypto::CurveName(system.curve);
+  out["endpoint"] = system.endpoint;
+  out["enabled"] = system.enabled;
+  out["credential_version"] = system.credential_version;
+  out["rate_per_second"] = RateJson(system.rate_per_second);
+  out["rate_burst"] = RateJson(system.rate_burst);
+  out["signature_fallbacks"] = system.signature_fallbacks;
+  out["created_at"] = IsoTime(system.created_at);
+  out["updated_at"] = IsoTime(system.updated_at);
+  return out;
+}
+
+// Adds a system's signature variant usage: "signature_variants" (an array with --json, else
+// one line such as "raw 1200 (last …), latin1 3 (last …)") and "fallback_verifications" (how
+// many signatures verified only with a fallback variant: the system still needs fallbacks).
+void AddSignatureUsage(json::object& out, const std::vector<registry::SignatureUsage>& usage,
+                       bool as_json) {
+  int64_t fallbacks = 0;
+  json::array variants;
+  std::string line;
+  // The most used first.
+  std::vector<registry::SignatureUsage> sorted = usage;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.count > b.count; });
+  for (const registry::SignatureUsage& u : sorted) {
+    if (u.variant != registry::kSignatureVariantRaw) fallbacks += u.count;
+    json::object v;
+    v["variant"] = u.variant;
+    v["count"] = u.count;
+    v["first_at"] = IsoTime(u.first_at);
+    v["last_at"] = IsoTime(u.last_at);
+    variants.push_back(std::move(v));
+    if (!line.empty()) line += ", ";
+    line += u.variant + " " + std::to_string(u.count) + " (last " + IsoTime(u.last_at) + ")";
+  }
+  if (as_json) {
+    out["signature_variants"] = std::move(variants);
+  } else {
+    out["signature_variants"] = line.empty() ? "none recorded" : line;
+  }
+  out["fallback_verifications"] = fallbacks;
+}
+
+json::object ToJson(const registry::Api& api) {
+  json::object out;
+  out["code"] = api.code;
+  out["provider"] = api.provider_client_id;
+  out["endpoint"] = api.endpoint;
+  if (api.endpoint_override.empty()) {
+    out["endpoint_override"] = nullptr;
+  } else {
+    out["endpoint_override"] = api.endpoint_override;
+  }
+  out["timeout_ms"] = api.timeout_ms;
+  out["mode"] = api.async ? "async" : "sync";
+  if (api.callback_endpoint.empty()) {
+    out["callback_endpoint"] = nullptr;
+  } else {
+    out["callback_endpoint"] = api.callback_endpoint;
+  }
+  out["store_bodies"] = api.store_bodies;
+  out["rate_per_second"] = RateJson(api.rate_per_second);  // per consumer
+  out["rate_burst"] = RateJson(api.rate_burst);
+  out["replay_policy"] = registry::ReplayPolicyName(api.replay_policy);
+  out["created_at"] = IsoTime(api.created_at);
+  return out;
+}
+
+json::object ToJson(const registry::Grant& grant) {
+  json::object out;
+  out["consumer"] = grant.consumer_client_id;
+  out["api"] = grant.api_code;
+  out["state"] = grant.state;
+  out["created_at"] = IsoTime(grant.created_at);
+  out["updated_at"] = IsoTime(grant.updated_at);
+  return out;
+}
+
+json::object ToJson(const registry::Topic& topic) {
+  json::object out;
+  out["code"] = topic.code;
+  out["publisher"] = topic.publisher_client_id;
+  out["created_at"] = IsoTime(topic.created_at);
+  return out;
+}
+
+json::object ToJson(const registry::Subscription& subscription) {
+  json::object out;
+  out["subscriber"] = subscription.subscriber_client_id;
+  out["topic"] = subscription.topic_code;
+  out["endpoint"] = subscription.endpoint;
+  if (subscription.endpoint_override.empty()) {
+    out["endpoint_override"] = nullptr;
+  } else {
+    out["endpoint_override"] = subscription.endpoint_override;
+  }
+  out["state"] = subscription.state;
+  out["created_at"] = IsoTime(subscription.created_at);
+  out["updated_at"] = IsoTime(subscription.updated_at);
+  return out;
+}
+
+json::object ToJson(const delivery::DeliveryInfo& d) {
+  json::object out;
+  out["id"] = d.id;
+  out["request_id"] = d.request_id;
+  out["kind"] = delivery::MessageKindName(d.kind);
+  out["code"] = d.code;
+  out["recipient"] = d.target_client_id;
+  out["state"] = delivery::DeliveryStateName(d.state);
+  out["attempts"] = d.attempts;
+  if (d.state == delivery::DeliveryState::kPending) {
+    out["next_attempt_at"] = IsoTime(d.next_attempt_at_ms);
+  } else {
+    out["next_attempt_at"] = nullptr;
+  }
+  if (d.last_error.empty()) {
+    out["last_error"] = nullptr;
+  } else {
+    out["last_error"] = d.last_error;
+  }
+  out["created_at"] = IsoTime(d.created_at_ms);
+  out["updated_at"] = IsoTime(d.updated_at_ms);
+  return out;
+}
+
+json::object ToJson(const delivery::Attempt& a) {
+  json::object out;
+  out["at"] = IsoTime(a.at_ms);
+  out["outcome"] = a.outcome;
+  out["http_status"] = a.http_status;
+  out["latency_us"] = a.latency_us;
+  if (a.error.empty()) {
+    out["error"] = nullptr;
+  } else {
+    out["error"] = a.error;
+  }
+  return out;
+}
+
+}  // namespace govesb::admin

@@ -1,0 +1,512 @@
+#include "admin/service.h"
+
+#include <boost/json/object.hpp>
+#include <utility>
+
+#include "admin/render.h"
+#include "evidence/log.h"
+
+namespace govesb::admin {
+namespace {
+
+namespace json = boost::json;
+
+bool IsOperator(const Actor& a) { return a.role == Role::kOperator; }
+bool IsAdminOf(const Actor& a, std::string_view institution) {
+  return a.role == Role::kInstitutionAdmin && !a.institution.empty() &&
+         a.institution == institution;
+}
+
+Status Denied(const Actor& a, std::string_view what) {
+  return PermissionDenied("the role " + std::string(RoleName(a.role)) + " may not " +
+                          std::string(what));
+}
+
+// The operator only.
+Status RequireOperator(const Actor& a, std::string_view what) {
+  return IsOperator(a) ? Status::Ok() : Denied(a, what);
+}
+
+// The operator, or an institution-admin of `institution`.
+Status RequireOwner(const Actor& a, std::string_view institution, std::string_view what) {
+  if (IsOperator(a) || IsAdminOf(a, institution)) return Status::Ok();
+  if (a.role == Role::kInstitutionAdmin) {
+    return PermissionDenied(std::string(what) + ": it belongs to another institution");
+  }
+  return Denied(a, what);
+}
+
+// Operators and auditors see everything; an institution-admin what `institution` owns.
+bool MaySee(const Actor& a, std::string_view institution) {
+  return a.role != Role::kInstitutionAdmin || IsAdminOf(a, institution);
+}
+
+const Clock& DefaultClock() {
+  static const SystemClock clock;  // stateless
+  return clock;
+}
+
+std::string SystemObject(std::string_view client_id) { return "system:" + std::string(client_id); }
+
+}  // namespace
+
+Status MigrateAll(store::Database& db) {
+  GOVESB_RETURN_IF_ERROR(registry::Registry::Migrate(db));
+  GOVESB_RETURN_IF_ERROR(evidence::MigrateEvidenceStore(db));
+  GOVESB_RETURN_IF_ERROR(delivery::MigrateDeliveryStore(db));
+  return MigrateAdminStore(db);
+}
+
+AdminService::AdminService(store::Database& db, ServiceOptions options)
+    : db_(db),
+      clock_(options.clock != nullptr ? options.clock : &DefaultClock()),
+      registry_(db, registry::RegistryOptions{.clock = clock_,
+                                              .hash_secret = std::move(options.hash_secret)}) {}
+
+int64_t AdminService::Now() const { return clock_->NowMillis(); }
+
+template <typename T, typename Op, typename AfterJson>
+Result<T> AdminService::Mutate(const Actor& actor, std::string_view action,
+                               const std::string& object, const std::string& object_institution,
+                               json::value before, Op op, AfterJson after) {
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  Result<T> result = op();
+  if (!result.ok()) return result.status();
+  Change change{.action = action,
+                .object = object,
+                .object_institution = object_institution,
+                .before = std::move(before),
+                .after = after(*result)};
+  GOVESB_RETURN_IF_ERROR(RecordAction(db_, actor, Now(), change).status());
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return result;
+}
+
+Result<registry::System> AdminService::OwnedSystem(std::string_view client_id) {
+  return registry_.GetSystem(client_id);
+}
+
+Result<std::string> AdminService::InstitutionOfApi(std::string_view code) {
+  GOVESB_ASSIGN_OR_RETURN(registry::Api api, registry_.GetApi(code));
+  GOVESB_ASSIGN_OR_RETURN(registry::System provider, registry_.GetSystem(api.provider_client_id));
+  return provider.institution_code;
+}
+
+Result<std::string> AdminService::InstitutionOfTopic(std::string_view code) {
+  GOVESB_ASSIGN_OR_RETURN(registry::Topic topic, registry_.GetTopic(code));
+  GOVESB_ASSIGN_OR_RETURN(registry::System publisher,
+                          registry_.GetSystem(topic.publisher_client_id));
+  return publisher.institution_code;
+}
+
+Result<std::string> AdminService::InstitutionOfDelivery(int64_t delivery_id) {
+  GOVESB_ASSIGN_OR_RETURN(auto found, delivery::ListDeliveries(db_, {.id = delivery_id}));
+  if (found.empty()) return NotFound("no delivery " + std::to_string(delivery_id));
+  GOVESB_ASSIGN_OR_RETURN(registry::System recipient,
+                          registry_.GetSystem(found.front().target_client_id));
+  return recipient.institution_code;
+}
+
+// ---- institutions ----
+
+Result<registry::Institution> AdminService::AddInstitution(const Actor& actor,
+                                                           std::string_view code,
+                                                           std::string_view name) {
+  GOVESB_RETURN_IF_ERROR(RequireOperator(actor, "add institutions"));
+  return Mutate<registry::Institution>(
+      actor, "institution.add", "institution:" + std::string(code), std::string(code), nullptr,
+      [&] { return registry_.AddInstitution(code, name); },
+      [](const registry::Institution& i) { return json::value(ToJson(i)); });
+}
+
+Result<std::vector<registry::Institution>> AdminService::ListInstitutions(const Actor&) {
+  return registry_.ListInstitutions();  // names and codes are public within the bus
+}
+
+// ---- systems ----
+
+Result<registry::NewSystem> AdminService::AddSystem(const Actor& actor,
+                                                    std::string_view institution_code,
+                                                    std::string_view name,
+                                                    std::string_view public_key_text,
+                                                    std::string_view endpoint) {
+  GOVESB_RETURN_IF_ERROR(RequireOwner(actor, institution_code, "register a system"));
+  // Not Mutate: the object's name (its client_id) is known only once it exists.
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(registry::NewSystem created,
+                          registry_.AddSystem(institution_code, name, public_key_text, endpoint));
+  const std::string object = SystemObject(created.system.client_id);
+  Change change{.action = "system.add",
+                .object = object,
+                .object_institution = institution_code,
+                .before = nullptr,
+                .after = ToJson(created.system)};
+  GOVESB_RETURN_IF_ERROR(RecordAction(db_, actor, Now(), change).status());
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return created;
+}
+
+Result<std::vector<registry::System>> AdminService::ListSystems(const Actor& actor) {
+  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::System> all, registry_.ListSystems());
+  if (actor.role != Role::kInstitutionAdmin) return all;
+  std::vector<registry::System> own;
+  for (registry::System& s : all) {
+    if (IsAdminOf(actor, s.institution_code)) own.push_back(std::move(s));
+  }
+  return own;
+}
+
+Result<registry::System> AdminService::GetSystem(const Actor& actor, std::string_view client_id) {
+  GOVESB_ASSIGN_OR_RETURN(registry::System system, OwnedSystem(client_id));
+  if (!MaySee(actor, system.institution_code)) {
+    return PermissionDenied("system " + std::string(client_id) + " belongs to another institution");
+  }
+  return system;
+}
+
+Result<registry::System> AdminService::DisableSystem(const Actor& actor,
+                                                     std::string_view client_id) {
+  GOVESB_ASSIGN_OR_RETURN(registry::System before, OwnedSystem(client_id));
+  GOVESB_RETURN_IF_ERROR(RequireOwner(actor, before.institution_code, "disable this system"));
+  return Mutate<registry::System>(
+      actor, "system.disable", SystemObject(client_id), before.institution_code, ToJson(before),
+      [&] { return registry_.DisableSystem(client_id); },
+      [](const registry::System& s) { return json::value(ToJson(s)); });
+}
+
+Result<registry::System> AdminService::EnableSystem(const Actor& actor,
+                                                    std::string_view client_id) {
+  GOVESB_ASSIGN_OR_RETURN(registry::System before, OwnedSystem(client_id));
+  GOVESB_RETURN_IF_ERROR(RequireOwner(actor, before.institution_code, "enable this system"));
+  return Mutate<registry::System>(
+      actor, "system.enable", SystemObject(client_id), before.institution_code, ToJson(before),
+      [&] { return registry_.EnableSystem(client_id); },
+      [](const registry::System& s) { return json::value(ToJson(s)); });
+}
+
+Result<std::string> AdminService::RotateSecret(const Actor& actor, std::string_view client_id) {
+  GOVESB_ASSIGN_OR_RETURN(registry::System before, OwnedSystem(client_id));
+  GOVESB_RETURN_IF_ERROR(
+      RequireOwner(actor, before.institution_code, "rotate this system's secret"));
+  // The record says that the secret changed (the credential version), never the secret.
+  return Mutate<std::string>(
+      actor, "system.rotate-secret", SystemObject(client_id), before.institution_code,
+      ToJson(before), [&] { return registry_.RotateSecret(client_id); },
+      [&](const std::string&) -> json::value {
+        Result<registry::System> after = registry_.GetSystem(client_id);
+        return after.ok() ? json::value(ToJson(*after)) : json::value(nullptr);
+      });
+}
+
+Result<registry::System> AdminService::UpdateSystem(const Actor& actor, std::string_view client_id,
+                                                    const registry::SystemUpdate& update) {
+  GOVESB_ASSIGN_OR_RETURN(registry::System before, OwnedSystem(client_id));
+  GOVESB_RETURN_IF_ERROR(RequireOwner(actor, before.institution_code, "change this system"));
+  return Mutate<registry::System>(
+      actor, "system.update", SystemObject(client_id), before.institution_code, ToJson(before),
+      [&] { return registry_.UpdateSystem(client_id, update); },
+      [](const registry::System& s) { return json::value(ToJson(s)); });
+}
+
+Result<registry::System> AdminService::SetSystemRateLimit(const Actor& actor,
+                                                          std::string_view client_id,
+                                                          const registry::RateLimitUpdate& update) {
+  GOVESB_RETURN_IF_ERROR(RequireOperator(actor, "set rate limits"));
+  GOVESB_ASSIGN_OR_RETURN(registry::System before, OwnedSystem(client_id));
+  return Mutate<registry::System>(
+      actor, "system.limits", SystemObject(client_id), before.institution_code, ToJson(before),
+      [&] { return registry_.SetSystemRateLimit(client_id, update); },
+      [](const registry::System& s) { return json::value(ToJson(s)); });
+}
+
+Result<registry::System> AdminService::SetSignatureFallbacks(const Actor& actor,
+                                                             std::string_view client_id,
+                                                             bool allowed) {
+  GOVESB_RETURN_IF_ERROR(RequireOperator(actor, "change signature fallbacks"));
+  GOVESB_ASSIGN_OR_RETURN(registry::System before, OwnedSystem(client_id));
+  return Mutate<registry::System>(
+      actor, "system.fallbacks", SystemObject(client_id), before.institution_code, ToJson(before),
+      [&] { return registry_.SetSignatureFallbacks(client_id, allowed); },
+      [](const registry::System& s) { return json::value(ToJson(s)); });
+}
+
+Result<std::vector<registry::SignatureUsage>> AdminService::ListSignatureUsage(
+    const Actor& actor, std::string_view client_id) {
+  if (!client_id.empty()) {
+    GOVESB_RETURN_IF_ERROR(GetSystem(actor, client_id).status());
+    return registry_.ListSignatureUsage(client_id);
+  }
+  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::SignatureUsage> all,
+                          registry_.ListSignatureUsage());
+  if (actor.role != Role::kInstitutionAdmin) return all;
+  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::System> own, ListSystems(actor));
+  std::vector<registry::SignatureUsage> out;
+  for (registry::SignatureUsage& u : all) {
+    for (const registry::System& s : own) {
+      if (s.id == u.system_id) {
+        out.push_back(std::move(u));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+// ---- APIs ----
+
+Result<registry::Api> AdminService::AddApi(const Actor& actor, std::string_view provider_client_id,
+                                           std::string_view code,
+                                           const registry::ApiSettings& settings) {
+  GOVESB_ASSIGN_OR_RETURN(registry::System provider, OwnedSystem(provider_client_id));
+  GOVESB_RETURN_IF_ERROR(
+      RequireOwner(actor, provider.institution_code, "publish an API of this system"));
+  if (actor.role != Role::kOperator && settings.store_bodies) {
+    return PermissionDenied(
+        "only the operator may have the evidence log keep an API's bodies (store_bodies)");
+  }
+  if (actor.role != Role::kOperator && (settings.rate_per_second != registry::kRateDefault ||
+                                        settings.rate_burst != registry::kRateDefault)) {
+    return PermissionDenied("only the operator may set an API's rate limit");
+  }
+  return Mutate<registry::Api>(
+      actor, "api.add", "api:" + std::string(code), provider.institution_code, nullptr,
+      [&] { return registry_.AddApi(provider_client_id, code, settings); },
+      [](const registry::Api& a) { return json::value(ToJson(a)); });
+}
+
+Result<std::vector<registry::Api>> AdminService::ListApis(const Actor&) {
+  return registry_.ListApis();
+}
+
+Result<registry::Api> AdminService::GetApi(const Actor&, std::string_view code) {
+  return registry_.GetApi(code);
+}
+
+Result<registry::Api> AdminService::SetApiStoreBodies(const Actor& actor, std::string_view code,
+                                                      bool on) {
+  GOVESB_RETURN_IF_ERROR(RequireOperator(actor, "change what the evidence log keeps"));
+  GOVESB_ASSIGN_OR_RETURN(registry::Api before, registry_.GetApi(code));
+  GOVESB_ASSIGN_OR_RETURN(std::string owner, InstitutionOfApi(code));
+  return Mutate<registry::Api>(
+      actor, "api.store-bodies", "api:" + std::string(code), owner, ToJson(before),
+      [&] { return registry_.SetApiStoreBodies(code, on); },
+      [](const registry::Api& a) { return json::value(ToJson(a)); });
+}
+
+Result<registry::Api> AdminService::SetApiRateLimit(const Actor& actor, std::string_view code,
+                                                    const registry::RateLimitUpdate& update) {
+  GOVESB_RETURN_IF_ERROR(RequireOperator(actor, "set rate limits"));
+  GOVESB_ASSIGN_OR_RETURN(registry::Api before, registry_.GetApi(code));
+  GOVESB_ASSIGN_OR_RETURN(std::string owner, InstitutionOfApi(code));
+  return Mutate<registry::Api>(
+      actor, "api.limits", "api:" + std::string(code), owner, ToJson(before),
+      [&] { return registry_.SetApiRateLimit(code, update); },
+      [](const registry::Api& a) { return json::value(ToJson(a)); });
+}
+
+Result<registry::Api> AdminService::SetApiReplayPolicy(const Actor& actor, std::string_view code,
+                                                       registry::ReplayPolicy policy) {
+  GOVESB_ASSIGN_OR_RETURN(registry::Api before, registry_.GetApi(code));
+  GOVESB_ASSIGN_OR_RETURN(std::string owner, InstitutionOfApi(code));
+  GOVESB_RETURN_IF_ERROR(RequireOwner(actor, owner, "change this API's replay policy"));
+  return Mutate<registry::Api>(
+      actor, "api.replay", "api:" + std::string(code), owner, ToJson(before),
+      [&] { return registry_.SetApiReplayPolicy(code, policy); },
+      [](const registry::Api& a) { return json::value(ToJson(a)); });
+}
+
+// ---- grants ----
+
+Result<registry::Grant> AdminService::ApproveGrant(const Actor& actor,
+                                                   std::string_view consumer_client_id,
+                                                   std::string_view api_code) {
+  GOVESB_ASSIGN_OR_RETURN(std::string provider_owner, InstitutionOfApi(api_code));
+  GOVESB_RETURN_IF_ERROR(RequireOwner(actor, provider_owner, "approve access to this API"));
+  GOVESB_ASSIGN_OR_RETURN(registry::System consumer, OwnedSystem(consumer_client_id));
+  return Mutate<registry::Grant>(
+      actor, "grant.approve",
+      "grant:" + std::string(consumer_client_id) + ":" + std::string(api_code),
+      consumer.institution_code, nullptr,
+      [&] { return registry_.AddGrant(consumer_client_id, api_code); },
+      [](const registry::Grant& g) { return json::value(ToJson(g)); });
+}
+
+Result<registry::Grant> AdminService::RevokeGrant(const Actor& actor,
+                                                  std::string_view consumer_client_id,
+                                                  std::string_view api_code) {
+  GOVESB_ASSIGN_OR_RETURN(std::string provider_owner, InstitutionOfApi(api_code));
+  GOVESB_ASSIGN_OR_RETURN(registry::System consumer, OwnedSystem(consumer_client_id));
+  if (!IsAdminOf(actor, consumer.institution_code)) {
+    GOVESB_RETURN_IF_ERROR(RequireOwner(actor, provider_owner, "revoke access to this API"));
+  }
+  return Mutate<registry::Grant>(
+      actor, "grant.revoke",
+      "grant:" + std::string(consumer_client_id) + ":" + std::string(api_code),
+      consumer.institution_code, nullptr,
+      [&] { return registry_.RevokeGrant(consumer_client_id, api_code); },
+      [](const registry::Grant& g) { return json::value(ToJson(g)); });
+}
+
+Result<std::vector<registry::Grant>> AdminService::ListGrants(const Actor& actor) {
+  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::Grant> all, registry_.ListGrants());
+  if (actor.role != Role::kInstitutionAdmin) return all;
+  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::System> own, ListSystems(actor));
+  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::Api> apis, registry_.ListApis());
+  auto owns_system = [&](std::string_view client_id) {
+    for (const registry::System& s : own) {
+      if (s.client_id == client_id) return true;
+    }
+    return false;
+  };
+  auto owns_api = [&](std::string_view code) {
+    for (const registry::Api& a : apis) {
+      if (a.code == code) return owns_system(a.provider_client_id);
+    }
+    return false;
+  };
+  std::vector<registry::Grant> out;
+  for (registry::Grant& g : all) {
+    if (owns_system(g.consumer_client_id) || owns_api(g.api_code)) out.push_back(std::move(g));
+  }
+  return out;
+}
+
+// ---- topics and subscriptions ----
+
+Result<registry::Topic> AdminService::AddTopic(const Actor& actor,
+                                               std::string_view publisher_client_id,
+                                               std::string_view code) {
+  GOVESB_ASSIGN_OR_RETURN(registry::System publisher, OwnedSystem(publisher_client_id));
+  GOVESB_RETURN_IF_ERROR(
+      RequireOwner(actor, publisher.institution_code, "add a push topic of this system"));
+  return Mutate<registry::Topic>(
+      actor, "topic.add", "topic:" + std::string(code), publisher.institution_code, nullptr,
+      [&] { return registry_.AddTopic(publisher_client_id, code); },
+      [](const registry::Topic& t) { return json::value(ToJson(t)); });
+}
+
+Result<std::vector<registry::Topic>> AdminService::ListTopics(const Actor&) {
+  return registry_.ListTopics();
+}
+
+Result<registry::Subscription> AdminService::ApproveSubscription(
+    const Actor& actor, std::string_view subscriber_client_id, std::string_view topic_code,
+    std::string_view endpoint_override) {
+  GOVESB_ASSIGN_OR_RETURN(std::string publisher_owner, InstitutionOfTopic(topic_code));
+  GOVESB_RETURN_IF_ERROR(
+      RequireOwner(actor, publisher_owner, "approve subscriptions to this topic"));
+  GOVESB_ASSIGN_OR_RETURN(registry::System subscriber, OwnedSystem(subscriber_client_id));
+  return Mutate<registry::Subscription>(
+      actor, "subscription.approve",
+      "subscription:" + std::string(subscriber_client_id) + ":" + std::string(topic_code),
+      subscriber.institution_code, nullptr,
+      [&] {
+        return registry_.AddSubscription(subscriber_client_id, topic_code, endpoint_override);
+      },
+      [](const registry::Subscription& s) { return json::value(ToJson(s)); });
+}
+
+Result<registry::Subscription> AdminService::RevokeSubscription(
+    const Actor& actor, std::string_view subscriber_client_id, std::string_view topic_code) {
+  GOVESB_ASSIGN_OR_RETURN(std::string publisher_owner, InstitutionOfTopic(topic_code));
+  GOVESB_ASSIGN_OR_RETURN(registry::System subscriber, OwnedSystem(subscriber_client_id));
+  if (!IsAdminOf(actor, subscriber.institution_code)) {
+    GOVESB_RETURN_IF_ERROR(
+        RequireOwner(actor, publisher_owner, "revoke subscriptions to this topic"));
+  }
+  return Mutate<registry::Subscription>(
+      actor, "subscription.revoke",
+      "subscription:" + std::string(subscriber_client_id) + ":" + std::string(topic_code),
+      subscriber.institution_code, nullptr,
+      [&] { return registry_.RevokeSubscription(subscriber_client_id, topic_code); },
+      [](const registry::Subscription& s) { return json::value(ToJson(s)); });
+}
+
+Result<std::vector<registry::Subscription>> AdminService::ListSubscriptions(const Actor& actor) {
+  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::Subscription> all, registry_.ListSubscriptions());
+  if (actor.role != Role::kInstitutionAdmin) return all;
+  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::System> own, ListSystems(actor));
+  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::Topic> topics, registry_.ListTopics());
+  auto owns_system = [&](std::string_view client_id) {
+    for (const registry::System& s : own) {
+      if (s.client_id == client_id) return true;
+    }
+    return false;
+  };
+  auto owns_topic = [&](std::string_view code) {
+    for (const registry::Topic& t : topics) {
+      if (t.code == code) return owns_system(t.publisher_client_id);
+    }
+    return false;
+  };
+  std::vector<registry::Subscription> out;
+  for (registry::Subscription& s : all) {
+    if (owns_system(s.subscriber_client_id) || owns_topic(s.topic_code)) {
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+// ---- deliveries ----
+
+Result<std::vector<delivery::DeliveryInfo>> AdminService::ListDeliveries(
+    const Actor& actor, const delivery::DeliveryFilter& f) {
+  delivery::DeliveryFilter filter = f;
+  if (filter.limit == 0 || filter.limit > 10'000) {
+    return InvalidArgument("limit must be 1 to 10000");
+  }
+  if (actor.role == Role::kInstitutionAdmin) filter.recipient_institution = actor.institution;
+  return delivery::ListDeliveries(db_, filter);
+}
+
+Result<std::vector<delivery::Attempt>> AdminService::ListAttempts(const Actor& actor,
+                                                                  int64_t delivery_id) {
+  GOVESB_ASSIGN_OR_RETURN(std::string owner, InstitutionOfDelivery(delivery_id));
+  if (!MaySee(actor, owner)) {
+    return PermissionDenied("delivery " + std::to_string(delivery_id) +
+                            " goes to another institution");
+  }
+  return delivery::ListAttempts(db_, delivery_id);
+}
+
+Status AdminService::Redeliver(const Actor& actor, int64_t delivery_id) {
+  GOVESB_ASSIGN_OR_RETURN(std::string owner, InstitutionOfDelivery(delivery_id));
+  GOVESB_RETURN_IF_ERROR(RequireOwner(actor, owner, "redeliver this delivery"));
+  GOVESB_ASSIGN_OR_RETURN(auto before, delivery::ListDeliveries(db_, {.id = delivery_id}));
+  Result<bool> done = Mutate<bool>(
+      actor, "delivery.redeliver", "delivery:" + std::to_string(delivery_id), owner,
+      before.empty() ? json::value(nullptr) : json::value(ToJson(before.front())),
+      [&]() -> Result<bool> {
+        GOVESB_RETURN_IF_ERROR(delivery::Redeliver(db_, delivery_id, Now()));
+        return true;
+      },
+      [&](bool) -> json::value {
+        auto after = delivery::ListDeliveries(db_, {.id = delivery_id});
+        return after.ok() && !after->empty() ? json::value(ToJson(after->front()))
+                                             : json::value(nullptr);
+      });
+  return done.status();
+}
+
+Result<int64_t> AdminService::RedeliverAllDead(const Actor& actor, std::string_view code) {
+  GOVESB_RETURN_IF_ERROR(RequireOperator(actor, "redeliver every dead delivery"));
+  return Mutate<int64_t>(
+      actor, "delivery.redeliver-dead", "deliveries:" + std::string(code.empty() ? "*" : code), "",
+      nullptr, [&] { return delivery::RedeliverAllDead(db_, code, Now()); },
+      [](int64_t n) {
+        json::object out;
+        out["redelivered"] = n;
+        return json::value(std::move(out));
+      });
+}
+
+// ---- actions ----
+
+Result<std::vector<ActionRecord>> AdminService::ListActions(const Actor& actor,
+                                                            ActionFilter filter) {
+  if (actor.role == Role::kInstitutionAdmin) filter.institution = actor.institution;
+  return admin::ListActions(db_, filter);
+}
+
+}  // namespace govesb::admin

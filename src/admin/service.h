@@ -1,0 +1,149 @@
+#pragma once
+
+// The admin service layer: the one place that changes the registry, redelivers, and reads what
+// operators, institutions and auditors may see. The admin CLI, the admin REST API and the
+// portal are thin clients of it.
+//
+// Every call names its Actor. What an actor may do follows from its role:
+//   operator           everything
+//   institution-admin  its own institution's systems (register, rotate, key, endpoint,
+//                      disable/enable), APIs and topics of its systems, approving and revoking
+//                      access to its own APIs and topics, revoking its own systems' access;
+//                      sees the catalogue of every API and topic, and its own systems'
+//                      grants, subscriptions, deliveries and actions
+//   auditor            reads everything, changes nothing, never sees a secret
+// Refusals are kPermissionDenied naming what the role may not do; bad input is
+// kInvalidArgument, an unknown reference kNotFound, a duplicate kAlreadyExists, a state that
+// does not allow it kFailedPrecondition — the registry's vocabulary, unchanged. A refused call
+// changes nothing.
+//
+// Every change is recorded with its actor, object, and state before and after (journal.h) in
+// the same transaction as the change itself.
+//
+// Not thread-safe (like the Database it works on): one per thread or per connection.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "admin/actor.h"
+#include "admin/journal.h"
+#include "base/clock.h"
+#include "base/result.h"
+#include "delivery/sqlite_queue.h"
+#include "registry/registry.h"
+#include "store/database.h"
+
+namespace govesb::admin {
+
+struct ServiceOptions {
+  const Clock* clock = nullptr;        // nullptr: the system clock
+  registry::SecretHasher hash_secret;  // empty: scrypt (tests pass a fast one)
+};
+
+// Creates or upgrades every table the admin layer works on (registry, delivery, evidence,
+// admin).
+Status MigrateAll(store::Database& db);
+
+class AdminService {
+ public:
+  explicit AdminService(store::Database& db, ServiceOptions options = {});
+
+  // ---- institutions ----
+  Result<registry::Institution> AddInstitution(const Actor& actor, std::string_view code,
+                                               std::string_view name);
+  Result<std::vector<registry::Institution>> ListInstitutions(const Actor& actor);
+
+  // ---- systems ----
+  Result<registry::NewSystem> AddSystem(const Actor& actor, std::string_view institution_code,
+                                        std::string_view name, std::string_view public_key_text,
+                                        std::string_view endpoint);
+  // An institution-admin sees its own institution's systems only.
+  Result<std::vector<registry::System>> ListSystems(const Actor& actor);
+  Result<registry::System> GetSystem(const Actor& actor, std::string_view client_id);
+  Result<registry::System> DisableSystem(const Actor& actor, std::string_view client_id);
+  Result<registry::System> EnableSystem(const Actor& actor, std::string_view client_id);
+  Result<std::string> RotateSecret(const Actor& actor, std::string_view client_id);
+  Result<registry::System> UpdateSystem(const Actor& actor, std::string_view client_id,
+                                        const registry::SystemUpdate& update);
+  // Operator only.
+  Result<registry::System> SetSystemRateLimit(const Actor& actor, std::string_view client_id,
+                                              const registry::RateLimitUpdate& update);
+  Result<registry::System> SetSignatureFallbacks(const Actor& actor, std::string_view client_id,
+                                                 bool allowed);
+  // Every visible system's, or only `client_id`'s.
+  Result<std::vector<registry::SignatureUsage>> ListSignatureUsage(const Actor& actor,
+                                                                   std::string_view client_id = {});
+
+  // ---- APIs (the catalogue: every authenticated actor sees every API) ----
+  Result<registry::Api> AddApi(const Actor& actor, std::string_view provider_client_id,
+                               std::string_view code, const registry::ApiSettings& settings);
+  Result<std::vector<registry::Api>> ListApis(const Actor& actor);
+  Result<registry::Api> GetApi(const Actor& actor, std::string_view code);
+  // Operator only: what the evidence log keeps, and rate limits.
+  Result<registry::Api> SetApiStoreBodies(const Actor& actor, std::string_view code, bool on);
+  Result<registry::Api> SetApiRateLimit(const Actor& actor, std::string_view code,
+                                        const registry::RateLimitUpdate& update);
+  // The operator or the provider's institution.
+  Result<registry::Api> SetApiReplayPolicy(const Actor& actor, std::string_view code,
+                                           registry::ReplayPolicy policy);
+
+  // ---- grants: approve (the operator or the provider's institution), revoke (also the
+  // consumer's institution) ----
+  Result<registry::Grant> ApproveGrant(const Actor& actor, std::string_view consumer_client_id,
+                                       std::string_view api_code);
+  Result<registry::Grant> RevokeGrant(const Actor& actor, std::string_view consumer_client_id,
+                                      std::string_view api_code);
+  // An institution-admin sees the grants where its systems consume or provide.
+  Result<std::vector<registry::Grant>> ListGrants(const Actor& actor);
+
+  // ---- push topics and subscriptions (as APIs and grants) ----
+  Result<registry::Topic> AddTopic(const Actor& actor, std::string_view publisher_client_id,
+                                   std::string_view code);
+  Result<std::vector<registry::Topic>> ListTopics(const Actor& actor);
+  Result<registry::Subscription> ApproveSubscription(const Actor& actor,
+                                                     std::string_view subscriber_client_id,
+                                                     std::string_view topic_code,
+                                                     std::string_view endpoint_override = {});
+  Result<registry::Subscription> RevokeSubscription(const Actor& actor,
+                                                    std::string_view subscriber_client_id,
+                                                    std::string_view topic_code);
+  Result<std::vector<registry::Subscription>> ListSubscriptions(const Actor& actor);
+
+  // ---- deliveries (push and asynchronous answers) ----
+  // An institution-admin sees deliveries to its own systems.
+  Result<std::vector<delivery::DeliveryInfo>> ListDeliveries(const Actor& actor,
+                                                             const delivery::DeliveryFilter& f);
+  Result<std::vector<delivery::Attempt>> ListAttempts(const Actor& actor, int64_t delivery_id);
+  // The operator, or the recipient's institution for one delivery.
+  Status Redeliver(const Actor& actor, int64_t delivery_id);
+  // Operator only. How many were put back.
+  Result<int64_t> RedeliverAllDead(const Actor& actor, std::string_view code);
+
+  // ---- the record of admin actions ----
+  // Operators and auditors see all; an institution-admin those of its institution's accounts
+  // and on its objects.
+  Result<std::vector<ActionRecord>> ListActions(const Actor& actor, ActionFilter filter);
+
+  registry::Registry& registry() { return registry_; }
+
+ private:
+  int64_t Now() const;
+  // Runs `op` (which returns Result<T>) and records its action, in one transaction.
+  template <typename T, typename Op, typename AfterJson>
+  Result<T> Mutate(const Actor& actor, std::string_view action, const std::string& object,
+                   const std::string& object_institution, boost::json::value before, Op op,
+                   AfterJson after);
+  // The institution owning a system / API / topic.
+  Result<registry::System> OwnedSystem(std::string_view client_id);
+  Result<std::string> InstitutionOfApi(std::string_view code);
+  Result<std::string> InstitutionOfTopic(std::string_view code);
+  Result<std::string> InstitutionOfDelivery(int64_t delivery_id);
+
+  store::Database& db_;
+  const Clock* clock_;
+  registry::Registry registry_;
+};
+
+}  // namespace govesb::admin
