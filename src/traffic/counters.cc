@@ -172,7 +172,7 @@ void Counts::Merge(const Counts& other) {
   provider.Merge(other.provider);
 }
 
-struct TrafficCounters::Shard {
+struct alignas(64) TrafficCounters::Shard {  // a cache line of its own per thread
   std::mutex mu;
   Map map;
   size_t last_size = 0;  // to reserve the next table outside the lock
