@@ -18,6 +18,7 @@
 #include "http/types.h"
 #include "limits/fair_work_pool.h"
 #include "registry/snapshot.h"
+#include "traffic/counters.h"
 
 namespace govesb::engine {
 
@@ -39,6 +40,8 @@ struct EngineDeps {
   // Rate limits, credential lock-outs, the replay window, signature variant counts. Null:
   // none of these defences (tests of other things only; the server always sets it).
   Guards* guards = nullptr;
+  // Per-minute traffic counters: every exchange is counted as its answer leaves. Null: off.
+  traffic::TrafficCounters* traffic = nullptr;
   // Appends more Prometheus text to /metrics (the HTTP server's connection counters). Optional.
   std::function<void(std::string&)> extra_metrics;
   // The 32-byte key that encrypts the bodies kept for APIs with store_bodies ("": none kept).
@@ -74,6 +77,8 @@ class Engine {
   // The success:true answer to a push or an async answer, made before the message is stored
   // so that its evidence (with the request's) is stored with the message: both or neither.
   http::HttpResponse AcceptedWithEvidence(ExchangeContext& x, delivery::NewMessage& message);
+  // Counts the exchange in deps_.traffic (when set), as its answer `response` leaves.
+  void CountTraffic(const ExchangeContext& x, const http::HttpResponse& response) const;
   http::HttpResponse HandleHealth() const;
   http::HttpResponse HandlePublicKey() const;
   http::HttpResponse HandleMetrics() const;

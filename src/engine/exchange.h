@@ -17,6 +17,7 @@
 #include "evidence/log.h"
 #include "http/types.h"
 #include "registry/snapshot.h"
+#include "traffic/counters.h"
 #include "wire/envelope.h"
 
 namespace govesb::engine {
@@ -105,6 +106,12 @@ struct ExchangeContext {
   bool replay_recorded = false;
   // deliver: an asynchronous API's awaited answer is recorded (a failure cancels it).
   bool awaiting_answer = false;
+  // For the traffic counters: where the exchange is (kStoring while a durable write is
+  // awaited, kProvider from the call to the provider on), how it ended, and the time spent
+  // waiting for the provider.
+  traffic::Phase phase = traffic::Phase::kChecks;
+  StatusCode outcome = StatusCode::kOk;
+  int64_t provider_us = 0;
 };
 
 }  // namespace govesb::engine

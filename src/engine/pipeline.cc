@@ -93,6 +93,7 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   auto run = RunExchange(x);
   HttpResponse response = co_await std::move(run);
   if (deps_.evidence == nullptr || x.evidence.stored || x.evidence.records.empty()) {
+    CountTraffic(x, response);
     co_return response;
   }
   // Fail closed: the answer leaves only once its evidence is durable.
@@ -100,18 +101,74 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
                    auto complete) mutable { log->Append(std::move(records), std::move(complete)); };
   auto append = http::AwaitStatus(std::move(start));
   Status written = co_await std::move(append);
-  if (written.ok()) co_return response;
-  if (x.evidence.refused) {
+  if (written.ok() || x.evidence.refused) {
     // Nothing is released by a refusal: it still goes out, and the gap is logged.
-    spdlog::error("exchange requestId={}: the evidence of its refusal could not be written: {}",
-                  Untrusted(x.log.request_id), written.message());
+    if (!written.ok()) {
+      spdlog::error("exchange requestId={}: the evidence of its refusal could not be written: {}",
+                    Untrusted(x.log.request_id), written.message());
+    }
+    CountTraffic(x, response);
     co_return response;
   }
   spdlog::error("exchange requestId={} withheld: its evidence could not be written: {}",
                 Untrusted(x.log.request_id), written.message());
-  co_return Refuse(Unavailable("the exchange could not be recorded in the evidence log, so its "
-                               "answer is withheld; try again later"),
-                   x.log.request_id, *deps_.signer, x.format);
+  Status withheld = Unavailable(
+      "the exchange could not be recorded in the evidence log, so its answer is withheld; try "
+      "again later");
+  HttpResponse refusal = Refuse(withheld, x.log.request_id, *deps_.signer, x.format);
+  x.phase = traffic::Phase::kStoring;
+  x.outcome = withheld.code();
+  CountTraffic(x, refusal);
+  co_return refusal;
+}
+
+void Engine::CountTraffic(const ExchangeContext& x, const HttpResponse& response) const {
+  if (deps_.traffic == nullptr) return;
+  traffic::Observation o;
+  o.at_ms = x.started_ms;
+  o.outcome = traffic::OutcomeOf(x.outcome, x.phase);
+  switch (x.kind) {
+    case Kind::kPull:
+      o.kind = traffic::Kind::kPull;
+      break;
+    case Kind::kNida:
+      o.kind = traffic::Kind::kIdentity;
+      break;
+    case Kind::kPush:
+      o.kind = traffic::Kind::kPush;
+      break;
+    case Kind::kAsyncAnswer:
+      o.kind = traffic::Kind::kAsyncAnswer;
+      break;
+  }
+  // Only codes and ids from the registry are keys: a caller cannot make up new ones.
+  const registry::System* caller = x.caller;
+  if (x.kind == Kind::kAsyncAnswer) {
+    // The answering provider; the awaited request's API is not looked up here.
+    if (caller != nullptr) o.provider = caller->client_id;
+  } else if (caller != nullptr) {
+    o.consumer = caller->client_id;
+  }
+  if (x.kind == Kind::kPush) {
+    const registry::Topic* topic = x.topic;
+    if (topic == nullptr && x.snapshot != nullptr) topic = x.snapshot->FindTopic(x.push_code);
+    if (topic != nullptr) o.code = topic->code;
+  } else if (x.kind != Kind::kAsyncAnswer) {
+    const registry::Api* api = x.api;
+    if (api == nullptr && x.snapshot != nullptr) api = x.snapshot->FindApi(x.api_code);
+    if (api != nullptr) {
+      o.code = api->code;
+      o.provider = api->provider_client_id;
+    }
+  }
+  const int64_t total_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::steady_clock::now() - x.log.started)
+                               .count();
+  o.provider_us = x.provider_us;
+  o.bus_us = total_us > x.provider_us ? total_us - x.provider_us : 0;
+  o.request_bytes = static_cast<int64_t>(x.request_size);
+  o.response_bytes = static_cast<int64_t>(response.body.size());
+  deps_.traffic->Record(o);
 }
 
 asio::awaitable<HttpResponse> Engine::RunExchange(ExchangeContext& x) {
@@ -165,6 +222,7 @@ HttpResponse Engine::RefuseExchange(ExchangeContext& x, const Status& status) {
         x.kind == Kind::kAsyncAnswer ? x.answered_request_id : x.log.request_id);
     x.replay_recorded = false;
   }
+  x.outcome = status.code();
   SignedParts parts;
   HttpResponse r = Refuse(status, x.log.request_id, *deps_.signer, x.format, &parts);
   if (status.code() == StatusCode::kResourceExhausted && x.retry_after_seconds > 0) {

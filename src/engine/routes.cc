@@ -45,6 +45,7 @@ asio::awaitable<HttpResponse> Engine::RoutePush(ExchangeContext& x) {
   size_t subscribers = message.recipients.size();
   HttpResponse response = AcceptedWithEvidence(x, message);
   size_t deliveries = 0;
+  x.phase = traffic::Phase::kStoring;
   auto accepting = deps_.delivery->Accept(std::move(message), &deliveries);
   Status stored = co_await std::move(accepting);
   if (!stored.ok()) {
@@ -85,6 +86,7 @@ asio::awaitable<HttpResponse> Engine::RouteAsyncAnswer(ExchangeContext& x) {
       *deps_.signer);
   message.claim = delivery::AnswerClaim{answered, x.caller->id, deps_.clock->NowMillis()};
   HttpResponse response = AcceptedWithEvidence(x, message);
+  x.phase = traffic::Phase::kStoring;
   auto accepting = deps_.delivery->Accept(std::move(message), nullptr);
   Status stored = co_await std::move(accepting);
   if (!stored.ok()) {
@@ -121,6 +123,7 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
     delivery::AwaitedAnswer awaited{
         x.log.request_id, api_code, x.caller->id,
         provider.id,      now,      now + deps_.delivery->answer_window().count()};
+    x.phase = traffic::Phase::kStoring;
     auto recording = deps_.delivery->Await(std::move(awaited));
     Status recorded = co_await std::move(recording);
     if (!recorded.ok()) {
@@ -145,8 +148,13 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
   upstream_request.content_type = "application/json";
   upstream_request.timeout = std::chrono::milliseconds(api.timeout_ms);
   // (Named awaitable: no temporaries with destructors inside a co_await under GCC 12.)
+  x.phase = traffic::Phase::kProvider;
+  const auto called = std::chrono::steady_clock::now();
   auto pending = deps_.upstream->Post(std::move(upstream_request));
   auto answer = co_await std::move(pending);
+  x.provider_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - called)
+                      .count();
   std::string_view reply_variant_name;
   auto record_reply = [&](const Status& outcome, std::string_view data, std::string_view sig,
                           size_t size, const crypto::Sha256Digest* data_sha256 = nullptr) {
@@ -236,6 +244,7 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
   x.evidence.Add("response", x.log, "bus", x.log.consumer, outcome, deps_.clock->NowMillis(),
                  parts.data, parts.signature, static_cast<int64_t>(response.body.size()),
                  &parts.data_sha256);
+  x.outcome = outcome.code();
   x.log.Write(200, outcome);
   co_return response;
 }

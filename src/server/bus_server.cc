@@ -52,6 +52,9 @@ struct BusServer::Impl {
   std::unique_ptr<engine::Guards> guards;
   // Adds the signature variant counts to the registry on a timer.
   std::thread usage_flusher;
+  std::unique_ptr<traffic::TrafficCounters> traffic;
+  // Adds the traffic counters to the database on a timer, and once more at shutdown.
+  std::thread traffic_flusher;
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<http::HttpServer> server;
   std::string ca_file;
@@ -124,6 +127,7 @@ Status BusServer::Start() {
     GOVESB_RETURN_IF_ERROR(registry::Registry::Migrate(*db));
     GOVESB_RETURN_IF_ERROR(evidence::MigrateEvidenceStore(*db));
     GOVESB_RETURN_IF_ERROR(delivery::MigrateDeliveryStore(*db));
+    GOVESB_RETURN_IF_ERROR(traffic::MigrateTrafficStore(*db));
   }
   s.watcher = std::make_unique<registry::SnapshotWatcher>(s.data_dir->database_path());
   GOVESB_RETURN_IF_ERROR(s.watcher->Start());
@@ -201,6 +205,8 @@ Status BusServer::Start() {
   deps.evidence_body_key = s.data_dir->evidence_key();
   s.guards = std::make_unique<engine::Guards>(*s.clock, o.guards);
   deps.guards = s.guards.get();
+  s.traffic = std::make_unique<traffic::TrafficCounters>(*s.clock, o.traffic);
+  deps.traffic = s.traffic.get();
   // The HTTP server is made after the engine (it needs the engine's error answers); /metrics
   // reads it through Impl once it exists.
   deps.extra_metrics = [&s](std::string& out) {
@@ -260,6 +266,23 @@ Status BusServer::Start() {
       lock.lock();
     }
   });
+  s.traffic_flusher =
+      std::thread([&s, interval = o.traffic_flush_interval, path = s.data_dir->database_path()] {
+        NameThisThread("govesb-traffic");
+        store::DatabaseOptions own;
+        own.create = false;
+        auto db = store::Database::Open(path, own);  // its own connection, kept open
+        std::unique_lock lock(s.checkpoint_mutex);
+        bool stop = false;
+        while (!stop) {
+          stop = s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; });
+          lock.unlock();
+          // A failed flush keeps the counts in memory for the next one.
+          Status flushed = db.ok() ? s.traffic->Flush(**db) : db.status();
+          if (!flushed.ok()) spdlog::warn("traffic: counters not flushed: {}", flushed.message());
+          lock.lock();
+        }
+      });
   s.started = true;
   return Status::Ok();
 }
@@ -280,6 +303,7 @@ void BusServer::Shutdown() {
   s.checkpoint_wake.notify_all();
   if (s.checkpointer.joinable()) s.checkpointer.join();
   if (s.usage_flusher.joinable()) s.usage_flusher.join();
+  if (s.traffic_flusher.joinable()) s.traffic_flusher.join();  // after its last flush
   if (s.evidence) {
     // Seal what was written since the last checkpoint (after every write submitted before),
     // and index it.
@@ -313,6 +337,8 @@ store::GroupCommitWriter::Stats BusServer::durability_stats() const {
 http::HttpServerStats BusServer::http_stats() const {
   return impl_->server ? impl_->server->stats() : http::HttpServerStats{};
 }
+
+traffic::TrafficCounters* BusServer::traffic() const { return impl_->traffic.get(); }
 
 uint16_t BusServer::port() const { return impl_->server ? impl_->server->port() : 0; }
 

@@ -14,6 +14,7 @@
 #include "http/admission.h"
 #include "limits/fair_work_pool.h"
 #include "store/group_commit.h"
+#include "traffic/counters.h"
 
 namespace govesb::server {
 
@@ -68,6 +69,11 @@ struct ServeOptions {
   // How often the counts of signature variants per system are added to the registry (and at
   // shutdown), where `admin system show` reads them.
   std::chrono::milliseconds usage_flush_interval{10'000};
+  // Per-minute traffic counters (the portal's charts): added to the database this often (and
+  // at shutdown), so the charts lag by at most this; rows older than traffic.retention_days
+  // are deleted.
+  std::chrono::milliseconds traffic_flush_interval{5'000};
+  traffic::TrafficOptions traffic;
 };
 
 // The whole bus in one process, wired in one place: data directory (SQLite registry, bus key,
@@ -98,6 +104,8 @@ class BusServer {
   store::GroupCommitWriter::Stats durability_stats() const;
   // Connection admission counters; http::PrometheusText renders them for /metrics.
   http::HttpServerStats http_stats() const;
+  // The traffic counters the engine records into (flushed by the server). Valid after Start.
+  traffic::TrafficCounters* traffic() const;
 
   struct Impl;
 

@@ -18,6 +18,7 @@
 #include "server/bus_server.h"
 #include "store/data_dir.h"
 #include "support/test_receiver.h"
+#include "traffic/query.h"
 
 namespace govesb {
 namespace {
@@ -304,6 +305,22 @@ TEST_F(PushAsyncTest, APushThatCannotBeMadeDurableIsRefusedNotAccepted) {
   auto accepted = client->Push("BIRTHS", R"({"child":"Neema"})");
   ASSERT_TRUE(accepted.ok()) << accepted.error().message;
   EXPECT_EQ(Deliveries(std::nullopt).size(), 1u);
+
+  // Both pushes are counted: the refused one as the bus's failure, not the publisher's.
+  bus_->Shutdown();  // flushes the traffic counters
+  traffic::SeriesFilter f;
+  const int64_t now = SystemClock().NowMillis();
+  f.from_ms = now - 3'600'000;
+  f.to_ms = now + 60'000;
+  f.kind = traffic::Kind::kPush;
+  f.systems = {publisher.client_id};
+  auto pushes = traffic::Totals(*db_, f, traffic::GroupBy::kCode);
+  ASSERT_TRUE(pushes.ok()) << pushes.status().ToString();
+  ASSERT_EQ(pushes->size(), 1u);
+  EXPECT_EQ((*pushes)[0].key, "BIRTHS");
+  EXPECT_EQ((*pushes)[0].figures.requests, 2u);
+  EXPECT_EQ((*pushes)[0].figures.by_outcome[static_cast<int>(traffic::Outcome::kSuccess)], 1u);
+  EXPECT_EQ((*pushes)[0].figures.by_outcome[static_cast<int>(traffic::Outcome::kBusFailure)], 1u);
 }
 
 TEST_F(PushAsyncTest, APushWithoutSubscribersIsAcceptedAndStored) {

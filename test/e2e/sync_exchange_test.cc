@@ -21,6 +21,7 @@
 #include "server/bus_server.h"
 #include "store/data_dir.h"
 #include "support/test_http_client.h"
+#include "traffic/query.h"
 #include "wire/envelope.h"
 #include "wire/json.h"
 #include "wire/messages.h"
@@ -595,6 +596,58 @@ TEST_P(SyncExchangeTest, TokenEndpointVariants) {
   ASSERT_TRUE(bad_grant.ok());
   EXPECT_EQ(bad_grant->status, 400);
   EXPECT_NE(bad_grant->body.find("unsupported_grant_type"), std::string::npos);
+}
+
+// Issue 14: every exchange is counted per minute, API and system, and the counts are in the
+// database once the bus has flushed them (at the latest at shutdown), across a restart.
+TEST_P(SyncExchangeTest, ExchangesAreCountedInTheTrafficTable) {
+  ASSERT_TRUE(Request("BRTH01", "{\"n\":1}").success);
+  provider_->set_mode(TestProvider::Mode::kFailure);
+  Answer declined = Request("BRTH01", "{\"n\":2}");
+  ASSERT_EQ(declined.http_status, 200);
+  EXPECT_FALSE(declined.success);
+  Answer unknown = Request("NOSUCH", "{}");
+  EXPECT_FALSE(unknown.success);
+  RestartBus([](server::ServeOptions&) {});  // flushes at shutdown; a new process's counters
+  provider_->set_mode(TestProvider::Mode::kEcho);
+  ASSERT_TRUE(Request("BRTH01", "{\"n\":3}").success);
+  bus_.reset();
+
+  traffic::SeriesFilter f;
+  f.from_ms = clock_.NowMillis() / 60'000 * 60'000;  // the one minute of the simulated clock
+  f.to_ms = f.from_ms + 60'000;
+  f.code = "BRTH01";
+  f.systems = {consumer_.client_id};
+  f.role = traffic::Role::kConsumer;
+  auto points = traffic::Series(*db_, f);
+  ASSERT_TRUE(points.ok()) << points.status().ToString();
+  ASSERT_EQ(points->size(), 1u);
+  const traffic::Figures& api = (*points)[0].figures;
+  EXPECT_EQ(api.requests, 3u);
+  EXPECT_EQ(api.by_outcome[static_cast<int>(traffic::Outcome::kSuccess)], 2u);
+  EXPECT_EQ(api.by_outcome[static_cast<int>(traffic::Outcome::kProviderDeclined)], 1u);
+  EXPECT_EQ(api.errors, 0u);
+  EXPECT_GT(api.p50_us, 0);
+  EXPECT_GE(api.p99_us, api.p50_us);
+  EXPECT_GT(api.request_bytes, 0u);
+  EXPECT_GT(api.response_bytes, 0u);
+
+  // The unknown code is no key of its own: counted for the consumer with no code.
+  f.code.clear();
+  auto systems = traffic::Totals(*db_, f, traffic::GroupBy::kSystem);
+  ASSERT_TRUE(systems.ok());
+  ASSERT_EQ(systems->size(), 1u);
+  EXPECT_EQ((*systems)[0].key, consumer_.client_id);
+  EXPECT_EQ((*systems)[0].figures.requests, 4u);
+  EXPECT_EQ((*systems)[0].figures.by_outcome[static_cast<int>(traffic::Outcome::kRefusedInvalid)],
+            1u);
+  f.systems = {provider_party_.client_id};
+  f.role = traffic::Role::kProvider;
+  auto provided = traffic::Totals(*db_, f, traffic::GroupBy::kCode);
+  ASSERT_TRUE(provided.ok());
+  ASSERT_EQ(provided->size(), 1u);
+  EXPECT_EQ((*provided)[0].key, "BRTH01");
+  EXPECT_EQ((*provided)[0].figures.requests, 3u);
 }
 
 INSTANTIATE_TEST_SUITE_P(PlainAndTls, SyncExchangeTest, ::testing::Values(false, true),

@@ -1,0 +1,149 @@
+#include "traffic/persistence.h"
+
+#include <array>
+
+namespace govesb::traffic {
+
+namespace {
+
+constexpr std::string_view kMigrations[] = {
+    R"sql(
+CREATE TABLE traffic_minutes (
+  minute INTEGER NOT NULL,     -- minutes since the Unix epoch
+  kind INTEGER NOT NULL,       -- 0 pull, 1 identity, 2 push, 3 async-answer
+  code TEXT NOT NULL,          -- API or push code; '' unknown; '*other*' over the key cap
+  consumer TEXT NOT NULL,      -- client_id; '' unknown
+  provider TEXT NOT NULL,      -- client_id; '' unknown or none
+  success INTEGER NOT NULL,
+  provider_declined INTEGER NOT NULL,
+  refused_auth INTEGER NOT NULL,
+  refused_limit INTEGER NOT NULL,
+  refused_invalid INTEGER NOT NULL,
+  refused_other INTEGER NOT NULL,
+  provider_failure INTEGER NOT NULL,
+  provider_timeout INTEGER NOT NULL,
+  bus_failure INTEGER NOT NULL,
+  request_bytes INTEGER NOT NULL,
+  response_bytes INTEGER NOT NULL,
+  bus_us_sum INTEGER NOT NULL,
+  provider_us_sum INTEGER NOT NULL,
+  latency BLOB NOT NULL,       -- LatencyHistogram::Encode of the total time
+  bus_time BLOB NOT NULL,
+  provider_time BLOB NOT NULL,
+  PRIMARY KEY (minute, kind, code, consumer, provider)
+) WITHOUT ROWID;
+)sql",
+};
+
+constexpr int64_t kMinuteMs = 60'000;
+
+}  // namespace
+
+Status MigrateTrafficStore(store::Database& db) {
+  return store::Migrate(db, "traffic", kMigrations);
+}
+
+namespace internal {
+
+Result<MinuteRow> ReadRow(const store::Statement& s, bool histograms) {
+  MinuteRow r;
+  r.minute = s.ColumnInt64(0);
+  const int64_t kind = s.ColumnInt64(1);
+  if (kind < 0 || kind >= kKindCount) {
+    return Internal("traffic_minutes holds a row of unknown kind " + std::to_string(kind));
+  }
+  r.kind = static_cast<Kind>(kind);
+  r.code = s.ColumnText(2);
+  r.consumer = s.ColumnText(3);
+  r.provider = s.ColumnText(4);
+  for (int i = 0; i < kOutcomeCount; ++i) {
+    r.counts.by_outcome[i] = static_cast<uint64_t>(s.ColumnInt64(5 + i));
+  }
+  int c = 5 + kOutcomeCount;
+  r.counts.request_bytes = static_cast<uint64_t>(s.ColumnInt64(c++));
+  r.counts.response_bytes = static_cast<uint64_t>(s.ColumnInt64(c++));
+  r.counts.bus_us_sum = static_cast<uint64_t>(s.ColumnInt64(c++));
+  r.counts.provider_us_sum = static_cast<uint64_t>(s.ColumnInt64(c++));
+  Status read = r.counts.latency.MergeEncoded(s.ColumnView(c++));
+  if (read.ok() && histograms) read = r.counts.bus.MergeEncoded(s.ColumnView(c++));
+  if (read.ok() && histograms) read = r.counts.provider.MergeEncoded(s.ColumnView(c++));
+  if (!read.ok()) {
+    return Internal("traffic_minutes: the row of minute " + std::to_string(r.minute) +
+                    " and code '" + r.code + "' is damaged: " + read.message());
+  }
+  return r;
+}
+
+Status AddRows(store::Database& db, const std::vector<MinuteRow>& rows,
+               int64_t delete_before_minute) {
+  GOVESB_ASSIGN_OR_RETURN(auto tx, store::Transaction::Begin(db));
+  GOVESB_ASSIGN_OR_RETURN(
+      auto select, db.Prepare("SELECT " + std::string(kSelectColumns) +
+                              " FROM traffic_minutes WHERE minute = ? AND kind = ? AND code = ? "
+                              "AND consumer = ? AND provider = ?"));
+  GOVESB_ASSIGN_OR_RETURN(
+      auto write,
+      db.Prepare("INSERT OR REPLACE INTO traffic_minutes (" + std::string(kSelectColumns) +
+                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  for (const MinuteRow& row : rows) {
+    auto bind_key = [&row](store::Statement& s) -> Status {
+      GOVESB_RETURN_IF_ERROR(s.Bind(1, row.minute));
+      GOVESB_RETURN_IF_ERROR(s.Bind(2, static_cast<int64_t>(row.kind)));
+      GOVESB_RETURN_IF_ERROR(s.Bind(3, row.code));
+      GOVESB_RETURN_IF_ERROR(s.Bind(4, row.consumer));
+      return s.Bind(5, row.provider);
+    };
+    GOVESB_RETURN_IF_ERROR(select.Reset());
+    GOVESB_RETURN_IF_ERROR(bind_key(select));
+    GOVESB_ASSIGN_OR_RETURN(bool found, select.Step());
+    Counts sum = row.counts;
+    if (found) {
+      GOVESB_ASSIGN_OR_RETURN(MinuteRow stored, ReadRow(select, true));
+      sum.Merge(stored.counts);
+    }
+    GOVESB_RETURN_IF_ERROR(select.Reset());
+    GOVESB_RETURN_IF_ERROR(write.Reset());
+    GOVESB_RETURN_IF_ERROR(bind_key(write));
+    int i = 6;
+    for (uint64_t n : sum.by_outcome) {
+      GOVESB_RETURN_IF_ERROR(write.Bind(i++, static_cast<int64_t>(n)));
+    }
+    for (uint64_t n :
+         {sum.request_bytes, sum.response_bytes, sum.bus_us_sum, sum.provider_us_sum}) {
+      GOVESB_RETURN_IF_ERROR(write.Bind(i++, static_cast<int64_t>(n)));
+    }
+    GOVESB_RETURN_IF_ERROR(write.BindBlob(i++, sum.latency.Encode()));
+    GOVESB_RETURN_IF_ERROR(write.BindBlob(i++, sum.bus.Encode()));
+    GOVESB_RETURN_IF_ERROR(write.BindBlob(i++, sum.provider.Encode()));
+    GOVESB_RETURN_IF_ERROR(write.Run());
+  }
+  if (delete_before_minute >= 0) {
+    GOVESB_ASSIGN_OR_RETURN(auto erase, db.Prepare("DELETE FROM traffic_minutes WHERE minute < ?"));
+    GOVESB_RETURN_IF_ERROR(erase.Bind(1, delete_before_minute));
+    GOVESB_RETURN_IF_ERROR(erase.Run());
+  }
+  return tx.Commit();
+}
+
+}  // namespace internal
+
+Status TrafficCounters::Flush(store::Database& db) {
+  std::lock_guard lock(flush_mutex_);
+  std::vector<MinuteRow> rows = Take();
+  const int64_t now_minute = clock_.NowMillis() / kMinuteMs;
+  // Old rows are deleted once a minute at most.
+  int64_t delete_before = -1;
+  if (options_.retention_days > 0 && now_minute != retention_done_minute_) {
+    delete_before = now_minute - int64_t{options_.retention_days} * 24 * 60;
+  }
+  if (rows.empty() && delete_before < 0) return Status::Ok();
+  Status added = internal::AddRows(db, rows, delete_before);
+  if (!added.ok()) {
+    Restore(std::move(rows));  // nothing was committed: counted again by the next flush
+    return added;
+  }
+  if (delete_before >= 0) retention_done_minute_ = now_minute;
+  return Status::Ok();
+}
+
+}  // namespace govesb::traffic
