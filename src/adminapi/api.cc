@@ -1,0 +1,589 @@
+#include "adminapi/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+#include <charconv>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "admin/render.h"
+#include "base/log_safe.h"
+
+namespace govesb::adminapi {
+namespace {
+
+namespace json = boost::json;
+
+// ---- errors ----
+
+std::string_view CodeName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
+    case StatusCode::kNotFound:
+      return "not_found";
+    case StatusCode::kAlreadyExists:
+      return "already_exists";
+    case StatusCode::kFailedPrecondition:
+      return "failed_precondition";
+    case StatusCode::kResourceExhausted:
+      return "resource_exhausted";
+    default:
+      return "internal";
+  }
+}
+
+int HttpStatusOf(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    case StatusCode::kResourceExhausted:
+      return 429;
+    default:
+      return 500;
+  }
+}
+
+http::HttpResponse JsonResponse(int status, const json::value& body) {
+  http::HttpResponse r = http::HttpResponse::Json(status, json::serialize(body));
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+// ---- a request's parts ----
+
+struct Context {
+  admin::AdminService& service;
+  const Caller& caller;
+  const http::HttpRequest& request;
+  std::map<std::string, std::string, std::less<>> path;   // {name} segments
+  std::map<std::string, std::string, std::less<>> query;  // ?name=value
+  json::object body;
+
+  const admin::Actor& actor() const { return caller.actor; }
+  const std::string& Path(std::string_view name) const { return path.find(name)->second; }
+  std::string Query(std::string_view name) const {
+    auto it = query.find(name);
+    return it == query.end() ? std::string() : it->second;
+  }
+};
+
+struct Reply {
+  int status = 200;
+  json::value body;
+};
+using RouteHandler = std::function<Result<Reply>(Context&)>;
+
+Reply Ok(json::value body) { return Reply{200, std::move(body)}; }
+Reply Created(json::value body) { return Reply{201, std::move(body)}; }
+
+// Body members, with errors a person understands.
+Result<std::string> Str(const json::object& o, std::string_view name) {
+  const json::value* v = o.if_contains(name);
+  if (v == nullptr || v->is_null()) {
+    return InvalidArgument("'" + std::string(name) + "' is required");
+  }
+  if (!v->is_string()) return InvalidArgument("'" + std::string(name) + "' must be a string");
+  return std::string(v->get_string());
+}
+Result<std::optional<std::string>> OptStr(const json::object& o, std::string_view name) {
+  const json::value* v = o.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::optional<std::string>();
+  if (!v->is_string()) return InvalidArgument("'" + std::string(name) + "' must be a string");
+  return std::optional<std::string>(std::string(v->get_string()));
+}
+Result<bool> Bool(const json::object& o, std::string_view name) {
+  const json::value* v = o.if_contains(name);
+  if (v == nullptr || !v->is_bool()) {
+    return InvalidArgument("'" + std::string(name) + "' is required: true or false");
+  }
+  return v->get_bool();
+}
+// A number, or the words "default" / "unlimited" for rates (as the CLI takes them).
+Result<std::optional<double>> OptRate(const json::object& o, std::string_view name) {
+  const json::value* v = o.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::optional<double>();
+  if (v->is_string()) {
+    if (v->get_string() == "default") return std::optional<double>(registry::kRateDefault);
+    if (v->get_string() == "unlimited") return std::optional<double>(registry::kRateUnlimited);
+  } else if (v->is_number()) {
+    return std::optional<double>(v->to_number<double>());
+  }
+  return InvalidArgument("'" + std::string(name) +
+                         "' must be a number, \"default\" or \"unlimited\"");
+}
+Result<std::optional<int64_t>> OptInt(const json::object& o, std::string_view name) {
+  const json::value* v = o.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::optional<int64_t>();
+  if (v->is_int64()) return std::optional<int64_t>(v->get_int64());
+  if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
+    return std::optional<int64_t>(static_cast<int64_t>(v->get_uint64()));
+  }
+  return InvalidArgument("'" + std::string(name) + "' must be a whole number");
+}
+Result<int64_t> QueryInt(const Context& c, std::string_view name, int64_t fallback) {
+  std::string text = c.Query(name);
+  if (text.empty()) return fallback;
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return InvalidArgument("the query parameter '" + std::string(name) +
+                           "' must be a whole number");
+  }
+  return value;
+}
+Result<int64_t> PathInt(const Context& c, std::string_view name) {
+  const std::string& text = c.Path(name);
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value <= 0) {
+    return NotFound("no " + std::string(name) + " '" + LogSafe(text) + "'");
+  }
+  return value;
+}
+
+template <typename T>
+json::array Rows(const std::vector<T>& items) {
+  json::array out;
+  for (const T& item : items) out.push_back(admin::ToJson(item));
+  return out;
+}
+
+json::object ActionJson(const admin::ActionRecord& a) {
+  json::object o;
+  o["id"] = a.id;
+  o["request_id"] = a.request_id;
+  o["at"] = admin::IsoTime(a.at_ms);
+  o["account"] = a.account;
+  o["role"] = a.role;
+  o["institution"] = a.institution;
+  o["address"] = a.address;
+  o["via"] = a.via;
+  o["action"] = a.action;
+  o["object"] = a.object;
+  o["object_institution"] = a.object_institution;
+  json::value detail = json::parse(a.detail);
+  o["before"] = detail.as_object()["before"];
+  o["after"] = detail.as_object()["after"];
+  o["detail_sha256"] = a.detail_sha256;
+  o["evidenced"] = a.evidenced;
+  return o;
+}
+
+// ---- the routes ----
+
+struct Route {
+  RouteInfo info;
+  RouteHandler handler;
+};
+
+Result<Reply> SystemWithUsage(Context& c, const std::string& client_id) {
+  GOVESB_ASSIGN_OR_RETURN(registry::System system, c.service.GetSystem(c.actor(), client_id));
+  json::object out = admin::ToJson(system);
+  GOVESB_ASSIGN_OR_RETURN(auto usage, c.service.ListSignatureUsage(c.actor(), client_id));
+  admin::AddSignatureUsage(out, usage, /*as_json=*/true);
+  return Ok(std::move(out));
+}
+
+registry::RateLimitUpdate RateUpdate(std::optional<double> rate, std::optional<double> burst) {
+  registry::RateLimitUpdate u;
+  u.rate_per_second = rate;
+  u.burst = burst;
+  return u;
+}
+
+const std::vector<Route>& AllRoutes() {
+  static const std::vector<Route> routes = [] {
+    std::vector<Route> r;
+    auto add = [&r](std::string method, std::string pattern, RouteHandler h,
+                    bool anonymous = false) {
+      r.push_back(Route{RouteInfo{std::move(method), std::move(pattern), anonymous}, std::move(h)});
+    };
+    add(
+        "GET", "/api/v1/openapi.json",
+        [](Context&) -> Result<Reply> { return Ok(json::parse(AdminApi::OpenApiDocument())); },
+        /*anonymous=*/true);
+    add("GET", "/api/v1/me", [](Context& c) -> Result<Reply> {
+      json::object o;
+      o["account"] = c.actor().account;
+      o["role"] = admin::RoleName(c.actor().role);
+      if (c.actor().institution.empty()) {
+        o["institution"] = nullptr;
+      } else {
+        o["institution"] = c.actor().institution;
+      }
+      return Ok(std::move(o));
+    });
+
+    // Institutions.
+    add("GET", "/api/v1/institutions", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto rows, c.service.ListInstitutions(c.actor()));
+      return Ok(Rows(rows));
+    });
+    add("POST", "/api/v1/institutions", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(std::string code, Str(c.body, "code"));
+      GOVESB_ASSIGN_OR_RETURN(std::string name, Str(c.body, "name"));
+      GOVESB_ASSIGN_OR_RETURN(auto created, c.service.AddInstitution(c.actor(), code, name));
+      return Created(admin::ToJson(created));
+    });
+
+    // Systems.
+    add("GET", "/api/v1/systems", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto rows, c.service.ListSystems(c.actor()));
+      return Ok(Rows(rows));
+    });
+    add("POST", "/api/v1/systems", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(std::string institution, Str(c.body, "institution"));
+      GOVESB_ASSIGN_OR_RETURN(std::string name, Str(c.body, "name"));
+      GOVESB_ASSIGN_OR_RETURN(std::string key, Str(c.body, "public_key"));
+      GOVESB_ASSIGN_OR_RETURN(std::string endpoint, Str(c.body, "endpoint"));
+      GOVESB_ASSIGN_OR_RETURN(auto created,
+                              c.service.AddSystem(c.actor(), institution, name, key, endpoint));
+      return Created(admin::ToJson(created.system, created.client_secret));
+    });
+    add("GET", "/api/v1/systems/{client_id}",
+        [](Context& c) { return SystemWithUsage(c, c.Path("client_id")); });
+    add("PATCH", "/api/v1/systems/{client_id}", [](Context& c) -> Result<Reply> {
+      registry::SystemUpdate u;
+      GOVESB_ASSIGN_OR_RETURN(u.name, OptStr(c.body, "name"));
+      GOVESB_ASSIGN_OR_RETURN(u.public_key, OptStr(c.body, "public_key"));
+      GOVESB_ASSIGN_OR_RETURN(u.endpoint, OptStr(c.body, "endpoint"));
+      if (!u.name && !u.public_key && !u.endpoint) {
+        return InvalidArgument("nothing to change: give name, public_key and/or endpoint");
+      }
+      GOVESB_ASSIGN_OR_RETURN(auto s, c.service.UpdateSystem(c.actor(), c.Path("client_id"), u));
+      return Ok(admin::ToJson(s));
+    });
+    add("POST", "/api/v1/systems/{client_id}/disable", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto s, c.service.DisableSystem(c.actor(), c.Path("client_id")));
+      return Ok(admin::ToJson(s));
+    });
+    add("POST", "/api/v1/systems/{client_id}/enable", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto s, c.service.EnableSystem(c.actor(), c.Path("client_id")));
+      return Ok(admin::ToJson(s));
+    });
+    add("POST", "/api/v1/systems/{client_id}/rotate-secret", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(std::string secret,
+                              c.service.RotateSecret(c.actor(), c.Path("client_id")));
+      GOVESB_ASSIGN_OR_RETURN(auto s, c.service.GetSystem(c.actor(), c.Path("client_id")));
+      return Ok(admin::ToJson(s, secret));
+    });
+    add("PUT", "/api/v1/systems/{client_id}/limits", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto rate, OptRate(c.body, "rate_per_second"));
+      GOVESB_ASSIGN_OR_RETURN(auto burst, OptRate(c.body, "burst"));
+      GOVESB_ASSIGN_OR_RETURN(auto s, c.service.SetSystemRateLimit(c.actor(), c.Path("client_id"),
+                                                                   RateUpdate(rate, burst)));
+      return Ok(admin::ToJson(s));
+    });
+    add("PUT", "/api/v1/systems/{client_id}/fallbacks", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(bool allowed, Bool(c.body, "allowed"));
+      GOVESB_ASSIGN_OR_RETURN(
+          auto s, c.service.SetSignatureFallbacks(c.actor(), c.Path("client_id"), allowed));
+      return Ok(admin::ToJson(s));
+    });
+
+    // APIs.
+    add("GET", "/api/v1/apis", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto rows, c.service.ListApis(c.actor()));
+      return Ok(Rows(rows));
+    });
+    add("POST", "/api/v1/apis", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(std::string provider, Str(c.body, "provider"));
+      GOVESB_ASSIGN_OR_RETURN(std::string code, Str(c.body, "code"));
+      registry::ApiSettings settings;
+      GOVESB_ASSIGN_OR_RETURN(auto timeout, OptInt(c.body, "timeout_ms"));
+      if (timeout) settings.timeout_ms = *timeout;
+      GOVESB_ASSIGN_OR_RETURN(auto mode, OptStr(c.body, "mode"));
+      if (mode && *mode != "sync" && *mode != "async") {
+        return InvalidArgument("'mode' must be \"sync\" or \"async\"");
+      }
+      settings.async = mode && *mode == "async";
+      GOVESB_ASSIGN_OR_RETURN(auto endpoint, OptStr(c.body, "endpoint_override"));
+      if (endpoint) settings.endpoint_override = *endpoint;
+      GOVESB_ASSIGN_OR_RETURN(auto callback, OptStr(c.body, "callback_endpoint"));
+      if (callback) settings.callback_endpoint = *callback;
+      GOVESB_ASSIGN_OR_RETURN(auto api, c.service.AddApi(c.actor(), provider, code, settings));
+      return Created(admin::ToJson(api));
+    });
+    add("GET", "/api/v1/apis/{code}", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto api, c.service.GetApi(c.actor(), c.Path("code")));
+      return Ok(admin::ToJson(api));
+    });
+    add("PUT", "/api/v1/apis/{code}/limits", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto rate, OptRate(c.body, "rate_per_second"));
+      GOVESB_ASSIGN_OR_RETURN(auto burst, OptRate(c.body, "burst"));
+      GOVESB_ASSIGN_OR_RETURN(
+          auto api, c.service.SetApiRateLimit(c.actor(), c.Path("code"), RateUpdate(rate, burst)));
+      return Ok(admin::ToJson(api));
+    });
+    add("PUT", "/api/v1/apis/{code}/replay", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(std::string policy_text, Str(c.body, "policy"));
+      std::optional<registry::ReplayPolicy> policy = registry::ParseReplayPolicy(policy_text);
+      if (!policy) return InvalidArgument("'policy' must be \"record\" or \"refuse\"");
+      GOVESB_ASSIGN_OR_RETURN(auto api,
+                              c.service.SetApiReplayPolicy(c.actor(), c.Path("code"), *policy));
+      return Ok(admin::ToJson(api));
+    });
+    add("PUT", "/api/v1/apis/{code}/store-bodies", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(bool on, Bool(c.body, "on"));
+      GOVESB_ASSIGN_OR_RETURN(auto api, c.service.SetApiStoreBodies(c.actor(), c.Path("code"), on));
+      return Ok(admin::ToJson(api));
+    });
+
+    // Grants.
+    add("GET", "/api/v1/grants", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto rows, c.service.ListGrants(c.actor()));
+      return Ok(Rows(rows));
+    });
+    add("POST", "/api/v1/grants/{consumer}/{api}/approve", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto g,
+                              c.service.ApproveGrant(c.actor(), c.Path("consumer"), c.Path("api")));
+      return Ok(admin::ToJson(g));
+    });
+    add("POST", "/api/v1/grants/{consumer}/{api}/revoke", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto g,
+                              c.service.RevokeGrant(c.actor(), c.Path("consumer"), c.Path("api")));
+      return Ok(admin::ToJson(g));
+    });
+
+    // Push topics and subscriptions.
+    add("GET", "/api/v1/topics", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto rows, c.service.ListTopics(c.actor()));
+      return Ok(Rows(rows));
+    });
+    add("POST", "/api/v1/topics", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(std::string publisher, Str(c.body, "publisher"));
+      GOVESB_ASSIGN_OR_RETURN(std::string code, Str(c.body, "code"));
+      GOVESB_ASSIGN_OR_RETURN(auto t, c.service.AddTopic(c.actor(), publisher, code));
+      return Created(admin::ToJson(t));
+    });
+    add("GET", "/api/v1/subscriptions", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto rows, c.service.ListSubscriptions(c.actor()));
+      return Ok(Rows(rows));
+    });
+    add("POST", "/api/v1/subscriptions/{subscriber}/{topic}/approve",
+        [](Context& c) -> Result<Reply> {
+          GOVESB_ASSIGN_OR_RETURN(auto endpoint, OptStr(c.body, "endpoint_override"));
+          GOVESB_ASSIGN_OR_RETURN(
+              auto s, c.service.ApproveSubscription(c.actor(), c.Path("subscriber"),
+                                                    c.Path("topic"), endpoint.value_or("")));
+          return Ok(admin::ToJson(s));
+        });
+    add("POST", "/api/v1/subscriptions/{subscriber}/{topic}/revoke",
+        [](Context& c) -> Result<Reply> {
+          GOVESB_ASSIGN_OR_RETURN(auto s, c.service.RevokeSubscription(
+                                              c.actor(), c.Path("subscriber"), c.Path("topic")));
+          return Ok(admin::ToJson(s));
+        });
+
+    // Deliveries.
+    add("GET", "/api/v1/deliveries", [](Context& c) -> Result<Reply> {
+      delivery::DeliveryFilter f;
+      std::string state = c.Query("state");
+      if (!state.empty()) {
+        f.state = delivery::ParseDeliveryState(state);
+        if (!f.state) {
+          return InvalidArgument("'state' must be pending, delivered or dead, not '" +
+                                 LogSafe(state) + "'");
+        }
+      }
+      f.code = c.Query("code");
+      GOVESB_ASSIGN_OR_RETURN(int64_t limit, QueryInt(c, "limit", 100));
+      if (limit < 1 || limit > 10'000) return InvalidArgument("'limit' must be 1 to 10000");
+      f.limit = static_cast<size_t>(limit);
+      GOVESB_ASSIGN_OR_RETURN(auto rows, c.service.ListDeliveries(c.actor(), f));
+      return Ok(Rows(rows));
+    });
+    add("GET", "/api/v1/deliveries/{id}/attempts", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(int64_t id, PathInt(c, "id"));
+      GOVESB_ASSIGN_OR_RETURN(auto rows, c.service.ListAttempts(c.actor(), id));
+      return Ok(Rows(rows));
+    });
+    add("POST", "/api/v1/deliveries/{id}/redeliver", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(int64_t id, PathInt(c, "id"));
+      GOVESB_RETURN_IF_ERROR(c.service.Redeliver(c.actor(), id));
+      json::object o;
+      o["redelivered"] = 1;
+      return Ok(std::move(o));
+    });
+    add("POST", "/api/v1/deliveries/redeliver-dead", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(auto code, OptStr(c.body, "code"));
+      GOVESB_ASSIGN_OR_RETURN(int64_t n, c.service.RedeliverAllDead(c.actor(), code.value_or("")));
+      json::object o;
+      o["redelivered"] = n;
+      return Ok(std::move(o));
+    });
+
+    // The record of admin actions.
+    add("GET", "/api/v1/actions", [](Context& c) -> Result<Reply> {
+      admin::ActionFilter f;
+      f.account = c.Query("account");
+      f.object = c.Query("object");
+      f.action = c.Query("action");
+      GOVESB_ASSIGN_OR_RETURN(f.before_id, QueryInt(c, "before_id", 0));
+      GOVESB_ASSIGN_OR_RETURN(int64_t limit, QueryInt(c, "limit", 100));
+      if (limit < 1 || limit > 1000) return InvalidArgument("'limit' must be 1 to 1000");
+      f.limit = static_cast<size_t>(limit);
+      GOVESB_ASSIGN_OR_RETURN(auto rows, c.service.ListActions(c.actor(), f));
+      json::array out;
+      for (const admin::ActionRecord& a : rows) out.push_back(ActionJson(a));
+      return Ok(std::move(out));
+    });
+    return r;
+  }();
+  return routes;
+}
+
+// Splits a path into its decoded segments; nullopt when it is not a valid path.
+std::optional<std::vector<std::string>> Segments(
+    std::string_view target, std::map<std::string, std::string, std::less<>>* query) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  std::vector<std::string> out;
+  for (auto segment : url->segments()) out.push_back(std::string(segment));
+  for (auto param : url->params()) {
+    if (query->size() >= 32) break;
+    query->emplace(std::string(param.key), param.has_value ? std::string(param.value) : "");
+  }
+  return out;
+}
+
+std::vector<std::string> PatternSegments(std::string_view pattern) {
+  std::vector<std::string> out;
+  size_t start = 1;  // after the leading '/'
+  while (start <= pattern.size()) {
+    size_t end = pattern.find('/', start);
+    if (end == std::string_view::npos) end = pattern.size();
+    out.emplace_back(pattern.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+bool Matches(const std::vector<std::string>& pattern, const std::vector<std::string>& path,
+             std::map<std::string, std::string, std::less<>>* params) {
+  if (pattern.size() != path.size()) return false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const std::string& p = pattern[i];
+    if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+      if (path[i].empty()) return false;
+      (*params)[p.substr(1, p.size() - 2)] = path[i];
+    } else if (p != path[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ChangesState(std::string_view method) { return method != "GET" && method != "HEAD"; }
+
+}  // namespace
+
+http::HttpResponse ErrorResponse(const Status& status) {
+  json::object error;
+  error["code"] = CodeName(status.code());
+  const int http_status = HttpStatusOf(status.code());
+  error["message"] =
+      http_status == 500 ? "internal error; the bus's log has the details" : status.message();
+  json::object body;
+  body["error"] = std::move(error);
+  return JsonResponse(http_status, body);
+}
+
+AdminApi::AdminApi(admin::AdminService& service, Authenticator& auth)
+    : service_(service), auth_(auth) {}
+
+std::vector<RouteInfo> AdminApi::Routes() {
+  std::vector<RouteInfo> out;
+  for (const Route& r : AllRoutes()) out.push_back(r.info);
+  return out;
+}
+
+http::HttpResponse AdminApi::Handle(const http::HttpRequest& request) {
+  std::map<std::string, std::string, std::less<>> query;
+  std::optional<std::vector<std::string>> path = Segments(request.target, &query);
+  if (!path) return ErrorResponse(InvalidArgument("the request target is not a valid path"));
+  // The route: first by path, then by method (405 when only the method is wrong).
+  const Route* route = nullptr;
+  std::map<std::string, std::string, std::less<>> params;
+  std::string allowed;
+  for (const Route& r : AllRoutes()) {
+    std::map<std::string, std::string, std::less<>> p;
+    if (!Matches(PatternSegments(r.info.pattern), *path, &p)) continue;
+    if (r.info.method == request.method) {
+      route = &r;
+      params = std::move(p);
+      break;
+    }
+    allowed += (allowed.empty() ? "" : ", ") + r.info.method;
+  }
+  if (route == nullptr) {
+    if (allowed.empty()) {
+      return ErrorResponse(
+          NotFound("no such route: " + request.method + " " + LogSafe(request.Path())));
+    }
+    http::HttpResponse r =
+        ErrorResponse(Status(StatusCode::kInvalidArgument, "this route takes " + allowed));
+    r.status = 405;
+    r.headers.emplace_back("Allow", allowed);
+    return r;
+  }
+  // Who asks.
+  Caller caller;
+  if (!route->info.anonymous) {
+    Result<std::optional<Caller>> who = auth_.Authenticate(request);
+    if (!who.ok()) return ErrorResponse(who.status());
+    if (!who->has_value()) {
+      return ErrorResponse(
+          Unauthenticated("sign in, or send an API token as Authorization: Bearer TOKEN"));
+    }
+    caller = std::move(**who);
+    if (caller.by_session && ChangesState(request.method)) {
+      Status csrf = auth_.CheckCsrf(request, caller);
+      if (!csrf.ok()) return ErrorResponse(csrf);
+    }
+  }
+  Context context{service_, caller, request, std::move(params), std::move(query), {}};
+  if (ChangesState(request.method) && !request.body.empty()) {
+    boost::system::error_code ec;
+    json::value parsed = json::parse(request.body, ec);
+    if (ec || !parsed.is_object()) {
+      return ErrorResponse(InvalidArgument("the request body must be a JSON object"));
+    }
+    context.body = std::move(parsed.as_object());
+  }
+  Result<Reply> reply = [&] {
+    std::lock_guard lock(mu_);
+    return route->handler(context);
+  }();
+  if (!reply.ok()) {
+    if (HttpStatusOf(reply.status().code()) == 500) {
+      spdlog::error("admin api: {} {}: {}", request.method, LogSafe(request.Path()),
+                    LogSafe(reply.status().message()));
+    }
+    return ErrorResponse(reply.status());
+  }
+  return JsonResponse(reply->status, reply->body);
+}
+
+}  // namespace govesb::adminapi

@@ -1,0 +1,52 @@
+#pragma once
+
+// The admin REST API (`/api/v1/...` on the admin listener): a thin client of the admin service
+// layer. Each route parses its input, asks the service in the caller's name, and renders the
+// result as JSON. Errors are JSON too:
+//   {"error":{"code":"permission_denied","message":"the role auditor may not ..."}}
+// with the HTTP status of the code: invalid_argument 400, unauthenticated 401,
+// permission_denied 403, not_found 404, already_exists and failed_precondition 409,
+// resource_exhausted 429, anything else 500 (its message is logged, not shown).
+//
+// Handle blocks (SQLite, secret hashing): call it on a worker thread, never an I/O thread.
+// Thread-safe: calls are serialised on the one service it is given.
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "admin/service.h"
+#include "adminapi/auth.h"
+#include "http/types.h"
+
+namespace govesb::adminapi {
+
+struct RouteInfo {
+  std::string method;      // GET, POST, PUT, PATCH, DELETE
+  std::string pattern;     // "/api/v1/systems/{client_id}"
+  bool anonymous = false;  // served without credentials
+};
+
+class AdminApi {
+ public:
+  AdminApi(admin::AdminService& service, Authenticator& auth);
+
+  http::HttpResponse Handle(const http::HttpRequest& request);
+
+  // Every route served, for the OpenAPI document's test.
+  static std::vector<RouteInfo> Routes();
+  // The OpenAPI 3.1 document of this API (served at /api/v1/openapi.json).
+  static std::string_view OpenApiDocument();
+
+ private:
+  std::mutex mu_;
+  admin::AdminService& service_;
+  Authenticator& auth_;
+};
+
+// The HTTP status and JSON body of an error.
+http::HttpResponse ErrorResponse(const Status& status);
+
+}  // namespace govesb::adminapi

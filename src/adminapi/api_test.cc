@@ -1,0 +1,353 @@
+#include "adminapi/api.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "crypto/keys.h"
+#include "crypto/primitives.h"
+#include "store/database.h"
+
+namespace govesb::adminapi {
+namespace {
+
+namespace json = boost::json;
+
+const admin::Actor kOperator{.account = "op@ega.go.tz", .role = admin::Role::kOperator};
+const admin::Actor kRitaAdmin{
+    .account = "admin@rita.go.tz", .role = admin::Role::kInstitutionAdmin, .institution = "RITA"};
+const admin::Actor kMohAdmin{
+    .account = "admin@moh.go.tz", .role = admin::Role::kInstitutionAdmin, .institution = "MOH"};
+const admin::Actor kAuditor{.account = "audit@nao.go.tz", .role = admin::Role::kAuditor};
+
+// Credentials for the tests: `Authorization: Bearer <name>` for API tokens, and
+// `Cookie: session=<name>` with `X-CSRF-Token: csrf-<name>` for browser sessions. The real
+// accounts (their hashing, expiry and throttling) are tested in the accounts module; here the
+// routes' policy, parsing and answers are.
+class TestAuthenticator : public Authenticator {
+ public:
+  Result<std::optional<Caller>> Authenticate(const http::HttpRequest& r) override {
+    std::string name;
+    bool session = false;
+    if (r.authorization.rfind("Bearer ", 0) == 0) {
+      name = r.authorization.substr(7);
+    } else if (std::string cookie(r.Header("cookie")); cookie.rfind("session=", 0) == 0) {
+      name = cookie.substr(8);
+      session = true;
+    } else {
+      return std::optional<Caller>();
+    }
+    const admin::Actor* actor = name == "operator"  ? &kOperator
+                                : name == "rita"    ? &kRitaAdmin
+                                : name == "moh"     ? &kMohAdmin
+                                : name == "auditor" ? &kAuditor
+                                                    : nullptr;
+    if (actor == nullptr) return Unauthenticated("that token is not valid (revoked or expired)");
+    Caller c;
+    c.actor = *actor;
+    c.actor.address = r.remote_address;
+    c.actor.via = session ? "portal" : "api";
+    c.by_session = session;
+    return std::optional<Caller>(c);
+  }
+  Status CheckCsrf(const http::HttpRequest& r, const Caller& c) override {
+    const std::string expected = "csrf-" + c.actor.account;
+    if (r.Header("x-csrf-token") != expected) {
+      return PermissionDenied("the form is stale or was not sent by the portal: reload the page");
+    }
+    return Status::Ok();
+  }
+};
+
+std::string NewKey() {
+  return crypto::PrivateKey::Generate(crypto::Curve::kP256)->public_key().SpkiBase64();
+}
+
+class AdminApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = std::move(store::Database::Open(":memory:")).value();
+    ASSERT_TRUE(admin::MigrateAll(*db_).ok());
+    service_ = std::make_unique<admin::AdminService>(
+        *db_, admin::ServiceOptions{.clock = &clock_, .hash_secret = [](std::string_view s) {
+                                      return crypto::HashSecretForTest(s);
+                                    }});
+    api_ = std::make_unique<AdminApi>(*service_, auth_);
+    ASSERT_TRUE(service_->AddInstitution(kOperator, "RITA", "Registration Agency").ok());
+    ASSERT_TRUE(service_->AddInstitution(kOperator, "MOH", "Ministry of Health").ok());
+    rita_ = service_->AddSystem(kOperator, "RITA", "Births", NewKey(), "https://rita/api")
+                ->system.client_id;
+    moh_ = service_->AddSystem(kOperator, "MOH", "Records", NewKey(), "https://moh/api")
+               ->system.client_id;
+    ASSERT_TRUE(service_->AddApi(kOperator, rita_, "BRTH01", {}).ok());
+    ASSERT_TRUE(service_->AddApi(kOperator, rita_, "BRTH02", {}).ok());
+    ASSERT_TRUE(service_->AddTopic(kOperator, rita_, "BIRTHS").ok());
+    ASSERT_TRUE(service_->AddTopic(kOperator, rita_, "BIRTH2").ok());
+    ASSERT_TRUE(service_->ApproveGrant(kOperator, moh_, "BRTH01").ok());
+    ASSERT_TRUE(service_->ApproveSubscription(kOperator, moh_, "BIRTHS").ok());
+  }
+
+  http::HttpResponse Call(const std::string& method, const std::string& target,
+                          const std::string& who, const std::string& body = "",
+                          bool session = false, bool csrf = true) {
+    http::HttpRequest r;
+    r.method = method;
+    r.target = target;
+    r.body = body;
+    r.remote_address = "10.9.8.7";
+    if (!who.empty()) {
+      if (session) {
+        r.headers.emplace_back("cookie", "session=" + who);
+        const admin::Actor* a = who == "operator" ? &kOperator
+                                : who == "rita"   ? &kRitaAdmin
+                                : who == "moh"    ? &kMohAdmin
+                                                  : &kAuditor;
+        if (csrf) r.headers.emplace_back("x-csrf-token", "csrf-" + a->account);
+      } else {
+        r.authorization = "Bearer " + who;
+      }
+    }
+    if (!body.empty()) r.content_type = "application/json";
+    return api_->Handle(r);
+  }
+
+  std::string Substitute(std::string s) {
+    for (auto [from, to] :
+         {std::pair<std::string, std::string>{"{rita}", rita_}, {"{moh}", moh_}}) {
+      for (size_t at; (at = s.find(from)) != std::string::npos;) s.replace(at, from.size(), to);
+    }
+    return s;
+  }
+
+  SimulatedClock clock_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<admin::AdminService> service_;
+  TestAuthenticator auth_;
+  std::unique_ptr<AdminApi> api_;
+  std::string rita_, moh_;
+};
+
+// Every route × every caller: the operator, RITA's admin (the owner of the system, API and topic
+// used), MOH's admin (another institution; the consumer), the auditor, and no one.
+struct RouteCase {
+  std::string method;
+  std::string target;  // {rita} / {moh}: the two systems' client ids
+  std::string body;
+  std::array<int, 5> expect;  // operator, rita, moh, auditor, anonymous
+};
+
+const std::vector<RouteCase>& RouteCases() {
+  static const std::vector<RouteCase> cases = {
+      {"GET", "/api/v1/openapi.json", "", {200, 200, 200, 200, 200}},
+      {"GET", "/api/v1/me", "", {200, 200, 200, 200, 401}},
+      {"GET", "/api/v1/institutions", "", {200, 200, 200, 200, 401}},
+      {"POST",
+       "/api/v1/institutions",
+       R"({"code":"TRA","name":"Revenue"})",
+       {201, 403, 403, 403, 401}},
+      {"GET", "/api/v1/systems", "", {200, 200, 200, 200, 401}},
+      {"POST",
+       "/api/v1/systems",
+       R"({"institution":"RITA","name":"Deaths","public_key":"@KEY@","endpoint":"https://rita/d"})",
+       {201, 201, 403, 403, 401}},
+      {"GET", "/api/v1/systems/{rita}", "", {200, 200, 403, 200, 401}},
+      {"PATCH",
+       "/api/v1/systems/{rita}",
+       R"({"endpoint":"https://rita/v2"})",
+       {200, 200, 403, 403, 401}},
+      {"POST", "/api/v1/systems/{rita}/disable", "", {200, 200, 403, 403, 401}},
+      {"POST", "/api/v1/systems/{rita}/enable", "", {409, 409, 403, 403, 401}},
+      {"POST", "/api/v1/systems/{rita}/rotate-secret", "", {200, 200, 403, 403, 401}},
+      {"PUT",
+       "/api/v1/systems/{rita}/limits",
+       R"({"rate_per_second":10,"burst":20})",
+       {200, 403, 403, 403, 401}},
+      {"PUT",
+       "/api/v1/systems/{rita}/fallbacks",
+       R"({"allowed":false})",
+       {200, 403, 403, 403, 401}},
+      {"GET", "/api/v1/apis", "", {200, 200, 200, 200, 401}},
+      {"POST",
+       "/api/v1/apis",
+       R"({"provider":"{rita}","code":"DETH01","timeout_ms":5000})",
+       {201, 201, 403, 403, 401}},
+      {"GET", "/api/v1/apis/BRTH01", "", {200, 200, 200, 200, 401}},
+      {"PUT",
+       "/api/v1/apis/BRTH01/limits",
+       R"({"rate_per_second":"unlimited"})",
+       {200, 403, 403, 403, 401}},
+      {"PUT", "/api/v1/apis/BRTH01/replay", R"({"policy":"refuse"})", {200, 200, 403, 403, 401}},
+      {"PUT", "/api/v1/apis/BRTH01/store-bodies", R"({"on":true})", {200, 403, 403, 403, 401}},
+      {"GET", "/api/v1/grants", "", {200, 200, 200, 200, 401}},
+      {"POST", "/api/v1/grants/{moh}/BRTH02/approve", "", {200, 200, 403, 403, 401}},
+      {"POST", "/api/v1/grants/{moh}/BRTH01/revoke", "", {200, 200, 200, 403, 401}},
+      {"GET", "/api/v1/topics", "", {200, 200, 200, 200, 401}},
+      {"POST",
+       "/api/v1/topics",
+       R"({"publisher":"{rita}","code":"DEATHS"})",
+       {201, 201, 403, 403, 401}},
+      {"GET", "/api/v1/subscriptions", "", {200, 200, 200, 200, 401}},
+      {"POST", "/api/v1/subscriptions/{moh}/BIRTH2/approve", "", {200, 200, 403, 403, 401}},
+      {"POST", "/api/v1/subscriptions/{moh}/BIRTHS/revoke", "", {200, 200, 200, 403, 401}},
+      {"GET", "/api/v1/deliveries", "", {200, 200, 200, 200, 401}},
+      {"GET", "/api/v1/deliveries/99/attempts", "", {404, 404, 404, 404, 401}},
+      {"POST", "/api/v1/deliveries/99/redeliver", "", {404, 404, 404, 404, 401}},
+      {"POST", "/api/v1/deliveries/redeliver-dead", "", {200, 403, 403, 403, 401}},
+      {"GET", "/api/v1/actions", "", {200, 200, 200, 200, 401}},
+  };
+  return cases;
+}
+
+class RouteRoleTest : public AdminApiTest, public ::testing::WithParamInterface<size_t> {};
+
+TEST_P(RouteRoleTest, EachCallerIsAllowedOrRefusedAsSpecified) {
+  const RouteCase& c = RouteCases()[GetParam()];
+  const std::array<std::string, 5> callers = {"operator", "rita", "moh", "auditor", ""};
+  for (size_t i = 0; i < callers.size(); ++i) {
+    SetUp();  // a fresh registry for every caller: a change by one must not decide another's
+    std::string body = Substitute(c.body);
+    if (size_t at = body.find("@KEY@"); at != std::string::npos) body.replace(at, 5, NewKey());
+    http::HttpResponse r = Call(c.method, Substitute(c.target), callers[i], body);
+    EXPECT_EQ(r.status, c.expect[i])
+        << c.method << " " << c.target << " as " << (callers[i].empty() ? "anonymous" : callers[i])
+        << ": " << r.body;
+    boost::system::error_code ec;
+    json::value parsed = json::parse(r.body, ec);
+    EXPECT_FALSE(ec) << "not JSON: " << r.body;
+    if (r.status >= 400 && !ec) {
+      EXPECT_TRUE(parsed.is_object() && parsed.as_object().contains("error")) << r.body;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryRoute, RouteRoleTest,
+                         ::testing::Range(size_t{0}, RouteCases().size()));
+
+TEST_F(AdminApiTest, EveryRouteIsInTheTableAndInTheOpenApiDocumentAndNothingElseIs) {
+  std::set<std::string> served;
+  for (const RouteInfo& r : AdminApi::Routes()) served.insert(r.method + " " + r.pattern);
+  // The table covers every route (a concrete target matched against each pattern).
+  std::set<std::string> covered;
+  for (const RouteCase& c : RouteCases()) {
+    for (const RouteInfo& r : AdminApi::Routes()) {
+      if (r.method != c.method) continue;
+      std::string pattern = r.pattern, target = c.target;
+      // Same number of segments and equal literal ones.
+      auto split = [](const std::string& s) {
+        std::vector<std::string> out;
+        size_t start = 1;
+        while (start <= s.size()) {
+          size_t end = s.find('/', start);
+          if (end == std::string::npos) end = s.size();
+          out.push_back(s.substr(start, end - start));
+          start = end + 1;
+        }
+        return out;
+      };
+      auto p = split(pattern), t = split(target);
+      if (p.size() != t.size()) continue;
+      bool same = true;
+      for (size_t i = 0; i < p.size() && same; ++i) {
+        same = (p[i].front() == '{') || p[i] == t[i];
+      }
+      if (same) covered.insert(r.method + " " + r.pattern);
+    }
+  }
+  EXPECT_EQ(covered, served);
+
+  json::value doc = json::parse(AdminApi::OpenApiDocument());
+  ASSERT_TRUE(doc.is_object());
+  EXPECT_EQ(doc.at("openapi"), "3.1.0");
+  std::set<std::string> documented;
+  for (const auto& [path, item] : doc.at("paths").as_object()) {
+    for (const auto& [method, operation] : item.as_object()) {
+      std::string m(method);
+      for (char& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      documented.insert(m + " " + std::string(path));
+      EXPECT_TRUE(operation.as_object().contains("operationId")) << path;
+      EXPECT_TRUE(operation.as_object().contains("responses")) << path;
+    }
+  }
+  EXPECT_EQ(documented, served);
+  // Every $ref points at a schema that exists.
+  const json::object& schemas = doc.at("components").at("schemas").as_object();
+  std::function<void(const json::value&)> check_refs = [&](const json::value& v) {
+    if (v.is_object()) {
+      for (const auto& [k, member] : v.as_object()) {
+        if (k == "$ref") {
+          std::string ref(member.as_string());
+          ASSERT_EQ(ref.rfind("#/components/schemas/", 0), 0u) << ref;
+          EXPECT_TRUE(schemas.contains(ref.substr(21))) << ref;
+        } else {
+          check_refs(member);
+        }
+      }
+    } else if (v.is_array()) {
+      for (const json::value& e : v.as_array()) check_refs(e);
+    }
+  };
+  check_refs(doc);
+}
+
+TEST_F(AdminApiTest, ASessionsStateChangeNeedsItsCsrfTokenAndATokenDoesNot) {
+  const std::string body = R"({"endpoint":"https://rita/v3"})";
+  http::HttpResponse stale =
+      Call("PATCH", "/api/v1/systems/" + rita_, "rita", body, /*session=*/true, /*csrf=*/false);
+  EXPECT_EQ(stale.status, 403) << stale.body;
+  EXPECT_NE(stale.body.find("reload the page"), std::string::npos);
+  EXPECT_EQ(service_->GetSystem(kOperator, rita_)->endpoint, "https://rita/api");
+  EXPECT_EQ(Call("PATCH", "/api/v1/systems/" + rita_, "rita", body, true, true).status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/systems", "rita", "", true, false).status, 200);  // reads
+  EXPECT_EQ(Call("PATCH", "/api/v1/systems/" + rita_, "rita", body).status, 200);  // bearer
+}
+
+TEST_F(AdminApiTest, BadInputGetsAClearErrorAndChangesNothing) {
+  auto before = service_->ListActions(kOperator, {})->size();
+  http::HttpResponse r = Call("POST", "/api/v1/systems", "operator", "{not json");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("JSON object"), std::string::npos) << r.body;
+  r = Call("POST", "/api/v1/systems", "operator", R"({"institution":"RITA"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("'name' is required"), std::string::npos) << r.body;
+  r = Call("POST", "/api/v1/systems", "operator",
+           R"({"institution":"RITA","name":"X","public_key":"garbage","endpoint":"https://x/"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("invalid_argument"), std::string::npos) << r.body;
+  r = Call("PUT", "/api/v1/apis/BRTH01/replay", "operator", R"({"policy":"sometimes"})");
+  EXPECT_EQ(r.status, 400);
+  r = Call("GET", "/api/v1/deliveries?limit=abc", "operator");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/nothing-here", "operator").status, 404);
+  r = Call("DELETE", "/api/v1/systems", "operator");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(service_->ListActions(kOperator, {})->size(), before);
+  // An unknown token is 401, not anonymous.
+  EXPECT_EQ(Call("GET", "/api/v1/me", "forged").status, 401);
+}
+
+TEST_F(AdminApiTest, ANewSystemsSecretIsShownOnceAndTheActionNamesTheCaller) {
+  http::HttpResponse r = Call("POST", "/api/v1/systems", "rita",
+                              R"({"institution":"RITA","name":"Deaths","public_key":")" + NewKey() +
+                                  R"(","endpoint":"https://rita/deaths"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  json::object created = json::parse(r.body).as_object();
+  EXPECT_EQ(created.at("client_secret").as_string().size(), 32u);
+  std::string id(created.at("client_id").as_string());
+  http::HttpResponse again = Call("GET", "/api/v1/systems/" + id, "rita");
+  EXPECT_EQ(again.body.find("client_secret"), std::string::npos);
+  http::HttpResponse actions = Call("GET", "/api/v1/actions?object=system:" + id, "operator");
+  ASSERT_EQ(actions.status, 200);
+  json::array list = json::parse(actions.body).as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("account"), "admin@rita.go.tz");
+  EXPECT_EQ(list[0].at("address"), "10.9.8.7");
+  EXPECT_EQ(list[0].at("via"), "api");
+  EXPECT_EQ(list[0].at("action"), "system.add");
+  EXPECT_EQ(r.body.find(std::string(list[0].at("detail_sha256").as_string())), std::string::npos);
+}
+
+}  // namespace
+}  // namespace govesb::adminapi
