@@ -12,8 +12,8 @@
 namespace govesb::evidence {
 namespace {
 
-Record Step(int64_t at, std::string request_id, std::string kind, std::string from,
-            std::string to, std::string code, std::string user_id, std::string outcome) {
+Record Step(int64_t at, std::string request_id, std::string kind, std::string from, std::string to,
+            std::string code, std::string user_id, std::string outcome) {
   Record r;
   r.at_ms = at;
   r.request_id = std::move(request_id);
@@ -123,7 +123,10 @@ TEST_F(SearchTest, EachFilterBeforeAndAfterIndexing) {
       {"everything", [](SearchFilter&) {}, [](const Record&) { return true; }},
       {"time", [](SearchFilter& f) { f.from_ms = 1'010'002, f.to_ms = 1'020'001; },
        [](const Record& r) { return r.at_ms >= 1'010'002 && r.at_ms < 1'020'001; }},
-      {"systems", [](SearchFilter& f) { f.systems = {"tra", "nobody"}; },
+      {"systems",
+       [](SearchFilter& f) {
+         f.systems = {"tra", "nobody"};
+       },
        [](const Record& r) { return r.from == "tra" || r.to == "tra"; }},
       {"code", [](SearchFilter& f) { f.code = "NIDA01"; },
        [](const Record& r) { return r.code == "NIDA01"; }},
@@ -144,7 +147,8 @@ TEST_F(SearchTest, EachFilterBeforeAndAfterIndexing) {
          f.systems = {"rita"};
        },
        [](const Record& r) {
-         return r.user_id == "person-3" && r.outcome == "ok" && (r.from == "rita" || r.to == "rita");
+         return r.user_id == "person-3" && r.outcome == "ok" &&
+                (r.from == "rita" || r.to == "rita");
        }},
       {"quote", [](SearchFilter& f) { f.user_id = "x' OR '1'='1"; },
        [](const Record&) { return false; }},
@@ -188,8 +192,7 @@ TEST_F(SearchTest, PagesNeverRepeatNorSkipAcrossTailIndexAndArchives) {
   SearchFilter person;
   person.user_id = "person-2";
   person.page_size = 1;
-  EXPECT_EQ(AllPages(person),
-            Expected([](const Record& r) { return r.user_id == "person-2"; }));
+  EXPECT_EQ(AllPages(person), Expected([](const Record& r) { return r.user_id == "person-2"; }));
   SearchFilter old_request;
   old_request.request_id = "req-5";  // archived
   std::vector<int64_t> found = AllPages(old_request);
