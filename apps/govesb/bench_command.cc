@@ -1,6 +1,7 @@
-// `govesb bench setup|run|drain|crypto|idle|token-attack|free-port` and `govesb bench-provider`:
-// the benchmark harness (the work is in src/bench/; see its README). Every bench leaf prints a
-// table, or one JSON object with --json; failures print "error: <reason>" on stderr and exit 1.
+// `govesb bench setup|run|drain|crypto|idle|token-attack|evidence-search|free-port` and `govesb
+// bench-provider`: the benchmark harness (the work is in src/bench/; see its README). Every bench
+// leaf prints a table, or one JSON object with --json; failures print "error: <reason>" on stderr
+// and exit 1.
 #include <pthread.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -17,6 +18,7 @@
 
 #include "bench/crypto_rates.h"
 #include "bench/drain.h"
+#include "bench/evidence_search.h"
 #include "bench/idle.h"
 #include "bench/provider_stub.h"
 #include "bench/run.h"
@@ -325,6 +327,26 @@ void AddBenchCommands(CLI::App& app) {
   crypto_cmd->callback([duration_ms, json, quiet_logs] {
     quiet_logs();
     RunCrypto(*duration_ms, *json);
+  });
+
+  auto search = std::make_shared<bench::EvidenceSearchOptions>();
+  auto* search_cmd = bench->add_subcommand(
+      "evidence-search",
+      "Build an evidence log of N exchanges in a data dir (the real append path), seal and index "
+      "it, then time searches by requestId and by userId");
+  search_cmd->add_option("--data-dir", search->data_dir, "Where to build it (empty or new)")
+      ->required();
+  search_cmd->add_option("--exchanges", search->exchanges, "Exchanges (four records each)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  search_cmd->add_option("--lookups", search->lookups, "Searches timed per kind")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  search_cmd->callback([search, json, quiet_logs] {
+    quiet_logs();
+    auto report = bench::RunEvidenceSearchBench(*search);
+    if (!report.ok()) Fail(report.status().message());
+    Print(bench::RenderEvidenceSearch(*report, *json), *json);
   });
 
   auto* port_cmd = bench->add_subcommand(

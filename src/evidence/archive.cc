@@ -183,10 +183,13 @@ Result<ArchiveSummary> ArchiveSealed(store::Database& db, const ArchiveOptions& 
       GOVESB_RETURN_IF_ERROR(add.Bind(6, HashHex(w.chain)));
       GOVESB_RETURN_IF_ERROR(add.Bind(7, w.sha256_hex));
       GOVESB_RETURN_IF_ERROR(add.Run());
-      GOVESB_ASSIGN_OR_RETURN(store::Statement drop,
-                              db.Prepare("DELETE FROM evidence_index WHERE first_seq <= ?"));
-      GOVESB_RETURN_IF_ERROR(drop.Bind(1, last));
-      GOVESB_RETURN_IF_ERROR(drop.Run());
+      for (const char* sql : {"DELETE FROM evidence_index WHERE first_seq <= ?",
+                              "DELETE FROM evidence_user_index WHERE first_seq <= ?",
+                              "DELETE FROM evidence_blocks WHERE first_seq <= ?"}) {
+        GOVESB_ASSIGN_OR_RETURN(store::Statement drop, db.Prepare(sql));
+        GOVESB_RETURN_IF_ERROR(drop.Bind(1, last));
+        GOVESB_RETURN_IF_ERROR(drop.Run());
+      }
       GOVESB_RETURN_IF_ERROR(txn.Commit());
     }
     summary.files.push_back(name);

@@ -90,7 +90,36 @@ CREATE TABLE evidence_commit_state (
 );
 INSERT INTO evidence_commit_state(id, committed_through) VALUES (1, 0);
 )sql";
-constexpr std::array<std::string_view, 3> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3};
+// Migration 4: what evidence search (search.h) looks up instead of reading the files: the
+// user ids of sealed records (evidence_user_index, one row per exchange entry and user id), and
+// blocks of consecutive entries of one segment file with where they start and end in it and
+// the time span of their records (evidence_blocks). Both are filled by IndexSealed from where
+// evidence_search_state says, from the start on a log written before (so that an existing
+// log is indexed on the first round after the upgrade; until then search reads the files).
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE evidence_user_index (
+  user_id    TEXT    NOT NULL,
+  first_seq  INTEGER NOT NULL,
+  last_seq   INTEGER NOT NULL,
+  PRIMARY KEY (user_id, first_seq)
+) WITHOUT ROWID;
+CREATE TABLE evidence_blocks (
+  first_seq   INTEGER PRIMARY KEY,
+  last_seq    INTEGER NOT NULL,
+  segment     INTEGER NOT NULL,
+  file_offset INTEGER NOT NULL,
+  end_offset  INTEGER NOT NULL,
+  min_at      INTEGER NOT NULL,
+  max_at      INTEGER NOT NULL
+);
+CREATE TABLE evidence_search_state (
+  id              INTEGER PRIMARY KEY CHECK (id = 1),
+  indexed_through INTEGER NOT NULL
+);
+INSERT INTO evidence_search_state(id, indexed_through) VALUES (1, 0);
+)sql";
+constexpr std::array<std::string_view, 4> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
+                                                         kSchemaV4};
 
 constexpr std::string_view kArchivedTip =
     "SELECT last_seq, chain FROM evidence_archives ORDER BY last_seq DESC LIMIT 1";
@@ -98,10 +127,19 @@ constexpr std::string_view kLastCheckpoint =
     "SELECT id, last_seq, body FROM evidence_checkpoints ORDER BY id DESC LIMIT 1";
 constexpr std::string_view kIndexState =
     "SELECT indexed_through FROM evidence_index_state WHERE id = 1";
+constexpr std::string_view kSearchState =
+    "SELECT indexed_through FROM evidence_search_state WHERE id = 1";
+constexpr std::string_view kInsertUserIndex =
+    "INSERT OR IGNORE INTO evidence_user_index(user_id, first_seq, last_seq) VALUES(?, ?, ?)";
+constexpr std::string_view kInsertBlock =
+    "INSERT OR REPLACE INTO evidence_blocks(first_seq, last_seq, segment, file_offset,"
+    " end_offset, min_at, max_at) VALUES(?, ?, ?, ?, ?, ?, ?)";
+constexpr std::string_view kSetSearchState =
+    "UPDATE evidence_search_state SET indexed_through = max(indexed_through, ?) WHERE id = 1";
 constexpr std::string_view kInsertIndex =
     "INSERT OR IGNORE INTO evidence_index(request_id, first_seq, last_seq) VALUES(?, ?, ?)";
 constexpr std::string_view kSetIndexState =
-    "UPDATE evidence_index_state SET indexed_through = ? WHERE id = 1";
+    "UPDATE evidence_index_state SET indexed_through = max(indexed_through, ?) WHERE id = 1";
 constexpr std::string_view kInsertCheckpoint =
     "INSERT INTO evidence_checkpoints(id, first_seq, last_seq, body, signature)"
     " VALUES(?, ?, ?, ?, ?)";
@@ -586,6 +624,52 @@ std::optional<std::vector<Record>> DecodeCompactRow(std::string_view row,
   return out;
 }
 
+namespace {
+
+// Steps over a hex SHA-256 as PutHex wrote it.
+bool SkipHex(ByteReader& in) {
+  char tag = 0;
+  std::string_view skipped;
+  if (!in.Byte(tag)) return false;
+  if (tag == '\0') return true;
+  if (tag == '\1') return in.Fixed(32, skipped);
+  return tag == '\2' && in.View(skipped);
+}
+
+}  // namespace
+
+bool ScanCompactRow(std::string_view row, const std::function<void(const CompactFields&)>& visit) {
+  if (row.empty() || row[0] != kCompactRowMarker) return false;
+  ByteReader in(row.substr(1));
+  while (!in.done()) {
+    CompactFields f;
+    std::string_view skipped;
+    int64_t number = 0;
+    if (!(in.Signed(f.at_ms) && in.View(f.kind) && in.View(f.from) && in.View(f.to) &&
+          in.View(f.code) && in.View(f.user_id) && in.View(f.outcome) && in.View(skipped) &&
+          in.Signed(number) && in.Signed(number) && SkipHex(in) && in.View(skipped))) {
+      return false;
+    }
+    ByteReader peek = in;
+    char tag = 0;
+    if (!peek.Byte(tag)) return false;
+    if (tag == kVariantTag) {
+      in = peek;
+      if (!in.View(skipped) || skipped.empty()) return false;
+      peek = in;
+      if (!peek.Byte(tag)) return false;
+    }
+    if (tag == '\3') {
+      in = peek;
+    } else if (!SkipHex(in)) {
+      return false;
+    }
+    if (!in.View(skipped)) return false;
+    visit(f);
+  }
+  return true;
+}
+
 void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)> done) {
   // The records' texts are made here, on the caller's thread (the I/O threads, in parallel):
   // the one writer thread only numbers, hashes and stores them.
@@ -779,62 +863,174 @@ EvidenceLog::EvidenceLog(store::GroupCommitWriter& writer, const crypto::Signer&
 
 EvidenceLog::~EvidenceLog() { writer_.SetParticipant(nullptr); }
 
+namespace {
+
+// What one round of indexing stores in one write job.
+struct IndexChunk {
+  struct Row {
+    std::string key;  // request id or user id
+    int64_t first = 0;
+    int64_t last = 0;
+  };
+  struct Block {
+    int64_t first = 0;
+    int64_t last = 0;
+    int64_t segment = 0;
+    uint64_t start = 0;
+    uint64_t end = 0;
+    int64_t min_at = 0;
+    int64_t max_at = 0;
+    size_t entries = 0;
+  };
+  std::vector<Row> requests;
+  std::vector<Row> users;
+  std::vector<Block> blocks;
+};
+
+// Entries per block of evidence_blocks: search reads at most one block's bytes (about 256 KB
+// of synchronous exchanges) to reach an indexed entry.
+constexpr size_t kBlockEntries = 256;
+
+// The times and user ids of an entry's records (the entry's own time when unreadable: search
+// reports such damage when it reads the block).
+void NoteRecords(const SegmentEntry& e, int64_t& min_at, int64_t& max_at,
+                 std::vector<std::string>& users) {
+  min_at = max_at = e.at_ms;
+  auto note = [&](int64_t at, std::string_view user) {
+    min_at = std::min(min_at, at);
+    max_at = std::max(max_at, at);
+    if (!user.empty() && std::find(users.begin(), users.end(), user) == users.end()) {
+      users.emplace_back(user);
+    }
+  };
+  if (!e.records.empty() && e.records[0] == kCompactRowMarker) {
+    ScanCompactRow(e.records, [&](const CompactFields& f) { note(f.at_ms, f.user_id); });
+    return;
+  }
+  // Carried over from the first layout: canonical texts, one per line.
+  std::string_view rest = e.records;
+  while (!rest.empty()) {
+    const size_t nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    note(CanonicalInt(line, "at").value_or(e.at_ms), CanonicalMember(line, "userId").value_or(""));
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+  }
+}
+
+}  // namespace
+
 Status EvidenceLog::IndexSealed(store::Database& reader, size_t chunk) {
   std::lock_guard lock(reading_mutex_);
-  int64_t from = 0;
+  int64_t request_from = 0;  // request ids are indexed through here
+  int64_t search_from = 0;   // user ids and blocks through here (0 on a log from before them)
   int64_t sealed_through = 0;
   {
     GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                             store::Transaction::Begin(reader, store::TransactionMode::kDeferred));
     GOVESB_ASSIGN_OR_RETURN(store::Statement state, reader.Prepare(kIndexState));
     GOVESB_ASSIGN_OR_RETURN(bool row, state.Step());
-    if (row) from = state.ColumnInt64(0);
+    if (row) request_from = state.ColumnInt64(0);
+    GOVESB_ASSIGN_OR_RETURN(store::Statement search, reader.Prepare(kSearchState));
+    GOVESB_ASSIGN_OR_RETURN(bool search_row, search.Step());
+    if (search_row) search_from = search.ColumnInt64(0);
     GOVESB_ASSIGN_OR_RETURN(store::Statement archived, reader.Prepare(kArchivedTip));
     GOVESB_ASSIGN_OR_RETURN(bool has_archive, archived.Step());
-    if (has_archive) from = std::max(from, archived.ColumnInt64(0));  // archived: not live
+    if (has_archive) {  // archived: not live
+      request_from = std::max(request_from, archived.ColumnInt64(0));
+      search_from = std::max(search_from, archived.ColumnInt64(0));
+    }
     GOVESB_ASSIGN_OR_RETURN(store::Statement last, reader.Prepare(kLastCheckpoint));
     GOVESB_ASSIGN_OR_RETURN(bool sealed, last.Step());
     if (sealed) sealed_through = last.ColumnInt64(1);
   }
+  const int64_t from = std::min(request_from, search_from);
   if (from >= sealed_through) return Status::Ok();
-  struct Item {
-    std::string request_id;
-    int64_t first = 0;
-    int64_t last = 0;
-  };
   // Stores a chunk and where indexing stands, as one write job; waits for it. Chunks keep each
   // job short, so that the writer's commits are not held up.
-  auto store = [this](std::vector<Item> items, int64_t through) -> Status {
+  auto store = [this](IndexChunk c, int64_t through) -> Status {
     auto stored = std::make_shared<std::promise<Status>>();
     auto future = stored->get_future();
     writer_.Submit(
-        [items = std::move(items), through](store::WriteContext& ctx) -> Status {
-          GOVESB_ASSIGN_OR_RETURN(store::Statement * insert, ctx.Prepared(kInsertIndex));
-          for (const Item& i : items) {
-            GOVESB_RETURN_IF_ERROR(insert->Reset());
-            GOVESB_RETURN_IF_ERROR(insert->Bind(1, i.request_id));
-            GOVESB_RETURN_IF_ERROR(insert->Bind(2, i.first));
-            GOVESB_RETURN_IF_ERROR(insert->Bind(3, i.last));
-            GOVESB_RETURN_IF_ERROR(insert->Run());
+        [c = std::move(c), through](store::WriteContext& ctx) -> Status {
+          auto rows = [&](std::string_view sql,
+                          const std::vector<IndexChunk::Row>& items) -> Status {
+            GOVESB_ASSIGN_OR_RETURN(store::Statement * insert, ctx.Prepared(sql));
+            for (const IndexChunk::Row& i : items) {
+              GOVESB_RETURN_IF_ERROR(insert->Reset());
+              GOVESB_RETURN_IF_ERROR(insert->Bind(1, i.key));
+              GOVESB_RETURN_IF_ERROR(insert->Bind(2, i.first));
+              GOVESB_RETURN_IF_ERROR(insert->Bind(3, i.last));
+              GOVESB_RETURN_IF_ERROR(insert->Run());
+            }
+            return Status::Ok();
+          };
+          GOVESB_RETURN_IF_ERROR(rows(kInsertIndex, c.requests));
+          GOVESB_RETURN_IF_ERROR(rows(kInsertUserIndex, c.users));
+          GOVESB_ASSIGN_OR_RETURN(store::Statement * block, ctx.Prepared(kInsertBlock));
+          for (const IndexChunk::Block& b : c.blocks) {
+            GOVESB_RETURN_IF_ERROR(block->Reset());
+            GOVESB_RETURN_IF_ERROR(block->Bind(1, b.first));
+            GOVESB_RETURN_IF_ERROR(block->Bind(2, b.last));
+            GOVESB_RETURN_IF_ERROR(block->Bind(3, b.segment));
+            GOVESB_RETURN_IF_ERROR(block->Bind(4, static_cast<int64_t>(b.start)));
+            GOVESB_RETURN_IF_ERROR(block->Bind(5, static_cast<int64_t>(b.end)));
+            GOVESB_RETURN_IF_ERROR(block->Bind(6, b.min_at));
+            GOVESB_RETURN_IF_ERROR(block->Bind(7, b.max_at));
+            GOVESB_RETURN_IF_ERROR(block->Run());
           }
-          GOVESB_ASSIGN_OR_RETURN(store::Statement * state, ctx.Prepared(kSetIndexState));
-          GOVESB_RETURN_IF_ERROR(state->Bind(1, through));
-          return state->Run();
+          for (std::string_view sql : {kSetIndexState, kSetSearchState}) {
+            GOVESB_ASSIGN_OR_RETURN(store::Statement * state, ctx.Prepared(sql));
+            GOVESB_RETURN_IF_ERROR(state->Reset());
+            GOVESB_RETURN_IF_ERROR(state->Bind(1, through));
+            GOVESB_RETURN_IF_ERROR(state->Run());
+          }
+          return Status::Ok();
         },
         [stored](const Status& s) { stored->set_value(s); });
     return future.get();
   };
-  std::vector<Item> items;
+  IndexChunk pending;
+  IndexChunk::Block block;
+  size_t entries = 0;
+  std::vector<std::string> users;
+  auto close_block = [&] {
+    if (block.entries > 0) pending.blocks.push_back(block);
+    block = IndexChunk::Block{};
+  };
   Status stored = Status::Ok();
   Status read = ForEachLiveEntry(
       segments_->dir(), from + 1,
       [&](const SegmentEntry& e) -> Result<bool> {
         if (e.last_seq > sealed_through) return false;
         if (e.first_seq <= from) return true;
-        items.push_back(Item{std::string(e.request_id), e.first_seq, e.last_seq});
-        if (items.size() >= chunk) {
-          stored = store(std::move(items), e.last_seq);
-          items.clear();
+        if (e.first_seq > request_from) {
+          pending.requests.push_back({std::string(e.request_id), e.first_seq, e.last_seq});
+        }
+        if (e.first_seq > search_from) {
+          int64_t min_at = 0;
+          int64_t max_at = 0;
+          users.clear();
+          NoteRecords(e, min_at, max_at, users);
+          for (std::string& u : users) {
+            pending.users.push_back({std::move(u), e.first_seq, e.last_seq});
+          }
+          if (block.entries > 0 && (block.segment != e.segment || block.entries >= kBlockEntries)) {
+            close_block();
+          }
+          if (block.entries == 0) {
+            block = {e.first_seq, e.last_seq, e.segment, e.start, e.end, min_at, max_at, 0};
+          }
+          block.last = e.last_seq;
+          block.end = e.end;
+          block.min_at = std::min(block.min_at, min_at);
+          block.max_at = std::max(block.max_at, max_at);
+          ++block.entries;
+        }
+        if (++entries >= chunk) {
+          close_block();
+          stored = store(std::move(pending), e.last_seq);
+          pending = IndexChunk{};
+          entries = 0;
           if (!stored.ok()) return false;
         }
         return true;
@@ -842,7 +1038,8 @@ Status EvidenceLog::IndexSealed(store::Database& reader, size_t chunk) {
       &index_cursor_);
   GOVESB_RETURN_IF_ERROR(read);
   GOVESB_RETURN_IF_ERROR(stored);
-  return store(std::move(items), sealed_through);
+  close_block();
+  return store(std::move(pending), sealed_through);
 }
 
 // ---- verification ----

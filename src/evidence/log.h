@@ -147,6 +147,15 @@ inline void EncodeCompact(const Record& r, std::string& out) { EncodeCompact(Vie
 std::optional<std::vector<Record>> DecodeCompactRow(std::string_view row,
                                                     std::string_view request_id);
 inline constexpr char kCompactRowMarker = '\x01';
+// The fields of a record that search filters on, as views into its compact row.
+struct CompactFields {
+  int64_t at_ms = 0;
+  std::string_view kind, from, to, code, user_id, outcome;
+};
+// Calls `visit` with each record of a compact row, in order, without decoding the rest of it
+// (no copies: what indexing and search do for every record they pass). False when the row is
+// not well formed (DecodeCompactRow reads the same rows).
+bool ScanCompactRow(std::string_view row, const std::function<void(const CompactFields&)>& visit);
 
 // Reading the log's own canonical texts (records, checkpoint bodies): a string member,
 // decoded, or an integer member. nullopt when the text is not a JSON object, lacks the

@@ -208,6 +208,7 @@ Status ForEachSegmentEntry(const std::string& path, const EntryVisitor& visit, u
       if (p == Parsed::kEnd) return Status::Ok();  // the rest is preallocated
       if (p == Parsed::kCut) break;
       last_seq = e.last_seq;
+      e.start = base + at;
       e.end = base + next;
       GOVESB_ASSIGN_OR_RETURN(bool go_on, visit(e));
       if (!go_on) return Status::Ok();
@@ -239,7 +240,9 @@ Status ForEachLiveEntry(const std::string& dir, int64_t first, const EntryVisito
         files[i].path,
         [&](const SegmentEntry& e) -> Result<bool> {
           if (e.last_seq >= first) {
-            GOVESB_ASSIGN_OR_RETURN(bool go_on, visit(e));
+            SegmentEntry named = e;
+            named.segment = files[i].first_seq;
+            GOVESB_ASSIGN_OR_RETURN(bool go_on, visit(named));
             if (!go_on) {
               stopped = true;
               return false;

@@ -49,6 +49,8 @@ struct SegmentEntry {
   bool chain_hex = false;
   bool with_database = false;  // appended in a commit that also wrote database rows
   uint64_t end = 0;            // where it ends in its file (set by the readers)
+  uint64_t start = 0;          // where its frame starts in its file (set by the readers)
+  int64_t segment = 0;         // the first record of its file, its name (ForEachLiveEntry)
 };
 
 // Appends the entry's frame (size and payload).

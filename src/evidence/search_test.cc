@@ -1,0 +1,313 @@
+#include "evidence/search.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <utility>
+
+#include "evidence/archive.h"
+#include "evidence/test_log_fixture.h"
+
+namespace govesb::evidence {
+namespace {
+
+Record Step(int64_t at, std::string request_id, std::string kind, std::string from, std::string to,
+            std::string code, std::string user_id, std::string outcome) {
+  Record r;
+  r.at_ms = at;
+  r.request_id = std::move(request_id);
+  r.kind = std::move(kind);
+  r.from = std::move(from);
+  r.to = std::move(to);
+  r.code = std::move(code);
+  r.user_id = std::move(user_id);
+  r.outcome = std::move(outcome);
+  r.error = r.outcome == "ok" ? "" : "refused";
+  r.latency_us = 17;
+  r.size = 321;
+  AttachSigned(r, "data of " + r.request_id, "sig-" + r.request_id);
+  return r;
+}
+
+class SearchTest : public EvidenceLogFixture {
+ protected:
+  // Appends `n` exchanges (four records each, one entry per exchange), numbered from
+  // `first_exchange`, at 1000 ms apart, remembering them as `appended_` (seq order).
+  void AddExchanges(int first_exchange, int n) {
+    std::vector<Record> batch;
+    for (int i = first_exchange; i < first_exchange + n; ++i) {
+      const std::string id = "req-" + std::to_string(i);
+      const std::string system = i % 3 == 0 ? "moh" : (i % 3 == 1 ? "tra" : "rita");
+      const std::string user = i % 5 == 0 ? "person-" + std::to_string(i % 4) : "";
+      const std::string code = user.empty() ? "BRTHCRT" : "NIDA01";
+      const std::string outcome = i % 7 == 0 ? "PERMISSION_DENIED" : "ok";
+      const int64_t at = 1'000'000 + int64_t{i} * 1000;
+      std::vector<Record> steps = {
+          Step(at, id, user.empty() ? "request" : "nida-request", system, "bus", code, user,
+               outcome),
+          Step(at + 1, id, "delivery", "bus", "provider", code, user, "ok"),
+          Step(at + 2, id, "reply", "provider", "bus", code, user, "ok"),
+          Step(at + 3, id, "response", "bus", system, code, user, outcome)};
+      for (Record& r : steps) {
+        appended_.push_back(r);
+        batch.push_back(std::move(r));
+      }
+      if (batch.size() >= 400) {
+        ASSERT_TRUE(AppendRecords(std::exchange(batch, {})).ok());
+      }
+    }
+    if (!batch.empty()) {
+      ASSERT_TRUE(AppendRecords(std::move(batch)).ok());
+    }
+  }
+
+  // An admin action, as the admin API will record it.
+  void AddAdmin(int64_t at, const std::string& account, const std::string& action) {
+    Record r = Step(at, "adm-" + std::to_string(at), "admin", account, "bus", action, "", "ok");
+    appended_.push_back(r);
+    ASSERT_TRUE(AppendRecords({r}).ok());
+  }
+
+  Status SealAndIndex(size_t chunk = 2048, int64_t now_ms = 1'700'000'000'000) {
+    GOVESB_RETURN_IF_ERROR(log_->CheckpointFrom(*db_, now_ms));
+    return log_->IndexSealed(*db_, chunk);
+  }
+
+  // What a search must return: the appended records that `keep` accepts, newest first.
+  std::vector<int64_t> Expected(const std::function<bool(const Record&)>& keep) const {
+    std::vector<int64_t> out;
+    for (size_t i = appended_.size(); i-- > 0;) {
+      if (keep(appended_[i])) out.push_back(static_cast<int64_t>(i) + 1);
+    }
+    return out;
+  }
+
+  // Every page of a search, followed by its cursors; checks each record against its text.
+  std::vector<int64_t> AllPages(SearchFilter f, size_t* pages = nullptr) {
+    std::vector<int64_t> seqs;
+    for (size_t n = 1;; ++n) {
+      auto page = Search(*db_, f, archive_dir_);
+      EXPECT_TRUE(page.ok()) << page.status().message();
+      if (!page.ok() || n > 100'000) return seqs;
+      EXPECT_LE(page->records.size(), f.page_size);
+      for (const FoundRecord& r : page->records) {
+        seqs.push_back(r.seq);
+        EXPECT_EQ(CanonicalRecord(r.seq, r.record),
+                  CanonicalRecord(r.seq, appended_.at(static_cast<size_t>(r.seq) - 1)))
+            << "record " << r.seq << " comes back as it was recorded";
+      }
+      if (page->next_cursor.empty()) {
+        if (pages != nullptr) *pages = n;
+        return seqs;
+      }
+      f.cursor = page->next_cursor;
+    }
+  }
+
+  std::string archive_dir_ = dir_.path() + "/archive";
+  std::vector<Record> appended_;
+};
+
+TEST_F(SearchTest, EachFilterBeforeAndAfterIndexing) {
+  Open(crypto::Curve::kSecp256k1);
+  AddExchanges(0, 60);
+  AddAdmin(2'000'000, "admin-alice", "system.suspend");
+  AddAdmin(2'000'500, "admin-bob", "api.add");
+  struct Case {
+    const char* name;
+    std::function<void(SearchFilter&)> set;
+    std::function<bool(const Record&)> keep;
+  };
+  const std::vector<Case> cases = {
+      {"everything", [](SearchFilter&) {}, [](const Record&) { return true; }},
+      {"time", [](SearchFilter& f) { f.from_ms = 1'010'002, f.to_ms = 1'020'001; },
+       [](const Record& r) { return r.at_ms >= 1'010'002 && r.at_ms < 1'020'001; }},
+      {"systems",
+       [](SearchFilter& f) {
+         f.systems = {"tra", "nobody"};
+       },
+       [](const Record& r) { return r.from == "tra" || r.to == "tra"; }},
+      {"code", [](SearchFilter& f) { f.code = "NIDA01"; },
+       [](const Record& r) { return r.code == "NIDA01"; }},
+      {"outcome", [](SearchFilter& f) { f.outcome = "PERMISSION_DENIED"; },
+       [](const Record& r) { return r.outcome == "PERMISSION_DENIED"; }},
+      {"kind", [](SearchFilter& f) { f.kind = "admin"; },
+       [](const Record& r) { return r.kind == "admin"; }},
+      {"actor", [](SearchFilter& f) { f.actor = "admin-bob"; },
+       [](const Record& r) { return r.from == "admin-bob"; }},
+      {"request id", [](SearchFilter& f) { f.request_id = "req-42"; },
+       [](const Record& r) { return r.request_id == "req-42"; }},
+      {"user id", [](SearchFilter& f) { f.user_id = "person-1"; },
+       [](const Record& r) { return r.user_id == "person-1"; }},
+      {"user id and outcome and system",
+       [](SearchFilter& f) {
+         f.user_id = "person-3";
+         f.outcome = "ok";
+         f.systems = {"rita"};
+       },
+       [](const Record& r) {
+         return r.user_id == "person-3" && r.outcome == "ok" &&
+                (r.from == "rita" || r.to == "rita");
+       }},
+      {"quote", [](SearchFilter& f) { f.user_id = "x' OR '1'='1"; },
+       [](const Record&) { return false; }},
+  };
+  auto run_all = [&](const char* when) {
+    for (const Case& c : cases) {
+      SearchFilter f;
+      f.page_size = 500;
+      c.set(f);
+      EXPECT_EQ(AllPages(f), Expected(c.keep)) << c.name << ", " << when;
+    }
+  };
+  run_all("read from the files");
+  ASSERT_TRUE(SealAndIndex().ok());
+  run_all("through the indexes");
+  auto users = db_->Prepare("SELECT count(*) FROM evidence_user_index");
+  ASSERT_TRUE(users.ok() && *users->Step());
+  EXPECT_EQ(users->ColumnInt64(0), 12) << "one row per exchange of a person";
+}
+
+TEST_F(SearchTest, PagesNeverRepeatNorSkipAcrossTailIndexAndArchives) {
+  max_segment_bytes_ = 64 << 10;  // many segment files, blocks cut at their ends
+  Open(crypto::Curve::kP256);
+  AddExchanges(0, 700);
+  ASSERT_TRUE(SealAndIndex(/*chunk=*/100).ok());
+  AddExchanges(700, 300);
+  ASSERT_TRUE(SealAndIndex(2048, 1'750'000'000'000).ok());
+  // The oldest checkpoint's records into an archive; newer ones stay live, some not sealed.
+  auto archived = ArchiveSealed(*db_, ArchiveOptions{archive_dir_, 1'720'000'000'000, 200'000});
+  ASSERT_TRUE(archived.ok()) << archived.status().message();
+  ASSERT_EQ(archived->records, 2800);
+  AddExchanges(1000, 40);  // not sealed
+  AddAdmin(9'000'000, "admin-alice", "login");
+
+  for (size_t page_size : {7u, 500u}) {
+    SearchFilter f;
+    f.page_size = page_size;
+    EXPECT_EQ(AllPages(f), Expected([](const Record&) { return true; }))
+        << "page size " << page_size;
+  }
+  SearchFilter person;
+  person.user_id = "person-2";
+  person.page_size = 1;
+  EXPECT_EQ(AllPages(person), Expected([](const Record& r) { return r.user_id == "person-2"; }));
+  SearchFilter old_request;
+  old_request.request_id = "req-5";  // archived
+  std::vector<int64_t> found = AllPages(old_request);
+  EXPECT_EQ(found, Expected([](const Record& r) { return r.request_id == "req-5"; }));
+  auto first = Search(*db_, old_request, archive_dir_);
+  ASSERT_TRUE(first.ok());
+  ASSERT_FALSE(first->records.empty());
+  EXPECT_TRUE(first->records[0].archived);
+  // A reading bound: short pages, each with a cursor, and still every record once.
+  SearchFilter window;
+  window.from_ms = 1'100'000;
+  window.to_ms = 1'900'000;
+  window.outcome = "PERMISSION_DENIED";
+  window.page_size = 50;
+  window.max_examined = 300;
+  size_t pages = 0;
+  EXPECT_EQ(AllPages(window, &pages), Expected([](const Record& r) {
+              return r.at_ms >= 1'100'000 && r.at_ms < 1'900'000 &&
+                     r.outcome == "PERMISSION_DENIED";
+            }));
+  EXPECT_GT(pages, 3u) << "the bound cut the reading into several calls";
+}
+
+TEST_F(SearchTest, IndexedLookupsReadOnlyTheirEntriesAndTheUnsealedTail) {
+  Open(crypto::Curve::kSecp256k1);
+  AddExchanges(0, 2000);
+  ASSERT_TRUE(SealAndIndex().ok());
+  AddExchanges(2000, 10);  // after the checkpoint: not indexed
+  SearchFilter person;
+  person.user_id = "person-1";
+  person.page_size = 500;
+  auto page = Search(*db_, person, archive_dir_);
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  const std::vector<int64_t> expected =
+      Expected([](const Record& r) { return r.user_id == "person-1"; });
+  ASSERT_EQ(page->records.size(), expected.size());
+  EXPECT_EQ(page->records.front().seq, expected.front()) << "the newest, from the tail";
+  EXPECT_EQ(page->records.front().record.request_id, "req-2005");
+  EXPECT_LE(page->examined, int64_t{40} + static_cast<int64_t>(expected.size()))
+      << "the tail (40 records) and the person's own entries, not the whole log (8040)";
+  SearchFilter exchange;
+  exchange.request_id = "req-1234";
+  page = Search(*db_, exchange, archive_dir_);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->records.size(), 4u);
+  EXPECT_EQ(page->records[0].record.kind, "response");
+  EXPECT_LE(page->examined, 44);
+  // A time window reads the blocks that meet it, not all of them.
+  SearchFilter window;
+  window.from_ms = 1'500'000;
+  window.to_ms = 1'500'999;
+  page = Search(*db_, window, archive_dir_);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->records.size(), 4u);
+  EXPECT_LE(page->examined, 40 + 2 * 4 * 256) << "the tail and at most two blocks";
+}
+
+TEST_F(SearchTest, AnExistingLogIsIndexedAfterTheMigration) {
+  Open(crypto::Curve::kSecp256k1);
+  AddExchanges(0, 300);
+  ASSERT_TRUE(SealAndIndex().ok());
+  // The database as the version before migration 4 left it: request ids indexed, no search
+  // tables.
+  log_.reset();
+  ASSERT_TRUE(db_->Exec("DROP TABLE evidence_user_index; DROP TABLE evidence_blocks;"
+                        " DROP TABLE evidence_search_state;"
+                        " UPDATE schema_versions SET version = 3 WHERE component = 'evidence'")
+                  .ok());
+  ASSERT_TRUE(MigrateEvidenceStore(*db_).ok());
+  log_ = EvidenceLog::Open(*db_, *writer_, *signer_).value();
+  SearchFilter person;
+  person.user_id = "person-0";
+  person.page_size = 500;
+  const std::vector<int64_t> expected =
+      Expected([](const Record& r) { return r.user_id == "person-0"; });
+  auto before = Search(*db_, person, archive_dir_);
+  ASSERT_TRUE(before.ok()) << before.status().message();
+  EXPECT_EQ(before->records.size(), expected.size()) << "read from the files meanwhile";
+  EXPECT_EQ(before->examined, 1200);
+  ASSERT_TRUE(log_->IndexSealed(*db_).ok()) << "nothing newly sealed, but not indexed yet";
+  auto after = Search(*db_, person, archive_dir_);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->records.size(), expected.size());
+  EXPECT_LT(after->examined, 100) << "through the new index";
+  auto rows = db_->Prepare("SELECT count(*) FROM evidence_index");
+  ASSERT_TRUE(rows.ok() && *rows->Step());
+  EXPECT_EQ(rows->ColumnInt64(0), 300) << "request ids indexed once";
+}
+
+TEST_F(SearchTest, RefusesInputOutOfBounds) {
+  Open(crypto::Curve::kSecp256k1);
+  AddExchanges(0, 3);
+  auto refused = [&](const std::function<void(SearchFilter&)>& set) {
+    SearchFilter f;
+    set(f);
+    auto page = Search(*db_, f, archive_dir_);
+    return !page.ok() && page.status().code() == StatusCode::kInvalidArgument;
+  };
+  EXPECT_TRUE(refused([](SearchFilter& f) { f.page_size = 0; }));
+  EXPECT_TRUE(refused([](SearchFilter& f) { f.page_size = kMaxSearchPageSize + 1; }));
+  EXPECT_TRUE(refused([](SearchFilter& f) { f.cursor = "12"; }));
+  EXPECT_TRUE(refused([](SearchFilter& f) { f.cursor = "s-4"; }));
+  EXPECT_TRUE(refused([](SearchFilter& f) { f.cursor = "s0"; }));
+  EXPECT_TRUE(refused([](SearchFilter& f) { f.cursor = "s99999999999999999999"; }));
+  EXPECT_TRUE(refused([](SearchFilter& f) { f.user_id = std::string(257, 'u'); }));
+  EXPECT_TRUE(refused([](SearchFilter& f) { f.systems.assign(kMaxSearchSystems + 1, "x"); }));
+  EXPECT_TRUE(refused([](SearchFilter& f) { f.from_ms = 5, f.to_ms = 4; }));
+  SearchFilter fine;
+  fine.page_size = kMaxSearchPageSize;
+  fine.cursor = "s3";
+  auto page = Search(*db_, fine, archive_dir_);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->records.size(), 2u);
+  EXPECT_EQ(page->records[0].seq, 2);
+}
+
+}  // namespace
+}  // namespace govesb::evidence
