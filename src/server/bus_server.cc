@@ -8,6 +8,7 @@
 #include <future>
 #include <mutex>
 
+#include "admin/journal.h"
 #include "auth/client_credentials.h"
 #include "auth/token.h"
 #include "base/clock.h"
@@ -55,6 +56,9 @@ struct BusServer::Impl {
   std::unique_ptr<traffic::TrafficCounters> traffic;
   // Adds the traffic counters to the database on a timer, and once more at shutdown.
   std::thread traffic_flusher;
+  // Moves the admin actions recorded in the registry database (by the CLI, the admin API)
+  // into the evidence log, every second and once more at shutdown.
+  std::thread admin_evidence;
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<http::HttpServer> server;
   std::string ca_file;
@@ -101,6 +105,29 @@ void FlushSignatureUsage(BusServer::Impl& s) {
   }
 }
 
+// Moves every admin action not yet in the evidence log into it (one writer job per 500).
+void MoveAdminActions(BusServer::Impl& s, store::Database& db) {
+  for (int round = 0; round < 100; ++round) {
+    Result<int64_t> pending = admin::PendingActionCount(db);
+    if (!pending.ok()) {
+      spdlog::warn("evidence: admin actions not read: {}", pending.status().message());
+      return;
+    }
+    if (*pending == 0) return;
+    std::promise<Status> done;
+    s.writer->Submit(
+        [](store::WriteContext& ctx) -> Status {
+          return admin::MoveActionsIntoEvidence(ctx, 500).status();
+        },
+        [&done](const Status& st) { done.set_value(st); });
+    Status moved = done.get_future().get();
+    if (!moved.ok()) {
+      spdlog::warn("evidence: admin actions not moved into the log: {}", moved.message());
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 BusServer::BusServer(ServeOptions options) : impl_(std::make_unique<Impl>()) {
@@ -128,6 +155,7 @@ Status BusServer::Start() {
     GOVESB_RETURN_IF_ERROR(evidence::MigrateEvidenceStore(*db));
     GOVESB_RETURN_IF_ERROR(delivery::MigrateDeliveryStore(*db));
     GOVESB_RETURN_IF_ERROR(traffic::MigrateTrafficStore(*db));
+    GOVESB_RETURN_IF_ERROR(admin::MigrateAdminStore(*db));
   }
   s.watcher = std::make_unique<registry::SnapshotWatcher>(s.data_dir->database_path());
   GOVESB_RETURN_IF_ERROR(s.watcher->Start());
@@ -283,6 +311,30 @@ Status BusServer::Start() {
           lock.lock();
         }
       });
+  if (s.evidence) {
+    s.admin_evidence = std::thread([&s, path = s.data_dir->database_path()] {
+      NameThisThread("govesb-admin-ev");
+      store::DatabaseOptions own;
+      own.create = false;
+      own.busy_timeout_ms = 5000;
+      auto db = store::Database::Open(path, own);
+      if (!db.ok()) {
+        spdlog::error("evidence: admin actions: {}", db.status().message());
+        return;
+      }
+      std::unique_lock lock(s.checkpoint_mutex);
+      bool stop = false;
+      while (!stop) {
+        lock.unlock();
+        MoveAdminActions(s, **db);
+        lock.lock();
+        stop = s.checkpoint_wake.wait_for(lock, std::chrono::seconds(1),
+                                          [&] { return s.checkpoint_stop; });
+      }
+      lock.unlock();
+      MoveAdminActions(s, **db);  // the last ones, before the log is sealed
+    });
+  }
   s.started = true;
   return Status::Ok();
 }
@@ -304,6 +356,7 @@ void BusServer::Shutdown() {
   if (s.checkpointer.joinable()) s.checkpointer.join();
   if (s.usage_flusher.joinable()) s.usage_flusher.join();
   if (s.traffic_flusher.joinable()) s.traffic_flusher.join();  // after its last flush
+  if (s.admin_evidence.joinable()) s.admin_evidence.join();    // after its last move
   if (s.evidence) {
     // Seal what was written since the last checkpoint (after every write submitted before),
     // and index it.
