@@ -1,10 +1,12 @@
 #include "admin/service.h"
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <utility>
 
 #include "admin/render.h"
 #include "evidence/log.h"
+#include "evidence/proof.h"
 
 namespace govesb::admin {
 namespace {
@@ -54,6 +56,7 @@ Status MigrateAll(store::Database& db) {
   GOVESB_RETURN_IF_ERROR(registry::Registry::Migrate(db));
   GOVESB_RETURN_IF_ERROR(evidence::MigrateEvidenceStore(db));
   GOVESB_RETURN_IF_ERROR(delivery::MigrateDeliveryStore(db));
+  GOVESB_RETURN_IF_ERROR(traffic::MigrateTrafficStore(db));
   return MigrateAdminStore(db);
 }
 
@@ -61,7 +64,9 @@ AdminService::AdminService(store::Database& db, ServiceOptions options)
     : db_(db),
       clock_(options.clock != nullptr ? options.clock : &DefaultClock()),
       registry_(db, registry::RegistryOptions{.clock = clock_,
-                                              .hash_secret = std::move(options.hash_secret)}) {}
+                                              .hash_secret = std::move(options.hash_secret)}),
+      archive_dir_(std::move(options.evidence_archive_dir)),
+      bus_key_(std::move(options.bus_key)) {}
 
 int64_t AdminService::Now() const { return clock_->NowMillis(); }
 
@@ -499,6 +504,65 @@ Result<int64_t> AdminService::RedeliverAllDead(const Actor& actor, std::string_v
         out["redelivered"] = n;
         return json::value(std::move(out));
       });
+}
+
+// ---- evidence and traffic ----
+
+Result<bool> AdminService::RestrictToOwnSystems(const Actor& actor,
+                                                std::vector<std::string>& systems) {
+  if (actor.role != Role::kInstitutionAdmin) return true;
+  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::System> own, ListSystems(actor));
+  std::vector<std::string> allowed;
+  for (const registry::System& s : own) {
+    const bool asked =
+        systems.empty() || std::find(systems.begin(), systems.end(), s.client_id) != systems.end();
+    if (asked) allowed.push_back(s.client_id);
+  }
+  systems = std::move(allowed);
+  return !systems.empty();
+}
+
+Result<evidence::SearchPage> AdminService::SearchEvidence(const Actor& actor,
+                                                          evidence::SearchFilter filter) {
+  GOVESB_ASSIGN_OR_RETURN(bool any, RestrictToOwnSystems(actor, filter.systems));
+  if (!any) return evidence::SearchPage{};
+  return evidence::Search(db_, filter, archive_dir_);
+}
+
+Result<std::string> AdminService::ExchangeProof(const Actor& actor, std::string_view request_id) {
+  if (!bus_key_) return FailedPrecondition("proofs are not available here: no bus key");
+  if (actor.role == Role::kInstitutionAdmin) {
+    evidence::SearchFilter f;
+    f.request_id = std::string(request_id);
+    f.page_size = 1;
+    GOVESB_ASSIGN_OR_RETURN(evidence::SearchPage page, SearchEvidence(actor, f));
+    if (page.records.empty()) {
+      return NotFound("no exchange " + std::string(request_id) + " of your institution's systems");
+    }
+  }
+  return evidence::BuildProof(db_, request_id, *bus_key_, archive_dir_);
+}
+
+Result<evidence::VerifyReport> AdminService::VerifyEvidence(const Actor& actor) {
+  if (actor.role == Role::kInstitutionAdmin) return Denied(actor, "verify the whole evidence log");
+  if (!bus_key_) return FailedPrecondition("verification is not available here: no bus key");
+  return evidence::Verify(db_, *bus_key_, archive_dir_);
+}
+
+Result<std::vector<traffic::Point>> AdminService::TrafficSeries(const Actor& actor,
+                                                                traffic::SeriesFilter filter) {
+  GOVESB_ASSIGN_OR_RETURN(bool any, RestrictToOwnSystems(actor, filter.systems));
+  if (!any) filter.systems = {"-"};  // no system has this id: every step empty
+  return traffic::Series(db_, filter);
+}
+
+Result<std::vector<traffic::TotalsRow>> AdminService::TrafficTotals(const Actor& actor,
+                                                                    traffic::SeriesFilter filter,
+                                                                    traffic::GroupBy by,
+                                                                    size_t limit) {
+  GOVESB_ASSIGN_OR_RETURN(bool any, RestrictToOwnSystems(actor, filter.systems));
+  if (!any) return std::vector<traffic::TotalsRow>{};
+  return traffic::Totals(db_, filter, by, limit);
 }
 
 // ---- actions ----

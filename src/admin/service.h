@@ -31,15 +31,23 @@
 #include "admin/journal.h"
 #include "base/clock.h"
 #include "base/result.h"
+#include "crypto/keys.h"
 #include "delivery/sqlite_queue.h"
+#include "evidence/log.h"
+#include "evidence/search.h"
 #include "registry/registry.h"
 #include "store/database.h"
+#include "traffic/query.h"
 
 namespace govesb::admin {
 
 struct ServiceOptions {
   const Clock* clock = nullptr;        // nullptr: the system clock
   registry::SecretHasher hash_secret;  // empty: scrypt (tests pass a fast one)
+  // The evidence log's archive directory ("": none) and the bus's public key (for proofs and
+  // verification; without it those are kFailedPrecondition).
+  std::string evidence_archive_dir = std::string();
+  std::optional<crypto::PublicKey> bus_key = std::nullopt;
 };
 
 // Creates or upgrades every table the admin layer works on (registry, delivery, evidence,
@@ -121,6 +129,19 @@ class AdminService {
   // Operator only. How many were put back.
   Result<int64_t> RedeliverAllDead(const Actor& actor, std::string_view code);
 
+  // ---- evidence and traffic: an institution-admin sees only exchanges its systems took part
+  // in (as sender or receiver) ----
+  Result<evidence::SearchPage> SearchEvidence(const Actor& actor, evidence::SearchFilter filter);
+  // The offline proof of one exchange (what `govesb audit check-proof` accepts).
+  Result<std::string> ExchangeProof(const Actor& actor, std::string_view request_id);
+  // The whole log checked (operator and auditor; reads every record: minutes on a big log).
+  Result<evidence::VerifyReport> VerifyEvidence(const Actor& actor);
+  Result<std::vector<traffic::Point>> TrafficSeries(const Actor& actor,
+                                                    traffic::SeriesFilter filter);
+  Result<std::vector<traffic::TotalsRow>> TrafficTotals(const Actor& actor,
+                                                        traffic::SeriesFilter filter,
+                                                        traffic::GroupBy by, size_t limit);
+
   // ---- the record of admin actions ----
   // Operators and auditors see all; an institution-admin those of its institution's accounts
   // and on its objects.
@@ -141,9 +162,15 @@ class AdminService {
   Result<std::string> InstitutionOfTopic(std::string_view code);
   Result<std::string> InstitutionOfDelivery(int64_t delivery_id);
 
+  // The client ids an institution-admin may see exchanges of, within `asked` (all of them when
+  // `asked` is empty); false when the answer is "none".
+  Result<bool> RestrictToOwnSystems(const Actor& actor, std::vector<std::string>& systems);
+
   store::Database& db_;
   const Clock* clock_;
   registry::Registry registry_;
+  std::string archive_dir_;
+  std::optional<crypto::PublicKey> bus_key_;
 };
 
 }  // namespace govesb::admin

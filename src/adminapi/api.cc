@@ -7,12 +7,15 @@
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 #include <charconv>
+#include <ctime>
 #include <map>
 #include <optional>
 #include <utility>
 
 #include "admin/render.h"
 #include "base/log_safe.h"
+#include "evidence/search.h"
+#include "traffic/query.h"
 
 namespace govesb::adminapi {
 namespace {
@@ -79,6 +82,7 @@ struct Context {
   std::map<std::string, std::string, std::less<>> path;   // {name} segments
   std::map<std::string, std::string, std::less<>> query;  // ?name=value
   json::object body;
+  int64_t now_ms = 0;
 
   const admin::Actor& actor() const { return caller.actor; }
   const std::string& Path(std::string_view name) const { return path.find(name)->second; }
@@ -188,6 +192,101 @@ json::object ActionJson(const admin::ActionRecord& a) {
   o["detail_sha256"] = a.detail_sha256;
   o["evidenced"] = a.evidenced;
   return o;
+}
+
+// A time in a query: milliseconds since the epoch, or UTC ISO 8601 ("2026-12-02T10:00:00Z").
+Result<std::optional<int64_t>> QueryTime(const Context& c, std::string_view name) {
+  std::string text = c.Query(name);
+  if (text.empty()) return std::optional<int64_t>();
+  int64_t ms = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec == std::errc() && end == text.data() + text.size()) return std::optional<int64_t>(ms);
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest != nullptr && (std::string_view(rest) == "Z" || std::string_view(rest).empty())) {
+    return std::optional<int64_t>(static_cast<int64_t>(timegm(&tm)) * 1000);
+  }
+  return InvalidArgument("the query parameter '" + std::string(name) +
+                         "' must be a time: 2026-12-02T10:00:00Z or milliseconds since 1970");
+}
+
+// The client ids of `institution`'s systems that the caller may see (the service restricts
+// an institution-admin's view again).
+Result<std::vector<std::string>> SystemsOf(Context& c, const std::string& institution) {
+  std::vector<std::string> out;
+  if (institution.empty()) return out;
+  GOVESB_ASSIGN_OR_RETURN(auto systems, c.service.ListSystems(c.actor()));
+  for (const registry::System& s : systems) {
+    if (s.institution_code == institution) out.push_back(s.client_id);
+  }
+  if (out.empty()) out.push_back("-");  // an institution without (visible) systems: nothing
+  return out;
+}
+
+json::object RecordJson(const evidence::FoundRecord& f) {
+  const evidence::Record& r = f.record;
+  json::object o;
+  o["seq"] = f.seq;
+  o["at"] = admin::IsoTime(r.at_ms);
+  o["at_ms"] = r.at_ms;
+  o["request_id"] = r.request_id;
+  o["kind"] = r.kind;
+  o["from"] = r.from;
+  o["to"] = r.to;
+  o["code"] = r.code;
+  o["user_id"] = r.user_id;
+  o["outcome"] = r.outcome;
+  o["error"] = r.error;
+  o["latency_us"] = r.latency_us;
+  o["size"] = r.size;
+  o["body_sha256"] = r.body_sha256;
+  o["signature_variant"] = r.signature_variant;
+  o["archived"] = f.archived;
+  return o;
+}
+
+json::object FiguresJson(const traffic::Figures& f) {
+  json::object o;
+  o["requests"] = f.requests;
+  o["errors"] = f.errors;
+  o["p50_ms"] = static_cast<double>(f.p50_us) / 1000.0;
+  o["p99_ms"] = static_cast<double>(f.p99_us) / 1000.0;
+  json::object outcomes;
+  for (int i = 0; i < traffic::kOutcomeCount; ++i) {
+    if (f.by_outcome[static_cast<size_t>(i)] == 0) continue;
+    outcomes[traffic::OutcomeName(static_cast<traffic::Outcome>(i))] =
+        f.by_outcome[static_cast<size_t>(i)];
+  }
+  o["by_outcome"] = std::move(outcomes);
+  o["request_bytes"] = f.request_bytes;
+  o["response_bytes"] = f.response_bytes;
+  return o;
+}
+
+// The traffic filter of a query: range (default: the last hour), step, code, institution or
+// system, role.
+Result<traffic::SeriesFilter> TrafficFilter(Context& c) {
+  traffic::SeriesFilter f;
+  const int64_t now = c.now_ms;
+  GOVESB_ASSIGN_OR_RETURN(auto from, QueryTime(c, "from"));
+  GOVESB_ASSIGN_OR_RETURN(auto to, QueryTime(c, "to"));
+  f.to_ms = to.value_or(now);
+  f.from_ms = from.value_or(f.to_ms - 3'600'000);
+  GOVESB_ASSIGN_OR_RETURN(int64_t step, QueryInt(c, "step", 1));
+  if (step < 1 || step > 1440) return InvalidArgument("'step' must be 1 to 1440 minutes");
+  f.step_minutes = static_cast<int>(step);
+  f.code = c.Query("code");
+  GOVESB_ASSIGN_OR_RETURN(f.systems, SystemsOf(c, c.Query("institution")));
+  if (std::string system = c.Query("system"); !system.empty()) f.systems = {system};
+  std::string role = c.Query("role");
+  if (role == "consumer") {
+    f.role = traffic::Role::kConsumer;
+  } else if (role == "provider") {
+    f.role = traffic::Role::kProvider;
+  } else if (!role.empty() && role != "either") {
+    return InvalidArgument("'role' must be consumer, provider or either");
+  }
+  return f;
 }
 
 // ---- the routes ----
@@ -434,6 +533,93 @@ const std::vector<Route>& AllRoutes() {
       return Ok(std::move(o));
     });
 
+    // Evidence.
+    add("GET", "/api/v1/evidence", [](Context& c) -> Result<Reply> {
+      evidence::SearchFilter f;
+      GOVESB_ASSIGN_OR_RETURN(auto from, QueryTime(c, "from"));
+      GOVESB_ASSIGN_OR_RETURN(auto to, QueryTime(c, "to"));
+      if (from) f.from_ms = *from;
+      if (to) f.to_ms = *to;
+      GOVESB_ASSIGN_OR_RETURN(f.systems, SystemsOf(c, c.Query("institution")));
+      if (std::string system = c.Query("system"); !system.empty()) f.systems = {system};
+      f.code = c.Query("code");
+      f.outcome = c.Query("outcome");
+      f.kind = c.Query("kind");
+      f.request_id = c.Query("request_id");
+      f.user_id = c.Query("user_id");
+      f.actor = c.Query("actor");
+      f.cursor = c.Query("cursor");
+      GOVESB_ASSIGN_OR_RETURN(int64_t limit, QueryInt(c, "limit", 100));
+      if (limit < 1 || limit > 500) return InvalidArgument("'limit' must be 1 to 500");
+      f.page_size = static_cast<size_t>(limit);
+      GOVESB_ASSIGN_OR_RETURN(evidence::SearchPage page, c.service.SearchEvidence(c.actor(), f));
+      json::array records;
+      for (const evidence::FoundRecord& found : page.records) records.push_back(RecordJson(found));
+      json::object o;
+      o["records"] = std::move(records);
+      if (page.next_cursor.empty()) {
+        o["next_cursor"] = nullptr;
+      } else {
+        o["next_cursor"] = page.next_cursor;
+      }
+      return Ok(std::move(o));
+    });
+    add("GET", "/api/v1/evidence/{request_id}/proof", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(std::string proof,
+                              c.service.ExchangeProof(c.actor(), c.Path("request_id")));
+      return Ok(json::parse(proof));
+    });
+    add("GET", "/api/v1/evidence/verify", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(evidence::VerifyReport v, c.service.VerifyEvidence(c.actor()));
+      json::object o;
+      o["intact"] = v.intact;
+      o["records"] = v.records;
+      o["checkpoints"] = v.checkpoints;
+      o["unsealed"] = v.unsealed;
+      if (v.first_bad_seq) {
+        o["first_bad_seq"] = *v.first_bad_seq;
+      } else {
+        o["first_bad_seq"] = nullptr;
+      }
+      o["problem"] = v.problem;
+      return Ok(std::move(o));
+    });
+
+    // Traffic, from the per-minute counters.
+    add("GET", "/api/v1/traffic", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(traffic::SeriesFilter f, TrafficFilter(c));
+      GOVESB_ASSIGN_OR_RETURN(auto points, c.service.TrafficSeries(c.actor(), f));
+      json::array out;
+      for (const traffic::Point& p : points) {
+        json::object o = FiguresJson(p.figures);
+        o["start"] = admin::IsoTime(p.start_ms);
+        o["start_ms"] = p.start_ms;
+        out.push_back(std::move(o));
+      }
+      return Ok(std::move(out));
+    });
+    add("GET", "/api/v1/traffic/totals", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(traffic::SeriesFilter f, TrafficFilter(c));
+      std::string by = c.Query("by");
+      if (!by.empty() && by != "code" && by != "system") {
+        return InvalidArgument("'by' must be code or system");
+      }
+      GOVESB_ASSIGN_OR_RETURN(int64_t limit, QueryInt(c, "limit", 50));
+      if (limit < 1 || limit > 1000) return InvalidArgument("'limit' must be 1 to 1000");
+      GOVESB_ASSIGN_OR_RETURN(
+          auto rows,
+          c.service.TrafficTotals(
+              c.actor(), f, by == "system" ? traffic::GroupBy::kSystem : traffic::GroupBy::kCode,
+              static_cast<size_t>(limit)));
+      json::array out;
+      for (const traffic::TotalsRow& row : rows) {
+        json::object o = FiguresJson(row.figures);
+        o["key"] = row.key;
+        out.push_back(std::move(o));
+      }
+      return Ok(std::move(out));
+    });
+
     // The record of admin actions.
     add("GET", "/api/v1/actions", [](Context& c) -> Result<Reply> {
       admin::ActionFilter f;
@@ -495,6 +681,11 @@ bool Matches(const std::vector<std::string>& pattern, const std::vector<std::str
   return true;
 }
 
+const Clock& DefaultClock() {
+  static const SystemClock clock;
+  return clock;
+}
+
 bool ChangesState(std::string_view method) { return method != "GET" && method != "HEAD"; }
 
 }  // namespace
@@ -510,8 +701,8 @@ http::HttpResponse ErrorResponse(const Status& status) {
   return JsonResponse(http_status, body);
 }
 
-AdminApi::AdminApi(admin::AdminService& service, Authenticator& auth)
-    : service_(service), auth_(auth) {}
+AdminApi::AdminApi(admin::AdminService& service, Authenticator& auth, const Clock* clock)
+    : service_(service), auth_(auth), clock_(clock != nullptr ? *clock : DefaultClock()) {}
 
 std::vector<RouteInfo> AdminApi::Routes() {
   std::vector<RouteInfo> out;
@@ -563,7 +754,8 @@ http::HttpResponse AdminApi::Handle(const http::HttpRequest& request) {
       if (!csrf.ok()) return ErrorResponse(csrf);
     }
   }
-  Context context{service_, caller, request, std::move(params), std::move(query), {}};
+  Context context{service_,         caller, request,           std::move(params),
+                  std::move(query), {},     clock_.NowMillis()};
   if (ChangesState(request.method) && !request.body.empty()) {
     boost::system::error_code ec;
     json::value parsed = json::parse(request.body, ec);

@@ -19,6 +19,7 @@
 
 #include "admin/service.h"
 #include "adminapi/auth.h"
+#include "base/clock.h"
 #include "http/types.h"
 
 namespace govesb::adminapi {
@@ -31,7 +32,8 @@ struct RouteInfo {
 
 class AdminApi {
  public:
-  AdminApi(admin::AdminService& service, Authenticator& auth);
+  // `clock`: "now" for default time ranges (nullptr: the system clock).
+  AdminApi(admin::AdminService& service, Authenticator& auth, const Clock* clock = nullptr);
 
   http::HttpResponse Handle(const http::HttpRequest& request);
 
@@ -44,6 +46,7 @@ class AdminApi {
   std::mutex mu_;
   admin::AdminService& service_;
   Authenticator& auth_;
+  const Clock& clock_;
 };
 
 // The HTTP status and JSON body of an error.

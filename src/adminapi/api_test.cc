@@ -72,10 +72,11 @@ class AdminApiTest : public ::testing::Test {
     db_ = std::move(store::Database::Open(":memory:")).value();
     ASSERT_TRUE(admin::MigrateAll(*db_).ok());
     service_ = std::make_unique<admin::AdminService>(
-        *db_, admin::ServiceOptions{.clock = &clock_, .hash_secret = [](std::string_view s) {
-                                      return crypto::HashSecretForTest(s);
-                                    }});
-    api_ = std::make_unique<AdminApi>(*service_, auth_);
+        *db_, admin::ServiceOptions{
+                  .clock = &clock_,
+                  .hash_secret = [](std::string_view s) { return crypto::HashSecretForTest(s); },
+                  .bus_key = bus_key_.public_key()});
+    api_ = std::make_unique<AdminApi>(*service_, auth_, &clock_);
     ASSERT_TRUE(service_->AddInstitution(kOperator, "RITA", "Registration Agency").ok());
     ASSERT_TRUE(service_->AddInstitution(kOperator, "MOH", "Ministry of Health").ok());
     rita_ = service_->AddSystem(kOperator, "RITA", "Births", NewKey(), "https://rita/api")
@@ -123,6 +124,7 @@ class AdminApiTest : public ::testing::Test {
   }
 
   SimulatedClock clock_;
+  crypto::PrivateKey bus_key_ = *crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1);
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<admin::AdminService> service_;
   TestAuthenticator auth_;
@@ -197,6 +199,17 @@ const std::vector<RouteCase>& RouteCases() {
       {"POST", "/api/v1/deliveries/99/redeliver", "", {404, 404, 404, 404, 401}},
       {"POST", "/api/v1/deliveries/redeliver-dead", "", {200, 403, 403, 403, 401}},
       {"GET", "/api/v1/actions", "", {200, 200, 200, 200, 401}},
+      {"GET", "/api/v1/evidence?kind=admin&limit=10", "", {200, 200, 200, 200, 401}},
+      {"GET",
+       "/api/v1/evidence/0123456789abcdef0123456789abcdef/proof",
+       "",
+       {404, 404, 404, 404, 401}},
+      {"GET", "/api/v1/evidence/verify", "", {200, 403, 403, 200, 401}},
+      {"GET", "/api/v1/traffic?step=5", "", {200, 200, 200, 200, 401}},
+      {"GET",
+       "/api/v1/traffic/totals?by=system&from=2023-11-14T00:00:00Z",
+       "",
+       {200, 200, 200, 200, 401}},
   };
   return cases;
 }
@@ -234,7 +247,7 @@ TEST_F(AdminApiTest, EveryRouteIsInTheTableAndInTheOpenApiDocumentAndNothingElse
   for (const RouteCase& c : RouteCases()) {
     for (const RouteInfo& r : AdminApi::Routes()) {
       if (r.method != c.method) continue;
-      std::string pattern = r.pattern, target = c.target;
+      std::string pattern = r.pattern, target = c.target.substr(0, c.target.find('?'));
       // Same number of segments and equal literal ones.
       auto split = [](const std::string& s) {
         std::vector<std::string> out;
