@@ -241,8 +241,8 @@ Result<NewUser> Accounts::CreateUser(const admin::Actor& actor, const NewUserReq
   created.user = *std::move(user);
   GOVESB_RETURN_IF_ERROR(Record(actor, "user.add", created.user, nullptr, ToJson(created.user)));
   GOVESB_RETURN_IF_ERROR(txn.Commit());
-  spdlog::info("accounts: user {} ({}) added by {}", Untrusted(email),
-               admin::RoleName(request.role), Untrusted(actor.account));
+  spdlog::debug("accounts: user {} ({}) added by {}", Untrusted(email),
+                admin::RoleName(request.role), Untrusted(actor.account));
   return created;
 }
 
@@ -349,7 +349,7 @@ Status Accounts::ChangePassword(const admin::Actor& actor, std::string_view old_
   }
   GOVESB_RETURN_IF_ERROR(
       SetPassword(actor, "user.change-password", user, HashPassword(new_password), false));
-  spdlog::info("accounts: {} changed its password", Untrusted(user.email));
+  spdlog::debug("accounts: {} changed its password", Untrusted(user.email));
   return Status::Ok();
 }
 
@@ -359,8 +359,8 @@ Result<std::string> Accounts::ResetPassword(const admin::Actor& actor, std::stri
   std::string password = NewOneTimePassword();
   GOVESB_RETURN_IF_ERROR(
       SetPassword(actor, "user.reset-password", user, HashPassword(password), true));
-  spdlog::info("accounts: the password of {} was reset by {}", Untrusted(user.email),
-               Untrusted(actor.account));
+  spdlog::debug("accounts: the password of {} was reset by {}", Untrusted(user.email),
+                Untrusted(actor.account));
   return password;
 }
 

@@ -88,8 +88,8 @@ Result<NewApiToken> Accounts::CreateApiToken(const admin::Actor& actor, std::str
                        .after = ToJson(created.token)};
   GOVESB_RETURN_IF_ERROR(admin::RecordAction(db_, actor, now, change).status());
   GOVESB_RETURN_IF_ERROR(txn.Commit());
-  spdlog::info("accounts: {} created API token {} ({})", Untrusted(user.email),
-               created.token.prefix, admin::RoleName(scope));
+  spdlog::debug("accounts: {} created API token {} ({})", Untrusted(user.email),
+                created.token.prefix, admin::RoleName(scope));
   return created;
 }
 
@@ -147,8 +147,8 @@ Result<ApiToken> Accounts::RevokeApiToken(const admin::Actor& actor, int64_t tok
                        .after = ToJson(after)};
   GOVESB_RETURN_IF_ERROR(admin::RecordAction(db_, actor, now, change).status());
   GOVESB_RETURN_IF_ERROR(txn.Commit());
-  spdlog::info("accounts: API token {} of {} revoked by {}", after.prefix, Untrusted(owner.email),
-               Untrusted(actor.account));
+  spdlog::debug("accounts: API token {} of {} revoked by {}", after.prefix, Untrusted(owner.email),
+                Untrusted(actor.account));
   return after;
 }
 
