@@ -1,7 +1,7 @@
 // `govesb admin`: registry administration (institutions, systems, APIs, grants, push topics,
-// subscriptions) and the bus's public key. Every leaf prints one JSON value with --json (an object,
-// or an array for lists) and a readable form otherwise. Failures print "error: <message>" on stderr
-// and exit 1.
+// subscriptions), the accounts of the admin API and portal (users), and the bus's public key. Every
+// leaf prints one JSON value with --json (an object, or an array for lists) and a readable form
+// otherwise. Failures print "error: <message>" on stderr and exit 1.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "accounts/accounts.h"
+#include "accounts/render.h"
 #include "admin/service.h"
 #include "admin_render.h"
 #include "commands.h"
@@ -61,7 +63,7 @@ T Unwrap(Result<T> result) {
 
 std::unique_ptr<store::Database> OpenMigratedDatabase(const store::DataDir& dir) {
   std::unique_ptr<store::Database> db = Unwrap(dir.OpenDatabase());
-  Check(admin::MigrateAll(*db));
+  Check(accounts::MigrateAccountsStore(*db));  // and admin::MigrateAll
   return db;
 }
 
@@ -75,9 +77,11 @@ class AdminSession {
       : dir_(Unwrap(store::DataDir::Open({.path = options.data_dir}))),
         db_(OpenMigratedDatabase(dir_)),
         service_(*db_),
+        accounts_(*db_),
         actor_(admin::Actor::LocalOperator()) {}
 
   admin::AdminService& service() { return service_; }
+  accounts::Accounts& accounts() { return accounts_; }
   const admin::Actor& actor() const { return actor_; }
   store::Database& db() { return *db_; }
 
@@ -85,6 +89,7 @@ class AdminSession {
   store::DataDir dir_;
   std::unique_ptr<store::Database> db_;
   admin::AdminService service_;
+  accounts::Accounts accounts_;
   admin::Actor actor_;
 };
 
@@ -651,6 +656,103 @@ void AddDeliveryCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& o
   redeliver->add_option("--topic,--code", args->code, "With --all-dead: only this pushCode");
 }
 
+// The password given on stdin (`--password-stdin`): its first line, without the line end.
+std::string ReadPasswordFromStdin() {
+  std::string line;
+  char c = 0;
+  // Bounded: a password is at most accounts::kMaxPasswordLength bytes.
+  while (std::cin.get(c) && c != '\n') {
+    if (line.size() > 1024) Fail(InvalidArgument("the password on stdin is too long"));
+    line.push_back(c);
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) Fail(InvalidArgument("--password-stdin: no password on stdin"));
+  return line;
+}
+
+void WarnOneTimePassword() {
+  std::cerr << "note: give the one_time_password to its user now: it is shown only once, and "
+               "must be changed at the first sign-in\n";
+}
+
+void AddUserCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  CLI::App* group =
+      admin.add_subcommand("user", "Accounts of the admin API and portal, with their roles");
+  group->require_subcommand(1);
+
+  struct AddArgs {
+    std::string role, email, institution, name;
+    bool password_stdin = false;
+  };
+  auto add_args = std::make_shared<AddArgs>();
+  CLI::App* add = AddLeaf(
+      *group, "add",
+      "Add a user; prints a one-time password unless one is read with --password-stdin", options,
+      [add_args](AdminSession& s, bool as_json) {
+        std::string password;
+        if (add_args->password_stdin) password = ReadPasswordFromStdin();
+        accounts::NewUser created =
+            Unwrap(s.accounts().CreateUser(s.actor(), {.email = add_args->email,
+                                                       .display_name = add_args->name,
+                                                       .role = *admin::ParseRole(add_args->role),
+                                                       .institution = add_args->institution,
+                                                       .password = password}));
+        json::object out = accounts::ToJson(created.user);
+        if (!created.one_time_password.empty()) {
+          out["one_time_password"] = created.one_time_password;
+        }
+        PrintObject(out, as_json);
+        if (!created.one_time_password.empty()) WarnOneTimePassword();
+      },
+      [add_args] {
+        if (!admin::ParseRole(add_args->role).has_value()) {
+          Fail(InvalidArgument("--role must be operator, institution-admin or auditor, not '" +
+                               add_args->role + "'"));
+        }
+      });
+  add->add_option("--role", add_args->role, "operator | institution-admin | auditor")->required();
+  add->add_option("--email", add_args->email, "The user's e-mail address (the sign-in name)")
+      ->required();
+  add->add_option("--institution", add_args->institution,
+                  "Code of the user's institution (institution-admin only)");
+  add->add_option("--name", add_args->name, "Display name (default: the e-mail before '@')");
+  add->add_flag("--password-stdin", add_args->password_stdin,
+                "Read the password from the first line of stdin instead of generating one");
+
+  AddLeaf(*group, "list", "List users", options, [](AdminSession& s, bool as_json) {
+    PrintList(accounts::ToJsonArray(Unwrap(s.accounts().ListUsers(s.actor()))),
+              {"email", "name", "role", "institution", "enabled", "must_change_password",
+               "last_login_at"},
+              as_json);
+  });
+
+  auto add_email_leaf = [&](const std::string& name, const std::string& description,
+                            std::function<json::object(AdminSession&, const std::string&)> run) {
+    auto email = std::make_shared<std::string>();
+    CLI::App* leaf = AddLeaf(
+        *group, name, description, options,
+        [email, run](AdminSession& s, bool as_json) { PrintObject(run(s, *email), as_json); });
+    leaf->add_option("--email", *email, "The user's e-mail address")->required();
+  };
+  add_email_leaf("disable", "Disable a user: its sessions end and its API tokens stop working",
+                 [](AdminSession& s, const std::string& email) {
+                   return accounts::ToJson(Unwrap(s.accounts().DisableUser(s.actor(), email)));
+                 });
+  add_email_leaf("enable", "Enable a disabled user again",
+                 [](AdminSession& s, const std::string& email) {
+                   return accounts::ToJson(Unwrap(s.accounts().EnableUser(s.actor(), email)));
+                 });
+  add_email_leaf(
+      "reset-password", "Give a user a new one-time password (printed once); its sessions end",
+      [](AdminSession& s, const std::string& email) {
+        std::string password = Unwrap(s.accounts().ResetPassword(s.actor(), email));
+        json::object out = accounts::ToJson(Unwrap(s.accounts().GetUser(s.actor(), email)));
+        out["one_time_password"] = password;
+        WarnOneTimePassword();
+        return out;
+      });
+}
+
 void AddEsbKeyCommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
   CLI::App* cmd = admin.add_subcommand(
       "esb-key", "Print the bus's public key (base64 SPKI), to give to connected systems");
@@ -686,6 +788,7 @@ void AddAdminCommand(CLI::App& app) {
   AddTopicCommands(*admin, options);
   AddSubscriptionCommands(*admin, options);
   AddDeliveryCommands(*admin, options);
+  AddUserCommands(*admin, options);
   AddEsbKeyCommand(*admin, options);
 }
 
