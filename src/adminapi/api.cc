@@ -2,17 +2,21 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 #include <charconv>
+#include <chrono>
 #include <ctime>
 #include <map>
 #include <optional>
 #include <utility>
 
+#include "accounts/render.h"
 #include "admin/render.h"
+#include "adminapi/session_auth.h"
 #include "base/log_safe.h"
 #include "evidence/search.h"
 #include "traffic/query.h"
@@ -77,12 +81,14 @@ http::HttpResponse JsonResponse(int status, const json::value& body) {
 
 struct Context {
   admin::AdminService& service;
+  accounts::Accounts* accounts;  // null: no accounts here (the account routes refuse)
   const Caller& caller;
   const http::HttpRequest& request;
   std::map<std::string, std::string, std::less<>> path;   // {name} segments
   std::map<std::string, std::string, std::less<>> query;  // ?name=value
   json::object body;
   int64_t now_ms = 0;
+  int64_t retry_after_s = 0;  // set with a kResourceExhausted refusal
 
   const admin::Actor& actor() const { return caller.actor; }
   const std::string& Path(std::string_view name) const { return path.find(name)->second; }
@@ -95,11 +101,30 @@ struct Context {
 struct Reply {
   int status = 200;
   json::value body;
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
 using RouteHandler = std::function<Result<Reply>(Context&)>;
 
 Reply Ok(json::value body) { return Reply{200, std::move(body)}; }
 Reply Created(json::value body) { return Reply{201, std::move(body)}; }
+
+Result<accounts::Accounts*> AccountsOf(Context& c) {
+  if (c.accounts == nullptr) return FailedPrecondition("accounts are not available here");
+  return c.accounts;
+}
+
+// The session cookie: HttpOnly (no script reads it), Secure, SameSite=Strict (no other site
+// sends it), for the whole admin listener; Max-Age 0 clears it.
+std::string SessionCookie(std::string_view token, int64_t max_age_s) {
+  return std::string(kSessionCookie) + "=" + std::string(token) +
+         "; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=" + std::to_string(max_age_s);
+}
+
+Result<admin::Role> RoleOf(const std::string& text) {
+  std::optional<admin::Role> role = admin::ParseRole(text);
+  if (!role) return InvalidArgument("'role' must be operator, institution-admin or auditor");
+  return *role;
+}
 
 // Body members, with errors a person understands.
 Result<std::string> Str(const json::object& o, std::string_view name) {
@@ -331,7 +356,140 @@ const std::vector<Route>& AllRoutes() {
       } else {
         o["institution"] = c.actor().institution;
       }
+      o["must_change_password"] = c.caller.must_change_password;
+      // A portal page reloaded gets its session's CSRF token again here.
+      if (std::string session = CookieValue(c.request.Header("cookie"), kSessionCookie);
+          c.caller.by_session && !session.empty()) {
+        o["csrf_token"] = accounts::Accounts::CsrfTokenOf(session);
+      }
       return Ok(std::move(o));
+    });
+
+    // Sessions and the caller's own account.
+    add(
+        "POST", "/api/v1/session",
+        [](Context& c) -> Result<Reply> {
+          GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
+          GOVESB_ASSIGN_OR_RETURN(std::string email, Str(c.body, "email"));
+          GOVESB_ASSIGN_OR_RETURN(std::string password, Str(c.body, "password"));
+          std::chrono::milliseconds retry_after{0};
+          accounts::LoginRequest login{.email = email,
+                                       .password = password,
+                                       .address = c.request.remote_address,
+                                       .user_agent = c.request.Header("user-agent")};
+          Result<accounts::NewSession> session = accounts->Login(login, &retry_after);
+          if (!session.ok()) {
+            if (session.status().code() == StatusCode::kResourceExhausted) {
+              c.retry_after_s = std::max<int64_t>(1, (retry_after.count() + 999) / 1000);
+            }
+            return session.status();
+          }
+          json::object o;
+          o["account"] = std::string(email);
+          o["csrf_token"] = session->csrf_token;
+          o["expires_at"] = admin::IsoTime(session->expires_at_ms);
+          o["must_change_password"] = session->must_change_password;
+          Reply reply = Ok(std::move(o));
+          reply.headers.emplace_back("Set-Cookie", SessionCookie(session->token, 12 * 3600));
+          return reply;
+        },
+        /*anonymous=*/true);
+    add(
+        "DELETE", "/api/v1/session",
+        [](Context& c) -> Result<Reply> {
+          GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
+          std::string session = CookieValue(c.request.Header("cookie"), kSessionCookie);
+          if (!session.empty()) GOVESB_RETURN_IF_ERROR(accounts->Logout(session));
+          json::object o;
+          o["signed_out"] = true;
+          Reply reply = Ok(std::move(o));
+          reply.headers.emplace_back("Set-Cookie", SessionCookie("", 0));
+          return reply;
+        },
+        /*anonymous=*/true);
+    add("POST", "/api/v1/me/password", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
+      GOVESB_ASSIGN_OR_RETURN(std::string old_password, Str(c.body, "old_password"));
+      GOVESB_ASSIGN_OR_RETURN(std::string new_password, Str(c.body, "new_password"));
+      GOVESB_RETURN_IF_ERROR(accounts->ChangePassword(c.actor(), old_password, new_password));
+      json::object o;
+      o["changed"] = true;
+      o["note"] = "every session of this account has ended: sign in again";
+      Reply reply = Ok(std::move(o));
+      reply.headers.emplace_back("Set-Cookie", SessionCookie("", 0));
+      return reply;
+    });
+
+    // Users (operators manage them).
+    add("GET", "/api/v1/users", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
+      GOVESB_ASSIGN_OR_RETURN(auto users, accounts->ListUsers(c.actor()));
+      return Ok(accounts::ToJsonArray(users));
+    });
+    add("POST", "/api/v1/users", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
+      GOVESB_ASSIGN_OR_RETURN(std::string email, Str(c.body, "email"));
+      GOVESB_ASSIGN_OR_RETURN(std::string role_text, Str(c.body, "role"));
+      GOVESB_ASSIGN_OR_RETURN(admin::Role role, RoleOf(role_text));
+      GOVESB_ASSIGN_OR_RETURN(auto institution, OptStr(c.body, "institution"));
+      GOVESB_ASSIGN_OR_RETURN(auto name, OptStr(c.body, "display_name"));
+      std::string institution_text = institution.value_or("");
+      std::string name_text = name.value_or("");
+      GOVESB_ASSIGN_OR_RETURN(accounts::NewUser created,
+                              accounts->CreateUser(c.actor(), {.email = email,
+                                                               .display_name = name_text,
+                                                               .role = role,
+                                                               .institution = institution_text,
+                                                               .password = {}}));
+      json::object o = accounts::ToJson(created.user);
+      o["one_time_password"] = created.one_time_password;
+      return Created(std::move(o));
+    });
+    add("POST", "/api/v1/users/{email}/disable", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
+      GOVESB_ASSIGN_OR_RETURN(auto user, accounts->DisableUser(c.actor(), c.Path("email")));
+      return Ok(accounts::ToJson(user));
+    });
+    add("POST", "/api/v1/users/{email}/enable", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
+      GOVESB_ASSIGN_OR_RETURN(auto user, accounts->EnableUser(c.actor(), c.Path("email")));
+      return Ok(accounts::ToJson(user));
+    });
+    add("POST", "/api/v1/users/{email}/reset-password", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
+      GOVESB_ASSIGN_OR_RETURN(std::string password,
+                              accounts->ResetPassword(c.actor(), c.Path("email")));
+      json::object o;
+      o["email"] = c.Path("email");
+      o["one_time_password"] = password;
+      return Ok(std::move(o));
+    });
+
+    // API tokens (the caller's own; operators see and revoke anyone's).
+    add("GET", "/api/v1/tokens", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
+      GOVESB_ASSIGN_OR_RETURN(auto tokens, accounts->ListApiTokens(c.actor(), c.Query("email")));
+      return Ok(accounts::ToJsonArray(tokens));
+    });
+    add("POST", "/api/v1/tokens", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
+      GOVESB_ASSIGN_OR_RETURN(std::string name, Str(c.body, "name"));
+      GOVESB_ASSIGN_OR_RETURN(auto role_text, OptStr(c.body, "role"));
+      admin::Role scope = c.actor().role;
+      if (role_text) {
+        GOVESB_ASSIGN_OR_RETURN(scope, RoleOf(*role_text));
+      }
+      GOVESB_ASSIGN_OR_RETURN(accounts::NewApiToken token,
+                              accounts->CreateApiToken(c.actor(), name, scope));
+      json::object o = accounts::ToJson(token.token);
+      o["token"] = token.secret;
+      return Created(std::move(o));
+    });
+    add("POST", "/api/v1/tokens/{id}/revoke", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
+      GOVESB_ASSIGN_OR_RETURN(int64_t id, PathInt(c, "id"));
+      GOVESB_ASSIGN_OR_RETURN(auto token, accounts->RevokeApiToken(c.actor(), id));
+      return Ok(accounts::ToJson(token));
     });
 
     // Institutions.
@@ -701,8 +859,12 @@ http::HttpResponse ErrorResponse(const Status& status) {
   return JsonResponse(http_status, body);
 }
 
-AdminApi::AdminApi(admin::AdminService& service, Authenticator& auth, const Clock* clock)
-    : service_(service), auth_(auth), clock_(clock != nullptr ? *clock : DefaultClock()) {}
+AdminApi::AdminApi(admin::AdminService& service, accounts::Accounts* accounts, Authenticator& auth,
+                   const Clock* clock)
+    : service_(service),
+      accounts_(accounts),
+      auth_(auth),
+      clock_(clock != nullptr ? *clock : DefaultClock()) {}
 
 std::vector<RouteInfo> AdminApi::Routes() {
   std::vector<RouteInfo> out;
@@ -711,6 +873,7 @@ std::vector<RouteInfo> AdminApi::Routes() {
 }
 
 http::HttpResponse AdminApi::Handle(const http::HttpRequest& request) {
+  std::lock_guard lock(mu_);  // one database connection under the service and the accounts
   std::map<std::string, std::string, std::less<>> query;
   std::optional<std::vector<std::string>> path = Segments(request.target, &query);
   if (!path) return ErrorResponse(InvalidArgument("the request target is not a valid path"));
@@ -749,13 +912,19 @@ http::HttpResponse AdminApi::Handle(const http::HttpRequest& request) {
           Unauthenticated("sign in, or send an API token as Authorization: Bearer TOKEN"));
     }
     caller = std::move(**who);
+    const bool allowed_before_change =
+        route->info.pattern == "/api/v1/me" || route->info.pattern == "/api/v1/me/password";
+    if (caller.must_change_password && !allowed_before_change) {
+      return ErrorResponse(
+          PermissionDenied("you signed in with a one-time password: change your password first"));
+    }
     if (caller.by_session && ChangesState(request.method)) {
       Status csrf = auth_.CheckCsrf(request, caller);
       if (!csrf.ok()) return ErrorResponse(csrf);
     }
   }
-  Context context{service_,         caller, request,           std::move(params),
-                  std::move(query), {},     clock_.NowMillis()};
+  Context context{service_,          accounts_,        caller, request,
+                  std::move(params), std::move(query), {},     clock_.NowMillis()};
   if (ChangesState(request.method) && !request.body.empty()) {
     boost::system::error_code ec;
     json::value parsed = json::parse(request.body, ec);
@@ -764,18 +933,21 @@ http::HttpResponse AdminApi::Handle(const http::HttpRequest& request) {
     }
     context.body = std::move(parsed.as_object());
   }
-  Result<Reply> reply = [&] {
-    std::lock_guard lock(mu_);
-    return route->handler(context);
-  }();
+  Result<Reply> reply = route->handler(context);
   if (!reply.ok()) {
     if (HttpStatusOf(reply.status().code()) == 500) {
       spdlog::error("admin api: {} {}: {}", request.method, LogSafe(request.Path()),
                     LogSafe(reply.status().message()));
     }
-    return ErrorResponse(reply.status());
+    http::HttpResponse r = ErrorResponse(reply.status());
+    if (context.retry_after_s > 0) {
+      r.headers.emplace_back("Retry-After", std::to_string(context.retry_after_s));
+    }
+    return r;
   }
-  return JsonResponse(reply->status, reply->body);
+  http::HttpResponse r = JsonResponse(reply->status, reply->body);
+  for (auto& header : reply->headers) r.headers.push_back(std::move(header));
+  return r;
 }
 
 }  // namespace govesb::adminapi

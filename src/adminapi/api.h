@@ -9,7 +9,8 @@
 // resource_exhausted 429, anything else 500 (its message is logged, not shown).
 //
 // Handle blocks (SQLite, secret hashing): call it on a worker thread, never an I/O thread.
-// Thread-safe: calls are serialised on the one service it is given.
+// Thread-safe: calls are serialised (one database connection under the service and the
+// accounts).
 
 #include <functional>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "accounts/accounts.h"
 #include "admin/service.h"
 #include "adminapi/auth.h"
 #include "base/clock.h"
@@ -32,8 +34,11 @@ struct RouteInfo {
 
 class AdminApi {
  public:
-  // `clock`: "now" for default time ranges (nullptr: the system clock).
-  AdminApi(admin::AdminService& service, Authenticator& auth, const Clock* clock = nullptr);
+  // `accounts` (on the same database connection as `service`) serves the session, user and
+  // token routes (null: they answer failed_precondition). `clock`: "now" for default time
+  // ranges (nullptr: the system clock).
+  AdminApi(admin::AdminService& service, accounts::Accounts* accounts, Authenticator& auth,
+           const Clock* clock = nullptr);
 
   http::HttpResponse Handle(const http::HttpRequest& request);
 
@@ -45,6 +50,7 @@ class AdminApi {
  private:
   std::mutex mu_;
   admin::AdminService& service_;
+  accounts::Accounts* accounts_;
   Authenticator& auth_;
   const Clock& clock_;
 };

@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
@@ -70,13 +71,17 @@ class AdminApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     db_ = std::move(store::Database::Open(":memory:")).value();
-    ASSERT_TRUE(admin::MigrateAll(*db_).ok());
+    ASSERT_TRUE(accounts::MigrateAccountsStore(*db_).ok());  // and every other schema
     service_ = std::make_unique<admin::AdminService>(
         *db_, admin::ServiceOptions{
                   .clock = &clock_,
                   .hash_secret = [](std::string_view s) { return crypto::HashSecretForTest(s); },
                   .bus_key = bus_key_.public_key()});
-    api_ = std::make_unique<AdminApi>(*service_, auth_, &clock_);
+    accounts_ = std::make_unique<accounts::Accounts>(
+        *db_, accounts::AccountsOptions{.clock = &clock_, .hash_password = [](std::string_view s) {
+                                          return crypto::HashSecretForTest(s);
+                                        }});
+    api_ = std::make_unique<AdminApi>(*service_, accounts_.get(), auth_, &clock_);
     ASSERT_TRUE(service_->AddInstitution(kOperator, "RITA", "Registration Agency").ok());
     ASSERT_TRUE(service_->AddInstitution(kOperator, "MOH", "Ministry of Health").ok());
     rita_ = service_->AddSystem(kOperator, "RITA", "Births", NewKey(), "https://rita/api")
@@ -89,6 +94,26 @@ class AdminApiTest : public ::testing::Test {
     ASSERT_TRUE(service_->AddTopic(kOperator, rita_, "BIRTH2").ok());
     ASSERT_TRUE(service_->ApproveGrant(kOperator, moh_, "BRTH01").ok());
     ASSERT_TRUE(service_->ApproveSubscription(kOperator, moh_, "BIRTHS").ok());
+    // The accounts of the callers, and one more to manage.
+    for (auto [actor, role, institution] :
+         {std::tuple{&kOperator, admin::Role::kOperator, ""},
+          std::tuple{&kRitaAdmin, admin::Role::kInstitutionAdmin, "RITA"},
+          std::tuple{&kMohAdmin, admin::Role::kInstitutionAdmin, "MOH"},
+          std::tuple{&kAuditor, admin::Role::kAuditor, ""}}) {
+      auto user = accounts_->CreateUser(kOperator, {.email = actor->account,
+                                                    .display_name = {},
+                                                    .role = role,
+                                                    .institution = institution,
+                                                    .password = "correct horse battery"});
+      ASSERT_TRUE(user.ok()) << user.status().ToString();
+    }
+    ASSERT_TRUE(accounts_
+                    ->CreateUser(kOperator, {.email = "clerk@moh.go.tz",
+                                             .display_name = {},
+                                             .role = admin::Role::kAuditor,
+                                             .institution = {},
+                                             .password = {}})
+                    .ok());
   }
 
   http::HttpResponse Call(const std::string& method, const std::string& target,
@@ -127,6 +152,7 @@ class AdminApiTest : public ::testing::Test {
   crypto::PrivateKey bus_key_ = *crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1);
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<admin::AdminService> service_;
+  std::unique_ptr<accounts::Accounts> accounts_;
   TestAuthenticator auth_;
   std::unique_ptr<AdminApi> api_;
   std::string rita_, moh_;
@@ -145,6 +171,26 @@ const std::vector<RouteCase>& RouteCases() {
   static const std::vector<RouteCase> cases = {
       {"GET", "/api/v1/openapi.json", "", {200, 200, 200, 200, 200}},
       {"GET", "/api/v1/me", "", {200, 200, 200, 200, 401}},
+      {"POST",
+       "/api/v1/session",
+       R"({"email":"op@ega.go.tz","password":"not the password"})",
+       {401, 401, 401, 401, 401}},
+      {"DELETE", "/api/v1/session", "", {200, 200, 200, 200, 200}},
+      {"POST",
+       "/api/v1/me/password",
+       R"({"old_password":"not the password","new_password":"a new long password"})",
+       {401, 401, 401, 401, 401}},
+      {"GET", "/api/v1/users", "", {200, 200, 200, 200, 401}},
+      {"POST",
+       "/api/v1/users",
+       R"({"email":"new@rita.go.tz","role":"institution-admin","institution":"RITA"})",
+       {201, 403, 403, 403, 401}},
+      {"POST", "/api/v1/users/clerk@moh.go.tz/disable", "", {200, 403, 403, 403, 401}},
+      {"POST", "/api/v1/users/clerk@moh.go.tz/enable", "", {200, 403, 403, 403, 401}},
+      {"POST", "/api/v1/users/clerk@moh.go.tz/reset-password", "", {200, 403, 403, 403, 401}},
+      {"GET", "/api/v1/tokens", "", {200, 200, 200, 200, 401}},
+      {"POST", "/api/v1/tokens", R"({"name":"nightly report"})", {201, 201, 201, 201, 401}},
+      {"POST", "/api/v1/tokens/999/revoke", "", {404, 404, 404, 404, 401}},
       {"GET", "/api/v1/institutions", "", {200, 200, 200, 200, 401}},
       {"POST",
        "/api/v1/institutions",

@@ -19,6 +19,9 @@ struct Caller {
   // Authenticated by a session cookie (a browser): state changes need the CSRF token.
   bool by_session = false;
   int64_t user_id = 0;
+  // Signed in with a one-time password: only the password change (and /me, sign-out) until
+  // it is changed.
+  bool must_change_password = false;
 };
 
 class Authenticator {
