@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -197,6 +198,61 @@ registry::ReplayPolicy ParseReplay(const std::string& text) {
   return *policy;
 }
 
+// The content of `path`, at most `max_bytes` (a larger file fails: the registry would refuse it
+// anyway, and it is not read whole into memory). `what` names it in messages.
+std::string ReadBoundedFile(const std::string& path, size_t max_bytes, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) Fail(InvalidArgument("cannot read the " + std::string(what) + " file '" + path + "'"));
+  std::string content(max_bytes + 1, '\0');
+  in.read(content.data(), static_cast<std::streamsize>(content.size()));
+  if (in.bad())
+    Fail(InvalidArgument("cannot read the " + std::string(what) + " file '" + path + "'"));
+  content.resize(static_cast<size_t>(in.gcount()));
+  if (content.size() > max_bytes) {
+    Fail(InvalidArgument("the " + std::string(what) + " file '" + path + "' is larger than " +
+                         std::to_string(max_bytes / 1024) + " KB"));
+  }
+  return content;
+}
+
+// `admin institution rename|suspend|resume`.
+void AddInstitutionStateCommands(CLI::App& group, const std::shared_ptr<AdminOptions>& options) {
+  struct RenameArgs {
+    std::string code, name;
+  };
+  auto rename_args = std::make_shared<RenameArgs>();
+  CLI::App* rename =
+      AddLeaf(group, "rename", "Change an institution's display name (its code stays)", options,
+              [rename_args](AdminSession& s, bool as_json) {
+                PrintObject(ToJson(Unwrap(s.service().RenameInstitution(
+                                s.actor(), rename_args->code, rename_args->name))),
+                            as_json);
+              });
+  rename->add_option("code", rename_args->code, "The institution's code")->required();
+  rename->add_option("--name", rename_args->name, "The new name")->required();
+
+  auto suspend_code = std::make_shared<std::string>();
+  AddLeaf(group, "suspend",
+          "Suspend an institution: every one of its systems is refused on the bus at once "
+          "(a running bus within a second)",
+          options,
+          [suspend_code](AdminSession& s, bool as_json) {
+            PrintObject(ToJson(Unwrap(s.service().SuspendInstitution(s.actor(), *suspend_code))),
+                        as_json);
+          })
+      ->add_option("code", *suspend_code, "The institution's code")
+      ->required();
+
+  auto resume_code = std::make_shared<std::string>();
+  AddLeaf(group, "resume", "Resume a suspended institution (its systems need new tokens)", options,
+          [resume_code](AdminSession& s, bool as_json) {
+            PrintObject(ToJson(Unwrap(s.service().ResumeInstitution(s.actor(), *resume_code))),
+                        as_json);
+          })
+      ->add_option("code", *resume_code, "The institution's code")
+      ->required();
+}
+
 void AddInstitutionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
   CLI::App* group = admin.add_subcommand("institution", "Institutions that own systems");
   group->require_subcommand(1);
@@ -217,6 +273,74 @@ void AddInstitutionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>
     PrintList(ToJsonArray(Unwrap(s.service().ListInstitutions(s.actor()))),
               {"code", "name", "created_at"}, as_json);
   });
+
+  AddInstitutionStateCommands(*group, options);
+}
+
+// `admin api describe|disable|enable`.
+void AddApiCatalogueCommands(CLI::App& group, const std::shared_ptr<AdminOptions>& options) {
+  struct DescribeArgs {
+    std::string code;
+    std::optional<std::string> title, description, request_file, response_file, openapi_file;
+
+    registry::ApiDescription Read() const {
+      registry::ApiDescription d{.title = title, .description = description};
+      if (request_file) {
+        d.request_example =
+            ReadBoundedFile(*request_file, registry::kMaxExampleBytes, "request example");
+      }
+      if (response_file) {
+        d.response_example =
+            ReadBoundedFile(*response_file, registry::kMaxExampleBytes, "response example");
+      }
+      if (openapi_file) {
+        d.openapi = ReadBoundedFile(*openapi_file, registry::kMaxOpenApiBytes, "OpenAPI");
+      }
+      if (d.empty()) {
+        Fail(
+            InvalidArgument("nothing to change: give --title, --description, --request-example, "
+                            "--response-example or --openapi"));
+      }
+      return d;
+    }
+  };
+  auto describe_args = std::make_shared<DescribeArgs>();
+  CLI::App* describe = AddLeaf(
+      group, "describe",
+      "Set an API's catalogue entry: title, description, JSON examples, OpenAPI document (JSON)",
+      options,
+      [describe_args](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.service().UpdateApiDescription(s.actor(), describe_args->code,
+                                                                   describe_args->Read()))),
+                    as_json);
+      },
+      [describe_args] { (void)describe_args->Read(); });
+  describe->add_option("code", describe_args->code, "apiCode")->required();
+  describe->add_option("--title", describe_args->title, "A short title (\"\" clears it)");
+  describe->add_option("--description", describe_args->description, "What it does, for whom");
+  describe->add_option("--request-example", describe_args->request_file,
+                       "A file with an example request body (JSON, at most 64 KB)");
+  describe->add_option("--response-example", describe_args->response_file,
+                       "A file with an example response body (JSON, at most 64 KB)");
+  describe->add_option("--openapi", describe_args->openapi_file,
+                       "A file with the API's OpenAPI document (JSON, at most 256 KB)");
+
+  auto disable_code = std::make_shared<std::string>();
+  AddLeaf(group, "disable",
+          "Disable an API: its consumers are refused (grants stay) until it is enabled", options,
+          [disable_code](AdminSession& s, bool as_json) {
+            PrintObject(ToJson(Unwrap(s.service().DisableApi(s.actor(), *disable_code))), as_json);
+          })
+      ->add_option("code", *disable_code, "apiCode")
+      ->required();
+
+  auto enable_code = std::make_shared<std::string>();
+  AddLeaf(group, "enable", "Enable a disabled API", options,
+          [enable_code](AdminSession& s, bool as_json) {
+            PrintObject(ToJson(Unwrap(s.service().EnableApi(s.actor(), *enable_code))), as_json);
+          })
+      ->add_option("code", *enable_code, "apiCode")
+      ->required();
 }
 
 void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
@@ -483,6 +607,8 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
   });
   store_bodies->add_option("code", store_args->code, "apiCode")->required();
   store_bodies->add_option("setting", store_args->setting, "on | off")->required();
+
+  AddApiCatalogueCommands(*group, options);
 }
 
 void AddGrantCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {

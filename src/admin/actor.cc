@@ -38,4 +38,12 @@ Actor Actor::LocalOperator() {
                .via = "cli"};
 }
 
+Actor Actor::Applicant(std::string_view contact_email, std::string_view address) {
+  return Actor{.account = "applicant:" + std::string(contact_email),
+               .role = Role::kAuditor,
+               .institution = "",
+               .address = std::string(address),
+               .via = "portal"};
+}
+
 }  // namespace govesb::admin

@@ -30,6 +30,11 @@ struct Actor {
 
   // The operator at the bus's own machine (the admin CLI): the OS user running it.
   static Actor LocalOperator();
+  // Someone applying for membership (AdminService::ApplyForMembership) through the portal, who
+  // has no account yet: recorded as account "applicant:<contact e-mail>" with the least role
+  // (auditor, no institution) and via "portal". Such an actor is built for that one call only;
+  // never authenticate a session as it.
+  static Actor Applicant(std::string_view contact_email, std::string_view address);
 };
 
 }  // namespace govesb::admin

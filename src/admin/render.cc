@@ -13,6 +13,26 @@
 namespace govesb::admin {
 namespace {
 namespace json = boost::json;
+
+// "" as null: a text not given.
+json::value TextOrNull(const std::string& text) {
+  return text.empty() ? json::value(nullptr) : json::value(text);
+}
+
+json::value TimeOrNull(int64_t millis) {
+  return millis == 0 ? json::value(nullptr) : json::value(IsoTime(millis));
+}
+
+// Who asked for access and why, who decided and why (null when not recorded).
+void AddTrail(json::object& out, const registry::AccessTrail& trail) {
+  out["requested_by"] = TextOrNull(trail.requested_by);
+  out["purpose"] = TextOrNull(trail.purpose);
+  out["requested_at"] = TimeOrNull(trail.requested_at);
+  out["decided_by"] = TextOrNull(trail.decided_by);
+  out["reason"] = TextOrNull(trail.reason);
+  out["decided_at"] = TimeOrNull(trail.decided_at);
+}
+
 }  // namespace
 
 std::string IsoTime(int64_t millis) {
@@ -38,6 +58,8 @@ json::object ToJson(const registry::Institution& institution) {
   out["code"] = institution.code;
   out["name"] = institution.name;
   out["created_at"] = IsoTime(institution.created_at);
+  out["suspended"] = institution.suspended;
+  out["updated_at"] = TimeOrNull(institution.updated_at);
   return out;
 }
 
@@ -53,6 +75,7 @@ json::object ToJson(const registry::System& system,
   out["curve"] = crypto::CurveName(system.curve);
   out["endpoint"] = system.endpoint;
   out["enabled"] = system.enabled;
+  out["institution_suspended"] = system.institution_suspended;
   out["credential_version"] = system.credential_version;
   out["rate_per_second"] = RateJson(system.rate_per_second);
   out["rate_burst"] = RateJson(system.rate_burst);
@@ -115,6 +138,17 @@ json::object ToJson(const registry::Api& api) {
   out["rate_burst"] = RateJson(api.rate_burst);
   out["replay_policy"] = registry::ReplayPolicyName(api.replay_policy);
   out["created_at"] = IsoTime(api.created_at);
+  // The catalogue: who provides it and what it is. The OpenAPI document itself is not here
+  // (Registry::GetApi holds it); has_openapi says whether there is one.
+  out["enabled"] = api.enabled;
+  out["provider_name"] = api.provider_name;
+  out["provider_institution"] = api.provider_institution_code;
+  out["provider_institution_name"] = api.provider_institution_name;
+  out["title"] = api.title;
+  out["description"] = api.description;
+  out["request_example"] = TextOrNull(api.request_example);
+  out["response_example"] = TextOrNull(api.response_example);
+  out["has_openapi"] = api.has_openapi;
   return out;
 }
 
@@ -125,6 +159,7 @@ json::object ToJson(const registry::Grant& grant) {
   out["state"] = grant.state;
   out["created_at"] = IsoTime(grant.created_at);
   out["updated_at"] = IsoTime(grant.updated_at);
+  AddTrail(out, grant.trail);
   return out;
 }
 
@@ -133,6 +168,9 @@ json::object ToJson(const registry::Topic& topic) {
   out["code"] = topic.code;
   out["publisher"] = topic.publisher_client_id;
   out["created_at"] = IsoTime(topic.created_at);
+  out["title"] = topic.title;
+  out["description"] = topic.description;
+  out["message_example"] = TextOrNull(topic.message_example);
   return out;
 }
 
@@ -149,6 +187,32 @@ json::object ToJson(const registry::Subscription& subscription) {
   out["state"] = subscription.state;
   out["created_at"] = IsoTime(subscription.created_at);
   out["updated_at"] = IsoTime(subscription.updated_at);
+  AddTrail(out, subscription.trail);
+  return out;
+}
+
+json::object ToJson(const registry::MembershipApplication& application) {
+  json::object out;
+  out["id"] = application.id;
+  out["institution_code"] = application.institution_code;
+  out["institution_name"] = application.institution_name;
+  out["details"] = application.details;
+  out["contact_name"] = application.contact_name;
+  out["contact_email"] = application.contact_email;
+  out["contact_phone"] = TextOrNull(application.contact_phone);
+  json::array planned;
+  for (const registry::PlannedSystem& p : application.planned_systems) {
+    json::object system;
+    system["name"] = p.name;
+    system["description"] = p.description;
+    planned.push_back(std::move(system));
+  }
+  out["planned_systems"] = std::move(planned);
+  out["state"] = application.state;
+  out["submitted_at"] = IsoTime(application.submitted_at);
+  out["decided_by"] = TextOrNull(application.decided_by);
+  out["reason"] = TextOrNull(application.reason);
+  out["decided_at"] = TimeOrNull(application.decided_at);
   return out;
 }
 

@@ -36,6 +36,8 @@ boost::json::object ToJson(const registry::Api& api);
 boost::json::object ToJson(const registry::Grant& grant);
 boost::json::object ToJson(const registry::Topic& topic);
 boost::json::object ToJson(const registry::Subscription& subscription);
+// With the contact and the planned systems; the decision when there is one.
+boost::json::object ToJson(const registry::MembershipApplication& application);
 boost::json::object ToJson(const delivery::DeliveryInfo& d);
 boost::json::object ToJson(const delivery::Attempt& a);
 

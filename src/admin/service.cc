@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 #include <utility>
 
+#include "admin/policy.h"
 #include "admin/render.h"
 #include "evidence/log.h"
 #include "evidence/proof.h"
@@ -12,36 +13,6 @@ namespace govesb::admin {
 namespace {
 
 namespace json = boost::json;
-
-bool IsOperator(const Actor& a) { return a.role == Role::kOperator; }
-bool IsAdminOf(const Actor& a, std::string_view institution) {
-  return a.role == Role::kInstitutionAdmin && !a.institution.empty() &&
-         a.institution == institution;
-}
-
-Status Denied(const Actor& a, std::string_view what) {
-  return PermissionDenied("the role " + std::string(RoleName(a.role)) + " may not " +
-                          std::string(what));
-}
-
-// The operator only.
-Status RequireOperator(const Actor& a, std::string_view what) {
-  return IsOperator(a) ? Status::Ok() : Denied(a, what);
-}
-
-// The operator, or an institution-admin of `institution`.
-Status RequireOwner(const Actor& a, std::string_view institution, std::string_view what) {
-  if (IsOperator(a) || IsAdminOf(a, institution)) return Status::Ok();
-  if (a.role == Role::kInstitutionAdmin) {
-    return PermissionDenied(std::string(what) + ": it belongs to another institution");
-  }
-  return Denied(a, what);
-}
-
-// Operators and auditors see everything; an institution-admin what `institution` owns.
-bool MaySee(const Actor& a, std::string_view institution) {
-  return a.role != Role::kInstitutionAdmin || IsAdminOf(a, institution);
-}
 
 const Clock& DefaultClock() {
   static const SystemClock clock;  // stateless
@@ -69,23 +40,6 @@ AdminService::AdminService(store::Database& db, ServiceOptions options)
       bus_key_(std::move(options.bus_key)) {}
 
 int64_t AdminService::Now() const { return clock_->NowMillis(); }
-
-template <typename T, typename Op, typename AfterJson>
-Result<T> AdminService::Mutate(const Actor& actor, std::string_view action,
-                               const std::string& object, const std::string& object_institution,
-                               json::value before, Op op, AfterJson after) {
-  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
-  Result<T> result = op();
-  if (!result.ok()) return result.status();
-  Change change{.action = action,
-                .object = object,
-                .object_institution = object_institution,
-                .before = std::move(before),
-                .after = after(*result)};
-  GOVESB_RETURN_IF_ERROR(RecordAction(db_, actor, Now(), change).status());
-  GOVESB_RETURN_IF_ERROR(txn.Commit());
-  return result;
-}
 
 Result<registry::System> AdminService::OwnedSystem(std::string_view client_id) {
   return registry_.GetSystem(client_id);
@@ -332,13 +286,24 @@ Result<registry::Grant> AdminService::ApproveGrant(const Actor& actor,
       actor, "grant.approve",
       "grant:" + std::string(consumer_client_id) + ":" + std::string(api_code),
       consumer.institution_code, nullptr,
-      [&] { return registry_.AddGrant(consumer_client_id, api_code); },
+      [&] {
+        return registry_.AddGrant(consumer_client_id, api_code, {.decided_by = actor.account});
+      },
       [](const registry::Grant& g) { return json::value(ToJson(g)); });
 }
 
 Result<registry::Grant> AdminService::RevokeGrant(const Actor& actor,
                                                   std::string_view consumer_client_id,
                                                   std::string_view api_code) {
+  return RevokeGrant(actor, consumer_client_id, api_code,
+                     actor.via == "cli" ? kCliRevokeReason : kNoStatedReason);
+}
+
+Result<registry::Grant> AdminService::RevokeGrant(const Actor& actor,
+                                                  std::string_view consumer_client_id,
+                                                  std::string_view api_code,
+                                                  std::string_view reason) {
+  GOVESB_RETURN_IF_ERROR(RequireReason(reason, "revoke access"));
   GOVESB_ASSIGN_OR_RETURN(std::string provider_owner, InstitutionOfApi(api_code));
   GOVESB_ASSIGN_OR_RETURN(registry::System consumer, OwnedSystem(consumer_client_id));
   if (!IsAdminOf(actor, consumer.institution_code)) {
@@ -348,7 +313,10 @@ Result<registry::Grant> AdminService::RevokeGrant(const Actor& actor,
       actor, "grant.revoke",
       "grant:" + std::string(consumer_client_id) + ":" + std::string(api_code),
       consumer.institution_code, nullptr,
-      [&] { return registry_.RevokeGrant(consumer_client_id, api_code); },
+      [&] {
+        return registry_.RevokeGrant(consumer_client_id, api_code,
+                                     {.decided_by = actor.account, .reason = std::string(reason)});
+      },
       [](const registry::Grant& g) { return json::value(ToJson(g)); });
 }
 
@@ -406,13 +374,22 @@ Result<registry::Subscription> AdminService::ApproveSubscription(
       "subscription:" + std::string(subscriber_client_id) + ":" + std::string(topic_code),
       subscriber.institution_code, nullptr,
       [&] {
-        return registry_.AddSubscription(subscriber_client_id, topic_code, endpoint_override);
+        return registry_.AddSubscription(subscriber_client_id, topic_code, endpoint_override,
+                                         {.decided_by = actor.account});
       },
       [](const registry::Subscription& s) { return json::value(ToJson(s)); });
 }
 
 Result<registry::Subscription> AdminService::RevokeSubscription(
     const Actor& actor, std::string_view subscriber_client_id, std::string_view topic_code) {
+  return RevokeSubscription(actor, subscriber_client_id, topic_code,
+                            actor.via == "cli" ? kCliRevokeReason : kNoStatedReason);
+}
+
+Result<registry::Subscription> AdminService::RevokeSubscription(
+    const Actor& actor, std::string_view subscriber_client_id, std::string_view topic_code,
+    std::string_view reason) {
+  GOVESB_RETURN_IF_ERROR(RequireReason(reason, "revoke a subscription"));
   GOVESB_ASSIGN_OR_RETURN(std::string publisher_owner, InstitutionOfTopic(topic_code));
   GOVESB_ASSIGN_OR_RETURN(registry::System subscriber, OwnedSystem(subscriber_client_id));
   if (!IsAdminOf(actor, subscriber.institution_code)) {
@@ -423,7 +400,11 @@ Result<registry::Subscription> AdminService::RevokeSubscription(
       actor, "subscription.revoke",
       "subscription:" + std::string(subscriber_client_id) + ":" + std::string(topic_code),
       subscriber.institution_code, nullptr,
-      [&] { return registry_.RevokeSubscription(subscriber_client_id, topic_code); },
+      [&] {
+        return registry_.RevokeSubscription(
+            subscriber_client_id, topic_code,
+            {.decided_by = actor.account, .reason = std::string(reason)});
+      },
       [](const registry::Subscription& s) { return json::value(ToJson(s)); });
 }
 

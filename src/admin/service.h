@@ -41,6 +41,17 @@
 
 namespace govesb::admin {
 
+// Access requests (grants and subscriptions) in one listing (ListAccessRequests).
+struct AccessRequests {
+  std::vector<registry::Grant> grants;
+  std::vector<registry::Subscription> subscriptions;
+};
+
+// The reason recorded when a grant or subscription is revoked through the old three-argument
+// RevokeGrant / RevokeSubscription (the CLI's `grant revoke`, `subscription revoke`).
+inline constexpr std::string_view kCliRevokeReason = "revoked by the operator via the CLI";
+inline constexpr std::string_view kNoStatedReason = "revoked without a stated reason";
+
 struct ServiceOptions {
   const Clock* clock = nullptr;        // nullptr: the system clock
   registry::SecretHasher hash_secret;  // empty: scrypt (tests pass a fast one)
@@ -62,6 +73,26 @@ class AdminService {
   Result<registry::Institution> AddInstitution(const Actor& actor, std::string_view code,
                                                std::string_view name);
   Result<std::vector<registry::Institution>> ListInstitutions(const Actor& actor);
+  // Operator only. Renaming changes the display name only. Suspending stops every system of
+  // the institution on the running bus within a second (tokens, calls, pushes, deliveries);
+  // resuming lets them back (with new tokens).
+  Result<registry::Institution> RenameInstitution(const Actor& actor, std::string_view code,
+                                                  std::string_view name);
+  Result<registry::Institution> SuspendInstitution(const Actor& actor, std::string_view code);
+  Result<registry::Institution> ResumeInstitution(const Actor& actor, std::string_view code);
+
+  // ---- membership: institutions not yet on the bus ----
+  // Anyone may apply, also without an account (Actor::Applicant).
+  Result<registry::MembershipApplication> ApplyForMembership(
+      const Actor& actor, const registry::NewApplication& application);
+  // The operator and the auditor; `state` "" for all.
+  Result<std::vector<registry::MembershipApplication>> ListApplications(
+      const Actor& actor, std::string_view state = {});
+  // Operator only. Accepting creates the institution; the caller then creates its first admin
+  // account for the returned application's contact_email. Refusing needs a reason.
+  Result<registry::AcceptedApplication> AcceptApplication(const Actor& actor, int64_t id);
+  Result<registry::MembershipApplication> RefuseApplication(const Actor& actor, int64_t id,
+                                                            std::string_view reason);
 
   // ---- systems ----
   Result<registry::NewSystem> AddSystem(const Actor& actor, std::string_view institution_code,
@@ -96,13 +127,37 @@ class AdminService {
   // The operator or the provider's institution.
   Result<registry::Api> SetApiReplayPolicy(const Actor& actor, std::string_view code,
                                            registry::ReplayPolicy policy);
+  // The operator or the provider's institution: the catalogue entry (title, description, JSON
+  // examples, OpenAPI document), and whether the API takes requests.
+  Result<registry::Api> UpdateApiDescription(const Actor& actor, std::string_view code,
+                                             const registry::ApiDescription& description);
+  Result<registry::Api> DisableApi(const Actor& actor, std::string_view code);
+  Result<registry::Api> EnableApi(const Actor& actor, std::string_view code);
 
   // ---- grants: approve (the operator or the provider's institution), revoke (also the
   // consumer's institution) ----
   Result<registry::Grant> ApproveGrant(const Actor& actor, std::string_view consumer_client_id,
                                        std::string_view api_code);
+  // Records kCliRevokeReason (via "cli") or kNoStatedReason as the reason.
   Result<registry::Grant> RevokeGrant(const Actor& actor, std::string_view consumer_client_id,
                                       std::string_view api_code);
+  // The same, with the reason (required) recorded with the grant.
+  Result<registry::Grant> RevokeGrant(const Actor& actor, std::string_view consumer_client_id,
+                                      std::string_view api_code, std::string_view reason);
+  // The operator or the consumer's institution asks for access, stating the purpose.
+  Result<registry::Grant> RequestAccess(const Actor& actor, std::string_view consumer_client_id,
+                                        std::string_view api_code, std::string_view purpose);
+  // The operator or the provider's institution decides a pending request; refusing needs a
+  // reason.
+  Result<registry::Grant> ApproveRequest(const Actor& actor, std::string_view consumer_client_id,
+                                         std::string_view api_code);
+  Result<registry::Grant> RefuseRequest(const Actor& actor, std::string_view consumer_client_id,
+                                        std::string_view api_code, std::string_view reason);
+  // Grants and subscriptions in `state` ("" for all; default: pending). The operator and the
+  // auditor see all; an institution-admin those its systems asked for and those to its APIs
+  // and topics.
+  Result<AccessRequests> ListAccessRequests(const Actor& actor,
+                                            std::string_view state = registry::kAccessPending);
   // An institution-admin sees the grants where its systems consume or provide.
   Result<std::vector<registry::Grant>> ListGrants(const Actor& actor);
 
@@ -110,6 +165,9 @@ class AdminService {
   Result<registry::Topic> AddTopic(const Actor& actor, std::string_view publisher_client_id,
                                    std::string_view code);
   Result<std::vector<registry::Topic>> ListTopics(const Actor& actor);
+  // The operator or the publisher's institution.
+  Result<registry::Topic> UpdateTopicDescription(const Actor& actor, std::string_view code,
+                                                 const registry::TopicDescription& description);
   Result<registry::Subscription> ApproveSubscription(const Actor& actor,
                                                      std::string_view subscriber_client_id,
                                                      std::string_view topic_code,
@@ -117,6 +175,23 @@ class AdminService {
   Result<registry::Subscription> RevokeSubscription(const Actor& actor,
                                                     std::string_view subscriber_client_id,
                                                     std::string_view topic_code);
+  Result<registry::Subscription> RevokeSubscription(const Actor& actor,
+                                                    std::string_view subscriber_client_id,
+                                                    std::string_view topic_code,
+                                                    std::string_view reason);
+  // As RequestAccess / ApproveRequest / RefuseRequest, for push topics (the publisher decides).
+  Result<registry::Subscription> RequestSubscription(const Actor& actor,
+                                                     std::string_view subscriber_client_id,
+                                                     std::string_view topic_code,
+                                                     std::string_view purpose,
+                                                     std::string_view endpoint_override = {});
+  Result<registry::Subscription> ApproveSubscriptionRequest(const Actor& actor,
+                                                            std::string_view subscriber_client_id,
+                                                            std::string_view topic_code);
+  Result<registry::Subscription> RefuseSubscriptionRequest(const Actor& actor,
+                                                           std::string_view subscriber_client_id,
+                                                           std::string_view topic_code,
+                                                           std::string_view reason);
   Result<std::vector<registry::Subscription>> ListSubscriptions(const Actor& actor);
 
   // ---- deliveries (push and asynchronous answers) ----

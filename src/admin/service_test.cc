@@ -59,8 +59,33 @@ class AdminServiceTest : public ::testing::Test {
     ASSERT_TRUE(service_->AddTopic(kOperator, rita_, "BIRTH2").ok());
     ASSERT_TRUE(service_->ApproveGrant(kOperator, moh_, "BRTH01").ok());
     ASSERT_TRUE(service_->ApproveSubscription(kOperator, moh_, "BIRTHS").ok());
+    // Onboarding: BRTH02 is disabled; MOH asked for BRTH03 and for BIRTH3, pending; NAO is
+    // suspended; ZAN applied for membership (application 1).
+    ASSERT_TRUE(service_->DisableApi(kOperator, "BRTH02").ok());
+    ASSERT_TRUE(service_->AddApi(kOperator, rita_, "BRTH03", {}).ok());
+    ASSERT_TRUE(service_->AddTopic(kOperator, rita_, "BIRTH3").ok());
+    ASSERT_TRUE(service_->RequestAccess(kMohAdmin, moh_, "BRTH03", "patients' births").ok());
+    ASSERT_TRUE(service_->RequestSubscription(kMohAdmin, moh_, "BIRTH3", "birth notices").ok());
+    ASSERT_TRUE(service_->AddInstitution(kOperator, "NAO", "Audit Office").ok());
+    ASSERT_TRUE(service_->SuspendInstitution(kOperator, "NAO").ok());
+    auto applied = service_->ApplyForMembership(Actor::Applicant("asha@tra.go.tz", "10.9.9.9"),
+                                                Application("ZAN"));
+    ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+    ASSERT_EQ(applied->id, 1);
   }
 
+ public:
+  static registry::NewApplication Application(std::string code) {
+    return registry::NewApplication{.institution_code = std::move(code),
+                                    .institution_name = "Revenue Authority",
+                                    .details = "Collects taxes.",
+                                    .contact_name = "Asha Mussa",
+                                    .contact_email = "asha@tra.go.tz",
+                                    .contact_phone = "",
+                                    .planned_systems = {{"Tax Portal", "taxpayer numbers"}}};
+  }
+
+ protected:
   int64_t ActionCount() { return ListActions(*db_, {.limit = 1000})->size(); }
 
   SimulatedClock clock_;
@@ -161,6 +186,70 @@ std::vector<Case> Cases() {
       [](S& s, const Actor& a, Id, Id) { return Of(s.RedeliverAllDead(a, "")); });
   row("ListActions", {kOk, kOk, kOk, kOk},
       [](S& s, const Actor& a, Id, Id) { return Of(s.ListActions(a, {})); });
+  // ---- onboarding ----
+  constexpr StatusCode kBad = kInvalidArgument;
+  row("RenameInstitution", {kOk, kDenied, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.RenameInstitution(a, "RITA", "RITA II")); });
+  row("SuspendInstitution", {kOk, kDenied, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.SuspendInstitution(a, "RITA")); });
+  row("ResumeInstitution", {kOk, kDenied, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.ResumeInstitution(a, "NAO")); });
+  row("DescribeRitaApi", {kOk, kOk, kDenied, kDenied}, [](S& s, const Actor& a, Id, Id) {
+    return Of(s.UpdateApiDescription(a, "BRTH01", {.title = "Births", .request_example = "{}"}));
+  });
+  row("DisableRitaApi", {kOk, kOk, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.DisableApi(a, "BRTH01")); });
+  row("EnableRitaApi", {kOk, kOk, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.EnableApi(a, "BRTH02")); });
+  row("DescribeRitaTopic", {kOk, kOk, kDenied, kDenied}, [](S& s, const Actor& a, Id, Id) {
+    return Of(s.UpdateTopicDescription(a, "BIRTHS", {.description = "every birth"}));
+  });
+  // Anyone may apply (the portal's applicant has no account).
+  row("ApplyForMembership", {kOk, kOk, kOk, kOk}, [](S& s, const Actor& a, Id, Id) {
+    return Of(s.ApplyForMembership(a, AdminServiceTest::Application("TRC")));
+  });
+  row("ListApplications", {kOk, kDenied, kDenied, kOk},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.ListApplications(a)); });
+  row("AcceptApplication", {kOk, kDenied, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.AcceptApplication(a, 1)); });
+  row("RefuseApplication", {kOk, kDenied, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.RefuseApplication(a, 1, "not public")); });
+  row("RefuseApplicationWithoutReason", {kBad, kDenied, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.RefuseApplication(a, 1, " ")); });
+  // Access is requested by the consumer's side, decided by the provider's.
+  row("RequestAccessForMoh", {kOk, kDenied, kOk, kDenied}, [](S& s, const Actor& a, Id, Id m) {
+    return Of(s.RequestAccess(a, m, "BRTH02", "death records"));
+  });
+  row("ApproveMohRequest", {kOk, kOk, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id m) { return Of(s.ApproveRequest(a, m, "BRTH03")); });
+  row("RefuseMohRequest", {kOk, kOk, kDenied, kDenied}, [](S& s, const Actor& a, Id, Id m) {
+    return Of(s.RefuseRequest(a, m, "BRTH03", "no legal basis"));
+  });
+  row("RefuseMohRequestWithoutReason", {kBad, kBad, kBad, kBad},
+      [](S& s, const Actor& a, Id, Id m) { return Of(s.RefuseRequest(a, m, "BRTH03", "")); });
+  row("RevokeMohGrantWithReason", {kOk, kOk, kOk, kDenied}, [](S& s, const Actor& a, Id, Id m) {
+    return Of(s.RevokeGrant(a, m, "BRTH01", "contract ended"));
+  });
+  row("RevokeMohGrantWithoutReason", {kBad, kBad, kBad, kBad},
+      [](S& s, const Actor& a, Id, Id m) { return Of(s.RevokeGrant(a, m, "BRTH01", "\n")); });
+  row("ListAccessRequests", {kOk, kOk, kOk, kOk},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.ListAccessRequests(a)); });
+  row("RequestSubscriptionForMoh", {kOk, kDenied, kOk, kDenied},
+      [](S& s, const Actor& a, Id, Id m) {
+        return Of(s.RequestSubscription(a, m, "BIRTH2", "birth notices"));
+      });
+  row("ApproveMohSubscriptionRequest", {kOk, kOk, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id m) {
+        return Of(s.ApproveSubscriptionRequest(a, m, "BIRTH3"));
+      });
+  row("RefuseMohSubscriptionRequest", {kOk, kOk, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id m) {
+        return Of(s.RefuseSubscriptionRequest(a, m, "BIRTH3", "not needed"));
+      });
+  row("RevokeMohSubscriptionWithReason", {kOk, kOk, kOk, kDenied},
+      [](S& s, const Actor& a, Id, Id m) {
+        return Of(s.RevokeSubscription(a, m, "BIRTHS", "ended"));
+      });
   // Unknown references are kNotFound for whoever asks (before any role check that needs them).
   row("DisableUnknownSystem", {kNotFound, kNotFound, kNotFound, kNotFound},
       [](S& s, const Actor& a, Id, Id) { return Of(s.DisableSystem(a, "no-such-system")); });
@@ -180,10 +269,11 @@ TEST_F(AdminServiceTest, AnInstitutionAdminSeesOnlyItsOwnSystemsGrantsAndActions
   ASSERT_TRUE(service_->AddInstitution(kOperator, "TRA", "Revenue").ok());
   Actor tra{.account = "a@tra.go.tz", .role = Role::kInstitutionAdmin, .institution = "TRA"};
   EXPECT_TRUE(service_->ListGrants(tra)->empty());
-  EXPECT_EQ(service_->ListGrants(kMohAdmin)->size(), 1u);   // as consumer
-  EXPECT_EQ(service_->ListGrants(kRitaAdmin)->size(), 1u);  // as provider
+  // BRTH01 approved and BRTH03 requested; BIRTHS approved and BIRTH3 requested.
+  EXPECT_EQ(service_->ListGrants(kMohAdmin)->size(), 2u);   // as consumer
+  EXPECT_EQ(service_->ListGrants(kRitaAdmin)->size(), 2u);  // as provider
   EXPECT_TRUE(service_->ListSubscriptions(tra)->empty());
-  EXPECT_EQ(service_->ListSubscriptions(kMohAdmin)->size(), 1u);
+  EXPECT_EQ(service_->ListSubscriptions(kMohAdmin)->size(), 2u);
   // TRA's actions: only its own institution.add (on object institution:TRA).
   auto actions = service_->ListActions(tra, {});
   ASSERT_TRUE(actions.ok());
@@ -218,6 +308,112 @@ TEST_F(AdminServiceTest, AChangeTheRegistryRefusesLeavesNoRecord) {
   auto dup = service_->AddApi(kOperator, rita_, "BRTH01", {});
   EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(ActionCount(), before);
+}
+
+TEST_F(AdminServiceTest, AnAccessRequestIsAskedRefusedAskedAgainAndApprovedWithItsTrail) {
+  const Actor tra{.account = "a@tra.go.tz",
+                  .role = Role::kInstitutionAdmin,
+                  .institution = "TRA",
+                  .address = "10.4.4.4",
+                  .via = "portal"};
+  auto requests = service_->ListAccessRequests(kRitaAdmin);
+  ASSERT_TRUE(requests.ok());
+  ASSERT_EQ(requests->grants.size(), 1u) << "RITA sees the request to its API";
+  EXPECT_EQ(requests->grants[0].trail.requested_by, "admin@moh.go.tz");
+  EXPECT_EQ(requests->grants[0].trail.purpose, "patients' births");
+  EXPECT_EQ(requests->subscriptions.size(), 1u);
+  EXPECT_EQ(service_->ListAccessRequests(kMohAdmin)->grants.size(), 1u) << "MOH asked";
+  EXPECT_TRUE(service_->ListAccessRequests(tra)->grants.empty()) << "none of TRA's business";
+  EXPECT_EQ(service_->ListAccessRequests(kOperator, "bogus").status().code(),
+            StatusCode::kInvalidArgument);
+
+  auto refused = service_->RefuseRequest(kRitaAdmin, moh_, "BRTH03", "no legal basis");
+  ASSERT_TRUE(refused.ok()) << refused.status().ToString();
+  EXPECT_EQ(refused->state, registry::kAccessRefused);
+  EXPECT_EQ(refused->trail.decided_by, "admin@rita.go.tz");
+  EXPECT_TRUE(service_->ListAccessRequests(kRitaAdmin)->grants.empty()) << "no longer pending";
+  auto again = service_->RequestAccess(kMohAdmin, moh_, "BRTH03", "under the new act");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  auto approved = service_->ApproveRequest(kOperator, moh_, "BRTH03");
+  ASSERT_TRUE(approved.ok()) << approved.status().ToString();
+  EXPECT_EQ(approved->state, registry::kAccessApproved);
+  EXPECT_EQ(service_->RequestAccess(kMohAdmin, moh_, "BRTH03", "again").status().code(),
+            StatusCode::kAlreadyExists);
+  auto actions = service_->ListActions(kOperator, {.object = "grant:" + moh_ + ":BRTH03"});
+  ASSERT_TRUE(actions.ok());
+  ASSERT_EQ(actions->size(), 4u);  // request, refuse, request, approve-request; newest first
+  EXPECT_EQ((*actions)[0].action, "grant.approve-request");
+  EXPECT_EQ((*actions)[2].action, "grant.refuse");
+  EXPECT_NE((*actions)[2].detail.find("no legal basis"), std::string::npos);
+}
+
+TEST_F(AdminServiceTest, TheOldRevokeRecordsTheCliReason) {
+  const Actor cli = Actor::LocalOperator();
+  auto revoked = service_->RevokeGrant(cli, moh_, "BRTH01");
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(revoked->trail.reason, kCliRevokeReason);
+  EXPECT_EQ(revoked->trail.decided_by, cli.account);
+  auto sub = service_->RevokeSubscription(kMohAdmin, moh_, "BIRTHS");
+  ASSERT_TRUE(sub.ok());
+  EXPECT_EQ(sub->trail.reason, kNoStatedReason);
+}
+
+TEST_F(AdminServiceTest, AnAcceptedApplicationCreatesTheInstitutionAndNamesItsContact) {
+  auto applications = service_->ListApplications(kOperator, "pending");
+  ASSERT_TRUE(applications.ok());
+  ASSERT_EQ(applications->size(), 1u);
+  auto submitted = service_->ListActions(kOperator, {.object = "application:1"});
+  ASSERT_EQ(submitted->size(), 1u);
+  EXPECT_EQ((*submitted)[0].account, "applicant:asha@tra.go.tz");
+  EXPECT_EQ((*submitted)[0].via, "portal");
+
+  auto accepted = service_->AcceptApplication(kOperator, 1);
+  ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
+  EXPECT_EQ(accepted->institution.code, "ZAN");
+  EXPECT_EQ(accepted->application.contact_email, "asha@tra.go.tz");
+  EXPECT_EQ(accepted->application.decided_by, "op@ega.go.tz");
+  bool listed = false;
+  auto institutions = service_->ListInstitutions(kAuditor);
+  ASSERT_TRUE(institutions.ok());
+  for (const registry::Institution& i : *institutions) {
+    listed = listed || i.code == "ZAN";
+  }
+  EXPECT_TRUE(listed);
+  EXPECT_EQ(service_->AcceptApplication(kOperator, 1).status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(service_->RefuseApplication(kOperator, 1, "late").status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
+TEST_F(AdminServiceTest, TheCatalogueNamesEachApisProviderAndDescription) {
+  ASSERT_TRUE(service_
+                  ->UpdateApiDescription(kRitaAdmin, "BRTH01",
+                                         {.title = "Birth lookup",
+                                          .description = "By certificate number",
+                                          .openapi = R"({"openapi":"3.1.0"})"})
+                  .ok());
+  auto apis = service_->ListApis(kMohAdmin);
+  ASSERT_TRUE(apis.ok());
+  const registry::Api& api = apis->front();
+  EXPECT_EQ(api.code, "BRTH01");
+  EXPECT_EQ(api.title, "Birth lookup");
+  EXPECT_EQ(api.provider_name, "Births");
+  EXPECT_EQ(api.provider_institution_name, "Registration Agency");
+  EXPECT_TRUE(api.has_openapi);
+  EXPECT_FALSE((*apis)[1].enabled) << "BRTH02 was disabled";
+  EXPECT_EQ(service_->GetApi(kMohAdmin, "BRTH01")->openapi, R"({"openapi":"3.1.0"})");
+  auto bad = service_->UpdateApiDescription(kRitaAdmin, "BRTH01", {.openapi = "{}"});
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(AdminServiceTest, SuspendingAnInstitutionIsRecorded) {
+  ASSERT_TRUE(service_->SuspendInstitution(kOperator, "RITA").ok());
+  EXPECT_TRUE(service_->GetSystem(kOperator, rita_)->institution_suspended);
+  auto actions = service_->ListActions(kOperator, {.object = "institution:RITA", .limit = 1});
+  ASSERT_EQ(actions->size(), 1u);
+  EXPECT_EQ((*actions)[0].action, "institution.suspend");
+  EXPECT_EQ(service_->SuspendInstitution(kOperator, "RITA").status().code(),
+            StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

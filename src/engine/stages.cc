@@ -166,13 +166,21 @@ Status AuthoriseStage(ExchangeContext& x) {
                     "': no API with this code is registered on the bus (codes are "
                     "case-sensitive)");
   }
+  if (!x.api->enabled) {
+    return FailedPrecondition("API " + x.api_code +
+                              " is disabled on the bus: it takes no requests until its provider "
+                              "or the bus operator enables it again");
+  }
   if (!snapshot.HasApprovedGrant(caller.id, x.api->id)) {
     return PermissionDenied("system " + caller.client_id + " has no approved access to API " +
                             x.api_code + "; ask the bus operator for a grant");
   }
   x.provider = snapshot.FindSystemById(x.api->provider_system_id);
   if (x.provider == nullptr || !x.provider->enabled) {
-    return Unavailable("the provider of API " + x.api_code + " is disabled");
+    return Unavailable("the provider of API " + x.api_code + " is " +
+                       (x.provider != nullptr && x.provider->institution_suspended
+                            ? "suspended from the bus (its institution is suspended)"
+                            : "disabled"));
   }
   x.log.provider = x.provider->client_id;
   if (!x.provider->public_key.has_value()) {

@@ -42,7 +42,8 @@ Status AdmitStage(ExchangeContext& x, Guards& guards);
 Status VerifyStage(ExchangeContext& x);
 
 // Push: the topic exists and the caller publishes it. Pull and identity requests: the API
-// exists, the caller holds an approved grant, its provider is enabled and has a usable key.
+// exists and is enabled (a disabled one: kFailedPrecondition), the caller holds an approved
+// grant, its provider is enabled (and its institution not suspended) and has a usable key.
 // Asynchronous answers are authorised by the delivery module (the answerer really owes one).
 // Sets x.topic, or x.api and x.provider.
 Status AuthoriseStage(ExchangeContext& x);

@@ -210,6 +210,45 @@ TEST_F(StagesTest, AuthoriseRefusesUnknownApiAndMissingGrant) {
   EXPECT_NE(s.message().find(consumer_.client_id), std::string::npos);
 }
 
+TEST_F(StagesTest, AuthoriseRefusesADisabledApiWithAClearMessageUntilItIsEnabled) {
+  ASSERT_TRUE(registry_.DisableApi("GETUSR").ok());
+  Reload();
+  http::HttpRequest r = Request(Signed(R"({"apiCode":"GETUSR"})"));
+  ExchangeContext x(r);
+  Status s = RunTo(x, 5);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_NE(s.message().find("API GETUSR is disabled"), std::string::npos) << s.message();
+  ASSERT_TRUE(registry_.EnableApi("GETUSR").ok());
+  Reload();
+  http::HttpRequest again = Request(Signed(R"({"apiCode":"GETUSR"})"));
+  ExchangeContext y(again);
+  EXPECT_TRUE(RunTo(y, 5).ok()) << "the grant survived disabling";
+}
+
+TEST_F(StagesTest, ASuspendedInstitutionsSystemsAreRefusedAtOnceAndNeedNewTokens) {
+  // A token issued before the suspension.
+  http::HttpRequest before = Request(Signed(R"({"apiCode":"GETUSR"})"));
+  http::HttpRequest before_again = before;  // a stage takes the body
+  ASSERT_TRUE(registry_.SuspendInstitution("EGA").ok());
+  Reload();
+  ExchangeContext x(before);
+  Status s = RunTo(x, 2);
+  EXPECT_EQ(s.code(), StatusCode::kUnauthenticated) << s.ToString();
+  const registry::System* consumer = snapshot_->FindSystem(consumer_.client_id);
+  ASSERT_NE(consumer, nullptr);
+  EXPECT_FALSE(consumer->enabled);
+  EXPECT_TRUE(consumer->institution_suspended);
+  EXPECT_EQ(snapshot_->enabled_system_count(), 0u);
+  // Resumed: the old token stays dead (credential version moved); a new one works.
+  ASSERT_TRUE(registry_.ResumeInstitution("EGA").ok());
+  Reload();
+  ExchangeContext y(before_again);
+  EXPECT_EQ(RunTo(y, 2).code(), StatusCode::kUnauthenticated);
+  http::HttpRequest fresh = Request(Signed(R"({"apiCode":"GETUSR"})"));
+  ExchangeContext z(fresh);
+  EXPECT_TRUE(RunTo(z, 5).ok());
+}
+
 TEST_F(StagesTest, AuthoriseRefusesADisabledProvider) {
   ASSERT_TRUE(registry_.DisableSystem(provider_.client_id).ok());
   Reload();

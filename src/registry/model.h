@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crypto/keys.h"
 
@@ -15,8 +16,12 @@ namespace govesb::registry {
 struct Institution {
   int64_t id = 0;
   std::string code;  // 2-32 of [A-Za-z0-9_-], unique, case-sensitive
-  std::string name;
+  std::string name;  // the display name; renaming changes nothing else
   int64_t created_at = 0;
+  // A suspended institution's systems are all refused on the bus (tokens, calls, pushes,
+  // deliveries to them) until it is resumed; its registry rows stay as they are.
+  bool suspended = false;
+  int64_t updated_at = 0;  // 0 before migration 6 for rows never changed since
 };
 
 // Rate limits (token buckets, kept in memory by each bus node) set per system and per API.
@@ -38,6 +43,10 @@ struct System {
   int64_t institution_id = 0;
   std::string institution_code;
   std::string institution_name;
+  // The owning institution is suspended. In a Snapshot such a system also has enabled = false
+  // (the request path refuses it like a disabled one); Registry's queries report the system's
+  // own flag in `enabled`.
+  bool institution_suspended = false;
   std::string name;
   std::string public_key_b64;  // normalised: base64 of the SubjectPublicKeyInfo DER, one line
   crypto::Curve curve = crypto::Curve::kSecp256k1;
@@ -105,11 +114,47 @@ struct Api {
   double rate_burst = kRateDefault;
   // Repeated signed pulls to this API (asynchronous answers and pushes are refused anyway).
   ReplayPolicy replay_policy = ReplayPolicy::kRecord;
+  // A disabled API is refused on the exchange path (its grants stay).
+  bool enabled = true;
+  // Who provides it (for the catalogue).
+  std::string provider_name;
+  std::string provider_institution_code;
+  std::string provider_institution_name;
+  // The catalogue entry (registry.h ApiDescription): free texts and JSON examples, "" when not
+  // given. Not loaded into a Snapshot (the request path has no use for them).
+  std::string title;
+  std::string description;
+  std::string request_example;   // JSON text
+  std::string response_example;  // JSON text
+  bool has_openapi = false;
+  // The OpenAPI document (JSON text): filled only by Registry::GetApi, "" in lists.
+  std::string openapi;
 };
 
-inline constexpr std::string_view kGrantPending = "pending";
-inline constexpr std::string_view kGrantApproved = "approved";
-inline constexpr std::string_view kGrantRevoked = "revoked";
+// An access request's life, shared by grants and subscriptions: requested (pending), then
+// approved or refused; an approved one may be revoked. A refused or revoked one may be
+// requested again.
+inline constexpr std::string_view kAccessPending = "pending";
+inline constexpr std::string_view kAccessApproved = "approved";
+inline constexpr std::string_view kAccessRefused = "refused";
+inline constexpr std::string_view kAccessRevoked = "revoked";
+
+// Who asked for access and why, and who decided and why (grants and subscriptions). Accounts
+// are the admin layer's account names (an e-mail, "cli:<user>"); "" when not recorded (rows
+// older than migration 6, or access given directly without a request).
+struct AccessTrail {
+  std::string requested_by = std::string();
+  std::string purpose = std::string();
+  int64_t requested_at = 0;
+  std::string decided_by = std::string();
+  std::string reason = std::string();  // required for a refusal or a revocation
+  int64_t decided_at = 0;
+};
+
+inline constexpr std::string_view kGrantPending = kAccessPending;
+inline constexpr std::string_view kGrantApproved = kAccessApproved;
+inline constexpr std::string_view kGrantRefused = kAccessRefused;
+inline constexpr std::string_view kGrantRevoked = kAccessRevoked;
 
 // Permission for a consumer system to call an API. Only "approved" grants allow calls.
 struct Grant {
@@ -118,9 +163,10 @@ struct Grant {
   std::string consumer_client_id;
   int64_t api_id = 0;
   std::string api_code;
-  std::string state;  // kGrantPending, kGrantApproved or kGrantRevoked
+  std::string state;  // kGrantPending, kGrantApproved, kGrantRefused or kGrantRevoked
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  AccessTrail trail;
 };
 
 // A push topic (pushCode) owned by a publisher system.
@@ -130,11 +176,16 @@ struct Topic {
   int64_t publisher_system_id = 0;
   std::string publisher_client_id;
   int64_t created_at = 0;
+  // The catalogue entry (registry.h TopicDescription), "" when not given.
+  std::string title;
+  std::string description;
+  std::string message_example;  // JSON text: an example of what is pushed
 };
 
-inline constexpr std::string_view kSubscriptionPending = "pending";
-inline constexpr std::string_view kSubscriptionApproved = "approved";
-inline constexpr std::string_view kSubscriptionRevoked = "revoked";
+inline constexpr std::string_view kSubscriptionPending = kAccessPending;
+inline constexpr std::string_view kSubscriptionApproved = kAccessApproved;
+inline constexpr std::string_view kSubscriptionRefused = kAccessRefused;
+inline constexpr std::string_view kSubscriptionRevoked = kAccessRevoked;
 
 // A subscriber system's subscription to a topic. Only "approved" subscriptions get deliveries.
 struct Subscription {
@@ -146,9 +197,37 @@ struct Subscription {
   // Effective delivery URL: endpoint_override when set, else the subscriber's endpoint.
   std::string endpoint;
   std::string endpoint_override;  // "" when the subscriber's endpoint is used
-  std::string state;              // kSubscriptionPending, kSubscriptionApproved or ...Revoked
+  std::string state;              // kSubscriptionPending, ...Approved, ...Refused or ...Revoked
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  AccessTrail trail;
+};
+
+// A system an applicant institution plans to connect (membership applications).
+struct PlannedSystem {
+  std::string name = std::string();
+  std::string description = std::string();  // what it will offer or use
+};
+
+inline constexpr std::string_view kApplicationPending = "pending";
+inline constexpr std::string_view kApplicationAccepted = "accepted";
+inline constexpr std::string_view kApplicationRefused = "refused";
+
+// An institution not yet on the bus asking to join. Accepting it creates the institution.
+struct MembershipApplication {
+  int64_t id = 0;
+  std::string institution_code;  // the code it asks for (ValidateInstitutionCode)
+  std::string institution_name;
+  std::string details;  // who it is, its mandate (free text)
+  std::string contact_name;
+  std::string contact_email;  // becomes its first admin account when accepted
+  std::string contact_phone;  // "" when not given
+  std::vector<PlannedSystem> planned_systems;
+  std::string state;  // kApplicationPending, kApplicationAccepted or kApplicationRefused
+  int64_t submitted_at = 0;
+  std::string decided_by;  // the operator's account, "" while pending
+  std::string reason;      // the refusal's reason ("" otherwise)
+  int64_t decided_at = 0;
 };
 
 // How often a system's signatures verified with one variant (wire/envelope.h

@@ -1,5 +1,9 @@
 #include "registry/queries.h"
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -30,7 +34,7 @@ Result<std::optional<T>> First(Result<std::vector<T>> rows) {
 // ---- institutions ----
 
 constexpr std::string_view kInstitutionSelect =
-    "SELECT id, code, name, created_at FROM institutions";
+    "SELECT id, code, name, created_at, suspended, updated_at FROM institutions";
 
 Result<Institution> ReadInstitution(store::Statement& s) {
   Institution row;
@@ -38,6 +42,8 @@ Result<Institution> ReadInstitution(store::Statement& s) {
   row.code = s.ColumnText(1);
   row.name = s.ColumnText(2);
   row.created_at = s.ColumnInt64(3);
+  row.suspended = s.ColumnInt64(4) != 0;
+  row.updated_at = s.ColumnInt64(5);
   return row;
 }
 
@@ -46,7 +52,7 @@ Result<Institution> ReadInstitution(store::Statement& s) {
 constexpr std::string_view kSystemSelect =
     "SELECT s.id, s.client_id, s.institution_id, i.code, i.name, s.name, s.public_key,"
     " s.key_curve, s.endpoint, s.secret_hash, s.enabled, s.credential_version, s.created_at,"
-    " s.updated_at, s.rate_per_second, s.rate_burst, s.signature_fallbacks"
+    " s.updated_at, s.rate_per_second, s.rate_burst, s.signature_fallbacks, i.suspended"
     " FROM systems s JOIN institutions i ON i.id = s.institution_id";
 
 Result<System> ReadSystem(store::Statement& s) {
@@ -74,16 +80,30 @@ Result<System> ReadSystem(store::Statement& s) {
   GOVESB_ASSIGN_OR_RETURN(row.rate_per_second, ReadReal(s, 14));
   GOVESB_ASSIGN_OR_RETURN(row.rate_burst, ReadReal(s, 15));
   row.signature_fallbacks = s.ColumnInt64(16) != 0;
+  row.institution_suspended = s.ColumnInt64(17) != 0;
   return row;
 }
 
 // ---- apis ----
 
-constexpr std::string_view kApiSelect =
-    "SELECT a.id, a.code, a.provider_system_id, s.client_id, a.endpoint, s.endpoint,"
-    " a.timeout_ms, a.created_at, a.mode, a.callback_endpoint, a.store_bodies,"
-    " a.rate_per_second, a.rate_burst, a.replay_policy"
-    " FROM apis a JOIN systems s ON s.id = a.provider_system_id";
+// The catalogue's texts (columns 19-24) are read only as far as `detail` asks: the request
+// path's snapshot leaves them out, lists leave out the OpenAPI document.
+std::string ApiSelect(ApiDetail detail) {
+  std::string sql =
+      "SELECT a.id, a.code, a.provider_system_id, s.client_id, a.endpoint, s.endpoint,"
+      " a.timeout_ms, a.created_at, a.mode, a.callback_endpoint, a.store_bodies,"
+      " a.rate_per_second, a.rate_burst, a.replay_policy, a.enabled, s.name, i.code, i.name,"
+      " a.openapi != '', ";
+  sql += detail == ApiDetail::kRequestPath
+             ? "'', '', '', '', ''"
+             : "a.title, a.description, a.request_example, a.response_example, ";
+  if (detail == ApiDetail::kCatalogue) sql += "''";
+  if (detail == ApiDetail::kFull) sql += "a.openapi";
+  sql +=
+      " FROM apis a JOIN systems s ON s.id = a.provider_system_id"
+      " JOIN institutions i ON i.id = s.institution_id";
+  return sql;
+}
 
 Result<Api> ReadApi(store::Statement& s) {
   Api row;
@@ -107,14 +127,43 @@ Result<Api> ReadApi(store::Statement& s) {
                     replay + "'");
   }
   row.replay_policy = *policy;
+  row.enabled = s.ColumnInt64(14) != 0;
+  row.provider_name = s.ColumnText(15);
+  row.provider_institution_code = s.ColumnText(16);
+  row.provider_institution_name = s.ColumnText(17);
+  row.has_openapi = s.ColumnInt64(18) != 0;
+  row.title = s.ColumnText(19);
+  row.description = s.ColumnText(20);
+  row.request_example = s.ColumnText(21);
+  row.response_example = s.ColumnText(22);
+  row.openapi = s.ColumnText(23);
   return row;
+}
+
+// The access trail of grants and subscriptions: six columns of table `alias`.
+std::string TrailColumns(std::string_view alias) {
+  std::string a(alias);
+  return a + ".requested_by, " + a + ".purpose, " + a + ".requested_at, " + a + ".decided_by, " +
+         a + ".reason, " + a + ".decided_at";
+}
+
+AccessTrail ReadTrail(store::Statement& s, int first) {
+  AccessTrail trail;
+  trail.requested_by = s.ColumnText(first);
+  trail.purpose = s.ColumnText(first + 1);
+  trail.requested_at = s.ColumnInt64(first + 2);
+  trail.decided_by = s.ColumnText(first + 3);
+  trail.reason = s.ColumnText(first + 4);
+  trail.decided_at = s.ColumnInt64(first + 5);
+  return trail;
 }
 
 // ---- grants ----
 
-constexpr std::string_view kGrantSelect =
+const std::string kGrantSelect =
     "SELECT g.id, g.consumer_system_id, s.client_id, g.api_id, a.code, g.state, g.created_at,"
-    " g.updated_at"
+    " g.updated_at, " +
+    TrailColumns("g") +
     " FROM grants g JOIN systems s ON s.id = g.consumer_system_id"
     " JOIN apis a ON a.id = g.api_id";
 
@@ -128,13 +177,15 @@ Result<Grant> ReadGrant(store::Statement& s) {
   row.state = s.ColumnText(5);
   row.created_at = s.ColumnInt64(6);
   row.updated_at = s.ColumnInt64(7);
+  row.trail = ReadTrail(s, 8);
   return row;
 }
 
 // ---- topics ----
 
 constexpr std::string_view kTopicSelect =
-    "SELECT t.id, t.code, t.publisher_system_id, s.client_id, t.created_at"
+    "SELECT t.id, t.code, t.publisher_system_id, s.client_id, t.created_at, t.title,"
+    " t.description, t.message_example"
     " FROM topics t JOIN systems s ON s.id = t.publisher_system_id";
 
 Result<Topic> ReadTopic(store::Statement& s) {
@@ -144,14 +195,18 @@ Result<Topic> ReadTopic(store::Statement& s) {
   row.publisher_system_id = s.ColumnInt64(2);
   row.publisher_client_id = s.ColumnText(3);
   row.created_at = s.ColumnInt64(4);
+  row.title = s.ColumnText(5);
+  row.description = s.ColumnText(6);
+  row.message_example = s.ColumnText(7);
   return row;
 }
 
 // ---- subscriptions ----
 
-constexpr std::string_view kSubscriptionSelect =
+const std::string kSubscriptionSelect =
     "SELECT b.id, b.subscriber_system_id, s.client_id, b.topic_id, t.code, b.endpoint,"
-    " s.endpoint, b.state, b.created_at, b.updated_at"
+    " s.endpoint, b.state, b.created_at, b.updated_at, " +
+    TrailColumns("b") +
     " FROM subscriptions b JOIN systems s ON s.id = b.subscriber_system_id"
     " JOIN topics t ON t.id = b.topic_id";
 
@@ -167,6 +222,32 @@ Result<Subscription> ReadSubscription(store::Statement& s) {
   row.state = s.ColumnText(7);
   row.created_at = s.ColumnInt64(8);
   row.updated_at = s.ColumnInt64(9);
+  row.trail = ReadTrail(s, 10);
+  return row;
+}
+
+// ---- membership applications ----
+
+constexpr std::string_view kApplicationSelect =
+    "SELECT id, institution_code, institution_name, details, contact_name, contact_email,"
+    " contact_phone, planned_systems, state, submitted_at, decided_by, reason, decided_at"
+    " FROM membership_applications";
+
+Result<MembershipApplication> ReadApplication(store::Statement& s) {
+  MembershipApplication row;
+  row.id = s.ColumnInt64(0);
+  row.institution_code = s.ColumnText(1);
+  row.institution_name = s.ColumnText(2);
+  row.details = s.ColumnText(3);
+  row.contact_name = s.ColumnText(4);
+  row.contact_email = s.ColumnText(5);
+  row.contact_phone = s.ColumnText(6);
+  GOVESB_ASSIGN_OR_RETURN(row.planned_systems, ParsePlannedSystems(s.ColumnText(7)));
+  row.state = s.ColumnText(8);
+  row.submitted_at = s.ColumnInt64(9);
+  row.decided_by = s.ColumnText(10);
+  row.reason = s.ColumnText(11);
+  row.decided_at = s.ColumnInt64(12);
   return row;
 }
 
@@ -241,13 +322,15 @@ Result<std::optional<System>> FindSystem(store::Database& db, std::string_view c
   return First(Collect<System>(stmt, ReadSystem));
 }
 
-Result<std::vector<Api>> SelectApis(store::Database& db) {
-  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt, db.Prepare(Sql(kApiSelect, "ORDER BY a.id")));
+Result<std::vector<Api>> SelectApis(store::Database& db, ApiDetail detail) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
+                          db.Prepare(Sql(ApiSelect(detail), "ORDER BY a.id")));
   return Collect<Api>(stmt, ReadApi);
 }
 
-Result<std::optional<Api>> FindApi(store::Database& db, std::string_view code) {
-  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt, db.Prepare(Sql(kApiSelect, "WHERE a.code = ?")));
+Result<std::optional<Api>> FindApi(store::Database& db, std::string_view code, ApiDetail detail) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
+                          db.Prepare(Sql(ApiSelect(detail), "WHERE a.code = ?")));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(1, code));
   return First(Collect<Api>(stmt, ReadApi));
 }
@@ -293,6 +376,87 @@ Result<std::optional<Subscription>> FindSubscription(store::Database& db,
   GOVESB_RETURN_IF_ERROR(stmt.Bind(1, subscriber_system_id));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(2, topic_id));
   return First(Collect<Subscription>(stmt, ReadSubscription));
+}
+
+std::string PlannedSystemsJson(const std::vector<PlannedSystem>& systems) {
+  boost::json::array out;
+  for (const PlannedSystem& p : systems) {
+    boost::json::object o;
+    o["name"] = p.name;
+    o["description"] = p.description;
+    out.push_back(std::move(o));
+  }
+  return boost::json::serialize(out);
+}
+
+Result<std::vector<PlannedSystem>> ParsePlannedSystems(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(text, ec);
+  std::vector<PlannedSystem> out;
+  if (!ec && value.is_array()) {
+    for (const boost::json::value& item : value.as_array()) {
+      const boost::json::object* o = item.if_object();
+      const boost::json::value* name = o != nullptr ? o->if_contains("name") : nullptr;
+      const boost::json::value* description =
+          o != nullptr ? o->if_contains("description") : nullptr;
+      if (name == nullptr || !name->is_string() || description == nullptr ||
+          !description->is_string()) {
+        ec = boost::json::error::syntax;
+        break;
+      }
+      out.push_back({std::string(name->as_string()), std::string(description->as_string())});
+    }
+  }
+  if (ec || !value.is_array()) {
+    return Internal("a membership application's planned systems are not a JSON list of systems");
+  }
+  return out;
+}
+
+Result<std::vector<MembershipApplication>> SelectApplications(store::Database& db,
+                                                              std::string_view state) {
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement stmt,
+      db.Prepare(
+          Sql(kApplicationSelect, state.empty() ? "ORDER BY id" : "WHERE state = ? ORDER BY id")));
+  if (!state.empty()) GOVESB_RETURN_IF_ERROR(stmt.Bind(1, state));
+  return Collect<MembershipApplication>(stmt, ReadApplication);
+}
+
+Result<std::optional<MembershipApplication>> FindApplication(store::Database& db, int64_t id) {
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
+                          db.Prepare(Sql(kApplicationSelect, "WHERE id = ?")));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, id));
+  return First(Collect<MembershipApplication>(stmt, ReadApplication));
+}
+
+std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+Result<Institution> MustFindInstitution(store::Database& db, std::string_view code) {
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Institution> found, FindInstitution(db, code));
+  if (!found.has_value()) return NotFound("institution " + Quoted(code) + " not found");
+  return std::move(*found);
+}
+
+Result<System> MustFindSystem(store::Database& db, std::string_view client_id,
+                              std::string_view role) {
+  GOVESB_ASSIGN_OR_RETURN(std::optional<System> system, FindSystem(db, client_id));
+  if (!system.has_value()) {
+    return NotFound(std::string(role) + " " + Quoted(client_id) + " not found");
+  }
+  return std::move(*system);
+}
+
+Result<Api> MustFindApi(store::Database& db, std::string_view code, ApiDetail detail) {
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Api> api, FindApi(db, code, detail));
+  if (!api.has_value()) return NotFound("API " + Quoted(code) + " not found");
+  return std::move(*api);
+}
+
+Result<Topic> MustFindTopic(store::Database& db, std::string_view code) {
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Topic> topic, FindTopic(db, code));
+  if (!topic.has_value()) return NotFound("topic " + Quoted(code) + " not found");
+  return std::move(*topic);
 }
 
 Result<std::vector<SignatureUsage>> SelectSignatureUsage(store::Database& db, int64_t system_id) {

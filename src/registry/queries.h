@@ -28,8 +28,12 @@ Result<std::optional<Institution>> FindInstitution(store::Database& db, std::str
 Result<std::vector<System>> SelectSystems(store::Database& db);
 Result<std::optional<System>> FindSystem(store::Database& db, std::string_view client_id);
 
-Result<std::vector<Api>> SelectApis(store::Database& db);
-Result<std::optional<Api>> FindApi(store::Database& db, std::string_view code);
+// How much of an API's catalogue entry to read: none (the request path), all but the OpenAPI
+// document (lists), or everything.
+enum class ApiDetail { kRequestPath, kCatalogue, kFull };
+Result<std::vector<Api>> SelectApis(store::Database& db, ApiDetail detail = ApiDetail::kCatalogue);
+Result<std::optional<Api>> FindApi(store::Database& db, std::string_view code,
+                                   ApiDetail detail = ApiDetail::kCatalogue);
 
 Result<std::vector<Grant>> SelectGrants(store::Database& db);
 Result<std::optional<Grant>> FindGrant(store::Database& db, int64_t consumer_system_id,
@@ -42,6 +46,24 @@ Result<std::vector<Subscription>> SelectSubscriptions(store::Database& db);
 Result<std::optional<Subscription>> FindSubscription(store::Database& db,
                                                      int64_t subscriber_system_id,
                                                      int64_t topic_id);
+
+// A membership application's planned systems, as stored (a JSON array of {name, description}).
+std::string PlannedSystemsJson(const std::vector<PlannedSystem>& systems);
+Result<std::vector<PlannedSystem>> ParsePlannedSystems(std::string_view text);
+// Ordered by id; only those in `state` when it is not empty.
+Result<std::vector<MembershipApplication>> SelectApplications(store::Database& db,
+                                                              std::string_view state = {});
+Result<std::optional<MembershipApplication>> FindApplication(store::Database& db, int64_t id);
+
+// The same lookups, kNotFound naming the reference when there is none. `role` names the system
+// in the message ("consumer system 'x' not found").
+std::string Quoted(std::string_view s);
+Result<Institution> MustFindInstitution(store::Database& db, std::string_view code);
+Result<System> MustFindSystem(store::Database& db, std::string_view client_id,
+                              std::string_view role = "system");
+Result<Api> MustFindApi(store::Database& db, std::string_view code,
+                        ApiDetail detail = ApiDetail::kCatalogue);
+Result<Topic> MustFindTopic(store::Database& db, std::string_view code);
 
 // Signature usage rows with the system's client_id, ordered by system id and variant; only
 // `system_id`'s rows when it is not 0.

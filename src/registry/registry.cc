@@ -124,38 +124,107 @@ CREATE TABLE signature_usage (
 );
 )sql";
 
-constexpr std::array<std::string_view, 5> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
-                                                         kSchemaV5};
+// Migration 6: onboarding. Institutions may be suspended (all their systems refused) and
+// renamed; APIs and topics gain their catalogue entry (title, description, JSON examples, an
+// API's OpenAPI document) and APIs an enabled flag; grants and subscriptions become access
+// requests: who asked and why, who decided and why, and a "refused" state. SQLite cannot change
+// a CHECK constraint in place, so grants and subscriptions are rebuilt, keeping their ids
+// (deliveries name subscriptions by id). Membership applications of institutions not yet on the
+// bus get a table of their own.
+constexpr std::string_view kSchemaV6 = R"sql(
+ALTER TABLE institutions ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0
+  CHECK (suspended IN (0, 1));
+ALTER TABLE institutions ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE apis ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1));
+ALTER TABLE apis ADD COLUMN title TEXT NOT NULL DEFAULT '';
+ALTER TABLE apis ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE apis ADD COLUMN request_example TEXT NOT NULL DEFAULT '';
+ALTER TABLE apis ADD COLUMN response_example TEXT NOT NULL DEFAULT '';
+ALTER TABLE apis ADD COLUMN openapi TEXT NOT NULL DEFAULT '';
+ALTER TABLE topics ADD COLUMN title TEXT NOT NULL DEFAULT '';
+ALTER TABLE topics ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE topics ADD COLUMN message_example TEXT NOT NULL DEFAULT '';
+CREATE TABLE grants_v6 (
+  id                 INTEGER PRIMARY KEY,
+  consumer_system_id INTEGER NOT NULL REFERENCES systems(id),
+  api_id             INTEGER NOT NULL REFERENCES apis(id),
+  state              TEXT    NOT NULL
+                     CHECK (state IN ('pending', 'approved', 'refused', 'revoked')),
+  created_at         INTEGER NOT NULL,
+  updated_at         INTEGER NOT NULL,
+  requested_by       TEXT    NOT NULL DEFAULT '',
+  purpose            TEXT    NOT NULL DEFAULT '',
+  requested_at       INTEGER NOT NULL DEFAULT 0,
+  decided_by         TEXT    NOT NULL DEFAULT '',
+  reason             TEXT    NOT NULL DEFAULT '',
+  decided_at         INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (consumer_system_id, api_id)
+);
+INSERT INTO grants_v6(id, consumer_system_id, api_id, state, created_at, updated_at)
+  SELECT id, consumer_system_id, api_id, state, created_at, updated_at FROM grants;
+DROP TABLE grants;
+ALTER TABLE grants_v6 RENAME TO grants;
+CREATE INDEX grants_by_api ON grants(api_id);
+CREATE TABLE subscriptions_v6 (
+  id                   INTEGER PRIMARY KEY,
+  subscriber_system_id INTEGER NOT NULL REFERENCES systems(id),
+  topic_id             INTEGER NOT NULL REFERENCES topics(id),
+  endpoint             TEXT,
+  state                TEXT    NOT NULL
+                       CHECK (state IN ('pending', 'approved', 'refused', 'revoked')),
+  created_at           INTEGER NOT NULL,
+  updated_at           INTEGER NOT NULL,
+  requested_by         TEXT    NOT NULL DEFAULT '',
+  purpose              TEXT    NOT NULL DEFAULT '',
+  requested_at         INTEGER NOT NULL DEFAULT 0,
+  decided_by           TEXT    NOT NULL DEFAULT '',
+  reason               TEXT    NOT NULL DEFAULT '',
+  decided_at           INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (subscriber_system_id, topic_id)
+);
+INSERT INTO subscriptions_v6(id, subscriber_system_id, topic_id, endpoint, state, created_at,
+                             updated_at)
+  SELECT id, subscriber_system_id, topic_id, endpoint, state, created_at, updated_at
+  FROM subscriptions;
+DROP TABLE subscriptions;
+ALTER TABLE subscriptions_v6 RENAME TO subscriptions;
+CREATE INDEX subscriptions_by_topic ON subscriptions(topic_id);
+CREATE TABLE membership_applications (
+  id               INTEGER PRIMARY KEY,
+  institution_code TEXT    NOT NULL,
+  institution_name TEXT    NOT NULL,
+  details          TEXT    NOT NULL,
+  contact_name     TEXT    NOT NULL,
+  contact_email    TEXT    NOT NULL,
+  contact_phone    TEXT    NOT NULL DEFAULT '',
+  planned_systems  TEXT    NOT NULL,
+  state            TEXT    NOT NULL CHECK (state IN ('pending', 'accepted', 'refused')),
+  submitted_at     INTEGER NOT NULL,
+  decided_by       TEXT    NOT NULL DEFAULT '',
+  reason           TEXT    NOT NULL DEFAULT '',
+  decided_at       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX membership_applications_by_state ON membership_applications(state, id);
+)sql";
+
+constexpr std::array<std::string_view, 6> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
+                                                         kSchemaV4, kSchemaV5, kSchemaV6};
 
 const Clock& DefaultClock() {
   static const SystemClock clock;  // stateless
   return clock;
 }
 
-std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-Status SystemNotFound(std::string_view client_id, std::string_view role = "system") {
-  return NotFound(std::string(role) + " " + Quoted(client_id) + " not found");
-}
+using internal::MustFindApi;
+using internal::MustFindSystem;
+using internal::MustFindTopic;
+using internal::Quoted;
 
 // Parses and normalises a public key; the message says what is wrong with it.
 Result<crypto::PublicKey> ParsePublicKey(std::string_view text) {
   Result<crypto::PublicKey> key = crypto::PublicKey::FromText(text);
   if (!key.ok()) return InvalidArgument("invalid public key: " + key.status().message());
   return key;
-}
-
-Result<System> MustFindSystem(store::Database& db, std::string_view client_id,
-                              std::string_view role = "system") {
-  GOVESB_ASSIGN_OR_RETURN(std::optional<System> system, internal::FindSystem(db, client_id));
-  if (!system.has_value()) return SystemNotFound(client_id, role);
-  return std::move(*system);
-}
-
-Result<Api> MustFindApi(store::Database& db, std::string_view code) {
-  GOVESB_ASSIGN_OR_RETURN(std::optional<Api> api, internal::FindApi(db, code));
-  if (!api.has_value()) return NotFound("API " + Quoted(code) + " not found");
-  return std::move(*api);
 }
 
 Status ValidateRateLimitUpdate(const RateLimitUpdate& update) {
@@ -166,12 +235,6 @@ Status ValidateRateLimitUpdate(const RateLimitUpdate& update) {
     GOVESB_RETURN_IF_ERROR(ValidateRatePerSecond(*update.rate_per_second));
   if (update.burst) GOVESB_RETURN_IF_ERROR(ValidateRateBurst(*update.burst));
   return Status::Ok();
-}
-
-Result<Topic> MustFindTopic(store::Database& db, std::string_view code) {
-  GOVESB_ASSIGN_OR_RETURN(std::optional<Topic> topic, internal::FindTopic(db, code));
-  if (!topic.has_value()) return NotFound("topic " + Quoted(code) + " not found");
-  return std::move(*topic);
 }
 
 }  // namespace
@@ -433,6 +496,10 @@ Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_vi
   GOVESB_RETURN_IF_ERROR(insert.Bind(10, internal::RealText(settings.rate_burst)));
   GOVESB_RETURN_IF_ERROR(insert.Bind(11, ReplayPolicyName(settings.replay_policy)));
   GOVESB_RETURN_IF_ERROR(insert.Run());
+  if (!settings.description.empty()) {
+    // Validated there; a bad field rolls the whole API back with this transaction.
+    GOVESB_RETURN_IF_ERROR(DescribeApi(code, settings.description).status());
+  }
   GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, code));
   GOVESB_RETURN_IF_ERROR(txn.Commit());
   return api;
@@ -440,7 +507,9 @@ Result<Api> Registry::AddApi(std::string_view provider_client_id, std::string_vi
 
 Result<std::vector<Api>> Registry::ListApis() { return internal::SelectApis(db_); }
 
-Result<Api> Registry::GetApi(std::string_view code) { return MustFindApi(db_, code); }
+Result<Api> Registry::GetApi(std::string_view code) {
+  return MustFindApi(db_, code, internal::ApiDetail::kFull);
+}
 
 Result<Api> Registry::SetApiStoreBodies(std::string_view api_code, bool on) {
   GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
@@ -487,76 +556,6 @@ Result<Api> Registry::SetApiReplayPolicy(std::string_view api_code, ReplayPolicy
   return updated;
 }
 
-// ---- grants ----
-
-Result<Grant> Registry::AddGrant(std::string_view consumer_client_id, std::string_view api_code) {
-  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
-  GOVESB_ASSIGN_OR_RETURN(System consumer,
-                          MustFindSystem(db_, consumer_client_id, "consumer system"));
-  GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, api_code));
-  GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> existing,
-                          internal::FindGrant(db_, consumer.id, api.id));
-  const int64_t now = Now();
-  if (existing.has_value()) {
-    if (existing->state == kGrantApproved) {
-      return AlreadyExists("system " + Quoted(consumer_client_id) +
-                           " already has an approved grant for API " + Quoted(api_code));
-    }
-    GOVESB_ASSIGN_OR_RETURN(
-        store::Statement update,
-        db_.Prepare("UPDATE grants SET state = 'approved', updated_at = ? WHERE id = ?"));
-    GOVESB_RETURN_IF_ERROR(update.Bind(1, now));
-    GOVESB_RETURN_IF_ERROR(update.Bind(2, existing->id));
-    GOVESB_RETURN_IF_ERROR(update.Run());
-  } else {
-    GOVESB_ASSIGN_OR_RETURN(
-        store::Statement insert,
-        db_.Prepare("INSERT INTO grants(consumer_system_id, api_id, state, created_at, updated_at)"
-                    " VALUES(?, ?, 'approved', ?, ?)"));
-    GOVESB_RETURN_IF_ERROR(insert.Bind(1, consumer.id));
-    GOVESB_RETURN_IF_ERROR(insert.Bind(2, api.id));
-    GOVESB_RETURN_IF_ERROR(insert.Bind(3, now));
-    GOVESB_RETURN_IF_ERROR(insert.Bind(4, now));
-    GOVESB_RETURN_IF_ERROR(insert.Run());
-  }
-  GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> grant,
-                          internal::FindGrant(db_, consumer.id, api.id));
-  if (!grant.has_value()) return Internal("grant vanished inside its own transaction");
-  GOVESB_RETURN_IF_ERROR(txn.Commit());
-  return std::move(*grant);
-}
-
-Result<Grant> Registry::RevokeGrant(std::string_view consumer_client_id,
-                                    std::string_view api_code) {
-  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
-  GOVESB_ASSIGN_OR_RETURN(System consumer,
-                          MustFindSystem(db_, consumer_client_id, "consumer system"));
-  GOVESB_ASSIGN_OR_RETURN(Api api, MustFindApi(db_, api_code));
-  GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> existing,
-                          internal::FindGrant(db_, consumer.id, api.id));
-  if (!existing.has_value()) {
-    return NotFound("system " + Quoted(consumer_client_id) + " has no grant for API " +
-                    Quoted(api_code));
-  }
-  if (existing->state == kGrantRevoked) {
-    return FailedPrecondition("the grant of API " + Quoted(api_code) + " to system " +
-                              Quoted(consumer_client_id) + " is already revoked");
-  }
-  GOVESB_ASSIGN_OR_RETURN(
-      store::Statement update,
-      db_.Prepare("UPDATE grants SET state = 'revoked', updated_at = ? WHERE id = ?"));
-  GOVESB_RETURN_IF_ERROR(update.Bind(1, Now()));
-  GOVESB_RETURN_IF_ERROR(update.Bind(2, existing->id));
-  GOVESB_RETURN_IF_ERROR(update.Run());
-  GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> grant,
-                          internal::FindGrant(db_, consumer.id, api.id));
-  if (!grant.has_value()) return Internal("grant vanished inside its own transaction");
-  GOVESB_RETURN_IF_ERROR(txn.Commit());
-  return std::move(*grant);
-}
-
-Result<std::vector<Grant>> Registry::ListGrants() { return internal::SelectGrants(db_); }
-
 // ---- push topics ----
 
 Result<Topic> Registry::AddTopic(std::string_view publisher_client_id, std::string_view code) {
@@ -584,95 +583,5 @@ Result<Topic> Registry::AddTopic(std::string_view publisher_client_id, std::stri
 Result<Topic> Registry::GetTopic(std::string_view code) { return MustFindTopic(db_, code); }
 
 Result<std::vector<Topic>> Registry::ListTopics() { return internal::SelectTopics(db_); }
-
-// ---- subscriptions ----
-
-Result<Subscription> Registry::AddSubscription(std::string_view subscriber_client_id,
-                                               std::string_view topic_code,
-                                               std::string_view endpoint_override) {
-  if (!endpoint_override.empty()) GOVESB_RETURN_IF_ERROR(ValidateEndpoint(endpoint_override));
-
-  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
-  GOVESB_ASSIGN_OR_RETURN(System subscriber,
-                          MustFindSystem(db_, subscriber_client_id, "subscriber system"));
-  GOVESB_ASSIGN_OR_RETURN(Topic topic, MustFindTopic(db_, topic_code));
-  GOVESB_ASSIGN_OR_RETURN(std::optional<Subscription> existing,
-                          internal::FindSubscription(db_, subscriber.id, topic.id));
-  const int64_t now = Now();
-  if (existing.has_value()) {
-    if (existing->state == kSubscriptionApproved) {
-      return AlreadyExists("system " + Quoted(subscriber_client_id) +
-                           " already has an approved subscription to topic " + Quoted(topic_code));
-    }
-    GOVESB_ASSIGN_OR_RETURN(store::Statement update,
-                            db_.Prepare("UPDATE subscriptions SET state = 'approved', endpoint = ?,"
-                                        " updated_at = ? WHERE id = ?"));
-    if (endpoint_override.empty()) {
-      GOVESB_RETURN_IF_ERROR(update.BindNull(1));
-    } else {
-      GOVESB_RETURN_IF_ERROR(update.Bind(1, endpoint_override));
-    }
-    GOVESB_RETURN_IF_ERROR(update.Bind(2, now));
-    GOVESB_RETURN_IF_ERROR(update.Bind(3, existing->id));
-    GOVESB_RETURN_IF_ERROR(update.Run());
-  } else {
-    GOVESB_ASSIGN_OR_RETURN(
-        store::Statement insert,
-        db_.Prepare("INSERT INTO subscriptions(subscriber_system_id, topic_id, endpoint, state,"
-                    " created_at, updated_at) VALUES(?, ?, ?, 'approved', ?, ?)"));
-    GOVESB_RETURN_IF_ERROR(insert.Bind(1, subscriber.id));
-    GOVESB_RETURN_IF_ERROR(insert.Bind(2, topic.id));
-    if (endpoint_override.empty()) {
-      GOVESB_RETURN_IF_ERROR(insert.BindNull(3));
-    } else {
-      GOVESB_RETURN_IF_ERROR(insert.Bind(3, endpoint_override));
-    }
-    GOVESB_RETURN_IF_ERROR(insert.Bind(4, now));
-    GOVESB_RETURN_IF_ERROR(insert.Bind(5, now));
-    GOVESB_RETURN_IF_ERROR(insert.Run());
-  }
-  GOVESB_ASSIGN_OR_RETURN(std::optional<Subscription> subscription,
-                          internal::FindSubscription(db_, subscriber.id, topic.id));
-  if (!subscription.has_value()) {
-    return Internal("subscription vanished inside its own transaction");
-  }
-  GOVESB_RETURN_IF_ERROR(txn.Commit());
-  return std::move(*subscription);
-}
-
-Result<Subscription> Registry::RevokeSubscription(std::string_view subscriber_client_id,
-                                                  std::string_view topic_code) {
-  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
-  GOVESB_ASSIGN_OR_RETURN(System subscriber,
-                          MustFindSystem(db_, subscriber_client_id, "subscriber system"));
-  GOVESB_ASSIGN_OR_RETURN(Topic topic, MustFindTopic(db_, topic_code));
-  GOVESB_ASSIGN_OR_RETURN(std::optional<Subscription> existing,
-                          internal::FindSubscription(db_, subscriber.id, topic.id));
-  if (!existing.has_value()) {
-    return NotFound("system " + Quoted(subscriber_client_id) + " has no subscription to topic " +
-                    Quoted(topic_code));
-  }
-  if (existing->state == kSubscriptionRevoked) {
-    return FailedPrecondition("the subscription of system " + Quoted(subscriber_client_id) +
-                              " to topic " + Quoted(topic_code) + " is already revoked");
-  }
-  GOVESB_ASSIGN_OR_RETURN(
-      store::Statement update,
-      db_.Prepare("UPDATE subscriptions SET state = 'revoked', updated_at = ? WHERE id = ?"));
-  GOVESB_RETURN_IF_ERROR(update.Bind(1, Now()));
-  GOVESB_RETURN_IF_ERROR(update.Bind(2, existing->id));
-  GOVESB_RETURN_IF_ERROR(update.Run());
-  GOVESB_ASSIGN_OR_RETURN(std::optional<Subscription> subscription,
-                          internal::FindSubscription(db_, subscriber.id, topic.id));
-  if (!subscription.has_value()) {
-    return Internal("subscription vanished inside its own transaction");
-  }
-  GOVESB_RETURN_IF_ERROR(txn.Commit());
-  return std::move(*subscription);
-}
-
-Result<std::vector<Subscription>> Registry::ListSubscriptions() {
-  return internal::SelectSubscriptions(db_);
-}
 
 }  // namespace govesb::registry

@@ -28,6 +28,63 @@ struct RegistryOptions {
 
 inline constexpr int kDefaultApiTimeoutMs = 30000;
 
+// An API's catalogue entry (Registry::DescribeApi, ApiSettings); unset members stay as they
+// are, "" clears one. The title is a name (NormalizeName), the description a free text of at
+// most kMaxDescriptionBytes, the examples JSON texts of at most kMaxExampleBytes, the OpenAPI
+// document a JSON object with an "openapi" member, at most kMaxOpenApiBytes (validation.h).
+struct ApiDescription {
+  std::optional<std::string> title = std::nullopt;
+  std::optional<std::string> description = std::nullopt;
+  std::optional<std::string> request_example = std::nullopt;
+  std::optional<std::string> response_example = std::nullopt;
+  std::optional<std::string> openapi = std::nullopt;
+
+  bool empty() const {
+    return !title && !description && !request_example && !response_example && !openapi;
+  }
+};
+
+// A push topic's catalogue entry (Registry::DescribeTopic), as ApiDescription.
+struct TopicDescription {
+  std::optional<std::string> title = std::nullopt;
+  std::optional<std::string> description = std::nullopt;
+  std::optional<std::string> message_example = std::nullopt;
+};
+
+// Who asks for access (a grant or a subscription) and why: both required.
+struct AccessRequest {
+  std::string requested_by = std::string();  // the account asking
+  std::string purpose = std::string();       // free text, at most kMaxReasonBytes
+};
+
+// Who decides about access, and why. The reason is required to refuse (RefuseGrantRequest ...);
+// otherwise optional here (the admin service layer requires it to revoke).
+struct AccessDecision {
+  std::string decided_by = std::string();
+  std::string reason = std::string();  // at most kMaxReasonBytes
+};
+
+// What an institution applying to join the bus tells about itself (SubmitApplication).
+struct NewApplication {
+  std::string institution_code = std::string();  // the code it asks for
+  std::string institution_name = std::string();
+  std::string details = std::string();  // required, at most kMaxDescriptionBytes
+  std::string contact_name = std::string();
+  std::string contact_email = std::string();
+  std::string contact_phone = std::string();        // optional
+  std::vector<PlannedSystem> planned_systems = {};  // 1..kMaxPlannedSystems
+};
+inline constexpr size_t kMaxPlannedSystems = 50;
+// Pending applications at any time: an anonymous form must not fill the disk.
+inline constexpr int64_t kMaxPendingApplications = 1000;
+
+// An accepted application and the institution it created. The caller creates the
+// institution's first admin account for application.contact_email.
+struct AcceptedApplication {
+  MembershipApplication application;
+  Institution institution;
+};
+
 // How an API is offered (Registry::AddApi).
 struct ApiSettings {
   int64_t timeout_ms = kDefaultApiTimeoutMs;
@@ -44,6 +101,8 @@ struct ApiSettings {
   double rate_per_second = kRateDefault;
   double rate_burst = kRateDefault;
   ReplayPolicy replay_policy = ReplayPolicy::kRecord;
+  // Its catalogue entry, set in the same transaction.
+  ApiDescription description = {};
 };
 inline constexpr int kMinApiTimeoutMs = 100;
 inline constexpr int kMaxApiTimeoutMs = 300000;
@@ -87,6 +146,15 @@ class Registry {
 
   Result<Institution> AddInstitution(std::string_view code, std::string_view name);
   Result<std::vector<Institution>> ListInstitutions();
+  Result<Institution> GetInstitution(std::string_view code);
+  // Changes the display name only (the code, systems and credentials stay).
+  Result<Institution> RenameInstitution(std::string_view code, std::string_view name);
+  // Suspending refuses every system of the institution on the bus at once (a Snapshot reports
+  // them disabled); resuming lets them back. Both bump the credential_version of each of its
+  // systems, so tokens issued before either stop working. kFailedPrecondition when it already
+  // is suspended / not suspended.
+  Result<Institution> SuspendInstitution(std::string_view code);
+  Result<Institution> ResumeInstitution(std::string_view code);
 
   // Registers a system of an existing institution. `public_key_text` is base64 SPKI DER or
   // PEM on one of the supported curves; `endpoint` an absolute http(s) URL. Issues a UUID
@@ -125,9 +193,17 @@ class Registry {
                      std::string_view endpoint_override = {});
   Result<Api> AddApi(std::string_view provider_client_id, std::string_view code,
                      const ApiSettings& settings);
+  // Every API with its catalogue entry, but not the OpenAPI documents (Api::has_openapi).
   Result<std::vector<Api>> ListApis();
-  // kNotFound when there is no API `code`.
+  // kNotFound when there is no API `code`. With its OpenAPI document.
   Result<Api> GetApi(std::string_view code);
+  // Sets the catalogue entry (at least one member must be set); kInvalidArgument names the
+  // field that is wrong, and nothing changes.
+  Result<Api> DescribeApi(std::string_view api_code, const ApiDescription& description);
+  // A disabled API is refused on the exchange path; grants stay. kFailedPrecondition when it
+  // already is.
+  Result<Api> DisableApi(std::string_view api_code);
+  Result<Api> EnableApi(std::string_view api_code);
   // Turns storing `api_code`'s request and reply bodies in the evidence log on or off and
   // returns the API. Changes nothing else; setting the value it already has is not an error.
   Result<Api> SetApiStoreBodies(std::string_view api_code, bool on);
@@ -137,11 +213,32 @@ class Registry {
   // it already has is not an error.
   Result<Api> SetApiReplayPolicy(std::string_view api_code, ReplayPolicy policy);
 
-  // Approves `consumer_client_id`'s access to `api_code`: creates the grant or re-approves a
-  // pending/revoked one. Disabled consumers may be granted (they still cannot call).
-  Result<Grant> AddGrant(std::string_view consumer_client_id, std::string_view api_code);
-  Result<Grant> RevokeGrant(std::string_view consumer_client_id, std::string_view api_code);
-  Result<std::vector<Grant>> ListGrants();
+  // ---- access: grants (consumer → API) and subscriptions (subscriber → topic) ----
+  // States: pending (requested) → approved | refused; approved (or pending) → revoked; a refused
+  // or revoked one may be requested or given again. Errors: kNotFound for an unknown system,
+  // API or topic, or no such grant; kAlreadyExists to request or give what is already approved
+  // (or to request what is already pending); kFailedPrecondition for any other transition the
+  // state does not allow (approving what is not pending, revoking a refused grant ...).
+
+  // Approves `consumer_client_id`'s access to `api_code` directly (no request needed): creates
+  // the grant or approves a pending/refused/revoked one. Disabled consumers may be granted
+  // (they still cannot call).
+  Result<Grant> AddGrant(std::string_view consumer_client_id, std::string_view api_code,
+                         const AccessDecision& decision = {});
+  Result<Grant> RevokeGrant(std::string_view consumer_client_id, std::string_view api_code,
+                            const AccessDecision& decision = {});
+  // A request for access, pending until the provider or the operator decides. Purpose and
+  // requester are required.
+  Result<Grant> RequestGrant(std::string_view consumer_client_id, std::string_view api_code,
+                             const AccessRequest& request);
+  // Decide a pending request; refusing needs a reason.
+  Result<Grant> ApproveGrantRequest(std::string_view consumer_client_id, std::string_view api_code,
+                                    const AccessDecision& decision);
+  Result<Grant> RefuseGrantRequest(std::string_view consumer_client_id, std::string_view api_code,
+                                   const AccessDecision& decision);
+  Result<Grant> GetGrant(std::string_view consumer_client_id, std::string_view api_code);
+  // Ordered by id; only those in `state` (kAccessPending ...) when it is not empty.
+  Result<std::vector<Grant>> ListGrants(std::string_view state = {});
 
   // A push topic owned by `publisher_client_id`. `code` (pushCode): 5-8 ASCII alphanumerics,
   // case-sensitive, unique among topics (topics and APIs are separate namespaces).
@@ -149,6 +246,8 @@ class Registry {
   Result<std::vector<Topic>> ListTopics();
   // kNotFound when there is no topic `code`.
   Result<Topic> GetTopic(std::string_view code);
+  // Sets the topic's catalogue entry (at least one member must be set).
+  Result<Topic> DescribeTopic(std::string_view topic_code, const TopicDescription& description);
 
   // Approves `subscriber_client_id`'s subscription to `topic_code`: creates it or re-approves
   // a pending/revoked one (then its endpoint override is replaced by `endpoint_override`).
@@ -156,13 +255,43 @@ class Registry {
   // Disabled subscribers may be subscribed, like grants.
   Result<Subscription> AddSubscription(std::string_view subscriber_client_id,
                                        std::string_view topic_code,
-                                       std::string_view endpoint_override = {});
+                                       std::string_view endpoint_override = {},
+                                       const AccessDecision& decision = {});
   Result<Subscription> RevokeSubscription(std::string_view subscriber_client_id,
-                                          std::string_view topic_code);
-  Result<std::vector<Subscription>> ListSubscriptions();
+                                          std::string_view topic_code,
+                                          const AccessDecision& decision = {});
+  // As grants. The endpoint override is given with the request and kept on approval.
+  Result<Subscription> RequestSubscription(std::string_view subscriber_client_id,
+                                           std::string_view topic_code,
+                                           const AccessRequest& request,
+                                           std::string_view endpoint_override = {});
+  Result<Subscription> ApproveSubscriptionRequest(std::string_view subscriber_client_id,
+                                                  std::string_view topic_code,
+                                                  const AccessDecision& decision);
+  Result<Subscription> RefuseSubscriptionRequest(std::string_view subscriber_client_id,
+                                                 std::string_view topic_code,
+                                                 const AccessDecision& decision);
+  Result<Subscription> GetSubscription(std::string_view subscriber_client_id,
+                                       std::string_view topic_code);
+  Result<std::vector<Subscription>> ListSubscriptions(std::string_view state = {});
+
+  // ---- membership applications ----
+  // An institution not yet on the bus applies. kAlreadyExists when the code it asks for is
+  // taken by an institution or by another pending application; kResourceExhausted beyond
+  // kMaxPendingApplications pending ones.
+  Result<MembershipApplication> SubmitApplication(const NewApplication& application);
+  // Ordered by id; only those in `state` when it is not empty.
+  Result<std::vector<MembershipApplication>> ListApplications(std::string_view state = {});
+  Result<MembershipApplication> GetApplication(int64_t id);
+  // Accepting creates the institution (kAlreadyExists if its code was taken meanwhile);
+  // refusing needs a reason. Only pending applications (kFailedPrecondition).
+  Result<AcceptedApplication> AcceptApplication(int64_t id, std::string_view decided_by);
+  Result<MembershipApplication> RefuseApplication(int64_t id, const AccessDecision& decision);
 
  private:
   Result<System> SetEnabled(std::string_view client_id, bool enabled);
+  Result<Institution> SetSuspended(std::string_view code, bool suspended);
+  Result<Api> SetApiEnabled(std::string_view api_code, bool enabled);
   int64_t Now() const { return clock_->NowMillis(); }
 
   store::Database& db_;

@@ -19,6 +19,41 @@ using testing::NewPublicKey;
 using testing::RegistryTest;
 
 // Takes a database back to before migration 5 (as released with migration 4).
+// Takes a database back from migration 6 to 5 (run before kUndoMigrationFive).
+constexpr char kUndoMigrationSix[] =
+    "DROP TABLE membership_applications;"
+    " ALTER TABLE institutions DROP COLUMN suspended;"
+    " ALTER TABLE institutions DROP COLUMN updated_at;"
+    " ALTER TABLE apis DROP COLUMN enabled;"
+    " ALTER TABLE apis DROP COLUMN title;"
+    " ALTER TABLE apis DROP COLUMN description;"
+    " ALTER TABLE apis DROP COLUMN request_example;"
+    " ALTER TABLE apis DROP COLUMN response_example;"
+    " ALTER TABLE apis DROP COLUMN openapi;"
+    " ALTER TABLE topics DROP COLUMN title;"
+    " ALTER TABLE topics DROP COLUMN description;"
+    " ALTER TABLE topics DROP COLUMN message_example;"
+    " CREATE TABLE grants_v5 (id INTEGER PRIMARY KEY,"
+    "   consumer_system_id INTEGER NOT NULL REFERENCES systems(id),"
+    "   api_id INTEGER NOT NULL REFERENCES apis(id),"
+    "   state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'revoked')),"
+    "   created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    "   UNIQUE (consumer_system_id, api_id));"
+    " INSERT INTO grants_v5 SELECT id, consumer_system_id, api_id, state, created_at, updated_at"
+    "   FROM grants;"
+    " DROP TABLE grants; ALTER TABLE grants_v5 RENAME TO grants;"
+    " CREATE INDEX grants_by_api ON grants(api_id);"
+    " CREATE TABLE subscriptions_v5 (id INTEGER PRIMARY KEY,"
+    "   subscriber_system_id INTEGER NOT NULL REFERENCES systems(id),"
+    "   topic_id INTEGER NOT NULL REFERENCES topics(id), endpoint TEXT,"
+    "   state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'revoked')),"
+    "   created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    "   UNIQUE (subscriber_system_id, topic_id));"
+    " INSERT INTO subscriptions_v5 SELECT id, subscriber_system_id, topic_id, endpoint, state,"
+    "   created_at, updated_at FROM subscriptions;"
+    " DROP TABLE subscriptions; ALTER TABLE subscriptions_v5 RENAME TO subscriptions;"
+    " CREATE INDEX subscriptions_by_topic ON subscriptions(topic_id);";
+
 constexpr char kUndoMigrationFive[] =
     "DROP TABLE signature_usage;"
     " ALTER TABLE systems DROP COLUMN rate_per_second;"
@@ -52,7 +87,7 @@ bool IsAlnum32(const std::string& s) {
 TEST_F(RegistryTest, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 5);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 6);
 }
 
 // ---- institutions ----
@@ -564,6 +599,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
   // A database created by migration 1 alone (as released) keeps its rows and gains the tables
   // and columns of the later migrations.
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationFive).ok());
   ASSERT_TRUE(db_->Exec("DROP TABLE subscriptions; DROP TABLE topics;"
                         " ALTER TABLE apis DROP COLUMN mode;"
@@ -572,7 +608,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
                         " UPDATE schema_versions SET version = 1 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 5);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 6);
   ApiSettings async_api;
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
@@ -596,12 +632,13 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
   ASSERT_TRUE(registry_.AddApi(provider_.client_id, "LANDREG", async_api).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationFive).ok());
   ASSERT_TRUE(db_->Exec("ALTER TABLE apis DROP COLUMN store_bodies;"
                         " UPDATE schema_versions SET version = 3 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 5);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 6);
   auto apis = registry_.ListApis();
   ASSERT_TRUE(apis.ok()) << apis.status().ToString();
   ASSERT_EQ(apis->size(), 2u);
@@ -623,11 +660,12 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   AddFixtures();
   ASSERT_TRUE(registry_.SetApiStoreBodies("GETUSR", true).ok());
   ASSERT_TRUE(registry_.DisableSystem(consumer_.client_id).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationFive).ok());
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 4 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 5);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 6);
 
   auto systems = registry_.ListSystems();
   ASSERT_TRUE(systems.ok()) << systems.status().ToString();

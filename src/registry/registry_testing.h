@@ -44,7 +44,7 @@ inline std::string NewPublicKey(crypto::Curve curve = crypto::Curve::kSecp256k1)
 inline std::string DumpTables(store::Database& db) {
   std::string out;
   for (const char* table : {"institutions", "systems", "apis", "grants", "topics", "subscriptions",
-                            "signature_usage", "schema_versions"}) {
+                            "signature_usage", "schema_versions", "membership_applications"}) {
     auto stmt = db.Prepare(std::string("SELECT * FROM ") + table + " ORDER BY rowid");
     GOVESB_CHECK(stmt.ok());
     out += table;

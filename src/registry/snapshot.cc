@@ -19,7 +19,8 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::Load(store::Database& db,
     GOVESB_ASSIGN_OR_RETURN(std::vector<Institution> institutions,
                             internal::SelectInstitutions(db));
     GOVESB_ASSIGN_OR_RETURN(std::vector<System> systems, internal::SelectSystems(db));
-    GOVESB_ASSIGN_OR_RETURN(std::vector<Api> apis, internal::SelectApis(db));
+    GOVESB_ASSIGN_OR_RETURN(std::vector<Api> apis,
+                            internal::SelectApis(db, internal::ApiDetail::kRequestPath));
     GOVESB_ASSIGN_OR_RETURN(std::vector<Grant> grants, internal::SelectGrants(db));
     GOVESB_ASSIGN_OR_RETURN(std::vector<Topic> topics, internal::SelectTopics(db));
     GOVESB_ASSIGN_OR_RETURN(std::vector<Subscription> subscriptions,
@@ -50,6 +51,9 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::Load(store::Database& db,
                        system.client_id, key.status().message());
         }
       }
+      // A suspended institution's systems are refused like disabled ones, everywhere the request
+      // path and the delivery workers check System::enabled.
+      if (system.institution_suspended) system.enabled = false;
       if (system.enabled) ++snapshot->enabled_system_count_;
       std::string key = system.client_id;
       auto [it, inserted] = snapshot->systems_.emplace(std::move(key), std::move(system));
@@ -70,6 +74,10 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::Load(store::Database& db,
 
     snapshot->topics_.reserve(topics.size());
     for (Topic& topic : topics) {
+      // The catalogue's texts are of no use on the request path.
+      topic.title.clear();
+      topic.description.clear();
+      topic.message_example.clear();
       std::string key = topic.code;
       snapshot->topics_.emplace(std::move(key), std::move(topic));
     }

@@ -28,9 +28,11 @@ class Snapshot {
   static Result<std::shared_ptr<const Snapshot>> Load(store::Database& db,
                                                       const Snapshot* previous = nullptr);
 
-  // nullptr when unknown. Disabled systems are found too: check System::enabled.
+  // nullptr when unknown. Disabled systems are found too: check System::enabled, which is also
+  // false for every system of a suspended institution (System::institution_suspended says so).
   const System* FindSystem(std::string_view client_id) const;
   const System* FindSystemById(int64_t system_id) const;
+  // Disabled APIs are found too: check Api::enabled. Without the catalogue's texts.
   const Api* FindApi(std::string_view code) const;
   const Institution* FindInstitution(std::string_view code) const;
   // Only "approved" grants count.

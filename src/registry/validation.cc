@@ -1,5 +1,6 @@
 #include "registry/validation.h"
 
+#include <boost/json/parse.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/scheme.hpp>
 #include <boost/url/url_view.hpp>
@@ -137,6 +138,138 @@ Result<std::string> NormalizeName(std::string_view name, std::string_view what) 
     }
   }
   return std::string(name);
+}
+
+namespace {
+
+// Whether `text` is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF).
+bool IsUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t n = 0;  // continuation bytes
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      n = 0;
+      cp = c;
+    } else if ((c >> 5) == 0x6) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c >> 4) == 0xe) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c >> 3) == 0x1e) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (text.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(text[i + k]);
+      if ((d >> 6) != 0x2) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+std::string KiB(size_t bytes) { return std::to_string(bytes / 1024) + " KB"; }
+
+}  // namespace
+
+Result<std::string> NormalizeText(std::string_view text, std::string_view what, size_t max_bytes,
+                                  bool required) {
+  constexpr std::string_view kSpace = " \t\r\n";
+  size_t begin = text.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) {
+    if (required) return InvalidArgument(std::string(what) + " is required");
+    return std::string();
+  }
+  text = text.substr(begin, text.find_last_not_of(kSpace) - begin + 1);
+  if (text.size() > max_bytes) {
+    return InvalidArgument(std::string(what) + " is longer than " + std::to_string(max_bytes) +
+                           " bytes");
+  }
+  if (!IsUtf8(text)) return InvalidArgument(std::string(what) + " is not valid UTF-8 text");
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n' && c != '\t' && c != '\r') || u == 0x7f) {
+      return InvalidArgument(std::string(what) + " contains control characters");
+    }
+  }
+  return std::string(text);
+}
+
+Status ValidateJsonText(std::string_view text, std::string_view what, size_t max_bytes) {
+  if (text.empty()) return Status::Ok();
+  if (text.size() > max_bytes) {
+    return InvalidArgument(std::string(what) + " is larger than " + KiB(max_bytes));
+  }
+  boost::system::error_code ec;
+  boost::json::parse(text, ec);
+  if (ec) {
+    return InvalidArgument(std::string(what) + " is not valid JSON: " + ec.message());
+  }
+  return Status::Ok();
+}
+
+Status ValidateOpenApiDocument(std::string_view text) {
+  if (text.empty()) return Status::Ok();
+  if (text.size() > kMaxOpenApiBytes) {
+    return InvalidArgument("the OpenAPI document is larger than " + KiB(kMaxOpenApiBytes));
+  }
+  boost::system::error_code ec;
+  boost::json::parse_options options;
+  options.max_depth = 64;
+  boost::json::value doc = boost::json::parse(text, ec, {}, options);
+  if (ec) return InvalidArgument("the OpenAPI document is not valid JSON: " + ec.message());
+  const boost::json::object* object = doc.if_object();
+  const boost::json::value* version = object != nullptr ? object->if_contains("openapi") : nullptr;
+  if (version == nullptr || !version->is_string()) {
+    return InvalidArgument(
+        "the OpenAPI document must be a JSON object with an \"openapi\" member giving its "
+        "version (e.g. \"3.0.3\"); YAML documents must be converted to JSON first");
+  }
+  return Status::Ok();
+}
+
+Status ValidateEmail(std::string_view email, std::string_view what) {
+  const size_t at = email.find('@');
+  bool ok = !email.empty() && email.size() <= 254 && at != std::string_view::npos && at > 0 &&
+            at == email.rfind('@');
+  if (ok) {
+    std::string_view domain = email.substr(at + 1);
+    ok = domain.size() >= 3 && domain.find('.') != std::string_view::npos &&
+         domain.front() != '.' && domain.back() != '.';
+  }
+  for (char c : email) {
+    auto u = static_cast<unsigned char>(c);
+    ok = ok && u > 0x20 && u < 0x7f && c != ',' && c != ';' && c != '<' && c != '>';
+  }
+  if (!ok) {
+    return InvalidArgument("invalid " + std::string(what) +
+                           ": give one address such as name@institution.go.tz (at most 254 "
+                           "characters, no spaces)");
+  }
+  return Status::Ok();
+}
+
+Status ValidatePhone(std::string_view phone) {
+  if (phone.empty()) return Status::Ok();
+  bool ok = phone.size() >= 6 && phone.size() <= 32;
+  for (char c : phone) {
+    ok = ok && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == ' ' || c == '(' || c == ')');
+  }
+  if (!ok) {
+    return InvalidArgument("invalid telephone number: use 6-32 of 0-9 + - ( ) and spaces");
+  }
+  return Status::Ok();
 }
 
 }  // namespace govesb::registry

@@ -32,4 +32,27 @@ Status ValidateSignatureVariantName(std::string_view variant);
 // characters. Returns the trimmed name. `what` names the field in messages ("system name").
 Result<std::string> NormalizeName(std::string_view name, std::string_view what);
 
+// Bounds of the onboarding texts (bytes).
+inline constexpr size_t kMaxDescriptionBytes = 8000;   // descriptions, details
+inline constexpr size_t kMaxReasonBytes = 2000;        // purposes and reasons
+inline constexpr size_t kMaxExampleBytes = 64 * 1024;  // request/response/message examples
+inline constexpr size_t kMaxOpenApiBytes = 256 * 1024;
+
+// A free text (a description, a purpose, a reason): trimmed, at most `max_bytes`, valid UTF-8,
+// no control characters but line breaks and tabs. Empty is kInvalidArgument when `required`
+// ("a reason is required"), else "". Returns the trimmed text.
+Result<std::string> NormalizeText(std::string_view text, std::string_view what, size_t max_bytes,
+                                  bool required);
+// A JSON text of at most `max_bytes` (an example); "" is allowed (no example). The message says
+// where it does not parse.
+Status ValidateJsonText(std::string_view text, std::string_view what, size_t max_bytes);
+// An OpenAPI document: a JSON object of at most kMaxOpenApiBytes with a string member
+// "openapi" (the version, e.g. "3.0.3"); "" is allowed (none).
+Status ValidateOpenApiDocument(std::string_view text);
+// An e-mail address as people type them: local@domain, at most 254 bytes, no spaces, a dot in
+// the domain. Not a full RFC 5322 parser.
+Status ValidateEmail(std::string_view email, std::string_view what = "e-mail address");
+// A telephone number: "" or 6-32 of 0-9 + - space ( ).
+Status ValidatePhone(std::string_view phone);
+
 }  // namespace govesb::registry

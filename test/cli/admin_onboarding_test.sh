@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Onboarding through the real binary: `admin institution rename|suspend|resume` and
+# `admin api describe|disable|enable`, with --json; bad input exits 1 with "error: ..." and
+# changes nothing; `api list --json` keeps its members and gains the catalogue's.
+# Usage: admin_onboarding_test.sh PATH/TO/govesb
+set -euo pipefail
+bin=$1
+work=$(mktemp -d /tmp/govesb-admin-onboarding-test-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+command -v jq >/dev/null || fail "jq is needed: scripts/setup installs it"
+command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed: scripts/setup installs it"
+data=$work/data
+db=$data/govesb.db
+admin() { "$bin" admin --data-dir "$data" "$@"; }
+dump() { sqlite3 "$db" .dump; }
+
+expect_error() {
+  local needle=$1
+  shift
+  local before rc=0
+  before=$(dump)
+  admin "$@" >"$work/out" 2>"$work/err" || rc=$?
+  [ "$rc" -eq 1 ] || fail "$* exited $rc, not 1: $(cat "$work/err")"
+  grep -q "^error: .*$needle" "$work/err" || fail "$*: stderr was: $(cat "$work/err")"
+  [ "$(dump)" = "$before" ] || fail "$* changed the database"
+}
+
+key=$("$bin" keygen --json | jq -r .public_key)
+admin institution add --code RITA --name "Reg Agency" --json >/dev/null
+cid=$(admin system add --institution RITA --name Births --public-key "$key" \
+  --endpoint https://rita.example/esb --json 2>/dev/null | jq -r .client_id)
+admin api add --provider "$cid" --code BRTHCRT --json >/dev/null
+
+# Institutions.
+[ "$(admin institution rename RITA --name "Registration Agency" --json | jq -r .name)" = \
+  "Registration Agency" ] || fail "rename"
+[ "$(admin institution suspend RITA --json | jq -r .suspended)" = true ] || fail "suspend"
+[ "$(admin system show "$cid" --json | jq -r .credential_version)" = 2 ] || fail "tokens kept"
+expect_error "already suspended" institution suspend RITA
+[ "$(admin institution resume RITA --json | jq -r .suspended)" = false ] || fail "resume"
+expect_error "institution 'NOPE' not found" institution suspend NOPE
+
+# The catalogue.
+echo '{"certificateNo":"B-1"}' >"$work/req.json"
+echo '{"openapi":"3.0.3","info":{"title":"Births","version":"1"}}' >"$work/oa.json"
+echo 'not json' >"$work/bad.json"
+out=$(admin api describe BRTHCRT --title "Birth certificates" --description "By number" \
+  --request-example "$work/req.json" --openapi "$work/oa.json" --json)
+[ "$(jq -r .title <<<"$out")" = "Birth certificates" ] || fail "describe: $out"
+[ "$(jq -r .has_openapi <<<"$out")" = true ] || fail "describe openapi: $out"
+expect_error "the request example is not valid JSON" api describe BRTHCRT \
+  --request-example "$work/bad.json"
+expect_error "the OpenAPI document must be a JSON object" api describe BRTHCRT \
+  --openapi "$work/req.json"
+expect_error "nothing to change" api describe BRTHCRT
+head -c 300000 /dev/zero | tr '\0' ' ' >"$work/big.json"
+expect_error "larger than 256 KB" api describe BRTHCRT --openapi "$work/big.json"
+
+[ "$(admin api disable BRTHCRT --json | jq -r .enabled)" = false ] || fail "disable"
+expect_error "already disabled" api disable BRTHCRT
+[ "$(admin api enable BRTHCRT --json | jq -r .enabled)" = true ] || fail "enable"
+
+# `api list --json`: the old members unchanged, the catalogue's added.
+list=$(admin api list --json)
+for member in code provider endpoint endpoint_override timeout_ms mode callback_endpoint \
+  store_bodies rate_per_second rate_burst replay_policy created_at enabled title description \
+  provider_name provider_institution provider_institution_name has_openapi; do
+  jq -e ".[0] | has(\"$member\")" <<<"$list" >/dev/null || fail "api list lacks $member"
+done
+[ "$(jq -r '.[0].provider_institution_name' <<<"$list")" = "Registration Agency" ] ||
+  fail "provider's institution: $list"
+
+# Every change was recorded.
+[ "$(sqlite3 "$db" "SELECT count(*) FROM admin_actions WHERE action IN ('institution.rename',
+  'institution.suspend', 'institution.resume', 'api.describe', 'api.disable', 'api.enable')")" = 6 ] ||
+  fail "actions not recorded"
+echo PASS
