@@ -12,6 +12,7 @@ namespace govesb::apps {
 namespace {
 
 struct ServeArgs {
+  bool admin_listen_given = false;  // the default admin address may be taken: then a warning
   server::ServeOptions options;
   std::string curve = "secp256k1";
   std::string log_level = "info";
@@ -132,6 +133,7 @@ void RunServe(ServeArgs& args) {
   SetUpLogging(args.log_level);
   // (BusServer::Start raises the open-file limit to its hard limit.)
   server::BlockTerminationSignals();
+  args.options.admin_listen_optional = !args.admin_listen_given;
   server::BusServer bus(args.options);
   Status started = bus.Start();
   if (!started.ok()) {
@@ -143,6 +145,10 @@ void RunServe(ServeArgs& args) {
   std::printf("govesb: token URL   %s/gw/govesb-uaa/oauth/token\n", bus.base_url().c_str());
   std::printf("govesb: engine URL  %s/engine/esb\n", bus.base_url().c_str());
   std::printf("govesb: bus public key %s\n", bus.bus_public_key().c_str());
+  if (!bus.admin_base_url().empty()) {
+    std::printf("govesb: admin API   %s/api/v1/ (portal accounts: govesb admin user add)\n",
+                bus.admin_base_url().c_str());
+  }
   if (!bus.ca_file().empty()) {
     std::printf("govesb: clients trust the CA in %s\n", bus.ca_file().c_str());
   }
@@ -164,6 +170,12 @@ void AddServeCommand(CLI::App& app) {
                   "Data directory (registry database, bus key, TLS files)")
       ->capture_default_str();
   cmd->add_option("--listen", args->options.listen, "HOST:PORT to listen on (port 0: any)")
+      ->capture_default_str();
+  args->options.admin_listen = "127.0.0.1:8444";
+  cmd->add_option("--admin-listen", args->options.admin_listen,
+                  "HOST:PORT of the admin API and portal (TLS like the bus; port 0: any), or off. "
+                  "Keep it on the operator's network: the exchange port serves no admin route")
+      ->each([args](const std::string&) { args->admin_listen_given = true; })
       ->capture_default_str();
   cmd->add_flag("--plain-http", args->options.plain_http,
                 "Serve plain HTTP (loopback, or behind a TLS-terminating balancer)");

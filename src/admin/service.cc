@@ -439,8 +439,8 @@ Result<std::vector<registry::Subscription>> AdminService::ListSubscriptions(cons
 Result<std::vector<delivery::DeliveryInfo>> AdminService::ListDeliveries(
     const Actor& actor, const delivery::DeliveryFilter& f) {
   delivery::DeliveryFilter filter = f;
-  if (filter.limit == 0 || filter.limit > 10'000) {
-    return InvalidArgument("limit must be 1 to 10000");
+  if (filter.limit == 0 || filter.limit > 10'000'000) {
+    return InvalidArgument("limit must be 1 to 10000000");
   }
   if (actor.role == Role::kInstitutionAdmin) filter.recipient_institution = actor.institution;
   return delivery::ListDeliveries(db_, filter);

@@ -3,12 +3,19 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <condition_variable>
 #include <future>
 #include <mutex>
 
+#include "accounts/accounts.h"
 #include "admin/journal.h"
+#include "admin/service.h"
+#include "adminapi/api.h"
+#include "adminapi/session_auth.h"
 #include "auth/client_credentials.h"
 #include "auth/token.h"
 #include "base/clock.h"
@@ -59,6 +66,17 @@ struct BusServer::Impl {
   // Moves the admin actions recorded in the registry database (by the CLI, the admin API)
   // into the evidence log, every second and once more at shutdown.
   std::thread admin_evidence;
+  // The admin listener: its own database connection, service layer, accounts, API, I/O thread
+  // and worker threads (the API blocks on SQLite and password hashing).
+  std::unique_ptr<store::Database> admin_db;
+  std::unique_ptr<accounts::LoginGuard> login_guard;
+  std::unique_ptr<admin::AdminService> admin_service;
+  std::unique_ptr<accounts::Accounts> accounts;
+  std::unique_ptr<adminapi::SessionAuthenticator> admin_auth;
+  std::unique_ptr<adminapi::AdminApi> admin_api;
+  std::unique_ptr<http::IoThreads> admin_io;
+  std::unique_ptr<boost::asio::thread_pool> admin_workers;
+  std::unique_ptr<http::HttpServer> admin_server;
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<http::HttpServer> server;
   std::string ca_file;
@@ -128,6 +146,58 @@ void MoveAdminActions(BusServer::Impl& s, store::Database& db) {
   }
 }
 
+// Starts the admin listener on `listen` (HOST:PORT), TLS when `tls` is set.
+Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
+                          std::shared_ptr<boost::asio::ssl::context> tls) {
+  const ServeOptions& o = s.options;
+  http::ServerOptions aopts;
+  GOVESB_RETURN_IF_ERROR(SplitListen(listen, aopts.host, aopts.port));
+  aopts.tls = std::move(tls);
+  aopts.max_body_bytes = 1024 * 1024;  // an OpenAPI document of 256 KB as JSON text, and more
+  aopts.max_connections = 1000;
+  aopts.max_connections_per_address = 64;
+  aopts.read_timeout = o.read_timeout;
+  aopts.handshake_timeout = o.tls_handshake_timeout;
+  store::DatabaseOptions own;
+  own.create = false;
+  own.busy_timeout_ms = 5000;
+  GOVESB_ASSIGN_OR_RETURN(s.admin_db, store::Database::Open(s.data_dir->database_path(), own));
+  s.login_guard = std::make_unique<accounts::LoginGuard>(*s.clock);
+  admin::ServiceOptions service_options;
+  service_options.clock = s.clock;
+  service_options.evidence_archive_dir =
+      o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
+  service_options.bus_key = s.signer->public_key();
+  s.admin_service = std::make_unique<admin::AdminService>(*s.admin_db, service_options);
+  accounts::AccountsOptions account_options;
+  account_options.clock = s.clock;
+  account_options.hash_password = o.admin_password_hasher;
+  account_options.guard = s.login_guard.get();
+  s.accounts = std::make_unique<accounts::Accounts>(*s.admin_db, account_options);
+  s.admin_auth = std::make_unique<adminapi::SessionAuthenticator>(*s.accounts);
+  s.admin_api = std::make_unique<adminapi::AdminApi>(*s.admin_service, s.accounts.get(),
+                                                     *s.admin_auth, s.clock);
+  s.admin_io = std::make_unique<http::IoThreads>(1);
+  s.admin_workers =
+      std::make_unique<boost::asio::thread_pool>(std::max<size_t>(1, o.admin_threads));
+  s.admin_server = std::make_unique<http::HttpServer>(
+      *s.admin_io, std::move(aopts),
+      [api = s.admin_api.get(), workers = s.admin_workers.get()](
+          http::HttpRequest& r) -> boost::asio::awaitable<http::HttpResponse> {
+        // Named, not a temporary inside the co_await expression: GCC 12 destroys such
+        // temporaries twice.
+        auto work = [api, &r]() -> boost::asio::awaitable<http::HttpResponse> {
+          co_return api->Handle(r);
+        };
+        auto pending = boost::asio::co_spawn(*workers, std::move(work), boost::asio::use_awaitable);
+        co_return co_await std::move(pending);
+      });
+  GOVESB_RETURN_IF_ERROR(s.admin_server->Listen());
+  s.admin_server->Start();
+  s.admin_io->Start();
+  return Status::Ok();
+}
+
 }  // namespace
 
 BusServer::BusServer(ServeOptions options) : impl_(std::make_unique<Impl>()) {
@@ -156,6 +226,7 @@ Status BusServer::Start() {
     GOVESB_RETURN_IF_ERROR(delivery::MigrateDeliveryStore(*db));
     GOVESB_RETURN_IF_ERROR(traffic::MigrateTrafficStore(*db));
     GOVESB_RETURN_IF_ERROR(admin::MigrateAdminStore(*db));
+    GOVESB_RETURN_IF_ERROR(accounts::MigrateAccountsStore(*db));
   }
   s.watcher = std::make_unique<registry::SnapshotWatcher>(s.data_dir->database_path());
   GOVESB_RETURN_IF_ERROR(s.watcher->Start());
@@ -193,6 +264,7 @@ Status BusServer::Start() {
     GOVESB_ASSIGN_OR_RETURN(sopts.tls, http::MakeServerTlsContext(cert, key));
   }
 
+  std::shared_ptr<boost::asio::ssl::context> sopts_tls = sopts.tls;  // the admin listener's too
   s.io = std::make_unique<http::IoThreads>(o.io_threads);
   s.credential_checks = std::make_unique<limits::FairWorkPool>(o.credential_checks);
   http::PooledClientOptions copts;
@@ -336,6 +408,20 @@ Status BusServer::Start() {
     });
   }
   s.started = true;
+  if (o.admin_listen != "off") {
+    Status admin = StartAdminListener(s, o.admin_listen, sopts_tls);
+    if (!admin.ok()) {
+      s.admin_server.reset();
+      s.admin_io.reset();
+      if (!o.admin_listen_optional) {
+        Shutdown();
+        return Status(admin.code(),
+                      "the admin listener on " + o.admin_listen + ": " + admin.message());
+      }
+      spdlog::warn("admin listener not started on {}: {} (set --admin-listen HOST:PORT, or off)",
+                   o.admin_listen, admin.message());
+    }
+  }
   return Status::Ok();
 }
 
@@ -343,6 +429,9 @@ void BusServer::Shutdown() {
   Impl& s = *impl_;
   if (!s.started || s.stopped) return;
   s.stopped = true;
+  if (s.admin_server) s.admin_server->Shutdown();
+  if (s.admin_io) s.admin_io->Stop();
+  if (s.admin_workers) s.admin_workers->join();
   s.server->Shutdown();  // in-flight exchanges finish; their durable writes complete
   s.dispatcher->Stop();  // deliveries in flight get a short grace; the rest stay pending
   s.io->Stop();
@@ -401,6 +490,15 @@ std::string BusServer::base_url() const {
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   return std::string(impl_->server->tls() ? "https" : "http") + "://" + host + ":" +
          std::to_string(port());
+}
+
+std::string BusServer::admin_base_url() const {
+  if (!impl_->admin_server) return "";
+  std::string host = impl_->admin_server->host();
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return std::string(impl_->admin_server->tls() ? "https" : "http") + "://" + host + ":" +
+         std::to_string(impl_->admin_server->port());
 }
 
 std::string BusServer::ca_file() const { return impl_->ca_file; }

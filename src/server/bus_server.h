@@ -13,6 +13,7 @@
 #include "engine/guards.h"
 #include "http/admission.h"
 #include "limits/fair_work_pool.h"
+#include "registry/registry.h"
 #include "store/group_commit.h"
 #include "traffic/counters.h"
 
@@ -66,6 +67,16 @@ struct ServeOptions {
       .waiting_per_key = 4,
       .waiting_total = 256,
       .thread_name = "govesb-secrets"};
+  // The admin listener (REST API under /api/v1, later the portal): "off", or HOST:PORT (port 0:
+  // any free port), TLS when the exchange listener is, with the same certificate. It runs on
+  // threads of its own. When `admin_listen_optional`, an address that cannot be bound is
+  // logged and the bus runs without it (the default address of `govesb serve`); otherwise it
+  // fails the start.
+  std::string admin_listen = "off";
+  bool admin_listen_optional = false;
+  size_t admin_threads = 2;
+  // Password hashing of the admin accounts (empty: scrypt; tests pass a fast one).
+  registry::SecretHasher admin_password_hasher;
   // How often the counts of signature variants per system are added to the registry (and at
   // shutdown), where `admin system show` reads them.
   std::chrono::milliseconds usage_flush_interval{10'000};
@@ -94,7 +105,9 @@ class BusServer {
 
   // Valid after Start.
   uint16_t port() const;
-  std::string base_url() const;        // e.g. https://127.0.0.1:8443
+  std::string base_url() const;  // e.g. https://127.0.0.1:8443
+  // The admin listener's base URL ("" when it does not run), e.g. https://127.0.0.1:8444.
+  std::string admin_base_url() const;
   std::string ca_file() const;         // the CA clients should trust ("" with --plain-http or
                                        // a certificate given by the operator)
   std::string bus_public_key() const;  // base64 SPKI

@@ -3,10 +3,12 @@
 // intact.
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <chrono>
 #include <filesystem>
 #include <thread>
 
+#include "accounts/accounts.h"
 #include "admin/journal.h"
 #include "admin/service.h"
 #include "base/encoding.h"
@@ -16,6 +18,7 @@
 #include "evidence/search.h"
 #include "server/bus_server.h"
 #include "store/data_dir.h"
+#include "support/test_http_client.h"
 
 namespace govesb {
 namespace {
@@ -117,6 +120,107 @@ TEST_F(AdminEvidenceTest, ActionsReachTheEvidenceLogOnceWhetherTheBusRanOrNot) {
   auto report = evidence::Verify(*db_, *bus_key_);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_TRUE(report->intact) << report->problem;
+}
+
+// The admin listener over TLS: sign-in with a real account, the session cookie's attributes,
+// CSRF, the record of the change, sign-out, and an API token used and revoked.
+TEST_F(AdminEvidenceTest, TheAdminListenerSignsInChangesWithCsrfAndRecordsWhoDidIt) {
+  auto fast = [](std::string_view s) { return crypto::HashSecretForTest(s); };
+  ASSERT_TRUE(accounts::MigrateAccountsStore(*db_).ok());
+  {
+    accounts::Accounts accounts(*db_, {.clock = nullptr, .hash_password = fast});
+    auto user =
+        accounts.CreateUser(admin::Actor::LocalOperator(), {.email = "ops@ega.go.tz",
+                                                            .display_name = {},
+                                                            .role = admin::Role::kOperator,
+                                                            .institution = {},
+                                                            .password = "a long enough password"});
+    ASSERT_TRUE(user.ok()) << user.status().ToString();
+  }
+  options_.plain_http = false;
+  options_.admin_listen = "127.0.0.1:0";
+  options_.admin_password_hasher = fast;
+  StartBus();
+  const std::string admin = bus_->admin_base_url();
+  ASSERT_EQ(admin.rfind("https://127.0.0.1:", 0), 0u) << admin;
+  const std::string ca = bus_->ca_file();
+  using testing::HttpCall;
+  const std::vector<std::pair<std::string, std::string>> json_type = {
+      {"Content-Type", "application/json"}};
+
+  // The exchange port serves no admin route.
+  auto on_exchange_port = HttpCall("GET", bus_->base_url() + "/api/v1/me", "", {}, ca);
+  ASSERT_TRUE(on_exchange_port.ok());
+  EXPECT_NE(on_exchange_port->status, 200);
+
+  auto wrong = HttpCall("POST", admin + "/api/v1/session",
+                        R"({"email":"ops@ega.go.tz","password":"not it at all"})", json_type, ca);
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_EQ(wrong->status, 401);
+  auto login =
+      HttpCall("POST", admin + "/api/v1/session",
+               R"({"email":"ops@ega.go.tz","password":"a long enough password"})", json_type, ca);
+  ASSERT_TRUE(login.ok());
+  ASSERT_EQ(login->status, 200) << login->body;
+  const std::string set_cookie = login->Header("set-cookie");
+  for (const char* attribute : {"HttpOnly", "Secure", "SameSite=Strict", "Path=/"}) {
+    EXPECT_NE(set_cookie.find(attribute), std::string::npos) << set_cookie;
+  }
+  const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  const std::string csrf(boost::json::parse(login->body).as_object().at("csrf_token").as_string());
+
+  auto add = [&](const std::string& code, bool with_csrf) {
+    std::vector<std::pair<std::string, std::string>> h = {{"Content-Type", "application/json"},
+                                                          {"Cookie", cookie}};
+    if (with_csrf) h.emplace_back("X-CSRF-Token", csrf);
+    return HttpCall("POST", admin + "/api/v1/institutions",
+                    R"({"code":")" + code + R"(","name":"Revenue Authority"})", h, ca);
+  };
+  auto no_csrf = add("TRA", false);
+  ASSERT_TRUE(no_csrf.ok());
+  EXPECT_EQ(no_csrf->status, 403) << no_csrf->body;
+  auto added = add("TRA", true);
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(added->status, 201) << added->body;
+
+  // The change is in the record, with the account, its address and "portal", and reaches the
+  // evidence log.
+  ASSERT_TRUE(EventuallyNothingPending());
+  auto actions = admin::ListActions(*db_, {.object = "institution:TRA"});
+  ASSERT_TRUE(actions.ok());
+  ASSERT_EQ(actions->size(), 1u);
+  EXPECT_EQ((*actions)[0].account, "ops@ega.go.tz");
+  EXPECT_EQ((*actions)[0].via, "portal");
+  EXPECT_EQ((*actions)[0].address, "127.0.0.1");
+  EXPECT_TRUE((*actions)[0].evidenced);
+
+  // An API token, used and revoked.
+  auto token = HttpCall(
+      "POST", admin + "/api/v1/tokens", R"({"name":"nightly"})",
+      {{"Content-Type", "application/json"}, {"Cookie", cookie}, {"X-CSRF-Token", csrf}}, ca);
+  ASSERT_TRUE(token.ok());
+  ASSERT_EQ(token->status, 201) << token->body;
+  boost::json::object t = boost::json::parse(token->body).as_object();
+  const std::string bearer = "Bearer " + std::string(t.at("token").as_string());
+  auto me = HttpCall("GET", admin + "/api/v1/me", "", {{"Authorization", bearer}}, ca);
+  ASSERT_TRUE(me.ok());
+  EXPECT_EQ(me->status, 200) << me->body;
+  auto revoke = HttpCall(
+      "POST", admin + "/api/v1/tokens/" + std::to_string(t.at("id").as_int64()) + "/revoke", "",
+      {{"Cookie", cookie}, {"X-CSRF-Token", csrf}}, ca);
+  ASSERT_TRUE(revoke.ok());
+  EXPECT_EQ(revoke->status, 200) << revoke->body;
+  me = HttpCall("GET", admin + "/api/v1/me", "", {{"Authorization", bearer}}, ca);
+  ASSERT_TRUE(me.ok());
+  EXPECT_EQ(me->status, 401);
+
+  // Sign-out ends the session.
+  auto out = HttpCall("DELETE", admin + "/api/v1/session", "", {{"Cookie", cookie}}, ca);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->status, 200);
+  me = HttpCall("GET", admin + "/api/v1/me", "", {{"Cookie", cookie}}, ca);
+  ASSERT_TRUE(me.ok());
+  EXPECT_EQ(me->status, 401);
 }
 
 }  // namespace
