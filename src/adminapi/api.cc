@@ -866,6 +866,14 @@ AdminApi::AdminApi(admin::AdminService& service, accounts::Accounts* accounts, A
       auth_(auth),
       clock_(clock != nullptr ? *clock : DefaultClock()) {}
 
+void AdminApi::Housekeeping() {
+  std::lock_guard lock(mu_);
+  if (accounts_ == nullptr) return;
+  Result<int64_t> purged = accounts_->PurgeExpiredSessions();
+  if (!purged.ok())
+    spdlog::warn("admin api: ended sessions not purged: {}", purged.status().message());
+}
+
 std::vector<RouteInfo> AdminApi::Routes() {
   std::vector<RouteInfo> out;
   for (const Route& r : AllRoutes()) out.push_back(r.info);

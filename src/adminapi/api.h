@@ -42,6 +42,9 @@ class AdminApi {
 
   http::HttpResponse Handle(const http::HttpRequest& request);
 
+  // Deletes ended sessions (the server calls it every few minutes). Blocks like Handle.
+  void Housekeeping();
+
   // Every route served, for the OpenAPI document's test.
   static std::vector<RouteInfo> Routes();
   // The OpenAPI 3.1 document of this API (served at /api/v1/openapi.json).

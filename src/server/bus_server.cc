@@ -383,31 +383,7 @@ Status BusServer::Start() {
           lock.lock();
         }
       });
-  if (s.evidence) {
-    s.admin_evidence = std::thread([&s, path = s.data_dir->database_path()] {
-      NameThisThread("govesb-admin-ev");
-      store::DatabaseOptions own;
-      own.create = false;
-      own.busy_timeout_ms = 5000;
-      auto db = store::Database::Open(path, own);
-      if (!db.ok()) {
-        spdlog::error("evidence: admin actions: {}", db.status().message());
-        return;
-      }
-      std::unique_lock lock(s.checkpoint_mutex);
-      bool stop = false;
-      while (!stop) {
-        lock.unlock();
-        MoveAdminActions(s, **db);
-        lock.lock();
-        stop = s.checkpoint_wake.wait_for(lock, std::chrono::seconds(1),
-                                          [&] { return s.checkpoint_stop; });
-      }
-      lock.unlock();
-      MoveAdminActions(s, **db);  // the last ones, before the log is sealed
-    });
-  }
-  s.started = true;
+  s.started = true;  // from here on, Shutdown undoes what Start did
   if (o.admin_listen != "off") {
     Status admin = StartAdminListener(s, o.admin_listen, sopts_tls);
     if (!admin.ok()) {
@@ -421,6 +397,31 @@ Status BusServer::Start() {
       spdlog::warn("admin listener not started on {}: {} (set --admin-listen HOST:PORT, or off)",
                    o.admin_listen, admin.message());
     }
+  }
+  if (s.evidence) {
+    s.admin_evidence = std::thread([&s, path = s.data_dir->database_path()] {
+      NameThisThread("govesb-admin-ev");
+      store::DatabaseOptions own;
+      own.create = false;
+      own.busy_timeout_ms = 5000;
+      auto db = store::Database::Open(path, own);
+      if (!db.ok()) {
+        spdlog::error("evidence: admin actions: {}", db.status().message());
+        return;
+      }
+      std::unique_lock lock(s.checkpoint_mutex);
+      bool stop = false;
+      for (int64_t round = 0; !stop; ++round) {
+        lock.unlock();
+        MoveAdminActions(s, **db);
+        if (s.admin_api && round % 300 == 0) s.admin_api->Housekeeping();  // every 5 minutes
+        lock.lock();
+        stop = s.checkpoint_wake.wait_for(lock, std::chrono::seconds(1),
+                                          [&] { return s.checkpoint_stop; });
+      }
+      lock.unlock();
+      MoveAdminActions(s, **db);  // the last ones, before the log is sealed
+    });
   }
   return Status::Ok();
 }

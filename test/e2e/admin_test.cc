@@ -3,6 +3,7 @@
 // intact.
 #include <gtest/gtest.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/json/parse.hpp>
 #include <chrono>
 #include <filesystem>
@@ -221,6 +222,27 @@ TEST_F(AdminEvidenceTest, TheAdminListenerSignsInChangesWithCsrfAndRecordsWhoDid
   me = HttpCall("GET", admin + "/api/v1/me", "", {{"Cookie", cookie}}, ca);
   ASSERT_TRUE(me.ok());
   EXPECT_EQ(me->status, 401);
+}
+
+// The admin address asked for must be free; the default one, when taken, only costs the admin
+// listener (and says so), not the bus.
+TEST_F(AdminEvidenceTest, ATakenAdminAddressFailsTheStartOnlyWhenItWasAskedFor) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor taken(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  options_.admin_listen = "127.0.0.1:" + std::to_string(taken.local_endpoint().port());
+  options_.admin_listen_optional = false;
+  bus_ = std::make_unique<server::BusServer>(options_);
+  Status refused = bus_->Start();
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("admin listener"), std::string::npos) << refused.message();
+  bus_.reset();
+  options_.admin_listen_optional = true;
+  StartBus();
+  EXPECT_EQ(bus_->admin_base_url(), "");
+  auto health = testing::HttpCall("GET", bus_->base_url() + "/health", "", {});
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);
 }
 
 }  // namespace
