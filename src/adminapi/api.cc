@@ -16,6 +16,8 @@
 
 #include "accounts/render.h"
 #include "admin/render.h"
+#include "adminapi/onboarding_routes.h"
+#include "adminapi/route.h"
 #include "adminapi/session_auth.h"
 #include "base/log_safe.h"
 #include "evidence/search.h"
@@ -25,6 +27,24 @@ namespace govesb::adminapi {
 namespace {
 
 namespace json = boost::json;
+
+using internal::AccountsOf;
+using internal::Bool;
+using internal::Context;
+using internal::Created;
+using internal::Ok;
+using internal::OptInt;
+using internal::OptStr;
+using internal::PathInt;
+using internal::QueryInt;
+using internal::Reply;
+using internal::RouteHandler;
+using internal::Rows;
+using internal::Str;
+
+// An anonymous caller's body is bounded well below the listener's limit: it is parsed before
+// anything else is known about the caller.
+constexpr size_t kMaxAnonymousBodyBytes = 256 * 1024;
 
 // ---- errors ----
 
@@ -77,42 +97,6 @@ http::HttpResponse JsonResponse(int status, const json::value& body) {
   return r;
 }
 
-// ---- a request's parts ----
-
-struct Context {
-  admin::AdminService& service;
-  accounts::Accounts* accounts;  // null: no accounts here (the account routes refuse)
-  const Caller& caller;
-  const http::HttpRequest& request;
-  std::map<std::string, std::string, std::less<>> path;   // {name} segments
-  std::map<std::string, std::string, std::less<>> query;  // ?name=value
-  json::object body;
-  int64_t now_ms = 0;
-  int64_t retry_after_s = 0;  // set with a kResourceExhausted refusal
-
-  const admin::Actor& actor() const { return caller.actor; }
-  const std::string& Path(std::string_view name) const { return path.find(name)->second; }
-  std::string Query(std::string_view name) const {
-    auto it = query.find(name);
-    return it == query.end() ? std::string() : it->second;
-  }
-};
-
-struct Reply {
-  int status = 200;
-  json::value body;
-  std::vector<std::pair<std::string, std::string>> headers = {};
-};
-using RouteHandler = std::function<Result<Reply>(Context&)>;
-
-Reply Ok(json::value body) { return Reply{200, std::move(body)}; }
-Reply Created(json::value body) { return Reply{201, std::move(body)}; }
-
-Result<accounts::Accounts*> AccountsOf(Context& c) {
-  if (c.accounts == nullptr) return FailedPrecondition("accounts are not available here");
-  return c.accounts;
-}
-
 // The session cookie: HttpOnly (no script reads it), Secure, SameSite=Strict (no other site
 // sends it), for the whole admin listener; Max-Age 0 clears it.
 std::string SessionCookie(std::string_view token, int64_t max_age_s) {
@@ -126,28 +110,6 @@ Result<admin::Role> RoleOf(const std::string& text) {
   return *role;
 }
 
-// Body members, with errors a person understands.
-Result<std::string> Str(const json::object& o, std::string_view name) {
-  const json::value* v = o.if_contains(name);
-  if (v == nullptr || v->is_null()) {
-    return InvalidArgument("'" + std::string(name) + "' is required");
-  }
-  if (!v->is_string()) return InvalidArgument("'" + std::string(name) + "' must be a string");
-  return std::string(v->get_string());
-}
-Result<std::optional<std::string>> OptStr(const json::object& o, std::string_view name) {
-  const json::value* v = o.if_contains(name);
-  if (v == nullptr || v->is_null()) return std::optional<std::string>();
-  if (!v->is_string()) return InvalidArgument("'" + std::string(name) + "' must be a string");
-  return std::optional<std::string>(std::string(v->get_string()));
-}
-Result<bool> Bool(const json::object& o, std::string_view name) {
-  const json::value* v = o.if_contains(name);
-  if (v == nullptr || !v->is_bool()) {
-    return InvalidArgument("'" + std::string(name) + "' is required: true or false");
-  }
-  return v->get_bool();
-}
 // A number, or the words "default" / "unlimited" for rates (as the CLI takes them).
 Result<std::optional<double>> OptRate(const json::object& o, std::string_view name) {
   const json::value* v = o.if_contains(name);
@@ -161,43 +123,6 @@ Result<std::optional<double>> OptRate(const json::object& o, std::string_view na
   return InvalidArgument("'" + std::string(name) +
                          "' must be a number, \"default\" or \"unlimited\"");
 }
-Result<std::optional<int64_t>> OptInt(const json::object& o, std::string_view name) {
-  const json::value* v = o.if_contains(name);
-  if (v == nullptr || v->is_null()) return std::optional<int64_t>();
-  if (v->is_int64()) return std::optional<int64_t>(v->get_int64());
-  if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
-    return std::optional<int64_t>(static_cast<int64_t>(v->get_uint64()));
-  }
-  return InvalidArgument("'" + std::string(name) + "' must be a whole number");
-}
-Result<int64_t> QueryInt(const Context& c, std::string_view name, int64_t fallback) {
-  std::string text = c.Query(name);
-  if (text.empty()) return fallback;
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return InvalidArgument("the query parameter '" + std::string(name) +
-                           "' must be a whole number");
-  }
-  return value;
-}
-Result<int64_t> PathInt(const Context& c, std::string_view name) {
-  const std::string& text = c.Path(name);
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value <= 0) {
-    return NotFound("no " + std::string(name) + " '" + LogSafe(text) + "'");
-  }
-  return value;
-}
-
-template <typename T>
-json::array Rows(const std::vector<T>& items) {
-  json::array out;
-  for (const T& item : items) out.push_back(admin::ToJson(item));
-  return out;
-}
-
 json::object ActionJson(const admin::ActionRecord& a) {
   json::object o;
   o["id"] = a.id;
@@ -503,6 +428,15 @@ const std::vector<Route>& AllRoutes() {
       GOVESB_ASSIGN_OR_RETURN(auto created, c.service.AddInstitution(c.actor(), code, name));
       return Created(admin::ToJson(created));
     });
+    add("PATCH", "/api/v1/institutions/{code}", internal::RenameInstitution);
+    add("POST", "/api/v1/institutions/{code}/suspend", internal::SuspendInstitution);
+    add("POST", "/api/v1/institutions/{code}/resume", internal::ResumeInstitution);
+
+    // Membership applications: anyone applies; the operator decides.
+    add("POST", "/api/v1/applications", internal::SubmitApplication, /*anonymous=*/true);
+    add("GET", "/api/v1/applications", internal::ListApplications);
+    add("POST", "/api/v1/applications/{id}/accept", internal::AcceptApplication);
+    add("POST", "/api/v1/applications/{id}/refuse", internal::RefuseApplication);
 
     // Systems.
     add("GET", "/api/v1/systems", [](Context& c) -> Result<Reply> {
@@ -606,22 +540,23 @@ const std::vector<Route>& AllRoutes() {
       GOVESB_ASSIGN_OR_RETURN(auto api, c.service.SetApiStoreBodies(c.actor(), c.Path("code"), on));
       return Ok(admin::ToJson(api));
     });
+    add("PUT", "/api/v1/apis/{code}/description", internal::DescribeApi);
+    add("POST", "/api/v1/apis/{code}/disable", internal::DisableApi);
+    add("POST", "/api/v1/apis/{code}/enable", internal::EnableApi);
+    add("GET", "/api/v1/apis/{code}/openapi", internal::GetApiOpenApi);
+
+    // Access requests (grants and subscriptions) and their decisions.
+    add("POST", "/api/v1/access-requests", internal::RequestAccess);
+    add("GET", "/api/v1/access-requests", internal::ListAccessRequests);
 
     // Grants.
     add("GET", "/api/v1/grants", [](Context& c) -> Result<Reply> {
       GOVESB_ASSIGN_OR_RETURN(auto rows, c.service.ListGrants(c.actor()));
       return Ok(Rows(rows));
     });
-    add("POST", "/api/v1/grants/{consumer}/{api}/approve", [](Context& c) -> Result<Reply> {
-      GOVESB_ASSIGN_OR_RETURN(auto g,
-                              c.service.ApproveGrant(c.actor(), c.Path("consumer"), c.Path("api")));
-      return Ok(admin::ToJson(g));
-    });
-    add("POST", "/api/v1/grants/{consumer}/{api}/revoke", [](Context& c) -> Result<Reply> {
-      GOVESB_ASSIGN_OR_RETURN(auto g,
-                              c.service.RevokeGrant(c.actor(), c.Path("consumer"), c.Path("api")));
-      return Ok(admin::ToJson(g));
-    });
+    add("POST", "/api/v1/grants/{consumer}/{api}/approve", internal::ApproveGrant);
+    add("POST", "/api/v1/grants/{consumer}/{api}/refuse", internal::RefuseGrant);
+    add("POST", "/api/v1/grants/{consumer}/{api}/revoke", internal::RevokeGrant);
 
     // Push topics and subscriptions.
     add("GET", "/api/v1/topics", [](Context& c) -> Result<Reply> {
@@ -634,24 +569,15 @@ const std::vector<Route>& AllRoutes() {
       GOVESB_ASSIGN_OR_RETURN(auto t, c.service.AddTopic(c.actor(), publisher, code));
       return Created(admin::ToJson(t));
     });
+    add("PUT", "/api/v1/topics/{code}/description", internal::DescribeTopic);
     add("GET", "/api/v1/subscriptions", [](Context& c) -> Result<Reply> {
       GOVESB_ASSIGN_OR_RETURN(auto rows, c.service.ListSubscriptions(c.actor()));
       return Ok(Rows(rows));
     });
     add("POST", "/api/v1/subscriptions/{subscriber}/{topic}/approve",
-        [](Context& c) -> Result<Reply> {
-          GOVESB_ASSIGN_OR_RETURN(auto endpoint, OptStr(c.body, "endpoint_override"));
-          GOVESB_ASSIGN_OR_RETURN(
-              auto s, c.service.ApproveSubscription(c.actor(), c.Path("subscriber"),
-                                                    c.Path("topic"), endpoint.value_or("")));
-          return Ok(admin::ToJson(s));
-        });
-    add("POST", "/api/v1/subscriptions/{subscriber}/{topic}/revoke",
-        [](Context& c) -> Result<Reply> {
-          GOVESB_ASSIGN_OR_RETURN(auto s, c.service.RevokeSubscription(
-                                              c.actor(), c.Path("subscriber"), c.Path("topic")));
-          return Ok(admin::ToJson(s));
-        });
+        internal::ApproveSubscription);
+    add("POST", "/api/v1/subscriptions/{subscriber}/{topic}/refuse", internal::RefuseSubscription);
+    add("POST", "/api/v1/subscriptions/{subscriber}/{topic}/revoke", internal::RevokeSubscription);
 
     // Deliveries.
     add("GET", "/api/v1/deliveries", [](Context& c) -> Result<Reply> {
@@ -860,11 +786,13 @@ http::HttpResponse ErrorResponse(const Status& status) {
 }
 
 AdminApi::AdminApi(admin::AdminService& service, accounts::Accounts* accounts, Authenticator& auth,
-                   const Clock* clock)
+                   const Clock* clock, store::Database* db)
     : service_(service),
       accounts_(accounts),
       auth_(auth),
-      clock_(clock != nullptr ? *clock : DefaultClock()) {}
+      clock_(clock != nullptr ? *clock : DefaultClock()),
+      db_(db),
+      application_limiter_(clock_, limits::KeyedRateLimiterOptions{.max_keys = 10'000}) {}
 
 void AdminApi::Housekeeping() {
   std::lock_guard lock(mu_);
@@ -931,8 +859,17 @@ http::HttpResponse AdminApi::Handle(const http::HttpRequest& request) {
       if (!csrf.ok()) return ErrorResponse(csrf);
     }
   }
+  if (route->info.anonymous && request.body.size() > kMaxAnonymousBodyBytes) {
+    http::HttpResponse r =
+        ErrorResponse(InvalidArgument("the request body is larger than " +
+                                      std::to_string(kMaxAnonymousBodyBytes / 1024) + " KiB"));
+    r.status = 413;
+    return r;
+  }
   Context context{service_,          accounts_,        caller, request,
                   std::move(params), std::move(query), {},     clock_.NowMillis()};
+  context.db = db_;
+  context.application_limiter = &application_limiter_;
   if (ChangesState(request.method) && !request.body.empty()) {
     boost::system::error_code ec;
     json::value parsed = json::parse(request.body, ec);

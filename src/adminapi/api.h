@@ -23,6 +23,8 @@
 #include "adminapi/auth.h"
 #include "base/clock.h"
 #include "http/types.h"
+#include "limits/keyed_rate_limiter.h"
+#include "store/database.h"
 
 namespace govesb::adminapi {
 
@@ -36,9 +38,12 @@ class AdminApi {
  public:
   // `accounts` (on the same database connection as `service`) serves the session, user and
   // token routes (null: they answer failed_precondition). `clock`: "now" for default time
-  // ranges (nullptr: the system clock).
+  // ranges and the rate of membership applications (nullptr: the system clock). `db`: that one
+  // connection, so that accepting a membership application and creating the institution's
+  // first admin account are one transaction (nullptr: they are two, and an account that
+  // cannot be created is reported in the answer while the acceptance stands).
   AdminApi(admin::AdminService& service, accounts::Accounts* accounts, Authenticator& auth,
-           const Clock* clock = nullptr);
+           const Clock* clock = nullptr, store::Database* db = nullptr);
 
   http::HttpResponse Handle(const http::HttpRequest& request);
 
@@ -56,6 +61,10 @@ class AdminApi {
   accounts::Accounts* accounts_;
   Authenticator& auth_;
   const Clock& clock_;
+  store::Database* db_;
+  // Membership applications (anonymous) per client address: a few a minute
+  // (onboarding_routes.h kApplicationRate), refused with 429 and Retry-After beyond.
+  limits::KeyedRateLimiter application_limiter_;
 };
 
 // The HTTP status and JSON body of an error.

@@ -23,6 +23,9 @@ const admin::Actor kRitaAdmin{
 const admin::Actor kMohAdmin{
     .account = "admin@moh.go.tz", .role = admin::Role::kInstitutionAdmin, .institution = "MOH"};
 const admin::Actor kAuditor{.account = "audit@nao.go.tz", .role = admin::Role::kAuditor};
+// The admin of an institution that joins during a test (the onboarding workflow).
+const admin::Actor kNidaAdmin{
+    .account = "admin@nida.go.tz", .role = admin::Role::kInstitutionAdmin, .institution = "NIDA"};
 
 // Credentials for the tests: `Authorization: Bearer <name>` for API tokens, and
 // `Cookie: session=<name>` with `X-CSRF-Token: csrf-<name>` for browser sessions. The real
@@ -45,6 +48,7 @@ class TestAuthenticator : public Authenticator {
                                 : name == "rita"    ? &kRitaAdmin
                                 : name == "moh"     ? &kMohAdmin
                                 : name == "auditor" ? &kAuditor
+                                : name == "nida"    ? &kNidaAdmin
                                                     : nullptr;
     if (actor == nullptr) return Unauthenticated("that token is not valid (revoked or expired)");
     Caller c;
@@ -81,7 +85,7 @@ class AdminApiTest : public ::testing::Test {
         *db_, accounts::AccountsOptions{.clock = &clock_, .hash_password = [](std::string_view s) {
                                           return crypto::HashSecretForTest(s);
                                         }});
-    api_ = std::make_unique<AdminApi>(*service_, accounts_.get(), auth_, &clock_);
+    api_ = std::make_unique<AdminApi>(*service_, accounts_.get(), auth_, &clock_, db_.get());
     ASSERT_TRUE(service_->AddInstitution(kOperator, "RITA", "Registration Agency").ok());
     ASSERT_TRUE(service_->AddInstitution(kOperator, "MOH", "Ministry of Health").ok());
     rita_ = service_->AddSystem(kOperator, "RITA", "Births", NewKey(), "https://rita/api")
@@ -94,6 +98,22 @@ class AdminApiTest : public ::testing::Test {
     ASSERT_TRUE(service_->AddTopic(kOperator, rita_, "BIRTH2").ok());
     ASSERT_TRUE(service_->ApproveGrant(kOperator, moh_, "BRTH01").ok());
     ASSERT_TRUE(service_->ApproveSubscription(kOperator, moh_, "BIRTHS").ok());
+    // Pending: MOH's requests for BRTH03 and BIRTH3, and NIDA's membership application (id 1).
+    ASSERT_TRUE(service_->AddApi(kOperator, rita_, "BRTH03", {}).ok());
+    ASSERT_TRUE(service_->AddTopic(kOperator, rita_, "BIRTH3").ok());
+    ASSERT_TRUE(service_->RequestAccess(kMohAdmin, moh_, "BRTH03", "clinic records").ok());
+    ASSERT_TRUE(
+        service_->RequestSubscription(kMohAdmin, moh_, "BIRTH3", "clinic notices", "").ok());
+    ASSERT_TRUE(service_
+                    ->ApplyForMembership(admin::Actor::Applicant("admin@nida.go.tz", "10.1.1.1"),
+                                         NidaApplication())
+                    .ok());
+    ASSERT_TRUE(
+        service_
+            ->UpdateApiDescription(
+                kOperator, "BRTH01",
+                {.openapi = R"({"openapi":"3.0.3","info":{"title":"Births","version":"1"}})"})
+            .ok());
     // The accounts of the callers, and one more to manage.
     for (auto [actor, role, institution] :
          {std::tuple{&kOperator, admin::Role::kOperator, ""},
@@ -123,7 +143,7 @@ class AdminApiTest : public ::testing::Test {
     r.method = method;
     r.target = target;
     r.body = body;
-    r.remote_address = "10.9.8.7";
+    r.remote_address = address_;
     if (!who.empty()) {
       if (session) {
         r.headers.emplace_back("cookie", "session=" + who);
@@ -148,6 +168,17 @@ class AdminApiTest : public ::testing::Test {
     return s;
   }
 
+  static registry::NewApplication NidaApplication(std::string code = "NIDA") {
+    return {.institution_code = code,
+            .institution_name = "Identification Authority",
+            .details = "Issues national identity numbers",
+            .contact_name = "Asha Mussa",
+            .contact_email = "admin@nida.go.tz",
+            .contact_phone = "",
+            .planned_systems = {{.name = "Identity", .description = "looks up births"}}};
+  }
+
+  std::string address_ = "10.9.8.7";  // the caller's address in Call
   SimulatedClock clock_;
   crypto::PrivateKey bus_key_ = *crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1);
   std::unique_ptr<store::Database> db_;
@@ -196,6 +227,24 @@ const std::vector<RouteCase>& RouteCases() {
        "/api/v1/institutions",
        R"({"code":"TRA","name":"Revenue"})",
        {201, 403, 403, 403, 401}},
+      {"PATCH",
+       "/api/v1/institutions/MOH",
+       R"({"name":"Ministry of Health, CDGEC"})",
+       {200, 403, 403, 403, 401}},
+      {"POST", "/api/v1/institutions/MOH/suspend", "", {200, 403, 403, 403, 401}},
+      {"POST", "/api/v1/institutions/MOH/resume", "", {409, 403, 403, 403, 401}},
+      {"POST",
+       "/api/v1/applications",
+       R"({"institution_code":"TRA","institution_name":"Revenue Authority","details":"Taxes",)"
+       R"("contact_name":"Juma","contact_email":"it@tra.go.tz",)"
+       R"("planned_systems":[{"name":"Taxpayers","description":"checks births"}]})",
+       {201, 201, 201, 201, 201}},
+      {"GET", "/api/v1/applications?state=pending", "", {200, 403, 403, 200, 401}},
+      {"POST", "/api/v1/applications/1/accept", "", {200, 403, 403, 403, 401}},
+      {"POST",
+       "/api/v1/applications/1/refuse",
+       R"({"reason":"not a public body"})",
+       {200, 403, 403, 403, 401}},
       {"GET", "/api/v1/systems", "", {200, 200, 200, 200, 401}},
       {"POST",
        "/api/v1/systems",
@@ -229,17 +278,53 @@ const std::vector<RouteCase>& RouteCases() {
        {200, 403, 403, 403, 401}},
       {"PUT", "/api/v1/apis/BRTH01/replay", R"({"policy":"refuse"})", {200, 200, 403, 403, 401}},
       {"PUT", "/api/v1/apis/BRTH01/store-bodies", R"({"on":true})", {200, 403, 403, 403, 401}},
+      {"PUT",
+       "/api/v1/apis/BRTH01/description",
+       R"({"title":"Birth record","request_example":{"entryNo":"B-1"}})",
+       {200, 200, 403, 403, 401}},
+      {"POST", "/api/v1/apis/BRTH01/disable", "", {200, 200, 403, 403, 401}},
+      {"POST", "/api/v1/apis/BRTH01/enable", "", {409, 409, 403, 403, 401}},
+      {"GET", "/api/v1/apis/BRTH01/openapi", "", {200, 200, 200, 200, 401}},
+      {"POST",
+       "/api/v1/access-requests",
+       R"({"consumer":"{moh}","api":"BRTH02","purpose":"clinic records"})",
+       {201, 403, 201, 403, 401}},
+      {"POST",
+       "/api/v1/access-requests",
+       R"({"subscriber":"{moh}","topic":"BIRTH2","purpose":"clinic notices"})",
+       {201, 403, 201, 403, 401}},
+      {"GET", "/api/v1/access-requests", "", {200, 200, 200, 200, 401}},
       {"GET", "/api/v1/grants", "", {200, 200, 200, 200, 401}},
       {"POST", "/api/v1/grants/{moh}/BRTH02/approve", "", {200, 200, 403, 403, 401}},
-      {"POST", "/api/v1/grants/{moh}/BRTH01/revoke", "", {200, 200, 200, 403, 401}},
+      {"POST", "/api/v1/grants/{moh}/BRTH03/approve", "", {200, 200, 403, 403, 401}},  // pending
+      {"POST",
+       "/api/v1/grants/{moh}/BRTH03/refuse",
+       R"({"reason":"no legal basis"})",
+       {200, 200, 403, 403, 401}},
+      {"POST",
+       "/api/v1/grants/{moh}/BRTH01/revoke",
+       R"({"reason":"contract ended"})",
+       {200, 200, 200, 403, 401}},
       {"GET", "/api/v1/topics", "", {200, 200, 200, 200, 401}},
       {"POST",
        "/api/v1/topics",
        R"({"publisher":"{rita}","code":"DEATHS"})",
        {201, 201, 403, 403, 401}},
+      {"PUT",
+       "/api/v1/topics/BIRTHS/description",
+       R"({"title":"Births registered","message_example":"{\"entryNo\":\"B-1\"}"})",
+       {200, 200, 403, 403, 401}},
       {"GET", "/api/v1/subscriptions", "", {200, 200, 200, 200, 401}},
       {"POST", "/api/v1/subscriptions/{moh}/BIRTH2/approve", "", {200, 200, 403, 403, 401}},
-      {"POST", "/api/v1/subscriptions/{moh}/BIRTHS/revoke", "", {200, 200, 200, 403, 401}},
+      {"POST", "/api/v1/subscriptions/{moh}/BIRTH3/approve", "", {200, 200, 403, 403, 401}},
+      {"POST",
+       "/api/v1/subscriptions/{moh}/BIRTH3/refuse",
+       R"({"reason":"no legal basis"})",
+       {200, 200, 403, 403, 401}},
+      {"POST",
+       "/api/v1/subscriptions/{moh}/BIRTHS/revoke",
+       R"({"reason":"contract ended"})",
+       {200, 200, 200, 403, 401}},
       {"GET", "/api/v1/deliveries", "", {200, 200, 200, 200, 401}},
       {"GET", "/api/v1/deliveries/99/attempts", "", {404, 404, 404, 404, 401}},
       {"POST", "/api/v1/deliveries/99/redeliver", "", {404, 404, 404, 404, 401}},
@@ -382,7 +467,63 @@ TEST_F(AdminApiTest, BadInputGetsAClearErrorAndChangesNothing) {
   EXPECT_EQ(Call("GET", "/api/v1/nothing-here", "operator").status, 404);
   r = Call("DELETE", "/api/v1/systems", "operator");
   EXPECT_EQ(r.status, 405);
+  // The onboarding routes.
+  struct Bad {
+    std::string method, target, who, body, says;
+  };
+  const std::vector<Bad> bad = {
+      {"POST", "/api/v1/applications", "",
+       R"({"institution_code":"TRA","institution_name":"Revenue","details":"Taxes",)"
+       R"("contact_name":"Juma","contact_email":"it@tra.go.tz"})",
+       "'planned_systems' is required"},
+      {"POST", "/api/v1/applications", "",
+       R"({"institution_code":"TRA","institution_name":"Revenue","details":"Taxes",)"
+       R"("contact_name":"Juma","contact_email":"not an address",)"
+       R"("planned_systems":[{"name":"Taxpayers"}]})",
+       "e-mail"},
+      {"POST", "/api/v1/applications", "",
+       R"({"institution_code":"TRA","institution_name":"Revenue","details":"Taxes",)"
+       R"("contact_name":"Juma","contact_email":"it@tra.go.tz","planned_systems":[]})",
+       "at least one system"},
+      {"GET", "/api/v1/applications?state=maybe", "operator", "", "unknown state"},
+      {"POST", "/api/v1/applications/1/refuse", "operator", "{}", "'reason' is required"},
+      {"POST", "/api/v1/applications/1/refuse", "operator", R"({"reason":"  "})", "reason"},
+      {"POST", "/api/v1/applications/1/accept", "operator", R"({"create_admin_account":"yes"})",
+       "true or false"},
+      {"PATCH", "/api/v1/institutions/MOH", "operator", "{}", "'name' is required"},
+      {"PUT", "/api/v1/apis/BRTH01/description", "rita", "{}", "nothing to change"},
+      {"PUT", "/api/v1/apis/BRTH01/description", "rita", R"({"openapi":{"swagger":"2.0"}})",
+       "openapi"},
+      {"PUT", "/api/v1/apis/BRTH01/description", "rita", R"({"request_example":"{oops"})",
+       "example"},
+      {"PUT", "/api/v1/topics/BIRTHS/description", "rita", "{}", "nothing to change"},
+      {"POST", "/api/v1/access-requests", "moh",
+       R"({"consumer":"{moh}","topic":"BIRTH2","purpose":"x"})", "either"},
+      {"POST", "/api/v1/access-requests", "moh", R"({"consumer":"{moh}","api":"BRTH02"})",
+       "'purpose' is required"},
+      {"GET", "/api/v1/access-requests?state=maybe", "moh", "", "unknown state"},
+      {"POST", "/api/v1/grants/{moh}/BRTH03/refuse", "rita", "{}", "'reason' is required"},
+      {"POST", "/api/v1/grants/{moh}/BRTH03/refuse", "rita", R"({"reason":" "})", "reason"},
+      {"POST", "/api/v1/grants/{moh}/BRTH01/revoke", "rita", "", "'reason' is required"},
+      {"POST", "/api/v1/subscriptions/{moh}/BIRTH3/refuse", "rita", "{}", "'reason' is required"},
+      {"POST", "/api/v1/subscriptions/{moh}/BIRTHS/revoke", "moh", "", "'reason' is required"},
+      {"POST", "/api/v1/subscriptions/{moh}/BIRTH3/approve", "rita",
+       R"({"endpoint_override":"https://moh/elsewhere"})", "requested with its endpoint"},
+  };
+  for (const Bad& b : bad) {
+    r = Call(b.method, Substitute(b.target), b.who, Substitute(b.body));
+    EXPECT_EQ(r.status, 400) << b.method << " " << b.target << ": " << r.body;
+    EXPECT_NE(r.body.find(b.says), std::string::npos)
+        << b.method << " " << b.target << ": " << r.body;
+  }
+  EXPECT_EQ(service_->ListApplications(kOperator, "pending")->size(), 1u);
+  EXPECT_EQ(service_->ListAccessRequests(kOperator)->grants.size(), 1u);
+  EXPECT_EQ(service_->GetApi(kOperator, "BRTH01")->title, "");
   EXPECT_EQ(service_->ListActions(kOperator, {})->size(), before);
+  // An anonymous body is bounded below the listener's limit.
+  r = Call("POST", "/api/v1/applications", "",
+           "{\"details\":\"" + std::string(300'000, 'x') + "\"}");
+  EXPECT_EQ(r.status, 413) << r.body;
   // An unknown token is 401, not anonymous.
   EXPECT_EQ(Call("GET", "/api/v1/me", "forged").status, 401);
 }
@@ -406,6 +547,188 @@ TEST_F(AdminApiTest, ANewSystemsSecretIsShownOnceAndTheActionNamesTheCaller) {
   EXPECT_EQ(list[0].at("via"), "api");
   EXPECT_EQ(list[0].at("action"), "system.add");
   EXPECT_EQ(r.body.find(std::string(list[0].at("detail_sha256").as_string())), std::string::npos);
+}
+
+std::string ApplicationBody(const std::string& code, const std::string& email) {
+  return R"({"institution_code":")" + code + R"(","institution_name":"Applicant )" + code +
+         R"(","details":"A public body","contact_name":"Asha Mussa","contact_email":")" + email +
+         R"(","planned_systems":[{"name":"Identity","description":"looks up births"}]})";
+}
+
+TEST_F(AdminApiTest, MembershipApplicationsAreLimitedPerAddressWithRetryAfter) {
+  address_ = "192.0.2.7";
+  for (const char* code : {"TRA", "ZRA", "BOT"}) {
+    http::HttpResponse r =
+        Call("POST", "/api/v1/applications", "", ApplicationBody(code, "it@example.go.tz"));
+    EXPECT_EQ(r.status, 201) << r.body;
+  }
+  http::HttpResponse refused =
+      Call("POST", "/api/v1/applications", "", ApplicationBody("TPA", "it@example.go.tz"));
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_NE(refused.body.find("resource_exhausted"), std::string::npos) << refused.body;
+  std::string retry_after;
+  for (const auto& [name, value] : refused.headers) {
+    if (name == "Retry-After") retry_after = value;
+  }
+  EXPECT_EQ(retry_after, "20");
+  EXPECT_EQ(service_->ListApplications(kOperator, "pending")->size(), 4u);  // NIDA's and 3
+  // Bad forms count too; another address is not affected; the bucket refills.
+  EXPECT_EQ(Call("POST", "/api/v1/applications", "", "{}").status, 429);
+  address_ = "192.0.2.8";
+  EXPECT_EQ(Call("POST", "/api/v1/applications", "", ApplicationBody("TPA", "it@tpa.go.tz")).status,
+            201);
+  address_ = "192.0.2.7";
+  clock_.Advance(std::chrono::seconds(20));
+  EXPECT_EQ(
+      Call("POST", "/api/v1/applications", "", ApplicationBody("TTCL", "it@ttcl.go.tz")).status,
+      201);
+}
+
+TEST_F(AdminApiTest, AcceptingCreatesTheFirstAdminAccountInTheSameTransaction) {
+  // The contact already has an account: nothing changes, and the answer says why and what to do.
+  ASSERT_TRUE(service_
+                  ->ApplyForMembership(admin::Actor::Applicant("clerk@moh.go.tz", "10.1.1.2"),
+                                       {.institution_code = "ZHC",
+                                        .institution_name = "Zanzibar Health",
+                                        .details = "Health services",
+                                        .contact_name = "Clerk",
+                                        .contact_email = "clerk@moh.go.tz",
+                                        .contact_phone = "",
+                                        .planned_systems = {{.name = "Clinics"}}})
+                  .ok());
+  const size_t actions = service_->ListActions(kOperator, {})->size();
+  http::HttpResponse r = Call("POST", "/api/v1/applications/2/accept", "operator");
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("not accepted and nothing changed"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("create_admin_account"), std::string::npos) << r.body;
+  EXPECT_EQ(service_->ListApplications(kOperator, "pending")->size(), 2u);
+  auto institutions = service_->ListInstitutions(kOperator);
+  ASSERT_TRUE(institutions.ok());
+  for (const registry::Institution& i : *institutions) {
+    EXPECT_NE(i.code, "ZHC");
+  }
+  EXPECT_EQ(service_->ListActions(kOperator, {})->size(), actions);
+  // Without the account: accepted, and the answer says there is none.
+  r = Call("POST", "/api/v1/applications/2/accept", "operator",
+           R"({"create_admin_account":false})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::object accepted = json::parse(r.body).as_object();
+  EXPECT_EQ(accepted.at("application").at("state"), "accepted");
+  EXPECT_EQ(accepted.at("institution").at("code"), "ZHC");
+  EXPECT_TRUE(accepted.at("admin_account").is_null());
+  // NIDA's: the account is created with a one-time password, shown once, that signs in.
+  r = Call("POST", "/api/v1/applications/1/accept", "operator");
+  ASSERT_EQ(r.status, 200) << r.body;
+  accepted = json::parse(r.body).as_object();
+  EXPECT_TRUE(accepted.at("admin_account_error").is_null());
+  const json::object& account = accepted.at("admin_account").as_object();
+  EXPECT_EQ(account.at("email"), "admin@nida.go.tz");
+  EXPECT_EQ(account.at("role"), "institution-admin");
+  EXPECT_EQ(account.at("institution"), "NIDA");
+  std::string password(account.at("one_time_password").as_string());
+  EXPECT_GE(password.size(), 12u);
+  r = Call("POST", "/api/v1/session", "",
+           R"({"email":"admin@nida.go.tz","password":")" + password + R"("})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("must_change_password"), true);
+}
+
+TEST_F(AdminApiTest, WithoutTheSharedConnectionAFailedAccountIsReportedAndTheAcceptanceStands) {
+  AdminApi separate(*service_, accounts_.get(), auth_, &clock_, /*db=*/nullptr);
+  ASSERT_TRUE(accounts_
+                  ->CreateUser(kOperator, {.email = "admin@nida.go.tz",
+                                           .display_name = {},
+                                           .role = admin::Role::kAuditor,
+                                           .institution = {},
+                                           .password = {}})
+                  .ok());
+  http::HttpRequest request;
+  request.method = "POST";
+  request.target = "/api/v1/applications/1/accept";
+  request.authorization = "Bearer operator";
+  request.remote_address = "10.9.8.7";
+  http::HttpResponse r = separate.Handle(request);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::object accepted = json::parse(r.body).as_object();
+  EXPECT_EQ(accepted.at("institution").at("code"), "NIDA");
+  EXPECT_TRUE(accepted.at("admin_account").is_null());
+  EXPECT_NE(std::string(accepted.at("admin_account_error").as_string()).find("POST /api/v1/users"),
+            std::string::npos);
+}
+
+// The onboarding story through the HTTP layer: NIDA applies, the operator accepts, NIDA's
+// admin registers a system and asks for RITA's API, RITA refuses, NIDA asks again, RITA
+// approves; the record of actions names each step's account.
+TEST_F(AdminApiTest, AnInstitutionAppliesIsAcceptedAndGetsAccessAfterARefusal) {
+  ASSERT_TRUE(service_->RefuseApplication(kOperator, 1, "sent twice").ok());  // SetUp's
+  address_ = "198.51.100.4";
+  http::HttpResponse r =
+      Call("POST", "/api/v1/applications", "", ApplicationBody("NIDA", "admin@nida.go.tz"));
+  ASSERT_EQ(r.status, 201) << r.body;
+  const int64_t id = json::parse(r.body).at("id").as_int64();
+  address_ = "10.9.8.7";
+  r = Call("GET", "/api/v1/applications", "operator");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body).as_array().size(), 2u);
+  r = Call("POST", "/api/v1/applications/" + std::to_string(id) + "/accept", "operator");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(json::parse(r.body).at("admin_account").at("one_time_password").as_string().empty());
+  ASSERT_TRUE(accounts_->GetUser(kOperator, "admin@nida.go.tz").ok());
+
+  r = Call("POST", "/api/v1/systems", "nida",
+           R"({"institution":"NIDA","name":"Identity","public_key":")" + NewKey() +
+               R"(","endpoint":"https://nida/api"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string nida(json::parse(r.body).at("client_id").as_string());
+  const std::string ask =
+      R"({"consumer":")" + nida + R"(","api":"BRTH02","purpose":"verify births for IDs"})";
+  r = Call("POST", "/api/v1/access-requests", "nida", ask);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("state"), "pending");
+  r = Call("GET", "/api/v1/access-requests", "rita");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find(nida), std::string::npos) << r.body;  // RITA sees the request to it
+  const std::string grant = "/api/v1/grants/" + nida + "/BRTH02";
+  r = Call("POST", grant + "/refuse", "rita", R"({"reason":"name the legal basis"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("state"), "refused");
+  EXPECT_EQ(json::parse(r.body).at("reason"), "name the legal basis");
+  r = Call("POST", "/api/v1/access-requests", "nida",
+           R"({"consumer":")" + nida +
+               R"j(","api":"BRTH02","purpose":"verify births for IDs (Registration Act s.12)"})j");
+  ASSERT_EQ(r.status, 201) << r.body;
+  r = Call("POST", grant + "/approve", "rita");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::object approved = json::parse(r.body).as_object();
+  EXPECT_EQ(approved.at("state"), "approved");
+  EXPECT_EQ(approved.at("requested_by"), "admin@nida.go.tz");
+  EXPECT_EQ(approved.at("purpose"), "verify births for IDs (Registration Act s.12)");
+  EXPECT_EQ(approved.at("decided_by"), "admin@rita.go.tz");
+
+  r = Call("GET", "/api/v1/actions?limit=1000", "operator");
+  ASSERT_EQ(r.status, 200);
+  std::vector<std::pair<std::string, std::string>> steps;  // oldest first
+  const std::string application = "application:" + std::to_string(id);
+  const json::value actions = json::parse(r.body);
+  for (const json::value& a : actions.as_array()) {
+    const std::string object(a.at("object").as_string());
+    if (object == application || object == "user:admin@nida.go.tz" || object == "system:" + nida ||
+        object == "grant:" + nida + ":BRTH02") {
+      steps.insert(steps.begin(), {std::string(a.at("action").as_string()),
+                                   std::string(a.at("account").as_string())});
+    }
+  }
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"application.submit", "applicant:admin@nida.go.tz"},
+      {"application.accept", "op@ega.go.tz"},
+      {"user.add", "op@ega.go.tz"},
+      {"system.add", "admin@nida.go.tz"},
+      {"grant.request", "admin@nida.go.tz"},
+      {"grant.refuse", "admin@rita.go.tz"},
+      {"grant.request", "admin@nida.go.tz"},
+      {"grant.approve-request", "admin@rita.go.tz"},
+  };
+  EXPECT_EQ(steps, expected) << r.body;
 }
 
 }  // namespace
