@@ -175,8 +175,10 @@ Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
   account_options.guard = s.login_guard.get();
   s.accounts = std::make_unique<accounts::Accounts>(*s.admin_db, account_options);
   s.admin_auth = std::make_unique<adminapi::SessionAuthenticator>(*s.accounts);
+  // The same connection as the service and the accounts: accepting an application and making
+  // its first admin account are one transaction.
   s.admin_api = std::make_unique<adminapi::AdminApi>(*s.admin_service, s.accounts.get(),
-                                                     *s.admin_auth, s.clock);
+                                                     *s.admin_auth, s.clock, s.admin_db.get());
   s.admin_io = std::make_unique<http::IoThreads>(1);
   s.admin_workers =
       std::make_unique<boost::asio::thread_pool>(std::max<size_t>(1, o.admin_threads));
