@@ -30,6 +30,7 @@
 #include "http/io_threads.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "portal/portal.h"
 #include "registry/registry.h"
 #include "registry/snapshot_watcher.h"
 #include "store/data_dir.h"
@@ -186,6 +187,9 @@ Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
       *s.admin_io, std::move(aopts),
       [api = s.admin_api.get(), workers = s.admin_workers.get()](
           http::HttpRequest& r) -> boost::asio::awaitable<http::HttpResponse> {
+        // The API under /api/; everything else is the portal's files (or their 404), served
+        // from memory on the I/O thread.
+        if (!r.Path().starts_with("/api/")) co_return portal::ServeAsset(r);
         // Named, not a temporary inside the co_await expression: GCC 12 destroys such
         // temporaries twice.
         auto work = [api, &r]() -> boost::asio::awaitable<http::HttpResponse> {

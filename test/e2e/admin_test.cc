@@ -154,6 +154,29 @@ TEST_F(AdminEvidenceTest, TheAdminListenerSignsInChangesWithCsrfAndRecordsWhoDid
   ASSERT_TRUE(on_exchange_port.ok());
   EXPECT_NE(on_exchange_port->status, 200);
 
+  // The portal at / of the admin listener (never of the exchange port); /api/ stays the API.
+  auto page = HttpCall("GET", admin + "/", "", {}, ca);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->Header("content-type"), "text/html; charset=utf-8");
+  EXPECT_NE(page->Header("content-security-policy").find("frame-ancestors 'none'"),
+            std::string::npos);
+  EXPECT_NE(page->body.find("/assets/app.js"), std::string::npos);
+  auto script = HttpCall("GET", admin + "/assets/app.js", "", {}, ca);
+  ASSERT_TRUE(script.ok());
+  EXPECT_EQ(script->status, 200);
+  EXPECT_EQ(script->Header("content-type"), "text/javascript; charset=utf-8");
+  auto traversal = HttpCall("GET", admin + "/assets/%2e%2e/index.html", "", {}, ca);
+  ASSERT_TRUE(traversal.ok());
+  EXPECT_EQ(traversal->status, 404);
+  auto unknown_route = HttpCall("GET", admin + "/api/v1/no-such-thing", "", {}, ca);
+  ASSERT_TRUE(unknown_route.ok());
+  EXPECT_EQ(unknown_route->status, 404);
+  EXPECT_EQ(unknown_route->Header("content-type"), "application/json");
+  auto exchange_root = HttpCall("GET", bus_->base_url() + "/", "", {}, ca);
+  ASSERT_TRUE(exchange_root.ok());
+  EXPECT_EQ(exchange_root->body.find("/assets/app.js"), std::string::npos);
+
   auto wrong = HttpCall("POST", admin + "/api/v1/session",
                         R"({"email":"ops@ega.go.tz","password":"not it at all"})", json_type, ca);
   ASSERT_TRUE(wrong.ok());
