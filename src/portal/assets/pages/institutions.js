@@ -77,12 +77,11 @@ export async function render(root, ctx) {
                () => ask('applications.accept_title', 'applications.accept_text',
                          {code: r.institution_code, email: r.contact_email},
                          {action: async () => {
+                           // The bus creates the institution and its first admin account in
+                           // one transaction, and answers the account with its one-time
+                           // password (admin_account), shown once.
                            const accepted = await api.post(`/applications/${api.seg(r.id)}/accept`);
-                           const admin = accepted && accepted.one_time_password ? accepted :
-                               await api.post('/users', {email: r.contact_email,
-                                                         role: 'institution-admin',
-                                                         institution: r.institution_code,
-                                                         display_name: r.contact_name});
+                           const admin = (accepted && accepted.admin_account) || {};
                            await ctx.refresh();
                            document.querySelector('[data-testid="institutions-shown"]')?.append(
                                secretBox('users.one_time_title',
