@@ -275,7 +275,9 @@ class PageMaker {
         &start);
     GOVESB_RETURN_IF_ERROR(read);
     for (auto run = runs.rbegin(); run != runs.rend() && !full(); ++run) {
-      if (over_budget()) return true;
+      // At least one run: the entries passed over above may have met the bound already, and
+      // the next page must start below something read.
+      if (run != runs.rbegin() && over_budget()) return true;
       GOVESB_RETURN_IF_ERROR(ReadRun(*run));
     }
     if (!full()) Passed(first);

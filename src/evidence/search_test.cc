@@ -308,6 +308,9 @@ TEST_F(SearchTest, TheUnindexedTailIsReadNewestFirstUntilThePageIsFull) {
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->records.size(), 4u);
   EXPECT_EQ(page->records[0].record.kind, "response");
+  exchange.max_examined = 100;  // met by the entries passed over: the one found still comes
+  EXPECT_EQ(AllPages(exchange),
+            Expected([](const Record& r) { return r.request_id == "req-1234"; }));
   // Every page, newest first, and with a reading bound that stops inside the tail: every
   // record once, in order.
   size_t unbounded_pages = 0;
