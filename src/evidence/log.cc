@@ -1,5 +1,7 @@
 #include "evidence/log.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -852,7 +854,55 @@ Result<std::unique_ptr<EvidenceLog>> EvidenceLog::Open(store::Database& db,
       std::unique_ptr<SegmentWriter> segments,
       SegmentWriter::Open(SegmentDirFor(db.path()), fallback, sealed_through, database_through,
                           SegmentWriter::Options{max_segment_bytes}));
-  return std::unique_ptr<EvidenceLog>(new EvidenceLog(writer, signer, std::move(segments)));
+  std::unique_ptr<EvidenceLog> log(new EvidenceLog(writer, signer, std::move(segments)));
+  GOVESB_RETURN_IF_ERROR(log->ForgetIndexPastTip(db));
+  return log;
+}
+
+Status EvidenceLog::ForgetIndexPastTip(store::Database& db) {
+  const int64_t tip = segments_->tip().seq;
+  int64_t indexed = 0;
+  {
+    GOVESB_ASSIGN_OR_RETURN(
+        store::Statement state,
+        db.Prepare("SELECT max((SELECT indexed_through FROM evidence_index_state WHERE id = 1),"
+                   " (SELECT indexed_through FROM evidence_search_state WHERE id = 1))"));
+    GOVESB_ASSIGN_OR_RETURN(bool row, state.Step());
+    if (row) indexed = state.ColumnInt64(0);
+  }
+  if (indexed <= tip) return Status::Ok();
+  spdlog::warn(
+      "evidence: the indexes reached record {} but the log now ends at record {} (its end was "
+      "cut off on opening): their rows after it are removed, and the records written from now "
+      "on are indexed in their place",
+      indexed, tip);
+  // Through the writer (synchronous=FULL): durable before anything is appended, so that no
+  // row can outlive this and point at a later record of the same number.
+  auto stored = std::make_shared<std::promise<Status>>();
+  auto future = stored->get_future();
+  writer_.Submit(
+      [tip](store::WriteContext& ctx) -> Status {
+        // A block that reached past the tip goes whole: search then reads its records left
+        // from the files until they are indexed again (user id rows are inserted once).
+        static constexpr std::array<std::string_view, 5> kForget = {
+            "DELETE FROM evidence_index WHERE first_seq > ?1",
+            "UPDATE evidence_index_state SET indexed_through = ?1 WHERE indexed_through > ?1",
+            "DELETE FROM evidence_user_index WHERE first_seq > ?1",
+            "DELETE FROM evidence_blocks WHERE last_seq > ?1",
+            "UPDATE evidence_search_state SET indexed_through = max("
+            "coalesce((SELECT max(last_seq) FROM evidence_blocks), 0),"
+            " coalesce((SELECT max(last_seq) FROM evidence_archives), 0))"
+            " WHERE indexed_through > ?1"};
+        for (std::string_view sql : kForget) {
+          GOVESB_ASSIGN_OR_RETURN(store::Statement * step, ctx.Prepared(sql));
+          GOVESB_RETURN_IF_ERROR(step->Reset());
+          GOVESB_RETURN_IF_ERROR(step->Bind(1, tip));
+          GOVESB_RETURN_IF_ERROR(step->Run());
+        }
+        return Status::Ok();
+      },
+      [stored](const Status& s) { stored->set_value(s); });
+  return future.get();
 }
 
 EvidenceLog::EvidenceLog(store::GroupCommitWriter& writer, const crypto::Signer& signer,
@@ -920,7 +970,18 @@ void NoteRecords(const SegmentEntry& e, int64_t& min_at, int64_t& max_at,
 }  // namespace
 
 Status EvidenceLog::IndexSealed(store::Database& reader, size_t chunk) {
+  return IndexThrough(reader, chunk, /*committed=*/false);
+}
+
+Status EvidenceLog::IndexCommitted(store::Database& reader, size_t chunk) {
+  return IndexThrough(reader, chunk, /*committed=*/true);
+}
+
+Status EvidenceLog::IndexThrough(store::Database& reader, size_t chunk, bool committed) {
   std::lock_guard lock(reading_mutex_);
+  // Every record up to here is whole in the files and will not be cut off (read before the
+  // checkpoint, which never seals past it).
+  const int64_t durable = segments_->durable_seq();
   int64_t request_from = 0;  // request ids are indexed through here
   int64_t search_from = 0;   // user ids and blocks through here (0 on a log from before them)
   int64_t sealed_through = 0;
@@ -943,8 +1004,9 @@ Status EvidenceLog::IndexSealed(store::Database& reader, size_t chunk) {
     GOVESB_ASSIGN_OR_RETURN(bool sealed, last.Step());
     if (sealed) sealed_through = last.ColumnInt64(1);
   }
+  const int64_t up_to = committed ? durable : sealed_through;  // indexed through here
   const int64_t from = std::min(request_from, search_from);
-  if (from >= sealed_through) return Status::Ok();
+  if (from >= up_to) return Status::Ok();
   // Stores a chunk and where indexing stands, as one write job; waits for it. Chunks keep each
   // job short, so that the writer's commits are not held up.
   auto store = [this](IndexChunk c, int64_t through) -> Status {
@@ -1001,7 +1063,7 @@ Status EvidenceLog::IndexSealed(store::Database& reader, size_t chunk) {
   Status read = ForEachLiveEntry(
       segments_->dir(), from + 1,
       [&](const SegmentEntry& e) -> Result<bool> {
-        if (e.last_seq > sealed_through) return false;
+        if (e.last_seq > up_to) return false;
         if (e.first_seq <= from) return true;
         if (e.first_seq > request_from) {
           pending.requests.push_back({std::string(e.request_id), e.first_seq, e.last_seq});
@@ -1039,7 +1101,7 @@ Status EvidenceLog::IndexSealed(store::Database& reader, size_t chunk) {
   GOVESB_RETURN_IF_ERROR(read);
   GOVESB_RETURN_IF_ERROR(stored);
   close_block();
-  return store(std::move(pending), sealed_through);
+  return store(std::move(pending), up_to);
 }
 
 // ---- verification ----

@@ -214,14 +214,26 @@ class EvidenceLog {
   // Records committed after the snapshot wait for the next checkpoint.
   Status CheckpointFrom(store::Database& reader, int64_t now_ms);
 
-  // Adds the request ids of sealed records not indexed yet to evidence_index (what `audit
-  // prove` and `audit query --request-id` look up), reading them on this thread and storing
-  // them through the writer in jobs of `chunk` entries. Blocks until stored.
+  // Adds the records sealed so far and not indexed yet to the indexes: evidence_index (request
+  // ids: what `audit prove` and `audit query --request-id` look up), evidence_user_index and
+  // evidence_blocks (search.h), reading them on this thread and storing them through the
+  // writer in jobs of `chunk` entries. Blocks until stored.
   Status IndexSealed(store::Database& reader, size_t chunk = 2048);
+  // The same for every record committed so far (durable: SegmentWriter::durable_seq), sealed or
+  // not, so that a search reads from the files only what was written since (the server calls
+  // it every second). Safe for records not sealed yet: recovery never drops a committed record
+  // but when the files were damaged, and Open then removes the index rows past the log's end.
+  Status IndexCommitted(store::Database& reader, size_t chunk = 2048);
 
  private:
   EvidenceLog(store::GroupCommitWriter& writer, const crypto::Signer& signer,
               std::unique_ptr<SegmentWriter> segments);
+  // Indexes the records not indexed yet: the sealed ones, or all the committed ones.
+  Status IndexThrough(store::Database& reader, size_t chunk, bool committed);
+  // On opening: the index rows of records past the log's tip (cut off by recovery after they
+  // were indexed, when they were committed but not sealed) are removed, and where indexing
+  // stands is moved back, in one durable write job, before anything is appended.
+  Status ForgetIndexPastTip(store::Database& db);
 
   struct PendingAppend {
     PreparedRecords prepared;

@@ -50,8 +50,8 @@ Status EvidenceMaintenance::Round(store::Database& reader) {
       IsFileFailure(first)) {
     return first;
   }
-  // The request ids of the records sealed so far, for proofs and queries.
-  step("indexing", log_.IndexSealed(reader));
+  // The records committed so far (sealed ones included), for proofs, queries and search.
+  step("indexing", log_.IndexCommitted(reader));
   if (options_.retention_ms > 0 && first.ok()) {
     // Retention: whole checkpoints older than it move into archive files.
     ArchiveOptions archive;
@@ -69,7 +69,18 @@ Status EvidenceMaintenance::Round(store::Database& reader) {
 Status EvidenceMaintenance::RunRound(store::Database& reader) {
   const int64_t now = clock_.NowMillis();
   if (now < next_round_ms_) return Status::Ok();  // backing off after a file failure
-  Status status = Round(reader);
+  return Settle(now, Round(reader));
+}
+
+Status EvidenceMaintenance::RunIndexing(store::Database& reader) {
+  const int64_t now = clock_.NowMillis();
+  if (now < next_round_ms_) return Status::Ok();  // backing off after a file failure
+  Status status = log_.IndexCommitted(reader);
+  if (!status.ok()) Failed("indexing", status);
+  return Settle(now, std::move(status));
+}
+
+Status EvidenceMaintenance::Settle(int64_t now, Status status) {
   if (IsFileFailure(status)) {
     ++file_failures_;
     // The interval times 2, 4, 8 ... (the caller's timer already waits one interval).
@@ -79,7 +90,8 @@ Status EvidenceMaintenance::RunRound(store::Database& reader) {
     return status;
   }
   if (status.ok() && file_failures_ > 0) {
-    spdlog::info("evidence: checkpoints work again after {} failed round(s)", file_failures_);
+    spdlog::info("evidence: checkpoints and indexing work again after {} failed round(s)",
+                 file_failures_);
   }
   if (status.ok()) last_logged_.clear();
   file_failures_ = 0;

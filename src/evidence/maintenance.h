@@ -13,8 +13,10 @@ namespace govesb::evidence {
 
 // The evidence log's upkeep, one round at a time on the bus's evidence thread (one thread
 // calls it): seal the records written since the last checkpoint (EvidenceLog::CheckpointFrom),
-// index them (IndexSealed), and archive the checkpoints older than the retention
-// (ArchiveSealed), on the thread's own connection `reader`.
+// index the committed records (IndexCommitted), and archive the checkpoints older than the
+// retention (ArchiveSealed), on the thread's own connection `reader`; and between those
+// rounds, every `index_interval_ms`, index the records committed since (RunIndexing), so that a
+// search reads from the files only the last second or so of records, not a whole interval's.
 //
 // A round that fails on a file (IsFileFailure: "cannot open the evidence segment ...: Too many
 // open files") is not damage and is not reported as damage: it is logged once per kind of
@@ -25,7 +27,8 @@ namespace govesb::evidence {
 class EvidenceMaintenance {
  public:
   struct Options {
-    int64_t interval_ms = 60'000;  // between rounds (the caller's timer)
+    int64_t interval_ms = 60'000;      // between rounds (the caller's timer)
+    int64_t index_interval_ms = 1000;  // between indexings (the caller's timer)
     int64_t max_backoff_ms = 10 * 60'000;
     int64_t retention_ms = 0;  // 0: nothing is archived
     std::string archive_dir;   // where archives go (with retention)
@@ -37,6 +40,11 @@ class EvidenceMaintenance {
   // Runs one round now, unless a back-off after a file failure says to wait (then nothing is
   // done and the result is Ok). The result is the round's first failure.
   Status RunRound(store::Database& reader);
+  // Between rounds, every index_interval_ms (the caller's timer): only the indexing of the
+  // records committed since the last (EvidenceLog::IndexCommitted: one read of them, their rows
+  // stored through the writer). Nothing while backing off; a file failure backs off as a
+  // round's does.
+  Status RunIndexing(store::Database& reader);
 
   // When the next round may run (the clock's ms); 0 when no back-off is pending.
   int64_t next_round_ms() const { return next_round_ms_; }
@@ -46,6 +54,8 @@ class EvidenceMaintenance {
  private:
   Status Round(store::Database& reader);
   void Failed(const char* step, const Status& status);
+  // The back-off after a round or indexing that ended with `status` at `now`.
+  Status Settle(int64_t now, Status status);
 
   EvidenceLog& log_;
   const Clock& clock_;

@@ -164,6 +164,61 @@ TEST_F(EvidenceMaintenanceTest, FileFailuresBackOffAreLoggedOnceAndPass) {
   EXPECT_EQ(recovered, 1);
 }
 
+TEST_F(EvidenceMaintenanceTest, IndexingBetweenRoundsCoversCommittedRecordsWithoutSealing) {
+  EvidenceMaintenance upkeep(*log_, clock_, {});
+  ASSERT_TRUE(Exchange("b").ok());
+  ASSERT_TRUE(upkeep.RunIndexing(*reader_).ok());
+  EXPECT_EQ(Checkpoints(), 0u) << "indexing only";
+  auto state = db_->Prepare(
+      "SELECT (SELECT indexed_through FROM evidence_index_state),"
+      " (SELECT indexed_through FROM evidence_search_state),"
+      " (SELECT count(*) FROM evidence_index WHERE request_id = 'b')");
+  ASSERT_TRUE(state.ok() && *state->Step());
+  EXPECT_EQ(state->ColumnInt64(0), 4) << "both exchanges' records";
+  EXPECT_EQ(state->ColumnInt64(1), 4);
+  EXPECT_EQ(state->ColumnInt64(2), 1);
+  ASSERT_TRUE(state->Reset().ok());  // its snapshot ends
+  // A round after it seals them; the index is not made twice.
+  ASSERT_TRUE(upkeep.RunRound(*reader_).ok());
+  EXPECT_EQ(Checkpoints(), 1u);
+  auto rows = db_->Prepare("SELECT count(*) FROM evidence_index");
+  ASSERT_TRUE(rows.ok() && *rows->Step());
+  EXPECT_EQ(rows->ColumnInt64(0), 2);
+}
+
+TEST_F(EvidenceMaintenanceTest, IndexingThatCannotOpenAFileBacksOff) {
+  GOVESB_SKIP_WITHOUT_DESCRIPTORS_UNDER_SANITIZERS();
+  EvidenceMaintenance::Options o;
+  o.interval_ms = 1000;
+  EvidenceMaintenance upkeep(*log_, clock_, o);
+  LogCapture log;
+  Status indexed = Status::Ok();
+  {
+    NoMoreFiles limit;
+    indexed = upkeep.RunIndexing(*reader_);
+  }
+  EXPECT_EQ(indexed.code(), StatusCode::kUnavailable) << indexed.message();
+  EXPECT_EQ(upkeep.file_failures(), 1);
+  EXPECT_EQ(upkeep.next_round_ms(), clock_.NowMillis() + 1000);
+  EXPECT_TRUE(upkeep.RunIndexing(*reader_).ok()) << "waits";
+  EXPECT_TRUE(FindLiveExchange(*db_, "a").ok());
+  auto state = db_->Prepare("SELECT indexed_through FROM evidence_search_state");
+  ASSERT_TRUE(state.ok() && *state->Step());
+  EXPECT_EQ(state->ColumnInt64(0), 0) << "nothing tried while backing off";
+  clock_.Advance(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(upkeep.RunIndexing(*reader_).ok());
+  EXPECT_EQ(upkeep.file_failures(), 0);
+  ASSERT_TRUE(state->Reset().ok());
+  ASSERT_TRUE(*state->Step());
+  EXPECT_EQ(state->ColumnInt64(0), 2);
+  int warnings = 0;
+  for (const std::string& line : log.Lines()) {
+    EXPECT_EQ(line.find("is damaged"), std::string::npos) << line;
+    if (line.find("[warning]") != std::string::npos) ++warnings;
+  }
+  EXPECT_EQ(warnings, 1);
+}
+
 TEST_F(EvidenceMaintenanceTest, DamageIsStillDamage) {
   // A segment file whose first line was changed: damage, reported as such every round, no
   // back-off.

@@ -15,6 +15,10 @@ namespace {
 
 constexpr std::string_view kCursorPrefix = "s";
 
+// Entries per run of the unindexed tail read at a time, newest first (as evidence_blocks: about
+// 256 KB of synchronous exchanges).
+constexpr size_t kTailRunEntries = 256;
+
 // "s<seq>": the records numbered below seq.
 std::string MakeCursor(int64_t below) { return std::string(kCursorPrefix) + std::to_string(below); }
 
@@ -211,29 +215,73 @@ class PageMaker {
     if (full()) page_.next_cursor = MakeCursor(page_.records.back().seq);
   }
 
-  // The live records after the indexed ones (first and later), read from the files.
-  Status ReadTail(const IndexState& st) {
+  // A run of consecutive entries of one segment file: an indexed block, or part of the tail.
+  struct Run {
+    int64_t first = 0;  // its first record
+    int64_t last = 0;   // its last record
+    int64_t segment = 0;
+    uint64_t start = 0;  // where its first entry starts in the file
+  };
+
+  // The matching records of one run, onto the page.
+  Status ReadRun(const Run& run) {
+    Status read = ForEachSegmentEntry(
+        dir_ + "/" + SegmentFileName(run.segment),
+        [&](const SegmentEntry& e) -> Result<bool> {
+          if (e.first_seq > run.last) return false;
+          if (e.first_seq >= run.first) GOVESB_RETURN_IF_ERROR(TakeEntry(e, chunk_));
+          return true;
+        },
+        run.start);
+    GOVESB_RETURN_IF_ERROR(read);
+    Give(chunk_);
+    Passed(run.first);
+    return Status::Ok();
+  }
+
+  // The live records after the indexed ones (first and later), read from the files newest
+  // first: where their entries are (runs of up to kTailRunEntries consecutive entries; only
+  // those of the request id looked up, if any), then the runs from the newest, until the page
+  // is full: "the latest 50" reads the last run, not the whole tail. True when the reading
+  // bound stopped it.
+  Result<bool> ReadTail(const IndexState& st) {
     const int64_t first = st.indexed_through + 1;
-    if (first >= below_) return Status::Ok();
-    std::vector<FoundRecord> chunk;
+    if (first >= below_) return false;
     EntryCursor start;
     if (st.last_block_last == st.indexed_through && st.last_block_segment > 0) {
       start = EntryCursor{dir_ + "/" + SegmentFileName(st.last_block_segment),
                           static_cast<uint64_t>(st.last_block_end), first};
     }
-    Passed(first);
+    std::vector<Run> runs;
+    size_t in_run = 0;
     Status read = ForEachLiveEntry(
         dir_, first,
         [&](const SegmentEntry& e) -> Result<bool> {
           if (e.first_seq >= below_) return false;
           if (e.first_seq < first) return true;
-          GOVESB_RETURN_IF_ERROR(TakeEntry(e, chunk));
+          if (!f_.request_id.empty() && e.request_id != f_.request_id) {
+            page_.examined += e.last_seq - e.first_seq + 1;  // a cheap rejection, whole
+            return true;
+          }
+          if (runs.empty() || in_run >= kTailRunEntries || runs.back().segment != e.segment ||
+              runs.back().last + 1 != e.first_seq) {
+            runs.push_back(Run{e.first_seq, e.last_seq, e.segment, e.start});
+            in_run = 0;
+          }
+          runs.back().last = e.last_seq;
+          ++in_run;
           return true;
         },
         &start);
     GOVESB_RETURN_IF_ERROR(read);
-    Give(chunk);
-    return Status::Ok();
+    for (auto run = runs.rbegin(); run != runs.rend() && !full(); ++run) {
+      // At least one run: the entries passed over above may have met the bound already, and
+      // the next page must start below something read.
+      if (run != runs.rbegin() && over_budget()) return true;
+      GOVESB_RETURN_IF_ERROR(ReadRun(*run));
+    }
+    if (!full()) Passed(first);
+    return false;
   }
 
   // The entry of the live log that starts with record `first_seq` (indexed: through its block).
@@ -314,7 +362,6 @@ class PageMaker {
     GOVESB_RETURN_IF_ERROR(blocks.Bind(3, below_));
     GOVESB_RETURN_IF_ERROR(blocks.Bind(4, f_.from_ms));
     GOVESB_RETURN_IF_ERROR(blocks.Bind(5, f_.to_ms));
-    std::vector<FoundRecord> chunk;
     while (!full()) {
       if (over_budget()) return true;
       GOVESB_ASSIGN_OR_RETURN(bool row, blocks.Step());
@@ -322,19 +369,9 @@ class PageMaker {
         Passed(st.archived + 1);  // the blocks left out cannot hold a match
         break;
       }
-      const int64_t first = blocks.ColumnInt64(0);
-      const int64_t last = blocks.ColumnInt64(1);
-      Status read = ForEachSegmentEntry(
-          dir_ + "/" + SegmentFileName(blocks.ColumnInt64(2)),
-          [&](const SegmentEntry& e) -> Result<bool> {
-            if (e.first_seq > last) return false;
-            if (e.first_seq >= first) GOVESB_RETURN_IF_ERROR(TakeEntry(e, chunk));
-            return true;
-          },
-          static_cast<uint64_t>(blocks.ColumnInt64(3)));
-      GOVESB_RETURN_IF_ERROR(read);
-      Give(chunk);
-      Passed(first);
+      GOVESB_RETURN_IF_ERROR(
+          ReadRun(Run{blocks.ColumnInt64(0), blocks.ColumnInt64(1), blocks.ColumnInt64(2),
+                      static_cast<uint64_t>(blocks.ColumnInt64(3))}));
     }
     return false;
   }
@@ -389,6 +426,7 @@ class PageMaker {
   const std::string dir_;
   SearchPage page_;
   std::vector<size_t> hits_;
+  std::vector<FoundRecord> chunk_;  // a run's matches, oldest first
   std::optional<store::Statement> block_lookup_;
   int64_t scanned_down_to_ = 0;  // every record from here up to below_ was examined
 };
@@ -406,7 +444,11 @@ Result<SearchPage> Search(store::Database& db, const SearchFilter& filter,
   PageMaker page(db, filter, below);
   if (filter.from_ms >= filter.to_ms) return page.Take();
   // Newest first: the records not indexed yet, the indexed live ones, the archives.
-  GOVESB_RETURN_IF_ERROR(page.ReadTail(st));
+  GOVESB_ASSIGN_OR_RETURN(bool tail_stopped, page.ReadTail(st));
+  if (tail_stopped) {
+    page.Stop();
+    return page.Take();
+  }
   if (page.full()) return page.Take();
   if (!filter.request_id.empty() || !filter.user_id.empty()) {
     GOVESB_RETURN_IF_ERROR(page.ReadIndexedRows(st));

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <functional>
 #include <utility>
 
 #include "evidence/archive.h"
+#include "evidence/records.h"
 #include "evidence/test_log_fixture.h"
 
 namespace govesb::evidence {
@@ -162,11 +164,17 @@ TEST_F(SearchTest, EachFilterBeforeAndAfterIndexing) {
     }
   };
   run_all("read from the files");
+  // Indexed before a checkpoint seals them (what the evidence thread does every second).
+  ASSERT_TRUE(log_->IndexCommitted(*db_).ok());
+  EXPECT_TRUE(ListCheckpoints(*db_).value().empty());
+  run_all("through the indexes, not sealed yet");
+  AddExchanges(60, 25);  // a tail again, after the committed ones indexed
+  run_all("the indexes and a tail");
   ASSERT_TRUE(SealAndIndex().ok());
   run_all("through the indexes");
   auto users = db_->Prepare("SELECT count(*) FROM evidence_user_index");
   ASSERT_TRUE(users.ok() && *users->Step());
-  EXPECT_EQ(users->ColumnInt64(0), 12) << "one row per exchange of a person";
+  EXPECT_EQ(users->ColumnInt64(0), 17) << "one row per exchange of a person";
 }
 
 TEST_F(SearchTest, PagesNeverRepeatNorSkipAcrossTailIndexAndArchives) {
@@ -280,6 +288,120 @@ TEST_F(SearchTest, AnExistingLogIsIndexedAfterTheMigration) {
   auto rows = db_->Prepare("SELECT count(*) FROM evidence_index");
   ASSERT_TRUE(rows.ok() && *rows->Step());
   EXPECT_EQ(rows->ColumnInt64(0), 300) << "request ids indexed once";
+}
+
+TEST_F(SearchTest, TheUnindexedTailIsReadNewestFirstUntilThePageIsFull) {
+  Open(crypto::Curve::kSecp256k1);
+  AddExchanges(0, 100);
+  ASSERT_TRUE(log_->IndexCommitted(*db_).ok());
+  AddExchanges(100, 2000);  // 8000 records, not indexed
+  SearchFilter latest;
+  latest.page_size = 50;
+  auto page = Search(*db_, latest, archive_dir_);
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  ASSERT_EQ(page->records.size(), 50u);
+  EXPECT_EQ(page->records.front().seq, 8400);
+  EXPECT_LE(page->examined, 4 * 256) << "the newest run of entries, not the whole tail";
+  SearchFilter exchange;
+  exchange.request_id = "req-1234";
+  page = Search(*db_, exchange, archive_dir_);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->records.size(), 4u);
+  EXPECT_EQ(page->records[0].record.kind, "response");
+  exchange.max_examined = 100;  // met by the entries passed over: the one found still comes
+  EXPECT_EQ(AllPages(exchange),
+            Expected([](const Record& r) { return r.request_id == "req-1234"; }));
+  // Every page, newest first, and with a reading bound that stops inside the tail: every
+  // record once, in order.
+  size_t unbounded_pages = 0;
+  for (int64_t bound : {int64_t{0}, int64_t{700}}) {
+    SearchFilter all;
+    all.page_size = 300;
+    all.max_examined = bound;
+    EXPECT_EQ(AllPages(all), Expected([](const Record&) { return true; })) << bound;
+    SearchFilter rare;  // one exchange in 35: two records of it
+    rare.outcome = "PERMISSION_DENIED";
+    rare.code = "NIDA01";
+    rare.page_size = 20;
+    rare.max_examined = bound;
+    size_t pages = 0;
+    EXPECT_EQ(AllPages(rare, &pages), Expected([](const Record& r) {
+                return r.outcome == "PERMISSION_DENIED" && r.code == "NIDA01";
+              }))
+        << bound;
+    if (bound == 0) {
+      unbounded_pages = pages;
+    } else {
+      EXPECT_GT(pages, unbounded_pages) << "the bound cut the tail's reading";
+    }
+  }
+}
+
+// A committed record is cut off on opening only when the files were damaged after the last
+// checkpoint (a torn end); records indexed before that must not stay in the indexes, which
+// would then point at the records written later under the same numbers.
+TEST_F(SearchTest, IndexRowsPastALogEndCutOffOnOpeningAreRemoved) {
+  Open(crypto::Curve::kSecp256k1);
+  AddExchanges(0, 50);
+  ASSERT_TRUE(SealAndIndex().ok());
+  AddExchanges(50, 30);  // records 201-320: committed, indexed, not sealed
+  ASSERT_TRUE(log_->IndexCommitted(*db_).ok());
+  // Damage in the entry of req-60 (records 241-244): it and all after it are cut off.
+  log_.reset();
+  auto files = ListSegments(SegmentDir()).value();
+  ASSERT_EQ(files.size(), 1u);
+  uint64_t damaged_at = 0;
+  ASSERT_TRUE(ForEachSegmentEntry(files[0].path, [&](const SegmentEntry& e) -> Result<bool> {
+                if (e.first_seq == 241) damaged_at = e.end - 40;  // in its hashes
+                return true;
+              }).ok());
+  ASSERT_GT(damaged_at, 0u);
+  {
+    std::fstream f(files[0].path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(damaged_at));
+    f.put('\x55');
+  }
+  log_ = EvidenceLog::Open(*db_, *writer_, *signer_).value();
+  appended_.resize(240);
+  // Other exchanges under the numbers cut off, then more.
+  AddExchanges(500, 40);
+  for (auto [table, column] : {std::pair{"evidence_index_state", "indexed_through"},
+                               {"evidence_search_state", "indexed_through"}}) {
+    auto state = db_->Prepare(std::string("SELECT ") + column + " FROM " + table);
+    ASSERT_TRUE(state.ok() && *state->Step());
+    EXPECT_LE(state->ColumnInt64(0), 240) << table;
+  }
+  auto rows = db_->Prepare(
+      "SELECT (SELECT count(*) FROM evidence_index WHERE first_seq > 240),"
+      " (SELECT count(*) FROM evidence_user_index WHERE first_seq > 240),"
+      " (SELECT count(*) FROM evidence_blocks WHERE last_seq > 240)");
+  ASSERT_TRUE(rows.ok() && *rows->Step());
+  EXPECT_EQ(rows->ColumnInt64(0) + rows->ColumnInt64(1) + rows->ColumnInt64(2), 0);
+  auto check = [&](const char* when) {
+    SearchFilter all;
+    all.page_size = 500;
+    EXPECT_EQ(AllPages(all), Expected([](const Record&) { return true; })) << when;
+    SearchFilter gone;
+    gone.request_id = "req-70";  // cut off
+    EXPECT_TRUE(AllPages(gone).empty()) << when;
+    SearchFilter person;
+    person.user_id = "person-1";  // some cut off, some new
+    EXPECT_EQ(AllPages(person), Expected([](const Record& r) { return r.user_id == "person-1"; }))
+        << when;
+    auto found = FindLiveExchange(*db_, "req-510");
+    ASSERT_TRUE(found.ok());
+    ASSERT_EQ(found->size(), 1u) << when;
+    EXPECT_EQ(found->front(), std::make_pair(int64_t{281}, int64_t{284})) << when;
+    EXPECT_TRUE(FindLiveExchange(*db_, "req-70").value().empty()) << when;
+  };
+  check("indexed up to the new end");
+  ASSERT_TRUE(log_->IndexCommitted(*db_).ok());
+  check("indexed again");
+  ASSERT_TRUE(SealAndIndex().ok());
+  check("sealed");
+  auto report = Verify(*db_, signer_->public_key(), archive_dir_);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->intact) << report->problem;
 }
 
 TEST_F(SearchTest, RefusesInputOutOfBounds) {

@@ -335,7 +335,12 @@ Status BusServer::Start() {
         std::chrono::duration_cast<std::chrono::milliseconds>(o.evidence_retention).count();
     upkeep.archive_dir =
         o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
-    s.checkpointer = std::thread([&s, interval = o.checkpoint_interval, upkeep,
+    // Indexing every second between rounds (RunIndexing), so that a search reads at most
+    // about a second of records from the files.
+    const auto tick = std::min<std::chrono::milliseconds>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(o.checkpoint_interval),
+        std::chrono::milliseconds(upkeep.index_interval_ms));
+    s.checkpointer = std::thread([&s, interval = o.checkpoint_interval, tick, upkeep,
                                   path = s.data_dir->database_path()]() mutable {
       // A connection of its own: the checkpoint's reading and signing, and archiving, happen
       // here; the group-commit writer only stores a checkpoint, and archiving's short delete
@@ -350,14 +355,25 @@ Status BusServer::Start() {
       // Rounds that cannot open a file (out of file descriptors) back off and are not damage.
       evidence::EvidenceMaintenance maintenance(*s.evidence, *s.clock, upkeep);
       std::unique_lock lock(s.checkpoint_mutex);
-      while (!s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; })) {
-        if (!db.ok()) {
+      if (!db.ok()) {
+        while (!s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; })) {
           s.evidence->Checkpoint(s.clock->NowMillis(), [](const Status& st) {
             if (!st.ok()) spdlog::error("evidence: checkpoint failed: {}", st.message());
           });
-          continue;
         }
-        (void)maintenance.RunRound(**db);  // logs its failures itself
+        return;
+      }
+      auto next_round = std::chrono::steady_clock::now() + interval;
+      while (!s.checkpoint_wake.wait_for(lock, tick, [&] { return s.checkpoint_stop; })) {
+        lock.unlock();
+        // Both log their failures themselves.
+        if (std::chrono::steady_clock::now() >= next_round) {
+          next_round = std::chrono::steady_clock::now() + interval;
+          (void)maintenance.RunRound(**db);
+        } else {
+          (void)maintenance.RunIndexing(**db);
+        }
+        lock.lock();
       }
     });
   }
