@@ -6,9 +6,10 @@
 #
 # The tests of the modules in GOVESB_CONCURRENCY_MODULES run threads against each other (the
 # group-commit writer, the delivery dispatcher and queue, the HTTP server and client, the
-# evidence log's writer, the snapshot watcher): they carry the label `concurrency` too, and
+# evidence log's writer, the snapshot watcher, the fair work pool and sharded limiters, the
+# traffic counters): they carry the label `concurrency` too, and
 # `make test-tsan` runs them under ThreadSanitizer (with the `e2e` tests).
-set(GOVESB_CONCURRENCY_MODULES store delivery http evidence registry)
+set(GOVESB_CONCURRENCY_MODULES store delivery http evidence registry limits traffic)
 function(govesb_module name)
   cmake_parse_arguments(M "" "" "SOURCES;DEPS;TESTS;TEST_DEPS" ${ARGN})
   add_library(govesb_${name} STATIC ${M_SOURCES})
