@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include <regex>
+#include <cctype>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace govesb::portal {
 namespace {
@@ -135,34 +137,100 @@ TEST(Portal, AnythingElseIs404EvenTraversal) {
   }
 }
 
+// Plain scanning (no std::regex: GCC 12 warns falsely inside it under the sanitizers).
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Every absolute http(s) URL in `text`, up to a space, quote, bracket or parenthesis.
+std::vector<std::string> Urls(const std::string& lower) {
+  std::vector<std::string> out;
+  for (size_t at = lower.find("http"); at != std::string::npos; at = lower.find("http", at + 1)) {
+    size_t rest = at + 4;
+    if (rest < lower.size() && lower[rest] == 's') ++rest;
+    if (lower.compare(rest, 3, "://") != 0) continue;
+    size_t end = lower.find_first_of(" \t\r\n\"'`)<>", rest);
+    out.push_back(lower.substr(at, end == std::string::npos ? std::string::npos : end - at));
+  }
+  return out;
+}
+
+size_t SkipSpaces(const std::string& s, size_t i) {
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  return i;
+}
+
+// src= / href= / action= whose quoted value starts with "//" (protocol-relative: external).
+bool HasProtocolRelativeReference(const std::string& lower) {
+  for (std::string_view attribute : {"src", "href", "action"}) {
+    for (size_t at = lower.find(attribute); at != std::string::npos;
+         at = lower.find(attribute, at + 1)) {
+      size_t i = SkipSpaces(lower, at + attribute.size());
+      if (i >= lower.size() || lower[i] != '=') continue;
+      i = SkipSpaces(lower, i + 1);
+      if (i < lower.size() && (lower[i] == '"' || lower[i] == '\'')) ++i;
+      if (lower.compare(i, 2, "//") == 0) return true;
+    }
+  }
+  return false;
+}
+
 // Nothing is fetched from anywhere else at run time: no file names an external URL. The one
 // allowed absolute URL is the SVG namespace name, which is an identifier, never fetched.
 TEST(Portal, NoAssetReferencesAnExternalUrl) {
-  const std::regex url(R"(https?://[^\s"'`)<>]*)", std::regex::icase);
   for (const Asset& a : EmbeddedAssets()) {
-    std::string text(a.bytes);
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), url);
-         it != std::sregex_iterator(); ++it) {
-      EXPECT_EQ(it->str(), "http://www.w3.org/2000/svg") << a.path;
+    const std::string text = Lower(a.bytes);
+    for (const std::string& url : Urls(text)) {
+      EXPECT_EQ(url, "http://www.w3.org/2000/svg") << a.path;
     }
-    // Protocol-relative references (src="//host/...") are external too.
-    const std::regex relative(R"((src|href|action)\s*=\s*["']//)", std::regex::icase);
-    EXPECT_FALSE(std::regex_search(text, relative)) << a.path;
+    EXPECT_FALSE(HasProtocolRelativeReference(text)) << a.path;
     EXPECT_EQ(text.find("@import"), std::string::npos) << a.path;
   }
+  // The scanners find what they look for.
+  EXPECT_EQ(Urls(Lower("<script src=\"https://cdn.example/x.js\">")).size(), 1u);
+  EXPECT_TRUE(HasProtocolRelativeReference(Lower("<img src = '//cdn.example/x.png'>")));
+}
+
+// Each <script> tag of an HTML text loads a file (has src=).
+bool HasInlineScript(const std::string& lower) {
+  for (size_t at = lower.find("<script"); at != std::string::npos;
+       at = lower.find("<script", at + 1)) {
+    size_t end = lower.find('>', at);
+    if (lower.substr(at, end == std::string::npos ? std::string::npos : end - at).find("src=") ==
+        std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// An inline event handler: whitespace, "on", letters, optional spaces, '='.
+bool HasInlineHandler(const std::string& lower) {
+  for (size_t i = 0; i + 3 < lower.size(); ++i) {
+    if (!std::isspace(static_cast<unsigned char>(lower[i])) || lower.compare(i + 1, 2, "on") != 0) {
+      continue;
+    }
+    size_t j = i + 3;
+    while (j < lower.size() && lower[j] >= 'a' && lower[j] <= 'z') ++j;
+    if (j == i + 3) continue;
+    j = SkipSpaces(lower, j);
+    if (j < lower.size() && lower[j] == '=') return true;
+  }
+  return false;
 }
 
 // No inline script (the policy would block it) and no inline event handlers.
 TEST(Portal, ThePageHasNoInlineScript) {
-  std::string page(FindAsset("/index.html")->bytes);
-  const std::regex inline_script(R"(<script(?![^>]*\bsrc=)[^>]*>)", std::regex::icase);
-  EXPECT_FALSE(std::regex_search(page, inline_script));
-  const std::regex handler(R"(\son[a-z]+\s*=)", std::regex::icase);
+  EXPECT_FALSE(HasInlineScript(Lower(FindAsset("/index.html")->bytes)));
   for (const Asset& a : EmbeddedAssets()) {
     if (a.path.ends_with(".html")) {
-      EXPECT_FALSE(std::regex_search(std::string(a.bytes), handler)) << a.path;
+      EXPECT_FALSE(HasInlineHandler(Lower(a.bytes))) << a.path;
     }
   }
+  EXPECT_TRUE(HasInlineScript(Lower("<script>alert(1)</script>")));
+  EXPECT_TRUE(HasInlineHandler(Lower("<button onclick = \"x()\">")));
 }
 
 }  // namespace
