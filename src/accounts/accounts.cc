@@ -65,11 +65,6 @@ CREATE INDEX api_tokens_by_user ON api_tokens(user_id, id);
 )sql";
 constexpr std::array<std::string_view, 1> kMigrations = {kSchemaV1};
 
-const Clock& DefaultClock() {
-  static const SystemClock clock;  // stateless
-  return clock;
-}
-
 }  // namespace
 
 namespace internal {

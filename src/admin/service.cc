@@ -14,11 +14,6 @@ namespace {
 
 namespace json = boost::json;
 
-const Clock& DefaultClock() {
-  static const SystemClock clock;  // stateless
-  return clock;
-}
-
 std::string SystemObject(std::string_view client_id) { return "system:" + std::string(client_id); }
 
 }  // namespace

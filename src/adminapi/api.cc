@@ -765,11 +765,6 @@ bool Matches(const std::vector<std::string>& pattern, const std::vector<std::str
   return true;
 }
 
-const Clock& DefaultClock() {
-  static const SystemClock clock;
-  return clock;
-}
-
 bool ChangesState(std::string_view method) { return method != "GET" && method != "HEAD"; }
 
 }  // namespace

@@ -25,6 +25,12 @@ class SystemClock final : public Clock {
   }
 };
 
+// The one system clock of the process (stateless), for components whose clock is optional.
+inline const Clock& DefaultClock() {
+  static const SystemClock clock;
+  return clock;
+}
+
 // A clock that moves only when told to. For tests.
 class SimulatedClock final : public Clock {
  public:

@@ -210,11 +210,6 @@ CREATE INDEX membership_applications_by_state ON membership_applications(state, 
 constexpr std::array<std::string_view, 6> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
                                                          kSchemaV4, kSchemaV5, kSchemaV6};
 
-const Clock& DefaultClock() {
-  static const SystemClock clock;  // stateless
-  return clock;
-}
-
 using internal::MustFindApi;
 using internal::MustFindSystem;
 using internal::MustFindTopic;
