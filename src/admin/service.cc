@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json/object.hpp>
+#include <unordered_set>
 #include <utility>
 
 #include "admin/policy.h"
@@ -100,6 +101,16 @@ Result<registry::NewSystem> AdminService::AddSystem(const Actor& actor,
   return created;
 }
 
+Result<AdminService::OwnSystems> AdminService::OwnSystemsOf(const Actor& actor) {
+  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::System> systems, ListSystems(actor));
+  OwnSystems own;
+  for (const registry::System& system : systems) {
+    own.ids.insert(system.id);
+    own.client_ids.insert(system.client_id);
+  }
+  return own;
+}
+
 Result<std::vector<registry::System>> AdminService::ListSystems(const Actor& actor) {
   GOVESB_ASSIGN_OR_RETURN(std::vector<registry::System> all, registry_.ListSystems());
   if (actor.role != Role::kInstitutionAdmin) return all;
@@ -193,15 +204,10 @@ Result<std::vector<registry::SignatureUsage>> AdminService::ListSignatureUsage(
   GOVESB_ASSIGN_OR_RETURN(std::vector<registry::SignatureUsage> all,
                           registry_.ListSignatureUsage());
   if (actor.role != Role::kInstitutionAdmin) return all;
-  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::System> own, ListSystems(actor));
+  GOVESB_ASSIGN_OR_RETURN(OwnSystems own, OwnSystemsOf(actor));
   std::vector<registry::SignatureUsage> out;
   for (registry::SignatureUsage& u : all) {
-    for (const registry::System& s : own) {
-      if (s.id == u.system_id) {
-        out.push_back(std::move(u));
-        break;
-      }
-    }
+    if (own.ids.contains(u.system_id)) out.push_back(std::move(u));
   }
   return out;
 }
@@ -318,23 +324,17 @@ Result<registry::Grant> AdminService::RevokeGrant(const Actor& actor,
 Result<std::vector<registry::Grant>> AdminService::ListGrants(const Actor& actor) {
   GOVESB_ASSIGN_OR_RETURN(std::vector<registry::Grant> all, registry_.ListGrants());
   if (actor.role != Role::kInstitutionAdmin) return all;
-  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::System> own, ListSystems(actor));
+  GOVESB_ASSIGN_OR_RETURN(OwnSystems own, OwnSystemsOf(actor));
   GOVESB_ASSIGN_OR_RETURN(std::vector<registry::Api> apis, registry_.ListApis());
-  auto owns_system = [&](std::string_view client_id) {
-    for (const registry::System& s : own) {
-      if (s.client_id == client_id) return true;
-    }
-    return false;
-  };
-  auto owns_api = [&](std::string_view code) {
-    for (const registry::Api& a : apis) {
-      if (a.code == code) return owns_system(a.provider_client_id);
-    }
-    return false;
-  };
+  std::unordered_set<std::string> own_apis;
+  for (const registry::Api& a : apis) {
+    if (own.client_ids.contains(a.provider_client_id)) own_apis.insert(a.code);
+  }
   std::vector<registry::Grant> out;
   for (registry::Grant& g : all) {
-    if (owns_system(g.consumer_client_id) || owns_api(g.api_code)) out.push_back(std::move(g));
+    if (own.client_ids.contains(g.consumer_client_id) || own_apis.contains(g.api_code)) {
+      out.push_back(std::move(g));
+    }
   }
   return out;
 }
@@ -406,24 +406,16 @@ Result<registry::Subscription> AdminService::RevokeSubscription(
 Result<std::vector<registry::Subscription>> AdminService::ListSubscriptions(const Actor& actor) {
   GOVESB_ASSIGN_OR_RETURN(std::vector<registry::Subscription> all, registry_.ListSubscriptions());
   if (actor.role != Role::kInstitutionAdmin) return all;
-  GOVESB_ASSIGN_OR_RETURN(std::vector<registry::System> own, ListSystems(actor));
+  GOVESB_ASSIGN_OR_RETURN(OwnSystems own, OwnSystemsOf(actor));
   GOVESB_ASSIGN_OR_RETURN(std::vector<registry::Topic> topics, registry_.ListTopics());
-  auto owns_system = [&](std::string_view client_id) {
-    for (const registry::System& s : own) {
-      if (s.client_id == client_id) return true;
-    }
-    return false;
-  };
-  auto owns_topic = [&](std::string_view code) {
-    for (const registry::Topic& t : topics) {
-      if (t.code == code) return owns_system(t.publisher_client_id);
-    }
-    return false;
-  };
+  std::unordered_set<std::string> own_topics;
+  for (const registry::Topic& t : topics) {
+    if (own.client_ids.contains(t.publisher_client_id)) own_topics.insert(t.code);
+  }
   std::vector<registry::Subscription> out;
-  for (registry::Subscription& s : all) {
-    if (owns_system(s.subscriber_client_id) || owns_topic(s.topic_code)) {
-      out.push_back(std::move(s));
+  for (registry::Subscription& sub : all) {
+    if (own.client_ids.contains(sub.subscriber_client_id) || own_topics.contains(sub.topic_code)) {
+      out.push_back(std::move(sub));
     }
   }
   return out;

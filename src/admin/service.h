@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "admin/actor.h"
@@ -237,6 +238,12 @@ class AdminService {
   Result<std::string> InstitutionOfTopic(std::string_view code);
   Result<std::string> InstitutionOfDelivery(int64_t delivery_id);
 
+  // The systems an actor sees (an institution-admin: its own), by id and by client id.
+  struct OwnSystems {
+    std::unordered_set<int64_t> ids;
+    std::unordered_set<std::string> client_ids;
+  };
+  Result<OwnSystems> OwnSystemsOf(const Actor& actor);
   // The client ids an institution-admin may see exchanges of, within `asked` (all of them when
   // `asked` is empty); false when the answer is "none".
   Result<bool> RestrictToOwnSystems(const Actor& actor, std::vector<std::string>& systems);

@@ -175,15 +175,6 @@ Result<AccessChange> MakeChange(AccessOp op, std::string_view by, std::string_vi
   return change;
 }
 
-Status ValidateAccessState(std::string_view state) {
-  if (state.empty() || state == kAccessPending || state == kAccessApproved ||
-      state == kAccessRefused || state == kAccessRevoked) {
-    return Status::Ok();
-  }
-  return InvalidArgument("unknown state " + Quoted(state) +
-                         ": use pending, approved, refused or revoked");
-}
-
 }  // namespace
 
 // ---- grants ----

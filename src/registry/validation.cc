@@ -272,4 +272,13 @@ Status ValidatePhone(std::string_view phone) {
   return Status::Ok();
 }
 
+Status ValidateAccessState(std::string_view state) {
+  if (state.empty() || state == kAccessPending || state == kAccessApproved ||
+      state == kAccessRefused || state == kAccessRevoked) {
+    return Status::Ok();
+  }
+  return InvalidArgument("unknown state '" + std::string(state) + "'" +
+                         ": use pending, approved, refused or revoked");
+}
+
 }  // namespace govesb::registry

@@ -28,6 +28,8 @@ Status ValidateRatePerSecond(double rate, std::string_view what = "rate");
 Status ValidateRateBurst(double burst, std::string_view what = "burst");
 // A signature variant's name as recorded in signature_usage: 1-32 of [a-z0-9-].
 Status ValidateSignatureVariantName(std::string_view variant);
+// A state of grants and subscriptions to list by: "" (any), pending, approved, refused, revoked.
+Status ValidateAccessState(std::string_view state);
 // A display name: trimmed of surrounding whitespace, non-empty, at most 200 bytes, no control
 // characters. Returns the trimmed name. `what` names the field in messages ("system name").
 Result<std::string> NormalizeName(std::string_view name, std::string_view what);
