@@ -124,6 +124,15 @@ void FlushSignatureUsage(BusServer::Impl& s) {
   }
 }
 
+// A listener's base URL as clients reach it ("0.0.0.0" as loopback, IPv6 in brackets).
+std::string BaseUrl(const http::HttpServer& server) {
+  std::string host = server.host();
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return std::string(server.tls() ? "https" : "http") + "://" + host + ":" +
+         std::to_string(server.port());
+}
+
 // Moves every admin action not yet in the evidence log into it (one writer job per 500).
 void MoveAdminActions(BusServer::Impl& s, store::Database& db) {
   for (int round = 0; round < 100; ++round) {
@@ -507,21 +516,10 @@ traffic::TrafficCounters* BusServer::traffic() const { return impl_->traffic.get
 
 uint16_t BusServer::port() const { return impl_->server ? impl_->server->port() : 0; }
 
-std::string BusServer::base_url() const {
-  std::string host = impl_->server->host();
-  if (host == "0.0.0.0") host = "127.0.0.1";
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return std::string(impl_->server->tls() ? "https" : "http") + "://" + host + ":" +
-         std::to_string(port());
-}
+std::string BusServer::base_url() const { return BaseUrl(*impl_->server); }
 
 std::string BusServer::admin_base_url() const {
-  if (!impl_->admin_server) return "";
-  std::string host = impl_->admin_server->host();
-  if (host == "0.0.0.0") host = "127.0.0.1";
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return std::string(impl_->admin_server->tls() ? "https" : "http") + "://" + host + ":" +
-         std::to_string(impl_->admin_server->port());
+  return impl_->admin_server ? BaseUrl(*impl_->admin_server) : std::string();
 }
 
 std::string BusServer::ca_file() const { return impl_->ca_file; }
