@@ -35,7 +35,8 @@ Actor Actor::LocalOperator() {
                .role = Role::kOperator,
                .institution = "",
                .address = "local",
-               .via = "cli"};
+               .via = "cli",
+               .applicant = false};
 }
 
 Actor Actor::Applicant(std::string_view contact_email, std::string_view address) {
@@ -43,7 +44,10 @@ Actor Actor::Applicant(std::string_view contact_email, std::string_view address)
                .role = Role::kAuditor,
                .institution = "",
                .address = std::string(address),
-               .via = "portal"};
+               .via = "portal",
+               .applicant = true};
 }
+
+std::string_view Actor::RecordedRole() const { return applicant ? "applicant" : RoleName(role); }
 
 }  // namespace govesb::admin

@@ -27,13 +27,17 @@ struct Actor {
   std::string institution = std::string();  // the institution's code (institution-admin only)
   std::string address = std::string();      // the client's address, "local" for the CLI
   std::string via = std::string();          // "cli", "api" or "portal"
+  bool applicant = false;  // no account: an institution applying to join (see Applicant())
+
+  // The role the journal records: RoleName(role), or "applicant" for an applicant.
+  std::string_view RecordedRole() const;
 
   // The operator at the bus's own machine (the admin CLI): the OS user running it.
   static Actor LocalOperator();
   // Someone applying for membership (AdminService::ApplyForMembership) through the portal, who
-  // has no account yet: recorded as account "applicant:<contact e-mail>" with the least role
-  // (auditor, no institution) and via "portal". Such an actor is built for that one call only;
-  // never authenticate a session as it.
+  // has no account yet: recorded as account "applicant:<contact e-mail>", role "applicant", via
+  // "portal". Its policy role is the least one (auditor, no institution), but such an actor is
+  // built for that one call only; never authenticate a session as it.
   static Actor Applicant(std::string_view contact_email, std::string_view address);
 };
 

@@ -69,7 +69,7 @@ Result<ActionRecord> RecordAction(store::Database& db, const Actor& actor, int64
   r.request_id = crypto::NewRequestId();
   r.at_ms = at_ms;
   r.account = actor.account;
-  r.role = std::string(RoleName(actor.role));
+  r.role = std::string(actor.RecordedRole());
   r.institution = actor.institution;
   r.address = actor.address;
   r.via = actor.via;

@@ -365,6 +365,7 @@ TEST_F(AdminServiceTest, AnAcceptedApplicationCreatesTheInstitutionAndNamesItsCo
   auto submitted = service_->ListActions(kOperator, {.object = "application:1"});
   ASSERT_EQ(submitted->size(), 1u);
   EXPECT_EQ((*submitted)[0].account, "applicant:asha@tra.go.tz");
+  EXPECT_EQ((*submitted)[0].role, "applicant");  // not the policy role it acts with
   EXPECT_EQ((*submitted)[0].via, "portal");
 
   auto accepted = service_->AcceptApplication(kOperator, 1);

@@ -192,8 +192,10 @@ export function table(kind, columns, rows, {key, actions, caption} = {}) {
                      : h('td', {'data-label': t(c.key)}, v);
     });
     const tr = h('tr', {testid: kind + '-row', dataset: {key: key ? key(r) : ''}}, cells);
-    if (actions) tr.append(h('td', {class: 'actions', 'data-label': t('table.actions')},
-                             actions(r)));
+    if (actions) {
+      tr.append(h('td', {'data-label': t('table.actions')},
+                  h('div', {class: 'actions'}, actions(r))));
+    }
     return tr;
   });
   return h('div', {class: 'table-wrap'},
@@ -293,6 +295,20 @@ export function secretBox(titleKey, pairs) {
   box.append(button('secret-dismiss', 'secret.dismiss', () => box.remove(),
                     {kind: 'secondary'}));
   return box;
+}
+
+// A section whose content (a form) stays folded until its button opens it, so that the list
+// the page is about comes first. The button's testid is `${testid}-open`.
+export function foldedSection(titleKey, testid, openKey, ...children) {
+  const area = h('div', {id: testid + '-area', hidden: true}, children);
+  const open = button(testid + '-open', openKey, () => {
+    area.hidden = !area.hidden;
+    open.setAttribute('aria-expanded', String(!area.hidden));
+    if (!area.hidden) area.querySelector('input, select, textarea')?.focus();
+  }, {kind: 'secondary'});
+  open.setAttribute('aria-expanded', 'false');
+  open.setAttribute('aria-controls', area.id);
+  return section(titleKey, testid, open, area);
 }
 
 // A page section with a heading.

@@ -6,6 +6,7 @@ const ROLES = {
   'operator': 'role.operator',
   'institution-admin': 'role.institution_admin',
   'auditor': 'role.auditor',
+  'applicant': 'role.applicant',
 };
 
 const STATES = {

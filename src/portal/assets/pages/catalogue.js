@@ -2,7 +2,7 @@
 // API (then its description), describe, disable and enable one's own; request access to any
 // for one of one's systems, stating the purpose. Push topics below.
 import * as api from '../api.js';
-import {ask, badge, button, form, h, say, sayError, section, table} from '../dom.js';
+import {ask, badge, button, foldedSection, form, h, say, sayError, section, table} from '../dom.js';
 import {formatNumber, t} from '../i18n.js';
 
 function systemOptions(systems) {
@@ -40,7 +40,7 @@ export async function render(root, ctx) {
   const editing = h('div', {testid: 'api-edit-area'});
 
   if (ctx.can.manage && mine.length) {
-    root.append(section('catalogue.publish', 'api-publish', form('api', [
+    root.append(foldedSection('catalogue.publish', 'api-publish', 'action.show_form', form('api', [
       {name: 'provider', label: 'field.provider_system', type: 'select', required: true,
        options: systemOptions(mine)},
       {name: 'code', label: 'field.api_code', required: true, maxlength: 8,
@@ -115,7 +115,7 @@ export async function render(root, ctx) {
   })));
 
   if (ctx.can.manage && mine.length) {
-    root.append(section('topics.add', 'topic-add', form('topic', [
+    root.append(foldedSection('topics.add', 'topic-add', 'action.show_form', form('topic', [
       {name: 'publisher', label: 'field.publisher_system', type: 'select', required: true,
        options: systemOptions(mine)},
       {name: 'code', label: 'field.topic_code', required: true, maxlength: 8,

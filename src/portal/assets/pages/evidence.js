@@ -44,6 +44,13 @@ export async function render(root, ctx) {
       return;
     }
     rows = next ? rows.concat(page.records || []) : (page.records || []);
+    // One proof covers every record of an exchange: its button on the first row shown.
+    const proofRow = new Map();
+    for (const r of rows) {
+      if (r.request_id && r.kind !== 'admin' && !proofRow.has(r.request_id)) {
+        proofRow.set(r.request_id, r);
+      }
+    }
     cursor = page.next_cursor || null;
     more.hidden = !cursor;
     results.replaceChildren(h('p', {testid: 'evidence-count'},
@@ -60,7 +67,7 @@ export async function render(root, ctx) {
       {key: 'field.latency_ms', value: (r) => formatNumber((r.latency_us || 0) / 1000)},
     ], rows, {
       key: (r) => `${r.request_id || ''}/${r.seq}`,
-      actions: (r) => (r.request_id && r.kind !== 'admin'
+      actions: (r) => (proofRow.get(r.request_id) === r
           ? [button('evidence-proof', 'evidence.proof', () => downloadProof(r.request_id)
                 .catch(sayError))]
           : []),
@@ -108,7 +115,7 @@ export async function render(root, ctx) {
                           } finally {
                             ev.target.disabled = false;
                           }
-                        })), report);
+                        }), report));
   }
   await load(false);
 }

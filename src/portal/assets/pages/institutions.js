@@ -86,7 +86,7 @@ export async function render(root, ctx) {
                            document.querySelector('[data-testid="institutions-shown"]')?.append(
                                secretBox('users.one_time_title',
                                          [['field.email', admin.email || r.contact_email,
-                                           'user-email'],
+                                           'one-time-email'],
                                           ['field.one_time_password', admin.one_time_password,
                                            'one-time-password']]));
                          }})),

@@ -59,7 +59,7 @@ export async function render(root, ctx) {
 
 function showOnce(made) {
   document.querySelector('[data-testid="users-shown"]')?.append(
-      secretBox('users.one_time_title', [['field.email', made.email, 'user-email'],
+      secretBox('users.one_time_title', [['field.email', made.email, 'one-time-email'],
                                          ['field.one_time_password', made.one_time_password,
                                           'one-time-password']]));
 }
