@@ -254,4 +254,50 @@ json::object ToJson(const delivery::Attempt& a) {
   return out;
 }
 
+json::object ToJson(const BusDescription& bus) {
+  json::object out;
+  out["exchange_url"] = TextOrNull(bus.info.exchange_url);
+  out["token_url"] = bus.info.exchange_url.empty()
+                         ? json::value(nullptr)
+                         : json::value(bus.info.exchange_url + "/gw/govesb-uaa/oauth/token");
+  out["engine_url"] = bus.info.exchange_url.empty()
+                          ? json::value(nullptr)
+                          : json::value(bus.info.exchange_url + "/engine/esb");
+  out["admin_url"] = TextOrNull(bus.info.admin_url);
+  out["version"] = TextOrNull(bus.info.version);
+  out["started_at"] = TimeOrNull(bus.info.started_at_ms);
+  out["public_key"] = TextOrNull(bus.public_key);
+  out["curve"] = TextOrNull(bus.curve);
+  json::object tls;
+  tls["mode"] = bus.info.tls;
+  tls["certificate_file"] = TextOrNull(bus.info.certificate_file);
+  tls["ca_file"] = TextOrNull(bus.info.ca_file);
+  json::array chain;
+  for (const crypto::CertificateInfo& c : bus.certificates) {
+    json::object o;
+    o["subject"] = c.subject;
+    o["issuer"] = c.issuer;
+    o["serial"] = c.serial;
+    o["not_before"] = IsoTime(c.not_before_ms);
+    o["not_after"] = IsoTime(c.not_after_ms);
+    // Whole days until it expires (negative once it has).
+    int64_t left_ms = c.not_after_ms - bus.now_ms;
+    o["days_left"] = left_ms >= 0 ? left_ms / 86'400'000 : -((-left_ms + 86'399'999) / 86'400'000);
+    json::array names;
+    for (const std::string& n : c.names) names.emplace_back(n);
+    o["names"] = std::move(names);
+    o["key"] = c.key;
+    o["sha256_fingerprint"] = c.sha256_fingerprint;
+    o["self_signed"] = c.self_signed;
+    o["is_ca"] = c.is_ca;
+    chain.push_back(std::move(o));
+  }
+  tls["certificates"] = std::move(chain);
+  tls["problem"] = TextOrNull(bus.certificate_problem);
+  tls["ca_pem"] = TextOrNull(bus.ca_pem);
+  out["tls"] = std::move(tls);
+  out["data_dir"] = TextOrNull(bus.info.data_dir);
+  return out;
+}
+
 }  // namespace govesb::admin

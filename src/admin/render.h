@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/bus.h"
 #include "delivery/sqlite_queue.h"
 #include "registry/model.h"
 
@@ -40,6 +41,9 @@ boost::json::object ToJson(const registry::Subscription& subscription);
 boost::json::object ToJson(const registry::MembershipApplication& application);
 boost::json::object ToJson(const delivery::DeliveryInfo& d);
 boost::json::object ToJson(const delivery::Attempt& a);
+// The bus's addresses, key and certificates; `days_left` of each certificate counted from
+// `now_ms`; empty paths as null.
+boost::json::object ToJson(const BusDescription& bus);
 
 template <typename T>
 boost::json::array ToJsonArray(const std::vector<T>& items) {

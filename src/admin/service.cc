@@ -33,7 +33,8 @@ AdminService::AdminService(store::Database& db, ServiceOptions options)
       registry_(db, registry::RegistryOptions{.clock = clock_,
                                               .hash_secret = std::move(options.hash_secret)}),
       archive_dir_(std::move(options.evidence_archive_dir)),
-      bus_key_(std::move(options.bus_key)) {}
+      bus_key_(std::move(options.bus_key)),
+      bus_(std::move(options.bus)) {}
 
 int64_t AdminService::Now() const { return clock_->NowMillis(); }
 

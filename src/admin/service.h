@@ -37,6 +37,7 @@
 #include "evidence/log.h"
 #include "evidence/search.h"
 #include "registry/registry.h"
+#include "admin/bus.h"
 #include "store/database.h"
 #include "traffic/query.h"
 
@@ -55,11 +56,12 @@ inline constexpr std::string_view kNoStatedReason = "revoked without a stated re
 
 struct ServiceOptions {
   const Clock* clock = nullptr;        // nullptr: the system clock
-  registry::SecretHasher hash_secret;  // empty: scrypt (tests pass a fast one)
+  registry::SecretHasher hash_secret = nullptr;  // empty: scrypt (tests pass a fast one)
   // The evidence log's archive directory ("": none) and the bus's public key (for proofs and
   // verification; without it those are kFailedPrecondition).
   std::string evidence_archive_dir = std::string();
   std::optional<crypto::PublicKey> bus_key = std::nullopt;
+  BusInfo bus = BusInfo();
 };
 
 // Creates or upgrades every table the admin layer works on (registry, delivery, evidence,
@@ -218,6 +220,14 @@ class AdminService {
                                                         traffic::SeriesFilter filter,
                                                         traffic::GroupBy by, size_t limit);
 
+  // ---- the bus itself ----
+  // The bus key, its TLS certificate (subject, names, validity) and the addresses systems use:
+  // every role (each institution needs the key, the CA and the URLs to connect); the file
+  // paths on the bus's machine for the operator and the auditor only.
+  Result<BusDescription> DescribeBus(const Actor& actor);
+  // The admin listener's address, known once it listens; set before it serves a request.
+  void set_admin_url(std::string url) { bus_.admin_url = std::move(url); }
+
   // ---- the record of admin actions ----
   // Operators and auditors see all; an institution-admin those of its institution's accounts
   // and on its objects.
@@ -253,6 +263,7 @@ class AdminService {
   registry::Registry registry_;
   std::string archive_dir_;
   std::optional<crypto::PublicKey> bus_key_;
+  BusInfo bus_;
 };
 
 }  // namespace govesb::admin

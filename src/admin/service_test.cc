@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "admin/render.h"
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
 #include "store/database.h"
@@ -415,6 +416,60 @@ TEST_F(AdminServiceTest, SuspendingAnInstitutionIsRecorded) {
   EXPECT_EQ((*actions)[0].action, "institution.suspend");
   EXPECT_EQ(service_->SuspendInstitution(kOperator, "RITA").status().code(),
             StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace govesb::admin
+
+namespace govesb::admin {
+namespace {
+
+// The bus as the admin layer describes it: everyone gets the key, the CA and the addresses;
+// only the operator and the auditor where the files are on the bus's machine.
+TEST(DescribeBusTest, EveryRoleGetsWhatItNeedsToConnectAndOnlyTheOperatorAndAuditorThePaths) {
+  auto db = store::Database::Open(":memory:");
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(MigrateAll(**db).ok());
+  const std::string chain = std::string(GOVESB_SOURCE_DIR) + "/src/crypto/testdata/tls_chain.pem";
+  SimulatedClock clock(2'111'544'167'000 - 10 * 86'400'000LL - 1);  // 10 days (and 1 ms) left
+  auto key = crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1);
+  AdminService service(**db, ServiceOptions{.clock = &clock,
+                                            .bus_key = key->public_key(),
+                                            .bus = BusInfo{.exchange_url = "https://bus:8443",
+                                                           .tls = "self-signed",
+                                                           .certificate_file = chain,
+                                                           .ca_file = chain,
+                                                           .data_dir = "/var/lib/govesb"}});
+  service.set_admin_url("https://127.0.0.1:8444");
+  for (const Actor& who : {kOperator, kAuditor, kRitaAdmin}) {
+    SCOPED_TRACE(who.account);
+    auto bus = service.DescribeBus(who);
+    ASSERT_TRUE(bus.ok()) << bus.status().ToString();
+    EXPECT_EQ(bus->public_key, key->public_key().SpkiBase64());
+    EXPECT_EQ(bus->curve, "secp256k1");
+    EXPECT_EQ(bus->info.exchange_url, "https://bus:8443");
+    EXPECT_EQ(bus->info.admin_url, "https://127.0.0.1:8444");
+    ASSERT_EQ(bus->certificates.size(), 2u);
+    EXPECT_EQ(bus->certificates[0].names[0], "bus.example");
+    EXPECT_NE(bus->ca_pem.find("BEGIN CERTIFICATE"), std::string::npos);
+    const bool sees_paths = who.role != Role::kInstitutionAdmin;
+    EXPECT_EQ(bus->info.certificate_file.empty(), !sees_paths);
+    EXPECT_EQ(bus->info.data_dir.empty(), !sees_paths);
+    boost::json::object out = ToJson(*bus);
+    EXPECT_EQ(out.at("token_url").as_string(), "https://bus:8443/gw/govesb-uaa/oauth/token");
+    EXPECT_EQ(out.at("tls").at("certificates").as_array()[0].at("days_left").as_int64(), 10);
+    EXPECT_EQ(out.at("tls").at("ca_file").is_null(), !sees_paths);
+  }
+  // A certificate that cannot be read is reported, not an error of the whole page.
+  AdminService broken(**db, ServiceOptions{.clock = &clock,
+                                           .bus = BusInfo{.tls = "provided",
+                                                          .certificate_file = "/nonexistent.pem"}});
+  auto bus = broken.DescribeBus(kOperator);
+  ASSERT_TRUE(bus.ok());
+  EXPECT_TRUE(bus->certificates.empty());
+  EXPECT_NE(bus->certificate_problem.find("/nonexistent.pem"), std::string::npos);
+  EXPECT_EQ(broken.DescribeBus(kRitaAdmin)->certificate_problem.find("/nonexistent"),
+            std::string::npos);
 }
 
 }  // namespace

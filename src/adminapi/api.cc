@@ -669,6 +669,12 @@ const std::vector<Route>& AllRoutes() {
       return Ok(std::move(o));
     });
 
+    // The bus itself: its key, certificate and addresses.
+    add("GET", "/api/v1/bus", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(admin::BusDescription bus, c.service.DescribeBus(c.actor()));
+      return Ok(admin::ToJson(bus));
+    });
+
     // Traffic, from the per-minute counters.
     add("GET", "/api/v1/traffic", [](Context& c) -> Result<Reply> {
       GOVESB_ASSIGN_OR_RETURN(traffic::SeriesFilter f, TrafficFilter(c));

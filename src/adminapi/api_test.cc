@@ -336,6 +336,7 @@ const std::vector<RouteCase>& RouteCases() {
        "",
        {404, 404, 404, 404, 401}},
       {"GET", "/api/v1/evidence/verify", "", {200, 403, 403, 200, 401}},
+      {"GET", "/api/v1/bus", "", {200, 200, 200, 200, 401}},
       {"GET", "/api/v1/traffic?step=5", "", {200, 200, 200, 200, 401}},
       {"GET",
        "/api/v1/traffic/totals?by=system&from=2023-11-14T00:00:00Z",

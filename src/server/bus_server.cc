@@ -81,6 +81,8 @@ struct BusServer::Impl {
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<http::HttpServer> server;
   std::string ca_file;
+  std::string certificate_file;  // the chain the exchange and admin listeners serve ("": none)
+  int64_t started_at_ms = 0;
   bool started = false;
   bool stopped = false;
 };
@@ -178,6 +180,15 @@ Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
   service_options.evidence_archive_dir =
       o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
   service_options.bus_key = s.signer->public_key();
+  service_options.bus = admin::BusInfo{
+      .exchange_url = BaseUrl(*s.server),
+      .admin_url = std::string(),  // set below, once the listener has its port
+      .tls = o.plain_http ? "off" : (o.tls_cert.empty() ? "self-signed" : "provided"),
+      .certificate_file = s.certificate_file,
+      .ca_file = s.ca_file,
+      .data_dir = o.data_dir,
+      .version = GOVESB_VERSION,
+      .started_at_ms = s.started_at_ms};
   s.admin_service = std::make_unique<admin::AdminService>(*s.admin_db, service_options);
   accounts::AccountsOptions account_options;
   account_options.clock = s.clock;
@@ -208,6 +219,7 @@ Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
         co_return co_await std::move(pending);
       });
   GOVESB_RETURN_IF_ERROR(s.admin_server->Listen());
+  s.admin_service->set_admin_url(BaseUrl(*s.admin_server));  // before the first request
   s.admin_server->Start();
   s.admin_io->Start();
   return Status::Ok();
@@ -247,6 +259,7 @@ Status BusServer::Start() {
   GOVESB_RETURN_IF_ERROR(s.watcher->Start());
   s.signer = std::make_unique<crypto::LocalSigner>(s.data_dir->bus_key());
   if (o.clock != nullptr) s.clock = o.clock;
+  s.started_at_ms = s.clock->NowMillis();
   s.tokens =
       std::make_unique<auth::TokenService>(s.data_dir->token_secret(), *s.clock, o.token_ttl);
 
@@ -276,6 +289,7 @@ Status BusServer::Start() {
       key = files.key;
       s.ca_file = files.ca_cert;
     }
+    s.certificate_file = cert;
     GOVESB_ASSIGN_OR_RETURN(sopts.tls, http::MakeServerTlsContext(cert, key));
   }
 

@@ -350,13 +350,28 @@ test('onboarding through the portal alone: register, publish, request, approve, 
         .locator('[data-testid="state"][data-state="approved"]').waitFor();
       await rita.shot('12-access-approved-sw');
 
-      const client = await startClientWorker({ caFile: bus.caFile });
+      // What MOH's system is configured with comes from the portal's bus page: the token and
+      // engine URLs, the bus's public key and the CA certificate to trust.
+      await applicant.go('bus');
+      const shown = async (testid) => (await applicant.byId(testid).textContent()).trim();
+      const portalKey = await shown('bus-public-key');
+      assert.equal(portalKey, esbKey, 'the bus page shows the bus key');
+      const caFromPortal = path.join(dataDir, 'ca-from-portal.pem');
+      const [caDownload] = await Promise.all([
+        applicant.page.waitForEvent('download'),
+        applicant.byId('bus-ca-download').click(),
+      ]);
+      await caDownload.saveAs(caFromPortal);
+      assert.equal(fs.readFileSync(caFromPortal, 'utf8'), fs.readFileSync(bus.caFile, 'utf8'));
+      await applicant.shot('12b-bus-moh');
+
+      const client = await startClientWorker({ caFile: caFromPortal });
       cleanups.push(() => client.stop());
       const body = { certificateNo: 'B-2024-000117' };
       const config = {
         clientId: consumerId, clientSecret: consumerSecret, clientPrivateKey: consumerKeys.private_key,
-        esbPublicKey: esbKey, esbTokenUrl: `${bus.baseUrl}/gw/govesb-uaa/oauth/token`,
-        esbEngineUrl: `${bus.baseUrl}/engine/esb`,
+        esbPublicKey: portalKey, esbTokenUrl: await shown('bus-token-url'),
+        esbEngineUrl: await shown('bus-engine-url'),
       };
       // The grant reaches the running bus within a second.
       const answer = await eventually(async () => {
@@ -446,6 +461,12 @@ test('onboarding through the portal alone: register, publish, request, approve, 
         document.documentElement.scrollWidth - document.documentElement.clientWidth);
       assert.ok(overflow <= 0, `the phone page scrolls sideways by ${overflow} px`);
       await phone.shot('20-catalogue-phone');
+
+      // The operator sees the certificate the bus serves and until when.
+      await op.go('bus');
+      await op.page.locator('[data-testid="certificate-row"] [data-testid="state"][data-state="valid"]')
+        .first().waitFor();
+      await op.shot('21-bus-operator');
 
       // The operator's record of what was done.
       await op.go('actions');

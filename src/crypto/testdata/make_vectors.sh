@@ -66,3 +66,16 @@ print("high-S   ", base64.b64encode(enc(r, max(s, n - s))).decode())
 print("long-form", base64.b64encode(enc(r, s, long_form=True)).decode())
 EOF
 python3 variants.py "$(base64 -w0 secp256k1.sig)"
+
+# tls_chain.pem (certificate_test.cc): a P-256 leaf for bus.example, 127.0.0.1 and ::1, serial
+# 1234ABCD, then the self-signed CA that issued it. Made once on 2026-12-02 with:
+#   openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+#   openssl req -x509 -new -key ca.key -subj "/CN=Test bus CA/O=GovESB tests" -days 3650 \
+#     -out ca.pem -addext "basicConstraints=critical,CA:TRUE"
+#   openssl ecparam -name prime256v1 -genkey -noout -out leaf.key
+#   openssl req -new -key leaf.key -subj "/CN=bus.example/O=GovESB tests" -out leaf.csr
+#   printf 'subjectAltName=DNS:bus.example,IP:127.0.0.1,IP:::1\nbasicConstraints=CA:FALSE\n' > ext
+#   openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -set_serial 0x1234ABCD -days 3650 \
+#     -extfile ext -out leaf.pem
+#   cat leaf.pem ca.pem > tls_chain.pem
+# The expected values come from `openssl x509 -noout -fingerprint -sha256 -dates -serial`.

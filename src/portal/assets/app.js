@@ -9,6 +9,7 @@ import {initLanguage, language, onLanguageChange, setLanguage, t, translateStati
 import * as access from './pages/access.js';
 import * as account from './pages/account.js';
 import * as actions from './pages/actions.js';
+import * as bus from './pages/bus.js';
 import * as catalogue from './pages/catalogue.js';
 import * as dashboard from './pages/dashboard.js';
 import * as deliveries from './pages/deliveries.js';
@@ -29,6 +30,7 @@ const PAGES = [
   {id: 'evidence', key: 'nav.evidence', roles: ALL, page: evidence},
   {id: 'actions', key: 'nav.actions', roles: ALL, page: actions},
   {id: 'users', key: 'nav.users', roles: ALL, page: users},
+  {id: 'bus', key: 'nav.bus', roles: ALL, page: bus},
   {id: 'account', key: 'nav.account', roles: ALL, page: account},
 ];
 

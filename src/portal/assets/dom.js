@@ -270,6 +270,36 @@ export function ask(titleKey, textKey, params, {reason = false, action} = {}) {
   });
 }
 
+// ---- values to copy and files to save ----
+
+// A value in <code> (testid) and a button (testid-copy) that copies it, or selects it where
+// the page may not use the clipboard.
+export function copyable(testid, value) {
+  const code = h('code', {testid}, value);
+  const copy = button(testid + '-copy', 'action.copy', async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      copy.textContent = t('secret.copied');
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(code);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+    }
+  });
+  return [code, copy];
+}
+
+// Saves `text` as a file named `name` (made in the page: nothing is fetched again).
+export function saveFile(name, text, type) {
+  const url = URL.createObjectURL(new Blob([text], {type}));
+  const a = h('a', {href: url, download: name, hidden: true});
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 // ---- a secret shown once (client secret, one-time password, API token) ----
 
 export function secretBox(titleKey, pairs) {
@@ -278,19 +308,8 @@ export function secretBox(titleKey, pairs) {
                 h('h3', null, t(titleKey)),
                 h('p', {class: 'warning'}, t('secret.warning')));
   for (const [labelKey, value, testid] of pairs) {
-    const code = h('code', {testid: testid || 'secret-value'}, value);
-    const copy = button((testid || 'secret-value') + '-copy', 'action.copy', async () => {
-      try {
-        await navigator.clipboard.writeText(value);
-        copy.textContent = t('secret.copied');
-      } catch {
-        const range = document.createRange();
-        range.selectNodeContents(code);
-        getSelection().removeAllRanges();
-        getSelection().addRange(range);
-      }
-    });
-    box.append(h('div', {class: 'secret-row'}, h('span', null, t(labelKey)), code, copy));
+    box.append(h('div', {class: 'secret-row'}, h('span', null, t(labelKey)),
+                 copyable(testid || 'secret-value', value)));
   }
   box.append(button('secret-dismiss', 'secret.dismiss', () => box.remove(),
                     {kind: 'secondary'}));

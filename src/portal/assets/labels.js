@@ -21,6 +21,9 @@ const STATES = {
   disabled: 'state.disabled',
   suspended: 'state.suspended',
   active: 'state.active',
+  valid: 'state.valid',
+  expiring: 'state.expiring',
+  expired: 'state.expired',
 };
 
 export const ROLE_OPTIONS = [

@@ -2,7 +2,7 @@
 // userId), page by next_cursor, download the offline proof of one exchange as a .json file;
 // the whole log's verification for the operator and the auditor.
 import * as api from '../api.js';
-import {button, form, h, say, sayError, section, table, when} from '../dom.js';
+import {button, form, h, saveFile, say, sayError, section, table, when} from '../dom.js';
 import {formatNumber, t} from '../i18n.js';
 import {yesNo} from '../labels.js';
 
@@ -15,14 +15,8 @@ function millis(v) {
 
 async function downloadProof(requestId) {
   const proof = await api.get(`/evidence/${api.seg(requestId)}/proof`);
-  const blob = new Blob([JSON.stringify(proof, null, 2) + '\n'], {type: 'application/json'});
-  const url = URL.createObjectURL(blob);
-  const a = h('a', {href: url, download: `proof-${requestId.replace(/[^\w.-]/g, '_')}.json`,
-                    hidden: true});
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  saveFile(`proof-${requestId.replace(/[^\w.-]/g, '_')}.json`,
+           JSON.stringify(proof, null, 2) + '\n', 'application/json');
   say(t('evidence.proof_saved', {id: requestId}));
 }
 
