@@ -30,6 +30,7 @@ import test from 'node:test';
 
 import { chromium } from 'playwright-core';
 
+import en from '../../src/portal/assets/i18n/en.js';
 import sw from '../../src/portal/assets/i18n/sw.js';
 import {
   admin, echoAnswer, echoResponder, eventually, govesbBin, keygen, startBus, startClientWorker,
@@ -301,6 +302,13 @@ test('onboarding through the portal alone: register, publish, request, approve, 
 
       await rita.go('catalogue');
       await rita.byId('api-publish-open').click();
+      // Switching the language keeps what was typed.
+      await rita.byId('api-code').fill(API_CODE);
+      await rita.byId('lang-select').selectOption('en');
+      await rita.byId('page-title').filter({ hasText: en['nav.catalogue'] }).waitFor();
+      assert.equal(await rita.byId('api-code').inputValue(), API_CODE);
+      await rita.byId('lang-select').selectOption('sw');
+      await rita.byId('page-title').filter({ hasText: sw['nav.catalogue'] }).waitFor();
       await rita.submit('api', {
         provider: providerId, code: API_CODE, mode: 'sync', timeout_ms: 10000,
         title: 'Uhakiki wa cheti cha kuzaliwa',

@@ -132,15 +132,44 @@ async function signOut() {
   say(t('signin.signed_out'));
 }
 
+// The values typed into the page's fields (not passwords, not files) and which folded sections
+// were open, by element id.
+function keepTyped() {
+  const values = new Map();
+  for (const el of main().querySelectorAll('input, select, textarea')) {
+    if (!el.id || el.type === 'password' || el.type === 'file') continue;
+    values.set(el.id, el.type === 'checkbox' ? el.checked : el.value);
+  }
+  const open = [...main().querySelectorAll('button[aria-expanded="true"]')]
+      .map((b) => b.dataset.testid).filter(Boolean);
+  return {values, open};
+}
+
+function restoreTyped({values, open}) {
+  for (const testid of open) {
+    main().querySelector(`button[data-testid="${CSS.escape(testid)}"][aria-expanded="false"]`)
+        ?.click();
+  }
+  for (const [id, value] of values) {
+    const el = document.getElementById(id);
+    if (!el || !main().contains(el)) continue;
+    if (el.type === 'checkbox') el.checked = value;
+    else el.value = value;
+  }
+}
+
 async function start() {
   initLanguage();
   translateStatic();
   const select = document.getElementById('lang');
   select.value = language();
   select.addEventListener('change', () => setLanguage(select.value));
-  onLanguageChange(() => {
+  onLanguageChange(async () => {
+    // The page is drawn again in the other language; what was typed in its forms stays.
+    const typed = keepTyped();
     translateStatic();
-    render();
+    await render();
+    restoreTyped(typed);
   });
   document.getElementById('signout').addEventListener('click', signOut);
   api.onSessionExpired(() => {
