@@ -498,6 +498,12 @@ Result<evidence::SearchPage> AdminService::SearchEvidence(const Actor& actor,
   return evidence::Search(db_, filter, archive_dir_);
 }
 
+Result<delivery::QueueCounts> AdminService::CountOpenDeliveries(const Actor& actor) {
+  if (actor.role != Role::kInstitutionAdmin) return delivery::CountOpenDeliveries(db_);
+  if (actor.institution.empty()) return delivery::QueueCounts{};  // sees no system
+  return delivery::CountOpenDeliveries(db_, actor.institution);
+}
+
 Result<std::string> AdminService::ExchangeProof(const Actor& actor, std::string_view request_id) {
   if (!bus_key_) return FailedPrecondition("proofs are not available here: no bus key");
   if (actor.role == Role::kInstitutionAdmin) {

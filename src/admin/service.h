@@ -206,6 +206,8 @@ class AdminService {
   Status Redeliver(const Actor& actor, int64_t delivery_id);
   // Operator only. How many were put back.
   Result<int64_t> RedeliverAllDead(const Actor& actor, std::string_view code);
+  // How many deliveries are pending and dead (an institution-admin: to its systems).
+  Result<delivery::QueueCounts> CountOpenDeliveries(const Actor& actor);
 
   // ---- evidence and traffic: an institution-admin sees only exchanges its systems took part
   // in (as sender or receiver) ----

@@ -580,6 +580,18 @@ const std::vector<Route>& AllRoutes() {
     add("POST", "/api/v1/subscriptions/{subscriber}/{topic}/revoke", internal::RevokeSubscription);
 
     // Deliveries.
+    add("GET", "/api/v1/deliveries/counts", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(delivery::QueueCounts n, c.service.CountOpenDeliveries(c.actor()));
+      json::object o;
+      o["pending"] = n.pending;
+      o["dead"] = n.dead;
+      if (n.oldest_pending_created_at_ms == 0) {
+        o["oldest_pending_at"] = nullptr;
+      } else {
+        o["oldest_pending_at"] = admin::IsoTime(n.oldest_pending_created_at_ms);
+      }
+      return Ok(std::move(o));
+    });
     add("GET", "/api/v1/deliveries", [](Context& c) -> Result<Reply> {
       delivery::DeliveryFilter f;
       std::string state = c.Query("state");

@@ -329,6 +329,7 @@ const std::vector<RouteCase>& RouteCases() {
       {"GET", "/api/v1/deliveries/99/attempts", "", {404, 404, 404, 404, 401}},
       {"POST", "/api/v1/deliveries/99/redeliver", "", {404, 404, 404, 404, 401}},
       {"POST", "/api/v1/deliveries/redeliver-dead", "", {200, 403, 403, 403, 401}},
+      {"GET", "/api/v1/deliveries/counts", "", {200, 200, 200, 200, 401}},
       {"GET", "/api/v1/actions", "", {200, 200, 200, 200, 401}},
       {"GET", "/api/v1/evidence?kind=admin&limit=10", "", {200, 200, 200, 200, 401}},
       {"GET",

@@ -524,4 +524,31 @@ Result<QueueCounts> CountDeliveries(store::Database& db) {
   return c;
 }
 
+Result<QueueCounts> CountOpenDeliveries(store::Database& db,
+                                        std::string_view recipient_institution) {
+  std::string sql =
+      "SELECT state, COUNT(*), MIN(created_at) FROM deliveries WHERE state <> 'delivered'";
+  if (!recipient_institution.empty()) {
+    sql +=
+        " AND target_system_id IN (SELECT s.id FROM systems s JOIN institutions i"
+        " ON i.id = s.institution_id WHERE i.code = ?1)";
+  }
+  sql += " GROUP BY state";
+  GOVESB_ASSIGN_OR_RETURN(store::Statement s, db.Prepare(sql));
+  if (!recipient_institution.empty()) GOVESB_RETURN_IF_ERROR(s.Bind(1, recipient_institution));
+  QueueCounts c;
+  for (;;) {
+    GOVESB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    std::string state = s.ColumnText(0);
+    if (state == "pending") {
+      c.pending = s.ColumnInt64(1);
+      c.oldest_pending_created_at_ms = s.ColumnInt64(2);
+    } else if (state == "dead") {
+      c.dead = s.ColumnInt64(1);
+    }
+  }
+  return c;
+}
+
 }  // namespace govesb::delivery

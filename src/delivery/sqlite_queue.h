@@ -72,5 +72,10 @@ struct QueueCounts {
   int64_t oldest_pending_created_at_ms = 0;  // 0 when nothing is pending
 };
 Result<QueueCounts> CountDeliveries(store::Database& db);
+// Pending and dead only (`delivered` stays 0), read from the index of open deliveries, so it
+// costs the size of the queue, not of the history; of one institution's systems when
+// `recipient_institution` is not empty.
+Result<QueueCounts> CountOpenDeliveries(store::Database& db,
+                                        std::string_view recipient_institution = {});
 
 }  // namespace govesb::delivery

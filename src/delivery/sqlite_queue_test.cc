@@ -88,6 +88,8 @@ TEST_F(SqliteQueueTest, EnqueuedMessagesAreDurableAndPendingInOrder) {
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ(counts->pending, 4);
   EXPECT_EQ(counts->oldest_pending_created_at_ms, 1000);
+  EXPECT_EQ(CountOpenDeliveries(*db_)->pending, 4);
+  EXPECT_EQ(CountOpenDeliveries(*db_)->oldest_pending_created_at_ms, 1000);
 
   auto pending = queue_->LoadPending(0, 100);
   ASSERT_TRUE(pending.ok());
@@ -126,6 +128,13 @@ TEST_F(SqliteQueueTest, OutcomesAreRecordedWithEveryAttempt) {
   EXPECT_EQ(counts->pending, 0);
   EXPECT_EQ(counts->delivered, 1);
   EXPECT_EQ(counts->dead, 1);
+  // The open ones alone, from the index: the same pending and dead.
+  auto open = CountOpenDeliveries(*db_);
+  ASSERT_TRUE(open.ok()) << open.status().ToString();
+  EXPECT_EQ(open->pending, 0);
+  EXPECT_EQ(open->dead, 1);
+  EXPECT_EQ(open->delivered, 0);
+  EXPECT_EQ(CountOpenDeliveries(*db_, "NOSUCH")->dead, 0) << "no system of that institution";
 
   DeliveryFilter dead_filter;
   dead_filter.state = DeliveryState::kDead;

@@ -301,6 +301,7 @@ export default {
   'dashboard.busiest_apis': 'Busiest APIs',
   'dashboard.busiest_systems': 'Busiest systems',
   'dashboard.queue': 'Delivery queue',
+  'dashboard.oldest_pending': 'oldest since {when}',
   'dashboard.pending': 'pending',
   'dashboard.dead': 'dead letters',
   'dashboard.to_deliveries': 'Open the deliveries',

@@ -301,6 +301,7 @@ export default {
   'dashboard.busiest_apis': 'API zenye shughuli nyingi',
   'dashboard.busiest_systems': 'Mifumo yenye shughuli nyingi',
   'dashboard.queue': 'Foleni ya uwasilishaji',
+  'dashboard.oldest_pending': 'ya zamani zaidi tangu {when}',
   'dashboard.pending': 'inasubiri',
   'dashboard.dead': 'imeshindikana',
   'dashboard.to_deliveries': 'Fungua uwasilishaji',

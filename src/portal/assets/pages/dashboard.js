@@ -4,7 +4,7 @@
 import * as api from '../api.js';
 import {lineChart} from '../chart.js';
 import {button, h, sayError, section, table} from '../dom.js';
-import {formatNumber, formatPercent, formatTime, t} from '../i18n.js';
+import {formatDate, formatNumber, formatPercent, formatTime, t} from '../i18n.js';
 
 const RANGES = {
   hour: {ms: 3600 * 1000, step: 1},
@@ -75,17 +75,18 @@ export async function render(root) {
   };
 
   const loadQueue = async () => {
-    const count = async (state) => {
-      const list = await api.get('/deliveries' + api.query({state, limit: 10000}));
-      return list.length >= 10000 ? formatNumber(10000) + '+' : formatNumber(list.length);
-    };
     try {
-      const [pending, dead] = await Promise.all([count('pending'), count('dead')]);
+      const counts = await api.get('/deliveries/counts');
       queue.replaceChildren(
           h('div', {class: 'tile', testid: 'queue-pending'},
-            h('span', {class: 'n'}, pending), h('span', null, t('dashboard.pending'))),
+            h('span', {class: 'n'}, formatNumber(counts.pending)),
+            h('span', null, t('dashboard.pending')),
+            counts.oldest_pending_at
+                ? h('small', {class: 'hint'}, t('dashboard.oldest_pending',
+                                                 {when: formatDate(counts.oldest_pending_at)}))
+                : null),
           h('div', {class: 'tile', testid: 'queue-dead'},
-            h('span', {class: 'n'}, dead), h('span', null, t('dashboard.dead'))),
+            h('span', {class: 'n'}, formatNumber(counts.dead)), h('span', null, t('dashboard.dead'))),
           h('a', {href: '#/deliveries', testid: 'queue-link'}, t('dashboard.to_deliveries')));
     } catch (e) {
       sayError(e);
