@@ -34,7 +34,8 @@ AdminService::AdminService(store::Database& db, ServiceOptions options)
                                               .hash_secret = std::move(options.hash_secret)}),
       archive_dir_(std::move(options.evidence_archive_dir)),
       bus_key_(std::move(options.bus_key)),
-      bus_(std::move(options.bus)) {}
+      bus_(std::move(options.bus)),
+      deliveries_(db) {}
 
 int64_t AdminService::Now() const { return clock_->NowMillis(); }
 
@@ -56,7 +57,7 @@ Result<std::string> AdminService::InstitutionOfTopic(std::string_view code) {
 }
 
 Result<std::string> AdminService::InstitutionOfDelivery(int64_t delivery_id) {
-  GOVESB_ASSIGN_OR_RETURN(auto found, delivery::ListDeliveries(db_, {.id = delivery_id}));
+  GOVESB_ASSIGN_OR_RETURN(auto found, deliveries_.List({.id = delivery_id}));
   if (found.empty()) return NotFound("no delivery " + std::to_string(delivery_id));
   GOVESB_ASSIGN_OR_RETURN(registry::System recipient,
                           registry_.GetSystem(found.front().target_client_id));
@@ -431,7 +432,7 @@ Result<std::vector<delivery::DeliveryInfo>> AdminService::ListDeliveries(
     return InvalidArgument("limit must be 1 to 10000000");
   }
   if (actor.role == Role::kInstitutionAdmin) filter.recipient_institution = actor.institution;
-  return delivery::ListDeliveries(db_, filter);
+  return deliveries_.List(filter);
 }
 
 Result<std::vector<delivery::Attempt>> AdminService::ListAttempts(const Actor& actor,
@@ -441,22 +442,22 @@ Result<std::vector<delivery::Attempt>> AdminService::ListAttempts(const Actor& a
     return PermissionDenied("delivery " + std::to_string(delivery_id) +
                             " goes to another institution");
   }
-  return delivery::ListAttempts(db_, delivery_id);
+  return deliveries_.Attempts(delivery_id);
 }
 
 Status AdminService::Redeliver(const Actor& actor, int64_t delivery_id) {
   GOVESB_ASSIGN_OR_RETURN(std::string owner, InstitutionOfDelivery(delivery_id));
   GOVESB_RETURN_IF_ERROR(RequireOwner(actor, owner, "redeliver this delivery"));
-  GOVESB_ASSIGN_OR_RETURN(auto before, delivery::ListDeliveries(db_, {.id = delivery_id}));
+  GOVESB_ASSIGN_OR_RETURN(auto before, deliveries_.List({.id = delivery_id}));
   Result<bool> done = Mutate<bool>(
       actor, "delivery.redeliver", "delivery:" + std::to_string(delivery_id), owner,
       before.empty() ? json::value(nullptr) : json::value(ToJson(before.front())),
       [&]() -> Result<bool> {
-        GOVESB_RETURN_IF_ERROR(delivery::Redeliver(db_, delivery_id, Now()));
+        GOVESB_RETURN_IF_ERROR(deliveries_.Redeliver(delivery_id, Now()));
         return true;
       },
       [&](bool) -> json::value {
-        auto after = delivery::ListDeliveries(db_, {.id = delivery_id});
+        auto after = deliveries_.List({.id = delivery_id});
         return after.ok() && !after->empty() ? json::value(ToJson(after->front()))
                                              : json::value(nullptr);
       });
@@ -467,7 +468,7 @@ Result<int64_t> AdminService::RedeliverAllDead(const Actor& actor, std::string_v
   GOVESB_RETURN_IF_ERROR(RequireOperator(actor, "redeliver every dead delivery"));
   return Mutate<int64_t>(
       actor, "delivery.redeliver-dead", "deliveries:" + std::string(code.empty() ? "*" : code), "",
-      nullptr, [&] { return delivery::RedeliverAllDead(db_, code, Now()); },
+      nullptr, [&] { return deliveries_.RedeliverAllDead(code, Now()); },
       [](int64_t n) {
         json::object out;
         out["redelivered"] = n;
@@ -499,9 +500,9 @@ Result<evidence::SearchPage> AdminService::SearchEvidence(const Actor& actor,
 }
 
 Result<delivery::QueueCounts> AdminService::CountOpenDeliveries(const Actor& actor) {
-  if (actor.role != Role::kInstitutionAdmin) return delivery::CountOpenDeliveries(db_);
+  if (actor.role != Role::kInstitutionAdmin) return deliveries_.CountOpen();
   if (actor.institution.empty()) return delivery::QueueCounts{};  // sees no system
-  return delivery::CountOpenDeliveries(db_, actor.institution);
+  return deliveries_.CountOpen(actor.institution);
 }
 
 Result<std::string> AdminService::ExchangeProof(const Actor& actor, std::string_view request_id) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "admin/actor.h"
+#include "admin/bus.h"
 #include "admin/journal.h"
 #include "base/clock.h"
 #include "base/result.h"
@@ -37,7 +38,6 @@
 #include "evidence/log.h"
 #include "evidence/search.h"
 #include "registry/registry.h"
-#include "admin/bus.h"
 #include "store/database.h"
 #include "traffic/query.h"
 
@@ -55,7 +55,7 @@ inline constexpr std::string_view kCliRevokeReason = "revoked by the operator vi
 inline constexpr std::string_view kNoStatedReason = "revoked without a stated reason";
 
 struct ServiceOptions {
-  const Clock* clock = nullptr;        // nullptr: the system clock
+  const Clock* clock = nullptr;                  // nullptr: the system clock
   registry::SecretHasher hash_secret = nullptr;  // empty: scrypt (tests pass a fast one)
   // The evidence log's archive directory ("": none) and the bus's public key (for proofs and
   // verification; without it those are kFailedPrecondition).
@@ -266,6 +266,8 @@ class AdminService {
   std::string archive_dir_;
   std::optional<crypto::PublicKey> bus_key_;
   BusInfo bus_;
+  // On db_, so that a redelivery and its recorded action commit together.
+  delivery::SqliteDeliveryOperations deliveries_;
 };
 
 }  // namespace govesb::admin

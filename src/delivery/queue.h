@@ -118,10 +118,13 @@ class DeliveryQueue {
   virtual ~DeliveryQueue() = default;
 
   using EnqueueDone = std::function<void(Status, std::vector<PendingDelivery>)>;
-  // Stores the message and its deliveries durably. `done` runs (on any thread, quickly) once
-  // they are durable, with the deliveries created, or with the reason nothing was stored:
-  // kNotFound / kFailedPrecondition for an answer claim that does not hold, kUnavailable when
-  // the store could not make it durable.
+  // The bus's durable unit: the message, one pending delivery per recipient and the message's
+  // acceptance evidence (message.evidence) are made durable together, or none of them is.
+  // `done` runs (on any thread, quickly) once they are durable, with the deliveries created, or
+  // with the reason nothing was stored: kNotFound / kFailedPrecondition for an answer claim
+  // that does not hold, kAlreadyExists / kInternal for a request id stored before,
+  // kUnavailable when the store could not make it durable. A publisher is answered "accepted"
+  // only after done(Ok).
   virtual void Enqueue(NewMessage message, EnqueueDone done) = 0;
 
   // Durably records that `answer.provider_system_id` owes an answer to the request.
@@ -133,7 +136,10 @@ class DeliveryQueue {
   virtual Result<std::vector<PendingDelivery>> LoadPending(int64_t after_id, size_t limit) = 0;
   virtual Result<std::string> LoadEnvelope(int64_t message_id) = 0;
 
-  // Outcomes. Not awaited: a lost outcome (crash) means one more delivery, never a lost one.
+  // Outcomes, each stored with its attempt and the attempt's evidence (attempt.evidence)
+  // together. Not awaited: a lost outcome (crash) means one more delivery, never a lost one.
+  // An outcome for a delivery that is no longer pending changes nothing but its evidence,
+  // which is kept.
   virtual void Ack(int64_t delivery_id, Attempt attempt) = 0;
   virtual void Nack(int64_t delivery_id, Attempt attempt, int64_t next_attempt_at_ms) = 0;
   virtual void DeadLetter(int64_t delivery_id, Attempt attempt) = 0;
@@ -145,6 +151,11 @@ class DeliveryQueue {
   // deliveries with their attempts, messages left without deliveries, and awaited answers that
   // were answered, cancelled or expired. Pending and dead deliveries are never pruned.
   virtual void Prune(int64_t before_ms) = 0;
+
+  // Calls `done` once every write submitted before it (outcomes, cancellations, prunes) has
+  // been made durable or has failed (such failures are logged where they happen); `done`'s
+  // status is kUnavailable when the store is closing or cannot write. For shutdown and tests.
+  virtual void Sync(std::function<void(Status)> done) = 0;
 };
 
 }  // namespace govesb::delivery

@@ -388,10 +388,16 @@ void SqliteDeliveryQueue::Prune(int64_t before_ms) {
       LogIfFailed);
 }
 
+void SqliteDeliveryQueue::Sync(std::function<void(Status)> done) {
+  // Jobs commit in the order they were submitted: this empty one commits after all of them.
+  writer_.Submit([](store::WriteContext&) { return Status::Ok(); },
+                 [done = std::move(done)](const Status& s) { done(s); });
+}
+
 // ---- operations ----
 
-Result<std::vector<DeliveryInfo>> ListDeliveries(store::Database& db,
-                                                 const DeliveryFilter& filter) {
+Result<std::vector<DeliveryInfo>> SqliteDeliveryOperations::List(const DeliveryFilter& filter) {
+  store::Database& db = db_;
   std::string sql =
       "SELECT d.id, m.request_id, m.kind, m.code, d.target_system_id,"
       " COALESCE((SELECT client_id FROM systems WHERE id = d.target_system_id), ''),"
@@ -440,7 +446,8 @@ Result<std::vector<DeliveryInfo>> ListDeliveries(store::Database& db,
   return out;
 }
 
-Status Redeliver(store::Database& db, int64_t delivery_id, int64_t now_ms) {
+Status SqliteDeliveryOperations::Redeliver(int64_t delivery_id, int64_t now_ms) {
+  store::Database& db = db_;
   GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
   GOVESB_ASSIGN_OR_RETURN(store::Statement find,
                           db.Prepare("SELECT state FROM deliveries WHERE id = ?"));
@@ -463,7 +470,8 @@ Status Redeliver(store::Database& db, int64_t delivery_id, int64_t now_ms) {
   return txn.Commit();
 }
 
-Result<int64_t> RedeliverAllDead(store::Database& db, std::string_view code, int64_t now_ms) {
+Result<int64_t> SqliteDeliveryOperations::RedeliverAllDead(std::string_view code, int64_t now_ms) {
+  store::Database& db = db_;
   GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
   std::string sql =
       "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1,"
@@ -481,7 +489,8 @@ Result<int64_t> RedeliverAllDead(store::Database& db, std::string_view code, int
   return changed;
 }
 
-Result<std::vector<Attempt>> ListAttempts(store::Database& db, int64_t delivery_id) {
+Result<std::vector<Attempt>> SqliteDeliveryOperations::Attempts(int64_t delivery_id) {
+  store::Database& db = db_;
   GOVESB_ASSIGN_OR_RETURN(
       store::Statement s,
       db.Prepare("SELECT at, outcome, http_status, latency_us, COALESCE(error, '')"
@@ -502,7 +511,8 @@ Result<std::vector<Attempt>> ListAttempts(store::Database& db, int64_t delivery_
   return out;
 }
 
-Result<QueueCounts> CountDeliveries(store::Database& db) {
+Result<QueueCounts> SqliteDeliveryOperations::Count() {
+  store::Database& db = db_;
   QueueCounts c;
   GOVESB_ASSIGN_OR_RETURN(
       store::Statement s,
@@ -524,8 +534,8 @@ Result<QueueCounts> CountDeliveries(store::Database& db) {
   return c;
 }
 
-Result<QueueCounts> CountOpenDeliveries(store::Database& db,
-                                        std::string_view recipient_institution) {
+Result<QueueCounts> SqliteDeliveryOperations::CountOpen(std::string_view recipient_institution) {
+  store::Database& db = db_;
   std::string sql =
       "SELECT state, COUNT(*), MIN(created_at) FROM deliveries WHERE state <> 'delivered'";
   if (!recipient_institution.empty()) {

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <string>
 
+#include "delivery/operations.h"
 #include "delivery/queue.h"
 #include "store/database.h"
 #include "store/group_commit.h"
@@ -32,6 +33,7 @@ class SqliteDeliveryQueue final : public DeliveryQueue {
   void DeadLetter(int64_t delivery_id, Attempt attempt) override;
   Result<int64_t> RedeliverGeneration() override;
   void Prune(int64_t before_ms) override;
+  void Sync(std::function<void(Status)> done) override;
 
  private:
   SqliteDeliveryQueue(std::unique_ptr<store::Database> reader, store::GroupCommitWriter& writer)
@@ -44,38 +46,21 @@ class SqliteDeliveryQueue final : public DeliveryQueue {
   store::GroupCommitWriter& writer_;
 };
 
-// ---- operations (admin CLI), on any connection to the file ----
+// The embedded DeliveryOperations, on `db` (any connection to the file; the caller's
+// transactions include what it does). `db` must outlive it.
+class SqliteDeliveryOperations final : public DeliveryOperations {
+ public:
+  explicit SqliteDeliveryOperations(store::Database& db) : db_(db) {}
 
-struct DeliveryFilter {
-  std::optional<DeliveryState> state = std::nullopt;
-  std::string code = std::string();  // pushCode / apiCode; "" = any
-  int64_t id = 0;                    // only this delivery; 0 = any
-  // Only deliveries to systems of this institution (its code); "" = any.
-  std::string recipient_institution = std::string();
-  size_t limit = 1000;
+  Result<std::vector<DeliveryInfo>> List(const DeliveryFilter& filter) override;
+  Result<std::vector<Attempt>> Attempts(int64_t delivery_id) override;
+  Status Redeliver(int64_t delivery_id, int64_t now_ms) override;
+  Result<int64_t> RedeliverAllDead(std::string_view code, int64_t now_ms) override;
+  Result<QueueCounts> Count() override;
+  Result<QueueCounts> CountOpen(std::string_view recipient_institution = {}) override;
+
+ private:
+  store::Database& db_;
 };
-Result<std::vector<DeliveryInfo>> ListDeliveries(store::Database& db, const DeliveryFilter& filter);
-
-// Puts a dead (or delivered) delivery back to pending with a fresh attempt budget. kNotFound
-// for an unknown id, kFailedPrecondition when it is pending already.
-Status Redeliver(store::Database& db, int64_t delivery_id, int64_t now_ms);
-// Every dead delivery (of `code` when not empty); returns how many.
-Result<int64_t> RedeliverAllDead(store::Database& db, std::string_view code, int64_t now_ms);
-
-// The attempts of one delivery, oldest first.
-Result<std::vector<Attempt>> ListAttempts(store::Database& db, int64_t delivery_id);
-
-struct QueueCounts {
-  int64_t pending = 0;
-  int64_t dead = 0;
-  int64_t delivered = 0;
-  int64_t oldest_pending_created_at_ms = 0;  // 0 when nothing is pending
-};
-Result<QueueCounts> CountDeliveries(store::Database& db);
-// Pending and dead only (`delivered` stays 0), read from the index of open deliveries, so it
-// costs the size of the queue, not of the history; of one institution's systems when
-// `recipient_institution` is not empty.
-Result<QueueCounts> CountOpenDeliveries(store::Database& db,
-                                        std::string_view recipient_institution = {});
 
 }  // namespace govesb::delivery

@@ -116,7 +116,7 @@ class PushAsyncTest : public ::testing::Test {
   std::vector<delivery::DeliveryInfo> Deliveries(std::optional<delivery::DeliveryState> state) {
     delivery::DeliveryFilter filter;
     filter.state = state;
-    auto list = delivery::ListDeliveries(*db_, filter);
+    auto list = delivery::SqliteDeliveryOperations(*db_).List(filter);
     GOVESB_CHECK(list.ok());
     return std::move(*list);
   }
@@ -214,7 +214,7 @@ TEST_F(PushAsyncTest, PushReachesEverySubscriberRetriesTheDownOneAndDeadLettersT
   // Fixed, the bad one gets its dead letters again by redelivery.
   bad_rx->set_mode(TestReceiver::Mode::kAck);
   size_t before = bad_rx->count();
-  auto n = delivery::RedeliverAllDead(*db_, "BIRTHS", 0);
+  auto n = delivery::SqliteDeliveryOperations(*db_).RedeliverAllDead("BIRTHS", 0);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 3);
   ASSERT_TRUE(bad_rx->WaitFor(before + 3, milliseconds(5000)));
