@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Accounts of the admin API and portal through the real binary, as an operator creates the first
 # ones: `admin user add|list|update|disable|enable|reset-password`, with --json and in
-# text. A one-time
-# password is printed once and stored only as a scrypt hash; every change is an admin action;
-# bad input exits 1 with "error: ..." and changes nothing.
+# text. A one-time password is printed once and stored only as a scrypt hash; every change is
+# an admin action; bad input exits 1 with "error: ..." and changes nothing.
 # Usage: admin_users_test.sh PATH/TO/govesb
 set -euo pipefail
 bin=$1
