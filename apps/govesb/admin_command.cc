@@ -845,6 +845,56 @@ void AddUserCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& optio
   add->add_flag("--password-stdin", add_args->password_stdin,
                 "Read the password from the first line of stdin instead of generating one");
 
+  // `user update`: what is not given stays; a role or institution change ends the user's
+  // sessions and revokes its tokens above the new role (accounts::Accounts::UpdateUser).
+  struct UpdateArgs {
+    std::string email, role, institution, name;
+    CLI::Option* role_option = nullptr;
+    CLI::Option* institution_option = nullptr;
+    CLI::Option* name_option = nullptr;
+  };
+  auto update_args = std::make_shared<UpdateArgs>();
+  CLI::App* update = AddLeaf(
+      *group, "update",
+      "Change a user's role, institution or display name; a new role or institution ends its "
+      "sessions and revokes its API tokens above the new role",
+      options,
+      [update_args](AdminSession& s, bool as_json) {
+        accounts::UserUpdate change;
+        if (update_args->role_option->count() > 0) {
+          change.role = admin::ParseRole(update_args->role);
+        }
+        if (update_args->institution_option->count() > 0) {
+          change.institution = update_args->institution;
+        }
+        if (update_args->name_option->count() > 0) change.display_name = update_args->name;
+        PrintObject(accounts::ToJson(
+                        Unwrap(s.accounts().UpdateUser(s.actor(), update_args->email, change))),
+                    as_json);
+      },
+      [update_args] {
+        if (update_args->role_option->count() == 0 &&
+            update_args->institution_option->count() == 0 &&
+            update_args->name_option->count() == 0) {
+          Fail(InvalidArgument("give what changes: --role, --institution or --display-name"));
+        }
+        if (update_args->role_option->count() > 0 &&
+            !admin::ParseRole(update_args->role).has_value()) {
+          Fail(InvalidArgument("--role must be operator, institution-admin or auditor, not '" +
+                               update_args->role + "'"));
+        }
+      });
+  update->add_option("--email", update_args->email, "The user's e-mail address")->required();
+  update_args->role_option = update->add_option(
+      "--role", update_args->role, "The new role: operator | institution-admin | auditor");
+  update_args->institution_option = update->add_option(
+      "--institution", update_args->institution,
+      "Code of the user's institution (institution-admin only; kept if the role stays "
+      "institution-admin, dropped if it becomes another)");
+  update_args->name_option =
+      update->add_option("--display-name,--name", update_args->name,
+                         "The new display name (\"\": the e-mail before '@')");
+
   AddLeaf(*group, "list", "List users", options, [](AdminSession& s, bool as_json) {
     PrintList(accounts::ToJsonArray(Unwrap(s.accounts().ListUsers(s.actor()))),
               {"email", "name", "role", "institution", "enabled", "must_change_password",

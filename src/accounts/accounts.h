@@ -26,7 +26,7 @@
 // Errors: kUnauthenticated for bad credentials, expired sessions and unknown or revoked tokens
 // (one message for a wrong password and an unknown e-mail), kPermissionDenied, kInvalidArgument
 // with a message a person understands, kResourceExhausted when sign-ins are throttled, kNotFound,
-// kAlreadyExists, kFailedPrecondition (the last enabled operator cannot be disabled).
+// kAlreadyExists, kFailedPrecondition (the last enabled operator cannot be disabled or demoted).
 //
 // Threading: an Accounts works on one store::Database connection, like admin::AdminService: one
 // per thread. The LoginGuard it is given is thread-safe and shared by all of them. Password
@@ -79,6 +79,17 @@ struct NewUserRequest {
   std::string_view password = {};
 };
 
+// A change of a user (UpdateUser). What is not given stays as it is; the result meets the rules
+// of a new user (an institution for, and only for, an institution-admin).
+struct UserUpdate {
+  std::optional<admin::Role> role = std::nullopt;
+  // An institution's code. Not given: kept while the role stays institution-admin, dropped when
+  // the role becomes one without an institution. "" given: none.
+  std::optional<std::string> institution = std::nullopt;
+  // "" given: the part of the e-mail before '@' (as when the user was added).
+  std::optional<std::string> display_name = std::nullopt;
+};
+
 struct NewUser {
   User user;
   std::string one_time_password;  // "" when the request gave a password; shown once
@@ -121,6 +132,8 @@ struct ApiToken {
   int64_t created_at_ms = 0;
   int64_t last_used_at_ms = 0;  // 0: never
   int64_t revoked_at_ms = 0;    // 0: not revoked
+  int64_t expires_at_ms = 0;    // 0: never
+  bool expired = false;         // expires_at_ms had passed when the token was read
 };
 
 struct NewApiToken {
@@ -158,6 +171,16 @@ class Accounts {
   // Disabling ends the user's sessions; its tokens stop working until it is enabled again.
   Result<User> DisableUser(const admin::Actor& actor, std::string_view email);
   Result<User> EnableUser(const admin::Actor& actor, std::string_view email);
+  // Operator only: a new role, institution and/or display name. A change of role or institution
+  // ends the user's sessions (it signs in again with the new role) and revokes its active API
+  // tokens that the new role no longer covers (a scope above it, or an institution-admin scope
+  // of the institution it left), each an "api-token.revoke" action. kNotFound for an unknown
+  // institution, kInvalidArgument for a role without the institution it needs (or with one it
+  // may not have), kFailedPrecondition when the last enabled operator would lose the role.
+  // Records "user.update" with the user before and after; a request that changes nothing
+  // records nothing and returns the user as it is.
+  Result<User> UpdateUser(const admin::Actor& actor, std::string_view email,
+                          const UserUpdate& update);
   // The actor's own password (actor.account). Policy: 12 to 1024 bytes, not the e-mail, not
   // the old password. Ends every session of the user (the portal signs in again). A wrong old
   // password counts as a failed sign-in of the account.
@@ -187,14 +210,17 @@ class Accounts {
   Result<int64_t> PurgeExpiredSessions();
 
   // ---- API tokens (a user's own; operators may list and revoke anyone's) ----
+  // `expires_in_days`: 1 to 365 (kInvalidArgument otherwise); none: the token never expires.
   Result<NewApiToken> CreateApiToken(const admin::Actor& actor, std::string_view name,
-                                     admin::Role scope);
+                                     admin::Role scope,
+                                     std::optional<int64_t> expires_in_days = std::nullopt);
   // The actor's own tokens, or (operators and auditors) those of `email` ("": every user's).
   // Never a secret.
   Result<std::vector<ApiToken>> ListApiTokens(const admin::Actor& actor,
                                               std::string_view email = {});
   Result<ApiToken> RevokeApiToken(const admin::Actor& actor, int64_t token_id);
-  // The value after "Bearer ". kUnauthenticated when unknown, revoked, or its user disabled.
+  // The value after "Bearer ". kUnauthenticated when unknown, revoked, expired (from its
+  // expires_at on, to the millisecond), or its user disabled.
   Result<Principal> AuthenticateBearer(std::string_view token, std::string_view address);
 
   LoginGuard& guard() { return *guard_; }
@@ -219,6 +245,12 @@ class Accounts {
                      const std::string& hash, bool must_change);
   Result<int64_t> EndSessionsOf(int64_t user_id);
   Result<ApiToken> GetApiToken(int64_t token_id);
+  // The id of the institution with `code`, kNotFound when there is none.
+  Result<int64_t> InstitutionId(std::string_view code);
+  // Revokes the active tokens of `before` (the user as it was) that `role` in `institution` no
+  // longer covers, recording each; in the open transaction. How many.
+  Result<int64_t> RevokeTokensBeyond(const admin::Actor& actor, const User& before,
+                                     admin::Role role, std::string_view institution);
 
   store::Database& db_;
   const Clock* clock_;

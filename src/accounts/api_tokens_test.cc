@@ -153,5 +153,62 @@ TEST_F(AccountsTest, TokenInputIsCheckedAndBounded) {
   }
 }
 
+TEST_F(AccountsTest, AnExpiredTokenAuthenticatesNothingFromItsExpiryOn) {
+  Add("juma@ega.go.tz", Role::kAuditor);
+  const admin::Actor juma = ActorOf("juma@ega.go.tz");
+  const int64_t created_at = clock_.NowMillis();
+  Result<NewApiToken> weekly = accounts_->CreateApiToken(juma, "weekly", Role::kAuditor, 7);
+  Result<NewApiToken> forever = accounts_->CreateApiToken(juma, "forever", Role::kAuditor);
+  ASSERT_TRUE(weekly.ok() && forever.ok()) << weekly.status().ToString();
+  const int64_t expires_at = created_at + 7 * 24 * 3600 * 1000LL;
+  EXPECT_EQ(weekly->token.expires_at_ms, expires_at);
+  EXPECT_EQ(forever->token.expires_at_ms, 0);
+  EXPECT_EQ(ToJson(weekly->token).at("expires_at"), "2023-11-21T22:13:20Z");
+  EXPECT_TRUE(ToJson(forever->token).at("expires_at").is_null());
+
+  clock_.Set(expires_at - 1);  // the last millisecond it works
+  ASSERT_TRUE(accounts_->AuthenticateBearer(weekly->secret, "x").ok());
+  clock_.Set(expires_at);
+  Result<Principal> refused = accounts_->AuthenticateBearer(weekly->secret, "x");
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(refused.status().message().find("expired"), std::string::npos)
+      << refused.status().message();
+  clock_.Advance(std::chrono::hours(24 * 400));
+  EXPECT_TRUE(accounts_->AuthenticateBearer(forever->secret, "x").ok());
+  EXPECT_FALSE(accounts_->AuthenticateBearer(weekly->secret, "x").ok());
+
+  // Listed as expired, with its expiry; it no longer counts towards the active tokens.
+  std::vector<ApiToken> listed = *accounts_->ListApiTokens(juma);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_TRUE(listed[0].expired);
+  EXPECT_EQ(ToJson(listed[0]).at("state"), "expired");
+  EXPECT_EQ(ToJson(listed[1]).at("state"), "active");
+}
+
+TEST_F(AccountsTest, ATokensExpiryIsOneToThreeHundredSixtyFiveDays) {
+  Add("juma@ega.go.tz", Role::kAuditor);
+  const admin::Actor juma = ActorOf("juma@ega.go.tz");
+  for (int64_t days : {int64_t{0}, int64_t{-1}, int64_t{366}, int64_t{1} << 50}) {
+    Result<NewApiToken> r = accounts_->CreateApiToken(juma, "t", Role::kAuditor, days);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << days;
+    EXPECT_NE(r.status().message().find("365 days"), std::string::npos) << r.status().message();
+  }
+  EXPECT_EQ(Count("api_tokens"), 0);
+  EXPECT_TRUE(accounts_->CreateApiToken(juma, "a", Role::kAuditor, 1).ok());
+  EXPECT_TRUE(accounts_->CreateApiToken(juma, "b", Role::kAuditor, 365).ok());
+}
+
+TEST_F(AccountsTest, ExpiredTokensDoNotCountTowardsTheLimit) {
+  Add("juma@ega.go.tz", Role::kAuditor);
+  const admin::Actor juma = ActorOf("juma@ega.go.tz");
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(accounts_->CreateApiToken(juma, "t" + std::to_string(i), Role::kAuditor, 1).ok());
+  }
+  EXPECT_EQ(accounts_->CreateApiToken(juma, "one more", Role::kAuditor).status().code(),
+            StatusCode::kFailedPrecondition);
+  clock_.Advance(std::chrono::hours(24));
+  EXPECT_TRUE(accounts_->CreateApiToken(juma, "one more", Role::kAuditor).ok());
+}
+
 }  // namespace
 }  // namespace govesb::accounts

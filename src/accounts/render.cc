@@ -43,10 +43,11 @@ json::object ToJson(const ApiToken& token) {
   out["role"] = admin::RoleName(token.role);
   out["institution"] = TextOrNull(token.institution);
   out["name"] = token.name;
-  out["state"] = token.revoked_at_ms == 0 ? "active" : "revoked";
+  out["state"] = token.revoked_at_ms != 0 ? "revoked" : token.expired ? "expired" : "active";
   out["created_at"] = admin::IsoTime(token.created_at_ms);
   out["last_used_at"] = TimeOrNull(token.last_used_at_ms);
   out["revoked_at"] = TimeOrNull(token.revoked_at_ms);
+  out["expires_at"] = TimeOrNull(token.expires_at_ms);
   return out;
 }
 

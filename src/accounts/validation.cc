@@ -159,6 +159,25 @@ Status ValidateTokenName(std::string_view name) {
   return Status::Ok();
 }
 
+Status ValidateTokenExpiryDays(int64_t days) {
+  if (days < 1 || days > kMaxTokenExpiryDays) {
+    return InvalidArgument("a token's expiry must be 1 to 365 days (or none: it never expires)");
+  }
+  return Status::Ok();
+}
+
+Status ValidateRoleInstitution(admin::Role role, std::string_view institution) {
+  const bool needs_institution = role == admin::Role::kInstitutionAdmin;
+  if (needs_institution && institution.empty()) {
+    return InvalidArgument("an institution-admin belongs to an institution: give its code");
+  }
+  if (!needs_institution && !institution.empty()) {
+    return InvalidArgument("only an institution-admin belongs to an institution; the role " +
+                           std::string(admin::RoleName(role)) + " has none");
+  }
+  return Status::Ok();
+}
+
 std::string NewOneTimePassword() {
   // 32 characters (5 bits each, so a random byte modulo 32 is uniform): 20 of them, 100 bits.
   constexpr std::string_view kAlphabet = "23456789abcdefghijkmnpqrstuvwxyz";

@@ -370,6 +370,18 @@ const std::vector<Route>& AllRoutes() {
       o["one_time_password"] = created.one_time_password;
       return Created(std::move(o));
     });
+    add("PATCH", "/api/v1/users/{email}", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
+      accounts::UserUpdate update;
+      GOVESB_ASSIGN_OR_RETURN(auto role_text, OptStr(c.body, "role"));
+      if (role_text) {
+        GOVESB_ASSIGN_OR_RETURN(update.role, RoleOf(*role_text));
+      }
+      GOVESB_ASSIGN_OR_RETURN(update.institution, OptStr(c.body, "institution"));
+      GOVESB_ASSIGN_OR_RETURN(update.display_name, OptStr(c.body, "display_name"));
+      GOVESB_ASSIGN_OR_RETURN(auto user, accounts->UpdateUser(c.actor(), c.Path("email"), update));
+      return Ok(accounts::ToJson(user));
+    });
     add("POST", "/api/v1/users/{email}/disable", [](Context& c) -> Result<Reply> {
       GOVESB_ASSIGN_OR_RETURN(accounts::Accounts * accounts, AccountsOf(c));
       GOVESB_ASSIGN_OR_RETURN(auto user, accounts->DisableUser(c.actor(), c.Path("email")));
@@ -404,8 +416,9 @@ const std::vector<Route>& AllRoutes() {
       if (role_text) {
         GOVESB_ASSIGN_OR_RETURN(scope, RoleOf(*role_text));
       }
+      GOVESB_ASSIGN_OR_RETURN(auto expires_in_days, OptInt(c.body, "expires_in_days"));
       GOVESB_ASSIGN_OR_RETURN(accounts::NewApiToken token,
-                              accounts->CreateApiToken(c.actor(), name, scope));
+                              accounts->CreateApiToken(c.actor(), name, scope, expires_in_days));
       json::object o = accounts::ToJson(token.token);
       o["token"] = token.secret;
       return Created(std::move(o));

@@ -8,6 +8,7 @@
 #include <string>
 #include <tuple>
 
+#include "adminapi/session_auth.h"
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
 #include "store/database.h"
@@ -216,11 +217,19 @@ const std::vector<RouteCase>& RouteCases() {
        "/api/v1/users",
        R"({"email":"new@rita.go.tz","role":"institution-admin","institution":"RITA"})",
        {201, 403, 403, 403, 401}},
+      {"PATCH",
+       "/api/v1/users/clerk@moh.go.tz",
+       R"({"role":"institution-admin","institution":"MOH","display_name":"Clerk"})",
+       {200, 403, 403, 403, 401}},
       {"POST", "/api/v1/users/clerk@moh.go.tz/disable", "", {200, 403, 403, 403, 401}},
       {"POST", "/api/v1/users/clerk@moh.go.tz/enable", "", {200, 403, 403, 403, 401}},
       {"POST", "/api/v1/users/clerk@moh.go.tz/reset-password", "", {200, 403, 403, 403, 401}},
       {"GET", "/api/v1/tokens", "", {200, 200, 200, 200, 401}},
       {"POST", "/api/v1/tokens", R"({"name":"nightly report"})", {201, 201, 201, 201, 401}},
+      {"POST",
+       "/api/v1/tokens",
+       R"({"name":"this month","expires_in_days":30})",
+       {201, 201, 201, 201, 401}},
       {"POST", "/api/v1/tokens/999/revoke", "", {404, 404, 404, 404, 401}},
       {"GET", "/api/v1/institutions", "", {200, 200, 200, 200, 401}},
       {"POST",
@@ -528,6 +537,90 @@ TEST_F(AdminApiTest, BadInputGetsAClearErrorAndChangesNothing) {
   EXPECT_EQ(r.status, 413) << r.body;
   // An unknown token is 401, not anonymous.
   EXPECT_EQ(Call("GET", "/api/v1/me", "forged").status, 401);
+}
+
+TEST_F(AdminApiTest, AnOperatorChangesAUsersRoleAndBadChangesAreRefusedInWords) {
+  const std::string clerk = "/api/v1/users/clerk@moh.go.tz";
+  auto before = service_->ListActions(kOperator, {})->size();
+  struct Bad {
+    std::string target, body;
+    int status;
+    std::string says;
+  };
+  const std::vector<Bad> bad = {
+      {clerk, R"({"role":"boss"})", 400, "'role' must be operator, institution-admin or auditor"},
+      {clerk, R"({"role":"institution-admin"})", 400, "give its code"},
+      {clerk, R"({"role":"institution-admin","institution":"NOPE"})", 404,
+       "no institution with the code 'NOPE'"},
+      {clerk, R"({"institution":"MOH"})", 400, "has none"},
+      {clerk, R"({"display_name":7})", 400, "display_name"},
+      {"/api/v1/users/op@ega.go.tz", R"({"role":"auditor"})", 409, "last enabled operator"},
+      {"/api/v1/users/nobody@ega.go.tz", R"({"role":"auditor"})", 404, "no user"},
+  };
+  for (const Bad& b : bad) {
+    http::HttpResponse r = Call("PATCH", b.target, "operator", b.body);
+    EXPECT_EQ(r.status, b.status) << b.body << ": " << r.body;
+    EXPECT_NE(r.body.find(b.says), std::string::npos) << b.body << ": " << r.body;
+  }
+  EXPECT_EQ(service_->ListActions(kOperator, {})->size(), before);
+  EXPECT_EQ(accounts_->GetUser(kOperator, "clerk@moh.go.tz")->role, admin::Role::kAuditor);
+
+  // The same values: 200, nothing recorded. A change: recorded once, answered as the user.
+  EXPECT_EQ(Call("PATCH", clerk, "operator", R"({"role":"auditor"})").status, 200);
+  EXPECT_EQ(service_->ListActions(kOperator, {})->size(), before);
+  http::HttpResponse r =
+      Call("PATCH", clerk, "operator", R"({"role":"institution-admin","institution":"MOH"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::value user = json::parse(r.body);
+  EXPECT_EQ(user.at("role"), "institution-admin");
+  EXPECT_EQ(user.at("institution"), "MOH");
+  auto actions = *service_->ListActions(kOperator, {});
+  ASSERT_EQ(actions.size(), before + 1);
+  EXPECT_EQ(actions[0].action, "user.update");
+  EXPECT_EQ(actions[0].account, "op@ega.go.tz");
+}
+
+TEST_F(AdminApiTest, ATokensExpiryIsCheckedAndShown) {
+  http::HttpResponse r =
+      Call("POST", "/api/v1/tokens", "auditor", R"({"name":"t","expires_in_days":366})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("365 days"), std::string::npos) << r.body;
+  r = Call("POST", "/api/v1/tokens", "auditor", R"({"name":"t","expires_in_days":"soon"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("'expires_in_days' must be a whole number"), std::string::npos) << r.body;
+  r = Call("POST", "/api/v1/tokens", "auditor", R"({"name":"t","expires_in_days":2})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("expires_at"), "2023-11-16T22:13:20Z");
+  r = Call("POST", "/api/v1/tokens", "auditor", R"({"name":"u"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_TRUE(json::parse(r.body).at("expires_at").is_null());
+  json::array listed = json::parse(Call("GET", "/api/v1/tokens", "auditor").body).as_array();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].at("expires_at"), "2023-11-16T22:13:20Z");
+  EXPECT_EQ(listed[0].at("state"), "active");
+}
+
+// The real authenticator (over the accounts): an expired token is refused with words.
+TEST_F(AdminApiTest, AnExpiredTokenGets401SayingItExpired) {
+  SessionAuthenticator real(*accounts_);
+  AdminApi api(*service_, accounts_.get(), real, &clock_, db_.get());
+  Result<accounts::NewSession> session = accounts_->Login(
+      {.email = "audit@nao.go.tz", .password = "correct horse battery", .address = "x"});
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  const admin::Actor auditor = accounts_->Authenticate(session->token, "x")->actor;
+  Result<accounts::NewApiToken> token =
+      accounts_->CreateApiToken(auditor, "report", admin::Role::kAuditor, 1);
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  http::HttpRequest r;
+  r.method = "GET";
+  r.target = "/api/v1/institutions";
+  r.remote_address = "10.9.8.7";
+  r.authorization = "Bearer " + token->secret;
+  EXPECT_EQ(api.Handle(r).status, 200);
+  clock_.Advance(std::chrono::hours(24));
+  http::HttpResponse refused = api.Handle(r);
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_NE(refused.body.find("expired"), std::string::npos) << refused.body;
 }
 
 TEST_F(AdminApiTest, ANewSystemsSecretIsShownOnceAndTheActionNamesTheCaller) {

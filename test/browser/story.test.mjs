@@ -248,6 +248,20 @@ test('onboarding through the portal alone: register, publish, request, approve, 
       assert.ok(ritaOneTime.length >= 12 && auditorOneTime.length >= 12 &&
         ritaOneTime !== auditorOneTime, 'one-time passwords shown once each');
       await op.shot('04-users');
+      // Change an account: a role that needs an institution is refused in words without one;
+      // a new display name is saved and shown.
+      await op.row('user', AUDITOR.email).getByTestId('user-edit').click();
+      await op.submit('user-edit', { role: 'institution-admin', institution: '' });
+      assert.match(await op.formError('user-edit'), /institution/);
+      await op.submit('user-edit', { role: 'auditor', display_name: 'National Audit Office' });
+      await op.row('user', AUDITOR.email).filter({ hasText: 'National Audit Office' }).waitFor();
+      // An API token that expires: its expiry is in the list.
+      await op.go('account');
+      await op.submit('token', { name: 'weekly report', role: 'auditor', expires_in_days: 7 });
+      await op.byId('token-value').waitFor();
+      const expiring = op.row('token', 'weekly report');
+      await expiring.waitFor();
+      assert.doesNotMatch(await expiring.textContent(), /Never/, 'the token shows its expiry');
 
       // ---- 2. the Ministry of Health applies to join; the operator accepts ------------------
       const applicant = await person(MOH_ADMIN, 'moh');

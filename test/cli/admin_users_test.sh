@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Accounts of the admin API and portal through the real binary, as an operator creates the first
-# ones: `admin user add|list|disable|enable|reset-password`, with --json and in text. A one-time
-# password is printed once and stored only as a scrypt hash; every change is an admin action;
-# bad input exits 1 with "error: ..." and changes nothing.
+# ones: `admin user add|list|update|disable|enable|reset-password`, with --json and in
+# text. A one-time password is printed once and stored only as a scrypt hash; every change is
+# an admin action; bad input exits 1 with "error: ..." and changes nothing.
 # Usage: admin_users_test.sh PATH/TO/govesb
 set -euo pipefail
 bin=$1
@@ -92,13 +92,39 @@ jq -e '.must_change_password == true and (.one_time_password | length) >= 16' \
 dump | grep -qF "$(jq -r .one_time_password "$work/reset.json")" &&
   fail "the reset password is stored"
 
+# ---- update: role, institution, display name; bad changes refused, nothing changed ----
+admin institution add --code EGA --name "e-Government Authority" --json >/dev/null
+expect_error 1 "give what changes" user update --email audit@nao.go.tz
+expect_error 1 "operator, institution-admin or auditor" user update --email audit@nao.go.tz \
+  --role boss
+expect_error 1 "give its code" user update --email audit@nao.go.tz --role institution-admin
+expect_error 1 "no institution with the code 'NOPE'" user update --email audit@nao.go.tz \
+  --role institution-admin --institution NOPE
+expect_error 1 "has none" user update --email audit@nao.go.tz --institution RITA
+expect_error 1 "last enabled operator" user update --email op@ega.go.tz --role auditor
+expect_error 1 "no user" user update --email nobody@ega.go.tz --role auditor
+# The same values again: nothing changes, nothing is recorded.
+expect_error 0 "" user update --email audit@nao.go.tz --role auditor
+admin user update --email audit@nao.go.tz --role institution-admin --institution EGA \
+  --display-name "National Audit" --json | jq -e '.role == "institution-admin" and
+  .institution == "EGA" and .name == "National Audit"' >/dev/null || fail "update --json"
+admin user update --email admin@rita.go.tz --role auditor | grep -q "^role: *auditor$" ||
+  fail "update in text"
+[ "$(sql "SELECT COALESCE(institution_id, 'none') FROM users WHERE email = 'admin@rita.go.tz'")" \
+  = none ] || fail "leaving institution-admin keeps the institution"
+sql "SELECT detail FROM admin_actions WHERE action = 'user.update' ORDER BY id LIMIT 1" |
+  jq -e '.before.role == "auditor" and .after.role == "institution-admin" and
+  .after.institution == "EGA" and .after.name == "National Audit"' >/dev/null ||
+  fail "user.update detail: $(sql "SELECT detail FROM admin_actions WHERE action = 'user.update'")"
+
 # ---- every change is an admin action of the CLI's operator, without a secret ----
 [ "$(sql "SELECT group_concat(action, ' ') FROM (SELECT action FROM admin_actions
   WHERE object LIKE 'user:%' ORDER BY id)")" = \
-  "user.add user.add user.add user.disable user.enable user.reset-password" ] ||
+  "user.add user.add user.add user.disable user.enable user.reset-password user.update \
+user.update" ] ||
   fail "actions: $(sql 'SELECT action, object FROM admin_actions')"
 [ "$(sql "SELECT COUNT(*) FROM admin_actions WHERE object LIKE 'user:%' AND via = 'cli'
-  AND account LIKE 'cli:%'")" = 6 ] || fail "the actions' actor"
+  AND account LIKE 'cli:%'")" = 8 ] || fail "the actions' actor"
 sql "SELECT detail FROM admin_actions" | grep -qE "scrypt|$otp|one_time" &&
   fail "a secret in an admin action"
 echo "cli.admin_users: ok"

@@ -1,6 +1,6 @@
 // The signed-in account: password change, and its own API tokens (shown once, revocable).
 import * as api from '../api.js';
-import {ask, badge, button, form, h, say, secretBox, section, table} from '../dom.js';
+import {ask, badge, button, form, h, say, secretBox, section, table, when} from '../dom.js';
 import {t} from '../i18n.js';
 import {ROLE_OPTIONS, roleLabel} from '../labels.js';
 
@@ -48,9 +48,14 @@ export async function render(root, ctx) {
                         {name: 'name', label: 'field.token_name', required: true, maxlength: 100},
                         {name: 'role', label: 'field.role', type: 'select',
                          options: roleOptions, value: ctx.me.role},
+                        {name: 'expires_in_days', label: 'field.expires_in_days', type: 'number',
+                         min: 1, max: 365, step: 1, hint: 'hint.expires_in_days'},
                       ], 'tokens.create', async (v) => {
-                        const made = await api.post('/tokens', {name: v.name.trim(),
-                                                                role: v.role});
+                        const body = {name: v.name.trim(), role: v.role};
+                        if (v.expires_in_days.trim()) {
+                          body.expires_in_days = Number(v.expires_in_days);
+                        }
+                        const made = await api.post('/tokens', body);
                         await ctx.refresh();
                         document.querySelector('[data-testid="tokens"] h2')
                             ?.after(secretBox('tokens.created', [['field.token', made.token,
@@ -60,10 +65,12 @@ export async function render(root, ctx) {
                         {key: 'field.token_name', value: (r) => r.name},
                         {key: 'field.prefix', value: (r) => h('code', null, r.prefix)},
                         {key: 'field.role', value: (r) => roleLabel(r.role)},
-                        {key: 'field.state', value: (r) => badge(r.revoked ? 'revoked' : 'active')},
+                        {key: 'field.expires_at', value: (r) => (r.expires_at ? when(r.expires_at)
+                                                                 : t('tokens.never'))},
+                        {key: 'field.state', value: (r) => badge(r.state)},
                       ], tokens, {
                         key: (r) => r.name,
-                        actions: (r) => (r.revoked ? [] : [button('token-revoke', 'action.revoke',
+                        actions: (r) => (r.state === 'revoked' ? [] : [button('token-revoke', 'action.revoke',
                             () => ask('tokens.revoke_title', 'tokens.revoke_text', {name: r.name},
                                       {action: () => api.post(`/tokens/${api.seg(r.id)}/revoke`)})
                                 .then((ok) => ok !== null && ctx.refresh()))]),
