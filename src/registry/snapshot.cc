@@ -2,100 +2,94 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
-#include "registry/queries.h"
-
 namespace govesb::registry {
 
-Result<std::shared_ptr<const Snapshot>> Snapshot::Load(store::Database& db,
+Result<std::shared_ptr<const Snapshot>> Snapshot::Load(RegistryStore& store,
                                                        const Snapshot* previous) {
+  GOVESB_ASSIGN_OR_RETURN(RegistryRows rows, store.ReadSnapshotRows());
+  return Build(std::move(rows), previous);
+}
+
+std::shared_ptr<const Snapshot> Snapshot::Build(RegistryRows rows, const Snapshot* previous) {
   auto snapshot = std::make_shared<Snapshot>(PrivateTag{});
-  {
-    // One read transaction: all tables as of the same commit.
-    GOVESB_ASSIGN_OR_RETURN(store::Transaction txn,
-                            store::Transaction::Begin(db, store::TransactionMode::kDeferred));
-    GOVESB_ASSIGN_OR_RETURN(std::vector<Institution> institutions,
-                            internal::SelectInstitutions(db));
-    GOVESB_ASSIGN_OR_RETURN(std::vector<System> systems, internal::SelectSystems(db));
-    GOVESB_ASSIGN_OR_RETURN(std::vector<Api> apis,
-                            internal::SelectApis(db, internal::ApiDetail::kRequestPath));
-    GOVESB_ASSIGN_OR_RETURN(std::vector<Grant> grants, internal::SelectGrants(db));
-    GOVESB_ASSIGN_OR_RETURN(std::vector<Topic> topics, internal::SelectTopics(db));
-    GOVESB_ASSIGN_OR_RETURN(std::vector<Subscription> subscriptions,
-                            internal::SelectSubscriptions(db));
-    GOVESB_RETURN_IF_ERROR(txn.Commit());
 
-    snapshot->institutions_.reserve(institutions.size());
-    for (Institution& institution : institutions) {
-      std::string key = institution.code;
-      snapshot->institutions_.emplace(std::move(key), std::move(institution));
-    }
+  snapshot->institutions_.reserve(rows.institutions.size());
+  for (Institution& institution : rows.institutions) {
+    std::string key = institution.code;
+    snapshot->institutions_.emplace(std::move(key), std::move(institution));
+  }
 
-    snapshot->systems_.reserve(systems.size());
-    snapshot->systems_by_id_.reserve(systems.size());
-    for (System& system : systems) {
-      const System* old = previous != nullptr ? previous->FindSystem(system.client_id) : nullptr;
-      if (old != nullptr && old->public_key.has_value() &&
-          old->public_key_b64 == system.public_key_b64) {
-        system.public_key = old->public_key;
+  snapshot->systems_.reserve(rows.systems.size());
+  snapshot->systems_by_id_.reserve(rows.systems.size());
+  for (System& system : rows.systems) {
+    const System* old = previous != nullptr ? previous->FindSystem(system.client_id) : nullptr;
+    if (old != nullptr && old->public_key.has_value() &&
+        old->public_key_b64 == system.public_key_b64) {
+      system.public_key = old->public_key;
+      system.curve = old->public_key->curve();
+    } else {
+      system.public_key.reset();
+      Result<crypto::PublicKey> key = crypto::PublicKey::FromText(system.public_key_b64);
+      if (key.ok()) {
+        system.curve = key->curve();
+        system.public_key = std::move(key).value();
       } else {
-        Result<crypto::PublicKey> key = crypto::PublicKey::FromText(system.public_key_b64);
-        if (key.ok()) {
-          system.curve = key->curve();
-          system.public_key = std::move(key).value();
-        } else {
-          // Fail closed for this system only: nothing it signs will verify.
-          spdlog::warn("registry: the stored public key of system {} does not parse: {}",
-                       system.client_id, key.status().message());
-        }
-      }
-      // A suspended institution's systems are refused like disabled ones, everywhere the request
-      // path and the delivery workers check System::enabled.
-      if (system.institution_suspended) system.enabled = false;
-      if (system.enabled) ++snapshot->enabled_system_count_;
-      std::string key = system.client_id;
-      auto [it, inserted] = snapshot->systems_.emplace(std::move(key), std::move(system));
-      snapshot->systems_by_id_.emplace(it->second.id, &it->second);
-    }
-
-    snapshot->apis_.reserve(apis.size());
-    for (Api& api : apis) {
-      std::string key = api.code;
-      snapshot->apis_.emplace(std::move(key), std::move(api));
-    }
-
-    for (const Grant& grant : grants) {
-      if (grant.state == kGrantApproved) {
-        snapshot->approved_grants_.insert(GrantKey{grant.consumer_system_id, grant.api_id});
+        // Fail closed for this system only: nothing it signs will verify.
+        spdlog::warn("registry: the stored public key of system {} does not parse: {}",
+                     system.client_id, key.status().message());
       }
     }
+    // A suspended institution's systems are refused like disabled ones, everywhere the request
+    // path and the delivery workers check System::enabled.
+    if (system.institution_suspended) system.enabled = false;
+    if (system.enabled) ++snapshot->enabled_system_count_;
+    std::string key = system.client_id;
+    auto [it, inserted] = snapshot->systems_.emplace(std::move(key), std::move(system));
+    snapshot->systems_by_id_.emplace(it->second.id, &it->second);
+  }
 
-    snapshot->topics_.reserve(topics.size());
-    for (Topic& topic : topics) {
-      // The catalogue's texts are of no use on the request path.
-      topic.title.clear();
-      topic.description.clear();
-      topic.message_example.clear();
-      std::string key = topic.code;
-      snapshot->topics_.emplace(std::move(key), std::move(topic));
-    }
+  snapshot->apis_.reserve(rows.apis.size());
+  for (Api& api : rows.apis) {
+    std::string key = api.code;
+    snapshot->apis_.emplace(std::move(key), std::move(api));
+  }
 
-    // Already ordered by id (SelectSubscriptions). Reserved up front: pointers into the vector
-    // are taken below and must stay valid.
-    snapshot->subscriptions_.reserve(subscriptions.size());
-    for (Subscription& subscription : subscriptions) {
-      if (subscription.state == kSubscriptionApproved) {
-        snapshot->subscriptions_.push_back(std::move(subscription));
-      }
-    }
-    for (const Subscription& subscription : snapshot->subscriptions_) {
-      snapshot->subscriptions_by_topic_[subscription.topic_id].push_back(&subscription);
-      snapshot->subscriptions_by_id_.emplace(subscription.id, &subscription);
+  for (const Grant& grant : rows.grants) {
+    if (grant.state == kGrantApproved) {
+      snapshot->approved_grants_.insert(GrantKey{grant.consumer_system_id, grant.api_id});
     }
   }
-  return std::shared_ptr<const Snapshot>(std::move(snapshot));
+
+  snapshot->topics_.reserve(rows.topics.size());
+  for (Topic& topic : rows.topics) {
+    // The catalogue's texts are of no use on the request path.
+    topic.title.clear();
+    topic.description.clear();
+    topic.message_example.clear();
+    std::string key = topic.code;
+    snapshot->topics_.emplace(std::move(key), std::move(topic));
+  }
+
+  // Ordered by id (RegistryRows promises it; sorted here anyway, it is cheap and the order is
+  // what ApprovedSubscriptions promises). Reserved up front: pointers into the vector are taken
+  // below and must stay valid.
+  snapshot->subscriptions_.reserve(rows.subscriptions.size());
+  for (Subscription& subscription : rows.subscriptions) {
+    if (subscription.state == kSubscriptionApproved) {
+      snapshot->subscriptions_.push_back(std::move(subscription));
+    }
+  }
+  std::sort(snapshot->subscriptions_.begin(), snapshot->subscriptions_.end(),
+            [](const Subscription& a, const Subscription& b) { return a.id < b.id; });
+  for (const Subscription& subscription : snapshot->subscriptions_) {
+    snapshot->subscriptions_by_topic_[subscription.topic_id].push_back(&subscription);
+    snapshot->subscriptions_by_id_.emplace(subscription.id, &subscription);
+  }
+  return snapshot;
 }
 
 const System* Snapshot::FindSystem(std::string_view client_id) const {

@@ -12,19 +12,33 @@
 
 #include "base/result.h"
 #include "registry/model.h"
-#include "store/database.h"
+#include "registry/store.h"
+
+namespace govesb::store {
+class Database;
+}
 
 namespace govesb::registry {
 
-// An immutable, consistent view of the whole registry, read from the database in one read
-// transaction. This is what the request path consults: lookups are O(1) hash lookups that
+// An immutable, consistent view of the whole registry, built from one consistent read of a
+// RegistryStore. This is what the request path consults: lookups are O(1) hash lookups that
 // allocate nothing, and every system's public key is parsed once, at load. Shared across
 // threads as shared_ptr<const Snapshot>; all methods are thread-safe. Pointers returned by
 // the lookups live as long as the Snapshot.
 class Snapshot {
  public:
-  // Reads the registry tables (which Registry::Migrate must have created). When `previous` is
-  // given, parsed public keys of systems whose key text is unchanged are reused.
+  // Builds the lookup maps from `rows` (pure: no storage, no clock). Parses each system's
+  // public key, except that when `previous` is given, the parsed key of a system whose key text
+  // is unchanged is reused. A key that does not parse leaves public_key empty (that system fails
+  // closed; a warning is logged). Systems of a suspended institution get enabled = false.
+  static std::shared_ptr<const Snapshot> Build(RegistryRows rows,
+                                               const Snapshot* previous = nullptr);
+
+  // store.ReadSnapshotRows(), then Build. Fails (and builds nothing) when the read fails.
+  static Result<std::shared_ptr<const Snapshot>> Load(RegistryStore& store,
+                                                      const Snapshot* previous = nullptr);
+  // The same over a SQLite connection (a SqliteRegistryStore on `db`), for tests and tools that
+  // already hold one. Defined in sqlite_store.cc; callers include store/database.h themselves.
   static Result<std::shared_ptr<const Snapshot>> Load(store::Database& db,
                                                       const Snapshot* previous = nullptr);
 
@@ -53,7 +67,7 @@ class Snapshot {
   size_t approved_grant_count() const { return approved_grants_.size(); }
   size_t topic_count() const { return topics_.size(); }
 
-  // Implementation detail of Load (std::make_shared needs a public constructor).
+  // Implementation detail of Build (std::make_shared needs a public constructor).
   struct PrivateTag {
     explicit PrivateTag() = default;
   };

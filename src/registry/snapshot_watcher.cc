@@ -8,8 +8,9 @@
 
 namespace govesb::registry {
 
-SnapshotWatcher::SnapshotWatcher(std::string database_path, SnapshotWatcherOptions options)
-    : database_path_(std::move(database_path)), options_(options) {}
+SnapshotWatcher::SnapshotWatcher(std::unique_ptr<RegistryStore> store,
+                                 SnapshotWatcherOptions options)
+    : options_(options), store_(std::move(store)) {}
 
 SnapshotWatcher::~SnapshotWatcher() { Stop(); }
 
@@ -21,17 +22,18 @@ void SnapshotWatcher::OnChange(std::function<void(const Snapshot&)> callback) {
 Status SnapshotWatcher::Start() {
   {
     std::lock_guard lock(reload_mutex_);
-    if (db_ != nullptr) return FailedPrecondition("the snapshot watcher is already started");
-    GOVESB_ASSIGN_OR_RETURN(db_, store::Database::Open(database_path_, {.create = false}));
-    GOVESB_ASSIGN_OR_RETURN(int64_t version, db_->DataVersion());
-    Result<std::shared_ptr<const Snapshot>> first = Snapshot::Load(*db_);
+    if (started_) return FailedPrecondition("the snapshot watcher is already started");
+    if (store_ == nullptr) return InvalidArgument("the snapshot watcher has no registry store");
+    Result<int64_t> version = store_->ChangeVersion();
+    Result<std::shared_ptr<const Snapshot>> first =
+        version.ok() ? Snapshot::Load(*store_)
+                     : Result<std::shared_ptr<const Snapshot>>(version.status());
     if (!first.ok()) {
-      db_.reset();
-      return Status(first.status().code(), "cannot load the registry from " + database_path_ +
-                                               ": " + first.status().message());
+      return Status(first.status().code(), "cannot load the registry: " + first.status().message());
     }
     current_.store(std::move(first).value());
-    last_version_ = version;
+    last_version_ = *version;
+    started_ = true;
   }
   {
     std::lock_guard lock(stop_mutex_);
@@ -65,7 +67,7 @@ void SnapshotWatcher::Run() {
 
 void SnapshotWatcher::PollOnce() {
   std::lock_guard lock(reload_mutex_);
-  Result<int64_t> version = db_->DataVersion();
+  Result<int64_t> version = store_->ChangeVersion();
   if (version.ok() && *version == last_version_ && !failing_) return;
   Status status = ReloadLocked();
   (void)status;  // ReloadLocked logs failures
@@ -73,17 +75,17 @@ void SnapshotWatcher::PollOnce() {
 
 Status SnapshotWatcher::ReloadNow() {
   std::lock_guard lock(reload_mutex_);
-  if (db_ == nullptr) return FailedPrecondition("the snapshot watcher is not started");
+  if (!started_) return FailedPrecondition("the snapshot watcher is not started");
   return ReloadLocked();
 }
 
 Status SnapshotWatcher::ReloadLocked() {
   // The version is read before the load: a commit landing in between is picked up by the next
   // poll, never missed.
-  Result<int64_t> version = db_->DataVersion();
+  Result<int64_t> version = store_->ChangeVersion();
   std::shared_ptr<const Snapshot> previous = current_.load();
   Result<std::shared_ptr<const Snapshot>> next =
-      version.ok() ? Snapshot::Load(*db_, previous.get())
+      version.ok() ? Snapshot::Load(*store_, previous.get())
                    : Result<std::shared_ptr<const Snapshot>>(version.status());
   if (!next.ok()) {
     if (!failing_) {

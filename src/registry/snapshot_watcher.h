@@ -12,26 +12,29 @@
 
 #include "base/status.h"
 #include "registry/snapshot.h"
-#include "store/database.h"
+#include "registry/store.h"
 
 namespace govesb::registry {
 
 struct SnapshotWatcherOptions {
-  // How often the database is asked whether anything changed (PRAGMA data_version: no I/O
-  // beyond the WAL index, so polling is cheap).
+  // How often the store is asked whether anything changed (RegistryStore::ChangeVersion; with
+  // SQLite PRAGMA data_version: no I/O beyond the WAL index, so polling is cheap).
   std::chrono::milliseconds poll_interval{200};
 };
 
-// Keeps a current registry Snapshot. Owns its own connection to the database file and a
-// background thread that polls for commits made by other connections (the admin CLI, another
-// process) and reloads, so that registry changes take effect without a restart. A failed
-// reload keeps the previous snapshot and logs a warning; it is retried at every poll.
+// Keeps a current registry Snapshot. Owns a RegistryStore of its own (its own connection) and
+// a background thread that polls the store's ChangeVersion for changes made elsewhere (the
+// admin API, the CLI, another process or node) and reloads, so that registry changes take
+// effect without a restart. A failed reload keeps the previous snapshot and logs a warning; it
+// is retried at every poll. The store is used by one thread at a time (under a mutex).
 //
 // Current() may be called from any thread at any time and is cheap (an atomic shared_ptr
 // load). Start/Stop/OnChange are for the owner's thread.
 class SnapshotWatcher {
  public:
-  explicit SnapshotWatcher(std::string database_path, SnapshotWatcherOptions options = {});
+  // `store` is the watcher's alone from now on.
+  explicit SnapshotWatcher(std::unique_ptr<RegistryStore> store,
+                           SnapshotWatcherOptions options = {});
   SnapshotWatcher(const SnapshotWatcher&) = delete;
   SnapshotWatcher& operator=(const SnapshotWatcher&) = delete;
   ~SnapshotWatcher();  // Stop()s
@@ -40,8 +43,8 @@ class SnapshotWatcher {
   // the thread that reloaded. Must not call back into the watcher. Set it before Start().
   void OnChange(std::function<void(const Snapshot&)> callback);
 
-  // Opens the database (which must exist and be migrated) and loads the first snapshot;
-  // fails if either fails. Then starts polling.
+  // Loads the first snapshot from the store (fails, with the store's error, if it cannot: a
+  // missing store, an unmigrated database). Then starts polling. Only once.
   Status Start();
   // Stops and joins the polling thread promptly. Idempotent. Current() keeps working.
   void Stop();
@@ -53,20 +56,20 @@ class SnapshotWatcher {
   Status ReloadNow();
 
  private:
-  // Reloads when data_version moved since the last successful load.
+  // Reloads when the change version moved since the last successful load.
   void PollOnce();
   // Requires reload_mutex_.
   Status ReloadLocked();
   void Run();
 
-  const std::string database_path_;
   const SnapshotWatcherOptions options_;
   std::function<void(const Snapshot&)> on_change_;
 
   std::atomic<std::shared_ptr<const Snapshot>> current_;
 
-  std::mutex reload_mutex_;  // guards db_, last_version_, failing_
-  std::unique_ptr<store::Database> db_;
+  std::mutex reload_mutex_;  // guards store_, started_, last_version_, failing_
+  std::unique_ptr<RegistryStore> store_;
+  bool started_ = false;
   int64_t last_version_ = -1;
   bool failing_ = false;
 

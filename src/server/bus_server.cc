@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <mutex>
 
@@ -33,6 +34,7 @@
 #include "portal/portal.h"
 #include "registry/registry.h"
 #include "registry/snapshot_watcher.h"
+#include "registry/sqlite_store.h"
 #include "store/data_dir.h"
 
 namespace govesb::server {
@@ -42,6 +44,9 @@ struct BusServer::Impl {
   SystemClock system_clock;
   const Clock* clock = &system_clock;
   std::optional<store::DataDir> data_dir;
+  // Opens a registry store of its own for a thread (the embedded default: SQLite, the data
+  // directory's database).
+  std::function<Result<std::unique_ptr<registry::RegistryStore>>()> open_registry_store;
   std::unique_ptr<registry::SnapshotWatcher> watcher;
   std::unique_ptr<crypto::LocalSigner> signer;
   std::unique_ptr<auth::TokenService> tokens;
@@ -108,20 +113,26 @@ Status SplitListen(const std::string& listen, std::string& host, uint16_t& port)
   return Status::Ok();
 }
 
-// Adds the signature variant counts gathered since the last call to the registry. A failure
+// Adds the signature variant counts gathered since the last call to the registry, through
+// `store` (the usage thread's own, opened on first use and again after a failure). A failure
 // is logged and the counts are lost (they are statistics, not evidence: the evidence log
 // names each exchange's variant).
-void FlushSignatureUsage(BusServer::Impl& s) {
+void FlushSignatureUsage(BusServer::Impl& s, std::unique_ptr<registry::RegistryStore>& store) {
   std::vector<registry::SignatureUsage> usage = s.guards->usage().Take();
   if (usage.empty()) return;
-  auto db = s.data_dir->OpenDatabase();
-  Status recorded = db.status();
-  if (db.ok()) {
-    registry::RegistryOptions options;
-    options.clock = s.clock;
-    recorded = registry::Registry(**db, options).RecordSignatureUsage(usage);
+  Status recorded = Status::Ok();
+  if (store == nullptr) {
+    auto opened = s.open_registry_store();
+    if (opened.ok()) {
+      store = std::move(opened).value();
+    } else {
+      recorded = opened.status();
+    }
   }
+  if (store != nullptr) recorded = store->RecordSignatureUsage(usage);
   if (!recorded.ok()) {
+    // A store that failed may be broken (e.g. a lost connection): open a fresh one next time.
+    store.reset();
     spdlog::warn("registry: signature variant counts not recorded: {}", recorded.message());
   }
 }
@@ -255,10 +266,17 @@ Status BusServer::Start() {
     GOVESB_RETURN_IF_ERROR(admin::MigrateAdminStore(*db));
     GOVESB_RETURN_IF_ERROR(accounts::MigrateAccountsStore(*db));
   }
-  s.watcher = std::make_unique<registry::SnapshotWatcher>(s.data_dir->database_path());
+  if (o.clock != nullptr) s.clock = o.clock;
+  s.open_registry_store = [path = s.data_dir->database_path(),
+                           clock = s.clock]() -> Result<std::unique_ptr<registry::RegistryStore>> {
+    GOVESB_ASSIGN_OR_RETURN(auto store, registry::SqliteRegistryStore::Open(path, clock));
+    return std::unique_ptr<registry::RegistryStore>(std::move(store));
+  };
+  GOVESB_ASSIGN_OR_RETURN(std::unique_ptr<registry::RegistryStore> watched,
+                          s.open_registry_store());
+  s.watcher = std::make_unique<registry::SnapshotWatcher>(std::move(watched));
   GOVESB_RETURN_IF_ERROR(s.watcher->Start());
   s.signer = std::make_unique<crypto::LocalSigner>(s.data_dir->bus_key());
-  if (o.clock != nullptr) s.clock = o.clock;
   s.started_at_ms = s.clock->NowMillis();
   s.tokens =
       std::make_unique<auth::TokenService>(s.data_dir->token_secret(), *s.clock, o.token_ttl);
@@ -402,12 +420,13 @@ Status BusServer::Start() {
   }
   s.usage_flusher = std::thread([&s, interval = o.usage_flush_interval] {
     NameThisThread("govesb-usage");
+    std::unique_ptr<registry::RegistryStore> store;  // this thread's own
     std::unique_lock lock(s.checkpoint_mutex);
     bool stop = false;
     while (!stop) {
       stop = s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; });
       lock.unlock();
-      FlushSignatureUsage(s);
+      FlushSignatureUsage(s, store);
       lock.lock();
     }
   });

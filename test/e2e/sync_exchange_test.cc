@@ -598,6 +598,22 @@ TEST_P(SyncExchangeTest, TokenEndpointVariants) {
   EXPECT_NE(bad_grant->body.find("unsupported_grant_type"), std::string::npos);
 }
 
+// The signature variants the bus verified reach the registry through its usage flusher (its own
+// registry store), at the latest at shutdown, and add up across restarts.
+TEST_P(SyncExchangeTest, SignatureUsageIsRecordedInTheRegistry) {
+  ASSERT_TRUE(Request("BRTH01", "{\"n\":1}").success);
+  ASSERT_TRUE(Request("BRTH01", "{\"n\":2}").success);
+  RestartBus([](server::ServeOptions&) {});  // flushes at shutdown
+  ASSERT_TRUE(Request("BRTH01", "{\"n\":3}").success);
+  bus_.reset();
+  auto usage = registry_->ListSignatureUsage(consumer_.client_id);
+  ASSERT_TRUE(usage.ok()) << usage.status().ToString();
+  ASSERT_EQ(usage->size(), 1u);
+  EXPECT_EQ((*usage)[0].variant, "raw");
+  EXPECT_EQ((*usage)[0].count, 3);
+  EXPECT_EQ((*usage)[0].last_at, clock_.NowMillis());
+}
+
 // Issue 14: every exchange is counted per minute, API and system, and the counts are in the
 // database once the bus has flushed them (at the latest at shutdown), across a restart.
 TEST_P(SyncExchangeTest, ExchangesAreCountedInTheTrafficTable) {
