@@ -23,21 +23,21 @@
 // Not thread-safe (like the Database it works on): one per thread or per connection.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
 
 #include "admin/actor.h"
+#include "admin/bus.h"
 #include "admin/journal.h"
 #include "base/clock.h"
 #include "base/result.h"
 #include "crypto/keys.h"
 #include "delivery/sqlite_queue.h"
-#include "evidence/log.h"
-#include "evidence/search.h"
+#include "evidence/store.h"
 #include "registry/registry.h"
-#include "admin/bus.h"
 #include "store/database.h"
 #include "traffic/query.h"
 
@@ -55,13 +55,17 @@ inline constexpr std::string_view kCliRevokeReason = "revoked by the operator vi
 inline constexpr std::string_view kNoStatedReason = "revoked without a stated reason";
 
 struct ServiceOptions {
-  const Clock* clock = nullptr;        // nullptr: the system clock
+  const Clock* clock = nullptr;                  // nullptr: the system clock
   registry::SecretHasher hash_secret = nullptr;  // empty: scrypt (tests pass a fast one)
   // The evidence log's archive directory ("": none) and the bus's public key (for proofs and
   // verification; without it those are kFailedPrecondition).
   std::string evidence_archive_dir = std::string();
   std::optional<crypto::PublicKey> bus_key = std::nullopt;
   BusInfo bus = BusInfo();
+  // The evidence store that searches, proofs and verification read (the bus's, shared with its
+  // evidence thread). Null: the embedded adapter over `db` (the CLI, tests), which reads the
+  // archives in evidence_archive_dir. Must outlive the service.
+  evidence::EvidenceStore* evidence = nullptr;
 };
 
 // Creates or upgrades every table the admin layer works on (registry, delivery, evidence,
@@ -263,7 +267,8 @@ class AdminService {
   store::Database& db_;
   const Clock* clock_;
   registry::Registry registry_;
-  std::string archive_dir_;
+  std::unique_ptr<evidence::EvidenceStore> own_evidence_;  // when none was given
+  evidence::EvidenceStore* evidence_;
   std::optional<crypto::PublicKey> bus_key_;
   BusInfo bus_;
 };
