@@ -8,7 +8,7 @@
 #include "admin/policy.h"
 #include "admin/render.h"
 #include "evidence/log.h"
-#include "evidence/proof.h"
+#include "evidence/sqlite_store.h"
 
 namespace govesb::admin {
 namespace {
@@ -32,7 +32,11 @@ AdminService::AdminService(store::Database& db, ServiceOptions options)
       clock_(options.clock != nullptr ? options.clock : &DefaultClock()),
       registry_(db, registry::RegistryOptions{.clock = clock_,
                                               .hash_secret = std::move(options.hash_secret)}),
-      archive_dir_(std::move(options.evidence_archive_dir)),
+      own_evidence_(options.evidence != nullptr
+                        ? nullptr
+                        : evidence::SqliteEvidenceStore::OverConnection(
+                              db, {.archive_dir = std::move(options.evidence_archive_dir)})),
+      evidence_(options.evidence != nullptr ? options.evidence : own_evidence_.get()),
       bus_key_(std::move(options.bus_key)),
       bus_(std::move(options.bus)),
       deliveries_(db) {}
@@ -496,7 +500,7 @@ Result<evidence::SearchPage> AdminService::SearchEvidence(const Actor& actor,
                                                           evidence::SearchFilter filter) {
   GOVESB_ASSIGN_OR_RETURN(bool any, RestrictToOwnSystems(actor, filter.systems));
   if (!any) return evidence::SearchPage{};
-  return evidence::Search(db_, filter, archive_dir_);
+  return evidence_->Search(filter);
 }
 
 Result<delivery::QueueCounts> AdminService::CountOpenDeliveries(const Actor& actor) {
@@ -516,13 +520,13 @@ Result<std::string> AdminService::ExchangeProof(const Actor& actor, std::string_
       return NotFound("no exchange " + std::string(request_id) + " of your institution's systems");
     }
   }
-  return evidence::BuildProof(db_, request_id, *bus_key_, archive_dir_);
+  return evidence_->BuildProof(request_id, *bus_key_);
 }
 
 Result<evidence::VerifyReport> AdminService::VerifyEvidence(const Actor& actor) {
   if (actor.role == Role::kInstitutionAdmin) return Denied(actor, "verify the whole evidence log");
   if (!bus_key_) return FailedPrecondition("verification is not available here: no bus key");
-  return evidence::Verify(db_, *bus_key_, archive_dir_);
+  return evidence_->Verify(*bus_key_);
 }
 
 Result<std::vector<traffic::Point>> AdminService::TrafficSeries(const Actor& actor,

@@ -23,6 +23,7 @@
 // Not thread-safe (like the Database it works on): one per thread or per connection.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -35,8 +36,7 @@
 #include "base/result.h"
 #include "crypto/keys.h"
 #include "delivery/sqlite_queue.h"
-#include "evidence/log.h"
-#include "evidence/search.h"
+#include "evidence/store.h"
 #include "registry/registry.h"
 #include "store/database.h"
 #include "traffic/query.h"
@@ -62,6 +62,10 @@ struct ServiceOptions {
   std::string evidence_archive_dir = std::string();
   std::optional<crypto::PublicKey> bus_key = std::nullopt;
   BusInfo bus = BusInfo();
+  // The evidence store that searches, proofs and verification read (the bus's, shared with its
+  // evidence thread). Null: the embedded adapter over `db` (the CLI, tests), which reads the
+  // archives in evidence_archive_dir. Must outlive the service.
+  evidence::EvidenceStore* evidence = nullptr;
 };
 
 // Creates or upgrades every table the admin layer works on (registry, delivery, evidence,
@@ -263,7 +267,8 @@ class AdminService {
   store::Database& db_;
   const Clock* clock_;
   registry::Registry registry_;
-  std::string archive_dir_;
+  std::unique_ptr<evidence::EvidenceStore> own_evidence_;  // when none was given
+  evidence::EvidenceStore* evidence_;
   std::optional<crypto::PublicKey> bus_key_;
   BusInfo bus_;
   // On db_, so that a redelivery and its recorded action commit together.

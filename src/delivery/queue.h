@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "base/result.h"
-#include "evidence/log.h"
+#include "evidence/record.h"
 
 namespace govesb::delivery {
 

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "evidence/log.h"  // EvidenceLog::AppendInJob: a message and its evidence in one job
+
 namespace govesb::delivery {
 
 std::string_view MessageKindName(MessageKind kind) {

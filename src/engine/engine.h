@@ -13,7 +13,7 @@
 #include "delivery/dispatcher.h"
 #include "engine/exchange.h"
 #include "engine/guards.h"
-#include "evidence/log.h"
+#include "evidence/store.h"
 #include "http/client.h"
 #include "http/types.h"
 #include "limits/fair_work_pool.h"
@@ -36,7 +36,7 @@ struct EngineDeps {
   // Push and asynchronous answers (guaranteed delivery). Null: those are refused.
   delivery::Dispatcher* delivery = nullptr;
   // Evidence of every exchange, written before the answer leaves (fail closed). Null: off.
-  evidence::EvidenceLog* evidence = nullptr;
+  evidence::EvidenceSink* evidence = nullptr;
   // Rate limits, credential lock-outs, the replay window, signature variant counts. Null:
   // none of these defences (tests of other things only; the server always sets it).
   Guards* guards = nullptr;

@@ -14,7 +14,7 @@
 #include "base/status.h"
 #include "crypto/primitives.h"
 #include "engine/refusal.h"
-#include "evidence/log.h"
+#include "evidence/record.h"
 #include "http/types.h"
 #include "registry/snapshot.h"
 #include "traffic/counters.h"

@@ -97,8 +97,10 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
     co_return response;
   }
   // Fail closed: the answer leaves only once its evidence is durable.
-  auto start = [log = deps_.evidence, records = std::move(x.evidence.records)](
-                   auto complete) mutable { log->Append(std::move(records), std::move(complete)); };
+  auto start = [sink = deps_.evidence,
+                records = std::move(x.evidence.records)](auto complete) mutable {
+    sink->Append(std::move(records), std::move(complete));
+  };
   auto append = http::AwaitStatus(std::move(start));
   Status written = co_await std::move(append);
   if (written.ok() || x.evidence.refused) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "evidence/store.h"
 #include "store/database.h"
 
 namespace govesb::evidence {
@@ -16,11 +17,6 @@ struct ArchiveOptions {
   // An archive file holds whole checkpoints, at most about this many records (a single larger
   // checkpoint still goes into one file).
   int64_t max_records_per_file = 200'000;
-};
-
-struct ArchiveSummary {
-  std::vector<std::string> files;  // written, oldest first
-  int64_t records = 0;
 };
 
 // Retention: moves the records of whole signed checkpoints made before `cutoff_ms` out of the

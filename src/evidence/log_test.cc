@@ -202,21 +202,6 @@ class EvidenceLogTest : public EvidenceLogFixture {
   }
 };
 
-TEST_F(EvidenceLogTest, AnUntouchedLogIsIntact) {
-  EXPECT_TRUE(Check().intact) << "an empty log";
-  Fill();
-  VerifyReport r = Check();
-  EXPECT_TRUE(r.intact) << r.problem;
-  EXPECT_EQ(r.records, 20);
-  EXPECT_EQ(r.checkpoints, 2);
-  EXPECT_EQ(r.unsealed, 4);
-  ASSERT_TRUE(Seal().ok());
-  ASSERT_TRUE(Seal().ok()) << "nothing new: no checkpoint, no error";
-  r = Check();
-  EXPECT_EQ(r.checkpoints, 3);
-  EXPECT_EQ(r.unsealed, 0);
-}
-
 TEST_F(EvidenceLogTest, ACheckpointReadFromAnotherConnectionSealsTheSame) {
   ASSERT_TRUE(Append(0, 12).ok());
   ASSERT_TRUE(log_->CheckpointFrom(*db_, 1'800'000'000'000).ok());
@@ -230,19 +215,6 @@ TEST_F(EvidenceLogTest, ACheckpointReadFromAnotherConnectionSealsTheSame) {
   EXPECT_EQ(r.records, 20);
   EXPECT_EQ(r.checkpoints, 3);
   EXPECT_EQ(r.unsealed, 0);
-}
-
-TEST_F(EvidenceLogTest, TheChainContinuesAcrossRestarts) {
-  ASSERT_TRUE(Append(0, 3).ok());
-  log_.reset();
-  writer_->Stop();
-  writer_ = store::GroupCommitWriter::Open(path_).value();
-  log_ = EvidenceLog::Open(*db_, *writer_, *signer_).value();
-  ASSERT_TRUE(Append(3, 3).ok());
-  ASSERT_TRUE(Seal().ok());
-  VerifyReport r = Check();
-  EXPECT_TRUE(r.intact) << r.problem;
-  EXPECT_EQ(r.records, 6);
 }
 
 TEST(EvidenceMigrationTest, ALogOfTheOneRowPerRecordLayoutIsCarriedOver) {

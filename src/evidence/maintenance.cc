@@ -4,8 +4,6 @@
 
 #include <algorithm>
 
-#include "evidence/archive.h"
-
 namespace govesb::evidence {
 
 namespace {
@@ -37,7 +35,7 @@ void EvidenceMaintenance::Failed(const char* step, const Status& status) {
   last_logged_ = std::move(kind);
 }
 
-Status EvidenceMaintenance::Round(store::Database& reader) {
+Status EvidenceMaintenance::Round() {
   Status first = Status::Ok();
   auto step = [&](const char* name, Status s) {
     if (s.ok()) return true;
@@ -46,36 +44,32 @@ Status EvidenceMaintenance::Round(store::Database& reader) {
     return false;
   };
   // After a file failure the other steps would fail the same way: the round ends there.
-  if (!step("checkpoint", log_.CheckpointFrom(reader, clock_.NowMillis())) &&
-      IsFileFailure(first)) {
+  if (!step("checkpoint", store_.Seal(clock_.NowMillis())) && IsFileFailure(first)) {
     return first;
   }
   // The records committed so far (sealed ones included), for proofs, queries and search.
-  step("indexing", log_.IndexCommitted(reader));
+  step("indexing", store_.IndexCommitted());
   if (options_.retention_ms > 0 && first.ok()) {
     // Retention: whole checkpoints older than it move into archive files.
-    ArchiveOptions archive;
-    archive.archive_dir = options_.archive_dir;
-    archive.cutoff_ms = clock_.NowMillis() - options_.retention_ms;
-    auto archived = ArchiveSealed(reader, archive);
+    auto archived = store_.Archive(clock_.NowMillis() - options_.retention_ms);
     if (step("archiving", archived.status()) && archived->records > 0) {
-      spdlog::info("evidence: archived {} records into {} file(s) in {}", archived->records,
-                   archived->files.size(), archive.archive_dir);
+      spdlog::info("evidence: archived {} records into {} file(s)", archived->records,
+                   archived->files.size());
     }
   }
   return first;
 }
 
-Status EvidenceMaintenance::RunRound(store::Database& reader) {
+Status EvidenceMaintenance::RunRound() {
   const int64_t now = clock_.NowMillis();
   if (now < next_round_ms_) return Status::Ok();  // backing off after a file failure
-  return Settle(now, Round(reader));
+  return Settle(now, Round());
 }
 
-Status EvidenceMaintenance::RunIndexing(store::Database& reader) {
+Status EvidenceMaintenance::RunIndexing() {
   const int64_t now = clock_.NowMillis();
   if (now < next_round_ms_) return Status::Ok();  // backing off after a file failure
-  Status status = log_.IndexCommitted(reader);
+  Status status = store_.IndexCommitted();
   if (!status.ok()) Failed("indexing", status);
   return Settle(now, std::move(status));
 }

@@ -6,15 +6,14 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "evidence/files.h"
-#include "evidence/log.h"
-#include "store/database.h"
+#include "evidence/store.h"
 
 namespace govesb::evidence {
 
 // The evidence log's upkeep, one round at a time on the bus's evidence thread (one thread
-// calls it): seal the records written since the last checkpoint (EvidenceLog::CheckpointFrom),
-// index the committed records (IndexCommitted), and archive the checkpoints older than the
-// retention (ArchiveSealed), on the thread's own connection `reader`; and between those
+// calls it): seal the records written since the last checkpoint (EvidenceStore::Seal), index
+// the committed records (IndexCommitted), and archive the checkpoints older than the
+// retention (Archive), through the store's port; and between those
 // rounds, every `index_interval_ms`, index the records committed since (RunIndexing), so that a
 // search reads from the files only the last second or so of records, not a whole interval's.
 //
@@ -30,21 +29,19 @@ class EvidenceMaintenance {
     int64_t interval_ms = 60'000;      // between rounds (the caller's timer)
     int64_t index_interval_ms = 1000;  // between indexings (the caller's timer)
     int64_t max_backoff_ms = 10 * 60'000;
-    int64_t retention_ms = 0;  // 0: nothing is archived
-    std::string archive_dir;   // where archives go (with retention)
+    int64_t retention_ms = 0;  // 0: nothing is archived (the store knows where archives go)
   };
 
-  EvidenceMaintenance(EvidenceLog& log, const Clock& clock, Options options)
-      : log_(log), clock_(clock), options_(std::move(options)) {}
+  EvidenceMaintenance(EvidenceStore& store, const Clock& clock, Options options)
+      : store_(store), clock_(clock), options_(std::move(options)) {}
 
   // Runs one round now, unless a back-off after a file failure says to wait (then nothing is
   // done and the result is Ok). The result is the round's first failure.
-  Status RunRound(store::Database& reader);
+  Status RunRound();
   // Between rounds, every index_interval_ms (the caller's timer): only the indexing of the
-  // records committed since the last (EvidenceLog::IndexCommitted: one read of them, their rows
-  // stored through the writer). Nothing while backing off; a file failure backs off as a
-  // round's does.
-  Status RunIndexing(store::Database& reader);
+  // records committed since the last (EvidenceStore::IndexCommitted). Nothing while backing off; a
+  // file failure backs off as a round's does.
+  Status RunIndexing();
 
   // When the next round may run (the clock's ms); 0 when no back-off is pending.
   int64_t next_round_ms() const { return next_round_ms_; }
@@ -52,12 +49,12 @@ class EvidenceMaintenance {
   int file_failures() const { return file_failures_; }
 
  private:
-  Status Round(store::Database& reader);
+  Status Round();
   void Failed(const char* step, const Status& status);
   // The back-off after a round or indexing that ended with `status` at `now`.
   Status Settle(int64_t now, Status status);
 
-  EvidenceLog& log_;
+  EvidenceStore& store_;
   const Clock& clock_;
   Options options_;
   int64_t next_round_ms_ = 0;

@@ -67,10 +67,9 @@ class EvidenceMaintenanceTest : public EvidenceLogFixture {
  protected:
   void SetUp() override {
     Open(crypto::Curve::kP256);
+    OpenStore();  // the store's connections open, their files too (as in the bus)
     ASSERT_TRUE(Exchange("a").ok());
-    // The evidence thread's own connection, its files already open (as in the bus).
-    reader_ = store::Database::Open(path_).value();
-    ASSERT_TRUE(reader_->Exec("SELECT count(*) FROM evidence_checkpoints").ok());
+    ASSERT_TRUE(store_->Checkpoints().ok());
   }
 
   Status Exchange(const std::string& request_id) {
@@ -91,7 +90,6 @@ class EvidenceMaintenanceTest : public EvidenceLogFixture {
   size_t Checkpoints() { return ListCheckpoints(*db_).value().size(); }
 
   SimulatedClock clock_;
-  std::unique_ptr<store::Database> reader_;
 };
 
 TEST_F(EvidenceMaintenanceTest, ASegmentThatCannotBeOpenedIsNotReportedAsDamage) {
@@ -99,7 +97,7 @@ TEST_F(EvidenceMaintenanceTest, ASegmentThatCannotBeOpenedIsNotReportedAsDamage)
   Status sealed = Status::Ok();
   {
     NoMoreFiles limit;
-    sealed = log_->CheckpointFrom(*reader_, clock_.NowMillis());
+    sealed = store_->Seal(clock_.NowMillis());
   }
   EXPECT_EQ(sealed.code(), StatusCode::kUnavailable) << sealed.message();
   EXPECT_NE(sealed.message().find("cannot open the evidence"), std::string::npos)
@@ -108,7 +106,7 @@ TEST_F(EvidenceMaintenanceTest, ASegmentThatCannotBeOpenedIsNotReportedAsDamage)
   EXPECT_EQ(sealed.message().find("damaged"), std::string::npos) << sealed.message();
   EXPECT_EQ(Checkpoints(), 0u);
   // The same call, with files to spare again, seals.
-  ASSERT_TRUE(log_->CheckpointFrom(*reader_, clock_.NowMillis()).ok());
+  ASSERT_TRUE(store_->Seal(clock_.NowMillis()).ok());
   EXPECT_EQ(Checkpoints(), 1u);
   auto report = Verify(*db_, signer_->public_key());
   ASSERT_TRUE(report.ok());
@@ -120,13 +118,13 @@ TEST_F(EvidenceMaintenanceTest, FileFailuresBackOffAreLoggedOnceAndPass) {
   EvidenceMaintenance::Options o;
   o.interval_ms = 1000;
   o.max_backoff_ms = 3000;
-  EvidenceMaintenance upkeep(*log_, clock_, o);
+  EvidenceMaintenance upkeep(*store_, clock_, o);
   LogCapture log;
   {
     NoMoreFiles limit;
     for (int round = 1; round <= 4; ++round) {
       const int64_t now = clock_.NowMillis();
-      Status s = upkeep.RunRound(*reader_);
+      Status s = upkeep.RunRound();
       EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.message();
       EXPECT_EQ(upkeep.file_failures(), round);
       // The interval, then twice, then four times it, at most max_backoff_ms.
@@ -134,13 +132,13 @@ TEST_F(EvidenceMaintenanceTest, FileFailuresBackOffAreLoggedOnceAndPass) {
       EXPECT_EQ(upkeep.next_round_ms(), now + wait) << round;
       // Before then, nothing is tried.
       clock_.Advance(std::chrono::milliseconds(wait - 1));
-      EXPECT_TRUE(upkeep.RunRound(*reader_).ok());
+      EXPECT_TRUE(upkeep.RunRound().ok());
       EXPECT_EQ(upkeep.file_failures(), round);
       clock_.Advance(std::chrono::milliseconds(1));
     }
   }
   EXPECT_EQ(Checkpoints(), 0u);
-  ASSERT_TRUE(upkeep.RunRound(*reader_).ok());
+  ASSERT_TRUE(upkeep.RunRound().ok());
   EXPECT_EQ(Checkpoints(), 1u) << "the first round with files to spare seals";
   EXPECT_EQ(upkeep.file_failures(), 0);
   EXPECT_EQ(upkeep.next_round_ms(), 0);
@@ -165,9 +163,9 @@ TEST_F(EvidenceMaintenanceTest, FileFailuresBackOffAreLoggedOnceAndPass) {
 }
 
 TEST_F(EvidenceMaintenanceTest, IndexingBetweenRoundsCoversCommittedRecordsWithoutSealing) {
-  EvidenceMaintenance upkeep(*log_, clock_, {});
+  EvidenceMaintenance upkeep(*store_, clock_, {});
   ASSERT_TRUE(Exchange("b").ok());
-  ASSERT_TRUE(upkeep.RunIndexing(*reader_).ok());
+  ASSERT_TRUE(upkeep.RunIndexing().ok());
   EXPECT_EQ(Checkpoints(), 0u) << "indexing only";
   auto state = db_->Prepare(
       "SELECT (SELECT indexed_through FROM evidence_index_state),"
@@ -179,7 +177,7 @@ TEST_F(EvidenceMaintenanceTest, IndexingBetweenRoundsCoversCommittedRecordsWitho
   EXPECT_EQ(state->ColumnInt64(2), 1);
   ASSERT_TRUE(state->Reset().ok());  // its snapshot ends
   // A round after it seals them; the index is not made twice.
-  ASSERT_TRUE(upkeep.RunRound(*reader_).ok());
+  ASSERT_TRUE(upkeep.RunRound().ok());
   EXPECT_EQ(Checkpoints(), 1u);
   auto rows = db_->Prepare("SELECT count(*) FROM evidence_index");
   ASSERT_TRUE(rows.ok() && *rows->Step());
@@ -190,23 +188,23 @@ TEST_F(EvidenceMaintenanceTest, IndexingThatCannotOpenAFileBacksOff) {
   GOVESB_SKIP_WITHOUT_DESCRIPTORS_UNDER_SANITIZERS();
   EvidenceMaintenance::Options o;
   o.interval_ms = 1000;
-  EvidenceMaintenance upkeep(*log_, clock_, o);
+  EvidenceMaintenance upkeep(*store_, clock_, o);
   LogCapture log;
   Status indexed = Status::Ok();
   {
     NoMoreFiles limit;
-    indexed = upkeep.RunIndexing(*reader_);
+    indexed = upkeep.RunIndexing();
   }
   EXPECT_EQ(indexed.code(), StatusCode::kUnavailable) << indexed.message();
   EXPECT_EQ(upkeep.file_failures(), 1);
   EXPECT_EQ(upkeep.next_round_ms(), clock_.NowMillis() + 1000);
-  EXPECT_TRUE(upkeep.RunIndexing(*reader_).ok()) << "waits";
+  EXPECT_TRUE(upkeep.RunIndexing().ok()) << "waits";
   EXPECT_TRUE(FindLiveExchange(*db_, "a").ok());
   auto state = db_->Prepare("SELECT indexed_through FROM evidence_search_state");
   ASSERT_TRUE(state.ok() && *state->Step());
   EXPECT_EQ(state->ColumnInt64(0), 0) << "nothing tried while backing off";
   clock_.Advance(std::chrono::milliseconds(1000));
-  ASSERT_TRUE(upkeep.RunIndexing(*reader_).ok());
+  ASSERT_TRUE(upkeep.RunIndexing().ok());
   EXPECT_EQ(upkeep.file_failures(), 0);
   ASSERT_TRUE(state->Reset().ok());
   ASSERT_TRUE(*state->Step());
@@ -230,8 +228,8 @@ TEST_F(EvidenceMaintenanceTest, DamageIsStillDamage) {
     ASSERT_EQ(::pwrite(fd, "X", 1, 0), 1);
     ::close(fd);
   }
-  EvidenceMaintenance upkeep(*log_, clock_, {});
-  Status s = upkeep.RunRound(*reader_);
+  EvidenceMaintenance upkeep(*store_, clock_, {});
+  Status s = upkeep.RunRound();
   EXPECT_EQ(s.code(), StatusCode::kInternal) << s.message();
   EXPECT_NE(s.message().find("damaged"), std::string::npos) << s.message();
   EXPECT_EQ(upkeep.next_round_ms(), 0);

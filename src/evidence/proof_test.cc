@@ -56,20 +56,6 @@ class ProofTest : public EvidenceLogFixture {
   }
 };
 
-TEST_F(ProofTest, AProofVerifiesOfflineWithTheBusKey) {
-  std::string proof = Prove("exchange5");
-  std::string first = Prove("exchange0");
-  db_.reset();  // offline: no database from here on
-  auto report = CheckProof(proof, std::nullopt);
-  ASSERT_TRUE(report.ok()) << report.status().message();
-  EXPECT_EQ(report->request_id, "exchange5");
-  ASSERT_EQ(report->records.size(), 4u);
-  EXPECT_NE(report->records[2].find("\"kind\":\"reply\""), std::string::npos);
-  EXPECT_EQ(report->checkpoints, std::vector<int64_t>{2});
-  EXPECT_TRUE(CheckProof(proof, signer_->public_key()).ok()) << "with the key the auditor holds";
-  EXPECT_TRUE(CheckProof(first, signer_->public_key()).ok()) << "first checkpoint";
-}
-
 TEST_F(ProofTest, AnyAlteredFieldFailsTheProof) {
   std::string proof = Prove("exchange2");
   ASSERT_TRUE(CheckProof(proof, std::nullopt).ok());
@@ -98,14 +84,6 @@ TEST_F(ProofTest, AnyAlteredFieldFailsTheProof) {
                    .ok());
   EXPECT_FALSE(CheckProof("{}", std::nullopt).ok());
   EXPECT_FALSE(CheckProof("not json", std::nullopt).ok());
-}
-
-TEST_F(ProofTest, UnsealedAndUnknownExchangesHaveNoProofYet) {
-  auto unsealed = BuildProof(*db_, "exchange7", signer_->public_key());
-  EXPECT_EQ(unsealed.status().code(), StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(Seal().ok());
-  EXPECT_TRUE(BuildProof(*db_, "exchange7", signer_->public_key()).ok());
-  EXPECT_EQ(BuildProof(*db_, "nope", signer_->public_key()).status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "base/result.h"
 #include "evidence/merkle.h"
+#include "evidence/store.h"
 #include "store/database.h"
 
 namespace govesb::evidence {
@@ -39,15 +40,6 @@ struct StoredRecord {
   std::string_view filed_request_id;  // the request id its row is filed under (live log)
   bool live = false;                  // from the live log, not an archive
   std::string_view source;            // "the live log" or the archive's file name
-};
-
-// A signed checkpoint as stored (table evidence_checkpoints).
-struct StoredCheckpoint {
-  int64_t id = 0;
-  int64_t first = 0;  // first_seq
-  int64_t last = 0;   // last_seq
-  std::string body;
-  std::string signature;
 };
 
 // The checkpoints that end after record `after`, oldest first.

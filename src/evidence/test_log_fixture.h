@@ -15,6 +15,7 @@
 #include "crypto/keys.h"
 #include "evidence/log.h"
 #include "evidence/segments.h"
+#include "evidence/sqlite_store.h"
 #include "store/database.h"
 #include "store/group_commit.h"
 
@@ -33,11 +34,22 @@ class EvidenceLogFixture : public ::testing::Test {
     log_ = EvidenceLog::Open(*db_, *writer_, *signer_, max_segment_bytes_).value();
   }
 
+  // Replaces the log by the embedded EvidenceStore on the same database and writer (with
+  // connections of its own), for tests of what uses the port (EvidenceMaintenance).
+  void OpenStore() {
+    log_.reset();
+    store_ = SqliteEvidenceStore::Open(
+                 path_, *writer_, *signer_,
+                 {.archive_dir = dir_.path() + "/archive", .max_segment_bytes = max_segment_bytes_})
+                 .value();
+  }
+  EvidenceLog& log() { return store_ != nullptr ? *store_->log() : *log_; }
+
   // Appends and waits until the records are durable.
   Status AppendRecords(std::vector<Record> records) {
     std::promise<Status> p;
     auto f = p.get_future();
-    log_->Append(std::move(records), [&p](Status s) { p.set_value(std::move(s)); });
+    log().Append(std::move(records), [&p](Status s) { p.set_value(std::move(s)); });
     return f.get();
   }
 
@@ -45,7 +57,7 @@ class EvidenceLogFixture : public ::testing::Test {
   Status Seal() {
     std::promise<Status> p;
     auto f = p.get_future();
-    log_->Checkpoint(1'800'000'000'000, [&p](Status s) { p.set_value(std::move(s)); });
+    log().Checkpoint(1'800'000'000'000, [&p](Status s) { p.set_value(std::move(s)); });
     return f.get();
   }
 
@@ -60,6 +72,7 @@ class EvidenceLogFixture : public ::testing::Test {
   std::unique_ptr<crypto::LocalSigner> signer_;
   std::unique_ptr<store::GroupCommitWriter> writer_;
   std::unique_ptr<EvidenceLog> log_;
+  std::unique_ptr<SqliteEvidenceStore> store_;  // after OpenStore (then log_ is null)
 };
 
 }  // namespace govesb::evidence

@@ -23,10 +23,9 @@
 #include "base/thread_name.h"
 #include "delivery/sqlite_queue.h"
 #include "engine/engine.h"
-#include "evidence/archive.h"
-#include "evidence/log.h"
 #include "evidence/maintenance.h"
 #include "evidence/records.h"
+#include "evidence/sqlite_store.h"
 #include "http/client.h"
 #include "http/io_threads.h"
 #include "http/server.h"
@@ -57,7 +56,10 @@ struct BusServer::Impl {
   std::unique_ptr<store::GroupCommitWriter> writer;
   std::unique_ptr<delivery::SqliteDeliveryQueue> queue;
   std::unique_ptr<delivery::Dispatcher> dispatcher;
-  std::unique_ptr<evidence::EvidenceLog> evidence;
+  // The evidence store (embedded adapter): the engine appends through its EvidenceSink port;
+  // the evidence thread, the admin layer and shutdown use the rest of EvidenceStore. The delivery
+  // queue and the admin journal reach the same log through the writer (AppendInJob).
+  std::unique_ptr<evidence::SqliteEvidenceStore> evidence;
   // Seals evidence checkpoints on a timer.
   std::thread checkpointer;
   std::mutex checkpoint_mutex;
@@ -191,6 +193,7 @@ Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
   service_options.evidence_archive_dir =
       o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
   service_options.bus_key = s.signer->public_key();
+  service_options.evidence = s.evidence.get();  // null with evidence off: then on admin_db
   service_options.bus = admin::BusInfo{
       .exchange_url = BaseUrl(*s.server),
       .admin_url = std::string(),  // set below, once the listener has its port
@@ -330,8 +333,12 @@ Status BusServer::Start() {
   delivery_options.tls = copts.tls;
   delivery_options.record_evidence = o.evidence;
   if (o.evidence) {
-    GOVESB_ASSIGN_OR_RETURN(auto db, s.data_dir->OpenDatabase());
-    GOVESB_ASSIGN_OR_RETURN(s.evidence, evidence::EvidenceLog::Open(*db, *s.writer, *s.signer));
+    evidence::SqliteEvidenceOptions evidence_options;
+    evidence_options.archive_dir =
+        o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
+    GOVESB_ASSIGN_OR_RETURN(
+        s.evidence, evidence::SqliteEvidenceStore::Open(s.data_dir->database_path(), *s.writer,
+                                                        *s.signer, evidence_options));
   }
   delivery::DispatcherDeps delivery_deps;
   delivery_deps.queue = s.queue.get();
@@ -374,45 +381,28 @@ Status BusServer::Start() {
         std::chrono::duration_cast<std::chrono::milliseconds>(o.checkpoint_interval).count();
     upkeep.retention_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(o.evidence_retention).count();
-    upkeep.archive_dir =
-        o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
     // Indexing every second between rounds (RunIndexing), so that a search reads at most
     // about a second of records from the files.
     const auto tick = std::min<std::chrono::milliseconds>(
         std::chrono::duration_cast<std::chrono::milliseconds>(o.checkpoint_interval),
         std::chrono::milliseconds(upkeep.index_interval_ms));
-    s.checkpointer = std::thread([&s, interval = o.checkpoint_interval, tick, upkeep,
-                                  path = s.data_dir->database_path()]() mutable {
-      // A connection of its own: the checkpoint's reading and signing, and archiving, happen
-      // here; the group-commit writer only stores a checkpoint, and archiving's short delete
-      // transactions take turns with it (busy timeout).
+    s.checkpointer = std::thread([&s, interval = o.checkpoint_interval, tick, upkeep]() mutable {
+      // The store's upkeep connection: the checkpoint's reading and signing, and archiving,
+      // happen on this thread; the group-commit writer only stores a checkpoint, and
+      // archiving's short delete transactions take turns with it (busy timeout).
       NameThisThread("govesb-evidence");
-      store::DatabaseOptions own;
-      own.create = false;
-      own.synchronous = store::Synchronous::kFull;
-      own.busy_timeout_ms = 5000;
-      auto db = store::Database::Open(path, own);
-      if (!db.ok()) spdlog::error("evidence: checkpoints: {}", db.status().message());
       // Rounds that cannot open a file (out of file descriptors) back off and are not damage.
       evidence::EvidenceMaintenance maintenance(*s.evidence, *s.clock, upkeep);
       std::unique_lock lock(s.checkpoint_mutex);
-      if (!db.ok()) {
-        while (!s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; })) {
-          s.evidence->Checkpoint(s.clock->NowMillis(), [](const Status& st) {
-            if (!st.ok()) spdlog::error("evidence: checkpoint failed: {}", st.message());
-          });
-        }
-        return;
-      }
       auto next_round = std::chrono::steady_clock::now() + interval;
       while (!s.checkpoint_wake.wait_for(lock, tick, [&] { return s.checkpoint_stop; })) {
         lock.unlock();
         // Both log their failures themselves.
         if (std::chrono::steady_clock::now() >= next_round) {
           next_round = std::chrono::steady_clock::now() + interval;
-          (void)maintenance.RunRound(**db);
+          (void)maintenance.RunRound();
         } else {
-          (void)maintenance.RunIndexing(**db);
+          (void)maintenance.RunIndexing();
         }
         lock.lock();
       }
@@ -514,15 +504,11 @@ void BusServer::Shutdown() {
   if (s.evidence) {
     // Seal what was written since the last checkpoint (after every write submitted before),
     // and index it.
-    std::promise<Status> sealed;
-    s.evidence->Checkpoint(s.clock->NowMillis(),
-                           [&sealed](const Status& st) { sealed.set_value(st); });
-    Status final_seal = sealed.get_future().get();
+    Status final_seal = s.evidence->SealAll(s.clock->NowMillis());
     if (!final_seal.ok()) {
       spdlog::error("evidence: final checkpoint failed: {}", final_seal.message());
-    } else if (auto db = s.data_dir->OpenDatabase(); db.ok()) {
-      Status indexed = s.evidence->IndexSealed(**db);
-      if (!indexed.ok()) spdlog::error("evidence: indexing failed: {}", indexed.message());
+    } else if (Status indexed = s.evidence->IndexSealed(); !indexed.ok()) {
+      spdlog::error("evidence: indexing failed: {}", indexed.message());
     }
   }
   s.writer->Stop();  // after everything that writes
