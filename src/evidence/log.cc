@@ -154,20 +154,7 @@ std::string_view Bytes(const Hash& h) {
 
 namespace {
 
-void Member(std::string& out, std::string_view name, std::string_view value) {
-  out += ",\"";
-  out += name;
-  out += "\":";
-  wire::WriteString(value, out);
-}
-
-void Member(std::string& out, std::string_view name, int64_t value) {
-  out += ",\"";
-  out += name;
-  out += "\":";
-  char number[24];
-  out.append(number, std::to_chars(number, number + sizeof number, value).ptr);
-}
+using internal::Member;
 
 // The signed text of a checkpoint.
 std::string CheckpointBody(int64_t id, int64_t first_seq, int64_t last_seq, int64_t at_ms,

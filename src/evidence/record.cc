@@ -22,7 +22,7 @@ Hash ChainLink(const Hash& previous, const Hash& record_hash) {
   return crypto::Sha256({Bytes(previous), Bytes(record_hash)});
 }
 
-namespace {
+namespace internal {
 
 void Member(std::string& out, std::string_view name, std::string_view value) {
   out += ",\"";
@@ -38,6 +38,12 @@ void Member(std::string& out, std::string_view name, int64_t value) {
   char number[24];
   out.append(number, std::to_chars(number, number + sizeof number, value).ptr);
 }
+
+}  // namespace internal
+
+namespace {
+
+using internal::Member;
 
 }  // namespace
 

@@ -167,4 +167,11 @@ std::optional<int64_t> CanonicalInt(std::string_view text, std::string_view name
 // One link of the hash chain: SHA-256(previous || record_hash).
 Hash ChainLink(const Hash& previous, const Hash& record_hash);
 
+namespace internal {
+// `,"name":value` appended to a JSON object being written (the canonical record and checkpoint
+// texts): the value as a JSON string, or as an integer.
+void Member(std::string& out, std::string_view name, std::string_view value);
+void Member(std::string& out, std::string_view name, int64_t value);
+}  // namespace internal
+
 }  // namespace govesb::evidence

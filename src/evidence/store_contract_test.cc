@@ -20,6 +20,7 @@
 #include "evidence/proof.h"
 #include "evidence/records.h"
 #include "evidence/segments.h"
+#include "evidence/test_records.h"
 #include "evidence/sqlite_store.h"
 #include "evidence/store.h"
 #include "store/database.h"
@@ -135,24 +136,6 @@ class SqliteHarness final : public StoreHarness {
 };
 
 // ---- the contract ----
-
-Record Step(int64_t at, std::string request_id, std::string kind, std::string from, std::string to,
-            std::string code, std::string user_id, std::string outcome) {
-  Record r;
-  r.at_ms = at;
-  r.request_id = std::move(request_id);
-  r.kind = std::move(kind);
-  r.from = std::move(from);
-  r.to = std::move(to);
-  r.code = std::move(code);
-  r.user_id = std::move(user_id);
-  r.outcome = std::move(outcome);
-  r.error = r.outcome == "ok" ? "" : "refused";
-  r.latency_us = 17;
-  r.size = 321;
-  AttachSigned(r, "data of " + r.request_id, "sig-" + r.request_id);
-  return r;
-}
 
 // The four steps of exchange `i` (a synchronous call), at 1'000'000 + 1000 i ms.
 std::vector<Record> Exchange(int i) {
