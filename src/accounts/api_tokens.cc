@@ -85,7 +85,7 @@ Result<NewApiToken> Accounts::CreateApiToken(const admin::Actor& actor, std::str
   GOVESB_ASSIGN_OR_RETURN(
       store::Statement insert,
       db_.Prepare("INSERT INTO api_tokens(prefix, token_sha256, user_id, role, name, created_at, "
-                  "expires_at) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+                  "expires_at) VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING id"));
   GOVESB_RETURN_IF_ERROR(insert.Bind(1, created.secret.substr(0, kShownPrefixLength)));
   GOVESB_RETURN_IF_ERROR(insert.Bind(2, internal::TokenHash(created.secret)));
   GOVESB_RETURN_IF_ERROR(insert.Bind(3, user.id));
@@ -95,8 +95,11 @@ Result<NewApiToken> Accounts::CreateApiToken(const admin::Actor& actor, std::str
   constexpr int64_t kDayMs = 24 * 60 * 60 * 1000;
   GOVESB_RETURN_IF_ERROR(expires_in_days ? insert.Bind(7, now + *expires_in_days * kDayMs)
                                          : insert.BindNull(7));
-  GOVESB_RETURN_IF_ERROR(insert.Run());
-  GOVESB_ASSIGN_OR_RETURN(created.token, GetApiToken(db_.LastInsertRowId()));
+  GOVESB_ASSIGN_OR_RETURN(bool inserted, insert.Step());
+  if (!inserted) return Internal("the new API token got no id");
+  const int64_t id = insert.ColumnInt64(0);
+  GOVESB_RETURN_IF_ERROR(insert.Reset());
+  GOVESB_ASSIGN_OR_RETURN(created.token, GetApiToken(id));
   const std::string object = internal::TokenObject(created.token.id);
   admin::Change change{.action = "api-token.add",
                        .object = object,

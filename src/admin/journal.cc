@@ -96,7 +96,7 @@ Result<ActionRecord> RecordAction(store::Database& db, const Actor& actor, int64
       store::Statement st,
       db.Prepare("INSERT INTO admin_actions(request_id, at_ms, account, role, institution, "
                  "address, via, action, object, object_institution, detail, detail_sha256) "
-                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"));
   GOVESB_RETURN_IF_ERROR(st.Bind(1, r.request_id));
   GOVESB_RETURN_IF_ERROR(st.Bind(2, r.at_ms));
   GOVESB_RETURN_IF_ERROR(st.Bind(3, r.account));
@@ -109,8 +109,10 @@ Result<ActionRecord> RecordAction(store::Database& db, const Actor& actor, int64
   GOVESB_RETURN_IF_ERROR(st.Bind(10, r.object_institution));
   GOVESB_RETURN_IF_ERROR(st.Bind(11, r.detail));
   GOVESB_RETURN_IF_ERROR(st.Bind(12, r.detail_sha256));
-  GOVESB_RETURN_IF_ERROR(st.Run());
-  r.id = db.LastInsertRowId();
+  GOVESB_ASSIGN_OR_RETURN(bool inserted, st.Step());
+  if (!inserted) return Internal("the admin action got no id");
+  r.id = st.ColumnInt64(0);
+  GOVESB_RETURN_IF_ERROR(st.Reset());
   return r;
 }
 

@@ -1,6 +1,7 @@
 #include "delivery/sqlite_queue.h"
 
 #include <array>
+#include <functional>
 
 #include "evidence/log.h"  // EvidenceLog::AppendInJob: a message and its evidence in one job
 
@@ -406,24 +407,36 @@ Result<std::vector<DeliveryInfo>> SqliteDeliveryOperations::List(const DeliveryF
       " d.subscription_id, d.state, d.attempts, d.next_attempt_at, COALESCE(d.last_error, ''),"
       " d.created_at, d.updated_at"
       " FROM deliveries d JOIN delivery_messages m ON m.id = d.message_id WHERE 1 = 1";
-  if (filter.state.has_value()) sql += " AND d.state = ?1";
-  if (!filter.code.empty()) sql += " AND m.code = ?2";
-  if (filter.id != 0) sql += " AND d.id = ?4";
-  if (!filter.recipient_institution.empty()) {
-    sql +=
-        " AND d.target_system_id IN (SELECT s.id FROM systems s JOIN institutions i"
-        " ON i.id = s.institution_id WHERE i.code = ?5)";
-  }
-  sql += " ORDER BY d.id LIMIT ?3";
-  GOVESB_ASSIGN_OR_RETURN(store::Statement s, db.Prepare(sql));
+  // Parameters numbered in the order they appear, none skipped (PostgreSQL cannot type a
+  // parameter the text does not use).
+  std::vector<std::function<Status(store::Statement&, int)>> binds;
+  auto where = [&](std::string_view clause, std::function<Status(store::Statement&, int)> bind) {
+    sql += clause;
+    binds.push_back(std::move(bind));
+  };
   if (filter.state.has_value()) {
-    GOVESB_RETURN_IF_ERROR(s.Bind(1, DeliveryStateName(*filter.state)));
+    where(" AND d.state = ?", [&](store::Statement& st, int i) {
+      return st.Bind(i, DeliveryStateName(*filter.state));
+    });
   }
-  if (!filter.code.empty()) GOVESB_RETURN_IF_ERROR(s.Bind(2, filter.code));
-  GOVESB_RETURN_IF_ERROR(s.Bind(3, static_cast<int64_t>(filter.limit)));
-  if (filter.id != 0) GOVESB_RETURN_IF_ERROR(s.Bind(4, filter.id));
+  if (!filter.code.empty()) {
+    where(" AND m.code = ?", [&](store::Statement& st, int i) { return st.Bind(i, filter.code); });
+  }
+  if (filter.id != 0) {
+    where(" AND d.id = ?", [&](store::Statement& st, int i) { return st.Bind(i, filter.id); });
+  }
   if (!filter.recipient_institution.empty()) {
-    GOVESB_RETURN_IF_ERROR(s.Bind(5, filter.recipient_institution));
+    where(
+        " AND d.target_system_id IN (SELECT s.id FROM systems s JOIN institutions i"
+        " ON i.id = s.institution_id WHERE i.code = ?)",
+        [&](store::Statement& st, int i) { return st.Bind(i, filter.recipient_institution); });
+  }
+  where(" ORDER BY d.id LIMIT ?", [&](store::Statement& st, int i) {
+    return st.Bind(i, static_cast<int64_t>(filter.limit));
+  });
+  GOVESB_ASSIGN_OR_RETURN(store::Statement s, db.Prepare(sql));
+  for (size_t i = 0; i < binds.size(); ++i) {
+    GOVESB_RETURN_IF_ERROR(binds[i](s, static_cast<int>(i + 1)));
   }
   std::vector<DeliveryInfo> out;
   for (;;) {

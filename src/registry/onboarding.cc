@@ -265,9 +265,11 @@ Result<MembershipApplication> Registry::SubmitApplication(const NewApplication& 
     return AlreadyExists("institution code " + Quoted(clean.institution_code) +
                          " is already on the bus; choose another code");
   }
-  GOVESB_ASSIGN_OR_RETURN(store::Statement pending,
-                          db_.Prepare("SELECT count(*), coalesce(sum(institution_code = ?), 0)"
-                                      " FROM membership_applications WHERE state = 'pending'"));
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement pending,
+      db_.Prepare("SELECT count(*),"
+                  " coalesce(sum(CASE WHEN institution_code = ? THEN 1 ELSE 0 END), 0)"
+                  " FROM membership_applications WHERE state = 'pending'"));
   GOVESB_RETURN_IF_ERROR(pending.Bind(1, clean.institution_code));
   GOVESB_ASSIGN_OR_RETURN(bool has_row, pending.Step());
   if (has_row && pending.ColumnInt64(1) > 0) {
@@ -283,7 +285,7 @@ Result<MembershipApplication> Registry::SubmitApplication(const NewApplication& 
       store::Statement insert,
       db_.Prepare("INSERT INTO membership_applications(institution_code, institution_name,"
                   " details, contact_name, contact_email, contact_phone, planned_systems, state,"
-                  " submitted_at) VALUES(?, ?, ?, ?, ?, ?, ?, 'pending', ?)"));
+                  " submitted_at) VALUES(?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING id"));
   GOVESB_RETURN_IF_ERROR(insert.Bind(1, clean.institution_code));
   GOVESB_RETURN_IF_ERROR(insert.Bind(2, clean.institution_name));
   GOVESB_RETURN_IF_ERROR(insert.Bind(3, clean.details));
@@ -292,9 +294,11 @@ Result<MembershipApplication> Registry::SubmitApplication(const NewApplication& 
   GOVESB_RETURN_IF_ERROR(insert.Bind(6, clean.contact_phone));
   GOVESB_RETURN_IF_ERROR(insert.Bind(7, internal::PlannedSystemsJson(clean.planned_systems)));
   GOVESB_RETURN_IF_ERROR(insert.Bind(8, Now()));
-  GOVESB_RETURN_IF_ERROR(insert.Run());
-  GOVESB_ASSIGN_OR_RETURN(MembershipApplication created,
-                          MustFindApplication(db_, db_.LastInsertRowId()));
+  GOVESB_ASSIGN_OR_RETURN(bool inserted, insert.Step());
+  if (!inserted) return Internal("the new membership application got no id");
+  const int64_t id = insert.ColumnInt64(0);
+  GOVESB_RETURN_IF_ERROR(insert.Reset());
+  GOVESB_ASSIGN_OR_RETURN(MembershipApplication created, MustFindApplication(db_, id));
   GOVESB_RETURN_IF_ERROR(txn.Commit());
   return created;
 }

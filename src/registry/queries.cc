@@ -93,7 +93,7 @@ std::string ApiSelect(ApiDetail detail) {
       "SELECT a.id, a.code, a.provider_system_id, s.client_id, a.endpoint, s.endpoint,"
       " a.timeout_ms, a.created_at, a.mode, a.callback_endpoint, a.store_bodies,"
       " a.rate_per_second, a.rate_burst, a.replay_policy, a.enabled, s.name, i.code, i.name,"
-      " a.openapi != '', ";
+      " CASE WHEN a.openapi <> '' THEN 1 ELSE 0 END, ";
   sql += detail == ApiDetail::kRequestPath
              ? "'', '', '', '', ''"
              : "a.title, a.description, a.request_example, a.response_example, ";

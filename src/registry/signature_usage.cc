@@ -46,8 +46,13 @@ Status Registry::RecordSignatureUsage(const std::vector<SignatureUsage>& increme
       store::Statement upsert,
       db_.Prepare("INSERT INTO signature_usage(system_id, variant, count, first_at, last_at)"
                   " VALUES(?, ?, ?, ?, ?) ON CONFLICT(system_id, variant) DO UPDATE SET"
-                  " count = count + excluded.count, first_at = min(first_at, excluded.first_at),"
-                  " last_at = max(last_at, excluded.last_at)"));
+                  // Qualified names and CASE rather than 2-argument min/max: the same text runs
+                  // on PostgreSQL.
+                  " count = signature_usage.count + excluded.count,"
+                  " first_at = CASE WHEN excluded.first_at < signature_usage.first_at"
+                  " THEN excluded.first_at ELSE signature_usage.first_at END,"
+                  " last_at = CASE WHEN excluded.last_at > signature_usage.last_at"
+                  " THEN excluded.last_at ELSE signature_usage.last_at END"));
   for (const SignatureUsage& increment : increments) {
     GOVESB_RETURN_IF_ERROR(exists.Reset());
     GOVESB_RETURN_IF_ERROR(exists.Bind(1, increment.system_id));

@@ -3,6 +3,28 @@
 #include <array>
 
 namespace govesb::traffic {
+namespace {
+
+// "success = excluded.success, ..." for every column of internal::kSelectColumns past the key (the
+// first five): an upsert that runs on SQLite and PostgreSQL alike (INSERT OR REPLACE does not).
+std::string UpdateFromExcluded() {
+  std::string out;
+  std::string_view columns = internal::kSelectColumns;
+  int index = 0;
+  while (!columns.empty()) {
+    size_t comma = columns.find(',');
+    std::string_view column = columns.substr(0, comma);
+    while (!column.empty() && column.front() == ' ') column.remove_prefix(1);
+    if (index++ >= 5) {
+      if (!out.empty()) out += ", ";
+      out += std::string(column) + " = excluded." + std::string(column);
+    }
+    columns = comma == std::string_view::npos ? std::string_view() : columns.substr(comma + 1);
+  }
+  return out;
+}
+
+}  // namespace
 
 namespace {
 
@@ -83,8 +105,10 @@ Status AddRows(store::Database& db, const std::vector<MinuteRow>& rows,
                               "AND consumer = ? AND provider = ?"));
   GOVESB_ASSIGN_OR_RETURN(
       auto write,
-      db.Prepare("INSERT OR REPLACE INTO traffic_minutes (" + std::string(kSelectColumns) +
-                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      db.Prepare("INSERT INTO traffic_minutes (" + std::string(kSelectColumns) +
+                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                 " ON CONFLICT (minute, kind, code, consumer, provider) DO UPDATE SET " +
+                 UpdateFromExcluded()));
   for (const MinuteRow& row : rows) {
     auto bind_key = [&row](store::Statement& s) -> Status {
       GOVESB_RETURN_IF_ERROR(s.Bind(1, row.minute));
