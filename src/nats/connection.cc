@@ -535,6 +535,20 @@ Message::~Message() {
   sub_.reset();
 }
 
+Message& Message::operator=(Message&& other) noexcept {
+  if (this != &other) {
+    msg_.reset();  // before the subscription it points into
+    msg_ = std::move(other.msg_);
+    sub_ = std::move(other.sub_);
+    wait_ms_ = other.wait_ms_;
+    delivery_count_ = other.delivery_count_;
+    stream_sequence_ = other.stream_sequence_;
+    pending_ = other.pending_;
+    timestamp_ns_ = other.timestamp_ns_;
+  }
+  return *this;
+}
+
 std::string_view Message::subject() const {
   const char* s = natsMsg_GetSubject(msg_.get());
   return s == nullptr ? std::string_view() : std::string_view(s);

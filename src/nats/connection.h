@@ -123,7 +123,7 @@ using SharedSubscription = std::shared_ptr<__natsSubscription>;
 class Message {
  public:
   Message(Message&&) noexcept = default;
-  Message& operator=(Message&&) noexcept = default;
+  Message& operator=(Message&& other) noexcept;
   ~Message();
 
   std::string_view subject() const;

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <iostream>
+#include <optional>
+#include <thread>
 
 #include "nats/local_cluster.h"
 
@@ -321,7 +323,10 @@ TEST_F(NatsTest, PublishAndFetchSurviveTheLossOfOneServerOfThree) {
   t0 = Clock::now();
   while (seen.size() < 2 && MsSince(t0) < 20'000) {
     auto got = consumer->Fetch(10, milliseconds{1'000});
-    if (!got.ok()) continue;  // the consumer's leader may be moving too
+    if (!got.ok()) {  // the consumer's leader may be moving too
+      std::this_thread::sleep_for(milliseconds{50});
+      continue;
+    }
     for (Message& m : *got) {
       if (m.Ack().ok()) seen.emplace_back(m.data());
     }
