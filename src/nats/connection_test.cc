@@ -291,7 +291,8 @@ TEST_F(NatsTest, PublishAndFetchSurviveTheLossOfOneServerOfThree) {
   for (int i = 0; i < cluster->size(); ++i) {
     if (cluster->name(i) == info->leader) victim = i;
   }
-  ASSERT_TRUE(cluster->Kill(victim).ok());
+  Status killed = cluster->Kill(victim);
+  ASSERT_TRUE(killed.ok()) << killed.ToString();
   struct Restart {
     int node;
     ~Restart() {
@@ -307,7 +308,7 @@ TEST_F(NatsTest, PublishAndFetchSurviveTheLossOfOneServerOfThree) {
   // What the adapter does: publish again with the same id until the stream acknowledges.
   auto t0 = Clock::now();
   Result<PubAck> ack = Unavailable("not tried");
-  while (MsSince(t0) < 20'000) {
+  while (MsSince(t0) < 30'000) {
     ack = conn_->Publish(prefix_ + ".after", "after", "id-after", milliseconds{1'000});
     if (ack.ok()) break;
     std::this_thread::sleep_for(milliseconds{50});
@@ -321,7 +322,7 @@ TEST_F(NatsTest, PublishAndFetchSurviveTheLossOfOneServerOfThree) {
   auto consumer = Pull(*conn_);
   std::vector<std::string> seen;
   t0 = Clock::now();
-  while (seen.size() < 2 && MsSince(t0) < 20'000) {
+  while (seen.size() < 2 && MsSince(t0) < 30'000) {
     auto got = consumer->Fetch(10, milliseconds{1'000});
     if (!got.ok()) {  // the consumer's leader may be moving too
       std::this_thread::sleep_for(milliseconds{50});
@@ -334,7 +335,8 @@ TEST_F(NatsTest, PublishAndFetchSurviveTheLossOfOneServerOfThree) {
   EXPECT_EQ(seen, (std::vector<std::string>{"before", "after"}));
 
   auto t1 = Clock::now();
-  ASSERT_TRUE(cluster->StartAgain(victim).ok());
+  Status back = cluster->StartAgain(victim);
+  ASSERT_TRUE(back.ok()) << back.ToString();
   std::cerr << "[nats] killed server back in " << MsSince(t1) << " ms\n";
   auto later = conn_->Publish(prefix_ + ".later", "later", "id-later");
   ASSERT_TRUE(later.ok()) << later.status().ToString();

@@ -159,6 +159,7 @@ Status LocalCluster::WaitReady(const std::vector<std::string>& urls, int replica
   options.connect_timeout = milliseconds{500};
   options.request_timeout = milliseconds{2'000};
   std::unique_ptr<Connection> conn;
+  bool placed = false;
   Status last = Unavailable("not tried");
   // A probe stream placed on `replicas` nodes proves the meta group has a leader and sees the
   // nodes as peers; it is deleted again.
@@ -184,8 +185,16 @@ Status LocalCluster::WaitReady(const std::vector<std::string>& urls, int replica
       }
     }
     if (conn != nullptr) {
-      last = conn->EnsureStream(probe);
-      if (last.ok()) return conn->DeleteStream(probe.name);
+      if (!placed) {
+        last = conn->EnsureStream(probe);
+        placed = last.ok();
+      }
+      if (placed) {
+        // The meta group may still be busy right after: deleting is retried too (a retry after
+        // a delete that timed out but happened finds nothing).
+        last = conn->DeleteStream(probe.name);
+        if (last.ok() || last.code() == StatusCode::kNotFound) return Status::Ok();
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
