@@ -26,12 +26,12 @@ namespace govesb::postgres {
 struct Param {
   std::optional<std::string> text;
   Param(std::string_view v) : text(std::string(v)) {}  // NOLINT(runtime/explicit)
-  Param(const std::string& v) : text(v) {}              // NOLINT(runtime/explicit)
-  Param(const char* v) : text(std::string(v)) {}        // NOLINT(runtime/explicit)
-  Param(int64_t v) : text(std::to_string(v)) {}         // NOLINT(runtime/explicit)
-  Param(int v) : text(std::to_string(v)) {}             // NOLINT(runtime/explicit)
-  Param(bool v) : text(v ? "true" : "false") {}         // NOLINT(runtime/explicit)
-  Param(std::nullopt_t) {}                              // NOLINT(runtime/explicit)
+  Param(const std::string& v) : text(v) {}             // NOLINT(runtime/explicit)
+  Param(const char* v) : text(std::string(v)) {}       // NOLINT(runtime/explicit)
+  Param(int64_t v) : text(std::to_string(v)) {}        // NOLINT(runtime/explicit)
+  Param(int v) : text(std::to_string(v)) {}            // NOLINT(runtime/explicit)
+  Param(bool v) : text(v ? "true" : "false") {}        // NOLINT(runtime/explicit)
+  Param(std::nullopt_t) {}                             // NOLINT(runtime/explicit)
 };
 
 // The rows a statement returned (text format). Cheap to move; owns the libpq result.
@@ -40,6 +40,10 @@ class Rows {
   Rows() = default;
   int size() const;
   bool empty() const { return size() == 0; }
+  // How many columns each row has.
+  int columns() const;
+  // Whether a column is of type bytea (Bytes decodes it).
+  bool IsBytes(int col) const;
   bool IsNull(int row, int col) const;
   std::string_view Text(int row, int col) const;  // "" for NULL
   int64_t Int64(int row, int col) const;          // 0 for NULL or not a number
