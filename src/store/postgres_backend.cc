@@ -73,11 +73,12 @@ std::string Describe(const std::string& conninfo) {
 void PgDeleter::operator()(PgDatabase* db) const { delete db; }
 void PgDeleter::operator()(PgStatement* stmt) const { delete stmt; }
 
-Result<std::string> TranslatePlaceholders(std::string_view sql, int* params) {
+Result<std::string> TranslatePlaceholders(std::string_view sql, std::vector<int>* slots) {
   constexpr int kMaxParams = 32766;  // SQLite's default SQLITE_MAX_VARIABLE_NUMBER
   std::string out;
   out.reserve(sql.size() + 8);
   int highest = 0;
+  std::vector<std::pair<size_t, int>> at;  // where in `out` each placeholder goes, its number
   size_t i = 0;
   // Copies sql[i, end) and moves on.
   auto copy_to = [&](size_t end) {
@@ -142,15 +143,29 @@ Result<std::string> TranslatePlaceholders(std::string_view sql, int* params) {
         if (number > kMaxParams) return InvalidArgument("too many parameters");
       }
       highest = std::max(highest, number);
-      out += '$';
-      out += std::to_string(number);
+      at.emplace_back(out.size(), number);
       i = j;
     } else {
       copy_to(i + 1);
     }
   }
-  *params = highest;
-  return out;
+  // Numbers in use become $1, $2 … in their order, without gaps: PostgreSQL cannot type a
+  // parameter the SQL does not mention.
+  slots->assign(static_cast<size_t>(highest), 0);
+  for (const auto& [pos, number] : at) (*slots)[static_cast<size_t>(number - 1)] = 1;
+  int next = 0;
+  for (int& slot : *slots) slot = slot != 0 ? ++next : 0;
+  std::string result;
+  result.reserve(out.size() + 3 * at.size());
+  size_t from = 0;
+  for (const auto& [pos, number] : at) {
+    result.append(out, from, pos - from);
+    result += '$';
+    result += std::to_string((*slots)[static_cast<size_t>(number - 1)]);
+    from = pos;
+  }
+  result.append(out, from, std::string::npos);
+  return result;
 }
 
 // ---- PgDatabase ----
@@ -163,15 +178,15 @@ Status PgDatabase::Exec(std::string_view sql) {
 }
 
 Result<std::unique_ptr<PgStatement, PgDeleter>> PgDatabase::Prepare(std::string_view sql) {
-  int params = 0;
-  GOVESB_ASSIGN_OR_RETURN(std::string translated, TranslatePlaceholders(sql, &params));
+  std::vector<int> slots;
+  GOVESB_ASSIGN_OR_RETURN(std::string translated, TranslatePlaceholders(sql, &slots));
   std::string_view rest = translated;
   while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.front())) != 0) {
     rest.remove_prefix(1);
   }
   if (rest.empty()) return InvalidArgument("prepare: empty SQL statement");
   return std::unique_ptr<PgStatement, PgDeleter>(
-      new PgStatement(this, std::string(sql), std::move(translated), params));
+      new PgStatement(this, std::string(sql), std::move(translated), std::move(slots)));
 }
 
 Status PgDatabase::Begin(TransactionMode mode, int64_t lock_timeout_ms) {
@@ -203,45 +218,60 @@ Status PgDatabase::Commit() {
 
 // ---- PgStatement ----
 
-PgStatement::PgStatement(PgDatabase* db, std::string sql, std::string translated, int params)
+PgStatement::PgStatement(PgDatabase* db, std::string sql, std::string translated,
+                         std::vector<int> slots)
     : db_(db),
       sql_(std::move(sql)),
       translated_(std::move(translated)),
       counts_changes_(CountsChanges(translated_)),
-      params_(static_cast<size_t>(params), postgres::Param(std::nullopt)) {}
+      slots_(std::move(slots)) {
+  int used = 0;
+  for (int slot : slots_) used = std::max(used, slot);
+  params_.assign(static_cast<size_t>(used), postgres::Param(std::nullopt));
+}
 
-Status PgStatement::CheckIndex(int index) const {
-  if (index < 1 || index > static_cast<int>(params_.size())) {
-    return Internal("bind: parameter " + std::to_string(index) + " is out of range (" +
-                    Quoted(sql_) + " has " + std::to_string(params_.size()) + ")");
+postgres::Param* PgStatement::Slot(int index, Status* status) {
+  if (index < 1 || index > static_cast<int>(slots_.size())) {
+    *status = Internal("bind: parameter " + std::to_string(index) + " is out of range (" +
+                       Quoted(sql_) + " has " + std::to_string(slots_.size()) + ")");
+    return nullptr;
   }
-  return Status::Ok();
+  const int slot = slots_[static_cast<size_t>(index - 1)];
+  // A number below the highest that the SQL does not use: SQLite accepts the bind and ignores
+  // it, and so does this.
+  return slot == 0 ? &ignored_ : &params_[static_cast<size_t>(slot - 1)];
 }
 
 Status PgStatement::Bind(int index, int64_t value) {
-  GOVESB_RETURN_IF_ERROR(CheckIndex(index));
-  params_[static_cast<size_t>(index - 1)] = postgres::Param(value);
-  return Status::Ok();
+  Status status;
+  postgres::Param* slot = Slot(index, &status);
+  if (slot != nullptr) *slot = postgres::Param(value);
+  return status;
 }
 
 Status PgStatement::Bind(int index, std::string_view value) {
-  GOVESB_RETURN_IF_ERROR(CheckIndex(index));
+  Status status;
+  postgres::Param* slot = Slot(index, &status);
+  if (slot == nullptr) return status;
   if (value.find('\0') != std::string_view::npos) {
     return InvalidArgument("bind: PostgreSQL text cannot hold a NUL byte (parameter " +
                            std::to_string(index) + " of " + Quoted(sql_) + ")");
   }
-  params_[static_cast<size_t>(index - 1)] = postgres::Param(value);
-  return Status::Ok();
+  *slot = postgres::Param(value);
+  return status;
 }
 
 Status PgStatement::BindNull(int index) {
-  GOVESB_RETURN_IF_ERROR(CheckIndex(index));
-  params_[static_cast<size_t>(index - 1)] = postgres::Param(std::nullopt);
-  return Status::Ok();
+  Status status;
+  postgres::Param* slot = Slot(index, &status);
+  if (slot != nullptr) *slot = postgres::Param(std::nullopt);
+  return status;
 }
 
 Status PgStatement::BindBlob(int index, std::string_view bytes) {
-  GOVESB_RETURN_IF_ERROR(CheckIndex(index));
+  Status status;
+  postgres::Param* slot = Slot(index, &status);
+  if (slot == nullptr) return status;
   // bytea's hex input format.
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
@@ -251,8 +281,8 @@ Status PgStatement::BindBlob(int index, std::string_view bytes) {
     hex += kHex[b >> 4];
     hex += kHex[b & 0xf];
   }
-  params_[static_cast<size_t>(index - 1)] = postgres::Param(hex);
-  return Status::Ok();
+  *slot = postgres::Param(hex);
+  return status;
 }
 
 Result<bool> PgStatement::Step() {

@@ -19,10 +19,12 @@
 namespace govesb::store::internal {
 
 // The SQL with SQLite's `?` and `?N` placeholders turned into PostgreSQL's `$N` (a bare `?`
-// takes the largest number so far plus one, as in SQLite). Quoted text ('…', E'…', "…",
-// $tag$…$tag$) and comments (--, /* */) are copied unchanged. `*params` is the largest number
-// used. kInvalidArgument for `?0` or a number above 32766.
-Result<std::string> TranslatePlaceholders(std::string_view sql, int* params);
+// takes the largest number so far plus one, as in SQLite). The numbers in use are renumbered
+// $1, $2 … without gaps (PostgreSQL cannot type a parameter the SQL does not mention):
+// `(*slots)[n - 1]` is the $ number of SQLite's parameter n, 0 when unused; slots->size() is
+// the largest SQLite number. Quoted text ('…', E'…', "…", $tag$…$tag$) and comments (--,
+// /* */) are copied unchanged. kInvalidArgument for `?0` or a number above 32766.
+Result<std::string> TranslatePlaceholders(std::string_view sql, std::vector<int>* slots);
 
 // The backend state of one connection.
 class PgDatabase {
@@ -54,7 +56,7 @@ class PgDatabase {
 
 class PgStatement {
  public:
-  PgStatement(PgDatabase* db, std::string sql, std::string translated, int params);
+  PgStatement(PgDatabase* db, std::string sql, std::string translated, std::vector<int> slots);
 
   Status Bind(int index, int64_t value);
   Status Bind(int index, std::string_view value);
@@ -75,14 +77,17 @@ class PgStatement {
   bool HasColumn(int column) const {
     return rows_ && row_ >= 0 && row_ < rows_->size() && column >= 0 && column < rows_->columns();
   }
-  Status CheckIndex(int index) const;
+  // The value of SQLite's parameter `index`, or null with *status set.
+  postgres::Param* Slot(int index, Status* status);
 
   PgDatabase* db_;
   std::string sql_;
   std::string translated_;
-  bool counts_changes_;  // an INSERT, UPDATE or DELETE (as SQLite's changes() counts)
-  std::vector<postgres::Param> params_;
-  std::optional<postgres::Rows> rows_;  // set from the first Step until done or Reset
+  bool counts_changes_;     // an INSERT, UPDATE or DELETE (as SQLite's changes() counts)
+  std::vector<int> slots_;  // see TranslatePlaceholders
+  std::vector<postgres::Param> params_;    // by $ number - 1
+  postgres::Param ignored_{std::nullopt};  // binds of numbers the SQL does not use
+  std::optional<postgres::Rows> rows_;     // set from the first Step until done or Reset
   int row_ = -1;
   // Decoded bytea values of the current row, by column (ColumnView points into them).
   mutable std::vector<std::optional<std::string>> decoded_;
