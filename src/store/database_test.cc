@@ -609,6 +609,17 @@ TEST_P(OnPostgres, UnsupportedCallsSaySoAndThePathHasNoSecret) {
   EXPECT_EQ(db_->Changes(), 1);
 }
 
+TEST_P(OnPostgres, TheFirstTransactionAfterARestartReconnects) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t(i BIGINT)").ok());
+  ASSERT_TRUE(Server()->Restart().ok());
+  EXPECT_EQ(RunSql(*db_, "INSERT INTO t VALUES(1)").code(), StatusCode::kUnavailable);
+  auto txn = Transaction::Begin(*db_);
+  ASSERT_TRUE(txn.ok()) << txn.status().ToString();
+  ASSERT_TRUE(RunSql(*db_, "INSERT INTO t VALUES(2)").ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(CountRows(*db_, "t"), 1);
+}
+
 TEST(PostgresPlaceholders, TranslatesOutsideQuotesAndComments) {
   auto t = [](std::string_view sql) {
     std::vector<int> slots;
