@@ -11,6 +11,13 @@ void Rows::Free::operator()(pg_result* r) const { PQclear(r); }
 
 int Rows::size() const { return result_ ? PQntuples(result_.get()) : 0; }
 
+int Rows::columns() const { return result_ ? PQnfields(result_.get()) : 0; }
+
+bool Rows::IsBytes(int col) const {
+  constexpr Oid kByteaOid = 17;  // pg_type.dat
+  return result_ && PQftype(result_.get(), col) == kByteaOid;
+}
+
 bool Rows::IsNull(int row, int col) const { return PQgetisnull(result_.get(), row, col) == 1; }
 
 std::string_view Rows::Text(int row, int col) const {

@@ -40,6 +40,10 @@ class Rows {
   Rows() = default;
   int size() const;
   bool empty() const { return size() == 0; }
+  // How many columns each row has.
+  int columns() const;
+  // Whether a column is of type bytea (Bytes decodes it).
+  bool IsBytes(int col) const;
   bool IsNull(int row, int col) const;
   std::string_view Text(int row, int col) const;  // "" for NULL
   int64_t Int64(int row, int col) const;          // 0 for NULL or not a number

@@ -9,6 +9,10 @@
 #include <filesystem>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include "postgres/connection.h"
+#include "store/postgres_backend.h"
 
 namespace govesb::store {
 namespace {
@@ -127,13 +131,20 @@ std::string_view SynchronousPragma(Synchronous s) {
 
 void Statement::Finalizer::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
 
+Statement::Statement(std::unique_ptr<internal::PgStatement, internal::PgDeleter> pg)
+    : db_(nullptr), pg_(std::move(pg)) {}
+
 Status Statement::Bind(int index, int64_t value) {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->Bind(index, value);
   int rc = sqlite3_bind_int64(stmt_.get(), index, value);
   if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "bind");
   return Status::Ok();
 }
 
 Status Statement::Bind(int index, std::string_view value) {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->Bind(index, value);
   // A non-null pointer even for "" so that the value binds as empty text, not NULL.
   const char* data = value.data() != nullptr ? value.data() : "";
   int rc =
@@ -143,12 +154,16 @@ Status Statement::Bind(int index, std::string_view value) {
 }
 
 Status Statement::BindNull(int index) {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->BindNull(index);
   int rc = sqlite3_bind_null(stmt_.get(), index);
   if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "bind");
   return Status::Ok();
 }
 
 Result<bool> Statement::Step() {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->Step();
   int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -163,6 +178,8 @@ Status Statement::Run() {
 }
 
 Status Statement::Reset() {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->Reset();
   // sqlite3_reset repeats the last step's error; that error was already reported by Step().
   sqlite3_reset(stmt_.get());
   int rc = sqlite3_clear_bindings(stmt_.get());
@@ -170,17 +187,27 @@ Status Statement::Reset() {
   return Status::Ok();
 }
 
-int Statement::ColumnCount() const { return sqlite3_column_count(stmt_.get()); }
+int Statement::ColumnCount() const {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->ColumnCount();
+  return sqlite3_column_count(stmt_.get());
+}
 
 bool Statement::ColumnIsNull(int column) const {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->ColumnIsNull(column);
   return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL;
 }
 
 int64_t Statement::ColumnInt64(int column) const {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->ColumnInt64(column);
   return sqlite3_column_int64(stmt_.get(), column);
 }
 
 Status Statement::BindBlob(int index, std::string_view bytes) {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->BindBlob(index, bytes);
   const char* data = bytes.data() != nullptr ? bytes.data() : "";
   int rc = sqlite3_bind_blob64(stmt_.get(), index, data, bytes.size(), SQLITE_TRANSIENT);
   if (rc != SQLITE_OK) return SqliteStatus(db_, rc, "bind");
@@ -188,6 +215,8 @@ Status Statement::BindBlob(int index, std::string_view bytes) {
 }
 
 std::string_view Statement::ColumnView(int column) const {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->ColumnView(column);
   const void* data = sqlite3_column_blob(stmt_.get(), column);
   if (data == nullptr) return {};
   int size = sqlite3_column_bytes(stmt_.get(), column);
@@ -195,10 +224,14 @@ std::string_view Statement::ColumnView(int column) const {
 }
 
 bool Statement::ColumnIsBlob(int column) const {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->ColumnIsBlob(column);
   return sqlite3_column_type(stmt_.get(), column) == SQLITE_BLOB;
 }
 
 std::string Statement::ColumnText(int column) const {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->ColumnText(column);
   const unsigned char* text = sqlite3_column_text(stmt_.get(), column);
   if (text == nullptr) return std::string();
   int size = sqlite3_column_bytes(stmt_.get(), column);
@@ -206,6 +239,8 @@ std::string Statement::ColumnText(int column) const {
 }
 
 std::string_view Statement::sql() const {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->sql();
   const char* sql = sqlite3_sql(stmt_.get());
   return sql != nullptr ? std::string_view(sql) : std::string_view();
 }
@@ -259,6 +294,8 @@ Status Database::Configure(const DatabaseOptions& options) {
 Database::~Database() = default;
 
 Status Database::Exec(std::string_view sql) {
+  if (pg_ != nullptr) [[unlikely]]
+    return pg_->Exec(sql);
   std::string text(sql);  // sqlite3_exec needs NUL termination
   char* error = nullptr;
   int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &error);
@@ -270,6 +307,10 @@ Status Database::Exec(std::string_view sql) {
 }
 
 Result<Statement> Database::Prepare(std::string_view sql) {
+  if (pg_ != nullptr) [[unlikely]] {
+    GOVESB_ASSIGN_OR_RETURN(auto stmt, pg_->Prepare(sql));
+    return Statement(std::move(stmt));
+  }
   sqlite3_stmt* stmt = nullptr;
   const char* tail = nullptr;
   int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), 0, &stmt, &tail);
@@ -282,22 +323,33 @@ Result<Statement> Database::Prepare(std::string_view sql) {
 }
 
 Result<int64_t> Database::DataVersion() {
+  if (pg_ != nullptr) {
+    return FailedPrecondition("DataVersion is not available on PostgreSQL");
+  }
   GOVESB_ASSIGN_OR_RETURN(Statement stmt, Prepare("PRAGMA data_version"));
   GOVESB_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return Internal("PRAGMA data_version returned no row");
   return stmt.ColumnInt64(0);
 }
 
-int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_.get()); }
+int64_t Database::LastInsertRowId() const {
+  if (pg_ != nullptr) return 0;  // unsupported: INSERT … RETURNING id
+  return sqlite3_last_insert_rowid(db_.get());
+}
 
-int64_t Database::Changes() const { return sqlite3_changes64(db_.get()); }
+int64_t Database::Changes() const {
+  if (pg_ != nullptr) return pg_->changes();
+  return sqlite3_changes64(db_.get());
+}
 
 // ---- Transaction ----
 
 Result<Transaction> Transaction::Begin(Database& db, TransactionMode mode) {
   Transaction txn(db, db.transaction_depth_ + 1);
   txn.db_ = nullptr;  // not begun yet: a failed BEGIN must not be rolled back
-  if (txn.depth_ == 1) {
+  if (txn.depth_ == 1 && db.pg_ != nullptr) {
+    GOVESB_RETURN_IF_ERROR(db.pg_->Begin(mode, db.lock_timeout_ms_));
+  } else if (txn.depth_ == 1) {
     GOVESB_RETURN_IF_ERROR(
         db.Exec(mode == TransactionMode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));
   } else {
@@ -330,7 +382,7 @@ Status Transaction::Commit() {
     db_ = nullptr;
     return Status::Ok();
   }
-  Status status = db_->Exec("COMMIT");
+  Status status = db_->pg_ != nullptr ? db_->pg_->Commit() : db_->Exec("COMMIT");
   if (!status.ok()) {
     // A failed COMMIT (SQLITE_BUSY, disk full) leaves the transaction open: roll it back so the
     // connection is usable again.
@@ -353,6 +405,8 @@ void Transaction::Rollback() {
   } else {
     (void)db_->Exec("ROLLBACK");
   }
+  // On PostgreSQL, what failed is undone: the (outer) transaction can go on.
+  if (db_->pg_ != nullptr) db_->pg_->ClearFailed();
   db_->transaction_depth_ = depth_ - 1;
   db_ = nullptr;
 }
@@ -362,7 +416,10 @@ void Transaction::Rollback() {
 Result<int64_t> SchemaVersion(Database& db, std::string_view component) {
   GOVESB_ASSIGN_OR_RETURN(
       Statement exists,
-      db.Prepare("SELECT 1 FROM sqlite_schema WHERE type='table' AND name='schema_versions'"));
+      db.Prepare(
+          db.pg_ != nullptr
+              ? "SELECT 1 WHERE to_regclass('schema_versions') IS NOT NULL"
+              : "SELECT 1 FROM sqlite_schema WHERE type='table' AND name='schema_versions'"));
   GOVESB_ASSIGN_OR_RETURN(bool has_table, exists.Step());
   if (!has_table) return int64_t{0};
   GOVESB_ASSIGN_OR_RETURN(Statement stmt,
@@ -412,7 +469,11 @@ Status MigrateOnce(Database& db, std::string_view component,
 
 Status Migrate(Database& db, std::string_view component,
                std::span<const std::string_view> migrations) {
-  Status status = MigrateOnce(db, component, migrations);
+  Status status =
+      db.pg_ != nullptr
+          ? postgres::Migrate(db.pg_->conn(), component,
+                              std::vector<std::string_view>(migrations.begin(), migrations.end()))
+          : MigrateOnce(db, component, migrations);
   if (status.ok()) return status;
   const std::string file = db.path() == ":memory:" ? "the in-memory database" : db.path();
   return Status(status.code(), "cannot update the " + std::string(component) + " tables of " +

@@ -15,6 +15,21 @@ struct sqlite3_stmt;
 
 namespace govesb::store {
 
+namespace internal {
+// The PostgreSQL backend (postgres_backend.h): kept out of this header so that users of the
+// store see neither libpq nor the postgres module.
+class PgDatabase;
+class PgStatement;
+struct PgDeleter {
+  void operator()(PgDatabase* db) const;
+  void operator()(PgStatement* stmt) const;
+};
+}  // namespace internal
+
+// Which engine a Database runs on. SQLite is the embedded default; PostgreSQL is cluster mode
+// (issue 15), for the admin/write side (docs in src/store/README.md).
+enum class Backend { kSqlite, kPostgres };
+
 // PRAGMA synchronous. kNormal is safe with WAL against process crashes (a power loss may lose
 // the last commits, never corrupt); kFull fsyncs every commit, for durable queues.
 enum class Synchronous { kOff, kNormal, kFull };
@@ -26,10 +41,25 @@ struct DatabaseOptions {
   bool create = true;
 };
 
+struct PostgresOptions {
+  // Every statement is cancelled after this long (kDeadlineExceeded); 0: no limit.
+  int64_t statement_timeout_ms = 30'000;
+  // How long Transaction::Begin(kImmediate) waits for another writer's transaction to end
+  // before kUnavailable, as busy_timeout_ms does on SQLite.
+  int64_t lock_timeout_ms = 5'000;
+};
+
 // A prepared statement. Move-only; owns its sqlite3_stmt. Used by one thread at a time, on
 // the thread that uses its Database. Must not outlive the Database it was prepared on.
 //
 // Bind indexes are 1-based (as in SQLite), column indexes 0-based.
+//
+// On PostgreSQL, `?` and `?N` become `$N`; the statement runs at its first Step with the values
+// bound so far (unbound ones are NULL) and its rows are buffered, so several statements may be
+// open at once. SQL errors surface at that first Step, not at Prepare. ColumnCount is known
+// after the first Step. Text must not contain NUL bytes (kInvalidArgument). A BLOB is sent as
+// bytea hex text, so its parameter must have type bytea in the SQL's context (a bytea column,
+// a comparison with one); bytea columns are read back decoded.
 class Statement {
  public:
   Statement(Statement&&) noexcept = default;
@@ -71,9 +101,12 @@ class Statement {
     void operator()(sqlite3_stmt* stmt) const;
   };
   Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  explicit Statement(std::unique_ptr<internal::PgStatement, internal::PgDeleter> pg);
 
   sqlite3* db_;
   std::unique_ptr<sqlite3_stmt, Finalizer> stmt_;
+  // Set on PostgreSQL only (then stmt_ is null): every method branches on it once.
+  std::unique_ptr<internal::PgStatement, internal::PgDeleter> pg_;
 };
 
 // One SQLite connection. Not thread-safe: a Database and its Statements are used by one thread
@@ -91,6 +124,11 @@ class Database {
   // "<path> is damaged or not a database; restore it from a backup" (docs/errors.md).
   static Result<std::unique_ptr<Database>> Open(const std::string& path,
                                                 const DatabaseOptions& options = {});
+  // Connects to PostgreSQL (a libpq connection string or postgresql:// URI). The same API then
+  // runs there; see Statement, Transaction and the notes on DataVersion and LastInsertRowId.
+  // path() is the server and database, without user or password.
+  static Result<std::unique_ptr<Database>> OpenPostgres(const std::string& conninfo,
+                                                        const PostgresOptions& options = {});
 
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -102,20 +140,26 @@ class Database {
 
   // PRAGMA data_version: changes when ANOTHER connection commits a change to the file. Cheap
   // (no I/O beyond the WAL index); poll it to learn that the content changed.
+  // kFailedPrecondition on PostgreSQL (unsupported there).
   Result<int64_t> DataVersion();
 
-  // Rowid of the last successful INSERT on this connection.
+  // Rowid of the last successful INSERT on this connection. Unsupported on PostgreSQL, where it
+  // is always 0: use INSERT … RETURNING id (which works on both).
   int64_t LastInsertRowId() const;
-  // Rows changed by the last INSERT/UPDATE/DELETE on this connection.
+  // Rows changed by the last INSERT/UPDATE/DELETE on this connection (on PostgreSQL: run
+  // through a Statement; Exec does not count).
   int64_t Changes() const;
 
   const std::string& path() const { return path_; }
+  Backend backend() const { return pg_ != nullptr ? Backend::kPostgres : Backend::kSqlite; }
 
  private:
   friend class Transaction;
   struct Closer {
     void operator()(sqlite3* db) const;
   };
+  friend Status Migrate(Database&, std::string_view, std::span<const std::string_view>);
+  friend Result<int64_t> SchemaVersion(Database&, std::string_view);
   Database(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
   // The settings every connection runs with (busy timeout, WAL, synchronous, foreign keys).
   Status Configure(const DatabaseOptions& options);
@@ -123,6 +167,9 @@ class Database {
   std::string path_;
   std::unique_ptr<sqlite3, Closer> db_;
   int transaction_depth_ = 0;  // Transactions open on this connection (nested: savepoints)
+  // Set on PostgreSQL only (then db_ is null).
+  std::unique_ptr<internal::PgDatabase, internal::PgDeleter> pg_;
+  int64_t lock_timeout_ms_ = 0;  // PostgresOptions::lock_timeout_ms
 };
 
 enum class TransactionMode {
@@ -135,6 +182,15 @@ enum class TransactionMode {
 };
 
 // BEGIN on creation, ROLLBACK on destruction unless Commit() succeeded. Move-only.
+//
+// On PostgreSQL: kImmediate is BEGIN plus a transaction-scoped advisory lock on one key for the
+// whole database (pg_advisory_xact_lock), so immediate transactions of all connections and
+// nodes run one at a time as SQLite's write lock makes them; waiting longer than
+// PostgresOptions::lock_timeout_ms is kUnavailable. kDeferred is BEGIN ISOLATION LEVEL
+// REPEATABLE READ (one snapshot, no lock). A failed statement aborts the whole transaction
+// (SQLite aborts only the statement): roll back, or roll back to a savepoint (an inner
+// Transaction); committing it fails. A connection lost outside a transaction is re-opened at
+// the next Begin.
 // Transactions nest: one begun while another is open on the same Database is a SAVEPOINT
 // inside it (its mode is the outer one's), whose Commit releases it into the outer transaction
 // and whose rollback undoes only what was done since it began. Nothing is durable until the
@@ -169,6 +225,10 @@ class [[nodiscard]] Transaction {
 // in its own immediate transaction together with its version bump. Fails (changing nothing)
 // when the database holds a newer version than `migrations` knows: an older binary must not
 // run on a newer schema.
+//
+// On PostgreSQL this is postgres::Migrate: each migration runs as a script in its own
+// transaction under an advisory lock on the component, so nodes starting together apply each
+// exactly once. The texts must be valid there (per-backend lists are the callers' choice).
 Status Migrate(Database& db, std::string_view component,
                std::span<const std::string_view> migrations);
 

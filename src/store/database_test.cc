@@ -4,13 +4,17 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "base/file_size_limit.h"
 #include "base/temp_dir.h"
+#include "postgres/local_server.h"
+#include "store/postgres_backend.h"
 
 namespace govesb::store {
 namespace {
@@ -58,52 +62,6 @@ TEST(Database, SynchronousIsAnOption) {
   EXPECT_EQ(sync->ColumnInt64(0), 2);  // FULL
 }
 
-TEST(Database, BindStepAndColumns) {
-  auto db = OpenOrDie(":memory:");
-  ASSERT_TRUE(db->Exec("CREATE TABLE t(i INTEGER, s TEXT)").ok());
-  auto insert = db->Prepare("INSERT INTO t(i, s) VALUES(?, ?)");
-  ASSERT_TRUE(insert.ok());
-  ASSERT_TRUE(insert->Bind(1, int64_t{42}).ok());
-  ASSERT_TRUE(insert->Bind(2, std::string_view("hello\0world", 11)).ok());
-  ASSERT_TRUE(insert->Run().ok());
-  EXPECT_EQ(db->Changes(), 1);
-  EXPECT_EQ(db->LastInsertRowId(), 1);
-  ASSERT_TRUE(insert->Reset().ok());
-  ASSERT_TRUE(insert->BindNull(1).ok());
-  ASSERT_TRUE(insert->Bind(2, "").ok());
-  ASSERT_TRUE(insert->Run().ok());
-
-  auto select = db->Prepare("SELECT i, s FROM t ORDER BY rowid");
-  ASSERT_TRUE(select.ok());
-  EXPECT_EQ(select->ColumnCount(), 2);
-  ASSERT_TRUE(*select->Step());
-  EXPECT_EQ(select->ColumnInt64(0), 42);
-  EXPECT_EQ(select->ColumnText(1), std::string("hello\0world", 11));
-  ASSERT_TRUE(*select->Step());
-  EXPECT_TRUE(select->ColumnIsNull(0));
-  EXPECT_FALSE(select->ColumnIsNull(1));  // "" binds as text, not NULL
-  EXPECT_EQ(select->ColumnText(1), "");
-  EXPECT_FALSE(*select->Step());
-}
-
-TEST(Database, ErrorsCarrySqliteMessage) {
-  auto db = OpenOrDie(":memory:");
-  auto bad = db->Prepare("SELEKT 1");
-  ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("syntax error"), std::string::npos)
-      << bad.status().message();
-
-  ASSERT_TRUE(db->Exec("CREATE TABLE u(x TEXT UNIQUE)").ok());
-  ASSERT_TRUE(db->Exec("INSERT INTO u VALUES('a')").ok());
-  auto dup = db->Prepare("INSERT INTO u VALUES('a')");
-  ASSERT_TRUE(dup.ok());
-  Status status = dup->Run();
-  EXPECT_EQ(status.code(), StatusCode::kAlreadyExists);
-  EXPECT_NE(status.message().find("UNIQUE"), std::string::npos) << status.message();
-
-  EXPECT_FALSE(db->Exec("INSERT INTO nope VALUES(1)").ok());
-}
-
 TEST(Database, NotADatabaseIsAClearError) {
   TempDir dir;
   std::string path = dir.path() + "/garbage.db";
@@ -125,89 +83,6 @@ TEST(Database, NoCreateOptionRequiresAnExistingFile) {
   EXPECT_FALSE(db.ok());
 }
 
-TEST(Transaction, RollsBackUnlessCommitted) {
-  auto db = OpenOrDie(":memory:");
-  ASSERT_TRUE(db->Exec("CREATE TABLE t(i INTEGER)").ok());
-  {
-    auto txn = Transaction::Begin(*db);
-    ASSERT_TRUE(txn.ok());
-    ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(1)").ok());
-  }
-  EXPECT_EQ(CountRows(*db, "t"), 0);
-  {
-    auto txn = Transaction::Begin(*db);
-    ASSERT_TRUE(txn.ok());
-    ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(1)").ok());
-    ASSERT_TRUE(txn->Commit().ok());
-    EXPECT_FALSE(txn->Commit().ok());  // already finished
-  }
-  EXPECT_EQ(CountRows(*db, "t"), 1);
-  {
-    auto txn = Transaction::Begin(*db, TransactionMode::kDeferred);
-    ASSERT_TRUE(txn.ok());
-    ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(2)").ok());
-    Transaction moved(std::move(txn).value());
-    moved.Rollback();
-  }
-  EXPECT_EQ(CountRows(*db, "t"), 1);
-}
-
-TEST(Transaction, NestedTransactionsAreSavepointsOfTheOutermost) {
-  auto db = OpenOrDie(":memory:");
-  ASSERT_TRUE(db->Exec("CREATE TABLE t(i INTEGER)").ok());
-  {
-    auto outer = Transaction::Begin(*db);
-    ASSERT_TRUE(outer.ok());
-    ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(1)").ok());
-    {
-      auto inner = Transaction::Begin(*db);
-      ASSERT_TRUE(inner.ok()) << inner.status().ToString();
-      ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(2)").ok());
-      // Not finished: the outer one may not commit before it.
-      EXPECT_EQ(outer->Commit().code(), StatusCode::kFailedPrecondition);
-    }  // rolled back: only its own row goes
-    EXPECT_EQ(CountRows(*db, "t"), 1);
-    {
-      auto inner = Transaction::Begin(*db);
-      ASSERT_TRUE(inner.ok());
-      ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(3)").ok());
-      ASSERT_TRUE(inner->Commit().ok());
-    }
-    EXPECT_EQ(CountRows(*db, "t"), 2);
-  }  // the outermost rolls back: the committed inner one goes with it
-  EXPECT_EQ(CountRows(*db, "t"), 0);
-  {
-    auto outer = Transaction::Begin(*db);
-    ASSERT_TRUE(outer.ok());
-    {
-      auto inner = Transaction::Begin(*db);
-      ASSERT_TRUE(inner.ok());
-      ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(4)").ok());
-      ASSERT_TRUE(inner->Commit().ok());
-    }
-    ASSERT_TRUE(outer->Commit().ok());
-  }
-  EXPECT_EQ(CountRows(*db, "t"), 1);
-  // After all that the connection is back at depth 0: a new transaction is a real BEGIN.
-  auto again = Transaction::Begin(*db);
-  ASSERT_TRUE(again.ok());
-  ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(5)").ok());
-  ASSERT_TRUE(again->Commit().ok());
-  EXPECT_EQ(CountRows(*db, "t"), 2);
-}
-
-TEST(Transaction, ImmediateTransactionsExcludeOtherWriters) {
-  TempDir dir;
-  auto a = OpenOrDie(dir.path() + "/t.db");
-  auto b = Database::Open(dir.path() + "/t.db", {.busy_timeout_ms = 10});
-  ASSERT_TRUE(b.ok());
-  auto txn = Transaction::Begin(*a);
-  ASSERT_TRUE(txn.ok());
-  auto other = Transaction::Begin(**b);
-  ASSERT_FALSE(other.ok());
-  EXPECT_EQ(other.status().code(), StatusCode::kUnavailable);
-}
-
 TEST(Database, DataVersionChangesOnlyForOtherConnectionsCommits) {
   TempDir dir;
   auto a = OpenOrDie(dir.path() + "/t.db");
@@ -227,46 +102,6 @@ TEST(Database, DataVersionChangesOnlyForOtherConnectionsCommits) {
   auto again = b->DataVersion();
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*after, *again);
-}
-
-TEST(Migrate, AppliesPendingMigrationsOnce) {
-  TempDir dir;
-  auto db = OpenOrDie(dir.path() + "/t.db");
-  const std::array<std::string_view, 1> v1 = {"CREATE TABLE a(x INTEGER)"};
-  ASSERT_TRUE(Migrate(*db, "comp", v1).ok());
-  EXPECT_EQ(*SchemaVersion(*db, "comp"), 1);
-  ASSERT_TRUE(Migrate(*db, "comp", v1).ok());  // idempotent
-  const std::array<std::string_view, 2> v2 = {"CREATE TABLE a(x INTEGER)",
-                                              "CREATE TABLE b(y INTEGER); INSERT INTO b VALUES(7)"};
-  ASSERT_TRUE(Migrate(*db, "comp", v2).ok());
-  EXPECT_EQ(*SchemaVersion(*db, "comp"), 2);
-  EXPECT_EQ(CountRows(*db, "b"), 1);
-  // Components are versioned independently.
-  EXPECT_EQ(*SchemaVersion(*db, "other"), 0);
-  const std::array<std::string_view, 1> other = {"CREATE TABLE c(z INTEGER)"};
-  ASSERT_TRUE(Migrate(*db, "other", other).ok());
-  EXPECT_EQ(*SchemaVersion(*db, "other"), 1);
-  EXPECT_EQ(*SchemaVersion(*db, "comp"), 2);
-}
-
-TEST(Migrate, RefusesANewerSchema) {
-  auto db = OpenOrDie(":memory:");
-  const std::array<std::string_view, 2> v2 = {"CREATE TABLE a(x)", "CREATE TABLE b(y)"};
-  ASSERT_TRUE(Migrate(*db, "comp", v2).ok());
-  Status status = Migrate(*db, "comp", std::span(v2).first(1));
-  EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(status.message().find("newer"), std::string::npos) << status.message();
-}
-
-TEST(Migrate, AFailedMigrationChangesNothing) {
-  auto db = OpenOrDie(":memory:");
-  const std::array<std::string_view, 2> bad = {"CREATE TABLE a(x)",
-                                               "CREATE TABLE b(y); INSERT INTO nope VALUES(1)"};
-  Status status = Migrate(*db, "comp", bad);
-  ASSERT_FALSE(status.ok());
-  EXPECT_NE(status.message().find("migration 2"), std::string::npos) << status.message();
-  EXPECT_EQ(*SchemaVersion(*db, "comp"), 1);
-  EXPECT_FALSE(db->Prepare("SELECT * FROM b").ok());
 }
 
 // Regression (issue 13): starting on a full disk said only "prepare: disk I/O error".
@@ -317,6 +152,498 @@ TEST(Database, AFileThatCannotBeOpenedIsNamed) {
   EXPECT_EQ(db.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(db.status().message().rfind("cannot open " + path + ": ", 0), 0u)
       << db.status().message();
+}
+
+TEST(Database, SqliteTextMayHoldNulBytesAndHasRowids) {
+  auto db = OpenOrDie(":memory:");
+  ASSERT_TRUE(db->Exec("CREATE TABLE t(s TEXT)").ok());
+  auto insert = db->Prepare("INSERT INTO t(s) VALUES(?)");
+  ASSERT_TRUE(insert.ok());
+  ASSERT_TRUE(insert->Bind(1, std::string_view("hello\0world", 11)).ok());
+  ASSERT_TRUE(insert->Run().ok());
+  EXPECT_EQ(db->LastInsertRowId(), 1);
+  auto select = db->Prepare("SELECT s FROM t");
+  ASSERT_TRUE(select.ok());
+  EXPECT_EQ(select->ColumnCount(), 1);  // known before the first Step on SQLite
+  ASSERT_TRUE(*select->Step());
+  EXPECT_EQ(select->ColumnText(0), std::string("hello\0world", 11));
+}
+
+// ---- The same behaviour on both backends ----
+
+// One PostgreSQL server for the binary, started by the first test that needs it (the SQLite
+// tests of this binary do not pay for it); each test gets a database of its own.
+std::unique_ptr<postgres::LocalServer> shared_server;
+
+class ServerEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { shared_server.reset(); }
+};
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new ServerEnvironment);
+
+postgres::LocalServer* Server() {
+  if (shared_server == nullptr) {
+    auto started = postgres::LocalServer::Start();
+    if (!started.ok()) {
+      ADD_FAILURE() << started.status().ToString();
+      return nullptr;
+    }
+    shared_server = std::move(started).value();
+  }
+  return shared_server.get();
+}
+
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+}
+
+class DatabaseOnBoth : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (pg()) {
+      postgres::LocalServer* server = Server();
+      ASSERT_NE(server, nullptr);
+      static int n = 0;
+      const std::string name = "s" + std::to_string(::getpid()) + "_" + std::to_string(n++);
+      ASSERT_TRUE(server->CreateDatabase(name).ok());
+      conninfo_ = server->conninfo(name);
+    }
+    db_ = Open();
+    ASSERT_NE(db_, nullptr);
+  }
+
+  bool pg() const { return GetParam() == Backend::kPostgres; }
+
+  // A new connection to this test's database; `wait_ms` bounds the wait for another writer.
+  std::unique_ptr<Database> Open(int wait_ms = 5000) {
+    auto db = pg() ? Database::OpenPostgres(conninfo_, {.lock_timeout_ms = wait_ms})
+                   : Database::Open(dir_.path() + "/t.db", {.busy_timeout_ms = wait_ms});
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    if (!db.ok()) return nullptr;
+    EXPECT_EQ((*db)->backend(), GetParam());
+    return std::move(db).value();
+  }
+
+  TempDir dir_;
+  std::string conninfo_;
+  std::unique_ptr<Database> db_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, DatabaseOnBoth,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres), BackendName);
+
+// Prepare + Run: SQLite reports SQL errors at Prepare, PostgreSQL at the first Step.
+Status RunSql(Database& db, std::string_view sql) {
+  auto stmt = db.Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  return stmt->Run();
+}
+
+TEST_P(DatabaseOnBoth, BindStepAndColumns) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t(id BIGINT PRIMARY KEY, i BIGINT, s TEXT)").ok());
+  auto insert = db_->Prepare("INSERT INTO t(id, i, s) VALUES(?, ?, ?)");
+  ASSERT_TRUE(insert.ok());
+  ASSERT_TRUE(insert->Bind(1, int64_t{1}).ok());
+  ASSERT_TRUE(insert->Bind(2, int64_t{9'000'000'000}).ok());
+  ASSERT_TRUE(insert->Bind(3, "Dar es Salaam – ✓").ok());
+  ASSERT_TRUE(insert->Run().ok());
+  EXPECT_EQ(db_->Changes(), 1);
+  ASSERT_TRUE(insert->Reset().ok());
+  ASSERT_TRUE(insert->Bind(1, int64_t{2}).ok());
+  ASSERT_TRUE(insert->BindNull(2).ok());
+  ASSERT_TRUE(insert->Bind(3, "").ok());
+  ASSERT_TRUE(insert->Run().ok());
+  ASSERT_TRUE(insert->Reset().ok());
+  // A NUL byte cannot be stored in PostgreSQL text: a clear error there, never a truncation.
+  Status nul = insert->Bind(3, std::string_view("a\0b", 3));
+  EXPECT_EQ(nul.ok(), !pg()) << nul.ToString();
+  EXPECT_FALSE(insert->Bind(4, int64_t{1}).ok());  // no such parameter
+
+  auto select = db_->Prepare("SELECT i, s, id FROM t ORDER BY id");
+  ASSERT_TRUE(select.ok());
+  ASSERT_TRUE(*select->Step());
+  EXPECT_EQ(select->ColumnCount(), 3);
+  EXPECT_EQ(select->ColumnInt64(0), 9'000'000'000);
+  EXPECT_EQ(select->ColumnText(1), "Dar es Salaam – ✓");
+  EXPECT_FALSE(select->ColumnIsBlob(1));
+  ASSERT_TRUE(*select->Step());
+  EXPECT_TRUE(select->ColumnIsNull(0));
+  EXPECT_EQ(select->ColumnInt64(0), 0);
+  EXPECT_FALSE(select->ColumnIsNull(1));  // "" binds as text, not NULL
+  EXPECT_EQ(select->ColumnText(1), "");
+  EXPECT_FALSE(*select->Step());
+  // Stepping again after the end runs the statement again, as sqlite3_step does.
+  ASSERT_TRUE(*select->Step());
+  EXPECT_EQ(select->ColumnInt64(2), 1);
+}
+
+TEST_P(DatabaseOnBoth, PlaceholdersNumberedRepeatedQuotedAndInComments) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t(a TEXT, b TEXT, \"c?\" TEXT)").ok());
+  auto insert = db_->Prepare("INSERT INTO t(a, b, \"c?\") VALUES(?1, ?1, '?') -- and ?3");
+  ASSERT_TRUE(insert.ok());
+  ASSERT_TRUE(insert->Bind(1, "x").ok());
+  ASSERT_TRUE(insert->Run().ok());
+  auto select = db_->Prepare(
+      "SELECT count(*) FROM t /* ? ?9 */ WHERE a = ?2 AND b = ?2 AND \"c?\" = '?'"
+      " AND a <> 'it''s ?' AND b <> ?");
+  ASSERT_TRUE(select.ok());
+  ASSERT_TRUE(select->Bind(2, "x").ok());
+  ASSERT_TRUE(select->Bind(3, "y").ok());  // the bare ? after ?2 is ?3
+  ASSERT_TRUE(*select->Step());
+  EXPECT_EQ(select->ColumnInt64(0), 1);
+  ASSERT_TRUE(select->Reset().ok());  // bindings cleared: NULL matches nothing
+  ASSERT_TRUE(*select->Step());
+  EXPECT_EQ(select->ColumnInt64(0), 0);
+}
+
+TEST_P(DatabaseOnBoth, ErrorsMapToTheSameCodes) {
+  Status syntax = RunSql(*db_, "SELEKT 1");
+  EXPECT_FALSE(syntax.ok());
+  EXPECT_NE(syntax.message().find("syntax error"), std::string::npos) << syntax.message();
+
+  ASSERT_TRUE(db_->Exec("CREATE TABLE u(x TEXT UNIQUE, n BIGINT NOT NULL DEFAULT 0"
+                        " CHECK (n >= 0))")
+                  .ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO u(x) VALUES('a')").ok());
+  Status dup = RunSql(*db_, "INSERT INTO u(x) VALUES('a')");
+  EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists) << dup.ToString();
+  EXPECT_NE(dup.message().find(pg() ? "unique" : "UNIQUE"), std::string::npos) << dup.message();
+  EXPECT_EQ(RunSql(*db_, "INSERT INTO u(x, n) VALUES('b', -1)").code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(RunSql(*db_, "INSERT INTO nope VALUES(1)").ok());
+  EXPECT_FALSE(db_->Exec("INSERT INTO nope VALUES(1)").ok());
+}
+
+TEST_P(DatabaseOnBoth, BlobsRoundTripEveryByte) {
+  ASSERT_TRUE(
+      db_->Exec(pg() ? "CREATE TABLE b(k BIGINT, v BYTEA)" : "CREATE TABLE b(k, v BLOB)").ok());
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
+  bytes += std::string("\\x00'\"", 6);
+  auto insert = db_->Prepare("INSERT INTO b(k, v) VALUES(?, ?)");
+  ASSERT_TRUE(insert.ok());
+  ASSERT_TRUE(insert->Bind(1, int64_t{1}).ok());
+  ASSERT_TRUE(insert->BindBlob(2, bytes).ok());
+  ASSERT_TRUE(insert->Run().ok());
+  ASSERT_TRUE(insert->Reset().ok());
+  ASSERT_TRUE(insert->Bind(1, int64_t{2}).ok());
+  ASSERT_TRUE(insert->BindBlob(2, "").ok());
+  ASSERT_TRUE(insert->Run().ok());
+  auto select = db_->Prepare("SELECT v, k FROM b WHERE v = ? OR k = 2 ORDER BY k");
+  ASSERT_TRUE(select.ok());
+  ASSERT_TRUE(select->BindBlob(1, bytes).ok());
+  ASSERT_TRUE(*select->Step());
+  EXPECT_TRUE(select->ColumnIsBlob(0));
+  EXPECT_FALSE(select->ColumnIsBlob(1));
+  EXPECT_EQ(select->ColumnView(0), bytes);
+  EXPECT_EQ(select->ColumnText(0), bytes);
+  ASSERT_TRUE(*select->Step());
+  EXPECT_EQ(select->ColumnView(0), "");
+  EXPECT_FALSE(*select->Step());
+}
+
+TEST_P(DatabaseOnBoth, ChangesCountsTheLastWrite) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t(i BIGINT)").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(1), (2), (3)").ok());
+  auto update = db_->Prepare("UPDATE t SET i = i + 10 WHERE i >= ?");
+  ASSERT_TRUE(update.ok());
+  ASSERT_TRUE(update->Bind(1, int64_t{2}).ok());
+  ASSERT_TRUE(update->Run().ok());
+  EXPECT_EQ(db_->Changes(), 2);
+  auto select = db_->Prepare("SELECT i FROM t");  // reads do not count
+  ASSERT_TRUE(select.ok());
+  ASSERT_TRUE(select->Run().ok());
+  EXPECT_EQ(db_->Changes(), 2);
+  auto del = db_->Prepare("DELETE FROM t WHERE i = 99");
+  ASSERT_TRUE(del.ok());
+  ASSERT_TRUE(del->Run().ok());
+  EXPECT_EQ(db_->Changes(), 0);
+}
+
+TEST_P(DatabaseOnBoth, AStatementKeepsItsRowWhileAnotherWrites) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t(i BIGINT)").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(1)").ok());
+  auto txn = Transaction::Begin(*db_);
+  ASSERT_TRUE(txn.ok());
+  auto exists = db_->Prepare("SELECT i FROM t WHERE i = 1");
+  ASSERT_TRUE(exists.ok());
+  ASSERT_TRUE(*exists->Step());
+  ASSERT_TRUE(RunSql(*db_, "INSERT INTO t VALUES(2)").ok());
+  EXPECT_EQ(exists->ColumnInt64(0), 1);
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(CountRows(*db_, "t"), 2);
+}
+
+TEST_P(DatabaseOnBoth, TransactionsRollBackUnlessCommitted) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t(i BIGINT)").ok());
+  {
+    auto txn = Transaction::Begin(*db_);
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(1)").ok());
+  }
+  EXPECT_EQ(CountRows(*db_, "t"), 0);
+  {
+    auto txn = Transaction::Begin(*db_);
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(1)").ok());
+    ASSERT_TRUE(txn->Commit().ok());
+    EXPECT_FALSE(txn->Commit().ok());  // already finished
+  }
+  EXPECT_EQ(CountRows(*db_, "t"), 1);
+  {
+    auto txn = Transaction::Begin(*db_, TransactionMode::kDeferred);
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(2)").ok());
+    Transaction moved(std::move(txn).value());
+    moved.Rollback();
+  }
+  EXPECT_EQ(CountRows(*db_, "t"), 1);
+}
+
+TEST_P(DatabaseOnBoth, NestedTransactionsAreSavepointsOfTheOutermost) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t(i BIGINT UNIQUE)").ok());
+  {
+    auto outer = Transaction::Begin(*db_);
+    ASSERT_TRUE(outer.ok());
+    ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(1)").ok());
+    {
+      auto inner = Transaction::Begin(*db_);
+      ASSERT_TRUE(inner.ok()) << inner.status().ToString();
+      ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(2)").ok());
+      // Not finished: the outer one may not commit before it.
+      EXPECT_EQ(outer->Commit().code(), StatusCode::kFailedPrecondition);
+    }  // rolled back: only its own row goes
+    EXPECT_EQ(CountRows(*db_, "t"), 1);
+    {
+      auto inner = Transaction::Begin(*db_);
+      ASSERT_TRUE(inner.ok());
+      ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(3)").ok());
+      {
+        auto third = Transaction::Begin(*db_);  // depth 3
+        ASSERT_TRUE(third.ok());
+        ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(30)").ok());
+        ASSERT_TRUE(third->Commit().ok());
+      }
+      ASSERT_TRUE(inner->Commit().ok());
+    }
+    EXPECT_EQ(CountRows(*db_, "t"), 3);
+  }  // the outermost rolls back: the committed inner ones go with it
+  EXPECT_EQ(CountRows(*db_, "t"), 0);
+  {
+    auto outer = Transaction::Begin(*db_);
+    ASSERT_TRUE(outer.ok());
+    ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(4)").ok());
+    {
+      // A failed statement inside a savepoint: rolling the savepoint back recovers the outer
+      // transaction (on PostgreSQL the failure aborted all of it until then).
+      auto inner = Transaction::Begin(*db_);
+      ASSERT_TRUE(inner.ok());
+      EXPECT_EQ(RunSql(*db_, "INSERT INTO t VALUES(4)").code(), StatusCode::kAlreadyExists);
+    }
+    ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(5)").ok());
+    ASSERT_TRUE(outer->Commit().ok());
+  }
+  EXPECT_EQ(CountRows(*db_, "t"), 2);
+  // After all that the connection is back at depth 0: a new transaction is a real BEGIN.
+  auto again = Transaction::Begin(*db_);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(6)").ok());
+  ASSERT_TRUE(again->Commit().ok());
+  EXPECT_EQ(CountRows(*db_, "t"), 3);
+}
+
+TEST_P(DatabaseOnBoth, ImmediateTransactionsExcludeOtherWriters) {
+  auto b = Open(/*wait_ms=*/10);
+  ASSERT_NE(b, nullptr);
+  auto txn = Transaction::Begin(*db_);
+  ASSERT_TRUE(txn.ok());
+  auto other = Transaction::Begin(*b);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), StatusCode::kUnavailable) << other.status().ToString();
+  // A reader is not excluded.
+  auto reader = Transaction::Begin(*b, TransactionMode::kDeferred);
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+  reader->Rollback();
+  ASSERT_TRUE(txn->Commit().ok());
+  auto now = Transaction::Begin(*b);
+  EXPECT_TRUE(now.ok()) << now.status().ToString();
+}
+
+TEST_P(DatabaseOnBoth, DeferredTransactionsReadOneSnapshot) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t(i BIGINT)").ok());
+  auto writer = Open();
+  ASSERT_NE(writer, nullptr);
+  auto txn = Transaction::Begin(*db_, TransactionMode::kDeferred);
+  ASSERT_TRUE(txn.ok());
+  EXPECT_EQ(CountRows(*db_, "t"), 0);
+  ASSERT_TRUE(writer->Exec("INSERT INTO t VALUES(1)").ok());
+  EXPECT_EQ(CountRows(*db_, "t"), 0);  // still the snapshot of the first read
+  txn->Rollback();
+  EXPECT_EQ(CountRows(*db_, "t"), 1);
+}
+
+TEST_P(DatabaseOnBoth, MigrateAppliesPendingMigrationsOnce) {
+  const std::array<std::string_view, 1> v1 = {"CREATE TABLE a(x BIGINT)"};
+  EXPECT_EQ(*SchemaVersion(*db_, "comp"), 0);  // before schema_versions exists
+  ASSERT_TRUE(Migrate(*db_, "comp", v1).ok());
+  EXPECT_EQ(*SchemaVersion(*db_, "comp"), 1);
+  ASSERT_TRUE(Migrate(*db_, "comp", v1).ok());  // idempotent
+  const std::array<std::string_view, 2> v2 = {"CREATE TABLE a(x BIGINT)",
+                                              "CREATE TABLE b(y BIGINT); INSERT INTO b VALUES(7)"};
+  ASSERT_TRUE(Migrate(*db_, "comp", v2).ok());
+  EXPECT_EQ(*SchemaVersion(*db_, "comp"), 2);
+  EXPECT_EQ(CountRows(*db_, "b"), 1);
+  // Components are versioned independently.
+  EXPECT_EQ(*SchemaVersion(*db_, "other"), 0);
+  const std::array<std::string_view, 1> other = {"CREATE TABLE c(z BIGINT)"};
+  ASSERT_TRUE(Migrate(*db_, "other", other).ok());
+  EXPECT_EQ(*SchemaVersion(*db_, "other"), 1);
+  EXPECT_EQ(*SchemaVersion(*db_, "comp"), 2);
+  // Inside a transaction too (a missing table must not abort it on PostgreSQL).
+  auto txn = Transaction::Begin(*db_);
+  ASSERT_TRUE(txn.ok());
+  EXPECT_EQ(*SchemaVersion(*db_, "comp"), 2);
+  ASSERT_TRUE(txn->Commit().ok());
+}
+
+TEST_P(DatabaseOnBoth, MigrateRefusesANewerSchema) {
+  const std::array<std::string_view, 2> v2 = {"CREATE TABLE a(x BIGINT)",
+                                              "CREATE TABLE b(y BIGINT)"};
+  ASSERT_TRUE(Migrate(*db_, "comp", v2).ok());
+  Status status = Migrate(*db_, "comp", std::span(v2).first(1));
+  EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("newer"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("cannot update the comp tables of "), std::string::npos)
+      << status.message();
+}
+
+TEST_P(DatabaseOnBoth, AFailedMigrationChangesNothing) {
+  const std::array<std::string_view, 2> bad = {
+      "CREATE TABLE a(x BIGINT)", "CREATE TABLE b(y BIGINT); INSERT INTO nope VALUES(1)"};
+  Status status = Migrate(*db_, "comp", bad);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("migration 2"), std::string::npos) << status.message();
+  EXPECT_EQ(*SchemaVersion(*db_, "comp"), 1);
+  EXPECT_FALSE(RunSql(*db_, "SELECT * FROM b").ok());
+}
+
+// ---- PostgreSQL only ----
+
+class OnPostgres : public DatabaseOnBoth {};
+INSTANTIATE_TEST_SUITE_P(Backends, OnPostgres, ::testing::Values(Backend::kPostgres), BackendName);
+
+// SQLite's BEGIN IMMEDIATE makes a read-check-write atomic; so must kImmediate on PostgreSQL,
+// where READ COMMITTED alone would let two writers both see "absent" and both insert.
+TEST_P(OnPostgres, ImmediateTransactionsSerializeReadCheckWrite) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t(k TEXT)").ok());  // no UNIQUE: the check is the guard
+  auto b = Open();
+  auto watcher = Open();
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(watcher, nullptr);
+  // Inserts k unless it is there; true when it inserted.
+  auto insert_if_absent = [](Database& db) -> Result<bool> {
+    GOVESB_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
+    GOVESB_ASSIGN_OR_RETURN(Statement check, db.Prepare("SELECT count(*) FROM t WHERE k = ?"));
+    GOVESB_RETURN_IF_ERROR(check.Bind(1, "k"));
+    GOVESB_ASSIGN_OR_RETURN(bool row, check.Step());
+    if (!row || check.ColumnInt64(0) != 0) return false;
+    GOVESB_RETURN_IF_ERROR(RunSql(db, "INSERT INTO t(k) VALUES('k')"));
+    GOVESB_RETURN_IF_ERROR(txn.Commit());
+    return true;
+  };
+  // A checks (absent) and has not written yet when B starts the same sequence.
+  auto a_txn = Transaction::Begin(*db_);
+  ASSERT_TRUE(a_txn.ok());
+  EXPECT_EQ(CountRows(*db_, "t"), 0);
+  std::atomic<bool> b_done{false};
+  Result<bool> b_inserted = false;
+  std::thread other([&] {
+    b_inserted = insert_if_absent(*b);
+    b_done = true;
+  });
+  // Until B is either finished (the lock is broken) or waiting for the lock.
+  while (!b_done) {
+    auto waiting = watcher->Prepare(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+    ASSERT_TRUE(waiting.ok());
+    ASSERT_TRUE(*waiting->Step());
+    if (waiting->ColumnInt64(0) > 0) break;
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(RunSql(*db_, "INSERT INTO t(k) VALUES('k')").ok());
+  ASSERT_TRUE(a_txn->Commit().ok());
+  other.join();
+  ASSERT_TRUE(b_inserted.ok()) << b_inserted.status().ToString();
+  EXPECT_FALSE(*b_inserted) << "B saw the row as absent while A's check-then-insert was open";
+  EXPECT_EQ(CountRows(*db_, "t"), 1);
+}
+
+TEST_P(OnPostgres, AFailedStatementFailsTheCommit) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t(i BIGINT UNIQUE)").ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO t VALUES(1)").ok());
+  auto txn = Transaction::Begin(*db_);
+  ASSERT_TRUE(txn.ok());
+  ASSERT_TRUE(RunSql(*db_, "INSERT INTO t VALUES(2)").ok());
+  EXPECT_EQ(RunSql(*db_, "INSERT INTO t VALUES(1)").code(), StatusCode::kAlreadyExists);
+  Status commit = txn->Commit();
+  EXPECT_EQ(commit.code(), StatusCode::kFailedPrecondition) << commit.ToString();
+  EXPECT_EQ(CountRows(*db_, "t"), 1);  // nothing of it committed; the connection is usable
+}
+
+TEST_P(OnPostgres, UnsupportedCallsSaySoAndThePathHasNoSecret) {
+  EXPECT_EQ(db_->DataVersion().status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(db_->LastInsertRowId(), 0);
+  EXPECT_EQ(db_->path().rfind("postgresql://", 0), 0u) << db_->path();
+  auto secret = Database::OpenPostgres(conninfo_ + " password=hunter2");
+  ASSERT_TRUE(secret.ok()) << secret.status().ToString();  // trust authentication
+  EXPECT_EQ((*secret)->path().find("hunter2"), std::string::npos) << (*secret)->path();
+  // RETURNING is the way to learn a new row's id, on both backends.
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+                        " s TEXT)")
+                  .ok());
+  auto insert = db_->Prepare("INSERT INTO t(s) VALUES(?) RETURNING id");
+  ASSERT_TRUE(insert.ok());
+  ASSERT_TRUE(insert->Bind(1, "a").ok());
+  ASSERT_TRUE(*insert->Step());
+  EXPECT_EQ(insert->ColumnInt64(0), 1);
+  EXPECT_EQ(db_->Changes(), 1);
+}
+
+TEST_P(OnPostgres, TheFirstTransactionAfterARestartReconnects) {
+  ASSERT_TRUE(db_->Exec("CREATE TABLE t(i BIGINT)").ok());
+  ASSERT_TRUE(Server()->Restart().ok());
+  EXPECT_EQ(RunSql(*db_, "INSERT INTO t VALUES(1)").code(), StatusCode::kUnavailable);
+  auto txn = Transaction::Begin(*db_);
+  ASSERT_TRUE(txn.ok()) << txn.status().ToString();
+  ASSERT_TRUE(RunSql(*db_, "INSERT INTO t VALUES(2)").ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(CountRows(*db_, "t"), 1);
+}
+
+TEST(PostgresPlaceholders, TranslatesOutsideQuotesAndComments) {
+  auto t = [](std::string_view sql) {
+    std::vector<int> slots;
+    auto out = internal::TranslatePlaceholders(sql, &slots);
+    if (!out.ok()) return "error: " + out.status().message();
+    std::string result = *out + " #";
+    for (int slot : slots) result += std::to_string(slot);
+    return result;
+  };
+  EXPECT_EQ(t("SELECT ?, ?"), "SELECT $1, $2 #12");
+  EXPECT_EQ(t("SELECT ?2, ?, ?1"), "SELECT $2, $3, $1 #123");
+  EXPECT_EQ(t("a = ?1 OR b = ?1"), "a = $1 OR b = $1 #1");
+  // Gaps (optional conditions that are left out) close up; binding ?2 is then ignored.
+  EXPECT_EQ(t("a = ?1 LIMIT ?3"), "a = $1 LIMIT $2 #102");
+  EXPECT_EQ(t("a = ?3 AND b = ?"), "a = $1 AND b = $2 #0012");
+  EXPECT_EQ(t("'?' || 'it''s ?' || ?"), "'?' || 'it''s ?' || $1 #1");
+  EXPECT_EQ(t("E'\\' ?' || ?"), "E'\\' ?' || $1 #1");
+  EXPECT_EQ(t("\"col?\" = ? -- ? here\n AND ?"), "\"col?\" = $1 -- ? here\n AND $2 #12");
+  EXPECT_EQ(t("/* ?1 */ ? /* ? */"), "/* ?1 */ $1 /* ? */ #1");
+  EXPECT_EQ(t("$f$ ? $f$ || $$?$$ || ?"), "$f$ ? $f$ || $$?$$ || $1 #1");
+  EXPECT_EQ(t("x$y = ? AND $1"), "x$y = $1 AND $1 #1");
+  EXPECT_EQ(t("'unterminated ?"), "'unterminated ? #");
+  EXPECT_EQ(t("?0"), "error: parameter ?0 is out of range (1 to 32766)");
+  EXPECT_EQ(t("?99999999999"), "error: parameter ?99999999999 is out of range (1 to 32766)");
 }
 
 }  // namespace
