@@ -453,17 +453,18 @@ Status AdminService::Redeliver(const Actor& actor, int64_t delivery_id) {
   GOVESB_ASSIGN_OR_RETURN(std::string owner, InstitutionOfDelivery(delivery_id));
   GOVESB_RETURN_IF_ERROR(RequireOwner(actor, owner, "redeliver this delivery"));
   GOVESB_ASSIGN_OR_RETURN(auto before, deliveries_.List({.id = delivery_id}));
-  Result<bool> done = Mutate<bool>(
+  // The state after is read inside the change, so a failed read fails the change (on
+  // PostgreSQL it would leave the transaction aborted for the action's record).
+  using After = std::vector<delivery::DeliveryInfo>;
+  Result<After> done = Mutate<After>(
       actor, "delivery.redeliver", "delivery:" + std::to_string(delivery_id), owner,
       before.empty() ? json::value(nullptr) : json::value(ToJson(before.front())),
-      [&]() -> Result<bool> {
+      [&]() -> Result<After> {
         GOVESB_RETURN_IF_ERROR(deliveries_.Redeliver(delivery_id, Now()));
-        return true;
+        return deliveries_.List({.id = delivery_id});
       },
-      [&](bool) -> json::value {
-        auto after = deliveries_.List({.id = delivery_id});
-        return after.ok() && !after->empty() ? json::value(ToJson(after->front()))
-                                             : json::value(nullptr);
+      [](const After& after) -> json::value {
+        return after.empty() ? json::value(nullptr) : json::value(ToJson(after.front()));
       });
   return done.status();
 }
