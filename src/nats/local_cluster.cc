@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/local_services.h"
 #include "nats/connection.h"
 
 namespace govesb::nats {
@@ -22,31 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-Result<uint16_t> FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Internal("socket() failed looking for a free port");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    return Internal("could not find a free loopback port");
-  }
-  uint16_t port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
-std::string Tail(const std::string& file) {
-  std::ifstream in(file);
-  std::ostringstream s;
-  s << in.rdbuf();
-  std::string text = s.str();
-  return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
-}
 
 // Reaps `pid` if it has exited; true when it is gone.
 bool Exited(pid_t pid) {
@@ -81,7 +57,7 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOptions op
   std::set<uint16_t> taken;
   auto fresh_port = [&]() -> Result<uint16_t> {
     for (int attempt = 0; attempt < 20; ++attempt) {
-      GOVESB_ASSIGN_OR_RETURN(uint16_t port, FreePort());
+      GOVESB_ASSIGN_OR_RETURN(uint16_t port, FreeLoopbackPort());
       if (taken.insert(port).second) return port;
     }
     return Internal("no distinct free loopback ports");
@@ -226,7 +202,7 @@ std::string LocalCluster::name(int node) const {
 
 std::string LocalCluster::LogTail(int node) const {
   if (node < 0 || node >= size()) return {};
-  return Tail(nodes_[node].dir + "/server.log");
+  return FileTail(nodes_[node].dir + "/server.log");
 }
 
 Status LocalCluster::StopNode(int i, bool gracefully) {

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <vector>
 
+#include "base/local_services.h"
 #include "postgres/connection.h"
 
 namespace govesb::postgres {
@@ -30,31 +31,6 @@ std::string FindBinDir() {
     }
   }
   return best.empty() ? std::string() : best + "/bin";
-}
-
-Result<uint16_t> FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return Internal("socket() failed looking for a free port");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    return Internal("could not find a free loopback port");
-  }
-  uint16_t port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
-std::string Tail(const std::string& file) {
-  std::ifstream in(file);
-  std::ostringstream s;
-  s << in.rdbuf();
-  std::string text = s.str();
-  return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
 }
 
 }  // namespace
@@ -82,7 +58,7 @@ Status LocalServer::RunAs(const std::vector<std::string>& argv, std::string_view
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Unavailable(std::string(what) + " failed:\n" + Tail(log));
+    return Unavailable(std::string(what) + " failed:\n" + FileTail(log));
   }
   return Status::Ok();
 }
@@ -110,8 +86,9 @@ Result<std::unique_ptr<LocalServer>> LocalServer::Start(LocalServerOptions optio
   if (s->as_postgres_user_) {
     const passwd* pg = ::getpwnam("postgres");
     if (pg == nullptr) {
-      return FailedPrecondition("running as root needs the `postgres` system user (package "
-                                "postgresql) to run the server as");
+      return FailedPrecondition(
+          "running as root needs the `postgres` system user (package "
+          "postgresql) to run the server as");
     }
     if (::chown(s->dir_.c_str(), pg->pw_uid, pg->pw_gid) != 0) {
       return Internal("cannot hand " + s->dir_ + " to the postgres user");
@@ -119,12 +96,12 @@ Result<std::unique_ptr<LocalServer>> LocalServer::Start(LocalServerOptions optio
   }
   std::error_code ec;
   if (!fs::exists(s->dir_ + "/data/PG_VERSION", ec)) {
-    GOVESB_RETURN_IF_ERROR(s->RunAs({s->bin_ + "/initdb", "-D", s->dir_ + "/data", "-U", "govesb",
-                                     "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8",
-                                     "--no-sync", "--no-instructions"},
-                                    "initdb"));
+    GOVESB_RETURN_IF_ERROR(
+        s->RunAs({s->bin_ + "/initdb", "-D", s->dir_ + "/data", "-U", "govesb", "--auth=trust",
+                  "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"},
+                 "initdb"));
   }
-  GOVESB_ASSIGN_OR_RETURN(s->port_, FreePort());
+  GOVESB_ASSIGN_OR_RETURN(s->port_, FreeLoopbackPort());
   GOVESB_RETURN_IF_ERROR(s->StartAgain());
   return s;
 }
@@ -133,8 +110,8 @@ Status LocalServer::StartAgain() {
   std::string settings = "-p " + std::to_string(port_) + " -k " + dir_ +
                          " -c listen_addresses=127.0.0.1 -c max_connections=200";
   if (!fsync_) settings += " -c fsync=off -c full_page_writes=off";
-  GOVESB_RETURN_IF_ERROR(RunAs({bin_ + "/pg_ctl", "-D", dir_ + "/data", "-l",
-                                dir_ + "/server.log", "-w", "-t", "60", "-o", settings, "start"},
+  GOVESB_RETURN_IF_ERROR(RunAs({bin_ + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log",
+                                "-w", "-t", "60", "-o", settings, "start"},
                                "starting PostgreSQL (pg_ctl start)"));
   running_ = true;
   return Status::Ok();
@@ -161,8 +138,8 @@ LocalServer::~LocalServer() {
 }
 
 std::string LocalServer::conninfo(std::string_view database) const {
-  return "host=127.0.0.1 port=" + std::to_string(port_) + " user=govesb dbname=" +
-         std::string(database) + " connect_timeout=10";
+  return "host=127.0.0.1 port=" + std::to_string(port_) +
+         " user=govesb dbname=" + std::string(database) + " connect_timeout=10";
 }
 
 Status LocalServer::CreateDatabase(std::string_view name) {

@@ -1,0 +1,21 @@
+#pragma once
+
+// Small helpers for starting servers on this machine (the private PostgreSQL and NATS servers
+// of the cluster-mode tests and of a local cluster to try).
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "base/result.h"
+
+namespace govesb {
+
+// A TCP port on 127.0.0.1 that nothing listened on a moment ago (bound to port 0, then
+// released): a server started right after will most likely get it.
+Result<uint16_t> FreeLoopbackPort();
+
+// The last `max_bytes` of a text file ("" when it cannot be read): a server's log for an error.
+std::string FileTail(const std::string& path, size_t max_bytes = 2000);
+
+}  // namespace govesb
