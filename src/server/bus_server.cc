@@ -148,6 +148,20 @@ std::string BaseUrl(const http::HttpServer& server) {
          std::to_string(server.port());
 }
 
+// Runs `work` on the calling thread every `interval` until Shutdown wakes the timer threads, and
+// once more then (what is still in memory is flushed before the process ends).
+template <class Interval, class Work>
+void EveryUntilStopped(BusServer::Impl& s, Interval interval, Work work) {
+  std::unique_lock lock(s.checkpoint_mutex);
+  bool stop = false;
+  while (!stop) {
+    stop = s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; });
+    lock.unlock();
+    work();
+    lock.lock();
+  }
+}
+
 // Moves every admin action not yet in the evidence log into it (one writer job per 500).
 void MoveAdminActions(BusServer::Impl& s, store::Database& db) {
   for (int round = 0; round < 100; ++round) {
@@ -411,14 +425,7 @@ Status BusServer::Start() {
   s.usage_flusher = std::thread([&s, interval = o.usage_flush_interval] {
     NameThisThread("govesb-usage");
     std::unique_ptr<registry::RegistryStore> store;  // this thread's own
-    std::unique_lock lock(s.checkpoint_mutex);
-    bool stop = false;
-    while (!stop) {
-      stop = s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; });
-      lock.unlock();
-      FlushSignatureUsage(s, store);
-      lock.lock();
-    }
+    EveryUntilStopped(s, interval, [&] { FlushSignatureUsage(s, store); });
   });
   s.traffic_flusher =
       std::thread([&s, interval = o.traffic_flush_interval, path = s.data_dir->database_path()] {
@@ -426,16 +433,11 @@ Status BusServer::Start() {
         store::DatabaseOptions own;
         own.create = false;
         auto db = store::Database::Open(path, own);  // its own connection, kept open
-        std::unique_lock lock(s.checkpoint_mutex);
-        bool stop = false;
-        while (!stop) {
-          stop = s.checkpoint_wake.wait_for(lock, interval, [&] { return s.checkpoint_stop; });
-          lock.unlock();
+        EveryUntilStopped(s, interval, [&] {
           // A failed flush keeps the counts in memory for the next one.
           Status flushed = db.ok() ? s.traffic->Flush(**db) : db.status();
           if (!flushed.ok()) spdlog::warn("traffic: counters not flushed: {}", flushed.message());
-          lock.lock();
-        }
+        });
       });
   s.started = true;  // from here on, Shutdown undoes what Start did
   if (o.admin_listen != "off") {
@@ -463,18 +465,13 @@ Status BusServer::Start() {
         spdlog::error("evidence: admin actions: {}", db.status().message());
         return;
       }
-      std::unique_lock lock(s.checkpoint_mutex);
-      bool stop = false;
-      for (int64_t round = 0; !stop; ++round) {
-        lock.unlock();
-        MoveAdminActions(s, **db);
-        if (s.admin_api && round % 300 == 0) s.admin_api->Housekeeping();  // every 5 minutes
-        lock.lock();
-        stop = s.checkpoint_wake.wait_for(lock, std::chrono::seconds(1),
-                                          [&] { return s.checkpoint_stop; });
-      }
-      lock.unlock();
-      MoveAdminActions(s, **db);  // the last ones, before the log is sealed
+      int64_t round = 0;
+      auto once = [&] {
+        MoveAdminActions(s, **db);  // at last, the last ones, before the log is sealed
+        if (s.admin_api && round++ % 300 == 0) s.admin_api->Housekeeping();  // every 5 minutes
+      };
+      once();
+      EveryUntilStopped(s, std::chrono::seconds(1), once);
     });
   }
   return Status::Ok();
