@@ -70,24 +70,8 @@ class SearchTest : public EvidenceLogFixture {
 
   // Every page of a search, followed by its cursors; checks each record against its text.
   std::vector<int64_t> AllPages(SearchFilter f, size_t* pages = nullptr) {
-    std::vector<int64_t> seqs;
-    for (size_t n = 1;; ++n) {
-      auto page = Search(*db_, f, archive_dir_);
-      EXPECT_TRUE(page.ok()) << page.status().message();
-      if (!page.ok() || n > 100'000) return seqs;
-      EXPECT_LE(page->records.size(), f.page_size);
-      for (const FoundRecord& r : page->records) {
-        seqs.push_back(r.seq);
-        EXPECT_EQ(CanonicalRecord(r.seq, r.record),
-                  CanonicalRecord(r.seq, appended_.at(static_cast<size_t>(r.seq) - 1)))
-            << "record " << r.seq << " comes back as it was recorded";
-      }
-      if (page->next_cursor.empty()) {
-        if (pages != nullptr) *pages = n;
-        return seqs;
-      }
-      f.cursor = page->next_cursor;
-    }
+    return evidence::AllPages([&](const SearchFilter& g) { return Search(*db_, g, archive_dir_); },
+                              appended_, std::move(f), pages);
   }
 
   std::string archive_dir_ = dir_.path() + "/archive";

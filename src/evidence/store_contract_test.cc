@@ -20,9 +20,9 @@
 #include "evidence/proof.h"
 #include "evidence/records.h"
 #include "evidence/segments.h"
-#include "evidence/test_records.h"
 #include "evidence/sqlite_store.h"
 #include "evidence/store.h"
+#include "evidence/test_records.h"
 #include "store/database.h"
 #include "store/group_commit.h"
 
@@ -203,21 +203,8 @@ class EvidenceStoreContract : public ::testing::TestWithParam<Adapter> {
   }
   // Every page of a search, following its cursors; checks each record against what was appended.
   std::vector<int64_t> AllPages(SearchFilter f) {
-    std::vector<int64_t> seqs;
-    for (size_t n = 1;; ++n) {
-      auto page = store().Search(f);
-      EXPECT_TRUE(page.ok()) << page.status().message();
-      if (!page.ok() || n > 100'000) return seqs;
-      EXPECT_LE(page->records.size(), f.page_size);
-      for (const FoundRecord& r : page->records) {
-        seqs.push_back(r.seq);
-        EXPECT_EQ(CanonicalRecord(r.seq, r.record),
-                  CanonicalRecord(r.seq, appended_.at(static_cast<size_t>(r.seq) - 1)))
-            << "record " << r.seq << " comes back as it was recorded";
-      }
-      if (page->next_cursor.empty()) return seqs;
-      f.cursor = page->next_cursor;
-    }
+    return evidence::AllPages([&](const SearchFilter& g) { return store().Search(g); }, appended_,
+                              std::move(f));
   }
 
   std::unique_ptr<StoreHarness> harness_;
