@@ -12,7 +12,17 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-provider_port=$((40000 + RANDOM % 20000))
+# A port below the kernel's ephemeral range (32768-60999), so that no outgoing connection of a
+# test running alongside can hold it, and one nothing listens on now.
+provider_port=""
+for _ in $(seq 1 50); do
+  candidate=$((20000 + RANDOM % 12000))
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
+    provider_port=$candidate
+    break
+  fi
+done
+[ -n "$provider_port" ] || { echo "FAIL: no free port for the demo provider" >&2; exit 1; }
 
 run_demo() {  # $1: output file
   DATA_DIR="$tmp/data" LISTEN=127.0.0.1:0 PROVIDER_PORT=$provider_port \
