@@ -9,6 +9,8 @@
 # evidence log's writer, the snapshot watcher, the fair work pool and sharded limiters, the
 # traffic counters): they carry the label `concurrency` too, and
 # `make test-tsan` runs them under ThreadSanitizer (with the `e2e` tests).
+# Where the PostgreSQL server shared by a ctest run lives (src/postgres/test_server.h).
+set(GOVESB_TEST_POSTGRES_DIR ${CMAKE_BINARY_DIR}/test-postgres)
 set(GOVESB_CONCURRENCY_MODULES store delivery http evidence registry limits traffic)
 function(govesb_module name)
   cmake_parse_arguments(M "" "" "SOURCES;DEPS;TESTS;TEST_DEPS" ${ARGN})
@@ -21,7 +23,8 @@ function(govesb_module name)
     target_link_libraries(govesb_${name}_test PRIVATE govesb_${name} ${M_TEST_DEPS}
                           GTest::gtest GTest::gtest_main)
     gtest_discover_tests(govesb_${name}_test DISCOVERY_TIMEOUT 60
-                         PROPERTIES LABELS unit)
+                         PROPERTIES LABELS unit FIXTURES_REQUIRED postgres
+                         ENVIRONMENT "GOVESB_TEST_POSTGRES_DIR=${GOVESB_TEST_POSTGRES_DIR}")
     if(name IN_LIST GOVESB_CONCURRENCY_MODULES)
       # A directory label: gtest_discover_tests cannot give its tests two labels (CMake 3.25).
       set_property(DIRECTORY APPEND PROPERTY LABELS concurrency)

@@ -124,6 +124,17 @@ Status LocalServer::Stop() {
                "stopping PostgreSQL (pg_ctl stop)");
 }
 
+Status LocalServer::StopAt(const std::string& dir) {
+  std::unique_ptr<LocalServer> s(new LocalServer());
+  s->bin_ = FindBinDir();
+  if (s->bin_.empty()) return FailedPrecondition("no PostgreSQL server binaries");
+  s->dir_ = dir;
+  s->remove_dir_ = true;
+  s->as_postgres_user_ = ::geteuid() == 0;
+  s->running_ = true;
+  return s->Stop();  // the destructor removes the directory
+}
+
 Status LocalServer::Restart() {
   GOVESB_RETURN_IF_ERROR(Stop());
   return StartAgain();

@@ -40,6 +40,15 @@ class LocalServer {
   Status Stop();
   Status StartAgain();
 
+  // Leaves the server running when this object goes (a test run's shared server, stopped later
+  // with StopAt).
+  void Detach() {
+    running_ = false;
+    remove_dir_ = false;
+  }
+  // Stops the server whose cluster is in `dir` (made by Start with that dir) and removes `dir`.
+  static Status StopAt(const std::string& dir);
+
  private:
   LocalServer() = default;
   Status RunAs(const std::vector<std::string>& argv, std::string_view what);

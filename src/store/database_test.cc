@@ -14,6 +14,7 @@
 #include "base/file_size_limit.h"
 #include "base/temp_dir.h"
 #include "postgres/local_server.h"
+#include "postgres/test_server.h"
 #include "store/postgres_backend.h"
 
 namespace govesb::store {
@@ -171,28 +172,6 @@ TEST(Database, SqliteTextMayHoldNulBytesAndHasRowids) {
 
 // ---- The same behaviour on both backends ----
 
-// One PostgreSQL server for the binary, started by the first test that needs it (the SQLite
-// tests of this binary do not pay for it); each test gets a database of its own.
-std::unique_ptr<postgres::LocalServer> shared_server;
-
-class ServerEnvironment : public ::testing::Environment {
- public:
-  void TearDown() override { shared_server.reset(); }
-};
-const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new ServerEnvironment);
-
-postgres::LocalServer* Server() {
-  if (shared_server == nullptr) {
-    auto started = postgres::LocalServer::Start();
-    if (!started.ok()) {
-      ADD_FAILURE() << started.status().ToString();
-      return nullptr;
-    }
-    shared_server = std::move(started).value();
-  }
-  return shared_server.get();
-}
-
 std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
   return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
 }
@@ -201,12 +180,8 @@ class DatabaseOnBoth : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     if (pg()) {
-      postgres::LocalServer* server = Server();
-      ASSERT_NE(server, nullptr);
-      static int n = 0;
-      const std::string name = "s" + std::to_string(::getpid()) + "_" + std::to_string(n++);
-      ASSERT_TRUE(server->CreateDatabase(name).ok());
-      conninfo_ = server->conninfo(name);
+      conninfo_ = postgres::testing::FreshDatabase();
+      ASSERT_FALSE(conninfo_.empty());
     }
     db_ = Open();
     ASSERT_NE(db_, nullptr);
@@ -609,15 +584,21 @@ TEST_P(OnPostgres, UnsupportedCallsSaySoAndThePathHasNoSecret) {
   EXPECT_EQ(db_->Changes(), 1);
 }
 
-TEST_P(OnPostgres, TheFirstTransactionAfterARestartReconnects) {
-  ASSERT_TRUE(db_->Exec("CREATE TABLE t(i BIGINT)").ok());
-  ASSERT_TRUE(Server()->Restart().ok());
-  EXPECT_EQ(RunSql(*db_, "INSERT INTO t VALUES(1)").code(), StatusCode::kUnavailable);
-  auto txn = Transaction::Begin(*db_);
+// On a server of its own: a restart of the run's shared server would cut every other test.
+TEST(PostgresRestart, TheFirstTransactionAfterARestartReconnects) {
+  auto server = postgres::LocalServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto opened = Database::OpenPostgres((*server)->conninfo());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Database& db = **opened;
+  ASSERT_TRUE(db.Exec("CREATE TABLE t(i BIGINT)").ok());
+  ASSERT_TRUE((*server)->Restart().ok());
+  EXPECT_EQ(RunSql(db, "INSERT INTO t VALUES(1)").code(), StatusCode::kUnavailable);
+  auto txn = Transaction::Begin(db);
   ASSERT_TRUE(txn.ok()) << txn.status().ToString();
-  ASSERT_TRUE(RunSql(*db_, "INSERT INTO t VALUES(2)").ok());
+  ASSERT_TRUE(RunSql(db, "INSERT INTO t VALUES(2)").ok());
   ASSERT_TRUE(txn->Commit().ok());
-  EXPECT_EQ(CountRows(*db_, "t"), 1);
+  EXPECT_EQ(CountRows(db, "t"), 1);
 }
 
 TEST(PostgresPlaceholders, TranslatesOutsideQuotesAndComments) {
