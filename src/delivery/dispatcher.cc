@@ -46,6 +46,7 @@ struct Dispatcher::Impl {
     std::string key;
     std::map<int64_t, PendingDelivery> queue;  // by delivery id = acceptance order
     bool running = false;
+    bool dropped = false;  // cluster mode: the lease was lost
     std::unique_ptr<asio::steady_timer> timer;
   };
   struct Endpoint {
@@ -139,6 +140,18 @@ asio::awaitable<Status> Dispatcher::Accept(NewMessage message, size_t* delivery_
           if (s.ok()) {
             *count = created.size();
             impl->accepted.fetch_add(1, std::memory_order_relaxed);
+            if (impl->deps.coordinator != nullptr) {
+              // The lanes' holders (any node) deliver them.
+              std::vector<std::pair<std::string, int64_t>> lanes;
+              for (const PendingDelivery& d : created) {
+                bool seen = false;
+                for (const auto& lane : lanes) seen = seen || lane.first == d.lane;
+                if (!seen) lanes.emplace_back(d.lane, d.id);
+              }
+              if (!lanes.empty()) impl->deps.coordinator->Wake(std::move(lanes));
+              complete(std::move(s));
+              return;
+            }
             impl->pending.fetch_add(static_cast<int64_t>(created.size()),
                                     std::memory_order_relaxed);
             if (!created.empty()) {
@@ -169,6 +182,42 @@ void Dispatcher::CancelAwait(std::string request_id) {
   impl_->deps.queue->CancelAwait(std::move(request_id));
 }
 
+void Dispatcher::TakeLane(std::string lane, std::vector<PendingDelivery> deliveries) {
+  Impl* impl = impl_.get();
+  if (!impl->io) return;
+  asio::post(impl->context(),
+             [impl, lane = std::move(lane), deliveries = std::move(deliveries)]() mutable {
+               if (auto it = impl->lanes.find(lane); it != impl->lanes.end())
+                 it->second->dropped = false;
+               std::vector<PendingDelivery> fresh;
+               for (PendingDelivery& d : deliveries) {
+                 if (d.lane == lane && !impl->tracked.contains(d.id)) fresh.push_back(std::move(d));
+               }
+               impl->pending.fetch_add(static_cast<int64_t>(fresh.size()));
+               impl->AddDeliveries(std::move(fresh));
+               auto it = impl->lanes.find(lane);
+               if (it == impl->lanes.end() || (!it->second->running && it->second->queue.empty())) {
+                 // Nothing new to deliver on it: it is dry at once.
+                 if (!impl->stopping) impl->deps.coordinator->LaneDrained(lane);
+               }
+             });
+}
+
+void Dispatcher::DropLane(std::string lane) {
+  Impl* impl = impl_.get();
+  if (!impl->io) return;
+  asio::post(impl->context(), [impl, lane = std::move(lane)] {
+    auto it = impl->lanes.find(lane);
+    if (it == impl->lanes.end()) return;
+    Impl::Lane* l = it->second.get();
+    l->dropped = true;
+    // The head may be in flight (its coroutine holds an iterator to it): the rest goes now, the
+    // head when its attempt ends.
+    while (l->queue.size() > (l->running ? 1u : 0u)) impl->Forget(l, std::prev(l->queue.end()));
+    if (l->timer) l->timer->cancel();
+  });
+}
+
 // ---- lifecycle ----
 
 Status Dispatcher::Start() {
@@ -179,7 +228,8 @@ Status Dispatcher::Start() {
   copts.max_response_bytes = options_.max_response_bytes;
   copts.tls = options_.tls;
   s.upstream = std::make_unique<http::PooledUpstreamClient>(*s.io, copts);
-  GOVESB_RETURN_IF_ERROR(s.Rescan());
+  // Cluster mode: the coordinator hands lanes over; none is this node's to begin with.
+  if (s.deps.coordinator == nullptr) GOVESB_RETURN_IF_ERROR(s.Rescan());
   s.poll_timer = std::make_unique<asio::steady_timer>(s.context());
   asio::co_spawn(s.context(), s.Poll(), asio::detached);
   s.io->Start();
@@ -396,8 +446,11 @@ asio::awaitable<void> Dispatcher::Impl::Poll() {
     auto gen = deps.queue->RedeliverGeneration();
     if (gen.ok() && *gen != generation) {
       generation = *gen;
-      Status s = Rescan();
-      if (!s.ok()) spdlog::error("delivery: could not look for redeliveries: {}", s.message());
+      if (deps.coordinator != nullptr) {
+        deps.coordinator->RedeliveriesMade();
+      } else if (Status s = Rescan(); !s.ok()) {
+        spdlog::error("delivery: could not look for redeliveries: {}", s.message());
+      }
     }
     UpdateOldest();
     if (std::chrono::steady_clock::now() >= next_prune) {
@@ -528,7 +581,7 @@ void Dispatcher::Impl::Forget(Lane* lane, std::map<int64_t, PendingDelivery>::it
 }
 
 asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
-  while (!stopping && !lane->queue.empty()) {
+  while (!stopping && !lane->dropped && !lane->queue.empty()) {
     auto it = lane->queue.begin();
     PendingDelivery& d = it->second;
     int64_t now = clock().NowMillis();
@@ -651,7 +704,15 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
   }
   lane->running = false;
   running_lanes.fetch_sub(1);
-  // Anything added while stopping stays in the store for the next start.
+  if (lane->dropped) {
+    // Another node holds the lane now: what is left of it is that node's to deliver.
+    while (!lane->queue.empty()) Forget(lane, lane->queue.begin());
+    lane->dropped = false;
+    UpdateOldest();
+    co_return;
+  }
+  // Anything added while stopping stays in the store for the next start (or the next holder).
+  if (!stopping && deps.coordinator != nullptr) deps.coordinator->LaneDrained(lane->key);
 }
 
 }  // namespace govesb::delivery

@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "delivery/lanes.h"
 #include "delivery/queue.h"
 #include "delivery/retry.h"
 #include "registry/snapshot.h"
@@ -61,6 +62,10 @@ struct DispatcherDeps {
   DeliveryQueue* queue = nullptr;
   std::function<std::shared_ptr<const registry::Snapshot>()> snapshot;
   const Clock* clock = nullptr;  // timestamps of records; nullptr: the system clock
+  // Cluster mode (lanes.h): lanes are handed to this dispatcher (TakeLane) by the cluster layer
+  // instead of all being its own; new work is announced to it (Wake) instead of scheduled here.
+  // nullptr: the embedded default, every lane is this dispatcher's.
+  LaneCoordinator* coordinator = nullptr;
 };
 
 // Counters for /metrics. Thread-safe reads.
@@ -111,6 +116,13 @@ class Dispatcher {
   // Records (durably) that a provider owes an answer to a request of an asynchronous API.
   boost::asio::awaitable<Status> Await(AwaitedAnswer answer);
   void CancelAwait(std::string request_id);
+
+  // Cluster mode: this node now holds `lane`: deliver these of its pending deliveries (ids it
+  // already has are ignored), then call the coordinator's LaneDrained. Thread-safe.
+  void TakeLane(std::string lane, std::vector<PendingDelivery> deliveries);
+  // Cluster mode: this node lost `lane` (its lease ran out): deliver nothing more of it after the
+  // attempt in flight, if any; no LaneDrained follows. Thread-safe.
+  void DropLane(std::string lane);
 
   std::chrono::milliseconds answer_window() const { return options_.answer_window; }
   DeliveryMetrics Metrics() const;

@@ -197,6 +197,15 @@ std::string StripTrailingSlashes(std::string path) {
 
 }  // namespace
 
+Result<std::string> LoadOrCreateSecretFile(const std::string& path, bool create,
+                                           const std::function<Result<std::string>()>& generate) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (name.empty()) return InvalidArgument("a file name is needed, not the directory " + path);
+  return LoadOrCreate(dir.empty() ? "/" : dir, name, create, generate);
+}
+
 Result<DataDir> DataDir::Open(const DataDirOptions& options) {
   if (options.path.empty()) return InvalidArgument("the data directory path is empty");
   std::string path = StripTrailingSlashes(options.path);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -64,5 +65,12 @@ class DataDir {
   std::string token_secret_;
   std::string evidence_key_;
 };
+
+// Reads the small secret file at `path`; when it does not exist and `create` is set, first
+// writes `generate()` there (mode 0600, atomically: a crash never leaves half of it, and of two
+// processes creating it at once both end up with the same content). kNotFound when missing and
+// not `create`. The content is returned, never logged.
+Result<std::string> LoadOrCreateSecretFile(const std::string& path, bool create,
+                                           const std::function<Result<std::string>()>& generate);
 
 }  // namespace govesb::store
