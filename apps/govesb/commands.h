@@ -13,6 +13,7 @@ void AddCallCommand(CLI::App& app);          // call_command.cc
 void AddDemoProviderCommand(CLI::App& app);  // demo_provider_command.cc
 void AddBenchCommands(CLI::App& app);        // bench_command.cc: bench, bench-provider
 void AddAuditCommand(CLI::App& app);         // audit_command.cc
+void AddClusterCommand(CLI::App& app);       // cluster_command.cc
 
 // Exit codes shared by every command.
 inline constexpr int kExitOk = 0;

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   govesb::apps::AddDemoProviderCommand(app);
   govesb::apps::AddBenchCommands(app);
   govesb::apps::AddAuditCommand(app);
+  govesb::apps::AddClusterCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

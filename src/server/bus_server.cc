@@ -43,6 +43,10 @@ struct BusServer::Impl {
   SystemClock system_clock;
   const Clock* clock = &system_clock;
   std::optional<store::DataDir> data_dir;
+  // Opens a database connection of its own for a thread or a listener (the admin listener, the
+  // traffic and admin-evidence threads): the data directory's SQLite file, or PostgreSQL.
+  std::function<Result<std::unique_ptr<store::Database>>()> open_database;
+  std::string database_description;  // the file's path, or the PostgreSQL address
   // Opens a registry store of its own for a thread (the embedded default: SQLite, the data
   // directory's database).
   std::function<Result<std::unique_ptr<registry::RegistryStore>>()> open_registry_store;
@@ -54,12 +58,12 @@ struct BusServer::Impl {
   std::unique_ptr<limits::FairWorkPool> credential_checks;
   std::unique_ptr<http::PooledUpstreamClient> upstream;
   std::unique_ptr<store::GroupCommitWriter> writer;
-  std::unique_ptr<delivery::SqliteDeliveryQueue> queue;
+  std::unique_ptr<delivery::DeliveryQueue> queue;
   std::unique_ptr<delivery::Dispatcher> dispatcher;
-  // The evidence store (embedded adapter): the engine appends through its EvidenceSink port;
+  // The evidence store: the engine appends through its EvidenceSink port;
   // the evidence thread, the admin layer and shutdown use the rest of EvidenceStore. The delivery
   // queue and the admin journal reach the same log through the writer (AppendInJob).
-  std::unique_ptr<evidence::SqliteEvidenceStore> evidence;
+  std::unique_ptr<evidence::EvidenceStore> evidence;
   // Seals evidence checkpoints on a timer.
   std::thread checkpointer;
   std::mutex checkpoint_mutex;
@@ -197,10 +201,7 @@ Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
   aopts.max_connections_per_address = 64;
   aopts.read_timeout = o.read_timeout;
   aopts.handshake_timeout = o.tls_handshake_timeout;
-  store::DatabaseOptions own;
-  own.create = false;
-  own.busy_timeout_ms = 5000;
-  GOVESB_ASSIGN_OR_RETURN(s.admin_db, store::Database::Open(s.data_dir->database_path(), own));
+  GOVESB_ASSIGN_OR_RETURN(s.admin_db, s.open_database());
   s.login_guard = std::make_unique<accounts::LoginGuard>(*s.clock);
   admin::ServiceOptions service_options;
   service_options.clock = s.clock;
@@ -274,6 +275,13 @@ Status BusServer::Start() {
   dopts.key_curve = o.key_curve;
   GOVESB_ASSIGN_OR_RETURN(auto dir, store::DataDir::Open(dopts));
   s.data_dir.emplace(std::move(dir));
+  s.database_description = s.data_dir->database_path();
+  s.open_database = [path = s.data_dir->database_path()] {
+    store::DatabaseOptions own;
+    own.create = false;
+    own.busy_timeout_ms = 5000;
+    return store::Database::Open(path, own);
+  };
   {
     GOVESB_ASSIGN_OR_RETURN(auto db, s.data_dir->OpenDatabase());
     GOVESB_RETURN_IF_ERROR(registry::Registry::Migrate(*db));
@@ -428,11 +436,9 @@ Status BusServer::Start() {
     EveryUntilStopped(s, interval, [&] { FlushSignatureUsage(s, store); });
   });
   s.traffic_flusher =
-      std::thread([&s, interval = o.traffic_flush_interval, path = s.data_dir->database_path()] {
+      std::thread([&s, interval = o.traffic_flush_interval] {
         NameThisThread("govesb-traffic");
-        store::DatabaseOptions own;
-        own.create = false;
-        auto db = store::Database::Open(path, own);  // its own connection, kept open
+        auto db = s.open_database();  // its own connection, kept open
         EveryUntilStopped(s, interval, [&] {
           // A failed flush keeps the counts in memory for the next one.
           Status flushed = db.ok() ? s.traffic->Flush(**db) : db.status();
@@ -455,12 +461,9 @@ Status BusServer::Start() {
     }
   }
   if (s.evidence) {
-    s.admin_evidence = std::thread([&s, path = s.data_dir->database_path()] {
+    s.admin_evidence = std::thread([&s] {
       NameThisThread("govesb-admin-ev");
-      store::DatabaseOptions own;
-      own.create = false;
-      own.busy_timeout_ms = 5000;
-      auto db = store::Database::Open(path, own);
+      auto db = s.open_database();
       if (!db.ok()) {
         spdlog::error("evidence: admin actions: {}", db.status().message());
         return;
@@ -512,9 +515,7 @@ void BusServer::Shutdown() {
   s.watcher->Stop();
 }
 
-std::string BusServer::database_path() const {
-  return impl_->data_dir ? impl_->data_dir->database_path() : std::string();
-}
+std::string BusServer::database_path() const { return impl_->database_description; }
 
 delivery::DeliveryMetrics BusServer::delivery_metrics() const {
   return impl_->dispatcher ? impl_->dispatcher->Metrics() : delivery::DeliveryMetrics{};
