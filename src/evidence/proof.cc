@@ -53,8 +53,8 @@ Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
       db.Prepare("SELECT id, first_seq, last_seq, body, signature FROM evidence_checkpoints"
                  " WHERE first_seq <= ?1 AND last_seq >= ?1"));
 
-  json::array out_records;
-  std::map<int64_t, json::object> checkpoints;
+  std::vector<ProofRecord> out_records;
+  std::map<int64_t, ProofCheckpoint> checkpoints;
   std::map<int64_t, std::vector<Hash>> tree_of;  // checkpoint id -> record hashes
   for (const auto& [seq, text] : found) {
     GOVESB_RETURN_IF_ERROR(covering.Reset());
@@ -77,34 +77,50 @@ Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
             return true;
           }));
       tree_of[id] = std::move(tree);
-      json::object c;
-      c["id"] = id;
-      c["body"] = covering.ColumnText(3);
-      c["signature"] = covering.ColumnText(4);
-      checkpoints[id] = std::move(c);
+      checkpoints[id] = ProofCheckpoint{"", id, covering.ColumnText(3), covering.ColumnText(4)};
     }
     GOVESB_ASSIGN_OR_RETURN(std::vector<Hash> path,
                             InclusionProof(tree_of[id], static_cast<uint64_t>(seq - first)));
-    json::array hex_path;
-    for (const Hash& h : path) hex_path.emplace_back(HashHex(h));
-    json::object r;
-    r["seq"] = seq;
-    r["record"] = text;
-    r["checkpoint"] = id;
-    r["index"] = seq - first;
-    r["path"] = std::move(hex_path);
-    out_records.push_back(std::move(r));
+    out_records.push_back(ProofRecord{"", seq, text, id, seq - first, std::move(path)});
   }
   if (out_records.empty()) {
     return NotFound("the evidence log has no record of exchange " + std::string(request_id));
+  }
+  std::vector<ProofCheckpoint> cps;
+  for (auto& [id, c] : checkpoints) cps.push_back(std::move(c));
+  return WriteProof(request_id, bus_key, out_records, cps);
+}
+
+std::string WriteProof(std::string_view request_id, const crypto::PublicKey& bus_key,
+                       const std::vector<ProofRecord>& records,
+                       const std::vector<ProofCheckpoint>& checkpoints) {
+  json::array out_records;
+  for (const ProofRecord& pr : records) {
+    json::array hex_path;
+    for (const Hash& h : pr.path) hex_path.emplace_back(HashHex(h));
+    json::object r;
+    r["seq"] = pr.seq;
+    r["record"] = pr.text;
+    r["checkpoint"] = pr.checkpoint;
+    r["index"] = pr.index;
+    r["path"] = std::move(hex_path);
+    if (!pr.node.empty()) r["node"] = pr.node;
+    out_records.push_back(std::move(r));
+  }
+  json::array cps;
+  for (const ProofCheckpoint& pc : checkpoints) {
+    json::object c;
+    c["id"] = pc.id;
+    c["body"] = pc.body;
+    c["signature"] = pc.signature;
+    if (!pc.node.empty()) c["node"] = pc.node;
+    cps.push_back(std::move(c));
   }
   json::object proof;
   proof["format"] = kFormat;
   proof["requestId"] = std::string(request_id);
   proof["busPublicKey"] = bus_key.SpkiBase64();
   proof["records"] = std::move(out_records);
-  json::array cps;
-  for (auto& [id, c] : checkpoints) cps.push_back(std::move(c));
   proof["checkpoints"] = std::move(cps);
   return json::serialize(proof);
 }
@@ -147,7 +163,7 @@ Result<ProofReport> CheckProof(std::string_view proof_json,
     int64_t last = 0;
     Hash root{};
   };
-  std::map<int64_t, Sealed> sealed;
+  std::map<std::pair<std::string, int64_t>, Sealed> sealed;  // by node and id
   const json::value* cps = proof.if_contains("checkpoints");
   if (cps == nullptr || !cps->is_array()) return bad("it has no checkpoints");
   for (const json::value& cv : cps->as_array()) {
@@ -157,6 +173,8 @@ Result<ProofReport> CheckProof(std::string_view proof_json,
     auto body = str(c, "body");
     auto signature = str(c, "signature");
     if (!id || !body || !signature) return bad("a checkpoint lacks id, body or signature");
+    // The node a cluster's checkpoint seals a chain of: named beside it and in its signed body.
+    const std::string node = str(c, "node").value_or("");
     if (!key->VerifyBase64(*body, *signature)) {
       return bad("checkpoint " + std::to_string(*id) + " is not signed by the bus key" +
                  (expected_key.has_value() ? " you gave" : " named in the proof"));
@@ -169,8 +187,13 @@ Result<ProofReport> CheckProof(std::string_view proof_json,
         *last < *first) {
       return bad("checkpoint " + std::to_string(*id) + " has an unreadable body");
     }
-    sealed[*id] = Sealed{*first, *last, *root_hash};
+    if (CanonicalMember(*body, "node").value_or("") != node) {
+      return bad("checkpoint " + std::to_string(*id) +
+                 " is filed under another node than it seals");
+    }
+    sealed[{node, *id}] = Sealed{*first, *last, *root_hash};
     report.checkpoints.push_back(*id);
+    report.checkpoint_nodes.push_back(node);
   }
 
   // Records: each belongs to the exchange and leads, by its path, to its checkpoint's root.
@@ -188,12 +211,13 @@ Result<ProofReport> CheckProof(std::string_view proof_json,
     if (!seq || !text || !checkpoint || path == nullptr || !path->is_array()) {
       return bad("a record lacks seq, record, checkpoint or path");
     }
-    std::string where = "record " + std::to_string(*seq);
+    const std::string node = str(r, "node").value_or("");
+    std::string where = "record " + std::to_string(*seq) + (node.empty() ? "" : " of node " + node);
     if (CanonicalInt(*text, "seq") != seq) return bad(where + " carries another number");
     if (CanonicalMember(*text, "requestId") != std::optional<std::string>(report.request_id)) {
       return bad(where + " belongs to another exchange");
     }
-    auto it = sealed.find(*checkpoint);
+    auto it = sealed.find({node, *checkpoint});
     if (it == sealed.end()) return bad(where + " names a checkpoint the proof lacks");
     const Sealed& s = it->second;
     if (*seq < s.first || *seq > s.last) return bad(where + " is outside its checkpoint");

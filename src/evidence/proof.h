@@ -7,6 +7,7 @@
 
 #include "base/result.h"
 #include "crypto/keys.h"
+#include "evidence/merkle.h"
 #include "store/database.h"
 
 namespace govesb::evidence {
@@ -18,6 +19,9 @@ namespace govesb::evidence {
 //    "records":[{"seq":N,"record":"<canonical text>","checkpoint":C,"index":I,
 //                "path":["<hex>",…]}],
 //    "checkpoints":[{"id":C,"body":"<signed text>","signature":"<base64>"}]}
+// In a cluster (PostgreSQL), each chain is a node's: a record and a checkpoint then also carry
+// "node":"<id>" (left out for the embedded log, whose proofs are as before), a record's seq and
+// checkpoint are its node's, and the checkpoint's signed body names the node.
 // kNotFound when the log has no record of `request_id`; kFailedPrecondition when some of its
 // records are not sealed by a checkpoint yet.
 // Archived records are read from `archive_dir`.
@@ -25,11 +29,32 @@ Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
                                const crypto::PublicKey& bus_key,
                                const std::string& archive_dir = "");
 
+// The parts of a proof, for an adapter that finds them in its own storage: WriteProof makes
+// the JSON above from them.
+struct ProofRecord {
+  std::string node;  // "" for the embedded log
+  int64_t seq = 0;
+  std::string text;  // the canonical text
+  int64_t checkpoint = 0;
+  int64_t index = 0;  // seq - the checkpoint's first
+  std::vector<Hash> path;
+};
+struct ProofCheckpoint {
+  std::string node;
+  int64_t id = 0;
+  std::string body;
+  std::string signature;
+};
+std::string WriteProof(std::string_view request_id, const crypto::PublicKey& bus_key,
+                       const std::vector<ProofRecord>& records,
+                       const std::vector<ProofCheckpoint>& checkpoints);
+
 struct ProofReport {
   std::string request_id;
   std::vector<std::string> records;  // the canonical texts, in order
   std::vector<int64_t> checkpoints;
-  std::string bus_public_key;  // base64 SPKI the checkpoints were verified with
+  std::vector<std::string> checkpoint_nodes;  // the node of each of `checkpoints` ("" if none)
+  std::string bus_public_key;                 // base64 SPKI the checkpoints were verified with
 };
 
 // Verifies a proof offline, without the database: every checkpoint's signature (with

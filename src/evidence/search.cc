@@ -35,7 +35,9 @@ Result<int64_t> ParseCursor(std::string_view cursor) {
   return below;
 }
 
-Status CheckFilter(const SearchFilter& f) {
+}  // namespace
+
+Status CheckSearchFilter(const SearchFilter& f) {
   if (f.page_size < 1 || f.page_size > kMaxSearchPageSize) {
     return InvalidArgument("the page size must be 1 to " + std::to_string(kMaxSearchPageSize));
   }
@@ -53,6 +55,8 @@ Status CheckFilter(const SearchFilter& f) {
   }
   return Status::Ok();
 }
+
+namespace {
 
 // Whether one record's fields pass the filter.
 bool Matches(const SearchFilter& f, int64_t at, std::string_view request_id, std::string_view kind,
@@ -77,7 +81,8 @@ bool Matches(const SearchFilter& f, const Record& r) {
   return Matches(f, r.at_ms, r.request_id, r.kind, r.from, r.to, r.code, r.user_id, r.outcome);
 }
 
-// A record from its canonical text (archives, and entries carried over from the first layout).
+}  // namespace
+
 std::optional<Record> RecordFromCanonical(std::string_view text) {
   auto members = wire::ScanObject(text);
   if (!members.ok()) return std::nullopt;
@@ -117,6 +122,8 @@ std::optional<Record> RecordFromCanonical(std::string_view text) {
   r.body_encrypted = str("bodyEncrypted");
   return r;
 }
+
+namespace {
 
 Status Unreadable(int64_t first_seq) {
   return Internal("the evidence log entry of records " + std::to_string(first_seq) +
@@ -185,8 +192,8 @@ class PageMaker {
       if (!decoded.has_value()) return Unreadable(e.first_seq);
       for (size_t i : hits_) {
         if (i >= decoded->size()) return Unreadable(e.first_seq);
-        out.push_back(
-            FoundRecord{e.first_seq + static_cast<int64_t>(i), std::move((*decoded)[i]), false});
+        out.push_back(FoundRecord{e.first_seq + static_cast<int64_t>(i), std::move((*decoded)[i]),
+                                  false, ""});
       }
       return Status::Ok();
     }
@@ -198,7 +205,8 @@ class PageMaker {
       ++page_.examined;
       auto r = RecordFromCanonical(rest.substr(0, nl));
       if (!r.has_value()) return Unreadable(e.first_seq);
-      if (seq < below_ && Matches(f_, *r)) out.push_back(FoundRecord{seq, std::move(*r), false});
+      if (seq < below_ && Matches(f_, *r))
+        out.push_back(FoundRecord{seq, std::move(*r), false, ""});
       ++seq;
       rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
     }
@@ -400,7 +408,8 @@ class PageMaker {
               return Internal("the evidence archive " + a->file + " has an unreadable record " +
                               std::to_string(r.seq));
             }
-            if (Matches(f_, *record)) chunk.push_back(FoundRecord{r.seq, std::move(*record), true});
+            if (Matches(f_, *record))
+              chunk.push_back(FoundRecord{r.seq, std::move(*record), true, ""});
             return true;
           });
       GOVESB_RETURN_IF_ERROR(read);
@@ -435,7 +444,7 @@ class PageMaker {
 
 Result<SearchPage> Search(store::Database& db, const SearchFilter& filter,
                           const std::string& archive_dir) {
-  GOVESB_RETURN_IF_ERROR(CheckFilter(filter));
+  GOVESB_RETURN_IF_ERROR(CheckSearchFilter(filter));
   GOVESB_ASSIGN_OR_RETURN(int64_t below, ParseCursor(filter.cursor));
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                           store::Transaction::Begin(db, store::TransactionMode::kDeferred));

@@ -3,7 +3,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -22,5 +24,15 @@ namespace govesb::evidence {
 // this function did not make.
 Result<SearchPage> Search(store::Database& db, const SearchFilter& filter,
                           const std::string& archive_dir);
+
+// The bounds every adapter's search enforces (store.h): kInvalidArgument for a page size out of
+// 1 … kMaxSearchPageSize, a time range that ends before it starts, too many systems, a value
+// longer than kMaxSearchValueBytes. The cursor's form is the adapter's to check.
+Status CheckSearchFilter(const SearchFilter& filter);
+
+// A record from its canonical text (archives, PostgreSQL's rows, entries carried over from the
+// first layout); nullopt when the text is not one. CanonicalRecord(seq, *RecordFromCanonical(t))
+// gives t back.
+std::optional<Record> RecordFromCanonical(std::string_view text);
 
 }  // namespace govesb::evidence

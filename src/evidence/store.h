@@ -29,6 +29,9 @@ struct VerifyReport {
   int64_t unsealed = 0;                  // records after the last checkpoint
   std::optional<int64_t> first_bad_seq;  // where the first problem is, when known
   std::string problem;                   // "" when intact
+  // The chain the first problem is in, for an adapter that keeps one chain per node (a
+  // cluster's PostgreSQL store: first_bad_seq is then that node's number); "" otherwise.
+  std::string node;
 };
 
 // A signed checkpoint as stored: it seals the records first..last (the SQLite adapter's table
@@ -92,6 +95,9 @@ struct FoundRecord {
   int64_t seq = 0;
   Record record;          // CanonicalRecord(seq, record) is its text exactly as hashed
   bool archived = false;  // read from an archive file rather than the live log
+  // The chain it is in, for an adapter that keeps one per node (seq is then that node's
+  // number); "" otherwise.
+  std::string node;
 };
 
 struct SearchPage {
