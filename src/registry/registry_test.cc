@@ -85,6 +85,7 @@ bool IsAlnum32(const std::string& s) {
          });
 }
 
+// The one instantiation of RegistryOnBoth, for the tests of every file of this binary.
 INSTANTIATE_TEST_SUITE_P(Backends, RegistryOnBoth, store::testing::BothBackends(),
                          store::testing::BackendName);
 
