@@ -10,7 +10,11 @@ namespace {
 
 using admin::Role;
 
-TEST_F(AccountsTest, TheFirstOperatorGetsAOneTimePasswordThatMustBeChanged) {
+// The one instantiation of AccountsTest, for the tests of every file of the module.
+INSTANTIATE_TEST_SUITE_P(Backends, AccountsTest, store::testing::BothBackends(),
+                         store::testing::BackendName);
+
+TEST_P(AccountsTest, TheFirstOperatorGetsAOneTimePasswordThatMustBeChanged) {
   Result<NewUser> created =
       accounts_->CreateUser(cli_, {.email = "Op@EGA.go.tz", .role = Role::kOperator});
   ASSERT_TRUE(created.ok()) << created.status().ToString();
@@ -35,7 +39,7 @@ TEST_F(AccountsTest, TheFirstOperatorGetsAOneTimePasswordThatMustBeChanged) {
   EXPECT_FALSE(again->must_change_password);
 }
 
-TEST_F(AccountsTest, AGivenPasswordMeetsThePolicyAndNeedNotBeChanged) {
+TEST_P(AccountsTest, AGivenPasswordMeetsThePolicyAndNeedNotBeChanged) {
   Result<NewUser> weak = accounts_->CreateUser(
       cli_, {.email = "op@ega.go.tz", .role = Role::kOperator, .password = "short"});
   ASSERT_FALSE(weak.ok());
@@ -46,7 +50,7 @@ TEST_F(AccountsTest, AGivenPasswordMeetsThePolicyAndNeedNotBeChanged) {
   EXPECT_TRUE(SignIn("op@ega.go.tz").ok());
 }
 
-TEST_F(AccountsTest, InstitutionAdminNeedsAnExistingInstitutionAndOnlyIt) {
+TEST_P(AccountsTest, InstitutionAdminNeedsAnExistingInstitutionAndOnlyIt) {
   auto create = [&](Role role, std::string_view institution) {
     return accounts_
         ->CreateUser(cli_, {.email = "x@rita.go.tz", .role = role, .institution = institution})
@@ -64,7 +68,7 @@ TEST_F(AccountsTest, InstitutionAdminNeedsAnExistingInstitutionAndOnlyIt) {
   EXPECT_EQ(ActorOf("x@rita.go.tz").institution, "RITA");
 }
 
-TEST_F(AccountsTest, BadInputIsRefusedInWordsAndChangesNothing) {
+TEST_P(AccountsTest, BadInputIsRefusedInWordsAndChangesNothing) {
   for (std::string_view email : {"", "not-an-email", "a@b", "a b@c.tz"}) {
     Result<NewUser> r = accounts_->CreateUser(cli_, {.email = email, .role = Role::kAuditor});
     ASSERT_FALSE(r.ok()) << email;
@@ -80,7 +84,7 @@ TEST_F(AccountsTest, BadInputIsRefusedInWordsAndChangesNothing) {
   EXPECT_EQ(Count("users"), 0);
 }
 
-TEST_F(AccountsTest, EmailsAreUniqueWhateverTheirCase) {
+TEST_P(AccountsTest, EmailsAreUniqueWhateverTheirCase) {
   Add("juma@ega.go.tz", Role::kAuditor);
   Result<NewUser> again =
       accounts_->CreateUser(cli_, {.email = "JUMA@ega.go.tz", .role = Role::kOperator});
@@ -88,7 +92,7 @@ TEST_F(AccountsTest, EmailsAreUniqueWhateverTheirCase) {
   EXPECT_EQ(Count("users"), 1);
 }
 
-TEST_F(AccountsTest, OnlyOperatorsManageUsers) {
+TEST_P(AccountsTest, OnlyOperatorsManageUsers) {
   Add("op@ega.go.tz", Role::kOperator);
   Add("admin@rita.go.tz", Role::kInstitutionAdmin, "RITA");
   Add("audit@nao.go.tz", Role::kAuditor);
@@ -112,7 +116,7 @@ TEST_F(AccountsTest, OnlyOperatorsManageUsers) {
   EXPECT_TRUE(accounts_->CreateUser(op, {.email = "n@ega.go.tz", .role = Role::kAuditor}).ok());
 }
 
-TEST_F(AccountsTest, ListingFollowsTheRole) {
+TEST_P(AccountsTest, ListingFollowsTheRole) {
   Add("op@ega.go.tz", Role::kOperator);
   Add("admin@rita.go.tz", Role::kInstitutionAdmin, "RITA");
   Add("clerk@rita.go.tz", Role::kInstitutionAdmin, "RITA");
@@ -130,7 +134,7 @@ TEST_F(AccountsTest, ListingFollowsTheRole) {
   EXPECT_EQ(accounts_->GetUser(cli_, "nobody@ega.go.tz").status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(AccountsTest, TheLastEnabledOperatorCannotBeDisabled) {
+TEST_P(AccountsTest, TheLastEnabledOperatorCannotBeDisabled) {
   Add("op@ega.go.tz", Role::kOperator);
   EXPECT_EQ(accounts_->DisableUser(cli_, "op@ega.go.tz").status().code(),
             StatusCode::kFailedPrecondition);
@@ -140,7 +144,7 @@ TEST_F(AccountsTest, TheLastEnabledOperatorCannotBeDisabled) {
             StatusCode::kFailedPrecondition);
 }
 
-TEST_F(AccountsTest, ChangePasswordNeedsTheOldOneAndEndsEverySession) {
+TEST_P(AccountsTest, ChangePasswordNeedsTheOldOneAndEndsEverySession) {
   Add("juma@ega.go.tz", Role::kAuditor);
   Result<NewSession> first = SignIn("juma@ega.go.tz");
   Result<NewSession> second = SignIn("juma@ega.go.tz", kPassword, "10.9.9.9");
@@ -169,7 +173,7 @@ TEST_F(AccountsTest, ChangePasswordNeedsTheOldOneAndEndsEverySession) {
             StatusCode::kPermissionDenied);
 }
 
-TEST_F(AccountsTest, WrongOldPasswordsAreThrottledLikeSignIns) {
+TEST_P(AccountsTest, WrongOldPasswordsAreThrottledLikeSignIns) {
   Add("juma@ega.go.tz", Role::kAuditor);
   const admin::Actor juma = ActorOf("juma@ega.go.tz");
   for (int i = 0; i < 5; ++i) {
@@ -184,7 +188,7 @@ TEST_F(AccountsTest, WrongOldPasswordsAreThrottledLikeSignIns) {
             StatusCode::kResourceExhausted);
 }
 
-TEST_F(AccountsTest, ResetPasswordGivesAOneTimePasswordAndEndsSessions) {
+TEST_P(AccountsTest, ResetPasswordGivesAOneTimePasswordAndEndsSessions) {
   Add("juma@ega.go.tz", Role::kAuditor);
   Result<NewSession> session = SignIn("juma@ega.go.tz");
   ASSERT_TRUE(session.ok());
@@ -200,7 +204,7 @@ TEST_F(AccountsTest, ResetPasswordGivesAOneTimePasswordAndEndsSessions) {
             StatusCode::kNotFound);
 }
 
-TEST_F(AccountsTest, EveryChangeIsAnAdminActionWithNoSecretInIt) {
+TEST_P(AccountsTest, EveryChangeIsAnAdminActionWithNoSecretInIt) {
   Result<NewUser> op =
       accounts_->CreateUser(cli_, {.email = "op@ega.go.tz", .role = Role::kOperator});
   ASSERT_TRUE(op.ok());

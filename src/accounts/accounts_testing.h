@@ -12,19 +12,21 @@
 #include "accounts/accounts.h"
 #include "admin/journal.h"
 #include "admin/service.h"
+#include "base/temp_dir.h"
 #include "crypto/primitives.h"
 #include "store/database.h"
+#include "store/database_testing.h"
 
 namespace govesb::accounts {
 
 inline constexpr std::string_view kPassword = "correct horse battery";
 
-class AccountsTest : public ::testing::Test {
+// On both backends (instantiated once for all the test files, in accounts_test.cc): a database
+// file of its own (SQLite) or a database of its own (PostgreSQL).
+class AccountsTest : public ::testing::TestWithParam<store::Backend> {
  protected:
   void SetUp() override {
-    auto db = store::Database::Open(":memory:");
-    ASSERT_TRUE(db.ok());
-    db_ = std::move(db).value();
+    db_ = store::testing::Connect(GetParam(), store::testing::NewDatabase(GetParam(), dir_));
     ASSERT_TRUE(MigrateAccountsStore(*db_).ok());
     admin::AdminService service(*db_, {.clock = &clock_, .hash_secret = FastHash});
     ASSERT_TRUE(service.AddInstitution(cli_, "EGA", "e-Government Authority").ok());
@@ -77,6 +79,7 @@ class AccountsTest : public ::testing::Test {
     return st->ColumnInt64(0);
   }
 
+  TempDir dir_;
   SimulatedClock clock_;
   LoginGuard guard_{clock_};
   std::unique_ptr<store::Database> db_;

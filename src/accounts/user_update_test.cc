@@ -11,7 +11,7 @@ namespace {
 
 using admin::Role;
 
-TEST_F(AccountsTest, ARoleChangeEndsSessionsAndRevokesTokensAboveTheNewRole) {
+TEST_P(AccountsTest, ARoleChangeEndsSessionsAndRevokesTokensAboveTheNewRole) {
   Add("op@ega.go.tz", Role::kOperator);
   Add("boss@ega.go.tz", Role::kOperator);
   const admin::Actor boss = ActorOf("boss@ega.go.tz");
@@ -41,7 +41,7 @@ TEST_F(AccountsTest, ARoleChangeEndsSessionsAndRevokesTokensAboveTheNewRole) {
   EXPECT_EQ(ActorOf("boss@ega.go.tz").role, Role::kOperator);  // signs in with the new role
 }
 
-TEST_F(AccountsTest, MovingAnInstitutionAdminRevokesItsTokensForTheOldInstitution) {
+TEST_P(AccountsTest, MovingAnInstitutionAdminRevokesItsTokensForTheOldInstitution) {
   Add("admin@rita.go.tz", Role::kInstitutionAdmin, "RITA");
   Result<NewApiToken> sync =
       accounts_->CreateApiToken(ActorOf("admin@rita.go.tz"), "sync", Role::kInstitutionAdmin);
@@ -61,7 +61,7 @@ TEST_F(AccountsTest, MovingAnInstitutionAdminRevokesItsTokensForTheOldInstitutio
   EXPECT_EQ(actions[1].object_institution, "RITA");
 }
 
-TEST_F(AccountsTest, TheLastEnabledOperatorCannotBeDemoted) {
+TEST_P(AccountsTest, TheLastEnabledOperatorCannotBeDemoted) {
   Add("op@ega.go.tz", Role::kOperator);
   Add("old@ega.go.tz", Role::kOperator);
   ASSERT_TRUE(accounts_->DisableUser(cli_, "old@ega.go.tz").ok());
@@ -77,7 +77,7 @@ TEST_F(AccountsTest, TheLastEnabledOperatorCannotBeDemoted) {
   EXPECT_TRUE(accounts_->UpdateUser(cli_, "op@ega.go.tz", {.role = Role::kAuditor}).ok());
 }
 
-TEST_F(AccountsTest, AnUpdateFollowsTheRulesOfANewUserAndARefusalChangesNothing) {
+TEST_P(AccountsTest, AnUpdateFollowsTheRulesOfANewUserAndARefusalChangesNothing) {
   Add("op@ega.go.tz", Role::kOperator);
   Add("juma@ega.go.tz", Role::kAuditor);
   Add("admin@rita.go.tz", Role::kInstitutionAdmin, "RITA");
@@ -121,7 +121,7 @@ TEST_F(AccountsTest, AnUpdateFollowsTheRulesOfANewUserAndARefusalChangesNothing)
   EXPECT_FALSE(accounts_->Authenticate(session->token, "10.0.0.1").ok());
 }
 
-TEST_F(AccountsTest, OnlyOperatorsChangeUsers) {
+TEST_P(AccountsTest, OnlyOperatorsChangeUsers) {
   Add("op@ega.go.tz", Role::kOperator);
   Add("admin@rita.go.tz", Role::kInstitutionAdmin, "RITA");
   Add("audit@nao.go.tz", Role::kAuditor);
@@ -143,7 +143,7 @@ TEST_F(AccountsTest, OnlyOperatorsChangeUsers) {
   EXPECT_EQ(accounts_->GetUser(cli_, "audit@nao.go.tz")->role, Role::kAuditor);
 }
 
-TEST_F(AccountsTest, AnUpdateIsRecordedOnceWithBeforeAndAfterAndNoChangeRecordsNothing) {
+TEST_P(AccountsTest, AnUpdateIsRecordedOnceWithBeforeAndAfterAndNoChangeRecordsNothing) {
   Add("op@ega.go.tz", Role::kOperator);
   Add("juma@ega.go.tz", Role::kAuditor);
   Result<NewSession> session = SignIn("juma@ega.go.tz");

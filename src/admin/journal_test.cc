@@ -5,20 +5,32 @@
 #include <boost/json/object.hpp>
 
 #include "base/encoding.h"
+#include "base/temp_dir.h"
 #include "crypto/primitives.h"
 #include "store/database.h"
+#include "store/database_testing.h"
 
 namespace govesb::admin {
 namespace {
 
 namespace json = boost::json;
 
-std::unique_ptr<store::Database> OpenMigrated() {
-  auto db = store::Database::Open(":memory:");
-  GOVESB_CHECK(db.ok());
-  GOVESB_CHECK(MigrateAdminStore(**db).ok());
-  return std::move(db).value();
-}
+// The journal on both backends: a database file of its own (SQLite) or a database of its own
+// (PostgreSQL) per test.
+class Journal : public ::testing::TestWithParam<store::Backend> {
+ protected:
+  std::unique_ptr<store::Database> OpenMigrated() {
+    std::unique_ptr<store::Database> db =
+        store::testing::Connect(GetParam(), store::testing::NewDatabase(GetParam(), dir_));
+    GOVESB_CHECK(MigrateAdminStore(*db).ok());
+    return db;
+  }
+
+  TempDir dir_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, Journal, store::testing::BothBackends(),
+                         store::testing::BackendName);
 
 Actor Alice() {
   return Actor{.account = "alice@rita.go.tz",
@@ -28,7 +40,7 @@ Actor Alice() {
                .via = "api"};
 }
 
-TEST(Journal, RecordsWhoWhatWhereAndTheStateBeforeAndAfterHashed) {
+TEST_P(Journal, RecordsWhoWhatWhereAndTheStateBeforeAndAfterHashed) {
   auto db = OpenMigrated();
   json::object before;
   before["enabled"] = true;
@@ -68,7 +80,7 @@ TEST(Journal, RecordsWhoWhatWhereAndTheStateBeforeAndAfterHashed) {
   EXPECT_EQ(e.request_id, r->request_id);
 }
 
-TEST(Journal, ARolledBackChangeLeavesNoRecord) {
+TEST_P(Journal, ARolledBackChangeLeavesNoRecord) {
   auto db = OpenMigrated();
   {
     auto txn = store::Transaction::Begin(*db);
@@ -78,7 +90,7 @@ TEST(Journal, ARolledBackChangeLeavesNoRecord) {
   EXPECT_EQ(*PendingActionCount(*db), 0);
 }
 
-TEST(Journal, FiltersByAccountObjectPrefixInstitutionAndPagesNewestFirst) {
+TEST_P(Journal, FiltersByAccountObjectPrefixInstitutionAndPagesNewestFirst) {
   auto db = OpenMigrated();
   Actor op{.account = "op@ega.go.tz", .role = Role::kOperator, .address = "local", .via = "cli"};
   for (int i = 0; i < 5; ++i) {

@@ -14,7 +14,7 @@ namespace {
 using testing::DumpTables;
 using testing::NewPublicKey;
 
-class OnboardingTest : public testing::RegistryTest {
+class OnboardingTest : public testing::RegistryOnBoth {
  protected:
   void SetUp() override {
     ASSERT_TRUE(registry_.AddInstitution("RITA", "Registration Agency").ok());
@@ -54,7 +54,10 @@ class OnboardingTest : public testing::RegistryTest {
 
 // ---- institutions ----
 
-TEST_F(OnboardingTest, RenamingChangesTheNameOnly) {
+INSTANTIATE_TEST_SUITE_P(Backends, OnboardingTest, store::testing::BothBackends(),
+                         store::testing::BackendName);
+
+TEST_P(OnboardingTest, RenamingChangesTheNameOnly) {
   auto renamed = registry_.RenameInstitution("RITA", "  Registration, Insolvency Agency ");
   ASSERT_TRUE(renamed.ok()) << renamed.status().ToString();
   EXPECT_EQ(renamed->code, "RITA");
@@ -67,7 +70,7 @@ TEST_F(OnboardingTest, RenamingChangesTheNameOnly) {
                 "institution 'NOPE' not found");
 }
 
-TEST_F(OnboardingTest, SuspendingStopsEverySystemOfTheInstitutionInTheSnapshot) {
+TEST_P(OnboardingTest, SuspendingStopsEverySystemOfTheInstitutionInTheSnapshot) {
   auto suspended = registry_.SuspendInstitution("RITA");
   ASSERT_TRUE(suspended.ok()) << suspended.status().ToString();
   EXPECT_TRUE(suspended->suspended);
@@ -94,7 +97,7 @@ TEST_F(OnboardingTest, SuspendingStopsEverySystemOfTheInstitutionInTheSnapshot) 
 
 // ---- the catalogue ----
 
-TEST_F(OnboardingTest, AnApiIsDescribedWithValidatedJsonExamplesAndAnOpenApiDocument) {
+TEST_P(OnboardingTest, AnApiIsDescribedWithValidatedJsonExamplesAndAnOpenApiDocument) {
   ApiDescription d{.title = "Birth certificate lookup",
                    .description = "Finds a birth certificate by number.\nAnswers in a second.",
                    .request_example = R"({"certificateNo":"B-2024-000117"})",
@@ -143,7 +146,7 @@ TEST_F(OnboardingTest, AnApiIsDescribedWithValidatedJsonExamplesAndAnOpenApiDocu
                 "API 'NOSUCH' not found");
 }
 
-TEST_F(OnboardingTest, PublishingAnApiWithABadDescriptionAddsNothing) {
+TEST_P(OnboardingTest, PublishingAnApiWithABadDescriptionAddsNothing) {
   const std::string before = DumpTables(*db_);
   ApiSettings settings;
   settings.description.title = "Deaths";
@@ -156,7 +159,7 @@ TEST_F(OnboardingTest, PublishingAnApiWithABadDescriptionAddsNothing) {
   EXPECT_EQ(added->title, "Deaths");
 }
 
-TEST_F(OnboardingTest, ADisabledApiIsInTheSnapshotAsDisabledAndKeepsItsGrants) {
+TEST_P(OnboardingTest, ADisabledApiIsInTheSnapshotAsDisabledAndKeepsItsGrants) {
   ASSERT_TRUE(registry_.AddGrant(moh_, "BRTH01").ok());
   auto disabled = registry_.DisableApi("BRTH01");
   ASSERT_TRUE(disabled.ok());
@@ -174,7 +177,7 @@ TEST_F(OnboardingTest, ADisabledApiIsInTheSnapshotAsDisabledAndKeepsItsGrants) {
   EXPECT_EQ(registry_.DisableApi("NOSUCH").status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(OnboardingTest, ATopicIsDescribed) {
+TEST_P(OnboardingTest, ATopicIsDescribed) {
   auto described =
       registry_.DescribeTopic("BIRTHS", {.title = "Births",
                                          .description = "Every birth registered",
@@ -189,7 +192,7 @@ TEST_F(OnboardingTest, ATopicIsDescribed) {
 
 // ---- access requests ----
 
-TEST_F(OnboardingTest, AGrantIsRequestedRefusedRequestedAgainApprovedAndRevoked) {
+TEST_P(OnboardingTest, AGrantIsRequestedRefusedRequestedAgainApprovedAndRevoked) {
   const AccessRequest request{.requested_by = "admin@moh.go.tz",
                               .purpose = "verify births of patients"};
   auto pending = registry_.RequestGrant(moh_, "BRTH01", request);
@@ -248,7 +251,7 @@ TEST_F(OnboardingTest, AGrantIsRequestedRefusedRequestedAgainApprovedAndRevoked)
   EXPECT_TRUE(registry_.RequestGrant(moh_, "BRTH01", request).ok());
 }
 
-TEST_F(OnboardingTest, ARequestNeedsAPurposeAndARequester) {
+TEST_P(OnboardingTest, ARequestNeedsAPurposeAndARequester) {
   const std::string before = DumpTables(*db_);
   ExpectRefused(before,
                 registry_.RequestGrant(moh_, "BRTH01", {.requested_by = "a@moh", .purpose = " "}),
@@ -266,7 +269,7 @@ TEST_F(OnboardingTest, ARequestNeedsAPurposeAndARequester) {
       StatusCode::kNotFound, "consumer system 'no-such-system' not found");
 }
 
-TEST_F(OnboardingTest, ASubscriptionIsRequestedWithItsEndpointAndApproved) {
+TEST_P(OnboardingTest, ASubscriptionIsRequestedWithItsEndpointAndApproved) {
   auto pending = registry_.RequestSubscription(
       moh_, "BIRTHS", {.requested_by = "admin@moh.go.tz", .purpose = "birth notices"},
       "https://moh/births");
@@ -288,7 +291,7 @@ TEST_F(OnboardingTest, ASubscriptionIsRequestedWithItsEndpointAndApproved) {
   EXPECT_EQ(revoked->trail.reason, "ended");
 }
 
-TEST_F(OnboardingTest, MigrationSixKeepsGrantAndSubscriptionIds) {
+TEST_P(OnboardingTest, MigrationSixKeepsGrantAndSubscriptionIds) {
   ASSERT_TRUE(registry_.AddGrant(moh_, "BRTH01").ok());
   auto sub = registry_.AddSubscription(moh_, "BIRTHS");
   ASSERT_TRUE(sub.ok());
@@ -300,7 +303,7 @@ TEST_F(OnboardingTest, MigrationSixKeepsGrantAndSubscriptionIds) {
 
 // ---- membership applications ----
 
-TEST_F(OnboardingTest, AnApplicationIsSubmittedAndAcceptedCreatingTheInstitution) {
+TEST_P(OnboardingTest, AnApplicationIsSubmittedAndAcceptedCreatingTheInstitution) {
   auto submitted = registry_.SubmitApplication(Application());
   ASSERT_TRUE(submitted.ok()) << submitted.status().ToString();
   EXPECT_EQ(submitted->state, kApplicationPending);
@@ -328,7 +331,7 @@ TEST_F(OnboardingTest, AnApplicationIsSubmittedAndAcceptedCreatingTheInstitution
                 "membership application 999 not found");
 }
 
-TEST_F(OnboardingTest, AnApplicationIsRefusedWithAReason) {
+TEST_P(OnboardingTest, AnApplicationIsRefusedWithAReason) {
   auto submitted = registry_.SubmitApplication(Application());
   ASSERT_TRUE(submitted.ok());
   const std::string before = DumpTables(*db_);
@@ -344,7 +347,7 @@ TEST_F(OnboardingTest, AnApplicationIsRefusedWithAReason) {
   EXPECT_TRUE(registry_.SubmitApplication(Application()).ok());
 }
 
-TEST_F(OnboardingTest, ABadApplicationIsRefusedNamingTheField) {
+TEST_P(OnboardingTest, ABadApplicationIsRefusedNamingTheField) {
   const std::string before = DumpTables(*db_);
   NewApplication a = Application();
   a.contact_email = "asha at tra";

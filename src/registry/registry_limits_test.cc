@@ -14,11 +14,13 @@ namespace govesb::registry {
 namespace {
 
 using testing::DumpTables;
-using testing::RegistryTest;
+using testing::RegistryOnBoth;
 
 // ---- hardening settings: rate limits, signature fallbacks, replay policy ----
 
-TEST_F(RegistryTest, SystemRateLimitIsSetAndReadBack) {
+// RegistryOnBoth is instantiated (for every file of this binary) in registry_test.cc.
+
+TEST_P(RegistryOnBoth, SystemRateLimitIsSetAndReadBack) {
   AddFixtures();
   EXPECT_EQ(consumer_.rate_per_second, kRateDefault);
   EXPECT_EQ(consumer_.rate_burst, kRateDefault);
@@ -53,7 +55,7 @@ TEST_F(RegistryTest, SystemRateLimitIsSetAndReadBack) {
   EXPECT_EQ(registry_.GetSystem(provider_.client_id)->rate_per_second, kRateDefault);
 }
 
-TEST_F(RegistryTest, BadRateLimitsChangeNothing) {
+TEST_P(RegistryOnBoth, BadRateLimitsChangeNothing) {
   AddFixtures();
   ASSERT_TRUE(registry_.SetSystemRateLimit(consumer_.client_id, {.rate_per_second = 3}).ok());
   const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -80,7 +82,7 @@ TEST_F(RegistryTest, BadRateLimitsChangeNothing) {
   EXPECT_EQ(registry_.GetSystem(consumer_.client_id)->rate_per_second, 3);
 }
 
-TEST_F(RegistryTest, TheSchemaRefusesOutOfRangeLimitsWrittenBehindTheRegistrysBack) {
+TEST_P(RegistryOnBoth, TheSchemaRefusesOutOfRangeLimitsWrittenBehindTheRegistrysBack) {
   AddFixtures();
   EXPECT_FALSE(db_->Exec("UPDATE systems SET rate_per_second = 2000000").ok());
   EXPECT_FALSE(db_->Exec("UPDATE systems SET rate_per_second = -0.5").ok());
@@ -91,7 +93,7 @@ TEST_F(RegistryTest, TheSchemaRefusesOutOfRangeLimitsWrittenBehindTheRegistrysBa
   EXPECT_TRUE(db_->Exec("UPDATE systems SET rate_per_second = -1").ok());
 }
 
-TEST_F(RegistryTest, SignatureFallbacksAreTurnedOffAndOn) {
+TEST_P(RegistryOnBoth, SignatureFallbacksAreTurnedOffAndOn) {
   AddFixtures();
   EXPECT_TRUE(consumer_.signature_fallbacks);
   clock_.Advance(std::chrono::seconds(1));
@@ -113,7 +115,7 @@ TEST_F(RegistryTest, SignatureFallbacksAreTurnedOffAndOn) {
                   "'nobody'");
 }
 
-TEST_F(RegistryTest, ApiLimitsAndReplayPolicyOnAddAndLater) {
+TEST_P(RegistryOnBoth, ApiLimitsAndReplayPolicyOnAddAndLater) {
   AddFixtures();
   EXPECT_EQ(api_.rate_per_second, kRateDefault);
   EXPECT_EQ(api_.replay_policy, ReplayPolicy::kRecord);
@@ -151,7 +153,7 @@ TEST_F(RegistryTest, ApiLimitsAndReplayPolicyOnAddAndLater) {
                   StatusCode::kInvalidArgument, "burst");
 }
 
-TEST_F(RegistryTest, ReplayPolicyNames) {
+TEST_P(RegistryOnBoth, ReplayPolicyNames) {
   EXPECT_EQ(ReplayPolicyName(ReplayPolicy::kRecord), "record");
   EXPECT_EQ(ReplayPolicyName(ReplayPolicy::kRefuse), "refuse");
   EXPECT_EQ(ParseReplayPolicy("refuse"), ReplayPolicy::kRefuse);
@@ -162,7 +164,7 @@ TEST_F(RegistryTest, ReplayPolicyNames) {
 
 // ---- signature usage ----
 
-TEST_F(RegistryTest, SignatureUsageAddsUpAcrossCalls) {
+TEST_P(RegistryOnBoth, SignatureUsageAddsUpAcrossCalls) {
   AddFixtures();
   clock_.Advance(std::chrono::seconds(10));
   const int64_t t0 = clock_.NowMillis();
@@ -213,7 +215,7 @@ TEST_F(RegistryTest, SignatureUsageAddsUpAcrossCalls) {
   EXPECT_REJECTED(registry_.ListSignatureUsage("nobody"), StatusCode::kNotFound, "'nobody'");
 }
 
-TEST_F(RegistryTest, BadSignatureUsageBatchesChangeNothing) {
+TEST_P(RegistryOnBoth, BadSignatureUsageBatchesChangeNothing) {
   AddFixtures();
   ASSERT_TRUE(
       registry_.RecordSignatureUsage({{.system_id = consumer_.id, .variant = "raw", .count = 1}})

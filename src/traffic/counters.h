@@ -119,7 +119,14 @@ struct TrafficOptions {
   size_t max_keys = 2048;
   // Rows of minutes older than this are deleted by Flush.
   int retention_days = 8;
+  // The node whose counts Flush adds (cluster mode: the node id; at most kMaxNodeLength bytes,
+  // else Flush is kInvalidArgument). On PostgreSQL every node adds to rows of its own (the
+  // node is part of the key), so nodes flushing the same minute and key never write one row,
+  // and the queries sum over nodes. Not stored on SQLite (one bus per file): "" there, the
+  // embedded default.
+  std::string node;
 };
+inline constexpr size_t kMaxNodeLength = 128;
 
 // The bus's traffic counters, in memory until flushed to the database.
 //

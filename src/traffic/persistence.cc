@@ -1,6 +1,8 @@
 #include "traffic/persistence.h"
 
 #include <array>
+#include <iterator>
+#include <string>
 
 namespace govesb::traffic {
 namespace {
@@ -57,11 +59,50 @@ CREATE TABLE traffic_minutes (
 )sql",
 };
 
+// The same version on PostgreSQL (cluster mode), with one more key column: the node that
+// flushed the row. Several nodes flush the same minute and key; each adds to its own row (its
+// flushes run one at a time), so none can overwrite another's counts, and the queries sum the
+// rows of a key over nodes as they sum minutes. BIGINT counts, BYTEA histograms, no WITHOUT
+// ROWID; key texts COLLATE "C" (byte order, as on SQLite).
+constexpr std::string_view kPostgresMigrations[] = {
+    R"sql(
+CREATE TABLE traffic_minutes (
+  minute BIGINT NOT NULL,
+  kind BIGINT NOT NULL,
+  code TEXT COLLATE "C" NOT NULL,
+  consumer TEXT COLLATE "C" NOT NULL,
+  provider TEXT COLLATE "C" NOT NULL,
+  success BIGINT NOT NULL,
+  provider_declined BIGINT NOT NULL,
+  refused_auth BIGINT NOT NULL,
+  refused_limit BIGINT NOT NULL,
+  refused_invalid BIGINT NOT NULL,
+  refused_other BIGINT NOT NULL,
+  provider_failure BIGINT NOT NULL,
+  provider_timeout BIGINT NOT NULL,
+  bus_failure BIGINT NOT NULL,
+  request_bytes BIGINT NOT NULL,
+  response_bytes BIGINT NOT NULL,
+  bus_us_sum BIGINT NOT NULL,
+  provider_us_sum BIGINT NOT NULL,
+  latency BYTEA NOT NULL,
+  bus_time BYTEA NOT NULL,
+  provider_time BYTEA NOT NULL,
+  node TEXT COLLATE "C" NOT NULL DEFAULT '',  -- the node that flushed it (TrafficOptions::node)
+  PRIMARY KEY (minute, kind, code, consumer, provider, node)
+);
+)sql",
+};
+static_assert(std::size(kMigrations) == std::size(kPostgresMigrations));
+
 constexpr int64_t kMinuteMs = 60'000;
 
 }  // namespace
 
 Status MigrateTrafficStore(store::Database& db) {
+  if (db.backend() == store::Backend::kPostgres) {
+    return store::Migrate(db, "traffic", kPostgresMigrations);
+  }
   return store::Migrate(db, "traffic", kMigrations);
 }
 
@@ -97,28 +138,34 @@ Result<MinuteRow> ReadRow(const store::Statement& s, bool histograms) {
 }
 
 Status AddRows(store::Database& db, const std::vector<MinuteRow>& rows,
-               int64_t delete_before_minute) {
+               int64_t delete_before_minute, std::string_view node) {
+  // PostgreSQL: the node is the key's last column (bound after the others); SQLite: no node.
+  const bool per_node = db.backend() == store::Backend::kPostgres;
+  constexpr int kColumnCount = 21;  // in kSelectColumns
   GOVESB_ASSIGN_OR_RETURN(auto tx, store::Transaction::Begin(db));
   GOVESB_ASSIGN_OR_RETURN(
       auto select, db.Prepare("SELECT " + std::string(kSelectColumns) +
                               " FROM traffic_minutes WHERE minute = ? AND kind = ? AND code = ? "
-                              "AND consumer = ? AND provider = ?"));
+                              "AND consumer = ? AND provider = ?" +
+                              (per_node ? " AND node = ?" : "")));
   GOVESB_ASSIGN_OR_RETURN(
       auto write,
       db.Prepare("INSERT INTO traffic_minutes (" + std::string(kSelectColumns) +
-                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                 " ON CONFLICT (minute, kind, code, consumer, provider) DO UPDATE SET " +
-                 UpdateFromExcluded()));
+                 (per_node ? ", node" : "") +
+                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" +
+                 (per_node ? ", ?" : "") + ") ON CONFLICT (minute, kind, code, consumer, provider" +
+                 (per_node ? ", node" : "") + ") DO UPDATE SET " + UpdateFromExcluded()));
   for (const MinuteRow& row : rows) {
-    auto bind_key = [&row](store::Statement& s) -> Status {
+    auto bind_key = [&row, per_node, node](store::Statement& s, int node_index) -> Status {
       GOVESB_RETURN_IF_ERROR(s.Bind(1, row.minute));
       GOVESB_RETURN_IF_ERROR(s.Bind(2, static_cast<int64_t>(row.kind)));
       GOVESB_RETURN_IF_ERROR(s.Bind(3, row.code));
       GOVESB_RETURN_IF_ERROR(s.Bind(4, row.consumer));
-      return s.Bind(5, row.provider);
+      GOVESB_RETURN_IF_ERROR(s.Bind(5, row.provider));
+      return per_node ? s.Bind(node_index, node) : Status::Ok();
     };
     GOVESB_RETURN_IF_ERROR(select.Reset());
-    GOVESB_RETURN_IF_ERROR(bind_key(select));
+    GOVESB_RETURN_IF_ERROR(bind_key(select, 6));
     GOVESB_ASSIGN_OR_RETURN(bool found, select.Step());
     Counts sum = row.counts;
     if (found) {
@@ -127,7 +174,7 @@ Status AddRows(store::Database& db, const std::vector<MinuteRow>& rows,
     }
     GOVESB_RETURN_IF_ERROR(select.Reset());
     GOVESB_RETURN_IF_ERROR(write.Reset());
-    GOVESB_RETURN_IF_ERROR(bind_key(write));
+    GOVESB_RETURN_IF_ERROR(bind_key(write, kColumnCount + 1));
     int i = 6;
     for (uint64_t n : sum.by_outcome) {
       GOVESB_RETURN_IF_ERROR(write.Bind(i++, static_cast<int64_t>(n)));
@@ -153,6 +200,10 @@ Status AddRows(store::Database& db, const std::vector<MinuteRow>& rows,
 
 Status TrafficCounters::Flush(store::Database& db) {
   std::lock_guard lock(flush_mutex_);
+  if (options_.node.size() > kMaxNodeLength) {  // the counts stay in memory
+    return InvalidArgument("a traffic node id is at most " + std::to_string(kMaxNodeLength) +
+                           " bytes");
+  }
   std::vector<MinuteRow> rows = Take();
   const int64_t now_minute = clock_.NowMillis() / kMinuteMs;
   // Old rows are deleted once a minute at most.
@@ -161,7 +212,7 @@ Status TrafficCounters::Flush(store::Database& db) {
     delete_before = now_minute - int64_t{options_.retention_days} * 24 * 60;
   }
   if (rows.empty() && delete_before < 0) return Status::Ok();
-  Status added = internal::AddRows(db, rows, delete_before);
+  Status added = internal::AddRows(db, rows, delete_before, options_.node);
   if (!added.ok()) {
     Restore(std::move(rows));  // nothing was committed: counted again by the next flush
     return added;

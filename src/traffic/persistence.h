@@ -23,8 +23,10 @@ inline constexpr std::string_view kSelectColumns =
 Result<MinuteRow> ReadRow(const store::Statement& s, bool histograms);
 
 // Adds rows to the table (merging with rows already there) and deletes rows of minutes before
-// `delete_before_minute` (none when negative), in one transaction.
+// `delete_before_minute` (none when negative), in one transaction. On PostgreSQL the rows are
+// `node`'s (the key's last column; other nodes' rows are not touched but deleted by the
+// retention all the same); on SQLite there is no node column and `node` is ignored.
 Status AddRows(store::Database& db, const std::vector<MinuteRow>& rows,
-               int64_t delete_before_minute);
+               int64_t delete_before_minute, std::string_view node = {});
 
 }  // namespace govesb::traffic::internal

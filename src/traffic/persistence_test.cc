@@ -2,9 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "base/temp_dir.h"
 #include "store/database.h"
+#include "store/database_testing.h"
 #include "traffic/counters.h"
 #include "traffic/query.h"
 
@@ -30,16 +35,26 @@ Observation Obs(int64_t at_ms, std::string_view code, std::string_view consumer,
   return o;
 }
 
-class TrafficStoreTest : public ::testing::Test {
+// On both backends: a file of its own (SQLite) or a database of its own (PostgreSQL).
+class TrafficStoreTest : public ::testing::TestWithParam<store::Backend> {
  protected:
-  void SetUp() override { Reopen(); }
+  void SetUp() override {
+    location_ = store::testing::NewDatabase(GetParam(), dir_, "bus.db");
+    Reopen();
+  }
+
+  bool pg() const { return GetParam() == store::Backend::kPostgres; }
+
+  // A new connection to the test's database, migrated.
+  std::unique_ptr<store::Database> Connect() {
+    std::unique_ptr<store::Database> db = store::testing::Connect(GetParam(), location_);
+    EXPECT_TRUE(MigrateTrafficStore(*db).ok());
+    return db;
+  }
 
   void Reopen() {
     db_.reset();
-    auto db = store::Database::Open(dir_.path() + "/bus.db");
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(*db);
-    ASSERT_TRUE(MigrateTrafficStore(*db_).ok());
+    db_ = Connect();
   }
 
   // Requests per minute from kT0 for `minutes` minutes, every code and system.
@@ -58,11 +73,15 @@ class TrafficStoreTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string location_;
   SimulatedClock clock_{kT0};
   std::unique_ptr<store::Database> db_;
 };
 
-TEST_F(TrafficStoreTest, FlushTwiceDoesNotCountTwice) {
+INSTANTIATE_TEST_SUITE_P(Backends, TrafficStoreTest, store::testing::BothBackends(),
+                         store::testing::BackendName);
+
+TEST_P(TrafficStoreTest, FlushTwiceDoesNotCountTwice) {
   TrafficCounters counters(clock_);
   counters.Record(Obs(kT0, "API1", "C1", "P1"));
   counters.Record(Obs(kT0 + kMin, "API1", "C1", "P1"));
@@ -75,7 +94,7 @@ TEST_F(TrafficStoreTest, FlushTwiceDoesNotCountTwice) {
   EXPECT_EQ(PerMinute(3), (std::vector<uint64_t>{1, 2, 0}));
 }
 
-TEST_F(TrafficStoreTest, RestartKeepsHistory) {
+TEST_P(TrafficStoreTest, RestartKeepsHistory) {
   {
     TrafficCounters counters(clock_);
     counters.Record(Obs(kT0, "API1", "C1", "P1", Outcome::kSuccess, 1000));
@@ -102,24 +121,78 @@ TEST_F(TrafficStoreTest, RestartKeepsHistory) {
   EXPECT_EQ(fig.response_bytes, 900u);
 }
 
-TEST_F(TrafficStoreTest, AFailedFlushCommitsNothingAndKeepsTheCountsForTheNext) {
+TEST_P(TrafficStoreTest, AFailedFlushCommitsNothingAndKeepsTheCountsForTheNext) {
   TrafficCounters counters(clock_);
   counters.Record(Obs(kT0, "API1", "C1", "P1"));
   counters.Record(Obs(kT0, "BAD", "C1", "P1"));
   // The second row's write fails after the first was written in the same transaction.
-  ASSERT_TRUE(db_->Exec("CREATE TRIGGER refuse BEFORE INSERT ON traffic_minutes "
-                        "WHEN NEW.code = 'BAD' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+  ASSERT_TRUE(db_->Exec(pg() ? "ALTER TABLE traffic_minutes ADD CONSTRAINT refuse"
+                               " CHECK (code <> 'BAD')"
+                             : "CREATE TRIGGER refuse BEFORE INSERT ON traffic_minutes "
+                               "WHEN NEW.code = 'BAD' BEGIN SELECT RAISE(ABORT, 'refused'); END")
                   .ok());
   EXPECT_FALSE(counters.Flush(*db_).ok());
   EXPECT_EQ(PerMinute(1), (std::vector<uint64_t>{0}));
-  ASSERT_TRUE(db_->Exec("DROP TRIGGER refuse").ok());
+  ASSERT_TRUE(
+      db_->Exec(pg() ? "ALTER TABLE traffic_minutes DROP CONSTRAINT refuse" : "DROP TRIGGER refuse")
+          .ok());
   counters.Record(Obs(kT0, "API1", "C1", "P1"));
   ASSERT_TRUE(counters.Flush(*db_).ok());
   EXPECT_EQ(PerMinute(1, "API1"), (std::vector<uint64_t>{2}));
   EXPECT_EQ(PerMinute(1, "BAD"), (std::vector<uint64_t>{1}));
 }
 
-TEST_F(TrafficStoreTest, RowsOlderThanTheRetentionAreDeleted) {
+// Cluster mode: nodes flush the same minute and key through connections of their own; each
+// adds its own row on PostgreSQL (the node is part of the key), and the queries sum them.
+TEST_P(TrafficStoreTest, TwoNodesFlushingTheSameKeysAddUp) {
+  std::unique_ptr<store::Database> other = Connect();
+  TrafficCounters node_a(clock_, {.node = "node-a"});
+  TrafficCounters node_b(clock_, {.node = "node-b"});
+  for (int round = 0; round < 3; ++round) {
+    node_a.Record(Obs(kT0 + round, "API1", "C1", "P1", Outcome::kSuccess, 1000));
+    node_b.Record(Obs(kT0 + round, "API1", "C1", "P1", Outcome::kProviderFailure, 100'000));
+    node_b.Record(Obs(kT0 + kMin, "API1", "C1", "P1"));
+    ASSERT_TRUE(node_a.Flush(*db_).ok());
+    ASSERT_TRUE(node_b.Flush(*other).ok());
+  }
+  EXPECT_EQ(PerMinute(3), (std::vector<uint64_t>{6, 3, 0}));
+  EXPECT_EQ(PerMinute(1, "API1"), (std::vector<uint64_t>{6}));
+  SeriesFilter f;
+  f.from_ms = kT0;
+  f.to_ms = kT0 + kMin;
+  auto points = Series(*db_, f);
+  ASSERT_TRUE(points.ok()) << points.status().ToString();
+  const Figures& fig = (*points)[0].figures;
+  EXPECT_EQ(fig.by_outcome[static_cast<int>(Outcome::kSuccess)], 3u);
+  EXPECT_EQ(fig.by_outcome[static_cast<int>(Outcome::kProviderFailure)], 3u);
+  EXPECT_NEAR(fig.p99_us, 100'000, 100'000 * 0.0625);  // histograms merged over nodes
+  auto totals = Totals(*db_, f, GroupBy::kSystem);
+  ASSERT_TRUE(totals.ok());
+  ASSERT_EQ(totals->size(), 2u);
+  EXPECT_EQ((*totals)[0].figures.requests, 6u);
+  if (pg()) {
+    // One row per node and key: neither node ever wrote the other's row.
+    auto rows = db_->Prepare(
+        "SELECT node, success + provider_failure FROM traffic_minutes WHERE minute = ? "
+        "ORDER BY node");
+    ASSERT_TRUE(rows.ok());
+    ASSERT_TRUE(rows->Bind(1, kT0 / kMin).ok());
+    std::vector<std::pair<std::string, int64_t>> per_node;
+    while (*rows->Step()) per_node.emplace_back(rows->ColumnText(0), rows->ColumnInt64(1));
+    EXPECT_EQ(per_node,
+              (std::vector<std::pair<std::string, int64_t>>{{"node-a", 3}, {"node-b", 3}}));
+  }
+}
+
+TEST_P(TrafficStoreTest, ANodeIdTooLongIsRefusedAndTheCountsAreKept) {
+  TrafficCounters counters(clock_, {.node = std::string(kMaxNodeLength + 1, 'n')});
+  counters.Record(Obs(kT0, "API1", "C1", "P1"));
+  EXPECT_EQ(counters.Flush(*db_).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(PerMinute(1), (std::vector<uint64_t>{0}));
+  EXPECT_EQ(counters.Take().size(), 1u);
+}
+
+TEST_P(TrafficStoreTest, RowsOlderThanTheRetentionAreDeleted) {
   TrafficOptions options;
   options.retention_days = 8;
   TrafficCounters counters(clock_, options);
@@ -165,7 +238,10 @@ class TrafficQueryTest : public TrafficStoreTest {
   }
 };
 
-TEST_F(TrafficQueryTest, SeriesPerMinuteAndPerStep) {
+INSTANTIATE_TEST_SUITE_P(Backends, TrafficQueryTest, store::testing::BothBackends(),
+                         store::testing::BackendName);
+
+TEST_P(TrafficQueryTest, SeriesPerMinuteAndPerStep) {
   EXPECT_EQ(PerMinute(8), (std::vector<uint64_t>{3, 3, 0, 0, 0, 0, 0, 1}));
   EXPECT_EQ(PerMinute(2, "BRTH"), (std::vector<uint64_t>{3, 1}));
   SeriesFilter f = Range(10);
@@ -183,7 +259,7 @@ TEST_F(TrafficQueryTest, SeriesPerMinuteAndPerStep) {
   EXPECT_EQ((*points)[1].figures.p50_us, 12);  // exact below 16 µs
 }
 
-TEST_F(TrafficQueryTest, AnInstitutionSeesOnlyExchangesItsSystemsTookPartIn) {
+TEST_P(TrafficQueryTest, AnInstitutionSeesOnlyExchangesItsSystemsTookPartIn) {
   SeriesFilter f = Range(8);
   f.step_minutes = 8;
   f.systems = {"TRA"};
@@ -203,7 +279,7 @@ TEST_F(TrafficQueryTest, AnInstitutionSeesOnlyExchangesItsSystemsTookPartIn) {
   EXPECT_EQ((*systems)[0].figures.requests, 3u);
 }
 
-TEST_F(TrafficQueryTest, TotalsPerCodeAndPerSystem) {
+TEST_P(TrafficQueryTest, TotalsPerCodeAndPerSystem) {
   auto codes = Totals(*db_, Range(60), GroupBy::kCode);
   ASSERT_TRUE(codes.ok());
   ASSERT_EQ(codes->size(), 2u);
@@ -222,7 +298,7 @@ TEST_F(TrafficQueryTest, TotalsPerCodeAndPerSystem) {
   EXPECT_EQ((*systems)[1].figures.requests, 4u);
 }
 
-TEST_F(TrafficQueryTest, BadFiltersAreRefused) {
+TEST_P(TrafficQueryTest, BadFiltersAreRefused) {
   SeriesFilter f = Range(10);
   f.to_ms = f.from_ms;
   EXPECT_EQ(Series(*db_, f).status().code(), StatusCode::kInvalidArgument);
