@@ -7,6 +7,7 @@
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
 #include "registry/queries.h"
+#include "registry/schema_postgres.h"
 #include "registry/validation.h"
 
 namespace govesb::registry {
@@ -209,6 +210,8 @@ CREATE INDEX membership_applications_by_state ON membership_applications(state, 
 
 constexpr std::array<std::string_view, 6> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
                                                          kSchemaV4, kSchemaV5, kSchemaV6};
+// A version means the same schema on both backends (schema_postgres.h): append to both lists.
+static_assert(kMigrations.size() == internal::kPostgresMigrations.size());
 
 using internal::MustFindApi;
 using internal::MustFindSystem;
@@ -242,6 +245,9 @@ Registry::Registry(store::Database& db, RegistryOptions options)
                        : SecretHasher([](std::string_view s) { return crypto::HashSecret(s); })) {}
 
 Status Registry::Migrate(store::Database& db) {
+  if (db.backend() == store::Backend::kPostgres) {
+    return store::Migrate(db, "registry", internal::kPostgresMigrations);
+  }
   return store::Migrate(db, "registry", kMigrations);
 }
 

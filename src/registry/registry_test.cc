@@ -16,6 +16,7 @@ namespace {
 
 using testing::DumpTables;
 using testing::NewPublicKey;
+using testing::RegistryOnBoth;
 using testing::RegistryTest;
 
 // Takes a database back to before migration 5 (as released with migration 4).
@@ -84,7 +85,10 @@ bool IsAlnum32(const std::string& s) {
          });
 }
 
-TEST_F(RegistryTest, MigrateIsIdempotent) {
+INSTANTIATE_TEST_SUITE_P(Backends, RegistryOnBoth, store::testing::BothBackends(),
+                         store::testing::BackendName);
+
+TEST_P(RegistryOnBoth, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 6);
@@ -92,7 +96,7 @@ TEST_F(RegistryTest, MigrateIsIdempotent) {
 
 // ---- institutions ----
 
-TEST_F(RegistryTest, AddAndListInstitutions) {
+TEST_P(RegistryOnBoth, AddAndListInstitutions) {
   auto added = registry_.AddInstitution("EGA", "  e-Government Authority ");
   ASSERT_TRUE(added.ok()) << added.status().ToString();
   EXPECT_EQ(added->code, "EGA");
@@ -109,7 +113,7 @@ TEST_F(RegistryTest, AddAndListInstitutions) {
   EXPECT_EQ((*list)[2].code, "ega");
 }
 
-TEST_F(RegistryTest, InstitutionBadInputChangesNothing) {
+TEST_P(RegistryOnBoth, InstitutionBadInputChangesNothing) {
   ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
   EXPECT_REJECTED(registry_.AddInstitution("EGA", "again"), StatusCode::kAlreadyExists, "'EGA'");
   EXPECT_REJECTED(registry_.AddInstitution("E", "x"), StatusCode::kInvalidArgument, "'E'");
@@ -126,7 +130,7 @@ TEST_F(RegistryTest, InstitutionBadInputChangesNothing) {
 
 // ---- systems ----
 
-TEST_F(RegistryTest, AddSystemIssuesCredentials) {
+TEST_P(RegistryOnBoth, AddSystemIssuesCredentials) {
   ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
   const std::string key = NewPublicKey();
   auto added = registry_.AddSystem("EGA", "Payments", key, "https://pay.example.go.tz/esb");
@@ -160,7 +164,7 @@ TEST_F(RegistryTest, AddSystemIssuesCredentials) {
   EXPECT_EQ(list->size(), 2u);
 }
 
-TEST_F(RegistryTest, AddSystemAcceptsEveryCurveAndPem) {
+TEST_P(RegistryOnBoth, AddSystemAcceptsEveryCurveAndPem) {
   ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
   for (crypto::Curve curve :
        {crypto::Curve::kSecp256k1, crypto::Curve::kP256, crypto::Curve::kP521}) {
@@ -176,7 +180,7 @@ TEST_F(RegistryTest, AddSystemAcceptsEveryCurveAndPem) {
   }
 }
 
-TEST_F(RegistryTest, AddSystemBadInputChangesNothing) {
+TEST_P(RegistryOnBoth, AddSystemBadInputChangesNothing) {
   ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
   const std::string key = NewPublicKey();
   const std::string url = "https://s.example/esb";
@@ -203,7 +207,7 @@ TEST_F(RegistryTest, AddSystemBadInputChangesNothing) {
   }
 }
 
-TEST_F(RegistryTest, UnknownSystemIsNotFound) {
+TEST_P(RegistryOnBoth, UnknownSystemIsNotFound) {
   EXPECT_REJECTED(registry_.GetSystem("f00"), StatusCode::kNotFound, "system 'f00' not found");
   EXPECT_REJECTED(registry_.DisableSystem("f00"), StatusCode::kNotFound, "'f00'");
   EXPECT_REJECTED(registry_.EnableSystem("f00"), StatusCode::kNotFound, "'f00'");
@@ -212,7 +216,7 @@ TEST_F(RegistryTest, UnknownSystemIsNotFound) {
                   StatusCode::kNotFound, "'f00'");
 }
 
-TEST_F(RegistryTest, DisableAndEnableBumpCredentialVersion) {
+TEST_P(RegistryOnBoth, DisableAndEnableBumpCredentialVersion) {
   AddFixtures();
   clock_.Advance(std::chrono::seconds(5));
   auto disabled = registry_.DisableSystem(consumer_.client_id);
@@ -235,7 +239,7 @@ TEST_F(RegistryTest, DisableAndEnableBumpCredentialVersion) {
   EXPECT_EQ(registry_.GetSystem(provider_.client_id)->credential_version, 1);
 }
 
-TEST_F(RegistryTest, RotateSecretReplacesTheSecretAndBumpsVersion) {
+TEST_P(RegistryOnBoth, RotateSecretReplacesTheSecretAndBumpsVersion) {
   ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
   auto added = registry_.AddSystem("EGA", "S", NewPublicKey(), "https://s.example");
   ASSERT_TRUE(added.ok());
@@ -255,7 +259,7 @@ TEST_F(RegistryTest, RotateSecretReplacesTheSecretAndBumpsVersion) {
   EXPECT_EQ(registry_.GetSystem(client_id)->credential_version, 3);
 }
 
-TEST_F(RegistryTest, UpdateSystem) {
+TEST_P(RegistryOnBoth, UpdateSystem) {
   AddFixtures();
   const std::string p521 = NewPublicKey(crypto::Curve::kP521);
   auto updated = registry_.UpdateSystem(
@@ -290,7 +294,7 @@ TEST_F(RegistryTest, UpdateSystem) {
 
 // ---- APIs ----
 
-TEST_F(RegistryTest, AddApi) {
+TEST_P(RegistryOnBoth, AddApi) {
   AddFixtures();
   EXPECT_EQ(api_.code, "GETUSR");
   EXPECT_EQ(api_.provider_system_id, provider_.id);
@@ -313,7 +317,7 @@ TEST_F(RegistryTest, AddApi) {
   EXPECT_EQ((*list)[1].code, "getusr");
 }
 
-TEST_F(RegistryTest, AddApiBadInputChangesNothing) {
+TEST_P(RegistryOnBoth, AddApiBadInputChangesNothing) {
   AddFixtures();
   const std::string& p = provider_.client_id;
   EXPECT_REJECTED(registry_.AddApi(p, "GETUSR"), StatusCode::kAlreadyExists,
@@ -331,7 +335,7 @@ TEST_F(RegistryTest, AddApiBadInputChangesNothing) {
                   StatusCode::kInvalidArgument, "invalid endpoint");
 }
 
-TEST_F(RegistryTest, AddApiThatStoresBodies) {
+TEST_P(RegistryOnBoth, AddApiThatStoresBodies) {
   AddFixtures();
   ApiSettings settings;
   settings.store_bodies = true;
@@ -345,7 +349,7 @@ TEST_F(RegistryTest, AddApiThatStoresBodies) {
   EXPECT_TRUE((*list)[1].store_bodies);   // BIRTHS
 }
 
-TEST_F(RegistryTest, SetApiStoreBodiesOnAndOff) {
+TEST_P(RegistryOnBoth, SetApiStoreBodiesOnAndOff) {
   AddFixtures();
   ApiSettings settings;
   settings.timeout_ms = 1234;
@@ -392,7 +396,7 @@ TEST_F(RegistryTest, SetApiStoreBodiesOnAndOff) {
   EXPECT_TRUE((*list)[1].store_bodies);
 }
 
-TEST_F(RegistryTest, SetApiStoreBodiesOfAnUnknownApiIsNotFound) {
+TEST_P(RegistryOnBoth, SetApiStoreBodiesOfAnUnknownApiIsNotFound) {
   AddFixtures();
   EXPECT_REJECTED(registry_.SetApiStoreBodies("NOAPI", true), StatusCode::kNotFound,
                   "API 'NOAPI' not found");
@@ -402,7 +406,7 @@ TEST_F(RegistryTest, SetApiStoreBodiesOfAnUnknownApiIsNotFound) {
 
 // ---- grants ----
 
-TEST_F(RegistryTest, GrantLifecycle) {
+TEST_P(RegistryOnBoth, GrantLifecycle) {
   AddFixtures();
   auto granted = registry_.AddGrant(consumer_.client_id, "GETUSR");
   ASSERT_TRUE(granted.ok()) << granted.status().ToString();
@@ -435,13 +439,13 @@ TEST_F(RegistryTest, GrantLifecycle) {
   EXPECT_EQ((*list)[0].state, kGrantApproved);
 }
 
-TEST_F(RegistryTest, DisabledSystemsCanBeGranted) {
+TEST_P(RegistryOnBoth, DisabledSystemsCanBeGranted) {
   AddFixtures();
   ASSERT_TRUE(registry_.DisableSystem(consumer_.client_id).ok());
   EXPECT_TRUE(registry_.AddGrant(consumer_.client_id, "GETUSR").ok());
 }
 
-TEST_F(RegistryTest, GrantBadInputChangesNothing) {
+TEST_P(RegistryOnBoth, GrantBadInputChangesNothing) {
   AddFixtures();
   EXPECT_REJECTED(registry_.AddGrant("nobody", "GETUSR"), StatusCode::kNotFound,
                   "consumer system 'nobody' not found");
@@ -456,7 +460,7 @@ TEST_F(RegistryTest, GrantBadInputChangesNothing) {
 
 // ---- push topics ----
 
-TEST_F(RegistryTest, AddAndListTopics) {
+TEST_P(RegistryOnBoth, AddAndListTopics) {
   AddFixtures();
   clock_.Advance(std::chrono::seconds(3));
   auto topic = registry_.AddTopic(provider_.client_id, "NEWUSR");
@@ -481,7 +485,7 @@ TEST_F(RegistryTest, AddAndListTopics) {
   EXPECT_EQ((*list)[2].publisher_client_id, consumer_.client_id);
 }
 
-TEST_F(RegistryTest, AddTopicBadInputChangesNothing) {
+TEST_P(RegistryOnBoth, AddTopicBadInputChangesNothing) {
   AddFixtures();
   ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
   EXPECT_REJECTED(registry_.AddTopic(consumer_.client_id, "NEWUSR"), StatusCode::kAlreadyExists,
@@ -496,7 +500,7 @@ TEST_F(RegistryTest, AddTopicBadInputChangesNothing) {
 
 // ---- subscriptions ----
 
-TEST_F(RegistryTest, SubscriptionLifecycle) {
+TEST_P(RegistryOnBoth, SubscriptionLifecycle) {
   AddFixtures();
   auto topic = registry_.AddTopic(provider_.client_id, "NEWUSR");
   ASSERT_TRUE(topic.ok());
@@ -553,7 +557,7 @@ TEST_F(RegistryTest, SubscriptionLifecycle) {
   EXPECT_EQ((*list)[1].subscriber_client_id, provider_.client_id);
 }
 
-TEST_F(RegistryTest, SubscriptionEndpointFollowsTheSubscriber) {
+TEST_P(RegistryOnBoth, SubscriptionEndpointFollowsTheSubscriber) {
   AddFixtures();
   ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
   ASSERT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
@@ -566,7 +570,7 @@ TEST_F(RegistryTest, SubscriptionEndpointFollowsTheSubscriber) {
   EXPECT_EQ((*list)[0].endpoint_override, "");
 }
 
-TEST_F(RegistryTest, SubscriptionBadInputChangesNothing) {
+TEST_P(RegistryOnBoth, SubscriptionBadInputChangesNothing) {
   AddFixtures();
   ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
   EXPECT_REJECTED(registry_.AddSubscription("nobody", "NEWUSR"), StatusCode::kNotFound,
@@ -693,7 +697,7 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
           .ok());
 }
 
-TEST_F(RegistryTest, CallbackEndpointNeedsAnAsyncApi) {
+TEST_P(RegistryOnBoth, CallbackEndpointNeedsAnAsyncApi) {
   AddFixtures();
   ApiSettings settings;
   settings.callback_endpoint = "https://moh.example/answers";
@@ -705,11 +709,10 @@ TEST_F(RegistryTest, CallbackEndpointNeedsAnAsyncApi) {
   EXPECT_EQ(registry_.ListApis()->size(), 1u);
 }
 
-TEST_F(RegistryTest, RegistryChangesAreVisibleToOtherConnections) {
+TEST_P(RegistryOnBoth, RegistryChangesAreVisibleToOtherConnections) {
   AddFixtures();
-  auto other = store::Database::Open(dir_.path() + "/govesb.db");
-  ASSERT_TRUE(other.ok());
-  Registry reader(**other, testing::TestOptions(clock_));
+  std::unique_ptr<store::Database> other = Connect();
+  Registry reader(*other, testing::TestOptions(clock_));
   auto systems = reader.ListSystems();
   ASSERT_TRUE(systems.ok());
   EXPECT_EQ(systems->size(), 2u);

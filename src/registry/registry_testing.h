@@ -15,6 +15,7 @@
 #include "crypto/primitives.h"
 #include "registry/registry.h"
 #include "store/database.h"
+#include "store/database_testing.h"
 
 namespace govesb::registry::testing {
 
@@ -25,6 +26,14 @@ inline std::unique_ptr<store::Database> OpenMigrated(const std::string& path) {
   GOVESB_CHECK(db.ok());
   GOVESB_CHECK(Registry::Migrate(**db).ok());
   return std::move(db).value();
+}
+
+// A connection to the database at `location` (store::testing::NewDatabase), migrated.
+inline std::unique_ptr<store::Database> OpenMigrated(store::Backend backend,
+                                                     const std::string& location) {
+  std::unique_ptr<store::Database> db = store::testing::Connect(backend, location);
+  GOVESB_CHECK(Registry::Migrate(*db).ok());
+  return db;
 }
 
 inline RegistryOptions TestOptions(const Clock& clock) {
@@ -45,7 +54,7 @@ inline std::string DumpTables(store::Database& db) {
   std::string out;
   for (const char* table : {"institutions", "systems", "apis", "grants", "topics", "subscriptions",
                             "signature_usage", "schema_versions", "membership_applications"}) {
-    auto stmt = db.Prepare(std::string("SELECT * FROM ") + table + " ORDER BY rowid");
+    auto stmt = db.Prepare(std::string("SELECT * FROM ") + table + " ORDER BY 1");
     GOVESB_CHECK(stmt.ok());
     out += table;
     out += ":\n";
@@ -76,11 +85,20 @@ inline std::string DumpTables(store::Database& db) {
     EXPECT_EQ(DumpTables(*db_), before) << #op << " changed the database";    \
   } while (0)
 
-// A migrated database in a temp dir, a simulated clock and a Registry with cheap hashing.
-class RegistryTest : public ::testing::Test {
+// A migrated database (a file in a temp dir, or a PostgreSQL database of its own), a simulated
+// clock and a Registry with cheap hashing.
+class RegistryFixture {
  protected:
-  RegistryTest()
-      : db_(OpenMigrated(dir_.path() + "/govesb.db")), registry_(*db_, TestOptions(clock_)) {}
+  explicit RegistryFixture(store::Backend backend)
+      : backend_(backend),
+        location_(store::testing::NewDatabase(backend, dir_)),
+        db_(OpenMigrated(backend_, location_)),
+        registry_(*db_, TestOptions(clock_)) {}
+
+  // Another connection to the same database.
+  std::unique_ptr<store::Database> Connect() const {
+    return store::testing::Connect(backend_, location_);
+  }
 
   // Adds institution EGA, a provider and a consumer system, API "GETUSR" of the provider.
   void AddFixtures() {
@@ -100,11 +118,27 @@ class RegistryTest : public ::testing::Test {
 
   TempDir dir_;
   SimulatedClock clock_;
+  store::Backend backend_;
+  std::string location_;  // the SQLite file or the PostgreSQL conninfo
   std::unique_ptr<store::Database> db_;
   Registry registry_;
   System provider_;
   System consumer_;
   Api api_;
+};
+
+// On SQLite (the tests of SQLite-only behaviour: downgrade scripts, rowids, files).
+class RegistryTest : public ::testing::Test, public RegistryFixture {
+ protected:
+  RegistryTest() : RegistryFixture(store::Backend::kSqlite) {}
+};
+
+// On both backends: TEST_P(RegistryOnBoth, ...), instantiated once per test file with
+// INSTANTIATE_TEST_SUITE_P(Backends, RegistryOnBoth, store::testing::BothBackends(),
+//                          store::testing::BackendName).
+class RegistryOnBoth : public ::testing::TestWithParam<store::Backend>, public RegistryFixture {
+ protected:
+  RegistryOnBoth() : RegistryFixture(GetParam()) {}
 };
 
 }  // namespace govesb::registry::testing

@@ -2,19 +2,9 @@
 
 #include <utility>
 
-#include "registry/queries.h"
 #include "registry/snapshot.h"
 
 namespace govesb::registry {
-namespace {
-
-RegistryOptions UsageOptions(const Clock* clock) {
-  RegistryOptions options;
-  options.clock = clock;
-  return options;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<SqliteRegistryStore>> SqliteRegistryStore::Open(const std::string& path,
                                                                        const Clock* clock) {
@@ -26,31 +16,12 @@ Result<std::unique_ptr<SqliteRegistryStore>> SqliteRegistryStore::Open(const std
 }
 
 SqliteRegistryStore::SqliteRegistryStore(store::Database& db, const Clock* clock)
-    : db_(db), registry_(db_, UsageOptions(clock)) {}
+    : DatabaseRegistryStore(nullptr, &db, clock) {}
 
 SqliteRegistryStore::SqliteRegistryStore(std::unique_ptr<store::Database> owned, const Clock* clock)
-    : owned_(std::move(owned)), db_(*owned_), registry_(db_, UsageOptions(clock)) {}
+    : DatabaseRegistryStore(std::move(owned), nullptr, clock) {}
 
-Result<RegistryRows> SqliteRegistryStore::ReadSnapshotRows() {
-  RegistryRows rows;
-  // One read transaction: all tables as of the same commit.
-  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn,
-                          store::Transaction::Begin(db_, store::TransactionMode::kDeferred));
-  GOVESB_ASSIGN_OR_RETURN(rows.institutions, internal::SelectInstitutions(db_));
-  GOVESB_ASSIGN_OR_RETURN(rows.systems, internal::SelectSystems(db_));
-  GOVESB_ASSIGN_OR_RETURN(rows.apis, internal::SelectApis(db_, internal::ApiDetail::kRequestPath));
-  GOVESB_ASSIGN_OR_RETURN(rows.grants, internal::SelectGrants(db_));
-  GOVESB_ASSIGN_OR_RETURN(rows.topics, internal::SelectTopics(db_));
-  GOVESB_ASSIGN_OR_RETURN(rows.subscriptions, internal::SelectSubscriptions(db_));
-  GOVESB_RETURN_IF_ERROR(txn.Commit());
-  return rows;
-}
-
-Result<int64_t> SqliteRegistryStore::ChangeVersion() { return db_.DataVersion(); }
-
-Status SqliteRegistryStore::RecordSignatureUsage(const std::vector<SignatureUsage>& increments) {
-  return registry_.RecordSignatureUsage(increments);
-}
+Result<int64_t> SqliteRegistryStore::ChangeVersion() { return db().DataVersion(); }
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::Load(store::Database& db,
                                                        const Snapshot* previous) {

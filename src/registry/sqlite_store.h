@@ -6,7 +6,7 @@
 
 #include "base/clock.h"
 #include "base/result.h"
-#include "registry/registry.h"
+#include "registry/database_store.h"
 #include "registry/store.h"
 #include "store/database.h"
 
@@ -24,7 +24,7 @@ namespace govesb::registry {
 //   clock given).
 //
 // Like its Database: one thread at a time.
-class SqliteRegistryStore final : public RegistryStore {
+class SqliteRegistryStore final : public internal::DatabaseRegistryStore {
  public:
   // Opens a connection of its own to the database file at `path`, which must exist (it is not
   // created). Whether it is migrated shows at the first read. `clock` (not owned; the system
@@ -34,16 +34,10 @@ class SqliteRegistryStore final : public RegistryStore {
   // Over a connection the caller owns and keeps open for as long as the store lives.
   explicit SqliteRegistryStore(store::Database& db, const Clock* clock = nullptr);
 
-  Result<RegistryRows> ReadSnapshotRows() override;
   Result<int64_t> ChangeVersion() override;
-  Status RecordSignatureUsage(const std::vector<SignatureUsage>& increments) override;
 
  private:
   SqliteRegistryStore(std::unique_ptr<store::Database> owned, const Clock* clock);
-
-  std::unique_ptr<store::Database> owned_;  // null when the caller owns the connection
-  store::Database& db_;
-  Registry registry_;  // for RecordSignatureUsage; works on db_
 };
 
 }  // namespace govesb::registry

@@ -2,7 +2,8 @@
 // adapter in Adapters(). Adding an adapter is one line there plus its harness.
 //
 // The write side (Registry) is not a port yet: each harness seeds its registry through a
-// Registry of its own, on a connection other than any store's.
+// Registry of its own on the adapter's database (store::Database runs on both backends), on a
+// connection other than any store's.
 
 #include <gtest/gtest.h>
 
@@ -17,12 +18,14 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "registry/pg_store.h"
 #include "registry/registry.h"
 #include "registry/registry_testing.h"
 #include "registry/snapshot.h"
 #include "registry/snapshot_watcher.h"
 #include "registry/sqlite_store.h"
 #include "registry/store.h"
+#include "store/database_testing.h"
 
 namespace govesb::registry {
 namespace {
@@ -50,30 +53,51 @@ struct RegistryStoreAdapter {
 // For gtest's messages ("where GetParam() = Sqlite").
 void PrintTo(const RegistryStoreAdapter& adapter, std::ostream* out) { *out << adapter.name; }
 
-class SqliteHarness final : public RegistryStoreHarness {
+// A registry in a database of the adapter's backend: seeded through a Registry on a connection
+// of its own (the write side runs on store::Database on both backends), read through stores
+// opened as the bus opens them.
+class DatabaseHarness final : public RegistryStoreHarness {
  public:
-  explicit SqliteHarness(const Clock& clock)
+  using OpenFn = std::function<Result<std::unique_ptr<RegistryStore>>(const std::string& location,
+                                                                      const Clock* clock)>;
+  DatabaseHarness(const Clock& clock, store::Backend backend, OpenFn open)
       : clock_(clock),
-        db_(testing::OpenMigrated(dir_.path() + "/govesb.db")),
+        open_(std::move(open)),
+        location_(store::testing::NewDatabase(backend, dir_)),
+        db_(testing::OpenMigrated(backend, location_)),
         registry_(*db_, testing::TestOptions(clock)) {}
 
-  Result<std::unique_ptr<RegistryStore>> OpenStore() override {
-    GOVESB_ASSIGN_OR_RETURN(auto store,
-                            SqliteRegistryStore::Open(dir_.path() + "/govesb.db", &clock_));
-    return std::unique_ptr<RegistryStore>(std::move(store));
-  }
+  Result<std::unique_ptr<RegistryStore>> OpenStore() override { return open_(location_, &clock_); }
   Registry& registry() override { return registry_; }
 
  private:
   const Clock& clock_;
+  OpenFn open_;
   TempDir dir_;
+  std::string location_;  // the SQLite file or the PostgreSQL conninfo
   std::unique_ptr<store::Database> db_;
   Registry registry_;
 };
 
+// An adapter's Open as a harness's OpenFn.
+template <typename Store>
+Result<std::unique_ptr<RegistryStore>> OpenAs(const std::string& location, const Clock* clock) {
+  GOVESB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(location, clock));
+  return std::unique_ptr<RegistryStore>(std::move(store));
+}
+
 std::vector<RegistryStoreAdapter> Adapters() {
   return {
-      {"Sqlite", [](const Clock& clock) { return std::make_unique<SqliteHarness>(clock); }},
+      {"Sqlite",
+       [](const Clock& clock) {
+         return std::make_unique<DatabaseHarness>(clock, store::Backend::kSqlite,
+                                                  OpenAs<SqliteRegistryStore>);
+       }},
+      {"Postgres",
+       [](const Clock& clock) {
+         return std::make_unique<DatabaseHarness>(clock, store::Backend::kPostgres,
+                                                  OpenAs<PgRegistryStore>);
+       }},
   };
 }
 
