@@ -14,7 +14,10 @@
 
 #include "base/encoding.h"
 #include "crypto/aead.h"
+#include "evidence/chain.h"
 #include "evidence/codec.h"
+#include "evidence/in_job.h"
+#include "evidence/pg_chain.h"
 #include "evidence/records.h"
 #include "evidence/segments.h"
 #include "wire/json.h"
@@ -154,26 +157,6 @@ std::string_view Bytes(const Hash& h) {
 
 namespace {
 
-using internal::Member;
-
-// The signed text of a checkpoint.
-std::string CheckpointBody(int64_t id, int64_t first_seq, int64_t last_seq, int64_t at_ms,
-                           const Hash& root, const Hash& chain, std::string_view previous_hash) {
-  std::string out = "{\"checkpoint\":" + std::to_string(id);
-  Member(out, "firstSeq", first_seq);
-  Member(out, "lastSeq", last_seq);
-  Member(out, "at", at_ms);
-  Member(out, "root", HashHex(root));
-  Member(out, "chain", HashHex(chain));
-  Member(out, "previous", previous_hash);
-  out += '}';
-  return out;
-}
-
-}  // namespace
-
-namespace {
-
 // Carries the rows of the database's layouts over into a segment file (byte for byte: their
 // records, hashes and chain values as stored, so that a change made to them before still
 // shows), then empties the table. A crash in between leaves the rows, and the file is written
@@ -225,6 +208,7 @@ Status MoveRowsToSegments(store::Database& db) {
 }  // namespace
 
 Status MigrateEvidenceStore(store::Database& db) {
+  if (db.backend() == store::Backend::kPostgres) return MigratePgEvidenceStore(db);
   GOVESB_RETURN_IF_ERROR(store::Migrate(db, "evidence", kMigrations));
   return MoveRowsToSegments(db);
 }
@@ -235,8 +219,7 @@ namespace {
 // `for_each(add, flush)` calls add(record) for each record and flush() after each exchange's
 // records: one entry per exchange (a change of request id also starts a new entry).
 template <typename ForEach>
-Status AppendRecords(store::WriteContext& ctx, ForEach for_each) {
-  auto* segments = dynamic_cast<SegmentWriter*>(ctx.participant());
+Status AppendRecords(SegmentWriter* segments, ForEach for_each) {
   if (segments == nullptr) return FailedPrecondition("the evidence log is not open");
   int64_t seq = segments->tip().seq;
   Hash chain = segments->tip().chain;
@@ -293,7 +276,14 @@ Status EvidenceLog::AppendInJob(store::WriteContext& ctx, const std::vector<Reco
 
 Status EvidenceLog::AppendInJob(store::WriteContext& ctx, const PreparedRecords& records) {
   if (records.empty()) return Status::Ok();
-  return AppendRecords(ctx, [&](auto&& add, auto&&) -> Status {
+  auto* segments = dynamic_cast<SegmentWriter*>(ctx.participant());
+  if (segments == nullptr) {
+    // Another chain keeps the evidence (PostgreSQL's): through the seam.
+    auto* appender = dynamic_cast<InJobAppender*>(ctx.participant());
+    if (appender == nullptr) return FailedPrecondition("the evidence log is not open");
+    return appender->AppendInJob(ctx, records);
+  }
+  return AppendRecords(segments, [&](auto&& add, auto&&) -> Status {
     for (const PreparedRecord& r : records.records()) GOVESB_RETURN_IF_ERROR(add(r));
     return Status::Ok();
   });
@@ -327,13 +317,15 @@ void EvidenceLog::Append(PreparedRecords prepared, std::function<void(Status)> d
   writer_.Submit(
       [batch, take](store::WriteContext& ctx) -> Status {
         take();
-        return AppendRecords(ctx, [&](auto&& add, auto&& flush) -> Status {
-          for (const PendingAppend& p : batch->appends) {
-            for (const PreparedRecord& r : p.prepared.records()) GOVESB_RETURN_IF_ERROR(add(r));
-            GOVESB_RETURN_IF_ERROR(flush());
-          }
-          return Status::Ok();
-        });
+        return AppendRecords(dynamic_cast<SegmentWriter*>(ctx.participant()),
+                             [&](auto&& add, auto&& flush) -> Status {
+                               for (const PendingAppend& p : batch->appends) {
+                                 for (const PreparedRecord& r : p.prepared.records())
+                                   GOVESB_RETURN_IF_ERROR(add(r));
+                                 GOVESB_RETURN_IF_ERROR(flush());
+                               }
+                               return Status::Ok();
+                             });
       },
       [batch, take](const Status& s) {
         // A job that never ran (the writer was stopping) still owns what is pending.
@@ -735,13 +727,6 @@ Status EvidenceLog::IndexThrough(store::Database& reader, size_t chunk, bool com
 
 Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_key,
                             const std::string& archive_dir) {
-  VerifyReport report;
-  auto fail = [&](std::optional<int64_t> seq, std::string problem) {
-    report.intact = false;
-    report.first_bad_seq = seq;
-    report.problem = std::move(problem);
-    return report;
-  };
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                           store::Transaction::Begin(db, store::TransactionMode::kDeferred));
 
@@ -751,142 +736,51 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
   // Records are checked one by one as they stream past (archives, then the live log); a
   // checkpoint is checked when the stream reaches its last record, with the hashes of its
   // range (the only ones held in memory).
-  Hash chain{};
-  int64_t expected = 1;
-  size_t next_checkpoint = 0;
-  int64_t next_first = 1;
-  std::string previous_hash;
-  std::vector<Hash> range;  // hashes of the records since the last checkpoint
-  std::optional<VerifyReport> failed;
-  auto stop = [&](std::optional<int64_t> seq, std::string problem) -> Result<bool> {
-    failed = fail(seq, std::move(problem));
-    return false;
-  };
-  auto check_checkpoint = [&](const StoredCheckpoint& c) -> std::optional<std::string> {
-    const std::string where = "checkpoint " + std::to_string(c.id);
-    const std::string span =
-        " (records " + std::to_string(c.first) + "-" + std::to_string(c.last) + ")";
-    if (c.id != static_cast<int64_t>(next_checkpoint) + 1) {
-      return "checkpoint " + std::to_string(next_checkpoint + 1) + " is missing";
-    }
-    if (!bus_key.VerifyBase64(c.body, c.signature)) {
-      return where + span + " does not carry a valid signature of the bus key";
-    }
-    if (CanonicalInt(c.body, "checkpoint") != c.id || CanonicalInt(c.body, "firstSeq") != c.first ||
-        CanonicalInt(c.body, "lastSeq") != c.last || c.first != next_first || c.last < c.first) {
-      return where + " does not cover the records it is filed under";
-    }
-    if (CanonicalMember(c.body, "previous") != std::optional<std::string>(previous_hash)) {
-      return where + " does not follow the checkpoint before it";
-    }
-    if (CanonicalMember(c.body, "root") != std::optional<std::string>(HashHex(MerkleRoot(range))) ||
-        CanonicalMember(c.body, "chain") != std::optional<std::string>(HashHex(chain))) {
-      return where + span +
-             " no longer matches them: a record in that range was changed, removed, inserted "
-             "or reordered since it was sealed";
-    }
-    return std::nullopt;
-  };
-  auto visit = [&](const StoredRecord& r) -> Result<bool> {
-    const int64_t seq = r.seq;
-    const std::string at = r.live ? "" : " (in " + std::string(r.source) + ")";
-    if (seq == 0 && !CanonicalInt(r.text, "seq").has_value()) {
-      return stop(expected, "record " + std::to_string(expected) + " is unreadable" + at);
-    }
-    if (seq != expected) {
-      return stop(expected, seq > expected
-                                ? "record " + std::to_string(expected) +
-                                      " is missing (the next record is " + std::to_string(seq) +
-                                      ")" + at
-                                : "record numbering is broken at " + std::to_string(seq) + at);
-    }
-    Hash h = crypto::Sha256(r.text);
-    if (r.live && (!r.stored_hash || *r.stored_hash != h)) {
-      return stop(seq, "record " + std::to_string(seq) +
-                           " was changed: its content does not match its recorded hash");
-    }
-    if (CanonicalInt(r.text, "seq") != seq ||
-        (r.live &&
-         CanonicalMember(r.text, "requestId") != std::optional<std::string>(r.filed_request_id))) {
-      return stop(seq, "record " + std::to_string(seq) +
-                           " is out of place: its content belongs to another position or "
-                           "exchange (records were swapped or moved)" +
-                           at);
-    }
-    chain = ChainLink(chain, h);
-    if (r.chain_after.has_value() && *r.chain_after != chain) {
-      return stop(seq, "the hash chain breaks at record " + std::to_string(seq) + at +
-                           ": a record up to here was changed, removed, inserted or reordered");
-    }
-    range.push_back(h);
-    ++report.records;
-    ++expected;
-    while (next_checkpoint < checkpoints.size() && checkpoints[next_checkpoint].last == seq) {
-      const StoredCheckpoint& c = checkpoints[next_checkpoint];
-      if (auto problem = check_checkpoint(c)) return stop(c.first, *problem);
-      previous_hash = HashHex(crypto::Sha256(c.body));
-      next_first = c.last + 1;
-      ++next_checkpoint;
-      ++report.checkpoints;
-      range.clear();
-    }
-    if (next_checkpoint < checkpoints.size() && checkpoints[next_checkpoint].last < seq) {
-      const StoredCheckpoint& c = checkpoints[next_checkpoint];
-      if (auto problem = check_checkpoint(c)) return stop(c.first, *problem);
-      return stop(c.first,
-                  "checkpoint " + std::to_string(c.id) + " does not end where a record ends");
-    }
-    return true;
-  };
+  ChainChecker checker(bus_key, std::move(checkpoints));
+  auto visit = [&](const StoredRecord& r) -> Result<bool> { return checker.Add(r); };
 
   for (const ArchiveInfo& a : archives) {
     const std::string path = archive_dir + "/" + a.file;
+    const int64_t expected = checker.expected();
     if (a.first_seq != expected) {
-      return fail(expected, "the archive " + a.file + " starts at record " +
-                                std::to_string(a.first_seq) + " but record " +
-                                std::to_string(expected) + " is next");
+      return checker.Fail(expected, "the archive " + a.file + " starts at record " +
+                                        std::to_string(a.first_seq) + " but record " +
+                                        std::to_string(expected) + " is next");
     }
     Hash before{};
     Status read_status = ForEachArchiveRecord(path, &before, [&](const StoredRecord& r) {
-      if (r.seq == a.first_seq && before != chain) {
-        return stop(r.seq, "the archive " + a.file +
-                               " does not continue the chain of the records before it");
+      if (r.seq == a.first_seq && before != checker.chain()) {
+        checker.Fail(r.seq, "the archive " + a.file +
+                                " does not continue the chain of the records before it");
+        return Result<bool>(false);
       }
       return visit(r);
     });
-    if (failed) return *failed;
+    if (checker.failure()) return *checker.failure();
     // An archive that cannot be opened for want of file descriptors (say) says nothing about it.
     if (IsFileFailure(read_status)) return read_status;
     if (!read_status.ok()) {
-      return fail(a.first_seq, "the archive " + a.file + " (records " +
-                                   std::to_string(a.first_seq) + "-" + std::to_string(a.last_seq) +
-                                   ") cannot be read: " + read_status.message());
+      return checker.Fail(a.first_seq, "the archive " + a.file + " (records " +
+                                           std::to_string(a.first_seq) + "-" +
+                                           std::to_string(a.last_seq) +
+                                           ") cannot be read: " + read_status.message());
     }
-    if (expected != a.last_seq + 1 || HashHex(chain) != a.chain_hex) {
-      return fail(a.first_seq, "the archive " + a.file + " does not hold the records " +
-                                   std::to_string(a.first_seq) + "-" + std::to_string(a.last_seq) +
-                                   " it is listed with");
+    if (checker.expected() != a.last_seq + 1 || HashHex(checker.chain()) != a.chain_hex) {
+      return checker.Fail(a.first_seq, "the archive " + a.file + " does not hold the records " +
+                                           std::to_string(a.first_seq) + "-" +
+                                           std::to_string(a.last_seq) + " it is listed with");
     }
   }
-  Status live = ForEachLiveRecord(db, expected, std::numeric_limits<int64_t>::max(), visit);
-  if (failed) return *failed;
+  Status live =
+      ForEachLiveRecord(db, checker.expected(), std::numeric_limits<int64_t>::max(), visit);
+  if (checker.failure()) return *checker.failure();
   if (!live.ok()) {
     // A row whose stored bytes no longer decode: damage, found at the record it should hold.
-    if (live.code() == StatusCode::kInternal) return fail(expected, live.message());
+    if (live.code() == StatusCode::kInternal)
+      return checker.Fail(checker.expected(), live.message());
     return live;
   }
-  if (next_checkpoint < checkpoints.size()) {
-    const StoredCheckpoint& c = checkpoints[next_checkpoint];
-    if (auto problem = check_checkpoint(c); problem && c.last <= report.records) {
-      return fail(c.first, *problem);
-    }
-    return fail(report.records + 1, "checkpoint " + std::to_string(c.id) + " seals records up to " +
-                                        std::to_string(c.last) + " but the log ends at " +
-                                        std::to_string(report.records) + ": records were removed");
-  }
-  report.unsealed = report.records - (next_first - 1);
-  report.intact = true;
-  return report;
+  return checker.Finish();
 }
 
 }  // namespace govesb::evidence

@@ -20,7 +20,8 @@
 
 namespace govesb::evidence {
 
-// Creates or updates the evidence tables (component "evidence" in schema_versions).
+// Creates or updates the evidence tables (component "evidence" in schema_versions): on a
+// PostgreSQL connection, the cluster's schema (pg_chain.h, MigratePgEvidenceStore).
 Status MigrateEvidenceStore(store::Database& db);
 
 // The append-only, hash-chained log of evidence records, with signed Merkle checkpoints:
@@ -54,8 +55,9 @@ class EvidenceLog {
   void Append(PreparedRecords records, std::function<void(Status)> done);
 
   // The same inside another write job (so that, say, a push and its evidence are stored in
-  // one transaction: both or neither). Call on the writer thread, from the job; fails when no
-  // evidence log is open on the writer.
+  // one transaction: both or neither). Call on the writer thread, from the job. The writer's
+  // commit participant takes them: the embedded log's SegmentWriter directly, else one that is
+  // an InJobAppender (in_job.h: PostgreSQL's chain); kFailedPrecondition when there is none.
   static Status AppendInJob(store::WriteContext& ctx, const std::vector<Record>& records);
   static Status AppendInJob(store::WriteContext& ctx, const PreparedRecords& records);
 

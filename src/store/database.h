@@ -150,6 +150,11 @@ class Database {
   // through a Statement; Exec does not count).
   int64_t Changes() const;
 
+  // PostgreSQL: opens the connection again when it was lost (a server restart), as the next
+  // outermost Transaction::Begin does; for code that runs BEGIN itself (the group-commit
+  // writer). Call outside a transaction. Ok at once when connected, and on SQLite.
+  Status ReconnectIfLost();
+
   const std::string& path() const { return path_; }
   Backend backend() const { return pg_ != nullptr ? Backend::kPostgres : Backend::kSqlite; }
 

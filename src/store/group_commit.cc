@@ -27,6 +27,12 @@ Result<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Open(const std::st
   dopts.busy_timeout_ms = options.busy_timeout_ms;
   dopts.create = false;
   GOVESB_ASSIGN_OR_RETURN(auto db, Database::Open(path, dopts));
+  return Start(std::move(db), options);
+}
+
+Result<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Start(std::unique_ptr<Database> db,
+                                                                    GroupCommitOptions options) {
+  if (db == nullptr) return InvalidArgument("the group-commit writer needs a connection");
   if (options.max_batch == 0) options.max_batch = 1;
   return std::unique_ptr<GroupCommitWriter>(new GroupCommitWriter(std::move(db), options));
 }
@@ -104,7 +110,9 @@ void GroupCommitWriter::Run() {
 }
 
 void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
-  static constexpr std::string_view kBegin = "BEGIN IMMEDIATE";
+  static constexpr std::string_view kBeginSqlite = "BEGIN IMMEDIATE";
+  // READ COMMITTED: the writers of several nodes write side by side (each its own rows).
+  static constexpr std::string_view kBeginPostgres = "BEGIN";
   static constexpr std::string_view kCommit = "COMMIT";
   static constexpr std::string_view kRollback = "ROLLBACK";
   static constexpr std::string_view kSavepoint = "SAVEPOINT job";
@@ -115,7 +123,9 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
   CommitParticipant* participant = context_.participant_;
   // A batch that only writes to the participant (the evidence of synchronous exchanges) opens
   // no database transaction: its commit is the participant's flush alone.
-  const bool database = participant == nullptr ||
+  // On PostgreSQL every batch is a transaction: a participant there writes into it.
+  const bool postgres = db_->backend() == Backend::kPostgres;
+  const bool database = participant == nullptr || postgres ||
                         std::any_of(batch.begin(), batch.end(),
                                     [](const Pending& p) { return p.writes == Writes::kDatabase; });
   auto run = [&](std::string_view sql) -> Status {
@@ -126,28 +136,36 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
 
   std::vector<Status> results(batch.size());
   if (participant != nullptr) participant->BeginBatch(database);
-  Status begun = run(kBegin);
+  Status begun = postgres ? db_->ReconnectIfLost() : Status::Ok();
+  if (begun.ok()) begun = run(postgres ? kBeginPostgres : kBeginSqlite);
   if (begun.ok()) {
-    for (size_t i = 0; i < batch.size(); ++i) {
+    for (size_t i = 0; i < batch.size() && begun.ok(); ++i) {
       Status s = run(kSavepoint);
-      if (s.ok()) {
-        const uint64_t mark = participant != nullptr ? participant->Mark() : 0;
-        s = batch[i].job(context_);
-        if (s.ok()) {
-          s = run(kRelease);
-        } else {
-          if (participant != nullptr) participant->RollbackTo(mark);
-          Status undone = run(kRollbackTo);
-          if (undone.ok()) undone = run(kRelease);
-          if (!undone.ok()) {
-            spdlog::error("store: could not undo a failed write: {}", undone.message());
-          }
+      if (!s.ok()) {
+        begun = s;  // no savepoint to undo the job with: the batch fails whole
+        break;
+      }
+      const uint64_t mark = participant != nullptr ? participant->Mark() : 0;
+      s = batch[i].job(context_);
+      // A job that reports success after a failed statement of its own is caught here on
+      // PostgreSQL (RELEASE fails in an aborted transaction) and undone like a failed one.
+      if (s.ok()) s = run(kRelease);
+      if (!s.ok()) {
+        if (participant != nullptr) participant->RollbackTo(mark);
+        Status undone = run(kRollbackTo);
+        if (undone.ok()) undone = run(kRelease);
+        if (!undone.ok()) {
+          // What the job wrote may still be in the transaction (and on PostgreSQL it stays
+          // aborted, where COMMIT would roll back without an error): the batch fails whole.
+          spdlog::error("store: could not undo a failed write: {}", undone.message());
+          begun = undone;
         }
       }
       results[i] = std::move(s);
     }
     // The participant's writes first: once the database commits, its writes must be durable.
-    Status committed = participant != nullptr ? participant->Flush() : Status::Ok();
+    Status committed = begun;
+    if (committed.ok() && participant != nullptr) committed = participant->Flush();
     if (committed.ok() && participant != nullptr && database) {
       committed = participant->BeforeCommit(context_);
     }

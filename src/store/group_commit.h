@@ -84,7 +84,8 @@ struct GroupCommitOptions {
 // only after the transaction holding it is durable, or with the error that kept it from being.
 //
 // Each job runs in its own savepoint: a job that fails is rolled back alone and reported
-// alone; the others of the batch still commit.
+// alone; the others of the batch still commit. When the savepoint cannot be rolled back, the
+// whole batch fails (nothing of it is reported done).
 class GroupCommitWriter {
  public:
   using Job = std::function<Status(WriteContext&)>;
@@ -95,6 +96,16 @@ class GroupCommitWriter {
   // writer thread.
   static Result<std::unique_ptr<GroupCommitWriter>> Open(const std::string& path,
                                                          GroupCommitOptions options = {});
+  // The same over a connection the caller opened (and hands over), on either backend. On
+  // SQLite the connection's own settings stand (synchronous, busy timeout: open it with the
+  // ones wanted). On PostgreSQL a batch is `BEGIN` (READ COMMITTED, no database-wide lock:
+  // writers of several nodes run side by side) … `COMMIT`, every batch opens a transaction
+  // (there is no participant-only commit: a participant there writes into the database), a
+  // lost connection is opened again at the next batch, and a failed job is rolled back to its
+  // savepoint, which also ends PostgreSQL's aborted state, so the rest of the batch commits.
+  // kInvalidArgument for a null `db`.
+  static Result<std::unique_ptr<GroupCommitWriter>> Start(std::unique_ptr<Database> db,
+                                                          GroupCommitOptions options = {});
   ~GroupCommitWriter();
   GroupCommitWriter(const GroupCommitWriter&) = delete;
   GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/temp_dir.h"
+#include "postgres/test_server.h"
 
 namespace govesb::store {
 namespace {
@@ -339,6 +340,104 @@ TEST_F(GroupCommitTest, SubmitAfterStopFailsAtOnce) {
   (*writer)->Submit(Insert("late"), [&](const Status& s) { result = s; });
   EXPECT_EQ(result.code(), StatusCode::kUnavailable);
   EXPECT_EQ(Count("items"), 0);
+}
+
+// ---- on PostgreSQL (Start over a connection the caller opened) ----
+
+class GroupCommitOnPostgres : public GroupCommitTest {
+ protected:
+  void SetUp() override {
+    conninfo_ = postgres::testing::FreshDatabase();
+    ASSERT_FALSE(conninfo_.empty());
+    reader_ = Database::OpenPostgres(conninfo_).value();
+    ASSERT_TRUE(reader_
+                    ->Exec("CREATE TABLE items(id BIGINT GENERATED ALWAYS AS IDENTITY,"
+                           " value TEXT NOT NULL UNIQUE)")
+                    .ok());
+    auto writer = GroupCommitWriter::Start(Database::OpenPostgres(conninfo_).value());
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    writer_ = std::move(writer).value();
+  }
+  std::vector<std::string> Values() {
+    auto stmt = reader_->Prepare("SELECT value FROM items ORDER BY value");
+    std::vector<std::string> out;
+    while (*stmt->Step()) out.push_back(stmt->ColumnText(0));
+    return out;
+  }
+
+  std::string conninfo_;
+  std::unique_ptr<Database> reader_;
+  std::unique_ptr<GroupCommitWriter> writer_;
+};
+
+TEST_F(GroupCommitOnPostgres, AFailedJobIsRolledBackAloneAndTheRestOfTheBatchCommits) {
+  std::promise<void> go = Hold(*writer_);
+  std::vector<Status> results(6);
+  auto record = [&](size_t i) { return [&results, i](const Status& s) { results[i] = s; }; };
+  writer_->Submit(Insert("a"), record(0));
+  // A failed statement aborts a PostgreSQL transaction: only its savepoint's rollback saves
+  // the batch.
+  writer_->Submit(Insert("a"), record(1));
+  writer_->Submit(
+      [](WriteContext& ctx) -> Status {
+        GOVESB_ASSIGN_OR_RETURN(Statement * s, ctx.Prepared(kInsert));
+        GOVESB_RETURN_IF_ERROR(s->Bind(1, "half"));
+        GOVESB_RETURN_IF_ERROR(s->Run());
+        return FailedPrecondition("changed my mind");
+      },
+      record(2));
+  // A job that ignores its own failed statement and says Ok is undone too (RELEASE fails).
+  writer_->Submit(
+      [](WriteContext& ctx) -> Status {
+        GOVESB_ASSIGN_OR_RETURN(Statement * s, ctx.Prepared(kInsert));
+        GOVESB_RETURN_IF_ERROR(s->Bind(1, "swallowed"));
+        GOVESB_RETURN_IF_ERROR(s->Run());
+        (void)ctx.db().Exec("SELECT * FROM no_such_table");
+        return Status::Ok();
+      },
+      record(3));
+  writer_->Submit(Insert("b"), record(4));
+  writer_->Submit([](WriteContext&) { return Status::Ok(); }, record(5),
+                  GroupCommitWriter::Writes::kParticipantOnly);
+  go.set_value();
+  writer_->Stop();
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  EXPECT_EQ(results[1].code(), StatusCode::kAlreadyExists) << results[1].ToString();
+  EXPECT_EQ(results[2].code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(results[3].ok());
+  EXPECT_TRUE(results[4].ok()) << results[4].ToString();
+  EXPECT_TRUE(results[5].ok()) << results[5].ToString();
+  EXPECT_EQ(Values(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(writer_->stats().commits, 2u) << "the held job's batch, then one for the rest";
+  EXPECT_EQ(writer_->stats().failed_commits, 0u);
+}
+
+TEST_F(GroupCommitOnPostgres, ConcurrentWritersShareCommitsAndDoneMeansVisible) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto own = Database::OpenPostgres(conninfo_).value();
+      for (int i = 0; i < kPerThread; ++i) {
+        std::promise<Status> done;
+        const std::string value = std::to_string(t) + "-" + std::to_string(i);
+        writer_->Submit(Insert(value), [&done](const Status& s) { done.set_value(s); });
+        if (!done.get_future().get().ok()) continue;
+        auto seen = own->Prepare("SELECT count(*) FROM items WHERE value = ?");
+        ASSERT_TRUE(seen->Bind(1, value).ok());
+        if (*seen->Step() && seen->ColumnInt64(0) == 1) ok.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+  EXPECT_EQ(Values().size(), static_cast<size_t>(kThreads * kPerThread));
+}
+
+TEST(GroupCommitStart, RefusesNoConnection) {
+  EXPECT_EQ(GroupCommitWriter::Start(nullptr).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

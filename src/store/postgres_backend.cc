@@ -349,6 +349,12 @@ bool PgStatement::ColumnIsBlob(int column) const {
 
 // ---- Database on PostgreSQL ----
 
+Status Database::ReconnectIfLost() {
+  if (pg_ == nullptr || pg_->conn().ok()) return Status::Ok();
+  pg_->ClearFailed();
+  return pg_->conn().Reset();
+}
+
 Result<std::unique_ptr<Database>> Database::OpenPostgres(const std::string& conninfo,
                                                          const PostgresOptions& options) {
   if (options.lock_timeout_ms < 0 || options.statement_timeout_ms < 0) {
