@@ -14,6 +14,7 @@
 #include "delivery/queue_contract_test.h"
 #include "evidence/log.h"
 #include "evidence/pg_chain.h"
+#include "postgres/local_server.h"
 #include "postgres/test_server.h"
 #include "registry/registry.h"
 #include "store/database.h"
@@ -337,6 +338,56 @@ TEST_F(PgClusterTest, ARedeliveryMadeOnOneNodeIsSeenByTheOthers) {
   EXPECT_EQ(*ops.RedeliverAllDead("BIRTHS", 3000), 1);
   EXPECT_GT(*b.RedeliverGeneration(), gen_after_one);
   EXPECT_EQ(*b.LanesWithPendingWork(3000, 10), (std::vector<std::string>{"sub:1", "sub:2"}));
+}
+
+// On a server of its own: a restart of the run's shared server would cut every other test.
+TEST(PgDeliveryStoreTest, AfterAPostgresRestartTheQueueWorksAgain) {
+  auto server = postgres::LocalServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const std::string conninfo = (*server)->conninfo();
+  auto db = store::Database::OpenPostgres(conninfo);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(MigrateDeliveryStore(**db).ok());
+  auto writer = store::GroupCommitWriter::Start(std::move(db).value());
+  ASSERT_TRUE(writer.ok());
+  auto queue = PgDeliveryQueue::Open(conninfo, **writer);
+  ASSERT_TRUE(queue.ok());
+  ASSERT_TRUE((*queue)->LoadPending(0, 10).ok());
+  ASSERT_TRUE(*(*queue)->TryLease("sub:1", "node-a", 1000, 2000));
+
+  ASSERT_TRUE((*server)->Restart().ok());
+  // The first statement on the lost connection fails (visibly); the next one reconnects.
+  auto first = (*queue)->LoadPending(0, 10);
+  if (!first.ok()) {
+    EXPECT_EQ(first.status().code(), StatusCode::kUnavailable);
+  }
+  auto again = (*queue)->LoadPending(0, 10);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->empty());
+  auto renewed = (*queue)->TryLease("sub:1", "node-a", 1500, 3000);
+  ASSERT_TRUE(renewed.ok()) << renewed.status().ToString();
+  EXPECT_TRUE(*renewed) << "the lease survived the restart";
+
+  auto message = [] {
+    NewMessage m;
+    m.request_id = "after-restart";
+    m.code = "BIRTHS";
+    m.envelope = "{}";
+    m.created_at_ms = 1000;
+    m.recipients = {Recipient{"sub:1", 1, 100}};
+    return m;
+  };
+  Status enqueued;
+  for (int i = 0; i < 2; ++i) {  // the writer's first batch may meet the lost connection
+    std::promise<Status> p;
+    (*queue)->Enqueue(message(), [&p](Status s, std::vector<PendingDelivery>) { p.set_value(s); });
+    enqueued = p.get_future().get();
+    if (enqueued.ok()) break;
+  }
+  ASSERT_TRUE(enqueued.ok()) << enqueued.ToString();
+  EXPECT_EQ((*queue)->LoadLane("sub:1", 0, 10)->size(), 1u);
+  queue->reset();
+  (*writer)->Stop();
 }
 
 TEST(PgDeliveryStoreTest, MigratingTwiceOrFromTwoNodesAtOnceIsANoOp) {

@@ -358,6 +358,12 @@ void SqlDeliveryQueue::CancelAwait(std::string request_id) {
       LogIfFailed);
 }
 
+SqlDeliveryQueue::LockedConnection SqlDeliveryQueue::Connection() {
+  std::unique_lock lock(connection_mutex_);
+  if (OnPostgres(*connection_)) (void)connection_->ReconnectIfLost();
+  return {std::move(lock), *connection_};
+}
+
 Result<std::vector<PendingDelivery>> SqlDeliveryQueue::LoadPending(int64_t after_id, size_t limit) {
   return LoadPendingWhere("", after_id, limit);
 }

@@ -64,12 +64,14 @@ class SqlDeliveryQueue : public DeliveryQueue {
   SqlDeliveryQueue(std::unique_ptr<store::Database> connection, store::GroupCommitWriter& writer)
       : connection_(std::move(connection)), writer_(writer) {}
 
-  // The queue's connection with its lock held, for statements of a subclass.
+  // The queue's connection with its lock held, for statements of a subclass. On PostgreSQL a
+  // connection found lost (a statement failed on it: a server restart) is opened again first;
+  // when that fails too, the statement that follows reports it.
   struct LockedConnection {
     std::unique_lock<std::mutex> lock;
     store::Database& db;
   };
-  LockedConnection Connection() { return {std::unique_lock(connection_mutex_), *connection_}; }
+  LockedConnection Connection();
 
  private:
   void Settle(int64_t delivery_id, Attempt attempt, std::string_view state,
