@@ -15,8 +15,9 @@ namespace govesb::delivery {
 
 // The durable delivery queue: the seam between the bus's delivery machinery (Dispatcher) and
 // where deliveries are kept. The embedded implementation (SqliteDeliveryQueue) keeps them in
-// the data directory's SQLite file with group commit; a cluster implementation (NATS
-// JetStream) can take its place without touching the engine or the dispatcher.
+// the data directory's SQLite file with group commit; the cluster's (PgDeliveryQueue, the same
+// code on PostgreSQL, pg_queue.h; NATS JetStream only wakes lanes up) takes its place without
+// touching the engine or the dispatcher.
 //
 // Vocabulary: a *message* is one signed envelope the bus must hand out (a push, or an
 // asynchronous answer); a *delivery* is that message for one recipient. Deliveries of one

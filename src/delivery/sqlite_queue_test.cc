@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "base/temp_dir.h"
 #include "crypto/keys.h"
 #include "delivery/queue_contract_test.h"
@@ -105,6 +107,40 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, DeliveryContractTest, ::testing::Values(SqliteA
 }  // namespace testing
 
 namespace {
+
+// The lane reads a cluster node uses (pg_queue.h) are the shared code's, so they answer on the
+// embedded file too.
+TEST(SqliteDeliveryStoreTest, LanesAndTheirPendingDeliveriesCanBeRead) {
+  TempDir dir;
+  const std::string path = dir.path() + "/q.db";
+  auto db = store::Database::Open(path);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(MigrateDeliveryStore(**db).ok());
+  auto writer = store::GroupCommitWriter::Open(path);
+  ASSERT_TRUE(writer.ok());
+  auto queue = SqliteDeliveryQueue::Open(path, **writer);
+  ASSERT_TRUE(queue.ok());
+  NewMessage m;
+  m.request_id = "r1";
+  m.code = "BIRTHS";
+  m.envelope = "{}";
+  m.created_at_ms = 1000;
+  m.recipients = {Recipient{"sub:2", 2, 100}, Recipient{"sub:1", 1, 101}};
+  std::promise<Status> enqueued;
+  (*queue)->Enqueue(std::move(m), [&](Status s, std::vector<PendingDelivery>) {
+    enqueued.set_value(std::move(s));
+  });
+  ASSERT_TRUE(enqueued.get_future().get().ok());
+  auto lane = (*queue)->LoadLane("sub:1", 0, 10);
+  ASSERT_TRUE(lane.ok());
+  ASSERT_EQ(lane->size(), 1u);
+  EXPECT_EQ((*lane)[0].target_system_id, 101);
+  EXPECT_EQ(*(*queue)->LanesWithPendingWork(1000, 10),
+            (std::vector<std::string>{"sub:1", "sub:2"}));
+  EXPECT_TRUE((*queue)->LanesWithPendingWork(999, 10)->empty());
+  queue->reset();
+  (*writer)->Stop();
+}
 
 TEST(SqliteDeliveryStoreTest, MigratingTwiceIsANoOp) {
   TempDir dir;
