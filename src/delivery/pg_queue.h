@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "delivery/lanes.h"
 #include "delivery/sql_queue.h"
 #include "store/group_commit.h"
 
@@ -34,7 +35,7 @@ namespace govesb::delivery {
 //   redelivered deliveries are pending again and LanesWithPendingWork lists their lanes.
 //
 // Thread-safety: as DeliveryQueue (any thread); the connection's statements run one at a time.
-class PgDeliveryQueue final : public SqlDeliveryQueue {
+class PgDeliveryQueue final : public SqlDeliveryQueue, public LaneStore {
  public:
   // Opens the queue's own connection to `conninfo` (a libpq connection string or URI); the
   // database must be migrated (MigrateDeliveryStore). `writer` must write to the same database
@@ -48,10 +49,20 @@ class PgDeliveryQueue final : public SqlDeliveryQueue {
   // nodes (one INSERT … ON CONFLICT DO UPDATE … WHERE). kInvalidArgument (nothing changed) for
   // an empty or over-long lane or node, or until_ms <= now_ms.
   Result<bool> TryLease(std::string_view lane, std::string_view node, int64_t now_ms,
-                        int64_t until_ms);
+                        int64_t until_ms) override;
   // Gives the lease of `lane` back when `node` holds it (a no-op otherwise), so that another
   // node may take it at once.
-  Status ReleaseLease(std::string_view lane, std::string_view node);
+  Status ReleaseLease(std::string_view lane, std::string_view node) override;
+  // One UPDATE of every lease of `node` still valid at now_ms.
+  Result<int64_t> RenewLeases(std::string_view node, int64_t now_ms, int64_t until_ms) override;
+
+  // LaneStore: LoadLane is SqlDeliveryQueue's. LanesWithPendingWork here leaves out the lanes
+  // with a lease valid at now_ms (some node delivers them), oldest pending work first.
+  Result<std::vector<PendingDelivery>> LoadLane(std::string_view lane, int64_t after_id,
+                                                size_t limit) override {
+    return SqlDeliveryQueue::LoadLane(lane, after_id, limit);
+  }
+  Result<std::vector<std::string>> LanesWithPendingWork(int64_t now_ms, size_t limit) override;
 
   static constexpr size_t kMaxNodeBytes = 256;
 

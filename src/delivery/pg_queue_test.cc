@@ -310,6 +310,24 @@ TEST_F(PgClusterTest, ANodeReadsOneLaneAndTheLanesWithDueWork) {
   EXPECT_EQ(*b.LanesWithPendingWork(9000, 10), (std::vector<std::string>{"sub:1", "sub:3"}));
 }
 
+TEST_F(PgClusterTest, LanesSomeNodeHoldsAreNotSweptAndRenewalKeepsOnlyValidLeases) {
+  PgDeliveryQueue& a = AddNode();
+  PgDeliveryQueue& b = AddNode();
+  Enqueue(a, "r1", {"sub:1", "sub:2"});
+  ASSERT_TRUE(*a.TryLease("sub:1", "node-a", 1000, 2000));
+  // sub:1 is held until 2000: only sub:2 needs a holder; at 2001 the lease has run out.
+  EXPECT_EQ(*b.LanesWithPendingWork(1500, 10), std::vector<std::string>{"sub:2"});
+  EXPECT_EQ(*b.LanesWithPendingWork(2001, 10), (std::vector<std::string>{"sub:1", "sub:2"}));
+  // A renewal while valid extends the lease; none by another node or after it ran out.
+  EXPECT_EQ(*a.RenewLeases("node-a", 1900, 5000), 1);
+  EXPECT_EQ(*b.LanesWithPendingWork(4000, 10), std::vector<std::string>{"sub:2"});
+  EXPECT_EQ(*b.RenewLeases("node-b", 4000, 9000), 0);
+  EXPECT_EQ(*a.RenewLeases("node-a", 5001, 9000), 0);
+  EXPECT_TRUE(*b.TryLease("sub:1", "node-b", 5001, 9000));
+  EXPECT_EQ(a.RenewLeases("", 1, 2).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.RenewLeases("node-a", 2, 2).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(PgClusterTest, ARedeliveryMadeOnOneNodeIsSeenByTheOthers) {
   PgDeliveryQueue& a = AddNode();
   PgDeliveryQueue& b = AddNode();
