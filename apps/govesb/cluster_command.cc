@@ -151,9 +151,11 @@ void AddClusterCommand(CLI::App& app) {
                    "Curve of the bus key: secp256k1, prime256v1 or secp521r1")
       ->capture_default_str();
   init->callback([options] { RunInit(*options); });
+  init->fallthrough();  // --postgres and --json after the subcommand too
   CLI::App* status =
       cmd->add_subcommand("status", "The nodes, their last heartbeat and their queue shares");
   status->callback([options] { RunStatus(*options); });
+  status->fallthrough();
   cmd->fallthrough();
 }
 

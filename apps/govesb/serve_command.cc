@@ -35,6 +35,9 @@ struct ServeArgs {
   uint32_t token_free_failures_per_address = 20;
   int64_t token_max_lock_s = 900;
   bool no_evidence = false;
+  bool cluster = false;
+  std::string nats;  // comma-separated URLs
+  int64_t lease_ms = 6'000;
 };
 
 void SetUpLogging(const std::string& level) {
@@ -130,6 +133,32 @@ void RunServe(ServeArgs& args) {
   }
   args.options.tls_handshake_timeout = std::chrono::milliseconds(args.tls_handshake_timeout_ms);
   args.options.read_timeout = std::chrono::milliseconds(args.read_timeout_ms);
+  if (args.cluster) {
+    auto& c = args.options.cluster;
+    if (c.postgres.empty() || args.nats.empty() || c.node_id.empty() || c.kek_file.empty()) {
+      std::fprintf(stderr,
+                   "error: --cluster needs --postgres URL, --nats URL[,URL...], --node-id ID "
+                   "and --kek-file FILE (see docs/cluster.md)\n");
+      throw CLI::RuntimeError(kExitUsage);
+    }
+    if (args.lease_ms < 1'000 || args.lease_ms > 600'000 || c.work_replicas < 1 ||
+        c.work_replicas > 5) {
+      std::fprintf(stderr, "error: --lease-ms 1000-600000, --work-replicas 1-5\n");
+      throw CLI::RuntimeError(kExitFailure);
+    }
+    c.lease = std::chrono::milliseconds(args.lease_ms);
+    c.nats.clear();
+    for (size_t start = 0; start <= args.nats.size();) {
+      size_t comma = args.nats.find(',', start);
+      if (comma == std::string::npos) comma = args.nats.size();
+      if (comma > start) c.nats.push_back(args.nats.substr(start, comma - start));
+      start = comma + 1;
+    }
+  } else if (!args.options.cluster.postgres.empty() || !args.nats.empty() ||
+             !args.options.cluster.node_id.empty()) {
+    std::fprintf(stderr, "error: --postgres, --nats and --node-id are for --cluster\n");
+    throw CLI::RuntimeError(kExitUsage);
+  }
   SetUpLogging(args.log_level);
   // (BusServer::Start raises the open-file limit to its hard limit.)
   server::BlockTerminationSignals();
@@ -281,6 +310,22 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--replay-max-entries", args->replay_max_entries,
                   "Signed messages the replay window remembers at most (about 64 bytes each)")
+      ->capture_default_str();
+  cmd->add_flag("--cluster", args->cluster,
+                "Run as one node of a cluster: state in PostgreSQL, delivery work on NATS "
+                "JetStream (docs/cluster.md)");
+  cmd->add_option("--postgres", args->options.cluster.postgres,
+                  "Cluster: the PostgreSQL database (libpq conninfo or postgresql:// URL)");
+  cmd->add_option("--nats", args->nats, "Cluster: the NATS servers, nats://HOST:PORT[,...]");
+  cmd->add_option("--node-id", args->options.cluster.node_id,
+                  "Cluster: this node's id, unique in the cluster (letters, digits, - _ .)");
+  cmd->add_option("--kek-file", args->options.cluster.kek_file,
+                  "Cluster: the key file that opens the cluster's secrets (govesb cluster init)");
+  cmd->add_option("--work-replicas", args->options.cluster.work_replicas,
+                  "Cluster: replicas of the JetStream work stream")
+      ->capture_default_str();
+  cmd->add_option("--lease-ms", args->lease_ms,
+                  "Cluster: how long a node holds a lane without renewing it (takeover time)")
       ->capture_default_str();
   cmd->callback([args] { RunServe(*args); });
 }

@@ -21,9 +21,13 @@
 #include "auth/token.h"
 #include "base/clock.h"
 #include "base/thread_name.h"
+#include "cluster/lane_work.h"
+#include "cluster/membership.h"
+#include "delivery/pg_queue.h"
 #include "delivery/sqlite_queue.h"
 #include "engine/engine.h"
 #include "evidence/maintenance.h"
+#include "evidence/pg_store.h"
 #include "evidence/records.h"
 #include "evidence/sqlite_store.h"
 #include "http/client.h"
@@ -31,6 +35,7 @@
 #include "http/server.h"
 #include "http/tls.h"
 #include "portal/portal.h"
+#include "registry/pg_store.h"
 #include "registry/registry.h"
 #include "registry/snapshot_watcher.h"
 #include "registry/sqlite_store.h"
@@ -42,7 +47,11 @@ struct BusServer::Impl {
   ServeOptions options;
   SystemClock system_clock;
   const Clock* clock = &system_clock;
-  std::optional<store::DataDir> data_dir;
+  std::optional<store::DataDir> data_dir;  // the embedded default's
+  // The bus's secrets: the data directory's, or the cluster's.
+  std::optional<crypto::PrivateKey> bus_key;
+  std::string token_secret;
+  std::string evidence_key;
   // Opens a database connection of its own for a thread or a listener (the admin listener, the
   // traffic and admin-evidence threads): the data directory's SQLite file, or PostgreSQL.
   std::function<Result<std::unique_ptr<store::Database>>()> open_database;
@@ -60,6 +69,10 @@ struct BusServer::Impl {
   std::unique_ptr<store::GroupCommitWriter> writer;
   std::unique_ptr<delivery::DeliveryQueue> queue;
   std::unique_ptr<delivery::Dispatcher> dispatcher;
+  // Cluster mode: the NATS connection, the lanes this node delivers, its heartbeat.
+  std::unique_ptr<nats::Connection> nats;
+  std::unique_ptr<cluster::LaneWork> lane_work;
+  std::unique_ptr<cluster::Membership> membership;
   // The evidence store: the engine appends through its EvidenceSink port;
   // the evidence thread, the admin layer and shutdown use the rest of EvidenceStore. The delivery
   // queue and the admin journal reach the same log through the writer (AppendInJob).
@@ -254,27 +267,17 @@ Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
   return Status::Ok();
 }
 
-}  // namespace
-
-BusServer::BusServer(ServeOptions options) : impl_(std::make_unique<Impl>()) {
-  impl_->options = std::move(options);
-}
-
-BusServer::~BusServer() { Shutdown(); }
-
-Status BusServer::Start() {
-  Impl& s = *impl_;
+// The embedded default: the data directory (SQLite database, keys, TLS files).
+Status OpenEmbeddedState(BusServer::Impl& s) {
   const ServeOptions& o = s.options;
-  std::string host;
-  uint16_t port = 0;
-  GOVESB_RETURN_IF_ERROR(SplitListen(o.listen, host, port));
-
-  // Data directory: registry database, bus key, token secret.
   store::DataDirOptions dopts;
   dopts.path = o.data_dir;
   dopts.key_curve = o.key_curve;
   GOVESB_ASSIGN_OR_RETURN(auto dir, store::DataDir::Open(dopts));
   s.data_dir.emplace(std::move(dir));
+  s.bus_key = s.data_dir->bus_key();
+  s.token_secret = s.data_dir->token_secret();
+  s.evidence_key = s.data_dir->evidence_key();
   s.database_description = s.data_dir->database_path();
   s.open_database = [path = s.data_dir->database_path()] {
     store::DatabaseOptions own;
@@ -291,20 +294,103 @@ Status BusServer::Start() {
     GOVESB_RETURN_IF_ERROR(admin::MigrateAdminStore(*db));
     GOVESB_RETURN_IF_ERROR(accounts::MigrateAccountsStore(*db));
   }
-  if (o.clock != nullptr) s.clock = o.clock;
   s.open_registry_store = [path = s.data_dir->database_path(),
                            clock = s.clock]() -> Result<std::unique_ptr<registry::RegistryStore>> {
     GOVESB_ASSIGN_OR_RETURN(auto store, registry::SqliteRegistryStore::Open(path, clock));
     return std::unique_ptr<registry::RegistryStore>(std::move(store));
   };
+  return Status::Ok();
+}
+
+// Cluster mode: PostgreSQL (migrated here: nodes starting together migrate safely), the
+// cluster's secrets opened with the key-encryption key.
+Status OpenClusterState(BusServer::Impl& s) {
+  ServeOptions& o = s.options;
+  const ServeOptions::Cluster& c = o.cluster;
+  GOVESB_RETURN_IF_ERROR(cluster::ValidateNodeId(c.node_id));
+  if (c.nats.empty()) return InvalidArgument("a cluster node needs the NATS servers (--nats)");
+  GOVESB_ASSIGN_OR_RETURN(std::string kek, cluster::LoadKeyEncryptionKey(c.kek_file, false));
+  GOVESB_ASSIGN_OR_RETURN(auto db, store::Database::OpenPostgres(c.postgres));
+  GOVESB_RETURN_IF_ERROR(registry::Registry::Migrate(*db));
+  GOVESB_RETURN_IF_ERROR(evidence::MigrateEvidenceStore(*db));
+  GOVESB_RETURN_IF_ERROR(delivery::MigrateDeliveryStore(*db));
+  GOVESB_RETURN_IF_ERROR(traffic::MigrateTrafficStore(*db));
+  GOVESB_RETURN_IF_ERROR(admin::MigrateAdminStore(*db));
+  GOVESB_RETURN_IF_ERROR(accounts::MigrateAccountsStore(*db));
+  GOVESB_RETURN_IF_ERROR(cluster::MigrateClusterStore(*db));
+  GOVESB_ASSIGN_OR_RETURN(cluster::ClusterSecrets secrets, cluster::LoadSecrets(*db, kek));
+  s.bus_key = std::move(secrets.bus_key);
+  s.token_secret = std::move(secrets.token_secret);
+  s.evidence_key = std::move(secrets.evidence_key);
+  s.database_description = db->path();  // without a password
+  o.traffic.node = c.node_id;           // each node adds its own counts
+  s.open_database = [conninfo = c.postgres] { return store::Database::OpenPostgres(conninfo); };
+  s.open_registry_store = [conninfo = c.postgres,
+                           clock = s.clock]() -> Result<std::unique_ptr<registry::RegistryStore>> {
+    GOVESB_ASSIGN_OR_RETURN(auto store, registry::PgRegistryStore::Open(conninfo, clock));
+    return std::unique_ptr<registry::RegistryStore>(std::move(store));
+  };
+  return Status::Ok();
+}
+
+// Cluster mode: the writer, queue and evidence chain on PostgreSQL, and the lanes on JetStream.
+Status OpenClusterDelivery(BusServer::Impl& s, delivery::DispatcherDeps& deps) {
+  const ServeOptions& o = s.options;
+  const ServeOptions::Cluster& c = o.cluster;
+  GOVESB_ASSIGN_OR_RETURN(auto writer_db, store::Database::OpenPostgres(c.postgres));
+  GOVESB_ASSIGN_OR_RETURN(s.writer,
+                          store::GroupCommitWriter::Start(std::move(writer_db), o.durability));
+  evidence::PgEvidenceOptions evidence_options;
+  evidence_options.node_id = c.node_id;
+  // The node's evidence chain is the writer's participant: always open, since pushes and
+  // deliveries record their evidence in their own write jobs.
+  GOVESB_ASSIGN_OR_RETURN(s.evidence, evidence::PgEvidenceStore::Open(c.postgres, *s.writer,
+                                                                      *s.signer, evidence_options));
+  GOVESB_ASSIGN_OR_RETURN(auto queue, delivery::PgDeliveryQueue::Open(c.postgres, *s.writer));
+  delivery::LaneStore* lanes = queue.get();
+  s.queue = std::move(queue);
+  nats::ConnectionOptions nopts;
+  nopts.name = "govesb-" + c.node_id;
+  GOVESB_ASSIGN_OR_RETURN(s.nats, nats::Connection::Open(c.nats, nopts));
+  cluster::LaneWorkOptions lopts;
+  lopts.node_id = c.node_id;
+  lopts.replicas = c.work_replicas;
+  lopts.lease = c.lease;
+  lopts.renew_every = c.lease / 3;
+  lopts.sweep_every = c.sweep_every;
+  GOVESB_ASSIGN_OR_RETURN(s.lane_work, cluster::LaneWork::Create(*s.nats, *lanes, *s.queue, lopts));
+  deps.coordinator = s.lane_work.get();
+  return Status::Ok();
+}
+
+}  // namespace
+
+BusServer::BusServer(ServeOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+}
+
+BusServer::~BusServer() { Shutdown(); }
+
+Status BusServer::Start() {
+  Impl& s = *impl_;
+  const ServeOptions& o = s.options;
+  std::string host;
+  uint16_t port = 0;
+  GOVESB_RETURN_IF_ERROR(SplitListen(o.listen, host, port));
+
+  if (o.clock != nullptr) s.clock = o.clock;
+  if (o.cluster.postgres.empty()) {
+    GOVESB_RETURN_IF_ERROR(OpenEmbeddedState(s));
+  } else {
+    GOVESB_RETURN_IF_ERROR(OpenClusterState(s));
+  }
   GOVESB_ASSIGN_OR_RETURN(std::unique_ptr<registry::RegistryStore> watched,
                           s.open_registry_store());
   s.watcher = std::make_unique<registry::SnapshotWatcher>(std::move(watched));
   GOVESB_RETURN_IF_ERROR(s.watcher->Start());
-  s.signer = std::make_unique<crypto::LocalSigner>(s.data_dir->bus_key());
+  s.signer = std::make_unique<crypto::LocalSigner>(*s.bus_key);
   s.started_at_ms = s.clock->NowMillis();
-  s.tokens =
-      std::make_unique<auth::TokenService>(s.data_dir->token_secret(), *s.clock, o.token_ttl);
+  s.tokens = std::make_unique<auth::TokenService>(s.token_secret, *s.clock, o.token_ttl);
 
   // TLS.
   http::ServerOptions sopts;
@@ -322,6 +408,11 @@ Status BusServer::Start() {
     std::string key = o.tls_key;
     if (cert.empty() != key.empty()) {
       return InvalidArgument("--tls-cert and --tls-key go together");
+    }
+    if (cert.empty() && !o.cluster.postgres.empty()) {
+      return InvalidArgument(
+          "the nodes of a cluster share one certificate: give --tls-cert and --tls-key (or "
+          "--plain-http behind a balancer that terminates TLS)");
     }
     if (cert.empty()) {
       std::vector<std::string> names;
@@ -346,27 +437,33 @@ Status BusServer::Start() {
   }
   s.upstream = std::make_unique<http::PooledUpstreamClient>(*s.io, copts);
 
-  // Guaranteed delivery: durable writer, queue, dispatcher (resumes pending deliveries).
-  GOVESB_ASSIGN_OR_RETURN(
-      s.writer, store::GroupCommitWriter::Open(s.data_dir->database_path(), o.durability));
-  GOVESB_ASSIGN_OR_RETURN(
-      s.queue, delivery::SqliteDeliveryQueue::Open(s.data_dir->database_path(), *s.writer));
+  // Guaranteed delivery: durable writer, queue, dispatcher (resumes pending deliveries), and
+  // the evidence store on the same writer.
   delivery::DispatcherOptions delivery_options = o.delivery;
   delivery_options.tls = copts.tls;
   delivery_options.record_evidence = o.evidence;
-  if (o.evidence) {
-    evidence::SqliteEvidenceOptions evidence_options;
-    evidence_options.archive_dir =
-        o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
-    GOVESB_ASSIGN_OR_RETURN(
-        s.evidence, evidence::SqliteEvidenceStore::Open(s.data_dir->database_path(), *s.writer,
-                                                        *s.signer, evidence_options));
-  }
   delivery::DispatcherDeps delivery_deps;
+  if (o.cluster.postgres.empty()) {
+    GOVESB_ASSIGN_OR_RETURN(
+        s.writer, store::GroupCommitWriter::Open(s.data_dir->database_path(), o.durability));
+    GOVESB_ASSIGN_OR_RETURN(
+        s.queue, delivery::SqliteDeliveryQueue::Open(s.data_dir->database_path(), *s.writer));
+    if (o.evidence) {
+      evidence::SqliteEvidenceOptions evidence_options;
+      evidence_options.archive_dir =
+          o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
+      GOVESB_ASSIGN_OR_RETURN(
+          s.evidence, evidence::SqliteEvidenceStore::Open(s.data_dir->database_path(), *s.writer,
+                                                          *s.signer, evidence_options));
+    }
+  } else {
+    GOVESB_RETURN_IF_ERROR(OpenClusterDelivery(s, delivery_deps));
+  }
   delivery_deps.queue = s.queue.get();
   delivery_deps.snapshot = [w = s.watcher.get()] { return w->Current(); };
   s.dispatcher = std::make_unique<delivery::Dispatcher>(std::move(delivery_deps), delivery_options);
   GOVESB_RETURN_IF_ERROR(s.dispatcher->Start());
+  if (s.lane_work) GOVESB_RETURN_IF_ERROR(s.lane_work->Start(*s.dispatcher));
 
   engine::EngineDeps deps;
   deps.snapshot = [w = s.watcher.get()] { return w->Current(); };
@@ -377,8 +474,8 @@ Status BusServer::Start() {
   deps.credential_checks = s.credential_checks.get();
   deps.clock = s.clock;
   deps.delivery = s.dispatcher.get();
-  deps.evidence = s.evidence.get();
-  deps.evidence_body_key = s.data_dir->evidence_key();
+  deps.evidence = o.evidence ? s.evidence.get() : nullptr;
+  deps.evidence_body_key = s.evidence_key;
   s.guards = std::make_unique<engine::Guards>(*s.clock, o.guards);
   deps.guards = s.guards.get();
   s.traffic = std::make_unique<traffic::TrafficCounters>(*s.clock, o.traffic);
@@ -401,8 +498,11 @@ Status BusServer::Start() {
     evidence::EvidenceMaintenance::Options upkeep;
     upkeep.interval_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(o.checkpoint_interval).count();
+    // PostgreSQL keeps its records (archiving is the embedded log's: segment files).
     upkeep.retention_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(o.evidence_retention).count();
+        o.cluster.postgres.empty()
+            ? std::chrono::duration_cast<std::chrono::milliseconds>(o.evidence_retention).count()
+            : 0;
     // Indexing every second between rounds (RunIndexing), so that a search reads at most
     // about a second of records from the files.
     const auto tick = std::min<std::chrono::milliseconds>(
@@ -435,16 +535,37 @@ Status BusServer::Start() {
     std::unique_ptr<registry::RegistryStore> store;  // this thread's own
     EveryUntilStopped(s, interval, [&] { FlushSignatureUsage(s, store); });
   });
-  s.traffic_flusher =
-      std::thread([&s, interval = o.traffic_flush_interval] {
-        NameThisThread("govesb-traffic");
-        auto db = s.open_database();  // its own connection, kept open
-        EveryUntilStopped(s, interval, [&] {
-          // A failed flush keeps the counts in memory for the next one.
-          Status flushed = db.ok() ? s.traffic->Flush(**db) : db.status();
-          if (!flushed.ok()) spdlog::warn("traffic: counters not flushed: {}", flushed.message());
+  s.traffic_flusher = std::thread([&s, interval = o.traffic_flush_interval] {
+    NameThisThread("govesb-traffic");
+    auto db = s.open_database();  // its own connection, kept open
+    EveryUntilStopped(s, interval, [&] {
+      // A failed flush keeps the counts in memory for the next one.
+      Status flushed = db.ok() ? s.traffic->Flush(**db) : db.status();
+      if (!flushed.ok()) spdlog::warn("traffic: counters not flushed: {}", flushed.message());
+    });
+  });
+  if (!o.cluster.postgres.empty()) {
+    cluster::NodeInfo self;
+    self.node_id = o.cluster.node_id;
+    self.address = BaseUrl(*s.server);
+    auto membership = cluster::Membership::Start(
+        o.cluster.postgres, std::move(self), o.cluster.heartbeat, [&s]() {
+          cluster::NodeStats stats;
+          if (s.lane_work) stats.lanes_held = s.lane_work->stats().lanes_held;
+          if (s.dispatcher) {
+            const delivery::DeliveryMetrics m = s.dispatcher->Metrics();
+            stats.deliveries_pending = m.pending;
+            stats.delivered = m.delivered;
+          }
+          return stats;
         });
-      });
+    if (!membership.ok()) {
+      s.started = true;
+      Shutdown();
+      return membership.status();
+    }
+    s.membership = std::move(membership).value();
+  }
   s.started = true;  // from here on, Shutdown undoes what Start did
   if (o.admin_listen != "off") {
     Status admin = StartAdminListener(s, o.admin_listen, sopts_tls);
@@ -488,7 +609,10 @@ void BusServer::Shutdown() {
   if (s.admin_io) s.admin_io->Stop();
   if (s.admin_workers) s.admin_workers->join();
   s.server->Shutdown();  // in-flight exchanges finish; their durable writes complete
+  if (s.lane_work) s.lane_work->StopTaking();  // cluster: no more lanes taken
   s.dispatcher->Stop();  // deliveries in flight get a short grace; the rest stay pending
+  // Cluster: the lanes this node held go back (their outcomes durable first) to the others.
+  if (s.lane_work) s.lane_work->HandBack();
   s.io->Stop();
   s.upstream->Clear();
   s.credential_checks.reset();  // checks still waiting are answered "shutting down"
@@ -513,6 +637,9 @@ void BusServer::Shutdown() {
   }
   s.writer->Stop();  // after everything that writes
   s.watcher->Stop();
+  s.membership.reset();  // the node says it stopped
+  s.lane_work.reset();   // its last wake-ups published
+  s.nats.reset();
 }
 
 std::string BusServer::database_path() const { return impl_->database_description; }

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/result.h"
@@ -85,6 +86,22 @@ struct ServeOptions {
   // are deleted.
   std::chrono::milliseconds traffic_flush_interval{5'000};
   traffic::TrafficOptions traffic;
+
+  // Cluster mode (docs/cluster.md): N identical nodes keep every piece of state in one
+  // PostgreSQL database and share delivery work through NATS JetStream; the bus key and the
+  // token secret are the cluster's (`govesb cluster init`). `data_dir` is not used. Nodes share
+  // one TLS certificate (tls_cert/tls_key), or serve plain HTTP behind a balancer that
+  // terminates TLS. Empty `postgres`: the embedded default.
+  struct Cluster {
+    std::string postgres;           // libpq conninfo or postgresql:// URL
+    std::vector<std::string> nats;  // nats://HOST:PORT of the NATS servers
+    std::string node_id;            // unique in the cluster (cluster::ValidateNodeId)
+    std::string kek_file;           // the key that opens the cluster's secrets
+    int work_replicas = 3;          // of the JetStream work stream
+    std::chrono::milliseconds heartbeat{1'000};
+    std::chrono::milliseconds lease{6'000};  // of a lane; renewed every lease / 3
+    std::chrono::milliseconds sweep_every{2'000};
+  } cluster;
 };
 
 // The whole bus in one process, wired in one place: data directory (SQLite registry, bus key,
