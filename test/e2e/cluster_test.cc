@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "admin/journal.h"
 #include "base/temp_dir.h"
 #include "cluster/membership.h"
 #include "crypto/keys.h"
@@ -229,6 +230,44 @@ TEST_F(ClusterTest, AStoppedNodeHandsItsLanesBackAndAnotherDelivers) {
   EXPECT_EQ(FirstArrivals(rx->received()), (std::vector<int>{0, 1, 2, 3, 4}));
   const auto took = std::chrono::steady_clock::now() - stopped_at;
   EXPECT_LT(took, milliseconds(1500)) << "a handed-back lane is taken at once";
+}
+
+TEST_F(ClusterTest, EveryAdminActionReachesTheEvidenceLogOnceWhicheverNodeMovesIt) {
+  ASSERT_TRUE(admin::MigrateAdminStore(*db_).ok());
+  StartNodes();
+  // Actions recorded while every node moves pending ones into its chain each second.
+  constexpr int kActions = 150;
+  std::set<std::string> ids;
+  for (int i = 0; i < kActions; ++i) {
+    auto txn = store::Transaction::Begin(*db_);
+    ASSERT_TRUE(txn.ok());
+    admin::Actor actor;
+    actor.account = "cli:test";
+    actor.role = admin::Role::kOperator;
+    actor.address = "local";
+    actor.via = "cli";
+    auto recorded =
+        admin::RecordAction(*db_, actor, 1'800'000'000'000 + i,
+                            admin::Change{.action = "institution.update",
+                                          .object = "institution:I" + std::to_string(i)});
+    ASSERT_TRUE(recorded.ok()) << recorded.status().ToString();
+    ids.insert(recorded->request_id);
+    ASSERT_TRUE(txn->Commit().ok());
+    if (i % 10 == 0) std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_TRUE(Eventually([&] { return admin::PendingActionCount(*db_).value() == 0; }));
+  auto reader = evidence::PgEvidenceStore::OpenForReading(conninfo_);
+  ASSERT_TRUE(reader.ok());
+  evidence::QueryFilter filter;
+  filter.kind = "admin";
+  auto texts = (*reader)->Query(filter);
+  ASSERT_TRUE(texts.ok()) << texts.status().ToString();
+  EXPECT_EQ(texts->size(), static_cast<size_t>(kActions)) << "each action once";
+  size_t found = 0;
+  for (const std::string& id : ids) {
+    for (const std::string& text : *texts) found += text.find(id) != std::string::npos;
+  }
+  EXPECT_EQ(found, static_cast<size_t>(kActions));
 }
 
 TEST_F(ClusterTest, ARegistryChangeReachesEveryNodeWithinASecondAndTokensWorkOnAllNodes) {
