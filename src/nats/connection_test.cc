@@ -246,12 +246,12 @@ TEST_F(NatsTest, WorkNotAcknowledgedWithinTheAckWaitGoesToAnotherWorker) {
     ASSERT_TRUE(got.has_value());
     taken = Clock::now();
   }
-  // Nobody else gets it while its ack wait (1 s) runs ...
-  EXPECT_FALSE(FetchOne(*survivor, milliseconds{500}).has_value());
-  // ... then the survivor does.
-  auto again = FetchOne(*survivor, milliseconds{3'000});
+  // Nobody else gets it while its ack wait (1 s) runs, then the survivor does. (A machine under
+  // load may stall this thread past the ack wait: then what counts is when it came.)
+  auto again = FetchOne(*survivor, milliseconds{500});
+  if (!again.has_value()) again = FetchOne(*survivor, milliseconds{10'000});
   ASSERT_TRUE(again.has_value());
-  EXPECT_GE(MsSince(taken), 900);
+  EXPECT_GE(MsSince(taken), 900) << "redelivered before its ack wait ran out";
   EXPECT_EQ(again->delivery_count(), 2u);
   EXPECT_EQ(again->data(), "job");
   ASSERT_TRUE(again->Ack().ok());
