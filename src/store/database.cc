@@ -308,6 +308,10 @@ Status Database::Exec(std::string_view sql) {
 
 Result<Statement> Database::Prepare(std::string_view sql) {
   if (pg_ != nullptr) [[unlikely]] {
+    // A statement outside a transaction after the server went away (a restart, a failover)
+    // reconnects first, as the first transaction does; inside one, the loss is the
+    // transaction's failure.
+    if (transaction_depth_ == 0) GOVESB_RETURN_IF_ERROR(ReconnectIfLost());
     GOVESB_ASSIGN_OR_RETURN(auto stmt, pg_->Prepare(sql));
     return Statement(std::move(stmt));
   }

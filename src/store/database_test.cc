@@ -601,6 +601,21 @@ TEST(PostgresRestart, TheFirstTransactionAfterARestartReconnects) {
   EXPECT_EQ(CountRows(db, "t"), 1);
 }
 
+TEST(PostgresRestart, TheFirstStatementAfterARestartFailsAndTheNextReconnects) {
+  auto server = postgres::LocalServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto opened = Database::OpenPostgres((*server)->conninfo());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Database& db = **opened;
+  ASSERT_TRUE(db.Exec("CREATE TABLE t(i BIGINT)").ok());
+  ASSERT_TRUE((*server)->Restart().ok());
+  // The loss shows once (the statement may or may not have reached the server) ...
+  EXPECT_EQ(RunSql(db, "INSERT INTO t VALUES(1)").code(), StatusCode::kUnavailable);
+  // ... and the next statement, with no transaction around it, finds a new connection.
+  ASSERT_TRUE(RunSql(db, "INSERT INTO t VALUES(2)").ok());
+  EXPECT_EQ(CountRows(db, "t"), 1);
+}
+
 TEST(PostgresPlaceholders, TranslatesOutsideQuotesAndComments) {
   auto t = [](std::string_view sql) {
     std::vector<int> slots;
