@@ -39,13 +39,28 @@ Result<std::unique_ptr<LaneWork>> LaneWork::Create(nats::Connection& nats,
   stream.retention = nats::Retention::kWorkQueue;
   // A wake-up older than this is stale: the sweepers wake lanes whose work is still there.
   stream.max_age = milliseconds(3'600'000);
-  GOVESB_RETURN_IF_ERROR(nats.EnsureStream(stream));
   nats::ConsumerConfig consumer;
   consumer.durable = options.durable;
   consumer.ack_wait = options.ack_wait;
   consumer.max_deliver = options.max_deliver;
   consumer.max_ack_pending = 20'000;
-  GOVESB_RETURN_IF_ERROR(nats.EnsureConsumer(options.stream, consumer));
+  // JetStream's API answers slowly while its servers elect leaders (a server restarting, a busy
+  // machine): a timeout then is not a reason to give up the start, only to ask again.
+  const auto deadline = std::chrono::steady_clock::now() + options.setup_timeout;
+  auto backoff = milliseconds(250);
+  for (int attempt = 1;; ++attempt) {
+    Status ensured = nats.EnsureStream(stream);
+    if (ensured.ok()) ensured = nats.EnsureConsumer(options.stream, consumer);
+    if (ensured.ok()) break;
+    if (ensured.code() == StatusCode::kInvalidArgument ||
+        std::chrono::steady_clock::now() + backoff > deadline) {
+      return ensured;
+    }
+    spdlog::warn("cluster: the work stream is not ready (try {}): {}; asking again", attempt,
+                 ensured.message());
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, milliseconds(4'000));
+  }
   return std::unique_ptr<LaneWork>(new LaneWork(nats, lanes, queue, std::move(options)));
 }
 

@@ -65,6 +65,9 @@ struct LaneWorkOptions {
   int fetch_batch = 64;
   // Lanes one sweep wakes at most (those with the oldest work first).
   size_t sweep_limit = 10'000;
+  // How long Create keeps asking for the work stream and its consumer while JetStream does not
+  // answer (leader elections): a node does not fail its start on a passing timeout.
+  milliseconds setup_timeout{120'000};
 };
 
 class LaneWork final : public delivery::LaneCoordinator {
