@@ -19,7 +19,9 @@
 //   GOVESB_BIN=build/apps/govesb/govesb \
 //   GOVESB_TEST_POSTGRES_BIN=build/src/postgres/govesb_test_postgres node --test cluster.test.mjs
 // Knobs: CLUSTER_SEED (the random choices), CLUSTER_KILLS (bus node kills with restart,
-// default 3), GOVESB_CLUSTER_KEEP=1 (keep the temporary directory: logs of every process).
+// default 3), CLUSTER_NODE_ARGS (more `serve` options, e.g. "--lease-ms 60000" to see the
+// takeover check fail), GOVESB_CLUSTER_KEEP=1 (keep the temporary directory: every process's
+// logs).
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -38,7 +40,8 @@ const SEED = Number(process.env.CLUSTER_SEED ?? crypto.randomInt(1, 2 ** 31));
 const KEEP = process.env.GOVESB_CLUSTER_KEEP === '1';
 const NODES = 3;
 // Fast retries, so that a delivery refused during a fault is tried again soon.
-const NODE_ARGS = ['--work-replicas', '3', '--retry-base-ms', '50', '--retry-max-ms', '500'];
+const NODE_ARGS = ['--work-replicas', '3', '--retry-base-ms', '50', '--retry-max-ms', '500',
+  ...(process.env.CLUSTER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
 const REGISTRY_BUDGET_MS = 1500; // "within a second", with slack for a loaded 2-core machine
 const OP_TIMEOUT_MS = 30_000;    // an exchange that takes longer has hung: not a visible failure
 const DRAIN_TIMEOUT_MS = 90_000;
@@ -413,8 +416,12 @@ test('a registry change made with `govesb admin --postgres` reaches all three no
   const late = await h.addSystem({ name: 'Late consumer (BRELA)' });
   // Its token on each node (tokens do not depend on grants).
   const configs = h.nodes.map((n, i) => h.nodeConfig(late, (i + NODES - 1) % NODES).config);
+  // (The new system reaches each node within a second too: tokens are retried until then.)
   const tokens = [];
-  for (const config of configs) tokens.push((await h.client.call('token', { config })).access_token);
+  for (const config of configs) {
+    tokens.push(await eventually(async () => (await h.client.call('token', { config }))
+      .access_token, { timeoutMs: 3000, intervalMs: 20 }));
+  }
   const callOn = async (i) => {
     const raw = await h.client.call('engine', { config: configs[i], token: tokens[i],
       path: '/request', data: { apiCode: SYNC_API, esbBody: { on: i } } });

@@ -220,6 +220,7 @@ export class NatsCluster {
     }
     for (let i = 0; i < this.size; i++) this.spawn(i);
     await Promise.all(this.nodes.map((_, i) => this.waitReady(i)));
+    await this.waitPlaced(0, this.size);
   }
 
   spawn(i) {
@@ -228,6 +229,28 @@ export class NatsCluster {
     node.child = track(spawn(this.binary, ['-c', path.join(node.dir, 'server.conf')],
       { stdio: ['ignore', log, log] }));
     fs.closeSync(log);
+  }
+
+  // The cluster is ready when a stream replicated on `replicas` servers can be created (and
+  // deleted again) through server `i`, as src/nats/local_cluster.cc checks it: that proves the
+  // meta group has a leader and sees the servers as peers. Each try waits up to 2 s.
+  async waitPlaced(i, replicas, timeoutMs = 60_000) {
+    const port = this.nodes[i].clientPort;
+    const name = `govesb_test_probe_${process.pid}`;
+    await waitFor(async () => {
+      const created = await natsRequest(port, `$JS.API.STREAM.CREATE.${name}`, JSON.stringify({
+        name, subjects: [`govesb.test.probe.${process.pid}`], num_replicas: replicas,
+        storage: 'memory' }));
+      if (created.error && created.error.err_code !== 10058) { // 10058: the name exists
+        throw new Error(`stream create: ${JSON.stringify(created.error)}`);
+      }
+      const deleted = await natsRequest(port, `$JS.API.STREAM.DELETE.${name}`, '');
+      if (deleted.error && deleted.error.err_code !== 10059) { // 10059: not found
+        throw new Error(`stream delete: ${JSON.stringify(deleted.error)}`);
+      }
+      return true;
+    }, { timeoutMs, intervalMs: 100, what: `a JetStream stream on ${replicas} servers`,
+      describe: () => this.nodes.map((_, j) => this.logTail(j, 10)).join('\n') });
   }
 
   // JetStream is ready on a server when /healthz answers 200 and /jsz names a meta leader of a
@@ -258,6 +281,7 @@ export class NatsCluster {
   async startAgain(i) {
     this.spawn(i);
     await this.waitReady(i);
+    await this.waitPlaced(i, this.nodes.filter((_, j) => this.alive(j)).length);
   }
 
   async stop() {
@@ -268,6 +292,58 @@ export class NatsCluster {
     return `--- nats-server ${this.nodes[i].name} (tail) ---\n` +
       tailOf(path.join(this.nodes[i].dir, 'server.log'), lines);
   }
+}
+
+// One request over the NATS client protocol (no client library): CONNECT, SUB to an inbox,
+// PUB with that reply subject, and the first MSG on the inbox, parsed as JSON. Rejects after
+// `timeoutMs`.
+function natsRequest(port, subject, payload, timeoutMs = 2000) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const inbox = `_INBOX.govesbtest${process.pid}.${Date.now()}`;
+    let buffered = Buffer.alloc(0);
+    let sent = false;
+    const timer = setTimeout(() => finish(new Error(`NATS ${subject}: no answer in ${timeoutMs} ms`)),
+      timeoutMs);
+    const finish = (err, value) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(value);
+    };
+    socket.on('error', (err) => finish(err));
+    socket.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      for (;;) {
+        const eol = buffered.indexOf('\r\n');
+        if (eol < 0) return;
+        const line = buffered.subarray(0, eol).toString('utf8');
+        if (line.startsWith('INFO ') && !sent) {
+          sent = true;
+          const body = Buffer.from(payload, 'utf8');
+          socket.write(`CONNECT {"verbose":false,"pedantic":false,"name":"govesb-test"}\r\n` +
+            `SUB ${inbox} 1\r\nPUB ${subject} ${inbox} ${body.length}\r\n`);
+          socket.write(Buffer.concat([body, Buffer.from('\r\n')]));
+        } else if (line === 'PING') {
+          socket.write('PONG\r\n');
+        } else if (line.startsWith('-ERR')) {
+          finish(new Error(`NATS ${subject}: ${line}`));
+          return;
+        } else if (line.startsWith('MSG ')) {
+          const size = Number(line.split(' ').at(-1));
+          if (buffered.length < eol + 2 + size + 2) return; // the payload is not all here yet
+          const text = buffered.subarray(eol + 2, eol + 2 + size).toString('utf8');
+          try {
+            finish(null, JSON.parse(text));
+          } catch (err) {
+            finish(new Error(`NATS ${subject}: ${err.message}: ${text}`));
+          }
+          return;
+        }
+        buffered = buffered.subarray(eol + 2);
+      }
+    });
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
