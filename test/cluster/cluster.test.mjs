@@ -39,8 +39,10 @@ const KILLS = Number(process.env.CLUSTER_KILLS ?? 3);
 const SEED = Number(process.env.CLUSTER_SEED ?? crypto.randomInt(1, 2 ** 31));
 const KEEP = process.env.GOVESB_CLUSTER_KEEP === '1';
 const NODES = 3;
-// Fast retries, so that a delivery refused during a fault is tried again soon.
+// Fast retries, so that a delivery refused during a fault is tried again soon; a signed
+// checkpoint every 2 s, so that the chains are sealed across the faults.
 const NODE_ARGS = ['--work-replicas', '3', '--retry-base-ms', '50', '--retry-max-ms', '500',
+  '--checkpoint-interval', '2',
   ...(process.env.CLUSTER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
 const REGISTRY_BUDGET_MS = 1500; // "within a second", with slack for a loaded 2-core machine
 const OP_TIMEOUT_MS = 30_000;    // an exchange that takes longer has hung: not a visible failure
@@ -727,6 +729,12 @@ test('faults under steady traffic: bus nodes killed, a NATS server killed, Postg
   // Evidence: the chains intact, and every successful call and accepted push in them.
   const verify = await h.audit('--json', 'verify').catch((err) => ({ error: err.message }));
   if (verify.intact !== true) problems.push(`audit verify: ${JSON.stringify(verify)}`);
+  for (const chain of verify.nodes ?? []) {
+    if (!(chain.checkpoints > 0)) {
+      problems.push(`audit verify: ${chain.node}'s chain has no signed checkpoint after the ` +
+        `faults (--checkpoint-interval 2): ${JSON.stringify(chain)}`);
+    }
+  }
   let evidenced = null;
   try {
     const text = await new Promise((resolve, reject) => {
