@@ -205,8 +205,16 @@ Result<size_t> MoveActionsIntoEvidence(store::WriteContext& ctx, size_t limit) {
       "SELECT id, request_id, at_ms, account, role, institution, address, via, action, object, "
       "object_institution, detail, detail_sha256, evidenced FROM admin_actions "
       "WHERE evidenced = 0 ORDER BY id LIMIT ?";
+  // In a cluster every node moves actions: the rows one node's batch is moving are locked until
+  // it commits, and the others pass over them, so that each action is in the log once.
+  static constexpr std::string_view kPendingShared =
+      "SELECT id, request_id, at_ms, account, role, institution, address, via, action, object, "
+      "object_institution, detail, detail_sha256, evidenced FROM admin_actions "
+      "WHERE evidenced = 0 ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED";
   static constexpr std::string_view kMark = "UPDATE admin_actions SET evidenced = 1 WHERE id = ?";
-  GOVESB_ASSIGN_OR_RETURN(store::Statement * pending, ctx.Prepared(kPending));
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement * pending,
+      ctx.Prepared(ctx.db().backend() == store::Backend::kPostgres ? kPendingShared : kPending));
   GOVESB_RETURN_IF_ERROR(pending->Bind(1, static_cast<int64_t>(limit)));
   std::vector<ActionRecord> actions;
   for (;;) {

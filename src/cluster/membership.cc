@@ -179,7 +179,8 @@ Result<int64_t> CountLiveNodes(store::Database& db, int64_t now_ms, int64_t wind
 
 Result<std::unique_ptr<Membership>> Membership::Start(const std::string& conninfo, NodeInfo self,
                                                       std::chrono::milliseconds interval,
-                                                      std::function<NodeStats()> stats) {
+                                                      std::function<NodeStats()> stats,
+                                                      std::function<void(int64_t)> on_live_nodes) {
   GOVESB_RETURN_IF_ERROR(ValidateNodeId(self.node_id));
   std::unique_ptr<Membership> m(new Membership());
   GOVESB_ASSIGN_OR_RETURN(m->db_, store::Database::OpenPostgres(conninfo));
@@ -187,6 +188,7 @@ Result<std::unique_ptr<Membership>> Membership::Start(const std::string& conninf
   m->self_.started_at_ms = NowMs();
   m->interval_ = interval;
   m->stats_ = std::move(stats);
+  m->on_live_nodes_ = std::move(on_live_nodes);
   GOVESB_RETURN_IF_ERROR(m->Beat("running"));
   m->thread_ = std::thread([raw = m.get()] { raw->Run(); });
   return m;
@@ -226,7 +228,10 @@ Status Membership::Beat(std::string_view state) {
   GOVESB_RETURN_IF_ERROR(upsert.Run());
   // Three missed heartbeats make a node not live.
   auto live = CountLiveNodes(*db_, now, 3 * interval_.count());
-  if (live.ok()) live_.store(std::max<int64_t>(*live, 1));
+  if (live.ok()) {
+    live_.store(std::max<int64_t>(*live, 1));
+    if (on_live_nodes_) on_live_nodes_(live_.load());
+  }
   return Status::Ok();
 }
 

@@ -77,9 +77,12 @@ Result<int64_t> CountLiveNodes(store::Database& db, int64_t now_ms, int64_t wind
 // destruction the row says "stopped".
 class Membership {
  public:
+  // `on_live_nodes` (may be empty) gets the number of live nodes after each heartbeat, on the
+  // heartbeat's thread.
   static Result<std::unique_ptr<Membership>> Start(const std::string& conninfo, NodeInfo self,
                                                    std::chrono::milliseconds interval,
-                                                   std::function<NodeStats()> stats);
+                                                   std::function<NodeStats()> stats,
+                                                   std::function<void(int64_t)> on_live_nodes = {});
   ~Membership();
   Membership(const Membership&) = delete;
   Membership& operator=(const Membership&) = delete;
@@ -96,6 +99,7 @@ class Membership {
   NodeInfo self_;
   std::chrono::milliseconds interval_{1000};
   std::function<NodeStats()> stats_;
+  std::function<void(int64_t)> on_live_nodes_;
   std::atomic<int64_t> live_{1};
   std::mutex mutex_;
   std::condition_variable wake_;

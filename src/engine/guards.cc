@@ -71,12 +71,22 @@ Guards::Guards(const Clock& clock, GuardOptions options)
       replay_(clock, options_.replay),
       usage_(clock) {}
 
+namespace {
+// This node's share of a cluster-wide rate.
+limits::Rate Share(limits::Rate rate, int64_t nodes) {
+  if (nodes <= 1 || rate.unlimited()) return rate;
+  const double n = static_cast<double>(nodes);
+  return limits::Rate{rate.per_second / n, std::max(1.0, rate.effective_burst() / n)};
+}
+}  // namespace
+
 limits::Rate Guards::SystemRate(const registry::System& system) const {
-  return Effective(system.rate_per_second, system.rate_burst, options_.system_rate);
+  return Share(Effective(system.rate_per_second, system.rate_burst, options_.system_rate),
+               cluster_share());
 }
 
 limits::Rate Guards::ApiRate(const registry::Api& api) const {
-  return Effective(api.rate_per_second, api.rate_burst, options_.api_rate);
+  return Share(Effective(api.rate_per_second, api.rate_burst, options_.api_rate), cluster_share());
 }
 
 void Guards::AppendPrometheus(std::string& out) const {

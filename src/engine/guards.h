@@ -74,6 +74,14 @@ class Guards {
   limits::Rate SystemRate(const registry::System& system) const;
   limits::Rate ApiRate(const registry::Api& api) const;
 
+  // Cluster mode: the rates are the cluster's, and each of the `live_nodes` nodes behind an even
+  // balancer enforces its share (rate and burst divided by it, a burst of at least 1). Set from
+  // the heartbeats; 1 (the default) in the embedded default. Any thread.
+  void SetClusterShare(int64_t live_nodes) {
+    share_.store(live_nodes < 1 ? 1 : live_nodes, std::memory_order_relaxed);
+  }
+  int64_t cluster_share() const { return share_.load(std::memory_order_relaxed); }
+
   limits::KeyedRateLimiter& system_rates() { return system_rates_; }
   limits::KeyedRateLimiter& api_rates() { return api_rates_; }
   limits::FailureLockout& token_clients() { return token_clients_; }
@@ -97,6 +105,7 @@ class Guards {
   limits::FailureLockout token_addresses_;
   replay::ReplayWindow replay_;
   SignatureUsageCounter usage_;
+  std::atomic<int64_t> share_{1};
 };
 
 }  // namespace govesb::engine

@@ -312,6 +312,27 @@ TEST_F(GuardedStagesTest, AdmitRefusesBeyondTheSystemsBurstWithRetryAfter) {
   EXPECT_TRUE(RunAll(y, guards).ok()) << "a token came back after half a second at 2/s";
 }
 
+TEST_F(GuardedStagesTest, InAClusterEachNodeAdmitsItsShareOfTheRate) {
+  Guards guards(clock_, Options());  // 2 per second, a burst of 2, for the whole cluster
+  guards.SetClusterShare(2);         // two live nodes behind the balancer
+  http::HttpRequest first = Request(Signed(R"({"apiCode":"GETUSR","n":1})"));
+  ExchangeContext x(first);
+  ASSERT_TRUE(RunAll(x, guards).ok());
+  http::HttpRequest second = Request(Signed(R"({"apiCode":"GETUSR","n":2})"));
+  ExchangeContext y(second);
+  EXPECT_EQ(RunAll(y, guards).code(), StatusCode::kResourceExhausted) << "this node's half";
+  // Back to one node: its share is the whole rate again.
+  guards.SetClusterShare(1);
+  clock_.Advance(std::chrono::milliseconds(1000));
+  for (int i = 3; i < 5; ++i) {
+    http::HttpRequest r = Request(Signed(R"({"apiCode":"GETUSR","n":)" + std::to_string(i) + "}"));
+    ExchangeContext z(r);
+    EXPECT_TRUE(RunAll(z, guards).ok()) << i;
+  }
+  guards.SetClusterShare(0);
+  EXPECT_EQ(guards.cluster_share(), 1);
+}
+
 TEST_F(GuardedStagesTest, AdmitUsesTheRegistrysLimits) {
   Guards guards(clock_, Options());
   ASSERT_TRUE(

@@ -549,7 +549,8 @@ Status BusServer::Start() {
     self.node_id = o.cluster.node_id;
     self.address = BaseUrl(*s.server);
     auto membership = cluster::Membership::Start(
-        o.cluster.postgres, std::move(self), o.cluster.heartbeat, [&s]() {
+        o.cluster.postgres, std::move(self), o.cluster.heartbeat,
+        [&s]() {
           cluster::NodeStats stats;
           if (s.lane_work) stats.lanes_held = s.lane_work->stats().lanes_held;
           if (s.dispatcher) {
@@ -558,7 +559,9 @@ Status BusServer::Start() {
             stats.delivered = m.delivered;
           }
           return stats;
-        });
+        },
+        // Each node enforces its share of the cluster's rate limits.
+        [guards = s.guards.get()](int64_t live) { guards->SetClusterShare(live); });
     if (!membership.ok()) {
       s.started = true;
       Shutdown();
