@@ -1,7 +1,9 @@
-# The two commands a newcomer needs:
-#   make run    set up, build, and run the bus on its embedded default (./govesb-data)
-#   make check  set up, build, and pass every test: `make test` (the suite on the optimised
-#               build), then `make test-asan`, `make test-tsan` and `make fuzz-smoke`
+# The commands a newcomer needs:
+#   make run      set up, build, and run the bus on its embedded default (./govesb-data)
+#   make cluster  set up, build, and run a 3-node cluster behind nginx on this machine
+#                 (./govesb-cluster; the top of scripts/cluster says more)
+#   make check    set up, build, and pass every test: `make test` (the suite on the optimised
+#                 build), then `make test-asan`, `make test-tsan` and `make fuzz-smoke`
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
@@ -12,7 +14,7 @@ LISTEN ?= 127.0.0.1:8443
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
 
-.PHONY: all setup build run test check test-asan test-tsan fuzz-build fuzz fuzz-smoke bench clean format
+.PHONY: all setup build run cluster test check test-asan test-tsan fuzz-build fuzz fuzz-smoke bench clean format
 
 all: build
 
@@ -25,6 +27,11 @@ build: setup
 
 run: build
 	@DATA_DIR=$(DATA_DIR) LISTEN=$(LISTEN) scripts/demo $(BUILD_DIR)/apps/govesb/govesb
+
+# Cluster mode on this machine: PostgreSQL, 3 NATS JetStream servers, 3 nodes, nginx in front.
+CLUSTER_DIR ?= ./govesb-cluster
+cluster: build
+	@CLUSTER_DIR=$(CLUSTER_DIR) scripts/cluster $(BUILD_DIR)/apps/govesb/govesb
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 600

@@ -7,11 +7,14 @@
 //
 // Ops:
 //   hello                                   -> {node, extraCa}
-//   request {config, kind, apiCode, body}   -> {result} : GovEsbHelper.requestData / requestNida
+//   request {config, kind, apiCode, body, replay}
+//                                           -> {result} : GovEsbHelper.requestData / requestNida
 //                                              / pushData (kind 'data' | 'nida' | 'push'; for
 //                                              push, apiCode is the pushCode); result is what
 //                                              the library returned (JSON text of data, or
-//                                              null). When null, `diagnostic` holds a raw replay.
+//                                              null). When null, `diagnostic` holds a raw replay
+//                                              (not with replay:false, where a replay would send
+//                                              the push or call a second time).
 //   asyncAnswer {config, requestId, body, build, success, message, path}
 //                                           -> a provider's asynchronous answer POSTed to
 //                                              <esbEngineUrl><path> with the library's token,
@@ -84,13 +87,13 @@ const ops = {
     return { node: process.version, extraCa: process.env.NODE_EXTRA_CA_CERTS ?? null };
   },
 
-  async request({ config, kind, apiCode, body }) {
+  async request({ config, kind, apiCode, body, replay = true }) {
     const helper = new GovEsbHelper(config);
     const result = kind === 'nida' ? await helper.requestNida(apiCode, body, 'json')
       : kind === 'push' ? await helper.pushData(apiCode, body, 'json')
         : await helper.requestData(apiCode, body, 'json');
     const out = { result, accessToken: helper.accessToken };
-    if (result == null) {
+    if (result == null && replay) {
       // The library says the bus's signature did not verify (or the answer was no envelope).
       // Replay the same request by hand to show what the bus actually answered.
       try {

@@ -52,7 +52,7 @@ export async function eventually(fn, { timeoutMs = 3000, intervalMs = 100 } = {}
 }
 
 // Keeps the last `max` lines written to a stream.
-class LineTail {
+export class LineTail {
   constructor(max = 80) {
     this.max = max;
     this.lines = [];
@@ -77,7 +77,7 @@ class LineTail {
 
 // Every child process started here, so that a crashing test run leaves nothing behind.
 const liveChildren = new Set();
-function track(child) {
+export function track(child) {
   liveChildren.add(child);
   child.once('exit', () => liveChildren.delete(child));
   return child;
@@ -90,7 +90,7 @@ process.once('exit', () => {
   }
 });
 
-function waitForExit(child, ms) {
+export function waitForExit(child, ms) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), ms);
@@ -101,7 +101,7 @@ function waitForExit(child, ms) {
   });
 }
 
-async function stopChild(child, { signal = 'SIGTERM', graceMs = 5000 } = {}) {
+export async function stopChild(child, { signal = 'SIGTERM', graceMs = 5000 } = {}) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   try {
     child.kill(signal);
@@ -163,9 +163,10 @@ export function keygen(curve = 'secp256k1') {
 
 // Starts `govesb serve` on 127.0.0.1:0 and waits for its "listening on" line (and, with TLS,
 // the "clients trust the CA in" line). Returns { baseUrl, caFile, tail(), stop() }.
-export async function startBus({ dataDir, plainHttp = false, keyCurve = null, extraArgs = [],
-  timeoutMs = 15000 } = {}) {
-  const args = ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'];
+// `storeArgs` replaces `--data-dir DIR` (e.g. the --cluster options of a cluster node).
+export async function startBus({ dataDir, storeArgs = null, plainHttp = false, keyCurve = null,
+  extraArgs = [], timeoutMs = 15000 } = {}) {
+  const args = ['serve', ...(storeArgs ?? ['--data-dir', dataDir]), '--listen', '127.0.0.1:0'];
   if (plainHttp) args.push('--plain-http');
   if (keyCurve) args.push('--key-curve', keyCurve);
   args.push(...extraArgs);
