@@ -50,7 +50,8 @@ test-asan: setup
 # their targets are built.
 TSAN_TARGETS = govesb_store_test govesb_delivery_test govesb_http_test govesb_evidence_test \
                govesb_registry_test govesb_e2e_test govesb_push_async_test \
-               govesb_admin_e2e_test govesb_limits_test govesb_traffic_test
+               govesb_admin_e2e_test govesb_limits_test govesb_traffic_test \
+               govesb_cluster_e2e_test govesb_test_postgres
 test-tsan: setup
 	cmake --preset tsan
 	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
