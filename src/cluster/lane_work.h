@@ -62,7 +62,9 @@ struct LaneWorkOptions {
   milliseconds ack_wait{10'000};
   int64_t max_deliver = 20;
   size_t lane_batch = 1'000;  // deliveries loaded per lane at a time
-  int fetch_batch = 64;
+  // Wake-ups one fetch takes at most: small, so that the lanes spread over the nodes rather
+  // than going to whichever node asked first.
+  int fetch_batch = 8;
   // Lanes one sweep wakes at most (those with the oldest work first).
   size_t sweep_limit = 10'000;
   // How long Create keeps asking for the work stream and its consumer while JetStream does not
