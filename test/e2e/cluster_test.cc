@@ -30,6 +30,14 @@ namespace {
 using std::chrono::milliseconds;
 using testing::TestReceiver;
 
+// Time bounds the design promises, stretched under ThreadSanitizer, whose slowdown alone (5-15x)
+// breaks them; the other checks of those tests still run there.
+#if defined(__SANITIZE_THREAD__)
+constexpr int kSlowdown = 5;
+#else
+constexpr int kSlowdown = 1;
+#endif
+
 struct Party {
   std::optional<crypto::PrivateKey> key;
   std::string client_id;
@@ -229,7 +237,7 @@ TEST_F(ClusterTest, AStoppedNodeHandsItsLanesBackAndAnotherDelivers) {
       Eventually([&] { return FirstArrivals(rx->received()).size() >= 5; }, milliseconds(10'000)));
   EXPECT_EQ(FirstArrivals(rx->received()), (std::vector<int>{0, 1, 2, 3, 4}));
   const auto took = std::chrono::steady_clock::now() - stopped_at;
-  EXPECT_LT(took, milliseconds(1500)) << "a handed-back lane is taken at once";
+  EXPECT_LT(took, kSlowdown * milliseconds(1500)) << "a handed-back lane is taken at once";
 }
 
 TEST_F(ClusterTest, EveryAdminActionReachesTheEvidenceLogOnceWhicheverNodeMovesIt) {
@@ -293,11 +301,11 @@ TEST_F(ClusterTest, ARegistryChangeReachesEveryNodeWithinASecondAndTokensWorkOnA
           auto r = clients[i]->Request("BRTHCRT", R"({"certificateNo":"B-1"})");
           return r.ok() && r->success;
         },
-        milliseconds(3000)))
+        kSlowdown * milliseconds(3000)))
         << "node " << i + 1;
   }
   const auto took = std::chrono::steady_clock::now() - granted_at;
-  EXPECT_LT(took, milliseconds(1000)) << "the grant took effect on every node";
+  EXPECT_LT(took, kSlowdown * milliseconds(1000)) << "the grant took effect on every node";
   // The evidence of the calls is in PostgreSQL, in the chains of the nodes that served them.
   auto reader = evidence::PgEvidenceStore::OpenForReading(conninfo_);
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
