@@ -2,6 +2,9 @@
 // subscriptions), the accounts of the admin API and portal (users), and the bus's public key. Every
 // leaf prints one JSON value with --json (an object, or an array for lists) and a readable form
 // otherwise. Failures print "error: <message>" on stderr and exit 1.
+//
+// Where the state is: a data directory (--data-dir, the embedded bus), or a cluster's PostgreSQL
+// (--postgres, with --kek-file for what needs the cluster's secrets: `esb-key`). Exactly one.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -23,6 +26,7 @@
 #include "accounts/render.h"
 #include "admin/service.h"
 #include "admin_render.h"
+#include "cluster/membership.h"
 #include "commands.h"
 #include "crypto/keys.h"
 #include "delivery/sqlite_queue.h"
@@ -40,7 +44,12 @@ namespace json = boost::json;
 // Options of `admin` itself, accepted before or after the leaf subcommand.
 struct AdminOptions {
   std::string data_dir = "./govesb-data";
+  CLI::Option* data_dir_option = nullptr;  // given on the command line or in GOVESB_DATA_DIR
+  std::string postgres;                    // the cluster's PostgreSQL ("": the data directory)
+  std::string kek_file;                    // the cluster's key-encryption key file
   bool json = false;
+
+  bool on_cluster() const { return !postgres.empty(); }
 };
 
 // ---- failure ----
@@ -60,24 +69,56 @@ T Unwrap(Result<T> result) {
   return std::move(result).value();
 }
 
-// ---- opening the data directory ----
+// ---- opening the data directory or the cluster's database ----
 
-std::unique_ptr<store::Database> OpenMigratedDatabase(const store::DataDir& dir) {
-  std::unique_ptr<store::Database> db = Unwrap(dir.OpenDatabase());
+// Where the state is, checked before anything is opened: exactly one of --data-dir and
+// --postgres; --kek-file only with --postgres.
+void CheckWhere(const AdminOptions& options) {
+  if (options.on_cluster() && options.data_dir_option != nullptr &&
+      options.data_dir_option->count() > 0) {
+    Fail(InvalidArgument(
+        "give either --data-dir (or GOVESB_DATA_DIR) or --postgres, not both: a bus keeps its "
+        "state in a data directory, a cluster in PostgreSQL"));
+  }
+  if (!options.on_cluster() && !options.kek_file.empty()) {
+    Fail(InvalidArgument("--kek-file goes with --postgres (a cluster's key-encryption key)"));
+  }
+}
+
+// The cluster's database (the connection string is never printed: it may hold a password).
+std::unique_ptr<store::Database> OpenCluster(const AdminOptions& options) {
+  auto db = store::Database::OpenPostgres(options.postgres);
+  if (!db.ok()) {
+    Fail(Status(db.status().code(), "cannot connect to the cluster's PostgreSQL (--postgres): " +
+                                        db.status().message()));
+  }
+  return std::move(db).value();
+}
+
+std::unique_ptr<store::Database> OpenMigratedDatabase(const AdminOptions& options,
+                                                      const std::optional<store::DataDir>& dir) {
+  std::unique_ptr<store::Database> db =
+      dir.has_value() ? Unwrap(dir->OpenDatabase()) : OpenCluster(options);
   Check(accounts::MigrateAccountsStore(*db));  // and admin::MigrateAll
   return db;
 }
 
+std::optional<store::DataDir> OpenDataDirUnlessCluster(const AdminOptions& options) {
+  if (options.on_cluster()) return std::nullopt;
+  return Unwrap(store::DataDir::Open({.path = options.data_dir}));
+}
+
 // The data directory (created with a fresh bus key if missing: operators may register systems
-// before the first start), its database with every schema, and the admin service layer over it,
-// acting as the operator at this machine (the OS user running the command), as every change
-// is recorded.
+// before the first start) or the cluster's PostgreSQL, its database with every schema, and the
+// admin service layer over it, acting as the operator at this machine (the OS user running the
+// command), as every change is recorded. On a cluster, the actions wait in the admin journal
+// until a node moves them into the evidence log, as they do for a stopped bus.
 class AdminSession {
  public:
   explicit AdminSession(const AdminOptions& options)
-      : dir_(Unwrap(store::DataDir::Open({.path = options.data_dir}))),
-        db_(OpenMigratedDatabase(dir_)),
-        service_(*db_),
+      : dir_(OpenDataDirUnlessCluster(options)),
+        db_(OpenMigratedDatabase(options, dir_)),
+        service_(*db_, admin::ServiceOptions{.postgres_conninfo = options.postgres}),
         accounts_(*db_),
         actor_(admin::Actor::LocalOperator()) {}
 
@@ -87,7 +128,7 @@ class AdminSession {
   store::Database& db() { return *db_; }
 
  private:
-  store::DataDir dir_;
+  std::optional<store::DataDir> dir_;  // none on a cluster
   std::unique_ptr<store::Database> db_;
   admin::AdminService service_;
   accounts::Accounts accounts_;
@@ -114,6 +155,7 @@ CLI::App* AddLeaf(CLI::App& parent, const std::string& name, const std::string& 
                   std::function<void()> check = {}) {
   CLI::App* leaf = parent.add_subcommand(name, description);
   leaf->callback([options, run = std::move(run), check = std::move(check)] {
+    CheckWhere(*options);
     if (check) check();
     LogToStderr();
     AdminSession session(*options);
@@ -596,6 +638,7 @@ void AddApiCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& option
       "store-bodies",
       "Turn storing an API's request and reply bodies in the evidence log on or off");
   store_bodies->callback([options, store_args] {
+    CheckWhere(*options);
     if (store_args->setting != "on" && store_args->setting != "off") {
       Fail(InvalidArgument("the setting must be on or off, not '" + store_args->setting + "'"));
     }
@@ -929,13 +972,36 @@ void AddUserCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& optio
       });
 }
 
+// The cluster's bus public key, from its secrets opened with the key file.
+crypto::PublicKey ClusterBusKey(const AdminOptions& options) {
+  if (options.kek_file.empty()) {
+    Fail(InvalidArgument(
+        "the cluster's bus key is sealed: give its key-encryption key file (--kek-file)"));
+  }
+  const std::string kek = Unwrap(cluster::LoadKeyEncryptionKey(options.kek_file, false));
+  std::unique_ptr<store::Database> db = OpenCluster(options);
+  if (Unwrap(store::SchemaVersion(*db, "cluster")) == 0) {
+    Fail(FailedPrecondition("the cluster has no secrets yet: run `govesb cluster init` first"));
+  }
+  auto secrets = cluster::LoadSecrets(*db, kek);
+  if (secrets.status().code() == StatusCode::kBadSignature) {
+    Fail(Status(StatusCode::kBadSignature,
+                "the key-encryption key file " + options.kek_file +
+                    " does not open the cluster's secrets (another cluster's file?)"));
+  }
+  return Unwrap(std::move(secrets)).bus_key.public_key();
+}
+
 void AddEsbKeyCommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
   CLI::App* cmd = admin.add_subcommand(
       "esb-key", "Print the bus's public key (base64 SPKI), to give to connected systems");
   cmd->callback([options] {
+    CheckWhere(*options);
     LogToStderr();
-    store::DataDir dir = Unwrap(store::DataDir::Open({.path = options->data_dir}));
-    crypto::PublicKey key = dir.bus_key().public_key();
+    crypto::PublicKey key =
+        options->on_cluster()
+            ? ClusterBusKey(*options)
+            : Unwrap(store::DataDir::Open({.path = options->data_dir})).bus_key().public_key();
     json::object out;
     out["public_key"] = key.SpkiBase64();
     out["curve"] = crypto::CurveName(key.curve());
@@ -947,13 +1013,21 @@ void AddEsbKeyCommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& opti
 
 void AddAdminCommand(CLI::App& app) {
   auto options = std::make_shared<AdminOptions>();
-  CLI::App* admin = app.add_subcommand("admin", "Administer the registry in a data directory");
+  CLI::App* admin = app.add_subcommand(
+      "admin", "Administer the registry in a data directory or a cluster's PostgreSQL");
   admin->require_subcommand(1);
-  admin->add_option("--data-dir", options->data_dir, "The bus's data directory")
-      ->envname("GOVESB_DATA_DIR")
-      ->capture_default_str();
+  options->data_dir_option =
+      admin->add_option("--data-dir", options->data_dir, "The bus's data directory")
+          ->envname("GOVESB_DATA_DIR")
+          ->capture_default_str();
+  admin->add_option("--postgres", options->postgres,
+                    "Instead of --data-dir: the cluster's PostgreSQL (libpq conninfo or "
+                    "postgresql:// URL)");
+  admin->add_option("--kek-file", options->kek_file,
+                    "With --postgres: the cluster's key-encryption key file (for esb-key)");
   admin->add_flag("--json", options->json, "Print JSON (one object, or an array for lists)");
-  // Subcommands created below inherit this: options they do not know (--data-dir, --json)
+  // Subcommands created below inherit this: options they do not know (--data-dir, --postgres,
+  // --kek-file, --json)
   // are passed up, so both may also follow the leaf (`admin system list --json`).
   admin->fallthrough();
 

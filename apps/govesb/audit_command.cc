@@ -1,4 +1,6 @@
-// `govesb audit`: checks the evidence log of a data directory.
+// `govesb audit`: checks the evidence log of a data directory, or of a cluster (--postgres: every
+// node's chain in PostgreSQL; the bus key from the cluster's secrets with --kek-file, or given
+// with --bus-key).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -14,10 +16,12 @@
 #include <sstream>
 #include <string>
 
+#include "cluster/membership.h"
 #include "commands.h"
 #include "crypto/primitives.h"
 #include "evidence/archive.h"
 #include "evidence/log.h"
+#include "evidence/pg_store.h"
 #include "evidence/proof.h"
 #include "evidence/query.h"
 #include "evidence/records.h"
@@ -32,8 +36,15 @@ namespace json = boost::json;
 
 struct AuditOptions {
   std::string data_dir = "./govesb-data";
+  CLI::Option* data_dir_option = nullptr;
   std::string archive_dir;  // default: DATA_DIR/evidence-archive
+  // A cluster's evidence: its PostgreSQL, and where its bus public key comes from (the cluster's
+  // secrets opened with the key-encryption key file, or the key itself).
+  std::string postgres;
+  std::string kek_file;
+  std::string bus_key;  // base64 SPKI or PEM
   bool json = false;
+  bool on_cluster() const { return !postgres.empty(); }
   std::string Archives() const {
     return archive_dir.empty() ? evidence::DefaultArchiveDir(data_dir) : archive_dir;
   }
@@ -47,24 +58,157 @@ struct AuditOptions {
 std::unique_ptr<store::Database> OpenEvidence(const AuditOptions& options,
                                               std::optional<store::DataDir>& dir);
 
+// ---- a cluster's evidence (--postgres) ----
+
+// Exactly one of --data-dir and --postgres; the cluster's options only with --postgres; what
+// --data-dir alone means (--archive-dir) not with it. Checked before anything is opened.
+void CheckWhere(const AuditOptions& options) {
+  if (options.on_cluster()) {
+    if (options.data_dir_option != nullptr && options.data_dir_option->count() > 0) {
+      Fail(InvalidArgument(
+          "give either --data-dir (or GOVESB_DATA_DIR) or --postgres, not both: a bus keeps its "
+          "evidence in a data directory, a cluster in PostgreSQL"));
+    }
+    if (!options.archive_dir.empty()) {
+      Fail(
+          InvalidArgument("--archive-dir goes with --data-dir: a cluster's evidence stays in "
+                          "PostgreSQL"));
+    }
+    if (!options.kek_file.empty() && !options.bus_key.empty()) {
+      Fail(InvalidArgument("give either --kek-file or --bus-key, not both"));
+    }
+  } else if (!options.kek_file.empty() || !options.bus_key.empty()) {
+    Fail(InvalidArgument("--kek-file and --bus-key go with --postgres (a cluster's evidence)"));
+  }
+}
+
+// The cluster's database, its evidence schema present (the connection string is never printed:
+// it may hold a password).
+std::unique_ptr<store::Database> OpenClusterDatabase(const AuditOptions& options) {
+  spdlog::set_default_logger(spdlog::stderr_color_st("govesb-audit"));
+  auto db = store::Database::OpenPostgres(options.postgres);
+  if (!db.ok()) {
+    Fail(Status(db.status().code(), "cannot connect to the cluster's PostgreSQL (--postgres): " +
+                                        db.status().message()));
+  }
+  auto version = store::SchemaVersion(**db, "evidence");
+  if (!version.ok()) Fail(version.status());
+  if (*version == 0) {
+    Fail(FailedPrecondition("no evidence log in the cluster's database " + (*db)->path() +
+                            ": no node of the cluster has run on it yet"));
+  }
+  return std::move(db).value();
+}
+
+// The cluster's secrets, opened with the key-encryption key file (--kek-file).
+cluster::ClusterSecrets LoadClusterSecrets(const AuditOptions& options, store::Database& db) {
+  auto kek = cluster::LoadKeyEncryptionKey(options.kek_file, false);
+  if (!kek.ok()) Fail(kek.status());
+  auto version = store::SchemaVersion(db, "cluster");
+  if (!version.ok()) Fail(version.status());
+  if (*version == 0) {
+    Fail(FailedPrecondition("the cluster has no secrets yet: run `govesb cluster init` first"));
+  }
+  auto secrets = cluster::LoadSecrets(db, *kek);
+  if (secrets.status().code() == StatusCode::kBadSignature) {
+    Fail(Status(StatusCode::kBadSignature,
+                "the key-encryption key file " + options.kek_file +
+                    " does not open the cluster's secrets (another cluster's file?)"));
+  }
+  if (!secrets.ok()) Fail(secrets.status());
+  return std::move(secrets).value();
+}
+
+// The cluster's bus public key: given (--bus-key), or from its secrets (--kek-file).
+crypto::PublicKey ClusterBusKey(const AuditOptions& options, store::Database& db) {
+  if (!options.bus_key.empty()) {
+    auto key = crypto::PublicKey::FromText(options.bus_key);
+    if (!key.ok()) Fail(InvalidArgument("--bus-key: " + key.status().message()));
+    return std::move(key).value();
+  }
+  if (options.kek_file.empty()) {
+    Fail(
+        InvalidArgument("which bus key signed the checkpoints? give the cluster's key-encryption "
+                        "key file (--kek-file) or its bus public key (--bus-key)"));
+  }
+  return LoadClusterSecrets(options, db).bus_key.public_key();
+}
+
+// The cluster's evidence, for reading (every node's chain).
+std::unique_ptr<evidence::PgEvidenceStore> OpenClusterEvidence(const AuditOptions& options) {
+  auto store = evidence::PgEvidenceStore::OpenForReading(options.postgres);
+  if (!store.ok()) Fail(store.status());
+  return std::move(store).value();
+}
+
+json::object ReportJson(const evidence::VerifyReport& report) {
+  json::object out;
+  out["intact"] = report.intact;
+  out["records"] = report.records;
+  out["checkpoints"] = report.checkpoints;
+  out["unsealed_records"] = report.unsealed;
+  if (report.first_bad_seq.has_value()) {
+    out["first_bad_record"] = *report.first_bad_seq;
+  } else {
+    out["first_bad_record"] = nullptr;
+  }
+  out["problem"] = report.problem;
+  if (!report.node.empty()) out["node"] = report.node;  // a cluster's: the broken chain
+  return out;
+}
+
+// Every node's chain, one line each, and the verdict over all (exit 1 unless all are intact).
+void RunVerifyCluster(const AuditOptions& options) {
+  auto db = OpenClusterDatabase(options);
+  const crypto::PublicKey key = ClusterBusKey(options, *db);
+  auto chains = evidence::VerifyEachChain(*db, key);
+  if (!chains.ok()) Fail(chains.status());
+  const evidence::VerifyReport all = evidence::CombineChains(*chains);
+  if (options.json) {
+    json::object out = ReportJson(all);
+    out["bus_public_key"] = key.SpkiBase64();
+    json::array nodes;
+    for (const evidence::NodeChainReport& chain : *chains) {
+      json::object node = ReportJson(chain.report);
+      node["node"] = chain.node;
+      nodes.push_back(std::move(node));
+    }
+    out["nodes"] = std::move(nodes);
+    std::cout << json::serialize(out) << "\n";
+  } else {
+    for (const evidence::NodeChainReport& chain : *chains) {
+      const evidence::VerifyReport& r = chain.report;
+      std::cout << "node " << chain.node << ": ";
+      if (r.intact) {
+        std::cout << "intact, " << r.records << " records, " << r.checkpoints
+                  << " signed checkpoints";
+        if (r.unsealed > 0) std::cout << " (" << r.unsealed << " newest not sealed yet)";
+      } else {
+        std::cout << "TAMPERED: " << r.problem;
+      }
+      std::cout << "\n";
+    }
+    if (all.intact) {
+      std::cout << "intact: " << all.records << " records checked, " << all.checkpoints
+                << " signed checkpoints, in " << chains->size() << " node chain(s)\n";
+    } else {
+      std::cout << "TAMPERED: " << all.problem << "\n";
+    }
+  }
+  if (!all.intact) throw CLI::RuntimeError(kExitFailure);
+}
+
+// ---- a data directory's evidence ----
+
 void RunVerify(const AuditOptions& options) {
+  CheckWhere(options);
+  if (options.on_cluster()) return RunVerifyCluster(options);
   std::optional<store::DataDir> dir;
   auto db = OpenEvidence(options, dir);
   auto report = evidence::Verify(*db, dir->bus_key().public_key(), options.Archives());
   if (!report.ok()) Fail(report.status());
   if (options.json) {
-    json::object out;
-    out["intact"] = report->intact;
-    out["records"] = report->records;
-    out["checkpoints"] = report->checkpoints;
-    out["unsealed_records"] = report->unsealed;
-    if (report->first_bad_seq.has_value()) {
-      out["first_bad_record"] = *report->first_bad_seq;
-    } else {
-      out["first_bad_record"] = nullptr;
-    }
-    out["problem"] = report->problem;
-    std::cout << json::serialize(out) << "\n";
+    std::cout << json::serialize(ReportJson(*report)) << "\n";
   } else if (report->intact) {
     std::cout << "intact: " << report->records << " records checked, " << report->checkpoints
               << " signed checkpoints";
@@ -106,15 +250,30 @@ struct BodyArgs {
 // The bodies kept for an exchange of an API with store_bodies: decrypted with the data
 // directory's evidence key and checked against the SHA-256 its record carries.
 void RunBody(const AuditOptions& options, const BodyArgs& args) {
-  std::optional<store::DataDir> dir;
-  auto db = OpenEvidence(options, dir);
-  if (dir->evidence_key().empty()) {
-    Fail(FailedPrecondition("the data directory " + options.data_dir +
-                            " has no evidence body key: no bodies were ever stored"));
-  }
+  CheckWhere(options);
   evidence::QueryFilter filter;
   filter.request_id = args.request_id;
-  auto records = evidence::QueryRecords(*db, filter, options.Archives());
+  std::string evidence_key;
+  Result<std::vector<std::string>> records = std::vector<std::string>();
+  if (options.on_cluster()) {
+    if (options.kek_file.empty()) {
+      Fail(
+          InvalidArgument("the cluster's evidence body key is sealed: give its key-encryption "
+                          "key file (--kek-file)"));
+    }
+    auto db = OpenClusterDatabase(options);
+    evidence_key = LoadClusterSecrets(options, *db).evidence_key;
+    records = OpenClusterEvidence(options)->Query(filter);
+  } else {
+    std::optional<store::DataDir> dir;
+    auto db = OpenEvidence(options, dir);
+    if (dir->evidence_key().empty()) {
+      Fail(FailedPrecondition("the data directory " + options.data_dir +
+                              " has no evidence body key: no bodies were ever stored"));
+    }
+    evidence_key = dir->evidence_key();
+    records = evidence::QueryRecords(*db, filter, options.Archives());
+  }
   if (!records.ok()) Fail(records.status());
   if (records->empty()) {
     Fail(NotFound("the evidence log has no record of exchange " + args.request_id));
@@ -124,7 +283,7 @@ void RunBody(const AuditOptions& options, const BodyArgs& args) {
     std::optional<std::string> sealed = evidence::CanonicalMember(record, "bodyEncrypted");
     if (!sealed.has_value()) continue;
     const std::string kind = evidence::CanonicalMember(record, "kind").value_or("");
-    auto body = evidence::OpenBody(dir->evidence_key(), args.request_id, kind, *sealed);
+    auto body = evidence::OpenBody(evidence_key, args.request_id, kind, *sealed);
     if (!body.ok()) {
       Fail(Status(body.status().code(), "the " + kind + " body of exchange " + args.request_id +
                                             " does not decrypt: " + body.status().message()));
@@ -168,6 +327,12 @@ void RunArchive(const AuditOptions& options, const ArchiveArgs& args) {
   if (args.older_than_days < 0 || args.max_records < 1) {
     Fail(InvalidArgument("--older-than must be >= 0 days and --max-records >= 1"));
   }
+  CheckWhere(options);
+  if (options.on_cluster()) {
+    Fail(
+        FailedPrecondition("a cluster's evidence is not archived to files: PostgreSQL keeps its "
+                           "records (partitioning and retention are the operator's)"));
+  }
   std::optional<store::DataDir> dir;
   auto db = OpenEvidence(options, dir);
   evidence::ArchiveOptions o;
@@ -205,10 +370,19 @@ struct ProveArgs {
 };
 
 void RunProve(const AuditOptions& options, const ProveArgs& args) {
-  std::optional<store::DataDir> dir;
-  auto db = OpenEvidence(options, dir);
-  auto proof =
-      evidence::BuildProof(*db, args.request_id, dir->bus_key().public_key(), options.Archives());
+  CheckWhere(options);
+  Result<std::string> proof = std::string();
+  if (options.on_cluster()) {
+    // The exchange's records, from whichever node handled it, sealed by that node's checkpoint.
+    auto db = OpenClusterDatabase(options);
+    const crypto::PublicKey key = ClusterBusKey(options, *db);
+    proof = OpenClusterEvidence(options)->BuildProof(args.request_id, key);
+  } else {
+    std::optional<store::DataDir> dir;
+    auto db = OpenEvidence(options, dir);
+    proof =
+        evidence::BuildProof(*db, args.request_id, dir->bus_key().public_key(), options.Archives());
+  }
   if (!proof.ok()) Fail(proof.status());
   if (args.out.empty() || args.out == "-") {
     std::cout << *proof << "\n";
@@ -321,8 +495,9 @@ void RunQuery(const AuditOptions& options, const QueryArgs& args) {
   if (args.format != "table" && args.format != "jsonl" && args.format != "csv") {
     Fail(InvalidArgument("--format must be table, jsonl or csv"));
   }
+  CheckWhere(options);
   std::optional<store::DataDir> dir;
-  auto db = OpenEvidence(options, dir);
+  auto db = options.on_cluster() ? OpenClusterDatabase(options) : OpenEvidence(options, dir);
   evidence::QueryFilter filter;
   if (!args.from.empty()) filter.from_ms = ParseTime(args.from, "--from");
   if (!args.to.empty()) filter.to_ms = ParseTime(args.to, "--to");
@@ -347,7 +522,8 @@ void RunQuery(const AuditOptions& options, const QueryArgs& args) {
     }
     if (!known) Fail(NotFound("institution '" + args.institution + "' has no systems"));
   }
-  auto found = evidence::QueryRecords(*db, filter, options.Archives());
+  auto found = options.on_cluster() ? OpenClusterEvidence(options)->Query(filter)
+                                    : evidence::QueryRecords(*db, filter, options.Archives());
   if (!found.ok()) Fail(found.status());
   // Record members, in the order shown; signatureVariant (which form of the signed text the
   // signature matched) is shown as "variant", "-" for records without one.
@@ -411,11 +587,22 @@ void RunQuery(const AuditOptions& options, const QueryArgs& args) {
 
 void AddAuditCommand(CLI::App& app) {
   auto options = std::make_shared<AuditOptions>();
-  CLI::App* audit = app.add_subcommand("audit", "Check the evidence log of a data directory");
+  CLI::App* audit = app.add_subcommand(
+      "audit", "Check the evidence log of a data directory or of a cluster's PostgreSQL");
   audit->require_subcommand(1);
-  audit->add_option("--data-dir", options->data_dir, "The bus's data directory")
-      ->envname("GOVESB_DATA_DIR")
-      ->capture_default_str();
+  options->data_dir_option =
+      audit->add_option("--data-dir", options->data_dir, "The bus's data directory")
+          ->envname("GOVESB_DATA_DIR")
+          ->capture_default_str();
+  audit->add_option("--postgres", options->postgres,
+                    "Instead of --data-dir: the cluster's PostgreSQL (libpq conninfo or "
+                    "postgresql:// URL); every node's chain");
+  audit->add_option("--kek-file", options->kek_file,
+                    "With --postgres: the cluster's key-encryption key file (the bus key and the "
+                    "evidence body key come from the cluster's secrets)");
+  audit->add_option("--bus-key", options->bus_key,
+                    "With --postgres, instead of --kek-file: the cluster's bus public key (base64 "
+                    "SPKI or PEM) for verify and prove");
   audit
       ->add_option("--archive-dir", options->archive_dir,
                    "Where archived evidence files are (default: DATA_DIR/evidence-archive)")

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <boost/json/value.hpp>
+#include <span>
 #include <utility>
 
 #include "accounts/internal.h"
@@ -162,16 +163,12 @@ using internal::RequireOperator;
 using internal::UserObject;
 
 Status MigrateAccountsStore(store::Database& db) {
-  if (db.backend() == store::Backend::kPostgres) {
-    // Only the schemas the accounts tables and their journal rows need: the evidence and
-    // delivery stores of a cluster are PostgreSQL adapters of their own, migrated by whoever
-    // opens them (admin::MigrateAll's SQLite-bound modules are not run here).
-    GOVESB_RETURN_IF_ERROR(registry::Registry::Migrate(db));
-    GOVESB_RETURN_IF_ERROR(admin::MigrateAdminStore(db));
-    return store::Migrate(db, "accounts", kPostgresMigrations);
-  }
+  // Every schema the admin layer reads, each in its backend's form, then the accounts'.
   GOVESB_RETURN_IF_ERROR(admin::MigrateAll(db));
-  return store::Migrate(db, "accounts", kMigrations);
+  return store::Migrate(db, "accounts",
+                        db.backend() == store::Backend::kPostgres
+                            ? std::span<const std::string_view>(kPostgresMigrations)
+                            : std::span<const std::string_view>(kMigrations));
 }
 
 Accounts::Accounts(store::Database& db, AccountsOptions options)

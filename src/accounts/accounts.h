@@ -52,9 +52,9 @@
 namespace govesb::accounts {
 
 // Creates or upgrades the accounts tables (component "accounts") and, first, those of the admin
-// layer they refer to (admin::MigrateAll: the registry's institutions, admin_actions). On
-// PostgreSQL (cluster mode) only the registry, the admin journal and the accounts: the evidence
-// and delivery stores there are adapters of their own with their own schemas.
+// layer they refer to (admin::MigrateAll: the registry's institutions, admin_actions, and the
+// delivery, evidence and traffic stores the admin layer reads), on SQLite or on PostgreSQL
+// (cluster mode), each module with its backend's schema.
 Status MigrateAccountsStore(store::Database& db);
 
 struct User {

@@ -8,6 +8,7 @@
 #include "admin/policy.h"
 #include "admin/render.h"
 #include "evidence/log.h"
+#include "evidence/pg_store.h"
 #include "evidence/sqlite_store.h"
 
 namespace govesb::admin {
@@ -16,6 +17,27 @@ namespace {
 namespace json = boost::json;
 
 std::string SystemObject(std::string_view client_id) { return "system:" + std::string(client_id); }
+
+// The service's own evidence store when none is given: the embedded adapter over `db`
+// (SQLite), or a reading store of the cluster's (PostgreSQL), or why there is none.
+Result<std::unique_ptr<evidence::EvidenceStore>> OwnEvidenceStore(store::Database& db,
+                                                                  ServiceOptions& options) {
+  if (db.backend() == store::Backend::kSqlite) {
+    return std::unique_ptr<evidence::EvidenceStore>(evidence::SqliteEvidenceStore::OverConnection(
+        db, {.archive_dir = std::move(options.evidence_archive_dir)}));
+  }
+  if (options.postgres_conninfo.empty()) {
+    return FailedPrecondition(
+        "the evidence log is not available here: no PostgreSQL connection string was given for "
+        "it");
+  }
+  auto opened = evidence::PgEvidenceStore::OpenForReading(options.postgres_conninfo);
+  if (!opened.ok()) {
+    return FailedPrecondition("the evidence log is not available here: " +
+                              opened.status().message());
+  }
+  return std::unique_ptr<evidence::EvidenceStore>(std::move(opened).value());
+}
 
 }  // namespace
 
@@ -32,14 +54,24 @@ AdminService::AdminService(store::Database& db, ServiceOptions options)
       clock_(options.clock != nullptr ? options.clock : &DefaultClock()),
       registry_(db, registry::RegistryOptions{.clock = clock_,
                                               .hash_secret = std::move(options.hash_secret)}),
-      own_evidence_(options.evidence != nullptr
-                        ? nullptr
-                        : evidence::SqliteEvidenceStore::OverConnection(
-                              db, {.archive_dir = std::move(options.evidence_archive_dir)})),
-      evidence_(options.evidence != nullptr ? options.evidence : own_evidence_.get()),
+      evidence_(options.evidence),
       bus_key_(std::move(options.bus_key)),
       bus_(std::move(options.bus)),
-      deliveries_(db) {}
+      deliveries_(db) {
+  if (evidence_ != nullptr) return;
+  auto own = OwnEvidenceStore(db, options);
+  if (!own.ok()) {
+    evidence_missing_ = own.status();
+    return;
+  }
+  own_evidence_ = std::move(own).value();
+  evidence_ = own_evidence_.get();
+}
+
+Result<evidence::EvidenceStore*> AdminService::Evidence() {
+  if (evidence_ == nullptr) return evidence_missing_;
+  return evidence_;
+}
 
 int64_t AdminService::Now() const { return clock_->NowMillis(); }
 
@@ -501,7 +533,8 @@ Result<evidence::SearchPage> AdminService::SearchEvidence(const Actor& actor,
                                                           evidence::SearchFilter filter) {
   GOVESB_ASSIGN_OR_RETURN(bool any, RestrictToOwnSystems(actor, filter.systems));
   if (!any) return evidence::SearchPage{};
-  return evidence_->Search(filter);
+  GOVESB_ASSIGN_OR_RETURN(evidence::EvidenceStore * store, Evidence());
+  return store->Search(filter);
 }
 
 Result<delivery::QueueCounts> AdminService::CountOpenDeliveries(const Actor& actor) {
@@ -521,13 +554,15 @@ Result<std::string> AdminService::ExchangeProof(const Actor& actor, std::string_
       return NotFound("no exchange " + std::string(request_id) + " of your institution's systems");
     }
   }
-  return evidence_->BuildProof(request_id, *bus_key_);
+  GOVESB_ASSIGN_OR_RETURN(evidence::EvidenceStore * store, Evidence());
+  return store->BuildProof(request_id, *bus_key_);
 }
 
 Result<evidence::VerifyReport> AdminService::VerifyEvidence(const Actor& actor) {
   if (actor.role == Role::kInstitutionAdmin) return Denied(actor, "verify the whole evidence log");
   if (!bus_key_) return FailedPrecondition("verification is not available here: no bus key");
-  return evidence_->Verify(*bus_key_);
+  GOVESB_ASSIGN_OR_RETURN(evidence::EvidenceStore * store, Evidence());
+  return store->Verify(*bus_key_);
 }
 
 Result<std::vector<traffic::Point>> AdminService::TrafficSeries(const Actor& actor,

@@ -63,13 +63,22 @@ struct ServiceOptions {
   std::optional<crypto::PublicKey> bus_key = std::nullopt;
   BusInfo bus = BusInfo();
   // The evidence store that searches, proofs and verification read (the bus's, shared with its
-  // evidence thread). Null: the embedded adapter over `db` (the CLI, tests), which reads the
-  // archives in evidence_archive_dir. Must outlive the service.
+  // evidence thread). Null: on SQLite the embedded adapter over `db` (the CLI, tests), which
+  // reads the archives in evidence_archive_dir; on PostgreSQL a reading store of the cluster's
+  // (evidence::PgEvidenceStore::OpenForReading on postgres_conninfo, every node's chain). Must
+  // outlive the service.
   evidence::EvidenceStore* evidence = nullptr;
+  // On PostgreSQL with no `evidence` given: the conninfo of `db`'s database (Database::path()
+  // leaves out the credentials, so it cannot be derived), for the reading evidence store the
+  // service opens. Empty, or a store that cannot be opened: evidence searches, proofs and
+  // verification are kFailedPrecondition saying why; everything else works.
+  std::string postgres_conninfo = std::string();
 };
 
 // Creates or upgrades every table the admin layer works on (registry, delivery, evidence,
-// admin).
+// traffic, admin), with each module's schema for `db`'s backend (SQLite or PostgreSQL). The
+// cluster's own tables (cluster::MigrateClusterStore) are not among them: `govesb cluster init`
+// and the nodes make those.
 Status MigrateAll(store::Database& db);
 
 class AdminService {
@@ -263,12 +272,15 @@ class AdminService {
   // The client ids an institution-admin may see exchanges of, within `asked` (all of them when
   // `asked` is empty); false when the answer is "none".
   Result<bool> RestrictToOwnSystems(const Actor& actor, std::vector<std::string>& systems);
+  // The evidence store to read, or why there is none.
+  Result<evidence::EvidenceStore*> Evidence();
 
   store::Database& db_;
   const Clock* clock_;
   registry::Registry registry_;
   std::unique_ptr<evidence::EvidenceStore> own_evidence_;  // when none was given
-  evidence::EvidenceStore* evidence_;
+  evidence::EvidenceStore* evidence_;                      // null: evidence_missing_ says why
+  Status evidence_missing_;
   std::optional<crypto::PublicKey> bus_key_;
   BusInfo bus_;
   // On db_, so that a redelivery and its recorded action commit together.

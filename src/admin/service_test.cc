@@ -3,13 +3,23 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 
 #include "admin/render.h"
+#include "base/temp_dir.h"
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
+#include "delivery/pg_queue.h"
+#include "delivery/sqlite_queue.h"
+#include "evidence/pg_store.h"
+#include "evidence/proof.h"
+#include "evidence/sqlite_store.h"
+#include "evidence/test_records.h"
 #include "store/database.h"
+#include "store/database_testing.h"
+#include "store/group_commit.h"
 
 namespace govesb::admin {
 namespace {
@@ -37,15 +47,14 @@ std::string NewKey() {
 // MOH has a consumer system, granted BRTH01 and subscribed to BIRTHS.
 class AdminServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto db = store::Database::Open(":memory:");
-    ASSERT_TRUE(db.ok());
-    db_ = std::move(db).value();
+  // The registry above on a fresh database: `location` a SQLite file (or ":memory:") or a
+  // PostgreSQL conninfo (store::testing::NewDatabase).
+  void Open(store::Backend backend, const std::string& location) {
+    backend_ = backend;
+    location_ = location;
+    db_ = store::testing::Connect(backend, location);
     ASSERT_TRUE(MigrateAll(*db_).ok());
-    service_ = std::make_unique<AdminService>(
-        *db_, ServiceOptions{.clock = &clock_, .hash_secret = [](std::string_view s) {
-                               return crypto::HashSecretForTest(s);
-                             }});
+    service_ = std::make_unique<AdminService>(*db_, Options());
     ASSERT_TRUE(service_->AddInstitution(kOperator, "RITA", "Registration Agency").ok());
     ASSERT_TRUE(service_->AddInstitution(kOperator, "MOH", "Ministry of Health").ok());
     auto rita = service_->AddSystem(kOperator, "RITA", "Births", NewKey(), "https://rita/api");
@@ -89,6 +98,29 @@ class AdminServiceTest : public ::testing::Test {
  protected:
   int64_t ActionCount() { return ListActions(*db_, {.limit = 1000})->size(); }
 
+  // What the CLI and the admin API give the service: on PostgreSQL, the conninfo for its
+  // reading evidence store.
+  // MOH's subscription to BIRTHS.
+  registry::Subscription Births() {
+    const std::vector<registry::Subscription> all = service_->ListSubscriptions(kOperator).value();
+    for (const registry::Subscription& sub : all) {
+      if (sub.topic_code == "BIRTHS") return sub;
+    }
+    ADD_FAILURE() << "no subscription to BIRTHS";
+    return {};
+  }
+
+  ServiceOptions Options(std::optional<crypto::PublicKey> bus_key = std::nullopt) {
+    return ServiceOptions{
+        .clock = &clock_,
+        .hash_secret = [](std::string_view s) { return crypto::HashSecretForTest(s); },
+        .bus_key = std::move(bus_key),
+        .postgres_conninfo = backend_ == store::Backend::kPostgres ? location_ : ""};
+  }
+
+  TempDir dir_;
+  store::Backend backend_ = store::Backend::kSqlite;
+  std::string location_;
   SimulatedClock clock_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<AdminService> service_;
@@ -106,7 +138,11 @@ struct Case {
   StatusCode expect;
 };
 
-class AuthorisationTest : public AdminServiceTest, public ::testing::WithParamInterface<Case> {};
+// On SQLite in memory only: the table is long, and each case starts from a fresh registry.
+class AuthorisationTest : public AdminServiceTest, public ::testing::WithParamInterface<Case> {
+ protected:
+  void SetUp() override { Open(store::Backend::kSqlite, ":memory:"); }
+};
 
 TEST_P(AuthorisationTest, AllowsOrRefusesAsTheRoleSays) {
   const Case& c = GetParam();
@@ -260,7 +296,18 @@ std::vector<Case> Cases() {
 INSTANTIATE_TEST_SUITE_P(EveryRole, AuthorisationTest, ::testing::ValuesIn(Cases()),
                          [](const auto& test) { return test.param.name; });
 
-TEST_F(AdminServiceTest, AnInstitutionAdminSeesOnlyItsOwnSystemsGrantsAndActions) {
+// The service on both backends: a database file of its own (SQLite) or a database of its own on
+// the run's PostgreSQL server (a cluster's), per test.
+class AdminServiceOnBoth : public AdminServiceTest,
+                           public ::testing::WithParamInterface<store::Backend> {
+ protected:
+  void SetUp() override { Open(GetParam(), store::testing::NewDatabase(GetParam(), dir_)); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, AdminServiceOnBoth, store::testing::BothBackends(),
+                         store::testing::BackendName);
+
+TEST_P(AdminServiceOnBoth, AnInstitutionAdminSeesOnlyItsOwnSystemsGrantsAndActions) {
   auto systems = service_->ListSystems(kMohAdmin);
   ASSERT_TRUE(systems.ok());
   ASSERT_EQ(systems->size(), 1u);
@@ -283,7 +330,7 @@ TEST_F(AdminServiceTest, AnInstitutionAdminSeesOnlyItsOwnSystemsGrantsAndActions
   EXPECT_GT(service_->ListActions(kAuditor, {})->size(), 5u);
 }
 
-TEST_F(AdminServiceTest, EveryChangeIsRecordedWithBeforeAndAfterAndNeverASecret) {
+TEST_P(AdminServiceOnBoth, EveryChangeIsRecordedWithBeforeAndAfterAndNeverASecret) {
   auto secret = service_->RotateSecret(kRitaAdmin, rita_);
   ASSERT_TRUE(secret.ok());
   auto actions = service_->ListActions(kOperator, {.object = "system:" + rita_, .limit = 1});
@@ -301,7 +348,7 @@ TEST_F(AdminServiceTest, EveryChangeIsRecordedWithBeforeAndAfterAndNeverASecret)
   EXPECT_EQ(a.detail.find("secret_hash"), std::string::npos);
 }
 
-TEST_F(AdminServiceTest, AChangeTheRegistryRefusesLeavesNoRecord) {
+TEST_P(AdminServiceOnBoth, AChangeTheRegistryRefusesLeavesNoRecord) {
   const int64_t before = ActionCount();
   auto bad = service_->AddSystem(kOperator, "RITA", "Bad", "not a key", "https://x/");
   ASSERT_FALSE(bad.ok());
@@ -311,7 +358,7 @@ TEST_F(AdminServiceTest, AChangeTheRegistryRefusesLeavesNoRecord) {
   EXPECT_EQ(ActionCount(), before);
 }
 
-TEST_F(AdminServiceTest, AnAccessRequestIsAskedRefusedAskedAgainAndApprovedWithItsTrail) {
+TEST_P(AdminServiceOnBoth, AnAccessRequestIsAskedRefusedAskedAgainAndApprovedWithItsTrail) {
   const Actor tra{.account = "a@tra.go.tz",
                   .role = Role::kInstitutionAdmin,
                   .institution = "TRA",
@@ -348,7 +395,7 @@ TEST_F(AdminServiceTest, AnAccessRequestIsAskedRefusedAskedAgainAndApprovedWithI
   EXPECT_NE((*actions)[2].detail.find("no legal basis"), std::string::npos);
 }
 
-TEST_F(AdminServiceTest, TheOldRevokeRecordsTheCliReason) {
+TEST_P(AdminServiceOnBoth, TheOldRevokeRecordsTheCliReason) {
   const Actor cli = Actor::LocalOperator();
   auto revoked = service_->RevokeGrant(cli, moh_, "BRTH01");
   ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
@@ -359,7 +406,7 @@ TEST_F(AdminServiceTest, TheOldRevokeRecordsTheCliReason) {
   EXPECT_EQ(sub->trail.reason, kNoStatedReason);
 }
 
-TEST_F(AdminServiceTest, AnAcceptedApplicationCreatesTheInstitutionAndNamesItsContact) {
+TEST_P(AdminServiceOnBoth, AnAcceptedApplicationCreatesTheInstitutionAndNamesItsContact) {
   auto applications = service_->ListApplications(kOperator, "pending");
   ASSERT_TRUE(applications.ok());
   ASSERT_EQ(applications->size(), 1u);
@@ -387,7 +434,7 @@ TEST_F(AdminServiceTest, AnAcceptedApplicationCreatesTheInstitutionAndNamesItsCo
             StatusCode::kFailedPrecondition);
 }
 
-TEST_F(AdminServiceTest, TheCatalogueNamesEachApisProviderAndDescription) {
+TEST_P(AdminServiceOnBoth, TheCatalogueNamesEachApisProviderAndDescription) {
   ASSERT_TRUE(service_
                   ->UpdateApiDescription(kRitaAdmin, "BRTH01",
                                          {.title = "Birth lookup",
@@ -408,13 +455,189 @@ TEST_F(AdminServiceTest, TheCatalogueNamesEachApisProviderAndDescription) {
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(AdminServiceTest, SuspendingAnInstitutionIsRecorded) {
+TEST_P(AdminServiceOnBoth, SuspendingAnInstitutionIsRecorded) {
   ASSERT_TRUE(service_->SuspendInstitution(kOperator, "RITA").ok());
   EXPECT_TRUE(service_->GetSystem(kOperator, rita_)->institution_suspended);
   auto actions = service_->ListActions(kOperator, {.object = "institution:RITA", .limit = 1});
   ASSERT_EQ(actions->size(), 1u);
   EXPECT_EQ((*actions)[0].action, "institution.suspend");
   EXPECT_EQ(service_->SuspendInstitution(kOperator, "RITA").status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
+// What the bus (or a cluster node) writes with, on the service's database: the group-commit
+// writer with the evidence store as its commit participant, and the delivery queue on it, as
+// `govesb serve` wires them (on PostgreSQL: node-1's chain).
+class BusWritePath {
+ public:
+  BusWritePath(store::Backend backend, const std::string& location)
+      : key_(crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1).value()), signer_(key_) {
+    if (backend == store::Backend::kSqlite) {
+      writer_ = store::GroupCommitWriter::Open(location).value();
+      evidence_ = evidence::SqliteEvidenceStore::Open(location, *writer_, signer_).value();
+      queue_ = delivery::SqliteDeliveryQueue::Open(location, *writer_).value();
+    } else {
+      writer_ = store::GroupCommitWriter::Start(store::testing::Connect(backend, location)).value();
+      evidence_ = evidence::PgEvidenceStore::Open(location, *writer_, signer_,
+                                                  {.node_id = "node-1", .postgres = {}})
+                      .value();
+      queue_ = delivery::PgDeliveryQueue::Open(location, *writer_).value();
+    }
+  }
+  ~BusWritePath() {
+    queue_.reset();
+    evidence_.reset();  // before its writer
+    writer_->Stop();
+  }
+
+  // A push accepted with its evidence (one record), durable; its delivery to `recipient`.
+  delivery::PendingDelivery Accept(const std::string& request_id, const registry::System& from,
+                                   const registry::Subscription& to, int64_t now_ms) {
+    delivery::NewMessage m;
+    m.request_id = request_id;
+    m.code = to.topic_code;
+    m.source_system_id = from.id;
+    m.envelope = R"({"data":{},"signature":"x"})";
+    m.recipients = {
+        delivery::Recipient{"sub:" + std::to_string(to.id), to.id, to.subscriber_system_id}};
+    m.created_at_ms = now_ms;
+    const std::vector<evidence::Record> records = {
+        evidence::Step(now_ms, request_id, "push", from.client_id, "esb", to.topic_code, "", "ok")};
+    m.evidence = evidence::Prepare(records);
+    std::promise<std::pair<Status, std::vector<delivery::PendingDelivery>>> done;
+    queue_->Enqueue(std::move(m), [&](Status s, std::vector<delivery::PendingDelivery> d) {
+      done.set_value({std::move(s), std::move(d)});
+    });
+    auto [status, deliveries] = done.get_future().get();
+    GOVESB_CHECK(status.ok() && deliveries.size() == 1);
+    return deliveries[0];
+  }
+  // Its delivery given up after a failed attempt (what the dispatcher does at the last one).
+  void GiveUp(int64_t delivery_id, int64_t now_ms) {
+    delivery::Attempt attempt;
+    attempt.at_ms = now_ms;
+    attempt.outcome = "unreachable";
+    attempt.error = "connection refused";
+    queue_->DeadLetter(delivery_id, std::move(attempt));
+    std::promise<Status> synced;
+    queue_->Sync([&](Status s) { synced.set_value(std::move(s)); });
+    GOVESB_CHECK(synced.get_future().get().ok());
+  }
+
+  delivery::DeliveryQueue& queue() { return *queue_; }
+  evidence::EvidenceStore& evidence() { return *evidence_; }
+  crypto::PublicKey bus_key() const { return key_.public_key(); }
+
+ private:
+  crypto::PrivateKey key_;
+  crypto::LocalSigner signer_;
+  std::unique_ptr<store::GroupCommitWriter> writer_;
+  std::unique_ptr<evidence::EvidenceStore> evidence_;
+  std::unique_ptr<delivery::DeliveryQueue> queue_;
+};
+
+evidence::SearchFilter ByRequest(const std::string& request_id) {
+  evidence::SearchFilter f;
+  f.request_id = request_id;
+  return f;
+}
+
+TEST_P(AdminServiceOnBoth, ADeadPushIsListedToItsRecipientAndRedeliveredWithItsRecord) {
+  BusWritePath bus(GetParam(), location_);
+  const registry::System rita = *service_->GetSystem(kOperator, rita_);
+  const registry::Subscription births = Births();
+  ASSERT_NE(births.id, 0);
+  const std::string rid = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+  const delivery::PendingDelivery pending = bus.Accept(rid, rita, births, clock_.NowMillis());
+  bus.GiveUp(pending.id, clock_.NowMillis());
+
+  auto dead = service_->ListDeliveries(kOperator, {.state = delivery::DeliveryState::kDead});
+  ASSERT_TRUE(dead.ok()) << dead.status().ToString();
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].id, pending.id);
+  EXPECT_EQ((*dead)[0].request_id, rid);
+  EXPECT_EQ((*dead)[0].target_client_id, moh_);
+  EXPECT_EQ((*dead)[0].last_error, "connection refused");
+  EXPECT_EQ(service_->ListDeliveries(kMohAdmin, {})->size(), 1u) << "to MOH's system";
+  EXPECT_TRUE(service_->ListDeliveries(kRitaAdmin, {})->empty()) << "not to RITA's";
+  EXPECT_EQ(service_->CountOpenDeliveries(kMohAdmin)->dead, 1);
+  auto attempts = service_->ListAttempts(kOperator, pending.id);
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_EQ(attempts->size(), 1u);
+  EXPECT_EQ((*attempts)[0].outcome, "unreachable");
+
+  // Redelivered by the recipient's admin: pending again, seen by the running queue, recorded.
+  const int64_t generation = *bus.queue().RedeliverGeneration();
+  EXPECT_EQ(service_->Redeliver(kRitaAdmin, pending.id).code(), StatusCode::kPermissionDenied);
+  Status redelivered = service_->Redeliver(kMohAdmin, pending.id);
+  ASSERT_TRUE(redelivered.ok()) << redelivered.ToString();
+  EXPECT_GT(*bus.queue().RedeliverGeneration(), generation);
+  auto again = service_->ListDeliveries(kOperator, {.id = pending.id});
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].state, delivery::DeliveryState::kPending);
+  auto loaded = bus.queue().LoadPending(0, 10);
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].id, pending.id);
+  EXPECT_EQ(service_->Redeliver(kOperator, pending.id).code(), StatusCode::kFailedPrecondition);
+  auto actions = service_->ListActions(kMohAdmin, {.limit = 1});
+  ASSERT_EQ(actions->size(), 1u);
+  EXPECT_EQ((*actions)[0].account, kMohAdmin.account);
+  EXPECT_NE((*actions)[0].action.find("redeliver"), std::string::npos) << (*actions)[0].action;
+
+  // The push's acceptance record, found through the service (the reading store it opened).
+  auto found = service_->SearchEvidence(kAuditor, ByRequest(rid));
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->records.size(), 1u);
+  EXPECT_EQ(found->records[0].record.kind, "push");
+  EXPECT_EQ(found->records[0].record.from, rita_);
+  EXPECT_EQ(found->records[0].node, GetParam() == store::Backend::kPostgres ? "node-1" : "");
+  EXPECT_EQ(service_->SearchEvidence(kRitaAdmin, ByRequest(rid))->records.size(), 1u);
+  EXPECT_TRUE(service_->SearchEvidence(kMohAdmin, ByRequest(rid))->records.empty())
+      << "MOH's system is neither its sender nor its receiver";
+}
+
+TEST_P(AdminServiceOnBoth, TheEvidenceLogIsVerifiedAndProvenThroughTheService) {
+  BusWritePath bus(GetParam(), location_);
+  const registry::System rita = *service_->GetSystem(kOperator, rita_);
+  const registry::Subscription births = Births();
+  const std::string rid = "ffeeddccbbaa99887766554433221100";
+  (void)bus.Accept(rid, rita, births, clock_.NowMillis());
+  ASSERT_TRUE(bus.evidence().SealAll(clock_.NowMillis()).ok());
+
+  AdminService with_key(*db_, Options(bus.bus_key()));
+  auto report = with_key.VerifyEvidence(kAuditor);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->intact) << report->problem;
+  EXPECT_EQ(report->records, 1);
+  EXPECT_EQ(report->checkpoints, 1);
+  auto proof = with_key.ExchangeProof(kRitaAdmin, rid);
+  ASSERT_TRUE(proof.ok()) << proof.status().ToString();
+  auto checked = evidence::CheckProof(*proof, bus.bus_key());
+  ASSERT_TRUE(checked.ok()) << checked.status().ToString();
+  EXPECT_EQ(checked->request_id, rid);
+  EXPECT_EQ(with_key.ExchangeProof(kMohAdmin, rid).status().code(), StatusCode::kNotFound);
+  // Another key did not sign the checkpoint.
+  AdminService other_key(
+      *db_, Options(crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1)->public_key()));
+  EXPECT_FALSE(other_key.VerifyEvidence(kAuditor)->intact);
+}
+
+// A cluster's service needs the conninfo for the evidence log; without it the rest still works.
+TEST(AdminServiceOnPostgres, WithoutAConninfoTheEvidenceLogIsUnavailableAndTheRestWorks) {
+  TempDir dir;
+  auto db = store::testing::Connect(store::Backend::kPostgres,
+                                    store::testing::NewDatabase(store::Backend::kPostgres, dir));
+  ASSERT_TRUE(MigrateAll(*db).ok());
+  AdminService service(*db, ServiceOptions{.hash_secret = [](std::string_view s) {
+    return crypto::HashSecretForTest(s);
+  }});
+  EXPECT_TRUE(service.AddInstitution(kOperator, "RITA", "Registration Agency").ok());
+  auto search = service.SearchEvidence(kAuditor, {});
+  EXPECT_EQ(search.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(search.status().message().find("evidence log"), std::string::npos);
+  AdminService unreachable(*db, ServiceOptions{.postgres_conninfo = "host=/nonexistent"});
+  EXPECT_EQ(unreachable.SearchEvidence(kAuditor, {}).status().code(),
             StatusCode::kFailedPrecondition);
 }
 

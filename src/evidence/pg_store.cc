@@ -98,7 +98,8 @@ Result<VerifyReport> VerifyChain(store::Database& db, const std::string& node,
 
 }  // namespace
 
-Result<VerifyReport> VerifyAllChains(store::Database& db, const crypto::PublicKey& bus_key) {
+Result<std::vector<NodeChainReport>> VerifyEachChain(store::Database& db,
+                                                     const crypto::PublicKey& bus_key) {
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                           store::Transaction::Begin(db, store::TransactionMode::kDeferred));
   std::vector<std::string> nodes;
@@ -113,22 +114,36 @@ Result<VerifyReport> VerifyAllChains(store::Database& db, const crypto::PublicKe
       nodes.push_back(s.ColumnText(0));
     }
   }
-  VerifyReport all;
+  std::vector<NodeChainReport> out;
   for (const std::string& node : nodes) {
     GOVESB_ASSIGN_OR_RETURN(VerifyReport one, VerifyChain(db, node, bus_key));
+    one.node = node;
+    out.push_back(NodeChainReport{node, std::move(one)});
+  }
+  return out;
+}
+
+VerifyReport CombineChains(const std::vector<NodeChainReport>& chains) {
+  VerifyReport all;
+  all.intact = true;
+  for (const NodeChainReport& chain : chains) {
+    const VerifyReport& one = chain.report;
     all.records += one.records;
     all.checkpoints += one.checkpoints;
     all.unsealed += one.unsealed;
-    if (!one.intact) {
+    if (!one.intact && all.intact) {
       all.intact = false;
       all.first_bad_seq = one.first_bad_seq;
-      all.node = node;
-      all.problem = "node " + node + ": " + one.problem;
-      return all;
+      all.node = chain.node;
+      all.problem = "node " + chain.node + ": " + one.problem;
     }
   }
-  all.intact = true;
   return all;
+}
+
+Result<VerifyReport> VerifyAllChains(store::Database& db, const crypto::PublicKey& bus_key) {
+  GOVESB_ASSIGN_OR_RETURN(std::vector<NodeChainReport> chains, VerifyEachChain(db, bus_key));
+  return CombineChains(chains);
 }
 
 PgEvidenceStore::~PgEvidenceStore() {

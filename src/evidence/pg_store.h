@@ -106,4 +106,18 @@ class PgEvidenceStore final : public EvidenceStore {
 // counts are over all chains), on `db` (PostgreSQL), in one snapshot.
 Result<VerifyReport> VerifyAllChains(store::Database& db, const crypto::PublicKey& bus_key);
 
+// One node's chain as VerifyEachChain found it (report.node is the node too).
+struct NodeChainReport {
+  std::string node;
+  VerifyReport report;
+};
+// Every node's chain checked on its own, each to its end or its first problem, in one snapshot,
+// by node id (`govesb audit verify --postgres` reports them one by one). Empty for a log
+// without records or checkpoints.
+Result<std::vector<NodeChainReport>> VerifyEachChain(store::Database& db,
+                                                     const crypto::PublicKey& bus_key);
+// The verdict over all chains, as VerifyAllChains gives it: the counts summed, the first broken
+// chain's problem (prefixed with its node) when there is one.
+VerifyReport CombineChains(const std::vector<NodeChainReport>& chains);
+
 }  // namespace govesb::evidence

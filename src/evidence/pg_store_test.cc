@@ -167,6 +167,16 @@ TEST_F(PgEvidence, TwoNodesAppendConcurrentlyAndEveryReadCoversBoth) {
   EXPECT_EQ(r.node, "node-b") << r.problem;
   EXPECT_EQ(r.first_bad_seq, 101) << r.problem;
   EXPECT_NE(r.problem.find("node-b"), std::string::npos) << r.problem;
+  // Chain by chain: node A's stays intact, node B's breaks where it was changed.
+  auto each = VerifyEachChain(*db_, signer_.public_key());
+  ASSERT_TRUE(each.ok()) << each.status().ToString();
+  ASSERT_EQ(each->size(), 2u);
+  EXPECT_EQ((*each)[0].node, "node-a");
+  EXPECT_TRUE((*each)[0].report.intact) << (*each)[0].report.problem;
+  EXPECT_EQ((*each)[0].report.records, 2 * kPerNode);
+  EXPECT_EQ((*each)[1].node, "node-b");
+  EXPECT_FALSE((*each)[1].report.intact);
+  EXPECT_EQ((*each)[1].report.first_bad_seq, 101);
 }
 
 TEST_F(PgEvidence, ANodeIdMustBeAName) {
