@@ -285,8 +285,9 @@ cost_row() { # mode(embedded|cluster) kind(sync|push) round -> one JSON line to 
     --argjson msgs "$((m1 - m0))" --argjson hz "$CLK_TCK" --argjson s0 "$s0" --argjson s1 "$s1" \
     --argjson dd "$((d1 - d0))" --argjson drained "$drained_s" --argjson pending "$pending" \
     --argjson subs "$CLUSTER_SUBSCRIBERS" '
-    def us($t): if .exchanges > 0 then ($t * 1e6 / $hz / .exchanges * 10 | round) / 10 else null end;
-    def per($x): if .exchanges > 0 then ($x / .exchanges * 10 | round) / 10 else null end;
+    (.ok + (.warmup_requests // 0)) as $ex
+    | def us($t): if $ex > 0 then ($t * 1e6 / $hz / $ex * 10 | round) / 10 else null end;
+      def per($x): if $ex > 0 then ($x / $ex * 10 | round) / 10 else null end;
     {round: $round, mode: $mode, kind: $kind, rate: $rate, rps: .throughput_rps,
      p50_ms: .latency_ms.p50, p99_ms: .latency_ms.p99, errors: (.requests - .ok),
      exchanges: (.ok + (.warmup_requests // 0)), subscribers: (if $kind == "push" then $subs else 0 end),
@@ -435,6 +436,23 @@ run_cluster_rows() {
   wait_for_line "$work/stub-emb.log" "bench-provider: listening on " >/dev/null
   wait_for_line "$work/stub-cl.log" "bench-provider: listening on " >/dev/null
 
+  # What an idle node and the engines cost (heartbeats, lease renewals, polls, JetStream's own
+  # traffic): per second over IDLE_SECONDS with one node up and no load.
+  local idle_s=${IDLE_SECONDS:-10} ib ip in im idle
+  NODE_PREFIX=(taskset -c "$BUS_CPU")
+  start_node node1 --threads 1
+  NODE_PREFIX=()
+  sleep 2
+  ib=$(cpu_ticks "$NODE_PID"); ip=$(pg_ticks); in=$(nats_ticks); im=$(nats_msgs)
+  sleep "$idle_s"
+  idle=$(jq -n -c --argjson s "$idle_s" --argjson hz "$CLK_TCK" \
+    --argjson b "$(($(cpu_ticks "$NODE_PID") - ib))" --argjson p "$(($(pg_ticks) - ip))" \
+    --argjson n "$(($(nats_ticks) - in))" --argjson m "$(($(nats_msgs) - im))" \
+    '{seconds: $s, bus_cpu_ms_per_s: ($b * 1000 / $hz / $s), pg_cpu_ms_per_s: ($p * 1000 / $hz / $s),
+      nats_cpu_ms_per_s: ($n * 1000 / $hz / $s), nats_msgs_per_s: ($m / $s)}')
+  stop_pids "$NODE_PID"
+  echo "   one idle node: $(jq -r '"bus \(.bus_cpu_ms_per_s) ms CPU/s, PostgreSQL \(.pg_cpu_ms_per_s) ms/s, NATS \(.nats_cpu_ms_per_s) ms/s, \(.nats_msgs_per_s) NATS messages/s"' <<<"$idle")"
+
   cost_runs="$work/cost-runs.jsonl"
   : >"$cost_runs"
   echo "== the price of the shared engines: $COST_RATE exchanges/s and $PUSH_COST_RATE pushes/s (to $CLUSTER_SUBSCRIBERS subscribers), the bus pinned to core $BUS_CPU with one I/O thread, $CLUSTER_ROUNDS rounds"
@@ -445,7 +463,7 @@ run_cluster_rows() {
       cost_row cluster "$kind" "$round"
     done
   done
-  r=$(jq -s -c --arg serve_emb "taskset -c $BUS_CPU govesb serve --plain-http --threads 1 --data-dir DIR" \
+  r=$(jq -s -c --argjson idle "$idle" --arg serve_emb "taskset -c $BUS_CPU govesb serve --plain-http --threads 1 --data-dir DIR" \
     --arg serve_cl "govesb serve --cluster --postgres CONNINFO --nats URLS --node-id node1 --kek-file KEK --plain-http --admin-listen off --threads 1 (pinned to core $BUS_CPU)" \
     --arg gen "taskset -c $GEN_CPU govesb bench run --connections 64 --body-size 1024 --rate RATE [--mode push --api PUSH01]" '
     def median: map(select(. != null)) | sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
@@ -464,7 +482,7 @@ run_cluster_rows() {
         | . + {total_cpu_us: ([.bus_cpu_us, .pg_cpu_us, .nats_cpu_us] | map(. // 0) | add * 10 | round / 10)};
     {embedded_sync: summary("embedded"; "sync"), cluster_sync: summary("cluster"; "sync"),
      embedded_push: summary("embedded"; "push"), cluster_push: summary("cluster"; "push"),
-     runs: ., serve_embedded: $serve_emb, serve_cluster: $serve_cl, command: $gen}' "$cost_runs")
+     idle_one_node: $idle, runs: ., serve_embedded: $serve_emb, serve_cluster: $serve_cl, command: $gen}' "$cost_runs")
   row "cluster cost" "$r"
 
   scale_runs="$work/scale-runs.jsonl"
