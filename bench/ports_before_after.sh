@@ -107,14 +107,64 @@ run_ports_before_after() {
       for b in $order; do one_row "$b" "$name"; done
     done
   done
+  # Side by side: both builds' buses at once, each loaded by its own generator over the same
+  # span, so that both see the machine in the same state (the method of the evidence row).
+  local sbs="$work/ports-sbs.jsonl"
+  : >"$sbs"
+  pair_row() { # row-name -> one JSON line per build to $sbs
+    local name=$1 b
+    local -A bus=() url=() gen=() t0=() t1=()
+    for b in before after; do
+      local dir="$work/data-ports-sbs-$b" log="$work/bus-sbs-$b-$RANDOM.log" prefix=() extra=()
+      rm -rf "$dir"
+      cp -a "${data[$b]}.pristine" "$dir"
+      case "$name" in
+        sync) prefix=(taskset -c "$BUS_CPU"); extra=(--threads 1) ;;
+        push-fsync-each) extra=(--group-commit-max 1) ;;
+      esac
+      ${prefix[@]+"${prefix[@]}"} "${exe[$b]}" serve "${GUARDS[@]}" --plain-http --listen 127.0.0.1:0 \
+        --data-dir "$dir" --log-level warn "${extra[@]}" >"$log" 2>&1 &
+      bus[$b]=$!
+      pids+=(${bus[$b]})
+      url[$b]=$(wait_for_line "$log" "govesb: listening on ")
+    done
+    for b in before after; do t0[$b]=$(cpu_ticks "${bus[$b]}"); done
+    for b in before after; do
+      local g=("${exe[$b]}" bench run --profile "${sync_profile[$b]}")
+      [ "$name" = sync ] && g=(taskset -c "$GEN_CPU" "${g[@]}")
+      [ "$name" != sync ] && g=("${exe[$b]}" bench run --mode push --profile "${pub_profile[$b]}")
+      "${g[@]}" --url "${url[$b]}" --json --duration "$DURATION" --connections 64 --body-size 1024 \
+        >"$work/sbs-$b.json" 2>/dev/null &
+      gen[$b]=$!
+      pids+=(${gen[$b]})
+    done
+    for b in before after; do wait "${gen[$b]}"; t1[$b]=$(cpu_ticks "${bus[$b]}"); done
+    for b in before after; do kill -TERM "${bus[$b]}"; wait "${bus[$b]}" 2>/dev/null || true; done
+    for b in before after; do
+      jq -c --arg b "$b" --arg name "$name" --argjson round "$round" \
+        --argjson ticks "$((t1[$b] - t0[$b]))" --argjson hz "$CLK_TCK" '
+        {round: $round, build: $b, row: $name, rps: .throughput_rps, p99_ms: .latency_ms.p99,
+         errors: (.requests - .ok), exchanges: (.ok + (.warmup_requests // 0))}
+        | . + {cpu_us: (if .exchanges > 0 then ($ticks * 1e6 / $hz / .exchanges * 10 | round) / 10 else null end)}' \
+        "$work/sbs-$b.json" >>"$sbs"
+    done
+    echo "   side by side, round $round, $name: $(tail -n 2 "$sbs" | jq -r -s '"before \(.[0].rps | floor)/s \(.[0].cpu_us) µs, after \(.[1].rps | floor)/s \(.[1].cpu_us) µs"')"
+  }
+  if [ -n "${PORTS_SIDE_BY_SIDE:-1}" ] && [ "${PORTS_SIDE_BY_SIDE:-1}" != 0 ]; then
+    echo "== side by side: both builds' buses at once, $PORTS_ROUNDS rounds"
+    for round in $(seq 1 "$PORTS_ROUNDS"); do
+      for name in sync push-fsync-each; do pair_row "$name"; done
+    done
+  fi
   for b in before after; do
     for i in ${sub_pids[$b]}; do kill -TERM "$i" 2>/dev/null || true; wait "$i" 2>/dev/null || true; done
   done
   local r
-  r=$(jq -s -c --arg cb "${commit[before]}" --arg ca "${commit[after]}" --argjson rounds "$PORTS_ROUNDS" '
+  r=$(jq -s -c --slurpfile sbs "$sbs" --arg cb "${commit[before]}" --arg ca "${commit[after]}" --argjson rounds "$PORTS_ROUNDS" '
     def median: map(select(. != null)) | sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
       else (.[length / 2 - 1] + .[length / 2]) / 2 end;
     . as $all
+    | ($sbs) as $sbs
     | {rounds: $rounds, before_commit: $cb, after_commit: $ca,
        rows: (["sync", "push-fsync-each", "push-group"] | map(. as $n
          | {row: $n} + ({before: "before", after: "after"} | map_values(. as $b
@@ -124,10 +174,26 @@ run_ports_before_after() {
                 errors: ($rs | map(.errors) | add), all_rps: ($rs | map(.rps | floor))}))
          | . + {rps_change_pct: ((.after.rps / .before.rps - 1) * 1000 | round / 10),
                 cpu_change_pct: (if .before.cpu_us then ((.after.cpu_us / .before.cpu_us - 1) * 1000 | round / 10) else null end)})),
+       side_by_side: ($sbs | if length == 0 then null else . as $p | ["sync", "push-fsync-each"] | map(. as $n
+         | [$p[] | select(.row == $n)] as $rs
+         | [range(0; $rs | map(.round) | max // 0) as $i | ($i + 1) as $r
+            | ($rs | map(select(.round == $r and .build == "before"))[0]) as $x
+            | ($rs | map(select(.round == $r and .build == "after"))[0]) as $y
+            | select($x.cpu_us != null and $y.cpu_us != null and $x.cpu_us > 0)
+            | ($y.cpu_us / $x.cpu_us - 1) * 100] as $costs
+         | {row: $n, before_cpu_us: ($rs | map(select(.build == "before") | .cpu_us) | median),
+            after_cpu_us: ($rs | map(select(.build == "after") | .cpu_us) | median),
+            before_rps: ($rs | map(select(.build == "before") | .rps) | median),
+            after_rps: ($rs | map(select(.build == "after") | .rps) | median),
+            round_cpu_change_pct: ($costs | map(. * 10 | round / 10)),
+            cpu_change_pct: ($costs | median | if . == null then null else . * 10 | round / 10 end),
+            errors: ($rs | map(.errors) | add)}) end),
+       side_by_side_runs: $sbs,
        runs: $all,
        commands: {sync: "taskset -c 0 govesb serve --plain-http --threads 1 + taskset -c 1 govesb bench run --connections 64 --body-size 1024",
                    "push-fsync-each": "govesb serve --plain-http --group-commit-max 1 + govesb bench run --mode push --connections 64 --body-size 1024",
                    "push-group": "govesb serve --plain-http + govesb bench run --mode push --connections 64 --body-size 1024"}}' "$runs")
   row "ports before after" "$r"
+  jq -r '(.side_by_side // [])[] | "   side by side, \(.row): before \(.before_cpu_us) µs, after \(.after_cpu_us) µs: CPU per exchange \(.cpu_change_pct)% (rounds \(.round_cpu_change_pct | map(tostring + "%") | join(", ")))"' <<<"$r"
   jq -r '.rows[] | "   \(.row): before \(.before.rps | floor)/s (\(.before.cpu_us) µs), after \(.after.rps | floor)/s (\(.after.cpu_us) µs): throughput \(.rps_change_pct)%, CPU per exchange \(.cpu_change_pct)%"' <<<"$r"
 }
