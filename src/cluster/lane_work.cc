@@ -121,6 +121,7 @@ LaneWork::Stats LaneWork::stats() const {
   s.wakeups_fetched = fetched_.load();
   s.publish_failures = publish_failures_.load();
   s.lanes_lost = lanes_lost_.load();
+  s.wakeups_skipped = wakeups_skipped_.load();
   return s;
 }
 
@@ -385,6 +386,15 @@ void LaneWork::RedeliveriesMade() {
 
 void LaneWork::Wake(std::vector<std::pair<std::string, int64_t>> lanes) {
   for (auto& [lane, first_id] : lanes) {
+    {
+      // Held here: the work is committed already, and this node reloads the lane before it
+      // lets go of it, and looks once more after (Drain): no wake-up needed.
+      std::lock_guard lock(mutex_);
+      if (held_.contains(lane)) {
+        wakeups_skipped_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+    }
     std::string id = "d:" + std::to_string(first_id);
     Publish(std::move(lane), std::move(id));
   }

@@ -104,7 +104,8 @@ class LaneWork final : public delivery::LaneCoordinator {
     int64_t wakeups_published = 0;  // acknowledged by the stream
     int64_t wakeups_fetched = 0;
     int64_t publish_failures = 0;
-    int64_t lanes_lost = 0;  // dropped because the leases could not be renewed
+    int64_t lanes_lost = 0;       // dropped because the leases could not be renewed
+    int64_t wakeups_skipped = 0;  // new work on lanes this node held: no wake-up needed
   };
   Stats stats() const;
 
@@ -148,6 +149,7 @@ class LaneWork final : public delivery::LaneCoordinator {
   std::atomic<int64_t> fetched_{0};
   std::atomic<int64_t> publish_failures_{0};
   std::atomic<int64_t> lanes_lost_{0};
+  std::atomic<int64_t> wakeups_skipped_{0};
 
   std::thread fetch_thread_;
   std::thread work_thread_;
