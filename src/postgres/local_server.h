@@ -33,6 +33,8 @@ class LocalServer {
   // A libpq connection string for `database` as the server's superuser (trust auth, loopback).
   std::string conninfo(std::string_view database = "postgres") const;
   uint16_t port() const { return port_; }
+  // Where the server's cluster lives.
+  const std::string& dir() const { return dir_; }
   // A new, empty database (a test's own).
   Status CreateDatabase(std::string_view name);
   // Fast shutdown and start again on the same port (a fault: connections are cut).

@@ -1,8 +1,10 @@
-// govesb_test_postgres start|stop DIR: the PostgreSQL server that a ctest run shares (a ctest
-// fixture starts it before the tests that use it and stops it after them). `start` writes the
-// server's conninfo (database left out) to DIR/conninfo; test_server.h finds it through the
-// environment variable GOVESB_TEST_POSTGRES_DIR. A server that cannot start is not an error
-// here: each test binary then starts its own and reports why that fails.
+// govesb_test_postgres start|start-shared|stop DIR: a private PostgreSQL server for tests.
+// `start` puts the server's cluster in DIR (test/cluster restarts it there with pg_ctl);
+// `start-shared` is the one a ctest run shares (the fixture `postgres` starts it before the tests
+// that use it and stops it after them): its cluster goes under the temporary directory. Both
+// write the server's conninfo (database left out) to DIR/conninfo; test_server.h finds it
+// through the environment variable GOVESB_TEST_POSTGRES_DIR. A server that cannot start is not
+// an error here: each test binary then starts its own and reports why that fails.
 
 #include <cstdio>
 #include <filesystem>
@@ -11,31 +13,49 @@
 
 #include "postgres/local_server.h"
 
+namespace {
+
+// Stops the server started with `start DIR` or `start-shared DIR`, and removes its files.
+void Stop(const std::string& dir) {
+  std::string server_dir = dir;
+  if (std::ifstream named(dir + "/server_dir"); named) std::getline(named, server_dir);
+  govesb::Status stopped = govesb::postgres::LocalServer::StopAt(server_dir);
+  if (!stopped.ok()) std::fprintf(stderr, "%s\n", stopped.ToString().c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   namespace pg = govesb::postgres;
   if (argc != 3) {
-    std::fprintf(stderr, "usage: govesb_test_postgres start|stop DIR\n");
+    std::fprintf(stderr, "usage: govesb_test_postgres start|start-shared|stop DIR\n");
     return 2;
   }
   const std::string command = argv[1];
   const std::string dir = argv[2];
   if (command == "stop") {
-    if (!std::filesystem::exists(dir + "/conninfo")) return 0;
-    govesb::Status stopped = pg::LocalServer::StopAt(dir);
-    if (!stopped.ok()) std::fprintf(stderr, "%s\n", stopped.ToString().c_str());
+    if (std::filesystem::exists(dir + "/conninfo")) Stop(dir);
     return 0;
   }
-  if (command != "start") return 2;
-  if (std::filesystem::exists(dir + "/conninfo")) (void)pg::LocalServer::StopAt(dir);
+  // start: the server's cluster in DIR. start-shared (the ctest fixture): in a new directory
+  // under the system's temporary directory, named in DIR/server_dir, so that the server (which
+  // runs as the `postgres` user when we are root) can reach it wherever the build tree is.
+  if (command != "start" && command != "start-shared") return 2;
+  if (std::filesystem::exists(dir + "/conninfo")) Stop(dir);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
-  auto server = pg::LocalServer::Start({.dir = dir});
+  const bool shared = command == "start-shared";
+  if (shared) std::filesystem::create_directories(dir, ec);
+  auto server = pg::LocalServer::Start({.dir = shared ? std::string() : dir});
   if (!server.ok()) {
     std::fprintf(stderr, "no shared PostgreSQL server for the tests: %s\n",
                  server.status().ToString().c_str());
     return 0;
   }
   (*server)->Detach();
+  if (shared) std::ofstream(dir + "/server_dir") << (*server)->dir() << "\n";
   const std::string base = "host=127.0.0.1 port=" + std::to_string((*server)->port()) +
                            " user=govesb connect_timeout=10";
   std::ofstream(dir + "/conninfo.tmp") << base << "\n";
