@@ -296,45 +296,20 @@ void EvidenceLog::Append(std::vector<Record> records, std::function<void(Status)
 }
 
 void EvidenceLog::Append(PreparedRecords prepared, std::function<void(Status)> done) {
-  {
-    std::lock_guard lock(mutex_);
-    pending_.push_back(PendingAppend{std::move(prepared), std::move(done)});
-    if (job_queued_) return;  // the queued job takes this one too
-    job_queued_ = true;
-  }
-  // One job for every append made until it runs: it takes them all when it starts.
-  struct Batch {
-    std::vector<PendingAppend> appends;
-    bool taken = false;
-  };
-  auto batch = std::make_shared<Batch>();
-  auto take = [this, batch] {
-    std::lock_guard lock(mutex_);
-    batch->appends.swap(pending_);
-    batch->taken = true;
-    job_queued_ = false;
-  };
-  writer_.Submit(
-      [batch, take](store::WriteContext& ctx) -> Status {
-        take();
+  static const internal::AppendBatcher::Write kWrite =
+      [](store::WriteContext& ctx, const std::vector<internal::AppendBatcher::Pending>& appends) {
         return AppendRecords(dynamic_cast<SegmentWriter*>(ctx.participant()),
                              [&](auto&& add, auto&& flush) -> Status {
-                               for (const PendingAppend& p : batch->appends) {
+                               for (const auto& p : appends) {
                                  for (const PreparedRecord& r : p.prepared.records())
                                    GOVESB_RETURN_IF_ERROR(add(r));
                                  GOVESB_RETURN_IF_ERROR(flush());
                                }
                                return Status::Ok();
                              });
-      },
-      [batch, take](const Status& s) {
-        // A job that never ran (the writer was stopping) still owns what is pending.
-        if (!batch->taken) take();
-        for (PendingAppend& p : batch->appends) {
-          if (p.done) p.done(s);
-        }
-      },
-      store::GroupCommitWriter::Writes::kParticipantOnly);
+      };
+  batcher_.Append(writer_, std::move(prepared), std::move(done), kWrite,
+                  store::GroupCommitWriter::Writes::kParticipantOnly);
 }
 
 namespace {

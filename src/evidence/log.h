@@ -11,6 +11,7 @@
 
 #include "base/result.h"
 #include "crypto/keys.h"
+#include "evidence/append_batcher.h"
 #include "evidence/merkle.h"
 #include "evidence/record.h"
 #include "evidence/segments.h"
@@ -91,10 +92,6 @@ class EvidenceLog {
   // stands is moved back, in one durable write job, before anything is appended.
   Status ForgetIndexPastTip(store::Database& db);
 
-  struct PendingAppend {
-    PreparedRecords prepared;
-    std::function<void(Status)> done;
-  };
   store::GroupCommitWriter& writer_;
   const crypto::Signer& signer_;
   std::unique_ptr<SegmentWriter> segments_;
@@ -102,9 +99,7 @@ class EvidenceLog {
   std::mutex reading_mutex_;
   EntryCursor seal_cursor_;
   EntryCursor index_cursor_;
-  std::mutex mutex_;
-  std::vector<PendingAppend> pending_;  // appends not yet taken by a write job
-  bool job_queued_ = false;             // a write job that will take pending_ is queued
+  internal::AppendBatcher batcher_;
 };
 
 // Checks every record's hash, every chain link, the numbering, every checkpoint's Merkle

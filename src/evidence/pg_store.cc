@@ -194,43 +194,17 @@ void PgEvidenceStore::Append(PreparedRecords records, std::function<void(Status)
     if (done) done(Status::Ok());
     return;
   }
-  {
-    std::lock_guard lock(mutex_);
-    pending_.push_back(PendingAppend{std::move(records), std::move(done)});
-    if (job_queued_) return;  // the queued job takes this one too
-    job_queued_ = true;
-  }
-  // One job for every append made until it runs: it takes them all when it starts.
-  struct Batch {
-    std::vector<PendingAppend> appends;
-    bool taken = false;
-  };
-  auto batch = std::make_shared<Batch>();
-  auto take = [this, batch] {
-    std::lock_guard lock(mutex_);
-    batch->appends.swap(pending_);
-    batch->taken = true;
-    job_queued_ = false;
-  };
   PgChain* chain = chain_.get();
-  writer_->Submit(
-      [batch, take, chain](store::WriteContext& ctx) -> Status {
-        take();
+  batcher_.Append(
+      *writer_, std::move(records), std::move(done),
+      [chain](store::WriteContext& ctx,
+              const std::vector<internal::AppendBatcher::Pending>& appends) -> Status {
         // The participant must be this store's chain (not another's set on the writer since).
         if (ctx.participant() != chain) {
           return FailedPrecondition("the evidence chain is not the writer's participant");
         }
-        for (const PendingAppend& p : batch->appends) {
-          GOVESB_RETURN_IF_ERROR(chain->AppendInJob(ctx, p.prepared));
-        }
+        for (const auto& p : appends) GOVESB_RETURN_IF_ERROR(chain->AppendInJob(ctx, p.prepared));
         return Status::Ok();
-      },
-      [batch, take](const Status& s) {
-        // A job that never ran (the writer was stopping) still owns what is pending.
-        if (!batch->taken) take();
-        for (PendingAppend& p : batch->appends) {
-          if (p.done) p.done(s);
-        }
       });
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "crypto/keys.h"
+#include "evidence/append_batcher.h"
 #include "evidence/pg_chain.h"
 #include "evidence/store.h"
 #include "store/database.h"
@@ -84,10 +85,6 @@ class PgEvidenceStore final : public EvidenceStore {
     std::mutex mutex;
     std::unique_ptr<store::Database> db;
   };
-  struct PendingAppend {
-    PreparedRecords prepared;
-    std::function<void(Status)> done;
-  };
   PgEvidenceStore() = default;
   Status RequireChain() const;
 
@@ -97,9 +94,7 @@ class PgEvidenceStore final : public EvidenceStore {
   store::GroupCommitWriter* writer_ = nullptr;  // with chain_
   const crypto::Signer* signer_ = nullptr;
   std::unique_ptr<PgChain> chain_;
-  std::mutex mutex_;
-  std::vector<PendingAppend> pending_;  // appends not yet taken by a write job
-  bool job_queued_ = false;
+  internal::AppendBatcher batcher_;
 };
 
 // Checks every node's chain (VerifyReport::node names the chain of the first problem; the
