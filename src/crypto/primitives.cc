@@ -1,10 +1,17 @@
 #include "crypto/primitives.h"
 
+// SHA-256 runs several times per exchange. OpenSSL 3.0's EVP interface allocates and frees the
+// provider's digest context on every EVP_DigestInit_ex2 (2 allocations per hash, about 14 per
+// exchange) and dispatches through the provider; the low-level SHA256_* functions run the same
+// assembly (SHA extensions where the CPU has them) on a context on the stack. They are
+// deprecated in 3.0 but kept there; this file opts out of the deprecation warnings for them.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <charconv>
@@ -24,17 +31,6 @@ namespace {
 const unsigned char* Bytes(std::string_view s) {
   static const unsigned char kEmpty = 0;
   return s.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(s.data());
-}
-
-// Fetched once: fetching by name on every call takes a lock in OpenSSL's method store.
-// Never freed, so that threads still hashing during process exit do not touch freed memory.
-const EVP_MD* Sha256Md() {
-  static const EVP_MD* const md = [] {
-    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    GOVESB_CHECK(fetched != nullptr);
-    return fetched;
-  }();
-  return md;
 }
 
 struct ScryptParams {
@@ -118,33 +114,44 @@ std::array<uint8_t, 16> RandomUuidBytes() {
 }  // namespace
 
 Sha256Digest Sha256(std::initializer_list<std::string_view> parts) {
-  // One digest context per thread, reused: EVP_Digest would allocate and set up a new one for
-  // every message, and this runs several times per exchange.
-  struct CtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-  };
-  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
-  GOVESB_CHECK(ctx != nullptr);
-  Sha256Digest digest{};
-  unsigned int len = 0;
-  GOVESB_CHECK(EVP_DigestInit_ex2(ctx.get(), Sha256Md(), nullptr) == 1);
+  SHA256_CTX ctx;
+  GOVESB_CHECK(SHA256_Init(&ctx) == 1);
   for (std::string_view part : parts) {
-    GOVESB_CHECK(EVP_DigestUpdate(ctx.get(), Bytes(part), part.size()) == 1);
+    if (!part.empty()) GOVESB_CHECK(SHA256_Update(&ctx, part.data(), part.size()) == 1);
   }
-  GOVESB_CHECK(EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) == 1);
-  GOVESB_CHECK(len == digest.size());
+  Sha256Digest digest{};
+  GOVESB_CHECK(SHA256_Final(digest.data(), &ctx) == 1);
   return digest;
 }
 
 Sha256Digest Sha256(std::string_view data) { return Sha256({data}); }
 
 Sha256Digest HmacSha256(std::string_view key, std::string_view data) {
-  GOVESB_CHECK(key.size() <= INT_MAX);
+  // RFC 2104 over SHA-256, on stack contexts (OpenSSL's HMAC() allocates three contexts per
+  // call, and a bearer token is checked with it on every exchange).
+  constexpr size_t kBlock = 64;
+  std::array<uint8_t, kBlock> k{};
+  if (key.size() > kBlock) {
+    const Sha256Digest hashed = Sha256(key);
+    std::copy(hashed.begin(), hashed.end(), k.begin());
+  } else {
+    std::copy(key.begin(), key.end(), k.begin());
+  }
+  std::array<uint8_t, kBlock> pad{};
+  for (size_t i = 0; i < kBlock; ++i) pad[i] = k[i] ^ 0x36;
+  SHA256_CTX ctx;
+  Sha256Digest inner{};
+  GOVESB_CHECK(SHA256_Init(&ctx) == 1 && SHA256_Update(&ctx, pad.data(), pad.size()) == 1);
+  if (!data.empty()) GOVESB_CHECK(SHA256_Update(&ctx, data.data(), data.size()) == 1);
+  GOVESB_CHECK(SHA256_Final(inner.data(), &ctx) == 1);
+  for (size_t i = 0; i < kBlock; ++i) pad[i] = k[i] ^ 0x5c;
   Sha256Digest mac{};
-  unsigned int len = 0;
-  GOVESB_CHECK(HMAC(EVP_sha256(), Bytes(key), static_cast<int>(key.size()), Bytes(data),
-                    data.size(), mac.data(), &len) != nullptr);
-  GOVESB_CHECK(len == mac.size());
+  GOVESB_CHECK(SHA256_Init(&ctx) == 1 && SHA256_Update(&ctx, pad.data(), pad.size()) == 1 &&
+               SHA256_Update(&ctx, inner.data(), inner.size()) == 1 &&
+               SHA256_Final(mac.data(), &ctx) == 1);
+  OPENSSL_cleanse(k.data(), k.size());
+  OPENSSL_cleanse(pad.data(), pad.size());
+  OPENSSL_cleanse(&ctx, sizeof ctx);
   return mac;
 }
 
@@ -189,7 +196,18 @@ std::string NewRequestId() {
   // UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits. Ids made
   // later sort later, so the stores' indexes on request ids grow at their right edge instead
   // of touching a random page per insert (which multiplied the bytes every commit wrote).
-  std::array<uint8_t, 16> bytes = RandomUuidBytes();
+  // Request ids are unique, not secret: their random bits come from a per-thread block of
+  // RAND_bytes output, refilled every 409 ids, instead of a RAND_bytes call (a lock, and a
+  // getpid for its fork check) per exchange.
+  thread_local std::array<uint8_t, 4096> pool{};
+  thread_local size_t used = pool.size();
+  std::array<uint8_t, 16> bytes{};
+  if (used + 10 > pool.size()) {
+    RandomBytes(pool);
+    used = 0;
+  }
+  std::copy_n(pool.begin() + static_cast<std::ptrdiff_t>(used), 10, bytes.begin() + 6);
+  used += 10;
   const auto ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::system_clock::now().time_since_epoch())
                                             .count());

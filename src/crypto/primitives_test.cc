@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/encoding.h"
 
@@ -97,13 +98,32 @@ TEST(IdentifierTest, NewUuidIsCanonicalLowercaseVersion4) {
 }
 
 TEST(IdentifierTest, NewRequestIdIs32LowercaseHex) {
+  // 5000 ids: the per-thread block of random bytes is refilled several times on the way.
   std::set<std::string> seen;
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 0; i < 5000; ++i) {
     const std::string id = NewRequestId();
     ASSERT_THAT(id, MatchesRegex("[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}"));
     seen.insert(id);
   }
-  EXPECT_EQ(seen.size(), 1000u);
+  EXPECT_EQ(seen.size(), 5000u);
+}
+
+TEST(IdentifierTest, NewRequestIdsOfDifferentThreadsDiffer) {
+  // Each thread draws from its own block of random bytes: two threads making ids in the same
+  // milliseconds must still never make the same one.
+  std::vector<std::string> a;
+  std::vector<std::string> b;
+  std::thread ta([&] {
+    for (int i = 0; i < 3000; ++i) a.push_back(NewRequestId());
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < 3000; ++i) b.push_back(NewRequestId());
+  });
+  ta.join();
+  tb.join();
+  std::set<std::string> seen(a.begin(), a.end());
+  seen.insert(b.begin(), b.end());
+  EXPECT_EQ(seen.size(), 6000u);
 }
 
 TEST(IdentifierTest, NewRequestIdsAreTimeOrdered) {
