@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "crypto/keys.h"
 #include "delivery/dispatcher.h"
+#include "engine/evidence_rounds.h"
 #include "engine/exchange.h"
 #include "engine/guards.h"
 #include "evidence/store.h"
@@ -47,6 +48,8 @@ struct EngineDeps {
   // The 32-byte key that encrypts the bodies kept for APIs with store_bodies ("": none kept).
   // Secret: never log it.
   std::string evidence_body_key;
+  // Log every successful exchange at info (refusals and failures are always logged).
+  bool access_log = false;
 };
 
 // The bus's request handling: the token endpoint and the engine endpoints of the wire contract
@@ -56,6 +59,9 @@ struct EngineDeps {
 class Engine {
  public:
   explicit Engine(EngineDeps deps);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
   boost::asio::awaitable<http::HttpResponse> Handle(http::HttpRequest& request);
 
@@ -84,6 +90,8 @@ class Engine {
   http::HttpResponse HandleMetrics() const;
 
   EngineDeps deps_;
+  // The evidence appends of each event-loop turn, gathered (null without an evidence log).
+  std::unique_ptr<EvidenceRounds> evidence_rounds_;
 };
 
 }  // namespace govesb::engine

@@ -38,7 +38,6 @@
 #include "engine/engine.h"
 #include "engine/refusal.h"
 #include "engine/stages.h"
-#include "http/await_status.h"
 
 namespace govesb::engine {
 
@@ -57,7 +56,12 @@ constexpr std::string_view kEnginePrefixSlash = "/engine/esb/";
 Engine::Engine(EngineDeps deps) : deps_(std::move(deps)) {
   GOVESB_CHECK(deps_.snapshot && deps_.tokens && deps_.clients && deps_.signer && deps_.upstream &&
                deps_.credential_checks && deps_.clock);
+  if (deps_.evidence != nullptr) {
+    evidence_rounds_ = std::make_unique<EvidenceRounds>(*deps_.evidence);
+  }
 }
+
+Engine::~Engine() = default;
 
 HttpResponse Engine::ServerError(int status, std::string_view message) const {
   return SignedResponse(status, false, crypto::NewRequestId(), message, "", *deps_.signer,
@@ -86,6 +90,7 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   }
   ExchangeContext x(request);
   x.log.request_id = crypto::NewRequestId();
+  x.log.log_success = deps_.access_log;
   x.started_ms = deps_.clock->NowMillis();
   x.request_size = request.body.size();
   x.evidence.enabled = deps_.evidence != nullptr;
@@ -97,11 +102,7 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
     co_return response;
   }
   // Fail closed: the answer leaves only once its evidence is durable.
-  auto start = [sink = deps_.evidence,
-                records = std::move(x.evidence.records)](auto complete) mutable {
-    sink->Append(std::move(records), std::move(complete));
-  };
-  auto append = http::AwaitStatus(std::move(start));
+  auto append = evidence_rounds_->Append(std::move(x.evidence.records));
   Status written = co_await std::move(append);
   if (written.ok() || x.evidence.refused) {
     // Nothing is released by a refusal: it still goes out, and the gap is logged.

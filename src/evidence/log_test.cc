@@ -360,6 +360,32 @@ TEST_F(EvidenceLogTest, RecordsMadeFromViewsAreTheSameAsFromRecords) {
   }
 }
 
+TEST_F(EvidenceLogTest, AppendedPreparedRecordsAreTheRecordsOfBothInOrder) {
+  // Several exchanges' records gathered into one append: the same texts as if prepared
+  // together, whatever the buffers' sizes (the second is larger, so the first's buffer moves).
+  std::vector<Record> first = {Step(0), Step(1)};
+  std::vector<Record> second;
+  for (int i = 2; i < 30; ++i) second.push_back(Step(i));
+  PreparedRecords merged = Prepare(first);
+  merged.Append(Prepare(second));
+  merged.Append(PreparedRecords());  // nothing to add
+  const std::vector<Record> last = {Step(30)};
+  PreparedRecords empty;
+  empty.Append(Prepare(last));  // into an empty one
+  std::vector<Record> all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  PreparedRecords whole = Prepare(all);
+  ASSERT_EQ(merged.records().size(), whole.records().size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(merged.records()[i].request_id, whole.records()[i].request_id) << i;
+    EXPECT_EQ(merged.records()[i].at_ms, whole.records()[i].at_ms) << i;
+    EXPECT_EQ(merged.records()[i].tail, whole.records()[i].tail) << i;
+    EXPECT_EQ(merged.records()[i].compact, whole.records()[i].compact) << i;
+  }
+  ASSERT_EQ(empty.records().size(), 1u);
+  EXPECT_EQ(empty.records()[0].tail, Prepare(last).records()[0].tail);
+}
+
 TEST_F(EvidenceLogTest, OneEntryPerExchange) {
   Fill();  // 20 records of 5 exchanges (4 steps each)
   int n = 0;

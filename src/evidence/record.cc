@@ -199,6 +199,39 @@ void PreparedRecords::Reserve(size_t records, size_t extra_bytes) {
   records_.reserve(records_.size() + records);
 }
 
+void PreparedRecords::Append(PreparedRecords&& other) {
+  if (other.records_.empty()) return;
+  if (records_.empty()) {
+    *this = std::move(other);
+    return;
+  }
+  const size_t shift = buffer_.size();
+  const char* const before = buffer_.data();
+  buffer_ += other.buffer_;
+  spans_.reserve(spans_.size() + other.spans_.size());
+  records_.reserve(records_.size() + other.records_.size());
+  const size_t first_new = spans_.size();
+  for (size_t i = 0; i < other.spans_.size(); ++i) {
+    Spans x = other.spans_[i];
+    x.request_id += shift;
+    x.tail += shift;
+    x.compact += shift;
+    spans_.push_back(x);
+  }
+  std::string_view all(buffer_);
+  auto view = [&](const Spans& x, int64_t at_ms) {
+    return PreparedRecord{all.substr(x.request_id, x.request_id_size), at_ms,
+                          all.substr(x.tail, x.tail_size), all.substr(x.compact, x.compact_size)};
+  };
+  if (buffer_.data() != before) {
+    for (size_t i = 0; i < first_new; ++i) records_[i] = view(spans_[i], records_[i].at_ms);
+  }
+  for (size_t i = 0; i < other.records_.size(); ++i) {
+    records_.push_back(view(spans_[first_new + i], other.records_[i].at_ms));
+  }
+  other = PreparedRecords();
+}
+
 void PreparedRecords::Add(const RecordView& r) {
   // On the heap from the start (> 15 bytes), so that moving keeps the views valid.
   if (buffer_.capacity() < 64) buffer_.reserve(1024);

@@ -121,6 +121,9 @@ class PreparedRecords {
   // Makes the texts of one more record (its request id is kept once for consecutive records
   // of one exchange).
   void Add(const RecordView& r);
+  // Moves `other`'s records after these, in their order (one append made of several
+  // exchanges' records: each exchange's records stay together).
+  void Append(PreparedRecords&& other);
   const std::vector<PreparedRecord>& records() const { return records_; }
   bool empty() const { return records_.empty(); }
 

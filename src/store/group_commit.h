@@ -68,11 +68,11 @@ struct GroupCommitOptions {
   // kFull: every commit is fsync'd before any job of it is reported done.
   Synchronous synchronous = Synchronous::kFull;
   // The least time between the starts of two commits. A job that arrives sooner waits for the
-  // rest of it, so that the jobs arriving meanwhile share its commit: under load, many
-  // requests per fsync instead of one (each commit costs an fsync, a WAL header and rewriting
-  // the pages it touched); when idle, a job is committed at once. 0: commit as soon as a job
-  // is queued. Ignored when max_batch is 1.
-  int64_t min_commit_interval_us = 5000;
+  // rest of it, so that the jobs arriving meanwhile share its commit. 0 (the default): commit
+  // as soon as a job is queued; the jobs that arrive while a commit syncs share the next one
+  // (natural batching: batches grow with the load, and nothing waits when there is nothing to
+  // batch). Ignored when max_batch is 1.
+  int64_t min_commit_interval_us = 0;
   // How long a batch waits for another process's write lock (the admin CLI) before its writes
   // fail (and their requests are refused).
   int busy_timeout_ms = 5000;
