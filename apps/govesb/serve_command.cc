@@ -238,6 +238,8 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--tls-handshake-timeout-ms", args->tls_handshake_timeout_ms,
                   "Time a TLS client has, from connecting, to finish its handshake")
       ->capture_default_str();
+  cmd->add_flag("--access-log", args->options.access_log,
+                "Log every successful exchange at info (refusals and failures are always logged)");
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   // Guaranteed delivery (push and asynchronous answers).
@@ -262,8 +264,8 @@ void AddServeCommand(CLI::App& app) {
                   "Most writes made durable by one fsync (1: one fsync per message)")
       ->capture_default_str();
   cmd->add_option("--commit-interval-us", args->options.durability.min_commit_interval_us,
-                  "Least microseconds between two commits: writes arriving meanwhile share the "
-                  "next one (fewer fsyncs under load; 0: commit at once)")
+                  "Least microseconds between the starts of two commits (0: a commit starts as "
+                  "soon as the previous one is done, with every write that arrived meanwhile)")
       ->capture_default_str();
   cmd->add_option("--checkpoint-interval", args->checkpoint_interval_s,
                   "Seconds between signed checkpoints of the evidence log (also at shutdown)")

@@ -22,6 +22,7 @@ std::string_view KindName(Kind k) {
 }
 
 void ExchangeLog::Write(int http_status, const Status& outcome) const {
+  if (outcome.ok() && (!log_success || !spdlog::should_log(spdlog::level::info))) return;
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   // Codes, ids and messages quote what the caller sent: each is escaped and bounded, so that a

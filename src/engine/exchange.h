@@ -44,6 +44,8 @@ struct ExchangeLog {
   // HTTP status, the transport's own words).
   std::string detail;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  // Whether a successful exchange gets a line (serve --access-log); failures always do.
+  bool log_success = false;
 
   void Write(int http_status, const Status& outcome) const;
 };

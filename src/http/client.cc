@@ -69,7 +69,11 @@ struct Connection {
 
 struct ThreadPool {
   std::unordered_map<std::string, std::deque<std::unique_ptr<Connection>>> idle;
+  // Provider URLs already parsed (a handful per bus; cleared if it ever grows large).
+  std::unordered_map<std::string, std::shared_ptr<const Endpoint>> endpoints;
 };
+
+constexpr size_t kMaxCachedEndpoints = 4096;
 
 // Headers of a provider's answer beyond this are refused (kBadGateway).
 constexpr size_t kMaxAnswerHeaderBytes = 64 * 1024;
@@ -169,11 +173,12 @@ struct PooledUpstreamClient::Impl {
     }
     if (rec == bhttp::error::body_limit) {
       return ResourceExhausted("the provider's answer is larger than the limit of " +
-                        std::to_string(options.max_response_bytes) + " bytes (" + ep.key + ")");
+                               std::to_string(options.max_response_bytes) + " bytes (" + ep.key +
+                               ")");
     }
     if (rec == bhttp::error::header_limit) {
       return ResourceExhausted("the provider's answer headers are larger than the limit of " +
-                        std::to_string(kMaxAnswerHeaderBytes) + " bytes (" + ep.key + ")");
+                               std::to_string(kMaxAnswerHeaderBytes) + " bytes (" + ep.key + ")");
     }
     if (rec == bhttp::error::buffer_overflow) {
       return BadGateway(
@@ -206,13 +211,14 @@ struct PooledUpstreamClient::Impl {
                                                      const UpstreamRequest& request,
                                                      Clock::time_point deadline, bool& keep_alive,
                                                      bool& retryable) {
-    bhttp::request<bhttp::string_body> req{bhttp::verb::post, ep.target, 11};
+    // The body is sent from the caller's string (kept for a retry), not copied into the request.
+    bhttp::request<bhttp::span_body<const char>> req{bhttp::verb::post, ep.target, 11};
     req.set(bhttp::field::host, ep.host);
     req.set(bhttp::field::user_agent, "govesb");
     req.set(bhttp::field::content_type, request.content_type);
     req.set(bhttp::field::accept, "application/json, application/xml;q=0.9, */*;q=0.1");
     req.keep_alive(true);
-    req.body() = request.body;
+    req.body() = bhttp::span_body<const char>::value_type(request.body.data(), request.body.size());
     req.prepare_payload();
     c.lowest().expires_at(deadline);
     auto [wec, wn] = co_await bhttp::async_write(stream, req, kNoThrow);
@@ -227,6 +233,15 @@ struct PooledUpstreamClient::Impl {
     // The read buffer holds only what the parser has not consumed: the header, or one
     // chunk-size line or trailer. Bounded, so a provider cannot make it grow without limit.
     c.buffer.max_size(kMaxAnswerHeaderBytes + 1024);
+    // Room for a usual answer in one read (Beast reads as much as the buffer's free capacity),
+    // and for a larger body, reads as large as the buffer may grow.
+    c.buffer.reserve(std::min<size_t>(4096, c.buffer.max_size()));
+    auto [hec, hn] = co_await bhttp::async_read_header(stream, c.buffer, parser, kNoThrow);
+    if (hec) co_return ReadError(hec, ep, request, parser.got_some(), retryable);
+    if (auto length = parser.content_length(); length && *length > c.buffer.capacity()) {
+      c.buffer.reserve(
+          static_cast<size_t>(std::min<uint64_t>(c.buffer.max_size(), c.buffer.size() + *length)));
+    }
     auto [rec, rn] = co_await bhttp::async_read(stream, c.buffer, parser, kNoThrow);
     if (rec) co_return ReadError(rec, ep, request, parser.got_some(), retryable);
     auto res = parser.release();
@@ -249,10 +264,25 @@ void PooledUpstreamClient::Clear() {
 }
 
 asio::awaitable<Result<UpstreamResponse>> PooledUpstreamClient::Post(UpstreamRequest request) {
-  auto ep = ParseEndpoint(request.url);
-  if (!ep.ok()) co_return ep.status();
   auto ex = co_await asio::this_coro::executor;
   ThreadPool* pool = impl_->PoolFor(ex);
+  // Held for the whole call: the pool's map may be cleared meanwhile by another call.
+  std::shared_ptr<const Endpoint> endpoint;
+  if (pool != nullptr) {
+    if (auto it = pool->endpoints.find(request.url); it != pool->endpoints.end()) {
+      endpoint = it->second;
+    }
+  }
+  if (endpoint == nullptr) {
+    auto made = ParseEndpoint(request.url);
+    if (!made.ok()) co_return made.status();
+    endpoint = std::make_shared<const Endpoint>(std::move(made).value());
+    if (pool != nullptr) {
+      if (pool->endpoints.size() >= kMaxCachedEndpoints) pool->endpoints.clear();
+      pool->endpoints.emplace(request.url, endpoint);
+    }
+  }
+  const Endpoint* ep = endpoint.get();
   auto deadline = Clock::now() + request.timeout;
 
   for (int attempt = 0; attempt < 2; ++attempt) {

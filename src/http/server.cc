@@ -206,6 +206,9 @@ std::string BodyLimitMessage(const ServerOptions& options) {
 // bounds those; Beast's header_limit covers only the header.
 size_t ReadBufferLimit(const ServerOptions& options) { return options.max_header_bytes + 1024; }
 
+// The read buffer a connection keeps between requests.
+constexpr size_t kKeptReadBuffer = 4096;
+
 // What to answer when reading a request failed; status 0: nothing (the peer closed, reset or
 // timed out).
 std::pair<int, std::string> ReadErrorAnswer(const boost::system::error_code& ec,
@@ -258,8 +261,11 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
   bool first = true;
   for (;;) {
     if (shutting_down.load()) break;
-    // An idle keep-alive connection keeps no read buffer.
-    if (buffer.size() == 0) buffer.shrink_to_fit();
+    // Room for a usual request (headers and a body of a few KB) in one read: Beast sizes each
+    // read by the buffer's free capacity (at least 512 bytes), so an empty buffer took three
+    // or four recvmsg calls per request. A buffer grown by a large request is given back.
+    if (buffer.size() == 0 && buffer.capacity() > kKeptReadBuffer) buffer.shrink_to_fit();
+    buffer.reserve(std::min(kKeptReadBuffer, buffer.max_size()));
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
     parser.body_limit(options.max_body_bytes);
@@ -291,6 +297,11 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
         beast::get_lowest_layer(stream).expires_after(options.write_timeout);
         auto [cec, cn] = co_await bhttp::async_write(stream, cont, kNoThrow);
         if (cec) co_return;
+      }
+      // A larger body is read in reads as large as the buffer may grow, not 4 KB at a time.
+      if (auto length = parser.content_length(); length && *length > buffer.capacity()) {
+        buffer.reserve(
+            static_cast<size_t>(std::min<uint64_t>(buffer.max_size(), buffer.size() + *length)));
       }
       beast::get_lowest_layer(stream).expires_after(options.read_timeout);
       auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);

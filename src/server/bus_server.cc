@@ -476,6 +476,7 @@ Status BusServer::Start() {
   deps.delivery = s.dispatcher.get();
   deps.evidence = o.evidence ? s.evidence.get() : nullptr;
   deps.evidence_body_key = s.evidence_key;
+  deps.access_log = o.access_log;
   s.guards = std::make_unique<engine::Guards>(*s.clock, o.guards);
   deps.guards = s.guards.get();
   s.traffic = std::make_unique<traffic::TrafficCounters>(*s.clock, o.traffic);

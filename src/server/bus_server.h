@@ -40,6 +40,10 @@ struct ServeOptions {
   // A request (headers and body) must arrive within this once its connection is open or its
   // previous answer was sent; slower ones (slowloris) are closed.
   std::chrono::milliseconds read_timeout{30'000};
+  // One info line per successful exchange (requestId, systems, code, latency). Off by default:
+  // refusals and failures are always logged (warn), successes are in the evidence log and the
+  // traffic counters, and a formatted line per exchange costs the hot path.
+  bool access_log = false;
   // Time source (token expiry); nullptr: the system clock. Tests pass a SimulatedClock.
   const Clock* clock = nullptr;
   // Guaranteed delivery (push, asynchronous answers): retries, timeouts, breakers. Its `tls`
