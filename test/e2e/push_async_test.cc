@@ -305,8 +305,9 @@ TEST_F(PushAsyncTest, ADisabledTopicRefusesPushesAndStillDeliversWhatItAccepted)
   // sees the change within a second (a push it accepts before then is accepted for good).
   ASSERT_TRUE(registry_->DisableTopic("BIRTHS").ok());
   std::optional<sdk::Error> refused;
+  int n = 0;  // each push its own data: the same signed data twice is refused as a replay
   ASSERT_TRUE(Eventually([&] {
-    auto r = client->Push("BIRTHS", R"({"n":1})");
+    auto r = client->Push("BIRTHS", "{\"n\":" + std::to_string(++n) + "}");
     if (r.ok()) {
       accepted.push_back(r->request_id);
       return false;
@@ -330,7 +331,7 @@ TEST_F(PushAsyncTest, ADisabledTopicRefusesPushesAndStillDeliversWhatItAccepted)
   ASSERT_TRUE(registry_->EnableTopic("BIRTHS").ok());
   std::string again;
   ASSERT_TRUE(Eventually([&] {
-    auto r = client->Push("BIRTHS", R"({"n":2})");
+    auto r = client->Push("BIRTHS", "{\"n\":" + std::to_string(++n) + "}");
     if (r.ok()) again = r->request_id;
     return r.ok();
   })) << "enabled again, the topic takes pushes";
