@@ -710,8 +710,28 @@ void AddTopicCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opti
 
   AddLeaf(*group, "list", "List push topics", options, [](AdminSession& s, bool as_json) {
     PrintList(ToJsonArray(Unwrap(s.service().ListTopics(s.actor()))),
-              {"code", "publisher", "created_at"}, as_json);
+              {"code", "publisher", "enabled", "created_at"}, as_json);
   });
+
+  auto disable_code = std::make_shared<std::string>();
+  AddLeaf(*group, "disable",
+          "Disable a push topic: its publisher's pushes are refused (subscriptions stay, and "
+          "what was accepted is still delivered) until it is enabled",
+          options,
+          [disable_code](AdminSession& s, bool as_json) {
+            PrintObject(ToJson(Unwrap(s.service().DisableTopic(s.actor(), *disable_code))),
+                        as_json);
+          })
+      ->add_option("code", *disable_code, "pushCode")
+      ->required();
+
+  auto enable_code = std::make_shared<std::string>();
+  AddLeaf(*group, "enable", "Enable a disabled push topic", options,
+          [enable_code](AdminSession& s, bool as_json) {
+            PrintObject(ToJson(Unwrap(s.service().EnableTopic(s.actor(), *enable_code))), as_json);
+          })
+      ->add_option("code", *enable_code, "pushCode")
+      ->required();
 }
 
 void AddSubscriptionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {

@@ -1,6 +1,6 @@
 // The onboarding workflows of the admin service layer: institutions renamed, suspended and
-// resumed; the catalogue entries of APIs and topics, APIs disabled and enabled; membership
-// applications; access requests for APIs and push topics and their decisions.
+// resumed; the catalogue entries of APIs and topics, APIs and topics disabled and enabled;
+// membership applications; access requests for APIs and push topics and their decisions.
 #include <boost/json/object.hpp>
 #include <string>
 #include <utility>
@@ -17,6 +17,7 @@ namespace json = boost::json;
 
 std::string InstitutionObject(std::string_view code) { return "institution:" + std::string(code); }
 std::string ApiObject(std::string_view code) { return "api:" + std::string(code); }
+std::string TopicObject(std::string_view code) { return "topic:" + std::string(code); }
 std::string GrantObject(std::string_view consumer, std::string_view api) {
   return "grant:" + std::string(consumer) + ":" + std::string(api);
 }
@@ -160,8 +161,28 @@ Result<registry::Topic> AdminService::UpdateTopicDescription(
   GOVESB_RETURN_IF_ERROR(RequireOwner(actor, owner, "describe this push topic"));
   GOVESB_ASSIGN_OR_RETURN(registry::Topic before, registry_.GetTopic(code));
   return Mutate<registry::Topic>(
-      actor, "topic.describe", "topic:" + std::string(code), owner, Json(before),
+      actor, "topic.describe", TopicObject(code), owner, Json(before),
       [&] { return registry_.DescribeTopic(code, description); },
+      [](const registry::Topic& t) { return Json(t); });
+}
+
+Result<registry::Topic> AdminService::DisableTopic(const Actor& actor, std::string_view code) {
+  GOVESB_ASSIGN_OR_RETURN(std::string owner, InstitutionOfTopic(code));
+  GOVESB_RETURN_IF_ERROR(RequireOwner(actor, owner, "disable this push topic"));
+  GOVESB_ASSIGN_OR_RETURN(registry::Topic before, registry_.GetTopic(code));
+  return Mutate<registry::Topic>(
+      actor, "topic.disable", TopicObject(code), owner, Json(before),
+      [&] { return registry_.DisableTopic(code); },
+      [](const registry::Topic& t) { return Json(t); });
+}
+
+Result<registry::Topic> AdminService::EnableTopic(const Actor& actor, std::string_view code) {
+  GOVESB_ASSIGN_OR_RETURN(std::string owner, InstitutionOfTopic(code));
+  GOVESB_RETURN_IF_ERROR(RequireOwner(actor, owner, "enable this push topic"));
+  GOVESB_ASSIGN_OR_RETURN(registry::Topic before, registry_.GetTopic(code));
+  return Mutate<registry::Topic>(
+      actor, "topic.enable", TopicObject(code), owner, Json(before),
+      [&] { return registry_.EnableTopic(code); },
       [](const registry::Topic& t) { return Json(t); });
 }
 

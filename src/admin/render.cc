@@ -171,6 +171,7 @@ json::object ToJson(const registry::Topic& topic) {
   out["title"] = topic.title;
   out["description"] = topic.description;
   out["message_example"] = TextOrNull(topic.message_example);
+  out["enabled"] = topic.enabled;
   return out;
 }
 

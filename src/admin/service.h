@@ -181,9 +181,13 @@ class AdminService {
   Result<registry::Topic> AddTopic(const Actor& actor, std::string_view publisher_client_id,
                                    std::string_view code);
   Result<std::vector<registry::Topic>> ListTopics(const Actor& actor);
-  // The operator or the publisher's institution.
+  // The operator or the publisher's institution: the catalogue entry, and whether the topic
+  // takes pushes (a disabled one's are refused; its subscriptions stay and what was accepted is
+  // still delivered).
   Result<registry::Topic> UpdateTopicDescription(const Actor& actor, std::string_view code,
                                                  const registry::TopicDescription& description);
+  Result<registry::Topic> DisableTopic(const Actor& actor, std::string_view code);
+  Result<registry::Topic> EnableTopic(const Actor& actor, std::string_view code);
   Result<registry::Subscription> ApproveSubscription(const Actor& actor,
                                                      std::string_view subscriber_client_id,
                                                      std::string_view topic_code,

@@ -69,9 +69,11 @@ class AdminServiceTest : public ::testing::Test {
     ASSERT_TRUE(service_->AddTopic(kOperator, rita_, "BIRTH2").ok());
     ASSERT_TRUE(service_->ApproveGrant(kOperator, moh_, "BRTH01").ok());
     ASSERT_TRUE(service_->ApproveSubscription(kOperator, moh_, "BIRTHS").ok());
-    // Onboarding: BRTH02 is disabled; MOH asked for BRTH03 and for BIRTH3, pending; NAO is
-    // suspended; ZAN applied for membership (application 1).
+    // Onboarding: BRTH02 and the topic BIRTH4 are disabled; MOH asked for BRTH03 and for
+    // BIRTH3, pending; NAO is suspended; ZAN applied for membership (application 1).
     ASSERT_TRUE(service_->DisableApi(kOperator, "BRTH02").ok());
+    ASSERT_TRUE(service_->AddTopic(kOperator, rita_, "BIRTH4").ok());
+    ASSERT_TRUE(service_->DisableTopic(kOperator, "BIRTH4").ok());
     ASSERT_TRUE(service_->AddApi(kOperator, rita_, "BRTH03", {}).ok());
     ASSERT_TRUE(service_->AddTopic(kOperator, rita_, "BIRTH3").ok());
     ASSERT_TRUE(service_->RequestAccess(kMohAdmin, moh_, "BRTH03", "patients' births").ok());
@@ -241,6 +243,15 @@ std::vector<Case> Cases() {
   row("DescribeRitaTopic", {kOk, kOk, kDenied, kDenied}, [](S& s, const Actor& a, Id, Id) {
     return Of(s.UpdateTopicDescription(a, "BIRTHS", {.description = "every birth"}));
   });
+  row("DisableRitaTopic", {kOk, kOk, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.DisableTopic(a, "BIRTHS")); });
+  row("EnableRitaTopic", {kOk, kOk, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.EnableTopic(a, "BIRTH4")); });
+  // The registry's vocabulary, for whoever may ask: the state does not allow it, or no such topic.
+  row("DisableDisabledTopic", {kFailedPrecondition, kFailedPrecondition, kDenied, kDenied},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.DisableTopic(a, "BIRTH4")); });
+  row("EnableUnknownTopic", {kNotFound, kNotFound, kNotFound, kNotFound},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.EnableTopic(a, "NOSUCH")); });
   // Anyone may apply (the portal's applicant has no account).
   row("ApplyForMembership", {kOk, kOk, kOk, kOk}, [](S& s, const Actor& a, Id, Id) {
     return Of(s.ApplyForMembership(a, AdminServiceTest::Application("TRC")));
@@ -455,6 +466,15 @@ TEST_P(AdminServiceOnBoth, TheCatalogueNamesEachApisProviderAndDescription) {
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST_P(AdminServiceOnBoth, TheCatalogueShowsWhetherEachTopicTakesPushes) {
+  auto topics = service_->ListTopics(kMohAdmin);
+  ASSERT_TRUE(topics.ok()) << topics.status().ToString();
+  for (const registry::Topic& t : *topics) {
+    EXPECT_EQ(t.enabled, t.code != "BIRTH4") << t.code;
+    EXPECT_EQ(ToJson(t).at("enabled").as_bool(), t.enabled) << t.code;
+  }
+}
+
 TEST_P(AdminServiceOnBoth, SuspendingAnInstitutionIsRecorded) {
   ASSERT_TRUE(service_->SuspendInstitution(kOperator, "RITA").ok());
   EXPECT_TRUE(service_->GetSystem(kOperator, rita_)->institution_suspended);
@@ -524,6 +544,20 @@ class BusWritePath {
     GOVESB_CHECK(synced.get_future().get().ok());
   }
 
+  // Moves the admin actions not yet in the evidence log into it, as the bus does every second.
+  size_t MoveActions() {
+    std::promise<Status> moved;
+    size_t n = 0;
+    writer_->Submit(
+        [&n](store::WriteContext& ctx) -> Status {
+          GOVESB_ASSIGN_OR_RETURN(n, MoveActionsIntoEvidence(ctx));
+          return Status::Ok();
+        },
+        [&moved](const Status& s) { moved.set_value(s); });
+    GOVESB_CHECK(moved.get_future().get().ok());
+    return n;
+  }
+
   delivery::DeliveryQueue& queue() { return *queue_; }
   evidence::EvidenceStore& evidence() { return *evidence_; }
   crypto::PublicKey bus_key() const { return key_.public_key(); }
@@ -540,6 +574,49 @@ evidence::SearchFilter ByRequest(const std::string& request_id) {
   evidence::SearchFilter f;
   f.request_id = request_id;
   return f;
+}
+
+TEST_P(AdminServiceOnBoth, DisablingATopicIsRecordedAndReachesTheEvidenceLog) {
+  BusWritePath bus(GetParam(), location_);
+  ASSERT_GT(bus.MoveActions(), 0u) << "the set-up's actions";
+  auto disabled = service_->DisableTopic(kRitaAdmin, "BIRTHS");
+  ASSERT_TRUE(disabled.ok()) << disabled.status().ToString();
+  EXPECT_FALSE(disabled->enabled);
+  const int64_t before = ActionCount();
+  EXPECT_EQ(service_->DisableTopic(kOperator, "BIRTHS").status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(service_->DisableTopic(kMohAdmin, "BIRTHS").status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(ActionCount(), before) << "a refused change left a record";
+
+  auto actions = service_->ListActions(kOperator, {.object = "topic:BIRTHS", .limit = 1});
+  ASSERT_TRUE(actions.ok());
+  ASSERT_EQ(actions->size(), 1u);
+  const ActionRecord& a = (*actions)[0];
+  EXPECT_EQ(a.action, "topic.disable");
+  EXPECT_EQ(a.account, kRitaAdmin.account);
+  EXPECT_EQ(a.object_institution, "RITA");
+  EXPECT_NE(a.detail.find("\"enabled\":true"), std::string::npos) << a.detail;   // before
+  EXPECT_NE(a.detail.find("\"enabled\":false"), std::string::npos) << a.detail;  // after
+
+  ASSERT_EQ(bus.MoveActions(), 1u);
+  evidence::SearchFilter f;
+  f.kind = "admin";
+  f.code = "topic.disable";
+  f.actor = kRitaAdmin.account;  // not the set-up's (BIRTH4, by the operator)
+  auto found = service_->SearchEvidence(kAuditor, f);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->records.size(), 1u);
+  EXPECT_EQ(found->records[0].record.request_id, a.request_id);
+  EXPECT_EQ(found->records[0].record.from, kRitaAdmin.account);
+  EXPECT_EQ(found->records[0].record.to, "topic:BIRTHS");
+
+  auto enabled = service_->EnableTopic(kOperator, "BIRTHS");
+  ASSERT_TRUE(enabled.ok()) << enabled.status().ToString();
+  EXPECT_TRUE(enabled->enabled);
+  EXPECT_EQ(
+      service_->ListActions(kOperator, {.object = "topic:BIRTHS", .limit = 1})->front().action,
+      "topic.enable");
 }
 
 TEST_P(AdminServiceOnBoth, ADeadPushIsListedToItsRecipientAndRedeliveredWithItsRecord) {

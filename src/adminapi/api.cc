@@ -583,6 +583,8 @@ const std::vector<Route>& AllRoutes() {
       return Created(admin::ToJson(t));
     });
     add("PUT", "/api/v1/topics/{code}/description", internal::DescribeTopic);
+    add("POST", "/api/v1/topics/{code}/disable", internal::DisableTopic);
+    add("POST", "/api/v1/topics/{code}/enable", internal::EnableTopic);
     add("GET", "/api/v1/subscriptions", [](Context& c) -> Result<Reply> {
       GOVESB_ASSIGN_OR_RETURN(auto rows, c.service.ListSubscriptions(c.actor()));
       return Ok(Rows(rows));

@@ -323,6 +323,8 @@ const std::vector<RouteCase>& RouteCases() {
        "/api/v1/topics/BIRTHS/description",
        R"({"title":"Births registered","message_example":"{\"entryNo\":\"B-1\"}"})",
        {200, 200, 403, 403, 401}},
+      {"POST", "/api/v1/topics/BIRTHS/disable", "", {200, 200, 403, 403, 401}},
+      {"POST", "/api/v1/topics/BIRTHS/enable", "", {409, 409, 403, 403, 401}},
       {"GET", "/api/v1/subscriptions", "", {200, 200, 200, 200, 401}},
       {"POST", "/api/v1/subscriptions/{moh}/BIRTH2/approve", "", {200, 200, 403, 403, 401}},
       {"POST", "/api/v1/subscriptions/{moh}/BIRTH3/approve", "", {200, 200, 403, 403, 401}},
@@ -445,6 +447,34 @@ TEST_F(AdminApiTest, EveryRouteIsInTheTableAndInTheOpenApiDocumentAndNothingElse
     }
   };
   check_refs(doc);
+}
+
+TEST_F(AdminApiTest, ATopicDisabledAndEnabledShowsItsStateInTheTopicList) {
+  auto state_of = [&](const std::string& code) {
+    json::value topics = json::parse(Call("GET", "/api/v1/topics", "moh").body);
+    for (const json::value& t : topics.as_array()) {
+      if (t.at("code") == code.c_str()) return t.at("enabled").as_bool();
+    }
+    ADD_FAILURE() << "no topic " << code;
+    return true;
+  };
+  EXPECT_TRUE(state_of("BIRTHS"));
+  http::HttpResponse disabled = Call("POST", "/api/v1/topics/BIRTHS/disable", "rita");
+  ASSERT_EQ(disabled.status, 200) << disabled.body;
+  EXPECT_FALSE(json::parse(disabled.body).at("enabled").as_bool());
+  EXPECT_FALSE(state_of("BIRTHS"));
+  EXPECT_TRUE(state_of("BIRTH2")) << "only that topic";
+  http::HttpResponse again = Call("POST", "/api/v1/topics/BIRTHS/disable", "operator");
+  EXPECT_EQ(again.status, 409);
+  EXPECT_NE(again.body.find("already disabled"), std::string::npos) << again.body;
+  EXPECT_EQ(Call("POST", "/api/v1/topics/NOSUCH/disable", "operator").status, 404);
+  auto actions = service_->ListActions(kOperator, {.object = "topic:BIRTHS", .limit = 1});
+  ASSERT_EQ(actions->size(), 1u);
+  EXPECT_EQ((*actions)[0].action, "topic.disable");
+  EXPECT_EQ((*actions)[0].account, kRitaAdmin.account);
+  EXPECT_EQ((*actions)[0].via, "api");
+  ASSERT_EQ(Call("POST", "/api/v1/topics/BIRTHS/enable", "operator").status, 200);
+  EXPECT_TRUE(state_of("BIRTHS"));
 }
 
 TEST_F(AdminApiTest, ASessionsStateChangeNeedsItsCsrfTokenAndATokenDoesNot) {

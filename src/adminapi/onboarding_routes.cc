@@ -237,6 +237,16 @@ Result<Reply> DescribeTopic(Context& c) {
   return Ok(admin::ToJson(t));
 }
 
+Result<Reply> DisableTopic(Context& c) {
+  GOVESB_ASSIGN_OR_RETURN(auto topic, c.service.DisableTopic(c.actor(), c.Path("code")));
+  return Ok(admin::ToJson(topic));
+}
+
+Result<Reply> EnableTopic(Context& c) {
+  GOVESB_ASSIGN_OR_RETURN(auto topic, c.service.EnableTopic(c.actor(), c.Path("code")));
+  return Ok(admin::ToJson(topic));
+}
+
 // ---- access requests ----
 
 Result<Reply> RequestAccess(Context& c) {

@@ -2,9 +2,9 @@
 
 // Internal to the adminapi module: the handlers of the onboarding workflows (institutions
 // renamed, suspended, resumed; membership applications; the catalogue entries of APIs and
-// topics; access requests and their decisions), listed in api.cc's route table. Each parses
-// its input, asks admin::AdminService in the caller's name and renders the row with
-// admin::ToJson.
+// topics, which are disabled and enabled; access requests and their decisions), listed in api.cc's
+// route table. Each parses its input, asks admin::AdminService in the caller's name and renders the
+// row with admin::ToJson.
 
 #include "adminapi/route.h"
 #include "limits/rate.h"
@@ -33,6 +33,8 @@ Result<Reply> DisableApi(Context& c);
 Result<Reply> EnableApi(Context& c);
 Result<Reply> GetApiOpenApi(Context& c);
 Result<Reply> DescribeTopic(Context& c);
+Result<Reply> DisableTopic(Context& c);
+Result<Reply> EnableTopic(Context& c);
 
 // Access requests and decisions, for grants and subscriptions.
 Result<Reply> RequestAccess(Context& c);

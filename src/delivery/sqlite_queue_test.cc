@@ -37,7 +37,8 @@ class SqliteDeliveryStore final : public testing::DeliveryStoreUnderTest {
   }
 
   Result<size_t> EvidenceRecordsOf(std::string_view request_id) override {
-    GOVESB_ASSIGN_OR_RETURN(auto entries, evidence::FindLiveExchange(*db_, request_id));
+    GOVESB_ASSIGN_OR_RETURN(auto entries,
+                            evidence::FindLiveExchange(*db_, request_id, evidence_->durable_seq()));
     size_t n = 0;
     for (const auto& [first, last] : entries) n += static_cast<size_t>(last - first + 1);
     return n;

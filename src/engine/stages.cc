@@ -153,6 +153,11 @@ Status AuthoriseStage(ExchangeContext& x) {
                       "': no push topic with this code is registered on the bus "
                       "(codes are case-sensitive)");
     }
+    if (!x.topic->enabled) {
+      return FailedPrecondition("push topic " + x.push_code +
+                                " is disabled on the bus: it takes no pushes until its publisher "
+                                "or the bus operator enables it again");
+    }
     if (x.topic->publisher_system_id != caller.id) {
       return PermissionDenied("system " + caller.client_id +
                               " is not the publisher of push topic " + x.push_code +

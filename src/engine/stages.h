@@ -41,7 +41,8 @@ Status AdmitStage(ExchangeContext& x, Guards& guards);
 // x.data_sha256 (of the text passed on, for the evidence log and the replay window).
 Status VerifyStage(ExchangeContext& x);
 
-// Push: the topic exists and the caller publishes it. Pull and identity requests: the API
+// Push: the topic exists and is enabled (a disabled one: kFailedPrecondition; what it accepted
+// before is still delivered) and the caller publishes it. Pull and identity requests: the API
 // exists and is enabled (a disabled one: kFailedPrecondition), the caller holds an approved
 // grant, its provider is enabled (and its institution not suspended) and has a usable key.
 // Asynchronous answers are authorised by the delivery module (the answerer really owes one).

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "auth/token.h"
+#include "engine/refusal.h"
 #include "registry/registry_testing.h"
 #include "registry/snapshot.h"
 
@@ -223,6 +224,34 @@ TEST_F(StagesTest, AuthoriseRefusesADisabledApiWithAClearMessageUntilItIsEnabled
   http::HttpRequest again = Request(Signed(R"({"apiCode":"GETUSR"})"));
   ExchangeContext y(again);
   EXPECT_TRUE(RunTo(y, 5).ok()) << "the grant survived disabling";
+}
+
+TEST_F(StagesTest, AuthoriseRefusesAPushToADisabledTopicWithAClearMessageUntilItIsEnabled) {
+  ASSERT_TRUE(registry_.AddTopic(consumer_.client_id, "NEWS01").ok());
+  Reload();
+  const std::string push = R"({"pushCode":"NEWS01","esbBody":{"n":1}})";
+  http::HttpRequest first = Request(Signed(push), "/engine/esb/push-request");
+  ExchangeContext w(first);
+  ASSERT_TRUE(RunTo(w, 5).ok()) << "its publisher may push to it";
+
+  ASSERT_TRUE(registry_.DisableTopic("NEWS01").ok());
+  Reload();
+  http::HttpRequest r = Request(Signed(push), "/engine/esb/push-request");
+  ExchangeContext x(r);
+  Status s = RunTo(x, 5);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_EQ(s.message(),
+            "push topic NEWS01 is disabled on the bus: it takes no pushes until its publisher or "
+            "the bus operator enables it again");
+  EXPECT_EQ(HttpStatusFor(s.code()), 200) << "a business failure: a signed success:false";
+
+  ASSERT_TRUE(registry_.EnableTopic("NEWS01").ok());
+  Reload();
+  http::HttpRequest again = Request(Signed(push), "/engine/esb/push-request");
+  ExchangeContext y(again);
+  EXPECT_TRUE(RunTo(y, 5).ok());
+  ASSERT_NE(y.topic, nullptr);
+  EXPECT_EQ(y.topic->code, "NEWS01");
 }
 
 TEST_F(StagesTest, ASuspendedInstitutionsSystemsAreRefusedAtOnceAndNeedNewTokens) {

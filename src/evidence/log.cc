@@ -202,6 +202,13 @@ Status MoveRowsToSegments(store::Database& db) {
   if (ec) return FileError("cannot create " + dir, ec.value());
   GOVESB_RETURN_IF_ERROR(
       WriteSegmentFile(dir + "/" + SegmentFileName(entries[0].first_seq), entries));
+  // The rows were committed: readers in other processes may read them (records.h ReadLimit).
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement committed,
+      db.Prepare("UPDATE evidence_commit_state SET committed_through = max(committed_through, ?)"
+                 " WHERE id = 1"));
+  GOVESB_RETURN_IF_ERROR(committed.Bind(1, entries.back().last_seq));
+  GOVESB_RETURN_IF_ERROR(committed.Run());
   return db.Exec("DELETE FROM evidence_entries");
 }
 

@@ -82,6 +82,11 @@ class EvidenceLog {
   // but when the files were damaged, and Open then removes the index rows past the log's end.
   Status IndexCommitted(store::Database& reader, size_t chunk = 2048);
 
+  // Any thread: the last record whose batch is durable and committed (SegmentWriter::
+  // durable_seq). The segment files may hold more, being written: readers in this process stop
+  // here (records.h ReadLimit).
+  int64_t durable_seq() const { return segments_->durable_seq(); }
+
  private:
   EvidenceLog(store::GroupCommitWriter& writer, const crypto::Signer& signer,
               std::unique_ptr<SegmentWriter> segments);

@@ -143,7 +143,7 @@ TEST_F(EvidenceMaintenanceTest, FileFailuresBackOffAreLoggedOnceAndPass) {
   EXPECT_EQ(upkeep.file_failures(), 0);
   EXPECT_EQ(upkeep.next_round_ms(), 0);
   // Indexed too: the exchange is found through the index.
-  auto found = FindLiveExchange(*db_, "a");
+  auto found = FindLiveExchange(*db_, "a", this->log().durable_seq());
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->size(), 1u);
 
@@ -199,7 +199,7 @@ TEST_F(EvidenceMaintenanceTest, IndexingThatCannotOpenAFileBacksOff) {
   EXPECT_EQ(upkeep.file_failures(), 1);
   EXPECT_EQ(upkeep.next_round_ms(), clock_.NowMillis() + 1000);
   EXPECT_TRUE(upkeep.RunIndexing().ok()) << "waits";
-  EXPECT_TRUE(FindLiveExchange(*db_, "a").ok());
+  EXPECT_TRUE(FindLiveExchange(*db_, "a", this->log().durable_seq()).ok());
   auto state = db_->Prepare("SELECT indexed_through FROM evidence_search_state");
   ASSERT_TRUE(state.ok() && *state->Step());
   EXPECT_EQ(state->ColumnInt64(0), 0) << "nothing tried while backing off";

@@ -21,9 +21,11 @@ constexpr std::string_view kFormat = "govesb-evidence-proof/1";
 }  // namespace
 
 Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
-                               const crypto::PublicKey& bus_key, const std::string& archive_dir) {
+                               const crypto::PublicKey& bus_key, const std::string& archive_dir,
+                               std::optional<int64_t> committed_through) {
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                           store::Transaction::Begin(db, store::TransactionMode::kDeferred));
+  GOVESB_ASSIGN_OR_RETURN(int64_t through, ReadLimit(db, committed_through));
   // The exchange's records: in the live log by its index, in archives by reading them.
   std::vector<std::pair<int64_t, std::string>> found;
   GOVESB_ASSIGN_OR_RETURN(std::vector<ArchiveInfo> archives, ListArchives(db));
@@ -38,7 +40,7 @@ Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
         }));
   }
   {
-    GOVESB_ASSIGN_OR_RETURN(auto entries, FindLiveExchange(db, request_id));
+    GOVESB_ASSIGN_OR_RETURN(auto entries, FindLiveExchange(db, request_id, through));
     for (const auto& [first, last] : entries) {
       GOVESB_RETURN_IF_ERROR(ForEachLiveRecord(db, first, last, [&](const StoredRecord& r) {
         if (CanonicalMember(r.text, "requestId") == std::optional<std::string>(request_id)) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,10 +25,13 @@ namespace govesb::evidence {
 // checkpoint are its node's, and the checkpoint's signed body names the node.
 // kNotFound when the log has no record of `request_id`; kFailedPrecondition when some of its
 // records are not sealed by a checkpoint yet.
-// Archived records are read from `archive_dir`.
+// Archived records are read from `archive_dir`; live ones up to the committed point
+// (`committed_through`, as records.h ReadLimit: nullopt, what the database recorded as
+// committed), so a record being written is neither proven nor reported as not sealed yet.
 Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
                                const crypto::PublicKey& bus_key,
-                               const std::string& archive_dir = "");
+                               const std::string& archive_dir = "",
+                               std::optional<int64_t> committed_through = std::nullopt);
 
 // The parts of a proof, for an adapter that finds them in its own storage: WriteProof makes
 // the JSON above from them.

@@ -44,7 +44,7 @@ class ProofTest : public EvidenceLogFixture {
   }
 
   std::string Prove(const std::string& request_id) {
-    auto proof = BuildProof(*db_, request_id, signer_->public_key());
+    auto proof = BuildProof(*db_, request_id, signer_->public_key(), "", log().durable_seq());
     GOVESB_CHECK(proof.ok());
     return *proof;
   }

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <limits>
 
 #include "evidence/records.h"
 #include "wire/json.h"
@@ -45,9 +44,11 @@ bool Matches(std::string_view text, const QueryFilter& f) {
 }  // namespace
 
 Result<std::vector<std::string>> QueryRecords(store::Database& db, const QueryFilter& f,
-                                              const std::string& archive_dir) {
+                                              const std::string& archive_dir,
+                                              std::optional<int64_t> committed_through) {
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                           store::Transaction::Begin(db, store::TransactionMode::kDeferred));
+  GOVESB_ASSIGN_OR_RETURN(int64_t through, ReadLimit(db, committed_through));
   std::vector<std::string> out;
   auto collect = [&](const StoredRecord& r) -> Result<bool> {
     if (!f.request_id.empty() && r.text.find(f.request_id) == std::string_view::npos) {
@@ -64,17 +65,18 @@ Result<std::vector<std::string>> QueryRecords(store::Database& db, const QueryFi
     if (out.size() >= f.limit) return out;
   }
   if (!f.request_id.empty()) {
-    GOVESB_ASSIGN_OR_RETURN(auto entries, FindLiveExchange(db, f.request_id));
+    GOVESB_ASSIGN_OR_RETURN(auto entries, FindLiveExchange(db, f.request_id, through));
     for (const auto& [first, last] : entries) {
       if (out.size() >= f.limit) break;
       GOVESB_RETURN_IF_ERROR(ForEachLiveRecord(db, first, last, collect));
     }
     return out;
   }
-  // The live log after the archives (a segment file may still hold archived records).
+  // The live log after the archives (a segment file may still hold archived records), up to
+  // the committed point.
   const int64_t archived = archives.empty() ? 0 : archives.back().last_seq;
-  GOVESB_RETURN_IF_ERROR(
-      ForEachLiveRecord(db, archived + 1, std::numeric_limits<int64_t>::max(), collect));
+  if (archived >= through) return out;
+  GOVESB_RETURN_IF_ERROR(ForEachLiveRecord(db, archived + 1, through, collect));
   return out;
 }
 

@@ -142,8 +142,22 @@ Status ForEachLiveRecord(store::Database& db, int64_t first, int64_t last,
       });
 }
 
+Result<int64_t> CommittedThrough(store::Database& db) {
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement s,
+      db.Prepare("SELECT committed_through FROM evidence_commit_state WHERE id = 1"));
+  GOVESB_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.ColumnInt64(0) : int64_t{0};
+}
+
+Result<int64_t> ReadLimit(store::Database& db, std::optional<int64_t> given) {
+  if (given.has_value()) return *given;
+  return CommittedThrough(db);
+}
+
 Result<std::vector<std::pair<int64_t, int64_t>>> FindLiveExchange(store::Database& db,
-                                                                  std::string_view request_id) {
+                                                                  std::string_view request_id,
+                                                                  int64_t through) {
   std::vector<std::pair<int64_t, int64_t>> out;
   int64_t indexed_through = 0;
   int64_t archived = 0;  // records up to here are in archives, not live
@@ -171,10 +185,12 @@ Result<std::vector<std::pair<int64_t, int64_t>>> FindLiveExchange(store::Databas
         out.emplace_back(rows.ColumnInt64(0), rows.ColumnInt64(1));
     }
   }
-  // The records not indexed yet (after the last checkpoint): read.
+  // The records not indexed yet (after the last checkpoint): read, up to the committed point.
   const int64_t from = std::max(indexed_through, archived);
+  if (from >= through) return out;
   GOVESB_RETURN_IF_ERROR(ForEachLiveEntry(SegmentDirFor(db.path()), from + 1,
                                           [&](const SegmentEntry& e) -> Result<bool> {
+                                            if (e.last_seq > through) return false;
                                             if (e.first_seq > from && e.request_id == request_id) {
                                               out.emplace_back(e.first_seq, e.last_seq);
                                             }

@@ -67,11 +67,28 @@ Result<std::vector<ArchiveInfo>> ListArchives(store::Database& db);
 Status ForEachLiveRecord(store::Database& db, int64_t first, int64_t last,
                          const RecordVisitor& visit);
 
+// How far the live log may be read: the segment files can hold entries past the last
+// committed record, written by a batch whose fdatasync or database COMMIT has not happened
+// yet, and which a failure then cuts off again (SegmentWriter). Readers that return records
+// (search, query, proofs) stop at the committed point:
+// - in the writer's own process, SegmentWriter::durable_seq (EvidenceLog::durable_seq): exact;
+// - elsewhere, what the database recorded with its last commit (evidence_commit_state, kept by
+//   SegmentWriter::BeforeCommit in every batch that writes the database), read in the
+//   reader's transaction. It may lag: records of batches that wrote no database row are
+//   counted at the next one that does (the bus's indexing writes one within about a second,
+//   the seal at shutdown another), and after a crash at the first after the restart, once
+//   recovery has decided what was committed.
+// CommittedThrough reads the second; ReadLimit gives `given` when there is one, else that.
+Result<int64_t> CommittedThrough(store::Database& db);
+Result<int64_t> ReadLimit(store::Database& db, std::optional<int64_t> given);
+
 // The live log's entries of exchange `request_id` (first and last record of each, in order):
-// through the index (evidence_index) for the records it covers (sealed ones), by reading the
-// segment files for the rest.
+// through the index (evidence_index) for the records it covers (only ever committed ones), by
+// reading the segment files for the rest up to record `through` (the committed point: entries
+// after it are not read).
 Result<std::vector<std::pair<int64_t, int64_t>>> FindLiveExchange(store::Database& db,
-                                                                  std::string_view request_id);
+                                                                  std::string_view request_id,
+                                                                  int64_t through);
 
 // The lines of one archive file, in order (each without its newline). kNotFound when the file
 // is missing; kInternal when it is not a readable gzip file.

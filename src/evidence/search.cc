@@ -162,8 +162,13 @@ Result<IndexState> ReadIndexState(store::Database& db) {
 // One search: the page being made, newest first.
 class PageMaker {
  public:
-  PageMaker(store::Database& db, const SearchFilter& f, int64_t below)
-      : db_(db), f_(f), below_(below), dir_(SegmentDirFor(db.path())), scanned_down_to_(below) {}
+  PageMaker(store::Database& db, const SearchFilter& f, int64_t below, int64_t through)
+      : db_(db),
+        f_(f),
+        below_(below),
+        through_(through),
+        dir_(SegmentDirFor(db.path())),
+        scanned_down_to_(below) {}
 
   bool full() const { return page_.records.size() >= f_.page_size; }
   bool over_budget() const { return f_.max_examined > 0 && page_.examined >= f_.max_examined; }
@@ -247,14 +252,15 @@ class PageMaker {
     return Status::Ok();
   }
 
-  // The live records after the indexed ones (first and later), read from the files newest
-  // first: where their entries are (runs of up to kTailRunEntries consecutive entries; only
-  // those of the request id looked up, if any), then the runs from the newest, until the page
-  // is full: "the latest 50" reads the last run, not the whole tail. True when the reading
-  // bound stopped it.
+  // The live records after the indexed ones (first and later) up to the committed point, read
+  // from the files newest first: where their entries are (runs of up to kTailRunEntries
+  // consecutive entries; only those of the request id looked up, if any), then the runs from
+  // the newest, until the page is full: "the latest 50" reads the last run, not the whole tail.
+  // Entries after the committed point are written but not committed (they may yet be cut off):
+  // never read. True when the reading bound stopped it.
   Result<bool> ReadTail(const IndexState& st) {
     const int64_t first = st.indexed_through + 1;
-    if (first >= below_) return false;
+    if (first >= below_ || first > through_) return false;
     EntryCursor start;
     if (st.last_block_last == st.indexed_through && st.last_block_segment > 0) {
       start = EntryCursor{dir_ + "/" + SegmentFileName(st.last_block_segment),
@@ -265,7 +271,7 @@ class PageMaker {
     Status read = ForEachLiveEntry(
         dir_, first,
         [&](const SegmentEntry& e) -> Result<bool> {
-          if (e.first_seq >= below_) return false;
+          if (e.first_seq >= below_ || e.last_seq > through_) return false;
           if (e.first_seq < first) return true;
           if (!f_.request_id.empty() && e.request_id != f_.request_id) {
             page_.examined += e.last_seq - e.first_seq + 1;  // a cheap rejection, whole
@@ -432,6 +438,7 @@ class PageMaker {
   store::Database& db_;
   const SearchFilter& f_;
   const int64_t below_;
+  const int64_t through_;  // the committed point: the files are not read past it
   const std::string dir_;
   SearchPage page_;
   std::vector<size_t> hits_;
@@ -443,14 +450,16 @@ class PageMaker {
 }  // namespace
 
 Result<SearchPage> Search(store::Database& db, const SearchFilter& filter,
-                          const std::string& archive_dir) {
+                          const std::string& archive_dir,
+                          std::optional<int64_t> committed_through) {
   GOVESB_RETURN_IF_ERROR(CheckSearchFilter(filter));
   GOVESB_ASSIGN_OR_RETURN(int64_t below, ParseCursor(filter.cursor));
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                           store::Transaction::Begin(db, store::TransactionMode::kDeferred));
   GOVESB_ASSIGN_OR_RETURN(IndexState st, ReadIndexState(db));
+  GOVESB_ASSIGN_OR_RETURN(int64_t through, ReadLimit(db, committed_through));
   GOVESB_ASSIGN_OR_RETURN(std::vector<ArchiveInfo> archives, ListArchives(db));
-  PageMaker page(db, filter, below);
+  PageMaker page(db, filter, below, through);
   if (filter.from_ms >= filter.to_ms) return page.Take();
   // Newest first: the records not indexed yet, the indexed live ones, the archives.
   GOVESB_ASSIGN_OR_RETURN(bool tail_stopped, page.ReadTail(st));

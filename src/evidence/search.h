@@ -21,9 +21,12 @@ namespace govesb::evidence {
 // `archive_dir` whose time span meets the range (read whole). Paging never repeats nor skips
 // a record: a cursor is the number of the last record given, and the next page holds the
 // matching records numbered below it. kInvalidArgument for input out of bounds or a cursor
-// this function did not make.
+// this function did not make. Only committed records are given: the files are read up to
+// `committed_through` (records.h ReadLimit: the writer's durable_seq in its own process; nullopt,
+// what the database recorded as committed).
 Result<SearchPage> Search(store::Database& db, const SearchFilter& filter,
-                          const std::string& archive_dir);
+                          const std::string& archive_dir,
+                          std::optional<int64_t> committed_through = std::nullopt);
 
 // The bounds every adapter's search enforces (store.h): kInvalidArgument for a page size out of
 // 1 … kMaxSearchPageSize, a time range that ends before it starts, too many systems, a value

@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <limits>
+#include <optional>
 #include <utility>
 
 #include "evidence/archive.h"
+#include "evidence/proof.h"
+#include "evidence/query.h"
 #include "evidence/records.h"
 #include "evidence/test_log_fixture.h"
 #include "evidence/test_records.h"
@@ -54,6 +58,46 @@ class SearchTest : public EvidenceLogFixture {
     ASSERT_TRUE(AppendRecords({r}).ok());
   }
 
+  // How far the log's own readers may read: its writer's committed point.
+  std::optional<int64_t> Committed() { return log().durable_seq(); }
+
+  // Writes one exchange of `n` records after the log's end as a batch of the bus's writer is
+  // before its database COMMIT: in the segment files and fdatasync'ed, but not committed (a
+  // failure of the COMMIT would cut it off again). Through a second SegmentWriter on the same
+  // files, returned without Committed(); the log's own writer does not know of it.
+  std::unique_ptr<SegmentWriter> WriteUncommitted(const std::string& request_id, int n) {
+    auto opened = SegmentWriter::Open(SegmentDir(), SegmentWriter::Tip{}, /*sealed_through=*/0,
+                                      /*database_through=*/std::numeric_limits<int64_t>::max(),
+                                      SegmentWriter::Options{max_segment_bytes_});
+    GOVESB_CHECK(opened.ok());
+    std::unique_ptr<SegmentWriter> w = std::move(*opened);
+    GOVESB_CHECK(w->tip().seq == log().durable_seq());
+    std::string records(1, kCompactRowMarker);
+    std::string hashes;
+    Hash chain = w->tip().chain;
+    for (int i = 0; i < n; ++i) {
+      Record r = Step(1'000'000, request_id, "push", "rita", "bus", "BIRTHS", "", "ok");
+      EncodeCompact(r, records);
+      const Hash h = crypto::Sha256(CanonicalRecord(w->tip().seq + 1 + i, r));
+      hashes.append(reinterpret_cast<const char*>(h.data()), h.size());
+      chain = ChainLink(chain, h);
+    }
+    w->BeginBatch(/*with_database=*/true);
+    w->Append(1'000'000, request_id, records, hashes, n, chain);
+    GOVESB_CHECK(w->Flush().ok());
+    return w;
+  }
+
+  // Whether the segment files hold an entry of `request_id` (committed or not).
+  bool InTheFiles(const std::string& request_id) {
+    bool found = false;
+    GOVESB_CHECK(ForEachLiveEntry(SegmentDir(), 1, [&](const SegmentEntry& e) {
+                   found = found || e.request_id == request_id;
+                   return true;
+                 }).ok());
+    return found;
+  }
+
   Status SealAndIndex(size_t chunk = 2048, int64_t now_ms = 1'700'000'000'000) {
     GOVESB_RETURN_IF_ERROR(log_->CheckpointFrom(*db_, now_ms));
     return log_->IndexSealed(*db_, chunk);
@@ -70,8 +114,9 @@ class SearchTest : public EvidenceLogFixture {
 
   // Every page of a search, followed by its cursors; checks each record against its text.
   std::vector<int64_t> AllPages(SearchFilter f, size_t* pages = nullptr) {
-    return evidence::AllPages([&](const SearchFilter& g) { return Search(*db_, g, archive_dir_); },
-                              appended_, std::move(f), pages);
+    return evidence::AllPages(
+        [&](const SearchFilter& g) { return Search(*db_, g, archive_dir_, Committed()); },
+        appended_, std::move(f), pages);
   }
 
   std::string archive_dir_ = dir_.path() + "/archive";
@@ -117,7 +162,7 @@ TEST_F(SearchTest, PagesNeverRepeatNorSkipAcrossTailIndexAndArchives) {
   old_request.request_id = "req-5";  // archived
   std::vector<int64_t> found = AllPages(old_request);
   EXPECT_EQ(found, Expected([](const Record& r) { return r.request_id == "req-5"; }));
-  auto first = Search(*db_, old_request, archive_dir_);
+  auto first = Search(*db_, old_request, archive_dir_, Committed());
   ASSERT_TRUE(first.ok());
   ASSERT_FALSE(first->records.empty());
   EXPECT_TRUE(first->records[0].archived);
@@ -144,7 +189,7 @@ TEST_F(SearchTest, IndexedLookupsReadOnlyTheirEntriesAndTheUnsealedTail) {
   SearchFilter person;
   person.user_id = "person-1";
   person.page_size = 500;
-  auto page = Search(*db_, person, archive_dir_);
+  auto page = Search(*db_, person, archive_dir_, Committed());
   ASSERT_TRUE(page.ok()) << page.status().message();
   const std::vector<int64_t> expected =
       Expected([](const Record& r) { return r.user_id == "person-1"; });
@@ -155,7 +200,7 @@ TEST_F(SearchTest, IndexedLookupsReadOnlyTheirEntriesAndTheUnsealedTail) {
       << "the tail (40 records) and the person's own entries, not the whole log (8040)";
   SearchFilter exchange;
   exchange.request_id = "req-1234";
-  page = Search(*db_, exchange, archive_dir_);
+  page = Search(*db_, exchange, archive_dir_, Committed());
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->records.size(), 4u);
   EXPECT_EQ(page->records[0].record.kind, "response");
@@ -164,7 +209,7 @@ TEST_F(SearchTest, IndexedLookupsReadOnlyTheirEntriesAndTheUnsealedTail) {
   SearchFilter window;
   window.from_ms = 1'500'000;
   window.to_ms = 1'500'999;
-  page = Search(*db_, window, archive_dir_);
+  page = Search(*db_, window, archive_dir_, Committed());
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(page->records.size(), 4u);
   EXPECT_LE(page->examined, 40 + 2 * 4 * 256) << "the tail and at most two blocks";
@@ -188,12 +233,12 @@ TEST_F(SearchTest, AnExistingLogIsIndexedAfterTheMigration) {
   person.page_size = 500;
   const std::vector<int64_t> expected =
       Expected([](const Record& r) { return r.user_id == "person-0"; });
-  auto before = Search(*db_, person, archive_dir_);
+  auto before = Search(*db_, person, archive_dir_, Committed());
   ASSERT_TRUE(before.ok()) << before.status().message();
   EXPECT_EQ(before->records.size(), expected.size()) << "read from the files meanwhile";
   EXPECT_EQ(before->examined, 1200);
   ASSERT_TRUE(log_->IndexSealed(*db_).ok()) << "nothing newly sealed, but not indexed yet";
-  auto after = Search(*db_, person, archive_dir_);
+  auto after = Search(*db_, person, archive_dir_, Committed());
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->records.size(), expected.size());
   EXPECT_LT(after->examined, 100) << "through the new index";
@@ -209,14 +254,14 @@ TEST_F(SearchTest, TheUnindexedTailIsReadNewestFirstUntilThePageIsFull) {
   AddExchanges(100, 2000);  // 8000 records, not indexed
   SearchFilter latest;
   latest.page_size = 50;
-  auto page = Search(*db_, latest, archive_dir_);
+  auto page = Search(*db_, latest, archive_dir_, Committed());
   ASSERT_TRUE(page.ok()) << page.status().message();
   ASSERT_EQ(page->records.size(), 50u);
   EXPECT_EQ(page->records.front().seq, 8400);
   EXPECT_LE(page->examined, 4 * 256) << "the newest run of entries, not the whole tail";
   SearchFilter exchange;
   exchange.request_id = "req-1234";
-  page = Search(*db_, exchange, archive_dir_);
+  page = Search(*db_, exchange, archive_dir_, Committed());
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->records.size(), 4u);
   EXPECT_EQ(page->records[0].record.kind, "response");
@@ -300,11 +345,11 @@ TEST_F(SearchTest, IndexRowsPastALogEndCutOffOnOpeningAreRemoved) {
     person.user_id = "person-1";  // some cut off, some new
     EXPECT_EQ(AllPages(person), Expected([](const Record& r) { return r.user_id == "person-1"; }))
         << when;
-    auto found = FindLiveExchange(*db_, "req-510");
+    auto found = FindLiveExchange(*db_, "req-510", log().durable_seq());
     ASSERT_TRUE(found.ok());
     ASSERT_EQ(found->size(), 1u) << when;
     EXPECT_EQ(found->front(), std::make_pair(int64_t{281}, int64_t{284})) << when;
-    EXPECT_TRUE(FindLiveExchange(*db_, "req-70").value().empty()) << when;
+    EXPECT_TRUE(FindLiveExchange(*db_, "req-70", log().durable_seq()).value().empty()) << when;
   };
   check("indexed up to the new end");
   ASSERT_TRUE(log_->IndexCommitted(*db_).ok());
@@ -316,6 +361,105 @@ TEST_F(SearchTest, IndexRowsPastALogEndCutOffOnOpeningAreRemoved) {
   EXPECT_TRUE(report->intact) << report->problem;
 }
 
+// Regression: the live log's tail was read to the end of the files, so a search, a query or a
+// proof could return records of a batch written but not committed yet, which a failed COMMIT
+// (or fdatasync) then cuts off again: records that never were. They stop at the committed
+// point: the writer's durable_seq in its process, the database's record of its commits in
+// another.
+TEST_F(SearchTest, RecordsWrittenButNotCommittedAreNeitherSearchedNorQueriedNorProven) {
+  Open(crypto::Curve::kSecp256k1);
+  AddExchanges(0, 5);
+  ASSERT_TRUE(SealAndIndex().ok());
+  AddExchanges(5, 2);  // committed, not indexed: read from the files' tail
+  const int64_t committed = log().durable_seq();
+  ASSERT_EQ(committed, 28);
+  auto in_flight = WriteUncommitted("in-flight", 3);
+  ASSERT_TRUE(InTheFiles("in-flight")) << "the entry is there to be read";
+
+  // In another process, the database's record of its commits: the seal's and the indexing's
+  // batches wrote it (records 1-20); the appends since wrote no database row, so they are
+  // counted at the next batch that does.
+  ASSERT_EQ(CommittedThrough(*db_).value(), 20);
+  struct Reader {
+    const char* name;
+    std::optional<int64_t> limit;
+    int64_t newest;  // the newest record it may give
+  };
+  for (const Reader& reader : {Reader{"the writer's durable_seq", committed, committed},
+                               Reader{"the database's record", std::nullopt, 20}}) {
+    SCOPED_TRACE(reader.name);
+    SearchFilter everything;
+    everything.page_size = 500;
+    auto page = Search(*db_, everything, archive_dir_, reader.limit);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    ASSERT_EQ(page->records.size(), static_cast<size_t>(reader.newest));
+    EXPECT_EQ(page->records.front().seq, reader.newest);
+    for (const FoundRecord& r : page->records) EXPECT_NE(r.record.request_id, "in-flight");
+    SearchFilter by_id;
+    by_id.request_id = "in-flight";
+    EXPECT_TRUE(Search(*db_, by_id, archive_dir_, reader.limit)->records.empty());
+    SearchFilter below_far;
+    below_far.cursor = "s1000";  // a cursor past the end reads nothing past the committed point
+    EXPECT_EQ(Search(*db_, below_far, archive_dir_, reader.limit)->records.front().seq,
+              reader.newest);
+
+    QueryFilter query_all;
+    auto texts = QueryRecords(*db_, query_all, archive_dir_, reader.limit);
+    ASSERT_TRUE(texts.ok()) << texts.status().ToString();
+    EXPECT_EQ(texts->size(), static_cast<size_t>(reader.newest));
+    QueryFilter query_id;
+    query_id.request_id = "in-flight";
+    EXPECT_TRUE(QueryRecords(*db_, query_id, archive_dir_, reader.limit)->empty());
+
+    // Not "not sealed yet": there is no such exchange (yet).
+    EXPECT_EQ(BuildProof(*db_, "in-flight", signer_->public_key(), archive_dir_, reader.limit)
+                  .status()
+                  .code(),
+              StatusCode::kNotFound);
+  }
+  EXPECT_TRUE(FindLiveExchange(*db_, "in-flight", committed).value().empty());
+  EXPECT_EQ(FindLiveExchange(*db_, "in-flight", committed + 3).value().size(), 1u)
+      << "read past the committed point, it would be found";
+
+  // Once the database records the batch's commit, a reader elsewhere sees it.
+  {
+    store::WriteContext ctx(*db_);
+    ASSERT_TRUE(db_->Exec("BEGIN IMMEDIATE").ok());
+    ASSERT_TRUE(in_flight->BeforeCommit(ctx).ok());
+    ASSERT_TRUE(db_->Exec("COMMIT").ok());
+    in_flight->Committed();
+  }
+  SearchFilter by_id;
+  by_id.request_id = "in-flight";
+  EXPECT_EQ(Search(*db_, by_id, archive_dir_)->records.size(), 3u);
+  QueryFilter query_id;
+  query_id.request_id = "in-flight";
+  EXPECT_EQ(QueryRecords(*db_, query_id, archive_dir_)->size(), 3u);
+}
+
+// The bus's own store (the admin API's reads) bounds its reads by its writer's committed point.
+TEST_F(SearchTest, TheStoreReadsNoRecordItsWriterHasNotCommitted) {
+  Open(crypto::Curve::kP256);
+  OpenStore();
+  AddExchanges(0, 3);
+  ASSERT_TRUE(store_->SealAll(1'700'000'000'000).ok());
+  AddExchanges(3, 1);
+  auto in_flight = WriteUncommitted("in-flight", 2);
+  ASSERT_TRUE(InTheFiles("in-flight"));
+
+  SearchFilter everything;
+  everything.page_size = 500;
+  auto page = store_->Search(everything);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->records.size(), 16u);
+  for (const FoundRecord& r : page->records) EXPECT_NE(r.record.request_id, "in-flight");
+  QueryFilter query_all;
+  EXPECT_EQ(store_->Query(query_all)->size(), 16u);
+  EXPECT_EQ(store_->BuildProof("in-flight", signer_->public_key()).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_TRUE(store_->BuildProof("req-1", signer_->public_key()).ok());
+}
+
 // Bounds shared by every adapter are in the contract suite; this adapter's cursors are the
 // number of the last record given ("s<seq>"), and anything else is refused.
 TEST_F(SearchTest, CursorsAreTheNumberOfTheLastRecordGiven) {
@@ -324,7 +468,7 @@ TEST_F(SearchTest, CursorsAreTheNumberOfTheLastRecordGiven) {
   auto refused = [&](const std::function<void(SearchFilter&)>& set) {
     SearchFilter f;
     set(f);
-    auto page = Search(*db_, f, archive_dir_);
+    auto page = Search(*db_, f, archive_dir_, Committed());
     return !page.ok() && page.status().code() == StatusCode::kInvalidArgument;
   };
   EXPECT_TRUE(refused([](SearchFilter& f) { f.cursor = "12"; }));
@@ -334,7 +478,7 @@ TEST_F(SearchTest, CursorsAreTheNumberOfTheLastRecordGiven) {
   SearchFilter fine;
   fine.page_size = kMaxSearchPageSize;
   fine.cursor = "s3";
-  auto page = Search(*db_, fine, archive_dir_);
+  auto page = Search(*db_, fine, archive_dir_, Committed());
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->records.size(), 2u);
   EXPECT_EQ(page->records[0].seq, 2);

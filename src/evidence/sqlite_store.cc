@@ -64,6 +64,11 @@ Status SqliteEvidenceStore::RequireLog() const {
   return Status::Ok();
 }
 
+std::optional<int64_t> SqliteEvidenceStore::CommittedThrough() const {
+  if (log_ == nullptr) return std::nullopt;
+  return log_->durable_seq();
+}
+
 void SqliteEvidenceStore::Append(PreparedRecords records, std::function<void(Status)> done) {
   if (log_ == nullptr) {
     if (done) done(RequireLog());
@@ -125,17 +130,18 @@ Result<VerifyReport> SqliteEvidenceStore::Verify(const crypto::PublicKey& bus_ke
 Result<std::string> SqliteEvidenceStore::BuildProof(std::string_view request_id,
                                                     const crypto::PublicKey& bus_key) {
   std::lock_guard lock(reading_.mutex);
-  return evidence::BuildProof(*reading_.db, request_id, bus_key, options_.archive_dir);
+  return evidence::BuildProof(*reading_.db, request_id, bus_key, options_.archive_dir,
+                              CommittedThrough());
 }
 
 Result<SearchPage> SqliteEvidenceStore::Search(const SearchFilter& filter) {
   std::lock_guard lock(reading_.mutex);
-  return evidence::Search(*reading_.db, filter, options_.archive_dir);
+  return evidence::Search(*reading_.db, filter, options_.archive_dir, CommittedThrough());
 }
 
 Result<std::vector<std::string>> SqliteEvidenceStore::Query(const QueryFilter& filter) {
   std::lock_guard lock(reading_.mutex);
-  return QueryRecords(*reading_.db, filter, options_.archive_dir);
+  return QueryRecords(*reading_.db, filter, options_.archive_dir, CommittedThrough());
 }
 
 Result<std::vector<StoredCheckpoint>> SqliteEvidenceStore::Checkpoints(int64_t after) {

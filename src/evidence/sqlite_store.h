@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "crypto/keys.h"
@@ -34,6 +35,11 @@ struct SqliteEvidenceOptions {
 // BuildProof, Search, Query and Checkpoints take turns on another (the reading connection, under
 // its own mutex: the admin layer's threads), so that a search never waits for a checkpoint
 // round, nor a round for a long verification. SealAll goes through the writer.
+//
+// BuildProof, Search and Query return committed records only: the segment files are read up to
+// the writer's durable_seq (a batch written but whose fdatasync or database COMMIT has not
+// happened may still be cut off). A store opened for reading (another process) reads up to
+// what the database recorded as committed (records.h ReadLimit).
 //
 // SQLite-specific and outside the port (left to the modules that share a write job with the
 // evidence, see README.md): EvidenceLog::AppendInJob, used by the delivery queue (a push, its
@@ -93,6 +99,10 @@ class SqliteEvidenceStore final : public EvidenceStore {
 
   explicit SqliteEvidenceStore(SqliteEvidenceOptions options);
   Status RequireLog() const;
+  // How far the reads may read the live log (records.h ReadLimit): with the log (the bus's own
+  // store), its durable_seq, exact; without it (another process: tools, the CLI), nullopt: what
+  // the database recorded as committed.
+  std::optional<int64_t> CommittedThrough() const;
 
   SqliteEvidenceOptions options_;
   Connection reading_;

@@ -182,7 +182,7 @@ TEST_F(EvidenceVariantTest, AVariantSurvivesSegmentsArchivesQueriesAndProofs) {
     QueryFilter f;
     f.request_id = request_id;
     f.kind = "request";
-    auto found = QueryRecords(*db_, f, ArchiveDir());
+    auto found = QueryRecords(*db_, f, ArchiveDir(), log().durable_seq());
     GOVESB_CHECK(found.ok() && found->size() == 1);
     return CanonicalMember(found->front(), "signatureVariant");
   };
@@ -203,7 +203,7 @@ TEST_F(EvidenceVariantTest, AVariantSurvivesSegmentsArchivesQueriesAndProofs) {
   EXPECT_EQ(r.records, 6);
 
   for (const char* id : {"x0", "x2"}) {
-    auto proof = BuildProof(*db_, id, signer_->public_key(), ArchiveDir());
+    auto proof = BuildProof(*db_, id, signer_->public_key(), ArchiveDir(), log().durable_seq());
     ASSERT_TRUE(proof.ok()) << proof.status().message();
     EXPECT_NE(proof->find("signatureVariant"), std::string::npos);
     auto checked = CheckProof(*proof, signer_->public_key());

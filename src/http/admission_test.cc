@@ -304,5 +304,31 @@ TEST_F(AdmissionTest, TransferEncodingNotEndingInChunkedIsRefusedAndClosed) {
   }
 }
 
+// Regression: a HEAD answer said Content-Length: 0 (its handler had dropped the body), or,
+// answered as GET, carried the body, which a client takes for the start of the next answer on a
+// kept-alive connection. It must have the GET's Content-Length and no body.
+TEST_F(AdmissionTest, HeadHasTheContentLengthOfGetAndNoBodySoTheConnectionStaysFramed) {
+  StartServer({});
+  RawClient c(port());
+  c.Send(
+      "HEAD /page HTTP/1.1\r\nHost: bus\r\n\r\n"
+      "GET /page HTTP/1.1\r\nHost: bus\r\nConnection: close\r\n\r\n");
+  bool closed = false;
+  const std::string answers = c.ReadToEnd(&closed);
+  EXPECT_TRUE(closed);
+  const size_t head_end = answers.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << answers;
+  const std::string head = answers.substr(0, head_end + 2);
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 ", 0), 0u) << head;
+  // Echo answers "got 0": 5 bytes.
+  EXPECT_NE(head.find("Content-Length: 5\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("Content-Type: application/json\r\n"), std::string::npos) << head;
+  const std::string rest = answers.substr(head_end + 4);
+  EXPECT_EQ(rest.rfind("HTTP/1.1 200 ", 0), 0u)
+      << "the bytes after the HEAD answer's header are not the next answer: " << rest;
+  EXPECT_NE(rest.find("Content-Length: 5\r\n"), std::string::npos) << rest;
+  EXPECT_EQ(rest.substr(rest.size() - 5), "got 0") << "the GET has its body";
+}
+
 }  // namespace
 }  // namespace govesb::http

@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <future>
+#include <tuple>
 #include <unordered_set>
 
 #include "base/log_safe_fmt.h"
@@ -339,6 +340,9 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
     unsigned version = beast_req.version();
     bool keep_alive = beast_req.keep_alive();
     HttpRequest request = ToRequest(std::move(beast_req), remote);
+    // RFC 9110 9.3.2: a HEAD answer has the header fields a GET would have (its Content-Length
+    // too), and no content. Handlers answer HEAD as GET; only the header is written.
+    const bool head = request.method == "HEAD";
     beast::get_lowest_layer(stream).expires_never();
     HttpResponse response;
     try {
@@ -353,7 +357,14 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
     if (shutting_down.load()) keep_alive = false;
     auto res = ToBeast(std::move(response), version, keep_alive);
     beast::get_lowest_layer(stream).expires_after(options.write_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(stream, res, kNoThrow);
+    boost::system::error_code wec;
+    if (head) {
+      bhttp::response_serializer<bhttp::string_body> header_only(res);
+      std::tie(wec, std::ignore) =
+          co_await bhttp::async_write_header(stream, header_only, kNoThrow);
+    } else {
+      std::tie(wec, std::ignore) = co_await bhttp::async_write(stream, res, kNoThrow);
+    }
     conn.busy = false;
     if (wec || !keep_alive) break;
   }

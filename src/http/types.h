@@ -41,7 +41,9 @@ struct HttpResponse {
   }
 };
 
-// Serves one request. Runs on the I/O thread that owns the connection; must not block.
+// Serves one request. Runs on the I/O thread that owns the connection; must not block. A HEAD
+// request is answered as a GET would be, body included: the server sends the header alone
+// (with that body's Content-Length) and never the body.
 using Handler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest&)>;
 
 }  // namespace govesb::http

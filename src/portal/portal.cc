@@ -64,8 +64,7 @@ const Asset* FindAsset(std::string_view path) {
 }
 
 http::HttpResponse ServeAsset(const http::HttpRequest& request) {
-  const bool head = request.method == "HEAD";
-  if (request.method != "GET" && !head) {
+  if (request.method != "GET" && request.method != "HEAD") {
     http::HttpResponse r = Plain(405, "method not allowed\n");
     r.headers.emplace_back("Allow", "GET, HEAD");
     return r;
@@ -85,8 +84,9 @@ http::HttpResponse ServeAsset(const http::HttpRequest& request) {
     r.status = 304;
     return r;
   }
-  // HEAD: the same headers, no body (the server then sends Content-Length: 0).
-  if (!head) r.body = std::string(asset->bytes);
+  // HEAD is answered as GET: the server (src/http) sends the header alone, with the
+  // Content-Length of this body.
+  r.body = std::string(asset->bytes);
   return r;
 }
 

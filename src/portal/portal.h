@@ -42,7 +42,10 @@ inline constexpr std::string_view kContentSecurityPolicy =
 
 // Answers GET and HEAD of an embedded file: 200 with its Content-Type, Cache-Control
 // (no-store for the page; no-cache with an ETag for the assets, 304 on If-None-Match), the
-// security headers; 404 for any other path, 405 (Allow: GET, HEAD) for any other method.
+// security headers; 404 for any other path, 405 (Allow: GET, HEAD) for any other method. HEAD
+// gets the same answer as GET, body included: the HTTP server writes only its header, whose
+// Content-Length is then the body's (http::HttpServer).
+
 http::HttpResponse ServeAsset(const http::HttpRequest& request);
 
 }  // namespace govesb::portal

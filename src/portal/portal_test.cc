@@ -91,12 +91,23 @@ TEST(Portal, EveryEmbeddedFileIsServedWithAKnownType) {
   }
 }
 
-TEST(Portal, HeadHasTheHeadersAndNoBody) {
-  http::HttpResponse r = ServeAsset(Get("/assets/app.js", "HEAD"));
-  EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.content_type, "text/javascript; charset=utf-8");
-  EXPECT_TRUE(r.body.empty());
-  ExpectSecurityHeaders(r);
+// HEAD gets what GET gets: the server writes its header alone, and the Content-Length it
+// computes from the body must be the GET's (not 0, as when HEAD was answered with no body).
+TEST(Portal, HeadIsAnsweredAsGetSoItsContentLengthIsTheGets) {
+  for (const char* path : {"/", "/index.html", "/assets/app.js", "/assets/portal.css",
+                           "/assets/icon.svg", "/assets/no-such-file.js"}) {
+    SCOPED_TRACE(path);
+    http::HttpResponse get = ServeAsset(Get(path));
+    http::HttpResponse head = ServeAsset(Get(path, "HEAD"));
+    EXPECT_EQ(head.status, get.status);
+    EXPECT_EQ(head.content_type, get.content_type);
+    EXPECT_EQ(head.headers, get.headers);
+    EXPECT_EQ(head.body.size(), get.body.size());
+    EXPECT_FALSE(head.body.empty());
+    ExpectSecurityHeaders(head);
+  }
+  http::HttpResponse script = ServeAsset(Get("/assets/app.js", "HEAD"));
+  EXPECT_EQ(script.body.size(), FindAsset("/assets/app.js")->bytes.size());
 }
 
 TEST(Portal, OtherMethodsAre405) {

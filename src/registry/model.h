@@ -180,6 +180,9 @@ struct Topic {
   std::string title;
   std::string description;
   std::string message_example;  // JSON text: an example of what is pushed
+  // A disabled topic is refused on the exchange path: its publisher's pushes are answered
+  // success:false. Its subscriptions stay, and deliveries already accepted go on.
+  bool enabled = true;
 };
 
 inline constexpr std::string_view kSubscriptionPending = kAccessPending;

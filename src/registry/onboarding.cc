@@ -1,5 +1,6 @@
 // Onboarding: institutions renamed, suspended and resumed; the catalogue entries of APIs and
-// topics; APIs disabled and enabled; membership applications of institutions not yet on the bus.
+// topics; APIs and topics disabled and enabled; membership applications of institutions not yet
+// on the bus.
 #include <string>
 #include <utility>
 
@@ -157,6 +158,31 @@ Result<Api> Registry::SetApiEnabled(std::string_view api_code, bool enabled) {
   GOVESB_RETURN_IF_ERROR(update.Bind(2, api.id));
   GOVESB_RETURN_IF_ERROR(update.Run());
   GOVESB_ASSIGN_OR_RETURN(Api updated, internal::MustFindApi(db_, api_code));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return updated;
+}
+
+Result<Topic> Registry::DisableTopic(std::string_view topic_code) {
+  return SetTopicEnabled(topic_code, false);
+}
+
+Result<Topic> Registry::EnableTopic(std::string_view topic_code) {
+  return SetTopicEnabled(topic_code, true);
+}
+
+Result<Topic> Registry::SetTopicEnabled(std::string_view topic_code, bool enabled) {
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(Topic topic, internal::MustFindTopic(db_, topic_code));
+  if (topic.enabled == enabled) {
+    return FailedPrecondition("push topic " + Quoted(topic_code) + " is already " +
+                              (enabled ? "enabled" : "disabled"));
+  }
+  GOVESB_ASSIGN_OR_RETURN(store::Statement update,
+                          db_.Prepare("UPDATE topics SET enabled = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(update.Bind(1, int64_t{enabled ? 1 : 0}));
+  GOVESB_RETURN_IF_ERROR(update.Bind(2, topic.id));
+  GOVESB_RETURN_IF_ERROR(update.Run());
+  GOVESB_ASSIGN_OR_RETURN(Topic updated, internal::MustFindTopic(db_, topic_code));
   GOVESB_RETURN_IF_ERROR(txn.Commit());
   return updated;
 }

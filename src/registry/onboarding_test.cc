@@ -177,6 +177,34 @@ TEST_P(OnboardingTest, ADisabledApiIsInTheSnapshotAsDisabledAndKeepsItsGrants) {
   EXPECT_EQ(registry_.DisableApi("NOSUCH").status().code(), StatusCode::kNotFound);
 }
 
+TEST_P(OnboardingTest, ADisabledTopicIsInTheSnapshotAsDisabledAndKeepsItsSubscriptions) {
+  ASSERT_TRUE(registry_.AddSubscription(moh_, "BIRTHS").ok());
+  EXPECT_TRUE(registry_.GetTopic("BIRTHS")->enabled) << "a new topic is enabled";
+  const std::string before = DumpTables(*db_);
+  ExpectRefused(before, registry_.EnableTopic("BIRTHS"), StatusCode::kFailedPrecondition,
+                "push topic 'BIRTHS' is already enabled");
+  ExpectRefused(before, registry_.DisableTopic("NOSUCH"), StatusCode::kNotFound,
+                "topic 'NOSUCH' not found");
+  auto disabled = registry_.DisableTopic("BIRTHS");
+  ASSERT_TRUE(disabled.ok()) << disabled.status().ToString();
+  EXPECT_FALSE(disabled->enabled);
+  EXPECT_FALSE(registry_.ListTopics()->front().enabled);
+  auto snapshot = Snapshot::Load(*db_);
+  ASSERT_TRUE(snapshot.ok());
+  const Topic* topic = (*snapshot)->FindTopic("BIRTHS");
+  ASSERT_NE(topic, nullptr) << "a disabled topic is found, to be refused by name";
+  EXPECT_FALSE(topic->enabled);
+  EXPECT_EQ((*snapshot)->ApprovedSubscriptions(topic->id).size(), 1u);
+  const std::string disabled_tables = DumpTables(*db_);
+  ExpectRefused(disabled_tables, registry_.DisableTopic("BIRTHS"), StatusCode::kFailedPrecondition,
+                "push topic 'BIRTHS' is already disabled");
+  auto enabled = registry_.EnableTopic("BIRTHS");
+  ASSERT_TRUE(enabled.ok()) << enabled.status().ToString();
+  EXPECT_TRUE(enabled->enabled);
+  EXPECT_TRUE((*Snapshot::Load(*db_))->FindTopic("BIRTHS")->enabled);
+  EXPECT_EQ(registry_.GetSubscription(moh_, "BIRTHS")->state, kSubscriptionApproved);
+}
+
 TEST_P(OnboardingTest, ATopicIsDescribed) {
   auto described =
       registry_.DescribeTopic("BIRTHS", {.title = "Births",

@@ -185,7 +185,7 @@ Result<Grant> ReadGrant(store::Statement& s) {
 
 constexpr std::string_view kTopicSelect =
     "SELECT t.id, t.code, t.publisher_system_id, s.client_id, t.created_at, t.title,"
-    " t.description, t.message_example"
+    " t.description, t.message_example, t.enabled"
     " FROM topics t JOIN systems s ON s.id = t.publisher_system_id";
 
 Result<Topic> ReadTopic(store::Statement& s) {
@@ -198,6 +198,7 @@ Result<Topic> ReadTopic(store::Statement& s) {
   row.title = s.ColumnText(5);
   row.description = s.ColumnText(6);
   row.message_example = s.ColumnText(7);
+  row.enabled = s.ColumnInt64(8) != 0;
   return row;
 }
 

@@ -208,8 +208,14 @@ CREATE TABLE membership_applications (
 CREATE INDEX membership_applications_by_state ON membership_applications(state, id);
 )sql";
 
-constexpr std::array<std::string_view, 6> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
-                                                         kSchemaV4, kSchemaV5, kSchemaV6};
+// Migration 7: push topics gain an enabled flag, as APIs did in migration 6 (every existing
+// topic stays enabled).
+constexpr std::string_view kSchemaV7 = R"sql(
+ALTER TABLE topics ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1));
+)sql";
+
+constexpr std::array<std::string_view, 7> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
+                                                         kSchemaV5, kSchemaV6, kSchemaV7};
 // A version means the same schema on both backends (schema_postgres.h): append to both lists.
 static_assert(kMigrations.size() == internal::kPostgresMigrations.size());
 

@@ -248,6 +248,10 @@ class Registry {
   Result<Topic> GetTopic(std::string_view code);
   // Sets the topic's catalogue entry (at least one member must be set).
   Result<Topic> DescribeTopic(std::string_view topic_code, const TopicDescription& description);
+  // A disabled topic is refused on the exchange path (its publisher's pushes); subscriptions
+  // stay, and deliveries already accepted go on. kFailedPrecondition when it already is.
+  Result<Topic> DisableTopic(std::string_view topic_code);
+  Result<Topic> EnableTopic(std::string_view topic_code);
 
   // Approves `subscriber_client_id`'s subscription to `topic_code`: creates it or re-approves
   // a pending/revoked one (then its endpoint override is replaced by `endpoint_override`).
@@ -292,6 +296,7 @@ class Registry {
   Result<System> SetEnabled(std::string_view client_id, bool enabled);
   Result<Institution> SetSuspended(std::string_view code, bool suspended);
   Result<Api> SetApiEnabled(std::string_view api_code, bool enabled);
+  Result<Topic> SetTopicEnabled(std::string_view topic_code, bool enabled);
   int64_t Now() const { return clock_->NowMillis(); }
 
   store::Database& db_;

@@ -20,6 +20,8 @@ using testing::RegistryOnBoth;
 using testing::RegistryTest;
 
 // Takes a database back to before migration 5 (as released with migration 4).
+// Takes a database back from migration 7 to 6 (run before kUndoMigrationSix).
+constexpr char kUndoMigrationSeven[] = "ALTER TABLE topics DROP COLUMN enabled;";
 // Takes a database back from migration 6 to 5 (run before kUndoMigrationFive).
 constexpr char kUndoMigrationSix[] =
     "DROP TABLE membership_applications;"
@@ -92,7 +94,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, RegistryOnBoth, store::testing::BothBackends(
 TEST_P(RegistryOnBoth, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 6);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
 }
 
 // ---- institutions ----
@@ -604,6 +606,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
   // A database created by migration 1 alone (as released) keeps its rows and gains the tables
   // and columns of the later migrations.
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationFive).ok());
   ASSERT_TRUE(db_->Exec("DROP TABLE subscriptions; DROP TABLE topics;"
@@ -613,7 +616,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
                         " UPDATE schema_versions SET version = 1 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 6);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
   ApiSettings async_api;
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
@@ -637,13 +640,14 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
   ASSERT_TRUE(registry_.AddApi(provider_.client_id, "LANDREG", async_api).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationFive).ok());
   ASSERT_TRUE(db_->Exec("ALTER TABLE apis DROP COLUMN store_bodies;"
                         " UPDATE schema_versions SET version = 3 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 6);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
   auto apis = registry_.ListApis();
   ASSERT_TRUE(apis.ok()) << apis.status().ToString();
   ASSERT_EQ(apis->size(), 2u);
@@ -665,12 +669,13 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   AddFixtures();
   ASSERT_TRUE(registry_.SetApiStoreBodies("GETUSR", true).ok());
   ASSERT_TRUE(registry_.DisableSystem(consumer_.client_id).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationFive).ok());
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 4 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 6);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
 
   auto systems = registry_.ListSystems();
   ASSERT_TRUE(systems.ok()) << systems.status().ToString();
@@ -696,6 +701,27 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   EXPECT_TRUE(
       registry_.RecordSignatureUsage({{.system_id = provider_.id, .variant = "raw", .count = 1}})
           .ok());
+}
+
+TEST_F(RegistryTest, MigrationSevenKeepsEveryTopicEnabled) {
+  // A database at migration 6 (as released): its topics and subscriptions stay as they were,
+  // enabled, and can be disabled afterwards.
+  AddFixtures();
+  ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
+  ASSERT_TRUE(
+      db_->Exec("UPDATE schema_versions SET version = 6 WHERE component = 'registry'").ok());
+  ASSERT_TRUE(Registry::Migrate(*db_).ok());
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
+  auto topics = registry_.ListTopics();
+  ASSERT_TRUE(topics.ok()) << topics.status().ToString();
+  ASSERT_EQ(topics->size(), 1u);
+  EXPECT_TRUE((*topics)[0].enabled);
+  EXPECT_EQ(registry_.GetSubscription(consumer_.client_id, "NEWUSR")->state, kSubscriptionApproved);
+  auto disabled = registry_.DisableTopic("NEWUSR");
+  ASSERT_TRUE(disabled.ok()) << disabled.status().ToString();
+  EXPECT_FALSE(disabled->enabled);
 }
 
 TEST_P(RegistryOnBoth, CallbackEndpointNeedsAnAsyncApi) {

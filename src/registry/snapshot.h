@@ -51,7 +51,8 @@ class Snapshot {
   const Institution* FindInstitution(std::string_view code) const;
   // Only "approved" grants count.
   bool HasApprovedGrant(int64_t consumer_system_id, int64_t api_id) const;
-  // nullptr when unknown. pushCodes are case-sensitive.
+  // nullptr when unknown. pushCodes are case-sensitive. Disabled topics are found too: check
+  // Topic::enabled. Without the catalogue's texts.
   const Topic* FindTopic(std::string_view code) const;
   // The topic's "approved" subscriptions, ordered by subscription id; empty for an unknown
   // topic or one without subscribers. Returns a copy of the pointer list (allocates).

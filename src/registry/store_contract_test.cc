@@ -310,6 +310,8 @@ TEST_P(RegistryStoreContract, GrantsAndSubscriptionsReadBackInEveryState) {
 
   ASSERT_TRUE(registry().AddTopic(provider_.client_id, "NEWUSR").ok());
   ASSERT_TRUE(registry().DescribeTopic("NEWUSR", {.title = "New users"}).ok());
+  ASSERT_TRUE(registry().AddTopic(provider_.client_id, "GONEUSR").ok());
+  ASSERT_TRUE(registry().DisableTopic("GONEUSR").ok());
   // Subscription ids in this order: third (approved, own endpoint), consumer (pending),
   // taxman (refused), provider (revoked).
   ASSERT_TRUE(
@@ -335,10 +337,14 @@ TEST_P(RegistryStoreContract, GrantsAndSubscriptionsReadBackInEveryState) {
   EXPECT_EQ(grant_state("THIRD"), kGrantRefused);
   EXPECT_EQ(grant_state("FOURTH"), kGrantRevoked);
 
-  ASSERT_EQ(rows.topics.size(), 1u);
-  EXPECT_EQ(rows.topics[0].code, "NEWUSR");
-  EXPECT_EQ(rows.topics[0].publisher_system_id, provider_.id);
-  EXPECT_EQ(rows.topics[0].publisher_client_id, provider_.client_id);
+  ASSERT_EQ(rows.topics.size(), 2u);
+  const Topic* newusr = FindRow(rows.topics, [](const Topic& t) { return t.code == "NEWUSR"; });
+  const Topic* gone = FindRow(rows.topics, [](const Topic& t) { return t.code == "GONEUSR"; });
+  ASSERT_TRUE(newusr && gone);
+  EXPECT_EQ(newusr->publisher_system_id, provider_.id);
+  EXPECT_EQ(newusr->publisher_client_id, provider_.client_id);
+  EXPECT_TRUE(newusr->enabled);
+  EXPECT_FALSE(gone->enabled) << "a disabled topic is read back, as disabled";
 
   ASSERT_EQ(rows.subscriptions.size(), 4u);
   EXPECT_TRUE(
@@ -354,7 +360,7 @@ TEST_P(RegistryStoreContract, GrantsAndSubscriptionsReadBackInEveryState) {
     EXPECT_EQ(s.subscriber_system_id, expected[i].first->id) << i;
     EXPECT_EQ(s.subscriber_client_id, expected[i].first->client_id) << i;
     EXPECT_EQ(s.state, expected[i].second) << i;
-    EXPECT_EQ(s.topic_id, rows.topics[0].id) << i;
+    EXPECT_EQ(s.topic_id, newusr->id) << i;
     EXPECT_EQ(s.topic_code, "NEWUSR") << i;
   }
   EXPECT_EQ(rows.subscriptions[0].endpoint, "https://hooks.example/x");
@@ -487,6 +493,8 @@ TEST_P(RegistryStoreContract, ChangeVersionMovesAfterEveryChangeMadeElsewhere) {
        [](const RegistryRows& rows) { return rows.topics.size() == 1; }},
       {"subscribe", [&] { return registry().AddSubscription(consumer_.client_id, "NEWUSR").ok(); },
        [](const RegistryRows& rows) { return rows.subscriptions.size() == 1; }},
+      {"disable topic", [&] { return registry().DisableTopic("NEWUSR").ok(); },
+       [](const RegistryRows& rows) { return !rows.topics[0].enabled; }},
   };
   for (const Change& change : changes) {
     // The watcher's order: the version first, then the rows.

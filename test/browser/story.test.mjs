@@ -8,7 +8,7 @@
 //      operator accepts: the institution and its first admin account are made at once.
 //   3. RITA's admin changes the one-time password, switches the portal to Kiswahili, registers
 //      a provider system with a freshly generated key (pasted as base64) and publishes an API
-//      with its description and examples.
+//      with its description and examples, and a push topic, which it disables and enables.
 //   4. MOH's admin registers a consumer system (its key uploaded as a PEM file), finds the API
 //      in the catalogue and requests access, stating the purpose.
 //   5. RITA's admin approves. govesb-connector-js, as MOH's system, calls the API through the
@@ -47,6 +47,7 @@ const RITA_ADMIN = { email: 'admin@rita.go.tz', password: 'Rita-msimamizi-2026' 
 const MOH_ADMIN = { email: 'ict@moh.go.tz', password: 'Afya-msimamizi-2026' };
 const AUDITOR = { email: 'auditor@nao.go.tz', password: 'Mkaguzi-wa-2026-hesabu' };
 const API_CODE = 'BRTHCRT';
+const TOPIC_CODE = 'KUZALIWA';
 const PURPOSE = 'Thibitisha cheti cha kuzaliwa cha mgonjwa anaposajiliwa hospitalini';
 
 function run(args, { input = null, timeoutMs = 20000 } = {}) {
@@ -333,6 +334,20 @@ test('onboarding through the portal alone: register, publish, request, approve, 
       await rita.byId('message-ok').waitFor();
       await rita.row('api', API_CODE).filter({ hasText: 'Uhakiki wa cheti' }).waitFor();
       await rita.shot('08-catalogue-sw');
+
+      // A push topic of the same system: disabled (the dialog in Kiswahili), then enabled again.
+      await rita.byId('topic-add-open').click();
+      await rita.submit('topic', { publisher: providerId, code: TOPIC_CODE });
+      const topicState = (state) =>
+        rita.row('topic', TOPIC_CODE).locator(`[data-testid="state"][data-state="${state}"]`);
+      await topicState('enabled').waitFor();
+      await rita.row('topic', TOPIC_CODE).getByTestId('topic-disable').click();
+      await rita.byId('dialog-title')
+        .filter({ hasText: sw['topics.disable_title'].replace('{code}', TOPIC_CODE) }).waitFor();
+      await rita.confirm();
+      await topicState('disabled').waitFor();
+      await rita.row('topic', TOPIC_CODE).getByTestId('topic-enable').click();
+      await topicState('enabled').waitFor();
 
       // ---- 4. MOH's admin: a consumer system (key uploaded as PEM) and an access request -----
       await applicant.firstSignIn(mohOneTime);

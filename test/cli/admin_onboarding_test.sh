@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Onboarding through the real binary: `admin institution rename|suspend|resume` and
-# `admin api describe|disable|enable`, with --json; bad input exits 1 with "error: ..." and
+# Onboarding through the real binary: `admin institution rename|suspend|resume`,
+# `admin api describe|disable|enable` and `admin topic disable|enable`, with --json; bad input exits 1 with "error: ..." and
 # changes nothing; `api list --json` keeps its members and gains the catalogue's.
 # Usage: admin_onboarding_test.sh PATH/TO/govesb
 set -euo pipefail
@@ -61,6 +61,15 @@ expect_error "larger than 256 KB" api describe BRTHCRT --openapi "$work/big.json
 expect_error "already disabled" api disable BRTHCRT
 [ "$(admin api enable BRTHCRT --json | jq -r .enabled)" = true ] || fail "enable"
 
+# Push topics are disabled and enabled the same way; the list shows the state.
+admin topic add --publisher "$cid" --code BIRTHS --json >/dev/null
+[ "$(admin topic disable BIRTHS --json | jq -r .enabled)" = false ] || fail "topic disable"
+expect_error "push topic 'BIRTHS' is already disabled" topic disable BIRTHS
+expect_error "topic 'NOPE' not found" topic enable NOPE
+[ "$(admin topic list --json | jq -r '.[0].enabled')" = false ] || fail "topic list state"
+admin topic list | grep -q "BIRTHS.*false" || fail "topic list (text) state: $(admin topic list)"
+[ "$(admin topic enable BIRTHS --json | jq -r .enabled)" = true ] || fail "topic enable"
+
 # `api list --json`: the old members unchanged, the catalogue's added.
 list=$(admin api list --json)
 for member in code provider endpoint endpoint_override timeout_ms mode callback_endpoint \
@@ -73,6 +82,7 @@ done
 
 # Every change was recorded.
 [ "$(sqlite3 "$db" "SELECT count(*) FROM admin_actions WHERE action IN ('institution.rename',
-  'institution.suspend', 'institution.resume', 'api.describe', 'api.disable', 'api.enable')")" = 6 ] ||
+  'institution.suspend', 'institution.resume', 'api.describe', 'api.disable', 'api.enable',
+  'topic.disable', 'topic.enable')")" = 8 ] ||
   fail "actions not recorded"
 echo PASS

@@ -166,6 +166,17 @@ TEST_F(AdminEvidenceTest, TheAdminListenerSignsInChangesWithCsrfAndRecordsWhoDid
   ASSERT_TRUE(script.ok());
   EXPECT_EQ(script->status, 200);
   EXPECT_EQ(script->Header("content-type"), "text/javascript; charset=utf-8");
+  // HEAD: the GET's Content-Length and Content-Type, no body.
+  for (const auto& [path, got] :
+       {std::pair<std::string, const testing::TestResponse*>{"/", &*page},
+        std::pair<std::string, const testing::TestResponse*>{"/assets/app.js", &*script}}) {
+    auto head = HttpCall("HEAD", admin + path, "", {}, ca);
+    ASSERT_TRUE(head.ok()) << path;
+    EXPECT_EQ(head->status, 200) << path;
+    EXPECT_EQ(head->Header("content-length"), std::to_string(got->body.size())) << path;
+    EXPECT_EQ(head->Header("content-type"), got->Header("content-type")) << path;
+    EXPECT_TRUE(head->body.empty()) << path;
+  }
   auto traversal = HttpCall("GET", admin + "/assets/%2e%2e/index.html", "", {}, ca);
   ASSERT_TRUE(traversal.ok());
   EXPECT_EQ(traversal->status, 404);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "base/file_size_limit.h"
@@ -280,6 +281,63 @@ TEST_F(PushAsyncTest, PushesAreRefusedForUnknownTopicsAndNonPublishers) {
   EXPECT_NE(not_owner.error().message.find("not the publisher"), std::string::npos)
       << not_owner.error().message;
   EXPECT_TRUE(Deliveries(std::nullopt).empty()) << "a refused push stores nothing";
+}
+
+// Disabling a topic refuses its pushes with a signed success:false; what it accepted before is
+// still delivered; enabled again, it takes pushes again.
+TEST_F(PushAsyncTest, ADisabledTopicRefusesPushesAndStillDeliversWhatItAccepted) {
+  Party publisher = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
+  Party subscriber = Register("MOH", "Health records", "http://127.0.0.1:9/set-below");
+  const uint16_t port = TestReceiver::FreePort();
+  ASSERT_TRUE(registry_->AddTopic(publisher.client_id, "BIRTHS").ok());
+  ASSERT_TRUE(registry_
+                  ->AddSubscription(subscriber.client_id, "BIRTHS",
+                                    "http://127.0.0.1:" + std::to_string(port) + "/in")
+                  .ok());
+  StartBus();
+  auto client = ClientFor(publisher);
+  std::vector<std::string> accepted;
+  auto first = client->Push("BIRTHS", R"({"n":0})");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  accepted.push_back(first->request_id);
+
+  // The subscriber is down, so the delivery waits; meanwhile the topic is disabled. The bus
+  // sees the change within a second (a push it accepts before then is accepted for good).
+  ASSERT_TRUE(registry_->DisableTopic("BIRTHS").ok());
+  std::optional<sdk::Error> refused;
+  int n = 0;  // each push its own data: the same signed data twice is refused as a replay
+  ASSERT_TRUE(Eventually([&] {
+    auto r = client->Push("BIRTHS", "{\"n\":" + std::to_string(++n) + "}");
+    if (r.ok()) {
+      accepted.push_back(r->request_id);
+      return false;
+    }
+    refused = r.error();
+    return true;
+  }));
+  // kRefused: the bus's answer was an envelope whose signature the SDK verified.
+  EXPECT_EQ(refused->kind, sdk::ErrorKind::kRefused) << refused->message;
+  EXPECT_EQ(refused->http_status, 200);
+  EXPECT_NE(refused->message.find("push topic BIRTHS is disabled on the bus"), std::string::npos)
+      << refused->message;
+  EXPECT_EQ(refused->request_id.size(), 32u);
+  EXPECT_EQ(Deliveries(std::nullopt).size(), accepted.size()) << "a refused push stores nothing";
+
+  // What was accepted is delivered once the subscriber is up, the topic still disabled.
+  auto rx = Receiver(subscriber, port);
+  ASSERT_TRUE(rx->WaitFor(accepted.size(), milliseconds(10'000)));
+  EXPECT_EQ(RequestIds(rx->received()), accepted);
+
+  ASSERT_TRUE(registry_->EnableTopic("BIRTHS").ok());
+  std::string again;
+  ASSERT_TRUE(Eventually([&] {
+    auto r = client->Push("BIRTHS", "{\"n\":" + std::to_string(++n) + "}");
+    if (r.ok()) again = r->request_id;
+    return r.ok();
+  })) << "enabled again, the topic takes pushes";
+  accepted.push_back(again);
+  ASSERT_TRUE(rx->WaitFor(accepted.size(), milliseconds(10'000)));
+  EXPECT_EQ(RequestIds(rx->received()), accepted);
 }
 
 TEST_F(PushAsyncTest, APushThatCannotBeMadeDurableIsRefusedNotAccepted) {

@@ -24,7 +24,8 @@ struct TestResponse {
 Result<TestResponse> HttpPost(const std::string& url, const std::string& body,
                               const std::vector<std::pair<std::string, std::string>>& headers,
                               const std::string& ca_file = "");
-// The same with any method (GET, PATCH, DELETE ...); the URL may carry a query.
+// The same with any method (GET, PATCH, DELETE, HEAD: its answer read without a body ...); the
+// URL may carry a query.
 Result<TestResponse> HttpCall(const std::string& method, const std::string& url,
                               const std::string& body,
                               const std::vector<std::pair<std::string, std::string>>& headers,

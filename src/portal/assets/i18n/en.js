@@ -256,6 +256,8 @@ export default {
   'topics.add': 'Add a push topic',
   'topics.add_submit': 'Add topic',
   'topics.list': 'Push topics',
+  'topics.disable_title': 'Disable the push topic {code}?',
+  'topics.disable_text': 'Its publisher\'s pushes are refused until it is enabled again; its subscriptions stay, and what was already accepted is still delivered.',
 
   'access.requests': 'Access requests waiting for a decision',
   'access.subscription_requests': 'Subscription requests waiting for a decision',

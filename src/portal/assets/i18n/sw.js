@@ -256,6 +256,8 @@ export default {
   'topics.add': 'Ongeza mada ya ujumbe',
   'topics.add_submit': 'Ongeza mada',
   'topics.list': 'Mada za ujumbe',
+  'topics.disable_title': 'Zima mada ya ujumbe {code}?',
+  'topics.disable_text': 'Ujumbe kutoka kwa mchapishaji wake utakataliwa hadi iwashwe tena; usajili wake unabaki, na ujumbe uliokwisha kupokelewa bado utawasilishwa.',
 
   'access.requests': 'Maombi ya ruhusa yanayosubiri uamuzi',
   'access.subscription_requests': 'Maombi ya usajili yanayosubiri uamuzi',

@@ -1,6 +1,7 @@
 // The catalogue: every API of every institution with its description and provider. Publish an
 // API (then its description), describe, disable and enable one's own; request access to any
-// for one of one's systems, stating the purpose. Push topics below.
+// for one of one's systems, stating the purpose. Push topics below, with their state: disable
+// and enable one's own.
 import * as api from '../api.js';
 import {ask, badge, button, foldedSection, form, h, say, sayError, section, table} from '../dom.js';
 import {formatNumber, t} from '../i18n.js';
@@ -125,10 +126,24 @@ export async function render(root, ctx) {
       await ctx.refresh();
     })));
   }
+  // A topic's publisher's institution (or the operator) may disable and enable it.
+  const publishes = (r) => ctx.can.operator || mine.some((s) => s.client_id === r.publisher);
   root.append(section('topics.list', 'topics', table('topic', [
     {key: 'field.topic_code', value: (r) => h('code', null, r.code)},
     {key: 'field.title', value: (r) => r.title || ''},
     {key: 'field.description', value: (r) => r.description || ''},
     {key: 'field.publisher_system', value: (r) => r.publisher},
-  ], topics, {key: (r) => r.code})));
+    {key: 'field.state', value: (r) => badge(r.enabled === false ? 'disabled' : 'enabled')},
+  ], topics, {
+    key: (r) => r.code,
+    actions: (r) => [
+      publishes(r) ? (r.enabled === false
+          ? button('topic-enable', 'action.enable',
+                   () => api.post(`/topics/${api.seg(r.code)}/enable`).then(ctx.refresh, sayError))
+          : button('topic-disable', 'action.disable', () => ask('topics.disable_title',
+                'topics.disable_text', {code: r.code},
+                {action: () => api.post(`/topics/${api.seg(r.code)}/disable`)})
+                .then((ok) => ok !== null && ctx.refresh()), {kind: 'danger'})) : null,
+    ],
+  })));
 }
