@@ -31,6 +31,7 @@
 # once-a-second background work (indexing the evidence log) are in them, a few calls a second.
 # PROFILE_ROUNDS rounds (default 3 with BEFORE_BUILD_DIR, else 1); medians of the rounds are
 # reported. The machine is shared: a single round moves by 10-30 % per category.
+# PROFILE_KEEP=PREFIX keeps each recording as PREFIX-BUILD-ROUND/perf.data (for `perf report -i`).
 #
 # Uses bench/run's helpers and variables (bin, repo, work, pids, cleanup_hooks, free_port,
 # wait_for_line, row, cpu_ticks, CLK_TCK, perf_stat_start, perf_stat_stop, perf_stat_totals,
@@ -186,7 +187,8 @@ run_profile_rows() {
     wait "$gen_pid"
     t1=$(cpu_ticks "$bus_pid")
     split=$(taskset -c "$GEN_CPU" "$repo/bench/perf_split.sh" report "$pdir")
-    [ -n "${PROFILE_KEEP:-}" ] && cp -a "$pdir" "$PROFILE_KEEP-$b-$round"; rm -rf "$pdir"
+    if [ -n "${PROFILE_KEEP:-}" ]; then cp -a "$pdir" "$PROFILE_KEEP-$b-$round"; fi
+    rm -rf "$pdir"
     local sat
     sat=$(jq -c --argjson ticks "$((t1 - t0))" --argjson hz "$CLK_TCK" --argjson split "$split" '
       (.ok + (.warmup_requests // 0)) as $x
