@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Where a bus process's CPU goes, from `perf` samples: record PID for SECONDS, then classify
+# every sample by its thread, shared object and function into the split docs/performance.md
+# reports. Prints one JSON object:
+#   {samples, shares: {category: fraction}, top: [{category, fn, share}]}
+# (top: the 25 heaviest functions; fn is "category | symbol").
+#
+#   bench/perf_split.sh PID SECONDS [OUT_DIR]     record, then report
+#   bench/perf_split.sh record PID SECONDS OUT_DIR record only (OUT_DIR/perf.data); SIGINT
+#                                                  ends it sooner
+#   bench/perf_split.sh report OUT_DIR             report a recording made earlier
+#
+# bench/run records during a loaded run and reports once the run is over, so that turning the
+# samples into symbols (seconds of CPU) does not take CPU from the load generator meanwhile.
+#
+# Categories (the first that matches wins):
+#   evidence  the evidence writer, its maintenance thread, and evidence/store code and SQLite
+#             anywhere
+#   crypto    libsecp256k1, libcrypto (SHA-256, the NIST curves), the signers and verifiers
+#   kernel    the kernel on the I/O threads: sockets, epoll, scheduling (HTTP's system calls)
+#   http      Beast's parser and serializer, Asio, the bus's HTTP server and upstream client
+#   json      JSON scanning and writing, envelopes, base64
+#   alloc     malloc/free/new/delete and memcpy/memmove/memset (allocation and copies)
+#   rest      everything else (the engine's stages, registry look-ups, coroutine frames, ...)
+set -euo pipefail
+
+record() { # pid seconds out-dir (perf itself in this process: SIGINT ends the recording early)
+  mkdir -p "$3"
+  exec perf record -q -F 3997 -p "$1" -o "$3/perf.data" -- sleep "$2" >/dev/null 2>&1
+}
+
+report() { # out-dir
+  perf script -i "$1/perf.data" -F comm,ip,sym,dso 2>/dev/null | awk '
+    function cat(comm, dso, sym) {
+      if (comm ~ /govesb-writer|govesb-evidenc/) return "evidence"
+      if (sym ~ /govesb::evidence::|govesb::store::|sqlite3/ || dso ~ /libsqlite3/) return "evidence"
+      if (dso ~ /libsecp256k1/ || dso ~ /libcrypto/) return "crypto"
+      if (sym ~ /govesb::crypto::|secp256k1|sha256|SHA256/) return "crypto"
+      if (dso ~ /kernel/) return "kernel"
+      if (sym ~ /boost::beast|boost::asio|govesb::http::|epoll|basic_parser/) return "http"
+      if (sym ~ /boost::json|govesb::wire::|[Bb]ase64|Json/) return "json"
+      if (sym ~ /malloc|free|cfree|operator new|operator delete|memcpy|memmove|memset|realloc|tcache/) return "alloc"
+      return "rest"
+    }
+    {
+      # perf script -F comm,ip,sym,dso: "COMM  IP SYM (DSO)" (sym may hold spaces)
+      line = $0
+      comm = $1
+      dso = ""
+      if (match(line, /\([^()]*\)[ \t]*$/)) { dso = substr(line, RSTART + 1, RLENGTH - 2) }
+      sym = line
+      sub(/^[ \t]*[^ \t]+[ \t]+[0-9a-f]+[ \t]+/, "", sym)
+      sub(/[ \t]*\([^()]*\)[ \t]*$/, "", sym)
+      gsub(/\t/, " ", sym)
+      c = cat(comm, dso, sym)
+      # a library without symbols (libsecp256k1): name the library
+      if (sym == "[unknown]" && dso != "") { d = dso; sub(/.*\//, "", d); sym = "[unknown] in " d }
+      n[c "\t" sym]++
+    }
+    END { for (k in n) print n[k] "\t" k }' |
+    jq -R -s -c '
+      [split("\n")[] | select(length > 0) | split("\t") | {n: (.[0] | tonumber), category: .[1], sym: .[2]}]
+      | (map(.n) | add // 0) as $total
+      | {samples: $total,
+         shares: (if $total == 0 then {} else
+           group_by(.category) | map({key: .[0].category, value: ((map(.n) | add) / $total * 10000 | round / 10000)}) | from_entries end),
+         top: (sort_by(-.n) | .[:25] | map({category, fn: "\(.category) | \(.sym)", share: (.n / $total * 10000 | round / 10000)}))}'
+}
+
+case "${1:-}" in
+  record) record "$2" "$3" "$4" ;;
+  report) report "$2" ;;
+  *)
+    out=${3:-$(mktemp -d)}
+    ("$0" record "$1" "$2" "$out")
+    report "$out"
+    ;;
+esac
