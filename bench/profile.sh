@@ -239,7 +239,7 @@ run_profile_rows() {
   r=$(jq -s -c --arg builds "$builds" --arg ca "${commit[after]}" --arg cb "${commit[before]:-}" \
     --argjson rounds "$PROFILE_ROUNDS" --argjson rate "$PROFILE_RATE" --argjson window "$window" '
     def median: map(select(. != null)) | sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
-      else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+      else ((.[length / 2 - 1] + .[length / 2]) / 2 * 1000 | round) / 1000 end;
     # the median of every number found under the same keys in the objects of the array
     def medians: . as $xs | ([$xs[] | objects | keys[]] | unique) as $ks
       | if ($ks | length) == 0 then ($xs | median)

@@ -35,6 +35,8 @@ Result<std::unique_ptr<ProviderStub>> ProviderStub::Start(const crypto::PrivateK
   http::ServerOptions server_options;
   server_options.host = stub->options_.host;
   server_options.port = stub->options_.port;
+  // The bus under test opens its provider connections from one address: no per-address cap.
+  server_options.max_connections_per_address = 0;
   ProviderStub* self = stub.get();
   stub->server_ = std::make_unique<http::HttpServer>(
       *stub->io_, server_options,
