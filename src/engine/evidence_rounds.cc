@@ -22,7 +22,6 @@ asio::awaitable<Status> EvidenceRounds::Append(evidence::PreparedRecords records
     bool first = false;
     {
       std::lock_guard lock(mutex_);
-      ++appends_;
       auto [it, inserted] = open_.try_emplace(context);
       first = inserted;
       it->second.records.Append(std::move(records));
@@ -45,7 +44,6 @@ void EvidenceRounds::Flush(asio::execution_context* context, const asio::any_io_
     if (it == open_.end()) return;
     round = std::move(it->second);
     open_.erase(it);
-    ++rounds_;
   }
   auto waiters = std::make_shared<std::vector<Resume>>(std::move(round.waiters));
   // `done` may run on the sink's thread: one post back resumes the whole round on its loop.
@@ -54,11 +52,6 @@ void EvidenceRounds::Flush(asio::execution_context* context, const asio::any_io_
       for (Resume& resume : *waiters) resume(s);
     });
   });
-}
-
-EvidenceRounds::Stats EvidenceRounds::stats() const {
-  std::lock_guard lock(mutex_);
-  return Stats{appends_, rounds_};
 }
 
 }  // namespace govesb::engine

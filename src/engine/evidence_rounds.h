@@ -38,12 +38,6 @@ class EvidenceRounds {
   // of their turn) from being written. Empty `records`: Ok at once.
   boost::asio::awaitable<Status> Append(evidence::PreparedRecords records);
 
-  struct Stats {
-    uint64_t appends = 0;  // exchanges
-    uint64_t rounds = 0;   // sink appends they were gathered into
-  };
-  Stats stats() const;
-
  private:
   using Resume = std::function<void(Status)>;
   struct Round {
@@ -54,12 +48,10 @@ class EvidenceRounds {
   void Flush(boost::asio::execution_context* context, const boost::asio::any_io_executor& ex);
 
   evidence::EvidenceSink& sink_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   // The open round of each event loop (execution context); an entry exists from the first
   // append of a turn until its flush.
   std::unordered_map<boost::asio::execution_context*, Round> open_;
-  uint64_t appends_ = 0;
-  uint64_t rounds_ = 0;
 };
 
 }  // namespace govesb::engine

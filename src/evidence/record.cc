@@ -199,6 +199,16 @@ void PreparedRecords::Reserve(size_t records, size_t extra_bytes) {
   records_.reserve(records_.size() + records);
 }
 
+PreparedRecord PreparedRecords::View(const Spans& x, int64_t at_ms) const {
+  const std::string_view all(buffer_);
+  return PreparedRecord{all.substr(x.request_id, x.request_id_size), at_ms,
+                        all.substr(x.tail, x.tail_size), all.substr(x.compact, x.compact_size)};
+}
+
+void PreparedRecords::Repoint(size_t count) {
+  for (size_t i = 0; i < count; ++i) records_[i] = View(spans_[i], records_[i].at_ms);
+}
+
 void PreparedRecords::Append(PreparedRecords&& other) {
   if (other.records_.empty()) return;
   if (records_.empty()) {
@@ -218,16 +228,9 @@ void PreparedRecords::Append(PreparedRecords&& other) {
     x.compact += shift;
     spans_.push_back(x);
   }
-  std::string_view all(buffer_);
-  auto view = [&](const Spans& x, int64_t at_ms) {
-    return PreparedRecord{all.substr(x.request_id, x.request_id_size), at_ms,
-                          all.substr(x.tail, x.tail_size), all.substr(x.compact, x.compact_size)};
-  };
-  if (buffer_.data() != before) {
-    for (size_t i = 0; i < first_new; ++i) records_[i] = view(spans_[i], records_[i].at_ms);
-  }
+  if (buffer_.data() != before) Repoint(first_new);
   for (size_t i = 0; i < other.records_.size(); ++i) {
-    records_.push_back(view(spans_[first_new + i], other.records_[i].at_ms));
+    records_.push_back(View(spans_[first_new + i], other.records_[i].at_ms));
   }
   other = PreparedRecords();
 }
@@ -251,16 +254,9 @@ void PreparedRecords::Add(const RecordView& r) {
   EncodeCompact(r, buffer_);
   s.compact_size = buffer_.size() - s.compact;
   spans_.push_back(s);
-  std::string_view all(buffer_);
-  auto view = [&](const Spans& x, int64_t at_ms) {
-    return PreparedRecord{all.substr(x.request_id, x.request_id_size), at_ms,
-                          all.substr(x.tail, x.tail_size), all.substr(x.compact, x.compact_size)};
-  };
-  if (buffer_.data() != before) {
-    // The buffer moved as it grew: point the earlier views at its new place.
-    for (size_t i = 0; i < records_.size(); ++i) records_[i] = view(spans_[i], records_[i].at_ms);
-  }
-  records_.push_back(view(s, r.at_ms));
+  // The buffer moved as it grew: point the earlier views at its new place.
+  if (buffer_.data() != before) Repoint(records_.size());
+  records_.push_back(View(s, r.at_ms));
 }
 
 PreparedRecords Prepare(std::span<const Record> records) {

@@ -131,6 +131,10 @@ class PreparedRecords {
   struct Spans {
     size_t request_id, request_id_size, tail, tail_size, compact, compact_size;
   };
+  PreparedRecord View(const Spans& x, int64_t at_ms) const;
+  // Points the first `count` records at the buffer's current storage (after it moved as it
+  // grew).
+  void Repoint(size_t count);
   std::string buffer_;
   std::vector<Spans> spans_;
   std::vector<PreparedRecord> records_;
