@@ -31,6 +31,7 @@
 #include "crypto/keys.h"
 #include "delivery/sqlite_queue.h"
 #include "evidence/log.h"
+#include "existing_data_dir.h"
 #include "registry/registry.h"
 #include "registry/validation.h"
 #include "store/data_dir.h"
@@ -105,14 +106,14 @@ std::unique_ptr<store::Database> OpenMigratedDatabase(const AdminOptions& option
 
 std::optional<store::DataDir> OpenDataDirUnlessCluster(const AdminOptions& options) {
   if (options.on_cluster()) return std::nullopt;
-  return Unwrap(store::DataDir::Open({.path = options.data_dir}));
+  return Unwrap(OpenExistingDataDir(options.data_dir, "govesb admin"));
 }
 
-// The data directory (created with a fresh bus key if missing: operators may register systems
-// before the first start) or the cluster's PostgreSQL, its database with every schema, and the
-// admin service layer over it, acting as the operator at this machine (the OS user running the
-// command), as every change is recorded. On a cluster, the actions wait in the admin journal
-// until a node moves them into the evidence log, as they do for a stopped bus.
+// The data directory (which must exist: `govesb init` or `govesb serve` makes one, so that
+// systems can be registered before the first start) or the cluster's PostgreSQL, its database with
+// every schema, and the admin service layer over it, acting as the operator at this machine (the OS
+// user running the command), as every change is recorded. On a cluster, the actions wait in the
+// admin journal until a node moves them into the evidence log, as they do for a stopped bus.
 class AdminSession {
  public:
   explicit AdminSession(const AdminOptions& options)
@@ -1021,9 +1022,12 @@ void AddEsbKeyCommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& opti
     crypto::PublicKey key =
         options->on_cluster()
             ? ClusterBusKey(*options)
-            : Unwrap(store::DataDir::Open({.path = options->data_dir})).bus_key().public_key();
+            : Unwrap(OpenExistingDataDir(options->data_dir, "govesb admin esb-key"))
+                  .bus_key()
+                  .public_key();
     json::object out;
     out["public_key"] = key.SpkiBase64();
+    out["esb_public_key"] = key.SpkiBase64();  // the name profiles and the SDK use
     out["curve"] = crypto::CurveName(key.curve());
     PrintObject(out, options->json);
   });

@@ -25,6 +25,7 @@
 #include "evidence/proof.h"
 #include "evidence/query.h"
 #include "evidence/records.h"
+#include "existing_data_dir.h"
 #include "registry/registry.h"
 #include "store/data_dir.h"
 #include "store/database.h"
@@ -166,7 +167,8 @@ void RunVerifyCluster(const AuditOptions& options) {
   const evidence::VerifyReport all = evidence::CombineChains(*chains);
   if (options.json) {
     json::object out = ReportJson(all);
-    out["bus_public_key"] = key.SpkiBase64();
+    out["esb_public_key"] = key.SpkiBase64();
+    out["bus_public_key"] = key.SpkiBase64();  // its older name
     json::array nodes;
     for (const evidence::NodeChainReport& chain : *chains) {
       json::object node = ReportJson(chain.report);
@@ -226,7 +228,7 @@ void RunVerify(const AuditOptions& options) {
 std::unique_ptr<store::Database> OpenEvidence(const AuditOptions& options,
                                               std::optional<store::DataDir>& dir) {
   spdlog::set_default_logger(spdlog::stderr_color_st("govesb-audit"));
-  auto opened = store::DataDir::Open({.path = options.data_dir});
+  auto opened = OpenExistingDataDir(options.data_dir, "govesb audit");
   if (!opened.ok()) Fail(opened.status());
   dir.emplace(std::move(*opened));
   auto db = dir->OpenDatabase();
@@ -423,7 +425,8 @@ void RunCheckProof(const AuditOptions& options, const CheckArgs& args) {
     if (report.ok()) {
       out["request_id"] = report->request_id;
       out["records"] = static_cast<int64_t>(report->records.size());
-      out["bus_public_key"] = report->bus_public_key;
+      out["esb_public_key"] = report->bus_public_key;
+      out["bus_public_key"] = report->bus_public_key;  // its older name
     } else {
       out["problem"] = report.status().message();
     }
@@ -600,7 +603,7 @@ void AddAuditCommand(CLI::App& app) {
   audit->add_option("--kek-file", options->kek_file,
                     "With --postgres: the cluster's key-encryption key file (the bus key and the "
                     "evidence body key come from the cluster's secrets)");
-  audit->add_option("--bus-key", options->bus_key,
+  audit->add_option("--esb-public-key,--bus-key", options->bus_key,
                     "With --postgres, instead of --kek-file: the cluster's bus public key (base64 "
                     "SPKI or PEM) for verify and prove");
   audit
@@ -648,7 +651,7 @@ void AddAuditCommand(CLI::App& app) {
   CLI::App* check = audit->add_subcommand(
       "check-proof", "Verify a proof written by `audit prove`, offline (exit 1 when it fails)");
   check->add_option("file", check_args->file, "The proof file")->required();
-  check->add_option("--esb-key", check_args->esb_key,
+  check->add_option("--esb-public-key,--esb-key", check_args->esb_key,
                     "The bus public key you trust (base64 SPKI, PEM, or @file); default: the "
                     "one inside the proof");
   check->callback([options, check_args] { RunCheckProof(*options, *check_args); });

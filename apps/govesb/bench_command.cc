@@ -414,7 +414,9 @@ void AddBenchCommands(CLI::App& app) {
       ->capture_default_str();
   provider_cmd->add_option("--key-file", provider->key_file, "The provider's private key file")
       ->required();
-  provider_cmd->add_option("--esb-key", provider->esb_key, "The bus public key (base64, or @file)")
+  provider_cmd
+      ->add_option("--esb-public-key,--esb-key", provider->esb_key,
+                   "The bus's (the ESB's) public key (base64, or @file)")
       ->required();
   provider_cmd->add_option("--threads", provider->threads, "I/O threads")
       ->capture_default_str()

@@ -1,4 +1,5 @@
 // `govesb call`: one signed exchange through the bus, on the C++ SDK.
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -54,10 +55,30 @@ void ApplyProfile(CallArgs& a) {
                               {&a.client_id, &o.client_id},
                               {&a.secret, &o.client_secret},
                               {&a.key, &o.private_key},
-                              {&a.esb_key, &o.bus_public_key},
+                              {&a.esb_key, &o.esb_public_key},
                               {&a.ca_file, &o.ca_file}}) {
     if (field->empty()) *field = *value;
   }
+}
+
+// A hint for the usual first-contact TLS failures: the bus's own CA not trusted here, or a
+// certificate that does not name the host the URL uses.
+std::string TlsHint(const sdk::Error& e, const std::string& ca_file) {
+  if (e.kind != sdk::ErrorKind::kTransport) return "";
+  std::string lower = e.message;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.find("certificate") == std::string::npos && lower.find("ssl") == std::string::npos &&
+      lower.find("tls") == std::string::npos && lower.find("handshake") == std::string::npos) {
+    return "";
+  }
+  if (ca_file.empty()) {
+    return ". The bus's TLS certificate is not trusted here: pass the bus's CA with --ca-file "
+           "FILE (DATA_DIR/tls/ca.pem on the bus's machine, or the CA file the bus operator "
+           "gave you), or set ca_file in the profile";
+  }
+  return ". The certificate did not verify against --ca-file " + ca_file +
+         ": check that it is the bus's CA and that the certificate names the host in --url "
+         "(the bus's --tls-name)";
 }
 
 void RunCall(CallArgs& a) {
@@ -68,7 +89,7 @@ void RunCall(CallArgs& a) {
                              {&a.client_id, "--client-id"},
                              {&a.secret, "--secret"},
                              {&a.key, "--key"},
-                             {&a.esb_key, "--esb-key"}}) {
+                             {&a.esb_key, "--esb-public-key"}}) {
     if (value->empty()) Fail(std::string(name) + " is required (or a --profile that has it)");
   }
   sdk::ClientOptions options;
@@ -76,7 +97,7 @@ void RunCall(CallArgs& a) {
   options.client_id = a.client_id;
   options.client_secret = a.secret;
   options.private_key = ValueOrFile(a.key);
-  options.bus_public_key = ValueOrFile(a.esb_key);
+  options.esb_public_key = ValueOrFile(a.esb_key);
   options.ca_file = a.ca_file;
   options.timeout = std::chrono::milliseconds(a.timeout_ms);
   auto client = sdk::Client::Create(std::move(options));
@@ -90,7 +111,8 @@ void RunCall(CallArgs& a) {
   if (!r.ok()) {
     const sdk::Error& e = r.error();
     std::string where = e.request_id.empty() ? "" : " (requestId " + e.request_id + ")";
-    Fail(std::string(sdk::ErrorKindName(e.kind)) + ": " + e.message + where);
+    Fail(std::string(sdk::ErrorKindName(e.kind)) + ": " + e.message + where +
+         TlsHint(e, a.ca_file));
   }
   std::printf("%s\n", a.json ? r->data.c_str() : r->esb_body.c_str());
 }
@@ -110,7 +132,8 @@ void AddCallCommand(CLI::App& app) {
   cmd->add_option("--client-id", a->client_id, "This system's client_id");
   cmd->add_option("--secret", a->secret, "This system's client_secret");
   cmd->add_option("--key", a->key, "This system's private key (base64 PKCS#8 or PEM, or @file)");
-  cmd->add_option("--esb-key", a->esb_key, "The bus public key (base64 SPKI or PEM, or @file)");
+  cmd->add_option("--esb-public-key,--esb-key", a->esb_key,
+                  "The bus's (the ESB's) public key: base64 SPKI or PEM, or @file");
   cmd->add_option("--ca-file", a->ca_file, "CA to trust for https (e.g. DATA_DIR/tls/ca.pem)");
   cmd->add_option("--api", a->api, "apiCode to call");
   cmd->add_option("--push", a->push, "pushCode to publish under");

@@ -63,6 +63,7 @@ void RunInit(const ClusterOptions& o) {
     auto existing = Unwrap(cluster::LoadSecrets(*db, kek), "the cluster is initialised already");
     if (o.json) {
       boost::json::object out{{"created", false},
+                              {"esb_public_key", existing.bus_key.public_key().SpkiBase64()},
                               {"bus_public_key", existing.bus_key.public_key().SpkiBase64()}};
       std::cout << boost::json::serialize(out) << "\n";
     } else {
@@ -74,7 +75,8 @@ void RunInit(const ClusterOptions& o) {
   auto secrets = Unwrap(std::move(made), "cannot make the cluster's secrets");
   const std::string public_key = secrets.bus_key.public_key().SpkiBase64();
   if (o.json) {
-    boost::json::object out{{"created", true}, {"bus_public_key", public_key}};
+    boost::json::object out{
+        {"created", true}, {"esb_public_key", public_key}, {"bus_public_key", public_key}};
     std::cout << boost::json::serialize(out) << "\n";
   } else {
     std::cout << "Cluster initialised. Give every node the key-encryption key file " << o.kek_file

@@ -126,7 +126,9 @@ void AddDemoProviderCommand(CLI::App& app) {
                                  "Serve the demo birth-certificate API as a provider system");
   cmd->add_option("--listen", a->listen, "HOST:PORT")->capture_default_str();
   cmd->add_option("--key-file", a->key_file, "File with this system's private key")->required();
-  cmd->add_option("--esb-key", a->esb_key, "The bus public key (base64, or @file)")->required();
+  cmd->add_option("--esb-public-key,--esb-key", a->esb_key,
+                  "The bus's (the ESB's) public key (base64, or @file)")
+      ->required();
   cmd->callback([a] { RunDemoProvider(*a); });
 }
 

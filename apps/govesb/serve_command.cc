@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <string>
 
 #include "commands.h"
 #include "server/bus_server.h"
@@ -39,6 +41,12 @@ struct ServeArgs {
   std::string nats;  // comma-separated URLs
   int64_t lease_ms = 6'000;
 };
+
+std::string AbsolutePath(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.lexically_normal().string();
+}
 
 void SetUpLogging(const std::string& level) {
   // Log lines go through a background thread so that I/O threads never wait on stdout.
@@ -178,9 +186,14 @@ void RunServe(ServeArgs& args) {
     std::printf("govesb: admin API   %s/api/v1/ (portal accounts: govesb admin user add)\n",
                 bus.admin_base_url().c_str());
   }
+  for (const std::string& url : bus.public_urls()) {
+    std::printf("govesb: reachable at %s\n", url.c_str());
+  }
   if (!bus.ca_file().empty()) {
     std::printf("govesb: clients trust the CA in %s\n", bus.ca_file().c_str());
   }
+  std::printf("govesb: data directory %s (give it to govesb admin --data-dir)\n",
+              AbsolutePath(args.options.data_dir).c_str());
   std::fflush(stdout);
   int sig = server::WaitForTerminationSignal();
   spdlog::info("received signal {}, finishing in-flight exchanges", sig);
@@ -212,6 +225,10 @@ void AddServeCommand(CLI::App& app) {
                   "PEM certificate chain (default: "
                   "a self-signed one in DATA_DIR/tls)");
   cmd->add_option("--tls-key", args->options.tls_key, "PEM private key for --tls-cert");
+  cmd->add_option("--tls-name", args->options.tls_names,
+                  "A host name or IP address clients use to reach the bus, named by the "
+                  "generated certificate (repeatable; default: the listen host, or the "
+                  "machine's name and addresses when listening on all interfaces)");
   cmd->add_option("--upstream-ca", args->options.upstream_ca,
                   "Extra CA file trusted for https provider endpoints");
   cmd->add_option("--key-curve", args->curve,

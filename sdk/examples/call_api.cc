@@ -1,6 +1,6 @@
 // Calls an API through GovESB and prints the provider's verified answer.
 //   export GOVESB_URL=https://127.0.0.1:8443 GOVESB_CLIENT_ID=… GOVESB_CLIENT_SECRET=…
-//   export GOVESB_PRIVATE_KEY=… GOVESB_ESB_KEY=… GOVESB_CA_FILE=ca.pem   # CA: optional
+//   export GOVESB_PRIVATE_KEY=… GOVESB_ESB_PUBLIC_KEY=… GOVESB_CA_FILE=ca.pem   # CA: optional
 //   call_api BRTH01 '{"q":1}'
 #include <cstdio>
 #include <cstdlib>
@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   options.client_id = Env("GOVESB_CLIENT_ID");
   options.client_secret = Env("GOVESB_CLIENT_SECRET");
   options.private_key = Env("GOVESB_PRIVATE_KEY");
-  options.bus_public_key = Env("GOVESB_ESB_KEY");
+  options.esb_public_key = Env("GOVESB_ESB_PUBLIC_KEY");
   options.ca_file = Env("GOVESB_CA_FILE");
   auto client = govesb::sdk::Client::Create(options);
   if (!client) return std::fprintf(stderr, "%s\n", client.error().message.c_str()), 1;

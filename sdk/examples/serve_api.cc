@@ -1,7 +1,7 @@
 // The provider side of an API behind GovESB, as one function from the body the bus POSTs to
 // the provider's endpoint to the body to answer with. Plug Handle() into any HTTP server; here
 // it reads one delivery on stdin and prints the signed reply.
-//   GOVESB_PRIVATE_KEY=… GOVESB_ESB_KEY=… serve_api < delivery.json
+//   GOVESB_PRIVATE_KEY=… GOVESB_ESB_PUBLIC_KEY=… serve_api < delivery.json
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -22,7 +22,8 @@ std::string Handle(const govesb::sdk::Provider& provider, const std::string& htt
 }
 
 int main() {
-  auto provider = govesb::sdk::Provider::Create(Env("GOVESB_PRIVATE_KEY"), Env("GOVESB_ESB_KEY"));
+  auto provider =
+      govesb::sdk::Provider::Create(Env("GOVESB_PRIVATE_KEY"), Env("GOVESB_ESB_PUBLIC_KEY"));
   if (!provider) return std::fprintf(stderr, "%s\n", provider.error().message.c_str()), 1;
   std::string body(std::istreambuf_iterator<char>(std::cin), {});
   std::printf("%s\n", Handle(*provider, body).c_str());

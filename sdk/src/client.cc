@@ -249,8 +249,10 @@ Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (options.refresh_margin.count() < 0) return invalid("refresh_margin must not be negative");
   auto key = crypto::PrivateKey::FromText(options.private_key);
   if (!key.ok()) return invalid("private_key: " + key.status().message());
-  auto bus_key = crypto::PublicKey::FromText(options.bus_public_key);
-  if (!bus_key.ok()) return invalid("bus_public_key: " + bus_key.status().message());
+  const std::string& esb_key =
+      options.esb_public_key.empty() ? options.bus_public_key : options.esb_public_key;
+  auto bus_key = crypto::PublicKey::FromText(esb_key);
+  if (!bus_key.ok()) return invalid("esb_public_key: " + bus_key.status().message());
   auto token = internal::ParseUrl(options.token_url);
   if (!token.ok()) return invalid("token_url: " + token.error().message);
   auto engine = internal::ParseUrl(options.engine_url);

@@ -31,7 +31,8 @@ Result<Profile> LoadProfile(const std::string& path) {
   take("client_id", p.options.client_id);
   take("client_secret", p.options.client_secret);
   take("private_key", p.options.private_key);
-  take("esb_public_key", p.options.bus_public_key);
+  take("esb_public_key", p.options.esb_public_key);
+  if (p.options.esb_public_key.empty()) take("bus_public_key", p.options.esb_public_key);
   take("ca_file", p.options.ca_file);
   take("api_code", p.api_code);
   return p;

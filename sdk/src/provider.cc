@@ -32,14 +32,14 @@ std::string StringMember(const wire::IncomingEnvelope& envelope, std::string_vie
 
 }  // namespace
 
-Result<Provider> Provider::Create(std::string_view private_key, std::string_view bus_public_key) {
+Result<Provider> Provider::Create(std::string_view private_key, std::string_view esb_public_key) {
   auto key = PrivateKey::Parse(private_key);
   if (!key.ok()) {
     return MakeError(ErrorKind::kInvalidArgument, "private_key: " + key.error().message);
   }
-  auto bus_key = PublicKey::Parse(bus_public_key);
+  auto bus_key = PublicKey::Parse(esb_public_key);
   if (!bus_key.ok()) {
-    return MakeError(ErrorKind::kInvalidArgument, "bus_public_key: " + bus_key.error().message);
+    return MakeError(ErrorKind::kInvalidArgument, "esb_public_key: " + bus_key.error().message);
   }
   return Provider(std::move(key).value(), std::move(bus_key).value());
 }

@@ -118,7 +118,7 @@ TEST(ProviderCreateTest, BadKeysAreInvalidArgument) {
   EXPECT_NE(bad_private.error().message.find("private_key"), std::string::npos);
   auto bad_bus = Provider::Create(key->ToBase64(), "nope");
   ASSERT_FALSE(bad_bus.ok());
-  EXPECT_NE(bad_bus.error().message.find("bus_public_key"), std::string::npos);
+  EXPECT_NE(bad_bus.error().message.find("esb_public_key"), std::string::npos);
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ Result<sdk::Profile> ReadProfile(const std::string& path) {
   for (auto [value, name] : {std::pair{&o.client_id, "client_id"},
                              {&o.client_secret, "client_secret"},
                              {&o.private_key, "private_key"},
-                             {&o.bus_public_key, "esb_public_key"}}) {
+                             {&o.esb_public_key, "esb_public_key"}}) {
     if (value->empty()) return InvalidArgument("profile " + path + " has no " + name);
   }
   return std::move(loaded).value();
@@ -48,7 +48,7 @@ Result<LoadReport> RunBench(const BenchRunOptions& options) {
   client_options.client_id = profile.options.client_id;
   client_options.client_secret = profile.options.client_secret;
   client_options.private_key = profile.options.private_key;
-  client_options.bus_public_key = profile.options.bus_public_key;
+  client_options.esb_public_key = profile.options.esb_public_key;
   client_options.ca_file = ca_file;
   client_options.timeout = options.timeout;
   std::string access_token;

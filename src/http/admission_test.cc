@@ -106,7 +106,7 @@ class AdmissionTest : public ::testing::Test {
             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
     auto files = EnsureSelfSignedCertificate(dir_.string(), {});
     ASSERT_TRUE(files.ok()) << files.status().ToString();
-    auto ctx = MakeServerTlsContext(files->cert, files->key);
+    auto ctx = MakeServerTlsContext(files->files.cert, files->files.key);
     ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
     options.tls = *ctx;
     StartServer(std::move(options));

@@ -238,11 +238,11 @@ TEST_F(ServerClientTest, TlsWithGeneratedCertificate) {
   EXPECT_EQ(std::filesystem::status(dir / "server-key.pem").permissions() &
                 std::filesystem::perms::group_read,
             std::filesystem::perms::none);
-  auto server_ctx = MakeServerTlsContext(files->cert, files->key);
+  auto server_ctx = MakeServerTlsContext(files->files.cert, files->files.key);
   ASSERT_TRUE(server_ctx.ok()) << server_ctx.status().ToString();
   ServerOptions o;
   o.tls = *server_ctx;
-  auto client_ctx = MakeClientTlsContext(files->ca_cert);
+  auto client_ctx = MakeClientTlsContext(files->files.ca_cert);
   ASSERT_TRUE(client_ctx.ok());
   PooledClientOptions co;
   co.tls = *client_ctx;

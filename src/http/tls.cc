@@ -123,36 +123,90 @@ Status WritePem(const fs::path& path, bool secret, const std::function<int(BIO*)
 
 }  // namespace
 
-Result<TlsFiles> EnsureSelfSignedCertificate(const std::string& dir,
-                                             const std::vector<std::string>& extra_names) {
+namespace {
+
+bool IsIpAddress(const std::string& name) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(name, ec);
+  return !ec;
+}
+
+// Whether the certificate in `pem_file` (its first one) names every one of `names`.
+bool CoversNames(const std::string& pem_file, const std::vector<std::string>& names) {
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_file(pem_file.c_str(), "r"));
+  if (!bio) return false;
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) return false;
+  for (const std::string& name : names) {
+    if (name.empty()) continue;
+    const int found = IsIpAddress(name) ? X509_check_ip_asc(cert.get(), name.c_str(), 0)
+                                        : X509_check_host(cert.get(), name.data(), name.size(),
+                                                          X509_CHECK_FLAG_NO_WILDCARDS, nullptr);
+    if (found != 1) return false;
+  }
+  return true;
+}
+
+template <typename T, typename Read>
+Result<T> ReadPem(const fs::path& path, Read read) {
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_file(path.c_str(), "r"));
+  if (!bio) return NotFound("cannot read " + path.string());
+  T value(read(bio.get()));
+  if (!value) return FailedPrecondition(path.string() + " is not a readable PEM file");
+  return value;
+}
+
+}  // namespace
+
+Result<SelfSignedTls> EnsureSelfSignedCertificate(const std::string& dir,
+                                                  const std::vector<std::string>& extra_names) {
   fs::path d(dir);
-  TlsFiles files{(d / "ca.pem").string(), (d / "server.pem").string(),
-                 (d / "server-key.pem").string()};
+  SelfSignedTls out;
+  out.files = TlsFiles{(d / "ca.pem").string(), (d / "server.pem").string(),
+                       (d / "server-key.pem").string()};
+  TlsFiles& files = out.files;
   std::error_code ec;
-  if (fs::exists(files.cert, ec) && fs::exists(files.key, ec)) return files;
+  const bool have_server = fs::exists(files.cert, ec) && fs::exists(files.key, ec);
+  if (have_server && CoversNames(files.cert, extra_names)) return out;
   fs::create_directories(d, ec);
   if (ec) return Internal("cannot create " + dir + ": " + ec.message());
 
-  PkeyPtr ca_key(EVP_EC_gen("P-256"));
+  // The CA is kept when there is one (clients that trust ca.pem go on trusting the bus); only
+  // the server certificate is issued again, for the names asked for now.
+  PkeyPtr ca_key;
+  X509Ptr ca;
+  const fs::path ca_key_file = d / "ca-key.pem";
+  if (fs::exists(files.ca_cert, ec) && fs::exists(ca_key_file, ec)) {
+    GOVESB_ASSIGN_OR_RETURN(ca_key, ReadPem<PkeyPtr>(ca_key_file, [](BIO* b) {
+                              return PEM_read_bio_PrivateKey(b, nullptr, nullptr, nullptr);
+                            }));
+    GOVESB_ASSIGN_OR_RETURN(ca, ReadPem<X509Ptr>(files.ca_cert, [](BIO* b) {
+                              return PEM_read_bio_X509(b, nullptr, nullptr, nullptr);
+                            }));
+  } else {
+    ca_key.reset(EVP_EC_gen("P-256"));
+    if (!ca_key) return Internal("generating the TLS CA key failed: " + OpenSslError());
+    GOVESB_ASSIGN_OR_RETURN(
+        ca, MakeCert(ca_key.get(), "GovESB local CA", nullptr, ca_key.get(), true, ""));
+    out.new_ca = true;
+  }
   PkeyPtr server_key(EVP_EC_gen("P-256"));
-  if (!ca_key || !server_key) return Internal("generating TLS keys failed: " + OpenSslError());
-  GOVESB_ASSIGN_OR_RETURN(
-      X509Ptr ca, MakeCert(ca_key.get(), "GovESB local CA", nullptr, ca_key.get(), true, ""));
+  if (!server_key) return Internal("generating the TLS server key failed: " + OpenSslError());
   std::string san = "DNS:localhost,IP:127.0.0.1,IP:::1";
   for (const auto& name : extra_names) {
-    if (name.empty()) continue;
-    boost::system::error_code aec;
-    boost::asio::ip::make_address(name, aec);
-    san += (aec ? ",DNS:" : ",IP:") + name;
+    if (name.empty() || name == "localhost" || name == "127.0.0.1" || name == "::1") continue;
+    san += (IsIpAddress(name) ? ",IP:" : ",DNS:") + name;
   }
   GOVESB_ASSIGN_OR_RETURN(
       X509Ptr server, MakeCert(server_key.get(), "GovESB bus", ca.get(), ca_key.get(), false, san));
 
-  GOVESB_RETURN_IF_ERROR(WritePem(d / "ca-key.pem", true, [&](BIO* b) {
-    return PEM_write_bio_PrivateKey(b, ca_key.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  }));
-  GOVESB_RETURN_IF_ERROR(
-      WritePem(d / "ca.pem", false, [&](BIO* b) { return PEM_write_bio_X509(b, ca.get()); }));
+  if (out.new_ca) {
+    GOVESB_RETURN_IF_ERROR(WritePem(ca_key_file, true, [&](BIO* b) {
+      return PEM_write_bio_PrivateKey(b, ca_key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+    }));
+    GOVESB_RETURN_IF_ERROR(
+        WritePem(files.ca_cert, false, [&](BIO* b) { return PEM_write_bio_X509(b, ca.get()); }));
+  }
   GOVESB_RETURN_IF_ERROR(WritePem(files.key, true, [&](BIO* b) {
     return PEM_write_bio_PrivateKey(b, server_key.get(), nullptr, nullptr, 0, nullptr, nullptr);
   }));
@@ -160,7 +214,9 @@ Result<TlsFiles> EnsureSelfSignedCertificate(const std::string& dir,
   GOVESB_RETURN_IF_ERROR(WritePem(files.cert, false, [&](BIO* b) {
     return PEM_write_bio_X509(b, server.get()) == 1 && PEM_write_bio_X509(b, ca.get()) == 1 ? 1 : 0;
   }));
-  return files;
+  out.issued = true;
+  out.reissued = have_server;
+  return out;
 }
 
 Result<std::shared_ptr<boost::asio::ssl::context>> MakeServerTlsContext(

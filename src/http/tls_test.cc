@@ -10,6 +10,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <boost/asio/ssl/context.hpp>
@@ -120,7 +121,7 @@ class TlsPolicyTest : public ::testing::Test {
     dir_ = TempDir("ecdsa");
     auto files = EnsureSelfSignedCertificate(dir_.string(), {});
     EXPECT_TRUE(files.ok()) << files.status().ToString();
-    auto ctx = MakeServerTlsContext(files->cert, files->key);
+    auto ctx = MakeServerTlsContext(files->files.cert, files->files.key);
     EXPECT_TRUE(ctx.ok()) << ctx.status().ToString();
     server_ = *ctx;
     return server_->native_handle();
@@ -187,6 +188,70 @@ TEST_F(TlsPolicyTest, NoCompressionNoRenegotiationClientPreference) {
   EXPECT_EQ(options & SSL_OP_CIPHER_SERVER_PREFERENCE, 0u);
   EXPECT_NE(SSL_CTX_get_mode(server) & SSL_MODE_RELEASE_BUFFERS, 0u);
   EXPECT_EQ(SSL_CTX_get_min_proto_version(server), TLS1_2_VERSION);
+}
+
+std::string FileText(const fs::path& p) {
+  std::FILE* f = std::fopen(p.c_str(), "rb");
+  if (f == nullptr) return "";
+  std::string text;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  std::fclose(f);
+  return text;
+}
+
+bool CertNames(const fs::path& pem, const std::string& host, const std::string& ip) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(pem.c_str(), "r"), BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  if (!cert) return false;
+  return X509_check_host(cert.get(), host.data(), host.size(), 0, nullptr) == 1 &&
+         X509_check_ip_asc(cert.get(), ip.c_str(), 0) == 1;
+}
+
+// --tls-name on a data directory whose certificate was made for other names: the server
+// certificate is issued again by the same CA, so clients that trust ca.pem go on trusting it.
+TEST(SelfSignedCertificate, IsIssuedAgainByTheSameCaWhenANameIsMissing) {
+  const fs::path dir = TempDir("reissue");
+  auto first = EnsureSelfSignedCertificate(dir.string(), {});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_TRUE(first->issued);
+  EXPECT_TRUE(first->new_ca);
+  EXPECT_FALSE(first->reissued);
+  EXPECT_FALSE(CertNames(dir / "server.pem", "bus.example.go.tz", "10.20.30.40"));
+  const std::string ca = FileText(dir / "ca.pem");
+  const std::string server = FileText(dir / "server.pem");
+
+  auto same = EnsureSelfSignedCertificate(dir.string(), {"localhost", "127.0.0.1"});
+  ASSERT_TRUE(same.ok());
+  EXPECT_FALSE(same->issued);  // named already: kept as it is
+  EXPECT_EQ(FileText(dir / "server.pem"), server);
+
+  auto more = EnsureSelfSignedCertificate(dir.string(), {"bus.example.go.tz", "10.20.30.40"});
+  ASSERT_TRUE(more.ok()) << more.status().ToString();
+  EXPECT_TRUE(more->issued);
+  EXPECT_TRUE(more->reissued);
+  EXPECT_FALSE(more->new_ca);
+  EXPECT_EQ(FileText(dir / "ca.pem"), ca);
+  EXPECT_NE(FileText(dir / "server.pem"), server);
+  EXPECT_TRUE(CertNames(dir / "server.pem", "bus.example.go.tz", "10.20.30.40"));
+  EXPECT_TRUE(CertNames(dir / "server.pem", "localhost", "127.0.0.1"));
+
+  // The new certificate verifies against the CA clients already hold.
+  auto server_ctx = MakeServerTlsContext(more->files.cert, more->files.key);
+  ASSERT_TRUE(server_ctx.ok()) << server_ctx.status().ToString();
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
+  ASSERT_EQ(X509_STORE_load_file(store.get(), (dir / "ca.pem").c_str()), 1);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file((dir / "server.pem").c_str(), "r"),
+                                                BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> leaf(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> vctx(X509_STORE_CTX_new(),
+                                                                       X509_STORE_CTX_free);
+  ASSERT_EQ(X509_STORE_CTX_init(vctx.get(), store.get(), leaf.get(), nullptr), 1);
+  EXPECT_EQ(X509_verify_cert(vctx.get()), 1)
+      << X509_verify_cert_error_string(X509_STORE_CTX_get_error(vctx.get()));
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -1,8 +1,14 @@
 #include "server/bus_server.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -105,6 +111,7 @@ struct BusServer::Impl {
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<http::HttpServer> server;
   std::string ca_file;
+  std::vector<std::string> public_names;  // the names other machines reach the bus by
   std::string certificate_file;  // the chain the exchange and admin listeners serve ("": none)
   int64_t started_at_ms = 0;
   bool started = false;
@@ -154,6 +161,50 @@ void FlushSignatureUsage(BusServer::Impl& s, std::unique_ptr<registry::RegistryS
     store.reset();
     spdlog::warn("registry: signature variant counts not recorded: {}", recorded.message());
   }
+}
+
+bool IsLoopbackName(const std::string& name) {
+  return name == "localhost" || name == "127.0.0.1" || name == "::1" || name.empty();
+}
+
+// The names the generated certificate carries besides the loopback ones: --tls-name when
+// given; else a specific listen host; else (listening on every interface) the machine's host
+// name and its addresses, other than loopback and IPv6 link-local ones.
+std::vector<std::string> CertificateNames(const ServeOptions& o, const std::string& host) {
+  std::vector<std::string> names = o.tls_names;
+  const bool everywhere = host == "0.0.0.0" || host == "::";
+  if (!everywhere) {
+    if (!IsLoopbackName(host)) names.push_back(host);
+    return names;
+  }
+  if (!names.empty()) return names;
+  char hostname[256] = {};
+  if (::gethostname(hostname, sizeof hostname - 1) == 0 && hostname[0] != '\0' &&
+      !IsLoopbackName(hostname)) {
+    names.emplace_back(hostname);
+  }
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) == 0) {
+    for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+      if (i->ifa_addr == nullptr || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
+      char text[INET6_ADDRSTRLEN] = {};
+      if (i->ifa_addr->sa_family == AF_INET) {
+        ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text,
+                    sizeof text);
+      } else if (i->ifa_addr->sa_family == AF_INET6) {
+        const in6_addr& a = reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr;
+        if (IN6_IS_ADDR_LINKLOCAL(&a)) continue;
+        ::inet_ntop(AF_INET6, &a, text, sizeof text);
+      } else {
+        continue;
+      }
+      if (text[0] != '\0' && std::find(names.begin(), names.end(), text) == names.end()) {
+        names.emplace_back(text);
+      }
+    }
+    ::freeifaddrs(list);
+  }
+  return names;
 }
 
 // A listener's base URL as clients reach it ("0.0.0.0" as loopback, IPv6 in brackets).
@@ -415,13 +466,21 @@ Status BusServer::Start() {
           "--plain-http behind a balancer that terminates TLS)");
     }
     if (cert.empty()) {
-      std::vector<std::string> names;
-      if (host != "0.0.0.0" && host != "::" && host != "127.0.0.1") names.push_back(host);
-      GOVESB_ASSIGN_OR_RETURN(auto files,
+      std::vector<std::string> names = CertificateNames(o, host);
+      GOVESB_ASSIGN_OR_RETURN(http::SelfSignedTls made,
                               http::EnsureSelfSignedCertificate(s.data_dir->tls_dir(), names));
-      cert = files.cert;
-      key = files.key;
-      s.ca_file = files.ca_cert;
+      if (made.reissued) {
+        spdlog::warn(
+            "TLS: the server certificate in {} did not name every one of the bus's names; a new "
+            "one was issued by the same CA ({}), which clients keep trusting",
+            s.data_dir->tls_dir(), made.files.ca_cert);
+      }
+      cert = made.files.cert;
+      key = made.files.key;
+      s.ca_file = made.files.ca_cert;
+      for (const std::string& n : names) {
+        if (!IsLoopbackName(n)) s.public_names.push_back(n);
+      }
     }
     s.certificate_file = cert;
     GOVESB_ASSIGN_OR_RETURN(sopts.tls, http::MakeServerTlsContext(cert, key));
@@ -671,6 +730,22 @@ std::string BusServer::admin_base_url() const {
 }
 
 std::string BusServer::ca_file() const { return impl_->ca_file; }
+
+std::vector<std::string> BusServer::public_urls() const {
+  std::vector<std::string> urls;
+  const http::HttpServer& server = *impl_->server;
+  std::vector<std::string> names = impl_->public_names;
+  const std::string host = server.host();
+  if (names.empty() && host != "0.0.0.0" && host != "::" && !IsLoopbackName(host)) {
+    names.push_back(host);
+  }
+  for (std::string name : names) {
+    if (name.find(':') != std::string::npos) name = "[" + name + "]";
+    urls.push_back(std::string(server.tls() ? "https" : "http") + "://" + name + ":" +
+                   std::to_string(server.port()));
+  }
+  return urls;
+}
 
 std::string BusServer::bus_public_key() const {
   return impl_->signer ? impl_->signer->public_key().SpkiBase64() : std::string();

@@ -26,6 +26,10 @@ struct ServeOptions {
   bool plain_http = false;                // TLS by default
   std::string tls_cert;                   // PEM chain; with tls_key, replaces the generated one
   std::string tls_key;
+  // Host names and IP addresses the generated certificate names besides localhost, 127.0.0.1
+  // and ::1 (--tls-name, repeatable). None given: the listen host when it is a specific one;
+  // the machine's host name and non-loopback addresses when listening on all interfaces.
+  std::vector<std::string> tls_names;
   std::string upstream_ca;  // extra CA file for https provider endpoints
   crypto::Curve key_curve = crypto::Curve::kSecp256k1;  // of a newly generated bus key
   size_t io_threads = std::max(1u, std::thread::hardware_concurrency());
@@ -129,8 +133,11 @@ class BusServer {
   std::string base_url() const;  // e.g. https://127.0.0.1:8443
   // The admin listener's base URL ("" when it does not run), e.g. https://127.0.0.1:8444.
   std::string admin_base_url() const;
-  std::string ca_file() const;         // the CA clients should trust ("" with --plain-http or
-                                       // a certificate given by the operator)
+  std::string ca_file() const;  // the CA clients should trust ("" with --plain-http or
+                                // a certificate given by the operator)
+  // The exchange listener's URLs by the names other machines use (the generated certificate's
+  // names that are not loopback, or the listen host), e.g. https://bus.example.go.tz:8443.
+  std::vector<std::string> public_urls() const;
   std::string bus_public_key() const;  // base64 SPKI
   std::string database_path() const;
   // Valid after Start; for tests and benchmarks.

@@ -11,6 +11,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v jq >/dev/null || fail "jq is needed: scripts/setup installs it"
 command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed: scripts/setup installs it"
 data=$work/data
+"$bin" init --data-dir "$data" >/dev/null
 db=$data/govesb.db
 admin() { "$bin" admin --data-dir "$data" "$@"; }
 dump() { sqlite3 "$db" .dump; }

@@ -11,6 +11,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v jq >/dev/null || fail "jq is needed: scripts/setup installs it"
 command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed: scripts/setup installs it"
 data=$work/data
+"$bin" init --data-dir "$data" >/dev/null
 db=$data/govesb.db
 admin() { "$bin" admin --data-dir "$data" "$@"; }
 dump() { sqlite3 "$db" .dump; }
@@ -25,6 +26,33 @@ expect_error() {
   grep -q "^error: .*$needle" "$work/err" || fail "$*: stderr was: $(cat "$work/err")"
   [ "$(dump)" = "$before" ] || fail "$* changed the database"
 }
+
+# First contact: only `init` and `serve` create a data directory. Every other command refuses a
+# missing one, names the absolute path it looked at and says how to point at the right one.
+nowhere=$work/elsewhere/govesb-data
+for cmd in "admin esb-key" "admin institution list" "audit verify"; do
+  rc=0
+  # shellcheck disable=SC2086
+  (cd "$work" && "$bin" $cmd --data-dir elsewhere/govesb-data) >"$work/out" 2>"$work/err" || rc=$?
+  [ "$rc" -eq 1 ] || fail "$cmd on a missing data directory exited $rc, not 1"
+  grep -q "no bus data directory at $nowhere" "$work/err" || fail "$cmd: $(cat "$work/err")"
+  grep -q "govesb init --data-dir DIR" "$work/err" || fail "$cmd: no hint: $(cat "$work/err")"
+  [ ! -e "$work/elsewhere" ] || fail "$cmd created a data directory"
+done
+mkdir -p "$nowhere"  # an empty directory is not a bus's either
+"$bin" admin --data-dir "$nowhere" esb-key 2>"$work/err" && fail "esb-key on an empty directory"
+grep -q "no bus data directory at $nowhere" "$work/err" || fail "empty dir: $(cat "$work/err")"
+[ -z "$(ls -A "$nowhere")" ] || fail "esb-key wrote into an empty directory"
+made=$("$bin" init --data-dir "$nowhere" --json)
+[ "$(jq -r .created <<<"$made")" = true ] || fail "init: $made"
+[ "$(jq -r .data_dir <<<"$made")" = "$nowhere" ] || fail "init path: $made"
+again=$("$bin" init --data-dir "$nowhere" --key-curve prime256v1 --json)
+[ "$(jq -r .created <<<"$again")" = false ] || fail "init again: $again"
+[ "$(jq -r .public_key <<<"$again")" = "$(jq -r .public_key <<<"$made")" ] ||
+  fail "init again changed the bus key"
+[ "$("$bin" admin --data-dir "$nowhere" esb-key --json | jq -r .public_key)" = \
+  "$(jq -r .public_key <<<"$made")" ] || fail "esb-key after init is not init's key"
+[ "$(stat -c %a "$nowhere/keys")" = 700 ] || fail "init: the keys directory is not 0700"
 
 key=$("$bin" keygen --json | jq -r .public_key)
 admin institution add --code RITA --name "Reg Agency" --json >/dev/null

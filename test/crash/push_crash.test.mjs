@@ -70,7 +70,11 @@ function govesbBin() {
 
 // Runs `govesb admin --data-dir DIR --json ARGS...` and parses the JSON it prints.
 function admin(dataDir, ...args) {
-  const full = ['admin', '--data-dir', dataDir, '--json', ...args];
+  return cli(['admin', '--data-dir', dataDir, '--json', ...args]);
+}
+
+// Runs `govesb ARGS...` (which print JSON) and parses what it prints.
+function cli(full) {
   return new Promise((resolve, reject) => {
     execFile(govesbBin(), full, { timeout: 20_000, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
@@ -586,7 +590,8 @@ test('push survives SIGKILL of the bus: every acknowledged push delivered, in or
       `temp dir ${tmp}`);
 
     try {
-      // Registry, set up before the first start (admin creates the data dir and bus key).
+      // Registry, set up before the first start (init creates the data dir and bus key).
+      await cli(['init', '--data-dir', dataDir, '--json']);
       await admin(dataDir, 'institution', 'add', '--code', 'CRASH', '--name', 'Crash test');
       const busKeyB64 = (await admin(dataDir, 'esb-key')).public_key;
       const busKey = crypto.createPublicKey({ key: Buffer.from(busKeyB64, 'base64'),

@@ -165,8 +165,8 @@ export function keygen(curve = 'secp256k1') {
 // the "clients trust the CA in" line). Returns { baseUrl, caFile, tail(), stop() }.
 // `storeArgs` replaces `--data-dir DIR` (e.g. the --cluster options of a cluster node).
 export async function startBus({ dataDir, storeArgs = null, plainHttp = false, keyCurve = null,
-  extraArgs = [], timeoutMs = 15000 } = {}) {
-  const args = ['serve', ...(storeArgs ?? ['--data-dir', dataDir]), '--listen', '127.0.0.1:0'];
+  extraArgs = [], timeoutMs = 15000, listen = '127.0.0.1:0' } = {}) {
+  const args = ['serve', ...(storeArgs ?? ['--data-dir', dataDir]), '--listen', listen];
   if (plainHttp) args.push('--plain-http');
   if (keyCurve) args.push('--key-curve', keyCurve);
   args.push(...extraArgs);
@@ -182,6 +182,7 @@ export async function startBus({ dataDir, storeArgs = null, plainHttp = false, k
     args,
     baseUrl: null,
     caFile: null,
+    stdout,  // LineTail of what the bus printed
     tail() {
       const state = child.exitCode !== null || child.signalCode !== null
         ? `exited (${child.exitCode ?? child.signalCode})` : `running (pid ${child.pid})`;

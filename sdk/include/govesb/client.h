@@ -20,7 +20,8 @@ struct ClientOptions {
   std::string client_id;
   std::string client_secret;
   std::string private_key;     // the system's key: base64 PKCS#8 or PEM
-  std::string bus_public_key;  // the bus's key: base64 SPKI or PEM
+  std::string esb_public_key;  // the bus's (the ESB's) key: base64 SPKI or PEM
+  std::string bus_public_key;  // its older name, used when esb_public_key is empty
   std::string ca_file;         // extra CA to trust for https (e.g. DATA_DIR/tls/ca.pem)
   std::chrono::milliseconds timeout{30'000};
   // A token is refreshed when less than this much of its life is left.
@@ -32,7 +33,7 @@ struct ClientOptions {
 // --profile`, the demo and the benchmark use). Missing members stay empty; unknown ones are
 // ignored. kInvalidArgument when the file cannot be read or is not a JSON object.
 struct Profile {
-  ClientOptions options;  // bus_url, client_id, client_secret, private_key, bus_public_key,
+  ClientOptions options;  // bus_url, client_id, client_secret, private_key, esb_public_key,
                           // ca_file
   std::string api_code;   // a default apiCode, when the profile names one
 };
@@ -91,8 +92,8 @@ struct Delivery {
 
 class Provider {
  public:
-  // `private_key`: this system's key; `bus_public_key`: the bus's key (base64 or PEM).
-  static Result<Provider> Create(std::string_view private_key, std::string_view bus_public_key);
+  // `private_key`: this system's key; `esb_public_key`: the bus's key (base64 or PEM).
+  static Result<Provider> Create(std::string_view private_key, std::string_view esb_public_key);
 
   // Parses and verifies a delivery body received from the bus (kVerification when the bus
   // signature does not verify, kProtocol when it is not an envelope).
