@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "server/bus_server.h"
+#include "server/service_notify.h"
 
 namespace govesb::apps {
 namespace {
@@ -49,6 +50,13 @@ void SetUpLogging(const std::string& level) {
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
+}
+
+// A service manager waiting on the bus (systemd's Type=notify) hears of it; a failure to tell
+// it is logged, and the manager then acts on its own timeout.
+void TellServiceManager(const std::string& state) {
+  Status told = server::NotifyServiceManager(state);
+  if (!told.ok()) spdlog::warn("{}", told.message());
 }
 
 void RunServe(ServeArgs& args) {
@@ -182,7 +190,10 @@ void RunServe(ServeArgs& args) {
     std::printf("govesb: clients trust the CA in %s\n", bus.ca_file().c_str());
   }
   std::fflush(stdout);
+  // Start has bound every listener: connections are accepted from here on.
+  TellServiceManager("READY=1\nSTATUS=Listening on " + bus.base_url());
   int sig = server::WaitForTerminationSignal();
+  TellServiceManager("STOPPING=1\nSTATUS=Finishing in-flight exchanges");
   spdlog::info("received signal {}, finishing in-flight exchanges", sig);
   bus.Shutdown();
   spdlog::info("stopped");
