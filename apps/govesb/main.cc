@@ -7,6 +7,7 @@ int main(int argc, char** argv) {
   CLI::App app{"GovESB: the Government Enterprise Service Bus"};
   app.require_subcommand(1);
   govesb::apps::AddServeCommand(app);
+  govesb::apps::AddConfigCommand(app);
   govesb::apps::AddKeygenCommand(app);
   govesb::apps::AddAdminCommand(app);
   govesb::apps::AddCallCommand(app);
