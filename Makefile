@@ -4,6 +4,8 @@
 #                 (./govesb-cluster; the top of scripts/cluster says more)
 #   make check    set up, build, and pass every test: `make test` (the suite on the optimised
 #                 build), then `make test-asan`, `make test-tsan` and `make fuzz-smoke`
+#   make package  set up, build, and make the Debian packages govesb and govesb-dev in
+#                 build/packages (docs/install.md)
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
@@ -14,7 +16,7 @@ LISTEN ?= 127.0.0.1:8443
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
 
-.PHONY: all setup build run cluster test check test-asan test-tsan fuzz-build fuzz fuzz-smoke bench clean format
+.PHONY: all setup build run cluster package test check test-asan test-tsan fuzz-build fuzz fuzz-smoke bench clean format
 
 all: build
 
@@ -32,6 +34,13 @@ run: build
 CLUSTER_DIR ?= ./govesb-cluster
 cluster: build
 	@CLUSTER_DIR=$(CLUSTER_DIR) scripts/cluster $(BUILD_DIR)/apps/govesb/govesb
+
+# The Debian packages (docs/install.md): govesb_VERSION_ARCH.deb (the bus as a systemd
+# service) and govesb-dev_VERSION_ARCH.deb (the C++ SDK), binaries stripped.
+PACKAGE_DIR ?= $(BUILD_DIR)/packages
+package: build
+	cd $(BUILD_DIR) && cpack -G DEB -B $(abspath $(PACKAGE_DIR))
+	@ls -l $(PACKAGE_DIR)/*.deb
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 600

@@ -15,6 +15,7 @@ void AddBenchCommands(CLI::App& app);        // bench_command.cc: bench, bench-p
 void AddAuditCommand(CLI::App& app);         // audit_command.cc
 void AddClusterCommand(CLI::App& app);       // cluster_command.cc
 void AddInitCommand(CLI::App& app);          // init_command.cc
+void AddConfigCommand(CLI::App& app);        // config_command.cc: config check
 
 // Exit codes shared by every command.
 inline constexpr int kExitOk = 0;

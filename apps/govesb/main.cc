@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   govesb::apps::AddServeCommand(app);
   govesb::apps::AddInitCommand(app);
+  govesb::apps::AddConfigCommand(app);
   govesb::apps::AddKeygenCommand(app);
   govesb::apps::AddAdminCommand(app);
   govesb::apps::AddCallCommand(app);

@@ -118,8 +118,6 @@ struct BusServer::Impl {
   bool stopped = false;
 };
 
-namespace {
-
 Status SplitListen(const std::string& listen, std::string& host, uint16_t& port) {
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return InvalidArgument("--listen must be HOST:PORT");
@@ -138,6 +136,8 @@ Status SplitListen(const std::string& listen, std::string& host, uint16_t& port)
   port = static_cast<uint16_t>(value);
   return Status::Ok();
 }
+
+namespace {
 
 // Adds the signature variant counts gathered since the last call to the registry, through
 // `store` (the usage thread's own, opened on first use and again after a failure). A failure

@@ -154,6 +154,10 @@ class BusServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// A listen address, HOST:PORT ("[::1]:PORT" for IPv6; "*" or no host: every interface;
+// port 0: any free port), split for binding. InvalidArgument when malformed.
+Status SplitListen(const std::string& listen, std::string& host, uint16_t& port);
+
 // Blocks SIGINT and SIGTERM in the calling thread (call before starting other threads, so
 // they inherit the mask), and later waits for one of them. Returns the signal number.
 void BlockTerminationSignals();
