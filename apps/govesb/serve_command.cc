@@ -24,6 +24,7 @@ struct ServeArgs {
   int64_t checkpoint_interval_s = 60;
   int64_t tls_handshake_timeout_ms = 10'000;
   int64_t read_timeout_ms = 30'000;
+  int64_t shutdown_delay_ms = 0;
   double evidence_retention_days = 30;
   double rate_per_system = 500;
   double burst_per_system = 1000;
@@ -131,6 +132,11 @@ void RunServe(ServeArgs& args) {
                  "--tls-handshake-timeout-ms and --read-timeout-ms 100-600000\n");
     throw CLI::RuntimeError(kExitFailure);
   }
+  if (args.shutdown_delay_ms < 0 || args.shutdown_delay_ms > 600'000) {
+    std::fprintf(stderr, "error: --shutdown-delay-ms must be 0 to 600000\n");
+    throw CLI::RuntimeError(kExitFailure);
+  }
+  args.options.shutdown_delay = std::chrono::milliseconds(args.shutdown_delay_ms);
   args.options.tls_handshake_timeout = std::chrono::milliseconds(args.tls_handshake_timeout_ms);
   args.options.read_timeout = std::chrono::milliseconds(args.read_timeout_ms);
   if (args.cluster) {
@@ -178,6 +184,11 @@ void RunServe(ServeArgs& args) {
     std::printf("govesb: admin API   %s/api/v1/ (portal accounts: govesb admin user add)\n",
                 bus.admin_base_url().c_str());
   }
+  if (!bus.metrics_base_url().empty()) {
+    std::printf("govesb: metrics     %s/metrics\n", bus.metrics_base_url().c_str());
+  } else if (!bus.admin_base_url().empty()) {
+    std::printf("govesb: metrics     %s/metrics\n", bus.admin_base_url().c_str());
+  }
   if (!bus.ca_file().empty()) {
     std::printf("govesb: clients trust the CA in %s\n", bus.ca_file().c_str());
   }
@@ -205,6 +216,15 @@ void AddServeCommand(CLI::App& app) {
                   "HOST:PORT of the admin API and portal (TLS like the bus; port 0: any), or off. "
                   "Keep it on the operator's network: the exchange port serves no admin route")
       ->each([args](const std::string&) { args->admin_listen_given = true; })
+      ->capture_default_str();
+  cmd->add_option("--metrics-listen", args->options.metrics_listen,
+                  "HOST:PORT of a plain-HTTP listener serving GET /metrics for Prometheus (port "
+                  "0: any), or off. The admin listener serves /metrics too; the exchange port "
+                  "does not")
+      ->capture_default_str();
+  cmd->add_option("--shutdown-delay-ms", args->shutdown_delay_ms,
+                  "On SIGTERM, answer /readyz with 503 and go on serving this long before "
+                  "stopping (a balancer polling /readyz stops sending traffic first)")
       ->capture_default_str();
   cmd->add_flag("--plain-http", args->options.plain_http,
                 "Serve plain HTTP (loopback, or behind a TLS-terminating balancer)");
