@@ -178,8 +178,8 @@ void Guards::AppendPrometheus(const registry::Snapshot& snapshot, std::string& o
          std::to_string(options_.replay_enabled ? replay_.EffectiveWindow().count() / 1000 : 0) +
          "\n";
   out +=
-      "# HELP govesb_signature_verifications_total Incoming signatures verified, by system and "
-      "by the variant of the text that matched.\n";
+      "# HELP govesb_signature_verifications_total Signatures verified (consumers' requests, "
+      "providers' replies), by system and by the variant of the text that matched.\n";
   out += "# TYPE govesb_signature_verifications_total counter\n";
   for (const auto& [system_id, counts] : usage_.TotalsBySystem()) {
     const registry::System* system = snapshot.FindSystemById(system_id);
