@@ -77,7 +77,7 @@ asio::awaitable<HttpResponse> Engine::Handle(HttpRequest& request) {
   if (path == kEnginePrefix || path.starts_with(kEnginePrefixSlash)) {
     co_return co_await HandleExchange(request);
   }
-  if (request.method == "GET") {
+  if (request.method == "GET" || request.method == "HEAD") {  // HEAD: the server sends no body
     if (path == "/healthz") co_return HandleAlive();
     if (path == "/readyz") co_return HandleReady();
     if (path == "/health") co_return HandleHealth();

@@ -149,6 +149,9 @@ TEST_F(MonitoringTest, HealthOnTheExchangePortMetricsOnlyOnTheMetricsListeners) 
             R"({"status":"ready","checks":{"registry":"ok","store":"ok","evidence":"ok",)"
             R"("shutdown":"ok"}})");
   EXPECT_EQ(Get(bus_->base_url() + "/health").status, 200) << "the older check stays";
+  auto head = HttpCall("HEAD", bus_->base_url() + "/readyz", "", {});
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->status, 200) << "balancers that check with HEAD";
   EXPECT_EQ(Get(bus_->base_url() + "/metrics").status, 404)
       << "the public port says nothing about the registry";
 
