@@ -166,9 +166,12 @@ run_profile_rows() {
     "${gen[@]}" --duration "$DURATION" >"$work/profile-gen-$b.json" &
     gen_pid=$!
     pids+=($gen_pid)
-    local open=0 t_open
+    # The generator's connections, as the kernel lists them (/proc/net/tcp: established, the
+    # bus's port on the local side), so that builds with and without a metrics listener compare.
+    local open=0 t_open bus_port
+    bus_port=$(printf '%04X' "${url##*:}")
     for _ in $(seq 1 1200); do
-      open=$(curl -s "$url/metrics" | awk '$1 == "govesb_http_connections_open" {print int($2)}')
+      open=$(awk -v p=":$bus_port" '$4 == "01" && substr($2, length($2) - 4) == p {n++} END {print n + 0}' /proc/net/tcp)
       [ "${open:-0}" -ge 64 ] && break
       sleep 0.05
     done

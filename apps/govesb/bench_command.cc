@@ -306,7 +306,11 @@ void AddBenchCommands(CLI::App& app) {
   auto* drain_cmd = bench->add_subcommand(
       "drain",
       "Watch a bus's /metrics until its delivery queue is empty; report deliveries per second");
-  drain_cmd->add_option("--url", drain->options.url, "Plain-HTTP bus base URL")->required();
+  drain_cmd
+      ->add_option("--url", drain->options.url,
+                   "Base URL of the bus's metrics listener (serve --metrics-listen "
+                   "HOST:PORT): http://HOST:PORT")
+      ->required();
   drain_cmd->add_option("--interval-ms", drain->interval_ms, "Between two readings of /metrics")
       ->capture_default_str()
       ->check(CLI::Range(1, 60000));

@@ -63,6 +63,11 @@ void RunServe(CLI::App& cmd, ServeArgs& args) {
     std::printf("govesb: admin API   %s/api/v1/ (portal accounts: govesb admin user add)\n",
                 bus.admin_base_url().c_str());
   }
+  if (!bus.metrics_base_url().empty()) {
+    std::printf("govesb: metrics     %s/metrics\n", bus.metrics_base_url().c_str());
+  } else if (!bus.admin_base_url().empty()) {
+    std::printf("govesb: metrics     %s/metrics\n", bus.admin_base_url().c_str());
+  }
   for (const std::string& url : bus.public_urls()) {
     std::printf("govesb: reachable at %s\n", url.c_str());
   }

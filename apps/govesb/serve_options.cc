@@ -96,6 +96,17 @@ void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
       ->check(ListenAddress(true))
       ->each([a](const std::string&) { a->admin_listen_given = true; })
       ->capture_default_str();
+  cmd.add_option("--metrics-listen", args.options.metrics_listen,
+                 "HOST:PORT of a plain-HTTP listener serving GET /metrics for Prometheus (port "
+                 "0: any), or off. The admin listener serves /metrics too; the exchange port "
+                 "does not")
+      ->check(ListenAddress(true))
+      ->capture_default_str();
+  cmd.add_option("--shutdown-delay-ms", args.shutdown_delay_ms,
+                 "On SIGTERM, answer /readyz with 503 and go on serving this long before "
+                 "stopping (a balancer polling /readyz stops sending traffic first)")
+      ->check(Between<int64_t>(0, 600'000))
+      ->capture_default_str();
   cmd.add_flag("--plain-http", args.options.plain_http,
                "Serve plain HTTP (loopback, or behind a TLS-terminating balancer)");
   cmd.add_option("--tls-cert", args.options.tls_cert,
@@ -285,6 +296,7 @@ Status PrepareServe(CLI::App& cmd, ServeArgs& args) {
   g.token_client.max_lock = g.token_address.max_lock = std::chrono::seconds(args.token_max_lock_s);
   args.options.tls_handshake_timeout = std::chrono::milliseconds(args.tls_handshake_timeout_ms);
   args.options.read_timeout = std::chrono::milliseconds(args.read_timeout_ms);
+  args.options.shutdown_delay = std::chrono::milliseconds(args.shutdown_delay_ms);
   auto& c = args.options.cluster;
   if (args.cluster) {
     if (c.postgres.empty() || args.nats.empty() || c.node_id.empty() || c.kek_file.empty()) {

@@ -29,6 +29,7 @@ struct ServeArgs {
   int64_t checkpoint_interval_s = 60;
   int64_t tls_handshake_timeout_ms = 10'000;
   int64_t read_timeout_ms = 30'000;
+  int64_t shutdown_delay_ms = 0;
   double evidence_retention_days = 30;
   double rate_per_system = 500;
   double burst_per_system = 1000;

@@ -48,7 +48,9 @@ struct DrainReport {
 DrainReport SummarizeDrain(const std::vector<DeliverySample>& samples, double interval_s);
 
 struct DrainOptions {
-  std::string url;  // plain-http bus base URL; reads <url>/metrics
+  // The base URL of the bus's metrics listener (serve --metrics-listen, plain HTTP): reads
+  // <url>/metrics. The exchange port serves no /metrics.
+  std::string url;
   std::chrono::milliseconds interval{20};
   // Gives up after this long (the report then says drained:false).
   std::chrono::milliseconds timeout{600'000};

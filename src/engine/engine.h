@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "auth/client_credentials.h"
 #include "auth/token.h"
@@ -22,6 +23,12 @@
 #include "traffic/counters.h"
 
 namespace govesb::engine {
+
+// One check of GET /readyz.
+struct ReadyCheck {
+  std::string_view name;  // a literal: "registry", "store", "evidence", "shutdown"
+  bool ok = true;
+};
 
 // What the engine needs, wired in one place (server/). All references must outlive it.
 struct EngineDeps {
@@ -43,8 +50,10 @@ struct EngineDeps {
   Guards* guards = nullptr;
   // Per-minute traffic counters: every exchange is counted as its answer leaves. Null: off.
   traffic::TrafficCounters* traffic = nullptr;
-  // Appends more Prometheus text to /metrics (the HTTP server's connection counters). Optional.
-  std::function<void(std::string&)> extra_metrics;
+  // The server's checks for GET /readyz (the store, the evidence log, not shutting down),
+  // added to the registry check the engine makes itself. Optional. Called on an I/O thread:
+  // must be cheap and must not block.
+  std::function<void(std::vector<ReadyCheck>&)> readiness;
   // The 32-byte key that encrypts the bodies kept for APIs with store_bodies ("": none kept).
   // Secret: never log it.
   std::string evidence_body_key;
@@ -68,8 +77,17 @@ class Engine {
   // A signed `success:false` envelope for errors the HTTP server answers itself (413 ...).
   http::HttpResponse ServerError(int status, std::string_view message) const;
 
+  // The engine's metrics in Prometheus text (registry size, delivery, defences, credential
+  // checks, tokens, signature variants); the server serves them on its metrics listeners,
+  // never on the exchange port. Any thread.
+  void AppendMetrics(std::string& out) const;
+
  private:
+  // The token endpoint, each request counted (Guards::tokens) by what its answer was.
   boost::asio::awaitable<http::HttpResponse> HandleToken(http::HttpRequest& request);
+  // `caller`: set to the registry's system of the client id, when it names one.
+  boost::asio::awaitable<http::HttpResponse> RunToken(
+      http::HttpRequest& request, std::shared_ptr<const registry::System>& caller);
   boost::asio::awaitable<http::HttpResponse> HandleExchange(http::HttpRequest& request);
   // The stages of pipeline.cc, then the route of the exchange's kind (routes.cc).
   boost::asio::awaitable<http::HttpResponse> RunExchange(ExchangeContext& x);
@@ -86,8 +104,9 @@ class Engine {
   // Counts the exchange in deps_.traffic (when set), as its answer `response` leaves.
   void CountTraffic(const ExchangeContext& x, const http::HttpResponse& response) const;
   http::HttpResponse HandleHealth() const;
+  http::HttpResponse HandleAlive() const;
+  http::HttpResponse HandleReady() const;
   http::HttpResponse HandlePublicKey() const;
-  http::HttpResponse HandleMetrics() const;
 
   EngineDeps deps_;
   // The evidence appends of each event-loop turn, gathered (null without an evidence log).

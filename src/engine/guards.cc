@@ -1,5 +1,8 @@
 #include "engine/guards.h"
 
+#include <algorithm>
+
+#include "base/prometheus_text.h"
 #include "limits/stats.h"
 
 namespace govesb::engine {
@@ -32,6 +35,61 @@ void SignatureUsageCounter::Count(int64_t system_id, wire::SignatureVariant vari
   Counts& c = pending_[system_id];
   if (c.count[i]++ == 0) c.first_at[i] = now;
   c.last_at[i] = now;
+  ++by_system_[system_id][i];
+}
+
+std::vector<std::pair<int64_t, std::array<uint64_t, 4>>> SignatureUsageCounter::TotalsBySystem()
+    const {
+  std::vector<std::pair<int64_t, std::array<uint64_t, 4>>> out;
+  {
+    std::lock_guard lock(mu_);
+    out.assign(by_system_.begin(), by_system_.end());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string_view TokenCounter::Name(Outcome o) {
+  switch (o) {
+    case Outcome::kIssued:
+      return "issued";
+    case Outcome::kRefusedInvalid:
+      return "refused_invalid";
+    case Outcome::kRefusedCredentials:
+      return "refused_credentials";
+    case Outcome::kRefusedLimit:
+      return "refused_limit";
+    case Outcome::kUnavailable:
+      return "unavailable";
+  }
+  return "?";
+}
+
+void TokenCounter::Count(std::string_view client_id, Outcome outcome) {
+  std::lock_guard lock(mu_);
+  auto it = counts_.find(client_id);
+  if (it == counts_.end())
+    it = counts_.emplace(std::string(client_id), std::array<uint64_t, kOutcomes>{}).first;
+  ++it->second[static_cast<size_t>(outcome)];
+}
+
+void TokenCounter::AppendPrometheus(std::string& out) const {
+  std::map<std::string, std::array<uint64_t, kOutcomes>, std::less<>> counts;
+  {
+    std::lock_guard lock(mu_);
+    counts = counts_;
+  }
+  prometheus::Family(out, "govesb_tokens_total", "counter",
+                     "Access token requests, by consumer system (\"\" for a client id the "
+                     "registry does not know, or none) and outcome.");
+  for (const auto& [client_id, by_outcome] : counts) {
+    for (int i = 0; i < kOutcomes; ++i) {
+      if (by_outcome[static_cast<size_t>(i)] == 0) continue;
+      prometheus::Sample(out, "govesb_tokens_total",
+                         {{"consumer", client_id}, {"outcome", Name(static_cast<Outcome>(i))}},
+                         by_outcome[static_cast<size_t>(i)]);
+    }
+  }
 }
 
 std::vector<registry::SignatureUsage> SignatureUsageCounter::Take() {
@@ -89,7 +147,7 @@ limits::Rate Guards::ApiRate(const registry::Api& api) const {
   return Share(Effective(api.rate_per_second, api.rate_burst, options_.api_rate), cluster_share());
 }
 
-void Guards::AppendPrometheus(std::string& out) const {
+void Guards::AppendPrometheus(const registry::Snapshot& snapshot, std::string& out) const {
   const std::array<limits::NamedLimiterStats, 4> named = {{
       {"system", system_rates_.Stats()},
       {"system_api", api_rates_.Stats()},
@@ -119,16 +177,22 @@ void Guards::AppendPrometheus(std::string& out) const {
   out += "govesb_replay_effective_window_seconds " +
          std::to_string(options_.replay_enabled ? replay_.EffectiveWindow().count() / 1000 : 0) +
          "\n";
-  const auto totals = usage_.Totals();
   out +=
-      "# HELP govesb_signature_verifications_total Incoming signatures verified, by the "
-      "variant of the text that matched.\n";
+      "# HELP govesb_signature_verifications_total Signatures verified (consumers' requests, "
+      "providers' replies), by system and by the variant of the text that matched.\n";
   out += "# TYPE govesb_signature_verifications_total counter\n";
-  for (size_t i = 0; i < kVariants.size(); ++i) {
-    out += "govesb_signature_verifications_total{variant=\"";
-    out += wire::SignatureVariantName(kVariants[i]);
-    out += "\"} " + std::to_string(totals[i]) + "\n";
+  for (const auto& [system_id, counts] : usage_.TotalsBySystem()) {
+    const registry::System* system = snapshot.FindSystemById(system_id);
+    if (system == nullptr) continue;
+    for (size_t i = 0; i < kVariants.size(); ++i) {
+      if (counts[i] == 0) continue;
+      prometheus::Sample(
+          out, "govesb_signature_verifications_total",
+          {{"system", system->client_id}, {"variant", wire::SignatureVariantName(kVariants[i])}},
+          counts[i]);
+    }
   }
+  tokens_.AppendPrometheus(out);
 }
 
 }  // namespace govesb::engine

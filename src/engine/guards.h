@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "limits/keyed_rate_limiter.h"
 #include "limits/rate.h"
 #include "registry/model.h"
+#include "registry/snapshot.h"
 #include "replay/replay_window.h"
 #include "wire/envelope.h"
 
@@ -50,6 +52,8 @@ class SignatureUsageCounter {
   std::vector<registry::SignatureUsage> Take();
   // Totals since start, by variant (for /metrics).
   std::array<uint64_t, 4> Totals() const;
+  // Totals since start per system id, by variant (for /metrics), ordered by system id.
+  std::vector<std::pair<int64_t, std::array<uint64_t, 4>>> TotalsBySystem() const;
 
  private:
   struct Counts {
@@ -60,7 +64,33 @@ class SignatureUsageCounter {
   const Clock& clock_;
   mutable std::mutex mu_;
   std::unordered_map<int64_t, Counts> pending_;
+  // Since start (under mu_, taken by Count already): bounded by the registry's systems.
+  std::unordered_map<int64_t, std::array<uint64_t, 4>> by_system_;
   std::array<std::atomic<uint64_t>, 4> totals_{};
+};
+
+// Token requests by what became of them, per consumer system (for /metrics). Only client ids
+// of the registry become keys ("" for every other), so the keys are bounded by the registry.
+class TokenCounter {
+ public:
+  enum class Outcome : uint8_t {
+    kIssued = 0,
+    kRefusedInvalid,      // not a client-credentials request (400, 405) or no credentials
+    kRefusedCredentials,  // unknown client id or wrong secret (401)
+    kRefusedLimit,        // locked out after failures, or the checks' lines full (429)
+    kUnavailable,         // the bus is shutting down (503)
+  };
+  static constexpr int kOutcomes = 5;
+  static std::string_view Name(Outcome o);
+
+  // `client_id`: a registry system's, or "". Takes a short lock (token requests are few next to
+  // exchanges, and each costs a secret check or a cache lookup already).
+  void Count(std::string_view client_id, Outcome outcome);
+  void AppendPrometheus(std::string& out) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::array<uint64_t, kOutcomes>, std::less<>> counts_;
 };
 
 class Guards {
@@ -94,8 +124,11 @@ class Guards {
   std::atomic<uint64_t> replays_refused{0};
   std::atomic<uint64_t> replays_recorded{0};  // pulls answered although repeated
 
-  // Prometheus text of every counter above and of the limiters.
-  void AppendPrometheus(std::string& out) const;
+  TokenCounter& tokens() { return tokens_; }
+
+  // Prometheus text of every counter above and of the limiters. `snapshot` names the systems
+  // of the signature counts (systems no longer in it are left out).
+  void AppendPrometheus(const registry::Snapshot& snapshot, std::string& out) const;
 
  private:
   GuardOptions options_;
@@ -105,6 +138,7 @@ class Guards {
   limits::FailureLockout token_addresses_;
   replay::ReplayWindow replay_;
   SignatureUsageCounter usage_;
+  TokenCounter tokens_;
   std::atomic<int64_t> share_{1};
 };
 

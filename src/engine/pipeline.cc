@@ -3,7 +3,8 @@
 // turns into the consumer's answer (signed, in the consumer's format). The checks are in
 // stages.cc, the routes in routes.cc.
 //
-//   1. route        token endpoint | engine endpoints | health | public key | metrics
+//   1. route        token endpoint | engine endpoints | health (/health, /healthz alive,
+//                   /readyz ready) | public key. Metrics are not on this port (server/).
 //   2. parse        the envelope (JSON, or XML by Content-Type); raw `data` span kept
 //   3. authenticate the bearer token: Authorization header (with or without "Bearer "),
 //                   or `authorization` inside data (Java connector 0.1.5)
@@ -76,9 +77,12 @@ asio::awaitable<HttpResponse> Engine::Handle(HttpRequest& request) {
   if (path == kEnginePrefix || path.starts_with(kEnginePrefixSlash)) {
     co_return co_await HandleExchange(request);
   }
-  if (request.method == "GET" && path == "/health") co_return HandleHealth();
-  if (request.method == "GET" && path == "/esb-key") co_return HandlePublicKey();
-  if (request.method == "GET" && path == "/metrics") co_return HandleMetrics();
+  if (request.method == "GET" || request.method == "HEAD") {  // HEAD: the server sends no body
+    if (path == "/healthz") co_return HandleAlive();
+    if (path == "/readyz") co_return HandleReady();
+    if (path == "/health") co_return HandleHealth();
+    if (path == "/esb-key") co_return HandlePublicKey();
+  }
   co_return OAuthError(404, "not_found", "no such endpoint: " + std::string(path));
 }
 

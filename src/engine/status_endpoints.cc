@@ -1,4 +1,6 @@
-// GET /health, /esb-key and /metrics.
+// GET /health, /healthz, /readyz and /esb-key on the exchange port, and the engine's metrics
+// (served by the server's metrics listeners, not here).
+#include "base/prometheus_text.h"
 #include "delivery/dispatcher.h"
 #include "engine/engine.h"
 
@@ -14,6 +16,37 @@ HttpResponse Engine::HandleHealth() const {
   return HttpResponse::Json(200, std::move(body));
 }
 
+// Alive: the process answers. Nothing is checked, so that a supervisor restarts only a bus
+// that cannot answer at all (a bus that is alive but not ready is left to recover).
+HttpResponse Engine::HandleAlive() const {
+  HttpResponse r = HttpResponse::Json(200, "{\"status\":\"alive\"}");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+// Ready: every check passes. The body names the checks and whether each passes, nothing else
+// (the port is public: no file names, counts or errors; those are in the log and /metrics).
+HttpResponse Engine::HandleReady() const {
+  std::vector<ReadyCheck> checks;
+  checks.reserve(4);
+  checks.push_back(ReadyCheck{"registry", deps_.snapshot() != nullptr});
+  if (deps_.readiness) deps_.readiness(checks);
+  bool ready = true;
+  std::string listed;
+  for (const ReadyCheck& c : checks) {
+    ready = ready && c.ok;
+    if (!listed.empty()) listed += ',';
+    listed += '"';
+    listed += c.name;
+    listed += c.ok ? "\":\"ok\"" : "\":\"failing\"";
+  }
+  HttpResponse r = HttpResponse::Json(
+      ready ? 200 : 503, "{\"status\":\"" + std::string(ready ? "ready" : "not ready") +
+                             "\",\"checks\":{" + listed + "}}");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
 HttpResponse Engine::HandlePublicKey() const {
   const auto& key = deps_.signer->public_key();
   std::string body = "{\"public_key\":\"" + key.SpkiBase64() + "\",\"curve\":\"" +
@@ -21,32 +54,25 @@ HttpResponse Engine::HandlePublicKey() const {
   return HttpResponse::Json(200, std::move(body));
 }
 
-HttpResponse Engine::HandleMetrics() const {
-  std::string body;
+void Engine::AppendMetrics(std::string& out) const {
+  using prometheus::Family;
+  using prometheus::Sample;
   auto snapshot = deps_.snapshot();
-  body += "# HELP govesb_registry_systems Enabled systems in the registry.\n";
-  body += "# TYPE govesb_registry_systems gauge\n";
-  body += "govesb_registry_systems " + std::to_string(snapshot->enabled_system_count()) + "\n";
-  if (deps_.delivery != nullptr) body += delivery::PrometheusText(deps_.delivery->Metrics());
-  if (deps_.guards != nullptr) deps_.guards->AppendPrometheus(body);
+  Family(out, "govesb_registry_systems", "gauge", "Enabled systems in the registry.");
+  Sample(out, "govesb_registry_systems", uint64_t{snapshot->enabled_system_count()});
+  Family(out, "govesb_registry_apis", "gauge", "APIs in the registry.");
+  Sample(out, "govesb_registry_apis", uint64_t{snapshot->api_count()});
+  if (deps_.delivery != nullptr) out += delivery::PrometheusText(deps_.delivery->Metrics());
+  if (deps_.guards != nullptr) deps_.guards->AppendPrometheus(*snapshot, out);
   const limits::FairWorkPoolStats checks = deps_.credential_checks->Stats();
-  body +=
-      "# HELP govesb_credential_checks_total Client secret checks (scrypt) asked of the pool, by "
-      "what became of them (refused: its lines were full, answered 429).\n";
-  body += "# TYPE govesb_credential_checks_total counter\n";
-  body +=
-      "govesb_credential_checks_total{outcome=\"done\"} " + std::to_string(checks.completed) + "\n";
-  body += "govesb_credential_checks_total{outcome=\"refused\"} " + std::to_string(checks.refused) +
-          "\n";
-  body += "# HELP govesb_credential_checks_waiting Client secret checks waiting for a thread.\n";
-  body += "# TYPE govesb_credential_checks_waiting gauge\n";
-  body += "govesb_credential_checks_waiting " + std::to_string(checks.waiting) + "\n";
-  if (deps_.extra_metrics) deps_.extra_metrics(body);
-  HttpResponse r;
-  r.status = 200;
-  r.content_type = "text/plain; version=0.0.4";
-  r.body = std::move(body);
-  return r;
+  Family(out, "govesb_credential_checks_total", "counter",
+         "Client secret checks (scrypt) asked of the pool, by what became of them (refused: its "
+         "lines were full, answered 429).");
+  Sample(out, "govesb_credential_checks_total", {{"outcome", "done"}}, uint64_t{checks.completed});
+  Sample(out, "govesb_credential_checks_total", {{"outcome", "refused"}}, uint64_t{checks.refused});
+  Family(out, "govesb_credential_checks_waiting", "gauge",
+         "Client secret checks waiting for a thread.");
+  Sample(out, "govesb_credential_checks_waiting", uint64_t{checks.waiting});
 }
 
 }  // namespace govesb::engine

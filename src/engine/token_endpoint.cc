@@ -85,6 +85,36 @@ asio::awaitable<CheckOutcome> CheckFairly(limits::FairWorkPool& pool, const std:
 }  // namespace
 
 asio::awaitable<HttpResponse> Engine::HandleToken(HttpRequest& request) {
+  std::shared_ptr<const registry::System> caller;
+  auto run = RunToken(request, caller);
+  HttpResponse response = co_await std::move(run);
+  if (deps_.guards != nullptr) {
+    using O = TokenCounter::Outcome;
+    O outcome = O::kRefusedInvalid;  // 400, 405
+    switch (response.status) {
+      case 200:
+        outcome = O::kIssued;
+        break;
+      case 401:
+        outcome = O::kRefusedCredentials;
+        break;
+      case 429:
+        outcome = O::kRefusedLimit;
+        break;
+      case 503:
+        outcome = O::kUnavailable;
+        break;
+      default:
+        break;
+    }
+    // Only the registry's client ids: a caller cannot make up labels.
+    deps_.guards->tokens().Count(caller ? std::string_view(caller->client_id) : "", outcome);
+  }
+  co_return response;
+}
+
+asio::awaitable<HttpResponse> Engine::RunToken(HttpRequest& request,
+                                               std::shared_ptr<const registry::System>& caller) {
   if (request.method != "POST") {
     HttpResponse r = OAuthError(405, "invalid_request", "the token endpoint takes POST");
     r.headers.emplace_back("Allow", "POST");
@@ -124,6 +154,9 @@ asio::awaitable<HttpResponse> Engine::HandleToken(HttpRequest& request) {
   }
 
   std::shared_ptr<const registry::Snapshot> snapshot = deps_.snapshot();
+  if (const registry::System* known = snapshot->FindSystem(client_id)) {
+    caller = std::shared_ptr<const registry::System>(snapshot, known);  // keeps the snapshot
+  }
   std::optional<Result<const registry::System*>> verified =
       deps_.clients->TryCached(*snapshot, client_id, secret);
   Guards* guards = deps_.guards;
@@ -143,7 +176,7 @@ asio::awaitable<HttpResponse> Engine::HandleToken(HttpRequest& request) {
                                 "too many failed client credentials for this client_id");
     }
   }
-  if (!verified && snapshot->FindSystem(client_id) == nullptr) {
+  if (!verified && caller == nullptr) {
     // No such client id: nothing to hash. The answer comes after as long as a check takes,
     // on a timer (no CPU), so an unknown id costs nothing and looks like a known one.
     asio::steady_timer wait(co_await asio::this_coro::executor, deps_.clients->TypicalCheckTime());
@@ -190,7 +223,7 @@ asio::awaitable<HttpResponse> Engine::HandleToken(HttpRequest& request) {
     if (guards != nullptr) {
       guards->token_addresses().RecordFailure(address);
       // Only ids that exist: unknown ones would fill the table with an attacker's inventions.
-      if (snapshot->FindSystem(client_id) != nullptr) {
+      if (caller != nullptr) {
         guards->token_clients().RecordFailure(client_id);
       }
     }

@@ -24,6 +24,8 @@ std::string CheckpointBody(int64_t id, int64_t first_seq, int64_t last_seq, int6
   return out;
 }
 
+int64_t CheckpointTime(std::string_view body) { return CanonicalInt(body, "at").value_or(0); }
+
 ChainChecker::ChainChecker(const crypto::PublicKey& bus_key,
                            std::vector<StoredCheckpoint> checkpoints, std::string node)
     : bus_key_(bus_key), checkpoints_(std::move(checkpoints)), node_(std::move(node)) {}

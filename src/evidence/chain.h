@@ -26,6 +26,9 @@ std::string CheckpointBody(int64_t id, int64_t first_seq, int64_t last_seq, int6
                            const Hash& root, const Hash& chain, std::string_view previous_hash,
                            std::string_view node = "");
 
+// The `at` (ms) of a checkpoint body made by CheckpointBody; 0 when it has none.
+int64_t CheckpointTime(std::string_view body);
+
 // Checks one chain as its records stream past, in order: numbering from 1, each record's hash
 // (against the stored one, for live records), that it sits where it is filed, the chain links,
 // and every checkpoint when the stream reaches its last record (range, predecessor, Merkle

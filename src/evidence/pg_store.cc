@@ -1,5 +1,7 @@
 #include "evidence/pg_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
@@ -166,6 +168,7 @@ Result<std::unique_ptr<PgEvidenceStore>> PgEvidenceStore::Open(const std::string
   s->chain_ = std::make_unique<PgChain>(options.node_id);
   s->writer_ = &writer;
   writer.SetParticipant(s->chain_.get());
+  s->RefreshProgress();
   return s;
 }
 
@@ -209,6 +212,40 @@ void PgEvidenceStore::Append(PreparedRecords records, std::function<void(Status)
 }
 
 Status PgEvidenceStore::Seal(int64_t now_ms) {
+  Status sealed = SealChain(now_ms);
+  if (chain_ != nullptr) RefreshProgress();
+  return sealed;
+}
+
+void PgEvidenceStore::RefreshProgress() {
+  std::lock_guard lock(upkeep_.mutex);
+  auto read = [&]() -> Status {
+    GOVESB_ASSIGN_OR_RETURN(store::Statement last, upkeep_.db->Prepare(kLastCheckpoint));
+    GOVESB_RETURN_IF_ERROR(last.Bind(1, node_id_));
+    GOVESB_ASSIGN_OR_RETURN(bool row, last.Step());
+    if (row) {
+      sealed_seq_.store(last.ColumnInt64(1), std::memory_order_relaxed);
+      last_checkpoint_ms_.store(CheckpointTime(last.ColumnText(2)), std::memory_order_relaxed);
+    }
+    return Status::Ok();
+  };
+  if (Status s = read(); !s.ok()) {
+    spdlog::debug("evidence: where the chain stands was not read: {}", s.message());
+  }
+}
+
+LogProgress PgEvidenceStore::Progress() const {
+  LogProgress p;
+  if (chain_ == nullptr) return p;
+  p.sealed_seq = sealed_seq_.load(std::memory_order_relaxed);
+  p.last_checkpoint_ms = last_checkpoint_ms_.load(std::memory_order_relaxed);
+  // The chain learns its tip at its first append after opening: until then, what is sealed.
+  p.committed_seq = std::max(chain_->committed_seq(), p.sealed_seq);
+  p.indexed_seq = p.committed_seq;  // the table's own indexes
+  return p;
+}
+
+Status PgEvidenceStore::SealChain(int64_t now_ms) {
   GOVESB_RETURN_IF_ERROR(RequireChain());
   std::lock_guard lock(upkeep_.mutex);
   store::Database& db = *upkeep_.db;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -76,6 +77,7 @@ class PgEvidenceStore final : public EvidenceStore {
   Result<SearchPage> Search(const SearchFilter& filter) override;
   Result<std::vector<std::string>> Query(const QueryFilter& filter) override;
   Result<std::vector<StoredCheckpoint>> Checkpoints(int64_t after = 0) override;
+  LogProgress Progress() const override;
 
   // "" when opened for reading.
   const std::string& node_id() const { return node_id_; }
@@ -87,6 +89,9 @@ class PgEvidenceStore final : public EvidenceStore {
   };
   PgEvidenceStore() = default;
   Status RequireChain() const;
+  Status SealChain(int64_t now_ms);
+  // Reads this node's last checkpoint into the atomics below (on the upkeep connection).
+  void RefreshProgress();
 
   std::string node_id_;
   Connection reading_;
@@ -95,6 +100,8 @@ class PgEvidenceStore final : public EvidenceStore {
   const crypto::Signer* signer_ = nullptr;
   std::unique_ptr<PgChain> chain_;
   internal::AppendBatcher batcher_;
+  std::atomic<int64_t> sealed_seq_{0};
+  std::atomic<int64_t> last_checkpoint_ms_{0};
 };
 
 // Checks every node's chain (VerifyReport::node names the chain of the first problem; the

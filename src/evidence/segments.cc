@@ -567,7 +567,7 @@ Status SegmentWriter::WriteBatch() {
 Status SegmentWriter::Flush() {
   flushed_ = false;
   batch_start_ = size_;
-  if (buffer_.empty()) return Status::Ok();
+  if (buffer_.empty()) return failed_ ? Probe() : Status::Ok();
   if (!fd_.valid()) return Internal("the evidence log has no open file");
   Status written = WriteBatch();
   if (written.ok() && ::fdatasync(fd_.get()) != 0) {
@@ -575,10 +575,30 @@ Status SegmentWriter::Flush() {
   }
   if (!written.ok()) {
     CutBack(batch_start_);
+    failed_ = true;
     return Status(written.code(), "the evidence log could not be written: " + written.message());
   }
+  failed_ = false;
   size_ += buffer_.size();
   flushed_ = true;
+  return Status::Ok();
+}
+
+Status SegmentWriter::Probe() {
+  if (!fd_.valid()) return Internal("the evidence log has no open file");
+  static const std::string zeros(4096, '\0');
+  const uint64_t room = options_.max_segment_bytes > size_ ? options_.max_segment_bytes - size_ : 0;
+  const uint64_t n = std::min<uint64_t>(zeros.size(), room);
+  Status written = WriteAllAt(fd_.get(), std::string_view(zeros).substr(0, n), size_, path_);
+  if (written.ok() && ::fdatasync(fd_.get()) != 0) {
+    written = FileError("cannot sync " + path_, errno);
+  }
+  if (!written.ok()) {
+    CutBack(size_);
+    return Status(written.code(), "the evidence log still cannot be written: " + written.message());
+  }
+  allocated_ = std::max(allocated_, size_ + n);
+  failed_ = false;
   return Status::Ok();
 }
 

@@ -164,6 +164,11 @@ class SegmentWriter final : public store::CommitParticipant {
   void CutBack(uint64_t size);
   // Writes the buffered entries after the file's written part (not synced).
   Status WriteBatch();
+  // After a failed write, what a batch with nothing to write does instead of nothing: zeros
+  // written where the next entry goes (zeros are what a reader finds there anyway: the end)
+  // and synced, so that the writer's probe (GroupCommitOptions::probe_interval) learns when
+  // the file takes writes again.
+  Status Probe();
 
   static constexpr uint64_t kPreallocateBytes = uint64_t{4} << 20;
 
@@ -175,6 +180,7 @@ class SegmentWriter final : public store::CommitParticipant {
   uint64_t allocated_ = 0;    // its size: written bytes, then zeros written ahead
   uint64_t batch_start_ = 0;  // its size before the batch's Flush
   bool flushed_ = false;
+  bool failed_ = false;               // the last write of the file failed (Flush or Probe)
   bool batch_with_database_ = false;  // the batch being made writes the database too      // the
                                       // batch's bytes are in the file
   std::string buffer_;                // entries not written yet

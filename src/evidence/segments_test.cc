@@ -154,6 +154,35 @@ TEST_F(SegmentWriterTest, AWriteThatFailsIsCutBackAndReported) {
   EXPECT_EQ(Entries(), (std::vector<std::pair<int64_t, std::string>>{{1, "a"}, {3, "b"}}));
 }
 
+// After a failed write, a batch with nothing to write checks the file (the writer's readiness
+// probe): it fails while the file takes no writes, succeeds once it does, and leaves the log as
+// it was.
+TEST_F(SegmentWriterTest, AfterAFailedWriteAnEmptyFlushChecksTheFile) {
+  auto w = OpenWriter();
+  ASSERT_TRUE(Commit(*w, "a", 2).ok());
+  EXPECT_TRUE(w->Flush().ok()) << "nothing to write, nothing failed: nothing done";
+  const std::string file = OnlyFile();
+  const size_t size = Written(file).size();
+  {
+    FileSizeLimit full(size);
+    AppendExchange(*w, "refused", 1);
+    ASSERT_FALSE(w->Flush().ok());
+    w->Abandon();
+    Status probe = w->Flush();
+    EXPECT_FALSE(probe.ok()) << "the file still takes no writes";
+    EXPECT_NE(probe.message().find("still cannot be written"), std::string::npos)
+        << probe.message();
+  }
+  EXPECT_TRUE(w->Flush().ok()) << "writable again";
+  w->Committed();
+  EXPECT_EQ(Written(file).size(), size) << "only zeros after the entries";
+  ASSERT_TRUE(Commit(*w, "b", 1).ok());
+  EXPECT_EQ(Entries(), (std::vector<std::pair<int64_t, std::string>>{{1, "a"}, {3, "b"}}));
+  w.reset();
+  auto reopened = OpenWriter();
+  EXPECT_EQ(reopened->tip().seq, 3) << "the probe's zeros read as the end";
+}
+
 TEST_F(SegmentWriterTest, ATornEndIsCutOffAndKept) {
   {
     auto w = OpenWriter();

@@ -1,9 +1,12 @@
 #include "evidence/sqlite_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <future>
 #include <utility>
 
 #include "evidence/archive.h"
+#include "evidence/chain.h"
 #include "evidence/proof.h"
 #include "evidence/query.h"
 #include "evidence/records.h"
@@ -39,6 +42,7 @@ Result<std::unique_ptr<SqliteEvidenceStore>> SqliteEvidenceStore::Open(
   s->writer_ = &writer;
   GOVESB_ASSIGN_OR_RETURN(
       s->log_, EvidenceLog::Open(*s->upkeep_->db, writer, signer, s->options_.max_segment_bytes));
+  s->RefreshProgress(*s->upkeep_->db);
   return s;
 }
 
@@ -80,7 +84,9 @@ void SqliteEvidenceStore::Append(PreparedRecords records, std::function<void(Sta
 Status SqliteEvidenceStore::Seal(int64_t now_ms) {
   GOVESB_RETURN_IF_ERROR(RequireLog());
   std::lock_guard lock(upkeep_->mutex);
-  return log_->CheckpointFrom(*upkeep_->db, now_ms);
+  Status sealed = log_->CheckpointFrom(*upkeep_->db, now_ms);
+  RefreshProgress(*upkeep_->db);
+  return sealed;
 }
 
 Status SqliteEvidenceStore::SealAll(int64_t now_ms) {
@@ -96,19 +102,60 @@ Status SqliteEvidenceStore::SealAll(int64_t now_ms) {
   GOVESB_RETURN_IF_ERROR(drained.get_future().get());
   std::promise<Status> sealed;
   log_->Checkpoint(now_ms, [&sealed](const Status& s) { sealed.set_value(s); });
-  return sealed.get_future().get();
+  Status stored = sealed.get_future().get();
+  std::lock_guard lock(upkeep_->mutex);
+  RefreshProgress(*upkeep_->db);
+  return stored;
 }
 
 Status SqliteEvidenceStore::IndexCommitted() {
   GOVESB_RETURN_IF_ERROR(RequireLog());
   std::lock_guard lock(upkeep_->mutex);
-  return log_->IndexCommitted(*upkeep_->db);
+  Status indexed = log_->IndexCommitted(*upkeep_->db);
+  RefreshProgress(*upkeep_->db);
+  return indexed;
 }
 
 Status SqliteEvidenceStore::IndexSealed() {
   GOVESB_RETURN_IF_ERROR(RequireLog());
   std::lock_guard lock(upkeep_->mutex);
-  return log_->IndexSealed(*upkeep_->db);
+  Status indexed = log_->IndexSealed(*upkeep_->db);
+  RefreshProgress(*upkeep_->db);
+  return indexed;
+}
+
+LogProgress SqliteEvidenceStore::Progress() const {
+  LogProgress p;
+  if (log_ == nullptr) return p;
+  p.committed_seq = log_->durable_seq();
+  p.sealed_seq = sealed_seq_.load(std::memory_order_relaxed);
+  p.indexed_seq = indexed_seq_.load(std::memory_order_relaxed);
+  p.last_checkpoint_ms = last_checkpoint_ms_.load(std::memory_order_relaxed);
+  return p;
+}
+
+void SqliteEvidenceStore::RefreshProgress(store::Database& db) {
+  auto read = [&]() -> Status {
+    GOVESB_ASSIGN_OR_RETURN(store::Transaction txn,
+                            store::Transaction::Begin(db, store::TransactionMode::kDeferred));
+    GOVESB_ASSIGN_OR_RETURN(
+        store::Statement last,
+        db.Prepare("SELECT last_seq, body FROM evidence_checkpoints ORDER BY id DESC LIMIT 1"));
+    GOVESB_ASSIGN_OR_RETURN(bool sealed, last.Step());
+    if (sealed) {
+      sealed_seq_.store(last.ColumnInt64(0), std::memory_order_relaxed);
+      last_checkpoint_ms_.store(CheckpointTime(last.ColumnText(1)), std::memory_order_relaxed);
+    }
+    GOVESB_ASSIGN_OR_RETURN(
+        store::Statement index,
+        db.Prepare("SELECT indexed_through FROM evidence_index_state WHERE id = 1"));
+    GOVESB_ASSIGN_OR_RETURN(bool indexed, index.Step());
+    if (indexed) indexed_seq_.store(index.ColumnInt64(0), std::memory_order_relaxed);
+    return Status::Ok();
+  };
+  if (Status s = read(); !s.ok()) {
+    spdlog::debug("evidence: where the log stands was not read: {}", s.message());
+  }
 }
 
 Result<ArchiveSummary> SqliteEvidenceStore::Archive(int64_t cutoff_ms) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -84,6 +85,7 @@ class SqliteEvidenceStore final : public EvidenceStore {
   Result<SearchPage> Search(const SearchFilter& filter) override;
   Result<std::vector<std::string>> Query(const QueryFilter& filter) override;
   Result<std::vector<StoredCheckpoint>> Checkpoints(int64_t after = 0) override;
+  LogProgress Progress() const override;
 
   // The live log (null when opened for reading): for the SQLite-specific callers and tests.
   EvidenceLog* log() { return log_.get(); }
@@ -103,6 +105,9 @@ class SqliteEvidenceStore final : public EvidenceStore {
   // store), its durable_seq, exact; without it (another process: tools, the CLI), nullopt: what
   // the database recorded as committed.
   std::optional<int64_t> CommittedThrough() const;
+  // Reads where sealing and indexing stand into the atomics below (on `db`, the upkeep
+  // connection, under its mutex). A failed read keeps what they held.
+  void RefreshProgress(store::Database& db);
 
   SqliteEvidenceOptions options_;
   Connection reading_;
@@ -110,6 +115,9 @@ class SqliteEvidenceStore final : public EvidenceStore {
   Connection* upkeep_ = &upkeep_own_;           // &reading_ when there is one connection
   store::GroupCommitWriter* writer_ = nullptr;  // with log_
   std::unique_ptr<EvidenceLog> log_;
+  std::atomic<int64_t> sealed_seq_{0};
+  std::atomic<int64_t> indexed_seq_{0};
+  std::atomic<int64_t> last_checkpoint_ms_{0};
 };
 
 }  // namespace govesb::evidence

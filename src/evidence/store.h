@@ -110,6 +110,15 @@ struct SearchPage {
   int64_t examined = 0;  // records read to make this page
 };
 
+// Where a log stands, for monitoring: how far its records are durable, findable through the
+// indexes and sealed, and when it was last sealed.
+struct LogProgress {
+  int64_t committed_seq = 0;       // the last durable record (this process's appends)
+  int64_t indexed_seq = 0;         // the last record the indexes find
+  int64_t sealed_seq = 0;          // the last record a checkpoint seals
+  int64_t last_checkpoint_ms = 0;  // when the last checkpoint was made (0: none yet)
+};
+
 // Where the records of exchanges go, as the engine sees it: one call per exchange on the
 // request path, so an adapter's Append must not block the caller (it answers through `done`).
 class EvidenceSink {
@@ -183,6 +192,14 @@ class EvidenceStore : public EvidenceSink {
   virtual Result<std::vector<std::string>> Query(const QueryFilter& filter) = 0;
   // The checkpoints that end after record `after`, oldest first.
   virtual Result<std::vector<StoredCheckpoint>> Checkpoints(int64_t after = 0) = 0;
+
+  // ---- monitoring ----
+
+  // Where the log this process appends to stands (all zero for a store opened for reading).
+  // Does no I/O: kept up to date by the appends, and by Seal, SealAll, IndexCommitted and
+  // IndexSealed as they finish (and read once when the store opens), so a scrape may call it
+  // on any thread.
+  virtual LogProgress Progress() const = 0;
 };
 
 }  // namespace govesb::evidence

@@ -188,7 +188,9 @@ class PostgresHarness final : public StoreHarness {
   void Open() {
     writer_ =
         store::GroupCommitWriter::Start(store::Database::OpenPostgres(conninfo_).value()).value();
-    store_ = PgEvidenceStore::Open(conninfo_, *writer_, signer_, {.node_id = "node-a", .postgres = {}}).value();
+    store_ =
+        PgEvidenceStore::Open(conninfo_, *writer_, signer_, {.node_id = "node-a", .postgres = {}})
+            .value();
   }
 
   std::string conninfo_;
@@ -359,6 +361,30 @@ TEST_P(EvidenceStoreContract, ASealCoversExactlyWhatWasDurable) {
   EXPECT_EQ(r.records, 20);
   EXPECT_EQ(r.checkpoints, 3);
   EXPECT_EQ(r.unsealed, 0);
+}
+
+TEST_P(EvidenceStoreContract, ProgressSaysHowFarRecordsAreDurableIndexedAndSealed) {
+  EXPECT_EQ(store().Progress().committed_seq, 0);
+  EXPECT_EQ(store().Progress().last_checkpoint_ms, 0) << "no checkpoint yet";
+  AddExchanges(0, 2);
+  LogProgress p = store().Progress();
+  EXPECT_EQ(p.committed_seq, 8);
+  EXPECT_EQ(p.sealed_seq, 0);
+  ASSERT_TRUE(store().IndexCommitted().ok());
+  EXPECT_EQ(store().Progress().indexed_seq, 8);
+  ASSERT_TRUE(store().Seal(1'800'000'000'000).ok());
+  p = store().Progress();
+  EXPECT_EQ(p.sealed_seq, 8);
+  EXPECT_EQ(p.last_checkpoint_ms, 1'800'000'000'000);
+  AddExchanges(2, 1);
+  p = store().Progress();
+  EXPECT_EQ(p.committed_seq, 12);
+  EXPECT_EQ(p.sealed_seq, 8) << "the new exchange waits for the next checkpoint";
+  harness_->Reopen();
+  p = store().Progress();
+  EXPECT_EQ(p.sealed_seq, 8) << "read again when the store opens";
+  EXPECT_EQ(p.last_checkpoint_ms, 1'800'000'000'000);
+  EXPECT_GE(p.committed_seq, 8);
 }
 
 TEST_P(EvidenceStoreContract, VerifyFindsAndLocatesAChangedRecord) {

@@ -18,105 +18,21 @@
 #include <future>
 #include <mutex>
 
-#include "accounts/accounts.h"
 #include "admin/journal.h"
-#include "admin/service.h"
-#include "adminapi/api.h"
-#include "adminapi/session_auth.h"
-#include "auth/client_credentials.h"
-#include "auth/token.h"
-#include "base/clock.h"
 #include "base/thread_name.h"
-#include "cluster/lane_work.h"
-#include "cluster/membership.h"
 #include "delivery/pg_queue.h"
 #include "delivery/sqlite_queue.h"
-#include "engine/engine.h"
 #include "evidence/maintenance.h"
 #include "evidence/pg_store.h"
 #include "evidence/records.h"
 #include "evidence/sqlite_store.h"
-#include "http/client.h"
-#include "http/io_threads.h"
-#include "http/server.h"
 #include "http/tls.h"
 #include "portal/portal.h"
 #include "registry/pg_store.h"
-#include "registry/registry.h"
-#include "registry/snapshot_watcher.h"
 #include "registry/sqlite_store.h"
-#include "store/data_dir.h"
+#include "server/bus_server_impl.h"
 
 namespace govesb::server {
-
-struct BusServer::Impl {
-  ServeOptions options;
-  SystemClock system_clock;
-  const Clock* clock = &system_clock;
-  std::optional<store::DataDir> data_dir;  // the embedded default's
-  // The bus's secrets: the data directory's, or the cluster's.
-  std::optional<crypto::PrivateKey> bus_key;
-  std::string token_secret;
-  std::string evidence_key;
-  // Opens a database connection of its own for a thread or a listener (the admin listener, the
-  // traffic and admin-evidence threads): the data directory's SQLite file, or PostgreSQL.
-  std::function<Result<std::unique_ptr<store::Database>>()> open_database;
-  std::string database_description;  // the file's path, or the PostgreSQL address
-  // Opens a registry store of its own for a thread (the embedded default: SQLite, the data
-  // directory's database).
-  std::function<Result<std::unique_ptr<registry::RegistryStore>>()> open_registry_store;
-  std::unique_ptr<registry::SnapshotWatcher> watcher;
-  std::unique_ptr<crypto::LocalSigner> signer;
-  std::unique_ptr<auth::TokenService> tokens;
-  auth::ClientAuthenticator clients;
-  std::unique_ptr<http::IoThreads> io;
-  std::unique_ptr<limits::FairWorkPool> credential_checks;
-  std::unique_ptr<http::PooledUpstreamClient> upstream;
-  std::unique_ptr<store::GroupCommitWriter> writer;
-  std::unique_ptr<delivery::DeliveryQueue> queue;
-  std::unique_ptr<delivery::Dispatcher> dispatcher;
-  // Cluster mode: the NATS connection, the lanes this node delivers, its heartbeat.
-  std::unique_ptr<nats::Connection> nats;
-  std::unique_ptr<cluster::LaneWork> lane_work;
-  std::unique_ptr<cluster::Membership> membership;
-  // The evidence store: the engine appends through its EvidenceSink port;
-  // the evidence thread, the admin layer and shutdown use the rest of EvidenceStore. The delivery
-  // queue and the admin journal reach the same log through the writer (AppendInJob).
-  std::unique_ptr<evidence::EvidenceStore> evidence;
-  // Seals evidence checkpoints on a timer.
-  std::thread checkpointer;
-  std::mutex checkpoint_mutex;
-  std::condition_variable checkpoint_wake;
-  bool checkpoint_stop = false;
-  std::unique_ptr<engine::Guards> guards;
-  // Adds the signature variant counts to the registry on a timer.
-  std::thread usage_flusher;
-  std::unique_ptr<traffic::TrafficCounters> traffic;
-  // Adds the traffic counters to the database on a timer, and once more at shutdown.
-  std::thread traffic_flusher;
-  // Moves the admin actions recorded in the registry database (by the CLI, the admin API)
-  // into the evidence log, every second and once more at shutdown.
-  std::thread admin_evidence;
-  // The admin listener: its own database connection, service layer, accounts, API, I/O thread
-  // and worker threads (the API blocks on SQLite and password hashing).
-  std::unique_ptr<store::Database> admin_db;
-  std::unique_ptr<accounts::LoginGuard> login_guard;
-  std::unique_ptr<admin::AdminService> admin_service;
-  std::unique_ptr<accounts::Accounts> accounts;
-  std::unique_ptr<adminapi::SessionAuthenticator> admin_auth;
-  std::unique_ptr<adminapi::AdminApi> admin_api;
-  std::unique_ptr<http::IoThreads> admin_io;
-  std::unique_ptr<boost::asio::thread_pool> admin_workers;
-  std::unique_ptr<http::HttpServer> admin_server;
-  std::unique_ptr<engine::Engine> engine;
-  std::unique_ptr<http::HttpServer> server;
-  std::string ca_file;
-  std::vector<std::string> public_names;  // the names other machines reach the bus by
-  std::string certificate_file;  // the chain the exchange and admin listeners serve ("": none)
-  int64_t started_at_ms = 0;
-  bool started = false;
-  bool stopped = false;
-};
 
 Status SplitListen(const std::string& listen, std::string& host, uint16_t& port) {
   size_t colon = listen.rfind(':');
@@ -135,6 +51,15 @@ Status SplitListen(const std::string& listen, std::string& host, uint16_t& port)
   }
   port = static_cast<uint16_t>(value);
   return Status::Ok();
+}
+
+// A listener's base URL as clients reach it ("0.0.0.0" as loopback, IPv6 in brackets).
+std::string BaseUrl(const http::HttpServer& server) {
+  std::string host = server.host();
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return std::string(server.tls() ? "https" : "http") + "://" + host + ":" +
+         std::to_string(server.port());
 }
 
 namespace {
@@ -207,14 +132,6 @@ std::vector<std::string> CertificateNames(const ServeOptions& o, const std::stri
   return names;
 }
 
-// A listener's base URL as clients reach it ("0.0.0.0" as loopback, IPv6 in brackets).
-std::string BaseUrl(const http::HttpServer& server) {
-  std::string host = server.host();
-  if (host == "0.0.0.0") host = "127.0.0.1";
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return std::string(server.tls() ? "https" : "http") + "://" + host + ":" +
-         std::to_string(server.port());
-}
 
 // Runs `work` on the calling thread every `interval` until Shutdown wakes the timer threads, and
 // once more then (what is still in memory is flushed before the process ends).
@@ -298,8 +215,18 @@ Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
       std::make_unique<boost::asio::thread_pool>(std::max<size_t>(1, o.admin_threads));
   s.admin_server = std::make_unique<http::HttpServer>(
       *s.admin_io, std::move(aopts),
-      [api = s.admin_api.get(), workers = s.admin_workers.get()](
+      [&s, api = s.admin_api.get(), workers = s.admin_workers.get()](
           http::HttpRequest& r) -> boost::asio::awaitable<http::HttpResponse> {
+        // GET /metrics (for Prometheus: no session; the listener is on the operator's network),
+        // rendered on a worker (it takes locks and reads /proc).
+        if (r.Path() == "/metrics" && (r.method == "GET" || r.method == "HEAD")) {
+          auto render = [&s]() -> boost::asio::awaitable<http::HttpResponse> {
+            co_return MetricsResponse(s);
+          };
+          auto pending =
+              boost::asio::co_spawn(*workers, std::move(render), boost::asio::use_awaitable);
+          co_return co_await std::move(pending);
+        }
         // The API under /api/; everything else is the portal's files (or their 404), served
         // from memory on the I/O thread.
         if (!r.Path().starts_with("/api/")) co_return portal::ServeAsset(r);
@@ -540,11 +467,7 @@ Status BusServer::Start() {
   deps.guards = s.guards.get();
   s.traffic = std::make_unique<traffic::TrafficCounters>(*s.clock, o.traffic);
   deps.traffic = s.traffic.get();
-  // The HTTP server is made after the engine (it needs the engine's error answers); /metrics
-  // reads it through Impl once it exists.
-  deps.extra_metrics = [&s](std::string& out) {
-    if (s.server) out += http::PrometheusText(s.server->stats());
-  };
+  deps.readiness = [&s](std::vector<engine::ReadyCheck>& checks) { AddReadinessChecks(s, checks); };
   s.engine = std::make_unique<engine::Engine>(std::move(deps));
   sopts.error_response = [e = s.engine.get()](int status, std::string_view message) {
     return e->ServerError(status, message);
@@ -630,6 +553,14 @@ Status BusServer::Start() {
     s.membership = std::move(membership).value();
   }
   s.started = true;  // from here on, Shutdown undoes what Start did
+  if (o.metrics_listen != "off") {
+    Status metrics = StartMetricsListener(s, o.metrics_listen);
+    if (!metrics.ok()) {
+      Shutdown();
+      return Status(metrics.code(),
+                    "the metrics listener on " + o.metrics_listen + ": " + metrics.message());
+    }
+  }
   if (o.admin_listen != "off") {
     Status admin = StartAdminListener(s, o.admin_listen, sopts_tls);
     if (!admin.ok()) {
@@ -668,10 +599,20 @@ void BusServer::Shutdown() {
   Impl& s = *impl_;
   if (!s.started || s.stopped) return;
   s.stopped = true;
+  // Not ready from now on; a balancer that polls /readyz has shutdown_delay to notice while
+  // the bus goes on serving.
+  s.shutting_down.store(true);
+  if (s.options.shutdown_delay.count() > 0) {
+    spdlog::info("shutting down: /readyz answers 503; serving for {} ms more",
+                 s.options.shutdown_delay.count());
+    std::this_thread::sleep_for(s.options.shutdown_delay);
+  }
   if (s.admin_server) s.admin_server->Shutdown();
   if (s.admin_io) s.admin_io->Stop();
   if (s.admin_workers) s.admin_workers->join();
   s.server->Shutdown();  // in-flight exchanges finish; their durable writes complete
+  if (s.metrics_server) s.metrics_server->Shutdown();  // scraped until the exchanges are done
+  if (s.metrics_io) s.metrics_io->Stop();
   if (s.lane_work) s.lane_work->StopTaking();  // cluster: no more lanes taken
   s.dispatcher->Stop();  // deliveries in flight get a short grace; the rest stay pending
   // Cluster: the lanes this node held go back (their outcomes durable first) to the others.
@@ -728,6 +669,12 @@ std::string BusServer::base_url() const { return BaseUrl(*impl_->server); }
 std::string BusServer::admin_base_url() const {
   return impl_->admin_server ? BaseUrl(*impl_->admin_server) : std::string();
 }
+
+std::string BusServer::metrics_base_url() const {
+  return impl_->metrics_server ? BaseUrl(*impl_->metrics_server) : std::string();
+}
+
+std::string BusServer::metrics_text() const { return RenderMetrics(*impl_); }
 
 std::string BusServer::ca_file() const { return impl_->ca_file; }
 

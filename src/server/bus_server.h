@@ -84,6 +84,13 @@ struct ServeOptions {
   std::string admin_listen = "off";
   bool admin_listen_optional = false;
   size_t admin_threads = 2;
+  // The metrics listener: "off", or HOST:PORT (port 0: any free port): plain HTTP, GET /metrics
+  // only, on a thread of its own (the admin listener serves /metrics too; the exchange port
+  // never does). An address that cannot be bound fails the start.
+  std::string metrics_listen = "off";
+  // Shutdown begins by answering /readyz with 503, and goes on serving this long before it
+  // stops accepting, so that a balancer polling /readyz stops sending traffic first.
+  std::chrono::milliseconds shutdown_delay{0};
   // Password hashing of the admin accounts (empty: scrypt; tests pass a fast one).
   registry::SecretHasher admin_password_hasher;
   // How often the counts of signature variants per system are added to the registry (and at
@@ -125,7 +132,8 @@ class BusServer {
 
   // Opens the data directory, loads the registry, binds and starts serving.
   Status Start();
-  // Graceful: stops accepting, finishes in-flight exchanges, stops the threads.
+  // Graceful: /readyz answers 503 (for shutdown_delay while the bus goes on serving), then
+  // stops accepting, finishes in-flight exchanges, stops the threads.
   void Shutdown();
 
   // Valid after Start.
@@ -133,6 +141,10 @@ class BusServer {
   std::string base_url() const;  // e.g. https://127.0.0.1:8443
   // The admin listener's base URL ("" when it does not run), e.g. https://127.0.0.1:8444.
   std::string admin_base_url() const;
+  // The metrics listener's ("" when it does not run), e.g. http://127.0.0.1:9464.
+  std::string metrics_base_url() const;
+  // What GET /metrics answers now (Prometheus text). Valid after Start.
+  std::string metrics_text() const;
   std::string ca_file() const;  // the CA clients should trust ("" with --plain-http or
                                 // a certificate given by the operator)
   // The exchange listener's URLs by the names other machines use (the generated certificate's
@@ -143,7 +155,7 @@ class BusServer {
   // Valid after Start; for tests and benchmarks.
   delivery::DeliveryMetrics delivery_metrics() const;
   store::GroupCommitWriter::Stats durability_stats() const;
-  // Connection admission counters; http::PrometheusText renders them for /metrics.
+  // Connection admission counters of the exchange listener (in /metrics).
   http::HttpServerStats http_stats() const;
   // The traffic counters the engine records into (flushed by the server). Valid after Start.
   traffic::TrafficCounters* traffic() const;

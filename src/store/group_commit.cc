@@ -65,6 +65,7 @@ void GroupCommitWriter::Stop() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
+  stopped_.store(true, std::memory_order_relaxed);
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
 }
@@ -75,7 +76,18 @@ void GroupCommitWriter::SetParticipant(CommitParticipant* participant) {
 }
 
 GroupCommitWriter::Stats GroupCommitWriter::stats() const {
-  return Stats{commits_.load(), jobs_.load(), failed_commits_.load(), delayed_commits_.load()};
+  size_t queued = 0;
+  {
+    std::lock_guard lock(mutex_);
+    queued = queue_.size();
+  }
+  return Stats{commits_.load(),         jobs_.load(),   failed_commits_.load(),
+               delayed_commits_.load(), probes_.load(), queued};
+}
+
+GroupCommitWriter::Health GroupCommitWriter::health() const {
+  return Health{!stopped_.load(std::memory_order_relaxed),
+                last_failure_.load(std::memory_order_relaxed)};
 }
 
 void GroupCommitWriter::Run() {
@@ -88,7 +100,21 @@ void GroupCommitWriter::Run() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      auto ready = [&] { return stopping_ || !queue_.empty(); };
+      if (last_failure_.load(std::memory_order_relaxed) != Failure::kNone &&
+          options_.probe_interval.count() > 0) {
+        // After a failure: when nothing comes within the interval, try an empty batch, which
+        // says whether the store (and the participant) can write again.
+        if (!wake_.wait_for(lock, options_.probe_interval, ready)) {
+          lock.unlock();
+          batch.push_back(
+              Pending{[](WriteContext&) { return Status::Ok(); }, nullptr, Writes::kDatabase});
+          RunBatch(batch, /*probe=*/true);
+          batch.clear();
+          continue;
+        }
+      }
+      wake_.wait(lock, ready);
       if (queue_.empty()) return;  // stopping and drained
       // Too soon after the last commit: let more jobs join this one (not when stopping).
       const auto due = last_commit + interval;
@@ -109,7 +135,7 @@ void GroupCommitWriter::Run() {
   }
 }
 
-void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
+void GroupCommitWriter::RunBatch(std::deque<Pending>& batch, bool probe) {
   static constexpr std::string_view kBeginSqlite = "BEGIN IMMEDIATE";
   // READ COMMITTED: the writers of several nodes write side by side (each its own rows).
   static constexpr std::string_view kBeginPostgres = "BEGIN";
@@ -135,6 +161,7 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
   };
 
   std::vector<Status> results(batch.size());
+  Failure failure = Failure::kDatabase;  // where the batch failed, if it does
   if (participant != nullptr) participant->BeginBatch(database);
   Status begun = postgres ? db_->ReconnectIfLost() : Status::Ok();
   if (begun.ok()) begun = run(postgres ? kBeginPostgres : kBeginSqlite);
@@ -165,7 +192,10 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
     }
     // The participant's writes first: once the database commits, its writes must be durable.
     Status committed = begun;
-    if (committed.ok() && participant != nullptr) committed = participant->Flush();
+    if (committed.ok() && participant != nullptr) {
+      committed = participant->Flush();
+      if (!committed.ok()) failure = Failure::kParticipant;
+    }
     if (committed.ok() && participant != nullptr && database) {
       committed = participant->BeforeCommit(context_);
     }
@@ -182,12 +212,21 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch) {
       participant->Abandon();
     }
   }
+  const Failure before =
+      last_failure_.exchange(begun.ok() ? Failure::kNone : failure, std::memory_order_relaxed);
+  if (before != Failure::kNone && begun.ok()) {
+    spdlog::info("store: writes are made durable again");
+  }
+  if (probe) {
+    probes_.fetch_add(1, std::memory_order_relaxed);
+    return;  // a failed probe: the batch that failed first was logged
+  }
   if (!begun.ok()) {
     failed_commits_.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("store: a batch of {} writes could not be made durable: {}", batch.size(),
                   begun.message());
-    Status failure = Unavailable("the store could not make the write durable: " + begun.message());
-    for (Status& s : results) s = failure;
+    Status failed = Unavailable("the store could not make the write durable: " + begun.message());
+    for (Status& s : results) s = failed;
   } else {
     commits_.fetch_add(1, std::memory_order_relaxed);
   }

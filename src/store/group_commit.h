@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -76,6 +77,10 @@ struct GroupCommitOptions {
   // How long a batch waits for another process's write lock (the admin CLI) before its writes
   // fail (and their requests are refused).
   int busy_timeout_ms = 5000;
+  // After a batch failed, while no job comes, an empty batch (a probe: a transaction, and the
+  // participant's check that it can write again) is tried this often, so that health() sees
+  // the store recover without waiting for traffic. 0: no probes.
+  std::chrono::milliseconds probe_interval{1000};
 };
 
 // The one writer of a database file for durable records (delivery queue, evidence): jobs
@@ -130,8 +135,20 @@ class GroupCommitWriter {
     uint64_t jobs = 0;
     uint64_t failed_commits = 0;
     uint64_t delayed_commits = 0;  // commits that waited for min_commit_interval_us
+    uint64_t probes = 0;           // empty batches tried after a failure (not in the above)
+    size_t queued = 0;             // jobs waiting for a batch now
   };
   Stats stats() const;
+
+  // Whether writes can be made durable now (for readiness): the writer is running, and the
+  // last batch (a probe's included) committed. A failure says where it happened: in the
+  // participant's flush (the evidence log's files) or in the database. Any thread; cheap.
+  enum class Failure : uint8_t { kNone = 0, kDatabase, kParticipant };
+  struct Health {
+    bool running = true;
+    Failure last_batch = Failure::kNone;
+  };
+  Health health() const;
 
  private:
   struct Pending {
@@ -141,7 +158,8 @@ class GroupCommitWriter {
   };
   GroupCommitWriter(std::unique_ptr<Database> db, GroupCommitOptions options);
   void Run();
-  void RunBatch(std::deque<Pending>& batch);
+  // `probe`: an empty batch after a failure, kept out of the counts.
+  void RunBatch(std::deque<Pending>& batch, bool probe = false);
 
   std::unique_ptr<Database> db_;
   WriteContext context_;
@@ -155,6 +173,9 @@ class GroupCommitWriter {
   std::atomic<uint64_t> jobs_{0};
   std::atomic<uint64_t> failed_commits_{0};
   std::atomic<uint64_t> delayed_commits_{0};
+  std::atomic<uint64_t> probes_{0};
+  std::atomic<Failure> last_failure_{Failure::kNone};
+  std::atomic<bool> stopped_{false};
   std::thread thread_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -222,7 +223,7 @@ class ListParticipant : public CommitParticipant {
 
   std::vector<std::string> pending, flushed, durable;
   std::vector<bool> batches_with_database;
-  bool fail_flush = false;
+  std::atomic<bool> fail_flush{false};  // set by the test while the writer's probes run
   int abandoned = 0;
   int64_t rows_seen_at_flush = -1;
 
@@ -278,6 +279,53 @@ TEST_F(GroupCommitTest, AFailedFlushRollsTheBatchBack) {
   EXPECT_EQ(Count("items"), 0) << "the database's part is rolled back too";
   EXPECT_TRUE(p.durable.empty());
   EXPECT_EQ(p.abandoned, 1);
+}
+
+// Readiness: health() says where the last batch failed, and the writer's own probes (empty
+// batches while nothing else comes) find out when writing works again, with no job needed.
+TEST_F(GroupCommitTest, HealthSaysWhereTheLastBatchFailedUntilAProbeCommits) {
+  GroupCommitOptions options;
+  options.probe_interval = std::chrono::milliseconds(20);
+  auto writer = GroupCommitWriter::Open(path_, options);
+  ASSERT_TRUE(writer.ok());
+  auto eventually = [](auto pred) {
+    for (int i = 0; i < 1000 && !pred(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return pred();
+  };
+  using Failure = GroupCommitWriter::Failure;
+  EXPECT_TRUE((*writer)->health().running);
+  EXPECT_EQ((*writer)->health().last_batch, Failure::kNone);
+  ListParticipant p([] { return 0; });
+  p.fail_flush = true;
+  (*writer)->SetParticipant(&p);
+  std::promise<Status> result;
+  (*writer)->Submit(InsertBoth("a"), [&](const Status& s) { result.set_value(s); });
+  EXPECT_FALSE(result.get_future().get().ok());
+  EXPECT_EQ((*writer)->health().last_batch, Failure::kParticipant);
+  const uint64_t commits = (*writer)->stats().commits;
+  ASSERT_TRUE(eventually([&] { return (*writer)->stats().probes >= 2; }));
+  EXPECT_EQ((*writer)->health().last_batch, Failure::kParticipant) << "the probes fail too";
+  p.fail_flush = false;
+  ASSERT_TRUE(eventually([&] { return (*writer)->health().last_batch == Failure::kNone; }));
+  const uint64_t probes = (*writer)->stats().probes;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ((*writer)->stats().probes, probes) << "no probes while healthy";
+  EXPECT_EQ((*writer)->stats().commits, commits) << "probes are not counted as commits";
+  (*writer)->SetParticipant(nullptr);
+
+  // A failed database commit, then a probe that commits.
+  std::promise<Status> failed;
+  (*writer)->Submit(
+      [](WriteContext& ctx) { return ctx.db().Exec("INSERT INTO child(parent_id) VALUES(42)"); },
+      [&](const Status& s) { failed.set_value(s); });
+  EXPECT_FALSE(failed.get_future().get().ok());
+  EXPECT_EQ((*writer)->health().last_batch, Failure::kDatabase);
+  ASSERT_TRUE(eventually([&] { return (*writer)->health().last_batch == Failure::kNone; }));
+  (*writer)->Stop();
+  EXPECT_FALSE((*writer)->health().running);
+  EXPECT_EQ(Count("child"), 0);
 }
 
 TEST_F(GroupCommitTest, AFailedCommitAbandonsWhatTheParticipantFlushed) {

@@ -1,5 +1,7 @@
 #include "traffic/counters.h"
 
+#include <algorithm>
+#include <bit>
 #include <functional>
 #include <unordered_map>
 
@@ -134,6 +136,13 @@ Outcome OutcomeOf(StatusCode code, Phase phase) {
   }
 }
 
+int SizeBucketOf(int64_t bytes) {
+  if (bytes <= 256) return 0;
+  // (256, 1024] -> 1, (1024, 4096] -> 2 ...: from the bit width of bytes - 1 (9 or 10 -> 1).
+  const int b = (std::bit_width(static_cast<uint64_t>(bytes - 1)) - 7) / 2;
+  return std::min(b, kSizeBuckets - 1);
+}
+
 uint64_t Counts::requests() const {
   uint64_t n = 0;
   for (uint64_t c : by_outcome) n += c;
@@ -159,6 +168,8 @@ void Counts::Add(const Observation& o) {
   latency.Add(bus_us + provider_us);
   bus.Add(bus_us);
   if (provider_us > 0) provider.Add(provider_us);
+  ++request_sizes[static_cast<size_t>(SizeBucketOf(o.request_bytes))];
+  ++response_sizes[static_cast<size_t>(SizeBucketOf(o.response_bytes))];
 }
 
 void Counts::Merge(const Counts& other) {
@@ -170,6 +181,10 @@ void Counts::Merge(const Counts& other) {
   latency.Merge(other.latency);
   bus.Merge(other.bus);
   provider.Merge(other.provider);
+  for (int i = 0; i < kSizeBuckets; ++i) {
+    request_sizes[i] += other.request_sizes[i];
+    response_sizes[i] += other.response_sizes[i];
+  }
 }
 
 struct alignas(64) TrafficCounters::Shard {  // a cache line of its own per thread
@@ -262,6 +277,29 @@ std::vector<MinuteRow> TrafficCounters::Take() {
                              std::move(k.provider), std::move(node.mapped())});
   }
   return rows;
+}
+
+std::vector<KeyTotals> TrafficCounters::Totals() const {
+  std::map<TotalsKey, Counts> all;
+  {
+    std::lock_guard lock(totals_mutex_);
+    all = totals_;
+    for (const MinuteRow& r : in_flight_) {
+      all[TotalsKey{r.kind, r.code, r.consumer, r.provider}].Merge(r.counts);
+    }
+    for (const auto& shard : shards_) {
+      std::lock_guard shard_lock(shard->mu);
+      for (const auto& [k, c] : shard->map) {
+        all[TotalsKey{k.kind, k.code, k.consumer, k.provider}].Merge(c);
+      }
+    }
+  }
+  std::vector<KeyTotals> out;
+  out.reserve(all.size());
+  for (auto& [k, c] : all) {
+    out.push_back(KeyTotals{k.kind, k.code, k.consumer, k.provider, std::move(c)});
+  }
+  return out;
 }
 
 void TrafficCounters::Restore(std::vector<MinuteRow> rows) {

@@ -5,7 +5,9 @@
 
 #include <array>
 #include <atomic>
+#include <compare>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -81,6 +83,13 @@ struct Observation {
   int64_t response_bytes = 0;
 };
 
+// Request and response sizes by bucket (for Prometheus, kept in memory only, not in the
+// database): at most 256 bytes, 1 KiB, 4 KiB ... 16 MiB (powers of four), and more.
+inline constexpr int kSizeBuckets = 10;
+inline constexpr std::array<uint64_t, kSizeBuckets - 1> kSizeBounds = {
+    256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20};
+int SizeBucketOf(int64_t bytes);
+
 // What one key counted in one minute. Plain value: merged by adding.
 struct Counts {
   std::array<uint64_t, kOutcomeCount> by_outcome{};
@@ -91,6 +100,9 @@ struct Counts {
   LatencyHistogram latency;   // total time, for p50/p99
   LatencyHistogram bus;       // bus time (issue 17: Prometheus, bus versus provider time)
   LatencyHistogram provider;  // provider time, of exchanges that called one
+  // Not stored in the database (rows read back have none): for the Prometheus totals.
+  std::array<uint64_t, kSizeBuckets> request_sizes{};
+  std::array<uint64_t, kSizeBuckets> response_sizes{};
 
   uint64_t requests() const;
   uint64_t errors() const;
@@ -101,6 +113,16 @@ struct Counts {
 // A minute's counts of one key, as taken from memory or stored.
 struct MinuteRow {
   int64_t minute = 0;  // minutes since the Unix epoch
+  Kind kind = Kind::kPull;
+  std::string code;
+  std::string consumer;
+  std::string provider;
+  Counts counts;
+};
+
+// Everything one key (without the minute) counted since the process started: what /metrics
+// shows, as Prometheus counters.
+struct KeyTotals {
   Kind kind = Kind::kPull;
   std::string code;
   std::string consumer;
@@ -159,7 +181,16 @@ class TrafficCounters {
   // than the retention. Thread-safe, but meant for one flusher.
   Status Flush(store::Database& db);
 
+  // Everything recorded since the start, per key without the minute, ordered by kind, code,
+  // consumer and provider: what Flush committed, what it is writing, and what is in memory.
+  // Monotonic from one call to the next (a failed flush takes nothing away), so the counts are
+  // Prometheus counters. For a scrape: it merges every key of every shard (each shard's lock
+  // held while its keys are merged) and copies the totals; a flush writing meanwhile is not
+  // waited for. Thread-safe.
+  std::vector<KeyTotals> Totals() const;
+
   // Everything recorded since the last Take or Flush, merged per key; memory is left empty.
+  // For Flush and tests: what Take returns leaves Totals too.
   std::vector<MinuteRow> Take();
   // Puts rows back (after a write that failed). Keys over the cap go to the overflow key.
   void Restore(std::vector<MinuteRow> rows);
@@ -181,6 +212,17 @@ class TrafficCounters {
   std::atomic<uint64_t> overflowed_{0};
   std::mutex flush_mutex_;              // one Flush at a time
   int64_t retention_done_minute_ = -1;  // under flush_mutex_
+  // Every observation is in exactly one of: a shard, in_flight_ (taken by a flush that is
+  // writing it), totals_ (committed). Moving one between them holds totals_mutex_ (then a
+  // shard's lock), and so does Totals, which therefore sees each once.
+  struct TotalsKey {
+    Kind kind;
+    std::string code, consumer, provider;
+    auto operator<=>(const TotalsKey&) const = default;
+  };
+  mutable std::mutex totals_mutex_;
+  std::map<TotalsKey, Counts> totals_;  // under totals_mutex_
+  std::vector<MinuteRow> in_flight_;    // changed under totals_mutex_; read by Flush
 };
 
 // Creates or updates the table traffic_minutes (schema component "traffic"): one row per

@@ -204,19 +204,33 @@ Status TrafficCounters::Flush(store::Database& db) {
     return InvalidArgument("a traffic node id is at most " + std::to_string(kMaxNodeLength) +
                            " bytes");
   }
-  std::vector<MinuteRow> rows = Take();
+  {
+    std::lock_guard totals(totals_mutex_);
+    in_flight_ = Take();
+  }
   const int64_t now_minute = clock_.NowMillis() / kMinuteMs;
   // Old rows are deleted once a minute at most.
   int64_t delete_before = -1;
   if (options_.retention_days > 0 && now_minute != retention_done_minute_) {
     delete_before = now_minute - int64_t{options_.retention_days} * 24 * 60;
   }
-  if (rows.empty() && delete_before < 0) return Status::Ok();
-  Status added = internal::AddRows(db, rows, delete_before, options_.node);
-  if (!added.ok()) {
-    Restore(std::move(rows));  // nothing was committed: counted again by the next flush
-    return added;
+  // in_flight_ is read here without the lock: only this flush changes it (under the lock, below),
+  // and Totals only reads it.
+  Status added = in_flight_.empty() && delete_before < 0
+                     ? Status::Ok()
+                     : internal::AddRows(db, in_flight_, delete_before, options_.node);
+  {
+    std::lock_guard totals(totals_mutex_);
+    if (added.ok()) {
+      for (const MinuteRow& r : in_flight_) {
+        totals_[TotalsKey{r.kind, r.code, r.consumer, r.provider}].Merge(r.counts);
+      }
+    } else {
+      Restore(std::move(in_flight_));  // nothing was committed: counted again by the next flush
+    }
+    in_flight_.clear();
   }
+  if (!added.ok()) return added;
   if (delete_before >= 0) retention_done_minute_ = now_minute;
   return Status::Ok();
 }

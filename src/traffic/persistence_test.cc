@@ -1,9 +1,11 @@
 // The counters through the database: flushes, restarts, retention, and the queries over them.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -33,6 +35,12 @@ Observation Obs(int64_t at_ms, std::string_view code, std::string_view consumer,
   o.request_bytes = 100;
   o.response_bytes = 300;
   return o;
+}
+
+uint64_t TotalRequests(const TrafficCounters& counters) {
+  uint64_t n = 0;
+  for (const KeyTotals& t : counters.Totals()) n += t.counts.requests();
+  return n;
 }
 
 // On both backends: a file of its own (SQLite) or a database of its own (PostgreSQL).
@@ -136,10 +144,46 @@ TEST_P(TrafficStoreTest, AFailedFlushCommitsNothingAndKeepsTheCountsForTheNext) 
   ASSERT_TRUE(
       db_->Exec(pg() ? "ALTER TABLE traffic_minutes DROP CONSTRAINT refuse" : "DROP TRIGGER refuse")
           .ok());
+  EXPECT_EQ(TotalRequests(counters), 2u) << "the failed flush took nothing from the totals";
   counters.Record(Obs(kT0, "API1", "C1", "P1"));
   ASSERT_TRUE(counters.Flush(*db_).ok());
   EXPECT_EQ(PerMinute(1, "API1"), (std::vector<uint64_t>{2}));
   EXPECT_EQ(PerMinute(1, "BAD"), (std::vector<uint64_t>{1}));
+  EXPECT_EQ(TotalRequests(counters), 3u);
+}
+
+// What /metrics shows: counts since start, never going back while flushes move them from
+// memory to the database (a scrape during a flush included).
+TEST_P(TrafficStoreTest, TotalsSinceStartOnlyGrowWhileFlushesRun) {
+  TrafficCounters counters(clock_);
+  std::atomic<uint64_t> recorded{0};
+  std::atomic<bool> done{false};
+  std::thread scraper([&] {
+    uint64_t last = 0;
+    while (!done.load()) {
+      const uint64_t before = recorded.load();
+      const uint64_t seen = TotalRequests(counters);
+      EXPECT_GE(seen, last) << "a counter went back";
+      EXPECT_GE(seen, before) << "an exchange recorded before the scrape is missing";
+      last = seen;
+    }
+  });
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 10; ++i) {
+      counters.Record(Obs(kT0 + round * 1000, i % 2 ? "API1" : "API2", "C1", "P1"));
+      recorded.fetch_add(1);
+    }
+    ASSERT_TRUE(counters.Flush(*db_).ok());
+  }
+  done.store(true);
+  scraper.join();
+  const std::vector<KeyTotals> totals = counters.Totals();
+  ASSERT_EQ(totals.size(), 2u) << "one key per code, whatever the minute";
+  EXPECT_EQ(totals[0].code, "API1");
+  EXPECT_EQ(totals[0].counts.requests(), 100u);
+  EXPECT_EQ(totals[0].counts.bus.count(), 100u);
+  EXPECT_EQ(totals[1].code, "API2");
+  EXPECT_EQ(PerMinute(1), (std::vector<uint64_t>{200}));
 }
 
 // Cluster mode: nodes flush the same minute and key through connections of their own; each
