@@ -132,7 +132,6 @@ std::vector<std::string> CertificateNames(const ServeOptions& o, const std::stri
   return names;
 }
 
-
 // Runs `work` on the calling thread every `interval` until Shutdown wakes the timer threads, and
 // once more then (what is still in memory is flushed before the process ends).
 template <class Interval, class Work>
