@@ -1,5 +1,6 @@
 #include "store/database.h"
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
@@ -442,6 +443,7 @@ Status MigrateOnce(Database& db, std::string_view component,
               " component TEXT PRIMARY KEY,"
               " version INTEGER NOT NULL)"));
   const int64_t target = static_cast<int64_t>(migrations.size());
+  int64_t from = -1;  // the version found first
   while (true) {
     // Re-read inside the write transaction: another process may be migrating concurrently.
     GOVESB_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
@@ -449,10 +451,18 @@ Status MigrateOnce(Database& db, std::string_view component,
     if (version > target) {
       return FailedPrecondition("the " + std::string(component) + " schema in " + db.path() +
                                 " is at version " + std::to_string(version) +
-                                ", newer than this program supports (" + std::to_string(target) +
-                                ")");
+                                ", newer than this govesb supports (" + std::to_string(target) +
+                                "): use a govesb at least as new as the one that wrote it");
     }
-    if (version == target) return Status::Ok();  // nothing to commit; the txn rolls back
+    if (from < 0) from = version;
+    if (version == target) {
+      // An upgrade is logged (a new database's tables being made is not).
+      if (from > 0 && from < target) {
+        spdlog::info("store: the {} tables of {} were migrated from schema version {} to {}",
+                     component, db.path(), from, target);
+      }
+      return Status::Ok();  // nothing to commit; the txn rolls back
+    }
     Status applied = db.Exec(migrations[static_cast<size_t>(version)]);
     if (!applied.ok()) {
       return Status(applied.code(), std::string(component) + " schema migration " +
