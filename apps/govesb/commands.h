@@ -14,6 +14,7 @@ void AddDemoProviderCommand(CLI::App& app);  // demo_provider_command.cc
 void AddBenchCommands(CLI::App& app);        // bench_command.cc: bench, bench-provider
 void AddAuditCommand(CLI::App& app);         // audit_command.cc
 void AddClusterCommand(CLI::App& app);       // cluster_command.cc
+void AddBackupCommands(CLI::App& app);       // backup_command.cc: backup, restore
 
 // Exit codes shared by every command.
 inline constexpr int kExitOk = 0;
