@@ -16,6 +16,7 @@ void AddAuditCommand(CLI::App& app);         // audit_command.cc
 void AddClusterCommand(CLI::App& app);       // cluster_command.cc
 void AddInitCommand(CLI::App& app);          // init_command.cc
 void AddConfigCommand(CLI::App& app);        // config_command.cc: config check
+void AddBackupCommands(CLI::App& app);       // backup_command.cc: backup, restore
 
 // Exit codes shared by every command.
 inline constexpr int kExitOk = 0;

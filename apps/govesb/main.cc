@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   govesb::apps::AddBenchCommands(app);
   govesb::apps::AddAuditCommand(app);
   govesb::apps::AddClusterCommand(app);
+  govesb::apps::AddBackupCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

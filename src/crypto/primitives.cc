@@ -126,6 +126,30 @@ Sha256Digest Sha256(std::initializer_list<std::string_view> parts) {
 
 Sha256Digest Sha256(std::string_view data) { return Sha256({data}); }
 
+struct Sha256Stream::State {
+  SHA256_CTX ctx;
+};
+
+Sha256Stream::Sha256Stream() : state_(std::make_unique<State>()) {
+  GOVESB_CHECK(SHA256_Init(&state_->ctx) == 1);
+}
+Sha256Stream::~Sha256Stream() {
+  if (state_ != nullptr) OPENSSL_cleanse(&state_->ctx, sizeof state_->ctx);
+}
+Sha256Stream::Sha256Stream(Sha256Stream&&) noexcept = default;
+Sha256Stream& Sha256Stream::operator=(Sha256Stream&&) noexcept = default;
+
+void Sha256Stream::Update(std::string_view data) {
+  if (!data.empty()) GOVESB_CHECK(SHA256_Update(&state_->ctx, data.data(), data.size()) == 1);
+}
+
+Sha256Digest Sha256Stream::Finish() {
+  Sha256Digest digest{};
+  GOVESB_CHECK(SHA256_Final(digest.data(), &state_->ctx) == 1);
+  GOVESB_CHECK(SHA256_Init(&state_->ctx) == 1);
+  return digest;
+}
+
 Sha256Digest HmacSha256(std::string_view key, std::string_view data) {
   // RFC 2104 over SHA-256, on stack contexts (OpenSSL's HMAC() allocates three contexts per
   // call, and a bearer token is checked with it on every exchange).

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +18,26 @@ Sha256Digest Sha256(std::string_view data);
 // The SHA-256 of the parts one after the other, without joining them first.
 Sha256Digest Sha256(std::initializer_list<std::string_view> parts);
 Sha256Digest HmacSha256(std::string_view key, std::string_view data);
+
+// The SHA-256 of data that arrives a part at a time (a file read in chunks). Move-only; one
+// thread at a time.
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(Sha256Stream&&) noexcept;
+  Sha256Stream& operator=(Sha256Stream&&) noexcept;
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+
+  void Update(std::string_view data);
+  // The digest of everything given; the stream then starts again, empty.
+  Sha256Digest Finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Cryptographically secure random bytes (OpenSSL RAND_bytes). Aborts if the RNG fails.
 void RandomBytes(std::span<uint8_t> out);

@@ -20,6 +20,18 @@ using ::testing::StartsWith;
 
 std::string Hex(const Sha256Digest& digest) { return HexEncode(digest); }
 
+TEST(Sha256Test, AStreamInPartsHashesAsTheWhole) {
+  std::string data;
+  for (int i = 0; i < 10'000; ++i) data += static_cast<char>('a' + i % 26);
+  Sha256Stream stream;
+  for (size_t at = 0; at < data.size(); at += 777) stream.Update(data.substr(at, 777));
+  EXPECT_EQ(stream.Finish(), Sha256(data));
+  // Finish starts it again.
+  stream.Update("abc");
+  EXPECT_EQ(Hex(stream.Finish()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 TEST(Sha256Test, KnownAnswers) {
   // FIPS 180-2 appendix B.1 and the empty string.
   EXPECT_EQ(Hex(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

@@ -286,6 +286,72 @@ Status WriteSegmentFile(const std::string& path, const std::vector<SegmentEntry>
   return SyncDirectory(std::filesystem::path(path).parent_path().string());
 }
 
+Result<LiveLogCut> CutLiveLog(const std::string& dir, int64_t after, int64_t through) {
+  if (through < after) {
+    return Internal("the database's evidence commits (record " + std::to_string(through) +
+                    ") end before its archives (record " + std::to_string(after) + ")");
+  }
+  GOVESB_ASSIGN_OR_RETURN(std::vector<SegmentFile> files, ListSegments(dir));
+  LiveLogCut cut;
+  int64_t next = 0;  // the record the next entry must start with (0: any)
+  for (size_t i = 0; i < files.size() && files[i].first_seq <= through; ++i) {
+    const bool archived = i + 1 < files.size() && files[i + 1].first_seq - 1 <= after;
+    if (archived) continue;
+    LiveLogCut::File file;
+    file.path = files[i].path;
+    file.name = std::string(FileName(files[i].path));
+    file.bytes = kSegmentMagic.size();
+    Status read = ForEachSegmentEntry(file.path, [&](const SegmentEntry& e) -> Result<bool> {
+      if (e.first_seq > through) return false;
+      if (e.last_seq > through) {
+        return Internal("record " + std::to_string(through) +
+                        ", the last the database knows, "
+                        "is inside an entry of " +
+                        file.name + " (records " + std::to_string(e.first_seq) + "-" +
+                        std::to_string(e.last_seq) + ")");
+      }
+      if (next != 0 && e.first_seq != next) {
+        return Internal("the evidence log file " + file.name + " holds record " +
+                        std::to_string(e.first_seq) + " where record " + std::to_string(next) +
+                        " should be");
+      }
+      if (file.first_seq == 0) file.first_seq = e.first_seq;
+      file.last_seq = e.last_seq;
+      file.bytes = e.end;
+      next = e.last_seq + 1;
+      return true;
+    });
+    if (!read.ok()) {
+      if (read.code() == StatusCode::kInternal) {
+        return Internal(read.message() + "; run govesb audit verify");
+      }
+      return read;  // a file that cannot be read (deleted by archiving meanwhile, say)
+    }
+    if (file.last_seq != 0) {
+      if (cut.files.empty() || cut.last_seq == 0) {
+        // The first record kept must reach back to the archives (or to the start).
+        if (file.first_seq > after + 1 && through > after) {
+          return Unavailable("record " + std::to_string(after + 1) +
+                             " is no longer in the live log (archived since the database was "
+                             "copied)");
+        }
+      }
+      cut.last_seq = file.last_seq;
+    }
+    cut.files.push_back(std::move(file));
+  }
+  if (through > after && cut.last_seq < through) {
+    if (cut.last_seq == 0 && !files.empty() && files.front().first_seq > after + 1) {
+      return Unavailable("record " + std::to_string(after + 1) +
+                         " is no longer in the live log (archived since the database was copied)");
+    }
+    return Internal("the live log in " + dir + " ends at record " + std::to_string(cut.last_seq) +
+                    ", but the database says records up to " + std::to_string(through) +
+                    " were committed; run govesb audit verify");
+  }
+  return cut;
+}
+
 bool EntryIsSound(const SegmentEntry& e, const Hash* chain_before) {
   const size_t count = static_cast<size_t>(e.last_seq - e.first_seq + 1);
   std::optional<std::vector<Hash>> hashes = StoredHashes(e.hashes, !e.hashes_hex, count);

@@ -99,6 +99,29 @@ Status RemoveArchivedSegments(const std::string& dir, int64_t through);
 // directory), replacing any file of that name: carrying rows of the database's layout over.
 Status WriteSegmentFile(const std::string& path, const std::vector<SegmentEntry>& entries);
 
+// The part of the live log that goes with a copy of the database (govesb backup): the records
+// up to `through`, what the copied database's last commit covered (evidence_commit_state), and
+// nothing after, so that a bus started on the copies finds exactly the records its database
+// knows (no batch written after that commit, no torn end): the cut a crash at that commit would
+// have left once recovery ran. Records up to `after` are archived (the copy's
+// evidence_archives): files holding only such records, except the last, are left out.
+struct LiveLogCut {
+  struct File {
+    std::string path;
+    std::string name;       // its file name (000000000001.seg)
+    uint64_t bytes = 0;     // what is kept of it, from its start (its magic line included)
+    int64_t first_seq = 0;  // the records kept (0, 0: none)
+    int64_t last_seq = 0;
+  };
+  std::vector<File> files;
+  int64_t last_seq = 0;  // the last record kept (0: none)
+};
+// The files are read, never changed; each keeps whole entries only. Every record from `after`
+// + 1 to `through` must be there, in order: kUnavailable when the first of them is no longer in
+// the files (archived and deleted since the database was copied: copy again), kInternal when
+// one is missing or the files are malformed (govesb audit verify says where).
+Result<LiveLogCut> CutLiveLog(const std::string& dir, int64_t after, int64_t through);
+
 // Whether an entry's stored hashes are those of its records' canonical texts and its chain
 // value follows from `chain_before` (not checked when null). Recovery uses it to find a
 // torn tail; verification does the same checks record by record.

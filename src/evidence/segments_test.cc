@@ -9,6 +9,7 @@
 #include "base/file_size_limit.h"
 #include "base/temp_dir.h"
 #include "evidence/log.h"
+#include "evidence/records.h"
 
 namespace govesb::evidence {
 namespace {
@@ -379,6 +380,99 @@ TEST_F(SegmentWriterTest, AFileThatIsNotASegmentIsReported) {
   Status s = ForEachLiveEntry(Dir(), 1, [](const SegmentEntry&) { return true; });
   EXPECT_EQ(s.code(), StatusCode::kInternal);
   EXPECT_NE(s.message().find("not a segment file"), std::string::npos) << s.message();
+}
+
+// ---- the cut that goes with a copy of the database (govesb backup) ----
+
+// Copies what `cut` keeps into `to` (as a backup does).
+void CopyCut(const LiveLogCut& cut, const std::string& to) {
+  std::filesystem::create_directories(to);
+  for (const LiveLogCut::File& f : cut.files) {
+    std::ofstream(to + "/" + f.name, std::ios::binary) << ReadAll(f.path).substr(0, f.bytes);
+  }
+}
+
+TEST_F(SegmentWriterTest, TheCutKeepsWhatTheDatabaseKnewAndABusGoesOnFromThere) {
+  auto w = OpenWriter();
+  ASSERT_TRUE(Commit(*w, "a", 3).ok());
+  ASSERT_TRUE(Commit(*w, "b", 2).ok());  // the database's last commit covered records 1-5
+  // A later batch, written and synced but (say) not committed in the database copy's view.
+  AppendExchange(*w, "c", 4);
+  ASSERT_TRUE(w->Flush().ok());
+  auto cut = CutLiveLog(Dir(), 0, 5);
+  ASSERT_TRUE(cut.ok()) << cut.status().ToString();
+  ASSERT_EQ(cut->files.size(), 1u);
+  EXPECT_EQ(cut->last_seq, 5);
+  EXPECT_EQ(cut->files[0].first_seq, 1);
+  EXPECT_EQ(cut->files[0].last_seq, 5);
+  EXPECT_EQ(cut->files[0].name, "000000000001.seg");
+  EXPECT_LT(cut->files[0].bytes, Written(OnlyFile()).size());
+  w->Committed();
+
+  const std::string copy = dir_.path() + "/copy";
+  CopyCut(*cut, copy);
+  // A bus on the copy: its tip is record 5, nothing is cut off (no torn file), it appends on.
+  auto reopened = SegmentWriter::Open(copy, SegmentWriter::Tip{}, 0, 5, {});
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ((*reopened)->tip().seq, 5);
+  EXPECT_EQ((*reopened)->tip().chain, [&] {
+    Hash chain{};
+    EXPECT_TRUE(ForEachLiveEntry(copy, 1, [&](const SegmentEntry& e) {
+                  chain = *StoredHash(e.chain, !e.chain_hex);
+                  return true;
+                }).ok());
+    return chain;
+  }());
+  ASSERT_TRUE(Commit(**reopened, "d", 1).ok());
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(copy), {}), 1)
+      << "one segment file, nothing torn";
+  EXPECT_TRUE(CutLiveLog(Dir(), 0, 9).ok()) << "the original has all nine";
+}
+
+TEST_F(SegmentWriterTest, TheCutSpansFilesAndLeavesOutArchivedAndLaterOnes) {
+  auto w = OpenWriter(0, 300);  // a new file every few entries
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(Commit(*w, "r" + std::to_string(i), 2).ok());
+  auto files = ListSegments(Dir()).value();
+  ASSERT_GE(files.size(), 4u);
+  // Archived through the end of the second file; the database committed into the third.
+  const int64_t after = files[2].first_seq - 1;
+  const int64_t through = files[2].first_seq + 1;  // an entry ends there (two records each)
+  auto cut = CutLiveLog(Dir(), after, through);
+  ASSERT_TRUE(cut.ok()) << cut.status().ToString();
+  ASSERT_EQ(cut->files.size(), 1u);
+  EXPECT_EQ(cut->files[0].path, files[2].path);
+  EXPECT_EQ(cut->files[0].first_seq, after + 1);
+  EXPECT_EQ(cut->last_seq, through);
+  // Nothing archived: from the first file on, the later files left out.
+  auto all = CutLiveLog(Dir(), 0, through);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->files.size(), 3u);
+  EXPECT_EQ(all->files[0].first_seq, 1);
+}
+
+TEST_F(SegmentWriterTest, TheCutReportsRecordsThatAreNotThere) {
+  auto w = OpenWriter(0, 300);
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(Commit(*w, "r" + std::to_string(i), 2).ok());
+  auto files = ListSegments(Dir()).value();
+  ASSERT_GE(files.size(), 3u);
+  // More than the files hold: damage, not a race.
+  auto beyond = CutLiveLog(Dir(), 0, 40);
+  EXPECT_EQ(beyond.status().code(), StatusCode::kInternal);
+  EXPECT_NE(beyond.status().message().find("ends at record 16"), std::string::npos)
+      << beyond.status().message();
+  // Inside an entry (entries hold two records).
+  EXPECT_EQ(CutLiveLog(Dir(), 0, 3).status().code(), StatusCode::kInternal);
+  // The first file deleted (archived after the database was copied): copy again.
+  std::filesystem::remove(files[0].path);
+  auto gone = CutLiveLog(Dir(), 0, 10);
+  EXPECT_EQ(gone.status().code(), StatusCode::kUnavailable) << gone.status().ToString();
+  // A file in the middle missing: the records there are not in the log.
+  auto middle = CutLiveLog(Dir(), files[1].first_seq - 1, 16);
+  ASSERT_TRUE(middle.ok()) << middle.status().ToString();
+  std::filesystem::remove(files[1].path);
+  EXPECT_EQ(CutLiveLog(Dir(), 0, 16).status().code(), StatusCode::kUnavailable);
+  auto hole = CutLiveLog(Dir(), files[1].first_seq - 1, 16);
+  EXPECT_EQ(hole.status().code(), StatusCode::kUnavailable) << hole.status().ToString();
 }
 
 }  // namespace

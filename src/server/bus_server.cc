@@ -20,6 +20,7 @@
 
 #include "admin/journal.h"
 #include "base/thread_name.h"
+#include "base/version.h"
 #include "delivery/pg_queue.h"
 #include "delivery/sqlite_queue.h"
 #include "evidence/maintenance.h"
@@ -196,7 +197,7 @@ Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
       .certificate_file = s.certificate_file,
       .ca_file = s.ca_file,
       .data_dir = o.data_dir,
-      .version = GOVESB_VERSION,
+      .version = std::string(GovesbVersion()),
       .started_at_ms = s.started_at_ms};
   s.admin_service = std::make_unique<admin::AdminService>(*s.admin_db, service_options);
   accounts::AccountsOptions account_options;

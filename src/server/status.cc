@@ -6,6 +6,7 @@
 
 #include "base/process_stats.h"
 #include "base/prometheus_text.h"
+#include "base/version.h"
 #include "server/bus_server_impl.h"
 #include "traffic/prometheus.h"
 
@@ -81,7 +82,7 @@ std::string RenderMetrics(const BusServer::Impl& s) {
   std::string out;
   out.reserve(64 * 1024);
   Family(out, "govesb_build_info", "gauge", "The bus's version (always 1).");
-  Sample(out, "govesb_build_info", {{"version", GOVESB_VERSION}}, int64_t{1});
+  Sample(out, "govesb_build_info", {{"version", std::string(GovesbVersion())}}, int64_t{1});
   std::vector<engine::ReadyCheck> checks;
   checks.push_back({"registry", s.watcher != nullptr && s.watcher->Current() != nullptr});
   AddReadinessChecks(s, checks);

@@ -15,6 +15,8 @@
 
 #include "base/encoding.h"
 #include "crypto/primitives.h"
+#include "store/data_dir_format.h"
+#include "store/small_files.h"
 
 namespace govesb::store {
 namespace {
@@ -26,39 +28,6 @@ constexpr char kEvidenceKeyFile[] = "evidence-body-key";
 constexpr size_t kEvidenceKeyBytes = 32;
 
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
-
-// A failed file operation (`what`, e.g. "cannot write /d/keys/x") as an operator reads it: a
-// full disk says so and names the file (RLIMIT_FSIZE's EFBIG included: the same remedy), out of
-// file descriptors is a passing condition (kUnavailable), the rest a kFailedPrecondition.
-Status FileError(const std::string& what, const std::string& path, int error) {
-  const std::string detail = what + ": " + ErrnoText(error);
-  if (error == ENOSPC || error == EDQUOT || error == EFBIG) {
-    return ResourceExhausted("the disk holding " + path +
-                             " is full; free some space and try again (" + detail + ")");
-  }
-  if (error == EMFILE || error == ENFILE) return Unavailable(detail);
-  return FailedPrecondition(detail);
-}
-
-// Closes a POSIX file descriptor on scope exit.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() { Close(); }
-  int get() const { return fd_; }
-  // Returns close()'s errno (0 on success): close can report a delayed write error.
-  int Close() {
-    if (fd_ < 0) return 0;
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
 
 std::string_view TrimWhitespace(std::string_view s) {
   constexpr std::string_view kSpace = " \t\r\n";
@@ -85,89 +54,13 @@ Status EnsureDirectory(const std::string& dir, bool create) {
     if (ec) return FailedPrecondition("cannot create " + parent.string() + ": " + ec.message());
   }
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return FileError("cannot create directory " + dir, dir, errno);
+    return SmallFileError("cannot create directory " + dir, dir, errno);
   }
   // mkdir honours the umask, which may have removed owner bits.
   if (::chmod(dir.c_str(), 0700) != 0) {
     return FailedPrecondition("cannot chmod " + dir + ": " + ErrnoText(errno));
   }
   return Status::Ok();
-}
-
-// The whole file, or nullopt when it does not exist.
-Result<std::optional<std::string>> ReadSmallFile(const std::string& path) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return FailedPrecondition("cannot read " + path + ": " + ErrnoText(errno));
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) == 0 && (st.st_mode & 077) != 0) {
-    spdlog::warn("{} is accessible to group or others (mode {:o}); it should be 0600", path,
-                 st.st_mode & 0777);
-  }
-  std::string content;
-  char buffer[4096];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return FailedPrecondition("cannot read " + path + ": " + ErrnoText(errno));
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<size_t>(n));
-    if (content.size() > (1 << 20)) return FailedPrecondition(path + " is too large");
-  }
-  return std::optional<std::string>(std::move(content));
-}
-
-Status FsyncDirectory(const std::string& dir) {
-  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0 || ::fsync(fd.get()) != 0) {
-    return FailedPrecondition("cannot fsync directory " + dir + ": " + ErrnoText(errno));
-  }
-  return Status::Ok();
-}
-
-// Creates `dir/name` with `content` and mode 0600, atomically and without replacing an
-// existing file: the content goes to a temporary file that is fsynced and then hard-linked
-// into place. kAlreadyExists when another process created the file first.
-Status WriteNewFileAtomically(const std::string& dir, const std::string& name,
-                              std::string_view content) {
-  std::string final_path = dir + "/" + name;
-  std::string temp_path = dir + "/." + name + ".tmp-XXXXXX";
-  FileDescriptor fd(::mkstemp(temp_path.data()));  // mode 0600
-  if (fd.get() < 0) {
-    return FileError("cannot create a file in " + dir, dir, errno);
-  }
-  struct TempRemover {
-    const std::string& path;
-    ~TempRemover() { ::unlink(path.c_str()); }
-  } remover{temp_path};
-
-  if (::fchmod(fd.get(), 0600) != 0) {
-    return FailedPrecondition("cannot chmod " + temp_path + ": " + ErrnoText(errno));
-  }
-  size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return FileError("cannot write " + temp_path, temp_path, errno);
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) {
-    return FileError("cannot fsync " + temp_path, temp_path, errno);
-  }
-  if (int error = fd.Close(); error != 0) {
-    return FileError("cannot write " + temp_path, temp_path, error);
-  }
-  if (::link(temp_path.c_str(), final_path.c_str()) != 0) {
-    if (errno == EEXIST) return AlreadyExists(final_path + " already exists");
-    return FileError("cannot create " + final_path, final_path, errno);
-  }
-  return FsyncDirectory(dir);
 }
 
 // Reads `dir/name`; when it does not exist and `create` is set, writes `generate()` there
@@ -211,6 +104,13 @@ Result<DataDir> DataDir::Open(const DataDirOptions& options) {
   std::string path = StripTrailingSlashes(options.path);
   GOVESB_RETURN_IF_ERROR(EnsureDirectory(path, options.create));
   const std::string keys_dir = path + "/keys";
+  // Without `create`, a directory that holds no bus keys is not a bus's directory (say, the
+  // working directory given by mistake): refused before anything, even a format file, is
+  // written into it.
+  if (!options.create) GOVESB_RETURN_IF_ERROR(EnsureDirectory(keys_dir, false));
+  // Before anything else is read or made in it: a directory of a newer format is refused
+  // untouched, an older one brought to this release's format (data_dir_format.h).
+  GOVESB_RETURN_IF_ERROR(UpgradeDataDir(path, options.create).status());
   GOVESB_RETURN_IF_ERROR(EnsureDirectory(keys_dir, options.create));
   if (options.create) GOVESB_RETURN_IF_ERROR(EnsureDirectory(path + "/tls", true));
 

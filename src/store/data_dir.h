@@ -21,13 +21,16 @@ struct DataDirOptions {
 // The bus's data directory and the secrets kept in it:
 //
 //   DIR/                     0700
+//     format                 the layout's version (data_dir_format.h)
 //     govesb.db              SQLite database (registry, later queues and evidence) + -wal/-shm
 //     keys/                  0700
 //       esb-private-key.b64  the bus signing key, PKCS#8 DER as one base64 line, 0600
 //       token-secret         32 random bytes as base64, the access-token MAC key, 0600
 //     tls/                   0700, TLS material (owned by the server module)
 //
-// Open() creates what is missing (with `create`) and loads the keys; files are written
+// Open() first checks the directory's format version (a newer one is refused and left as it
+// is, an older one migrated: UpgradeDataDir), then creates what is missing (with `create`) and
+// loads the keys; files are written
 // atomically (temporary file, fsync, link into place), so a crash never leaves half a key and
 // two processes opening a fresh directory at once end up with the same key. Keys are never
 // logged. A DataDir is an immutable value once opened: thread-safe, cheap to copy.

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/file_size_limit.h"
 #include "base/temp_dir.h"
@@ -154,6 +155,23 @@ TEST(DataDir, WithoutCreateNothingIsCreated) {
   EXPECT_EQ(no_secret.status().code(), StatusCode::kNotFound);
 }
 
+TEST(DataDir, WithoutCreateSomeOtherDirectoryIsRefusedUntouched) {
+  // `govesb admin` pointed by mistake at a directory that is not a bus's (a home directory
+  // with files in it): refused, and not even a format file is written there.
+  TempDir tmp;
+  const std::string path = tmp.path() + "/home";
+  std::filesystem::create_directories(path);
+  WriteFile(path + "/notes.txt", "x");
+  auto dir = DataDir::Open({.path = path, .create = false});
+  ASSERT_FALSE(dir.ok());
+  EXPECT_EQ(dir.status().code(), StatusCode::kNotFound);
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) {
+    names.push_back(entry.path().filename().string());
+  }
+  EXPECT_EQ(names, std::vector<std::string>{"notes.txt"});
+}
+
 TEST(DataDir, PathThatIsAFileIsAnError) {
   TempDir tmp;
   const std::string path = tmp.path() + "/file";
@@ -174,7 +192,9 @@ TEST(DataDir, AFullDiskOnFirstStartSaysSo) {
   ASSERT_FALSE(opened->ok());
   const Status& status = opened->status();
   EXPECT_EQ(status.code(), StatusCode::kResourceExhausted) << status.message();
-  EXPECT_NE(status.message().find("the disk holding " + path + "/keys/"), std::string::npos)
+  // The first file written is the format file (data_dir_format.h), named in the message.
+  EXPECT_NE(status.message().find("the disk holding " + path + "/format is full"),
+            std::string::npos)
       << status.message();
   EXPECT_NE(status.message().find("is full; free some space and try again"), std::string::npos)
       << status.message();

@@ -1,13 +1,16 @@
 #include "store/database.h"
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -442,6 +445,7 @@ Status MigrateOnce(Database& db, std::string_view component,
               " component TEXT PRIMARY KEY,"
               " version INTEGER NOT NULL)"));
   const int64_t target = static_cast<int64_t>(migrations.size());
+  int64_t from = -1;  // the version found first
   while (true) {
     // Re-read inside the write transaction: another process may be migrating concurrently.
     GOVESB_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
@@ -449,10 +453,18 @@ Status MigrateOnce(Database& db, std::string_view component,
     if (version > target) {
       return FailedPrecondition("the " + std::string(component) + " schema in " + db.path() +
                                 " is at version " + std::to_string(version) +
-                                ", newer than this program supports (" + std::to_string(target) +
-                                ")");
+                                ", newer than this govesb supports (" + std::to_string(target) +
+                                "): use a govesb at least as new as the one that wrote it");
     }
-    if (version == target) return Status::Ok();  // nothing to commit; the txn rolls back
+    if (from < 0) from = version;
+    if (version == target) {
+      // An upgrade is logged (a new database's tables being made is not).
+      if (from > 0 && from < target) {
+        spdlog::info("store: the {} tables of {} were migrated from schema version {} to {}",
+                     component, db.path(), from, target);
+      }
+      return Status::Ok();  // nothing to commit; the txn rolls back
+    }
     Status applied = db.Exec(migrations[static_cast<size_t>(version)]);
     if (!applied.ok()) {
       return Status(applied.code(), std::string(component) + " schema migration " +
@@ -482,6 +494,70 @@ Status Migrate(Database& db, std::string_view component,
   const std::string file = db.path() == ":memory:" ? "the in-memory database" : db.path();
   return Status(status.code(), "cannot update the " + std::string(component) + " tables of " +
                                    file + ": " + status.message());
+}
+
+Status BackupSqliteDatabase(const std::string& source, const std::string& destination,
+                            int busy_timeout_ms) {
+  std::error_code ec;
+  if (std::filesystem::exists(destination, ec)) {
+    return AlreadyExists("the copy " + destination + " already exists");
+  }
+  struct Closer {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+  };
+  // The source read and written as usual (no create: a missing file is an error); the copy
+  // made new.
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(source.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<sqlite3, Closer> from(raw);
+  if (rc != SQLITE_OK) return SqliteStatus(from.get(), rc, "cannot open the database", source);
+  sqlite3_busy_timeout(from.get(), busy_timeout_ms);
+  raw = nullptr;
+  rc = sqlite3_open_v2(destination.c_str(), &raw,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<sqlite3, Closer> to(raw);
+  auto failed = [&](Status status) {
+    to.reset();
+    std::filesystem::remove(destination, ec);
+    return status;
+  };
+  if (rc != SQLITE_OK) {
+    return failed(SqliteStatus(to.get(), rc, "cannot create the copy", destination));
+  }
+  sqlite3_backup* backup = sqlite3_backup_init(to.get(), "main", from.get(), "main");
+  if (backup == nullptr) {
+    return failed(SqliteStatus(to.get(), sqlite3_errcode(to.get()),
+                               "cannot start copying " + source, destination));
+  }
+  // All pages in one step: one read transaction on the source, so the copy is the database as
+  // of one commit (in WAL mode the bus's writer is not held up meanwhile). A step that finds
+  // the source locked (a WAL being recovered) is tried again until the busy timeout.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  do {
+    rc = sqlite3_backup_step(backup, -1);
+    if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  } while ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) &&
+           std::chrono::steady_clock::now() < deadline);
+  const int finished = sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) {
+    return failed(SqliteStatus(from.get(), rc, "cannot copy the database " + source, source));
+  }
+  if (finished != SQLITE_OK) {
+    return failed(SqliteStatus(to.get(), finished, "cannot write the copy", destination));
+  }
+  // The copy in one file: its WAL (if any) folded in before the connection closes.
+  rc = sqlite3_wal_checkpoint_v2(to.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    return failed(SqliteStatus(to.get(), rc, "cannot write the copy", destination));
+  }
+  if (sqlite3_close_v2(to.release()) != SQLITE_OK) {
+    return failed(Internal("cannot close the copy " + destination));
+  }
+  return Status::Ok();
 }
 
 }  // namespace govesb::store

@@ -240,4 +240,13 @@ Status Migrate(Database& db, std::string_view component,
 // The version `component`'s schema is at (0 when never migrated).
 Result<int64_t> SchemaVersion(Database& db, std::string_view component);
 
+// Copies the SQLite database file `source` into the new file `destination` while the bus and
+// other processes go on using it: SQLite's online backup API on connections of its own, every
+// page in one step under one read transaction, so that the copy is the database as of one
+// commit (WAL: the writers are not held up meanwhile). The copy is one file (no -wal beside
+// it), in the source's journal mode. kAlreadyExists when `destination` exists; on any failure
+// the partial copy is removed. Never changes the source's content.
+Status BackupSqliteDatabase(const std::string& source, const std::string& destination,
+                            int busy_timeout_ms = 5000);
+
 }  // namespace govesb::store

@@ -105,6 +105,38 @@ TEST(Database, DataVersionChangesOnlyForOtherConnectionsCommits) {
   EXPECT_EQ(*after, *again);
 }
 
+// The online copy (govesb backup): one committed state, while another connection is in the
+// middle of a transaction and its WAL holds commits not yet checkpointed into the file.
+TEST(Database, AnOnlineCopyIsOneCommittedStateWhileOthersWrite) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  auto writer = OpenOrDie(path);
+  ASSERT_TRUE(writer->Exec("CREATE TABLE t(i INTEGER)").ok());
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(writer->Exec("INSERT INTO t VALUES(" + std::to_string(i) + ")").ok());
+  }
+  {
+    auto open = Transaction::Begin(*writer);
+    ASSERT_TRUE(open.ok());
+    ASSERT_TRUE(writer->Exec("INSERT INTO t VALUES(1000)").ok());  // not committed
+    ASSERT_TRUE(BackupSqliteDatabase(path, dir.path() + "/copy.db").ok());
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/copy.db-wal")) << "one file";
+  auto copy = OpenOrDie(dir.path() + "/copy.db");
+  auto count = copy->Prepare("SELECT count(*), max(i) FROM t");
+  ASSERT_TRUE(count.ok());
+  ASSERT_TRUE(*count->Step());
+  EXPECT_EQ(count->ColumnInt64(0), 100);
+  EXPECT_EQ(count->ColumnInt64(1), 99);
+  // An existing copy is never overwritten; a missing source is an error naming it.
+  EXPECT_EQ(BackupSqliteDatabase(path, dir.path() + "/copy.db").code(),
+            StatusCode::kAlreadyExists);
+  Status missing = BackupSqliteDatabase(dir.path() + "/absent.db", dir.path() + "/c2.db");
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("absent.db"), std::string::npos) << missing.message();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/c2.db"));
+}
+
 // Regression (issue 13): starting on a full disk said only "prepare: disk I/O error".
 TEST(Database, AFullDiskOnOpeningSaysSoAndNamesTheFile) {
   TempDir dir;
