@@ -191,6 +191,7 @@ json::object RecordJson(const evidence::FoundRecord& f) {
   o["size"] = r.size;
   o["body_sha256"] = r.body_sha256;
   o["signature_variant"] = r.signature_variant;
+  o["traceparent"] = r.traceparent;
   o["archived"] = f.archived;
   return o;
 }

@@ -355,6 +355,7 @@ std::vector<evidence::Record> Dispatcher::Impl::AttemptEvidence(
   evidence::Record& delivery = out[0];
   delivery.at_ms = a.at_ms - a.latency_us / 1000;
   delivery.request_id = d.request_id;
+  delivery.traceparent = d.traceparent;
   delivery.kind = d.kind == MessageKind::kPush ? "push-delivery" : "async-delivery";
   delivery.from = "bus";
   delivery.to = target.client_id;
@@ -365,6 +366,7 @@ std::vector<evidence::Record> Dispatcher::Impl::AttemptEvidence(
   evidence::Record& r = out[1];
   r.at_ms = a.at_ms;
   r.request_id = d.request_id;
+  r.traceparent = d.traceparent;
   r.kind = "receipt";
   r.from = target.client_id;
   r.to = "bus";
@@ -649,6 +651,7 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
     request.body = std::move(body);
     request.content_type = "application/json";
     request.timeout = options.timeout;
+    request.traceparent = d.traceparent;
     auto started = std::chrono::steady_clock::now();
     // (Named awaitable: no temporaries with destructors inside a co_await under GCC 12.)
     auto post = upstream->Post(std::move(request));

@@ -95,6 +95,16 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   ExchangeContext x(request);
   x.log.request_id = crypto::NewRequestId();
   x.log.log_success = deps_.access_log;
+  // The bus's hop of the consumer's trace, or a new trace (W3C Trace Context).
+  const std::string_view incoming_trace = request.Header("traceparent");
+  std::optional<TraceContext> consumer_trace =
+      incoming_trace.empty() ? std::nullopt : TraceContext::Parse(incoming_trace);
+  if (consumer_trace) {
+    x.log.trace = consumer_trace->Child();
+    x.tracestate = PassableTracestate(request.Header("tracestate"));
+  } else {
+    x.log.trace = TraceContext::Start();
+  }
   x.started_ms = deps_.clock->NowMillis();
   x.request_size = request.body.size();
   x.evidence.enabled = deps_.evidence != nullptr;

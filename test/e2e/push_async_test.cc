@@ -476,6 +476,22 @@ TEST_F(PushAsyncTest, EveryStepLeavesVerifiableEvidence) {
             (std::vector<std::string>{"request", "delivery", "reply", "response"}));
   EXPECT_EQ(EvidenceKinds(*db_, refused.error().request_id),
             (std::vector<std::string>{"request", "response"}));
+  // The SDK sent no traceparent: the bus started a trace for each exchange, passed it to the
+  // subscriber and the provider, and recorded it in every record of the exchange.
+  for (const TestReceiver::Received& got : rx->received()) {
+    ASSERT_EQ(got.traceparent.size(), 55u) << got.traceparent;
+    evidence::QueryFilter filter;
+    filter.request_id = got.request_id;
+    auto records = evidence::QueryRecords(*db_, filter);
+    ASSERT_TRUE(records.ok());
+    ASSERT_FALSE(records->empty());
+    for (const std::string& record : *records) {
+      EXPECT_EQ(evidence::CanonicalMember(record, "traceparent"), got.traceparent) << record;
+    }
+  }
+  EXPECT_NE(rx->received()[0].traceparent.substr(3, 32),
+            rx->received()[1].traceparent.substr(3, 32))
+      << "two exchanges, two traces";
   auto report = evidence::Verify(*db_, *bus_key_);
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->intact) << report->problem;
