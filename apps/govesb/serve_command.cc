@@ -51,9 +51,12 @@ void RunServe(CLI::App& cmd, ServeArgs& args) {
     PrintServeErrors(prepared);
     throw CLI::RuntimeError(kExitUsage);
   }
+  // Before any thread exists (the logger's is the first): every thread inherits the mask, so
+  // SIGTERM and SIGINT reach only WaitForTerminationSignal. A thread started before would take
+  // a SIGTERM that arrives before the main thread waits for it, and die of it, unannounced.
+  server::BlockTerminationSignals();
   SetUpLogging(args.log_level, args.log_format);
   // (BusServer::Start raises the open-file limit to its hard limit.)
-  server::BlockTerminationSignals();
   server::BusServer bus(args.options);
   Status started = bus.Start();
   if (!started.ok()) {
