@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "crypto/keys.h"
+#include "schema/schema.h"
 
 namespace govesb::registry {
 
@@ -129,6 +130,17 @@ struct Api {
   bool has_openapi = false;
   // The OpenAPI document (JSON text): filled only by Registry::GetApi, "" in lists.
   std::string openapi;
+  // The API's contract (src/schema, Registry::SetApiContract): the JSON Schema (draft 2020-12)
+  // texts of the request's and of the response's esbBody, "" when there is none.
+  std::string request_schema = std::string();
+  std::string response_schema = std::string();
+  // Compiled once when a Snapshot is built (null without a schema, and in Registry's admin
+  // queries); a rebuild reuses the compiled schema whose text is unchanged. A stored text that
+  // no longer compiles (a later bus with stricter limits) sets contract_error instead: that API
+  // fails closed (the engine refuses its requests), others work.
+  std::shared_ptr<const schema::Schema> request_contract = nullptr;
+  std::shared_ptr<const schema::Schema> response_contract = nullptr;
+  std::string contract_error = std::string();
 };
 
 // An access request's life, shared by grants and subscriptions: requested (pending), then

@@ -86,7 +86,7 @@ Result<System> ReadSystem(store::Statement& s) {
 
 // ---- apis ----
 
-// The catalogue's texts (columns 19-24) are read only as far as `detail` asks: the request
+// The catalogue's texts (columns 19-23) are read only as far as `detail` asks: the request
 // path's snapshot leaves them out, lists leave out the OpenAPI document.
 std::string ApiSelect(ApiDetail detail) {
   std::string sql =
@@ -99,6 +99,8 @@ std::string ApiSelect(ApiDetail detail) {
              : "a.title, a.description, a.request_example, a.response_example, ";
   if (detail == ApiDetail::kCatalogue) sql += "''";
   if (detail == ApiDetail::kFull) sql += "a.openapi";
+  // The contract: the request path compiles it, the catalogue shows it.
+  sql += ", a.request_schema, a.response_schema";
   sql +=
       " FROM apis a JOIN systems s ON s.id = a.provider_system_id"
       " JOIN institutions i ON i.id = s.institution_id";
@@ -137,6 +139,8 @@ Result<Api> ReadApi(store::Statement& s) {
   row.request_example = s.ColumnText(21);
   row.response_example = s.ColumnText(22);
   row.openapi = s.ColumnText(23);
+  row.request_schema = s.ColumnText(24);
+  row.response_schema = s.ColumnText(25);
   return row;
 }
 

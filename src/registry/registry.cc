@@ -214,8 +214,15 @@ constexpr std::string_view kSchemaV7 = R"sql(
 ALTER TABLE topics ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1));
 )sql";
 
-constexpr std::array<std::string_view, 7> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
-                                                         kSchemaV5, kSchemaV6, kSchemaV7};
+// Migration 8: API contracts. The JSON Schema (draft 2020-12) texts of an API's request and
+// response bodies ('' when none), checked by the engine on every exchange (src/schema).
+constexpr std::string_view kSchemaV8 = R"sql(
+ALTER TABLE apis ADD COLUMN request_schema TEXT NOT NULL DEFAULT '';
+ALTER TABLE apis ADD COLUMN response_schema TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<std::string_view, 8> kMigrations = {
+    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8};
 // A version means the same schema on both backends (schema_postgres.h): append to both lists.
 static_assert(kMigrations.size() == internal::kPostgresMigrations.size());
 

@@ -85,6 +85,17 @@ struct AcceptedApplication {
   Institution institution;
 };
 
+// An API's contract (Registry::SetApiContract): JSON Schema (draft 2020-12) texts for the
+// request's and for the response's esbBody. Unset members stay as they are; "" removes one.
+// Each is compiled before anything is written (src/schema: the keywords and limits), so a
+// schema that is refused leaves the API's contract as it was.
+struct ApiContract {
+  std::optional<std::string> request_schema = std::nullopt;
+  std::optional<std::string> response_schema = std::nullopt;
+
+  bool empty() const { return !request_schema && !response_schema; }
+};
+
 // How an API is offered (Registry::AddApi).
 struct ApiSettings {
   int64_t timeout_ms = kDefaultApiTimeoutMs;
@@ -200,6 +211,11 @@ class Registry {
   // Sets the catalogue entry (at least one member must be set); kInvalidArgument names the
   // field that is wrong, and nothing changes.
   Result<Api> DescribeApi(std::string_view api_code, const ApiDescription& description);
+  // Publishes (or removes) the API's contract (at least one member must be set); every
+  // exchange is then checked against it. kInvalidArgument names the schema and the place in it
+  // ("the request schema: #/properties/age/minimum: must be a number") or the limit it exceeds;
+  // nothing changes then. Returns the API with both schema texts.
+  Result<Api> SetApiContract(std::string_view api_code, const ApiContract& contract);
   // A disabled API is refused on the exchange path; grants stay. kFailedPrecondition when it
   // already is.
   Result<Api> DisableApi(std::string_view api_code);

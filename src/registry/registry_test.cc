@@ -20,6 +20,9 @@ using testing::RegistryOnBoth;
 using testing::RegistryTest;
 
 // Takes a database back to before migration 5 (as released with migration 4).
+// Takes a database back from migration 8 to 7 (run before kUndoMigrationSeven).
+constexpr char kUndoMigrationEight[] =
+    "ALTER TABLE apis DROP COLUMN request_schema; ALTER TABLE apis DROP COLUMN response_schema;";
 // Takes a database back from migration 7 to 6 (run before kUndoMigrationSix).
 constexpr char kUndoMigrationSeven[] = "ALTER TABLE topics DROP COLUMN enabled;";
 // Takes a database back from migration 6 to 5 (run before kUndoMigrationFive).
@@ -94,7 +97,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, RegistryOnBoth, store::testing::BothBackends(
 TEST_P(RegistryOnBoth, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
 }
 
 // ---- institutions ----
@@ -606,6 +609,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
   // A database created by migration 1 alone (as released) keeps its rows and gains the tables
   // and columns of the later migrations.
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationFive).ok());
@@ -616,7 +620,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
                         " UPDATE schema_versions SET version = 1 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
   ApiSettings async_api;
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
@@ -640,6 +644,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
   ASSERT_TRUE(registry_.AddApi(provider_.client_id, "LANDREG", async_api).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationFive).ok());
@@ -647,7 +652,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
                         " UPDATE schema_versions SET version = 3 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
   auto apis = registry_.ListApis();
   ASSERT_TRUE(apis.ok()) << apis.status().ToString();
   ASSERT_EQ(apis->size(), 2u);
@@ -669,13 +674,14 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   AddFixtures();
   ASSERT_TRUE(registry_.SetApiStoreBodies("GETUSR", true).ok());
   ASSERT_TRUE(registry_.DisableSystem(consumer_.client_id).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationFive).ok());
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 4 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
 
   auto systems = registry_.ListSystems();
   ASSERT_TRUE(systems.ok()) << systems.status().ToString();
@@ -709,11 +715,12 @@ TEST_F(RegistryTest, MigrationSevenKeepsEveryTopicEnabled) {
   AddFixtures();
   ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
   ASSERT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 6 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
   auto topics = registry_.ListTopics();
   ASSERT_TRUE(topics.ok()) << topics.status().ToString();
   ASSERT_EQ(topics->size(), 1u);

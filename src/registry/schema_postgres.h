@@ -219,8 +219,13 @@ inline constexpr std::string_view kPostgresSchemaV7 = R"sql(
 ALTER TABLE topics ADD COLUMN enabled BIGINT NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1));
 )sql";
 
-inline constexpr std::array<std::string_view, 7> kPostgresMigrations = {
+inline constexpr std::string_view kPostgresSchemaV8 = R"sql(
+ALTER TABLE apis ADD COLUMN request_schema TEXT NOT NULL DEFAULT '';
+ALTER TABLE apis ADD COLUMN response_schema TEXT NOT NULL DEFAULT '';
+)sql";
+
+inline constexpr std::array<std::string_view, 8> kPostgresMigrations = {
     kPostgresSchemaV1, kPostgresSchemaV2, kPostgresSchemaV3, kPostgresSchemaV4,
-    kPostgresSchemaV5, kPostgresSchemaV6, kPostgresSchemaV7};
+    kPostgresSchemaV5, kPostgresSchemaV6, kPostgresSchemaV7, kPostgresSchemaV8};
 
 }  // namespace govesb::registry::internal

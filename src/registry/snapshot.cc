@@ -7,6 +7,26 @@
 #include <vector>
 
 namespace govesb::registry {
+namespace {
+
+// One schema of an API's contract: the compiled schema of `previous` when its text is the same,
+// else compiled now. "" when there is none.
+std::shared_ptr<const schema::Schema> CompileContractSchema(
+    const std::string& text, const std::shared_ptr<const schema::Schema>& previous,
+    std::string_view what, Api& api) {
+  if (text.empty()) return nullptr;
+  if (previous != nullptr && previous->text() == text) return previous;
+  Result<std::shared_ptr<const schema::Schema>> compiled = schema::Schema::Compile(text);
+  if (compiled.ok()) return *compiled;
+  // Fail closed for this API only: its exchanges are refused until the contract is published
+  // again.
+  api.contract_error = std::string(what) + ": " + compiled.status().message();
+  spdlog::warn("registry: the stored contract of API {} does not compile: {}", api.code,
+               api.contract_error);
+  return nullptr;
+}
+
+}  // namespace
 
 Result<std::shared_ptr<const Snapshot>> Snapshot::Load(RegistryStore& store,
                                                        const Snapshot* previous) {
@@ -54,6 +74,16 @@ std::shared_ptr<const Snapshot> Snapshot::Build(RegistryRows rows, const Snapsho
 
   snapshot->apis_.reserve(rows.apis.size());
   for (Api& api : rows.apis) {
+    const Api* old = previous != nullptr ? previous->FindApi(api.code) : nullptr;
+    api.request_contract =
+        CompileContractSchema(api.request_schema, old != nullptr ? old->request_contract : nullptr,
+                              "the request schema", api);
+    api.response_contract = CompileContractSchema(api.response_schema,
+                                                  old != nullptr ? old->response_contract : nullptr,
+                                                  "the response schema", api);
+    // The compiled schemas hold their texts: no second copy in every snapshot.
+    api.request_schema.clear();
+    api.response_schema.clear();
     std::string key = api.code;
     snapshot->apis_.emplace(std::move(key), std::move(api));
   }

@@ -31,6 +31,9 @@ class Snapshot {
   // public key, except that when `previous` is given, the parsed key of a system whose key text
   // is unchanged is reused. A key that does not parse leaves public_key empty (that system fails
   // closed; a warning is logged). Systems of a suspended institution get enabled = false.
+  // Each API's contract is compiled (Api::request_contract, response_contract; the texts are
+  // then left out), reusing `previous`'s compiled schema where the text is unchanged; one that
+  // does not compile sets Api::contract_error (that API fails closed).
   static std::shared_ptr<const Snapshot> Build(RegistryRows rows,
                                                const Snapshot* previous = nullptr);
 

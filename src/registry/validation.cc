@@ -9,6 +9,7 @@
 #include <string>
 
 #include "registry/registry.h"
+#include "schema/schema.h"
 
 namespace govesb::registry {
 namespace {
@@ -279,6 +280,18 @@ Status ValidateAccessState(std::string_view state) {
   }
   return InvalidArgument("unknown state '" + std::string(state) + "'" +
                          ": use pending, approved, refused or revoked");
+}
+
+}  // namespace govesb::registry
+
+namespace govesb::registry {
+
+Status ValidateContractSchema(std::string_view text, std::string_view what) {
+  if (text.empty()) return Status::Ok();
+  Result<std::shared_ptr<const schema::Schema>> compiled = schema::Schema::Compile(text);
+  if (compiled.ok()) return Status::Ok();
+  // Beyond a limit is bad input too (the admin API answers 400, not 429).
+  return InvalidArgument(std::string(what) + ": " + compiled.status().message());
 }
 
 }  // namespace govesb::registry

@@ -49,6 +49,11 @@ Result<std::string> NormalizeText(std::string_view text, std::string_view what, 
 // where it does not parse.
 Status ValidateJsonText(std::string_view text, std::string_view what, size_t max_bytes);
 // An OpenAPI document: a JSON object of at most kMaxOpenApiBytes with a string member
+// A JSON Schema for an API's contract (`what`: "the request schema"), compiled as the bus will
+// compile it: kInvalidArgument "the request schema: <the place in it and what is wrong>", also
+// for a schema beyond the bus's limits (src/schema/README.md). "" is allowed (none).
+Status ValidateContractSchema(std::string_view text, std::string_view what);
+
 // "openapi" (the version, e.g. "3.0.3"); "" is allowed (none).
 Status ValidateOpenApiDocument(std::string_view text);
 // An e-mail address as people type them: local@domain, at most 254 bytes, no spaces, a dot in
