@@ -16,7 +16,10 @@
 //                   system's fallbacks are off; a variant must verify the text passed on)
 //   6. authorise    push: the caller publishes the pushCode; pull: the apiCode exists, the
 //                   consumer holds an approved grant, the provider is enabled
-//   6a. replay      the same signed data from the same system within the window: a push or
+//   6a. validate    pull and identity requests: esbBody against the API's contract (its
+//                   request schema, compiled with the registry snapshot); refused with the
+//                   first failing path and rule, the provider never called
+//   6b. replay      the same signed data from the same system within the window: a push or
 //                   async answer is refused naming the first requestId; a pull is recorded
 //                   (refused where its API says so). Forgotten again if the exchange fails.
 //   --- then the route of the exchange's kind (routes.cc):
@@ -27,7 +30,10 @@
 //                   answer is stored durably and delivered to the consumer's callback.
 //   pull            deliver: contract 4.3 envelope signed by the bus, POSTed to the provider
 //                   (for an asynchronous API the awaited answer is first recorded durably);
-//                   check reply: the provider's envelope, verified with the provider's key;
+//                   check reply: the provider's envelope, verified with the provider's key,
+//                   and a success:true answer's esbBody against the API's response schema
+//                   (one that does not match is withheld: a 502-class refusal, counted
+//                   against the provider);
 //                   respond: contract 4.2 envelope signed by the bus, in the consumer's format
 //   Evidence: every step's record is written before the answer leaves (fail closed).
 #include <spdlog/spdlog.h>
@@ -201,6 +207,7 @@ asio::awaitable<HttpResponse> Engine::RunExchange(ExchangeContext& x) {
   if (Status s = VerifyStage(x); !s.ok()) co_return RefuseExchange(x, s);
   if (guards != nullptr) guards->usage().Count(x.caller->id, x.variant);
   if (Status s = AuthoriseStage(x); !s.ok()) co_return RefuseExchange(x, s);
+  if (Status s = ValidateStage(x); !s.ok()) co_return RefuseExchange(x, s);
   if (guards != nullptr) {
     if (Status s = ReplayStage(x, *guards); !s.ok()) co_return RefuseExchange(x, s);
   }

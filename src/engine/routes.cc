@@ -6,6 +6,7 @@
 #include "crypto/primitives.h"
 #include "engine/engine.h"
 #include "engine/refusal.h"
+#include "engine/stages.h"
 #include "wire/envelope.h"
 #include "wire/messages.h"
 
@@ -229,6 +230,20 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
     co_return RefuseExchange(x, BadGateway("the provider of API " + api_code +
                                            " answered with an unusable envelope (it must carry "
                                            "success and esbBody)"));
+  }
+
+  // The answer's contract (an asynchronous API's immediate reply is only an acknowledgement):
+  // an answer that does not match is withheld and counted against the provider.
+  if (reply->success && !api.async) {
+    if (Status contract = CheckAnswerContract(api, reply->esb_body_raw); !contract.ok()) {
+      const Status broken = BadGateway("the answer does not match the API's response contract: " +
+                                       contract.message());
+      record_reply(broken, reply_env->data_raw, reply_env->signature, reply_size, &reply_sha256);
+      x.log.detail = broken.message();
+      co_return RefuseExchange(x, BadGateway("the answer of the provider of API " + api_code +
+                                             " does not match the API's published response "
+                                             "contract; it was not passed on"));
+    }
   }
 
   // respond

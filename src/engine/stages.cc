@@ -1,6 +1,7 @@
 #include "engine/stages.h"
 
 #include "limits/rate.h"
+#include "schema/json_tree.h"
 #include "wire/json.h"
 
 namespace govesb::engine {
@@ -193,6 +194,51 @@ Status AuthoriseStage(ExchangeContext& x) {
                        " has no usable public key registered");
   }
   return Status::Ok();
+}
+
+namespace {
+
+// The body's verdict under `contract`: Ok, kInvalidArgument "<violation>" (also for a body that
+// cannot be read or is nested too deeply), or kResourceExhausted (too costly to check).
+Status Judge(const schema::Schema& contract, std::string_view esb_body_raw) {
+  // The envelope kept only spans: this is the body's one parse into a tree.
+  Result<schema::JsonTree> tree =
+      schema::JsonTree::Parse(esb_body_raw.empty() ? std::string_view("{}") : esb_body_raw);
+  if (!tree.ok()) return InvalidArgument(tree.status().message());
+  Result<std::optional<schema::Violation>> verdict = contract.Validate(*tree);
+  if (!verdict.ok()) return verdict.status();
+  if (verdict->has_value()) return InvalidArgument((*verdict)->ToString());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateStage(ExchangeContext& x) {
+  if (x.api == nullptr) return Status::Ok();  // pushes and asynchronous answers
+  const registry::Api& api = *x.api;
+  if (!api.contract_error.empty()) {
+    return Unavailable("the contract published for API " + x.api_code +
+                       " cannot be used by this bus, so its requests are refused; its provider "
+                       "must publish it again (" +
+                       api.contract_error + ")");
+  }
+  if (api.request_contract == nullptr) return Status::Ok();
+  const wire::JsonMember* body = x.envelope->Find("esbBody");
+  Status verdict = Judge(*api.request_contract, body != nullptr ? body->raw : std::string_view());
+  if (verdict.ok()) return verdict;
+  if (verdict.code() == StatusCode::kResourceExhausted) {
+    return FailedPrecondition("esbBody could not be checked against the contract of API " +
+                              x.api_code + ": " + verdict.message());
+  }
+  return InvalidArgument("esbBody does not match the contract of API " + x.api_code + ": " +
+                         verdict.message());
+}
+
+Status CheckAnswerContract(const registry::Api& api, std::string_view esb_body_raw) {
+  if (api.response_contract == nullptr) return Status::Ok();
+  Status verdict = Judge(*api.response_contract, esb_body_raw);
+  if (verdict.ok()) return verdict;
+  return BadGateway(verdict.message());
 }
 
 Status ReplayStage(ExchangeContext& x, Guards& guards) {

@@ -49,6 +49,20 @@ Status VerifyStage(ExchangeContext& x);
 // Sets x.topic, or x.api and x.provider.
 Status AuthoriseStage(ExchangeContext& x);
 
+// The request's esbBody against its API's contract (registry::Api::request_contract), when the
+// API has one: a body that does not match is refused with kInvalidArgument (HTTP 400) naming
+// the first failing place and rule ("esbBody does not match the contract of API BRTH01:
+// /child/birthDate: does not match format date"), before the provider is called. A missing
+// esbBody is checked as {} (what the provider would get). An API whose stored contract does not
+// compile is refused (kUnavailable) whatever the body; a body too costly to check against the
+// contract is refused with kFailedPrecondition. Pulls and identity requests only.
+Status ValidateStage(ExchangeContext& x);
+
+// A provider's success:true answer to API `api` against the API's response contract, when it
+// has one: Ok, or kBadGateway whose message is the first violation ("/born: does not match
+// format date"), for the operator's log and the evidence; the caller withholds the answer.
+Status CheckAnswerContract(const registry::Api& api, std::string_view esb_body_raw);
+
 // The same signed bytes from the same system within the replay window. A push or an
 // asynchronous answer seen before is refused (accepting it would deliver it twice), naming the
 // first one's requestId; a pull is recorded and counted (x.log.replay_of), and refused only

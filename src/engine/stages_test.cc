@@ -494,3 +494,97 @@ TEST_F(GuardedStagesTest, SignatureUsageIsCountedPerSystemAndVariant) {
 
 }  // namespace
 }  // namespace govesb::engine
+
+namespace govesb::engine {
+namespace {
+
+constexpr char kNinContract[] = R"({"type":"object","required":["nin"],)"
+                                R"("properties":{"nin":{"type":"string","pattern":"^[0-9]{8}$"}}})";
+
+TEST_F(StagesTest, ValidateRefusesABodyThatBreaksTheContractNamingThePlace) {
+  ASSERT_TRUE(registry_.SetApiContract("GETUSR", {.request_schema = kNinContract}).ok());
+  Reload();
+  auto validate = [&](std::string_view data) {
+    http::HttpRequest r = Request(Signed(data));
+    ExchangeContext x(r);
+    Status before = RunTo(x, 5);
+    return before.ok() ? ValidateStage(x) : before;
+  };
+  EXPECT_TRUE(validate(R"({"apiCode":"GETUSR","esbBody":{"nin":"19900101"}})").ok());
+  Status bad = validate(R"({"apiCode":"GETUSR","esbBody":{"nin":"1990-01-01"}})");
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.message(),
+            "esbBody does not match the contract of API GETUSR: /nin: does not match pattern "
+            "^[0-9]{8}$");
+  EXPECT_EQ(HttpStatusFor(bad.code()), 400);
+  // No esbBody: the provider would get {}, which is what is checked.
+  Status missing = validate(R"({"apiCode":"GETUSR"})");
+  EXPECT_EQ(missing.message(),
+            "esbBody does not match the contract of API GETUSR: /nin: is required but missing");
+  // An identity request is held to the same contract.
+  Status nida = validate(R"({"apiCode":"GETUSR","userId":"1","esbBody":{"nin":7}})");
+  EXPECT_EQ(nida.message(),
+            "esbBody does not match the contract of API GETUSR: /nin: must be string, not "
+            "integer");
+  // Without a contract any body passes.
+  ASSERT_TRUE(registry_.SetApiContract("GETUSR", {.request_schema = ""}).ok());
+  Reload();
+  EXPECT_TRUE(validate(R"({"apiCode":"GETUSR","esbBody":{"nin":7}})").ok());
+}
+
+TEST_F(StagesTest, ValidateFailsClosedWhenTheStoredContractNoLongerCompiles) {
+  ASSERT_TRUE(
+      db_->Exec("UPDATE apis SET request_schema = '{\"type\":\"strin\"}' WHERE code = 'GETUSR'")
+          .ok());
+  Reload();
+  http::HttpRequest r = Request(Signed(R"({"apiCode":"GETUSR","esbBody":{}})"));
+  ExchangeContext x(r);
+  ASSERT_TRUE(RunTo(x, 5).ok());
+  Status s = ValidateStage(x);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find("the contract published for API GETUSR cannot be used"),
+            std::string::npos)
+      << s.message();
+}
+
+TEST_F(StagesTest, ABodyTooCostlyToCheckIsRefusedAsTheContractsFault) {
+  std::string defs;
+  for (int i = 0; i < 30; ++i) {
+    defs += "\"d" + std::to_string(i) + "\":{\"allOf\":[{\"$ref\":\"#/$defs/d" +
+            std::to_string(i + 1) + "\"},{\"$ref\":\"#/$defs/d" + std::to_string(i + 1) + "\"}]},";
+  }
+  defs += "\"d30\":{}";
+  ASSERT_TRUE(registry_
+                  .SetApiContract("GETUSR", {.request_schema = "{\"$defs\":{" + defs +
+                                                               "},\"$ref\":\"#/$defs/d0\"}"})
+                  .ok());
+  Reload();
+  http::HttpRequest r = Request(Signed(R"({"apiCode":"GETUSR","esbBody":{}})"));
+  ExchangeContext x(r);
+  ASSERT_TRUE(RunTo(x, 5).ok());
+  Status s = ValidateStage(x);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);  // 200 success:false, not a 429
+  EXPECT_NE(s.message().find("could not be checked against the contract of API GETUSR"),
+            std::string::npos)
+      << s.message();
+}
+
+TEST_F(StagesTest, CheckAnswerContractNamesTheFirstViolation) {
+  ASSERT_TRUE(registry_
+                  .SetApiContract("GETUSR", {.response_schema = R"({"required":["name"],)"
+                                                                R"("properties":{"born":)"
+                                                                R"({"format":"date"}}})"})
+                  .ok());
+  Reload();
+  const registry::Api& api = *snapshot_->FindApi("GETUSR");
+  EXPECT_TRUE(CheckAnswerContract(api, R"({"name":"Asha","born":"2024-01-02"})").ok());
+  Status bad = CheckAnswerContract(api, R"({"name":"Asha","born":"02/01/2024"})");
+  EXPECT_EQ(bad.code(), StatusCode::kBadGateway);
+  EXPECT_EQ(bad.message(), "/born: does not match format date");
+  EXPECT_EQ(CheckAnswerContract(api, "").message(), "/name: is required but missing");
+  const registry::Api& other = *snapshot_->FindApi("NOGRNT");
+  EXPECT_TRUE(CheckAnswerContract(other, "[1]").ok());  // no contract: anything
+}
+
+}  // namespace
+}  // namespace govesb::engine

@@ -50,8 +50,8 @@ class Schema {
                                                        const Limits& limits = {});
 
   // nullopt when `instance` (one JSON value) matches; otherwise the first violation found.
-  // An error when it cannot be judged: not JSON (kInvalidArgument), nested deeper than the
-  // limit or too costly to check (kResourceExhausted).
+  // An error when it cannot be judged: not JSON or nested deeper than the limit (the value's
+  // fault: kInvalidArgument), or too costly to check (the schema's: kResourceExhausted).
   Result<std::optional<Violation>> Validate(std::string_view instance) const;
   // The same over a value already parsed (the node `index` of `tree`).
   Result<std::optional<Violation>> Validate(const JsonTree& tree, uint32_t index = 0) const;

@@ -472,7 +472,7 @@ bool Check(const Node& s, uint32_t i, Ctx& c) {
   // Each level of the value costs a few frames here (a $ref, an allOf ...): the bound keeps the
   // stack small whatever the schema does.
   if (c.depth > 4 * c.limits.max_instance_depth + 64) {
-    c.hard = ResourceExhausted("the value is nested too deeply to be checked against the schema");
+    c.hard = InvalidArgument("the value is nested too deeply to be checked against the schema");
     return false;
   }
   if (s.ref != nullptr && !Check(*s.ref, i, c)) return false;

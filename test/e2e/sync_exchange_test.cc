@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -722,6 +723,125 @@ TEST_P(SyncExchangeTest, ExchangesAreCountedInTheTrafficTable) {
   ASSERT_EQ(provided->size(), 1u);
   EXPECT_EQ((*provided)[0].key, "BRTH01");
   EXPECT_EQ((*provided)[0].figures.requests, 3u);
+}
+
+// ---- API contracts (src/schema): the bus holds consumers and providers to the schemas ----
+
+constexpr char kBirthRequestSchema[] = R"({
+  "type": "object",
+  "required": ["certificateNo", "child"],
+  "properties": {
+    "certificateNo": {"type": "string", "pattern": "^B-[0-9]{4}$"},
+    "child": {
+      "type": "object",
+      "required": ["birthDate"],
+      "properties": {"birthDate": {"type": "string", "format": "date"}}
+    }
+  }
+})";
+
+// The evidence records of one exchange, by kind, after the bus has stopped.
+std::map<std::string, std::string> RecordsByKind(store::Database& db,
+                                                 const std::string& request_id) {
+  evidence::QueryFilter filter;
+  filter.request_id = request_id;
+  auto records = evidence::QueryRecords(db, filter);
+  GOVESB_CHECK(records.ok());
+  std::map<std::string, std::string> out;
+  for (const std::string& record : *records) {
+    out[evidence::CanonicalMember(record, "kind").value_or("")] = record;
+  }
+  return out;
+}
+
+TEST_P(SyncExchangeTest, ARequestThatBreaksTheContractIsRefusedBeforeTheProviderSeesIt) {
+  ASSERT_TRUE(registry_->SetApiContract("BRTH01", {.request_schema = kBirthRequestSchema}).ok());
+  const std::string bad = R"({"certificateNo":"B-1001","child":{"birthDate":"2024-02-30"}})";
+  Answer refused;
+  ASSERT_TRUE(Eventually([&] {  // the contract reaches the running bus within a second
+    refused = Request("BRTH01", bad);
+    return !refused.success;
+  })) << refused.raw;
+  const int delivered = provider_->deliveries();
+  refused = Request("BRTH01", bad);
+  EXPECT_EQ(refused.http_status, 400) << refused.raw;
+  EXPECT_TRUE(refused.signed_by_bus);
+  EXPECT_FALSE(refused.success);
+  EXPECT_EQ(refused.message,
+            "esbBody does not match the contract of API BRTH01: /child/birthDate: does not "
+            "match format date");
+  EXPECT_EQ(refused.esb_body, "{}");
+  Answer missing = Request("BRTH01", R"({"certificateNo":"B-1001"})");
+  EXPECT_EQ(missing.message,
+            "esbBody does not match the contract of API BRTH01: /child: is required but missing");
+  EXPECT_EQ(provider_->deliveries(), delivered) << "the provider saw a refused request";
+
+  Answer good =
+      Request("BRTH01", R"({"certificateNo":"B-1001","child":{"birthDate":"2024-02-29"}})");
+  EXPECT_TRUE(good.success) << good.raw;
+  EXPECT_EQ(provider_->deliveries(), delivered + 1);
+
+  // The refusal is evidence: the request and the answer, no delivery.
+  bus_->Shutdown();
+  auto records = RecordsByKind(*db_, refused.request_id);
+  EXPECT_EQ(records.size(), 2u);
+  EXPECT_EQ(records.count("delivery"), 0u);
+  EXPECT_EQ(evidence::CanonicalMember(records["response"], "outcome"), "INVALID_ARGUMENT");
+  EXPECT_NE(evidence::CanonicalMember(records["response"], "error")->find("/child/birthDate"),
+            std::string::npos);
+}
+
+TEST_P(SyncExchangeTest, AProvidersAnswerThatBreaksTheContractIsWithheld) {
+  // The echo provider answers {"echo":…,"seen":…,"place":…}: no certificate.
+  ASSERT_TRUE(registry_
+                  ->SetApiContract("BRTH01", {.response_schema = R"({"type":"object",)"
+                                                                 R"("required":["certificate"]})"})
+                  .ok());
+  Answer withheld;
+  ASSERT_TRUE(Eventually([&] {
+    withheld = Request("BRTH01", R"({"certificateNo":"B-1001"})");
+    return !withheld.success;
+  })) << withheld.raw;
+  EXPECT_EQ(withheld.http_status, 200);
+  EXPECT_TRUE(withheld.signed_by_bus);
+  EXPECT_EQ(withheld.message,
+            "the answer of the provider of API BRTH01 does not match the API's published "
+            "response contract; it was not passed on");
+  EXPECT_EQ(withheld.esb_body, "{}");
+  EXPECT_EQ(withheld.raw.find("Dar es Salaam"), std::string::npos) << "the answer was passed on";
+  EXPECT_EQ(provider_->last().request_id, withheld.request_id);  // the provider was called
+
+  // A provider's success:false answer is not held to the contract (it is not the API's answer).
+  provider_->set_mode(TestProvider::Mode::kFailure);
+  Answer declined = Request("BRTH01", "{}");
+  EXPECT_EQ(declined.message, "record not found");
+  provider_->set_mode(TestProvider::Mode::kEcho);
+
+  // Recorded as the provider's failure, in the evidence and in the traffic counters.
+  RestartBus([](server::ServeOptions&) {});
+  bus_.reset();
+  auto records = RecordsByKind(*db_, withheld.request_id);
+  ASSERT_EQ(records.size(), 4u);  // request, delivery, reply, response
+  EXPECT_EQ(evidence::CanonicalMember(records["reply"], "outcome"), "BAD_GATEWAY");
+  EXPECT_EQ(evidence::CanonicalMember(records["reply"], "error"),
+            "the answer does not match the API's response contract: /certificate: is required "
+            "but missing");
+  EXPECT_EQ(evidence::CanonicalMember(records["response"], "outcome"), "BAD_GATEWAY");
+
+  traffic::SeriesFilter f;
+  f.from_ms = clock_.NowMillis() / 60'000 * 60'000;
+  f.to_ms = f.from_ms + 60'000;
+  f.code = "BRTH01";
+  f.systems = {provider_party_.client_id};
+  f.role = traffic::Role::kProvider;
+  auto totals = traffic::Totals(*db_, f, traffic::GroupBy::kCode);
+  ASSERT_TRUE(totals.ok()) << totals.status().ToString();
+  ASSERT_EQ(totals->size(), 1u);
+  // (Answers before the contract reached the bus were successes.)
+  EXPECT_EQ((*totals)[0].figures.by_outcome[static_cast<int>(traffic::Outcome::kProviderFailure)],
+            1u);
+  EXPECT_EQ((*totals)[0].figures.by_outcome[static_cast<int>(traffic::Outcome::kProviderDeclined)],
+            1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(PlainAndTls, SyncExchangeTest, ::testing::Values(false, true),
