@@ -137,6 +137,17 @@ Result<registry::Api> AdminService::UpdateApiDescription(
       [](const registry::Api& a) { return Json(a); });
 }
 
+Result<registry::Api> AdminService::SetApiContract(const Actor& actor, std::string_view code,
+                                                   const registry::ApiContract& contract) {
+  GOVESB_ASSIGN_OR_RETURN(std::string owner, InstitutionOfApi(code));
+  GOVESB_RETURN_IF_ERROR(RequireOwner(actor, owner, "publish this API's contract"));
+  GOVESB_ASSIGN_OR_RETURN(registry::Api before, registry_.GetApi(code));
+  return Mutate<registry::Api>(
+      actor, "api.contract", ApiObject(code), owner, Json(before),
+      [&] { return registry_.SetApiContract(code, contract); },
+      [](const registry::Api& a) { return Json(a); });
+}
+
 Result<registry::Api> AdminService::DisableApi(const Actor& actor, std::string_view code) {
   GOVESB_ASSIGN_OR_RETURN(std::string owner, InstitutionOfApi(code));
   GOVESB_RETURN_IF_ERROR(RequireOwner(actor, owner, "disable this API"));

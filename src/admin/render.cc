@@ -8,7 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/encoding.h"
 #include "crypto/keys.h"
+#include "crypto/primitives.h"
 
 namespace govesb::admin {
 namespace {
@@ -149,6 +151,14 @@ json::object ToJson(const registry::Api& api) {
   out["request_example"] = TextOrNull(api.request_example);
   out["response_example"] = TextOrNull(api.response_example);
   out["has_openapi"] = api.has_openapi;
+  // The contract (GET /api/v1/apis/{code}/contract, `admin api schema CODE --show` show the
+  // schemas): its texts' SHA-256, so that the journal records which contract was in force.
+  auto digest = [](const std::string& text) -> json::value {
+    if (text.empty()) return nullptr;
+    return json::value(HexEncode(crypto::Sha256(text)));
+  };
+  out["request_schema_sha256"] = digest(api.request_schema);
+  out["response_schema_sha256"] = digest(api.response_schema);
   return out;
 }
 

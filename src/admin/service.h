@@ -149,6 +149,11 @@ class AdminService {
                                              const registry::ApiDescription& description);
   Result<registry::Api> DisableApi(const Actor& actor, std::string_view code);
   Result<registry::Api> EnableApi(const Actor& actor, std::string_view code);
+  // The operator or the provider's institution: the API's contract, the JSON Schemas its
+  // request and response bodies are checked against on every exchange (registry::ApiContract:
+  // unset members stay, "" removes one). Anyone who may see the catalogue reads it with GetApi.
+  Result<registry::Api> SetApiContract(const Actor& actor, std::string_view code,
+                                       const registry::ApiContract& contract);
 
   // ---- grants: approve (the operator or the provider's institution), revoke (also the
   // consumer's institution) ----

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "admin/render.h"
+#include "base/encoding.h"
 #include "base/temp_dir.h"
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
@@ -235,6 +236,9 @@ std::vector<Case> Cases() {
       [](S& s, const Actor& a, Id, Id) { return Of(s.ResumeInstitution(a, "NAO")); });
   row("DescribeRitaApi", {kOk, kOk, kDenied, kDenied}, [](S& s, const Actor& a, Id, Id) {
     return Of(s.UpdateApiDescription(a, "BRTH01", {.title = "Births", .request_example = "{}"}));
+  });
+  row("PublishRitaApiContract", {kOk, kOk, kDenied, kDenied}, [](S& s, const Actor& a, Id, Id) {
+    return Of(s.SetApiContract(a, "BRTH01", {.request_schema = R"({"type":"object"})"}));
   });
   row("DisableRitaApi", {kOk, kOk, kDenied, kDenied},
       [](S& s, const Actor& a, Id, Id) { return Of(s.DisableApi(a, "BRTH01")); });
@@ -464,6 +468,32 @@ TEST_P(AdminServiceOnBoth, TheCatalogueNamesEachApisProviderAndDescription) {
   EXPECT_EQ(service_->GetApi(kMohAdmin, "BRTH01")->openapi, R"({"openapi":"3.1.0"})");
   auto bad = service_->UpdateApiDescription(kRitaAdmin, "BRTH01", {.openapi = "{}"});
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(AdminServiceOnBoth, AContractIsPublishedRecordedAndARefusedOneChangesNothing) {
+  constexpr char kRequest[] = R"({"type":"object","required":["certificateNo"]})";
+  auto published = service_->SetApiContract(kRitaAdmin, "BRTH01", {.request_schema = kRequest});
+  ASSERT_TRUE(published.ok()) << published.status().ToString();
+  EXPECT_EQ(service_->GetApi(kMohAdmin, "BRTH01")->request_schema, kRequest);  // the catalogue
+  const std::string digest = HexEncode(crypto::Sha256(kRequest));
+  EXPECT_EQ(ToJson(*published).at("request_schema_sha256").as_string(), digest);
+  EXPECT_TRUE(ToJson(*published).at("response_schema_sha256").is_null());
+
+  const int64_t before = ActionCount();
+  auto bad = service_->SetApiContract(kRitaAdmin, "BRTH01",
+                                      {.request_schema = R"({"required":"certificateNo"})"});
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(), "the request schema: #/required: must be an array of strings");
+  EXPECT_EQ(ActionCount(), before) << "a refused contract left a record";
+  EXPECT_EQ(service_->GetApi(kOperator, "BRTH01")->request_schema, kRequest);
+
+  auto actions = service_->ListActions(kOperator, {.object = "api:BRTH01", .limit = 1});
+  ASSERT_TRUE(actions.ok());
+  ASSERT_EQ(actions->size(), 1u);
+  EXPECT_EQ((*actions)[0].action, "api.contract");
+  EXPECT_NE((*actions)[0].detail.find("\"request_schema_sha256\":\"" + digest + "\""),
+            std::string::npos)
+      << (*actions)[0].detail;
 }
 
 TEST_P(AdminServiceOnBoth, TheCatalogueShowsWhetherEachTopicTakesPushes) {

@@ -558,6 +558,9 @@ const std::vector<Route>& AllRoutes() {
     add("POST", "/api/v1/apis/{code}/disable", internal::DisableApi);
     add("POST", "/api/v1/apis/{code}/enable", internal::EnableApi);
     add("GET", "/api/v1/apis/{code}/openapi", internal::GetApiOpenApi);
+    add("GET", "/api/v1/apis/{code}/contract", internal::GetApiContract);
+    add("PUT", "/api/v1/apis/{code}/contract", internal::SetApiContract);
+    add("DELETE", "/api/v1/apis/{code}/contract", internal::RemoveApiContract);
 
     // Access requests (grants and subscriptions) and their decisions.
     add("POST", "/api/v1/access-requests", internal::RequestAccess);

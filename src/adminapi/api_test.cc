@@ -294,6 +294,12 @@ const std::vector<RouteCase>& RouteCases() {
       {"POST", "/api/v1/apis/BRTH01/disable", "", {200, 200, 403, 403, 401}},
       {"POST", "/api/v1/apis/BRTH01/enable", "", {409, 409, 403, 403, 401}},
       {"GET", "/api/v1/apis/BRTH01/openapi", "", {200, 200, 200, 200, 401}},
+      {"PUT",
+       "/api/v1/apis/BRTH01/contract",
+       R"({"request_schema":{"type":"object","required":["entryNo"]}})",
+       {200, 200, 403, 403, 401}},
+      {"GET", "/api/v1/apis/BRTH01/contract", "", {200, 200, 200, 200, 401}},
+      {"DELETE", "/api/v1/apis/BRTH01/contract", "", {200, 200, 403, 403, 401}},
       {"POST",
        "/api/v1/access-requests",
        R"({"consumer":"{moh}","api":"BRTH02","purpose":"clinic records"})",
@@ -567,6 +573,50 @@ TEST_F(AdminApiTest, BadInputGetsAClearErrorAndChangesNothing) {
   EXPECT_EQ(r.status, 413) << r.body;
   // An unknown token is 401, not anonymous.
   EXPECT_EQ(Call("GET", "/api/v1/me", "forged").status, 401);
+}
+
+TEST_F(AdminApiTest, AProviderPublishesAContractAndABadOneIsRefusedWithItsPlace) {
+  const std::string url = "/api/v1/apis/BRTH01/contract";
+  // The schema as JSON, or its exact text as a string.
+  http::HttpResponse r = Call("PUT", url, "rita",
+                              R"({"request_schema":{"type":"object","required":["entryNo"]},)"
+                              R"("response_schema":"{\"type\": \"object\"}"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::value contract = json::parse(r.body);
+  EXPECT_EQ(contract.at("request_schema"), R"({"type":"object","required":["entryNo"]})");
+  EXPECT_EQ(contract.at("response_schema"), R"({"type": "object"})");
+  EXPECT_EQ(json::parse(Call("GET", url, "moh").body), contract);  // the catalogue's
+
+  const auto before = service_->ListActions(kOperator, {})->size();
+  struct Bad {
+    std::string body;
+    std::string says;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {R"({"request_schema":{"properties":{"age":{"minimum":"0"}}}})",
+            "the request schema: #/properties/age/minimum: must be a number"},
+           {R"({"response_schema":{"items":[{}]}})",
+            "the response schema: #/items: must be a schema (draft 2020-12)"},
+           {R"({"request_schema":"{\"type\":"})",
+            "the request schema: the schema is not valid JSON"},
+           {R"({"request_schema":""})", "must be a schema, its JSON text, or null"},
+           {"{}", "nothing to change"},
+       }) {
+    r = Call("PUT", url, "rita", b.body);
+    EXPECT_EQ(r.status, 400) << b.body << ": " << r.body;
+    EXPECT_NE(r.body.find(b.says), std::string::npos) << b.body << ": " << r.body;
+  }
+  EXPECT_EQ(service_->ListActions(kOperator, {})->size(), before);
+  EXPECT_EQ(json::parse(Call("GET", url, "rita").body), contract) << "the old contract stays";
+
+  // null removes one; DELETE both.
+  r = Call("PUT", url, "rita", R"({"response_schema":null})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(json::parse(r.body).at("response_schema").is_null());
+  EXPECT_EQ(json::parse(r.body).at("request_schema"), contract.at("request_schema"));
+  r = Call("DELETE", url, "rita");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(json::parse(r.body).at("request_schema").is_null());
 }
 
 TEST_F(AdminApiTest, AnOperatorChangesAUsersRoleAndBadChangesAreRefusedInWords) {

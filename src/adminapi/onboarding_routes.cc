@@ -3,6 +3,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -223,6 +224,60 @@ Result<Reply> GetApiOpenApi(Context& c) {
   json::value doc = json::parse(api.openapi, ec);
   if (ec) return Internal("the stored OpenAPI document of API '" + api.code + "' is not JSON");
   return Ok(std::move(doc));
+}
+
+namespace {
+
+json::value ContractJson(const registry::Api& api) {
+  json::object out;
+  out["code"] = api.code;
+  auto text = [](const std::string& t) -> json::value {
+    return t.empty() ? json::value(nullptr) : json::value(t);
+  };
+  out["request_schema"] = text(api.request_schema);
+  out["response_schema"] = text(api.response_schema);
+  return out;
+}
+
+// A member of the contract's body: absent (unchanged), null (removed), the schema's JSON text as
+// a string, or the schema itself (serialized).
+Result<std::optional<std::string>> SchemaMember(const json::object& body, std::string_view name) {
+  const json::value* v = body.if_contains(name);
+  if (v == nullptr) return std::optional<std::string>();
+  if (v->is_null()) return std::optional<std::string>(std::string());
+  if (v->is_string()) {
+    if (v->get_string().empty()) {
+      return InvalidArgument(std::string(name) + " must be a schema, its JSON text, or null");
+    }
+    return std::optional<std::string>(std::string(v->get_string()));
+  }
+  return std::optional<std::string>(json::serialize(*v));
+}
+
+}  // namespace
+
+Result<Reply> GetApiContract(Context& c) {
+  GOVESB_ASSIGN_OR_RETURN(registry::Api api, c.service.GetApi(c.actor(), c.Path("code")));
+  return Ok(ContractJson(api));
+}
+
+Result<Reply> SetApiContract(Context& c) {
+  registry::ApiContract contract;
+  GOVESB_ASSIGN_OR_RETURN(contract.request_schema, SchemaMember(c.body, "request_schema"));
+  GOVESB_ASSIGN_OR_RETURN(contract.response_schema, SchemaMember(c.body, "response_schema"));
+  if (contract.empty()) {
+    return InvalidArgument(
+        "nothing to change: give request_schema and/or response_schema (null removes one)");
+  }
+  GOVESB_ASSIGN_OR_RETURN(auto api, c.service.SetApiContract(c.actor(), c.Path("code"), contract));
+  return Ok(ContractJson(api));
+}
+
+Result<Reply> RemoveApiContract(Context& c) {
+  GOVESB_ASSIGN_OR_RETURN(auto api,
+                          c.service.SetApiContract(c.actor(), c.Path("code"),
+                                                   {.request_schema = "", .response_schema = ""}));
+  return Ok(ContractJson(api));
 }
 
 Result<Reply> DescribeTopic(Context& c) {

@@ -32,6 +32,11 @@ Result<Reply> DescribeApi(Context& c);
 Result<Reply> DisableApi(Context& c);
 Result<Reply> EnableApi(Context& c);
 Result<Reply> GetApiOpenApi(Context& c);
+// The API's contract: {"code","request_schema","response_schema"}, each the schema's JSON text
+// exactly as published, or null.
+Result<Reply> GetApiContract(Context& c);
+Result<Reply> SetApiContract(Context& c);
+Result<Reply> RemoveApiContract(Context& c);
 Result<Reply> DescribeTopic(Context& c);
 Result<Reply> DisableTopic(Context& c);
 Result<Reply> EnableTopic(Context& c);
