@@ -34,6 +34,7 @@
 #include "existing_data_dir.h"
 #include "registry/registry.h"
 #include "registry/validation.h"
+#include "schema/schema.h"
 #include "store/data_dir.h"
 #include "store/database.h"
 
@@ -320,6 +321,83 @@ void AddInstitutionCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>
   AddInstitutionStateCommands(*group, options);
 }
 
+// `admin api schema CODE`: publish, show or remove the API's contract (src/schema: JSON Schema
+// draft 2020-12 for the request's and the response's esbBody).
+void AddApiContractCommand(CLI::App& group, const std::shared_ptr<AdminOptions>& options) {
+  struct ContractArgs {
+    std::string code;
+    std::optional<std::string> request_file, response_file;
+    bool clear = false, clear_request = false, clear_response = false, show = false;
+
+    // What to change, read and checked before anything is opened.
+    registry::ApiContract Read() const {
+      const bool change = request_file || response_file || clear || clear_request || clear_response;
+      if (show && change) Fail(InvalidArgument("--show only shows: give it alone"));
+      if (show) return {};
+      if (!change) {
+        Fail(InvalidArgument(
+            "nothing to do: give --request FILE and/or --response FILE to publish, --show, "
+            "or --clear (--clear-request, --clear-response) to remove"));
+      }
+      if ((clear || clear_request) && request_file) {
+        Fail(InvalidArgument("--request and --clear/--clear-request contradict each other"));
+      }
+      if ((clear || clear_response) && response_file) {
+        Fail(InvalidArgument("--response and --clear/--clear-response contradict each other"));
+      }
+      registry::ApiContract contract;
+      const size_t limit = schema::Limits{}.max_text_bytes;
+      if (request_file)
+        contract.request_schema = ReadBoundedFile(*request_file, limit, "request schema");
+      if (response_file) {
+        contract.response_schema = ReadBoundedFile(*response_file, limit, "response schema");
+      }
+      if (clear || clear_request) contract.request_schema = "";
+      if (clear || clear_response) contract.response_schema = "";
+      return contract;
+    }
+  };
+  auto args = std::make_shared<ContractArgs>();
+  CLI::App* leaf = AddLeaf(
+      group, "schema",
+      "Publish an API's contract: JSON Schemas (draft 2020-12) its request's and response's "
+      "esbBody must match; --show prints them, --clear removes them",
+      options,
+      [args](AdminSession& s, bool as_json) {
+        if (args->show) {
+          registry::Api api = Unwrap(s.service().GetApi(s.actor(), args->code));
+          json::object out;
+          out["code"] = api.code;
+          auto text = [](const std::string& t) -> json::value {
+            return t.empty() ? json::value(nullptr) : json::value(t);
+          };
+          out["request_schema"] = text(api.request_schema);
+          out["response_schema"] = text(api.response_schema);
+          if (as_json) {
+            PrintObject(out, true);
+          } else {
+            std::cout << "code: " << api.code << "\nrequest_schema:"
+                      << (api.request_schema.empty() ? " -\n" : "\n" + api.request_schema + "\n")
+                      << "response_schema:"
+                      << (api.response_schema.empty() ? " -\n" : "\n" + api.response_schema + "\n");
+          }
+          return;
+        }
+        PrintObject(ToJson(Unwrap(s.service().SetApiContract(s.actor(), args->code, args->Read()))),
+                    as_json);
+      },
+      [args] { (void)args->Read(); });
+  leaf->add_option("code", args->code, "apiCode")->required();
+  leaf->add_option("--request", args->request_file,
+                   "A file with the JSON Schema of the request's esbBody (at most 256 KB)");
+  leaf->add_option("--response", args->response_file,
+                   "A file with the JSON Schema of a success:true answer's esbBody");
+  leaf->add_flag("--show", args->show, "Print the published schemas");
+  leaf->add_flag("--clear", args->clear, "Remove both schemas");
+  leaf->add_flag("--clear-request", args->clear_request, "Remove the request schema");
+  leaf->add_flag("--clear-response", args->clear_response, "Remove the response schema");
+}
+
 // `admin api describe|disable|enable`.
 void AddApiCatalogueCommands(CLI::App& group, const std::shared_ptr<AdminOptions>& options) {
   struct DescribeArgs {
@@ -367,6 +445,8 @@ void AddApiCatalogueCommands(CLI::App& group, const std::shared_ptr<AdminOptions
                        "A file with an example response body (JSON, at most 64 KB)");
   describe->add_option("--openapi", describe_args->openapi_file,
                        "A file with the API's OpenAPI document (JSON, at most 256 KB)");
+
+  AddApiContractCommand(group, options);
 
   auto disable_code = std::make_shared<std::string>();
   AddLeaf(group, "disable",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Onboarding through the real binary: `admin institution rename|suspend|resume`,
-# `admin api describe|disable|enable` and `admin topic disable|enable`, with --json; bad input exits 1 with "error: ..." and
+# `admin api describe|schema|disable|enable` and `admin topic disable|enable`, with --json; bad input exits 1 with "error: ..." and
 # changes nothing; `api list --json` keeps its members and gains the catalogue's.
 # Usage: admin_onboarding_test.sh PATH/TO/govesb
 set -euo pipefail
@@ -99,10 +99,46 @@ admin topic list | grep -q "BIRTHS.*false" || fail "topic list (text) state: $(a
 [ "$(admin topic enable BIRTHS --json | jq -r .enabled)" = true ] || fail "topic enable"
 
 # `api list --json`: the old members unchanged, the catalogue's added.
+# An API's contract: published from files, shown, refused with the place of the problem (the old
+# one stays), removed.
+cat >"$work/request.schema.json" <<'JSON'
+{"type": "object", "required": ["certificateNo"],
+ "properties": {"certificateNo": {"type": "string", "pattern": "^B-[0-9]+$"}}}
+JSON
+echo '{"type": "object", "required": ["name"]}' >"$work/response.schema.json"
+out=$(admin api schema BRTHCRT --request "$work/request.schema.json" \
+  --response "$work/response.schema.json" --json)
+[ "$(jq -r .request_schema_sha256 <<<"$out")" = "$(sha256sum <"$work/request.schema.json" | cut -c1-64)" ] ||
+  fail "api schema: $out"
+shown=$(admin api schema BRTHCRT --show --json)
+[ "$(jq -r .request_schema <<<"$shown")" = "$(cat "$work/request.schema.json")" ] ||
+  fail "api schema --show: $shown"
+admin api schema BRTHCRT --show | grep -q '"pattern": "^B-\[0-9\]+\$"' || fail "api schema --show (text)"
+echo '{"properties": {"age": {"minimum": "0"}}}' >"$work/bad.schema.json"
+expect_error "the request schema: #/properties/age/minimum: must be a number" \
+  api schema BRTHCRT --request "$work/bad.schema.json"
+python3 -c 'print("{\"description\": \"" + "x" * 262144 + "\"}")' >"$work/huge.schema.json"
+expect_error "larger than 256 KB" api schema BRTHCRT --request "$work/huge.schema.json"
+deep=$(printf '{"items":%.0s' $(seq 70))'{}'$(printf '}%.0s' $(seq 70))
+echo "$deep" >"$work/deep.schema.json"
+expect_error "the response schema: the schema is nested deeper than 64 levels" \
+  api schema BRTHCRT --response "$work/deep.schema.json"
+expect_error "nothing to do" api schema BRTHCRT
+expect_error "contradict" api schema BRTHCRT --clear --request "$work/request.schema.json"
+expect_error "give it alone" api schema BRTHCRT --show --clear
+[ "$(admin api schema BRTHCRT --show --json | jq -r .request_schema)" = "$(cat "$work/request.schema.json")" ] ||
+  fail "a refused schema replaced the published one"
+cleared=$(admin api schema BRTHCRT --clear-response --json)
+[ "$(jq -r .response_schema_sha256 <<<"$cleared")" = null ] || fail "--clear-response: $cleared"
+[ "$(jq -r .request_schema_sha256 <<<"$cleared")" != null ] || fail "--clear-response: $cleared"
+[ "$(admin api schema BRTHCRT --clear --json | jq -r .request_schema_sha256)" = null ] ||
+  fail "--clear"
+
 list=$(admin api list --json)
 for member in code provider endpoint endpoint_override timeout_ms mode callback_endpoint \
   store_bodies rate_per_second rate_burst replay_policy created_at enabled title description \
-  provider_name provider_institution provider_institution_name has_openapi; do
+  provider_name provider_institution provider_institution_name has_openapi \
+  request_schema_sha256 response_schema_sha256; do
   jq -e ".[0] | has(\"$member\")" <<<"$list" >/dev/null || fail "api list lacks $member"
 done
 [ "$(jq -r '.[0].provider_institution_name' <<<"$list")" = "Registration Agency" ] ||
@@ -111,6 +147,6 @@ done
 # Every change was recorded.
 [ "$(sqlite3 "$db" "SELECT count(*) FROM admin_actions WHERE action IN ('institution.rename',
   'institution.suspend', 'institution.resume', 'api.describe', 'api.disable', 'api.enable',
-  'topic.disable', 'topic.enable')")" = 8 ] ||
+  'topic.disable', 'topic.enable', 'api.contract')")" = 11 ] ||
   fail "actions not recorded"
 echo PASS
