@@ -1,5 +1,6 @@
 // The catalogue: every API of every institution with its description and provider. Publish an
-// API (then its description), describe, disable and enable one's own; request access to any
+// API (then its description), describe, disable and enable one's own; see any API's contract
+// (the JSON Schemas its bodies are checked against) and publish one's own; request access to any
 // for one of one's systems, stating the purpose. Push topics below, with their state: disable
 // and enable one's own.
 import * as api from '../api.js';
@@ -105,6 +106,35 @@ export async function render(root, ctx) {
                               {kind: 'secondary'})}));
         editing.querySelector('input').focus();
       }) : null,
+      button('api-contract', 'catalogue.contract', async () => {
+        const c = await api.get(`/apis/${api.seg(r.code)}/contract`).catch(sayError);
+        if (!c) return;
+        const title = h('h3', null, t('catalogue.contract_title', {code: r.code}));
+        if (!owns(r)) {
+          const shown = (key, text) => [h('h4', null, t(key)),
+                                        text ? h('pre', null, text) : h('p', null,
+                                                                        t('catalogue.no_contract'))];
+          editing.replaceChildren(title, ...shown('field.request_schema', c.request_schema),
+                                  ...shown('field.response_schema', c.response_schema));
+          return;
+        }
+        // An empty field removes that schema.
+        editing.replaceChildren(title, form('contract', [
+          {name: 'request_schema', label: 'field.request_schema', type: 'textarea',
+           value: c.request_schema || '', hint: 'hint.schema'},
+          {name: 'response_schema', label: 'field.response_schema', type: 'textarea',
+           value: c.response_schema || '', hint: 'hint.schema'},
+        ], 'action.save', async (v) => {
+          await api.put(`/apis/${api.seg(r.code)}/contract`, {
+            request_schema: v.request_schema.trim() || null,
+            response_schema: v.response_schema.trim() || null,
+          });
+          editing.replaceChildren();
+          say(t('catalogue.contract_saved', {code: r.code}));
+        }, {secondary: button('contract-cancel', 'action.cancel', () => editing.replaceChildren(),
+                              {kind: 'secondary'})}));
+        editing.querySelector('textarea').focus();
+      }, {kind: 'secondary'}),
       owns(r) ? (r.enabled === false
           ? button('api-enable', 'action.enable', () => api.post(`/apis/${api.seg(r.code)}/enable`)
                 .then(ctx.refresh, sayError))
