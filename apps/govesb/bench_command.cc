@@ -286,6 +286,9 @@ void AddBenchCommands(CLI::App& app) {
   run_cmd->add_option("--body-size", o.body_size, "Bytes of each esbBody")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{8} * 1024 * 1024));
+  run_cmd->add_flag("--birth-record", o.birth_record,
+                    "Bodies are a 20-member birth registration (what "
+                    "bench/contract/birth-request.schema.json describes), padded to --body-size");
   run_cmd->add_option("--timeout-ms", run->timeout_ms, "Per request, and the drain limit")
       ->capture_default_str()
       ->check(CLI::Range(1, 600000));

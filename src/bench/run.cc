@@ -70,6 +70,7 @@ Result<LoadReport> RunBench(const BenchRunOptions& options) {
                   : !profile.api_code.empty() ? profile.api_code
                                               : std::string("BNCH01");
   workload.body_size = options.body_size;
+  workload.birth_record = options.birth_record;
   size_t count = 0;
   std::chrono::milliseconds budget{0};
   if (options.rate > 0) {

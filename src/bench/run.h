@@ -25,6 +25,7 @@ struct BenchRunOptions {
   double warmup_s = 2;
   double rate = 0;  // 0: closed loop
   size_t body_size = 1024;
+  bool birth_record = false;  // WorkloadOptions::birth_record
   std::chrono::milliseconds timeout{30'000};
   // Closed loop: at most this many envelopes, and no more than presign_budget of signing (on
   // every core). Open loop signs ceil(rate * (warmup + duration) * 1.1), whatever it takes.

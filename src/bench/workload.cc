@@ -51,12 +51,18 @@ RequestSet RequestSet::Presign(const crypto::PrivateKey& key, const WorkloadOpti
   wire::WriteString(options.code, code);
   set.data_head_ = std::string(options.mode == Mode::kPush ? "{\"pushCode\":" : "{\"apiCode\":") +
                    code + ",\"esbBody\":{\"id\":\"" + set.run_id_ + "-";
-  size_t pad = options.body_size > kMinBodySize ? options.body_size - kMinBodySize : 0;
-  set.data_tail_ = "\",\"pad\":\"";
+  const size_t min_size = options.birth_record ? kMinBirthRecordSize : kMinBodySize;
+  size_t pad = options.body_size > min_size ? options.body_size - min_size : 0;
+  set.data_tail_ = "\",";
+  if (options.birth_record) {
+    set.data_tail_ += kBirthRecordMembers;
+    set.data_tail_ += ',';
+  }
+  set.data_tail_ += "\"pad\":\"";
   static constexpr std::string_view kFiller = "abcdefghijklmnopqrstuvwxyz0123456789";
   for (size_t k = 0; k < pad; ++k) set.data_tail_.push_back(kFiller[k % kFiller.size()]);
   set.data_tail_ += "\"}}";
-  set.body_size_ = std::max(options.body_size, kMinBodySize);
+  set.body_size_ = std::max(options.body_size, min_size);
 
   count = std::max<size_t>(count, 1);
   if (threads == 0) threads = UsableCpus();

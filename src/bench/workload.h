@@ -23,7 +23,21 @@ struct WorkloadOptions {
   // Bytes of the esbBody JSON text. Bodies are {"id":"<unique>","pad":"<filler>"}; below
   // kMinBodySize the filler is empty and the body is kMinBodySize bytes.
   size_t body_size = 1024;
+  // Bodies are a realistic birth registration of 20 members instead, the id first and the
+  // filler last (kBirthRecordMembers between): what bench/contract/birth-request.schema.json
+  // describes, for the API-contract row. At least kMinBirthRecordSize bytes.
+  bool birth_record = false;
 };
+
+// The 18 members between "id" and "pad" of a birth-record body.
+inline constexpr std::string_view kBirthRecordMembers =
+    R"("applicationType":"NEW","registrationNo":"DSM/KIN/2024/000123","childFirstName":"Neema",)"
+    R"("childMiddleName":"Asha","childSurname":"Mwakalinga","sex":"F","birthDate":"2024-03-15",)"
+    R"("placeOfBirth":{"region":"Dar es Salaam","district":"Kinondoni","ward":"Mwananyamala"},)"
+    R"("weightKg":3.25,"motherNin":"19900101-12345-00001-22","motherName":"Rehema Juma",)"
+    R"("fatherNin":"19880505-54321-00002-11","fatherName":"Baraka Mwakalinga",)"
+    R"("informantPhone":"+255712345678","registeredAt":"2024-03-20T09:15:00+03:00",)"
+    R"("registrarId":1042,"copies":2,"languages":["sw","en"])";
 
 // The pre-signed consumer envelopes of one run: envelope i is
 //   {"data":{"apiCode":"<code>","esbBody":{"id":"<run>-<i, 10 digits>","pad":"…"}},
@@ -38,6 +52,7 @@ class RequestSet {
  public:
   static constexpr size_t kIdDigits = 10;
   static constexpr size_t kMinBodySize = 37;  // {"id":"xxxxxxxx-NNNNNNNNNN","pad":""}
+  static constexpr size_t kMinBirthRecordSize = kMinBodySize + kBirthRecordMembers.size() + 1;
 
   // Signs up to `count` envelopes on `threads` threads (0: one per usable core). When `budget` is
   // positive, signing stops once it has elapsed and the set holds the envelopes signed so

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
+#include <sstream>
 
+#include "schema/schema.h"
 #include "wire/envelope.h"
 #include "wire/json.h"
 
@@ -51,6 +54,36 @@ TEST(RequestSetTest, PushModeAndTinyBodies) {
   ASSERT_TRUE(parsed.ok());
   ASSERT_NE(parsed->Find("pushCode"), nullptr);
   EXPECT_EQ(parsed->Find("esbBody")->raw.size(), RequestSet::kMinBodySize);
+}
+
+// The contract row's bodies match the contract it publishes (bench/contract): the row measures
+// checking, not refusing.
+TEST(RequestSetTest, BirthRecordBodiesMatchTheBenchContract) {
+  std::ifstream in(GOVESB_BENCH_CONTRACT, std::ios::binary);
+  ASSERT_TRUE(in) << GOVESB_BENCH_CONTRACT;
+  std::stringstream text;
+  text << in.rdbuf();
+  auto contract = schema::Schema::Compile(text.str());
+  ASSERT_TRUE(contract.ok()) << contract.status().ToString();
+  auto key = crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1);
+  ASSERT_TRUE(key.ok());
+  WorkloadOptions options;
+  options.birth_record = true;
+  RequestSet set = RequestSet::Presign(*key, options, 3);
+  EXPECT_EQ(set.body_size(), 1024u);
+  for (size_t i = 0; i < set.size(); ++i) {
+    auto parsed = wire::ParseEnvelope(set.Envelope(i));
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    const wire::JsonMember* body = parsed->Find("esbBody");
+    ASSERT_NE(body, nullptr);
+    EXPECT_EQ(body->raw.size(), 1024u);
+    auto verdict = (*contract)->Validate(body->raw);
+    ASSERT_TRUE(verdict.ok());
+    EXPECT_FALSE(verdict->has_value()) << (*verdict)->ToString();
+  }
+  // Smaller than its members: the minimum size.
+  options.body_size = 10;
+  EXPECT_EQ(RequestSet::Presign(*key, options, 1).body_size(), RequestSet::kMinBirthRecordSize);
 }
 
 TEST(RequestSetTest, TimeBudgetStopsSigningEarly) {
