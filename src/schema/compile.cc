@@ -397,6 +397,11 @@ Status Compiler::Keyword(Node& node, std::string_view key, uint32_t value,
   }
   if (key == "required") {
     GOVESB_ASSIGN_OR_RETURN(node.required, StringArray(value, location));
+    node.required_sorted.clear();
+    for (size_t k = 0; k < node.required.size(); ++k) {
+      node.required_sorted.emplace_back(node.required[k], static_cast<uint32_t>(k));
+    }
+    std::sort(node.required_sorted.begin(), node.required_sorted.end());
     return Status::Ok();
   }
   if (key == "dependentRequired") {

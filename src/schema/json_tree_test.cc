@@ -53,43 +53,16 @@ TEST(JsonTree, NumbersBeyondADouble) {
 
 // The tree accepts exactly what the wire layer accepts.
 TEST(JsonTree, AcceptsWhatTheWireLayerAccepts) {
-  const char* cases[] = {"{}",
-                         "[]",
-                         "0",
-                         "-0",
-                         "1.5e-3",
-                         "\"\"",
-                         "null",
-                         " true ",
-                         "[1,[2,[3]]]",
-                         R"({"a":{"b":{}}})",
-                         "[1,]",
-                         "{\"a\":1,}",
-                         "01",
-                         "1.",
-                         ".5",
-                         "+1",
-                         "1e",
-                         "[1 2]",
-                         "{\"a\" 1}",
-                         "{a:1}",
-                         "\"\x01\"",
-                         "\"\xc3\x28\"",
-                         "\"\xed\xa0\x80\"",
-                         "\"\\x\"",
-                         "\"\\u12\"",
-                         "[",
-                         "{\"a\":",
-                         "tru",
-                         "nul",
-                         "[1]]",
-                         "{} x",
-                         "\"\\ud83d\\ude00\"",
-                         "\"caf\xc3\xa9\"",
-                         "[-]",
-                         "-01",
-                         "1E+2",
-                         "[\"\t\"]"};
+  const char* cases[] = {
+      "{}", "[]", "0", "-0", "1.5e-3", "\"\"", "null", " true ", "[1,[2,[3]]]", R"({"a":{"b":{}}})",
+      "[1,]", "{\"a\":1,}", "01", "1.", ".5", "+1", "1e", "[1 2]", "{\"a\" 1}", "{a:1}", "\"\x01\"",
+      "\"\xc3\x28\"", "\"\xed\xa0\x80\"", "\"\\x\"", "\"\\u12\"", "[", "{\"a\":", "tru", "nul",
+      "[1]]", "{} x", "\"\\ud83d\\ude00\"", "\"caf\xc3\xa9\"", "[-]", "-01", "1E+2", "[\"\t\"]",
+      // Past the 8-byte skips of the scanner: the same rules at every position.
+      "\"abcdefghijklmnop\xc3\xa9qrstuvwx\"", "\"abcdefghijklmnop\x01qrstuvwx\"",
+      "\"abcdefghijklmnop\xc3\x28qrstuvwx\"", "\"abcdefghijklmnop\\\"qrstuvwxyz\"",
+      "\"abcdefghijklmnopqrstuvwx\"", "\"abcdefghijklmnopqrstuvw\\\"", "\"abcdefghijklmnopq",
+      "\"abcdefghijklmnop\xed\xa0\x80qrstuvwx\"", "\"abcdefgh\\u00e9ijklmnop\x7f\""};
   for (const char* text : cases) {
     EXPECT_EQ(JsonTree::Parse(text).ok(), wire::ValidateJson(text).ok()) << text;
   }

@@ -88,6 +88,9 @@ struct Node {
   const Node* additional_properties = nullptr;
   const Node* property_names = nullptr;
   std::vector<std::string_view> required;
+  // `required` sorted by name, each with its position in `required`: one pass over the members
+  // finds which are present (the first missing one, in the schema's order, is reported).
+  std::vector<std::pair<std::string_view, uint32_t>> required_sorted;
   std::vector<DependentRequired> dependent_required;
   std::vector<NamedSchema> dependent_schemas;
   uint32_t min_properties = 0, max_properties = 0;

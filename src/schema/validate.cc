@@ -334,14 +334,44 @@ bool CheckArray(const Node& s, uint32_t i, const JsonNode& n, Ctx& c) {
   return true;
 }
 
-bool CheckObject(const Node& s, uint32_t i, const JsonNode& n, Ctx& c) {
-  for (std::string_view name : s.required) {
-    if (c.value.Member(i, name) == 0) {
-      c.path.push_back({.key = name});
-      const bool ok = Fail(c, s, "required", [] { return std::string("is required but missing"); });
-      c.path.pop_back();
-      return ok;
+// The first of `s.required` (in the schema's order) that object `i` lacks, or nullptr: one pass
+// over the members, each looked up in the sorted names.
+const std::string_view* MissingRequired(const Node& s, uint32_t i, Ctx& c) {
+  const size_t wanted = s.required.size();
+  if (wanted == 0) return nullptr;
+  constexpr size_t kInline = 64;
+  bool inline_seen[kInline] = {};
+  std::vector<bool> more_seen(wanted > kInline ? wanted : 0);
+  size_t found = 0;
+  for (MemberCursor m(c.value, i); m && found < wanted; m.Next()) {
+    const std::string_view key = m.key();
+    auto it = std::lower_bound(s.required_sorted.begin(), s.required_sorted.end(), key,
+                               [](const std::pair<std::string_view, uint32_t>& a,
+                                  std::string_view k) { return a.first < k; });
+    if (it == s.required_sorted.end() || it->first != key) continue;
+    const uint32_t k = it->second;
+    const bool seen = wanted > kInline ? more_seen[k] : inline_seen[k];
+    if (seen) continue;  // a duplicate member
+    if (wanted > kInline) {
+      more_seen[k] = true;
+    } else {
+      inline_seen[k] = true;
     }
+    ++found;
+  }
+  if (found == wanted) return nullptr;
+  for (size_t k = 0; k < wanted; ++k) {
+    if (!(wanted > kInline ? more_seen[k] : inline_seen[k])) return &s.required[k];
+  }
+  return nullptr;
+}
+
+bool CheckObject(const Node& s, uint32_t i, const JsonNode& n, Ctx& c) {
+  if (const std::string_view* missing = MissingRequired(s, i, c); missing != nullptr) {
+    c.path.push_back({.key = *missing});
+    const bool ok = Fail(c, s, "required", [] { return std::string("is required but missing"); });
+    c.path.pop_back();
+    return ok;
   }
   if (s.min_properties != 0 && n.count < Count(c.schema, s.min_properties)) {
     return Fail(c, s, "minProperties", [&] {
