@@ -506,6 +506,12 @@ const std::vector<Route>& AllRoutes() {
           auto s, c.service.SetSignatureFallbacks(c.actor(), c.Path("client_id"), allowed));
       return Ok(admin::ToJson(s));
     });
+    add("PUT", "/api/v1/systems/{client_id}/serialisation", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(std::string setting, Str(c.body, "serialisation"));
+      GOVESB_ASSIGN_OR_RETURN(
+          auto s, c.service.SetSerialisation(c.actor(), c.Path("client_id"), setting));
+      return Ok(admin::ToJson(s));
+    });
 
     // APIs.
     add("GET", "/api/v1/apis", [](Context& c) -> Result<Reply> {

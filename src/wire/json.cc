@@ -1400,6 +1400,10 @@ std::string_view JsonStyleName(JsonStyle style) {
   return style == JsonStyle::kEcmaScript ? "node" : "jackson";
 }
 
+JsonStyle JsonStyleFromName(std::string_view name) {
+  return name == "node" ? JsonStyle::kEcmaScript : JsonStyle::kJackson;
+}
+
 std::optional<JsonStyle> SignedStyle(std::string_view raw) {
   // A first look for what could tell the forms apart: outside strings, a '.', 'e' or 'E' (a
   // number with a fraction or exponent), or a member name that is all digits; inside strings,

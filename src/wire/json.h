@@ -103,6 +103,7 @@ void WriteEcmaScriptString(std::string_view utf8, std::string& out);
 // verifies (docs/serialisation.md).
 enum class JsonStyle { kJackson, kEcmaScript };
 std::string_view JsonStyleName(JsonStyle style);  // "jackson" | "node"
+JsonStyle JsonStyleFromName(std::string_view name);  // "node": kEcmaScript, else kJackson
 
 // Which of the two forms a client's signed data text is in, when only one of them fits it
 // exactly and it holds something that tells them apart (a number with a fraction or an

@@ -672,6 +672,55 @@ TEST_P(SyncExchangeTest, SignatureUsageIsRecordedInTheRegistry) {
   EXPECT_EQ((*usage)[0].last_at, clock_.NowMillis());
 }
 
+// Issue 18: a consumer whose signed requests are in the ECMAScript form (what Node clients
+// send) is learned as such, and from then on the bus writes its answers in that form; a setting
+// wins over what was learned. The provider echoes the consumer's body, so a small double
+// shows the form: 1.0E-4 (Jackson) or 0.0001 (JSON.stringify).
+TEST_P(SyncExchangeTest, AConsumersFormIsLearnedFromItsRequestsAndUsedForItsAnswers) {
+  RestartBus([](server::ServeOptions& o) { o.usage_flush_interval = std::chrono::milliseconds(20); });
+  Answer jackson = Request("BRTH01", "{\"ratio\":1.0E-4}");
+  ASSERT_TRUE(jackson.success) << jackson.raw;
+  EXPECT_NE(jackson.raw.find("\"ratio\":1.0E-4"), std::string::npos) << jackson.raw;
+  // Requests that tell nothing (no double, no escape) teach nothing.
+  ASSERT_TRUE(Request("BRTH01", "{\"n\":1,\"ok\":true}").success);
+
+  // A request signed in the ECMAScript form: the bus learns "node" for this consumer.
+  ASSERT_TRUE(Request("BRTH01", "{\"ratio\":0.0001,\"w\":2.5}").success);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string learned;
+  while (std::chrono::steady_clock::now() < deadline) {
+    learned = registry_->GetSystem(consumer_.client_id)->serialisation_learned;
+    if (learned == "node") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(learned, "node");
+  // Once the registry change reaches the bus, answers are in that form. (The requests stay in
+  // the ECMAScript form: each telling request teaches its form again. The provider receives
+  // 1.0E-4, in its own form, and echoes it.)
+  Answer node;
+  while (std::chrono::steady_clock::now() < deadline) {
+    node = Request("BRTH01", "{\"ratio\":0.0001}");
+    if (node.raw.find("\"ratio\":0.0001") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(node.raw.find("\"ratio\":0.0001"), std::string::npos) << node.raw;
+  EXPECT_TRUE(node.signed_by_bus) << node.raw;
+  // The operator's setting wins.
+  ASSERT_TRUE(registry_->SetSerialisation(consumer_.client_id, "jackson").ok());
+  Answer set;
+  while (std::chrono::steady_clock::now() < deadline) {
+    set = Request("BRTH01", "{\"ratio\":0.0001}");
+    if (set.raw.find("\"ratio\":1.0E-4") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(set.raw.find("\"ratio\":1.0E-4"), std::string::npos) << set.raw;
+  auto usage = registry_->ListSignatureUsage(consumer_.client_id);
+  ASSERT_TRUE(usage.ok());
+  bool counted = false;
+  for (const auto& u : *usage) counted |= u.variant == "serialisation-node";
+  EXPECT_TRUE(counted);
+}
+
 // Issue 14: every exchange is counted per minute, API and system, and the counts are in the
 // database once the bus has flushed them (at the latest at shutdown), across a restart.
 TEST_P(SyncExchangeTest, ExchangesAreCountedInTheTrafficTable) {
