@@ -157,6 +157,12 @@ class AdminService {
   // consumer's institution) ----
   Result<registry::Grant> ApproveGrant(const Actor& actor, std::string_view consumer_client_id,
                                        std::string_view api_code);
+  // The purposes requests under a grant may declare, and whether they must (the API's
+  // provider institution or the operator decides).
+  Result<registry::Grant> SetGrantPurposes(const Actor& actor, std::string_view consumer_client_id,
+                                           std::string_view api_code,
+                                           const std::vector<registry::Purpose>& purposes,
+                                           bool required);
   // Records kCliRevokeReason (via "cli") or kNoStatedReason as the reason.
   Result<registry::Grant> RevokeGrant(const Actor& actor, std::string_view consumer_client_id,
                                       std::string_view api_code);

@@ -577,6 +577,30 @@ const std::vector<Route>& AllRoutes() {
     add("POST", "/api/v1/grants/{consumer}/{api}/approve", internal::ApproveGrant);
     add("POST", "/api/v1/grants/{consumer}/{api}/refuse", internal::RefuseGrant);
     add("POST", "/api/v1/grants/{consumer}/{api}/revoke", internal::RevokeGrant);
+    add("PUT", "/api/v1/grants/{consumer}/{api}/purposes", [](Context& c) -> Result<Reply> {
+      // {"purposes":[{"code":"TREATMENT","text":"…"}],"required":true}
+      auto it = c.body.find("purposes");
+      if (it == c.body.end() || !it->value().is_array()) {
+        return InvalidArgument("purposes must be an array of {\"code\", \"text\"} objects");
+      }
+      std::vector<registry::Purpose> purposes;
+      for (const boost::json::value& v : it->value().as_array()) {
+        if (!v.is_object()) return InvalidArgument("each purpose is an object {code, text}");
+        GOVESB_ASSIGN_OR_RETURN(std::string code, Str(v.as_object(), "code"));
+        GOVESB_ASSIGN_OR_RETURN(std::string text, Str(v.as_object(), "text"));
+        purposes.push_back(registry::Purpose{std::move(code), std::move(text)});
+        if (purposes.size() > registry::kMaxPurposesPerGrant) {
+          return InvalidArgument("a grant allows at most " +
+                                 std::to_string(registry::kMaxPurposesPerGrant) + " purposes");
+        }
+      }
+      GOVESB_ASSIGN_OR_RETURN(std::optional<bool> required,
+                              internal::OptBool(c.body, "required"));
+      GOVESB_ASSIGN_OR_RETURN(auto g, c.service.SetGrantPurposes(c.actor(), c.Path("consumer"),
+                                                                 c.Path("api"), purposes,
+                                                                 required.value_or(false)));
+      return Ok(admin::ToJson(g));
+    });
 
     // Push topics and subscriptions.
     add("GET", "/api/v1/topics", [](Context& c) -> Result<Reply> {
