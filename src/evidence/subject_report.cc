@@ -26,8 +26,7 @@ constexpr int64_t kExchangeSpanMs = 24 * 3600 * 1000;
 
 // The kinds of the record that opens an exchange: what a system sent to the bus.
 bool IsOpening(const Record& r) {
-  return r.to == "bus" && r.from != "bus" &&
-         (r.kind == "request" || r.kind == "nida-request" || r.kind == "push" || r.kind == "async");
+  return r.kind == "request" || r.kind == "nida-request" || r.kind == "push" || r.kind == "async";
 }
 
 SubjectExchange ExchangeOf(const std::vector<FoundRecord>& records, const FoundRecord& opening) {
