@@ -727,31 +727,25 @@ Trust TrustedKeys(const AuditOptions& options, const CheckReportArgs& args,
 }
 
 // Ties the report's rows to the evidence log of the data directory or cluster, when there is
-// one: how many records were checked, nullopt when there is no log to check against.
-std::optional<size_t> MatchToLog(const AuditOptions& options, std::optional<store::DataDir>& dir,
-                                 const evidence::SubjectReport& report) {
-  Result<size_t> matched = size_t{0};
+// one: how many records were checked, nullopt when there is no log to check against;
+// kFailedPrecondition when a row's record is not in the log as the report says.
+Result<std::optional<size_t>> MatchToLog(const AuditOptions& options,
+                                         std::optional<store::DataDir>& dir,
+                                         const evidence::SubjectReport& report) {
   if (options.on_cluster()) {
-    matched = evidence::MatchSubjectReportToLog(*OpenClusterEvidence(options), report);
-  } else {
-    if (!dir.has_value()) return std::nullopt;
-    auto db = dir->OpenDatabase();
-    if (!db.ok()) Fail(db.status());
-    auto version = store::SchemaVersion(**db, "evidence");
-    if (!version.ok()) Fail(version.status());
-    if (*version == 0) return std::nullopt;
-    if (Status migrated = evidence::MigrateEvidenceStore(**db); !migrated.ok()) Fail(migrated);
-    auto store =
-        evidence::SqliteEvidenceStore::OverConnection(**db, {.archive_dir = options.Archives()});
-    matched = evidence::MatchSubjectReportToLog(*store, report);
+    GOVESB_ASSIGN_OR_RETURN(
+        size_t n, evidence::MatchSubjectReportToLog(*OpenClusterEvidence(options), report));
+    return std::optional<size_t>(n);
   }
-  if (matched.status().code() == StatusCode::kFailedPrecondition) {
-    std::cout << "INVALID: the report does not match the evidence log: "
-              << matched.status().message() << "\n";
-    throw CLI::RuntimeError(kExitFailure);
-  }
-  if (!matched.ok()) Fail(matched.status());
-  return *matched;
+  if (!dir.has_value()) return std::optional<size_t>();
+  GOVESB_ASSIGN_OR_RETURN(std::unique_ptr<store::Database> db, dir->OpenDatabase());
+  GOVESB_ASSIGN_OR_RETURN(int64_t version, store::SchemaVersion(*db, "evidence"));
+  if (version == 0) return std::optional<size_t>();
+  GOVESB_RETURN_IF_ERROR(evidence::MigrateEvidenceStore(*db));
+  auto store =
+      evidence::SqliteEvidenceStore::OverConnection(*db, {.archive_dir = options.Archives()});
+  GOVESB_ASSIGN_OR_RETURN(size_t n, evidence::MatchSubjectReportToLog(*store, report));
+  return std::optional<size_t>(n);
 }
 
 std::string Named(const evidence::ReportParty& p) {
@@ -773,11 +767,22 @@ void RunCheckReport(const AuditOptions& options, const CheckReportArgs& args) {
   std::optional<store::DataDir> dir;
   const Trust trust = TrustedKeys(options, args, dir);
   auto checked = evidence::CheckSubjectReport(ReadAll(args.file), trust.keys);
+  Status problem = checked.status();
   std::optional<size_t> log_records;
-  if (checked.ok()) log_records = MatchToLog(options, dir, checked->report);
+  if (checked.ok()) {
+    auto matched = MatchToLog(options, dir, checked->report);
+    if (matched.status().code() == StatusCode::kFailedPrecondition) {
+      problem = FailedPrecondition("the report does not match the evidence log: " +
+                                   matched.status().message());
+    } else if (!matched.ok()) {
+      Fail(matched.status());
+    } else {
+      log_records = *matched;
+    }
+  }
   if (options.json) {
     json::object out;
-    out["valid"] = checked.ok();
+    out["valid"] = problem.ok();
     json::array ids;
     for (const crypto::PublicKey& k : trust.keys) ids.emplace_back(evidence::SubjectReportKeyId(k));
     out["trusted_keys"] = std::move(ids);
@@ -792,11 +797,10 @@ void RunCheckReport(const AuditOptions& options, const CheckReportArgs& args) {
       } else {
         out["log_records_matched"] = nullptr;
       }
-    } else {
-      out["problem"] = checked.status().message();
     }
+    if (!problem.ok()) out["problem"] = problem.message();
     std::cout << json::serialize(out) << "\n";
-  } else if (checked.ok()) {
+  } else if (problem.ok()) {
     const evidence::SubjectReport& r = checked->report;
     std::cout << "valid: the access report for " << r.user_id << " (" << r.exchanges.size()
               << " exchange(s), made " << IsoMillis(r.generated_at_ms)
@@ -811,14 +815,14 @@ void RunCheckReport(const AuditOptions& options, const CheckReportArgs& args) {
     }
     PrintRows(r);
   } else {
-    std::cout << "INVALID: " << checked.status().message() << "\n";
+    std::cout << "INVALID: " << problem.message() << "\n";
     std::cout << "trusted key(s): ";
     for (size_t i = 0; i < trust.keys.size(); ++i) {
       std::cout << (i ? ", " : "") << evidence::SubjectReportKeyId(trust.keys[i]);
     }
     std::cout << ", " << trust.why << "\n";
   }
-  if (!checked.ok()) throw CLI::RuntimeError(kExitFailure);
+  if (!problem.ok()) throw CLI::RuntimeError(kExitFailure);
 }
 
 }  // namespace

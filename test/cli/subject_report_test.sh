@@ -225,4 +225,14 @@ audit subject "$alice" --out "$work/archived.json" 2>/dev/null
   fail "the archived exchanges differ"
 check "$r" --data-dir "$data" | grep -q "^evidence log: the 10 records" ||
   fail "the first report no longer matches the archived log"
+# The log changed under the report (a record of a1 altered in its archive): tied back, the
+# report no longer matches it.
+file=$(ls "$data/evidence-archive" | head -n 1)
+gunzip -c "$data/evidence-archive/$file" | sed "/$a1/s/\"latencyUs\":[0-9]*/\"latencyUs\":1/" |
+  gzip >"$work/forged.gz"
+cp "$work/forged.gz" "$data/evidence-archive/$file"
+out=$(check "$r" --data-dir "$data" || true)
+grep -q "^INVALID: the report does not match the evidence log: record [0-9]* (exchange $a1) has another hash" \
+  <<<"$out" || fail "a changed log: $out"
+check "$r" --esb-public-key "$esb_key" >/dev/null || fail "the report itself is still intact"
 echo "subject report CLI: ok (3 of alice's exchanges, 1 of bob's, checked, changes refused)"
