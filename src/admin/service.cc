@@ -56,6 +56,7 @@ AdminService::AdminService(store::Database& db, ServiceOptions options)
                                               .hash_secret = std::move(options.hash_secret)}),
       evidence_(options.evidence),
       bus_key_(std::move(options.bus_key)),
+      signer_(options.signer),
       bus_(std::move(options.bus)),
       deliveries_(db) {
   if (evidence_ != nullptr) return;
