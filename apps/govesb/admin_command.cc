@@ -565,6 +565,27 @@ void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opt
       ->required();
   fallbacks->add_option("setting", fallbacks_args->setting, "on | off")->required();
 
+  struct SerialisationArgs {
+    std::string client_id, setting;
+  };
+  auto serialisation_args = std::make_shared<SerialisationArgs>();
+  CLI::App* serialisation = AddLeaf(
+      *group, "serialisation",
+      "How the bus writes the data it signs for this system: node (what JSON.stringify gives: "
+      "Node clients), jackson (Java clients), or auto (the form its own requests showed; jackson "
+      "until they show one)",
+      options,
+      [serialisation_args](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.service().SetSerialisation(
+                        s.actor(), serialisation_args->client_id, serialisation_args->setting))),
+                    as_json);
+      });
+  serialisation->add_option("--client-id", serialisation_args->client_id, "The system's client_id")
+      ->required();
+  serialisation->add_option("setting", serialisation_args->setting, "auto | jackson | node")
+      ->required()
+      ->check(CLI::IsMember({"auto", "jackson", "node"}));
+
   auto disable_ref = std::make_shared<SystemRef>();
   disable_ref->AddTo(*AddLeaf(
       *group, "disable", "Disable a system; its tokens stop working", options,
@@ -764,6 +785,46 @@ void AddGrantCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opti
   revoke->add_option("--consumer", revoke_args->consumer, "client_id of the consumer system")
       ->required();
   revoke->add_option("--api", revoke_args->api, "apiCode")->required();
+
+  struct PurposesArgs {
+    std::string consumer, api, required = "off";
+    std::vector<std::string> purposes;
+  };
+  auto purposes_args = std::make_shared<PurposesArgs>();
+  auto parse_purposes = [purposes_args] {
+    std::vector<registry::Purpose> out;
+    for (const std::string& given : purposes_args->purposes) {
+      const size_t eq = given.find('=');
+      if (eq == std::string::npos) {
+        Fail(InvalidArgument("--purpose takes CODE=TEXT (e.g. TREATMENT=\"Medical treatment\"), "
+                             "not '" + given.substr(0, 40) + "'"));
+      }
+      out.push_back(registry::Purpose{given.substr(0, eq), given.substr(eq + 1)});
+    }
+    return out;
+  };
+  CLI::App* purposes = AddLeaf(
+      *group, "purposes",
+      "Set the purposes (legal bases) requests under a grant may declare in their data "
+      "(\"purpose\":\"CODE\"), replacing the list; --required on refuses requests without one",
+      options,
+      [purposes_args, parse_purposes](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.service().SetGrantPurposes(
+                        s.actor(), purposes_args->consumer, purposes_args->api, parse_purposes(),
+                        ParseOnOff(purposes_args->required)))),
+                    as_json);
+      },
+      [purposes_args, parse_purposes] {
+        (void)parse_purposes();
+        (void)ParseOnOff(purposes_args->required);
+      });
+  purposes->add_option("--consumer", purposes_args->consumer, "client_id of the consumer system")
+      ->required();
+  purposes->add_option("--api", purposes_args->api, "apiCode")->required();
+  purposes->add_option("--purpose", purposes_args->purposes,
+                       "CODE=TEXT (repeatable; none: the grant allows no declared purpose)");
+  purposes->add_option("--required", purposes_args->required,
+                       "on: a request must declare one of the purposes (default off)");
 
   AddLeaf(*group, "list", "List grants", options, [](AdminSession& s, bool as_json) {
     PrintList(ToJsonArray(Unwrap(s.service().ListGrants(s.actor()))),

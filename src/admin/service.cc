@@ -56,6 +56,7 @@ AdminService::AdminService(store::Database& db, ServiceOptions options)
                                               .hash_secret = std::move(options.hash_secret)}),
       evidence_(options.evidence),
       bus_key_(std::move(options.bus_key)),
+      signer_(options.signer),
       bus_(std::move(options.bus)),
       deliveries_(db) {
   if (evidence_ != nullptr) return;
@@ -233,6 +234,17 @@ Result<registry::System> AdminService::SetSignatureFallbacks(const Actor& actor,
       [](const registry::System& s) { return json::value(ToJson(s)); });
 }
 
+Result<registry::System> AdminService::SetSerialisation(const Actor& actor,
+                                                        std::string_view client_id,
+                                                        std::string_view setting) {
+  GOVESB_RETURN_IF_ERROR(RequireOperator(actor, "change how the bus serialises for a system"));
+  GOVESB_ASSIGN_OR_RETURN(registry::System before, OwnedSystem(client_id));
+  return Mutate<registry::System>(
+      actor, "system.serialisation", SystemObject(client_id), before.institution_code,
+      ToJson(before), [&] { return registry_.SetSerialisation(client_id, setting); },
+      [](const registry::System& s) { return json::value(ToJson(s)); });
+}
+
 Result<std::vector<registry::SignatureUsage>> AdminService::ListSignatureUsage(
     const Actor& actor, std::string_view client_id) {
   if (!client_id.empty()) {
@@ -327,6 +339,23 @@ Result<registry::Grant> AdminService::ApproveGrant(const Actor& actor,
       consumer.institution_code, nullptr,
       [&] {
         return registry_.AddGrant(consumer_client_id, api_code, {.decided_by = actor.account});
+      },
+      [](const registry::Grant& g) { return json::value(ToJson(g)); });
+}
+
+Result<registry::Grant> AdminService::SetGrantPurposes(
+    const Actor& actor, std::string_view consumer_client_id, std::string_view api_code,
+    const std::vector<registry::Purpose>& purposes, bool required) {
+  GOVESB_ASSIGN_OR_RETURN(std::string provider_owner, InstitutionOfApi(api_code));
+  GOVESB_RETURN_IF_ERROR(
+      RequireOwner(actor, provider_owner, "set the purposes of access to this API"));
+  GOVESB_ASSIGN_OR_RETURN(registry::System consumer, OwnedSystem(consumer_client_id));
+  return Mutate<registry::Grant>(
+      actor, "grant.purposes",
+      "grant:" + std::string(consumer_client_id) + ":" + std::string(api_code),
+      consumer.institution_code, nullptr,
+      [&] {
+        return registry_.SetGrantPurposes(consumer_client_id, api_code, purposes, required);
       },
       [](const registry::Grant& g) { return json::value(ToJson(g)); });
 }

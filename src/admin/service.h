@@ -37,6 +37,7 @@
 #include "crypto/keys.h"
 #include "delivery/sqlite_queue.h"
 #include "evidence/store.h"
+#include "evidence/subject_report.h"
 #include "registry/registry.h"
 #include "store/database.h"
 #include "traffic/query.h"
@@ -73,6 +74,9 @@ struct ServiceOptions {
   // service opens. Empty, or a store that cannot be opened: evidence searches, proofs and
   // verification are kFailedPrecondition saying why; everything else works.
   std::string postgres_conninfo = std::string();
+  // The bus's signer (its current key), for what the service signs: a person's access report.
+  // Null: those are kFailedPrecondition. Must outlive the service.
+  const crypto::Signer* signer = nullptr;
 };
 
 // Creates or upgrades every table the admin layer works on (registry, delivery, evidence,
@@ -127,6 +131,9 @@ class AdminService {
                                               const registry::RateLimitUpdate& update);
   Result<registry::System> SetSignatureFallbacks(const Actor& actor, std::string_view client_id,
                                                  bool allowed);
+  // Operator only: "auto" | "jackson" | "node" (registry::System::serialisation).
+  Result<registry::System> SetSerialisation(const Actor& actor, std::string_view client_id,
+                                            std::string_view setting);
   // Every visible system's, or only `client_id`'s.
   Result<std::vector<registry::SignatureUsage>> ListSignatureUsage(const Actor& actor,
                                                                    std::string_view client_id = {});
@@ -159,6 +166,12 @@ class AdminService {
   // consumer's institution) ----
   Result<registry::Grant> ApproveGrant(const Actor& actor, std::string_view consumer_client_id,
                                        std::string_view api_code);
+  // The purposes requests under a grant may declare, and whether they must (the API's
+  // provider institution or the operator decides).
+  Result<registry::Grant> SetGrantPurposes(const Actor& actor, std::string_view consumer_client_id,
+                                           std::string_view api_code,
+                                           const std::vector<registry::Purpose>& purposes,
+                                           bool required);
   // Records kCliRevokeReason (via "cli") or kNoStatedReason as the reason.
   Result<registry::Grant> RevokeGrant(const Actor& actor, std::string_view consumer_client_id,
                                       std::string_view api_code);
@@ -238,6 +251,12 @@ class AdminService {
   Result<std::string> ExchangeProof(const Actor& actor, std::string_view request_id);
   // The whole log checked (operator and auditor; reads every record: minutes on a big log).
   Result<evidence::VerifyReport> VerifyEvidence(const Actor& actor);
+  // A person's access report (operator and auditor: it spans every institution): every exchange
+  // that carried `query.user_id` in its range, with the asking and answering institutions and
+  // systems and the API named from the registry as it is now, signed by the bus key. The signed
+  // document's canonical JSON text (evidence/subject_report.h). kInvalidArgument for a query
+  // evidence::CheckSubjectQuery refuses (before anything is read).
+  Result<std::string> MakeSubjectReport(const Actor& actor, const evidence::SubjectQuery& query);
   Result<std::vector<traffic::Point>> TrafficSeries(const Actor& actor,
                                                     traffic::SeriesFilter filter);
   Result<std::vector<traffic::TotalsRow>> TrafficTotals(const Actor& actor,
@@ -291,6 +310,7 @@ class AdminService {
   evidence::EvidenceStore* evidence_;                      // null: evidence_missing_ says why
   Status evidence_missing_;
   std::optional<crypto::PublicKey> bus_key_;
+  const crypto::Signer* signer_ = nullptr;
   BusInfo bus_;
   // On db_, so that a redelivery and its recorded action commit together.
   delivery::SqliteDeliveryOperations deliveries_;

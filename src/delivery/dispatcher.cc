@@ -62,6 +62,7 @@ struct Dispatcher::Impl {
     std::string client_id;
     const crypto::PublicKey* key = nullptr;
     std::shared_ptr<const registry::Snapshot> snapshot;  // keeps `key` alive
+    wire::JsonStyle style = wire::JsonStyle::kJackson;   // the form the recipient verifies
   };
 
   Impl(DispatcherDeps d, const DispatcherOptions& o) : deps(std::move(d)), options(o) {}
@@ -515,6 +516,8 @@ Result<Dispatcher::Impl::Target> Dispatcher::Impl::Resolve(const PendingDelivery
   }
   t.key = &*system->public_key;
   t.client_id = system->client_id;
+  t.style = wire::JsonStyleFromName(
+      registry::EffectiveSerialisation(system->serialisation, system->serialisation_learned));
   return t;
 }
 
@@ -636,6 +639,17 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
         continue;
       }
       body = std::move(*loaded);
+    }
+
+    if (target->style != wire::JsonStyle::kJackson && deps.signer != nullptr) {
+      // The recipient verifies another form of data than the stored one: that form, signed.
+      if (auto env = wire::ParseEnvelope(body); env.ok()) {
+        std::string data = wire::RestyleData(env->data_raw, target->style);
+        if (data != env->data_raw) {
+          std::string signature = deps.signer->SignBase64(data);
+          body = wire::SealEnvelope(data, signature);
+        }
+      }
     }
 
     // What was sent, for the evidence of this attempt.

@@ -137,8 +137,8 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
     x.awaiting_answer = true;
   }
   RecordRequest(x, Status::Ok());
-  std::string delivery_data =
-      wire::DeliveryData(EsbBodyRaw(x), x.log.request_id, "apiCode", api_code);
+  std::string delivery_data = wire::DeliveryData(EsbBodyRaw(x), x.log.request_id, "apiCode",
+                                                 api_code, StyleFor(provider), x.log.purpose);
   const crypto::Sha256Digest delivery_sha256 = crypto::Sha256(delivery_data);
   std::string delivery_signature = signer.SignDigestBase64(delivery_sha256);
   std::string delivery = wire::SealEnvelope(delivery_data, delivery_signature);
@@ -259,8 +259,9 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
                                            "provider answered success:false: " + message);
   record_reply(outcome, reply_env->data_raw, reply_env->signature, reply_size, &reply_sha256);
   SignedParts parts;
-  HttpResponse response = SignedResponse(200, reply->success, x.log.request_id, message,
-                                         reply->esb_body_raw, signer, x.format, &parts);
+  HttpResponse response =
+      SignedResponse(200, reply->success, x.log.request_id, message, reply->esb_body_raw, signer,
+                     x.format, &parts, StyleFor(*x.caller));
   x.evidence.Add("response", x.log, "bus", x.log.consumer, outcome, deps_.clock->NowMillis(),
                  parts.data, parts.signature, static_cast<int64_t>(response.body.size()),
                  &parts.data_sha256);

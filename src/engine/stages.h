@@ -49,6 +49,11 @@ Status VerifyStage(ExchangeContext& x);
 // Sets x.topic, or x.api and x.provider.
 Status AuthoriseStage(ExchangeContext& x);
 
+// Part of authorise for a pull: the `purpose` a request declares in its data must be one its
+// grant allows (a code, registry::ValidatePurposeCode), and a grant that requires one refuses a
+// request without. Sets x.log.purpose.
+Status CheckPurpose(ExchangeContext& x, const registry::Snapshot::GrantTerms& grant);
+
 // The request's esbBody against its API's contract (registry::Api::request_contract), when the
 // API has one: a body that does not match is refused with kInvalidArgument (HTTP 400) naming
 // the first failing place and rule ("esbBody does not match the contract of API BRTH01:

@@ -38,6 +38,18 @@ inline constexpr double kMinRateBurst = 1;
 inline constexpr double kMaxRateBurst = 1e6;
 
 // A connected system: a consumer and/or provider with its own credentials and signing key.
+// System::serialisation values.
+inline constexpr std::string_view kSerialisationAuto = "auto";
+inline constexpr std::string_view kSerialisationJackson = "jackson";
+inline constexpr std::string_view kSerialisationNode = "node";
+
+// The form the bus writes for a system: its setting, else what it was seen to sign, else
+// "jackson".
+inline std::string_view EffectiveSerialisation(std::string_view setting, std::string_view learned) {
+  if (setting != kSerialisationAuto && !setting.empty()) return setting;
+  return learned.empty() ? kSerialisationJackson : learned;
+}
+
 struct System {
   int64_t id = 0;
   std::string client_id;  // UUID, issued by the bus
@@ -66,6 +78,12 @@ struct System {
   // SignatureVariant: compact, compact-ascii-escaped, latin1); false: only over the exact bytes
   // received ("raw"). Registry::ListSignatureUsage shows which variants a system still uses.
   bool signature_fallbacks = true;
+  // How the bus writes the data it signs for this system (wire::JsonStyle): "auto" (the form
+  // learned from its own signed requests, serialisation_learned, else "jackson"), "jackson" or
+  // "node" (docs/serialisation.md).
+  std::string serialisation = std::string(kSerialisationAuto);
+  // The form its latest telling request was signed in ("jackson" | "node"), "" when none told.
+  std::string serialisation_learned;
   // Parsed once when a Snapshot is loaded (nullopt if the stored key no longer parses, which
   // makes the system unable to pass signature checks: fail closed). Not filled by Registry's
   // admin queries.
@@ -169,6 +187,15 @@ inline constexpr std::string_view kGrantRefused = kAccessRefused;
 inline constexpr std::string_view kGrantRevoked = kAccessRevoked;
 
 // Permission for a consumer system to call an API. Only "approved" grants allow calls.
+// A purpose (legal basis) a grant allows requests to declare: a short code a request carries
+// in its signed data (`purpose`), and what it means.
+struct Purpose {
+  std::string code;  // 1-32 of [A-Z0-9_], starting with a letter
+  std::string text;  // 1-200 characters, one line
+  friend bool operator==(const Purpose&, const Purpose&) = default;
+};
+inline constexpr size_t kMaxPurposesPerGrant = 20;
+
 struct Grant {
   int64_t id = 0;
   int64_t consumer_system_id = 0;
@@ -179,6 +206,10 @@ struct Grant {
   int64_t created_at = 0;
   int64_t updated_at = 0;
   AccessTrail trail;
+  // The purposes a request under this grant may declare; a declared purpose must be one of
+  // them. With purpose_required, a request must declare one.
+  std::vector<Purpose> purposes = {};
+  bool purpose_required = false;
 };
 
 // A push topic (pushCode) owned by a publisher system.
@@ -260,5 +291,9 @@ struct SignatureUsage {
 };
 
 inline constexpr std::string_view kSignatureVariantRaw = "raw";
+// Usage entries named "serialisation-jackson" / "serialisation-node" count the requests whose
+// signed data told which form the system signs in (wire::SignedStyle); recording one also sets
+// System::serialisation_learned. They are not signature variants (no fallback was needed).
+inline constexpr std::string_view kSerialisationUsagePrefix = "serialisation-";
 
 }  // namespace govesb::registry

@@ -52,7 +52,8 @@ Result<Institution> ReadInstitution(store::Statement& s) {
 constexpr std::string_view kSystemSelect =
     "SELECT s.id, s.client_id, s.institution_id, i.code, i.name, s.name, s.public_key,"
     " s.key_curve, s.endpoint, s.secret_hash, s.enabled, s.credential_version, s.created_at,"
-    " s.updated_at, s.rate_per_second, s.rate_burst, s.signature_fallbacks, i.suspended"
+    " s.updated_at, s.rate_per_second, s.rate_burst, s.signature_fallbacks, i.suspended,"
+    " s.serialisation, s.serialisation_learned"
     " FROM systems s JOIN institutions i ON i.id = s.institution_id";
 
 Result<System> ReadSystem(store::Statement& s) {
@@ -81,6 +82,8 @@ Result<System> ReadSystem(store::Statement& s) {
   GOVESB_ASSIGN_OR_RETURN(row.rate_burst, ReadReal(s, 15));
   row.signature_fallbacks = s.ColumnInt64(16) != 0;
   row.institution_suspended = s.ColumnInt64(17) != 0;
+  row.serialisation = s.ColumnText(18);
+  row.serialisation_learned = s.ColumnText(19);
   return row;
 }
 
@@ -168,6 +171,7 @@ const std::string kGrantSelect =
     "SELECT g.id, g.consumer_system_id, s.client_id, g.api_id, a.code, g.state, g.created_at,"
     " g.updated_at, " +
     TrailColumns("g") +
+    ", g.purposes, g.purpose_required"
     " FROM grants g JOIN systems s ON s.id = g.consumer_system_id"
     " JOIN apis a ON a.id = g.api_id";
 
@@ -182,6 +186,8 @@ Result<Grant> ReadGrant(store::Statement& s) {
   row.created_at = s.ColumnInt64(6);
   row.updated_at = s.ColumnInt64(7);
   row.trail = ReadTrail(s, 8);
+  row.purposes = ParsePurposes(s.ColumnText(14));
+  row.purpose_required = s.ColumnInt64(15) != 0;
   return row;
 }
 
@@ -472,5 +478,31 @@ Result<std::vector<SignatureUsage>> SelectSignatureUsage(store::Database& db, in
   if (system_id != 0) GOVESB_RETURN_IF_ERROR(stmt.Bind(1, system_id));
   return Collect<SignatureUsage>(stmt, ReadSignatureUsage);
 }
+
+std::string FormatPurposes(const std::vector<Purpose>& purposes) {
+  std::string out;
+  for (const Purpose& p : purposes) {
+    out += p.code;
+    out += '\t';
+    out += p.text;
+    out += '\n';
+  }
+  return out;
+}
+
+std::vector<Purpose> ParsePurposes(std::string_view text) {
+  std::vector<Purpose> out;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    const std::string_view line = text.substr(0, end);
+    const size_t tab = line.find('\t');
+    if (tab != std::string_view::npos) {
+      out.push_back(Purpose{std::string(line.substr(0, tab)), std::string(line.substr(tab + 1))});
+    }
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+  }
+  return out;
+}
+
 
 }  // namespace govesb::registry::internal

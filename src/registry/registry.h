@@ -187,6 +187,10 @@ class Registry {
   // Allows (true) or forbids (false) signatures that verify only over a fallback text of data
   // (System::signature_fallbacks). Setting the value it already has is not an error.
   Result<System> SetSignatureFallbacks(std::string_view client_id, bool allowed);
+  // How the bus writes the data it signs for the system: "auto", "jackson" or "node"
+  // (System::serialisation). kInvalidArgument for anything else. Setting the value it already
+  // has is not an error.
+  Result<System> SetSerialisation(std::string_view client_id, std::string_view setting);
 
   // Adds `increments` (system_id, variant, count, and optionally first_at/last_at; 0 = now) to
   // the signature usage counts, creating rows as needed, in one transaction: all or nothing.
@@ -253,6 +257,12 @@ class Registry {
   Result<Grant> RefuseGrantRequest(std::string_view consumer_client_id, std::string_view api_code,
                                    const AccessDecision& decision);
   Result<Grant> GetGrant(std::string_view consumer_client_id, std::string_view api_code);
+  // The purposes requests under the grant may declare (replacing the list), and whether they
+  // must declare one. kInvalidArgument for a bad code or text (ValidatePurposeCode; texts: one
+  // line of 1-200 characters), a repeated code, more than kMaxPurposesPerGrant, or `required`
+  // with no purpose; kNotFound without such a grant (in any state).
+  Result<Grant> SetGrantPurposes(std::string_view consumer_client_id, std::string_view api_code,
+                                 const std::vector<Purpose>& purposes, bool required);
   // Ordered by id; only those in `state` (kAccessPending ...) when it is not empty.
   Result<std::vector<Grant>> ListGrants(std::string_view state = {});
 

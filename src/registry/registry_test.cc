@@ -10,6 +10,7 @@
 
 #include "crypto/primitives.h"
 #include "registry/registry_testing.h"
+#include "registry/snapshot.h"
 
 namespace govesb::registry {
 namespace {
@@ -20,11 +21,17 @@ using testing::RegistryOnBoth;
 using testing::RegistryTest;
 
 // Takes a database back to before migration 5 (as released with migration 4).
-// Takes a database back from migration 8 to 7 (run before kUndoMigrationSeven).
-constexpr char kUndoMigrationEight[] =
-    "ALTER TABLE apis DROP COLUMN request_schema; ALTER TABLE apis DROP COLUMN response_schema;";
 // Takes a database back from migration 7 to 6 (run before kUndoMigrationSix).
 constexpr char kUndoMigrationSeven[] = "ALTER TABLE topics DROP COLUMN enabled;";
+// Takes a database back from migration 10 to 9 (run before kUndoMigrationNine).
+constexpr char kUndoMigrationTen[] =
+    "ALTER TABLE apis DROP COLUMN request_schema; ALTER TABLE apis DROP COLUMN response_schema;";
+constexpr char kUndoMigrationNine[] =
+    "ALTER TABLE grants DROP COLUMN purpose_required;"
+    "ALTER TABLE grants DROP COLUMN purposes;";
+constexpr char kUndoMigrationEight[] =
+    "ALTER TABLE systems DROP COLUMN serialisation_learned;"
+    "ALTER TABLE systems DROP COLUMN serialisation;";
 // Takes a database back from migration 6 to 5 (run before kUndoMigrationFive).
 constexpr char kUndoMigrationSix[] =
     "DROP TABLE membership_applications;"
@@ -97,7 +104,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, RegistryOnBoth, store::testing::BothBackends(
 TEST_P(RegistryOnBoth, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 10);
 }
 
 // ---- institutions ----
@@ -609,6 +616,8 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
   // A database created by migration 1 alone (as released) keeps its rows and gains the tables
   // and columns of the later migrations.
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
@@ -620,7 +629,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
                         " UPDATE schema_versions SET version = 1 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 10);
   ApiSettings async_api;
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
@@ -644,6 +653,8 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
   ASSERT_TRUE(registry_.AddApi(provider_.client_id, "LANDREG", async_api).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
@@ -652,7 +663,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
                         " UPDATE schema_versions SET version = 3 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 10);
   auto apis = registry_.ListApis();
   ASSERT_TRUE(apis.ok()) << apis.status().ToString();
   ASSERT_EQ(apis->size(), 2u);
@@ -674,6 +685,8 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   AddFixtures();
   ASSERT_TRUE(registry_.SetApiStoreBodies("GETUSR", true).ok());
   ASSERT_TRUE(registry_.DisableSystem(consumer_.client_id).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
@@ -681,7 +694,7 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 4 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 10);
 
   auto systems = registry_.ListSystems();
   ASSERT_TRUE(systems.ok()) << systems.status().ToString();
@@ -715,12 +728,14 @@ TEST_F(RegistryTest, MigrationSevenKeepsEveryTopicEnabled) {
   AddFixtures();
   ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
   ASSERT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 6 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 10);
   auto topics = registry_.ListTopics();
   ASSERT_TRUE(topics.ok()) << topics.status().ToString();
   ASSERT_EQ(topics->size(), 1u);
@@ -750,6 +765,98 @@ TEST_P(RegistryOnBoth, RegistryChangesAreVisibleToOtherConnections) {
   auto systems = reader.ListSystems();
   ASSERT_TRUE(systems.ok());
   EXPECT_EQ(systems->size(), 2u);
+}
+
+TEST_F(RegistryTest, MigrationEightGivesSystemsAutomaticSerialisation) {
+  AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
+  ASSERT_TRUE(
+      db_->Exec("UPDATE schema_versions SET version = 7 WHERE component = 'registry'").ok());
+  ASSERT_TRUE(Registry::Migrate(*db_).ok());
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 10);
+  auto system = registry_.GetSystem(consumer_.client_id);
+  ASSERT_TRUE(system.ok());
+  EXPECT_EQ(system->serialisation, "auto");
+  EXPECT_EQ(system->serialisation_learned, "");
+  EXPECT_EQ(EffectiveSerialisation(system->serialisation, system->serialisation_learned),
+            "jackson");
+}
+
+TEST_F(RegistryTest, SerialisationIsSetOrLearnedFromTheSystemsOwnRequests) {
+  AddFixtures();
+  auto set = registry_.SetSerialisation(consumer_.client_id, "node");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->serialisation, "node");
+  auto bad = registry_.SetSerialisation(consumer_.client_id, "xml");
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_.GetSystem(consumer_.client_id)->serialisation, "node") << "unchanged";
+  ASSERT_TRUE(registry_.SetSerialisation(consumer_.client_id, "auto").ok());
+
+  // The bus records what it saw; the latest form of a batch is what it learned.
+  const int64_t id = registry_.GetSystem(consumer_.client_id)->id;
+  std::vector<SignatureUsage> seen(2);
+  seen[0].system_id = id;
+  seen[0].variant = "serialisation-jackson";
+  seen[0].count = 2;
+  seen[0].first_at = seen[0].last_at = 1000;
+  seen[1].system_id = id;
+  seen[1].variant = "serialisation-node";
+  seen[1].count = 1;
+  seen[1].first_at = seen[1].last_at = 2000;
+  ASSERT_TRUE(registry_.RecordSignatureUsage(seen).ok());
+  auto learned = registry_.GetSystem(consumer_.client_id);
+  EXPECT_EQ(learned->serialisation_learned, "node");
+  EXPECT_EQ(EffectiveSerialisation(learned->serialisation, learned->serialisation_learned), "node");
+  // A setting wins over what was learned.
+  ASSERT_TRUE(registry_.SetSerialisation(consumer_.client_id, "jackson").ok());
+  learned = registry_.GetSystem(consumer_.client_id);
+  EXPECT_EQ(EffectiveSerialisation(learned->serialisation, learned->serialisation_learned),
+            "jackson");
+}
+
+TEST_F(RegistryTest, AGrantsPurposesAreValidatedAndKept) {
+  AddFixtures();
+  const std::string consumer = consumer_.client_id;
+  ASSERT_TRUE(registry_.AddGrant(consumer, "GETUSR").ok());
+  std::vector<Purpose> purposes = {{"TREATMENT", "Medical treatment of the patient"},
+                                   {"ELIGIBILITY", "Checking eligibility for a benefit"}};
+  auto set = registry_.SetGrantPurposes(consumer, "GETUSR", purposes, true);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->purposes, purposes);
+  EXPECT_TRUE(set->purpose_required);
+  auto read = registry_.GetGrant(consumer, "GETUSR");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->purposes, purposes);
+
+  // Bad input changes nothing.
+  const std::vector<std::vector<Purpose>> bad = {
+      {{"treatment", "lower case"}},
+      {{"T", ""}},
+      {{"TREATMENT", "two\nlines"}},
+      {{"A", "x"}, {"A", "y"}},
+      {{std::string(33, 'A'), "too long"}},
+  };
+  for (const auto& b : bad) {
+    EXPECT_EQ(registry_.SetGrantPurposes(consumer, "GETUSR", b, false).status().code(),
+              StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(registry_.SetGrantPurposes(consumer, "GETUSR", {}, true).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_.GetGrant(consumer, "GETUSR")->purposes, purposes);
+  EXPECT_EQ(registry_.SetGrantPurposes(consumer, "NOSUCH", purposes, false).status().code(),
+            StatusCode::kNotFound);
+
+  // The snapshot carries the codes.
+  auto snapshot = Snapshot::Load(*db_);
+  ASSERT_TRUE(snapshot.ok());
+  const System* c = (*snapshot)->FindSystem(consumer);
+  const Api* api = (*snapshot)->FindApi("GETUSR");
+  const Snapshot::GrantTerms* terms = (*snapshot)->FindApprovedGrant(c->id, api->id);
+  ASSERT_NE(terms, nullptr);
+  EXPECT_EQ(terms->purposes, (std::vector<std::string>{"TREATMENT", "ELIGIBILITY"}));
+  EXPECT_TRUE(terms->purpose_required);
 }
 
 }  // namespace

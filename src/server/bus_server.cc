@@ -189,6 +189,7 @@ Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
   service_options.evidence_archive_dir =
       o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
   service_options.bus_key = s.signer->public_key();
+  service_options.signer = s.signer.get();      // access reports
   service_options.evidence = s.evidence.get();  // null with evidence off: then on admin_db
   service_options.bus = admin::BusInfo{
       .exchange_url = BaseUrl(*s.server),
@@ -447,6 +448,7 @@ Status BusServer::Start() {
   }
   delivery_deps.queue = s.queue.get();
   delivery_deps.snapshot = [w = s.watcher.get()] { return w->Current(); };
+  delivery_deps.signer = s.signer.get();
   s.dispatcher = std::make_unique<delivery::Dispatcher>(std::move(delivery_deps), delivery_options);
   GOVESB_RETURN_IF_ERROR(s.dispatcher->Start());
   if (s.lane_work) GOVESB_RETURN_IF_ERROR(s.lane_work->Start(*s.dispatcher));

@@ -70,6 +70,7 @@ class TestProvider {
     std::string request_id;
     std::string api_code;
     std::string esb_body;
+    std::string purpose;      // the purpose member of the delivery ("<absent>" when none)
     std::string traceparent;  // the W3C trace headers the bus sent ("" when none)
     std::string tracestate;
   };
@@ -91,6 +92,7 @@ class TestProvider {
       d.request_id = DataMember(*env, "requestId");
       d.api_code = DataMember(*env, "apiCode");
       d.esb_body = DataMember(*env, "esbBody");
+      d.purpose = DataMember(*env, "purpose");
     }
     d.traceparent = std::string(req.Header("traceparent"));
     d.tracestate = std::string(req.Header("tracestate"));
@@ -369,6 +371,71 @@ TEST_P(SyncExchangeTest, TheConsumersTraceIsContinuedToTheProviderAndRecorded) {
     for (const std::string& record : *records) {
       EXPECT_EQ(evidence::CanonicalMember(record, "traceparent"), traceparent) << record;
     }
+  }
+}
+
+// Issue 18: a request declares its purpose in its signed data; the grant says which purposes
+// it allows and whether one is required; the provider receives it; the evidence records it.
+TEST_P(SyncExchangeTest, PurposesAreRequiredAllowedRefusedForwardedAndRecorded) {
+  auto request_with = [&](std::string_view purpose_json) {
+    std::string data = "{\"apiCode\":\"BRTH01\",\"esbBody\":{}";
+    if (!purpose_json.empty()) data += ",\"purpose\":" + std::string(purpose_json);
+    data += "}";
+    return Call("/engine/esb/request", Envelope(data, *consumer_.key), Token(consumer_));
+  };
+  // Without purposes on the grant, unchanged clients work as before.
+  Answer plain = request_with("");
+  ASSERT_TRUE(plain.success) << plain.raw;
+  EXPECT_EQ(provider_->last().purpose, "<absent>");
+
+  ASSERT_TRUE(registry_
+                  ->SetGrantPurposes(consumer_.client_id, "BRTH01",
+                                     {{"TREATMENT", "Medical treatment of the patient"},
+                                      {"ELIGIBILITY", "Eligibility for a benefit"}},
+                                     /*required=*/true)
+                  .ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  Answer missing;
+  do {  // until the registry change reaches the bus
+    missing = request_with("");
+  } while (missing.success && std::chrono::steady_clock::now() < deadline);
+  EXPECT_FALSE(missing.success);
+  EXPECT_TRUE(missing.signed_by_bus);
+  EXPECT_NE(missing.message.find("requires a declared purpose"), std::string::npos)
+      << missing.message;
+  EXPECT_NE(missing.message.find("TREATMENT, ELIGIBILITY"), std::string::npos) << missing.message;
+
+  const int before = provider_->deliveries();
+  Answer other = request_with("\"MARKETING\"");
+  EXPECT_FALSE(other.success);
+  EXPECT_NE(other.message.find("purpose MARKETING is not allowed"), std::string::npos)
+      << other.message;
+  Answer malformed = request_with("\"" + std::string(40, 'A') + "\"");
+  EXPECT_FALSE(malformed.success);
+  EXPECT_NE(malformed.message.find("1 to 32"), std::string::npos) << malformed.message;
+  Answer not_string = request_with("7");
+  EXPECT_FALSE(not_string.success);
+  EXPECT_EQ(provider_->deliveries(), before) << "refused requests never reach the provider";
+
+  Answer allowed = request_with("\"TREATMENT\"");
+  ASSERT_TRUE(allowed.success) << allowed.raw;
+  EXPECT_EQ(provider_->last().purpose, "TREATMENT");
+  EXPECT_TRUE(provider_->last().bus_signature_ok);
+
+  bus_->Shutdown();
+  evidence::QueryFilter filter;
+  filter.request_id = allowed.request_id;
+  auto records = evidence::QueryRecords(*db_, filter);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 4u);
+  for (const std::string& record : *records) {
+    EXPECT_EQ(evidence::CanonicalMember(record, "purpose"), "TREATMENT") << record;
+  }
+  filter.request_id = other.request_id;
+  records = evidence::QueryRecords(*db_, filter);
+  ASSERT_TRUE(records.ok());
+  for (const std::string& record : *records) {
+    EXPECT_EQ(evidence::CanonicalMember(record, "purpose"), std::nullopt) << record;
   }
 }
 
@@ -671,6 +738,55 @@ TEST_P(SyncExchangeTest, SignatureUsageIsRecordedInTheRegistry) {
   EXPECT_EQ((*usage)[0].variant, "raw");
   EXPECT_EQ((*usage)[0].count, 3);
   EXPECT_EQ((*usage)[0].last_at, clock_.NowMillis());
+}
+
+// Issue 18: a consumer whose signed requests are in the ECMAScript form (what Node clients
+// send) is learned as such, and from then on the bus writes its answers in that form; a setting
+// wins over what was learned. The provider echoes the consumer's body, so a small double
+// shows the form: 1.0E-4 (Jackson) or 0.0001 (JSON.stringify).
+TEST_P(SyncExchangeTest, AConsumersFormIsLearnedFromItsRequestsAndUsedForItsAnswers) {
+  RestartBus([](server::ServeOptions& o) { o.usage_flush_interval = std::chrono::milliseconds(20); });
+  Answer jackson = Request("BRTH01", "{\"ratio\":1.0E-4}");
+  ASSERT_TRUE(jackson.success) << jackson.raw;
+  EXPECT_NE(jackson.raw.find("\"ratio\":1.0E-4"), std::string::npos) << jackson.raw;
+  // Requests that tell nothing (no double, no escape) teach nothing.
+  ASSERT_TRUE(Request("BRTH01", "{\"n\":1,\"ok\":true}").success);
+
+  // A request signed in the ECMAScript form: the bus learns "node" for this consumer.
+  ASSERT_TRUE(Request("BRTH01", "{\"ratio\":0.0001,\"w\":2.5}").success);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string learned;
+  while (std::chrono::steady_clock::now() < deadline) {
+    learned = registry_->GetSystem(consumer_.client_id)->serialisation_learned;
+    if (learned == "node") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(learned, "node");
+  // Once the registry change reaches the bus, answers are in that form. (The requests stay in
+  // the ECMAScript form: each telling request teaches its form again. The provider receives
+  // 1.0E-4, in its own form, and echoes it.)
+  Answer node;
+  while (std::chrono::steady_clock::now() < deadline) {
+    node = Request("BRTH01", "{\"ratio\":0.0001}");
+    if (node.raw.find("\"ratio\":0.0001") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(node.raw.find("\"ratio\":0.0001"), std::string::npos) << node.raw;
+  EXPECT_TRUE(node.signed_by_bus) << node.raw;
+  // The operator's setting wins.
+  ASSERT_TRUE(registry_->SetSerialisation(consumer_.client_id, "jackson").ok());
+  Answer set;
+  while (std::chrono::steady_clock::now() < deadline) {
+    set = Request("BRTH01", "{\"ratio\":0.0001}");
+    if (set.raw.find("\"ratio\":1.0E-4") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(set.raw.find("\"ratio\":1.0E-4"), std::string::npos) << set.raw;
+  auto usage = registry_->ListSignatureUsage(consumer_.client_id);
+  ASSERT_TRUE(usage.ok());
+  bool counted = false;
+  for (const auto& u : *usage) counted |= u.variant == "serialisation-node";
+  EXPECT_TRUE(counted);
 }
 
 // Issue 14: every exchange is counted per minute, API and system, and the counts are in the
