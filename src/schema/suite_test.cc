@@ -132,6 +132,9 @@ std::vector<SuiteFile> AllFiles() {
   return out;
 }
 
+// GoogleTest prints a parameter in test names and failures: the file's label, not its bytes.
+void PrintTo(const SuiteFile& f, std::ostream* out) { *out << f.label; }
+
 class SuiteFileTest : public ::testing::TestWithParam<SuiteFile> {};
 
 // Every case of the file: the schema compiles, the value is judged as the file says, and where
