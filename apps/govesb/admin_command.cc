@@ -1,5 +1,6 @@
 // `govesb admin`: registry administration (institutions, systems, APIs, grants, push topics,
-// subscriptions), the accounts of the admin API and portal (users), and the bus's public key. Every
+// subscriptions), the accounts of the admin API and portal (users), and the bus's keys
+// (esb_key_command.cc). Every
 // leaf prints one JSON value with --json (an object, or an array for lists) and a readable form
 // otherwise. Failures print "error: <message>" on stderr and exit 1.
 //
@@ -30,6 +31,7 @@
 #include "commands.h"
 #include "crypto/keys.h"
 #include "delivery/sqlite_queue.h"
+#include "esb_key_command.h"
 #include "evidence/log.h"
 #include "existing_data_dir.h"
 #include "registry/registry.h"
@@ -1013,26 +1015,6 @@ crypto::PublicKey ClusterBusKey(const AdminOptions& options) {
   return Unwrap(std::move(secrets)).bus_key.public_key();
 }
 
-void AddEsbKeyCommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
-  CLI::App* cmd = admin.add_subcommand(
-      "esb-key", "Print the bus's public key (base64 SPKI), to give to connected systems");
-  cmd->callback([options] {
-    CheckWhere(*options);
-    LogToStderr();
-    crypto::PublicKey key =
-        options->on_cluster()
-            ? ClusterBusKey(*options)
-            : Unwrap(OpenExistingDataDir(options->data_dir, "govesb admin esb-key"))
-                  .bus_key()
-                  .public_key();
-    json::object out;
-    out["public_key"] = key.SpkiBase64();
-    out["esb_public_key"] = key.SpkiBase64();  // the name profiles and the SDK use
-    out["curve"] = crypto::CurveName(key.curve());
-    PrintObject(out, options->json);
-  });
-}
-
 }  // namespace
 
 void AddAdminCommand(CLI::App& app) {
@@ -1063,7 +1045,18 @@ void AddAdminCommand(CLI::App& app) {
   AddSubscriptionCommands(*admin, options);
   AddDeliveryCommands(*admin, options);
   AddUserCommands(*admin, options);
-  AddEsbKeyCommand(*admin, options);
+  AddEsbKeyCommand(*admin, [options] {
+    CheckWhere(*options);
+    LogToStderr();
+    return EsbKeyWhere{
+        .json = options->json,
+        .on_cluster = options->on_cluster(),
+        .open_dir =
+            [options] {
+              return Unwrap(OpenExistingDataDir(options->data_dir, "govesb admin esb-key"));
+            },
+        .cluster_key = [options] { return ClusterBusKey(*options); }};
+  });
 }
 
 }  // namespace govesb::apps

@@ -2,6 +2,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -80,6 +81,15 @@ void RunServe(CLI::App& cmd, ServeArgs& args) {
   // Start has bound every listener: connections are accepted from here on.
   TellServiceManager("READY=1\nSTATUS=Listening on " + bus.base_url());
   int sig = server::WaitForTerminationSignal();
+  // SIGHUP (systemctl reload): the TLS certificate and the bus key ring are read again.
+  while (sig == SIGHUP) {
+    TellServiceManager("RELOADING=1");
+    spdlog::info("received SIGHUP: reloading the TLS certificate and the bus keys");
+    if (bus.tls()) (void)bus.ReloadTls();  // a failure is logged; the old certificate serves
+    bus.ReloadKeys();
+    TellServiceManager("READY=1");
+    sig = server::WaitForTerminationSignal();
+  }
   TellServiceManager("STOPPING=1\nSTATUS=Finishing in-flight exchanges");
   spdlog::info("received signal {}, finishing in-flight exchanges", sig);
   bus.Shutdown();
