@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -46,9 +47,12 @@ void RunServe(CLI::App& cmd, ServeArgs& args) {
     PrintServeErrors(prepared);
     throw CLI::RuntimeError(kExitUsage);
   }
+  // Before any thread starts (the log's included), so that every thread inherits the mask and
+  // SIGINT, SIGTERM and SIGHUP reach only the wait below: a thread that did not block them
+  // would take SIGHUP's default action, ending the process.
+  server::BlockTerminationSignals();
   SetUpLogging(args.log_level);
   // (BusServer::Start raises the open-file limit to its hard limit.)
-  server::BlockTerminationSignals();
   server::BusServer bus(args.options);
   Status started = bus.Start();
   if (!started.ok()) {
@@ -83,7 +87,11 @@ void RunServe(CLI::App& cmd, ServeArgs& args) {
   int sig = server::WaitForTerminationSignal();
   // SIGHUP (systemctl reload): the TLS certificate and the bus key ring are read again.
   while (sig == SIGHUP) {
-    TellServiceManager("RELOADING=1");
+    // systemd wants the monotonic time with RELOADING=1 (sd_notify(3)).
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    TellServiceManager("RELOADING=1\nMONOTONIC_USEC=" +
+                       std::to_string(int64_t{ts.tv_sec} * 1'000'000 + ts.tv_nsec / 1000));
     spdlog::info("received SIGHUP: reloading the TLS certificate and the bus keys");
     if (bus.tls()) (void)bus.ReloadTls();  // a failure is logged; the old certificate serves
     bus.ReloadKeys();

@@ -98,7 +98,7 @@ uint16_t PortOf(const std::string& state) {
       state.substr(status + std::string("STATUS=Listening on http://127.0.0.1:").size())));
 }
 
-TEST(ServeNotify, ReadyOnlyOnceThePortAcceptsThenStoppingAtShutdown) {
+TEST(ServeNotify, ReadyOnlyOnceThePortAcceptsReloadingOnSighupThenStoppingAtShutdown) {
   TempDir dir;
   NotifySocket manager(dir.path() + "/notify");
   ASSERT_TRUE(manager.bound());
@@ -125,6 +125,18 @@ TEST(ServeNotify, ReadyOnlyOnceThePortAcceptsThenStoppingAtShutdown) {
   std::string answer;
   EXPECT_TRUE(Connects(port, &answer));
   EXPECT_EQ(answer.rfind("HTTP/1.1 ", 0), 0u) << answer;  // the bus answers
+
+  // systemctl reload (ExecReload=kill -HUP): RELOADING=1, then READY=1, and the bus goes on.
+  ASSERT_EQ(::kill(serve.pid(), SIGHUP), 0);
+  std::optional<std::string> reloading = manager.Receive(std::chrono::seconds(30));
+  ASSERT_TRUE(reloading.has_value()) << "no RELOADING=1 after SIGHUP";
+  EXPECT_EQ(reloading->rfind("RELOADING=1\nMONOTONIC_USEC=", 0), 0u) << *reloading;
+  std::optional<std::string> reloaded = manager.Receive(std::chrono::seconds(30));
+  ASSERT_TRUE(reloaded.has_value()) << "no READY=1 after the reload";
+  EXPECT_EQ(reloaded->rfind("READY=1", 0), 0u) << *reloaded;
+  answer.clear();
+  EXPECT_TRUE(Connects(port, &answer));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 ", 0), 0u) << "the bus after SIGHUP: " << answer;
 
   ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
   std::optional<std::string> stopping = manager.Receive(std::chrono::seconds(30));
