@@ -170,7 +170,8 @@ crypto::KeySet ClusterBusKey(const AuditOptions& options, store::Database& db) {
         InvalidArgument("which bus key signed the checkpoints? give the cluster's key-encryption "
                         "key file (--kek-file) or its bus public key (--bus-key)"));
   }
-  return LoadClusterSecrets(options, db).bus_key.public_key();
+  // Every key of the cluster's ring: checkpoints name the one that signed them.
+  return LoadClusterSecrets(options, db).key_ring.VerifyingKeys(NowMs());
 }
 
 // The cluster's evidence, for reading (every node's chain).

@@ -1,9 +1,9 @@
 // `govesb admin esb-key`: the bus's signing keys (docs/key-rotation.md). Lists them; `rotate`
 // stages a new key (published by GET /esb-key, not signing yet), `activate` makes it sign (now
 // or at a set time) and starts the overlap of the key it replaces, `discard` drops a staged key
-// that never signed. The key ring file is rewritten atomically; a bus running on the directory
-// reads it again within a second. Each change is recorded as an admin action (and so reaches
-// the evidence log).
+// that never signed. The key ring (a data directory's file, or a cluster's sealed row) is
+// rewritten atomically; a running bus (every node of a cluster) reads it again within a second.
+// Each change is recorded as an admin action (and so reaches the evidence log).
 #include "esb_key_command.h"
 
 #include <spdlog/spdlog.h>
@@ -18,11 +18,9 @@
 #include <memory>
 
 #include "admin/bus.h"
-#include "admin/journal.h"
 #include "admin_render.h"
 #include "commands.h"
 #include "crypto/key_ring.h"
-#include "store/database.h"
 
 namespace govesb::apps {
 namespace {
@@ -116,37 +114,20 @@ json::object KeyJson(const crypto::KeyRing& ring, const std::string& id, int64_t
   return {};
 }
 
-// Records a change of the ring as an admin action of the operator at this machine (the bus
-// moves it into the evidence log). The ring is already written: a failure here is reported,
-// not undone.
-void RecordKeyAction(const store::DataDir& dir, std::string_view action, const std::string& id,
+// Records a change of the ring as an admin action. The ring is already stored: a failure here
+// is reported, not undone.
+void RecordKeyAction(const EsbKeyWhere& where, std::string_view action, const std::string& id,
                      json::value before, json::value after) {
-  Status recorded = [&]() -> Status {
-    GOVESB_ASSIGN_OR_RETURN(auto db, dir.OpenDatabase());
-    GOVESB_RETURN_IF_ERROR(admin::MigrateAdminStore(*db));
-    GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(*db));
-    const std::string object = "esb-key:" + id;
-    GOVESB_RETURN_IF_ERROR(admin::RecordAction(*db, admin::Actor::LocalOperator(), NowMs(),
-                                               admin::Change{.action = action,
-                                                             .object = object,
-                                                             .object_institution = "",
-                                                             .before = std::move(before),
-                                                             .after = std::move(after)})
-                               .status());
-    return txn.Commit();
-  }();
+  const std::string object = "esb-key:" + id;
+  Status recorded = where.record(admin::Change{.action = action,
+                                               .object = object,
+                                               .object_institution = "",
+                                               .before = std::move(before),
+                                               .after = std::move(after)});
   if (!recorded.ok()) {
     std::cerr << "warning: the key ring was changed, but the admin action was not recorded: "
               << recorded.message() << "\n";
   }
-}
-
-void RefuseOnCluster(const EsbKeyWhere& where, const char* what) {
-  if (!where.on_cluster) return;
-  Fail(FailedPrecondition(
-      std::string("esb-key ") + what +
-      " is not available in cluster mode yet: a cluster keeps one bus key, sealed in PostgreSQL "
-      "(docs/key-rotation.md, \"Cluster mode\"); nothing was changed"));
 }
 
 // What rotate, activate and discard print: the key they changed and the keys now.
@@ -173,43 +154,24 @@ struct ListArgs {
 
 void RunList(const EsbKeyWhere& where, const ListArgs& args) {
   const int64_t now = NowMs();
-  std::optional<crypto::KeyRing> ring;
-  std::optional<crypto::PublicKey> key;
-  if (where.on_cluster) {
-    key = where.cluster_key();
-  } else {
-    ring = where.open_dir().key_ring();
-    key = ring->Signing(now).public_key();
-  }
+  const crypto::KeyRing ring = where.read();
+  const crypto::PublicKey key = ring.Signing(now).public_key();
   if (args.current) {
-    std::cout << key->SpkiBase64() << "\n";
+    std::cout << key.SpkiBase64() << "\n";
     return;
   }
   if (args.staged) {
-    const crypto::RingKey* staged = ring ? ring->Staged(now) : nullptr;
+    const crypto::RingKey* staged = ring.Staged(now);
     if (staged == nullptr) Fail(NotFound("no key is staged (esb-key rotate stages one)"));
     std::cout << staged->public_key().SpkiBase64() << "\n";
     return;
   }
   json::object out;
-  out["public_key"] = key->SpkiBase64();
-  out["esb_public_key"] = key->SpkiBase64();  // the name profiles and the SDK use
-  out["curve"] = crypto::CurveName(key->curve());
-  out["key_id"] = crypto::KeyId(*key);
-  json::array keys;
-  if (ring) {
-    keys = KeysJson(*ring, now, args.all);
-  } else {
-    json::object only;
-    only["key_id"] = crypto::KeyId(*key);
-    only["status"] = "current";
-    only["curve"] = crypto::CurveName(key->curve());
-    only["public_key"] = key->SpkiBase64();
-    only["created_at"] = nullptr;
-    only["valid_from"] = nullptr;
-    only["not_after"] = nullptr;
-    keys.push_back(std::move(only));
-  }
+  out["public_key"] = key.SpkiBase64();
+  out["esb_public_key"] = key.SpkiBase64();  // the name profiles and the SDK use
+  out["curve"] = crypto::CurveName(key.curve());
+  out["key_id"] = crypto::KeyId(key);
+  json::array keys = KeysJson(ring, now, args.all);
   if (where.json) {
     out["keys"] = std::move(keys);
     std::cout << json::serialize(out) << "\n";
@@ -228,7 +190,6 @@ struct RotateArgs {
 };
 
 void RunRotate(const EsbKeyWhere& where, const RotateArgs& args) {
-  RefuseOnCluster(where, "rotate");
   if (args.now && !args.at.empty()) Fail(InvalidArgument("give --now or --at, not both"));
   const int64_t overlap = ParseOverlap(args.overlap);
   const int64_t now = NowMs();
@@ -237,28 +198,25 @@ void RunRotate(const EsbKeyWhere& where, const RotateArgs& args) {
                : (args.at.empty() ? std::nullopt : std::optional<int64_t>(ParseAt(args.at, now)));
   std::optional<crypto::Curve> curve;
   if (!args.curve.empty()) curve = Unwrap(crypto::ParseCurveName(args.curve));
-  const store::DataDir dir = where.open_dir();
   std::string id;
   crypto::KeyRing ring =
-      Unwrap(dir.UpdateKeyRing([&](const crypto::KeyRing& before) -> Result<crypto::KeyRing> {
+      where.update([&](const crypto::KeyRing& before) -> Result<crypto::KeyRing> {
         const crypto::Curve c = curve.value_or(before.Signing(now).public_key().curve());
         GOVESB_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::Generate(c));
         id = crypto::KeyId(key.public_key());
         GOVESB_ASSIGN_OR_RETURN(crypto::KeyRing staged, before.Stage(std::move(key), now, overlap));
         if (!at.has_value()) return staged;
         return staged.Activate(now, *at);
-      }));
-  RecordKeyAction(dir, "esb-key.rotate", id, nullptr, KeyJson(ring, id, now));
+      });
+  RecordKeyAction(where, "esb-key.rotate", id, nullptr, KeyJson(ring, id, now));
   std::string note;
   if (!at.has_value()) {
     note =
         "the new key is staged: published (GET /esb-key, esb-key --staged) but not signing. "
         "Give it to the connected systems, then run `govesb admin esb-key activate [--at TIME]`";
   } else if (*at <= now) {
-    note =
-        "the new key signs from now on (a running bus on this directory within a second); "
-        "the previous key stays published until " +
-        IsoTime(now + overlap);
+    note = "the new key signs from now on (" + where.picked_up_by +
+           "); the previous key stays published until " + IsoTime(now + overlap);
   } else {
     note = "the new key signs from " + IsoTime(*at) + "; until then the current key does";
   }
@@ -271,44 +229,38 @@ struct ActivateArgs {
 };
 
 void RunActivate(const EsbKeyWhere& where, const ActivateArgs& args) {
-  RefuseOnCluster(where, "activate");
   const int64_t now = NowMs();
   const int64_t at = ParseAt(args.at, now);
   std::optional<int64_t> overlap;
   if (!args.overlap.empty()) overlap = ParseOverlap(args.overlap);
-  const store::DataDir dir = where.open_dir();
   std::string id;
-  crypto::KeyRing ring = Unwrap(dir.UpdateKeyRing([&](const crypto::KeyRing& before) {
+  crypto::KeyRing ring = where.update([&](const crypto::KeyRing& before) {
     if (const crypto::RingKey* staged = before.Staged(now)) id = staged->id();
     return before.Activate(now, at, overlap);
-  }));
-  RecordKeyAction(dir, "esb-key.activate", id, nullptr, KeyJson(ring, id, now));
+  });
+  RecordKeyAction(where, "esb-key.activate", id, nullptr, KeyJson(ring, id, now));
   const crypto::RingKey& activated = *ring.Find(id);
   const std::string until = IsoTime(*ring.keys()[ring.keys().size() - 2].not_after_ms);
-  PrintChange(where, ring, id, now,
-              *activated.valid_from_ms <= now
-                  ? "key " + id.substr(0, 16) +
-                        " signs from now on (a running bus on this directory within a second); "
-                        "the key it replaces stays published until " +
-                        until
-                  : "key " + id.substr(0, 16) + " signs from " + IsoTime(*activated.valid_from_ms) +
-                        "; the key it replaces stays published until " + until);
+  const std::string when = *activated.valid_from_ms <= now
+                               ? " signs from now on (" + where.picked_up_by + ")"
+                               : " signs from " + IsoTime(*activated.valid_from_ms);
+  PrintChange(
+      where, ring, id, now,
+      "key " + id.substr(0, 16) + when + "; the key it replaces stays published until " + until);
 }
 
 void RunDiscard(const EsbKeyWhere& where) {
-  RefuseOnCluster(where, "discard");
   const int64_t now = NowMs();
-  const store::DataDir dir = where.open_dir();
   std::string id;
   json::object was;
-  crypto::KeyRing ring = Unwrap(dir.UpdateKeyRing([&](const crypto::KeyRing& before) {
+  crypto::KeyRing ring = where.update([&](const crypto::KeyRing& before) {
     if (const crypto::RingKey* staged = before.Staged(now)) {
       id = staged->id();
       was = KeyJson(before, id, now);
     }
     return before.Discard(now);
-  }));
-  RecordKeyAction(dir, "esb-key.discard", id, was, nullptr);
+  });
+  RecordKeyAction(where, "esb-key.discard", id, was, nullptr);
   json::object out;
   out["discarded"] = id;
   out["keys"] = KeysJson(ring, now, false);

@@ -297,9 +297,8 @@ Status OpenClusterState(BusServer::Impl& s) {
   GOVESB_RETURN_IF_ERROR(accounts::MigrateAccountsStore(*db));
   GOVESB_RETURN_IF_ERROR(cluster::MigrateClusterStore(*db));
   GOVESB_ASSIGN_OR_RETURN(cluster::ClusterSecrets secrets, cluster::LoadSecrets(*db, kek));
-  // The cluster keeps one bus key (rotation is the embedded default's for now:
-  // docs/key-rotation.md).
-  s.key_ring = crypto::KeyRing::Single(std::move(secrets.bus_key), 0, 0);
+  s.key_ring = std::move(secrets.key_ring);
+  s.cluster_kek = kek;  // the key watcher opens the key ring again after a rotation
   s.token_secret = std::move(secrets.token_secret);
   s.evidence_key = std::move(secrets.evidence_key);
   s.database_description = db->path();  // without a password

@@ -55,9 +55,11 @@ struct BusServer::Impl {
   // after a rotation and the time every second (a scheduled activation).
   std::unique_ptr<crypto::RingSigner> signer;
   std::thread key_watcher;
-  std::mutex key_mutex;           // the watcher and a reload (SIGHUP) take turns reading the ring
-  std::string key_ring_stamp;     // of the ring file when last read ("": not read yet)
-  bool key_ring_failing = false;  // the last reading failed (logged once)
+  std::mutex key_mutex;        // the watcher and a reload (SIGHUP) take turns reading the ring
+  std::string key_ring_stamp;  // of the ring file when last read ("": not read yet)
+  std::string cluster_kek;     // cluster mode: opens the key ring in PostgreSQL
+  std::unique_ptr<store::Database> key_db;  // cluster mode: the watcher's connection
+  bool key_ring_failing = false;            // the last reading failed (logged once)
   std::unique_ptr<auth::TokenService> tokens;
   auth::ClientAuthenticator clients;
   std::unique_ptr<http::IoThreads> io;
