@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 // One TLS connection to 127.0.0.1:port, kept open; requests one after the other on it.
 class TlsConnection {
  public:
-  TlsConnection(uint16_t port) {
+  explicit TlsConnection(uint16_t port) {
     ctx_ = SSL_CTX_new(TLS_client_method());
     GOVESB_CHECK(ctx_ != nullptr);
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
