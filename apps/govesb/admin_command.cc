@@ -490,6 +490,27 @@ void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opt
       ->required();
   fallbacks->add_option("setting", fallbacks_args->setting, "on | off")->required();
 
+  struct SerialisationArgs {
+    std::string client_id, setting;
+  };
+  auto serialisation_args = std::make_shared<SerialisationArgs>();
+  CLI::App* serialisation = AddLeaf(
+      *group, "serialisation",
+      "How the bus writes the data it signs for this system: node (what JSON.stringify gives: "
+      "Node clients), jackson (Java clients), or auto (the form its own requests showed; jackson "
+      "until they show one)",
+      options,
+      [serialisation_args](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.service().SetSerialisation(
+                        s.actor(), serialisation_args->client_id, serialisation_args->setting))),
+                    as_json);
+      });
+  serialisation->add_option("--client-id", serialisation_args->client_id, "The system's client_id")
+      ->required();
+  serialisation->add_option("setting", serialisation_args->setting, "auto | jackson | node")
+      ->required()
+      ->check(CLI::IsMember({"auto", "jackson", "node"}));
+
   auto disable_ref = std::make_shared<SystemRef>();
   disable_ref->AddTo(*AddLeaf(
       *group, "disable", "Disable a system; its tokens stop working", options,

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "base/json_log.h"
 #include "commands.h"
 #include "serve_options.h"
 #include "server/bus_server.h"
@@ -23,13 +24,18 @@ std::string AbsolutePath(const std::string& path) {
   return ec ? path : absolute.lexically_normal().string();
 }
 
-void SetUpLogging(const std::string& level) {
+void SetUpLogging(const std::string& level, const std::string& format) {
   // Log lines go through a background thread so that I/O threads never wait on stdout.
   spdlog::init_thread_pool(16384, 1);
   auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
   auto logger = std::make_shared<spdlog::async_logger>("govesb", sink, spdlog::thread_pool(),
                                                        spdlog::async_overflow_policy::block);
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  if (format == "json") {
+    SetLogFormat(LogFormat::kJson);
+    logger->set_formatter(MakeJsonLogFormatter());
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  }
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
 }
@@ -47,11 +53,12 @@ void RunServe(CLI::App& cmd, ServeArgs& args) {
     PrintServeErrors(prepared);
     throw CLI::RuntimeError(kExitUsage);
   }
-  // Before any thread starts (the log's included), so that every thread inherits the mask and
-  // SIGINT, SIGTERM and SIGHUP reach only the wait below: a thread that did not block them
-  // would take SIGHUP's default action, ending the process.
+  // Before any thread exists (the logger's is the first): every thread inherits the mask, so
+  // SIGTERM, SIGINT and SIGHUP reach only WaitForTerminationSignal. A thread started before
+  // would take such a signal that arrives before the main thread waits for it, and die of it,
+  // unannounced (SIGHUP's default action ends the process too).
   server::BlockTerminationSignals();
-  SetUpLogging(args.log_level);
+  SetUpLogging(args.log_level, args.log_format);
   // (BusServer::Start raises the open-file limit to its hard limit.)
   server::BusServer bus(args.options);
   Status started = bus.Start();
@@ -60,27 +67,32 @@ void RunServe(CLI::App& cmd, ServeArgs& args) {
     spdlog::shutdown();
     throw CLI::RuntimeError(kExitFailure);
   }
-  std::printf("govesb: listening on %s\n", bus.base_url().c_str());
-  std::printf("govesb: token URL   %s/gw/govesb-uaa/oauth/token\n", bus.base_url().c_str());
-  std::printf("govesb: engine URL  %s/engine/esb\n", bus.base_url().c_str());
-  std::printf("govesb: bus public key %s\n", bus.bus_public_key().c_str());
+  // The banner: plain lines, or with --log-format json log lines like every other (stdout
+  // then holds only JSON objects).
+  const auto say = [](const std::string& line) {
+    if (JsonLogs()) {
+      spdlog::info("{}", line);
+    } else {
+      std::printf("%s\n", line.c_str());
+    }
+  };
+  say("govesb: listening on " + bus.base_url());
+  say("govesb: token URL   " + bus.base_url() + "/gw/govesb-uaa/oauth/token");
+  say("govesb: engine URL  " + bus.base_url() + "/engine/esb");
+  say("govesb: bus public key " + bus.bus_public_key());
   if (!bus.admin_base_url().empty()) {
-    std::printf("govesb: admin API   %s/api/v1/ (portal accounts: govesb admin user add)\n",
-                bus.admin_base_url().c_str());
+    say("govesb: admin API   " + bus.admin_base_url() +
+        "/api/v1/ (portal accounts: govesb admin user add)");
   }
   if (!bus.metrics_base_url().empty()) {
-    std::printf("govesb: metrics     %s/metrics\n", bus.metrics_base_url().c_str());
+    say("govesb: metrics     " + bus.metrics_base_url() + "/metrics");
   } else if (!bus.admin_base_url().empty()) {
-    std::printf("govesb: metrics     %s/metrics\n", bus.admin_base_url().c_str());
+    say("govesb: metrics     " + bus.admin_base_url() + "/metrics");
   }
-  for (const std::string& url : bus.public_urls()) {
-    std::printf("govesb: reachable at %s\n", url.c_str());
-  }
-  if (!bus.ca_file().empty()) {
-    std::printf("govesb: clients trust the CA in %s\n", bus.ca_file().c_str());
-  }
-  std::printf("govesb: data directory %s (give it to govesb admin --data-dir)\n",
-              AbsolutePath(args.options.data_dir).c_str());
+  for (const std::string& url : bus.public_urls()) say("govesb: reachable at " + url);
+  if (!bus.ca_file().empty()) say("govesb: clients trust the CA in " + bus.ca_file());
+  say("govesb: data directory " + AbsolutePath(args.options.data_dir) +
+      " (give it to govesb admin --data-dir)");
   std::fflush(stdout);
   // Start has bound every listener: connections are accepted from here on.
   TellServiceManager("READY=1\nSTATUS=Listening on " + bus.base_url());

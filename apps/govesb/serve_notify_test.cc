@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/temp_dir.h"
@@ -98,17 +100,34 @@ uint16_t PortOf(const std::string& state) {
       state.substr(status + std::string("STATUS=Listening on http://127.0.0.1:").size())));
 }
 
+// The blocked-signal mask of a thread, from /proc (SigBlk, hex); 0 when unreadable.
+uint64_t BlockedSignals(const std::string& status_file) {
+  std::ifstream in(status_file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("SigBlk:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+  }
+  return 0;
+}
+
+constexpr uint64_t kTermAndInt = (uint64_t{1} << (SIGTERM - 1)) | (uint64_t{1} << (SIGINT - 1));
+constexpr uint64_t kHangUp = uint64_t{1} << (SIGHUP - 1);
+
+void WriteConfig(const std::string& path) {
+  // The settings come from a file, as under the packaged unit (a bus that ignored it would
+  // listen with TLS on 127.0.0.1:8443, and its STATUS line would say so).
+  std::ofstream(path) << "listen = 127.0.0.1:0\n"
+                         "plain-http = true\n"
+                         "admin-listen = off\n"
+                         "threads = 1\n"
+                         "credential-check-threads = 1\n";
+}
+
 TEST(ServeNotify, ReadyOnlyOnceThePortAcceptsReloadingOnSighupThenStoppingAtShutdown) {
   TempDir dir;
   NotifySocket manager(dir.path() + "/notify");
   ASSERT_TRUE(manager.bound());
-  // The settings come from a file, as under the packaged unit (a bus that ignored it would
-  // listen with TLS on 127.0.0.1:8443, and its STATUS line would say so).
-  std::ofstream(dir.path() + "/govesb.conf") << "listen = 127.0.0.1:0\n"
-                                                "plain-http = true\n"
-                                                "admin-listen = off\n"
-                                                "threads = 1\n"
-                                                "credential-check-threads = 1\n";
+  WriteConfig(dir.path() + "/govesb.conf");
   ServeProcess serve(dir.path() + "/notify", dir.path() + "/govesb.conf", dir.path() + "/data");
   ASSERT_TRUE(serve.spawned());
 
@@ -118,6 +137,19 @@ TEST(ServeNotify, ReadyOnlyOnceThePortAcceptsReloadingOnSighupThenStoppingAtShut
   // listening socket that existed before READY=1 was sent.
   ASSERT_EQ(::kill(serve.pid(), SIGSTOP), 0);
   EXPECT_EQ(ready->rfind("READY=1\n", 0), 0u) << *ready;
+  // Every thread but the main one (which waits for them in sigwait) blocks SIGTERM, SIGINT and
+  // SIGHUP: a thread that did not would take the signal and die of it, without the orderly
+  // stop (or, for SIGHUP, instead of the reload).
+  const std::string tasks = "/proc/" + std::to_string(serve.pid()) + "/task";
+  int threads = 0;
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    if (task.path().filename() == std::to_string(serve.pid())) continue;
+    ++threads;
+    EXPECT_EQ(BlockedSignals(task.path().string() + "/status") & (kTermAndInt | kHangUp),
+              kTermAndInt | kHangUp)
+        << "thread " << task.path().filename() << " would take SIGTERM or SIGHUP";
+  }
+  EXPECT_GT(threads, 1);
   uint16_t port = PortOf(*ready);
   ASSERT_NE(port, 0) << "no STATUS line with the URL: " << *ready;
   EXPECT_TRUE(Connects(port)) << "READY=1 came before port " << port << " accepted connections";
@@ -142,6 +174,31 @@ TEST(ServeNotify, ReadyOnlyOnceThePortAcceptsReloadingOnSighupThenStoppingAtShut
   std::optional<std::string> stopping = manager.Receive(std::chrono::seconds(30));
   ASSERT_TRUE(stopping.has_value()) << "no STOPPING=1 after SIGTERM";
   EXPECT_EQ(stopping->rfind("STOPPING=1", 0), 0u) << *stopping;
+  EXPECT_EQ(serve.Wait(), 0);
+}
+
+TEST(ServeNotify, ASigtermWhileStartingStillStopsInOrder) {
+  // systemctl stop while the bus is still starting: once it has blocked the signal (it does so
+  // first thing), the bus finishes starting, reports READY=1, then STOPPING=1, and exits 0.
+  TempDir dir;
+  NotifySocket manager(dir.path() + "/notify");
+  ASSERT_TRUE(manager.bound());
+  WriteConfig(dir.path() + "/govesb.conf");
+  ServeProcess serve(dir.path() + "/notify", dir.path() + "/govesb.conf", dir.path() + "/data");
+  ASSERT_TRUE(serve.spawned());
+  const std::string status = "/proc/" + std::to_string(serve.pid()) + "/status";
+  const auto deadline = std::chrono::steady_clock::now() + kStartLimit;
+  while ((BlockedSignals(status) & kTermAndInt) != kTermAndInt) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "SIGTERM never blocked";
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
+  std::optional<std::string> ready = manager.Receive(kStartLimit);
+  ASSERT_TRUE(ready.has_value()) << "no READY=1 after an early SIGTERM";
+  std::optional<std::string> stopping =
+      ready->find("STOPPING=1") != std::string::npos ? ready : manager.Receive(kStartLimit);
+  ASSERT_TRUE(stopping.has_value()) << "no STOPPING=1 after an early SIGTERM";
+  EXPECT_NE(stopping->find("STOPPING=1"), std::string::npos) << *stopping;
   EXPECT_EQ(serve.Wait(), 0);
 }
 

@@ -154,6 +154,11 @@ void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
   cmd.add_option("--log-level", args.log_level, "trace, debug, info, warn, error, critical, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  cmd.add_option("--log-format", args.log_format,
+                 "text (one line per event), or json (one JSON object per line, with the fields "
+                 "of each exchange)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   // Guaranteed delivery (push and asynchronous answers).
   cmd.add_option("--max-attempts", args.options.delivery.max_attempts,
                  "Delivery attempts before a delivery is dead-lettered")

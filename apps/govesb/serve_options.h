@@ -21,6 +21,7 @@ struct ServeArgs {
   server::ServeOptions options;
   std::string curve = "secp256k1";
   std::string log_level = "info";
+  std::string log_format = "text";  // text | json
   int64_t token_ttl_seconds = 3600;
   int64_t retry_base_ms = 1000;
   int64_t retry_max_ms = 600'000;

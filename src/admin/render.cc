@@ -80,6 +80,10 @@ json::object ToJson(const registry::System& system,
   out["rate_per_second"] = RateJson(system.rate_per_second);
   out["rate_burst"] = RateJson(system.rate_burst);
   out["signature_fallbacks"] = system.signature_fallbacks;
+  out["serialisation"] = system.serialisation;
+  out["serialisation_learned"] = system.serialisation_learned;
+  out["serialisation_effective"] =
+      registry::EffectiveSerialisation(system.serialisation, system.serialisation_learned);
   out["created_at"] = IsoTime(system.created_at);
   out["updated_at"] = IsoTime(system.updated_at);
   return out;
@@ -98,7 +102,11 @@ void AddSignatureUsage(json::object& out, const std::vector<registry::SignatureU
   std::stable_sort(sorted.begin(), sorted.end(),
                    [](const auto& a, const auto& b) { return a.count > b.count; });
   for (const registry::SignatureUsage& u : sorted) {
-    if (u.variant != registry::kSignatureVariantRaw) fallbacks += u.count;
+    // Serialisation forms seen are listed with the variants but are not fallbacks.
+    if (u.variant != registry::kSignatureVariantRaw &&
+        !u.variant.starts_with(registry::kSerialisationUsagePrefix)) {
+      fallbacks += u.count;
+    }
     json::object v;
     v["variant"] = u.variant;
     v["count"] = u.count;

@@ -234,6 +234,17 @@ Result<registry::System> AdminService::SetSignatureFallbacks(const Actor& actor,
       [](const registry::System& s) { return json::value(ToJson(s)); });
 }
 
+Result<registry::System> AdminService::SetSerialisation(const Actor& actor,
+                                                        std::string_view client_id,
+                                                        std::string_view setting) {
+  GOVESB_RETURN_IF_ERROR(RequireOperator(actor, "change how the bus serialises for a system"));
+  GOVESB_ASSIGN_OR_RETURN(registry::System before, OwnedSystem(client_id));
+  return Mutate<registry::System>(
+      actor, "system.serialisation", SystemObject(client_id), before.institution_code,
+      ToJson(before), [&] { return registry_.SetSerialisation(client_id, setting); },
+      [](const registry::System& s) { return json::value(ToJson(s)); });
+}
+
 Result<std::vector<registry::SignatureUsage>> AdminService::ListSignatureUsage(
     const Actor& actor, std::string_view client_id) {
   if (!client_id.empty()) {

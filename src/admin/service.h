@@ -131,6 +131,9 @@ class AdminService {
                                               const registry::RateLimitUpdate& update);
   Result<registry::System> SetSignatureFallbacks(const Actor& actor, std::string_view client_id,
                                                  bool allowed);
+  // Operator only: "auto" | "jackson" | "node" (registry::System::serialisation).
+  Result<registry::System> SetSerialisation(const Actor& actor, std::string_view client_id,
+                                            std::string_view setting);
   // Every visible system's, or only `client_id`'s.
   Result<std::vector<registry::SignatureUsage>> ListSignatureUsage(const Actor& actor,
                                                                    std::string_view client_id = {});

@@ -191,6 +191,7 @@ json::object RecordJson(const evidence::FoundRecord& f) {
   o["size"] = r.size;
   o["body_sha256"] = r.body_sha256;
   o["signature_variant"] = r.signature_variant;
+  o["traceparent"] = r.traceparent;
   o["archived"] = f.archived;
   return o;
 }
@@ -503,6 +504,12 @@ const std::vector<Route>& AllRoutes() {
       GOVESB_ASSIGN_OR_RETURN(bool allowed, Bool(c.body, "allowed"));
       GOVESB_ASSIGN_OR_RETURN(
           auto s, c.service.SetSignatureFallbacks(c.actor(), c.Path("client_id"), allowed));
+      return Ok(admin::ToJson(s));
+    });
+    add("PUT", "/api/v1/systems/{client_id}/serialisation", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(std::string setting, Str(c.body, "serialisation"));
+      GOVESB_ASSIGN_OR_RETURN(
+          auto s, c.service.SetSerialisation(c.actor(), c.Path("client_id"), setting));
       return Ok(admin::ToJson(s));
     });
 

@@ -112,6 +112,66 @@ void AppendLogSafe(std::string& out, std::string_view in, size_t max_bytes) {
   }
 }
 
+void AppendJsonLogSafe(std::string& out, std::string_view in, size_t max_bytes) {
+  const size_t start = out.size();
+  out.reserve(start + (in.size() < max_bytes ? in.size() + 8 : max_bytes + 24));
+  size_t i = 0;
+  while (i < in.size()) {
+    const size_t room = max_bytes - (out.size() - start);
+    const auto c = static_cast<uint8_t>(in[i]);
+    if (IsPlainAscii(c)) {
+      size_t end = i + 1;
+      while (end < in.size() && IsPlainAscii(static_cast<uint8_t>(in[end]))) ++end;
+      const size_t run = end - i;
+      const size_t take = run < room ? run : room;
+      out.append(in.data() + i, take);
+      i += take;
+      if (take < run) break;
+      continue;
+    }
+    char piece[8];
+    size_t piece_len = 0;
+    size_t consumed = 1;
+    uint32_t cp = 0;
+    size_t seq = 0;
+    if (c == '\\' || c == '"') {
+      piece[0] = '\\';
+      piece[1] = static_cast<char>(c);
+      piece_len = 2;
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+      piece[0] = '\\';
+      piece[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+      piece_len = 2;
+    } else if (c >= 0x80 && (seq = Utf8SequenceLength(in, i, cp)) != 0 && !IsHiddenControl(cp)) {
+      if (seq > room) break;
+      out.append(in.data() + i, seq);
+      i += seq;
+      continue;
+    } else {
+      // \uXXXX: a control character, a hidden one, or U+FFFD for a byte outside UTF-8.
+      if (seq != 0) {
+        consumed = seq;
+      } else if (c >= 0x80) {
+        cp = 0xFFFD;
+      } else {
+        cp = c;
+      }
+      piece[0] = '\\';
+      piece[1] = 'u';
+      for (int k = 0; k < 4; ++k) piece[2 + k] = kHexUpper[(cp >> (12 - 4 * k)) & 0xF];
+      piece_len = 6;
+    }
+    if (piece_len > room) break;
+    out.append(piece, piece_len);
+    i += consumed;
+  }
+  if (i < in.size()) {
+    out += "\u2026(";
+    out += std::to_string(in.size());
+    out += " bytes)";
+  }
+}
+
 std::string LogSafe(std::string_view untrusted, size_t max_bytes) {
   std::string out;
   AppendLogSafe(out, untrusted, max_bytes);

@@ -23,6 +23,12 @@ std::string LogSafe(std::string_view untrusted, size_t max_bytes = 256);
 // The same, appended to `out` (no allocation when `out` has room).
 void AppendLogSafe(std::string& out, std::string_view untrusted, size_t max_bytes = 256);
 
+// The same text as the content of a JSON string (without the quotes): valid JSON on one line
+// whatever the input. Quotes and backslashes are escaped as JSON does, control characters and
+// the hidden characters above as \u00XX / \uXXXX, bytes outside well-formed UTF-8 as \uFFFD
+// (one per byte); cut at `max_bytes` like AppendLogSafe.
+void AppendJsonLogSafe(std::string& out, std::string_view untrusted, size_t max_bytes = 256);
+
 // A view that formats through LogSafe: spdlog::info("api={}", Untrusted(api_code)) with
 // base/log_safe_fmt.h included. Holds a view: use it within the call that formats it.
 struct LogSafeView {

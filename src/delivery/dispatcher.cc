@@ -62,6 +62,7 @@ struct Dispatcher::Impl {
     std::string client_id;
     const crypto::PublicKey* key = nullptr;
     std::shared_ptr<const registry::Snapshot> snapshot;  // keeps `key` alive
+    wire::JsonStyle style = wire::JsonStyle::kJackson;   // the form the recipient verifies
   };
 
   Impl(DispatcherDeps d, const DispatcherOptions& o) : deps(std::move(d)), options(o) {}
@@ -355,6 +356,7 @@ std::vector<evidence::Record> Dispatcher::Impl::AttemptEvidence(
   evidence::Record& delivery = out[0];
   delivery.at_ms = a.at_ms - a.latency_us / 1000;
   delivery.request_id = d.request_id;
+  delivery.traceparent = d.traceparent;
   delivery.kind = d.kind == MessageKind::kPush ? "push-delivery" : "async-delivery";
   delivery.from = "bus";
   delivery.to = target.client_id;
@@ -365,6 +367,7 @@ std::vector<evidence::Record> Dispatcher::Impl::AttemptEvidence(
   evidence::Record& r = out[1];
   r.at_ms = a.at_ms;
   r.request_id = d.request_id;
+  r.traceparent = d.traceparent;
   r.kind = "receipt";
   r.from = target.client_id;
   r.to = "bus";
@@ -513,6 +516,8 @@ Result<Dispatcher::Impl::Target> Dispatcher::Impl::Resolve(const PendingDelivery
   }
   t.key = &*system->public_key;
   t.client_id = system->client_id;
+  t.style = wire::JsonStyleFromName(
+      registry::EffectiveSerialisation(system->serialisation, system->serialisation_learned));
   return t;
 }
 
@@ -636,6 +641,17 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
       body = std::move(*loaded);
     }
 
+    if (target->style != wire::JsonStyle::kJackson && deps.signer != nullptr) {
+      // The recipient verifies another form of data than the stored one: that form, signed.
+      if (auto env = wire::ParseEnvelope(body); env.ok()) {
+        std::string data = wire::RestyleData(env->data_raw, target->style);
+        if (data != env->data_raw) {
+          std::string signature = deps.signer->SignBase64(data);
+          body = wire::SealEnvelope(data, signature);
+        }
+      }
+    }
+
     // What was sent, for the evidence of this attempt.
     std::pair<std::string, std::string> sent;
     if (options.record_evidence) {
@@ -649,6 +665,7 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
     request.body = std::move(body);
     request.content_type = "application/json";
     request.timeout = options.timeout;
+    request.traceparent = d.traceparent;
     auto started = std::chrono::steady_clock::now();
     // (Named awaitable: no temporaries with destructors inside a co_await under GCC 12.)
     auto post = upstream->Post(std::move(request));

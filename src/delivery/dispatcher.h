@@ -15,6 +15,7 @@
 #include "delivery/lanes.h"
 #include "delivery/queue.h"
 #include "delivery/retry.h"
+#include "crypto/keys.h"
 #include "registry/snapshot.h"
 
 namespace boost::asio::ssl {
@@ -66,6 +67,10 @@ struct DispatcherDeps {
   // instead of all being its own; new work is announced to it (Wake) instead of scheduled here.
   // nullptr: the embedded default, every lane is this dispatcher's.
   LaneCoordinator* coordinator = nullptr;
+  // Signs a delivery again for a recipient that verifies the ECMAScript form of data
+  // (registry::System::serialisation "node": wire::JsonStyle); messages are stored in the
+  // Jackson form. nullptr: every delivery goes out as stored.
+  const crypto::Signer* signer = nullptr;
 };
 
 // Counters for /metrics. Thread-safe reads.

@@ -53,6 +53,9 @@ struct NewMessage {
   std::vector<Recipient> recipients;  // push; for an async answer, filled from the claim
   std::optional<AnswerClaim> claim;   // async answer only
   int64_t created_at_ms = 0;
+  // The W3C traceparent of the bus's hop of the exchange that made it, sent with every
+  // delivery ("" for none).
+  std::string traceparent = std::string();
   // Evidence of the acceptance, stored in the same transaction as the message: both or
   // neither.
   evidence::PreparedRecords evidence;
@@ -81,6 +84,7 @@ struct PendingDelivery {
   int attempts = 0;
   int64_t next_attempt_at_ms = 0;
   int64_t created_at_ms = 0;
+  std::string traceparent = std::string();  // of its message ("" for none)
   // The signed envelope when at hand (just accepted); null: LoadEnvelope(message_id).
   std::shared_ptr<const std::string> envelope;
 };

@@ -87,7 +87,12 @@ CREATE TABLE delivery_control (
 INSERT INTO delivery_control(key, value) VALUES ('redeliver_generation', 0);
 )sql";
 
-constexpr std::array<std::string_view, 1> kMigrations = {kSchemaV1};
+// Migration 2 (both engines): the W3C traceparent of the bus's hop of the exchange that made
+// the message, sent on with each delivery ('' for messages accepted before it existed).
+constexpr std::string_view kSchemaV2 =
+    "ALTER TABLE delivery_messages ADD COLUMN traceparent TEXT NOT NULL DEFAULT '';";
+
+constexpr std::array<std::string_view, 2> kMigrations = {kSchemaV1, kSchemaV2};
 
 // Migration 1 of component "delivery" on PostgreSQL: the tables of kSchemaV1 with 64-bit
 // integers (P18 of the portability survey), identity keys (never reused, unlike SQLite's
@@ -152,20 +157,20 @@ CREATE TABLE lane_leases (
 );
 )sql";
 
-constexpr std::array<std::string_view, 1> kPgMigrations = {kPgSchemaV1};
+constexpr std::array<std::string_view, 2> kPgMigrations = {kPgSchemaV1, kSchemaV2};
 static_assert(kPgMigrations.size() == kMigrations.size(),
               "a version of component delivery means the same tables on both engines");
 
 constexpr std::string_view kInsertMessage =
     "INSERT INTO delivery_messages(request_id, kind, code, source_system_id, envelope,"
-    " created_at) VALUES(?, ?, ?, ?, ?, ?)";
+    " created_at, traceparent) VALUES(?, ?, ?, ?, ?, ?, ?)";
 constexpr std::string_view kInsertDelivery =
     "INSERT INTO deliveries(message_id, lane, subscription_id, target_system_id, state,"
     " attempts, next_attempt_at, created_at, updated_at) VALUES(?, ?, ?, ?, 'pending', 0, ?, ?, ?)";
 // PostgreSQL has no last rowid: the same INSERTs return the new id.
 constexpr std::string_view kPgInsertMessage =
     "INSERT INTO delivery_messages(request_id, kind, code, source_system_id, envelope,"
-    " created_at) VALUES(?, ?, ?, ?, ?, ?) RETURNING id";
+    " created_at, traceparent) VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING id";
 constexpr std::string_view kPgInsertDelivery =
     "INSERT INTO deliveries(message_id, lane, subscription_id, target_system_id, state,"
     " attempts, next_attempt_at, created_at, updated_at) VALUES(?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
@@ -267,6 +272,7 @@ Status WriteMessage(store::WriteContext& ctx, NewMessage& m, std::vector<Pending
   GOVESB_RETURN_IF_ERROR(msg->Bind(4, m.source_system_id));
   GOVESB_RETURN_IF_ERROR(msg->Bind(5, m.envelope));
   GOVESB_RETURN_IF_ERROR(msg->Bind(6, m.created_at_ms));
+  GOVESB_RETURN_IF_ERROR(msg->Bind(7, m.traceparent));
   GOVESB_ASSIGN_OR_RETURN(int64_t message_id, RunInsert(ctx.db(), *msg));
   if (!m.evidence.empty()) {
     GOVESB_RETURN_IF_ERROR(evidence::EvidenceLog::AppendInJob(ctx, m.evidence));
@@ -296,6 +302,7 @@ Status WriteMessage(store::WriteContext& ctx, NewMessage& m, std::vector<Pending
     d.target_system_id = r.target_system_id;
     d.next_attempt_at_ms = m.created_at_ms;
     d.created_at_ms = m.created_at_ms;
+    d.traceparent = m.traceparent;
     d.envelope = envelope;
     out.push_back(std::move(d));
   }
@@ -381,12 +388,14 @@ Result<std::vector<PendingDelivery>> SqlDeliveryQueue::LoadPendingWhere(std::str
                                                                         size_t limit) {
   static constexpr std::string_view kAll =
       "SELECT d.id, d.message_id, m.kind, m.request_id, m.code, d.lane, d.subscription_id,"
-      " d.target_system_id, d.attempts, d.next_attempt_at, d.created_at FROM deliveries d"
+      " d.target_system_id, d.attempts, d.next_attempt_at, d.created_at, m.traceparent"
+      " FROM deliveries d"
       " JOIN delivery_messages m ON m.id = d.message_id"
       " WHERE d.state = 'pending' AND d.id > ? ORDER BY d.id LIMIT ?";
   static constexpr std::string_view kOfLane =
       "SELECT d.id, d.message_id, m.kind, m.request_id, m.code, d.lane, d.subscription_id,"
-      " d.target_system_id, d.attempts, d.next_attempt_at, d.created_at FROM deliveries d"
+      " d.target_system_id, d.attempts, d.next_attempt_at, d.created_at, m.traceparent"
+      " FROM deliveries d"
       " JOIN delivery_messages m ON m.id = d.message_id"
       " WHERE d.state = 'pending' AND d.id > ? AND d.lane = ? ORDER BY d.id LIMIT ?";
   auto [lock, db] = Connection();
@@ -411,6 +420,7 @@ Result<std::vector<PendingDelivery>> SqlDeliveryQueue::LoadPendingWhere(std::str
     d.attempts = static_cast<int>(s.ColumnInt64(8));
     d.next_attempt_at_ms = s.ColumnInt64(9);
     d.created_at_ms = s.ColumnInt64(10);
+    d.traceparent = s.ColumnText(11);
     out.push_back(std::move(d));
   }
   return out;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/json_log.h"
 #include "base/log_safe.h"
 #include "base/log_safe_fmt.h"
 
@@ -23,12 +24,49 @@ std::string_view KindName(Kind k) {
 
 void ExchangeLog::Write(int http_status, const Status& outcome) const {
   if (outcome.ok() && (!log_success || !spdlog::should_log(spdlog::level::info))) return;
-  double ms =
+  const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  const double provider_ms = provider_us >= 0 ? static_cast<double>(provider_us) / 1000.0 : -1.0;
+  if (JsonLogs()) {
+    // Codes, ids and messages quote what the caller sent: JsonLogEvent escapes and bounds each.
+    JsonLogEvent event("exchange");
+    event.Str("requestId", request_id, 80)
+        .Str("kind", kind)
+        .Str("consumer", consumer)
+        .Str("api", api, 80)
+        .Str("provider", provider)
+        .Str("signatureVariant", signature_variant)
+        .Int("http", http_status)
+        .Str("outcome", outcome.ok() ? std::string_view("ok") : StatusCodeName(outcome.code()));
+    if (!outcome.ok()) event.Str("error", outcome.message(), 512);
+    event.Millis("latencyMs", ms);
+    if (provider_ms >= 0) {
+      event.Millis("busMs", ms > provider_ms ? ms - provider_ms : 0.0);
+      event.Millis("providerMs", provider_ms);
+    } else {
+      event.Millis("busMs", ms);
+    }
+    if (trace) event.Str("traceId", trace->trace_id()).Str("traceparent", trace->traceparent());
+    if (!replay_of.empty()) event.Str("replayOf", replay_of, 80);
+    if (!detail.empty()) event.Str("detail", detail, 512);
+    if (outcome.ok()) {
+      spdlog::info("{}", event.text());
+    } else {
+      spdlog::warn("{}", event.text());
+    }
+    return;
+  }
   // Codes, ids and messages quote what the caller sent: each is escaped and bounded, so that a
   // request cannot write a line of its own (issue 13, point 5). Client ids come from the
   // registry.
   std::string extra;
+  if (provider_ms >= 0) {
+    extra += fmt::format(" provider_ms={:.2f}", provider_ms);
+  }
+  if (trace) {
+    extra += " trace_id=";
+    extra += trace->trace_id();
+  }
   if (!replay_of.empty()) {
     extra += " replay_of=";
     AppendLogSafe(extra, replay_of, 80);
@@ -85,6 +123,7 @@ void ExchangeEvidence::Add(std::string_view kind, const ExchangeLog& log, std::s
   r.signature = signature;
   r.signature_sha256_derived = true;
   r.signature_variant = signature_variant;
+  r.traceparent = log.traceparent();
   std::string sealed_body;
   if (body_key != nullptr && from != "bus" && !data.empty()) {
     auto sealed = evidence::SealBody(*body_key, log.request_id, kind, data);

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "base/trace_context.h"
 #include "crypto/primitives.h"
 #include "engine/refusal.h"
 #include "evidence/record.h"
@@ -44,8 +45,15 @@ struct ExchangeLog {
   // HTTP status, the transport's own words).
   std::string detail;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  // The time the provider took to answer (from the call to its answer), -1 when not called.
+  int64_t provider_us = -1;
+  // The bus's hop of the exchange's W3C trace (continued from the consumer's traceparent, or
+  // started): passed on to the provider or subscribers, logged, and in every evidence record.
+  std::optional<TraceContext> trace;
   // Whether a successful exchange gets a line (serve --access-log); failures always do.
   bool log_success = false;
+
+  std::string_view traceparent() const { return trace ? trace->traceparent() : std::string_view(); }
 
   void Write(int http_status, const Status& outcome) const;
 };
@@ -82,6 +90,9 @@ struct ExchangeContext {
   size_t request_size = 0;
   ExchangeLog log;
   ExchangeEvidence evidence;
+  // The consumer's tracestate, passed on with the trace when its traceparent was valid and it
+  // is passable (base/trace_context.h); a view into the request's headers.
+  std::string_view tracestate;
 
   // parse
   std::optional<wire::IncomingEnvelope> envelope;

@@ -92,11 +92,22 @@ void TokenCounter::AppendPrometheus(std::string& out) const {
   }
 }
 
+void SignatureUsageCounter::CountStyle(int64_t system_id, wire::JsonStyle style) {
+  const size_t i = style == wire::JsonStyle::kEcmaScript ? 1 : 0;
+  const int64_t now = clock_.NowMillis();
+  std::lock_guard lock(mu_);
+  StyleCounts& c = pending_styles_[system_id];
+  if (c.count[i]++ == 0) c.first_at[i] = now;
+  c.last_at[i] = now;
+}
+
 std::vector<registry::SignatureUsage> SignatureUsageCounter::Take() {
   std::unordered_map<int64_t, Counts> taken;
+  std::unordered_map<int64_t, StyleCounts> taken_styles;
   {
     std::lock_guard lock(mu_);
     taken.swap(pending_);
+    taken_styles.swap(pending_styles_);
   }
   std::vector<registry::SignatureUsage> out;
   for (const auto& [system_id, c] : taken) {
@@ -105,6 +116,20 @@ std::vector<registry::SignatureUsage> SignatureUsageCounter::Take() {
       registry::SignatureUsage u;
       u.system_id = system_id;
       u.variant = std::string(wire::SignatureVariantName(kVariants[i]));
+      u.count = c.count[i];
+      u.first_at = c.first_at[i];
+      u.last_at = c.last_at[i];
+      out.push_back(std::move(u));
+    }
+  }
+  for (const auto& [system_id, c] : taken_styles) {
+    for (size_t i = 0; i < 2; ++i) {
+      if (c.count[i] == 0) continue;
+      registry::SignatureUsage u;
+      u.system_id = system_id;
+      u.variant = std::string(registry::kSerialisationUsagePrefix) +
+                  std::string(wire::JsonStyleName(i == 1 ? wire::JsonStyle::kEcmaScript
+                                                         : wire::JsonStyle::kJackson));
       u.count = c.count[i];
       u.first_at = c.first_at[i];
       u.last_at = c.last_at[i];

@@ -47,6 +47,9 @@ class SignatureUsageCounter {
  public:
   explicit SignatureUsageCounter(const Clock& clock) : clock_(clock) {}
   void Count(int64_t system_id, wire::SignatureVariant variant);
+  // A request whose signed data showed the form the system signs in (wire::SignedStyle); taken
+  // as usage entries "serialisation-jackson" / "serialisation-node".
+  void CountStyle(int64_t system_id, wire::JsonStyle style);
   // The counts gathered since the last call (system ids, variant names, first and last use),
   // emptied; for Registry::RecordSignatureUsage.
   std::vector<registry::SignatureUsage> Take();
@@ -64,6 +67,12 @@ class SignatureUsageCounter {
   const Clock& clock_;
   mutable std::mutex mu_;
   std::unordered_map<int64_t, Counts> pending_;
+  struct StyleCounts {
+    std::array<int64_t, 2> count{};
+    std::array<int64_t, 2> first_at{};
+    std::array<int64_t, 2> last_at{};
+  };
+  std::unordered_map<int64_t, StyleCounts> pending_styles_;
   // Since start (under mu_, taken by Count already): bounded by the registry's systems.
   std::unordered_map<int64_t, std::array<uint64_t, 4>> by_system_;
   std::array<std::atomic<uint64_t>, 4> totals_{};

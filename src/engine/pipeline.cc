@@ -95,6 +95,16 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   ExchangeContext x(request);
   x.log.request_id = crypto::NewRequestId();
   x.log.log_success = deps_.access_log;
+  // The bus's hop of the consumer's trace, or a new trace (W3C Trace Context).
+  const std::string_view incoming_trace = request.Header("traceparent");
+  std::optional<TraceContext> consumer_trace =
+      incoming_trace.empty() ? std::nullopt : TraceContext::Parse(incoming_trace);
+  if (consumer_trace) {
+    x.log.trace = consumer_trace->Child();
+    x.tracestate = PassableTracestate(request.Header("tracestate"));
+  } else {
+    x.log.trace = TraceContext::Start();
+  }
   x.started_ms = deps_.clock->NowMillis();
   x.request_size = request.body.size();
   x.evidence.enabled = deps_.evidence != nullptr;
@@ -122,7 +132,9 @@ asio::awaitable<HttpResponse> Engine::HandleExchange(HttpRequest& request) {
   Status withheld = Unavailable(
       "the exchange could not be recorded in the evidence log, so its answer is withheld; try "
       "again later");
-  HttpResponse refusal = Refuse(withheld, x.log.request_id, *deps_.signer, x.format);
+  HttpResponse refusal =
+      Refuse(withheld, x.log.request_id, *deps_.signer, x.format, nullptr,
+             x.caller != nullptr ? StyleFor(*x.caller) : wire::JsonStyle::kJackson);
   x.phase = traffic::Phase::kStoring;
   x.outcome = withheld.code();
   CountTraffic(x, refusal);
@@ -189,7 +201,16 @@ asio::awaitable<HttpResponse> Engine::RunExchange(ExchangeContext& x) {
     if (Status s = AdmitStage(x, *guards); !s.ok()) co_return RefuseExchange(x, s);
   }
   if (Status s = VerifyStage(x); !s.ok()) co_return RefuseExchange(x, s);
-  if (guards != nullptr) guards->usage().Count(x.caller->id, x.variant);
+  if (guards != nullptr) {
+    guards->usage().Count(x.caller->id, x.variant);
+    // Which form the system signs in, when its text tells (wire::SignedStyle): what the bus
+    // learns for systems set to "auto" serialisation.
+    if (x.variant == wire::SignatureVariant::kRaw) {
+      if (auto style = wire::SignedStyle(x.envelope->data_raw)) {
+        guards->usage().CountStyle(x.caller->id, *style);
+      }
+    }
+  }
   if (Status s = AuthoriseStage(x); !s.ok()) co_return RefuseExchange(x, s);
   if (guards != nullptr) {
     if (Status s = ReplayStage(x, *guards); !s.ok()) co_return RefuseExchange(x, s);
@@ -231,7 +252,8 @@ HttpResponse Engine::RefuseExchange(ExchangeContext& x, const Status& status) {
   }
   x.outcome = status.code();
   SignedParts parts;
-  HttpResponse r = Refuse(status, x.log.request_id, *deps_.signer, x.format, &parts);
+  HttpResponse r = Refuse(status, x.log.request_id, *deps_.signer, x.format, &parts,
+                          x.caller != nullptr ? StyleFor(*x.caller) : wire::JsonStyle::kJackson);
   if (status.code() == StatusCode::kResourceExhausted && x.retry_after_seconds > 0) {
     r.headers.emplace_back("Retry-After", std::to_string(x.retry_after_seconds));
   }
@@ -247,7 +269,8 @@ HttpResponse Engine::RefuseExchange(ExchangeContext& x, const Status& status) {
 HttpResponse Engine::AcceptedWithEvidence(ExchangeContext& x, delivery::NewMessage& message) {
   SignedParts parts;
   HttpResponse response =
-      SignedResponse(200, true, x.log.request_id, "Success", "", *deps_.signer, x.format, &parts);
+      SignedResponse(200, true, x.log.request_id, "Success", "", *deps_.signer, x.format, &parts,
+                     StyleFor(*x.caller));
   if (deps_.evidence != nullptr) {
     RecordRequest(x, Status::Ok());
     x.evidence.Add("response", x.log, "bus", x.log.consumer, Status::Ok(), deps_.clock->NowMillis(),

@@ -23,8 +23,10 @@ int HttpStatusFor(StatusCode code) {
 
 http::HttpResponse SignedResponse(int http_status, bool success, std::string_view request_id,
                                   std::string_view message, std::string_view esb_body_raw,
-                                  const crypto::Signer& signer, Format format, SignedParts* parts) {
-  std::string data = wire::ResponseData(success, request_id, message, esb_body_raw);
+                                  const crypto::Signer& signer, Format format, SignedParts* parts,
+                                  wire::JsonStyle style) {
+  std::string data = wire::ResponseData(success, request_id, message, esb_body_raw,
+                                        format == Format::kXml ? wire::JsonStyle::kJackson : style);
   http::HttpResponse r;
   r.status = http_status;
   if (format == Format::kXml) {
@@ -59,7 +61,8 @@ http::HttpResponse OAuthError(int http_status, std::string_view error,
 }
 
 http::HttpResponse Refuse(const Status& status, std::string_view request_id,
-                          const crypto::Signer& signer, Format format, SignedParts* parts) {
+                          const crypto::Signer& signer, Format format, SignedParts* parts,
+                          wire::JsonStyle style) {
   int http_status = HttpStatusFor(status.code());
   if (http_status == 401) {
     http::HttpResponse r = OAuthError(401, "invalid_token", status.message());
@@ -67,7 +70,7 @@ http::HttpResponse Refuse(const Status& status, std::string_view request_id,
     return r;
   }
   return SignedResponse(http_status, false, request_id, status.message(), "", signer, format,
-                        parts);
+                        parts, style);
 }
 
 }  // namespace govesb::engine

@@ -6,6 +6,8 @@
 #include "base/status.h"
 #include "crypto/keys.h"
 #include "http/types.h"
+#include "registry/model.h"
+#include "wire/json.h"
 
 namespace govesb::engine {
 
@@ -35,17 +37,26 @@ struct SignedParts {
   crypto::Sha256Digest data_sha256{};  // of `data`, made for signing it
 };
 
-// A signed response envelope (contract 4.2) in the consumer's format. `parts`, when given,
-// receives the signed data text and the signature.
+// A signed response envelope (contract 4.2) in the consumer's format, its JSON written in
+// `style` (the form the consumer verifies: wire::JsonStyle). `parts`, when given, receives the
+// signed data text and the signature.
 http::HttpResponse SignedResponse(int http_status, bool success, std::string_view request_id,
                                   std::string_view message, std::string_view esb_body_raw,
                                   const crypto::Signer& signer, Format format,
-                                  SignedParts* parts = nullptr);
+                                  SignedParts* parts = nullptr,
+                                  wire::JsonStyle style = wire::JsonStyle::kJackson);
 
 // The answer for a failed exchange: 401 OAuth JSON or a signed success:false envelope.
 http::HttpResponse Refuse(const Status& status, std::string_view request_id,
                           const crypto::Signer& signer, Format format,
-                          SignedParts* parts = nullptr);
+                          SignedParts* parts = nullptr,
+                          wire::JsonStyle style = wire::JsonStyle::kJackson);
+
+// The form the bus writes what it signs for `system` (its setting, or the learned one).
+inline wire::JsonStyle StyleFor(const registry::System& system) {
+  return wire::JsonStyleFromName(
+      registry::EffectiveSerialisation(system.serialisation, system.serialisation_learned));
+}
 
 // OAuth2 error bodies for the token endpoint and for bearer-token failures.
 http::HttpResponse OAuthError(int http_status, std::string_view error,

@@ -36,6 +36,7 @@ asio::awaitable<HttpResponse> Engine::RoutePush(ExchangeContext& x) {
   message.request_id = x.log.request_id;
   message.code = x.push_code;
   message.source_system_id = x.caller->id;
+  message.traceparent = x.log.traceparent();
   message.envelope = wire::SignAndSeal(
       wire::DeliveryData(EsbBodyRaw(x), x.log.request_id, "pushCode", x.push_code), signer);
   for (const registry::Subscription* sub : x.snapshot->ApprovedSubscriptions(x.topic->id)) {
@@ -81,6 +82,7 @@ asio::awaitable<HttpResponse> Engine::RouteAsyncAnswer(ExchangeContext& x) {
   message.kind = delivery::MessageKind::kAsyncAnswer;
   message.request_id = answered;
   message.source_system_id = x.caller->id;
+  message.traceparent = x.log.traceparent();
   message.envelope = wire::SignAndSeal(
       wire::ResponseData(answer->success, answered, message_text, answer->esb_body_raw),
       *deps_.signer);
@@ -134,8 +136,8 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
     x.awaiting_answer = true;
   }
   RecordRequest(x, Status::Ok());
-  std::string delivery_data =
-      wire::DeliveryData(EsbBodyRaw(x), x.log.request_id, "apiCode", api_code);
+  std::string delivery_data = wire::DeliveryData(EsbBodyRaw(x), x.log.request_id, "apiCode",
+                                                 api_code, StyleFor(provider));
   const crypto::Sha256Digest delivery_sha256 = crypto::Sha256(delivery_data);
   std::string delivery_signature = signer.SignDigestBase64(delivery_sha256);
   std::string delivery = wire::SealEnvelope(delivery_data, delivery_signature);
@@ -147,6 +149,8 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
   upstream_request.body = std::move(delivery);
   upstream_request.content_type = "application/json";
   upstream_request.timeout = std::chrono::milliseconds(api.timeout_ms);
+  upstream_request.traceparent = x.log.traceparent();
+  upstream_request.tracestate = x.tracestate;
   // (Named awaitable: no temporaries with destructors inside a co_await under GCC 12.)
   x.phase = traffic::Phase::kProvider;
   const auto called = std::chrono::steady_clock::now();
@@ -155,6 +159,7 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
   x.provider_us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - called)
                       .count();
+  x.log.provider_us = x.provider_us;
   std::string_view reply_variant_name;
   auto record_reply = [&](const Status& outcome, std::string_view data, std::string_view sig,
                           size_t size, const crypto::Sha256Digest* data_sha256 = nullptr) {
@@ -239,8 +244,9 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
                                            "provider answered success:false: " + message);
   record_reply(outcome, reply_env->data_raw, reply_env->signature, reply_size, &reply_sha256);
   SignedParts parts;
-  HttpResponse response = SignedResponse(200, reply->success, x.log.request_id, message,
-                                         reply->esb_body_raw, signer, x.format, &parts);
+  HttpResponse response =
+      SignedResponse(200, reply->success, x.log.request_id, message, reply->esb_body_raw, signer,
+                     x.format, &parts, StyleFor(*x.caller));
   x.evidence.Add("response", x.log, "bus", x.log.consumer, outcome, deps_.clock->NowMillis(),
                  parts.data, parts.signature, static_cast<int64_t>(response.body.size()),
                  &parts.data_sha256);

@@ -1,5 +1,6 @@
 #include "evidence/record.h"
 
+#include <array>
 #include <charconv>
 #include <cstring>
 
@@ -146,6 +147,7 @@ RecordView ViewOf(const Record& r) {
   v.signature_sha256 = r.signature_sha256;
   v.signature_sha256_derived = r.signature_sha256_derived;
   v.signature_variant = r.signature_variant;
+  v.traceparent = r.traceparent;
   v.body_encrypted = r.body_encrypted;
   return v;
 }
@@ -188,6 +190,7 @@ void AppendCanonicalTail(const RecordView& r, std::string& out) {
   }
   // Only when set: the texts (and hashes) of records without it stay as they always were.
   if (!r.signature_variant.empty()) Member(out, "signatureVariant", r.signature_variant);
+  if (!r.traceparent.empty()) Member(out, "traceparent", r.traceparent);
   if (!r.body_encrypted.empty()) Member(out, "bodyEncrypted", r.body_encrypted);
   out += '}';
 }
@@ -266,7 +269,7 @@ PreparedRecords Prepare(std::span<const Record> records) {
   for (const Record& r : records) {
     room += 2 * (r.kind.size() + r.from.size() + r.to.size() + r.code.size() + r.user_id.size() +
                  r.outcome.size() + r.error.size() + r.body_sha256.size() + r.signature.size() +
-                 r.signature_variant.size() + r.body_encrypted.size()) +
+                 r.signature_variant.size() + r.traceparent.size() + r.body_encrypted.size()) +
             r.signature_sha256.size() + r.request_id.size() + 320;
   }
   p.Reserve(0, room);
@@ -278,6 +281,75 @@ namespace {
 
 // Before the signature's SHA-256 (tags 0-3): the signature variant follows.
 constexpr char kVariantTag = '\4';
+// Then the traceparent: in the bus's own form as 26 bytes, or any other text as a string.
+constexpr char kTraceBytesTag = '\5';
+constexpr char kTraceTextTag = '\6';
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// "vv-<32 hex>-<16 hex>-ff" in lowercase as 26 bytes; false when `text` is not in that form.
+bool TraceparentBytes(std::string_view text, std::string& out) {
+  if (text.size() != 55 || text[2] != '-' || text[35] != '-' || text[52] != '-') return false;
+  char bytes[26];
+  size_t n = 0;
+  for (size_t i = 0; i < 55; i += 2) {
+    if (text[i] == '-') ++i;
+    const int hi = HexDigit(text[i]);
+    const int lo = HexDigit(text[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    bytes[n++] = static_cast<char>(hi * 16 + lo);
+  }
+  out.append(bytes, 26);
+  return true;
+}
+
+// The optional members between the signature and its SHA-256, in their order: the signature
+// variant (tag 4), then the traceparent (tag 5 or 6). Views into the row, or into `text` for a
+// traceparent kept as bytes; not copyable (a view may point into itself).
+struct OptionalMembers {
+  OptionalMembers() = default;
+  OptionalMembers(const OptionalMembers&) = delete;
+  OptionalMembers& operator=(const OptionalMembers&) = delete;
+  std::string_view variant;
+  std::string_view traceparent;
+  std::array<char, 55> text{};
+};
+
+// Reads the optional members; `in` is left at the signature's SHA-256 tag. Never an empty
+// value: that is written as no tag at all (one encoding per record).
+bool ReadOptionalMembers(ByteReader& in, OptionalMembers& m) {
+  ByteReader peek = in;
+  char tag = 0;
+  if (!peek.Byte(tag)) return false;
+  if (tag == kVariantTag) {
+    in = peek;
+    if (!in.View(m.variant) || m.variant.empty()) return false;
+    peek = in;
+    if (!peek.Byte(tag)) return false;
+  }
+  if (tag == kTraceBytesTag) {
+    in = peek;
+    std::string_view bytes;
+    if (!in.Fixed(26, bytes)) return false;
+    constexpr char kHexDigits[] = "0123456789abcdef";
+    size_t pos = 0;
+    for (size_t i = 0; i < 26; ++i) {
+      if (i == 1 || i == 17 || i == 25) m.text[pos++] = '-';
+      const auto b = static_cast<uint8_t>(bytes[i]);
+      m.text[pos++] = kHexDigits[b >> 4];
+      m.text[pos++] = kHexDigits[b & 0xF];
+    }
+    m.traceparent = std::string_view(m.text.data(), m.text.size());
+  } else if (tag == kTraceTextTag) {
+    in = peek;
+    if (!in.View(m.traceparent) || m.traceparent.empty()) return false;
+  }
+  return true;
+}
 
 // A hex SHA-256 as written by HashHex: 0 = "", 1 = 32 bytes, 2 = another text as it is.
 void PutHex(std::string_view hex, std::string& out) {
@@ -340,6 +412,13 @@ void EncodeCompact(const RecordView& r, std::string& out) {
     out.push_back(kVariantTag);
     PutString(r.signature_variant, out);
   }
+  if (!r.traceparent.empty()) {
+    out.push_back(kTraceBytesTag);
+    if (!TraceparentBytes(r.traceparent, out)) {
+      out.back() = kTraceTextTag;
+      PutString(r.traceparent, out);
+    }
+  }
   if (r.signature_sha256_derived ||
       (!r.signature_sha256.empty() && r.signature_sha256 == SignatureSha256(r.signature))) {
     out.push_back('\3');  // recomputed on reading
@@ -364,15 +443,12 @@ std::optional<std::vector<Record>> DecodeCompactRow(std::string_view row,
               ReadHex(in, r.body_sha256) && in.String(r.signature);
     if (!ok) return std::nullopt;
     {
+      OptionalMembers optional;
+      if (!ReadOptionalMembers(in, optional)) return std::nullopt;
+      r.signature_variant.assign(optional.variant);
+      r.traceparent.assign(optional.traceparent);
       ByteReader peek = in;
       if (!peek.Byte(tag)) return std::nullopt;
-      if (tag == kVariantTag) {
-        // Never an empty variant: that is written as no tag at all (one encoding per record).
-        in = peek;
-        if (!in.String(r.signature_variant) || r.signature_variant.empty()) return std::nullopt;
-        peek = in;
-        if (!peek.Byte(tag)) return std::nullopt;
-      }
       if (tag == '\3') {
         in = peek;
         r.signature_sha256 = SignatureSha256(r.signature);
@@ -412,15 +488,12 @@ bool ScanCompactRow(std::string_view row, const std::function<void(const Compact
           in.Signed(number) && in.Signed(number) && SkipHex(in) && in.View(skipped))) {
       return false;
     }
+    OptionalMembers optional;
+    if (!ReadOptionalMembers(in, optional)) return false;
+    if (optional.traceparent.size() >= 35) f.trace_id = optional.traceparent.substr(3, 32);
     ByteReader peek = in;
     char tag = 0;
     if (!peek.Byte(tag)) return false;
-    if (tag == kVariantTag) {
-      in = peek;
-      if (!in.View(skipped) || skipped.empty()) return false;
-      peek = in;
-      if (!peek.Byte(tag)) return false;
-    }
     if (tag == '\3') {
       in = peek;
     } else if (!SkipHex(in)) {

@@ -49,6 +49,10 @@ struct Record {
   // Part of the hashed record when set ("signatureVariant"); records made before it existed
   // have none, and their texts and hashes are unchanged (the member is left out when empty).
   std::string signature_variant;
+  // The W3C traceparent of the bus's hop of the exchange (what it passed on to the provider or
+  // subscribers, base/trace_context.h); "" in records made before traces were kept, whose texts
+  // and hashes are unchanged (the member is left out when empty).
+  std::string traceparent;
 };
 
 // Fills the record's evidence of a signed message: the SHA-256 of its signed data text and
@@ -83,6 +87,7 @@ struct RecordView {
   std::string_view signature_sha256;
   bool signature_sha256_derived = false;
   std::string_view signature_variant;  // see Record::signature_variant
+  std::string_view traceparent;        // see Record::traceparent
   std::string_view body_encrypted;
 };
 RecordView ViewOf(const Record& r);
@@ -144,8 +149,10 @@ PreparedRecords Prepare(std::span<const Record> records);
 // The stored form of a record: its fields without member names, hashes as bytes, the
 // signature's SHA-256 left out when it is the one of the signature (it is recomputed), and
 // the requestId left to its row. A signature variant, when set, is written as the tag byte 4
-// and a string just before the signature's SHA-256 (whose tags are 0-3): a record without one
-// is encoded exactly as before the variant existed. The canonical text is made again from it on
+// and a string just before the signature's SHA-256 (whose tags are 0-3), then a traceparent,
+// when set, as the tag byte 5 and its 26 bytes (version, trace id, span id, flags) or, when it
+// is not in the bus's own form, the tag byte 6 and a string: a record without them is encoded
+// exactly as before they existed. The canonical text is made again from it on
 // reading (CanonicalRecord of the decoded record), exactly: the stored hashes are of those texts,
 // so any change of the stored bytes shows. About a third of the canonical text's size.
 void EncodeCompact(const RecordView& r, std::string& out);
@@ -159,6 +166,8 @@ inline constexpr char kCompactRowMarker = '\x01';
 struct CompactFields {
   int64_t at_ms = 0;
   std::string_view kind, from, to, code, user_id, outcome;
+  // The trace id (32 lowercase hex) of the record's traceparent, "" when it has none.
+  std::string_view trace_id;
 };
 // Calls `visit` with each record of a compact row, in order, without decoding the rest of it
 // (no copies: what indexing and search do for every record they pass). False when the row is

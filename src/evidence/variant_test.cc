@@ -143,6 +143,58 @@ TEST(EvidenceKnownAnswerTest, AVariantIsPartOfTheRecordAndOnlyWhenSet) {
   EXPECT_FALSE(DecodeCompactRow(odd, "x").has_value());
 }
 
+TEST(EvidenceKnownAnswerTest, ATraceparentIsPartOfTheRecordAndOnlyWhenSet) {
+  constexpr std::string_view kTrace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  Record r = Signed();
+  r.signature_variant = "latin1";
+  r.traceparent = std::string(kTrace);
+  const std::string text = CanonicalRecord(42, r);
+  // After the variant, before the body; the rest as before.
+  const std::string before(kSignedText);
+  const size_t at = before.find(",\"bodyEncrypted\"");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(text, before.substr(0, at) + ",\"signatureVariant\":\"latin1\",\"traceparent\":\"" +
+                      std::string(kTrace) + "\"" + before.substr(at));
+  // Stored as 26 bytes (not 55 characters) and given back exactly.
+  Record without = r;
+  without.traceparent.clear();
+  EXPECT_EQ(Compact(r).size(), Compact(without).size() + 1 + 26);
+  auto decoded = DecodeCompactRow(Compact(r), r.request_id);
+  ASSERT_TRUE(decoded.has_value());
+  ASSERT_EQ(decoded->size(), 1u);
+  EXPECT_EQ(decoded->front().traceparent, kTrace);
+  EXPECT_EQ(decoded->front().signature_variant, "latin1");
+  EXPECT_EQ(CanonicalRecord(42, decoded->front()), text);
+  // Search reads the trace id without decoding the record.
+  std::string seen;
+  EXPECT_TRUE(ScanCompactRow(Compact(r), [&](const CompactFields& f) { seen = f.trace_id; }));
+  EXPECT_EQ(seen, "0af7651916cd43dd8448eb211c80319c");
+  // A value not in the bus's own form (uppercase here) is kept as text, exactly.
+  Record odd = Failed();
+  odd.traceparent = "00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01";
+  decoded = DecodeCompactRow(Compact(odd), odd.request_id);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->front().traceparent, odd.traceparent);
+  EXPECT_EQ(CanonicalRecord(7, decoded->front()), CanonicalRecord(7, odd));
+  // From a view, the same text.
+  PreparedRecords p;
+  p.Add(ViewOf(r));
+  EXPECT_EQ("{\"seq\":42" + std::string(p.records()[0].tail), text);
+  // A traceparent before the variant is not a form the encoder makes: refused.
+  const std::string compact = Compact(r);
+  const std::string variant_member = std::string("\4\6") + "latin1";
+  const size_t v = compact.find(variant_member);
+  ASSERT_NE(v, std::string::npos);
+  ASSERT_EQ(compact[v + variant_member.size()], '\5');
+  const std::string trace_member = compact.substr(v + variant_member.size(), 27);
+  const std::string swapped = compact.substr(0, v) + trace_member + variant_member +
+                              compact.substr(v + variant_member.size() + 27);
+  EXPECT_FALSE(DecodeCompactRow(swapped, r.request_id).has_value());
+  // Cut short inside the 26 bytes: refused.
+  EXPECT_FALSE(DecodeCompactRow(compact.substr(0, v + variant_member.size() + 10), r.request_id)
+                   .has_value());
+}
+
 // Records naming their variant, through the live log, archives, queries and proofs.
 class EvidenceVariantTest : public EvidenceLogFixture {
  protected:

@@ -217,6 +217,8 @@ struct PooledUpstreamClient::Impl {
     req.set(bhttp::field::user_agent, "govesb");
     req.set(bhttp::field::content_type, request.content_type);
     req.set(bhttp::field::accept, "application/json, application/xml;q=0.9, */*;q=0.1");
+    if (!request.traceparent.empty()) req.set("traceparent", request.traceparent);
+    if (!request.tracestate.empty()) req.set("tracestate", request.tracestate);
     req.keep_alive(true);
     req.body() = bhttp::span_body<const char>::value_type(request.body.data(), request.body.size());
     req.prepare_payload();

@@ -19,6 +19,9 @@ struct UpstreamRequest {
   std::string body;
   std::string content_type = "application/json";
   std::chrono::milliseconds timeout{30'000};  // the whole exchange: connect, send, answer
+  // W3C Trace Context headers sent with the request when not empty.
+  std::string traceparent = std::string();
+  std::string tracestate = std::string();
 };
 
 struct UpstreamResponse {

@@ -37,6 +37,18 @@ inline constexpr double kMinRateBurst = 1;
 inline constexpr double kMaxRateBurst = 1e6;
 
 // A connected system: a consumer and/or provider with its own credentials and signing key.
+// System::serialisation values.
+inline constexpr std::string_view kSerialisationAuto = "auto";
+inline constexpr std::string_view kSerialisationJackson = "jackson";
+inline constexpr std::string_view kSerialisationNode = "node";
+
+// The form the bus writes for a system: its setting, else what it was seen to sign, else
+// "jackson".
+inline std::string_view EffectiveSerialisation(std::string_view setting, std::string_view learned) {
+  if (setting != kSerialisationAuto && !setting.empty()) return setting;
+  return learned.empty() ? kSerialisationJackson : learned;
+}
+
 struct System {
   int64_t id = 0;
   std::string client_id;  // UUID, issued by the bus
@@ -65,6 +77,12 @@ struct System {
   // SignatureVariant: compact, compact-ascii-escaped, latin1); false: only over the exact bytes
   // received ("raw"). Registry::ListSignatureUsage shows which variants a system still uses.
   bool signature_fallbacks = true;
+  // How the bus writes the data it signs for this system (wire::JsonStyle): "auto" (the form
+  // learned from its own signed requests, serialisation_learned, else "jackson"), "jackson" or
+  // "node" (docs/serialisation.md).
+  std::string serialisation = std::string(kSerialisationAuto);
+  // The form its latest telling request was signed in ("jackson" | "node"), "" when none told.
+  std::string serialisation_learned;
   // Parsed once when a Snapshot is loaded (nullopt if the stored key no longer parses, which
   // makes the system unable to pass signature checks: fail closed). Not filled by Registry's
   // admin queries.
@@ -248,5 +266,9 @@ struct SignatureUsage {
 };
 
 inline constexpr std::string_view kSignatureVariantRaw = "raw";
+// Usage entries named "serialisation-jackson" / "serialisation-node" count the requests whose
+// signed data told which form the system signs in (wire::SignedStyle); recording one also sets
+// System::serialisation_learned. They are not signature variants (no fallback was needed).
+inline constexpr std::string_view kSerialisationUsagePrefix = "serialisation-";
 
 }  // namespace govesb::registry

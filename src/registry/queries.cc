@@ -52,7 +52,8 @@ Result<Institution> ReadInstitution(store::Statement& s) {
 constexpr std::string_view kSystemSelect =
     "SELECT s.id, s.client_id, s.institution_id, i.code, i.name, s.name, s.public_key,"
     " s.key_curve, s.endpoint, s.secret_hash, s.enabled, s.credential_version, s.created_at,"
-    " s.updated_at, s.rate_per_second, s.rate_burst, s.signature_fallbacks, i.suspended"
+    " s.updated_at, s.rate_per_second, s.rate_burst, s.signature_fallbacks, i.suspended,"
+    " s.serialisation, s.serialisation_learned"
     " FROM systems s JOIN institutions i ON i.id = s.institution_id";
 
 Result<System> ReadSystem(store::Statement& s) {
@@ -81,6 +82,8 @@ Result<System> ReadSystem(store::Statement& s) {
   GOVESB_ASSIGN_OR_RETURN(row.rate_burst, ReadReal(s, 15));
   row.signature_fallbacks = s.ColumnInt64(16) != 0;
   row.institution_suspended = s.ColumnInt64(17) != 0;
+  row.serialisation = s.ColumnText(18);
+  row.serialisation_learned = s.ColumnText(19);
   return row;
 }
 

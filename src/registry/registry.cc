@@ -214,8 +214,18 @@ constexpr std::string_view kSchemaV7 = R"sql(
 ALTER TABLE topics ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1));
 )sql";
 
-constexpr std::array<std::string_view, 7> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,
-                                                         kSchemaV5, kSchemaV6, kSchemaV7};
+// Migration 8: how the bus writes the data it signs for each system (System::serialisation),
+// and the form it learned from the system's own signed requests.
+constexpr std::string_view kSchemaV8 = R"sql(
+ALTER TABLE systems ADD COLUMN serialisation TEXT NOT NULL DEFAULT 'auto'
+  CHECK (serialisation IN ('auto', 'jackson', 'node'));
+ALTER TABLE systems ADD COLUMN serialisation_learned TEXT NOT NULL DEFAULT ''
+  CHECK (serialisation_learned IN ('', 'jackson', 'node'));
+)sql";
+
+constexpr std::array<std::string_view, 8> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
+                                                         kSchemaV4, kSchemaV5, kSchemaV6,
+                                                         kSchemaV7, kSchemaV8};
 // A version means the same schema on both backends (schema_postgres.h): append to both lists.
 static_assert(kMigrations.size() == internal::kPostgresMigrations.size());
 
@@ -424,6 +434,27 @@ Result<System> Registry::SetSystemRateLimit(std::string_view client_id,
       stmt.Bind(2, internal::RealText(update.burst.value_or(system.rate_burst))));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(3, Now()));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(4, system.id));
+  GOVESB_RETURN_IF_ERROR(stmt.Run());
+  GOVESB_ASSIGN_OR_RETURN(System updated, MustFindSystem(db_, client_id));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return updated;
+}
+
+Result<System> Registry::SetSerialisation(std::string_view client_id, std::string_view setting) {
+  if (setting != kSerialisationAuto && setting != kSerialisationJackson &&
+      setting != kSerialisationNode) {
+    return InvalidArgument("serialisation must be auto, jackson or node, not '" +
+                           std::string(setting.substr(0, 32)) + "'");
+  }
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(System system, MustFindSystem(db_, client_id));
+  if (system.serialisation == setting) return system;
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement stmt,
+      db_.Prepare("UPDATE systems SET serialisation = ?, updated_at = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, setting));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(2, Now()));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(3, system.id));
   GOVESB_RETURN_IF_ERROR(stmt.Run());
   GOVESB_ASSIGN_OR_RETURN(System updated, MustFindSystem(db_, client_id));
   GOVESB_RETURN_IF_ERROR(txn.Commit());

@@ -176,6 +176,10 @@ class Registry {
   // Allows (true) or forbids (false) signatures that verify only over a fallback text of data
   // (System::signature_fallbacks). Setting the value it already has is not an error.
   Result<System> SetSignatureFallbacks(std::string_view client_id, bool allowed);
+  // How the bus writes the data it signs for the system: "auto", "jackson" or "node"
+  // (System::serialisation). kInvalidArgument for anything else. Setting the value it already
+  // has is not an error.
+  Result<System> SetSerialisation(std::string_view client_id, std::string_view setting);
 
   // Adds `increments` (system_id, variant, count, and optionally first_at/last_at; 0 = now) to
   // the signature usage counts, creating rows as needed, in one transaction: all or nothing.

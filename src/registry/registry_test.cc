@@ -22,6 +22,9 @@ using testing::RegistryTest;
 // Takes a database back to before migration 5 (as released with migration 4).
 // Takes a database back from migration 7 to 6 (run before kUndoMigrationSix).
 constexpr char kUndoMigrationSeven[] = "ALTER TABLE topics DROP COLUMN enabled;";
+constexpr char kUndoMigrationEight[] =
+    "ALTER TABLE systems DROP COLUMN serialisation_learned;"
+    "ALTER TABLE systems DROP COLUMN serialisation;";
 // Takes a database back from migration 6 to 5 (run before kUndoMigrationFive).
 constexpr char kUndoMigrationSix[] =
     "DROP TABLE membership_applications;"
@@ -94,7 +97,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, RegistryOnBoth, store::testing::BothBackends(
 TEST_P(RegistryOnBoth, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
 }
 
 // ---- institutions ----
@@ -606,6 +609,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
   // A database created by migration 1 alone (as released) keeps its rows and gains the tables
   // and columns of the later migrations.
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationFive).ok());
@@ -616,7 +620,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
                         " UPDATE schema_versions SET version = 1 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
   ApiSettings async_api;
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
@@ -640,6 +644,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
   ASSERT_TRUE(registry_.AddApi(provider_.client_id, "LANDREG", async_api).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationFive).ok());
@@ -647,7 +652,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
                         " UPDATE schema_versions SET version = 3 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
   auto apis = registry_.ListApis();
   ASSERT_TRUE(apis.ok()) << apis.status().ToString();
   ASSERT_EQ(apis->size(), 2u);
@@ -669,13 +674,14 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   AddFixtures();
   ASSERT_TRUE(registry_.SetApiStoreBodies("GETUSR", true).ok());
   ASSERT_TRUE(registry_.DisableSystem(consumer_.client_id).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationFive).ok());
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 4 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
 
   auto systems = registry_.ListSystems();
   ASSERT_TRUE(systems.ok()) << systems.status().ToString();
@@ -709,11 +715,12 @@ TEST_F(RegistryTest, MigrationSevenKeepsEveryTopicEnabled) {
   AddFixtures();
   ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
   ASSERT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 6 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 7);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
   auto topics = registry_.ListTopics();
   ASSERT_TRUE(topics.ok()) << topics.status().ToString();
   ASSERT_EQ(topics->size(), 1u);
@@ -743,6 +750,53 @@ TEST_P(RegistryOnBoth, RegistryChangesAreVisibleToOtherConnections) {
   auto systems = reader.ListSystems();
   ASSERT_TRUE(systems.ok());
   EXPECT_EQ(systems->size(), 2u);
+}
+
+TEST_F(RegistryTest, MigrationEightGivesSystemsAutomaticSerialisation) {
+  AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
+  ASSERT_TRUE(
+      db_->Exec("UPDATE schema_versions SET version = 7 WHERE component = 'registry'").ok());
+  ASSERT_TRUE(Registry::Migrate(*db_).ok());
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
+  auto system = registry_.GetSystem(consumer_.client_id);
+  ASSERT_TRUE(system.ok());
+  EXPECT_EQ(system->serialisation, "auto");
+  EXPECT_EQ(system->serialisation_learned, "");
+  EXPECT_EQ(EffectiveSerialisation(system->serialisation, system->serialisation_learned),
+            "jackson");
+}
+
+TEST_F(RegistryTest, SerialisationIsSetOrLearnedFromTheSystemsOwnRequests) {
+  AddFixtures();
+  auto set = registry_.SetSerialisation(consumer_.client_id, "node");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->serialisation, "node");
+  auto bad = registry_.SetSerialisation(consumer_.client_id, "xml");
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_.GetSystem(consumer_.client_id)->serialisation, "node") << "unchanged";
+  ASSERT_TRUE(registry_.SetSerialisation(consumer_.client_id, "auto").ok());
+
+  // The bus records what it saw; the latest form of a batch is what it learned.
+  const int64_t id = registry_.GetSystem(consumer_.client_id)->id;
+  std::vector<SignatureUsage> seen(2);
+  seen[0].system_id = id;
+  seen[0].variant = "serialisation-jackson";
+  seen[0].count = 2;
+  seen[0].first_at = seen[0].last_at = 1000;
+  seen[1].system_id = id;
+  seen[1].variant = "serialisation-node";
+  seen[1].count = 1;
+  seen[1].first_at = seen[1].last_at = 2000;
+  ASSERT_TRUE(registry_.RecordSignatureUsage(seen).ok());
+  auto learned = registry_.GetSystem(consumer_.client_id);
+  EXPECT_EQ(learned->serialisation_learned, "node");
+  EXPECT_EQ(EffectiveSerialisation(learned->serialisation, learned->serialisation_learned), "node");
+  // A setting wins over what was learned.
+  ASSERT_TRUE(registry_.SetSerialisation(consumer_.client_id, "jackson").ok());
+  learned = registry_.GetSystem(consumer_.client_id);
+  EXPECT_EQ(EffectiveSerialisation(learned->serialisation, learned->serialisation_learned),
+            "jackson");
 }
 
 }  // namespace

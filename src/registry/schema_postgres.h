@@ -219,8 +219,15 @@ inline constexpr std::string_view kPostgresSchemaV7 = R"sql(
 ALTER TABLE topics ADD COLUMN enabled BIGINT NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1));
 )sql";
 
-inline constexpr std::array<std::string_view, 7> kPostgresMigrations = {
+inline constexpr std::string_view kPostgresSchemaV8 = R"sql(
+ALTER TABLE systems ADD COLUMN serialisation TEXT NOT NULL DEFAULT 'auto'
+  CHECK (serialisation IN ('auto', 'jackson', 'node'));
+ALTER TABLE systems ADD COLUMN serialisation_learned TEXT NOT NULL DEFAULT ''
+  CHECK (serialisation_learned IN ('', 'jackson', 'node'));
+)sql";
+
+inline constexpr std::array<std::string_view, 8> kPostgresMigrations = {
     kPostgresSchemaV1, kPostgresSchemaV2, kPostgresSchemaV3, kPostgresSchemaV4,
-    kPostgresSchemaV5, kPostgresSchemaV6, kPostgresSchemaV7};
+    kPostgresSchemaV5, kPostgresSchemaV6, kPostgresSchemaV7, kPostgresSchemaV8};
 
 }  // namespace govesb::registry::internal

@@ -1,5 +1,6 @@
 // Registry's signature usage counts (table signature_usage, migration 5): written by the bus in
 // batches, read by operators.
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +68,35 @@ Status Registry::RecordSignatureUsage(const std::vector<SignatureUsage>& increme
     GOVESB_RETURN_IF_ERROR(upsert.Bind(4, increment.first_at != 0 ? increment.first_at : now));
     GOVESB_RETURN_IF_ERROR(upsert.Bind(5, increment.last_at != 0 ? increment.last_at : now));
     GOVESB_RETURN_IF_ERROR(upsert.Run());
+  }
+  // What a system's telling requests were signed in: the latest form of this batch becomes the
+  // form the bus learned for it (System::serialisation_learned).
+  std::vector<const SignatureUsage*> latest_form;
+  for (const SignatureUsage& increment : increments) {
+    if (!increment.variant.starts_with(kSerialisationUsagePrefix)) continue;
+    auto same = std::find_if(latest_form.begin(), latest_form.end(), [&](const SignatureUsage* u) {
+      return u->system_id == increment.system_id;
+    });
+    if (same == latest_form.end()) {
+      latest_form.push_back(&increment);
+    } else if (increment.last_at >= (*same)->last_at) {
+      *same = &increment;
+    }
+  }
+  if (!latest_form.empty()) {
+    GOVESB_ASSIGN_OR_RETURN(
+        store::Statement learn,
+        db_.Prepare("UPDATE systems SET serialisation_learned = ? WHERE id = ?"
+                    " AND serialisation_learned <> ?"));
+    for (const SignatureUsage* u : latest_form) {
+      const std::string form = u->variant.substr(kSerialisationUsagePrefix.size());
+      if (form != kSerialisationJackson && form != kSerialisationNode) continue;
+      GOVESB_RETURN_IF_ERROR(learn.Reset());
+      GOVESB_RETURN_IF_ERROR(learn.Bind(1, form));
+      GOVESB_RETURN_IF_ERROR(learn.Bind(2, u->system_id));
+      GOVESB_RETURN_IF_ERROR(learn.Bind(3, form));
+      GOVESB_RETURN_IF_ERROR(learn.Run());
+    }
   }
   return txn.Commit();
 }

@@ -450,6 +450,7 @@ Status BusServer::Start() {
   }
   delivery_deps.queue = s.queue.get();
   delivery_deps.snapshot = [w = s.watcher.get()] { return w->Current(); };
+  delivery_deps.signer = s.signer.get();
   s.dispatcher = std::make_unique<delivery::Dispatcher>(std::move(delivery_deps), delivery_options);
   GOVESB_RETURN_IF_ERROR(s.dispatcher->Start());
   if (s.lane_work) GOVESB_RETURN_IF_ERROR(s.lane_work->Start(*s.dispatcher));

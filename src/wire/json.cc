@@ -1,5 +1,6 @@
 #include "wire/json.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <charconv>
@@ -10,6 +11,7 @@
 #include <limits>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace govesb::wire {
 namespace {
@@ -982,6 +984,472 @@ std::string Latin1ToUtf8(std::string_view latin1) {
     }
   }
   return out;
+}
+
+}  // namespace govesb::wire
+
+// ---------------------------------------------------------------------------------------------
+// ECMAScript: JSON.stringify(JSON.parse(text))
+
+namespace govesb::wire {
+namespace {
+
+// Whether `key` is an array index (a canonical decimal of 0 … 2^32 - 2): ECMAScript objects
+// list such own keys first, in ascending numeric order, before the others in insertion order.
+bool IsArrayIndex(std::string_view key, uint32_t& index) {
+  if (key.empty() || key.size() > 10) return false;
+  if (key.size() > 1 && key[0] == '0') return false;
+  uint64_t v = 0;
+  for (char c : key) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v >= 0xFFFFFFFFull) return false;
+  index = static_cast<uint32_t>(v);
+  return true;
+}
+
+// JSON.stringify's QuoteJSONString over the string JSON.parse made of the token content: `"` and
+// `\` escaped, \b \t \n \f \r, other controls as \u00xx (lowercase hex), lone surrogates (which
+// JSON.parse keeps from \uD8xx escapes) as \udxxx, everything else as UTF-8.
+void AppendEcmaString(std::string_view content, std::string& out) {
+  const auto escape_unit = [&](uint32_t unit) {
+    out += "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kLowerHex[(unit >> shift) & 0xF]);
+  };
+  const auto append_code_point = [&](uint32_t cp) {
+    switch (cp) {
+      case '"':
+        out += "\\\"";
+        return;
+      case '\\':
+        out += "\\\\";
+        return;
+      case '\b':
+        out += "\\b";
+        return;
+      case '\f':
+        out += "\\f";
+        return;
+      case '\n':
+        out += "\\n";
+        return;
+      case '\r':
+        out += "\\r";
+        return;
+      case '\t':
+        out += "\\t";
+        return;
+      default:
+        break;
+    }
+    if (cp < 0x20 || (cp >= 0xd800 && cp <= 0xdfff)) {
+      escape_unit(cp);
+    } else {
+      AppendUtf8(cp, out);
+    }
+  };
+  out.push_back('"');
+  size_t i = 0;
+  const size_t n = content.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(content[i]);
+    if (c == '\\') {
+      const char e = content[i + 1];
+      if (e != 'u') {
+        uint32_t cp = static_cast<unsigned char>(e);
+        if (e == 'b') cp = '\b';
+        if (e == 'f') cp = '\f';
+        if (e == 'n') cp = '\n';
+        if (e == 'r') cp = '\r';
+        if (e == 't') cp = '\t';
+        append_code_point(cp);
+        i += 2;
+        continue;
+      }
+      const uint32_t unit = Hex4(content, i + 2);
+      i += 6;
+      if (unit >= 0xd800 && unit < 0xdc00 && i + 6 <= n && content[i] == '\\' &&
+          content[i + 1] == 'u') {
+        const uint32_t low = Hex4(content, i + 2);
+        if (low >= 0xdc00 && low <= 0xdfff) {
+          i += 6;
+          append_code_point(0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00));
+          continue;
+        }
+      }
+      append_code_point(unit);  // a lone surrogate stays one (escaped)
+      continue;
+    }
+    if (c < 0x80) {
+      append_code_point(c);
+      ++i;
+      continue;
+    }
+    const size_t len = Utf8SequenceLength(content, i);  // validated: never 0
+    out.append(content.data() + i, len);
+    i += len;
+  }
+  out.push_back('"');
+}
+
+// Writes a validated JSON text as JSON.stringify(JSON.parse(text)) would.
+class EcmaWriter {
+ public:
+  EcmaWriter(std::string_view text, std::string& out) : t_(text), out_(out) {}
+
+  void Value() {
+    Skip();
+    const char c = t_[i_];
+    if (c == '{') {
+      Object();
+    } else if (c == '[') {
+      Array();
+    } else if (c == '"') {
+      const std::string_view content = StringContent();
+      AppendEcmaString(content, out_);
+    } else if (c == 't') {
+      out_ += "true";
+      i_ += 4;
+    } else if (c == 'f') {
+      out_ += "false";
+      i_ += 5;
+    } else if (c == 'n') {
+      out_ += "null";
+      i_ += 4;
+    } else {
+      Number();
+    }
+  }
+
+ private:
+  void Skip() {
+    while (i_ < t_.size() && IsWhitespace(t_[i_])) ++i_;
+  }
+
+  // The content of the string token at i_ (between its quotes); i_ after its closing quote.
+  std::string_view StringContent() {
+    const size_t start = ++i_;
+    while (t_[i_] != '"') i_ += t_[i_] == '\\' ? 2 : 1;
+    return t_.substr(start, i_++ - start);
+  }
+
+  void Number() {
+    const size_t start = i_;
+    while (i_ < t_.size() && (std::isdigit(static_cast<unsigned char>(t_[i_])) || t_[i_] == '-' ||
+                              t_[i_] == '+' || t_[i_] == '.' || t_[i_] == 'e' || t_[i_] == 'E')) {
+      ++i_;
+    }
+    const std::string_view token = t_.substr(start, i_ - start);
+    double value = 0;
+    const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
+    if (ec == std::errc::result_out_of_range) {
+      // Too large: Infinity, which JSON.stringify writes as null; too small: (-)0, written 0.
+      const bool huge = !IsUnderflow(token);
+      out_ += huge ? "null" : "0";
+      return;
+    }
+    (void)ptr;
+    out_ += FormatEcmaScriptNumber(value);
+  }
+
+  void Array() {
+    ++i_;
+    out_.push_back('[');
+    Skip();
+    if (t_[i_] == ']') {
+      ++i_;
+      out_.push_back(']');
+      return;
+    }
+    for (bool first = true;; first = false) {
+      if (!first) out_.push_back(',');
+      Value();
+      Skip();
+      if (t_[i_++] == ']') break;
+    }
+    out_.push_back(']');
+  }
+
+  // Members are written to their own buffers first: a repeated key keeps its first place with
+  // its last value, and array-index keys go first in numeric order (ECMAScript's own-property
+  // order), as JSON.parse then JSON.stringify leave them.
+  void Object() {
+    ++i_;
+    struct Member {
+      std::string key;  // decoded
+      std::string text;
+      bool is_index = false;
+      uint32_t index = 0;
+    };
+    std::vector<Member> members;
+    Skip();
+    if (t_[i_] == '}') {
+      ++i_;
+    } else {
+      for (;;) {
+        Skip();
+        std::string key;
+        AppendDecodedJsKey(StringContent(), key);
+        Skip();
+        ++i_;  // ':'
+        std::string text;
+        EcmaWriter nested(t_, text);
+        nested.i_ = i_;
+        nested.Value();
+        i_ = nested.i_;
+        auto same = std::find_if(members.begin(), members.end(),
+                                 [&](const Member& m) { return m.key == key; });
+        if (same != members.end()) {
+          same->text = std::move(text);
+        } else {
+          Member m;
+          m.is_index = IsArrayIndex(key, m.index);
+          m.key = std::move(key);
+          m.text = std::move(text);
+          members.push_back(std::move(m));
+        }
+        Skip();
+        if (t_[i_++] == '}') break;
+      }
+    }
+    std::stable_partition(members.begin(), members.end(),
+                          [](const Member& m) { return m.is_index; });
+    const auto indexed =
+        std::find_if(members.begin(), members.end(), [](const Member& m) { return !m.is_index; });
+    std::sort(members.begin(), indexed,
+              [](const Member& a, const Member& b) { return a.index < b.index; });
+    out_.push_back('{');
+    bool first = true;
+    for (const Member& m : members) {
+      if (!first) out_.push_back(',');
+      first = false;
+      WriteEcmaKey(m.key, out_);
+      out_.push_back(':');
+      out_ += m.text;
+    }
+    out_.push_back('}');
+  }
+
+  // Keys are compared and written as the strings JSON.parse made of them: decoded into UTF-8,
+  // a lone surrogate kept as the 3-byte WTF-8 form of its unit so that it compares as itself.
+  static void AppendDecodedJsKey(std::string_view content, std::string& out) {
+    size_t i = 0;
+    while (i < content.size()) {
+      if (content[i] != '\\') {
+        out.push_back(content[i++]);
+        continue;
+      }
+      if (content[i + 1] != 'u') {
+        size_t at = i;
+        AppendUtf8(DecodeEscape(content, at), out);
+        i = at;
+        continue;
+      }
+      const uint32_t unit = Hex4(content, i + 2);
+      if (unit >= 0xd800 && unit <= 0xdfff) {
+        size_t at = i;
+        const uint32_t cp = DecodeEscape(content, at);
+        if (cp != kReplacementCharacter) {
+          AppendUtf8(cp, out);
+        } else {  // lone: keep the unit (written back as \udxxx)
+          out.push_back(static_cast<char>(0xE0 | (unit >> 12)));
+          out.push_back(static_cast<char>(0x80 | ((unit >> 6) & 0x3F)));
+          out.push_back(static_cast<char>(0x80 | (unit & 0x3F)));
+          at = i + 6;
+        }
+        i = at;
+        continue;
+      }
+      size_t at = i;
+      AppendUtf8(DecodeEscape(content, at), out);
+      i = at;
+    }
+  }
+
+  // A decoded key written back as JSON.stringify quotes it.
+  static void WriteEcmaKey(std::string_view key, std::string& out) {
+    std::string content;
+    content.reserve(key.size());
+    for (size_t i = 0; i < key.size();) {
+      const auto c = static_cast<unsigned char>(key[i]);
+      if (c == 0xED && i + 2 < key.size() && (static_cast<unsigned char>(key[i + 1]) & 0xE0) == 0xA0) {
+        // a kept lone surrogate: as an escape, which AppendEcmaString writes as \udxxx
+        const uint32_t unit = 0xD000 | ((static_cast<unsigned char>(key[i + 1]) & 0x3F) << 6) |
+                              (static_cast<unsigned char>(key[i + 2]) & 0x3F);
+        content += "\\u";
+        for (int shift = 12; shift >= 0; shift -= 4) {
+          content.push_back(kLowerHex[(unit >> shift) & 0xF]);
+        }
+        i += 3;
+        continue;
+      }
+      if (c == '"' || c == '\\' || c < 0x20) {
+        content += "\\u00";
+        content.push_back(kLowerHex[c >> 4]);
+        content.push_back(kLowerHex[c & 0xF]);
+        ++i;
+        continue;
+      }
+      content.push_back(key[i++]);
+    }
+    AppendEcmaString(content, out);
+  }
+
+  std::string_view t_;
+  std::string& out_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+std::string FormatEcmaScriptNumber(double value) {
+  if (std::isnan(value) || std::isinf(value)) return "null";  // as JSON.stringify writes them
+  if (value == 0) return "0";                                   // -0 too
+  char buffer[32];
+  const auto shortest = std::to_chars(buffer, buffer + sizeof buffer, value,
+                                      std::chars_format::scientific);
+  std::string digits;
+  int exponent = 0;
+  SplitScientific(std::string_view(buffer, static_cast<size_t>(shortest.ptr - buffer)), digits,
+                  exponent);
+  // Number::toString: k digits, n = the position of the decimal point (exponent + 1).
+  const int k = static_cast<int>(digits.size());
+  const int n = exponent + 1;
+  std::string out;
+  if (value < 0) out.push_back('-');
+  if (k <= n && n <= 21) {
+    out += digits;
+    out.append(static_cast<size_t>(n - k), '0');
+  } else if (0 < n && n <= 21) {
+    out.append(digits, 0, static_cast<size_t>(n));
+    out.push_back('.');
+    out.append(digits, static_cast<size_t>(n), std::string::npos);
+  } else if (-6 < n && n <= 0) {
+    out += "0.";
+    out.append(static_cast<size_t>(-n), '0');
+    out += digits;
+  } else {
+    out.push_back(digits[0]);
+    if (k > 1) {
+      out.push_back('.');
+      out.append(digits, 1, std::string::npos);
+    }
+    out.push_back('e');
+    out.push_back(n - 1 >= 0 ? '+' : '-');
+    out += std::to_string(n - 1 >= 0 ? n - 1 : 1 - n);
+  }
+  return out;
+}
+
+void WriteEcmaScriptString(std::string_view utf8, std::string& out) {
+  out.reserve(out.size() + utf8.size() + 2);
+  out.push_back('"');
+  size_t i = 0;
+  const size_t n = utf8.size();
+  while (i < n) {
+    const size_t run = i + PlainRun(utf8.data() + i, n - i);
+    out.append(utf8.data() + i, run - i);
+    i = run;
+    if (i >= n) break;
+    const auto c = static_cast<unsigned char>(utf8[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          out += "\\u00";
+          out.push_back(kLowerHex[c >> 4]);
+          out.push_back(kLowerHex[c & 0xF]);
+      }
+      ++i;
+      continue;
+    }
+    const size_t len = Utf8SequenceLength(utf8, i);
+    if (len == 0) {
+      AppendUtf8(kReplacementCharacter, out);
+      ++i;
+    } else {
+      out.append(utf8.data() + i, len);
+      i += len;
+    }
+  }
+  out.push_back('"');
+}
+
+std::string_view JsonStyleName(JsonStyle style) {
+  return style == JsonStyle::kEcmaScript ? "node" : "jackson";
+}
+
+JsonStyle JsonStyleFromName(std::string_view name) {
+  return name == "node" ? JsonStyle::kEcmaScript : JsonStyle::kJackson;
+}
+
+std::optional<JsonStyle> SignedStyle(std::string_view raw) {
+  // A first look for what could tell the forms apart: outside strings, a '.', 'e' or 'E' (a
+  // number with a fraction or exponent), or a member name that is all digits; inside strings,
+  // an escape other than the two forms share. Texts without any (the usual request) stop here.
+  bool telling = false;
+  bool in_string = false;
+  for (size_t i = 0; i < raw.size() && !telling; ++i) {
+    const char c = raw[i];
+    if (in_string) {
+      if (c == '\\') {
+        const char e = i + 1 < raw.size() ? raw[i + 1] : '\0';
+        telling = e == 'u' || e == '/';
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+      // A member name made of digits (JSON.parse moves such members first).
+      size_t j = i + 1;
+      while (j < raw.size() && raw[j] >= '0' && raw[j] <= '9') ++j;
+      if (j > i + 1 && j < raw.size() && raw[j] == '"') telling = true;
+    } else if ((c == '.' || c == 'e' || c == 'E') && i > 0 && raw[i - 1] >= '0' &&
+               raw[i - 1] <= '9') {
+      telling = true;  // in a number ("true" and "false" have an 'e' too)
+    }
+  }
+  if (!telling) return std::nullopt;
+  std::string jackson;
+  std::string ecma;
+  if (!WriteCompact(raw, jackson, Escaping::kJackson).ok() ||
+      !WriteEcmaScriptCompact(raw, ecma).ok()) {
+    return std::nullopt;
+  }
+  const bool is_jackson = jackson == raw;
+  const bool is_ecma = ecma == raw;
+  if (is_jackson == is_ecma) return std::nullopt;
+  return is_ecma ? JsonStyle::kEcmaScript : JsonStyle::kJackson;
+}
+
+Status WriteEcmaScriptCompact(std::string_view raw, std::string& out) {
+  GOVESB_RETURN_IF_ERROR(ValidateJson(raw));
+  const size_t mark = out.size();
+  out.reserve(mark + raw.size());
+  EcmaWriter(raw, out).Value();
+  return Status::Ok();
 }
 
 }  // namespace govesb::wire

@@ -9,6 +9,7 @@
 //
 // Every function here is pure and thread-safe; nothing keeps state between calls.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,6 +80,37 @@ void WriteString(std::string_view utf8, std::string& out, Escaping escaping = Es
 // Formats `value` like Java's Double.toString (JDK 19+ shortest representation). Non-finite
 // values give "NaN", "Infinity", "-Infinity" (not JSON; WriteCompact never produces them).
 std::string FormatJavaDouble(double value);
+
+// Appends the JSON value `raw` as Node.js (any ECMAScript engine) writes
+// JSON.stringify(JSON.parse(raw)): what a client that verifies that way signs over. Numbers are
+// parsed as doubles (integers too: beyond 2^53 they lose digits, as in JavaScript) and written
+// by Number::toString ("1" for 1.0, "0.0001", "1e-7", "1e+21"; too large: null); a repeated
+// member keeps its first place and its last value; members named by array indexes ("0", "7")
+// come first, in numeric order; strings as in JSON.stringify (control characters \u00xx in
+// lowercase hex, lone surrogates escaped). `raw` is validated first; on error `out` is as it was.
+Status WriteEcmaScriptCompact(std::string_view raw, std::string& out);
+
+// Number::toString of a double ("null" for NaN and the infinities, as JSON.stringify writes).
+std::string FormatEcmaScriptNumber(double value);
+
+// Appends `utf8` as a quoted JSON string as JSON.stringify writes it (control characters
+// \u00xx in lowercase hex). Invalid UTF-8 sequences are written as U+FFFD.
+void WriteEcmaScriptString(std::string_view utf8, std::string& out);
+
+// The two ways GovESB clients re-serialise `data` before verifying the bus's signature: Java
+// clients with Jackson (WriteCompact), Node clients with JSON.stringify(JSON.parse(...))
+// (WriteEcmaScriptCompact). The bus writes what it signs in the form the receiving system
+// verifies (docs/serialisation.md).
+enum class JsonStyle { kJackson, kEcmaScript };
+std::string_view JsonStyleName(JsonStyle style);  // "jackson" | "node"
+JsonStyle JsonStyleFromName(std::string_view name);  // "node": kEcmaScript, else kJackson
+
+// Which of the two forms a client's signed data text is in, when only one of them fits it
+// exactly and it holds something that tells them apart (a number with a fraction or an
+// exponent, a control character, a member order or repetition that JSON.parse changes);
+// nullopt otherwise (most texts read the same both ways). Cheap when nothing tells them apart:
+// one scan, no copies.
+std::optional<JsonStyle> SignedStyle(std::string_view data_raw);
 
 // Appends the JSON value `json` as XML in the form the Node and PHP helpers produce (contract
 // section 7): an object is <element> holding one child element per member, in order; an array

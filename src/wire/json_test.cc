@@ -471,5 +471,70 @@ TEST(WriteXmlTest, InvalidJsonLeavesOutputUntouched) {
   EXPECT_EQ(out, "x");
 }
 
+
+// JSON.stringify(JSON.parse(input)) as Node.js 18 computes it, for inputs that tell clients
+// apart (made with `node -e`, see docs/serialisation.md): WriteEcmaScriptCompact must agree.
+TEST(EcmaScriptCompact, AgreesWithNodeOnWhatTellsClientsApart) {
+  const std::vector<std::pair<std::string, std::string>> golden = {
+      {"{\"a\":1.0,\"b\":1.0E-4,\"c\":\"x\\u0001y\\u001Fz\",\"d\":100.0,\"e\":-0,\"f\":-0.0}",
+       "{\"a\":1,\"b\":0.0001,\"c\":\"x\\u0001y\\u001fz\",\"d\":100,\"e\":0,\"f\":0}"},
+      {"[1e21,1e20,123456789012345678901234,1e-7,1.5e-7,0.000001,12345678901234567890,9007199254740993]",
+       "[1e+21,100000000000000000000,1.2345678901234569e+23,1e-7,1.5e-7,0.000001,12345678901234567000,9007199254740992]"},
+      {"{\"b\":1,\"2\":2,\"1\":3,\"a\":4,\"b\":5,\"01\":6,\"4294967295\":7,\"4294967294\":8}",
+       "{\"1\":3,\"2\":2,\"4294967294\":8,\"b\":5,\"a\":4,\"01\":6,\"4294967295\":7}"},
+      {"\"\\ud83d\\ude00 \\ud800 \\udc00x \\u00e9 \xc3\xa9"" \\/ \\\" \\\\ \\b\\f\\n\\r\\t \\u007f \\u2028\"",
+       "\"\xf0\x9f\x98\x80"" \\ud800 \\udc00x \xc3\xa9"" \xc3\xa9"" / \\\" \\\\ \\b\\f\\n\\r\\t \x7f"" \xe2\x80\xa8""\""},
+      {"{\"\\u0041\":1,\"A\":2,\"k\\ud800\":3,\"n\\u0000\":4}",
+       "{\"A\":2,\"k\\ud800\":3,\"n\\u0000\":4}"},
+      {" { \"deep\" : [ [ [ { } ] ] , [ ] , { \"x\" : null , \"t\" : true , \"f\" : false } ] } ",
+       "{\"deep\":[[[{}]],[],{\"x\":null,\"t\":true,\"f\":false}]}"},
+      {"[1e400,-1e400,1e-400,-1e-400,5e-324,1.7976931348623157e308,0.1,0.30000000000000004,2.5e-3,123.456e5]",
+       "[null,null,0,0,5e-324,1.7976931348623157e+308,0.1,0.30000000000000004,0.0025,12345600]"},
+      {"{\"__proto__\":1,\"constructor\":2,\"toString\":[3]}",
+       "{\"__proto__\":1,\"constructor\":2,\"toString\":[3]}"},
+      {"[-1.0E+2, 1E2, 0.0, 1.23456789e-6, 1.23456789e-7, 4.35, 1e+0]",
+       "[-100,100,0,0.00000123456789,1.23456789e-7,4.35,1]"},
+  };
+  for (const auto& [input, expected] : golden) {
+    std::string out = "prefix:";
+    ASSERT_TRUE(WriteEcmaScriptCompact(input, out).ok()) << input;
+    EXPECT_EQ(out, "prefix:" + expected) << input;
+  }
+}
+
+TEST(EcmaScriptCompact, RefusesWhatIsNotJsonAndLeavesTheOutputAlone) {
+  for (std::string_view bad : {"", "{", "[1,]", "{\"a\":01}", "\"\\x\"", "1 2"}) {
+    std::string out = "kept";
+    EXPECT_FALSE(WriteEcmaScriptCompact(bad, out).ok()) << bad;
+    EXPECT_EQ(out, "kept");
+  }
+}
+
+TEST(EcmaScriptCompact, NumbersAsNumberToString) {
+  EXPECT_EQ(FormatEcmaScriptNumber(1.0), "1");
+  EXPECT_EQ(FormatEcmaScriptNumber(-0.0), "0");
+  EXPECT_EQ(FormatEcmaScriptNumber(1e21), "1e+21");
+  EXPECT_EQ(FormatEcmaScriptNumber(1e-7), "1e-7");
+  EXPECT_EQ(FormatEcmaScriptNumber(123e-20), "1.23e-18");
+  EXPECT_EQ(FormatEcmaScriptNumber(0.000001), "0.000001");
+  EXPECT_EQ(FormatEcmaScriptNumber(-1.5), "-1.5");
+}
+
+TEST(SignedStyle, TellsTheTwoFormsApartOnlyWhenTheTextSays) {
+  EXPECT_EQ(SignedStyle(R"({"a":0.0001,"b":1})"), JsonStyle::kEcmaScript);
+  EXPECT_EQ(SignedStyle(R"({"a":1.0E-4,"b":1.0})"), JsonStyle::kJackson);
+  EXPECT_EQ(SignedStyle(R"({"c":"x\u001fy"})"), JsonStyle::kEcmaScript);
+  EXPECT_EQ(SignedStyle(R"({"c":"x\u001Fy"})"), JsonStyle::kJackson);
+  EXPECT_EQ(SignedStyle(R"({"b":1,"2":2})"), JsonStyle::kJackson);  // JSON.parse reorders
+  // Nothing that tells them apart: the same text both ways.
+  EXPECT_EQ(SignedStyle(R"({"apiCode":"BRTH01","esbBody":{"n":1,"ok":true,"s":"é"}})"),
+            std::nullopt);
+  EXPECT_EQ(SignedStyle(R"({"a":0.5})"), std::nullopt);   // "0.5" in both
+  EXPECT_EQ(SignedStyle(R"({"2":2,"b":1})"), std::nullopt);  // already in JSON.parse order
+  // Neither form (pretty-printed): no answer.
+  EXPECT_EQ(SignedStyle("{ \"a\": 1.0 }"), std::nullopt);
+  EXPECT_EQ(SignedStyle("not json 1.0"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace govesb::wire

@@ -8,34 +8,41 @@ namespace {
 bool IsJsonWhitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Appends esbBody's value: the compact form of `raw`, or {} when there is none.
-void AppendBody(std::string_view raw, std::string& out) {
+void AppendBody(std::string_view raw, std::string& out, JsonStyle style) {
   while (!raw.empty() && IsJsonWhitespace(raw.front())) raw.remove_prefix(1);
-  if (raw.empty() || !WriteCompact(raw, out, Escaping::kJackson).ok()) out += "{}";
+  const bool written = !raw.empty() && (style == JsonStyle::kEcmaScript
+                                            ? WriteEcmaScriptCompact(raw, out).ok()
+                                            : WriteCompact(raw, out, Escaping::kJackson).ok());
+  if (!written) out += "{}";
 }
 
 }  // namespace
 
 std::string ResponseData(bool success, std::string_view request_id, std::string_view message,
-                         std::string_view esb_body_raw) {
+                         std::string_view esb_body_raw, JsonStyle style) {
   std::string out;
   out.reserve(esb_body_raw.size() + message.size() + request_id.size() + 64);
   out += success ? "{\"success\":true" : "{\"success\":false";
   out += ",\"requestId\":";
   WriteString(request_id, out);
   out += ",\"message\":";
-  WriteString(message, out);
+  if (style == JsonStyle::kEcmaScript) {
+    WriteEcmaScriptString(message, out);
+  } else {
+    WriteString(message, out);
+  }
   out += ",\"esbBody\":";
-  AppendBody(esb_body_raw, out);
+  AppendBody(esb_body_raw, out, style);
   out.push_back('}');
   return out;
 }
 
 std::string DeliveryData(std::string_view esb_body_raw, std::string_view request_id,
-                         std::string_view code_member, std::string_view code) {
+                         std::string_view code_member, std::string_view code, JsonStyle style) {
   std::string out;
   out.reserve(esb_body_raw.size() + request_id.size() + code.size() + 48);
   out += "{\"esbBody\":";
-  AppendBody(esb_body_raw, out);
+  AppendBody(esb_body_raw, out, style);
   out += ",\"requestId\":";
   WriteString(request_id, out);
   out.push_back(',');
@@ -44,6 +51,14 @@ std::string DeliveryData(std::string_view esb_body_raw, std::string_view request
   WriteString(code, out);
   out.push_back('}');
   return out;
+}
+
+std::string RestyleData(std::string_view data, JsonStyle style) {
+  std::string out;
+  const Status written = style == JsonStyle::kEcmaScript
+                             ? WriteEcmaScriptCompact(data, out)
+                             : WriteCompact(data, out, Escaping::kJackson);
+  return written.ok() ? out : std::string(data);
 }
 
 Result<ProviderReply> ReadProviderReply(const IncomingEnvelope& reply) {

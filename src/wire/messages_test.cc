@@ -168,5 +168,25 @@ TEST(ReadProviderReplyTest, XmlReply) {
   EXPECT_EQ(reply->esb_body_raw, R"({"a":"1"})");
 }
 
+TEST(MessagesStyle, EachStyleIsWhatItsClientsReSerialisationGives) {
+  const std::string body = R"({"a":1.0,"b":1.0E-4,"c":"x\u0001\u001Fy","d":[100.0,-0.0]})";
+  // Jackson (Java clients): doubles as Double.toString, uppercase hex escapes.
+  EXPECT_EQ(ResponseData(true, "r1", "Success", body),
+            R"({"success":true,"requestId":"r1","message":"Success",)"
+            R"("esbBody":{"a":1.0,"b":1.0E-4,"c":"x\u0001\u001Fy","d":[100.0,-0.0]}})");
+  // Node: JSON.stringify(JSON.parse(data)), computed with Node.js.
+  EXPECT_EQ(ResponseData(true, "r1", "ok\x1f", body, JsonStyle::kEcmaScript),
+            R"({"success":true,"requestId":"r1","message":"ok\u001f",)"
+            R"("esbBody":{"a":1,"b":0.0001,"c":"x\u0001\u001fy","d":[100,0]}})");
+  EXPECT_EQ(DeliveryData(body, "r2", "apiCode", "API01", JsonStyle::kEcmaScript),
+            R"({"esbBody":{"a":1,"b":0.0001,"c":"x\u0001\u001fy","d":[100,0]},)"
+            R"("requestId":"r2","apiCode":"API01"})");
+  // Restyling what the bus made in one style gives the other style's text.
+  const std::string jackson = DeliveryData(body, "r2", "pushCode", "P1");
+  EXPECT_EQ(RestyleData(jackson, JsonStyle::kEcmaScript),
+            DeliveryData(body, "r2", "pushCode", "P1", JsonStyle::kEcmaScript));
+  EXPECT_EQ(RestyleData(jackson, JsonStyle::kJackson), jackson);
+}
+
 }  // namespace
 }  // namespace govesb::wire

@@ -434,6 +434,31 @@ TEST_F(PushAsyncTest, RevokedSubscriptionsAreDeadLetteredWithTheReason) {
             std::string::npos);
 }
 
+// Issue 18: each subscriber receives a push in the form it verifies (its system's
+// serialisation), signed by the bus over exactly that text.
+TEST_F(PushAsyncTest, EachSubscriberGetsThePushInItsOwnForm) {
+  Party publisher = Register("RITA", "Birth registry", "http://127.0.0.1:9/unused");
+  Party java = Register("MOH", "Java subscriber", "http://127.0.0.1:9/set-below");
+  Party node = Register("MOH", "Node subscriber", "http://127.0.0.1:9/set-below");
+  auto java_rx = Receiver(java);
+  auto node_rx = Receiver(node);
+  ASSERT_TRUE(registry_->AddTopic(publisher.client_id, "BIRTHS").ok());
+  ASSERT_TRUE(registry_->AddSubscription(java.client_id, "BIRTHS", java_rx->url()).ok());
+  ASSERT_TRUE(registry_->AddSubscription(node.client_id, "BIRTHS", node_rx->url()).ok());
+  ASSERT_TRUE(registry_->SetSerialisation(node.client_id, "node").ok());
+  StartBus();
+  ASSERT_TRUE(ClientFor(publisher)->Push("BIRTHS", R"({"weightKg":3.0,"ratio":1.0E-4})").ok());
+  ASSERT_TRUE(java_rx->WaitFor(1));
+  ASSERT_TRUE(node_rx->WaitFor(1));
+  const auto got_java = java_rx->received()[0];
+  const auto got_node = node_rx->received()[0];
+  EXPECT_TRUE(got_java.bus_signature_ok);
+  EXPECT_TRUE(got_node.bus_signature_ok);
+  EXPECT_EQ(got_java.request_id, got_node.request_id);
+  EXPECT_EQ(got_java.esb_body, R"({"weightKg":3.0,"ratio":1.0E-4})");
+  EXPECT_EQ(got_node.esb_body, R"({"weightKg":3,"ratio":0.0001})");
+}
+
 // ---- evidence ----
 
 std::vector<std::string> EvidenceKinds(store::Database& db, const std::string& request_id) {
@@ -476,6 +501,22 @@ TEST_F(PushAsyncTest, EveryStepLeavesVerifiableEvidence) {
             (std::vector<std::string>{"request", "delivery", "reply", "response"}));
   EXPECT_EQ(EvidenceKinds(*db_, refused.error().request_id),
             (std::vector<std::string>{"request", "response"}));
+  // The SDK sent no traceparent: the bus started a trace for each exchange, passed it to the
+  // subscriber and the provider, and recorded it in every record of the exchange.
+  for (const TestReceiver::Received& got : rx->received()) {
+    ASSERT_EQ(got.traceparent.size(), 55u) << got.traceparent;
+    evidence::QueryFilter filter;
+    filter.request_id = got.request_id;
+    auto records = evidence::QueryRecords(*db_, filter);
+    ASSERT_TRUE(records.ok());
+    ASSERT_FALSE(records->empty());
+    for (const std::string& record : *records) {
+      EXPECT_EQ(evidence::CanonicalMember(record, "traceparent"), got.traceparent) << record;
+    }
+  }
+  EXPECT_NE(rx->received()[0].traceparent.substr(3, 32),
+            rx->received()[1].traceparent.substr(3, 32))
+      << "two exchanges, two traces";
   auto report = evidence::Verify(*db_, *bus_key_);
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->intact) << report->problem;

@@ -15,6 +15,8 @@
 #include "base/encoding.h"
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
+#include "evidence/query.h"
+#include "evidence/record.h"
 #include "http/io_threads.h"
 #include "http/server.h"
 #include "registry/registry.h"
@@ -67,6 +69,8 @@ class TestProvider {
     std::string request_id;
     std::string api_code;
     std::string esb_body;
+    std::string traceparent;  // the W3C trace headers the bus sent ("" when none)
+    std::string tracestate;
   };
   Delivery last() {
     std::lock_guard lock(mu_);
@@ -87,6 +91,8 @@ class TestProvider {
       d.api_code = DataMember(*env, "apiCode");
       d.esb_body = DataMember(*env, "esbBody");
     }
+    d.traceparent = std::string(req.Header("traceparent"));
+    d.tracestate = std::string(req.Header("tracestate"));
     {
       std::lock_guard lock(mu_);
       last_ = d;
@@ -240,9 +246,11 @@ class SyncExchangeTest : public ::testing::TestWithParam<bool /*tls*/> {
     std::string raw;
   };
   Answer Call(const std::string& path, const std::string& body, const std::string& token,
-              const std::string& authorization_prefix = "Bearer ") {
+              const std::string& authorization_prefix = "Bearer ",
+              const std::vector<std::pair<std::string, std::string>>& extra_headers = {}) {
     std::vector<std::pair<std::string, std::string>> headers{
         {"Content-Type", "application/json; charset=utf-8"}};
+    headers.insert(headers.end(), extra_headers.begin(), extra_headers.end());
     if (!token.empty()) headers.emplace_back("Authorization", authorization_prefix + token);
     auto r = Post(path, body, headers);
     GOVESB_CHECK(r.ok());
@@ -259,9 +267,11 @@ class SyncExchangeTest : public ::testing::TestWithParam<bool /*tls*/> {
     return a;
   }
 
-  Answer Request(const std::string& api, const std::string& body_json) {
+  Answer Request(const std::string& api, const std::string& body_json,
+                 const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     std::string data = "{\"apiCode\":\"" + api + "\",\"esbBody\":" + body_json + "}";
-    return Call("/engine/esb/request", Envelope(data, *consumer_.key), Token(consumer_));
+    return Call("/engine/esb/request", Envelope(data, *consumer_.key), Token(consumer_), "Bearer ",
+                headers);
   }
 
   fs::path dir_;
@@ -318,6 +328,47 @@ TEST_P(SyncExchangeTest, HappyPathRelaysSignedRequestAndAnswer) {
   EXPECT_EQ(d.esb_body, "{\"certificateNo\":\"B-1001\",\"name\":\"Neema\",\"n\":[1,2.5]}");
   EXPECT_EQ(a.esb_body, "{\"echo\":" + d.esb_body + ",\"seen\":\"" + a.request_id +
                             "\",\"place\":\"Dar es Salaam – Tanzania ✓\"}");
+}
+
+TEST_P(SyncExchangeTest, TheConsumersTraceIsContinuedToTheProviderAndRecorded) {
+  constexpr std::string_view kTrace = "0af7651916cd43dd8448eb211c80319c";
+  const std::string consumer_parent = "00-" + std::string(kTrace) + "-b7ad6b7169203331-01";
+  Answer traced =
+      Request("BRTH01", "{}", {{"traceparent", consumer_parent}, {"tracestate", "moh=a1,rita=b2"}});
+  ASSERT_EQ(traced.http_status, 200) << traced.raw;
+  ASSERT_TRUE(traced.success) << traced.raw;
+  const auto seen = provider_->last();
+  // The same trace, the bus's own span as the provider's parent, the consumer's state.
+  ASSERT_EQ(seen.traceparent.size(), 55u) << seen.traceparent;
+  EXPECT_EQ(seen.traceparent.substr(0, 36), "00-" + std::string(kTrace) + "-");
+  EXPECT_NE(seen.traceparent.substr(36, 16), "b7ad6b7169203331");
+  EXPECT_EQ(seen.traceparent.substr(52), "-01");
+  EXPECT_EQ(seen.tracestate, "moh=a1,rita=b2");
+
+  // Without one (or with a malformed one), the bus starts a trace; tracestate is not passed on.
+  Answer broken =
+      Request("BRTH01", "{}", {{"traceparent", "00-NOT-A-TRACE"}, {"tracestate", "moh=a1"}});
+  ASSERT_TRUE(broken.success) << broken.raw;
+  const auto started = provider_->last();
+  ASSERT_EQ(started.traceparent.size(), 55u) << started.traceparent;
+  EXPECT_EQ(started.traceparent.rfind("00-", 0), 0u);
+  EXPECT_NE(started.traceparent.substr(3, 32), kTrace);
+  EXPECT_EQ(started.tracestate, "");
+
+  // Every record of the exchange carries what the provider was given.
+  bus_->Shutdown();
+  for (const auto& [request_id, traceparent] :
+       {std::pair{traced.request_id, seen.traceparent},
+        std::pair{broken.request_id, started.traceparent}}) {
+    evidence::QueryFilter filter;
+    filter.request_id = request_id;
+    auto records = evidence::QueryRecords(*db_, filter);
+    ASSERT_TRUE(records.ok()) << records.status().ToString();
+    ASSERT_EQ(records->size(), 4u);  // request, delivery, reply, response
+    for (const std::string& record : *records) {
+      EXPECT_EQ(evidence::CanonicalMember(record, "traceparent"), traceparent) << record;
+    }
+  }
 }
 
 TEST_P(SyncExchangeTest, NidaRequestAndAlternativeTokenPlacements) {
@@ -619,6 +670,55 @@ TEST_P(SyncExchangeTest, SignatureUsageIsRecordedInTheRegistry) {
   EXPECT_EQ((*usage)[0].variant, "raw");
   EXPECT_EQ((*usage)[0].count, 3);
   EXPECT_EQ((*usage)[0].last_at, clock_.NowMillis());
+}
+
+// Issue 18: a consumer whose signed requests are in the ECMAScript form (what Node clients
+// send) is learned as such, and from then on the bus writes its answers in that form; a setting
+// wins over what was learned. The provider echoes the consumer's body, so a small double
+// shows the form: 1.0E-4 (Jackson) or 0.0001 (JSON.stringify).
+TEST_P(SyncExchangeTest, AConsumersFormIsLearnedFromItsRequestsAndUsedForItsAnswers) {
+  RestartBus([](server::ServeOptions& o) { o.usage_flush_interval = std::chrono::milliseconds(20); });
+  Answer jackson = Request("BRTH01", "{\"ratio\":1.0E-4}");
+  ASSERT_TRUE(jackson.success) << jackson.raw;
+  EXPECT_NE(jackson.raw.find("\"ratio\":1.0E-4"), std::string::npos) << jackson.raw;
+  // Requests that tell nothing (no double, no escape) teach nothing.
+  ASSERT_TRUE(Request("BRTH01", "{\"n\":1,\"ok\":true}").success);
+
+  // A request signed in the ECMAScript form: the bus learns "node" for this consumer.
+  ASSERT_TRUE(Request("BRTH01", "{\"ratio\":0.0001,\"w\":2.5}").success);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string learned;
+  while (std::chrono::steady_clock::now() < deadline) {
+    learned = registry_->GetSystem(consumer_.client_id)->serialisation_learned;
+    if (learned == "node") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(learned, "node");
+  // Once the registry change reaches the bus, answers are in that form. (The requests stay in
+  // the ECMAScript form: each telling request teaches its form again. The provider receives
+  // 1.0E-4, in its own form, and echoes it.)
+  Answer node;
+  while (std::chrono::steady_clock::now() < deadline) {
+    node = Request("BRTH01", "{\"ratio\":0.0001}");
+    if (node.raw.find("\"ratio\":0.0001") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(node.raw.find("\"ratio\":0.0001"), std::string::npos) << node.raw;
+  EXPECT_TRUE(node.signed_by_bus) << node.raw;
+  // The operator's setting wins.
+  ASSERT_TRUE(registry_->SetSerialisation(consumer_.client_id, "jackson").ok());
+  Answer set;
+  while (std::chrono::steady_clock::now() < deadline) {
+    set = Request("BRTH01", "{\"ratio\":0.0001}");
+    if (set.raw.find("\"ratio\":1.0E-4") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(set.raw.find("\"ratio\":1.0E-4"), std::string::npos) << set.raw;
+  auto usage = registry_->ListSignatureUsage(consumer_.client_id);
+  ASSERT_TRUE(usage.ok());
+  bool counted = false;
+  for (const auto& u : *usage) counted |= u.variant == "serialisation-node";
+  EXPECT_TRUE(counted);
 }
 
 // Issue 14: every exchange is counted per minute, API and system, and the counts are in the

@@ -90,6 +90,7 @@ boost::asio::awaitable<http::HttpResponse> TestReceiver::Handle(http::HttpReques
     r.success = Member(*env, "success");
     r.message = Member(*env, "message");
   }
+  r.traceparent = std::string(request.Header("traceparent"));
   if (int64_t delay = delay_ms_.load(); delay > 0) {
     boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor,
                                     std::chrono::milliseconds(delay));

@@ -49,6 +49,7 @@ class TestReceiver {
     std::string esb_body;   // JSON text
     std::string success;    // "true"/"false" for callback envelopes, "" when absent
     std::string message;
+    std::string traceparent;  // the W3C trace header the bus sent ("" when none)
   };
   std::vector<Received> received();
   size_t count();
