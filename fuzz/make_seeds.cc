@@ -1,7 +1,8 @@
 // Remakes the seed corpora under fuzz/corpus/ from real examples: envelopes of the wire
 // contract (../shared/protocol/GOVESB-WIRE.md) signed with the fixed fuzz keys, keys in the
-// encodings clients send, tokens, token-endpoint bodies, endpoint URLs and a segment file
-// written by the evidence log's own SegmentWriter.
+// encodings clients send, tokens, token-endpoint bodies, endpoint URLs, a segment file
+// written by the evidence log's own SegmentWriter, and a person's access report (and its page)
+// signed with the fixed secp256k1 key.
 //
 //   build-fuzz/fuzz/govesb_fuzz_make_seeds fuzz/corpus
 //
@@ -20,6 +21,8 @@
 #include "crypto/keys.h"
 #include "evidence/log.h"
 #include "evidence/segments.h"
+#include "evidence/subject_report.h"
+#include "evidence/subject_report_html.h"
 #include "fuzz_common.h"
 #include "wire/envelope.h"
 #include "wire/messages.h"
@@ -241,6 +244,44 @@ void SegmentSeeds() {
   Seed("segment", "whole_file", bytes);
 }
 
+// A person's access report with two rows (one answered, one refused), signed with the fixed
+// secp256k1 key, as JSON and as its page.
+void SubjectReportSeeds() {
+  evidence::SubjectReport r;
+  r.user_id = "19900101-12345-00001-12";
+  r.from_ms = 1'700'000'000'000;
+  r.generated_at_ms = 1'700'000'900'000;
+  evidence::SubjectExchange x;
+  x.request_id = "0123456789abcdef0123456789abcdef";
+  x.at_ms = 1'700'000'100'000;
+  x.consumer = {.client_id = "7a6b1e52-7f4b-4c8e-9d55-2f3b1c0d9e8f",
+                .system = "Hospital records",
+                .institution_code = "MOH",
+                .institution = "Wizara ya Afya <MOH> & \"friends\""};
+  x.api_code = "NIDA01";
+  x.api_name = "Identity lookup";
+  x.provider = evidence::ReportParty{.client_id = "nida", .institution_code = "NIDA"};
+  x.outcome = "ok";
+  x.answered = true;
+  x.records = {{.seq = 5, .kind = "nida-request", .sha256 = std::string(64, 'a')},
+               {.node = "node-1", .seq = 8, .kind = "response", .sha256 = std::string(64, 'b')}};
+  r.exchanges.push_back(x);
+  x.request_id = "fedcba9876543210fedcba9876543210";
+  x.purpose = "TREATMENT";
+  x.provider.reset();
+  x.outcome = "PERMISSION_DENIED";
+  x.answered = false;
+  x.records.resize(1);
+  r.exchanges.push_back(x);
+  const crypto::LocalSigner signer(K1());
+  auto document = evidence::SignSubjectReport(r, signer);
+  GOVESB_CHECK(document.ok());
+  Seed("subject_report", "report", *document + "\n");
+  Seed("subject_report", "page", *evidence::RenderSubjectReportHtml(*document));
+  r.exchanges.clear();
+  Seed("subject_report", "empty", *evidence::SignSubjectReport(r, signer));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -256,6 +297,7 @@ int main(int argc, char** argv) {
   FormSeeds();
   UrlSeeds();
   SegmentSeeds();
+  SubjectReportSeeds();
   std::printf("seeds written under %s\n", g_root.c_str());
   return 0;
 }

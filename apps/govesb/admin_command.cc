@@ -711,6 +711,46 @@ void AddGrantCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opti
       ->required();
   revoke->add_option("--api", revoke_args->api, "apiCode")->required();
 
+  struct PurposesArgs {
+    std::string consumer, api, required = "off";
+    std::vector<std::string> purposes;
+  };
+  auto purposes_args = std::make_shared<PurposesArgs>();
+  auto parse_purposes = [purposes_args] {
+    std::vector<registry::Purpose> out;
+    for (const std::string& given : purposes_args->purposes) {
+      const size_t eq = given.find('=');
+      if (eq == std::string::npos) {
+        Fail(InvalidArgument("--purpose takes CODE=TEXT (e.g. TREATMENT=\"Medical treatment\"), "
+                             "not '" + given.substr(0, 40) + "'"));
+      }
+      out.push_back(registry::Purpose{given.substr(0, eq), given.substr(eq + 1)});
+    }
+    return out;
+  };
+  CLI::App* purposes = AddLeaf(
+      *group, "purposes",
+      "Set the purposes (legal bases) requests under a grant may declare in their data "
+      "(\"purpose\":\"CODE\"), replacing the list; --required on refuses requests without one",
+      options,
+      [purposes_args, parse_purposes](AdminSession& s, bool as_json) {
+        PrintObject(ToJson(Unwrap(s.service().SetGrantPurposes(
+                        s.actor(), purposes_args->consumer, purposes_args->api, parse_purposes(),
+                        ParseOnOff(purposes_args->required)))),
+                    as_json);
+      },
+      [purposes_args, parse_purposes] {
+        (void)parse_purposes();
+        (void)ParseOnOff(purposes_args->required);
+      });
+  purposes->add_option("--consumer", purposes_args->consumer, "client_id of the consumer system")
+      ->required();
+  purposes->add_option("--api", purposes_args->api, "apiCode")->required();
+  purposes->add_option("--purpose", purposes_args->purposes,
+                       "CODE=TEXT (repeatable; none: the grant allows no declared purpose)");
+  purposes->add_option("--required", purposes_args->required,
+                       "on: a request must declare one of the purposes (default off)");
+
   AddLeaf(*group, "list", "List grants", options, [](AdminSession& s, bool as_json) {
     PrintList(ToJsonArray(Unwrap(s.service().ListGrants(s.actor()))),
               {"consumer", "api", "state", "updated_at"}, as_json);

@@ -3,6 +3,7 @@
 // with --bus-key).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -15,7 +16,9 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "admin/service.h"
 #include "cluster/membership.h"
 #include "commands.h"
 #include "crypto/primitives.h"
@@ -25,6 +28,10 @@
 #include "evidence/proof.h"
 #include "evidence/query.h"
 #include "evidence/records.h"
+#include "evidence/sqlite_store.h"
+#include "evidence/subject_report.h"
+#include "evidence/subject_report_document.h"
+#include "evidence/subject_report_html.h"
 #include "existing_data_dir.h"
 #include "registry/registry.h"
 #include "store/data_dir.h"
@@ -628,6 +635,235 @@ void RunQuery(const AuditOptions& options, const QueryArgs& args) {
   for (const auto& row : rows) line(row);
 }
 
+// ---- a person's access report ----
+
+struct SubjectArgs {
+  std::string user_id;
+  std::string from, to;
+  std::string format = "json";
+  std::string out;  // "" or "-": standard output
+};
+
+// Writes `text` to `path` whole or not at all (a temporary file beside it, renamed into place).
+void WriteWhole(const std::string& path, const std::string& text) {
+  const std::string temporary = path + ".tmp-" + std::to_string(getpid());
+  {
+    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+    file << text;
+    file.flush();
+    if (!file.good()) {
+      std::remove(temporary.c_str());
+      Fail(Unavailable("cannot write " + path));
+    }
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    Fail(Unavailable("cannot write " + path));
+  }
+}
+
+// The report is made by the admin service layer (as for the admin API and the portal), signed
+// with the bus key of the data directory (or the cluster's, from its secrets).
+void RunSubject(const AuditOptions& options, const SubjectArgs& args) {
+  if (args.format != "json" && args.format != "html") {
+    Fail(InvalidArgument("--format must be json or html"));
+  }
+  evidence::SubjectQuery query{.user_id = args.user_id};
+  if (!args.from.empty()) query.from_ms = ParseTime(args.from, "--from");
+  if (!args.to.empty()) query.to_ms = ParseTime(args.to, "--to");
+  if (Status s = evidence::CheckSubjectQuery(query); !s.ok()) Fail(s);
+  CheckWhere(options);
+  std::optional<store::DataDir> dir;
+  std::unique_ptr<store::Database> db;
+  std::optional<crypto::LocalSigner> signer;
+  admin::ServiceOptions service_options;
+  if (options.on_cluster()) {
+    if (options.kek_file.empty()) {
+      Fail(InvalidArgument(
+          "the report is signed with the cluster's bus key: give its key-encryption key file "
+          "(--kek-file)"));
+    }
+    db = OpenClusterDatabase(options);
+    signer.emplace(LoadClusterSecrets(options, *db).bus_key);
+    service_options.postgres_conninfo = options.postgres;
+  } else {
+    db = OpenEvidence(options, dir);
+    signer.emplace(dir->bus_key());
+    service_options.evidence_archive_dir = options.Archives();
+  }
+  service_options.signer = &*signer;
+  admin::AdminService service(*db, std::move(service_options));
+  auto document = service.MakeSubjectReport(admin::Actor::LocalOperator(), query);
+  if (!document.ok()) Fail(document.status());
+  auto read = evidence::ReadSubjectReportDocument(*document);
+  if (!read.ok()) Fail(read.status());
+  const std::string text =
+      args.format == "html" ? evidence::RenderSubjectReportHtml(*read) : *document + "\n";
+  const bool to_file = !args.out.empty() && args.out != "-";
+  if (to_file) {
+    WriteWhole(args.out, text);
+  } else {
+    std::cout << text << std::flush;
+  }
+  std::cerr << "access report for " << args.user_id << ": " << read->report.exchanges.size()
+            << " exchange(s), signed by bus key " << read->key_id;
+  if (to_file) std::cerr << ", written to " << args.out;
+  std::cerr << "\n";
+}
+
+struct CheckReportArgs {
+  std::string file;
+  std::vector<std::string> esb_keys;  // key text or @file each
+};
+
+// The bus's public keys a data directory holds: every key of its ring (the one it signs with,
+// and those it signed with before a rotation: docs/key-rotation.md).
+std::vector<crypto::PublicKey> BusKeysOf(const store::DataDir& dir) {
+  return dir.key_ring().VerifyingKeys(NowMs()).keys();
+}
+
+// The keys a report is checked against, and why they are trusted: given explicitly, or the bus
+// key(s) of the data directory or of the cluster. Exactly one of these.
+struct Trust {
+  std::vector<crypto::PublicKey> keys;
+  std::string why;
+};
+
+Trust TrustedKeys(const AuditOptions& options, const CheckReportArgs& args,
+                  std::optional<store::DataDir>& dir) {
+  std::vector<std::string> texts = args.esb_keys;
+  texts.insert(texts.end(), options.bus_key.begin(), options.bus_key.end());
+  const bool data_dir = options.data_dir_option != nullptr && options.data_dir_option->count() > 0;
+  const int sources = (texts.empty() ? 0 : 1) + (data_dir ? 1 : 0) + (options.on_cluster() ? 1 : 0);
+  if (sources != 1) {
+    Fail(InvalidArgument(
+        "say which bus key you trust: give it (--esb-public-key KEY, base64 SPKI, PEM or @file; "
+        "repeat it for several), or the bus's data directory (--data-dir DIR), or the cluster "
+        "(--postgres with --kek-file); exactly one of these"));
+  }
+  Trust trust;
+  if (!texts.empty()) {
+    // Each a key or @file (one PEM key, or base64 keys one per line: a key history).
+    trust.keys = ParseKeyList(texts, "--esb-public-key").keys();
+    trust.why = "given with --esb-public-key";
+  } else if (data_dir) {
+    auto opened = OpenExistingDataDir(options.data_dir, "govesb audit check-report");
+    if (!opened.ok()) Fail(opened.status());
+    dir.emplace(std::move(*opened));
+    trust.keys = BusKeysOf(*dir);
+    trust.why = "the bus key of the data directory " + options.data_dir;
+  } else {
+    if (options.kek_file.empty()) {
+      Fail(
+          InvalidArgument("with --postgres, give the cluster's key-encryption key file "
+                          "(--kek-file): its bus key is the one trusted"));
+    }
+    auto db = OpenClusterDatabase(options);
+    trust.keys = LoadClusterSecrets(options, *db).key_ring.VerifyingKeys(NowMs()).keys();
+    trust.why = "the bus key of the cluster's secrets";
+  }
+  return trust;
+}
+
+// Ties the report's rows to the evidence log of the data directory or cluster, when there is
+// one: how many records were checked, nullopt when there is no log to check against;
+// kFailedPrecondition when a row's record is not in the log as the report says.
+Result<std::optional<size_t>> MatchToLog(const AuditOptions& options,
+                                         std::optional<store::DataDir>& dir,
+                                         const evidence::SubjectReport& report) {
+  if (options.on_cluster()) {
+    GOVESB_ASSIGN_OR_RETURN(
+        size_t n, evidence::MatchSubjectReportToLog(*OpenClusterEvidence(options), report));
+    return std::optional<size_t>(n);
+  }
+  if (!dir.has_value()) return std::optional<size_t>();
+  GOVESB_ASSIGN_OR_RETURN(std::unique_ptr<store::Database> db, dir->OpenDatabase());
+  GOVESB_ASSIGN_OR_RETURN(int64_t version, store::SchemaVersion(*db, "evidence"));
+  if (version == 0) return std::optional<size_t>();
+  GOVESB_RETURN_IF_ERROR(evidence::MigrateEvidenceStore(*db));
+  auto store =
+      evidence::SqliteEvidenceStore::OverConnection(*db, {.archive_dir = options.Archives()});
+  GOVESB_ASSIGN_OR_RETURN(size_t n, evidence::MatchSubjectReportToLog(*store, report));
+  return std::optional<size_t>(n);
+}
+
+std::string Named(const evidence::ReportParty& p) {
+  std::string out = p.institution_code.empty() ? "(unknown)" : p.institution_code;
+  out += " / " + (p.system.empty() ? p.client_id : p.system);
+  return out;
+}
+
+void PrintRows(const evidence::SubjectReport& report) {
+  for (const evidence::SubjectExchange& x : report.exchanges) {
+    std::cout << "  " << IsoMillis(x.at_ms) << "  " << Named(x.consumer) << "  " << x.api_code
+              << "  purpose " << x.purpose.value_or("-") << "  to "
+              << (x.provider ? Named(*x.provider) : std::string("(not passed on)")) << "  "
+              << (x.answered ? "answered" : "not answered (" + x.outcome + ")") << "\n";
+  }
+}
+
+void RunCheckReport(const AuditOptions& options, const CheckReportArgs& args) {
+  std::optional<store::DataDir> dir;
+  const Trust trust = TrustedKeys(options, args, dir);
+  auto checked = evidence::CheckSubjectReport(ReadAll(args.file), trust.keys);
+  Status problem = checked.status();
+  std::optional<size_t> log_records;
+  if (checked.ok()) {
+    auto matched = MatchToLog(options, dir, checked->report);
+    if (matched.status().code() == StatusCode::kFailedPrecondition) {
+      problem = FailedPrecondition("the report does not match the evidence log: " +
+                                   matched.status().message());
+    } else if (!matched.ok()) {
+      Fail(matched.status());
+    } else {
+      log_records = *matched;
+    }
+  }
+  if (options.json) {
+    json::object out;
+    out["valid"] = problem.ok();
+    json::array ids;
+    for (const crypto::PublicKey& k : trust.keys) ids.emplace_back(evidence::SubjectReportKeyId(k));
+    out["trusted_keys"] = std::move(ids);
+    out["trusted_because"] = trust.why;
+    if (checked.ok()) {
+      out["form"] = checked->html ? "html" : "json";
+      out["user_id"] = checked->report.user_id;
+      out["exchanges"] = static_cast<int64_t>(checked->report.exchanges.size());
+      out["key_id"] = checked->key_id;
+      if (log_records) {
+        out["log_records_matched"] = static_cast<int64_t>(*log_records);
+      } else {
+        out["log_records_matched"] = nullptr;
+      }
+    }
+    if (!problem.ok()) out["problem"] = problem.message();
+    std::cout << json::serialize(out) << "\n";
+  } else if (problem.ok()) {
+    const evidence::SubjectReport& r = checked->report;
+    std::cout << "valid: the access report for " << r.user_id << " (" << r.exchanges.size()
+              << " exchange(s), made " << IsoMillis(r.generated_at_ms)
+              << (checked->html ? ", an HTML page" : "") << ") is as the bus signed it\n"
+              << "trusted key: " << checked->key_id << ", " << trust.why << "\n";
+    if (log_records) {
+      std::cout << "evidence log: the " << *log_records
+                << " records its rows name are in the log, with the same hashes\n";
+    } else {
+      std::cout << "evidence log: not checked (give --data-dir of the bus that made it to tie its "
+                   "rows to the log)\n";
+    }
+    PrintRows(r);
+  } else {
+    std::cout << "INVALID: " << problem.message() << "\n";
+    std::cout << "trusted key(s): ";
+    for (size_t i = 0; i < trust.keys.size(); ++i) {
+      std::cout << (i ? ", " : "") << evidence::SubjectReportKeyId(trust.keys[i]);
+    }
+    std::cout << ", " << trust.why << "\n";
+  }
+  if (!problem.ok()) throw CLI::RuntimeError(kExitFailure);
+}
+
 }  // namespace
 
 void AddAuditCommand(CLI::App& app) {
@@ -718,6 +954,36 @@ void AddAuditCommand(CLI::App& app) {
   query->add_option("--limit", query_args->limit, "At most this many, oldest first")
       ->capture_default_str();
   query->callback([options, query_args] { RunQuery(*options, *query_args); });
+
+  auto subject_args = std::make_shared<SubjectArgs>();
+  CLI::App* subject = audit->add_subcommand(
+      "subject",
+      "A person's access report: every exchange that carried their identifier (userId), who "
+      "asked, for which API and purpose, who answered and whether it was answered, signed by "
+      "the bus key (never bodies)");
+  subject->add_option("user_id", subject_args->user_id, "The person's identifier (userId)")
+      ->required();
+  subject->add_option("--from", subject_args->from, "Exchanges from this UTC time (inclusive)");
+  subject->add_option("--to", subject_args->to, "Until this UTC time (exclusive)");
+  subject
+      ->add_option("--format", subject_args->format,
+                   "json (the signed report) or html (a page "
+                   "for the person, with the signed report inside)")
+      ->capture_default_str();
+  subject->add_option("--out", subject_args->out, "File to write (default: standard output)");
+  subject->callback([options, subject_args] { RunSubject(*options, *subject_args); });
+
+  auto check_report_args = std::make_shared<CheckReportArgs>();
+  CLI::App* check_report = audit->add_subcommand(
+      "check-report",
+      "Verify an access report (JSON or HTML) from `audit subject`: its signature by a bus key "
+      "you trust, and with --data-dir its rows against the evidence log (exit 1 when it fails)");
+  check_report->add_option("file", check_report_args->file, "The report file")->required();
+  check_report->add_option("--esb-public-key,--esb-key", check_report_args->esb_keys,
+                           "A bus public key you trust (base64 SPKI, PEM, or @file); repeat it "
+                           "for several. Or give the bus's --data-dir instead");
+  check_report->callback(
+      [options, check_report_args] { RunCheckReport(*options, *check_report_args); });
 }
 
 }  // namespace govesb::apps

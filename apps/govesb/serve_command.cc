@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "base/json_log.h"
+#include "logging/json_log.h"
 #include "commands.h"
 #include "serve_options.h"
 #include "server/bus_server.h"

@@ -168,6 +168,12 @@ json::object ToJson(const registry::Grant& grant) {
   out["created_at"] = IsoTime(grant.created_at);
   out["updated_at"] = IsoTime(grant.updated_at);
   AddTrail(out, grant.trail);
+  json::array purposes;
+  for (const registry::Purpose& p : grant.purposes) {
+    purposes.push_back(json::object{{"code", p.code}, {"text", p.text}});
+  }
+  out["purposes"] = std::move(purposes);
+  out["purpose_required"] = grant.purpose_required;
   return out;
 }
 

@@ -57,6 +57,7 @@ AdminService::AdminService(store::Database& db, ServiceOptions options)
       evidence_(options.evidence),
       bus_key_(std::move(options.bus_key)),
       bus_key_ring_(std::move(options.bus_key_ring)),
+      signer_(options.signer),
       bus_(std::move(options.bus)),
       deliveries_(db) {
   if (evidence_ != nullptr) return;
@@ -340,6 +341,21 @@ Result<registry::Grant> AdminService::ApproveGrant(const Actor& actor,
       [&] {
         return registry_.AddGrant(consumer_client_id, api_code, {.decided_by = actor.account});
       },
+      [](const registry::Grant& g) { return json::value(ToJson(g)); });
+}
+
+Result<registry::Grant> AdminService::SetGrantPurposes(
+    const Actor& actor, std::string_view consumer_client_id, std::string_view api_code,
+    const std::vector<registry::Purpose>& purposes, bool required) {
+  GOVESB_ASSIGN_OR_RETURN(std::string provider_owner, InstitutionOfApi(api_code));
+  GOVESB_RETURN_IF_ERROR(
+      RequireOwner(actor, provider_owner, "set the purposes of access to this API"));
+  GOVESB_ASSIGN_OR_RETURN(registry::System consumer, OwnedSystem(consumer_client_id));
+  return Mutate<registry::Grant>(
+      actor, "grant.purposes",
+      "grant:" + std::string(consumer_client_id) + ":" + std::string(api_code),
+      consumer.institution_code, nullptr,
+      [&] { return registry_.SetGrantPurposes(consumer_client_id, api_code, purposes, required); },
       [](const registry::Grant& g) { return json::value(ToJson(g)); });
 }
 

@@ -38,6 +38,7 @@
 #include "crypto/keys.h"
 #include "delivery/sqlite_queue.h"
 #include "evidence/store.h"
+#include "evidence/subject_report.h"
 #include "registry/registry.h"
 #include "store/database.h"
 #include "traffic/query.h"
@@ -77,6 +78,9 @@ struct ServiceOptions {
   // service opens. Empty, or a store that cannot be opened: evidence searches, proofs and
   // verification are kFailedPrecondition saying why; everything else works.
   std::string postgres_conninfo = std::string();
+  // The bus's signer (its current key), for what the service signs: a person's access report.
+  // Null: those are kFailedPrecondition. Must outlive the service.
+  const crypto::Signer* signer = nullptr;
 };
 
 // Creates or upgrades every table the admin layer works on (registry, delivery, evidence,
@@ -161,6 +165,12 @@ class AdminService {
   // consumer's institution) ----
   Result<registry::Grant> ApproveGrant(const Actor& actor, std::string_view consumer_client_id,
                                        std::string_view api_code);
+  // The purposes requests under a grant may declare, and whether they must (the API's
+  // provider institution or the operator decides).
+  Result<registry::Grant> SetGrantPurposes(const Actor& actor, std::string_view consumer_client_id,
+                                           std::string_view api_code,
+                                           const std::vector<registry::Purpose>& purposes,
+                                           bool required);
   // Records kCliRevokeReason (via "cli") or kNoStatedReason as the reason.
   Result<registry::Grant> RevokeGrant(const Actor& actor, std::string_view consumer_client_id,
                                       std::string_view api_code);
@@ -240,6 +250,12 @@ class AdminService {
   Result<std::string> ExchangeProof(const Actor& actor, std::string_view request_id);
   // The whole log checked (operator and auditor; reads every record: minutes on a big log).
   Result<evidence::VerifyReport> VerifyEvidence(const Actor& actor);
+  // A person's access report (operator and auditor: it spans every institution): every exchange
+  // that carried `query.user_id` in its range, with the asking and answering institutions and
+  // systems and the API named from the registry as it is now, signed by the bus key. The signed
+  // document's canonical JSON text (evidence/subject_report.h). kInvalidArgument for a query
+  // evidence::CheckSubjectQuery refuses (before anything is read).
+  Result<std::string> MakeSubjectReport(const Actor& actor, const evidence::SubjectQuery& query);
   Result<std::vector<traffic::Point>> TrafficSeries(const Actor& actor,
                                                     traffic::SeriesFilter filter);
   Result<std::vector<traffic::TotalsRow>> TrafficTotals(const Actor& actor,
@@ -296,6 +312,7 @@ class AdminService {
   std::function<std::shared_ptr<const crypto::KeyRing>()> bus_key_ring_;
   // What verifies the bus's signatures: the ring's keys, or bus_key; nullopt when neither.
   std::optional<crypto::KeySet> BusKeys() const;
+  const crypto::Signer* signer_ = nullptr;
   BusInfo bus_;
   // On db_, so that a redelivery and its recorded action commit together.
   delivery::SqliteDeliveryOperations deliveries_;

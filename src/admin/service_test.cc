@@ -118,8 +118,13 @@ class AdminServiceTest : public ::testing::Test {
         .clock = &clock_,
         .hash_secret = [](std::string_view s) { return crypto::HashSecretForTest(s); },
         .bus_key = std::move(bus_key),
-        .postgres_conninfo = backend_ == store::Backend::kPostgres ? location_ : ""};
+        .postgres_conninfo = backend_ == store::Backend::kPostgres ? location_ : "",
+        .signer = &report_signer_};
   }
+
+  // What signs the service's access reports.
+  crypto::PrivateKey report_key_ = crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1).value();
+  crypto::LocalSigner report_signer_{report_key_};
 
   TempDir dir_;
   store::Backend backend_ = store::Backend::kSqlite;
@@ -299,6 +304,11 @@ std::vector<Case> Cases() {
       [](S& s, const Actor& a, Id, Id m) {
         return Of(s.RevokeSubscription(a, m, "BIRTHS", "ended"));
       });
+  row("MakeSubjectReport", {kOk, kDenied, kDenied, kOk}, [](S& s, const Actor& a, Id, Id) {
+    return Of(s.MakeSubjectReport(a, {.user_id = "19900101-12345-00001-12"}));
+  });
+  row("MakeSubjectReportForNobody", {kBad, kDenied, kDenied, kBad},
+      [](S& s, const Actor& a, Id, Id) { return Of(s.MakeSubjectReport(a, {.user_id = ""})); });
   // Unknown references are kNotFound for whoever asks (before any role check that needs them).
   row("DisableUnknownSystem", {kNotFound, kNotFound, kNotFound, kNotFound},
       [](S& s, const Actor& a, Id, Id) { return Of(s.DisableSystem(a, "no-such-system")); });
@@ -559,6 +569,13 @@ class BusWritePath {
     return n;
   }
 
+  // Records appended as the engine appends an exchange's, durable on return.
+  void Append(const std::vector<evidence::Record>& records) {
+    std::promise<Status> done;
+    evidence_->Append(evidence::Prepare(records), [&](Status s) { done.set_value(std::move(s)); });
+    GOVESB_CHECK(done.get_future().get().ok());
+  }
+
   delivery::DeliveryQueue& queue() { return *queue_; }
   evidence::EvidenceStore& evidence() { return *evidence_; }
   crypto::PublicKey bus_key() const { return key_.public_key(); }
@@ -699,6 +716,71 @@ TEST_P(AdminServiceOnBoth, TheEvidenceLogIsVerifiedAndProvenThroughTheService) {
   AdminService other_key(
       *db_, Options(crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1)->public_key()));
   EXPECT_FALSE(other_key.VerifyEvidence(kAuditor)->intact);
+}
+
+TEST_P(AdminServiceOnBoth, APersonsAccessReportNamesWhoAskedAndIsSignedByTheBus) {
+  BusWritePath bus(GetParam(), location_);
+  ASSERT_TRUE(service_->UpdateApiDescription(kOperator, "BRTH01", {.title = "Birth record"}).ok());
+  const std::string alice = "19900101-12345-00001-12";
+  const int64_t t = clock_.NowMillis();
+  using evidence::Step;
+  bus.Append({Step(t, "a1", "nida-request", moh_, "bus", "BRTH01", alice, "ok"),
+              Step(t + 1, "a1", "delivery", "bus", rita_, "BRTH01", alice, "ok"),
+              Step(t + 2, "a1", "reply", rita_, "bus", "BRTH01", alice, "ok"),
+              Step(t + 3, "a1", "response", "bus", moh_, "BRTH01", alice, "ok")});
+  bus.Append({Step(t + 10, "p1", "request", moh_, "bus", "BRTH01", "", "ok"),
+              Step(t + 11, "p1", "response", "bus", moh_, "BRTH01", "", "ok")});
+  bus.Append({Step(t + 20, "b1", "nida-request", moh_, "bus", "BRTH01", "someone else", "ok"),
+              Step(t + 21, "b1", "response", "bus", moh_, "BRTH01", "someone else", "ok")});
+  bus.Append(
+      {Step(t + 30, "a2", "nida-request", "gone", "bus", "BRTH02", alice, "PERMISSION_DENIED"),
+       Step(t + 31, "a2", "response", "bus", "gone", "BRTH02", alice, "PERMISSION_DENIED")});
+  // The bus's indexing round, which also records how far the evidence is committed (what a
+  // reader on another connection reads up to).
+  ASSERT_TRUE(bus.evidence().IndexCommitted().ok());
+  clock_.Advance(std::chrono::seconds(5));
+
+  auto document = service_->MakeSubjectReport(kAuditor, {.user_id = alice});
+  ASSERT_TRUE(document.ok()) << document.status().ToString();
+  auto checked = evidence::CheckSubjectReport(*document, {report_key_.public_key()});
+  ASSERT_TRUE(checked.ok()) << checked.status().ToString();
+  const evidence::SubjectReport& r = checked->report;
+  EXPECT_EQ(r.user_id, alice);
+  EXPECT_EQ(r.generated_at_ms, clock_.NowMillis());
+  ASSERT_EQ(r.exchanges.size(), 2u);
+  const evidence::SubjectExchange& asked = r.exchanges[0];
+  EXPECT_EQ(asked.request_id, "a1");
+  EXPECT_EQ(asked.consumer.client_id, moh_);
+  EXPECT_EQ(asked.consumer.system, "Records");
+  EXPECT_EQ(asked.consumer.institution_code, "MOH");
+  EXPECT_EQ(asked.consumer.institution, "Ministry of Health");
+  EXPECT_EQ(asked.api_code, "BRTH01");
+  EXPECT_EQ(asked.api_name, "Birth record");
+  ASSERT_TRUE(asked.provider.has_value());
+  EXPECT_EQ(asked.provider->institution, "Registration Agency");
+  EXPECT_EQ(asked.provider->system, "Births");
+  EXPECT_TRUE(asked.answered);
+  EXPECT_EQ(asked.records.size(), 4u);
+  EXPECT_EQ(asked.records[0].node, GetParam() == store::Backend::kPostgres ? "node-1" : "");
+  const evidence::SubjectExchange& refused = r.exchanges[1];
+  EXPECT_EQ(refused.consumer.client_id, "gone");
+  EXPECT_EQ(refused.consumer.institution, "") << "a system the registry does not know";
+  EXPECT_EQ(refused.api_name, "");
+  EXPECT_FALSE(refused.provider.has_value());
+  EXPECT_EQ(refused.outcome, "PERMISSION_DENIED");
+  EXPECT_FALSE(refused.answered);
+
+  EXPECT_TRUE(service_->MakeSubjectReport(kOperator, {.user_id = alice}).ok());
+  EXPECT_EQ(service_->MakeSubjectReport(kMohAdmin, {.user_id = alice}).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      service_->MakeSubjectReport(kAuditor, {.user_id = std::string(129, '1')}).status().code(),
+      StatusCode::kInvalidArgument);
+  ServiceOptions unsigned_options = Options();
+  unsigned_options.signer = nullptr;
+  AdminService without_key(*db_, std::move(unsigned_options));
+  EXPECT_EQ(without_key.MakeSubjectReport(kAuditor, {.user_id = alice}).status().code(),
+            StatusCode::kFailedPrecondition);
 }
 
 // A cluster's service needs the conninfo for the evidence log; without it the rest still works.

@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <ctime>
@@ -21,6 +22,8 @@
 #include "adminapi/session_auth.h"
 #include "base/log_safe.h"
 #include "evidence/search.h"
+#include "evidence/subject_report_document.h"
+#include "evidence/subject_report_html.h"
 #include "traffic/query.h"
 
 namespace govesb::adminapi {
@@ -144,20 +147,45 @@ json::object ActionJson(const admin::ActionRecord& a) {
   return o;
 }
 
-// A time in a query: milliseconds since the epoch, or UTC ISO 8601 ("2026-12-02T10:00:00Z").
-Result<std::optional<int64_t>> QueryTime(const Context& c, std::string_view name) {
-  std::string text = c.Query(name);
-  if (text.empty()) return std::optional<int64_t>();
+// A time: milliseconds since the epoch, or UTC ISO 8601 ("2026-12-02T10:00:00Z"); `what` names
+// where it was given in the error.
+Result<int64_t> TimeText(const std::string& text, const std::string& what) {
   int64_t ms = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
-  if (ec == std::errc() && end == text.data() + text.size()) return std::optional<int64_t>(ms);
+  if (ec == std::errc() && end == text.data() + text.size()) return ms;
   std::tm tm{};
   const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
   if (rest != nullptr && (std::string_view(rest) == "Z" || std::string_view(rest).empty())) {
-    return std::optional<int64_t>(static_cast<int64_t>(timegm(&tm)) * 1000);
+    return static_cast<int64_t>(timegm(&tm)) * 1000;
   }
-  return InvalidArgument("the query parameter '" + std::string(name) +
-                         "' must be a time: 2026-12-02T10:00:00Z or milliseconds since 1970");
+  return InvalidArgument(what + " must be a time: 2026-12-02T10:00:00Z or milliseconds since 1970");
+}
+
+// A time in a query.
+Result<std::optional<int64_t>> QueryTime(const Context& c, std::string_view name) {
+  std::string text = c.Query(name);
+  if (text.empty()) return std::optional<int64_t>();
+  GOVESB_ASSIGN_OR_RETURN(int64_t ms,
+                          TimeText(text, "the query parameter '" + std::string(name) + "'"));
+  return std::optional<int64_t>(ms);
+}
+
+// A time in a body member: a number of milliseconds, or a string as TimeText takes it.
+Result<std::optional<int64_t>> BodyTime(const json::object& o, std::string_view name) {
+  const json::value* v = o.if_contains(name);
+  if (v == nullptr || v->is_null()) return std::optional<int64_t>();
+  if (v->is_int64()) return std::optional<int64_t>(v->get_int64());
+  const std::string what = "'" + std::string(name) + "'";
+  if (!v->is_string()) return InvalidArgument(what + " must be a time");
+  GOVESB_ASSIGN_OR_RETURN(int64_t ms, TimeText(std::string(v->get_string()), what));
+  return std::optional<int64_t>(ms);
+}
+
+// A file name for a person's report: its identifier's letters and digits, and when it was made.
+std::string ReportFileName(const std::string& user_id, int64_t now_ms, std::string_view ext) {
+  std::string name = "access-report-";
+  for (char c : user_id) name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
+  return name + "-" + admin::IsoTime(now_ms).substr(0, 10) + "." + std::string(ext);
 }
 
 // The client ids of `institution`'s systems that the caller may see (the service restricts
@@ -577,6 +605,30 @@ const std::vector<Route>& AllRoutes() {
     add("POST", "/api/v1/grants/{consumer}/{api}/approve", internal::ApproveGrant);
     add("POST", "/api/v1/grants/{consumer}/{api}/refuse", internal::RefuseGrant);
     add("POST", "/api/v1/grants/{consumer}/{api}/revoke", internal::RevokeGrant);
+    add("PUT", "/api/v1/grants/{consumer}/{api}/purposes", [](Context& c) -> Result<Reply> {
+      // {"purposes":[{"code":"TREATMENT","text":"…"}],"required":true}
+      auto it = c.body.find("purposes");
+      if (it == c.body.end() || !it->value().is_array()) {
+        return InvalidArgument("purposes must be an array of {\"code\", \"text\"} objects");
+      }
+      std::vector<registry::Purpose> purposes;
+      for (const boost::json::value& v : it->value().as_array()) {
+        if (!v.is_object()) return InvalidArgument("each purpose is an object {code, text}");
+        GOVESB_ASSIGN_OR_RETURN(std::string code, Str(v.as_object(), "code"));
+        GOVESB_ASSIGN_OR_RETURN(std::string text, Str(v.as_object(), "text"));
+        purposes.push_back(registry::Purpose{std::move(code), std::move(text)});
+        if (purposes.size() > registry::kMaxPurposesPerGrant) {
+          return InvalidArgument("a grant allows at most " +
+                                 std::to_string(registry::kMaxPurposesPerGrant) + " purposes");
+        }
+      }
+      GOVESB_ASSIGN_OR_RETURN(std::optional<bool> required,
+                              internal::OptBool(c.body, "required"));
+      GOVESB_ASSIGN_OR_RETURN(auto g, c.service.SetGrantPurposes(c.actor(), c.Path("consumer"),
+                                                                 c.Path("api"), purposes,
+                                                                 required.value_or(false)));
+      return Ok(admin::ToJson(g));
+    });
 
     // Push topics and subscriptions.
     add("GET", "/api/v1/topics", [](Context& c) -> Result<Reply> {
@@ -686,6 +738,28 @@ const std::vector<Route>& AllRoutes() {
       GOVESB_ASSIGN_OR_RETURN(std::string proof,
                               c.service.ExchangeProof(c.actor(), c.Path("request_id")));
       return Ok(json::parse(proof));
+    });
+    // A person's access report (operator and auditor), signed by the bus: the file to save as
+    // it is (its bytes are what is signed). POST, so that the identifier stays out of URLs.
+    add("POST", "/api/v1/subject-reports", [](Context& c) -> Result<Reply> {
+      evidence::SubjectQuery query;
+      GOVESB_ASSIGN_OR_RETURN(query.user_id, Str(c.body, "user_id"));
+      GOVESB_ASSIGN_OR_RETURN(query.from_ms, BodyTime(c.body, "from"));
+      GOVESB_ASSIGN_OR_RETURN(query.to_ms, BodyTime(c.body, "to"));
+      GOVESB_ASSIGN_OR_RETURN(auto format, OptStr(c.body, "format"));
+      const std::string form = format.value_or("json");
+      if (form != "json" && form != "html") return InvalidArgument("'format' must be json or html");
+      GOVESB_ASSIGN_OR_RETURN(std::string document, c.service.MakeSubjectReport(c.actor(), query));
+      GOVESB_ASSIGN_OR_RETURN(evidence::SubjectReportDocument read,
+                              evidence::ReadSubjectReportDocument(document));
+      json::object o;
+      o["format"] = form;
+      o["file_name"] = ReportFileName(query.user_id, read.report.generated_at_ms, form);
+      o["content_type"] = form == "html" ? "text/html; charset=utf-8" : "application/json";
+      o["content"] = form == "html" ? evidence::RenderSubjectReportHtml(read) : document + "\n";
+      o["exchanges"] = static_cast<int64_t>(read.report.exchanges.size());
+      o["key_id"] = read.key_id;
+      return Ok(std::move(o));
     });
     add("GET", "/api/v1/evidence/verify", [](Context& c) -> Result<Reply> {
       GOVESB_ASSIGN_OR_RETURN(evidence::VerifyReport v, c.service.VerifyEvidence(c.actor()));

@@ -11,6 +11,7 @@
 #include "adminapi/session_auth.h"
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
+#include "evidence/subject_report.h"
 #include "store/database.h"
 
 namespace govesb::adminapi {
@@ -81,7 +82,8 @@ class AdminApiTest : public ::testing::Test {
         *db_, admin::ServiceOptions{
                   .clock = &clock_,
                   .hash_secret = [](std::string_view s) { return crypto::HashSecretForTest(s); },
-                  .bus_key = bus_key_.public_key()});
+                  .bus_key = bus_key_.public_key(),
+                  .signer = &signer_});
     accounts_ = std::make_unique<accounts::Accounts>(
         *db_, accounts::AccountsOptions{.clock = &clock_, .hash_password = [](std::string_view s) {
                                           return crypto::HashSecretForTest(s);
@@ -182,6 +184,7 @@ class AdminApiTest : public ::testing::Test {
   std::string address_ = "10.9.8.7";  // the caller's address in Call
   SimulatedClock clock_;
   crypto::PrivateKey bus_key_ = *crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1);
+  crypto::LocalSigner signer_{bus_key_};
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<admin::AdminService> service_;
   std::unique_ptr<accounts::Accounts> accounts_;
@@ -310,6 +313,10 @@ const std::vector<RouteCase>& RouteCases() {
       {"GET", "/api/v1/grants", "", {200, 200, 200, 200, 401}},
       {"POST", "/api/v1/grants/{moh}/BRTH02/approve", "", {200, 200, 403, 403, 401}},
       {"POST", "/api/v1/grants/{moh}/BRTH03/approve", "", {200, 200, 403, 403, 401}},  // pending
+      {"PUT",
+       "/api/v1/grants/{moh}/BRTH02/purposes",
+       R"({"purposes":[{"code":"TREATMENT","text":"Medical treatment"}],"required":true})",
+       {200, 200, 403, 403, 401}},
       {"POST",
        "/api/v1/grants/{moh}/BRTH03/refuse",
        R"({"reason":"no legal basis"})",
@@ -352,6 +359,10 @@ const std::vector<RouteCase>& RouteCases() {
        "",
        {404, 404, 404, 404, 401}},
       {"GET", "/api/v1/evidence/verify", "", {200, 403, 403, 200, 401}},
+      {"POST",
+       "/api/v1/subject-reports",
+       R"({"user_id":"19900101-12345-00001-12","format":"html"})",
+       {200, 403, 403, 200, 401}},
       {"GET", "/api/v1/bus", "", {200, 200, 200, 200, 401}},
       {"GET", "/api/v1/traffic?step=5", "", {200, 200, 200, 200, 401}},
       {"GET",
@@ -550,6 +561,12 @@ TEST_F(AdminApiTest, BadInputGetsAClearErrorAndChangesNothing) {
       {"POST", "/api/v1/grants/{moh}/BRTH03/refuse", "rita", "{}", "'reason' is required"},
       {"POST", "/api/v1/grants/{moh}/BRTH03/refuse", "rita", R"({"reason":" "})", "reason"},
       {"POST", "/api/v1/grants/{moh}/BRTH01/revoke", "rita", "", "'reason' is required"},
+      {"PUT",
+       "/api/v1/grants/{moh}/BRTH02/purposes",
+       "rita",
+       R"({"purposes":[{"code":"treatment","text":"x"}]})",
+       "purpose code"},
+      {"PUT", "/api/v1/grants/{moh}/BRTH02/purposes", "rita", R"({"purposes":7})", "array"},
       {"POST", "/api/v1/subscriptions/{moh}/BIRTH3/refuse", "rita", "{}", "'reason' is required"},
       {"POST", "/api/v1/subscriptions/{moh}/BIRTHS/revoke", "moh", "", "'reason' is required"},
       {"POST", "/api/v1/subscriptions/{moh}/BIRTH3/approve", "rita",
@@ -858,6 +875,49 @@ TEST_F(AdminApiTest, AnInstitutionAppliesIsAcceptedAndGetsAccessAfterARefusal) {
       {"grant.approve-request", "admin@rita.go.tz"},
   };
   EXPECT_EQ(steps, expected) << r.body;
+}
+
+TEST_F(AdminApiTest, APersonsAccessReportIsTheSignedFileToSave) {
+  // No exchange carried the identifier here: an empty report, signed all the same.
+  http::HttpResponse r =
+      Call("POST", "/api/v1/subject-reports", "auditor",
+           R"({"user_id":"19900101-12345-00001-12","from":"2023-11-01T00:00:00Z",)"
+           R"("to":1800000000000})",
+           /*session=*/true);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::value v = json::parse(r.body);
+  EXPECT_EQ(v.at("format"), "json");
+  EXPECT_EQ(v.at("content_type"), "application/json");
+  EXPECT_EQ(v.at("exchanges").as_int64(), 0);
+  EXPECT_EQ(v.at("file_name"), "access-report-19900101-12345-00001-12-2023-11-14.json");
+  const std::string content(v.at("content").as_string());
+  auto checked = evidence::CheckSubjectReport(content, {bus_key_.public_key()});
+  ASSERT_TRUE(checked.ok()) << checked.status().ToString();
+  EXPECT_EQ(checked->report.from_ms, 1'698'796'800'000);
+  EXPECT_EQ(checked->report.to_ms, 1'800'000'000'000);
+  EXPECT_EQ(checked->key_id, v.at("key_id").as_string());
+
+  r = Call("POST", "/api/v1/subject-reports", "operator",
+           R"({"user_id":"19900101-12345-00001-12","format":"html"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  v = json::parse(r.body);
+  EXPECT_EQ(v.at("content_type"), "text/html; charset=utf-8");
+  auto page = evidence::CheckSubjectReport(std::string(v.at("content").as_string()),
+                                           {bus_key_.public_key()});
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_TRUE(page->html);
+
+  for (const char* bad :
+       {R"({"user_id":""})", R"({"format":"json"})", R"({"user_id":"1990","format":"pdf"})",
+        R"({"user_id":"1990","from":2000,"to":1000})",
+        R"({"user_id":"1990","from":"yesterday"})"}) {
+    r = Call("POST", "/api/v1/subject-reports", "auditor", bad);
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+  }
+  r = Call("POST", "/api/v1/subject-reports", "auditor",
+           R"({"user_id":")" + std::string(129, '7') + R"("})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("at most 128"), std::string::npos) << r.body;
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "base/json_log.h"
+#include "logging/json_log.h"
 #include "base/log_safe.h"
 #include "base/log_safe_fmt.h"
 
@@ -47,6 +47,7 @@ void ExchangeLog::Write(int http_status, const Status& outcome) const {
       event.Millis("busMs", ms);
     }
     if (trace) event.Str("traceId", trace->trace_id()).Str("traceparent", trace->traceparent());
+    if (!purpose.empty()) event.Str("purpose", purpose, 40);
     if (!replay_of.empty()) event.Str("replayOf", replay_of, 80);
     if (!detail.empty()) event.Str("detail", detail, 512);
     if (outcome.ok()) {
@@ -66,6 +67,10 @@ void ExchangeLog::Write(int http_status, const Status& outcome) const {
   if (trace) {
     extra += " trace_id=";
     extra += trace->trace_id();
+  }
+  if (!purpose.empty()) {
+    extra += " purpose=";
+    extra += purpose;  // a validated code
   }
   if (!replay_of.empty()) {
     extra += " replay_of=";
@@ -124,6 +129,7 @@ void ExchangeEvidence::Add(std::string_view kind, const ExchangeLog& log, std::s
   r.signature_sha256_derived = true;
   r.signature_variant = signature_variant;
   r.traceparent = log.traceparent();
+  r.purpose = log.purpose;
   std::string sealed_body;
   if (body_key != nullptr && from != "bus" && !data.empty()) {
     auto sealed = evidence::SealBody(*body_key, log.request_id, kind, data);

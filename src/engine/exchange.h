@@ -38,6 +38,8 @@ struct ExchangeLog {
   std::string api = "-";
   std::string provider = "-";
   std::string user_id;
+  // The purpose code the request declared (authorise checked it against its grant), "" none.
+  std::string purpose;
   std::string_view signature_variant = "-";
   // Set when the same signed bytes were seen before within the replay window.
   std::string replay_of;

@@ -137,7 +137,7 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
   }
   RecordRequest(x, Status::Ok());
   std::string delivery_data = wire::DeliveryData(EsbBodyRaw(x), x.log.request_id, "apiCode",
-                                                 api_code, StyleFor(provider));
+                                                 api_code, StyleFor(provider), x.log.purpose);
   const crypto::Sha256Digest delivery_sha256 = crypto::Sha256(delivery_data);
   std::string delivery_signature = signer.SignDigestBase64(delivery_sha256);
   std::string delivery = wire::SealEnvelope(delivery_data, delivery_signature);

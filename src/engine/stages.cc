@@ -1,5 +1,9 @@
 #include "engine/stages.h"
 
+#include <algorithm>
+
+#include "registry/validation.h"
+
 #include "limits/rate.h"
 #include "wire/json.h"
 
@@ -112,6 +116,43 @@ Status AdmitStage(ExchangeContext& x, Guards& guards) {
   return Status::Ok();
 }
 
+namespace {
+
+std::string JoinCodes(const std::vector<std::string>& codes) {
+  std::string out;
+  for (const std::string& code : codes) {
+    if (!out.empty()) out += ", ";
+    out += code;
+  }
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+Status CheckPurpose(ExchangeContext& x, const registry::Snapshot::GrantTerms& grant) {
+  const wire::JsonMember* member = x.envelope->Find("purpose");
+  if (member == nullptr || member->type == wire::JsonType::kNull) {
+    if (!grant.purpose_required) return Status::Ok();
+    return PermissionDenied("the grant of API " + x.api_code + " to system " +
+                            x.caller->client_id +
+                            " requires a declared purpose: put \"purpose\" in data, one of: " +
+                            JoinCodes(grant.purposes));
+  }
+  if (member->type != wire::JsonType::kString) {
+    return InvalidArgument("purpose must be a string: a purpose code such as TREATMENT");
+  }
+  auto code = wire::DecodeString(member->raw);
+  if (!code.ok()) return InvalidArgument("purpose is not a valid string");
+  if (Status valid = registry::ValidatePurposeCode(*code); !valid.ok()) return valid;
+  if (std::find(grant.purposes.begin(), grant.purposes.end(), *code) == grant.purposes.end()) {
+    return PermissionDenied("purpose " + *code + " is not allowed by the grant of API " +
+                            x.api_code + " to system " + x.caller->client_id +
+                            "; allowed: " + JoinCodes(grant.purposes));
+  }
+  x.log.purpose = std::move(*code);
+  return Status::Ok();
+}
+
 Status VerifyStage(ExchangeContext& x) {
   const registry::System& caller = *x.caller;
   if (!caller.public_key.has_value()) {
@@ -176,10 +217,12 @@ Status AuthoriseStage(ExchangeContext& x) {
                               " is disabled on the bus: it takes no requests until its provider "
                               "or the bus operator enables it again");
   }
-  if (!snapshot.HasApprovedGrant(caller.id, x.api->id)) {
+  const registry::Snapshot::GrantTerms* grant = snapshot.FindApprovedGrant(caller.id, x.api->id);
+  if (grant == nullptr) {
     return PermissionDenied("system " + caller.client_id + " has no approved access to API " +
                             x.api_code + "; ask the bus operator for a grant");
   }
+  if (Status s = CheckPurpose(x, *grant); !s.ok()) return s;
   x.provider = snapshot.FindSystemById(x.api->provider_system_id);
   if (x.provider == nullptr || !x.provider->enabled) {
     return Unavailable("the provider of API " + x.api_code + " is " +

@@ -49,6 +49,11 @@ Status VerifyStage(ExchangeContext& x);
 // Sets x.topic, or x.api and x.provider.
 Status AuthoriseStage(ExchangeContext& x);
 
+// Part of authorise for a pull: the `purpose` a request declares in its data must be one its
+// grant allows (a code, registry::ValidatePurposeCode), and a grant that requires one refuses a
+// request without. Sets x.log.purpose.
+Status CheckPurpose(ExchangeContext& x, const registry::Snapshot::GrantTerms& grant);
+
 // The same signed bytes from the same system within the replay window. A push or an
 // asynchronous answer seen before is refused (accepting it would deliver it twice), naming the
 // first one's requestId; a pull is recorded and counted (x.log.replay_of), and refused only

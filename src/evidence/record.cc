@@ -148,6 +148,7 @@ RecordView ViewOf(const Record& r) {
   v.signature_sha256_derived = r.signature_sha256_derived;
   v.signature_variant = r.signature_variant;
   v.traceparent = r.traceparent;
+  v.purpose = r.purpose;
   v.body_encrypted = r.body_encrypted;
   return v;
 }
@@ -191,6 +192,7 @@ void AppendCanonicalTail(const RecordView& r, std::string& out) {
   // Only when set: the texts (and hashes) of records without it stay as they always were.
   if (!r.signature_variant.empty()) Member(out, "signatureVariant", r.signature_variant);
   if (!r.traceparent.empty()) Member(out, "traceparent", r.traceparent);
+  if (!r.purpose.empty()) Member(out, "purpose", r.purpose);
   if (!r.body_encrypted.empty()) Member(out, "bodyEncrypted", r.body_encrypted);
   out += '}';
 }
@@ -269,7 +271,8 @@ PreparedRecords Prepare(std::span<const Record> records) {
   for (const Record& r : records) {
     room += 2 * (r.kind.size() + r.from.size() + r.to.size() + r.code.size() + r.user_id.size() +
                  r.outcome.size() + r.error.size() + r.body_sha256.size() + r.signature.size() +
-                 r.signature_variant.size() + r.traceparent.size() + r.body_encrypted.size()) +
+                 r.signature_variant.size() + r.traceparent.size() + r.purpose.size() +
+                 r.body_encrypted.size()) +
             r.signature_sha256.size() + r.request_id.size() + 320;
   }
   p.Reserve(0, room);
@@ -284,6 +287,8 @@ constexpr char kVariantTag = '\4';
 // Then the traceparent: in the bus's own form as 26 bytes, or any other text as a string.
 constexpr char kTraceBytesTag = '\5';
 constexpr char kTraceTextTag = '\6';
+// Then the purpose.
+constexpr char kPurposeTag = '\7';
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -316,6 +321,7 @@ struct OptionalMembers {
   OptionalMembers& operator=(const OptionalMembers&) = delete;
   std::string_view variant;
   std::string_view traceparent;
+  std::string_view purpose;
   std::array<char, 55> text{};
 };
 
@@ -347,6 +353,14 @@ bool ReadOptionalMembers(ByteReader& in, OptionalMembers& m) {
   } else if (tag == kTraceTextTag) {
     in = peek;
     if (!in.View(m.traceparent) || m.traceparent.empty()) return false;
+  }
+  if (!m.traceparent.empty()) {
+    peek = in;
+    if (!peek.Byte(tag)) return false;
+  }
+  if (tag == kPurposeTag) {
+    in = peek;
+    if (!in.View(m.purpose) || m.purpose.empty()) return false;
   }
   return true;
 }
@@ -419,6 +433,10 @@ void EncodeCompact(const RecordView& r, std::string& out) {
       PutString(r.traceparent, out);
     }
   }
+  if (!r.purpose.empty()) {
+    out.push_back(kPurposeTag);
+    PutString(r.purpose, out);
+  }
   if (r.signature_sha256_derived ||
       (!r.signature_sha256.empty() && r.signature_sha256 == SignatureSha256(r.signature))) {
     out.push_back('\3');  // recomputed on reading
@@ -447,6 +465,7 @@ std::optional<std::vector<Record>> DecodeCompactRow(std::string_view row,
       if (!ReadOptionalMembers(in, optional)) return std::nullopt;
       r.signature_variant.assign(optional.variant);
       r.traceparent.assign(optional.traceparent);
+      r.purpose.assign(optional.purpose);
       ByteReader peek = in;
       if (!peek.Byte(tag)) return std::nullopt;
       if (tag == '\3') {

@@ -53,6 +53,9 @@ struct Record {
   // subscribers, base/trace_context.h); "" in records made before traces were kept, whose texts
   // and hashes are unchanged (the member is left out when empty).
   std::string traceparent;
+  // The purpose (legal basis) the consumer declared for the exchange, as its code (a grant's
+  // Purpose::code); "" when none was declared, and then left out of the texts.
+  std::string purpose;
 };
 
 // Fills the record's evidence of a signed message: the SHA-256 of its signed data text and
@@ -88,6 +91,7 @@ struct RecordView {
   bool signature_sha256_derived = false;
   std::string_view signature_variant;  // see Record::signature_variant
   std::string_view traceparent;        // see Record::traceparent
+  std::string_view purpose;            // see Record::purpose
   std::string_view body_encrypted;
 };
 RecordView ViewOf(const Record& r);
@@ -151,8 +155,8 @@ PreparedRecords Prepare(std::span<const Record> records);
 // the requestId left to its row. A signature variant, when set, is written as the tag byte 4
 // and a string just before the signature's SHA-256 (whose tags are 0-3), then a traceparent,
 // when set, as the tag byte 5 and its 26 bytes (version, trace id, span id, flags) or, when it
-// is not in the bus's own form, the tag byte 6 and a string: a record without them is encoded
-// exactly as before they existed. The canonical text is made again from it on
+// is not in the bus's own form, the tag byte 6 and a string, then a purpose, when set, as the
+// tag byte 7 and a string: a record without them is encoded exactly as before they existed. The canonical text is made again from it on
 // reading (CanonicalRecord of the decoded record), exactly: the stored hashes are of those texts,
 // so any change of the stored bytes shows. About a third of the canonical text's size.
 void EncodeCompact(const RecordView& r, std::string& out);

@@ -120,6 +120,7 @@ std::optional<Record> RecordFromCanonical(std::string_view text) {
   r.signature_sha256 = str("signatureSha256");
   r.signature_variant = str("signatureVariant");
   r.traceparent = str("traceparent");
+  r.purpose = str("purpose");
   r.body_encrypted = str("bodyEncrypted");
   return r;
 }

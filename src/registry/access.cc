@@ -253,6 +253,55 @@ Result<Grant> Registry::RefuseGrantRequest(std::string_view consumer_client_id,
                      MakeChange(AccessOp::kRefuse, decision.decided_by, decision.reason));
 }
 
+Status ValidatePurposes(const std::vector<Purpose>& purposes) {
+  if (purposes.size() > kMaxPurposesPerGrant) {
+    return InvalidArgument("a grant allows at most " + std::to_string(kMaxPurposesPerGrant) +
+                           " purposes, not " + std::to_string(purposes.size()));
+  }
+  for (size_t i = 0; i < purposes.size(); ++i) {
+    const Purpose& p = purposes[i];
+    GOVESB_RETURN_IF_ERROR(ValidatePurposeCode(p.code));
+    if (p.text.empty() || p.text.size() > 200 ||
+        p.text.find_first_of("\t\r\n") != std::string::npos) {
+      return InvalidArgument("the text of purpose " + p.code +
+                             " must be one line of 1 to 200 characters");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (purposes[j].code == p.code) {
+        return InvalidArgument("purpose " + p.code + " is given twice");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<Grant> Registry::SetGrantPurposes(std::string_view consumer_client_id,
+                                         std::string_view api_code,
+                                         const std::vector<Purpose>& purposes, bool required) {
+  GOVESB_RETURN_IF_ERROR(ValidatePurposes(purposes));
+  if (required && purposes.empty()) {
+    return InvalidArgument("a grant that requires a purpose must allow at least one");
+  }
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(GrantEnds ends, FindGrantEnds(db_, consumer_client_id, api_code));
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> grant,
+                          internal::FindGrant(db_, ends.consumer.id, ends.api.id));
+  if (!grant.has_value()) return NotFound(ends.ref.missing);
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement stmt,
+      db_.Prepare("UPDATE grants SET purposes = ?, purpose_required = ?, updated_at = ?"
+                  " WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, internal::FormatPurposes(purposes)));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(2, int64_t{required ? 1 : 0}));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(3, Now()));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(4, grant->id));
+  GOVESB_RETURN_IF_ERROR(stmt.Run());
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> updated,
+                          internal::FindGrant(db_, ends.consumer.id, ends.api.id));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return *updated;
+}
+
 Result<Grant> Registry::GetGrant(std::string_view consumer_client_id, std::string_view api_code) {
   GOVESB_ASSIGN_OR_RETURN(GrantEnds ends, FindGrantEnds(db_, consumer_client_id, api_code));
   GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> grant,

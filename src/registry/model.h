@@ -175,6 +175,15 @@ inline constexpr std::string_view kGrantRefused = kAccessRefused;
 inline constexpr std::string_view kGrantRevoked = kAccessRevoked;
 
 // Permission for a consumer system to call an API. Only "approved" grants allow calls.
+// A purpose (legal basis) a grant allows requests to declare: a short code a request carries
+// in its signed data (`purpose`), and what it means.
+struct Purpose {
+  std::string code;  // 1-32 of [A-Z0-9_], starting with a letter
+  std::string text;  // 1-200 characters, one line
+  friend bool operator==(const Purpose&, const Purpose&) = default;
+};
+inline constexpr size_t kMaxPurposesPerGrant = 20;
+
 struct Grant {
   int64_t id = 0;
   int64_t consumer_system_id = 0;
@@ -185,6 +194,10 @@ struct Grant {
   int64_t created_at = 0;
   int64_t updated_at = 0;
   AccessTrail trail;
+  // The purposes a request under this grant may declare; a declared purpose must be one of
+  // them. With purpose_required, a request must declare one.
+  std::vector<Purpose> purposes = {};
+  bool purpose_required = false;
 };
 
 // A push topic (pushCode) owned by a publisher system.

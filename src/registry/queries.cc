@@ -167,6 +167,7 @@ const std::string kGrantSelect =
     "SELECT g.id, g.consumer_system_id, s.client_id, g.api_id, a.code, g.state, g.created_at,"
     " g.updated_at, " +
     TrailColumns("g") +
+    ", g.purposes, g.purpose_required"
     " FROM grants g JOIN systems s ON s.id = g.consumer_system_id"
     " JOIN apis a ON a.id = g.api_id";
 
@@ -181,6 +182,8 @@ Result<Grant> ReadGrant(store::Statement& s) {
   row.created_at = s.ColumnInt64(6);
   row.updated_at = s.ColumnInt64(7);
   row.trail = ReadTrail(s, 8);
+  row.purposes = ParsePurposes(s.ColumnText(14));
+  row.purpose_required = s.ColumnInt64(15) != 0;
   return row;
 }
 
@@ -471,5 +474,31 @@ Result<std::vector<SignatureUsage>> SelectSignatureUsage(store::Database& db, in
   if (system_id != 0) GOVESB_RETURN_IF_ERROR(stmt.Bind(1, system_id));
   return Collect<SignatureUsage>(stmt, ReadSignatureUsage);
 }
+
+std::string FormatPurposes(const std::vector<Purpose>& purposes) {
+  std::string out;
+  for (const Purpose& p : purposes) {
+    out += p.code;
+    out += '\t';
+    out += p.text;
+    out += '\n';
+  }
+  return out;
+}
+
+std::vector<Purpose> ParsePurposes(std::string_view text) {
+  std::vector<Purpose> out;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    const std::string_view line = text.substr(0, end);
+    const size_t tab = line.find('\t');
+    if (tab != std::string_view::npos) {
+      out.push_back(Purpose{std::string(line.substr(0, tab)), std::string(line.substr(tab + 1))});
+    }
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+  }
+  return out;
+}
+
 
 }  // namespace govesb::registry::internal

@@ -36,6 +36,10 @@ Result<std::optional<Api>> FindApi(store::Database& db, std::string_view code,
                                    ApiDetail detail = ApiDetail::kCatalogue);
 
 Result<std::vector<Grant>> SelectGrants(store::Database& db);
+// Grant::purposes as stored (lines "CODE<TAB>text") and back.
+std::string FormatPurposes(const std::vector<Purpose>& purposes);
+std::vector<Purpose> ParsePurposes(std::string_view text);
+
 Result<std::optional<Grant>> FindGrant(store::Database& db, int64_t consumer_system_id,
                                        int64_t api_id);
 

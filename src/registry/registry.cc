@@ -223,9 +223,17 @@ ALTER TABLE systems ADD COLUMN serialisation_learned TEXT NOT NULL DEFAULT ''
   CHECK (serialisation_learned IN ('', 'jackson', 'node'));
 )sql";
 
-constexpr std::array<std::string_view, 8> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
+// Migration 9: the purposes a grant allows requests to declare (lines "CODE<TAB>text"), and
+// whether a request must declare one.
+constexpr std::string_view kSchemaV9 = R"sql(
+ALTER TABLE grants ADD COLUMN purposes TEXT NOT NULL DEFAULT '';
+ALTER TABLE grants ADD COLUMN purpose_required INTEGER NOT NULL DEFAULT 0
+  CHECK (purpose_required IN (0, 1));
+)sql";
+
+constexpr std::array<std::string_view, 9> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
                                                          kSchemaV4, kSchemaV5, kSchemaV6,
-                                                         kSchemaV7, kSchemaV8};
+                                                         kSchemaV7, kSchemaV8, kSchemaV9};
 // A version means the same schema on both backends (schema_postgres.h): append to both lists.
 static_assert(kMigrations.size() == internal::kPostgresMigrations.size());
 

@@ -241,6 +241,12 @@ class Registry {
   Result<Grant> RefuseGrantRequest(std::string_view consumer_client_id, std::string_view api_code,
                                    const AccessDecision& decision);
   Result<Grant> GetGrant(std::string_view consumer_client_id, std::string_view api_code);
+  // The purposes requests under the grant may declare (replacing the list), and whether they
+  // must declare one. kInvalidArgument for a bad code or text (ValidatePurposeCode; texts: one
+  // line of 1-200 characters), a repeated code, more than kMaxPurposesPerGrant, or `required`
+  // with no purpose; kNotFound without such a grant (in any state).
+  Result<Grant> SetGrantPurposes(std::string_view consumer_client_id, std::string_view api_code,
+                                 const std::vector<Purpose>& purposes, bool required);
   // Ordered by id; only those in `state` (kAccessPending ...) when it is not empty.
   Result<std::vector<Grant>> ListGrants(std::string_view state = {});
 

@@ -10,6 +10,7 @@
 
 #include "crypto/primitives.h"
 #include "registry/registry_testing.h"
+#include "registry/snapshot.h"
 
 namespace govesb::registry {
 namespace {
@@ -22,6 +23,9 @@ using testing::RegistryTest;
 // Takes a database back to before migration 5 (as released with migration 4).
 // Takes a database back from migration 7 to 6 (run before kUndoMigrationSix).
 constexpr char kUndoMigrationSeven[] = "ALTER TABLE topics DROP COLUMN enabled;";
+constexpr char kUndoMigrationNine[] =
+    "ALTER TABLE grants DROP COLUMN purpose_required;"
+    "ALTER TABLE grants DROP COLUMN purposes;";
 constexpr char kUndoMigrationEight[] =
     "ALTER TABLE systems DROP COLUMN serialisation_learned;"
     "ALTER TABLE systems DROP COLUMN serialisation;";
@@ -97,7 +101,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, RegistryOnBoth, store::testing::BothBackends(
 TEST_P(RegistryOnBoth, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 9);
 }
 
 // ---- institutions ----
@@ -609,6 +613,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
   // A database created by migration 1 alone (as released) keeps its rows and gains the tables
   // and columns of the later migrations.
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
@@ -620,7 +625,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
                         " UPDATE schema_versions SET version = 1 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 9);
   ApiSettings async_api;
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
@@ -644,6 +649,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
   ASSERT_TRUE(registry_.AddApi(provider_.client_id, "LANDREG", async_api).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
@@ -652,7 +658,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
                         " UPDATE schema_versions SET version = 3 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 9);
   auto apis = registry_.ListApis();
   ASSERT_TRUE(apis.ok()) << apis.status().ToString();
   ASSERT_EQ(apis->size(), 2u);
@@ -674,6 +680,7 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   AddFixtures();
   ASSERT_TRUE(registry_.SetApiStoreBodies("GETUSR", true).ok());
   ASSERT_TRUE(registry_.DisableSystem(consumer_.client_id).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSix).ok());
@@ -681,7 +688,7 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 4 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 9);
 
   auto systems = registry_.ListSystems();
   ASSERT_TRUE(systems.ok()) << systems.status().ToString();
@@ -715,12 +722,13 @@ TEST_F(RegistryTest, MigrationSevenKeepsEveryTopicEnabled) {
   AddFixtures();
   ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
   ASSERT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationSeven).ok());
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 6 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 9);
   auto topics = registry_.ListTopics();
   ASSERT_TRUE(topics.ok()) << topics.status().ToString();
   ASSERT_EQ(topics->size(), 1u);
@@ -754,11 +762,12 @@ TEST_P(RegistryOnBoth, RegistryChangesAreVisibleToOtherConnections) {
 
 TEST_F(RegistryTest, MigrationEightGivesSystemsAutomaticSerialisation) {
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 7 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 8);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 9);
   auto system = registry_.GetSystem(consumer_.client_id);
   ASSERT_TRUE(system.ok());
   EXPECT_EQ(system->serialisation, "auto");
@@ -797,6 +806,49 @@ TEST_F(RegistryTest, SerialisationIsSetOrLearnedFromTheSystemsOwnRequests) {
   learned = registry_.GetSystem(consumer_.client_id);
   EXPECT_EQ(EffectiveSerialisation(learned->serialisation, learned->serialisation_learned),
             "jackson");
+}
+
+TEST_F(RegistryTest, AGrantsPurposesAreValidatedAndKept) {
+  AddFixtures();
+  const std::string consumer = consumer_.client_id;
+  ASSERT_TRUE(registry_.AddGrant(consumer, "GETUSR").ok());
+  std::vector<Purpose> purposes = {{"TREATMENT", "Medical treatment of the patient"},
+                                   {"ELIGIBILITY", "Checking eligibility for a benefit"}};
+  auto set = registry_.SetGrantPurposes(consumer, "GETUSR", purposes, true);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->purposes, purposes);
+  EXPECT_TRUE(set->purpose_required);
+  auto read = registry_.GetGrant(consumer, "GETUSR");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->purposes, purposes);
+
+  // Bad input changes nothing.
+  const std::vector<std::vector<Purpose>> bad = {
+      {{"treatment", "lower case"}},
+      {{"T", ""}},
+      {{"TREATMENT", "two\nlines"}},
+      {{"A", "x"}, {"A", "y"}},
+      {{std::string(33, 'A'), "too long"}},
+  };
+  for (const auto& b : bad) {
+    EXPECT_EQ(registry_.SetGrantPurposes(consumer, "GETUSR", b, false).status().code(),
+              StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(registry_.SetGrantPurposes(consumer, "GETUSR", {}, true).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_.GetGrant(consumer, "GETUSR")->purposes, purposes);
+  EXPECT_EQ(registry_.SetGrantPurposes(consumer, "NOSUCH", purposes, false).status().code(),
+            StatusCode::kNotFound);
+
+  // The snapshot carries the codes.
+  auto snapshot = Snapshot::Load(*db_);
+  ASSERT_TRUE(snapshot.ok());
+  const System* c = (*snapshot)->FindSystem(consumer);
+  const Api* api = (*snapshot)->FindApi("GETUSR");
+  const Snapshot::GrantTerms* terms = (*snapshot)->FindApprovedGrant(c->id, api->id);
+  ASSERT_NE(terms, nullptr);
+  EXPECT_EQ(terms->purposes, (std::vector<std::string>{"TREATMENT", "ELIGIBILITY"}));
+  EXPECT_TRUE(terms->purpose_required);
 }
 
 }  // namespace

@@ -226,8 +226,14 @@ ALTER TABLE systems ADD COLUMN serialisation_learned TEXT NOT NULL DEFAULT ''
   CHECK (serialisation_learned IN ('', 'jackson', 'node'));
 )sql";
 
-inline constexpr std::array<std::string_view, 8> kPostgresMigrations = {
-    kPostgresSchemaV1, kPostgresSchemaV2, kPostgresSchemaV3, kPostgresSchemaV4,
-    kPostgresSchemaV5, kPostgresSchemaV6, kPostgresSchemaV7, kPostgresSchemaV8};
+inline constexpr std::string_view kPostgresSchemaV9 = R"sql(
+ALTER TABLE grants ADD COLUMN purposes TEXT NOT NULL DEFAULT '';
+ALTER TABLE grants ADD COLUMN purpose_required BIGINT NOT NULL DEFAULT 0
+  CHECK (purpose_required IN (0, 1));
+)sql";
+
+inline constexpr std::array<std::string_view, 9> kPostgresMigrations = {
+    kPostgresSchemaV1, kPostgresSchemaV2, kPostgresSchemaV3, kPostgresSchemaV4, kPostgresSchemaV5,
+    kPostgresSchemaV6, kPostgresSchemaV7, kPostgresSchemaV8, kPostgresSchemaV9};
 
 }  // namespace govesb::registry::internal

@@ -60,7 +60,11 @@ std::shared_ptr<const Snapshot> Snapshot::Build(RegistryRows rows, const Snapsho
 
   for (const Grant& grant : rows.grants) {
     if (grant.state == kGrantApproved) {
-      snapshot->approved_grants_.insert(GrantKey{grant.consumer_system_id, grant.api_id});
+      GrantTerms terms;
+      for (const Purpose& purpose : grant.purposes) terms.purposes.push_back(purpose.code);
+      terms.purpose_required = grant.purpose_required;
+      snapshot->approved_grants_.emplace(GrantKey{grant.consumer_system_id, grant.api_id},
+                                         std::move(terms));
     }
   }
 
@@ -114,6 +118,12 @@ const Institution* Snapshot::FindInstitution(std::string_view code) const {
 
 bool Snapshot::HasApprovedGrant(int64_t consumer_system_id, int64_t api_id) const {
   return approved_grants_.contains(GrantKey{consumer_system_id, api_id});
+}
+
+const Snapshot::GrantTerms* Snapshot::FindApprovedGrant(int64_t consumer_system_id,
+                                                        int64_t api_id) const {
+  auto it = approved_grants_.find(GrantKey{consumer_system_id, api_id});
+  return it != approved_grants_.end() ? &it->second : nullptr;
 }
 
 const Topic* Snapshot::FindTopic(std::string_view code) const {

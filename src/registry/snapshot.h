@@ -51,6 +51,12 @@ class Snapshot {
   const Institution* FindInstitution(std::string_view code) const;
   // Only "approved" grants count.
   bool HasApprovedGrant(int64_t consumer_system_id, int64_t api_id) const;
+  // What an approved grant asks of the requests under it (nullptr without an approved grant).
+  struct GrantTerms {
+    std::vector<std::string> purposes;  // the codes a request may declare
+    bool purpose_required = false;
+  };
+  const GrantTerms* FindApprovedGrant(int64_t consumer_system_id, int64_t api_id) const;
   // nullptr when unknown. pushCodes are case-sensitive. Disabled topics are found too: check
   // Topic::enabled. Without the catalogue's texts.
   const Topic* FindTopic(std::string_view code) const;
@@ -99,7 +105,7 @@ class Snapshot {
   StringMap<System> systems_;  // by client_id; node-based, so pointers stay put
   std::unordered_map<int64_t, const System*> systems_by_id_;
   StringMap<Api> apis_;
-  std::unordered_set<GrantKey, GrantKeyHash> approved_grants_;
+  std::unordered_map<GrantKey, GrantTerms, GrantKeyHash> approved_grants_;
   StringMap<Topic> topics_;
   std::vector<Subscription> subscriptions_;  // approved only, by id; never resized after load
   // topic_id → pointers into subscriptions_, in subscription id order.

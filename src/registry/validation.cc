@@ -1,5 +1,7 @@
 #include "registry/validation.h"
 
+#include <algorithm>
+
 #include <boost/json/parse.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/scheme.hpp>
@@ -279,6 +281,20 @@ Status ValidateAccessState(std::string_view state) {
   }
   return InvalidArgument("unknown state '" + std::string(state) + "'" +
                          ": use pending, approved, refused or revoked");
+}
+
+Status ValidatePurposeCode(std::string_view code) {
+  const bool ok = !code.empty() && code.size() <= 32 && code[0] >= 'A' && code[0] <= 'Z' &&
+                  std::all_of(code.begin(), code.end(), [](char c) {
+                    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+                  });
+  if (ok) return Status::Ok();
+  std::string shown(code.substr(0, 40));
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return InvalidArgument("a purpose code is 1 to 32 of A-Z, 0-9 and _, starting with a letter (" +
+                         std::to_string(code.size()) + " characters given: '" + shown + "')");
 }
 
 }  // namespace govesb::registry

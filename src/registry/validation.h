@@ -57,4 +57,8 @@ Status ValidateEmail(std::string_view email, std::string_view what = "e-mail add
 // A telephone number: "" or 6-32 of 0-9 + - space ( ).
 Status ValidatePhone(std::string_view phone);
 
+// A purpose code (Purpose::code, a request's `purpose`): 1-32 of [A-Z0-9_], starting with a
+// letter. kInvalidArgument naming the rule otherwise.
+Status ValidatePurposeCode(std::string_view code);
+
 }  // namespace govesb::registry

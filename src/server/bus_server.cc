@@ -189,6 +189,7 @@ Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
   service_options.evidence_archive_dir =
       o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
   service_options.bus_key_ring = [signer = s.signer.get()] { return signer->ring(); };
+  service_options.signer = s.signer.get();      // access reports
   service_options.evidence = s.evidence.get();  // null with evidence off: then on admin_db
   service_options.bus = admin::BusInfo{
       .exchange_url = BaseUrl(*s.server),

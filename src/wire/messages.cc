@@ -38,7 +38,8 @@ std::string ResponseData(bool success, std::string_view request_id, std::string_
 }
 
 std::string DeliveryData(std::string_view esb_body_raw, std::string_view request_id,
-                         std::string_view code_member, std::string_view code, JsonStyle style) {
+                         std::string_view code_member, std::string_view code, JsonStyle style,
+                         std::string_view purpose) {
   std::string out;
   out.reserve(esb_body_raw.size() + request_id.size() + code.size() + 48);
   out += "{\"esbBody\":";
@@ -49,6 +50,10 @@ std::string DeliveryData(std::string_view esb_body_raw, std::string_view request
   WriteString(code_member, out);
   out.push_back(':');
   WriteString(code, out);
+  if (!purpose.empty()) {
+    out += ",\"purpose\":";
+    WriteString(purpose, out);
+  }
   out.push_back('}');
   return out;
 }

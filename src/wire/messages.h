@@ -26,9 +26,11 @@ std::string ResponseData(bool success, std::string_view request_id, std::string_
 // Delivery to a provider or subscriber (contract 4.3):
 //   {"esbBody":<body>,"requestId":"…","<code_member>":"<code>"}
 // `code_member` is "apiCode" or "pushCode". esbBody as in ResponseData ("{}" when empty).
+// With `purpose` (the code a consumer declared), the member "purpose":"<purpose>" follows:
+// providers that do not know it ignore it (docs/connect-your-system.md).
 std::string DeliveryData(std::string_view esb_body_raw, std::string_view request_id,
                          std::string_view code_member, std::string_view code,
-                         JsonStyle style = JsonStyle::kJackson);
+                         JsonStyle style = JsonStyle::kJackson, std::string_view purpose = {});
 
 // `data` (a text the bus made in one style) in `style`: the same text when it already is,
 // else re-serialised (for a recipient that verifies in the other style).

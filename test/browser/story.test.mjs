@@ -14,8 +14,9 @@
 //   5. RITA's admin approves. govesb-connector-js, as MOH's system, calls the API through the
 //      bus and gets the provider's signed answer.
 //   6. The auditor finds the exchange by its requestId, downloads its proof (which
-//      `govesb audit check-proof` accepts), runs the log's verification, and sees the call on
-//      the traffic page.
+//      `govesb audit check-proof` accepts), runs the log's verification, makes the access
+//      report of a person MOH's system asked about (which `govesb audit check-report` accepts),
+//      and sees the call on the traffic page.
 //   7. Every admin action of the story is a record of the evidence log; `audit verify` is
 //      intact.
 //
@@ -48,6 +49,7 @@ const MOH_ADMIN = { email: 'ict@moh.go.tz', password: 'Afya-msimamizi-2026' };
 const AUDITOR = { email: 'auditor@nao.go.tz', password: 'Mkaguzi-wa-2026-hesabu' };
 const API_CODE = 'BRTHCRT';
 const TOPIC_CODE = 'KUZALIWA';
+const PERSON = '19900101-12345-00001-12';  // the identifier of an identity request
 const PURPOSE = 'Thibitisha cheti cha kuzaliwa cha mgonjwa anaposajiliwa hospitalini';
 
 function run(args, { input = null, timeoutMs = 20000 } = {}) {
@@ -469,6 +471,7 @@ test('onboarding through the portal alone: register, publish, request, approve, 
       await auditor.page.locator('[data-testid="verify-intact"][data-intact="true"]').waitFor();
       await auditor.shot('15-evidence-verified');
 
+
       await auditor.go('dashboard');
       // The bus flushes its per-minute counters every few seconds.
       await eventually(async () => {
@@ -477,6 +480,29 @@ test('onboarding through the portal alone: register, publish, request, approve, 
       }, { timeoutMs: 15000, intervalMs: 500 });
       assert.match(await auditor.byId('traffic-sum').textContent(), /\b1\b/);
       await auditor.shot('16-traffic');
+
+      // A person's access report: MOH's system asks about a person (an identity request); the
+      // auditor makes the report in the portal, and `govesb audit check-report` accepts the page
+      // it saved, checked with the bus key.
+      const nida = await client.call('request', {
+        config: { ...config, nidaUserId: PERSON }, kind: 'nida', apiCode: API_CODE,
+        body: JSON.stringify(body),
+      });
+      assert.notEqual(nida.result, null, `the identity request: ${JSON.stringify(nida)}`);
+      const nidaId = JSON.parse(nida.result).requestId;
+      await auditor.go('evidence');
+      const reportFile = path.join(dataDir, 'access-report.html');
+      const [reportDownload] = await Promise.all([
+        auditor.page.waitForEvent('download'),
+        auditor.submit('subject', { user_id: PERSON }),
+      ]);
+      await reportDownload.saveAs(reportFile);
+      await auditor.shot('16b-access-report');
+      const report = await run(['audit', 'check-report', '--esb-public-key', esbKey, reportFile]);
+      assert.equal(report.code, 0, `check-report refused the portal's report:\n${report.stdout}${report.stderr}`);
+      assert.match(report.stdout, /\(1 exchange\(s\), made .*an HTML page\)/);
+      const page = fs.readFileSync(reportFile, 'utf8');
+      assert.ok(page.includes(nidaId) && page.includes('Ministry of Health'), 'the report names the exchange and who asked');
 
       // RITA's admin sees the call to its API on its own dashboard, in Kiswahili.
       await rita.go('dashboard');

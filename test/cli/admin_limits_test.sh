@@ -139,4 +139,23 @@ admin api list --json | jq -e 'map({code, rate_per_second, rate_burst, replay_po
 admin api list | head -1 | grep -q 'rate_per_second  rate_burst  replay_policy' ||
   fail "api list header: $(admin api list | head -1)"
 admin api list | grep '^PAYBIL' | grep -q 'unlimited' || fail "api list text"
+
+# Serialisation (how the bus writes what it signs for a system) and a grant's purposes.
+admin system show --client-id "$cid" --json | jq -e '.serialisation == "auto" and
+  .serialisation_learned == "" and .serialisation_effective == "jackson"' >/dev/null ||
+  fail "serialisation defaults: $(admin system show --client-id "$cid" --json)"
+admin system serialisation --client-id "$cid" node --json |
+  jq -e '.serialisation == "node" and .serialisation_effective == "node"' >/dev/null ||
+  fail "serialisation node"
+expect_error 2 "" system serialisation --client-id "$cid" xml
+admin grant add --consumer "$other" --api PAYBIL --json >/dev/null
+admin grant purposes --consumer "$other" --api PAYBIL --purpose "TREATMENT=Medical treatment" \
+  --purpose "ELIGIBILITY=Eligibility for a benefit" --required on --json |
+  jq -e '.purpose_required == true and ([.purposes[].code] == ["TREATMENT", "ELIGIBILITY"]) and
+         .purposes[0].text == "Medical treatment"' >/dev/null || fail "grant purposes"
+expect_error 1 "purpose code" grant purposes --consumer "$other" --api PAYBIL --purpose "treat=x"
+expect_error 1 "CODE=TEXT" grant purposes --consumer "$other" --api PAYBIL --purpose "TREATMENT"
+expect_error 1 "at least one" grant purposes --consumer "$other" --api PAYBIL --required on
+admin grant purposes --consumer "$other" --api PAYBIL --json |
+  jq -e '.purposes == [] and .purpose_required == false' >/dev/null || fail "purposes cleared"
 echo "admin limits: ok"

@@ -148,6 +148,22 @@ done
 expect_error "no record of exchange" audit prove ffffffffffffffffffffffffffffffff --kek-file "$kek"
 [ "$(audit query --format jsonl | wc -l)" = 6 ] || fail "query all"
 
+# A person's access report from the cluster's log, signed with its bus key (from its secrets).
+alice=19900101-12345-00001-12
+[ "$("$writer" "$pg" "$kek" node-3 "c1111111111111111111111111111111/$alice" \
+  c2222222222222222222222222222222)" = 4 ] || fail "node-3's records"
+expect_error "kek-file" audit subject "$alice"
+audit subject "$alice" --kek-file "$kek" --out "$work/alice.json" 2>/dev/null
+jq -e '.report.count == 1 and .report.exchanges[0].requestId == "c1111111111111111111111111111111"
+       and ([.report.exchanges[0].records[].node] == ["node-3", "node-3"])
+       and .report.exchanges[0].consumer.clientId == "consumer"' "$work/alice.json" >/dev/null ||
+  fail "the cluster's report: $(cat "$work/alice.json")"
+"$bin" audit check-report "$work/alice.json" --esb-public-key "$cluster_key" | grep -q "^valid: " ||
+  fail "check-report with the cluster's key"
+audit check-report "$work/alice.json" --kek-file "$kek" >"$work/out"
+grep -q "^trusted key: .*, the bus key of the cluster's secrets" "$work/out" &&
+  grep -q "^evidence log: the 2 records" "$work/out" || fail "check-report --postgres: $(cat "$work/out")"
+
 # A record of node-2 changed in the database: verify names node-2, node-1 stays intact.
 sql "UPDATE evidence_records SET record = replace(record, '\"size\":321', '\"size\":322')
      WHERE node = 'node-2' AND seq = 1" >/dev/null

@@ -1,5 +1,6 @@
 // govesb_test_cluster_evidence CONNINFO KEK_FILE NODE_ID REQUEST_ID...: appends the records of
-// one exchange per REQUEST_ID (request and response) to node NODE_ID's evidence chain in a
+// one exchange per REQUEST_ID (request and response; REQUEST_ID/USER_ID for an identity request
+// about USER_ID) to node NODE_ID's evidence chain in a
 // cluster's PostgreSQL and seals them, as a node does (the cluster's bus key from its secrets,
 // the group-commit writer with PgEvidenceStore as its participant). For the CLI test of
 // `govesb audit --postgres` (cluster_admin_test.sh), until a test can start real nodes for it.
@@ -67,9 +68,16 @@ int Run(const std::string& conninfo, const std::string& kek_file, const std::str
                                                  {.node_id = node, .postgres = {}});
     if (!store.ok()) return Failed("the evidence store", store.status());
     const int64_t now = SystemClock().NowMillis();
-    for (const std::string& id : request_ids) {
-      const std::vector<evidence::Record> records = {Step(now, id, "request", "consumer", "esb"),
-                                                     Step(now, id, "response", "esb", "consumer")};
+    for (const std::string& arg : request_ids) {
+      // "ID/USER": an identity request about USER.
+      const size_t slash = arg.find('/');
+      const std::string id = arg.substr(0, slash);
+      std::vector<evidence::Record> records = {Step(now, id, "request", "consumer", "esb"),
+                                               Step(now, id, "response", "esb", "consumer")};
+      if (slash != std::string::npos) {
+        records[0].kind = "nida-request";
+        for (evidence::Record& r : records) r.user_id = arg.substr(slash + 1);
+      }
       std::promise<Status> done;
       (*store)->Append(evidence::Prepare(records), [&](Status s) { done.set_value(s); });
       outcome = done.get_future().get();
@@ -89,8 +97,9 @@ int Run(const std::string& conninfo, const std::string& kek_file, const std::str
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr,
-                 "usage: govesb_test_cluster_evidence CONNINFO KEK_FILE NODE_ID REQUEST_ID...\n");
+    std::fprintf(
+        stderr,
+        "usage: govesb_test_cluster_evidence CONNINFO KEK_FILE NODE_ID REQUEST_ID[/USER_ID]...\n");
     return 2;
   }
   return govesb::Run(argv[1], argv[2], argv[3], std::vector<std::string>(argv + 4, argv + argc));

@@ -69,6 +69,7 @@ class TestProvider {
     std::string request_id;
     std::string api_code;
     std::string esb_body;
+    std::string purpose;      // the purpose member of the delivery ("<absent>" when none)
     std::string traceparent;  // the W3C trace headers the bus sent ("" when none)
     std::string tracestate;
   };
@@ -90,6 +91,7 @@ class TestProvider {
       d.request_id = DataMember(*env, "requestId");
       d.api_code = DataMember(*env, "apiCode");
       d.esb_body = DataMember(*env, "esbBody");
+      d.purpose = DataMember(*env, "purpose");
     }
     d.traceparent = std::string(req.Header("traceparent"));
     d.tracestate = std::string(req.Header("tracestate"));
@@ -368,6 +370,71 @@ TEST_P(SyncExchangeTest, TheConsumersTraceIsContinuedToTheProviderAndRecorded) {
     for (const std::string& record : *records) {
       EXPECT_EQ(evidence::CanonicalMember(record, "traceparent"), traceparent) << record;
     }
+  }
+}
+
+// Issue 18: a request declares its purpose in its signed data; the grant says which purposes
+// it allows and whether one is required; the provider receives it; the evidence records it.
+TEST_P(SyncExchangeTest, PurposesAreRequiredAllowedRefusedForwardedAndRecorded) {
+  auto request_with = [&](std::string_view purpose_json) {
+    std::string data = "{\"apiCode\":\"BRTH01\",\"esbBody\":{}";
+    if (!purpose_json.empty()) data += ",\"purpose\":" + std::string(purpose_json);
+    data += "}";
+    return Call("/engine/esb/request", Envelope(data, *consumer_.key), Token(consumer_));
+  };
+  // Without purposes on the grant, unchanged clients work as before.
+  Answer plain = request_with("");
+  ASSERT_TRUE(plain.success) << plain.raw;
+  EXPECT_EQ(provider_->last().purpose, "<absent>");
+
+  ASSERT_TRUE(registry_
+                  ->SetGrantPurposes(consumer_.client_id, "BRTH01",
+                                     {{"TREATMENT", "Medical treatment of the patient"},
+                                      {"ELIGIBILITY", "Eligibility for a benefit"}},
+                                     /*required=*/true)
+                  .ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  Answer missing;
+  do {  // until the registry change reaches the bus
+    missing = request_with("");
+  } while (missing.success && std::chrono::steady_clock::now() < deadline);
+  EXPECT_FALSE(missing.success);
+  EXPECT_TRUE(missing.signed_by_bus);
+  EXPECT_NE(missing.message.find("requires a declared purpose"), std::string::npos)
+      << missing.message;
+  EXPECT_NE(missing.message.find("TREATMENT, ELIGIBILITY"), std::string::npos) << missing.message;
+
+  const int before = provider_->deliveries();
+  Answer other = request_with("\"MARKETING\"");
+  EXPECT_FALSE(other.success);
+  EXPECT_NE(other.message.find("purpose MARKETING is not allowed"), std::string::npos)
+      << other.message;
+  Answer malformed = request_with("\"" + std::string(40, 'A') + "\"");
+  EXPECT_FALSE(malformed.success);
+  EXPECT_NE(malformed.message.find("1 to 32"), std::string::npos) << malformed.message;
+  Answer not_string = request_with("7");
+  EXPECT_FALSE(not_string.success);
+  EXPECT_EQ(provider_->deliveries(), before) << "refused requests never reach the provider";
+
+  Answer allowed = request_with("\"TREATMENT\"");
+  ASSERT_TRUE(allowed.success) << allowed.raw;
+  EXPECT_EQ(provider_->last().purpose, "TREATMENT");
+  EXPECT_TRUE(provider_->last().bus_signature_ok);
+
+  bus_->Shutdown();
+  evidence::QueryFilter filter;
+  filter.request_id = allowed.request_id;
+  auto records = evidence::QueryRecords(*db_, filter);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 4u);
+  for (const std::string& record : *records) {
+    EXPECT_EQ(evidence::CanonicalMember(record, "purpose"), "TREATMENT") << record;
+  }
+  filter.request_id = other.request_id;
+  records = evidence::QueryRecords(*db_, filter);
+  ASSERT_TRUE(records.ok());
+  for (const std::string& record : *records) {
+    EXPECT_EQ(evidence::CanonicalMember(record, "purpose"), std::nullopt) << record;
   }
 }
 

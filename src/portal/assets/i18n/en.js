@@ -157,6 +157,7 @@ export default {
   'field.topic_code': 'Topic code',
   'field.updated_at': 'Updated',
   'field.user_id': 'User ID (person)',
+  'field.report_format': 'Form of the report',
   'field.via': 'Via',
 
   'hint.action': 'For example system.add',
@@ -295,6 +296,12 @@ export default {
   'evidence.checkpoints': 'Checkpoints',
   'evidence.unsealed': 'Not yet sealed',
   'evidence.problem': 'Problem',
+  'evidence.subject': "A person's access report",
+  'evidence.subject_intro': 'Every exchange that carried a person\'s identifier (userId): when, which institution and system asked, for which API and purpose, to whom it was passed and whether it was answered. Never the data itself. Signed by the bus: anyone can check it with govesb audit check-report and the bus key.',
+  'evidence.subject_submit': 'Make and save the report',
+  'evidence.subject_saved': 'The report was saved: {count} exchanges.',
+  'evidence.subject_html': 'A page for the person (HTML)',
+  'evidence.subject_json': 'Signed data (JSON)',
 
   'actions.filter': 'Which actions',
   'actions.list': 'Admin actions',

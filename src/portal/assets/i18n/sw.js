@@ -157,6 +157,7 @@ export default {
   'field.topic_code': 'Msimbo wa mada',
   'field.updated_at': 'Imebadilishwa',
   'field.user_id': 'Kitambulisho cha mtu (user ID)',
+  'field.report_format': 'Muundo wa taarifa',
   'field.via': 'Kupitia',
 
   'hint.action': 'Kwa mfano system.add',
@@ -295,6 +296,12 @@ export default {
   'evidence.checkpoints': 'Vituo vya ukaguzi',
   'evidence.unsealed': 'Bado hazijafungwa',
   'evidence.problem': 'Tatizo',
+  'evidence.subject': 'Taarifa ya waliofikia data za mtu',
+  'evidence.subject_intro': 'Kila mawasiliano yaliyobeba kitambulisho cha mtu (userId): lini, taasisi na mfumo upi uliomba, kwa API ipi na kwa madhumuni gani, yalipelekwa kwa nani na kama yalijibiwa. Haina data zenyewe. Imetiwa saini na basi: yeyote anaweza kuihakiki kwa govesb audit check-report na ufunguo wa basi.',
+  'evidence.subject_submit': 'Tengeneza na uhifadhi taarifa',
+  'evidence.subject_saved': 'Taarifa imehifadhiwa: mawasiliano {count}.',
+  'evidence.subject_html': 'Ukurasa kwa mhusika (HTML)',
+  'evidence.subject_json': 'Data iliyotiwa saini (JSON)',
 
   'actions.filter': 'Vitendo vipi',
   'actions.list': 'Vitendo vya usimamizi',

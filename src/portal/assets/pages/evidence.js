@@ -1,6 +1,7 @@
 // Evidence: search the log (time range, institution, system, code, outcome, requestId,
 // userId), page by next_cursor, download the offline proof of one exchange as a .json file;
-// the whole log's verification for the operator and the auditor.
+// the whole log's verification and a person's access report (signed by the bus, saved as the
+// file the API answers) for the operator and the auditor.
 import * as api from '../api.js';
 import {button, form, h, saveFile, say, sayError, section, table, when} from '../dom.js';
 import {formatNumber, t} from '../i18n.js';
@@ -85,6 +86,24 @@ export async function render(root, ctx) {
   })));
   root.append(section('evidence.results', 'evidence', results, more));
 
+  if (ctx.can.operator || ctx.can.auditor) {
+    root.append(section('evidence.subject', 'evidence-subject',
+                        h('p', null, t('evidence.subject_intro')), form('subject', [
+      {name: 'user_id', label: 'field.user_id', required: true, maxlength: 128},
+      {name: 'from', label: 'field.from_time', type: 'datetime-local'},
+      {name: 'to', label: 'field.to_time', type: 'datetime-local'},
+      {name: 'format', label: 'field.report_format', type: 'select', value: 'html',
+       options: [['html', 'evidence.subject_html'], ['json', 'evidence.subject_json']]},
+    ], 'evidence.subject_submit', async (v) => {
+      const body = {user_id: v.user_id.trim(), format: v.format};
+      if (millis(v.from) !== '') body.from = millis(v.from);
+      if (millis(v.to) !== '') body.to = millis(v.to);
+      const r = await api.post('/subject-reports', body);
+      // The file as the bus wrote it: its bytes are what is signed.
+      saveFile(r.file_name, r.content, r.content_type);
+      say(t('evidence.subject_saved', {count: formatNumber(r.exchanges)}));
+    })));
+  }
   if (ctx.can.operator || ctx.can.auditor) {
     const report = h('div', {testid: 'verify-report', 'aria-live': 'polite'});
     root.append(section('evidence.verify', 'evidence-verify', h('p', null, t('evidence.verify_intro')),

@@ -1,4 +1,4 @@
-#include "base/json_log.h"
+#include "logging/json_log.h"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>

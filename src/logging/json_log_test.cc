@@ -1,4 +1,4 @@
-#include "base/json_log.h"
+#include "logging/json_log.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/logger.h>
