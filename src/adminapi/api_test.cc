@@ -314,7 +314,7 @@ const std::vector<RouteCase>& RouteCases() {
       {"POST", "/api/v1/grants/{moh}/BRTH02/approve", "", {200, 200, 403, 403, 401}},
       {"POST", "/api/v1/grants/{moh}/BRTH03/approve", "", {200, 200, 403, 403, 401}},  // pending
       {"PUT",
-       "/api/v1/grants/{moh}/BRTH02/purposes",
+       "/api/v1/grants/{moh}/BRTH01/purposes",
        R"({"purposes":[{"code":"TREATMENT","text":"Medical treatment"}],"required":true})",
        {200, 200, 403, 403, 401}},
       {"POST",
