@@ -104,6 +104,7 @@ class DataDirLifecycleTest : public ::testing::Test {
     o.delivery.retry_max = milliseconds(400);
     o.delivery.poll_interval = milliseconds(50);
     o.checkpoint_interval = std::chrono::seconds(1);
+    if (system_rate_) o.guards.system_rate = *system_rate_;
     bus_ = std::make_unique<server::BusServer>(o);
     return bus_->Start();
   }
@@ -158,6 +159,8 @@ class DataDirLifecycleTest : public ::testing::Test {
   Party subscriber_;
   std::unique_ptr<TestReceiver> rx_;
   std::unique_ptr<server::BusServer> bus_;
+  // A load that runs for seconds needs more than a system's default rate (set before StartBus).
+  std::optional<limits::Rate> system_rate_;
 };
 
 // Pushes from `threads` clients until stopped, recording the request id of each accepted one
@@ -270,6 +273,8 @@ TEST_F(DataDirLifecycleTest, TheBusKeyRotatesInTheMiddleOfTrafficAndEvidenceStay
   rx_.reset();
   rx_ = std::make_unique<TestReceiver>(*subscriber_.key,
                                        crypto::KeySet({*bus_key_, next.public_key()}), port);
+  // The pushes go on for seconds (until a checkpoint, then past the switch), unthrottled.
+  system_rate_ = limits::Rate{1'000'000, 1'000'000};
   ASSERT_TRUE(StartBus(data_).ok());
 
   auto now_ms = [] {
