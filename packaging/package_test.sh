@@ -100,6 +100,7 @@ grep -qE '^plain-http = false$' "$conf" || fail "govesb.conf does not keep TLS o
 unit="$root/lib/systemd/system/govesb.service"
 for line in "Type=notify" "User=govesb" "Group=govesb" \
   "ExecStart=/usr/bin/govesb serve --config /etc/govesb/govesb.conf" "Restart=on-failure" \
+  'ExecReload=/bin/kill -HUP $MAINPID' \
   "NoNewPrivileges=yes" "ProtectSystem=strict" "ReadWritePaths=/var/lib/govesb" \
   "PrivateTmp=yes" "ProtectHome=yes" "WantedBy=multi-user.target"; do
   grep -qxF "$line" "$unit" || fail "govesb.service lacks '$line'"
@@ -114,6 +115,10 @@ if command -v systemd-analyze >/dev/null 2>&1 && [ -n "$host_units" ]; then
   cp -a "$root" "$work/verify-root"
   mkdir -p "$work/verify-root/usr/lib/systemd/system"
   cp -an "$host_units/." "$work/verify-root/usr/lib/systemd/system/"
+  # ExecReload runs the system's kill(1), which the package does not ship.
+  mkdir -p "$work/verify-root/bin"
+  cp -n "$(command -v kill || echo /bin/kill)" "$work/verify-root/bin/kill" 2>/dev/null ||
+    cp -n /bin/kill "$work/verify-root/bin/kill"
   if out=$(SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no --generators=no \
     --root="$work/verify-root" /lib/systemd/system/govesb.service 2>&1) && [ -z "$out" ]; then
     ok "systemd-analyze verify: no complaint"

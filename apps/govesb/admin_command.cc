@@ -1,5 +1,6 @@
 // `govesb admin`: registry administration (institutions, systems, APIs, grants, push topics,
-// subscriptions), the accounts of the admin API and portal (users), and the bus's public key. Every
+// subscriptions), the accounts of the admin API and portal (users), and the bus's keys
+// (esb_key_command.cc). Every
 // leaf prints one JSON value with --json (an object, or an array for lists) and a readable form
 // otherwise. Failures print "error: <message>" on stderr and exit 1.
 //
@@ -12,6 +13,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -20,16 +22,19 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "accounts/accounts.h"
 #include "accounts/render.h"
+#include "admin/journal.h"
 #include "admin/service.h"
 #include "admin_render.h"
 #include "cluster/membership.h"
 #include "commands.h"
 #include "crypto/keys.h"
 #include "delivery/sqlite_queue.h"
+#include "esb_key_command.h"
 #include "evidence/log.h"
 #include "existing_data_dir.h"
 #include "registry/registry.h"
@@ -1134,44 +1139,79 @@ void AddUserCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& optio
       });
 }
 
-// The cluster's bus public key, from its secrets opened with the key file.
-crypto::PublicKey ClusterBusKey(const AdminOptions& options) {
+// The cluster's key-encryption key (--kek-file) and its database with secrets in it.
+std::pair<std::string, std::unique_ptr<store::Database>> OpenClusterSecrets(
+    const AdminOptions& options) {
   if (options.kek_file.empty()) {
     Fail(InvalidArgument(
         "the cluster's bus key is sealed: give its key-encryption key file (--kek-file)"));
   }
-  const std::string kek = Unwrap(cluster::LoadKeyEncryptionKey(options.kek_file, false));
+  std::string kek = Unwrap(cluster::LoadKeyEncryptionKey(options.kek_file, false));
   std::unique_ptr<store::Database> db = OpenCluster(options);
   if (Unwrap(store::SchemaVersion(*db, "cluster")) == 0) {
     Fail(FailedPrecondition("the cluster has no secrets yet: run `govesb cluster init` first"));
   }
-  auto secrets = cluster::LoadSecrets(*db, kek);
-  if (secrets.status().code() == StatusCode::kBadSignature) {
+  return {std::move(kek), std::move(db)};
+}
+
+// A result of the cluster's secrets, a wrong key file said as such.
+template <typename T>
+T UnwrapSecret(const AdminOptions& options, Result<T> result) {
+  if (result.status().code() == StatusCode::kBadSignature) {
     Fail(Status(StatusCode::kBadSignature,
                 "the key-encryption key file " + options.kek_file +
                     " does not open the cluster's secrets (another cluster's file?)"));
   }
-  return Unwrap(std::move(secrets)).bus_key.public_key();
+  return Unwrap(std::move(result));
 }
 
-void AddEsbKeyCommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
-  CLI::App* cmd = admin.add_subcommand(
-      "esb-key", "Print the bus's public key (base64 SPKI), to give to connected systems");
-  cmd->callback([options] {
-    CheckWhere(*options);
-    LogToStderr();
-    crypto::PublicKey key =
-        options->on_cluster()
-            ? ClusterBusKey(*options)
-            : Unwrap(OpenExistingDataDir(options->data_dir, "govesb admin esb-key"))
-                  .bus_key()
-                  .public_key();
-    json::object out;
-    out["public_key"] = key.SpkiBase64();
-    out["esb_public_key"] = key.SpkiBase64();  // the name profiles and the SDK use
-    out["curve"] = crypto::CurveName(key.curve());
-    PrintObject(out, options->json);
-  });
+// Records an admin action of the operator at this machine in `db` (the registry's database).
+Status RecordLocalAction(store::Database& db, const admin::Change& change) {
+  GOVESB_RETURN_IF_ERROR(admin::MigrateAdminStore(db));
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  GOVESB_RETURN_IF_ERROR(
+      admin::RecordAction(db, admin::Actor::LocalOperator(), now, change).status());
+  return txn.Commit();
+}
+
+// Where `admin esb-key` finds the keys: the data directory's key ring file, or the cluster's
+// sealed key ring (with --kek-file).
+EsbKeyWhere EsbKeysOf(const std::shared_ptr<AdminOptions>& options) {
+  CheckWhere(*options);
+  LogToStderr();
+  EsbKeyWhere where;
+  where.json = options->json;
+  if (options->on_cluster()) {
+    where.read = [options] {
+      auto [kek, db] = OpenClusterSecrets(*options);
+      return UnwrapSecret(*options, cluster::LoadKeyRing(*db, kek));
+    };
+    where.update = [options](const EsbKeyWhere::Change& change) {
+      auto [kek, db] = OpenClusterSecrets(*options);
+      return UnwrapSecret(*options, cluster::UpdateKeyRing(*db, kek, change));
+    };
+    where.record = [options](const admin::Change& change) {
+      return RecordLocalAction(*OpenCluster(*options), change);
+    };
+    where.picked_up_by = "every running node of the cluster within a second";
+    return where;
+  }
+  auto dir = [options] {
+    return Unwrap(OpenExistingDataDir(options->data_dir, "govesb admin esb-key"));
+  };
+  where.read = [dir] { return Unwrap(dir().ReadKeyRing()); };
+  where.update = [dir](const EsbKeyWhere::Change& change) {
+    return Unwrap(dir().UpdateKeyRing(change));
+  };
+  where.record = [dir](const admin::Change& change) -> Status {
+    GOVESB_ASSIGN_OR_RETURN(auto db, dir().OpenDatabase());
+    return RecordLocalAction(*db, change);
+  };
+  where.picked_up_by = "a running bus on this directory within a second";
+  return where;
 }
 
 }  // namespace
@@ -1204,7 +1244,7 @@ void AddAdminCommand(CLI::App& app) {
   AddSubscriptionCommands(*admin, options);
   AddDeliveryCommands(*admin, options);
   AddUserCommands(*admin, options);
-  AddEsbKeyCommand(*admin, options);
+  AddEsbKeyCommand(*admin, [options] { return EsbKeysOf(options); });
 }
 
 }  // namespace govesb::apps

@@ -50,7 +50,7 @@ struct AuditOptions {
   // secrets opened with the key-encryption key file, or the key itself).
   std::string postgres;
   std::string kek_file;
-  std::string bus_key;  // base64 SPKI or PEM
+  std::vector<std::string> bus_key;  // base64 SPKI, PEM, or @file (several after a rotation)
   bool json = false;
   bool on_cluster() const { return !postgres.empty(); }
   std::string Archives() const {
@@ -65,6 +65,48 @@ struct AuditOptions {
 
 std::unique_ptr<store::Database> OpenEvidence(const AuditOptions& options,
                                               std::optional<store::DataDir>& dir);
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string ReadAll(const std::string& path);
+
+// Bus public keys given on the command line: each a key (base64 SPKI or PEM) or @file, a file
+// holding one PEM key or base64 keys one per line (blank lines and # comments skipped).
+crypto::KeySet ParseKeyList(const std::vector<std::string>& given, const char* option) {
+  std::vector<crypto::PublicKey> keys;
+  auto add = [&](const std::string& text, const std::string& where) {
+    auto key = crypto::PublicKey::FromText(text);
+    if (!key.ok())
+      Fail(InvalidArgument(std::string(option) + where + ": " + key.status().message()));
+    keys.push_back(std::move(key).value());
+  };
+  for (const std::string& g : given) {
+    if (!g.starts_with("@")) {
+      add(g, "");
+      continue;
+    }
+    const std::string text = ReadAll(g.substr(1));
+    if (text.find("-----BEGIN") != std::string::npos) {
+      add(text, " " + g);
+      continue;
+    }
+    std::istringstream lines(text);
+    std::string line;
+    int n = 0;
+    while (std::getline(lines, line)) {
+      ++n;
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (line.empty() || line.front() == '#') continue;
+      add(line, " " + g + " line " + std::to_string(n));
+    }
+  }
+  if (keys.empty()) Fail(InvalidArgument(std::string(option) + ": no key given"));
+  return crypto::KeySet(std::move(keys));
+}
 
 // ---- a cluster's evidence (--postgres) ----
 
@@ -128,18 +170,15 @@ cluster::ClusterSecrets LoadClusterSecrets(const AuditOptions& options, store::D
 }
 
 // The cluster's bus public key: given (--bus-key), or from its secrets (--kek-file).
-crypto::PublicKey ClusterBusKey(const AuditOptions& options, store::Database& db) {
-  if (!options.bus_key.empty()) {
-    auto key = crypto::PublicKey::FromText(options.bus_key);
-    if (!key.ok()) Fail(InvalidArgument("--bus-key: " + key.status().message()));
-    return std::move(key).value();
-  }
+crypto::KeySet ClusterBusKey(const AuditOptions& options, store::Database& db) {
+  if (!options.bus_key.empty()) return ParseKeyList(options.bus_key, "--esb-public-key");
   if (options.kek_file.empty()) {
     Fail(
         InvalidArgument("which bus key signed the checkpoints? give the cluster's key-encryption "
                         "key file (--kek-file) or its bus public key (--bus-key)"));
   }
-  return LoadClusterSecrets(options, db).bus_key.public_key();
+  // Every key of the cluster's ring: checkpoints name the one that signed them.
+  return LoadClusterSecrets(options, db).key_ring.VerifyingKeys(NowMs());
 }
 
 // The cluster's evidence, for reading (every node's chain).
@@ -168,8 +207,9 @@ json::object ReportJson(const evidence::VerifyReport& report) {
 // Every node's chain, one line each, and the verdict over all (exit 1 unless all are intact).
 void RunVerifyCluster(const AuditOptions& options) {
   auto db = OpenClusterDatabase(options);
-  const crypto::PublicKey key = ClusterBusKey(options, *db);
-  auto chains = evidence::VerifyEachChain(*db, key);
+  const crypto::KeySet keys = ClusterBusKey(options, *db);
+  const crypto::PublicKey& key = keys.first();
+  auto chains = evidence::VerifyEachChain(*db, keys);
   if (!chains.ok()) Fail(chains.status());
   const evidence::VerifyReport all = evidence::CombineChains(*chains);
   if (options.json) {
@@ -214,7 +254,8 @@ void RunVerify(const AuditOptions& options) {
   if (options.on_cluster()) return RunVerifyCluster(options);
   std::optional<store::DataDir> dir;
   auto db = OpenEvidence(options, dir);
-  auto report = evidence::Verify(*db, dir->bus_key().public_key(), options.Archives());
+  // Every key of the ring: checkpoints name the one that signed them.
+  auto report = evidence::Verify(*db, dir->key_ring().VerifyingKeys(NowMs()), options.Archives());
   if (!report.ok()) Fail(report.status());
   if (options.json) {
     std::cout << json::serialize(ReportJson(*report)) << "\n";
@@ -384,13 +425,13 @@ void RunProve(const AuditOptions& options, const ProveArgs& args) {
   if (options.on_cluster()) {
     // The exchange's records, from whichever node handled it, sealed by that node's checkpoint.
     auto db = OpenClusterDatabase(options);
-    const crypto::PublicKey key = ClusterBusKey(options, *db);
-    proof = OpenClusterEvidence(options)->BuildProof(args.request_id, key);
+    const crypto::KeySet keys = ClusterBusKey(options, *db);
+    proof = OpenClusterEvidence(options)->BuildProof(args.request_id, keys);
   } else {
     std::optional<store::DataDir> dir;
     auto db = OpenEvidence(options, dir);
-    proof =
-        evidence::BuildProof(*db, args.request_id, dir->bus_key().public_key(), options.Archives());
+    proof = evidence::BuildProof(*db, args.request_id, dir->key_ring().VerifyingKeys(NowMs()),
+                                 options.Archives());
   }
   if (!proof.ok()) Fail(proof.status());
   if (args.out.empty() || args.out == "-") {
@@ -405,7 +446,7 @@ void RunProve(const AuditOptions& options, const ProveArgs& args) {
 
 struct CheckArgs {
   std::string file;
-  std::string esb_key;  // key text or @file
+  std::vector<std::string> esb_key;  // key texts or @files
 };
 
 std::string ReadAll(const std::string& path) {
@@ -417,14 +458,8 @@ std::string ReadAll(const std::string& path) {
 }
 
 void RunCheckProof(const AuditOptions& options, const CheckArgs& args) {
-  std::optional<crypto::PublicKey> key;
-  if (!args.esb_key.empty()) {
-    std::string text =
-        args.esb_key.starts_with("@") ? ReadAll(args.esb_key.substr(1)) : args.esb_key;
-    auto parsed = crypto::PublicKey::FromText(text);
-    if (!parsed.ok()) Fail(InvalidArgument("--esb-key: " + parsed.status().message()));
-    key = std::move(*parsed);
-  }
+  std::optional<crypto::KeySet> key;
+  if (!args.esb_key.empty()) key = ParseKeyList(args.esb_key, "--esb-public-key");
   auto report = evidence::CheckProof(ReadAll(args.file), key);
   if (options.json) {
     json::object out;
@@ -434,6 +469,9 @@ void RunCheckProof(const AuditOptions& options, const CheckArgs& args) {
       out["records"] = static_cast<int64_t>(report->records.size());
       out["esb_public_key"] = report->bus_public_key;
       out["bus_public_key"] = report->bus_public_key;  // its older name
+      json::array keys;
+      for (const std::string& k : report->bus_public_keys) keys.emplace_back(k);
+      out["esb_public_keys"] = std::move(keys);
     } else {
       out["problem"] = report.status().message();
     }
@@ -441,7 +479,11 @@ void RunCheckProof(const AuditOptions& options, const CheckArgs& args) {
   } else if (report.ok()) {
     std::cout << "valid: " << report->records.size() << " records of exchange "
               << report->request_id << ", sealed by " << report->checkpoints.size()
-              << " checkpoint(s) signed by bus key " << report->bus_public_key << "\n";
+              << " checkpoint(s) signed by bus key " << report->bus_public_key;
+    for (size_t i = 1; i < report->bus_public_keys.size(); ++i) {
+      std::cout << " and " << report->bus_public_keys[i];
+    }
+    std::cout << "\n";
     if (!key.has_value()) {
       std::cout << "note: checked with the key inside the proof; compare it with the bus key "
                    "you trust, or pass --esb-key\n";
@@ -674,9 +716,10 @@ struct CheckReportArgs {
   std::vector<std::string> esb_keys;  // key text or @file each
 };
 
-// The bus's public keys a data directory holds (the one it signs with).
+// The bus's public keys a data directory holds: every key of its ring (the one it signs with,
+// and those it signed with before a rotation: docs/key-rotation.md).
 std::vector<crypto::PublicKey> BusKeysOf(const store::DataDir& dir) {
-  return {dir.bus_key().public_key()};
+  return dir.key_ring().VerifyingKeys(NowMs()).keys();
 }
 
 // The keys a report is checked against, and why they are trusted: given explicitly, or the bus
@@ -689,7 +732,7 @@ struct Trust {
 Trust TrustedKeys(const AuditOptions& options, const CheckReportArgs& args,
                   std::optional<store::DataDir>& dir) {
   std::vector<std::string> texts = args.esb_keys;
-  if (!options.bus_key.empty()) texts.push_back(options.bus_key);
+  texts.insert(texts.end(), options.bus_key.begin(), options.bus_key.end());
   const bool data_dir = options.data_dir_option != nullptr && options.data_dir_option->count() > 0;
   const int sources = (texts.empty() ? 0 : 1) + (data_dir ? 1 : 0) + (options.on_cluster() ? 1 : 0);
   if (sources != 1) {
@@ -700,12 +743,8 @@ Trust TrustedKeys(const AuditOptions& options, const CheckReportArgs& args,
   }
   Trust trust;
   if (!texts.empty()) {
-    for (const std::string& given : texts) {
-      const std::string text = given.starts_with("@") ? ReadAll(given.substr(1)) : given;
-      auto key = crypto::PublicKey::FromText(text);
-      if (!key.ok()) Fail(InvalidArgument("--esb-public-key: " + key.status().message()));
-      trust.keys.push_back(std::move(*key));
-    }
+    // Each a key or @file (one PEM key, or base64 keys one per line: a key history).
+    trust.keys = ParseKeyList(texts, "--esb-public-key").keys();
     trust.why = "given with --esb-public-key";
   } else if (data_dir) {
     auto opened = OpenExistingDataDir(options.data_dir, "govesb audit check-report");
@@ -720,7 +759,7 @@ Trust TrustedKeys(const AuditOptions& options, const CheckReportArgs& args,
                           "(--kek-file): its bus key is the one trusted"));
     }
     auto db = OpenClusterDatabase(options);
-    trust.keys = {LoadClusterSecrets(options, *db).bus_key.public_key()};
+    trust.keys = LoadClusterSecrets(options, *db).key_ring.VerifyingKeys(NowMs()).keys();
     trust.why = "the bus key of the cluster's secrets";
   }
   return trust;
@@ -844,7 +883,8 @@ void AddAuditCommand(CLI::App& app) {
                     "evidence body key come from the cluster's secrets)");
   audit->add_option("--esb-public-key,--bus-key", options->bus_key,
                     "With --postgres, instead of --kek-file: the cluster's bus public key (base64 "
-                    "SPKI or PEM) for verify and prove");
+                    "SPKI, PEM, or @file with one key per line) for verify and prove; repeat it "
+                    "for the keys it had before a rotation");
   audit
       ->add_option("--archive-dir", options->archive_dir,
                    "Where archived evidence files are (default: DATA_DIR/evidence-archive)")
@@ -891,8 +931,9 @@ void AddAuditCommand(CLI::App& app) {
       "check-proof", "Verify a proof written by `audit prove`, offline (exit 1 when it fails)");
   check->add_option("file", check_args->file, "The proof file")->required();
   check->add_option("--esb-public-key,--esb-key", check_args->esb_key,
-                    "The bus public key you trust (base64 SPKI, PEM, or @file); default: the "
-                    "one inside the proof");
+                    "A bus public key you trust (base64 SPKI, PEM, or @file with one key per "
+                    "line, e.g. the keys `govesb admin esb-key --all` lists); repeat it for the "
+                    "keys the bus had before a rotation; default: the keys inside the proof");
   check->callback([options, check_args] { RunCheckProof(*options, *check_args); });
 
   auto query_args = std::make_shared<QueryArgs>();

@@ -2,7 +2,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -52,8 +54,9 @@ void RunServe(CLI::App& cmd, ServeArgs& args) {
     throw CLI::RuntimeError(kExitUsage);
   }
   // Before any thread exists (the logger's is the first): every thread inherits the mask, so
-  // SIGTERM and SIGINT reach only WaitForTerminationSignal. A thread started before would take
-  // a SIGTERM that arrives before the main thread waits for it, and die of it, unannounced.
+  // SIGTERM, SIGINT and SIGHUP reach only WaitForTerminationSignal. A thread started before
+  // would take such a signal that arrives before the main thread waits for it, and die of it,
+  // unannounced (SIGHUP's default action ends the process too).
   server::BlockTerminationSignals();
   SetUpLogging(args.log_level, args.log_format);
   // (BusServer::Start raises the open-file limit to its hard limit.)
@@ -94,6 +97,19 @@ void RunServe(CLI::App& cmd, ServeArgs& args) {
   // Start has bound every listener: connections are accepted from here on.
   TellServiceManager("READY=1\nSTATUS=Listening on " + bus.base_url());
   int sig = server::WaitForTerminationSignal();
+  // SIGHUP (systemctl reload): the TLS certificate and the bus key ring are read again.
+  while (sig == SIGHUP) {
+    // systemd wants the monotonic time with RELOADING=1 (sd_notify(3)).
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    TellServiceManager("RELOADING=1\nMONOTONIC_USEC=" +
+                       std::to_string(int64_t{ts.tv_sec} * 1'000'000 + ts.tv_nsec / 1000));
+    spdlog::info("received SIGHUP: reloading the TLS certificate and the bus keys");
+    if (bus.tls()) (void)bus.ReloadTls();  // a failure is logged; the old certificate serves
+    bus.ReloadKeys();
+    TellServiceManager("READY=1");
+    sig = server::WaitForTerminationSignal();
+  }
   TellServiceManager("STOPPING=1\nSTATUS=Finishing in-flight exchanges");
   spdlog::info("received signal {}, finishing in-flight exchanges", sig);
   bus.Shutdown();

@@ -111,6 +111,7 @@ uint64_t BlockedSignals(const std::string& status_file) {
 }
 
 constexpr uint64_t kTermAndInt = (uint64_t{1} << (SIGTERM - 1)) | (uint64_t{1} << (SIGINT - 1));
+constexpr uint64_t kHangUp = uint64_t{1} << (SIGHUP - 1);
 
 void WriteConfig(const std::string& path) {
   // The settings come from a file, as under the packaged unit (a bus that ignored it would
@@ -122,7 +123,7 @@ void WriteConfig(const std::string& path) {
                          "credential-check-threads = 1\n";
 }
 
-TEST(ServeNotify, ReadyOnlyOnceThePortAcceptsThenStoppingAtShutdown) {
+TEST(ServeNotify, ReadyOnlyOnceThePortAcceptsReloadingOnSighupThenStoppingAtShutdown) {
   TempDir dir;
   NotifySocket manager(dir.path() + "/notify");
   ASSERT_TRUE(manager.bound());
@@ -136,15 +137,17 @@ TEST(ServeNotify, ReadyOnlyOnceThePortAcceptsThenStoppingAtShutdown) {
   // listening socket that existed before READY=1 was sent.
   ASSERT_EQ(::kill(serve.pid(), SIGSTOP), 0);
   EXPECT_EQ(ready->rfind("READY=1\n", 0), 0u) << *ready;
-  // Every thread but the main one (which waits for them in sigwait) blocks SIGTERM and SIGINT:
-  // a thread that did not would take the signal and die of it, without the orderly stop.
+  // Every thread but the main one (which waits for them in sigwait) blocks SIGTERM, SIGINT and
+  // SIGHUP: a thread that did not would take the signal and die of it, without the orderly
+  // stop (or, for SIGHUP, instead of the reload).
   const std::string tasks = "/proc/" + std::to_string(serve.pid()) + "/task";
   int threads = 0;
   for (const auto& task : std::filesystem::directory_iterator(tasks)) {
     if (task.path().filename() == std::to_string(serve.pid())) continue;
     ++threads;
-    EXPECT_EQ(BlockedSignals(task.path().string() + "/status") & kTermAndInt, kTermAndInt)
-        << "thread " << task.path().filename() << " would take SIGTERM";
+    EXPECT_EQ(BlockedSignals(task.path().string() + "/status") & (kTermAndInt | kHangUp),
+              kTermAndInt | kHangUp)
+        << "thread " << task.path().filename() << " would take SIGTERM or SIGHUP";
   }
   EXPECT_GT(threads, 1);
   uint16_t port = PortOf(*ready);
@@ -154,6 +157,18 @@ TEST(ServeNotify, ReadyOnlyOnceThePortAcceptsThenStoppingAtShutdown) {
   std::string answer;
   EXPECT_TRUE(Connects(port, &answer));
   EXPECT_EQ(answer.rfind("HTTP/1.1 ", 0), 0u) << answer;  // the bus answers
+
+  // systemctl reload (ExecReload=kill -HUP): RELOADING=1, then READY=1, and the bus goes on.
+  ASSERT_EQ(::kill(serve.pid(), SIGHUP), 0);
+  std::optional<std::string> reloading = manager.Receive(std::chrono::seconds(30));
+  ASSERT_TRUE(reloading.has_value()) << "no RELOADING=1 after SIGHUP";
+  EXPECT_EQ(reloading->rfind("RELOADING=1\nMONOTONIC_USEC=", 0), 0u) << *reloading;
+  std::optional<std::string> reloaded = manager.Receive(std::chrono::seconds(30));
+  ASSERT_TRUE(reloaded.has_value()) << "no READY=1 after the reload";
+  EXPECT_EQ(reloaded->rfind("READY=1", 0), 0u) << *reloaded;
+  answer.clear();
+  EXPECT_TRUE(Connects(port, &answer));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 ", 0), 0u) << "the bus after SIGHUP: " << answer;
 
   ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
   std::optional<std::string> stopping = manager.Receive(std::chrono::seconds(30));

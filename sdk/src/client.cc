@@ -90,12 +90,12 @@ std::string TrimTrailingSlashes(std::string url) {
 }  // namespace
 
 struct Client::Impl {
-  Impl(ClientOptions o, crypto::PrivateKey k, crypto::PublicKey b,
+  Impl(ClientOptions o, crypto::PrivateKey k, std::vector<crypto::PublicKey> b,
        std::unique_ptr<internal::HttpTransport> t, internal::Endpoint token,
        internal::Endpoint engine)
       : options(std::move(o)),
         key(std::move(k)),
-        bus_key(std::move(b)),
+        bus_keys(std::move(b)),
         transport(std::move(t)),
         token_endpoint(std::move(token)),
         request_endpoint(engine.WithPathSuffix("/request")),
@@ -110,7 +110,7 @@ struct Client::Impl {
 
   const ClientOptions options;
   const crypto::PrivateKey key;
-  const crypto::PublicKey bus_key;
+  const std::vector<crypto::PublicKey> bus_keys;  // esb_public_key, then the extra ones
   const std::unique_ptr<internal::HttpTransport> transport;
   const internal::Endpoint token_endpoint;
   const internal::Endpoint request_endpoint;
@@ -197,7 +197,11 @@ Result<Response> Client::Impl::ReadResponse(int http_status, std::string body) c
             " with something that is not a GovESB envelope: " + envelope.status().message(),
         http_status);
   }
-  if (!wire::VerifyEnvelope(*envelope, bus_key).ok()) {
+  bool verified = false;
+  for (const crypto::PublicKey& bus_key : bus_keys) {
+    verified = verified || wire::VerifyEnvelope(*envelope, bus_key).ok();
+  }
+  if (!verified) {
     return MakeError(ErrorKind::kVerification,
                      "the response's signature does not verify against the configured bus "
                      "public key (HTTP " +
@@ -253,6 +257,12 @@ Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
       options.esb_public_key.empty() ? options.bus_public_key : options.esb_public_key;
   auto bus_key = crypto::PublicKey::FromText(esb_key);
   if (!bus_key.ok()) return invalid("esb_public_key: " + bus_key.status().message());
+  std::vector<crypto::PublicKey> bus_keys{std::move(bus_key).value()};
+  for (const std::string& extra : options.esb_extra_public_keys) {
+    auto parsed = crypto::PublicKey::FromText(extra);
+    if (!parsed.ok()) return invalid("esb_extra_public_keys: " + parsed.status().message());
+    bus_keys.push_back(std::move(parsed).value());
+  }
   auto token = internal::ParseUrl(options.token_url);
   if (!token.ok()) return invalid("token_url: " + token.error().message);
   auto engine = internal::ParseUrl(options.engine_url);
@@ -263,7 +273,7 @@ Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   auto transport = internal::HttpTransport::Create(std::move(topts));
   if (!transport.ok()) return transport.error();
   auto impl = std::make_unique<Impl>(std::move(options), std::move(key).value(),
-                                     std::move(bus_key).value(), std::move(transport).value(),
+                                     std::move(bus_keys), std::move(transport).value(),
                                      std::move(token).value(), std::move(engine).value());
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }

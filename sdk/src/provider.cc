@@ -33,15 +33,27 @@ std::string StringMember(const wire::IncomingEnvelope& envelope, std::string_vie
 }  // namespace
 
 Result<Provider> Provider::Create(std::string_view private_key, std::string_view esb_public_key) {
+  return Create(private_key, std::vector<std::string>{std::string(esb_public_key)});
+}
+
+Result<Provider> Provider::Create(std::string_view private_key,
+                                  const std::vector<std::string>& esb_public_keys) {
   auto key = PrivateKey::Parse(private_key);
   if (!key.ok()) {
     return MakeError(ErrorKind::kInvalidArgument, "private_key: " + key.error().message);
   }
-  auto bus_key = PublicKey::Parse(esb_public_key);
-  if (!bus_key.ok()) {
-    return MakeError(ErrorKind::kInvalidArgument, "esb_public_key: " + bus_key.error().message);
+  if (esb_public_keys.empty()) {
+    return MakeError(ErrorKind::kInvalidArgument, "esb_public_key: no bus key given");
   }
-  return Provider(std::move(key).value(), std::move(bus_key).value());
+  std::vector<PublicKey> bus_keys;
+  for (const std::string& text : esb_public_keys) {
+    auto bus_key = PublicKey::Parse(text);
+    if (!bus_key.ok()) {
+      return MakeError(ErrorKind::kInvalidArgument, "esb_public_key: " + bus_key.error().message);
+    }
+    bus_keys.push_back(std::move(bus_key).value());
+  }
+  return Provider(std::move(key).value(), std::move(bus_keys));
 }
 
 Result<Delivery> Provider::Verify(std::string_view http_body) const {
@@ -50,7 +62,11 @@ Result<Delivery> Provider::Verify(std::string_view http_body) const {
     return MakeError(ErrorKind::kProtocol,
                      "the delivery is not a GovESB envelope: " + envelope.status().message());
   }
-  if (!wire::VerifyEnvelope(*envelope, bus_key_.impl().key).ok()) {
+  bool verified = false;
+  for (const PublicKey& bus_key : bus_keys_) {
+    verified = verified || wire::VerifyEnvelope(*envelope, bus_key.impl().key).ok();
+  }
+  if (!verified) {
     return MakeError(ErrorKind::kVerification,
                      "the delivery's signature does not verify against the bus public key");
   }

@@ -362,6 +362,29 @@ TEST_F(ClientTest, WrongBusPublicKeyFailsVerification) {
   EXPECT_EQ(refused.error().kind, ErrorKind::kVerification);
 }
 
+// During a key rotation a client accepts the bus's next (or previous) key besides the one
+// configured: a response signed by either verifies, one signed by neither does not.
+TEST_F(ClientTest, AnExtraBusKeyIsAcceptedBesideTheConfiguredOne) {
+  ClientOptions o = Options(consumer_);
+  const std::string real = o.bus_public_key.empty() ? o.esb_public_key : o.bus_public_key;
+  o.bus_public_key.clear();
+  o.esb_public_key = PrivateKey::Generate(Curve::kP256)->public_key().ToBase64();
+  o.esb_extra_public_keys = {real};
+  auto client = MakeClient(o);
+  ASSERT_NE(client, nullptr);
+  Result<Response> r = client->Request("BRTH01", "{}");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+
+  o.esb_extra_public_keys = {PrivateKey::Generate(Curve::kSecp256k1)->public_key().ToBase64()};
+  auto neither = MakeClient(o);
+  ASSERT_NE(neither, nullptr);
+  Result<Response> refused = neither->Request("BRTH01", "{}");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kVerification);
+  o.esb_extra_public_keys = {"not a key"};
+  EXPECT_FALSE(Client::Create(o).ok());
+}
+
 TEST_F(ClientTest, BusUnreachableIsTransport) {
   asio::io_context scratch;
   asio::ip::tcp::acceptor a(scratch, {asio::ip::make_address("127.0.0.1"), 0});

@@ -110,6 +110,23 @@ TEST_F(ProviderTest, SignedSuccessAndFailureReplies) {
   EXPECT_EQ(ReadReply(provider_->Failure("x", "{broken")).esb_body_raw, R"("{broken")");
 }
 
+TEST_F(ProviderTest, AcceptsDeliveriesSignedByAnyOfTheBusKeysGiven) {
+  PrivateKey next = *PrivateKey::Generate(Curve::kP256);
+  auto both = Provider::Create(provider_key_.ToBase64(),
+                               {bus_key_.public_key().ToBase64(), next.public_key().ToBase64()});
+  ASSERT_TRUE(both.ok()) << both.error().message;
+  std::string data = wire::DeliveryData("{}", "0123456789abcdef0123456789abcdef", "apiCode", "X1");
+  EXPECT_TRUE(both->Verify(wire::SealEnvelope(data, bus_key_.Sign(data))).ok());
+  EXPECT_TRUE(both->Verify(wire::SealEnvelope(data, next.Sign(data))).ok());
+  // The one-key provider refuses the next key's signature; nobody accepts a third key's.
+  EXPECT_FALSE(provider_->Verify(wire::SealEnvelope(data, next.Sign(data))).ok());
+  PrivateKey other = *PrivateKey::Generate(Curve::kP256);
+  auto third = both->Verify(wire::SealEnvelope(data, other.Sign(data)));
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().kind, ErrorKind::kVerification);
+  EXPECT_FALSE(Provider::Create(provider_key_.ToBase64(), std::vector<std::string>{}).ok());
+}
+
 TEST(ProviderCreateTest, BadKeysAreInvalidArgument) {
   auto key = PrivateKey::Generate(Curve::kP256);
   auto bad_private = Provider::Create("nope", key->public_key().ToBase64());

@@ -8,11 +8,47 @@
 
 namespace govesb::admin {
 
+std::vector<BusKeyInfo> DescribeKeys(const crypto::KeyRing& ring, int64_t now_ms, bool all) {
+  auto info = [&](const crypto::RingKey& k) {
+    return BusKeyInfo{.key_id = k.id(),
+                      .public_key = k.public_key().SpkiBase64(),
+                      .curve = std::string(crypto::CurveName(k.public_key().curve())),
+                      .status = std::string(crypto::KeyStatusName(ring.StatusOf(k, now_ms))),
+                      .created_at_ms = k.created_at_ms,
+                      .valid_from_ms = k.valid_from_ms,
+                      .not_after_ms = k.not_after_ms};
+  };
+  std::vector<BusKeyInfo> out;
+  for (crypto::KeyStatus wanted : {crypto::KeyStatus::kCurrent, crypto::KeyStatus::kStaged,
+                                   crypto::KeyStatus::kOverlap, crypto::KeyStatus::kRetired}) {
+    if (wanted == crypto::KeyStatus::kRetired && !all) break;
+    for (auto it = ring.keys().rbegin(); it != ring.keys().rend(); ++it) {
+      if (ring.StatusOf(*it, now_ms) == wanted) out.push_back(info(*it));
+    }
+  }
+  return out;
+}
+
+std::optional<crypto::KeySet> AdminService::BusKeys() const {
+  if (bus_key_ring_) {
+    std::shared_ptr<const crypto::KeyRing> ring = bus_key_ring_();
+    if (ring != nullptr) return ring->VerifyingKeys(Now());
+  }
+  if (bus_key_) return crypto::KeySet(*bus_key_);
+  return std::nullopt;
+}
+
 Result<BusDescription> AdminService::DescribeBus(const Actor& actor) {
   BusDescription d;
   d.info = bus_;
   d.now_ms = Now();
-  if (bus_key_) {
+  std::shared_ptr<const crypto::KeyRing> ring = bus_key_ring_ ? bus_key_ring_() : nullptr;
+  if (ring != nullptr) {
+    d.keys = DescribeKeys(*ring, d.now_ms, false);
+    const crypto::PublicKey& current = ring->Signing(d.now_ms).public_key();
+    d.public_key = current.SpkiBase64();
+    d.curve = std::string(crypto::CurveName(current.curve()));
+  } else if (bus_key_) {
     d.public_key = bus_key_->SpkiBase64();
     d.curve = std::string(crypto::CurveName(bus_key_->curve()));
   }

@@ -279,6 +279,18 @@ json::object ToJson(const delivery::Attempt& a) {
   return out;
 }
 
+json::object ToJson(const BusKeyInfo& key) {
+  json::object out;
+  out["key_id"] = key.key_id;
+  out["status"] = key.status;
+  out["curve"] = key.curve;
+  out["public_key"] = key.public_key;
+  out["created_at"] = IsoTime(key.created_at_ms);
+  out["valid_from"] = key.valid_from_ms ? json::value(IsoTime(*key.valid_from_ms)) : nullptr;
+  out["not_after"] = key.not_after_ms ? json::value(IsoTime(*key.not_after_ms)) : nullptr;
+  return out;
+}
+
 json::object ToJson(const BusDescription& bus) {
   json::object out;
   out["exchange_url"] = TextOrNull(bus.info.exchange_url);
@@ -293,6 +305,9 @@ json::object ToJson(const BusDescription& bus) {
   out["started_at"] = TimeOrNull(bus.info.started_at_ms);
   out["public_key"] = TextOrNull(bus.public_key);
   out["curve"] = TextOrNull(bus.curve);
+  json::array keys;
+  for (const BusKeyInfo& k : bus.keys) keys.push_back(ToJson(k));
+  out["keys"] = std::move(keys);
   json::object tls;
   tls["mode"] = bus.info.tls;
   tls["certificate_file"] = TextOrNull(bus.info.certificate_file);

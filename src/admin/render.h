@@ -43,6 +43,7 @@ boost::json::object ToJson(const delivery::DeliveryInfo& d);
 boost::json::object ToJson(const delivery::Attempt& a);
 // The bus's addresses, key and certificates; `days_left` of each certificate counted from
 // `now_ms`; empty paths as null.
+boost::json::object ToJson(const BusKeyInfo& key);
 boost::json::object ToJson(const BusDescription& bus);
 
 template <typename T>

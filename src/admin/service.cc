@@ -56,6 +56,7 @@ AdminService::AdminService(store::Database& db, ServiceOptions options)
                                               .hash_secret = std::move(options.hash_secret)}),
       evidence_(options.evidence),
       bus_key_(std::move(options.bus_key)),
+      bus_key_ring_(std::move(options.bus_key_ring)),
       signer_(options.signer),
       bus_(std::move(options.bus)),
       deliveries_(db) {
@@ -354,9 +355,7 @@ Result<registry::Grant> AdminService::SetGrantPurposes(
       actor, "grant.purposes",
       "grant:" + std::string(consumer_client_id) + ":" + std::string(api_code),
       consumer.institution_code, nullptr,
-      [&] {
-        return registry_.SetGrantPurposes(consumer_client_id, api_code, purposes, required);
-      },
+      [&] { return registry_.SetGrantPurposes(consumer_client_id, api_code, purposes, required); },
       [](const registry::Grant& g) { return json::value(ToJson(g)); });
 }
 
@@ -573,7 +572,8 @@ Result<delivery::QueueCounts> AdminService::CountOpenDeliveries(const Actor& act
 }
 
 Result<std::string> AdminService::ExchangeProof(const Actor& actor, std::string_view request_id) {
-  if (!bus_key_) return FailedPrecondition("proofs are not available here: no bus key");
+  std::optional<crypto::KeySet> keys = BusKeys();
+  if (!keys) return FailedPrecondition("proofs are not available here: no bus key");
   if (actor.role == Role::kInstitutionAdmin) {
     evidence::SearchFilter f;
     f.request_id = std::string(request_id);
@@ -584,14 +584,15 @@ Result<std::string> AdminService::ExchangeProof(const Actor& actor, std::string_
     }
   }
   GOVESB_ASSIGN_OR_RETURN(evidence::EvidenceStore * store, Evidence());
-  return store->BuildProof(request_id, *bus_key_);
+  return store->BuildProof(request_id, *keys);
 }
 
 Result<evidence::VerifyReport> AdminService::VerifyEvidence(const Actor& actor) {
   if (actor.role == Role::kInstitutionAdmin) return Denied(actor, "verify the whole evidence log");
-  if (!bus_key_) return FailedPrecondition("verification is not available here: no bus key");
+  std::optional<crypto::KeySet> keys = BusKeys();
+  if (!keys) return FailedPrecondition("verification is not available here: no bus key");
   GOVESB_ASSIGN_OR_RETURN(evidence::EvidenceStore * store, Evidence());
-  return store->Verify(*bus_key_);
+  return store->Verify(*keys);
 }
 
 Result<std::vector<traffic::Point>> AdminService::TrafficSeries(const Actor& actor,

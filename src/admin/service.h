@@ -23,6 +23,7 @@
 // Not thread-safe (like the Database it works on): one per thread or per connection.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,6 +63,9 @@ struct ServiceOptions {
   // verification; without it those are kFailedPrecondition).
   std::string evidence_archive_dir = std::string();
   std::optional<crypto::PublicKey> bus_key = std::nullopt;
+  // The running bus's key ring (its keys, their times): when set, proofs and verification use
+  // every key in it and DescribeBus lists the published ones; bus_key is then not needed.
+  std::function<std::shared_ptr<const crypto::KeyRing>()> bus_key_ring = nullptr;
   BusInfo bus = BusInfo();
   // The evidence store that searches, proofs and verification read (the bus's, shared with its
   // evidence thread). Null: on SQLite the embedded adapter over `db` (the CLI, tests), which
@@ -310,6 +314,9 @@ class AdminService {
   evidence::EvidenceStore* evidence_;                      // null: evidence_missing_ says why
   Status evidence_missing_;
   std::optional<crypto::PublicKey> bus_key_;
+  std::function<std::shared_ptr<const crypto::KeyRing>()> bus_key_ring_;
+  // What verifies the bus's signatures: the ring's keys, or bus_key; nullopt when neither.
+  std::optional<crypto::KeySet> BusKeys() const;
   const crypto::Signer* signer_ = nullptr;
   BusInfo bus_;
   // On db_, so that a redelivery and its recorded action commit together.

@@ -10,6 +10,7 @@
 #include "admin/render.h"
 #include "base/encoding.h"
 #include "base/temp_dir.h"
+#include "crypto/key_ring.h"
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
 #include "delivery/pg_queue.h"
@@ -882,6 +883,40 @@ TEST(DescribeBusTest, EveryRoleGetsWhatItNeedsToConnectAndOnlyTheOperatorAndAudi
   EXPECT_NE(bus->certificate_problem.find("/nonexistent.pem"), std::string::npos);
   EXPECT_EQ(broken.DescribeBus(kRitaAdmin)->certificate_problem.find("/nonexistent"),
             std::string::npos);
+}
+
+// With the running bus's key ring: the key it signs with, the published keys with their status
+// and times; the old key no longer once its overlap ended.
+TEST(DescribeBusTest, ARotatedRingShowsTheKeyItSignsWithAndThePublishedKeys) {
+  auto db = store::Database::Open(":memory:");
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(MigrateAll(**db).ok());
+  SimulatedClock clock(1'800'000'000'000);
+  const crypto::PrivateKey first = *crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1);
+  const crypto::PrivateKey second = *crypto::PrivateKey::Generate(crypto::Curve::kP256);
+  const int64_t t = clock.NowMillis();
+  auto ring =
+      std::make_shared<const crypto::KeyRing>(*crypto::KeyRing::Single(first, t - 1000, t - 1000)
+                                                   .Stage(second, t - 500, 3'600'000)
+                                                   ->Activate(t - 500, t - 100));
+  AdminService service(**db,
+                       ServiceOptions{.clock = &clock, .bus_key_ring = [ring] { return ring; }});
+  auto bus = service.DescribeBus(kRitaAdmin);
+  ASSERT_TRUE(bus.ok());
+  EXPECT_EQ(bus->public_key, second.public_key().SpkiBase64());
+  EXPECT_EQ(bus->curve, "prime256v1");
+  ASSERT_EQ(bus->keys.size(), 2u);
+  EXPECT_EQ(bus->keys[0].status, "current");
+  EXPECT_EQ(bus->keys[1].status, "overlap");
+  EXPECT_EQ(bus->keys[1].public_key, first.public_key().SpkiBase64());
+  EXPECT_EQ(bus->keys[1].not_after_ms, t - 100 + 3'600'000);
+  boost::json::object out = ToJson(*bus);
+  EXPECT_EQ(out.at("keys").as_array()[1].at("status").as_string(), "overlap");
+  EXPECT_EQ(out.at("keys").as_array()[0].at("key_id").as_string(),
+            crypto::KeyId(second.public_key()));
+  // After the overlap the old key is no longer published.
+  clock.Advance(std::chrono::hours(2));
+  EXPECT_EQ(service.DescribeBus(kRitaAdmin)->keys.size(), 1u);
 }
 
 }  // namespace

@@ -154,11 +154,11 @@ TEST_F(BackupTest, ARestoredDirectoryHoldsWhatTheDatabaseKnewWithItsKeysAndModes
     ASSERT_TRUE(back.ok()) << back.status().ToString();
     // The keys byte for byte, with their modes; the directories private.
     for (const char* key :
-         {"keys/esb-private-key.b64", "keys/token-secret", "keys/evidence-body-key", "format"}) {
+         {"keys/esb-keys.json", "keys/token-secret", "keys/evidence-body-key", "format"}) {
       EXPECT_EQ(ReadFile(restored + "/" + key), ReadFile(data_ + "/" + key)) << key;
       EXPECT_EQ(Mode(restored + "/" + key), Mode(data_ + "/" + key)) << key;
     }
-    EXPECT_EQ(Mode(restored + "/keys/esb-private-key.b64"), 0600u);
+    EXPECT_EQ(Mode(restored + "/keys/esb-keys.json"), 0600u);
     for (const char* d : {"", "/keys", "/tls"}) EXPECT_EQ(Mode(restored + d), 0700u) << d;
     EXPECT_FALSE(fs::exists(restored + "/govesb.db-wal"));
     // The evidence: exactly what the database knew, intact, with the archives.

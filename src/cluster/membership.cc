@@ -10,6 +10,7 @@
 #include "crypto/aead.h"
 #include "crypto/primitives.h"
 #include "store/data_dir.h"
+#include "store/key_ring_file.h"
 
 namespace govesb::cluster {
 
@@ -38,6 +39,7 @@ CREATE TABLE cluster_nodes (
 constexpr std::string_view kBusKey = "bus-key";
 constexpr std::string_view kTokenSecret = "token-secret";
 constexpr std::string_view kEvidenceKey = "evidence-key";
+constexpr std::string_view kKeyRing = "esb-key-ring";
 
 int64_t NowMs() { return SystemClock().NowMillis(); }
 
@@ -102,9 +104,11 @@ Result<std::string> LoadKeyEncryptionKey(const std::string& path, bool create) {
 Result<ClusterSecrets> InitSecrets(store::Database& db, std::string_view kek, crypto::Curve curve) {
   if (kek.size() != crypto::kAesKeyBytes) return InvalidArgument("a 32-byte key-encryption key");
   GOVESB_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::Generate(curve));
+  const int64_t made = NowMs();
   ClusterSecrets secrets{.bus_key = key,
                          .token_secret = crypto::RandomBytes(32),
-                         .evidence_key = crypto::RandomBytes(crypto::kAesKeyBytes)};
+                         .evidence_key = crypto::RandomBytes(crypto::kAesKeyBytes),
+                         .key_ring = crypto::KeyRing::Single(key, made, made)};
   GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
   GOVESB_ASSIGN_OR_RETURN(auto count, db.Prepare("SELECT count(*) FROM cluster_secrets"));
   GOVESB_ASSIGN_OR_RETURN(bool row, count.Step());
@@ -133,15 +137,72 @@ Result<ClusterSecrets> InitSecrets(store::Database& db, std::string_view kek, cr
   return secrets;
 }
 
-Result<ClusterSecrets> LoadSecrets(store::Database& db, std::string_view kek) {
-  if (kek.size() != crypto::kAesKeyBytes) return InvalidArgument("a 32-byte key-encryption key");
+namespace {
+
+// The ring sealed as "esb-key-ring", or, before the first rotation, the key of "bus-key" alone,
+// signing since `cluster init` stored it.
+Result<crypto::KeyRing> ReadKeyRing(store::Database& db, std::string_view kek) {
+  Result<std::string> ring_text = OpenSecret(db, kek, kKeyRing);
+  if (ring_text.ok()) return store::ParseKeyRingText(*ring_text, "the cluster's key ring");
+  if (ring_text.status().code() != StatusCode::kNotFound) return ring_text.status();
   GOVESB_ASSIGN_OR_RETURN(std::string key_text, OpenSecret(db, kek, kBusKey));
   GOVESB_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::FromText(key_text));
+  GOVESB_ASSIGN_OR_RETURN(auto made,
+                          db.Prepare("SELECT created_at FROM cluster_secrets WHERE name = ?"));
+  GOVESB_RETURN_IF_ERROR(made.Bind(1, kBusKey));
+  GOVESB_ASSIGN_OR_RETURN(bool row, made.Step());
+  const int64_t since = row ? made.ColumnInt64(0) : 0;
+  return crypto::KeyRing::Single(std::move(key), since, since);
+}
+
+}  // namespace
+
+Result<ClusterSecrets> LoadSecrets(store::Database& db, std::string_view kek) {
+  if (kek.size() != crypto::kAesKeyBytes) return InvalidArgument("a 32-byte key-encryption key");
+  GOVESB_ASSIGN_OR_RETURN(crypto::KeyRing ring, ReadKeyRing(db, kek));
   GOVESB_ASSIGN_OR_RETURN(std::string token_secret, OpenSecret(db, kek, kTokenSecret));
   GOVESB_ASSIGN_OR_RETURN(std::string evidence_key, OpenSecret(db, kek, kEvidenceKey));
+  crypto::PrivateKey key = ring.Signing(NowMs()).private_key();
   return ClusterSecrets{.bus_key = std::move(key),
                         .token_secret = std::move(token_secret),
-                        .evidence_key = std::move(evidence_key)};
+                        .evidence_key = std::move(evidence_key),
+                        .key_ring = std::move(ring)};
+}
+
+Result<crypto::KeyRing> LoadKeyRing(store::Database& db, std::string_view kek) {
+  if (kek.size() != crypto::kAesKeyBytes) return InvalidArgument("a 32-byte key-encryption key");
+  return ReadKeyRing(db, kek);
+}
+
+Result<crypto::KeyRing> UpdateKeyRing(
+    store::Database& db, std::string_view kek,
+    const std::function<Result<crypto::KeyRing>(const crypto::KeyRing&)>& change) {
+  if (kek.size() != crypto::kAesKeyBytes) return InvalidArgument("a 32-byte key-encryption key");
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db));
+  {
+    // The row every cluster has: held until the commit, so changes take turns.
+    GOVESB_ASSIGN_OR_RETURN(
+        auto lock, db.Prepare("SELECT name FROM cluster_secrets WHERE name = ? FOR UPDATE"));
+    GOVESB_RETURN_IF_ERROR(lock.Bind(1, kBusKey));
+    GOVESB_ASSIGN_OR_RETURN(bool row, lock.Step());
+    if (!row) {
+      return NotFound("the cluster has no shared secrets yet: run `govesb cluster init` first");
+    }
+  }
+  GOVESB_ASSIGN_OR_RETURN(crypto::KeyRing before, ReadKeyRing(db, kek));
+  GOVESB_ASSIGN_OR_RETURN(crypto::KeyRing after, change(before));
+  GOVESB_ASSIGN_OR_RETURN(std::string sealed,
+                          crypto::SealWithKey(kek, store::KeyRingText(after), kKeyRing));
+  GOVESB_ASSIGN_OR_RETURN(
+      auto upsert,
+      db.Prepare("INSERT INTO cluster_secrets(name, sealed, created_at) VALUES(?, ?, ?)"
+                 " ON CONFLICT (name) DO UPDATE SET sealed = EXCLUDED.sealed"));
+  GOVESB_RETURN_IF_ERROR(upsert.Bind(1, kKeyRing));
+  GOVESB_RETURN_IF_ERROR(upsert.Bind(2, Base64Encode(sealed)));
+  GOVESB_RETURN_IF_ERROR(upsert.Bind(3, NowMs()));
+  GOVESB_RETURN_IF_ERROR(upsert.Run());
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return after;
 }
 
 Result<std::vector<NodeInfo>> ListNodes(store::Database& db) {

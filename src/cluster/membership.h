@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "crypto/key_ring.h"
 #include "crypto/keys.h"
 #include "store/database.h"
 
@@ -33,9 +34,12 @@ Status ValidateNodeId(std::string_view node_id);
 // ---- secrets ----
 
 struct ClusterSecrets {
-  crypto::PrivateKey bus_key;
-  std::string token_secret;  // raw bytes
-  std::string evidence_key;  // raw bytes (AES-256)
+  crypto::PrivateKey bus_key;  // the key ring's signing key when the secrets were read
+  std::string token_secret;    // raw bytes
+  std::string evidence_key;    // raw bytes (AES-256)
+  // The bus's signing keys (docs/key-rotation.md): sealed as "esb-key-ring" once the key was
+  // first rotated; before that the one key `cluster init` made, signing since then.
+  crypto::KeyRing key_ring;
 };
 
 // A key-encryption key file: 32 random bytes as one base64 line, mode 0600. Created when
@@ -48,6 +52,15 @@ Result<ClusterSecrets> InitSecrets(store::Database& db, std::string_view kek, cr
 // The stored secrets. kNotFound when the cluster has none yet ("run govesb cluster init");
 // kBadSignature when `kek` does not open them (the wrong key file, or tampered rows).
 Result<ClusterSecrets> LoadSecrets(store::Database& db, std::string_view kek);
+
+// The cluster's key ring alone (see ClusterSecrets::key_ring), as LoadSecrets reads it.
+Result<crypto::KeyRing> LoadKeyRing(store::Database& db, std::string_view kek);
+// Reads the key ring, gives it to `change` and stores what it returns (sealed with `kek`), in
+// one transaction that holds the secrets' row lock, so that two changes at once are one after
+// the other. Nodes read it again within a second. Nothing is stored when `change` fails.
+Result<crypto::KeyRing> UpdateKeyRing(
+    store::Database& db, std::string_view kek,
+    const std::function<Result<crypto::KeyRing>(const crypto::KeyRing&)>& change);
 
 // ---- nodes ----
 

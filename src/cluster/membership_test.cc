@@ -84,6 +84,48 @@ TEST_F(ClusterStoreTest, SecretsAreMadeOnceSealedAndOpenOnlyWithTheirKey) {
   EXPECT_EQ(LoadSecrets(*db_, kek).status().code(), StatusCode::kBadSignature);
 }
 
+TEST_F(ClusterStoreTest, TheKeyRingIsTheInitKeyThenRotatesSealed) {
+  const std::string kek(32, 'k');
+  auto made = InitSecrets(*db_, kek, crypto::Curve::kSecp256k1);
+  ASSERT_TRUE(made.ok());
+  // Before any rotation: the init key alone, signing since init.
+  auto ring = LoadKeyRing(*db_, kek);
+  ASSERT_TRUE(ring.ok()) << ring.status().ToString();
+  ASSERT_EQ(ring->keys().size(), 1u);
+  EXPECT_EQ(ring->keys()[0].private_key().Pkcs8Base64(), made->bus_key.Pkcs8Base64());
+  EXPECT_GT(*ring->keys()[0].valid_from_ms, 0);
+
+  const int64_t now = SystemClock().NowMillis();
+  crypto::PrivateKey next = *crypto::PrivateKey::Generate(crypto::Curve::kP256);
+  auto staged = UpdateKeyRing(*db_, kek,
+                              [&](const crypto::KeyRing& r) { return r.Stage(next, now, 60'000); });
+  ASSERT_TRUE(staged.ok()) << staged.status().ToString();
+  // A change that fails stores nothing.
+  auto refused = UpdateKeyRing(*db_, kek, [&](const crypto::KeyRing& r) {
+    return r.Stage(*crypto::PrivateKey::Generate(crypto::Curve::kP256), now, 0);
+  });
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(UpdateKeyRing(*db_, kek, [&](const crypto::KeyRing& r) {
+                return r.Activate(now, now);
+              }).ok());
+  auto loaded = LoadSecrets(*db_, kek);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_EQ(loaded->key_ring.keys().size(), 2u);
+  EXPECT_EQ(loaded->bus_key.Pkcs8Base64(), next.Pkcs8Base64()) << "the new key signs";
+  EXPECT_EQ(loaded->key_ring.StatusOf(loaded->key_ring.keys()[0], now + 1),
+            crypto::KeyStatus::kOverlap);
+  // Sealed: neither private key in the clear; another key-encryption key does not open it.
+  auto rows = db_->Prepare("SELECT sealed FROM cluster_secrets WHERE name = 'esb-key-ring'");
+  ASSERT_TRUE(rows.ok() && *rows->Step());
+  EXPECT_EQ(rows->ColumnText(0).find(next.Pkcs8Base64()), std::string::npos);
+  EXPECT_EQ(LoadKeyRing(*db_, std::string(32, 'x')).status().code(), StatusCode::kBadSignature);
+  EXPECT_EQ(UpdateKeyRing(*db_, std::string(32, 'x'),
+                          [](const crypto::KeyRing& r) { return Result<crypto::KeyRing>(r); })
+                .status()
+                .code(),
+            StatusCode::kBadSignature);
+}
+
 TEST_F(ClusterStoreTest, NodesHeartbeatAndSayWhenTheyStop) {
   std::atomic<int64_t> delivered{0};
   auto stats = [&] {

@@ -93,7 +93,11 @@ class Signer {
   virtual std::string SignBase64(std::string_view message) const = 0;
   // ECDSA over a SHA-256 the caller has made of the message (SignBase64 without the hashing).
   virtual std::string SignDigestBase64(const Sha256Digest& digest) const = 0;
-  virtual const PublicKey& public_key() const = 0;
+  // The key it signs with now (a rotating signer may sign with another one later).
+  virtual PublicKey public_key() const = 0;
+  // A signer of the key this one signs with now, which stays that key: for what must name the
+  // key it is signed with (an evidence checkpoint names its key's id in the text it signs).
+  virtual std::shared_ptr<const Signer> Pinned() const = 0;
 };
 
 class LocalSigner final : public Signer {
@@ -105,7 +109,10 @@ class LocalSigner final : public Signer {
   std::string SignDigestBase64(const Sha256Digest& digest) const override {
     return key_.SignDigestBase64(digest);
   }
-  const PublicKey& public_key() const override { return public_key_; }
+  PublicKey public_key() const override { return public_key_; }
+  std::shared_ptr<const Signer> Pinned() const override {
+    return std::make_shared<LocalSigner>(*this);
+  }
 
  private:
   PrivateKey key_;

@@ -10,6 +10,7 @@
 #include "auth/client_credentials.h"
 #include "auth/token.h"
 #include "base/clock.h"
+#include "crypto/key_ring.h"
 #include "crypto/keys.h"
 #include "delivery/dispatcher.h"
 #include "engine/evidence_rounds.h"
@@ -37,6 +38,9 @@ struct EngineDeps {
   const auth::TokenService* tokens = nullptr;
   auth::ClientAuthenticator* clients = nullptr;
   const crypto::Signer* signer = nullptr;  // the bus's own key
+  // The bus's key ring behind `signer`, when it signs through one: GET /esb-key then also
+  // lists the staged key and those in their overlap. Optional.
+  const crypto::RingSigner* key_ring = nullptr;
   http::UpstreamClient* upstream = nullptr;
   // Where client secrets are checked (scrypt, ~80 ms of CPU each), fairly between client ids.
   limits::FairWorkPool* credential_checks = nullptr;

@@ -1,5 +1,9 @@
 // GET /health, /healthz, /readyz and /esb-key on the exchange port, and the engine's metrics
 // (served by the server's metrics listeners, not here).
+#include <cstdio>
+#include <ctime>
+#include <optional>
+
 #include "base/prometheus_text.h"
 #include "delivery/dispatcher.h"
 #include "engine/engine.h"
@@ -47,11 +51,61 @@ HttpResponse Engine::HandleReady() const {
   return r;
 }
 
+namespace {
+
+// RFC 3339 UTC with milliseconds, or null.
+std::string TimeOrNull(const std::optional<int64_t>& ms) {
+  if (!ms.has_value()) return "null";
+  const auto seconds = static_cast<std::time_t>(*ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[96];
+  std::snprintf(text, sizeof text, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(*ms % 1000));
+  return text;
+}
+
+void AppendKey(std::string& out, const crypto::PublicKey& key) {
+  out += "\"public_key\":\"" + key.SpkiBase64() + "\",\"curve\":\"" +
+         std::string(crypto::CurveName(key.curve())) + "\",\"key_id\":\"" + crypto::KeyId(key) +
+         "\"";
+}
+
+}  // namespace
+
+// The key the bus signs with now, as before rotation existed (public_key, curve), its id, and
+// with a key ring every published key: the current one, a staged one, those in their overlap,
+// each with its status and times (docs/key-rotation.md).
 HttpResponse Engine::HandlePublicKey() const {
-  const auto& key = deps_.signer->public_key();
-  std::string body = "{\"public_key\":\"" + key.SpkiBase64() + "\",\"curve\":\"" +
-                     std::string(crypto::CurveName(key.curve())) + "\"}";
-  return HttpResponse::Json(200, std::move(body));
+  const crypto::PublicKey key = deps_.signer->public_key();
+  std::string body = "{";
+  AppendKey(body, key);
+  if (deps_.key_ring != nullptr) {
+    std::shared_ptr<const crypto::KeyRing> ring = deps_.key_ring->ring();
+    const int64_t now = deps_.key_ring->as_of_ms();
+    body += ",\"keys\":[";
+    bool first = true;
+    for (crypto::KeyStatus wanted :
+         {crypto::KeyStatus::kCurrent, crypto::KeyStatus::kStaged, crypto::KeyStatus::kOverlap}) {
+      for (auto it = ring->keys().rbegin(); it != ring->keys().rend(); ++it) {
+        if (ring->StatusOf(*it, now) != wanted) continue;
+        if (!first) body += ',';
+        first = false;
+        body += '{';
+        AppendKey(body, it->public_key());
+        body += ",\"status\":\"" + std::string(crypto::KeyStatusName(wanted)) +
+                "\",\"valid_from\":" + TimeOrNull(it->valid_from_ms) +
+                ",\"not_after\":" + TimeOrNull(it->not_after_ms) + "}";
+      }
+    }
+    body += ']';
+  }
+  body += '}';
+  HttpResponse r = HttpResponse::Json(200, std::move(body));
+  // Clients that fetch it should see a rotation soon.
+  r.headers.emplace_back("Cache-Control", "max-age=60");
+  return r;
 }
 
 void Engine::AppendMetrics(std::string& out) const {

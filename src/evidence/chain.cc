@@ -11,7 +11,7 @@ using internal::Member;
 
 std::string CheckpointBody(int64_t id, int64_t first_seq, int64_t last_seq, int64_t at_ms,
                            const Hash& root, const Hash& chain, std::string_view previous_hash,
-                           std::string_view node) {
+                           std::string_view node, std::string_view key_id) {
   std::string out = "{\"checkpoint\":" + std::to_string(id);
   if (!node.empty()) Member(out, "node", node);
   Member(out, "firstSeq", first_seq);
@@ -20,15 +20,20 @@ std::string CheckpointBody(int64_t id, int64_t first_seq, int64_t last_seq, int6
   Member(out, "root", HashHex(root));
   Member(out, "chain", HashHex(chain));
   Member(out, "previous", previous_hash);
+  if (!key_id.empty()) Member(out, "keyId", key_id);
   out += '}';
   return out;
 }
 
+std::string CheckpointKeyId(std::string_view body) {
+  return CanonicalMember(body, "keyId").value_or("");
+}
+
 int64_t CheckpointTime(std::string_view body) { return CanonicalInt(body, "at").value_or(0); }
 
-ChainChecker::ChainChecker(const crypto::PublicKey& bus_key,
+ChainChecker::ChainChecker(const crypto::KeySet& bus_keys,
                            std::vector<StoredCheckpoint> checkpoints, std::string node)
-    : bus_key_(bus_key), checkpoints_(std::move(checkpoints)), node_(std::move(node)) {}
+    : bus_keys_(bus_keys), checkpoints_(std::move(checkpoints)), node_(std::move(node)) {}
 
 VerifyReport ChainChecker::Fail(std::optional<int64_t> seq, std::string problem) {
   VerifyReport failed = report_;
@@ -46,7 +51,12 @@ std::optional<std::string> ChainChecker::CheckCheckpoint(const StoredCheckpoint&
   if (c.id != static_cast<int64_t>(next_checkpoint_) + 1) {
     return "checkpoint " + std::to_string(next_checkpoint_ + 1) + " is missing";
   }
-  if (!bus_key_.VerifyBase64(c.body, c.signature)) {
+  const std::string key_id = CheckpointKeyId(c.body);
+  if (!key_id.empty() && bus_keys_.Find(key_id) == nullptr) {
+    return where + span + " is signed by bus key " + key_id +
+           ", which is not one of the bus keys it was checked with";
+  }
+  if (bus_keys_.VerifyBase64(c.body, c.signature, key_id) == nullptr) {
     return where + span + " does not carry a valid signature of the bus key";
   }
   if (CanonicalInt(c.body, "checkpoint") != c.id || CanonicalInt(c.body, "firstSeq") != c.first ||

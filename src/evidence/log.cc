@@ -365,11 +365,13 @@ Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& 
   // failure (kUnavailable) goes back as it is, to be tried again.
   if (!read.ok()) return read.code() == StatusCode::kInternal ? damaged() : read;
   if (hashes.empty()) return std::optional<Seal>();
-  Seal seal{
-      id, after + 1, last_seq,
-      CheckpointBody(id, after + 1, last_seq, now_ms, MerkleRoot(hashes), chain, previous_hash),
-      ""};
-  seal.signature = signer.SignBase64(seal.body);
+  // One key names itself in the body and signs it, even if the bus switches keys meanwhile.
+  const std::shared_ptr<const crypto::Signer> key = signer.Pinned();
+  Seal seal{id, after + 1, last_seq,
+            CheckpointBody(id, after + 1, last_seq, now_ms, MerkleRoot(hashes), chain,
+                           previous_hash, "", crypto::KeyId(key->public_key())),
+            ""};
+  seal.signature = key->SignBase64(seal.body);
   return std::optional<Seal>(std::move(seal));
 }
 
@@ -707,7 +709,7 @@ Status EvidenceLog::IndexThrough(store::Database& reader, size_t chunk, bool com
 
 // ---- verification ----
 
-Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_key,
+Result<VerifyReport> Verify(store::Database& db, const crypto::KeySet& bus_keys,
                             const std::string& archive_dir) {
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                           store::Transaction::Begin(db, store::TransactionMode::kDeferred));
@@ -718,7 +720,7 @@ Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_ke
   // Records are checked one by one as they stream past (archives, then the live log); a
   // checkpoint is checked when the stream reaches its last record, with the hashes of its
   // range (the only ones held in memory).
-  ChainChecker checker(bus_key, std::move(checkpoints));
+  ChainChecker checker(bus_keys, std::move(checkpoints));
   auto visit = [&](const StoredRecord& r) -> Result<bool> { return checker.Add(r); };
 
   for (const ArchiveInfo& a : archives) {

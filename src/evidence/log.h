@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "crypto/key_ring.h"
 #include "crypto/keys.h"
 #include "evidence/append_batcher.h"
 #include "evidence/merkle.h"
@@ -112,7 +113,7 @@ class EvidenceLog {
 // problem and says where it is.
 // Archived records are read from `archive_dir` (see records.h); the chain runs from the first
 // archive through the live log.
-Result<VerifyReport> Verify(store::Database& db, const crypto::PublicKey& bus_key,
+Result<VerifyReport> Verify(store::Database& db, const crypto::KeySet& bus_keys,
                             const std::string& archive_dir = "");
 
 }  // namespace govesb::evidence

@@ -13,6 +13,7 @@
 #include "base/encoding.h"
 #include "base/temp_dir.h"
 #include "evidence/archive.h"
+#include "evidence/chain.h"
 #include "evidence/proof.h"
 #include "evidence/query.h"
 #include "evidence/records.h"
@@ -512,6 +513,103 @@ TEST_F(EvidenceLogTest, AReplacedCheckpointSignatureIsFound) {
   EXPECT_NE(r.problem.find("checkpoint 2 (records 13-16) does not carry a valid signature"),
             std::string::npos)
       << r.problem;
+}
+
+// ---- key rotation ----
+
+// Checkpoints name the key that signed them; a log sealed before and after a rotation verifies
+// with the ring's keys, and a proof spanning the rotation carries both keys.
+class EvidenceRotationTest : public EvidenceLogTest {
+ protected:
+  static constexpr int64_t kT0 = 1'700'000'000'000;
+  void SetUp() override {
+    old_key_ = crypto::PrivateKey::Generate(crypto::Curve::kSecp256k1).value();
+    new_key_ = crypto::PrivateKey::Generate(crypto::Curve::kP256).value();
+    ring_ = crypto::KeyRing::Single(*old_key_, kT0, kT0);
+    ring_now_ms_ = kT0;
+    EvidenceLogTest::SetUp();
+  }
+  void Rotate() {
+    crypto::KeyRing rotated = *ring_->Stage(*new_key_, kT0 + 10, 0)->Activate(kT0 + 10, kT0 + 10);
+    ASSERT_TRUE(ring_signer_->Update(rotated, kT0 + 10));
+    ring_ = rotated;
+  }
+  std::string BodyOf(int id) {
+    auto body = db_->Prepare("SELECT body FROM evidence_checkpoints WHERE id = ?");
+    GOVESB_CHECK(body.ok() && body->Bind(1, id).ok() && *body->Step());
+    return body->ColumnText(0);
+  }
+  std::optional<crypto::PrivateKey> old_key_;
+  std::optional<crypto::PrivateKey> new_key_;
+};
+
+TEST_F(EvidenceRotationTest, CheckpointsBeforeAndAfterARotationVerifyWithTheRing) {
+  ASSERT_TRUE(Append(0, 6).ok());  // req0 (0-3), req1 (4-5)
+  ASSERT_TRUE(Seal().ok());
+  Rotate();
+  ASSERT_TRUE(Append(6, 6).ok());  // req1 (6-7), req2
+  ASSERT_TRUE(Seal().ok());
+  EXPECT_EQ(CheckpointKeyId(BodyOf(1)), crypto::KeyId(old_key_->public_key()));
+  EXPECT_EQ(CheckpointKeyId(BodyOf(2)), crypto::KeyId(new_key_->public_key()));
+
+  auto both = Verify(*db_, ring_->VerifyingKeys(kT0 + 10));
+  ASSERT_TRUE(both.ok());
+  EXPECT_TRUE(both->intact) << both->problem;
+  EXPECT_EQ(both->checkpoints, 2);
+  // With the new key alone, the first checkpoint names a key it was not given.
+  auto new_only = Verify(*db_, new_key_->public_key());
+  ASSERT_TRUE(new_only.ok());
+  EXPECT_FALSE(new_only->intact);
+  EXPECT_NE(new_only->problem.find("checkpoint 1 (records 1-6) is signed by bus key " +
+                                   crypto::KeyId(old_key_->public_key()) + ", which is not one"),
+            std::string::npos)
+      << new_only->problem;
+
+  // req1 spans both checkpoints: its proof carries both keys and checks with them, with the
+  // keys inside it, or with the auditor's two keys; not with the new key alone.
+  auto proof = BuildProof(*db_, "req1", ring_->VerifyingKeys(kT0 + 10));
+  ASSERT_TRUE(proof.ok()) << proof.status().message();
+  EXPECT_NE(proof->find("\"busPublicKeys\":[\"" + old_key_->public_key().SpkiBase64()),
+            std::string::npos)
+      << *proof;
+  auto inside = CheckProof(*proof, std::nullopt);
+  ASSERT_TRUE(inside.ok()) << inside.status().message();
+  EXPECT_EQ(inside->bus_public_keys.size(), 2u);
+  EXPECT_TRUE(CheckProof(*proof, std::optional<crypto::KeySet>(crypto::KeySet(
+                                     {new_key_->public_key(), old_key_->public_key()})))
+                  .ok());
+  auto refused = CheckProof(*proof, new_key_->public_key());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("checkpoint 1 is not signed by the bus key you gave"),
+            std::string::npos)
+      << refused.status().message();
+  // A proof within one checkpoint names one key, as before rotation.
+  auto req2 = BuildProof(*db_, "req2", ring_->VerifyingKeys(kT0 + 10));
+  ASSERT_TRUE(req2.ok());
+  EXPECT_EQ(req2->find("busPublicKeys"), std::string::npos);
+  EXPECT_NE(req2->find(new_key_->public_key().SpkiBase64()), std::string::npos);
+}
+
+TEST_F(EvidenceRotationTest, ACheckpointFromBeforeKeyIdsVerifiesWithAnyKeyGiven) {
+  // A checkpoint body without "keyId" (as every checkpoint made before rotation existed),
+  // re-signed by the old key: checked against each key given.
+  ASSERT_TRUE(Append(0, 4).ok());
+  ASSERT_TRUE(Seal().ok());
+  std::string body = BodyOf(1);
+  const size_t member = body.find(",\"keyId\"");
+  ASSERT_NE(member, std::string::npos);
+  body = body.substr(0, member) + "}";
+  auto u = db_->Prepare("UPDATE evidence_checkpoints SET body = ?, signature = ? WHERE id = 1");
+  ASSERT_TRUE(u.ok());
+  ASSERT_TRUE(u->Bind(1, body).ok() && u->Bind(2, old_key_->SignBase64(body)).ok());
+  ASSERT_TRUE(u->Run().ok());
+  Rotate();
+  auto both = Verify(*db_, ring_->VerifyingKeys(kT0 + 10));
+  ASSERT_TRUE(both.ok());
+  EXPECT_TRUE(both->intact) << both->problem;
+  auto new_only = Verify(*db_, new_key_->public_key());
+  EXPECT_FALSE(new_only->intact);
+  EXPECT_NE(new_only->problem.find("does not carry a valid signature"), std::string::npos);
 }
 
 // ---- retention: archives ----

@@ -61,9 +61,9 @@ Result<std::vector<StoredCheckpoint>> CheckpointsOf(store::Database& db, const s
 
 // One node's chain checked (its records streamed a page at a time).
 Result<VerifyReport> VerifyChain(store::Database& db, const std::string& node,
-                                 const crypto::PublicKey& bus_key) {
+                                 const crypto::KeySet& bus_keys) {
   GOVESB_ASSIGN_OR_RETURN(std::vector<StoredCheckpoint> checkpoints, CheckpointsOf(db, node, 0));
-  ChainChecker checker(bus_key, std::move(checkpoints), node);
+  ChainChecker checker(bus_keys, std::move(checkpoints), node);
   GOVESB_ASSIGN_OR_RETURN(
       store::Statement page,
       db.Prepare("SELECT seq, record, record_hash, chain, request_id FROM evidence_records"
@@ -101,7 +101,7 @@ Result<VerifyReport> VerifyChain(store::Database& db, const std::string& node,
 }  // namespace
 
 Result<std::vector<NodeChainReport>> VerifyEachChain(store::Database& db,
-                                                     const crypto::PublicKey& bus_key) {
+                                                     const crypto::KeySet& bus_keys) {
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                           store::Transaction::Begin(db, store::TransactionMode::kDeferred));
   std::vector<std::string> nodes;
@@ -118,7 +118,7 @@ Result<std::vector<NodeChainReport>> VerifyEachChain(store::Database& db,
   }
   std::vector<NodeChainReport> out;
   for (const std::string& node : nodes) {
-    GOVESB_ASSIGN_OR_RETURN(VerifyReport one, VerifyChain(db, node, bus_key));
+    GOVESB_ASSIGN_OR_RETURN(VerifyReport one, VerifyChain(db, node, bus_keys));
     one.node = node;
     out.push_back(NodeChainReport{node, std::move(one)});
   }
@@ -143,8 +143,8 @@ VerifyReport CombineChains(const std::vector<NodeChainReport>& chains) {
   return all;
 }
 
-Result<VerifyReport> VerifyAllChains(store::Database& db, const crypto::PublicKey& bus_key) {
-  GOVESB_ASSIGN_OR_RETURN(std::vector<NodeChainReport> chains, VerifyEachChain(db, bus_key));
+Result<VerifyReport> VerifyAllChains(store::Database& db, const crypto::KeySet& bus_keys) {
+  GOVESB_ASSIGN_OR_RETURN(std::vector<NodeChainReport> chains, VerifyEachChain(db, bus_keys));
   return CombineChains(chains);
 }
 
@@ -306,11 +306,13 @@ Status PgEvidenceStore::SealChain(int64_t now_ms) {
     if (rows < kPage) break;
   }
   if (hashes.empty()) return Status::Ok();
+  // One key names itself in the body and signs it, even if the bus switches keys meanwhile.
+  const std::shared_ptr<const crypto::Signer> key = signer_->Pinned();
   StoredCheckpoint seal{id, after + 1, last_seq,
                         CheckpointBody(id, after + 1, last_seq, now_ms, MerkleRoot(hashes), chain,
-                                       previous_hash, node_id_),
+                                       previous_hash, node_id_, crypto::KeyId(key->public_key())),
                         ""};
-  seal.signature = signer_->SignBase64(seal.body);
+  seal.signature = key->SignBase64(seal.body);
   GOVESB_ASSIGN_OR_RETURN(
       store::Statement insert,
       db.Prepare("INSERT INTO evidence_checkpoints(node, id, first_seq, last_seq, body, signature)"
@@ -346,13 +348,13 @@ Result<ArchiveSummary> PgEvidenceStore::Archive(int64_t) {
       "the operator)");
 }
 
-Result<VerifyReport> PgEvidenceStore::Verify(const crypto::PublicKey& bus_key) {
+Result<VerifyReport> PgEvidenceStore::Verify(const crypto::KeySet& bus_keys) {
   std::lock_guard lock(reading_.mutex);
-  return VerifyAllChains(*reading_.db, bus_key);
+  return VerifyAllChains(*reading_.db, bus_keys);
 }
 
 Result<std::string> PgEvidenceStore::BuildProof(std::string_view request_id,
-                                                const crypto::PublicKey& bus_key) {
+                                                const crypto::KeySet& bus_keys) {
   std::lock_guard lock(reading_.mutex);
   store::Database& db = *reading_.db;
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
@@ -433,7 +435,7 @@ Result<std::string> PgEvidenceStore::BuildProof(std::string_view request_id,
   }
   std::vector<ProofCheckpoint> cps;
   for (auto& [key, c] : checkpoints) cps.push_back(std::move(c));
-  return WriteProof(request_id, bus_key, records, cps);
+  return WriteProof(request_id, bus_keys, records, cps);
 }
 
 namespace {

@@ -71,9 +71,9 @@ class PgEvidenceStore final : public EvidenceStore {
   Status IndexSealed() override;
   Result<ArchiveSummary> Archive(int64_t cutoff_ms) override;
 
-  Result<VerifyReport> Verify(const crypto::PublicKey& bus_key) override;
+  Result<VerifyReport> Verify(const crypto::KeySet& bus_keys) override;
   Result<std::string> BuildProof(std::string_view request_id,
-                                 const crypto::PublicKey& bus_key) override;
+                                 const crypto::KeySet& bus_keys) override;
   Result<SearchPage> Search(const SearchFilter& filter) override;
   Result<std::vector<std::string>> Query(const QueryFilter& filter) override;
   Result<std::vector<StoredCheckpoint>> Checkpoints(int64_t after = 0) override;
@@ -106,7 +106,7 @@ class PgEvidenceStore final : public EvidenceStore {
 
 // Checks every node's chain (VerifyReport::node names the chain of the first problem; the
 // counts are over all chains), on `db` (PostgreSQL), in one snapshot.
-Result<VerifyReport> VerifyAllChains(store::Database& db, const crypto::PublicKey& bus_key);
+Result<VerifyReport> VerifyAllChains(store::Database& db, const crypto::KeySet& bus_keys);
 
 // One node's chain as VerifyEachChain found it (report.node is the node too).
 struct NodeChainReport {
@@ -117,7 +117,7 @@ struct NodeChainReport {
 // by node id (`govesb audit verify --postgres` reports them one by one). Empty for a log
 // without records or checkpoints.
 Result<std::vector<NodeChainReport>> VerifyEachChain(store::Database& db,
-                                                     const crypto::PublicKey& bus_key);
+                                                     const crypto::KeySet& bus_keys);
 // The verdict over all chains, as VerifyAllChains gives it: the counts summed, the first broken
 // chain's problem (prefixed with its node) when there is one.
 VerifyReport CombineChains(const std::vector<NodeChainReport>& chains);

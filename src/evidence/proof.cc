@@ -1,11 +1,13 @@
 #include "evidence/proof.h"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <map>
 
+#include "evidence/chain.h"
 #include "evidence/log.h"
 #include "evidence/merkle.h"
 #include "evidence/records.h"
@@ -21,7 +23,7 @@ constexpr std::string_view kFormat = "govesb-evidence-proof/1";
 }  // namespace
 
 Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
-                               const crypto::PublicKey& bus_key, const std::string& archive_dir,
+                               const crypto::KeySet& bus_keys, const std::string& archive_dir,
                                std::optional<int64_t> committed_through) {
   GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                           store::Transaction::Begin(db, store::TransactionMode::kDeferred));
@@ -90,10 +92,10 @@ Result<std::string> BuildProof(store::Database& db, std::string_view request_id,
   }
   std::vector<ProofCheckpoint> cps;
   for (auto& [id, c] : checkpoints) cps.push_back(std::move(c));
-  return WriteProof(request_id, bus_key, out_records, cps);
+  return WriteProof(request_id, bus_keys, out_records, cps);
 }
 
-std::string WriteProof(std::string_view request_id, const crypto::PublicKey& bus_key,
+std::string WriteProof(std::string_view request_id, const crypto::KeySet& bus_keys,
                        const std::vector<ProofRecord>& records,
                        const std::vector<ProofCheckpoint>& checkpoints) {
   json::array out_records;
@@ -118,17 +120,37 @@ std::string WriteProof(std::string_view request_id, const crypto::PublicKey& bus
     if (!pc.node.empty()) c["node"] = pc.node;
     cps.push_back(std::move(c));
   }
+  // The keys that signed its checkpoints (after a key rotation, a proof may span two).
+  std::vector<std::string> signed_by;
+  for (const ProofCheckpoint& pc : checkpoints) {
+    const crypto::PublicKey* key =
+        bus_keys.VerifyBase64(pc.body, pc.signature, CheckpointKeyId(pc.body));
+    const std::string spki = (key != nullptr ? *key : bus_keys.first()).SpkiBase64();
+    if (std::find(signed_by.begin(), signed_by.end(), spki) == signed_by.end()) {
+      signed_by.push_back(spki);
+    }
+  }
+  if (signed_by.empty()) signed_by.push_back(bus_keys.first().SpkiBase64());
   json::object proof;
   proof["format"] = kFormat;
   proof["requestId"] = std::string(request_id);
-  proof["busPublicKey"] = bus_key.SpkiBase64();
+  proof["busPublicKey"] = signed_by.front();
+  if (signed_by.size() > 1) {
+    json::array all;
+    for (const std::string& k : signed_by) all.emplace_back(k);
+    proof["busPublicKeys"] = std::move(all);
+  }
   proof["records"] = std::move(out_records);
   proof["checkpoints"] = std::move(cps);
   return json::serialize(proof);
 }
 
+Result<ProofReport> CheckProof(std::string_view proof_json, const crypto::PublicKey& expected_key) {
+  return CheckProof(proof_json, std::optional<crypto::KeySet>(expected_key));
+}
+
 Result<ProofReport> CheckProof(std::string_view proof_json,
-                               const std::optional<crypto::PublicKey>& expected_key) {
+                               const std::optional<crypto::KeySet>& expected_keys) {
   auto bad = [](std::string why) { return InvalidArgument("the proof does not hold: " + why); };
   boost::system::error_code ec;
   json::value v = json::parse(proof_json, ec);
@@ -151,13 +173,28 @@ Result<ProofReport> CheckProof(std::string_view proof_json,
   report.request_id = str(proof, "requestId").value_or("");
   std::optional<std::string> key_text = str(proof, "busPublicKey");
   if (!key_text.has_value()) return bad("it names no bus public key");
-  std::optional<crypto::PublicKey> key = expected_key;
-  if (!key.has_value()) {
-    auto parsed = crypto::PublicKey::FromText(*key_text);
-    if (!parsed.ok()) return bad("its bus public key is unreadable");
-    key = std::move(*parsed);
+  std::optional<crypto::KeySet> keys = expected_keys;
+  if (!keys.has_value()) {
+    std::vector<std::string> texts{*key_text};
+    if (const json::value* more = proof.if_contains("busPublicKeys")) {
+      if (!more->is_array()) return bad("its bus public keys are unreadable");
+      for (const json::value& k : more->as_array()) {
+        if (!k.is_string()) return bad("its bus public keys are unreadable");
+        texts.emplace_back(k.as_string());
+      }
+    }
+    std::vector<crypto::PublicKey> parsed_keys;
+    for (const std::string& text : texts) {
+      auto parsed = crypto::PublicKey::FromText(text);
+      if (!parsed.ok()) return bad("its bus public key is unreadable");
+      parsed_keys.push_back(std::move(*parsed));
+    }
+    keys.emplace(std::move(parsed_keys));
   }
-  report.bus_public_key = key->SpkiBase64();
+  const std::string whose = expected_keys.has_value() ? (expected_keys->keys().size() > 1
+                                                             ? " any of the bus keys you gave"
+                                                             : " the bus key you gave")
+                                                      : " the bus key named in the proof";
 
   // Checkpoints: signed by the key; their ranges and roots.
   struct Sealed {
@@ -177,9 +214,15 @@ Result<ProofReport> CheckProof(std::string_view proof_json,
     if (!id || !body || !signature) return bad("a checkpoint lacks id, body or signature");
     // The node a cluster's checkpoint seals a chain of: named beside it and in its signed body.
     const std::string node = str(c, "node").value_or("");
-    if (!key->VerifyBase64(*body, *signature)) {
-      return bad("checkpoint " + std::to_string(*id) + " is not signed by the bus key" +
-                 (expected_key.has_value() ? " you gave" : " named in the proof"));
+    const crypto::PublicKey* key = keys->VerifyBase64(*body, *signature, CheckpointKeyId(*body));
+    if (key == nullptr) {
+      return bad("checkpoint " + std::to_string(*id) + " is not signed by" + whose);
+    }
+    const std::string spki = key->SpkiBase64();
+    if (report.bus_public_key.empty()) report.bus_public_key = spki;
+    if (std::find(report.bus_public_keys.begin(), report.bus_public_keys.end(), spki) ==
+        report.bus_public_keys.end()) {
+      report.bus_public_keys.push_back(spki);
     }
     auto first = CanonicalInt(*body, "firstSeq");
     auto last = CanonicalInt(*body, "lastSeq");

@@ -169,15 +169,15 @@ Result<ArchiveSummary> SqliteEvidenceStore::Archive(int64_t cutoff_ms) {
   return ArchiveSealed(*upkeep_->db, archive);
 }
 
-Result<VerifyReport> SqliteEvidenceStore::Verify(const crypto::PublicKey& bus_key) {
+Result<VerifyReport> SqliteEvidenceStore::Verify(const crypto::KeySet& bus_keys) {
   std::lock_guard lock(reading_.mutex);
-  return evidence::Verify(*reading_.db, bus_key, options_.archive_dir);
+  return evidence::Verify(*reading_.db, bus_keys, options_.archive_dir);
 }
 
 Result<std::string> SqliteEvidenceStore::BuildProof(std::string_view request_id,
-                                                    const crypto::PublicKey& bus_key) {
+                                                    const crypto::KeySet& bus_keys) {
   std::lock_guard lock(reading_.mutex);
-  return evidence::BuildProof(*reading_.db, request_id, bus_key, options_.archive_dir,
+  return evidence::BuildProof(*reading_.db, request_id, bus_keys, options_.archive_dir,
                               CommittedThrough());
 }
 

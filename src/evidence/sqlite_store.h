@@ -79,9 +79,9 @@ class SqliteEvidenceStore final : public EvidenceStore {
   Status IndexSealed() override;
   Result<ArchiveSummary> Archive(int64_t cutoff_ms) override;
 
-  Result<VerifyReport> Verify(const crypto::PublicKey& bus_key) override;
+  Result<VerifyReport> Verify(const crypto::KeySet& bus_keys) override;
   Result<std::string> BuildProof(std::string_view request_id,
-                                 const crypto::PublicKey& bus_key) override;
+                                 const crypto::KeySet& bus_keys) override;
   Result<SearchPage> Search(const SearchFilter& filter) override;
   Result<std::vector<std::string>> Query(const QueryFilter& filter) override;
   Result<std::vector<StoredCheckpoint>> Checkpoints(int64_t after = 0) override;

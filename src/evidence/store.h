@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "crypto/key_ring.h"
 #include "crypto/keys.h"
 #include "evidence/record.h"
 
@@ -175,15 +176,15 @@ class EvidenceStore : public EvidenceSink {
   // ---- reading ----
 
   // Checks every record (archives, then the live log): numbering, hashes, chain links, and every
-  // checkpoint's range, predecessor, Merkle root, chain value and signature with `bus_key`.
-  // A damaged log is a report with intact = false and where the first problem is, not an error;
-  // errors are for a log that cannot be read at all.
-  virtual Result<VerifyReport> Verify(const crypto::PublicKey& bus_key) = 0;
+  // checkpoint's range, predecessor, Merkle root, chain value and signature with `bus_keys` (the
+  // key each names, or any). A damaged log is a report with intact = false and where the first
+  // problem is, not an error; errors are for a log that cannot be read at all.
+  virtual Result<VerifyReport> Verify(const crypto::KeySet& bus_keys) = 0;
   // The self-contained proof of one exchange (proof.h: JSON that CheckProof checks offline).
   // kNotFound when no record of `request_id` exists; kFailedPrecondition when some of its
   // records are not sealed yet.
   virtual Result<std::string> BuildProof(std::string_view request_id,
-                                         const crypto::PublicKey& bus_key) = 0;
+                                         const crypto::KeySet& bus_keys) = 0;
   // The records matching `filter`, newest first, a page at a time, durable ones whether indexed,
   // sealed or archived or not (see SearchFilter, SearchPage). kInvalidArgument for input out of
   // bounds or a cursor the store did not make.

@@ -36,7 +36,7 @@ class StoreHarness {
  public:
   virtual ~StoreHarness() = default;
   virtual EvidenceStore& store() = 0;
-  virtual const crypto::PublicKey& bus_key() = 0;
+  virtual crypto::PublicKey bus_key() = 0;
   // Closes the store and opens it again on the same storage, as after a restart.
   virtual void Reopen() = 0;
   // A real fault from which appends fail until Reopen (no fake: the adapter's own machinery).
@@ -72,7 +72,7 @@ class SqliteHarness final : public StoreHarness {
   }
 
   EvidenceStore& store() override { return *store_; }
-  const crypto::PublicKey& bus_key() override { return signer_.public_key(); }
+  crypto::PublicKey bus_key() override { return signer_.public_key(); }
   void Reopen() override {
     store_.reset();
     writer_->Stop();
@@ -157,7 +157,7 @@ class PostgresHarness final : public StoreHarness {
   ~PostgresHarness() override { store_.reset(); }
 
   EvidenceStore& store() override { return *store_; }
-  const crypto::PublicKey& bus_key() override { return signer_.public_key(); }
+  crypto::PublicKey bus_key() override { return signer_.public_key(); }
   void Reopen() override {
     store_.reset();
     writer_->Stop();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/temp_dir.h"
+#include "crypto/key_ring.h"
 #include "crypto/keys.h"
 #include "evidence/log.h"
 #include "evidence/segments.h"
@@ -29,7 +30,13 @@ class EvidenceLogFixture : public ::testing::Test {
     db_ = store::Database::Open(path_).value();
     ASSERT_TRUE(MigrateEvidenceStore(*db_).ok());
     key_.emplace(crypto::PrivateKey::Generate(curve).value());
-    signer_ = std::make_unique<crypto::LocalSigner>(*key_);
+    if (ring_.has_value()) {
+      auto ring = std::make_unique<crypto::RingSigner>(*ring_, ring_now_ms_);
+      ring_signer_ = ring.get();
+      signer_ = std::move(ring);
+    } else {
+      signer_ = std::make_unique<crypto::LocalSigner>(*key_);
+    }
     writer_ = store::GroupCommitWriter::Open(path_).value();
     log_ = EvidenceLog::Open(*db_, *writer_, *signer_, max_segment_bytes_).value();
   }
@@ -65,11 +72,15 @@ class EvidenceLogFixture : public ::testing::Test {
   std::string SegmentDir() const { return SegmentDirFor(path_); }
 
   uint64_t max_segment_bytes_ = uint64_t{64} << 20;  // set before Open
+  // Set before Open: the bus signs through a key ring as of ring_now_ms_ (then key_ is unused).
+  std::optional<crypto::KeyRing> ring_;
+  int64_t ring_now_ms_ = 0;
+  crypto::RingSigner* ring_signer_ = nullptr;
   TempDir dir_;
   std::string path_;
   std::unique_ptr<store::Database> db_;
   std::optional<crypto::PrivateKey> key_;
-  std::unique_ptr<crypto::LocalSigner> signer_;
+  std::unique_ptr<crypto::Signer> signer_;
   std::unique_ptr<store::GroupCommitWriter> writer_;
   std::unique_ptr<EvidenceLog> log_;
   std::unique_ptr<SqliteEvidenceStore> store_;  // after OpenStore (then log_ is null)

@@ -136,11 +136,23 @@ HttpServer::HttpServer(IoThreads& io, ServerOptions options, Handler handler)
       handler_(std::move(handler)),
       impl_(std::make_unique<Impl>(*this)) {
   if (!options_.error_response) options_.error_response = DefaultError;
+  tls_ = options_.tls;
   impl_->per_context.resize(io_.size());
   for (size_t i = 0; i < io_.size(); ++i) impl_->context_index[&io_.context(i)] = i;
 }
 
 HttpServer::~HttpServer() = default;
+
+void HttpServer::SetTls(std::shared_ptr<boost::asio::ssl::context> tls) {
+  GOVESB_CHECK(options_.tls != nullptr && tls != nullptr);
+  std::lock_guard lock(tls_mu_);
+  tls_ = std::move(tls);
+}
+
+std::shared_ptr<boost::asio::ssl::context> HttpServer::CurrentTls() const {
+  std::lock_guard lock(tls_mu_);
+  return tls_;
+}
 
 Status HttpServer::Listen() {
   boost::system::error_code ec;
@@ -527,7 +539,10 @@ asio::awaitable<void> HttpServer::Impl::ServeTls(tcp::socket s, Connection& conn
     if (IsTimeout(rec)) self.handshake_timeouts_.fetch_add(1);
     co_return;
   }
-  beast::ssl_stream<beast::tcp_stream> stream(std::move(raw), *self.options_.tls);
+  // The context as it is now (a reload may replace it meanwhile); held while the connection
+  // lives.
+  const std::shared_ptr<asio::ssl::context> tls = self.CurrentTls();
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(raw), *tls);
   conn.close = [&stream] {
     boost::system::error_code close_ec;
     beast::get_lowest_layer(stream).socket().close(close_ec);

@@ -65,6 +65,10 @@ class HttpServer {
   uint16_t port() const { return port_; }
   const std::string& host() const { return options_.host; }
   bool tls() const { return options_.tls != nullptr; }
+  // Replaces the TLS context that new handshakes use (a certificate reloaded on SIGHUP);
+  // connections already open keep theirs. Thread-safe. Only for a server made with TLS.
+  void SetTls(std::shared_ptr<boost::asio::ssl::context> tls);
+  std::shared_ptr<boost::asio::ssl::context> CurrentTls() const;
   // Starts the accept loop (IoThreads must be running or started after this).
   void Start();
   // Stops accepting, closes idle connections, lets in-flight requests finish (their responses
@@ -93,6 +97,8 @@ class HttpServer {
   std::atomic<bool> shutting_down_{false};
   std::mutex drain_mu_;
   std::condition_variable drained_;
+  mutable std::mutex tls_mu_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // what new handshakes use
 };
 
 }  // namespace govesb::http

@@ -188,7 +188,7 @@ Status StartAdminListener(BusServer::Impl& s, const std::string& listen,
   service_options.clock = s.clock;
   service_options.evidence_archive_dir =
       o.archive_dir.empty() ? evidence::DefaultArchiveDir(o.data_dir) : o.archive_dir;
-  service_options.bus_key = s.signer->public_key();
+  service_options.bus_key_ring = [signer = s.signer.get()] { return signer->ring(); };
   service_options.signer = s.signer.get();      // access reports
   service_options.evidence = s.evidence.get();  // null with evidence off: then on admin_db
   service_options.bus = admin::BusInfo{
@@ -254,7 +254,7 @@ Status OpenEmbeddedState(BusServer::Impl& s) {
   dopts.key_curve = o.key_curve;
   GOVESB_ASSIGN_OR_RETURN(auto dir, store::DataDir::Open(dopts));
   s.data_dir.emplace(std::move(dir));
-  s.bus_key = s.data_dir->bus_key();
+  s.key_ring = s.data_dir->key_ring();
   s.token_secret = s.data_dir->token_secret();
   s.evidence_key = s.data_dir->evidence_key();
   s.database_description = s.data_dir->database_path();
@@ -298,7 +298,8 @@ Status OpenClusterState(BusServer::Impl& s) {
   GOVESB_RETURN_IF_ERROR(accounts::MigrateAccountsStore(*db));
   GOVESB_RETURN_IF_ERROR(cluster::MigrateClusterStore(*db));
   GOVESB_ASSIGN_OR_RETURN(cluster::ClusterSecrets secrets, cluster::LoadSecrets(*db, kek));
-  s.bus_key = std::move(secrets.bus_key);
+  s.key_ring = std::move(secrets.key_ring);
+  s.cluster_kek = kek;  // the key watcher opens the key ring again after a rotation
   s.token_secret = std::move(secrets.token_secret);
   s.evidence_key = std::move(secrets.evidence_key);
   s.database_description = db->path();  // without a password
@@ -367,7 +368,8 @@ Status BusServer::Start() {
                           s.open_registry_store());
   s.watcher = std::make_unique<registry::SnapshotWatcher>(std::move(watched));
   GOVESB_RETURN_IF_ERROR(s.watcher->Start());
-  s.signer = std::make_unique<crypto::LocalSigner>(*s.bus_key);
+  s.signer = std::make_unique<crypto::RingSigner>(*s.key_ring, s.clock->NowMillis());
+  CheckKeyRing(s, true);  // the ring as it is now, should it have changed since the open
   s.started_at_ms = s.clock->NowMillis();
   s.tokens = std::make_unique<auth::TokenService>(s.token_secret, *s.clock, o.token_ttl);
 
@@ -411,6 +413,7 @@ Status BusServer::Start() {
       }
     }
     s.certificate_file = cert;
+    s.certificate_key_file = key;
     GOVESB_ASSIGN_OR_RETURN(sopts.tls, http::MakeServerTlsContext(cert, key));
   }
 
@@ -458,6 +461,7 @@ Status BusServer::Start() {
   deps.tokens = s.tokens.get();
   deps.clients = &s.clients;
   deps.signer = s.signer.get();
+  deps.key_ring = s.signer.get();
   deps.upstream = s.upstream.get();
   deps.credential_checks = s.credential_checks.get();
   deps.clock = s.clock;
@@ -555,6 +559,7 @@ Status BusServer::Start() {
     s.membership = std::move(membership).value();
   }
   s.started = true;  // from here on, Shutdown undoes what Start did
+  StartKeyWatcher(s);
   if (o.metrics_listen != "off") {
     Status metrics = StartMetricsListener(s, o.metrics_listen);
     if (!metrics.ok()) {
@@ -628,6 +633,7 @@ void BusServer::Shutdown() {
   }
   s.checkpoint_wake.notify_all();
   if (s.checkpointer.joinable()) s.checkpointer.join();
+  if (s.key_watcher.joinable()) s.key_watcher.join();
   if (s.usage_flusher.joinable()) s.usage_flusher.join();
   if (s.traffic_flusher.joinable()) s.traffic_flusher.join();  // after its last flush
   if (s.admin_evidence.joinable()) s.admin_evidence.join();    // after its last move
@@ -700,11 +706,38 @@ std::string BusServer::bus_public_key() const {
   return impl_->signer ? impl_->signer->public_key().SpkiBase64() : std::string();
 }
 
+bool BusServer::tls() const { return impl_->server != nullptr && impl_->server->tls(); }
+
+Status BusServer::ReloadTls() {
+  Impl& s = *impl_;
+  if (!s.started || s.server == nullptr || !s.server->tls()) {
+    return FailedPrecondition("the bus serves no TLS (--plain-http): nothing to reload");
+  }
+  std::lock_guard lock(s.tls_mutex);
+  auto tls = http::MakeServerTlsContext(s.certificate_file, s.certificate_key_file);
+  if (!tls.ok()) {
+    spdlog::error(
+        "TLS: the certificate was not reloaded ({}); the one loaded before goes on serving",
+        tls.status().message());
+    return tls.status();
+  }
+  s.server->SetTls(*tls);
+  if (s.admin_server && s.admin_server->tls()) s.admin_server->SetTls(*tls);
+  spdlog::info("TLS: reloaded {} and its key; new connections get it, open ones keep theirs",
+               s.certificate_file);
+  return Status::Ok();
+}
+
+void BusServer::ReloadKeys() {
+  if (impl_->started) CheckKeyRing(*impl_, true);
+}
+
 void BlockTerminationSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
@@ -713,6 +746,7 @@ int WaitForTerminationSignal() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   int sig = 0;
   sigwait(&set, &sig);
   return sig;

@@ -150,7 +150,15 @@ class BusServer {
   // The exchange listener's URLs by the names other machines use (the generated certificate's
   // names that are not loopback, or the listen host), e.g. https://bus.example.go.tz:8443.
   std::vector<std::string> public_urls() const;
-  std::string bus_public_key() const;  // base64 SPKI
+  std::string bus_public_key() const;  // base64 SPKI of the key it signs with now
+  bool tls() const;                    // the exchange listener serves TLS
+  // SIGHUP: loads the TLS certificate and key again from their files (--tls-cert/--tls-key, or
+  // DIR/tls); new handshakes use them, open connections go on with theirs. A file that does
+  // not load is refused (logged and returned) and the certificate loaded before goes on
+  // serving. kFailedPrecondition without TLS.
+  Status ReloadTls();
+  // Reads the bus key ring again now (the key watcher does it within a second anyway).
+  void ReloadKeys();
   std::string database_path() const;
   // Valid after Start; for tests and benchmarks.
   delivery::DeliveryMetrics delivery_metrics() const;
@@ -170,8 +178,9 @@ class BusServer {
 // port 0: any free port), split for binding. InvalidArgument when malformed.
 Status SplitListen(const std::string& listen, std::string& host, uint16_t& port);
 
-// Blocks SIGINT and SIGTERM in the calling thread (call before starting other threads, so
-// they inherit the mask), and later waits for one of them. Returns the signal number.
+// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (call before starting other threads,
+// so they inherit the mask), and later waits for one of them. Returns the signal number
+// (SIGHUP: reload, `govesb serve` then waits again).
 void BlockTerminationSignals();
 int WaitForTerminationSignal();
 

@@ -40,7 +40,7 @@ struct BusServer::Impl {
   const Clock* clock = &system_clock;
   std::optional<store::DataDir> data_dir;  // the embedded default's
   // The bus's secrets: the data directory's, or the cluster's.
-  std::optional<crypto::PrivateKey> bus_key;
+  std::optional<crypto::KeyRing> key_ring;  // as read at start; the signer holds the latest
   std::string token_secret;
   std::string evidence_key;
   // Opens a database connection of its own for a thread or a listener (the admin listener, the
@@ -51,7 +51,15 @@ struct BusServer::Impl {
   // directory's database).
   std::function<Result<std::unique_ptr<registry::RegistryStore>>()> open_registry_store;
   std::unique_ptr<registry::SnapshotWatcher> watcher;
-  std::unique_ptr<crypto::LocalSigner> signer;
+  // Signs with the key ring's current key; the key watcher (keys.cc) gives it the ring again
+  // after a rotation and the time every second (a scheduled activation).
+  std::unique_ptr<crypto::RingSigner> signer;
+  std::thread key_watcher;
+  std::mutex key_mutex;        // the watcher and a reload (SIGHUP) take turns reading the ring
+  std::string key_ring_stamp;  // of the ring file when last read ("": not read yet)
+  std::string cluster_kek;     // cluster mode: opens the key ring in PostgreSQL
+  std::unique_ptr<store::Database> key_db;  // cluster mode: the watcher's connection
+  bool key_ring_failing = false;            // the last reading failed (logged once)
   std::unique_ptr<auth::TokenService> tokens;
   auth::ClientAuthenticator clients;
   std::unique_ptr<http::IoThreads> io;
@@ -102,7 +110,9 @@ struct BusServer::Impl {
   std::atomic<bool> shutting_down{false};
   std::string ca_file;
   std::vector<std::string> public_names;  // the names other machines reach the bus by
-  std::string certificate_file;  // the chain the exchange and admin listeners serve ("": none)
+  std::string certificate_file;      // the chain the exchange and admin listeners serve ("": none)
+  std::string certificate_key_file;  // its key
+  std::mutex tls_mutex;              // one certificate reload at a time
   int64_t started_at_ms = 0;
   bool started = false;
   bool stopped = false;
@@ -118,6 +128,12 @@ std::string RenderMetrics(const BusServer::Impl& s);
 http::HttpResponse MetricsResponse(const BusServer::Impl& s);
 // Starts the metrics listener on `listen` (HOST:PORT, plain HTTP, GET /metrics).
 Status StartMetricsListener(BusServer::Impl& s, const std::string& listen);
+// Reads the key ring again when its file changed (or always, with `force`) and gives it to the
+// signer with the time; logs a change of the signing key. (keys.cc)
+void CheckKeyRing(BusServer::Impl& s, bool force);
+// Starts the thread that calls CheckKeyRing every second until Shutdown. (keys.cc)
+void StartKeyWatcher(BusServer::Impl& s);
+
 // HOST:PORT into its parts ("" or "*" host: all interfaces; "localhost": 127.0.0.1).
 Status SplitListen(const std::string& listen, std::string& host, uint16_t& port);
 // A listener's base URL as clients reach it ("0.0.0.0" as loopback, IPv6 in brackets).

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -16,16 +17,22 @@
 #include "base/encoding.h"
 #include "crypto/primitives.h"
 #include "store/data_dir_format.h"
+#include "store/key_ring_file.h"
 #include "store/small_files.h"
 
 namespace govesb::store {
 namespace {
 
-constexpr char kBusKeyFile[] = "esb-private-key.b64";
 constexpr char kTokenSecretFile[] = "token-secret";
 constexpr size_t kTokenSecretBytes = 32;
 constexpr char kEvidenceKeyFile[] = "evidence-body-key";
 constexpr size_t kEvidenceKeyBytes = 32;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
 
@@ -116,16 +123,15 @@ Result<DataDir> DataDir::Open(const DataDirOptions& options) {
 
   const crypto::Curve curve = options.key_curve;
   GOVESB_ASSIGN_OR_RETURN(
-      std::string key_text,
-      LoadOrCreate(keys_dir, kBusKeyFile, options.create, [curve]() -> Result<std::string> {
+      std::string ring_text,
+      LoadOrCreate(keys_dir, kKeyRingFile, options.create, [curve]() -> Result<std::string> {
         GOVESB_ASSIGN_OR_RETURN(crypto::PrivateKey key, crypto::PrivateKey::Generate(curve));
-        return key.Pkcs8Base64() + "\n";
+        const int64_t now = NowMs();
+        return KeyRingText(crypto::KeyRing::Single(std::move(key), now, now));
       }));
-  Result<crypto::PrivateKey> bus_key = crypto::PrivateKey::FromText(TrimWhitespace(key_text));
-  if (!bus_key.ok()) {
-    return FailedPrecondition("the bus key file " + keys_dir + "/" + kBusKeyFile + " is corrupt (" +
-                              bus_key.status().message() + "); restore it from a backup");
-  }
+  GOVESB_ASSIGN_OR_RETURN(crypto::KeyRing ring,
+                          ParseKeyRingText(ring_text, keys_dir + "/" + kKeyRingFile));
+  crypto::PrivateKey bus_key = ring.Signing(NowMs()).private_key();
 
   GOVESB_ASSIGN_OR_RETURN(
       std::string secret_text,
@@ -157,8 +163,25 @@ Result<DataDir> DataDir::Open(const DataDirOptions& options) {
   } else if (body_key_text.status().code() != StatusCode::kNotFound) {
     return body_key_text.status();
   }
-  return DataDir(std::move(path), std::move(bus_key).value(), std::move(*token_secret),
+  return DataDir(std::move(path), std::move(ring), std::move(bus_key), std::move(*token_secret),
                  std::move(evidence_key));
+}
+
+std::string DataDir::key_ring_path() const { return keys_dir() + "/" + kKeyRingFile; }
+
+Result<crypto::KeyRing> DataDir::ReadKeyRing() const {
+  GOVESB_ASSIGN_OR_RETURN(std::optional<std::string> text, ReadSmallFile(key_ring_path()));
+  if (!text.has_value()) return FailedPrecondition(key_ring_path() + " is missing");
+  return ParseKeyRingText(*text, key_ring_path());
+}
+
+Result<crypto::KeyRing> DataDir::UpdateKeyRing(
+    const std::function<Result<crypto::KeyRing>(const crypto::KeyRing&)>& change) const {
+  GOVESB_ASSIGN_OR_RETURN(DirectoryLock lock, DirectoryLock::Take(keys_dir()));
+  GOVESB_ASSIGN_OR_RETURN(crypto::KeyRing ring, ReadKeyRing());
+  GOVESB_ASSIGN_OR_RETURN(crypto::KeyRing changed, change(ring));
+  GOVESB_RETURN_IF_ERROR(ReplaceFileAtomically(keys_dir(), kKeyRingFile, KeyRingText(changed)));
+  return changed;
 }
 
 Result<std::unique_ptr<Database>> DataDir::OpenDatabase(const DatabaseOptions& options) const {

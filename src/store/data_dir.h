@@ -5,6 +5,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "crypto/key_ring.h"
 #include "crypto/keys.h"
 #include "store/database.h"
 
@@ -24,7 +25,9 @@ struct DataDirOptions {
 //     format                 the layout's version (data_dir_format.h)
 //     govesb.db              SQLite database (registry, later queues and evidence) + -wal/-shm
 //     keys/                  0700
-//       esb-private-key.b64  the bus signing key, PKCS#8 DER as one base64 line, 0600
+//       esb-keys.json        the bus's signing keys (key_ring_file.h): the one it signs with,
+//                            a staged one, earlier ones; 0600 (before format 2: the one key
+//                            in esb-private-key.b64)
 //       token-secret         32 random bytes as base64, the access-token MAC key, 0600
 //     tls/                   0700, TLS material (owned by the server module)
 //
@@ -47,7 +50,18 @@ class DataDir {
   // of the modules that own them (registry::Registry::Migrate ...).
   Result<std::unique_ptr<Database>> OpenDatabase(const DatabaseOptions& options = {}) const;
 
+  // The key the bus signed with when the directory was opened (the key ring's signing key then).
   const crypto::PrivateKey& bus_key() const { return bus_key_; }
+  // The key ring as it was when the directory was opened.
+  const crypto::KeyRing& key_ring() const { return key_ring_; }
+  std::string key_ring_path() const;
+  // The key ring as it is on disk now (a running bus reads it again after a rotation).
+  Result<crypto::KeyRing> ReadKeyRing() const;
+  // Reads the key ring, gives it to `change` and writes what it returns, atomically, under an
+  // exclusive lock on keys/ (two rotations at once are one after the other). Returns the ring
+  // written; nothing is written when `change` fails.
+  Result<crypto::KeyRing> UpdateKeyRing(
+      const std::function<Result<crypto::KeyRing>(const crypto::KeyRing&)>& change) const;
   // Raw bytes (not base64). Secret: never log it.
   const std::string& token_secret() const { return token_secret_; }
   // The AES-256 key (32 raw bytes) that encrypts the bodies the evidence log keeps (APIs with
@@ -56,14 +70,16 @@ class DataDir {
   const std::string& evidence_key() const { return evidence_key_; }
 
  private:
-  DataDir(std::string path, crypto::PrivateKey bus_key, std::string token_secret,
-          std::string evidence_key)
+  DataDir(std::string path, crypto::KeyRing key_ring, crypto::PrivateKey bus_key,
+          std::string token_secret, std::string evidence_key)
       : path_(std::move(path)),
+        key_ring_(std::move(key_ring)),
         bus_key_(std::move(bus_key)),
         token_secret_(std::move(token_secret)),
         evidence_key_(std::move(evidence_key)) {}
 
   std::string path_;
+  crypto::KeyRing key_ring_;
   crypto::PrivateKey bus_key_;
   std::string token_secret_;
   std::string evidence_key_;

@@ -3,16 +3,20 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <system_error>
 #include <vector>
 
 #include "base/version.h"
+#include "crypto/key_ring.h"
+#include "store/key_ring_file.h"
 #include "store/small_files.h"
 
 namespace govesb::store {
@@ -21,38 +25,52 @@ namespace {
 constexpr std::string_view kMagic = "govesb-data-dir ";
 constexpr std::string_view kWrittenBy = "written-by govesb ";
 
-// This release's steps: none yet (format 1 is the layout of the first release that recorded
-// it, and of every release before). A release that changes the layout appends one here.
-const std::vector<DataDirMigration>& ReleaseMigrations() {
-  static const std::vector<DataDirMigration> steps;
-  return steps;
+constexpr char kOldBusKeyFile[] = "esb-private-key.b64";
+
+// Format 1 -> 2: the one bus key (keys/esb-private-key.b64) becomes the first key of the key
+// ring (keys/esb-keys.json), signing since the key file was written. The ring is written
+// before the old file is removed, so a crash between them leaves the ring, and running the
+// step again only removes the old file.
+Status MoveBusKeyIntoRing(const std::string& dir) {
+  const std::string keys = dir + "/keys";
+  const std::string old_path = keys + "/" + kOldBusKeyFile;
+  GOVESB_ASSIGN_OR_RETURN(std::optional<std::string> ring,
+                          ReadSmallFile(keys + "/" + kKeyRingFile));
+  if (!ring.has_value()) {
+    GOVESB_ASSIGN_OR_RETURN(std::optional<std::string> old_text, ReadSmallFile(old_path));
+    if (!old_text.has_value()) return Status::Ok();  // no key yet: made when the bus first runs
+    std::string_view text = *old_text;
+    while (!text.empty() && std::string_view(" \t\r\n").find(text.back()) != std::string::npos) {
+      text.remove_suffix(1);
+    }
+    auto key = crypto::PrivateKey::FromText(text);
+    if (!key.ok()) {
+      return FailedPrecondition("the bus key file " + old_path + " is corrupt (" +
+                                key.status().message() + "); restore it from a backup");
+    }
+    struct stat st {};
+    const int64_t since = ::stat(old_path.c_str(), &st) == 0
+                              ? int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000
+                              : 0;
+    GOVESB_RETURN_IF_ERROR(ReplaceFileAtomically(
+        keys, kKeyRingFile, KeyRingText(crypto::KeyRing::Single(*key, since, since))));
+  }
+  if (::unlink(old_path.c_str()) != 0 && errno != ENOENT) {
+    return SmallFileError("cannot remove " + old_path, old_path, errno);
+  }
+  return FsyncDirectory(keys);
 }
 
-// Holds flock(LOCK_EX) on a directory until destroyed.
-class DirectoryLock {
- public:
-  static Result<DirectoryLock> Take(const std::string& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return SmallFileError("cannot open the data directory " + dir, dir, errno);
-    while (::flock(fd, LOCK_EX) != 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      ::close(fd);
-      return SmallFileError("cannot lock the data directory " + dir, dir, error);
-    }
-    return DirectoryLock(fd);
-  }
-  DirectoryLock(DirectoryLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  DirectoryLock& operator=(DirectoryLock&&) = delete;
-  DirectoryLock(const DirectoryLock&) = delete;
-  ~DirectoryLock() {
-    if (fd_ >= 0) ::close(fd_);  // releases the lock
-  }
-
- private:
-  explicit DirectoryLock(int fd) : fd_(fd) {}
-  int fd_;
-};
+// This release's steps, from format 1 (the layout of the first release that recorded it, and of
+// every release before). A release that changes the layout appends one here.
+const std::vector<DataDirMigration>& ReleaseMigrations() {
+  static const std::vector<DataDirMigration> steps = {
+      {"the bus signing key moves from keys/esb-private-key.b64 into the key ring "
+       "keys/esb-keys.json (key rotation)",
+       MoveBusKeyIntoRing},
+  };
+  return steps;
+}
 
 Result<DataDirFormat> ParseFormatFile(const std::string& path, std::string_view text) {
   const size_t end = text.find('\n');

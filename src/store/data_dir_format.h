@@ -16,7 +16,7 @@ namespace govesb::store {
 //
 // It is recorded in the file DIR/format, written atomically:
 //
-//   govesb-data-dir 1
+//   govesb-data-dir 2
 //   written-by govesb 0.1.0
 //
 // A file rather than a row of the database, because it must be read before anything else is
@@ -24,7 +24,7 @@ namespace govesb::store {
 // would already create its -wal and -shm files, and the database may be in a layout the older
 // bus cannot read at all), and the layout covers more than the database (keys, evidence segment
 // files, archives, TLS files). An operator can read it with `cat`.
-inline constexpr int64_t kDataDirFormat = 1;
+inline constexpr int64_t kDataDirFormat = 2;
 inline constexpr char kDataDirFormatFile[] = "format";
 
 struct DataDirFormat {

@@ -44,6 +44,15 @@ std::map<std::string, std::string> Snapshot(const std::string& dir) {
   return out;
 }
 
+// Turns a directory made by this release into what format 1 (and the releases before formats
+// were recorded) left: the bus key alone in keys/esb-private-key.b64, and no format file.
+void MakeFormatOne(const std::string& path, const DataDir& dir) {
+  WriteFile(path + "/keys/esb-private-key.b64", dir.bus_key().Pkcs8Base64() + "\n");
+  ::chmod((path + "/keys/esb-private-key.b64").c_str(), 0600);
+  fs::remove(path + "/keys/esb-keys.json");
+  fs::remove(path + "/format");
+}
+
 TEST(DataDirFormat, ANewDirectoryIsStampedWithTheCurrentFormat) {
   TempDir tmp;
   const std::string path = tmp.path() + "/data";
@@ -64,20 +73,76 @@ TEST(DataDirFormat, ADirectoryFromBeforeVersionsIsStampedAsVersionOne) {
   const std::string path = tmp.path() + "/data";
   auto made = DataDir::Open({.path = path});
   ASSERT_TRUE(made.ok());
-  // What the previous release leaves: the same layout, no format file.
-  fs::remove(path + "/format");
+  // What the releases before format versions leave: format 1's layout, no format file.
+  MakeFormatOne(path, *made);
   auto before = ReadDataDirFormat(path);
   ASSERT_TRUE(before.ok());
   EXPECT_EQ(before->version, 1);
   EXPECT_FALSE(before->recorded);
 
+  // Stamped as 1, then migrated to this release's format.
   auto opened = DataDir::Open({.path = path, .create = false});
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   EXPECT_EQ(opened->bus_key().public_key().SpkiBase64(), made->bus_key().public_key().SpkiBase64());
   auto after = ReadDataDirFormat(path);
   ASSERT_TRUE(after.ok());
-  EXPECT_EQ(after->version, 1);
+  EXPECT_EQ(after->version, kDataDirFormat);
   EXPECT_TRUE(after->recorded);
+}
+
+TEST(DataDirFormat, FormatOnesBusKeyBecomesTheFirstKeyOfTheRing) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/data";
+  auto made = DataDir::Open({.path = path, .key_curve = crypto::Curve::kP256});
+  ASSERT_TRUE(made.ok());
+  MakeFormatOne(path, *made);
+  WriteFile(path + "/format", "govesb-data-dir 1\nwritten-by govesb 0.1.0\n");
+  auto opened = DataDir::Open({.path = path});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  ASSERT_EQ(opened->key_ring().keys().size(), 1u);
+  const crypto::RingKey& key = opened->key_ring().keys()[0];
+  EXPECT_EQ(key.private_key().Pkcs8Base64(), made->bus_key().Pkcs8Base64());
+  EXPECT_EQ(key.public_key().curve(), crypto::Curve::kP256);
+  // Signing since the old file was written (about now), with no end.
+  EXPECT_GT(*key.valid_from_ms, int64_t{1'600'000'000'000});
+  EXPECT_FALSE(key.not_after_ms.has_value());
+  EXPECT_FALSE(fs::exists(path + "/keys/esb-private-key.b64"));
+  struct stat st {};
+  ASSERT_EQ(::stat((path + "/keys/esb-keys.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(ReadDataDirFormat(path)->version, 2);
+}
+
+TEST(DataDirFormat, TheKeyMigrationFinishesAfterACrashHalfway) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/data";
+  auto made = DataDir::Open({.path = path});
+  ASSERT_TRUE(made.ok());
+  // The ring was written, the old file not removed yet, the version not raised.
+  WriteFile(path + "/keys/esb-private-key.b64", made->bus_key().Pkcs8Base64() + "\n");
+  WriteFile(path + "/format", "govesb-data-dir 1\n");
+  auto opened = DataDir::Open({.path = path, .create = false});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(opened->bus_key().Pkcs8Base64(), made->bus_key().Pkcs8Base64());
+  EXPECT_FALSE(fs::exists(path + "/keys/esb-private-key.b64"));
+  EXPECT_EQ(ReadDataDirFormat(path)->version, 2);
+}
+
+TEST(DataDirFormat, ACorruptFormatOneKeyStopsTheMigrationAtFormatOne) {
+  TempDir tmp;
+  const std::string path = tmp.path() + "/data";
+  auto made = DataDir::Open({.path = path});
+  ASSERT_TRUE(made.ok());
+  MakeFormatOne(path, *made);
+  WriteFile(path + "/format", "govesb-data-dir 1\n");
+  WriteFile(path + "/keys/esb-private-key.b64", "bm90IGEga2V5\n");
+  auto opened = DataDir::Open({.path = path});
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.status().message().find("esb-private-key.b64 is corrupt"), std::string::npos)
+      << opened.status().message();
+  EXPECT_NE(opened.status().message().find("still in format 1"), std::string::npos);
+  EXPECT_EQ(ReadDataDirFormat(path)->version, 1);
+  EXPECT_FALSE(fs::exists(path + "/keys/esb-keys.json"));
 }
 
 TEST(DataDirFormat, ANewerDirectoryIsRefusedNamingBothVersionsAndNothingChanges) {

@@ -40,7 +40,7 @@ TEST(DataDir, CreatesLayoutWithPrivateModes) {
   EXPECT_EQ(Mode(path), 0700u);
   EXPECT_EQ(Mode(path + "/keys"), 0700u);
   EXPECT_EQ(Mode(path + "/tls"), 0700u);
-  EXPECT_EQ(Mode(path + "/keys/esb-private-key.b64"), 0600u);
+  EXPECT_EQ(Mode(path + "/keys/esb-keys.json"), 0600u);
   EXPECT_EQ(Mode(path + "/keys/token-secret"), 0600u);
   EXPECT_EQ(Mode(path + "/keys/evidence-body-key"), 0600u);
   EXPECT_EQ(dir->bus_key().curve(), crypto::Curve::kSecp256k1);
@@ -78,14 +78,40 @@ TEST(DataDir, ADirectoryFromBeforeTheEvidenceKeyOpensWithoutOne) {
   EXPECT_EQ(served->evidence_key().size(), 32u) << "made when the bus starts";
 }
 
-TEST(DataDir, KeyFileIsSingleLineBase64Pkcs8) {
+TEST(DataDir, ANewDirectoryHasARingOfOneSigningKey) {
   TempDir tmp;
   auto dir = DataDir::Open({.path = tmp.path() + "/d"});
   ASSERT_TRUE(dir.ok()) << dir.status().ToString();
-  std::ifstream in(tmp.path() + "/d/keys/esb-private-key.b64");
-  std::string line;
-  std::getline(in, line);
-  EXPECT_EQ(line, dir->bus_key().Pkcs8Base64());
+  ASSERT_EQ(dir->key_ring().keys().size(), 1u);
+  const crypto::RingKey& only = dir->key_ring().keys()[0];
+  EXPECT_EQ(only.private_key().Pkcs8Base64(), dir->bus_key().Pkcs8Base64());
+  EXPECT_TRUE(only.valid_from_ms.has_value());
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() + "/d/keys/esb-private-key.b64"));
+  auto read = dir->ReadKeyRing();
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->keys()[0].id(), only.id());
+}
+
+TEST(DataDir, UpdateKeyRingWritesTheChangeAndNothingOnFailure) {
+  TempDir tmp;
+  auto dir = DataDir::Open({.path = tmp.path() + "/d"});
+  ASSERT_TRUE(dir.ok());
+  const int64_t now = *dir->key_ring().keys()[0].valid_from_ms + 1000;
+  crypto::PrivateKey next = *crypto::PrivateKey::Generate(crypto::Curve::kP256);
+  auto staged =
+      dir->UpdateKeyRing([&](const crypto::KeyRing& ring) { return ring.Stage(next, now, 1000); });
+  ASSERT_TRUE(staged.ok()) << staged.status().ToString();
+  EXPECT_EQ(dir->ReadKeyRing()->keys().size(), 2u);
+  auto refused = dir->UpdateKeyRing([&](const crypto::KeyRing& ring) {
+    return ring.Stage(*crypto::PrivateKey::Generate(crypto::Curve::kP256), now, 0);
+  });
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(dir->ReadKeyRing()->keys().size(), 2u);
+  // Opened again, the staged key is in the ring and the bus key is still the first one.
+  auto again = DataDir::Open({.path = tmp.path() + "/d", .create = false});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->key_ring().keys().size(), 2u);
+  EXPECT_EQ(again->bus_key().Pkcs8Base64(), dir->bus_key().Pkcs8Base64());
 }
 
 TEST(DataDir, ReopenKeepsKeysAndTheirCurve) {
@@ -117,14 +143,15 @@ TEST(DataDir, CorruptKeyFileIsAClearError) {
   TempDir tmp;
   const std::string path = tmp.path() + "/d";
   ASSERT_TRUE(DataDir::Open({.path = path}).ok());
-  WriteFile(path + "/keys/esb-private-key.b64", "MIGEAgEAMBAGByqGSM49AgEGBSuBBAAKBG0wawIBAQQg\n");
+  WriteFile(path + "/keys/esb-keys.json", "{\"format\":\"govesb-esb-keys\",\"version\":1}\n");
   auto dir = DataDir::Open({.path = path});
   ASSERT_FALSE(dir.ok());
   EXPECT_EQ(dir.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(dir.status().message().find("esb-private-key.b64 is corrupt"), std::string::npos)
+  EXPECT_NE(dir.status().message().find("esb-keys.json is not a readable key ring"),
+            std::string::npos)
       << dir.status().message();
 
-  WriteFile(path + "/keys/esb-private-key.b64", "");
+  WriteFile(path + "/keys/esb-keys.json", "");
   EXPECT_FALSE(DataDir::Open({.path = path}).ok());
 }
 

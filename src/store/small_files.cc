@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,6 +140,22 @@ Status ReplaceFileAtomically(const std::string& dir, const std::string& name,
     return SmallFileError("cannot replace " + final_path, final_path, error);
   }
   return FsyncDirectory(dir);
+}
+
+Result<DirectoryLock> DirectoryLock::Take(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return SmallFileError("cannot open the directory " + dir, dir, errno);
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    const int error = errno;
+    ::close(fd);
+    return SmallFileError("cannot lock the directory " + dir, dir, error);
+  }
+  return DirectoryLock(fd);
+}
+
+DirectoryLock::~DirectoryLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the lock
 }
 
 }  // namespace govesb::store

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "base/result.h"
 
@@ -35,5 +36,20 @@ Status WriteNewFileAtomically(const std::string& dir, const std::string& name,
 // content, never a mix.
 Status ReplaceFileAtomically(const std::string& dir, const std::string& name,
                              std::string_view content, mode_t mode = 0600);
+
+// Holds flock(LOCK_EX) on a directory until destroyed: processes changing the same files of
+// the data directory (a migration, the key ring) take turns.
+class DirectoryLock {
+ public:
+  static Result<DirectoryLock> Take(const std::string& dir);
+  DirectoryLock(DirectoryLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  DirectoryLock& operator=(DirectoryLock&&) = delete;
+  DirectoryLock(const DirectoryLock&) = delete;
+  ~DirectoryLock();
+
+ private:
+  explicit DirectoryLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 
 }  // namespace govesb::store

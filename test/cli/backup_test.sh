@@ -73,8 +73,8 @@ grep -q "already exists" "$work/err" || fail "no reason given: $(cat "$work/err"
 "$bin" restore --in "$work/bus.tar.gz" --check | grep -q "is whole" || fail "restore --check"
 "$bin" restore --in "$work/bus.tar.gz" --data-dir "$work/restored" >/dev/null
 [ "$(stat -c %a "$work/restored")" = 700 ] || fail "the restored directory is not 0700"
-[ "$(stat -c %a "$work/restored/keys/esb-private-key.b64")" = 600 ] || fail "the key is not 0600"
-cmp -s "$data/keys/esb-private-key.b64" "$work/restored/keys/esb-private-key.b64" ||
+[ "$(stat -c %a "$work/restored/keys/esb-keys.json")" = 600 ] || fail "the key is not 0600"
+cmp -s "$data/keys/esb-keys.json" "$work/restored/keys/esb-keys.json" ||
   fail "the bus key differs"
 "$bin" audit verify --data-dir "$work/restored" --json >"$work/verify.json" ||
   fail "audit verify on the restored directory: $(cat "$work/verify.json")"
@@ -113,13 +113,24 @@ fi
 grep -q "is not empty" "$work/err" || fail "non-empty: $(cat "$work/err")"
 [ "$(ls "$work/r3")" = notes ] || fail "the non-empty target was changed"
 
-# The previous release's directory (no format file): stamped at start, and it works.
-rm "$work/restored/format"
+# The previous release's directory (no format file, the bus key alone in
+# keys/esb-private-key.b64): stamped as format 1 at start, migrated to this release's format
+# (the key moves into the key ring), and it works with the same key.
+key_before=$("$bin" admin --data-dir "$work/restored" esb-key --current)
+jq -r '.keys[0].private_key' "$work/restored/keys/esb-keys.json" \
+  >"$work/restored/keys/esb-private-key.b64"
+chmod 600 "$work/restored/keys/esb-private-key.b64"
+rm "$work/restored/format" "$work/restored/keys/esb-keys.json"
 start_bus "$work/restored" "$work/legacy.log"
 stop_bus
 grep -q "made before data-directory format versions were recorded" "$work/legacy.log" ||
   fail "the stamping was not logged: $(cat "$work/legacy.log")"
-[ "$(head -1 "$work/restored/format")" = "govesb-data-dir 1" ] || fail "not stamped"
+grep -q "migrating from format version 1 to 2: the bus signing key moves" "$work/legacy.log" ||
+  fail "the migration was not logged: $(cat "$work/legacy.log")"
+[ "$(head -1 "$work/restored/format")" = "govesb-data-dir 2" ] || fail "not migrated"
+[ ! -e "$work/restored/keys/esb-private-key.b64" ] || fail "the old key file stayed"
+[ "$("$bin" admin --data-dir "$work/restored" esb-key --current)" = "$key_before" ] ||
+  fail "the bus key changed in the migration"
 
 # A future format: refused by serve and by every command, the directory left as it is.
 printf 'govesb-data-dir 99\nwritten-by govesb 9.9.9\n' >"$work/restored/format"

@@ -1,6 +1,7 @@
 // End to end: a backup taken while a real bus (in process, on port 0) accepts pushes and
 // delivers them to a subscriber, restored and served again; and a data directory of the
-// previous release's format migrated, one of a future format refused.
+// previous release's format migrated, one of a future format refused; the bus key rotated while
+// pushes flow.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -13,12 +14,15 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "backup/backup.h"
+#include "crypto/key_ring.h"
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
 #include "delivery/sqlite_queue.h"
+#include "evidence/chain.h"
 #include "evidence/log.h"
 #include "evidence/query.h"
 #include "evidence/record.h"
@@ -27,6 +31,7 @@
 #include "server/bus_server.h"
 #include "store/data_dir.h"
 #include "store/data_dir_format.h"
+#include "support/test_http_client.h"
 #include "support/test_receiver.h"
 
 namespace govesb {
@@ -99,6 +104,7 @@ class DataDirLifecycleTest : public ::testing::Test {
     o.delivery.retry_max = milliseconds(400);
     o.delivery.poll_interval = milliseconds(50);
     o.checkpoint_interval = std::chrono::seconds(1);
+    if (system_rate_) o.guards.system_rate = *system_rate_;
     bus_ = std::make_unique<server::BusServer>(o);
     return bus_->Start();
   }
@@ -153,6 +159,8 @@ class DataDirLifecycleTest : public ::testing::Test {
   Party subscriber_;
   std::unique_ptr<TestReceiver> rx_;
   std::unique_ptr<server::BusServer> bus_;
+  // A load that runs for seconds needs more than a system's default rate (set before StartBus).
+  std::optional<limits::Rate> system_rate_;
 };
 
 // Pushes from `threads` clients until stopped, recording the request id of each accepted one
@@ -249,6 +257,115 @@ TEST_F(DataDirLifecycleTest, ABackupTakenUnderLoadRestoresEveryAcceptedPushIntac
   ExpectHolds(restored, all);
 }
 
+// The bus key rotated while pushes flow, with evidence on: the new key is staged (published,
+// not signing), the publishers and the subscriber are given it beside the old one, then it is
+// activated in the middle of the traffic. Nothing fails, every delivery carries a good bus
+// signature, the checkpoints before and after name their keys, and the evidence log verifies
+// with the ring's keys across the rotation (as `govesb audit verify` checks it).
+TEST_F(DataDirLifecycleTest, TheBusKeyRotatesInTheMiddleOfTrafficAndEvidenceStaysIntact) {
+  auto dir = store::DataDir::Open({.path = data_, .create = false});
+  ASSERT_TRUE(dir.ok());
+  const std::string old_key = bus_key_->SpkiBase64();
+  const crypto::PrivateKey next = *crypto::PrivateKey::Generate(crypto::Curve::kP256);
+  const std::string next_key = next.public_key().SpkiBase64();
+  // The subscriber accepts both keys (it was given the staged key before activation).
+  const uint16_t port = rx_->port();
+  rx_.reset();
+  rx_ = std::make_unique<TestReceiver>(*subscriber_.key,
+                                       crypto::KeySet({*bus_key_, next.public_key()}), port);
+  // The pushes go on for seconds (until a checkpoint, then past the switch), unthrottled.
+  system_rate_ = limits::Rate{1'000'000, 1'000'000};
+  ASSERT_TRUE(StartBus(data_).ok());
+
+  auto now_ms = [] {
+    return std::chrono::duration_cast<milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  auto esb_key = [&] {
+    auto r = testing::HttpCall("GET", bus_->base_url() + "/esb-key", "", {});
+    GOVESB_CHECK(r.ok());
+    return r->body;
+  };
+  // Staged: published beside the current key, the bus still signs with the old one.
+  ASSERT_TRUE(dir->UpdateKeyRing([&](const crypto::KeyRing& ring) {
+                   return ring.Stage(next, now_ms(), 3'600'000);
+                 })
+                  .ok());
+  auto eventually = [](auto pred) {
+    for (int i = 0; i < 100; ++i) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return false;
+  };
+  ASSERT_TRUE(eventually([&] {
+    return esb_key().find("\"status\":\"staged\"") != std::string::npos;
+  })) << esb_key();
+  EXPECT_NE(esb_key().find(next_key), std::string::npos);
+  EXPECT_EQ(bus_->bus_public_key(), old_key);
+
+  std::vector<std::unique_ptr<sdk::Client>> clients;
+  for (int i = 0; i < 2; ++i) {
+    sdk::ClientOptions o;
+    o.bus_url = bus_->base_url();
+    o.client_id = publisher_.client_id;
+    o.client_secret = publisher_.secret;
+    o.private_key = publisher_.key->Pkcs8Base64();
+    o.esb_public_key = old_key;
+    o.esb_extra_public_keys = {next_key};
+    clients.push_back(std::move(sdk::Client::Create(o)).value());
+  }
+  PushLoad load(std::move(clients));
+  ASSERT_TRUE(load.WaitFor(30));
+  // A checkpoint by the old key while the traffic flows (every second), then the activation.
+  auto watch = store::Database::Open(data_ + "/govesb.db", {.create = false});
+  ASSERT_TRUE(watch.ok());
+  auto checkpoints = [&] {
+    auto count = (*watch)->Prepare("SELECT count(*) FROM evidence_checkpoints");
+    return count.ok() && *count->Step() ? count->ColumnInt64(0) : 0;
+  };
+  ASSERT_TRUE(eventually([&] { return checkpoints() >= 1; }));
+  ASSERT_TRUE(dir->UpdateKeyRing(
+                     [&](const crypto::KeyRing& ring) { return ring.Activate(now_ms(), now_ms()); })
+                  .ok());
+  ASSERT_TRUE(eventually([&] { return bus_->bus_public_key() == next_key; }));
+  const size_t at_rotation = load.Accepted().size();
+  ASSERT_TRUE(load.WaitFor(at_rotation + 40));
+  load.Stop();
+  EXPECT_EQ(load.failures(), 0) << load.first_failure();
+  const std::vector<std::string> accepted = load.Accepted();
+  ASSERT_TRUE(rx_->WaitFor(accepted.size()));
+  for (const TestReceiver::Received& r : rx_->received()) {
+    EXPECT_TRUE(r.bus_signature_ok) << r.request_id;
+  }
+  // The old key is in its overlap, still published.
+  const std::string published = esb_key();
+  EXPECT_NE(published.find("\"public_key\":\"" + next_key), std::string::npos) << published;
+  EXPECT_NE(published.find("\"status\":\"overlap\""), std::string::npos) << published;
+  bus_->Shutdown();  // seals the rest with the new key
+  bus_.reset();
+
+  // Checkpoints by both keys, each naming its own; the log verifies with the ring's keys.
+  auto ring = dir->ReadKeyRing();
+  ASSERT_TRUE(ring.ok());
+  auto db = store::Database::Open(data_ + "/govesb.db", {.create = false});
+  ASSERT_TRUE(db.ok());
+  auto bodies = (*db)->Prepare("SELECT body FROM evidence_checkpoints ORDER BY id");
+  ASSERT_TRUE(bodies.ok());
+  std::set<std::string> signed_by;
+  while (*bodies->Step()) signed_by.insert(evidence::CheckpointKeyId(bodies->ColumnText(0)));
+  EXPECT_EQ(signed_by,
+            (std::set<std::string>{crypto::KeyId(*bus_key_), crypto::KeyId(next.public_key())}));
+  auto report = evidence::Verify(**db, ring->VerifyingKeys(now_ms()), data_ + "/evidence-archive");
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->intact) << report->problem;
+  EXPECT_GE(report->records, static_cast<int64_t>(2 * accepted.size()));
+  auto new_only = evidence::Verify(**db, next.public_key(), data_ + "/evidence-archive");
+  ASSERT_TRUE(new_only.ok());
+  EXPECT_FALSE(new_only->intact) << "the checkpoints before the rotation need the old key";
+}
+
 // Every file and directory under `dir` with its bytes, mode and modification time.
 std::map<std::string, std::string> Snapshot(const std::string& dir) {
   std::map<std::string, std::string> out;
@@ -276,8 +393,17 @@ TEST_F(DataDirLifecycleTest, ADirectoryOfThePreviousReleaseIsMigratedAndKeepsWor
   }
   bus_->Shutdown();
   bus_.reset();
-  // What the previous release leaves: this layout, without the format file.
+  // What the previous release leaves: no format file, and the bus key alone in
+  // keys/esb-private-key.b64 (format 1).
   ASSERT_TRUE(fs::remove(data_ + "/format"));
+  const std::string signing_key = bus_key_->SpkiBase64();
+  {
+    auto dir = store::DataDir::Open({.path = data_, .create = false});
+    ASSERT_TRUE(dir.ok());
+    std::ofstream(data_ + "/keys/esb-private-key.b64") << dir->bus_key().Pkcs8Base64() << "\n";
+    ASSERT_TRUE(fs::remove(data_ + "/keys/esb-keys.json"));
+    ASSERT_TRUE(fs::remove(data_ + "/format"));  // the open above stamped it again
+  }
   auto legacy = store::ReadDataDirFormat(data_);
   ASSERT_TRUE(legacy.ok());
   EXPECT_EQ(legacy->version, 1);
@@ -288,6 +414,10 @@ TEST_F(DataDirLifecycleTest, ADirectoryOfThePreviousReleaseIsMigratedAndKeepsWor
   ASSERT_TRUE(stamped.ok());
   EXPECT_TRUE(stamped->recorded);
   EXPECT_EQ(stamped->version, store::kDataDirFormat);
+  // The key moved into the key ring, and the bus signs with it as before.
+  EXPECT_EQ(bus_->bus_public_key(), signing_key);
+  EXPECT_TRUE(fs::exists(data_ + "/keys/esb-keys.json"));
+  EXPECT_FALSE(fs::exists(data_ + "/keys/esb-private-key.b64"));
   auto r = Publisher()->Push("BIRTHS", R"({"after":"upgrade"})");
   ASSERT_TRUE(r.ok() && r->success);
   pushed.push_back(r->request_id);

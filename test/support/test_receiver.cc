@@ -26,8 +26,8 @@ std::string Member(const wire::IncomingEnvelope& env, std::string_view key) {
 
 }  // namespace
 
-TestReceiver::TestReceiver(crypto::PrivateKey key, crypto::PublicKey bus_key, uint16_t port)
-    : key_(std::move(key)), bus_key_(std::move(bus_key)) {
+TestReceiver::TestReceiver(crypto::PrivateKey key, crypto::KeySet bus_keys, uint16_t port)
+    : key_(std::move(key)), bus_keys_(std::move(bus_keys)) {
   http::ServerOptions options;
   options.host = "127.0.0.1";
   options.port = port;
@@ -79,7 +79,9 @@ boost::asio::awaitable<http::HttpResponse> TestReceiver::Handle(http::HttpReques
   Received r;
   auto env = wire::ParseEnvelope(request.body);
   if (env.ok()) {
-    r.bus_signature_ok = wire::VerifyEnvelope(*env, bus_key_).ok();
+    for (const crypto::PublicKey& bus_key : bus_keys_.keys()) {
+      r.bus_signature_ok = r.bus_signature_ok || wire::VerifyEnvelope(*env, bus_key).ok();
+    }
     r.data = std::string(env->data_raw);
     r.request_id = Member(*env, "requestId");
     r.push_code = Member(*env, "pushCode");

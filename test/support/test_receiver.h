@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/key_ring.h"
 #include "crypto/keys.h"
 #include "http/io_threads.h"
 #include "http/server.h"
@@ -25,8 +26,9 @@ class TestReceiver {
     kRefuse,        // {"success":false,"message":"not today"}, signed correctly
   };
 
-  // Listens on 127.0.0.1:`port` (0: any free port).
-  TestReceiver(crypto::PrivateKey key, crypto::PublicKey bus_key, uint16_t port = 0);
+  // Listens on 127.0.0.1:`port` (0: any free port). A delivery's bus signature is good when
+  // one of `bus_keys` made it (a system that accepts both keys during a bus key rotation).
+  TestReceiver(crypto::PrivateKey key, crypto::KeySet bus_keys, uint16_t port = 0);
   ~TestReceiver();
 
   // A port nobody listens on now (for a receiver that is "down" and comes up later).
@@ -58,7 +60,7 @@ class TestReceiver {
   boost::asio::awaitable<http::HttpResponse> Handle(http::HttpRequest& request);
 
   crypto::PrivateKey key_;
-  crypto::PublicKey bus_key_;
+  crypto::KeySet bus_keys_;
   std::atomic<Mode> mode_{Mode::kAck};
   std::atomic<int64_t> delay_ms_{0};
   http::IoThreads io_{1};

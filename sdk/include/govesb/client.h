@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "govesb/keys.h"
 #include "govesb/result.h"
@@ -22,7 +23,11 @@ struct ClientOptions {
   std::string private_key;     // the system's key: base64 PKCS#8 or PEM
   std::string esb_public_key;  // the bus's (the ESB's) key: base64 SPKI or PEM
   std::string bus_public_key;  // its older name, used when esb_public_key is empty
-  std::string ca_file;         // extra CA to trust for https (e.g. DATA_DIR/tls/ca.pem)
+  // More bus keys to accept while the bus rotates its key (docs/key-rotation.md): the staged
+  // key before it signs, or the previous one after esb_public_key was changed. A response
+  // verifies when esb_public_key or any of these signed it.
+  std::vector<std::string> esb_extra_public_keys;
+  std::string ca_file;  // extra CA to trust for https (e.g. DATA_DIR/tls/ca.pem)
   std::chrono::milliseconds timeout{30'000};
   // A token is refreshed when less than this much of its life is left.
   std::chrono::seconds refresh_margin{60};
@@ -94,6 +99,10 @@ class Provider {
  public:
   // `private_key`: this system's key; `esb_public_key`: the bus's key (base64 or PEM).
   static Result<Provider> Create(std::string_view private_key, std::string_view esb_public_key);
+  // The same accepting deliveries signed by any of `esb_public_keys` (while the bus rotates its
+  // key: the current one and the staged or previous one). At least one.
+  static Result<Provider> Create(std::string_view private_key,
+                                 const std::vector<std::string>& esb_public_keys);
 
   // Parses and verifies a delivery body received from the bus (kVerification when the bus
   // signature does not verify, kProtocol when it is not an envelope).
@@ -103,10 +112,10 @@ class Provider {
   std::string Failure(std::string_view message, std::string_view json_body = "{}") const;
 
  private:
-  Provider(PrivateKey key, PublicKey bus_key)
-      : key_(std::move(key)), bus_key_(std::move(bus_key)) {}
+  Provider(PrivateKey key, std::vector<PublicKey> bus_keys)
+      : key_(std::move(key)), bus_keys_(std::move(bus_keys)) {}
   PrivateKey key_;
-  PublicKey bus_key_;
+  std::vector<PublicKey> bus_keys_;
 };
 
 }  // namespace govesb::sdk

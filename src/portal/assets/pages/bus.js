@@ -1,5 +1,5 @@
 // The bus: what an institution's systems need to connect (the token and engine URLs, the bus's
-// public key, the CA certificate to trust), the TLS certificate the bus serves and until when,
+// public key, and during a key rotation the next or previous one, the CA certificate to trust), the TLS certificate the bus serves and until when,
 // and, for the operator and the auditor, where its files are on the bus's machine.
 import * as api from '../api.js';
 import {badge, button, copyable, h, saveFile, section, table, when} from '../dom.js';
@@ -11,6 +11,18 @@ const TLS_MODES = {
   'provided': 'bus.tls_provided',
   'off': 'bus.tls_off',
 };
+
+// The statuses of the bus's published keys (docs/key-rotation.md).
+const KEY_STATUSES = {
+  'current': 'bus.key_current',
+  'staged': 'bus.key_staged',
+  'overlap': 'bus.key_overlap',
+};
+
+function keyStatus(status) {
+  const label = KEY_STATUSES[status];
+  return label ? t(label) : status;
+}
 
 // A certificate is worth a warning a month before it expires.
 function validity(daysLeft) {
@@ -33,7 +45,15 @@ export async function render(root) {
     ['bus.engine_url', bus.engine_url ? copyable('bus-engine-url', bus.engine_url) : null],
     ['bus.public_key', bus.public_key ? copyable('bus-public-key', bus.public_key) : null],
     ['bus.curve', bus.curve],
-  ]), tls.ca_pem ? [h('p', null, t('bus.ca_intro')),
+  ]), (bus.keys || []).length > 1 ? [h('p', null, t('bus.keys_intro')), table('bus-key', [
+    {key: 'bus.key_status', value: (k) => keyStatus(k.status)},
+    {key: 'bus.curve', value: (k) => k.curve},
+    {key: 'bus.key_id', value: (k) => h('code', null, k.key_id.slice(0, 16))},
+    {key: 'bus.valid_from', value: (k) => (k.valid_from ? when(k.valid_from) : null)},
+    {key: 'bus.not_after', value: (k) => (k.not_after ? when(k.not_after) : null)},
+    {key: 'bus.public_key', value: (k) => copyable(`bus-key-${k.key_id.slice(0, 16)}`, k.public_key)},
+  ], bus.keys, {key: (k) => k.key_id})] : null,
+  tls.ca_pem ? [h('p', null, t('bus.ca_intro')),
                     button('bus-ca-download', 'bus.ca_download',
                            () => saveFile('govesb-ca.pem', tls.ca_pem, 'application/x-pem-file'))]
                  : null));
