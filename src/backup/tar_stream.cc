@@ -165,7 +165,7 @@ Status TarWriter::Header(std::string_view path, char type, mode_t mode, uint64_t
     return InvalidArgument("the path " + std::string(path) + " is too long for a backup");
   }
   char block[kBlock] = {};
-  std::memcpy(block, name.data(), name.size());
+  std::copy(name.begin(), name.end(), block);  // memcpy with an empty view's null data is UB
   PutOctal(block + 100, 8, mode & 07777);
   PutOctal(block + 108, 8, 0);  // uid, gid: restored files belong to whoever restores them
   PutOctal(block + 116, 8, 0);
@@ -182,7 +182,7 @@ Status TarWriter::Header(std::string_view path, char type, mode_t mode, uint64_t
   block[156] = type;
   std::memcpy(block + 257, "ustar", 6);
   std::memcpy(block + 263, "00", 2);
-  std::memcpy(block + 345, prefix.data(), prefix.size());
+  std::copy(prefix.begin(), prefix.end(), block + 345);
   PutOctal(block + 148, 7, HeaderSum(block));
   block[155] = ' ';
   return Emit(std::string_view(block, kBlock));
