@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "minimise/field_allow_list.h"
 #include "registry/queries.h"
 #include "registry/registry.h"
 #include "registry/validation.h"
@@ -295,6 +296,30 @@ Result<Grant> Registry::SetGrantPurposes(std::string_view consumer_client_id,
   GOVESB_RETURN_IF_ERROR(stmt.Bind(2, int64_t{required ? 1 : 0}));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(3, Now()));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(4, grant->id));
+  GOVESB_RETURN_IF_ERROR(stmt.Run());
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> updated,
+                          internal::FindGrant(db_, ends.consumer.id, ends.api.id));
+  GOVESB_RETURN_IF_ERROR(txn.Commit());
+  return *updated;
+}
+
+Result<Grant> Registry::SetGrantFields(std::string_view consumer_client_id,
+                                       std::string_view api_code,
+                                       const std::vector<std::string>& fields) {
+  if (!fields.empty()) {
+    GOVESB_RETURN_IF_ERROR(minimise::FieldAllowList::Compile(fields).status());
+  }
+  GOVESB_ASSIGN_OR_RETURN(store::Transaction txn, store::Transaction::Begin(db_));
+  GOVESB_ASSIGN_OR_RETURN(GrantEnds ends, FindGrantEnds(db_, consumer_client_id, api_code));
+  GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> grant,
+                          internal::FindGrant(db_, ends.consumer.id, ends.api.id));
+  if (!grant.has_value()) return NotFound(ends.ref.missing);
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement stmt,
+      db_.Prepare("UPDATE grants SET fields = ?, updated_at = ? WHERE id = ?"));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(1, internal::FormatFieldLines(fields)));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(2, Now()));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(3, grant->id));
   GOVESB_RETURN_IF_ERROR(stmt.Run());
   GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> updated,
                           internal::FindGrant(db_, ends.consumer.id, ends.api.id));

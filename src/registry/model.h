@@ -210,6 +210,9 @@ struct Grant {
   // them. With purpose_required, a request must declare one.
   std::vector<Purpose> purposes = {};
   bool purpose_required = false;
+  // The fields of the answers' esbBody the consumer may receive (paths as given: JSON
+  // Pointers or dotted, minimise/field_allow_list.h); empty: every field.
+  std::vector<std::string> fields = {};
 };
 
 // A push topic (pushCode) owned by a publisher system.

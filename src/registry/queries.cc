@@ -171,7 +171,7 @@ const std::string kGrantSelect =
     "SELECT g.id, g.consumer_system_id, s.client_id, g.api_id, a.code, g.state, g.created_at,"
     " g.updated_at, " +
     TrailColumns("g") +
-    ", g.purposes, g.purpose_required"
+    ", g.purposes, g.purpose_required, g.fields"
     " FROM grants g JOIN systems s ON s.id = g.consumer_system_id"
     " JOIN apis a ON a.id = g.api_id";
 
@@ -188,6 +188,7 @@ Result<Grant> ReadGrant(store::Statement& s) {
   row.trail = ReadTrail(s, 8);
   row.purposes = ParsePurposes(s.ColumnText(14));
   row.purpose_required = s.ColumnInt64(15) != 0;
+  row.fields = ParseFieldLines(s.ColumnText(16));
   return row;
 }
 
@@ -486,6 +487,25 @@ std::string FormatPurposes(const std::vector<Purpose>& purposes) {
     out += '\t';
     out += p.text;
     out += '\n';
+  }
+  return out;
+}
+
+std::string FormatFieldLines(const std::vector<std::string>& fields) {
+  std::string out;
+  for (const std::string& f : fields) {
+    out += f;
+    out += '\n';
+  }
+  return out;
+}
+
+std::vector<std::string> ParseFieldLines(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    if (end != 0) out.emplace_back(text.substr(0, end));
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
   }
   return out;
 }

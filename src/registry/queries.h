@@ -39,6 +39,9 @@ Result<std::vector<Grant>> SelectGrants(store::Database& db);
 // Grant::purposes as stored (lines "CODE<TAB>text") and back.
 std::string FormatPurposes(const std::vector<Purpose>& purposes);
 std::vector<Purpose> ParsePurposes(std::string_view text);
+// Grant::fields as stored (one path per line) and back.
+std::string FormatFieldLines(const std::vector<std::string>& fields);
+std::vector<std::string> ParseFieldLines(std::string_view text);
 
 Result<std::optional<Grant>> FindGrant(store::Database& db, int64_t consumer_system_id,
                                        int64_t api_id);

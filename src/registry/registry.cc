@@ -238,9 +238,15 @@ ALTER TABLE apis ADD COLUMN request_schema TEXT NOT NULL DEFAULT '';
 ALTER TABLE apis ADD COLUMN response_schema TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<std::string_view, 10> kMigrations = {
-    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
-    kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10};
+// Migration 11: a grant's field allow-list (data minimisation): the paths of the answer's
+// esbBody its consumer may receive, one per line as given; '' for every field.
+constexpr std::string_view kSchemaV11 = R"sql(
+ALTER TABLE grants ADD COLUMN fields TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<std::string_view, 11> kMigrations = {
+    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6,
+    kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10, kSchemaV11};
 // A version means the same schema on both backends (schema_postgres.h): append to both lists.
 static_assert(kMigrations.size() == internal::kPostgresMigrations.size());
 

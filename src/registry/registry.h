@@ -263,6 +263,11 @@ class Registry {
   // with no purpose; kNotFound without such a grant (in any state).
   Result<Grant> SetGrantPurposes(std::string_view consumer_client_id, std::string_view api_code,
                                  const std::vector<Purpose>& purposes, bool required);
+  // The fields of the API's answers the consumer may receive (replacing the list; empty: every
+  // field). kInvalidArgument for a bad path, naming it, or more than minimise::kMaxFieldPaths
+  // (nothing changes); kNotFound without such a grant (in any state).
+  Result<Grant> SetGrantFields(std::string_view consumer_client_id, std::string_view api_code,
+                               const std::vector<std::string>& fields);
   // Ordered by id; only those in `state` (kAccessPending ...) when it is not empty.
   Result<std::vector<Grant>> ListGrants(std::string_view state = {});
 

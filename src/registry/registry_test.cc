@@ -23,6 +23,8 @@ using testing::RegistryTest;
 // Takes a database back to before migration 5 (as released with migration 4).
 // Takes a database back from migration 7 to 6 (run before kUndoMigrationSix).
 constexpr char kUndoMigrationSeven[] = "ALTER TABLE topics DROP COLUMN enabled;";
+// Takes a database back from migration 11 to 10 (run before kUndoMigrationTen).
+constexpr char kUndoMigrationEleven[] = "ALTER TABLE grants DROP COLUMN fields;";
 // Takes a database back from migration 10 to 9 (run before kUndoMigrationNine).
 constexpr char kUndoMigrationTen[] =
     "ALTER TABLE apis DROP COLUMN request_schema; ALTER TABLE apis DROP COLUMN response_schema;";
@@ -104,7 +106,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, RegistryOnBoth, store::testing::BothBackends(
 TEST_P(RegistryOnBoth, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 10);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 11);
 }
 
 // ---- institutions ----
@@ -616,6 +618,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
   // A database created by migration 1 alone (as released) keeps its rows and gains the tables
   // and columns of the later migrations.
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
@@ -629,7 +632,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
                         " UPDATE schema_versions SET version = 1 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 10);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 11);
   ApiSettings async_api;
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
@@ -653,6 +656,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
   ASSERT_TRUE(registry_.AddApi(provider_.client_id, "LANDREG", async_api).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
@@ -663,7 +667,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
                         " UPDATE schema_versions SET version = 3 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 10);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 11);
   auto apis = registry_.ListApis();
   ASSERT_TRUE(apis.ok()) << apis.status().ToString();
   ASSERT_EQ(apis->size(), 2u);
@@ -685,6 +689,7 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   AddFixtures();
   ASSERT_TRUE(registry_.SetApiStoreBodies("GETUSR", true).ok());
   ASSERT_TRUE(registry_.DisableSystem(consumer_.client_id).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
@@ -694,7 +699,7 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 4 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 10);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 11);
 
   auto systems = registry_.ListSystems();
   ASSERT_TRUE(systems.ok()) << systems.status().ToString();
@@ -728,6 +733,7 @@ TEST_F(RegistryTest, MigrationSevenKeepsEveryTopicEnabled) {
   AddFixtures();
   ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
   ASSERT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
@@ -735,7 +741,7 @@ TEST_F(RegistryTest, MigrationSevenKeepsEveryTopicEnabled) {
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 6 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 10);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 11);
   auto topics = registry_.ListTopics();
   ASSERT_TRUE(topics.ok()) << topics.status().ToString();
   ASSERT_EQ(topics->size(), 1u);
@@ -769,13 +775,14 @@ TEST_P(RegistryOnBoth, RegistryChangesAreVisibleToOtherConnections) {
 
 TEST_F(RegistryTest, MigrationEightGivesSystemsAutomaticSerialisation) {
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEight).ok());
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 7 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 10);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 11);
   auto system = registry_.GetSystem(consumer_.client_id);
   ASSERT_TRUE(system.ok());
   EXPECT_EQ(system->serialisation, "auto");
@@ -814,6 +821,47 @@ TEST_F(RegistryTest, SerialisationIsSetOrLearnedFromTheSystemsOwnRequests) {
   learned = registry_.GetSystem(consumer_.client_id);
   EXPECT_EQ(EffectiveSerialisation(learned->serialisation, learned->serialisation_learned),
             "jackson");
+}
+
+TEST_F(RegistryTest, AGrantsFieldAllowListIsValidatedKeptAndCompiledIntoTheSnapshot) {
+  AddFixtures();
+  const std::string consumer = consumer_.client_id;
+  ASSERT_TRUE(registry_.AddGrant(consumer, "GETUSR").ok());
+  const std::vector<std::string> fields = {"name", "/mother/name", "children.name"};
+  auto set = registry_.SetGrantFields(consumer, "GETUSR", fields);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->fields, fields);
+  EXPECT_EQ(registry_.GetGrant(consumer, "GETUSR")->fields, fields);
+
+  // Bad input changes nothing, and names the path.
+  auto bad = registry_.SetGrantFields(consumer, "GETUSR", {"name", "children[].nin"});
+  ASSERT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("children[].nin"), std::string::npos);
+  EXPECT_EQ(registry_.SetGrantFields(consumer, "GETUSR",
+                                     std::vector<std::string>(minimise::kMaxFieldPaths + 1, "a"))
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_.GetGrant(consumer, "GETUSR")->fields, fields);
+  EXPECT_EQ(registry_.SetGrantFields(consumer, "NOSUCH", fields).status().code(),
+            StatusCode::kNotFound);
+
+  auto snapshot = Snapshot::Load(*db_);
+  ASSERT_TRUE(snapshot.ok());
+  const System* c = (*snapshot)->FindSystem(consumer);
+  const Api* api = (*snapshot)->FindApi("GETUSR");
+  const Snapshot::GrantTerms* terms = (*snapshot)->FindApprovedGrant(c->id, api->id);
+  ASSERT_NE(terms, nullptr);
+  ASSERT_NE(terms->fields, nullptr);
+  EXPECT_EQ(terms->fields->Pointers(),
+            (std::vector<std::string>{"/children/name", "/mother/name", "/name"}));
+
+  // An empty list gives every field back.
+  ASSERT_TRUE(registry_.SetGrantFields(consumer, "GETUSR", {}).ok());
+  EXPECT_TRUE(registry_.GetGrant(consumer, "GETUSR")->fields.empty());
+  auto again = Snapshot::Load(*db_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->FindApprovedGrant(c->id, api->id)->fields, nullptr);
 }
 
 TEST_F(RegistryTest, AGrantsPurposesAreValidatedAndKept) {

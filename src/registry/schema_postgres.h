@@ -237,8 +237,13 @@ ALTER TABLE apis ADD COLUMN request_schema TEXT NOT NULL DEFAULT '';
 ALTER TABLE apis ADD COLUMN response_schema TEXT NOT NULL DEFAULT '';
 )sql";
 
-inline constexpr std::array<std::string_view, 10> kPostgresMigrations = {
-    kPostgresSchemaV1, kPostgresSchemaV2, kPostgresSchemaV3, kPostgresSchemaV4, kPostgresSchemaV5,
-    kPostgresSchemaV6, kPostgresSchemaV7, kPostgresSchemaV8, kPostgresSchemaV9, kPostgresSchemaV10};
+inline constexpr std::string_view kPostgresSchemaV11 = R"sql(
+ALTER TABLE grants ADD COLUMN fields TEXT NOT NULL DEFAULT '';
+)sql";
+
+inline constexpr std::array<std::string_view, 11> kPostgresMigrations = {
+    kPostgresSchemaV1, kPostgresSchemaV2, kPostgresSchemaV3, kPostgresSchemaV4,
+    kPostgresSchemaV5, kPostgresSchemaV6, kPostgresSchemaV7, kPostgresSchemaV8,
+    kPostgresSchemaV9, kPostgresSchemaV10, kPostgresSchemaV11};
 
 }  // namespace govesb::registry::internal

@@ -93,6 +93,17 @@ std::shared_ptr<const Snapshot> Snapshot::Build(RegistryRows rows, const Snapsho
       GrantTerms terms;
       for (const Purpose& purpose : grant.purposes) terms.purposes.push_back(purpose.code);
       terms.purpose_required = grant.purpose_required;
+      if (!grant.fields.empty()) {
+        auto fields = minimise::FieldAllowList::Compile(grant.fields);
+        if (!fields.ok()) {
+          // Fail closed: what the allow-list was meant to withhold is not sent unfiltered.
+          spdlog::warn("registry: the field allow-list of the grant of API {} to system {} does "
+                       "not compile ({}); the grant is refused until it is set again",
+                       grant.api_code, grant.consumer_client_id, fields.status().message());
+          continue;
+        }
+        terms.fields = std::move(fields).value();
+      }
       snapshot->approved_grants_.emplace(GrantKey{grant.consumer_system_id, grant.api_id},
                                          std::move(terms));
     }

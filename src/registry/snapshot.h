@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "minimise/field_allow_list.h"
 #include "registry/model.h"
 #include "registry/store.h"
 
@@ -58,6 +59,8 @@ class Snapshot {
   struct GrantTerms {
     std::vector<std::string> purposes;  // the codes a request may declare
     bool purpose_required = false;
+    // The answer fields the consumer may receive; null: every field.
+    std::shared_ptr<const minimise::FieldAllowList> fields;
   };
   const GrantTerms* FindApprovedGrant(int64_t consumer_system_id, int64_t api_id) const;
   // nullptr when unknown. pushCodes are case-sensitive. Disabled topics are found too: check
