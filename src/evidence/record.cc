@@ -149,6 +149,7 @@ RecordView ViewOf(const Record& r) {
   v.signature_variant = r.signature_variant;
   v.traceparent = r.traceparent;
   v.purpose = r.purpose;
+  v.withheld = r.withheld;
   v.body_encrypted = r.body_encrypted;
   return v;
 }
@@ -193,6 +194,7 @@ void AppendCanonicalTail(const RecordView& r, std::string& out) {
   if (!r.signature_variant.empty()) Member(out, "signatureVariant", r.signature_variant);
   if (!r.traceparent.empty()) Member(out, "traceparent", r.traceparent);
   if (!r.purpose.empty()) Member(out, "purpose", r.purpose);
+  if (!r.withheld.empty()) Member(out, "withheld", r.withheld);
   if (!r.body_encrypted.empty()) Member(out, "bodyEncrypted", r.body_encrypted);
   out += '}';
 }
@@ -271,7 +273,7 @@ PreparedRecords Prepare(std::span<const Record> records) {
   for (const Record& r : records) {
     room += 2 * (r.kind.size() + r.from.size() + r.to.size() + r.code.size() + r.user_id.size() +
                  r.outcome.size() + r.error.size() + r.body_sha256.size() + r.signature.size() +
-                 r.signature_variant.size() + r.traceparent.size() + r.purpose.size() +
+                 r.signature_variant.size() + r.traceparent.size() + r.purpose.size() + r.withheld.size() +
                  r.body_encrypted.size()) +
             r.signature_sha256.size() + r.request_id.size() + 320;
   }
@@ -289,6 +291,8 @@ constexpr char kTraceBytesTag = '\5';
 constexpr char kTraceTextTag = '\6';
 // Then the purpose.
 constexpr char kPurposeTag = '\7';
+// Then the fields withheld from the answer.
+constexpr char kWithheldTag = '\10';
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -322,6 +326,7 @@ struct OptionalMembers {
   std::string_view variant;
   std::string_view traceparent;
   std::string_view purpose;
+  std::string_view withheld;
   std::array<char, 55> text{};
 };
 
@@ -361,6 +366,12 @@ bool ReadOptionalMembers(ByteReader& in, OptionalMembers& m) {
   if (tag == kPurposeTag) {
     in = peek;
     if (!in.View(m.purpose) || m.purpose.empty()) return false;
+    peek = in;
+    if (!peek.Byte(tag)) return false;
+  }
+  if (tag == kWithheldTag) {
+    in = peek;
+    if (!in.View(m.withheld) || m.withheld.empty()) return false;
   }
   return true;
 }
@@ -437,6 +448,10 @@ void EncodeCompact(const RecordView& r, std::string& out) {
     out.push_back(kPurposeTag);
     PutString(r.purpose, out);
   }
+  if (!r.withheld.empty()) {
+    out.push_back(kWithheldTag);
+    PutString(r.withheld, out);
+  }
   if (r.signature_sha256_derived ||
       (!r.signature_sha256.empty() && r.signature_sha256 == SignatureSha256(r.signature))) {
     out.push_back('\3');  // recomputed on reading
@@ -466,6 +481,7 @@ std::optional<std::vector<Record>> DecodeCompactRow(std::string_view row,
       r.signature_variant.assign(optional.variant);
       r.traceparent.assign(optional.traceparent);
       r.purpose.assign(optional.purpose);
+      r.withheld.assign(optional.withheld);
       ByteReader peek = in;
       if (!peek.Byte(tag)) return std::nullopt;
       if (tag == '\3') {

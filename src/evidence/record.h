@@ -56,6 +56,10 @@ struct Record {
   // The purpose (legal basis) the consumer declared for the exchange, as its code (a grant's
   // Purpose::code); "" when none was declared, and then left out of the texts.
   std::string purpose;
+  // The members of the answer's esbBody the bus withheld from its receiver under the grant's
+  // field allow-list, as a JSON array of JSON Pointers (minimise::Withheld::ToJson), names
+  // only, never values; "" when nothing was withheld, and then left out of the texts.
+  std::string withheld;
 };
 
 // Fills the record's evidence of a signed message: the SHA-256 of its signed data text and
@@ -92,6 +96,7 @@ struct RecordView {
   std::string_view signature_variant;  // see Record::signature_variant
   std::string_view traceparent;        // see Record::traceparent
   std::string_view purpose;            // see Record::purpose
+  std::string_view withheld;           // see Record::withheld
   std::string_view body_encrypted;
 };
 RecordView ViewOf(const Record& r);
@@ -156,7 +161,7 @@ PreparedRecords Prepare(std::span<const Record> records);
 // and a string just before the signature's SHA-256 (whose tags are 0-3), then a traceparent,
 // when set, as the tag byte 5 and its 26 bytes (version, trace id, span id, flags) or, when it
 // is not in the bus's own form, the tag byte 6 and a string, then a purpose, when set, as the
-// tag byte 7 and a string: a record without them is encoded exactly as before they existed. The canonical text is made again from it on
+// tag byte 7 and a string, then the withheld fields, when set, as the tag byte 8 and a string: a record without them is encoded exactly as before they existed. The canonical text is made again from it on
 // reading (CanonicalRecord of the decoded record), exactly: the stored hashes are of those texts,
 // so any change of the stored bytes shows. About a third of the canonical text's size.
 void EncodeCompact(const RecordView& r, std::string& out);

@@ -121,6 +121,7 @@ std::optional<Record> RecordFromCanonical(std::string_view text) {
   r.signature_variant = str("signatureVariant");
   r.traceparent = str("traceparent");
   r.purpose = str("purpose");
+  r.withheld = str("withheld");
   r.body_encrypted = str("bodyEncrypted");
   return r;
 }

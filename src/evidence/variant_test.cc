@@ -195,6 +195,53 @@ TEST(EvidenceKnownAnswerTest, ATraceparentIsPartOfTheRecordAndOnlyWhenSet) {
                    .has_value());
 }
 
+TEST(EvidenceKnownAnswerTest, PurposeAndWithheldFieldsArePartOfTheRecordOnlyWhenSet) {
+  constexpr std::string_view kWithheld = R"(["/nin","/children/*/nin","+more"])";
+  const std::string before(kSignedText);
+  const size_t at = before.find(",\"bodyEncrypted\"");
+  ASSERT_NE(at, std::string::npos);
+  for (const bool with_purpose : {false, true}) {
+    for (const bool with_trace : {false, true}) {
+      Record r = Signed();
+      if (with_trace) r.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+      if (with_purpose) r.purpose = "TREATMENT";
+      r.withheld = std::string(kWithheld);
+      const std::string text = CanonicalRecord(42, r);
+      // Last of the optional members, before the body; a string holding the JSON array.
+      std::string expected_members;
+      if (with_trace) expected_members += ",\"traceparent\":\"" + r.traceparent + "\"";
+      if (with_purpose) expected_members += ",\"purpose\":\"TREATMENT\"";
+      expected_members += R"(,"withheld":"[\"/nin\",\"/children/*/nin\",\"+more\"]")";
+      EXPECT_EQ(text, before.substr(0, at) + expected_members + before.substr(at));
+      auto decoded = DecodeCompactRow(Compact(r), r.request_id);
+      ASSERT_TRUE(decoded.has_value());
+      ASSERT_EQ(decoded->size(), 1u);
+      EXPECT_EQ(decoded->front().withheld, kWithheld);
+      EXPECT_EQ(decoded->front().purpose, r.purpose);
+      EXPECT_EQ(CanonicalRecord(42, decoded->front()), text);
+      PreparedRecords p;
+      p.Add(ViewOf(r));
+      EXPECT_EQ("{\"seq\":42" + std::string(p.records()[0].tail), text);
+      // Changing a stored byte of the names is seen: the text (and so its hash) differs.
+      std::string changed = Compact(r);
+      const size_t star = changed.find('*');
+      ASSERT_NE(star, std::string::npos);
+      changed[star] = '-';
+      auto tampered = DecodeCompactRow(changed, r.request_id);
+      ASSERT_TRUE(tampered.has_value());
+      EXPECT_NE(CanonicalRecord(42, tampered->front()), text);
+    }
+  }
+  // Without it, byte for byte as before.
+  EXPECT_EQ(CanonicalRecord(42, Signed()), before);
+  // An empty value written with its tag is not a form the encoder makes: refused.
+  std::string odd = Compact(Failed());
+  const size_t sig = odd.find("sig");
+  ASSERT_NE(sig, std::string::npos);
+  odd.insert(sig + 3, std::string("\10\0", 2));
+  EXPECT_FALSE(DecodeCompactRow(odd, "x").has_value());
+}
+
 // Records naming their variant, through the live log, archives, queries and proofs.
 class EvidenceVariantTest : public EvidenceLogFixture {
  protected:
