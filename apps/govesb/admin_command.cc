@@ -579,8 +579,7 @@ void AddSystemCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opt
       "How the bus writes the data it signs for this system: node (what JSON.stringify gives: "
       "Node clients), jackson (Java clients), or auto (the form its own requests showed; jackson "
       "until they show one)",
-      options,
-      [serialisation_args](AdminSession& s, bool as_json) {
+      options, [serialisation_args](AdminSession& s, bool as_json) {
         PrintObject(ToJson(Unwrap(s.service().SetSerialisation(
                         s.actor(), serialisation_args->client_id, serialisation_args->setting))),
                     as_json);
@@ -801,8 +800,10 @@ void AddGrantCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opti
     for (const std::string& given : purposes_args->purposes) {
       const size_t eq = given.find('=');
       if (eq == std::string::npos) {
-        Fail(InvalidArgument("--purpose takes CODE=TEXT (e.g. TREATMENT=\"Medical treatment\"), "
-                             "not '" + given.substr(0, 40) + "'"));
+        Fail(
+            InvalidArgument("--purpose takes CODE=TEXT (e.g. TREATMENT=\"Medical treatment\"), "
+                            "not '" +
+                            given.substr(0, 40) + "'"));
       }
       out.push_back(registry::Purpose{given.substr(0, eq), given.substr(eq + 1)});
     }
@@ -830,6 +831,41 @@ void AddGrantCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& opti
                        "CODE=TEXT (repeatable; none: the grant allows no declared purpose)");
   purposes->add_option("--required", purposes_args->required,
                        "on: a request must declare one of the purposes (default off)");
+
+  struct FieldsArgs {
+    std::string consumer, api;
+    std::vector<std::string> fields;
+    bool all = false;
+  };
+  auto fields_args = std::make_shared<FieldsArgs>();
+  auto check_fields = [fields_args] {
+    if (fields_args->all == !fields_args->fields.empty()) {
+      Fail(
+          InvalidArgument("give the fields the consumer receives (--allow PATH, repeatable) or "
+                          "--all for every field"));
+    }
+  };
+  CLI::App* fields = AddLeaf(
+      *group, "fields",
+      "Set the fields of the API's answers the consumer receives (data minimisation): every "
+      "other field of esbBody is removed before the bus signs the answer for it, and the "
+      "evidence log names what was withheld",
+      options,
+      [fields_args, check_fields](AdminSession& s, bool as_json) {
+        check_fields();
+        PrintObject(ToJson(Unwrap(s.service().SetGrantFields(
+                        s.actor(), fields_args->consumer, fields_args->api, fields_args->fields))),
+                    as_json);
+      },
+      [check_fields] { check_fields(); });
+  fields->add_option("--consumer", fields_args->consumer, "client_id of the consumer system")
+      ->required();
+  fields->add_option("--api", fields_args->api, "apiCode")->required();
+  fields->add_option("--allow", fields_args->fields,
+                     "a field of esbBody the consumer receives, with everything under it: a JSON "
+                     "Pointer (/mother/name) or a dotted path (mother.name); arrays need no index "
+                     "(repeatable)");
+  fields->add_flag("--all", fields_args->all, "the consumer receives every field again");
 
   AddLeaf(*group, "list", "List grants", options, [](AdminSession& s, bool as_json) {
     PrintList(ToJsonArray(Unwrap(s.service().ListGrants(s.actor()))),

@@ -184,6 +184,10 @@ json::object ToJson(const registry::Grant& grant) {
   }
   out["purposes"] = std::move(purposes);
   out["purpose_required"] = grant.purpose_required;
+  // The answer fields the consumer receives; an empty list: every field.
+  json::array fields;
+  for (const std::string& f : grant.fields) fields.emplace_back(f);
+  out["fields"] = std::move(fields);
   return out;
 }
 

@@ -359,6 +359,22 @@ Result<registry::Grant> AdminService::SetGrantPurposes(
       [](const registry::Grant& g) { return json::value(ToJson(g)); });
 }
 
+Result<registry::Grant> AdminService::SetGrantFields(const Actor& actor,
+                                                     std::string_view consumer_client_id,
+                                                     std::string_view api_code,
+                                                     const std::vector<std::string>& fields) {
+  GOVESB_ASSIGN_OR_RETURN(std::string provider_owner, InstitutionOfApi(api_code));
+  GOVESB_RETURN_IF_ERROR(
+      RequireOwner(actor, provider_owner, "set the fields a consumer of this API receives"));
+  GOVESB_ASSIGN_OR_RETURN(registry::System consumer, OwnedSystem(consumer_client_id));
+  return Mutate<registry::Grant>(
+      actor, "grant.fields",
+      "grant:" + std::string(consumer_client_id) + ":" + std::string(api_code),
+      consumer.institution_code, nullptr,
+      [&] { return registry_.SetGrantFields(consumer_client_id, api_code, fields); },
+      [](const registry::Grant& g) { return json::value(ToJson(g)); });
+}
+
 Result<registry::Grant> AdminService::RevokeGrant(const Actor& actor,
                                                   std::string_view consumer_client_id,
                                                   std::string_view api_code) {

@@ -176,6 +176,11 @@ class AdminService {
                                            std::string_view api_code,
                                            const std::vector<registry::Purpose>& purposes,
                                            bool required);
+  // The fields of the API's answers the consumer receives (data minimisation; empty: every
+  // field). The API's provider institution or the operator decides.
+  Result<registry::Grant> SetGrantFields(const Actor& actor, std::string_view consumer_client_id,
+                                         std::string_view api_code,
+                                         const std::vector<std::string>& fields);
   // Records kCliRevokeReason (via "cli") or kNoStatedReason as the reason.
   Result<registry::Grant> RevokeGrant(const Actor& actor, std::string_view consumer_client_id,
                                       std::string_view api_code);

@@ -24,6 +24,7 @@
 #include "evidence/search.h"
 #include "evidence/subject_report_document.h"
 #include "evidence/subject_report_html.h"
+#include "minimise/field_allow_list.h"
 #include "traffic/query.h"
 
 namespace govesb::adminapi {
@@ -536,8 +537,8 @@ const std::vector<Route>& AllRoutes() {
     });
     add("PUT", "/api/v1/systems/{client_id}/serialisation", [](Context& c) -> Result<Reply> {
       GOVESB_ASSIGN_OR_RETURN(std::string setting, Str(c.body, "serialisation"));
-      GOVESB_ASSIGN_OR_RETURN(
-          auto s, c.service.SetSerialisation(c.actor(), c.Path("client_id"), setting));
+      GOVESB_ASSIGN_OR_RETURN(auto s,
+                              c.service.SetSerialisation(c.actor(), c.Path("client_id"), setting));
       return Ok(admin::ToJson(s));
     });
 
@@ -625,11 +626,31 @@ const std::vector<Route>& AllRoutes() {
                                  std::to_string(registry::kMaxPurposesPerGrant) + " purposes");
         }
       }
-      GOVESB_ASSIGN_OR_RETURN(std::optional<bool> required,
-                              internal::OptBool(c.body, "required"));
-      GOVESB_ASSIGN_OR_RETURN(auto g, c.service.SetGrantPurposes(c.actor(), c.Path("consumer"),
-                                                                 c.Path("api"), purposes,
-                                                                 required.value_or(false)));
+      GOVESB_ASSIGN_OR_RETURN(std::optional<bool> required, internal::OptBool(c.body, "required"));
+      GOVESB_ASSIGN_OR_RETURN(
+          auto g, c.service.SetGrantPurposes(c.actor(), c.Path("consumer"), c.Path("api"), purposes,
+                                             required.value_or(false)));
+      return Ok(admin::ToJson(g));
+    });
+    add("PUT", "/api/v1/grants/{consumer}/{api}/fields", [](Context& c) -> Result<Reply> {
+      // {"fields":["name","/mother/name"]}; [] gives every field back.
+      auto it = c.body.find("fields");
+      if (it == c.body.end() || !it->value().is_array()) {
+        return InvalidArgument(
+            "fields must be an array of paths (JSON Pointers or dotted); [] "
+            "for every field");
+      }
+      std::vector<std::string> fields;
+      for (const boost::json::value& v : it->value().as_array()) {
+        if (!v.is_string()) return InvalidArgument("each field is a string path");
+        if (fields.size() == minimise::kMaxFieldPaths) {
+          return InvalidArgument("a grant names at most " +
+                                 std::to_string(minimise::kMaxFieldPaths) + " fields");
+        }
+        fields.emplace_back(v.as_string());
+      }
+      GOVESB_ASSIGN_OR_RETURN(
+          auto g, c.service.SetGrantFields(c.actor(), c.Path("consumer"), c.Path("api"), fields));
       return Ok(admin::ToJson(g));
     });
 

@@ -18,6 +18,7 @@
 #include "http/await_status.h"
 #include "http/client.h"
 #include "http/io_threads.h"
+#include "minimise/field_allow_list.h"
 #include "wire/envelope.h"
 #include "wire/messages.h"
 
@@ -63,6 +64,10 @@ struct Dispatcher::Impl {
     const crypto::PublicKey* key = nullptr;
     std::shared_ptr<const registry::Snapshot> snapshot;  // keeps `key` alive
     wire::JsonStyle style = wire::JsonStyle::kJackson;   // the form the recipient verifies
+    // An asynchronous answer's consumer receives only these fields of its esbBody (its grant's
+    // allow-list; null: every field), and the delivery's evidence names what was withheld.
+    std::shared_ptr<const minimise::FieldAllowList> fields;
+    std::string withheld;
   };
 
   Impl(DispatcherDeps d, const DispatcherOptions& o) : deps(std::move(d)), options(o) {}
@@ -106,6 +111,9 @@ struct Dispatcher::Impl {
   asio::awaitable<void> Poll();
   Status Rescan();
   Result<Target> Resolve(const PendingDelivery& d) const;
+  // The envelope with its data's esbBody reduced to target.fields, signed by the bus in the
+  // recipient's form; fills target.withheld.
+  Result<std::string> Minimise(std::string_view envelope, Target& target) const;
   // `receipt` gets the answer's signed data and signature when it was an envelope.
   Attempt Judge(const Result<http::UpstreamResponse>& answer, const crypto::PublicKey& key,
                 std::pair<std::string, std::string>& receipt);
@@ -364,6 +372,7 @@ std::vector<evidence::Record> Dispatcher::Impl::AttemptEvidence(
   delivery.outcome = "ok";
   delivery.size = static_cast<int64_t>(sent.first.size() + sent.second.size());
   evidence::AttachSigned(delivery, sent.first, sent.second);
+  delivery.withheld = target.withheld;
   evidence::Record& r = out[1];
   r.at_ms = a.at_ms;
   r.request_id = d.request_id;
@@ -514,11 +523,34 @@ Result<Dispatcher::Impl::Target> Dispatcher::Impl::Resolve(const PendingDelivery
     return FailedPrecondition("the receiving system " + system->client_id +
                               " has no delivery endpoint");
   }
+  if (d.kind != MessageKind::kPush) {
+    const registry::Api* api = snap.FindApi(d.code);
+    const registry::Snapshot::GrantTerms* grant =
+        api != nullptr ? snap.FindApprovedGrant(system->id, api->id) : nullptr;
+    if (grant != nullptr) t.fields = grant->fields;
+  }
   t.key = &*system->public_key;
   t.client_id = system->client_id;
   t.style = wire::JsonStyleFromName(
       registry::EffectiveSerialisation(system->serialisation, system->serialisation_learned));
   return t;
+}
+
+Result<std::string> Dispatcher::Impl::Minimise(std::string_view envelope, Target& target) const {
+  if (deps.signer == nullptr) {
+    return FailedPrecondition(
+        "the answer must be reduced to the fields the consumer's grant "
+        "allows, and this bus has no key to sign the result with");
+  }
+  auto env = wire::ParseEnvelope(std::string(envelope));
+  if (!env.ok()) return Internal("the stored answer is not an envelope: " + env.status().message());
+  minimise::Withheld withheld;
+  GOVESB_ASSIGN_OR_RETURN(std::string data,
+                          minimise::FilterResponseData(env->data_raw, *target.fields, withheld));
+  if (target.style != wire::JsonStyle::kJackson) data = wire::RestyleData(data, target.style);
+  target.withheld = withheld.ToJson();
+  std::string signature = deps.signer->SignBase64(data);
+  return wire::SealEnvelope(data, signature);
 }
 
 Attempt Dispatcher::Impl::Judge(const Result<http::UpstreamResponse>& answer,
@@ -641,7 +673,25 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
       body = std::move(*loaded);
     }
 
-    if (target->style != wire::JsonStyle::kJackson && deps.signer != nullptr) {
+    if (target->fields != nullptr) {
+      // Data minimisation: only the fields the consumer's grant allows, signed again.
+      Result<std::string> minimised = Minimise(body, *target);
+      if (!minimised.ok()) {
+        if (decision == CircuitBreaker::Decision::kProbe) ep.breaker.AbandonProbe();
+        Attempt a;
+        a.at_ms = now;
+        a.outcome = "undeliverable";
+        a.error = minimised.status().message();
+        Record(a);
+        spdlog::error("delivery id={} requestId={} code={} dead-lettered: {}", d.id,
+                      Untrusted(d.request_id), Untrusted(d.code), Untrusted(a.error, 512));
+        deps.queue->DeadLetter(d.id, std::move(a));
+        dead.fetch_add(1);
+        Forget(lane, it);
+        continue;
+      }
+      body = std::move(minimised).value();
+    } else if (target->style != wire::JsonStyle::kJackson && deps.signer != nullptr) {
       // The recipient verifies another form of data than the stored one: that form, signed.
       if (auto env = wire::ParseEnvelope(body); env.ok()) {
         std::string data = wire::RestyleData(env->data_raw, target->style);

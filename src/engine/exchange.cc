@@ -2,9 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "logging/json_log.h"
 #include "base/log_safe.h"
 #include "base/log_safe_fmt.h"
+#include "logging/json_log.h"
 
 namespace govesb::engine {
 
@@ -48,6 +48,7 @@ void ExchangeLog::Write(int http_status, const Status& outcome) const {
     }
     if (trace) event.Str("traceId", trace->trace_id()).Str("traceparent", trace->traceparent());
     if (!purpose.empty()) event.Str("purpose", purpose, 40);
+    if (!withheld.empty()) event.Str("withheld", withheld, 1024);
     if (!replay_of.empty()) event.Str("replayOf", replay_of, 80);
     if (!detail.empty()) event.Str("detail", detail, 512);
     if (outcome.ok()) {
@@ -71,6 +72,10 @@ void ExchangeLog::Write(int http_status, const Status& outcome) const {
   if (!purpose.empty()) {
     extra += " purpose=";
     extra += purpose;  // a validated code
+  }
+  if (!withheld.empty()) {
+    extra += " withheld=";
+    AppendLogSafe(extra, withheld, 1024);
   }
   if (!replay_of.empty()) {
     extra += " replay_of=";
@@ -130,6 +135,7 @@ void ExchangeEvidence::Add(std::string_view kind, const ExchangeLog& log, std::s
   r.signature_variant = signature_variant;
   r.traceparent = log.traceparent();
   r.purpose = log.purpose;
+  r.withheld = log.withheld;
   std::string sealed_body;
   if (body_key != nullptr && from != "bus" && !data.empty()) {
     auto sealed = evidence::SealBody(*body_key, log.request_id, kind, data);

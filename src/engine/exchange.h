@@ -40,6 +40,10 @@ struct ExchangeLog {
   std::string user_id;
   // The purpose code the request declared (authorise checked it against its grant), "" none.
   std::string purpose;
+  // The answer fields withheld from the consumer under its grant's allow-list, as the JSON
+  // array of the evidence member (minimise::Withheld::ToJson); "" none. Set before the last
+  // record (the response), so only that record carries it.
+  std::string withheld;
   std::string_view signature_variant = "-";
   // Set when the same signed bytes were seen before within the replay window.
   std::string replay_of;
@@ -116,6 +120,8 @@ struct ExchangeContext {
   const registry::Api* api = nullptr;
   const registry::System* provider = nullptr;
   const registry::Topic* topic = nullptr;
+  // A pull's approved grant (kept alive by `snapshot`): purposes and field allow-list.
+  const registry::Snapshot::GrantTerms* grant = nullptr;
   // replay: this exchange's signed bytes were recorded in the replay window (so a failed
   // exchange can take them out again).
   bool replay_recorded = false;

@@ -7,6 +7,7 @@
 #include "engine/engine.h"
 #include "engine/refusal.h"
 #include "engine/stages.h"
+#include "minimise/field_allow_list.h"
 #include "wire/envelope.h"
 #include "wire/messages.h"
 
@@ -258,10 +259,25 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
                                   : Status(StatusCode::kFailedPrecondition,
                                            "provider answered success:false: " + message);
   record_reply(outcome, reply_env->data_raw, reply_env->signature, reply_size, &reply_sha256);
+  // Data minimisation: the consumer receives only the fields its grant allows.
+  std::string_view answer_body = reply->esb_body_raw;
+  std::string minimised;
+  if (x.grant != nullptr && x.grant->fields != nullptr) {
+    minimise::Withheld withheld;
+    if (Status filtered = x.grant->fields->Filter(answer_body, minimised, withheld);
+        !filtered.ok()) {
+      // Not reached (the envelope's esbBody was validated): fail closed all the same.
+      x.log.detail = filtered.message();
+      co_return RefuseExchange(x, Internal("the answer could not be reduced to the fields the "
+                                           "grant allows; it was not passed on"));
+    }
+    answer_body = minimised;
+    x.log.withheld = withheld.ToJson();
+  }
   SignedParts parts;
   HttpResponse response =
-      SignedResponse(200, reply->success, x.log.request_id, message, reply->esb_body_raw, signer,
-                     x.format, &parts, StyleFor(*x.caller));
+      SignedResponse(200, reply->success, x.log.request_id, message, answer_body, signer, x.format,
+                     &parts, StyleFor(*x.caller));
   x.evidence.Add("response", x.log, "bus", x.log.consumer, outcome, deps_.clock->NowMillis(),
                  parts.data, parts.signature, static_cast<int64_t>(response.body.size()),
                  &parts.data_sha256);

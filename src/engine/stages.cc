@@ -224,6 +224,7 @@ Status AuthoriseStage(ExchangeContext& x) {
                             x.api_code + "; ask the bus operator for a grant");
   }
   if (Status s = CheckPurpose(x, *grant); !s.ok()) return s;
+  x.grant = grant;
   x.provider = snapshot.FindSystemById(x.api->provider_system_id);
   if (x.provider == nullptr || !x.provider->enabled) {
     return Unavailable("the provider of API " + x.api_code + " is " +

@@ -273,8 +273,8 @@ PreparedRecords Prepare(std::span<const Record> records) {
   for (const Record& r : records) {
     room += 2 * (r.kind.size() + r.from.size() + r.to.size() + r.code.size() + r.user_id.size() +
                  r.outcome.size() + r.error.size() + r.body_sha256.size() + r.signature.size() +
-                 r.signature_variant.size() + r.traceparent.size() + r.purpose.size() + r.withheld.size() +
-                 r.body_encrypted.size()) +
+                 r.signature_variant.size() + r.traceparent.size() + r.purpose.size() +
+                 r.withheld.size() + r.body_encrypted.size()) +
             r.signature_sha256.size() + r.request_id.size() + 320;
   }
   p.Reserve(0, room);

@@ -161,9 +161,10 @@ PreparedRecords Prepare(std::span<const Record> records);
 // and a string just before the signature's SHA-256 (whose tags are 0-3), then a traceparent,
 // when set, as the tag byte 5 and its 26 bytes (version, trace id, span id, flags) or, when it
 // is not in the bus's own form, the tag byte 6 and a string, then a purpose, when set, as the
-// tag byte 7 and a string, then the withheld fields, when set, as the tag byte 8 and a string: a record without them is encoded exactly as before they existed. The canonical text is made again from it on
-// reading (CanonicalRecord of the decoded record), exactly: the stored hashes are of those texts,
-// so any change of the stored bytes shows. About a third of the canonical text's size.
+// tag byte 7 and a string, then the withheld fields, when set, as the tag byte 8 and a string: a
+// record without them is encoded exactly as before they existed. The canonical text is made again
+// from it on reading (CanonicalRecord of the decoded record), exactly: the stored hashes are of
+// those texts, so any change of the stored bytes shows. About a third of the canonical text's size.
 void EncodeCompact(const RecordView& r, std::string& out);
 inline void EncodeCompact(const Record& r, std::string& out) { EncodeCompact(ViewOf(r), out); }
 // Decodes the records of one row (a marker byte, then EncodeCompact of each), in order.

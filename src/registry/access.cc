@@ -314,9 +314,8 @@ Result<Grant> Registry::SetGrantFields(std::string_view consumer_client_id,
   GOVESB_ASSIGN_OR_RETURN(std::optional<Grant> grant,
                           internal::FindGrant(db_, ends.consumer.id, ends.api.id));
   if (!grant.has_value()) return NotFound(ends.ref.missing);
-  GOVESB_ASSIGN_OR_RETURN(
-      store::Statement stmt,
-      db_.Prepare("UPDATE grants SET fields = ?, updated_at = ? WHERE id = ?"));
+  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
+                          db_.Prepare("UPDATE grants SET fields = ?, updated_at = ? WHERE id = ?"));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(1, internal::FormatFieldLines(fields)));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(2, Now()));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(3, grant->id));

@@ -524,5 +524,4 @@ std::vector<Purpose> ParsePurposes(std::string_view text) {
   return out;
 }
 
-
 }  // namespace govesb::registry::internal

@@ -245,7 +245,7 @@ ALTER TABLE grants ADD COLUMN fields TEXT NOT NULL DEFAULT '';
 )sql";
 
 constexpr std::array<std::string_view, 11> kMigrations = {
-    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6,
+    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,  kSchemaV5, kSchemaV6,
     kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10, kSchemaV11};
 // A version means the same schema on both backends (schema_postgres.h): append to both lists.
 static_assert(kMigrations.size() == internal::kPostgresMigrations.size());

@@ -837,8 +837,9 @@ TEST_F(RegistryTest, AGrantsFieldAllowListIsValidatedKeptAndCompiledIntoTheSnaps
   auto bad = registry_.SetGrantFields(consumer, "GETUSR", {"name", "children[].nin"});
   ASSERT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("children[].nin"), std::string::npos);
-  EXPECT_EQ(registry_.SetGrantFields(consumer, "GETUSR",
-                                     std::vector<std::string>(minimise::kMaxFieldPaths + 1, "a"))
+  EXPECT_EQ(registry_
+                .SetGrantFields(consumer, "GETUSR",
+                                std::vector<std::string>(minimise::kMaxFieldPaths + 1, "a"))
                 .status()
                 .code(),
             StatusCode::kInvalidArgument);
@@ -880,10 +881,8 @@ TEST_F(RegistryTest, AGrantsPurposesAreValidatedAndKept) {
 
   // Bad input changes nothing.
   const std::vector<std::vector<Purpose>> bad = {
-      {{"treatment", "lower case"}},
-      {{"T", ""}},
-      {{"TREATMENT", "two\nlines"}},
-      {{"A", "x"}, {"A", "y"}},
+      {{"treatment", "lower case"}},        {{"T", ""}},
+      {{"TREATMENT", "two\nlines"}},        {{"A", "x"}, {"A", "y"}},
       {{std::string(33, 'A'), "too long"}},
   };
   for (const auto& b : bad) {

@@ -242,8 +242,8 @@ ALTER TABLE grants ADD COLUMN fields TEXT NOT NULL DEFAULT '';
 )sql";
 
 inline constexpr std::array<std::string_view, 11> kPostgresMigrations = {
-    kPostgresSchemaV1, kPostgresSchemaV2, kPostgresSchemaV3, kPostgresSchemaV4,
-    kPostgresSchemaV5, kPostgresSchemaV6, kPostgresSchemaV7, kPostgresSchemaV8,
+    kPostgresSchemaV1, kPostgresSchemaV2,  kPostgresSchemaV3, kPostgresSchemaV4,
+    kPostgresSchemaV5, kPostgresSchemaV6,  kPostgresSchemaV7, kPostgresSchemaV8,
     kPostgresSchemaV9, kPostgresSchemaV10, kPostgresSchemaV11};
 
 }  // namespace govesb::registry::internal

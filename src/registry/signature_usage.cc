@@ -84,10 +84,9 @@ Status Registry::RecordSignatureUsage(const std::vector<SignatureUsage>& increme
     }
   }
   if (!latest_form.empty()) {
-    GOVESB_ASSIGN_OR_RETURN(
-        store::Statement learn,
-        db_.Prepare("UPDATE systems SET serialisation_learned = ? WHERE id = ?"
-                    " AND serialisation_learned <> ?"));
+    GOVESB_ASSIGN_OR_RETURN(store::Statement learn,
+                            db_.Prepare("UPDATE systems SET serialisation_learned = ? WHERE id = ?"
+                                        " AND serialisation_learned <> ?"));
     for (const SignatureUsage* u : latest_form) {
       const std::string form = u->variant.substr(kSerialisationUsagePrefix.size());
       if (form != kSerialisationJackson && form != kSerialisationNode) continue;

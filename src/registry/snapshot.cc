@@ -97,9 +97,10 @@ std::shared_ptr<const Snapshot> Snapshot::Build(RegistryRows rows, const Snapsho
         auto fields = minimise::FieldAllowList::Compile(grant.fields);
         if (!fields.ok()) {
           // Fail closed: what the allow-list was meant to withhold is not sent unfiltered.
-          spdlog::warn("registry: the field allow-list of the grant of API {} to system {} does "
-                       "not compile ({}); the grant is refused until it is set again",
-                       grant.api_code, grant.consumer_client_id, fields.status().message());
+          spdlog::warn(
+              "registry: the field allow-list of the grant of API {} to system {} does "
+              "not compile ({}); the grant is refused until it is set again",
+              grant.api_code, grant.consumer_client_id, fields.status().message());
           continue;
         }
         terms.fields = std::move(fields).value();

@@ -1,7 +1,6 @@
 #include "registry/validation.h"
 
 #include <algorithm>
-
 #include <boost/json/parse.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/scheme.hpp>

@@ -158,4 +158,16 @@ expect_error 1 "CODE=TEXT" grant purposes --consumer "$other" --api PAYBIL --pur
 expect_error 1 "at least one" grant purposes --consumer "$other" --api PAYBIL --required on
 admin grant purposes --consumer "$other" --api PAYBIL --json |
   jq -e '.purposes == [] and .purpose_required == false' >/dev/null || fail "purposes cleared"
+
+# A grant's field allow-list (data minimisation).
+admin grant fields --consumer "$other" --api PAYBIL --allow amount --allow /payer/name --json |
+  jq -e '.fields == ["amount", "/payer/name"]' >/dev/null || fail "grant fields"
+expect_error 1 "arrays need no index" grant fields --consumer "$other" --api PAYBIL \
+  --allow "payer[].name"
+expect_error 1 "or --all" grant fields --consumer "$other" --api PAYBIL
+expect_error 1 "or --all" grant fields --consumer "$other" --api PAYBIL --allow a --all
+admin grant list --json | jq -e '[.[] | select(.api == "PAYBIL")][0].fields == ["amount", "/payer/name"]' \
+  >/dev/null || fail "the refused changes kept the list"
+admin grant fields --consumer "$other" --api PAYBIL --all --json |
+  jq -e '.fields == []' >/dev/null || fail "grant fields --all"
 echo "admin limits: ok"

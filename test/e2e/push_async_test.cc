@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -709,6 +710,59 @@ TEST_F(AsyncAnswerTest, TheAnswerReachesTheConsumerOnceAndOnlyFromItsProvider) {
       Eventually([&] { return Deliveries(delivery::DeliveryState::kDelivered).size() == 1; }));
   std::this_thread::sleep_for(milliseconds(100));
   EXPECT_EQ(callback_rx_->count(), 1u);
+}
+
+TEST_F(AsyncAnswerTest, TheConsumersAllowListReducesTheAnswerItIsDelivered) {
+  ASSERT_TRUE(
+      registry_->SetGrantFields(consumer_.client_id, "LANDRG", {"owner.name", "plot"}).ok());
+  auto consumer = ClientFor(consumer_);
+  auto provider = ClientFor(provider_);
+  const std::string body =
+      R"({"owner":{"name":"Asha","nin":"19900101-1","phone":"+255"},"plot":"DSM/123",)"
+      R"("valuation":1.0E7})";
+  std::string request_id;
+  TestReceiver::Received cb;
+  size_t seen = 0;
+  // Until the registry change reaches the bus's delivery workers.
+  ASSERT_TRUE(Eventually([&] {
+    auto ack = consumer->Request("LANDRG", R"({"plot":"DSM/123"})");
+    if (!ack.ok()) return false;
+    request_id = ack->request_id;
+    if (!provider->AsyncAnswer(request_id, true, body, "found").ok()) return false;
+    if (!callback_rx_->WaitFor(++seen, milliseconds(3000))) return false;
+    cb = callback_rx_->received().back();
+    return cb.esb_body.find("nin") == std::string::npos;
+  }));
+  EXPECT_TRUE(cb.bus_signature_ok) << "the reduced answer is signed again by the bus";
+  EXPECT_EQ(cb.request_id, request_id);
+  EXPECT_EQ(cb.esb_body, R"({"owner":{"name":"Asha"},"plot":"DSM/123"})");
+  EXPECT_EQ(cb.data,
+            R"({"success":true,"requestId":")" + request_id +
+                R"(","message":"found","esbBody":{"owner":{"name":"Asha"},"plot":"DSM/123"}})");
+
+  // The delivery's evidence names what was withheld, never the values.
+  ASSERT_TRUE(Eventually([&] {
+    auto kinds = EvidenceKinds(*db_, request_id);
+    return std::find(kinds.begin(), kinds.end(), "async-delivery") != kinds.end();
+  }));
+  bus_->Shutdown();
+  evidence::QueryFilter filter;
+  filter.request_id = request_id;
+  auto records = evidence::QueryRecords(*db_, filter);
+  ASSERT_TRUE(records.ok());
+  std::map<std::string, std::string> withheld_by_kind;
+  for (const std::string& record : *records) {
+    auto withheld = evidence::CanonicalMember(record, "withheld");
+    if (!withheld.has_value()) continue;
+    withheld_by_kind[evidence::CanonicalMember(record, "kind").value_or("")] = *withheld;
+    EXPECT_EQ(record.find("19900101-1"), std::string::npos);
+  }
+  // The provider's immediate acknowledgement is an answer under the grant too: its members
+  // outside the list are withheld as well.
+  EXPECT_EQ(withheld_by_kind,
+            (std::map<std::string, std::string>{
+                {"response", R"(["/received"])"},
+                {"async-delivery", R"(["/owner/nin","/owner/phone","/valuation"])"}}));
 }
 
 TEST_F(AsyncAnswerTest, ARequestTheProviderRefusedIsOwedNoAnswer) {

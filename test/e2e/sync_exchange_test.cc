@@ -439,6 +439,69 @@ TEST_P(SyncExchangeTest, PurposesAreRequiredAllowedRefusedForwardedAndRecorded) 
   }
 }
 
+TEST_P(SyncExchangeTest, AGrantsAllowListRemovesFieldsBeforeSigningAndTheEvidenceNamesThem) {
+  auto request = [&] {
+    const std::string data =
+        R"({"apiCode":"BRTH01","esbBody":{"person":{"name":"Asha","nin":"19900101-1"},)"
+        R"("children":[{"name":"Juma","nin":"C1"},{"name":"Neema","nin":"C2"}],"note":"x"}})";
+    return Call("/engine/esb/request", Envelope(data, *consumer_.key), Token(consumer_));
+  };
+  Answer full = request();
+  ASSERT_TRUE(full.success) << full.raw;
+  EXPECT_NE(full.esb_body.find("\"nin\":\"C1\""), std::string::npos) << full.esb_body;
+
+  ASSERT_TRUE(registry_
+                  ->SetGrantFields(consumer_.client_id, "BRTH01",
+                                   {"echo.person.name", "/echo/children/name", "seen"})
+                  .ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  Answer reduced;
+  do {  // until the registry change reaches the bus
+    reduced = request();
+  } while (reduced.success && reduced.esb_body.find("nin") != std::string::npos &&
+           std::chrono::steady_clock::now() < deadline);
+  ASSERT_TRUE(reduced.success) << reduced.raw;
+  EXPECT_TRUE(reduced.signed_by_bus) << "the reduced answer is signed by the bus";
+  EXPECT_EQ(reduced.esb_body, R"({"echo":{"person":{"name":"Asha"},"children":[{"name":"Juma"},)"
+                              R"({"name":"Neema"}]},"seen":")" +
+                                  reduced.request_id + "\"}");
+  // The provider still received the whole request: minimisation is of the answer.
+  EXPECT_NE(provider_->last().esb_body.find("19900101-1"), std::string::npos);
+
+  // Every field back.
+  ASSERT_TRUE(registry_->SetGrantFields(consumer_.client_id, "BRTH01", {}).ok());
+  Answer again;
+  const auto back_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    again = request();
+  } while (again.esb_body.find("\"nin\"") == std::string::npos &&
+           std::chrono::steady_clock::now() < back_deadline);
+  EXPECT_NE(again.esb_body.find("\"place\""), std::string::npos) << again.esb_body;
+
+  bus_->Shutdown();
+  evidence::QueryFilter filter;
+  filter.request_id = reduced.request_id;
+  auto records = evidence::QueryRecords(*db_, filter);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 4u);
+  int with_withheld = 0;
+  for (const std::string& record : *records) {
+    auto withheld = evidence::CanonicalMember(record, "withheld");
+    if (!withheld.has_value()) continue;
+    ++with_withheld;
+    EXPECT_EQ(evidence::CanonicalMember(record, "kind"), "response") << record;
+    EXPECT_EQ(*withheld, R"(["/echo/person/nin","/echo/children/*/nin","/echo/note","/place"])");
+    EXPECT_EQ(record.find("19900101-1"), std::string::npos) << "names only, never values";
+  }
+  EXPECT_EQ(with_withheld, 1);
+  filter.request_id = full.request_id;
+  records = evidence::QueryRecords(*db_, filter);
+  ASSERT_TRUE(records.ok());
+  for (const std::string& record : *records) {
+    EXPECT_EQ(evidence::CanonicalMember(record, "withheld"), std::nullopt) << record;
+  }
+}
+
 TEST_P(SyncExchangeTest, NidaRequestAndAlternativeTokenPlacements) {
   std::string token = Token(consumer_);
   std::string nida =
@@ -745,7 +808,8 @@ TEST_P(SyncExchangeTest, SignatureUsageIsRecordedInTheRegistry) {
 // wins over what was learned. The provider echoes the consumer's body, so a small double
 // shows the form: 1.0E-4 (Jackson) or 0.0001 (JSON.stringify).
 TEST_P(SyncExchangeTest, AConsumersFormIsLearnedFromItsRequestsAndUsedForItsAnswers) {
-  RestartBus([](server::ServeOptions& o) { o.usage_flush_interval = std::chrono::milliseconds(20); });
+  RestartBus(
+      [](server::ServeOptions& o) { o.usage_flush_interval = std::chrono::milliseconds(20); });
   Answer jackson = Request("BRTH01", "{\"ratio\":1.0E-4}");
   ASSERT_TRUE(jackson.success) << jackson.raw;
   EXPECT_NE(jackson.raw.find("\"ratio\":1.0E-4"), std::string::npos) << jackson.raw;
