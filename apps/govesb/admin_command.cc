@@ -11,6 +11,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <charconv>
 #include <chrono>
@@ -27,6 +28,8 @@
 
 #include "accounts/accounts.h"
 #include "accounts/render.h"
+#include "admin/compliance.h"
+#include "admin/compliance_render.h"
 #include "admin/journal.h"
 #include "admin/service.h"
 #include "admin_render.h"
@@ -1047,6 +1050,96 @@ void WarnOneTimePassword() {
                "must be changed at the first sign-in\n";
 }
 
+// `admin compliance`: every system rated against the rule set (docs/compliance.md), institutions
+// rolled up, and the summary; or the thresholds (--thresholds), or one of them set (--set).
+void AddComplianceCommand(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
+  struct ComplianceArgs {
+    std::string institution;
+    bool csv = false;
+    bool summary = false;
+    bool thresholds = false;
+    std::string set;  // NAME=VALUE
+  };
+  auto args = std::make_shared<ComplianceArgs>();
+  // Checked before anything is opened: bad arguments change nothing.
+  const auto check = [args, options] {
+    if (args->csv && options->json) Fail(InvalidArgument("give --json or --csv, not both"));
+    const bool report = !args->thresholds && args->set.empty();
+    if (!report && (args->csv || args->summary || !args->institution.empty())) {
+      Fail(InvalidArgument(
+          "--thresholds and --set go alone (with --json): --institution, --csv and --summary are "
+          "for the report"));
+    }
+    if (args->thresholds && !args->set.empty()) {
+      Fail(InvalidArgument("give --thresholds or --set, not both"));
+    }
+    if (args->csv && args->summary) {
+      Fail(
+          InvalidArgument("--summary prints text or --json; --csv is one row per system and "
+                          "rule"));
+    }
+    if (!args->set.empty()) {
+      const size_t eq = args->set.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        Fail(
+            InvalidArgument("--set takes NAME=VALUE (e.g. key_age_warn_days=365, or "
+                            "NAME=default), not '" +
+                            args->set + "'"));
+      }
+      Check(admin::FindSetting(args->set.substr(0, eq)).status());
+      const std::string value = args->set.substr(eq + 1);
+      if (value != "default") {
+        Check(
+            admin::ParseSettingValue(*admin::FindSetting(args->set.substr(0, eq)), value).status());
+      }
+    }
+  };
+  CLI::App* leaf = AddLeaf(
+      admin, "compliance",
+      "Rate every system and institution against the e-Government rule set "
+      "(docs/compliance.md), with the national summary; --thresholds shows the thresholds, "
+      "--set NAME=VALUE changes one",
+      options,
+      [args](AdminSession& s, bool as_json) {
+        if (args->thresholds || !args->set.empty()) {
+          admin::ComplianceThresholds t;
+          if (args->set.empty()) {
+            t = Unwrap(s.service().GetComplianceThresholds(s.actor()));
+          } else {
+            const size_t eq = args->set.find('=');
+            t = Unwrap(s.service().SetComplianceThreshold(s.actor(), args->set.substr(0, eq),
+                                                          args->set.substr(eq + 1)));
+          }
+          std::cout << (as_json ? json::serialize(admin::ToJson(t)) + "\n"
+                                : admin::ThresholdsText(t));
+          return;
+        }
+        const admin::ComplianceReport report =
+            Unwrap(s.service().Compliance(s.actor(), args->institution));
+        if (args->summary) {
+          std::cout << (as_json ? json::serialize(admin::ToJson(report.summary)) + "\n"
+                                : admin::ComplianceSummaryText(report));
+        } else if (as_json) {
+          std::cout << json::serialize(admin::ToJson(report)) << "\n";
+        } else if (args->csv) {
+          std::cout << admin::ComplianceCsv(report);
+        } else {
+          std::cout << admin::ComplianceText(report);
+        }
+      },
+      check);
+  leaf->add_option("--institution", args->institution,
+                   "Only this institution's systems (its code); the summary is then its own");
+  leaf->add_flag("--csv", args->csv, "One CSV row per system and rule (RFC 4180)");
+  leaf->add_flag("--summary", args->summary,
+                 "Only the summary: institutions connected, systems, APIs, exchanges per month, "
+                 "share of systems fully compliant");
+  leaf->add_flag("--thresholds", args->thresholds, "Show the thresholds in force");
+  leaf->add_option("--set", args->set,
+                   "Operator: set one threshold, NAME=VALUE (NAME=default goes back to the "
+                   "default)");
+}
+
 void AddUserCommands(CLI::App& admin, const std::shared_ptr<AdminOptions>& options) {
   CLI::App* group =
       admin.add_subcommand("user", "Accounts of the admin API and portal, with their roles");
@@ -1280,6 +1373,7 @@ void AddAdminCommand(CLI::App& app) {
   AddSubscriptionCommands(*admin, options);
   AddDeliveryCommands(*admin, options);
   AddUserCommands(*admin, options);
+  AddComplianceCommand(*admin, options);
   AddEsbKeyCommand(*admin, [options] { return EsbKeysOf(options); });
 }
 

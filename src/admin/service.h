@@ -32,6 +32,7 @@
 
 #include "admin/actor.h"
 #include "admin/bus.h"
+#include "admin/compliance.h"
 #include "admin/journal.h"
 #include "base/clock.h"
 #include "base/result.h"
@@ -271,6 +272,21 @@ class AdminService {
   Result<std::vector<traffic::TotalsRow>> TrafficTotals(const Actor& actor,
                                                         traffic::SeriesFilter filter,
                                                         traffic::GroupBy by, size_t limit);
+
+  // ---- compliance (docs/compliance.md) ----
+  // Every system of the scope rated against the rule set, its institutions rolled up, and the
+  // summary figures. Operators and auditors: the whole bus (`institution` empty) or one
+  // institution; an institution-admin: its own institution only (empty means its own). kNotFound
+  // for an unknown institution. Reads the evidence log of the window (at most max_records
+  // records): kFailedPrecondition when there is no evidence log here.
+  Result<ComplianceReport> Compliance(const Actor& actor, std::string_view institution = {});
+  // The thresholds in force (every role).
+  Result<ComplianceThresholds> GetComplianceThresholds(const Actor& actor);
+  // Operator only: sets one threshold (`value` a number, or "default" to go back to the
+  // default). kInvalidArgument for an unknown name, a value out of range, or a warn threshold
+  // above its fail threshold; nothing changes then. Recorded as "compliance.threshold".
+  Result<ComplianceThresholds> SetComplianceThreshold(const Actor& actor, std::string_view name,
+                                                      std::string_view value);
 
   // ---- the bus itself ----
   // The bus key, its TLS certificate (subject, names, validity) and the addresses systems use:

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "accounts/render.h"
+#include "admin/compliance_render.h"
 #include "admin/render.h"
 #include "adminapi/onboarding_routes.h"
 #include "adminapi/route.h"
@@ -799,6 +800,44 @@ const std::vector<Route>& AllRoutes() {
       }
       o["problem"] = v.problem;
       return Ok(std::move(o));
+    });
+
+    // Compliance with the e-Government standards (docs/compliance.md): operators and auditors
+    // every institution's, an institution's admin its own.
+    add("GET", "/api/v1/compliance", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(admin::ComplianceReport report,
+                              c.service.Compliance(c.actor(), c.Query("institution")));
+      return Ok(admin::ToJson(report));
+    });
+    add("GET", "/api/v1/compliance/summary", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(admin::ComplianceReport report,
+                              c.service.Compliance(c.actor(), c.Query("institution")));
+      json::object o = admin::ToJson(report.summary);
+      o["generated_at"] = admin::IsoTime(report.generated_at_ms);
+      o["window_from"] = admin::IsoTime(report.window_from_ms);
+      o["covered_from"] = admin::IsoTime(report.covered_from_ms);
+      o["partial"] = report.partial;
+      return Ok(std::move(o));
+    });
+    add("GET", "/api/v1/compliance/thresholds", [](Context& c) -> Result<Reply> {
+      GOVESB_ASSIGN_OR_RETURN(admin::ComplianceThresholds t,
+                              c.service.GetComplianceThresholds(c.actor()));
+      return Ok(admin::ToJson(t));
+    });
+    add("PUT", "/api/v1/compliance/thresholds/{name}", [](Context& c) -> Result<Reply> {
+      // {"value": 0.05} or {"value": "default"}
+      auto it = c.body.find("value");
+      std::string value;
+      if (it != c.body.end() && it->value().is_string()) {
+        value = std::string(it->value().as_string());
+      } else if (it != c.body.end() && it->value().is_number()) {
+        value = json::serialize(it->value());
+      } else {
+        return InvalidArgument("'value' must be a number, or \"default\"");
+      }
+      GOVESB_ASSIGN_OR_RETURN(admin::ComplianceThresholds t,
+                              c.service.SetComplianceThreshold(c.actor(), c.Path("name"), value));
+      return Ok(admin::ToJson(t));
     });
 
     // The bus itself: its key, certificate and addresses.

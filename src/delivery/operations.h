@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -56,6 +57,9 @@ class DeliveryOperations {
   // Pending and dead only (`delivered` stays 0): costs the size of the queue, not of the
   // history. Of one institution's systems when `recipient_institution` is not empty.
   virtual Result<QueueCounts> CountOpen(std::string_view recipient_institution = {}) = 0;
+  // Dead deliveries per recipient system (client_id, count), systems with none left out, ordered
+  // by client_id: costs the size of the queue (the partial index of open deliveries).
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> CountDeadBySystem() = 0;
 };
 
 }  // namespace govesb::delivery

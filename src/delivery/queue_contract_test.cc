@@ -321,6 +321,11 @@ TEST_P(DeliveryContractTest, ListingsAndCountsOfOneInstitutionSeeOnlyItsSystems)
   EXPECT_EQ(ops().CountOpen("RITA")->pending, 1);
   EXPECT_EQ(ops().CountOpen("RITA")->dead, 0);
   EXPECT_EQ(ops().CountOpen("NOSUCH")->pending, 0);
+  auto dead_by_system = ops().CountDeadBySystem();
+  ASSERT_TRUE(dead_by_system.ok()) << dead_by_system.status().ToString();
+  ASSERT_EQ(dead_by_system->size(), 1u) << "RITA's system has none and is left out";
+  EXPECT_EQ((*dead_by_system)[0].first, (*listed)[0].target_client_id);
+  EXPECT_EQ((*dead_by_system)[0].second, 1);
   of_moh.recipient_institution = "NOSUCH";
   EXPECT_TRUE(ops().List(of_moh)->empty());
 }

@@ -721,4 +721,19 @@ Result<QueueCounts> SqlDeliveryOperations::CountOpen(std::string_view recipient_
   return c;
 }
 
+Result<std::vector<std::pair<std::string, int64_t>>> SqlDeliveryOperations::CountDeadBySystem() {
+  GOVESB_ASSIGN_OR_RETURN(
+      store::Statement s,
+      db_.Prepare("SELECT s.client_id, COUNT(*) FROM deliveries d"
+                  " JOIN systems s ON s.id = d.target_system_id"
+                  " WHERE d.state = 'dead' GROUP BY s.client_id ORDER BY s.client_id"));
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (;;) {
+    GOVESB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.emplace_back(s.ColumnText(0), s.ColumnInt64(1));
+  }
+  return out;
+}
+
 }  // namespace govesb::delivery

@@ -97,6 +97,7 @@ class SqlDeliveryOperations final : public DeliveryOperations {
   Result<int64_t> RedeliverAllDead(std::string_view code, int64_t now_ms) override;
   Result<QueueCounts> Count() override;
   Result<QueueCounts> CountOpen(std::string_view recipient_institution = {}) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> CountDeadBySystem() override;
 
  private:
   store::Database& db_;

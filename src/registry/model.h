@@ -71,6 +71,10 @@ struct System {
   int64_t credential_version = 1;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // When its public key and its secret last changed (registration, UpdateSystem with another
+  // key, RotateSecret): the compliance rules' key and secret ages (docs/compliance.md).
+  int64_t key_changed_at = 0;
+  int64_t secret_changed_at = 0;
   // Requests this system may make, per second and in a burst, over all APIs (see kRateDefault).
   double rate_per_second = kRateDefault;
   double rate_burst = kRateDefault;

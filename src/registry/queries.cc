@@ -53,7 +53,7 @@ constexpr std::string_view kSystemSelect =
     "SELECT s.id, s.client_id, s.institution_id, i.code, i.name, s.name, s.public_key,"
     " s.key_curve, s.endpoint, s.secret_hash, s.enabled, s.credential_version, s.created_at,"
     " s.updated_at, s.rate_per_second, s.rate_burst, s.signature_fallbacks, i.suspended,"
-    " s.serialisation, s.serialisation_learned"
+    " s.serialisation, s.serialisation_learned, s.key_changed_at, s.secret_changed_at"
     " FROM systems s JOIN institutions i ON i.id = s.institution_id";
 
 Result<System> ReadSystem(store::Statement& s) {
@@ -84,6 +84,8 @@ Result<System> ReadSystem(store::Statement& s) {
   row.institution_suspended = s.ColumnInt64(17) != 0;
   row.serialisation = s.ColumnText(18);
   row.serialisation_learned = s.ColumnText(19);
+  row.key_changed_at = s.ColumnInt64(20);
+  row.secret_changed_at = s.ColumnInt64(21);
   return row;
 }
 

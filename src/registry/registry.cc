@@ -244,9 +244,23 @@ constexpr std::string_view kSchemaV11 = R"sql(
 ALTER TABLE grants ADD COLUMN fields TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<std::string_view, 11> kMigrations = {
-    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,  kSchemaV5, kSchemaV6,
-    kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10, kSchemaV11};
+// Migration 12 (compliance, docs/compliance.md): when each system's public key and secret last
+// changed (existing rows: when the system was registered), and the operator's compliance
+// thresholds (name -> decimal text; a missing row means the documented default).
+constexpr std::string_view kSchemaV12 = R"sql(
+ALTER TABLE systems ADD COLUMN key_changed_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE systems ADD COLUMN secret_changed_at INTEGER NOT NULL DEFAULT 0;
+UPDATE systems SET key_changed_at = created_at, secret_changed_at = created_at;
+CREATE TABLE compliance_settings (
+  name        TEXT    PRIMARY KEY,
+  value       TEXT    NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array<std::string_view, 12> kMigrations = {
+    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,  kSchemaV5,  kSchemaV6,
+    kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12};
 // A version means the same schema on both backends (schema_postgres.h): append to both lists.
 static_assert(kMigrations.size() == internal::kPostgresMigrations.size());
 
@@ -340,8 +354,9 @@ Result<NewSystem> Registry::AddSystem(std::string_view institution_code, std::st
   GOVESB_ASSIGN_OR_RETURN(
       store::Statement insert,
       db_.Prepare("INSERT INTO systems(client_id, institution_id, name, public_key, key_curve,"
-                  " endpoint, secret_hash, enabled, credential_version, created_at, updated_at)"
-                  " VALUES(?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?)"));
+                  " endpoint, secret_hash, enabled, credential_version, created_at, updated_at,"
+                  " key_changed_at, secret_changed_at)"
+                  " VALUES(?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?)"));
   GOVESB_RETURN_IF_ERROR(insert.Bind(1, client_id));
   GOVESB_RETURN_IF_ERROR(insert.Bind(2, institution->id));
   GOVESB_RETURN_IF_ERROR(insert.Bind(3, clean_name));
@@ -351,6 +366,8 @@ Result<NewSystem> Registry::AddSystem(std::string_view institution_code, std::st
   GOVESB_RETURN_IF_ERROR(insert.Bind(7, secret_hash));
   GOVESB_RETURN_IF_ERROR(insert.Bind(8, now));
   GOVESB_RETURN_IF_ERROR(insert.Bind(9, now));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(10, now));
+  GOVESB_RETURN_IF_ERROR(insert.Bind(11, now));
   GOVESB_RETURN_IF_ERROR(insert.Run());
   GOVESB_ASSIGN_OR_RETURN(System system, MustFindSystem(db_, client_id));
   GOVESB_RETURN_IF_ERROR(txn.Commit());
@@ -400,10 +417,13 @@ Result<std::string> Registry::RotateSecret(std::string_view client_id) {
   GOVESB_ASSIGN_OR_RETURN(
       store::Statement update,
       db_.Prepare("UPDATE systems SET secret_hash = ?,"
-                  " credential_version = credential_version + 1, updated_at = ? WHERE id = ?"));
+                  " credential_version = credential_version + 1, updated_at = ?,"
+                  " secret_changed_at = ? WHERE id = ?"));
+  const int64_t now = Now();
   GOVESB_RETURN_IF_ERROR(update.Bind(1, secret_hash));
-  GOVESB_RETURN_IF_ERROR(update.Bind(2, Now()));
-  GOVESB_RETURN_IF_ERROR(update.Bind(3, system.id));
+  GOVESB_RETURN_IF_ERROR(update.Bind(2, now));
+  GOVESB_RETURN_IF_ERROR(update.Bind(3, now));
+  GOVESB_RETURN_IF_ERROR(update.Bind(4, system.id));
   GOVESB_RETURN_IF_ERROR(update.Run());
   GOVESB_RETURN_IF_ERROR(txn.Commit());
   return secret;
@@ -428,13 +448,18 @@ Result<System> Registry::UpdateSystem(std::string_view client_id, const SystemUp
   GOVESB_ASSIGN_OR_RETURN(
       store::Statement stmt,
       db_.Prepare("UPDATE systems SET name = ?, public_key = ?, key_curve = ?, endpoint = ?,"
-                  " updated_at = ? WHERE id = ?"));
+                  " updated_at = ?, key_changed_at = ? WHERE id = ?"));
+  const int64_t now = Now();
+  const std::string key_b64 = key ? key->SpkiBase64() : system.public_key_b64;
+  // The key's age restarts only when the key itself changes (not when the same key is given).
+  const bool key_changed = key_b64 != system.public_key_b64;
   GOVESB_RETURN_IF_ERROR(stmt.Bind(1, name ? *name : system.name));
-  GOVESB_RETURN_IF_ERROR(stmt.Bind(2, key ? key->SpkiBase64() : system.public_key_b64));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(2, key_b64));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(3, crypto::CurveName(key ? key->curve() : system.curve)));
   GOVESB_RETURN_IF_ERROR(stmt.Bind(4, update.endpoint ? *update.endpoint : system.endpoint));
-  GOVESB_RETURN_IF_ERROR(stmt.Bind(5, Now()));
-  GOVESB_RETURN_IF_ERROR(stmt.Bind(6, system.id));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(5, now));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(6, key_changed ? now : system.key_changed_at));
+  GOVESB_RETURN_IF_ERROR(stmt.Bind(7, system.id));
   GOVESB_RETURN_IF_ERROR(stmt.Run());
   GOVESB_ASSIGN_OR_RETURN(System updated, MustFindSystem(db_, client_id));
   GOVESB_RETURN_IF_ERROR(txn.Commit());

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -200,6 +201,14 @@ class Registry {
   // Usage per system and variant (ordered by system id, then variant), or only the system
   // `client_id`'s when it is not empty (kNotFound if there is no such system).
   Result<std::vector<SignatureUsage>> ListSignatureUsage(std::string_view client_id = {});
+
+  // The operator's compliance thresholds (table compliance_settings): name -> value text. The
+  // registry keeps them only (names of 1-64 of [a-z0-9_], values of 1-64 printable ASCII); the
+  // admin layer knows the names, parses and checks the values (admin/compliance.h). Ordered by
+  // name. Removing a setting that is not there is Ok (the default applies either way).
+  Result<std::vector<std::pair<std::string, std::string>>> ListComplianceSettings();
+  Status SetComplianceSetting(std::string_view name, std::string_view value);
+  Status RemoveComplianceSetting(std::string_view name);
 
   // `code`: 5-8 ASCII alphanumerics, case-sensitive. Deliveries go to the provider's endpoint
   // unless `endpoint_override` is non-empty.

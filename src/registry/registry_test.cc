@@ -23,6 +23,11 @@ using testing::RegistryTest;
 // Takes a database back to before migration 5 (as released with migration 4).
 // Takes a database back from migration 7 to 6 (run before kUndoMigrationSix).
 constexpr char kUndoMigrationSeven[] = "ALTER TABLE topics DROP COLUMN enabled;";
+// Takes a database back from migration 12 to 11 (run before kUndoMigrationEleven).
+constexpr char kUndoMigrationTwelve[] =
+    "ALTER TABLE systems DROP COLUMN key_changed_at;"
+    "ALTER TABLE systems DROP COLUMN secret_changed_at;"
+    "DROP TABLE compliance_settings;";
 // Takes a database back from migration 11 to 10 (run before kUndoMigrationTen).
 constexpr char kUndoMigrationEleven[] = "ALTER TABLE grants DROP COLUMN fields;";
 // Takes a database back from migration 10 to 9 (run before kUndoMigrationNine).
@@ -106,7 +111,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, RegistryOnBoth, store::testing::BothBackends(
 TEST_P(RegistryOnBoth, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 11);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
 }
 
 // ---- institutions ----
@@ -618,6 +623,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
   // A database created by migration 1 alone (as released) keeps its rows and gains the tables
   // and columns of the later migrations.
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationTwelve).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
@@ -632,7 +638,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
                         " UPDATE schema_versions SET version = 1 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 11);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
   ApiSettings async_api;
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
@@ -656,6 +662,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
   ASSERT_TRUE(registry_.AddApi(provider_.client_id, "LANDREG", async_api).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationTwelve).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
@@ -667,7 +674,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
                         " UPDATE schema_versions SET version = 3 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 11);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
   auto apis = registry_.ListApis();
   ASSERT_TRUE(apis.ok()) << apis.status().ToString();
   ASSERT_EQ(apis->size(), 2u);
@@ -689,6 +696,7 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   AddFixtures();
   ASSERT_TRUE(registry_.SetApiStoreBodies("GETUSR", true).ok());
   ASSERT_TRUE(registry_.DisableSystem(consumer_.client_id).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationTwelve).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
@@ -699,7 +707,7 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 4 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 11);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
 
   auto systems = registry_.ListSystems();
   ASSERT_TRUE(systems.ok()) << systems.status().ToString();
@@ -733,6 +741,7 @@ TEST_F(RegistryTest, MigrationSevenKeepsEveryTopicEnabled) {
   AddFixtures();
   ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
   ASSERT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationTwelve).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
@@ -741,7 +750,7 @@ TEST_F(RegistryTest, MigrationSevenKeepsEveryTopicEnabled) {
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 6 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 11);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
   auto topics = registry_.ListTopics();
   ASSERT_TRUE(topics.ok()) << topics.status().ToString();
   ASSERT_EQ(topics->size(), 1u);
@@ -775,6 +784,7 @@ TEST_P(RegistryOnBoth, RegistryChangesAreVisibleToOtherConnections) {
 
 TEST_F(RegistryTest, MigrationEightGivesSystemsAutomaticSerialisation) {
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationTwelve).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationNine).ok());
@@ -782,13 +792,80 @@ TEST_F(RegistryTest, MigrationEightGivesSystemsAutomaticSerialisation) {
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 7 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 11);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
   auto system = registry_.GetSystem(consumer_.client_id);
   ASSERT_TRUE(system.ok());
   EXPECT_EQ(system->serialisation, "auto");
   EXPECT_EQ(system->serialisation_learned, "");
   EXPECT_EQ(EffectiveSerialisation(system->serialisation, system->serialisation_learned),
             "jackson");
+}
+
+TEST_F(RegistryTest, MigrationTwelveDatesKeysAndSecretsFromRegistration) {
+  AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationTwelve).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
+  ASSERT_TRUE(
+      db_->Exec("UPDATE schema_versions SET version = 10 WHERE component = 'registry'").ok());
+  ASSERT_TRUE(db_->Exec("UPDATE systems SET created_at = 1000 + id").ok());
+  ASSERT_TRUE(Registry::Migrate(*db_).ok());
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
+  auto systems = registry_.ListSystems();
+  ASSERT_TRUE(systems.ok()) << systems.status().ToString();
+  ASSERT_EQ(systems->size(), 2u);
+  for (const System& system : *systems) {
+    EXPECT_EQ(system.key_changed_at, 1000 + system.id);
+    EXPECT_EQ(system.secret_changed_at, 1000 + system.id);
+  }
+  EXPECT_TRUE(registry_.ListComplianceSettings()->empty());
+}
+
+TEST_P(RegistryOnBoth, KeyAndSecretAgesRestartOnlyWhenTheyChange) {
+  AddFixtures();
+  const int64_t registered = registry_.GetSystem(consumer_.client_id)->created_at;
+  EXPECT_EQ(registry_.GetSystem(consumer_.client_id)->key_changed_at, registered);
+  EXPECT_EQ(registry_.GetSystem(consumer_.client_id)->secret_changed_at, registered);
+  clock_.Advance(std::chrono::hours(24));
+  const std::string same_key = registry_.GetSystem(consumer_.client_id)->public_key_b64;
+  ASSERT_TRUE(registry_.UpdateSystem(consumer_.client_id, {.public_key = same_key}).ok());
+  EXPECT_EQ(registry_.GetSystem(consumer_.client_id)->key_changed_at, registered);
+  ASSERT_TRUE(registry_.RotateSecret(consumer_.client_id).ok());
+  EXPECT_EQ(registry_.GetSystem(consumer_.client_id)->secret_changed_at, clock_.NowMillis());
+  EXPECT_EQ(registry_.GetSystem(consumer_.client_id)->key_changed_at, registered);
+  clock_.Advance(std::chrono::hours(24));
+  const std::string other_key =
+      crypto::PrivateKey::Generate(crypto::Curve::kP256)->public_key().SpkiBase64();
+  ASSERT_TRUE(registry_.UpdateSystem(consumer_.client_id, {.public_key = other_key}).ok());
+  EXPECT_EQ(registry_.GetSystem(consumer_.client_id)->key_changed_at, clock_.NowMillis());
+  EXPECT_EQ(registry_.GetSystem(consumer_.client_id)->secret_changed_at,
+            clock_.NowMillis() - 24 * 3600 * 1000);
+  // The other system is untouched.
+  EXPECT_EQ(registry_.GetSystem(provider_.client_id)->key_changed_at,
+            registry_.GetSystem(provider_.client_id)->created_at);
+}
+
+TEST_P(RegistryOnBoth, ComplianceSettingsAreStoredReplacedAndRemoved) {
+  EXPECT_TRUE(registry_.ListComplianceSettings()->empty());
+  ASSERT_TRUE(registry_.SetComplianceSetting("key_age_warn_days", "200").ok());
+  ASSERT_TRUE(registry_.SetComplianceSetting("window_days", "7").ok());
+  ASSERT_TRUE(registry_.SetComplianceSetting("key_age_warn_days", "300").ok());
+  auto settings = registry_.ListComplianceSettings();
+  ASSERT_TRUE(settings.ok()) << settings.status().ToString();
+  ASSERT_EQ(settings->size(), 2u);
+  EXPECT_EQ((*settings)[0], (std::pair<std::string, std::string>{"key_age_warn_days", "300"}));
+  EXPECT_EQ((*settings)[1], (std::pair<std::string, std::string>{"window_days", "7"}));
+  ASSERT_TRUE(registry_.RemoveComplianceSetting("window_days").ok());
+  EXPECT_EQ(registry_.ListComplianceSettings()->size(), 1u);
+  EXPECT_TRUE(registry_.RemoveComplianceSetting("window_days").ok()) << "already the default";
+  for (auto [name, value, needle] : {std::tuple{"", "1", "name"},
+                                     {"Bad Name", "1", "name"},
+                                     {"window_days", "", "value"},
+                                     {"window_days", "1 2", "value"}}) {
+    Status refused = registry_.SetComplianceSetting(name, value);
+    EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument) << name << "=" << value;
+    EXPECT_NE(refused.message().find(needle), std::string::npos) << refused.message();
+  }
+  EXPECT_EQ(registry_.ListComplianceSettings()->size(), 1u);
 }
 
 TEST_F(RegistryTest, SerialisationIsSetOrLearnedFromTheSystemsOwnRequests) {

@@ -52,8 +52,9 @@ inline std::string NewPublicKey(crypto::Curve curve = crypto::Curve::kSecp256k1)
 // Every row of every registry table as text, to prove that a failed operation changed nothing.
 inline std::string DumpTables(store::Database& db) {
   std::string out;
-  for (const char* table : {"institutions", "systems", "apis", "grants", "topics", "subscriptions",
-                            "signature_usage", "schema_versions", "membership_applications"}) {
+  for (const char* table :
+       {"institutions", "systems", "apis", "grants", "topics", "subscriptions", "signature_usage",
+        "schema_versions", "membership_applications", "compliance_settings"}) {
     auto stmt = db.Prepare(std::string("SELECT * FROM ") + table + " ORDER BY 1");
     GOVESB_CHECK(stmt.ok());
     out += table;

@@ -241,9 +241,20 @@ inline constexpr std::string_view kPostgresSchemaV11 = R"sql(
 ALTER TABLE grants ADD COLUMN fields TEXT NOT NULL DEFAULT '';
 )sql";
 
-inline constexpr std::array<std::string_view, 11> kPostgresMigrations = {
-    kPostgresSchemaV1, kPostgresSchemaV2,  kPostgresSchemaV3, kPostgresSchemaV4,
-    kPostgresSchemaV5, kPostgresSchemaV6,  kPostgresSchemaV7, kPostgresSchemaV8,
-    kPostgresSchemaV9, kPostgresSchemaV10, kPostgresSchemaV11};
+inline constexpr std::string_view kPostgresSchemaV12 = R"sql(
+ALTER TABLE systems ADD COLUMN key_changed_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE systems ADD COLUMN secret_changed_at BIGINT NOT NULL DEFAULT 0;
+UPDATE systems SET key_changed_at = created_at, secret_changed_at = created_at;
+CREATE TABLE compliance_settings (
+  name        TEXT    COLLATE "C" PRIMARY KEY,
+  value       TEXT    NOT NULL,
+  updated_at  BIGINT  NOT NULL
+);
+)sql";
+
+inline constexpr std::array<std::string_view, 12> kPostgresMigrations = {
+    kPostgresSchemaV1, kPostgresSchemaV2,  kPostgresSchemaV3,  kPostgresSchemaV4,
+    kPostgresSchemaV5, kPostgresSchemaV6,  kPostgresSchemaV7,  kPostgresSchemaV8,
+    kPostgresSchemaV9, kPostgresSchemaV10, kPostgresSchemaV11, kPostgresSchemaV12};
 
 }  // namespace govesb::registry::internal

@@ -504,6 +504,13 @@ test('onboarding through the portal alone: register, publish, request, approve, 
       const page = fs.readFileSync(reportFile, 'utf8');
       assert.ok(page.includes(nidaId) && page.includes('Ministry of Health'), 'the report names the exchange and who asked');
 
+      // The auditor's compliance page: the summary, and a rating for every system.
+      await auditor.go('compliance');
+      await auditor.byId('compliance-share').waitFor();
+      await auditor.byId('compliance-system-row').first().waitFor();
+      assert.ok(await auditor.byId('compliance-system-row').count() >= 2, 'every system is rated');
+      await auditor.shot('16c-compliance');
+
       // RITA's admin sees the call to its API on its own dashboard, in Kiswahili.
       await rita.go('dashboard');
       await rita.byId('traffic-sum').filter({ hasText: /[1-9]/ }).waitFor();

@@ -11,6 +11,7 @@ import * as account from './pages/account.js';
 import * as actions from './pages/actions.js';
 import * as bus from './pages/bus.js';
 import * as catalogue from './pages/catalogue.js';
+import * as compliance from './pages/compliance.js';
 import * as dashboard from './pages/dashboard.js';
 import * as deliveries from './pages/deliveries.js';
 import * as evidence from './pages/evidence.js';
@@ -29,6 +30,7 @@ const PAGES = [
   {id: 'deliveries', key: 'nav.deliveries', roles: ALL, page: deliveries},
   {id: 'evidence', key: 'nav.evidence', roles: ALL, page: evidence},
   {id: 'actions', key: 'nav.actions', roles: ALL, page: actions},
+  {id: 'compliance', key: 'nav.compliance', roles: ALL, page: compliance},
   {id: 'users', key: 'nav.users', roles: ALL, page: users},
   {id: 'bus', key: 'nav.bus', roles: ALL, page: bus},
   {id: 'account', key: 'nav.account', roles: ALL, page: account},

@@ -24,6 +24,9 @@ const STATES = {
   valid: 'state.valid',
   expiring: 'state.expiring',
   expired: 'state.expired',
+  pass: 'state.pass',
+  warn: 'state.warn',
+  fail: 'state.fail',
 };
 
 export const ROLE_OPTIONS = [
