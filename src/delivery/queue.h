@@ -42,6 +42,11 @@ struct AnswerClaim {
   std::string request_id;          // of the original request
   int64_t provider_system_id = 0;  // who is answering; must be who the request went to
   int64_t now_ms = 0;
+  // Once the claim holds, called with the apiCode of the answered request: an error refuses
+  // the answer (nothing is stored and the request stays unanswered) and is what the provider is
+  // told. Runs on the store's writer, inside its transaction: keep it short (the engine checks
+  // the API's response contract here). Empty: no check.
+  std::function<Status(std::string_view api_code)> check = {};
 };
 
 struct NewMessage {

@@ -251,6 +251,7 @@ Status ClaimAnswer(store::WriteContext& ctx, NewMessage& m) {
     return FailedPrecondition("the answer to request " + claim.request_id +
                               " comes too late: the window for answering it has closed");
   }
+  if (claim.check) GOVESB_RETURN_IF_ERROR(claim.check(api_code));
   GOVESB_ASSIGN_OR_RETURN(store::Statement * mark, ctx.Prepared(kMarkAnswered));
   GOVESB_RETURN_IF_ERROR(mark->Bind(1, claim.now_ms));
   GOVESB_RETURN_IF_ERROR(mark->Bind(2, claim.request_id));

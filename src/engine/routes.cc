@@ -89,6 +89,21 @@ asio::awaitable<HttpResponse> Engine::RouteAsyncAnswer(ExchangeContext& x) {
       wire::ResponseData(answer->success, answered, message_text, answer->esb_body_raw),
       *deps_.signer);
   message.claim = delivery::AnswerClaim{answered, x.caller->id, deps_.clock->NowMillis()};
+  if (answer->success) {
+    // The answer's contract: known once the claim names the answered API. An answer that does
+    // not match is refused to its provider (it may answer again, correctly) and never reaches
+    // the consumer.
+    message.claim->check = [snapshot = x.snapshot,
+                            body = std::string(answer->esb_body_raw)](std::string_view api_code) {
+      const registry::Api* api = snapshot->FindApi(api_code);
+      if (api == nullptr) return Status::Ok();
+      Status contract = CheckAnswerContract(*api, body);
+      if (contract.ok()) return contract;
+      return InvalidArgument("the answer does not match the published response contract of API " +
+                             std::string(api_code) + ": " + contract.message() +
+                             "; it was not passed on");
+    };
+  }
   HttpResponse response = AcceptedWithEvidence(x, message);
   x.phase = traffic::Phase::kStoring;
   auto accepting = deps_.delivery->Accept(std::move(message), nullptr);
