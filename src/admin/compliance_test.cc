@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/actors_testing.h"
 #include "admin/compliance_render.h"
 #include "admin/journal.h"
 #include "admin/service.h"
@@ -30,18 +31,13 @@
 namespace govesb::admin {
 namespace {
 
+using testing::kAuditor;
+using testing::kMohAdmin;
+using testing::kOperator;
+using testing::kRitaAdmin;
+
 namespace json = boost::json;
 using std::chrono::hours;
-
-const Actor kOperator{
-    .account = "op@ega.go.tz", .role = Role::kOperator, .address = "local", .via = "cli"};
-const Actor kAuditor{
-    .account = "audit@nao.go.tz", .role = Role::kAuditor, .address = "10.3.3.3", .via = "api"};
-const Actor kRitaAdmin{.account = "admin@rita.go.tz",
-                       .role = Role::kInstitutionAdmin,
-                       .institution = "RITA",
-                       .address = "10.1.1.1",
-                       .via = "api"};
 
 constexpr auto kDay = hours(24);
 constexpr char kContract[] = R"({"type":"object","required":["entryNo"]})";

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "admin/actors_testing.h"
 #include "admin/render.h"
 #include "base/encoding.h"
 #include "base/temp_dir.h"
@@ -26,20 +27,10 @@
 namespace govesb::admin {
 namespace {
 
-const Actor kOperator{
-    .account = "op@ega.go.tz", .role = Role::kOperator, .address = "local", .via = "cli"};
-const Actor kRitaAdmin{.account = "admin@rita.go.tz",
-                       .role = Role::kInstitutionAdmin,
-                       .institution = "RITA",
-                       .address = "10.1.1.1",
-                       .via = "api"};
-const Actor kMohAdmin{.account = "admin@moh.go.tz",
-                      .role = Role::kInstitutionAdmin,
-                      .institution = "MOH",
-                      .address = "10.2.2.2",
-                      .via = "api"};
-const Actor kAuditor{
-    .account = "audit@nao.go.tz", .role = Role::kAuditor, .address = "10.3.3.3", .via = "api"};
+using testing::kAuditor;
+using testing::kMohAdmin;
+using testing::kOperator;
+using testing::kRitaAdmin;
 
 std::string NewKey() {
   return crypto::PrivateKey::Generate(crypto::Curve::kP256)->public_key().SpkiBase64();

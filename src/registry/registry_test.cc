@@ -900,6 +900,15 @@ TEST_F(RegistryTest, SerialisationIsSetOrLearnedFromTheSystemsOwnRequests) {
             "jackson");
 }
 
+// The terms of the approved grant of `api_code` to `consumer` in `snapshot`; nullptr without one.
+const Snapshot::GrantTerms* ApprovedTerms(const Snapshot& snapshot, std::string_view consumer,
+                                          std::string_view api_code) {
+  const System* c = snapshot.FindSystem(consumer);
+  const Api* api = snapshot.FindApi(api_code);
+  if (c == nullptr || api == nullptr) return nullptr;
+  return snapshot.FindApprovedGrant(c->id, api->id);
+}
+
 TEST_F(RegistryTest, AGrantsFieldAllowListIsValidatedKeptAndCompiledIntoTheSnapshot) {
   AddFixtures();
   const std::string consumer = consumer_.client_id;
@@ -926,9 +935,7 @@ TEST_F(RegistryTest, AGrantsFieldAllowListIsValidatedKeptAndCompiledIntoTheSnaps
 
   auto snapshot = Snapshot::Load(*db_);
   ASSERT_TRUE(snapshot.ok());
-  const System* c = (*snapshot)->FindSystem(consumer);
-  const Api* api = (*snapshot)->FindApi("GETUSR");
-  const Snapshot::GrantTerms* terms = (*snapshot)->FindApprovedGrant(c->id, api->id);
+  const Snapshot::GrantTerms* terms = ApprovedTerms(**snapshot, consumer, "GETUSR");
   ASSERT_NE(terms, nullptr);
   ASSERT_NE(terms->fields, nullptr);
   EXPECT_EQ(terms->fields->Pointers(),
@@ -939,7 +946,9 @@ TEST_F(RegistryTest, AGrantsFieldAllowListIsValidatedKeptAndCompiledIntoTheSnaps
   EXPECT_TRUE(registry_.GetGrant(consumer, "GETUSR")->fields.empty());
   auto again = Snapshot::Load(*db_);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ((*again)->FindApprovedGrant(c->id, api->id)->fields, nullptr);
+  const Snapshot::GrantTerms* all = ApprovedTerms(**again, consumer, "GETUSR");
+  ASSERT_NE(all, nullptr);
+  EXPECT_EQ(all->fields, nullptr);
 }
 
 TEST_F(RegistryTest, AGrantsPurposesAreValidatedAndKept) {
@@ -975,9 +984,7 @@ TEST_F(RegistryTest, AGrantsPurposesAreValidatedAndKept) {
   // The snapshot carries the codes.
   auto snapshot = Snapshot::Load(*db_);
   ASSERT_TRUE(snapshot.ok());
-  const System* c = (*snapshot)->FindSystem(consumer);
-  const Api* api = (*snapshot)->FindApi("GETUSR");
-  const Snapshot::GrantTerms* terms = (*snapshot)->FindApprovedGrant(c->id, api->id);
+  const Snapshot::GrantTerms* terms = ApprovedTerms(**snapshot, consumer, "GETUSR");
   ASSERT_NE(terms, nullptr);
   EXPECT_EQ(terms->purposes, (std::vector<std::string>{"TREATMENT", "ELIGIBILITY"}));
   EXPECT_TRUE(terms->purpose_required);
