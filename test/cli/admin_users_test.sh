@@ -6,32 +6,9 @@
 # Usage: admin_users_test.sh PATH/TO/govesb
 set -euo pipefail
 bin=$1
-work=$(mktemp -d /tmp/govesb-admin-users-test-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-command -v jq >/dev/null || fail "jq is needed: scripts/setup installs it"
-command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed: scripts/setup installs it"
-data=$work/data
-"$bin" init --data-dir "$data" >/dev/null
-db=$data/govesb.db
-admin() { "$bin" admin --data-dir "$data" "$@"; }
-dump() { sqlite3 "$db" .dump; }
+# shellcheck source=admin_cli_lib.sh
+source "$(dirname "$0")/admin_cli_lib.sh" admin-users-test
 sql() { sqlite3 "$db" "$1"; }
-
-# expect_error EXIT_CODE NEEDLE ARGS...: as in admin_limits_test.sh.
-expect_error() {
-  local want=$1 needle=$2
-  shift 2
-  local before rc=0
-  before=$(dump)
-  admin "$@" </dev/null >"$work/out" 2>"$work/err" || rc=$?
-  [ "$rc" -eq "$want" ] || fail "$* exited $rc, not $want: $(cat "$work/err")"
-  if [ "$want" -eq 1 ]; then
-    grep -q "^error: .*$needle" "$work/err" || fail "$*: stderr was: $(cat "$work/err")"
-    [ ! -s "$work/out" ] || fail "$*: printed on stdout: $(cat "$work/out")"
-  fi
-  [ "$(dump)" = "$before" ] || fail "$* changed the database"
-}
 
 admin institution add --code RITA --name "Registration Agency" --json >/dev/null
 

@@ -5,31 +5,9 @@
 # Usage: compliance_test.sh PATH/TO/govesb
 set -euo pipefail
 bin=$1
-work=$(mktemp -d /tmp/govesb-compliance-test-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-command -v jq >/dev/null || fail "jq is needed: scripts/setup installs it"
-command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed: scripts/setup installs it"
+# shellcheck source=admin_cli_lib.sh
+source "$(dirname "$0")/admin_cli_lib.sh" compliance-test
 command -v python3 >/dev/null || fail "python3 is needed (to read the CSV)"
-data=$work/data
-"$bin" init --data-dir "$data" >/dev/null
-db=$data/govesb.db
-admin() { "$bin" admin --data-dir "$data" "$@"; }
-dump() { sqlite3 "$db" .dump; }
-
-# expect_error NEEDLE ARGS...: exit 1, "error: <reason>" (containing NEEDLE) on stderr, nothing
-# on stdout, the database unchanged.
-expect_error() {
-  local needle=$1
-  shift
-  local before rc=0
-  before=$(dump)
-  admin "$@" >"$work/out" 2>"$work/err" || rc=$?
-  [ "$rc" -eq 1 ] || fail "$* exited $rc, not 1: $(cat "$work/err")"
-  grep -q "^error: .*$needle" "$work/err" || fail "$*: stderr was: $(cat "$work/err")"
-  [ ! -s "$work/out" ] || fail "$*: printed on stdout: $(cat "$work/out")"
-  [ "$(dump)" = "$before" ] || fail "$* changed the database"
-}
 
 key=$("$bin" keygen --json | jq -r .public_key)
 admin institution add --code RITA --name "Registration Agency" --json >/dev/null
@@ -92,13 +70,13 @@ admin compliance --set key_age_warn_days=default --json |
   fail "--set key_age_warn_days=default"
 
 # ---- refusals: nothing changes ----
-expect_error "institution 'NOSUCH' not found" compliance --institution NOSUCH
-expect_error "unknown compliance setting 'no_such'" compliance --set no_such=1
-expect_error "must be a number" compliance --set key_age_warn_days=soon
-expect_error "must be from 0 to 1" compliance --set provider_error_rate_warn=2
-expect_error "whole number" compliance --set window_days=1.5
-expect_error "must not be above key_age_fail_days" compliance --set key_age_warn_days=1000
-expect_error "NAME=VALUE" compliance --set key_age_warn_days
-expect_error "not both" compliance --csv --json
-expect_error "go alone" compliance --thresholds --institution RITA
+expect_error 1 "institution 'NOSUCH' not found" compliance --institution NOSUCH
+expect_error 1 "unknown compliance setting 'no_such'" compliance --set no_such=1
+expect_error 1 "must be a number" compliance --set key_age_warn_days=soon
+expect_error 1 "must be from 0 to 1" compliance --set provider_error_rate_warn=2
+expect_error 1 "whole number" compliance --set window_days=1.5
+expect_error 1 "must not be above key_age_fail_days" compliance --set key_age_warn_days=1000
+expect_error 1 "NAME=VALUE" compliance --set key_age_warn_days
+expect_error 1 "not both" compliance --csv --json
+expect_error 1 "go alone" compliance --thresholds --institution RITA
 echo "compliance CLI: ok"
