@@ -13,6 +13,10 @@
 #include <system_error>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace govesb::wire {
 namespace {
 
@@ -409,16 +413,41 @@ struct StringInfo {
   bool has_non_ascii = false;
 };
 
+// The first index from i on (or t.size()) whose byte ends a run of plain string bytes: '"',
+// '\\', a control character (< 0x20) or a byte of a non-ASCII sequence (>= 0x80). Bodies are
+// mostly such runs, and every string of every request and answer passes here: 16 bytes at a
+// time where SSE2 is there (every x86-64), one at a time elsewhere and for the last bytes.
+inline size_t PlainStringEnd(std::string_view t, size_t i) {
+  const size_t n = t.size();
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+  while (i + 16 <= n) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t.data() + i));
+    // Signed bytes: those below 0x20 are the control characters and every byte >= 0x80.
+    const __m128i stop =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                     _mm_cmplt_epi8(v, space));
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(stop));
+    if (mask != 0) return i + static_cast<size_t>(std::countr_zero(mask));
+    i += 16;
+  }
+#endif
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(t[i]);
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+    ++i;
+  }
+  return i;
+}
+
 // Scans the string token starting at t[i] == '"'; on success i is just past the closing quote.
 Status ScanString(std::string_view t, size_t& i, StringInfo& info) {
   const size_t n = t.size();
   ++i;
   for (;;) {
-    while (i < n) {
-      const auto c = static_cast<unsigned char>(t[i]);
-      if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
-      ++i;
-    }
+    i = PlainStringEnd(t, i);
     if (i >= n) return ErrorAt("unterminated string", i);
     const auto c = static_cast<unsigned char>(t[i]);
     if (c == '"') {
@@ -1273,7 +1302,8 @@ class EcmaWriter {
     content.reserve(key.size());
     for (size_t i = 0; i < key.size();) {
       const auto c = static_cast<unsigned char>(key[i]);
-      if (c == 0xED && i + 2 < key.size() && (static_cast<unsigned char>(key[i + 1]) & 0xE0) == 0xA0) {
+      if (c == 0xED && i + 2 < key.size() &&
+          (static_cast<unsigned char>(key[i + 1]) & 0xE0) == 0xA0) {
         // a kept lone surrogate: as an escape, which AppendEcmaString writes as \udxxx
         const uint32_t unit = 0xD000 | ((static_cast<unsigned char>(key[i + 1]) & 0x3F) << 6) |
                               (static_cast<unsigned char>(key[i + 2]) & 0x3F);
@@ -1305,10 +1335,10 @@ class EcmaWriter {
 
 std::string FormatEcmaScriptNumber(double value) {
   if (std::isnan(value) || std::isinf(value)) return "null";  // as JSON.stringify writes them
-  if (value == 0) return "0";                                   // -0 too
+  if (value == 0) return "0";                                 // -0 too
   char buffer[32];
-  const auto shortest = std::to_chars(buffer, buffer + sizeof buffer, value,
-                                      std::chars_format::scientific);
+  const auto shortest =
+      std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
   std::string digits;
   int exponent = 0;
   SplitScientific(std::string_view(buffer, static_cast<size_t>(shortest.ptr - buffer)), digits,
@@ -1411,6 +1441,10 @@ std::optional<JsonStyle> SignedStyle(std::string_view raw) {
   bool telling = false;
   bool in_string = false;
   for (size_t i = 0; i < raw.size() && !telling; ++i) {
+    if (in_string) {
+      i = PlainStringEnd(raw, i);  // to the next quote, escape or non-plain byte
+      if (i >= raw.size()) break;
+    }
     const char c = raw[i];
     if (in_string) {
       if (c == '\\') {

@@ -117,6 +117,44 @@ TEST(ValidateJsonTest, ErrorsSayWhere) {
   EXPECT_EQ(ValidateJson("[1").message(), "unexpected end of input at byte 2");
 }
 
+// Strings are scanned 16 bytes at a time: whatever a string holds at whatever position (inside
+// the first block, across a block boundary, in the last bytes scanned one at a time), the
+// outcome and the byte an error names are those of a byte-at-a-time reading.
+TEST(ValidateJsonTest, EveryPositionInALongStringIsSeen) {
+  struct Case {
+    std::string inserted;
+    std::string error;  // "" when the text is valid; else the message without " at byte N"
+  };
+  const std::vector<Case> cases = {
+      {"\\n", ""},
+      {"\\u00e9", ""},
+      {"\xC3\xA9", ""},          // é
+      {"\xF0\x9F\x99\x82", ""},  // an emoji, 4 bytes
+      {std::string(1, '\x01'), "unescaped control character in string"},
+      {"\x1F", "unescaped control character in string"},
+      {"\xFF", "invalid UTF-8"},
+      {"\\x", "invalid escape \\character 'x' in string"},
+  };
+  for (const Case& c : cases) {
+    for (size_t at = 0; at <= 40; ++at) {
+      const std::string text =
+          "\"" + std::string(at, 'a') + c.inserted + std::string(40 - at, 'b') + "\"";
+      const Status status = ValidateJson(text);
+      if (c.error.empty()) {
+        EXPECT_TRUE(status.ok()) << "at " << at << ": " << status.message();
+        auto members = ScanObject("{\"k\":" + text + "}");
+        EXPECT_TRUE(members.ok()) << "at " << at;
+      } else {
+        EXPECT_EQ(status.message(), c.error + " at byte " + std::to_string(1 + at)) << "at " << at;
+      }
+    }
+  }
+  // A long string without a closing quote, and the quote as the last byte of a block.
+  EXPECT_EQ(ValidateJson("\"" + std::string(47, 'x')).message(), "unterminated string at byte 48");
+  EXPECT_TRUE(ValidateJson("\"" + std::string(15, 'x') + "\"").ok());
+  EXPECT_TRUE(ValidateJson("\"" + std::string(31, 'x') + "\"").ok());
+}
+
 TEST(ValidateJsonTest, DepthBombFailsWithoutCrashing) {
   const std::string bomb(100000, '[');
   const Status status = ValidateJson(bomb);
@@ -471,24 +509,32 @@ TEST(WriteXmlTest, InvalidJsonLeavesOutputUntouched) {
   EXPECT_EQ(out, "x");
 }
 
-
 // JSON.stringify(JSON.parse(input)) as Node.js 18 computes it, for inputs that tell clients
 // apart (made with `node -e`, see docs/serialisation.md): WriteEcmaScriptCompact must agree.
 TEST(EcmaScriptCompact, AgreesWithNodeOnWhatTellsClientsApart) {
   const std::vector<std::pair<std::string, std::string>> golden = {
       {"{\"a\":1.0,\"b\":1.0E-4,\"c\":\"x\\u0001y\\u001Fz\",\"d\":100.0,\"e\":-0,\"f\":-0.0}",
        "{\"a\":1,\"b\":0.0001,\"c\":\"x\\u0001y\\u001fz\",\"d\":100,\"e\":0,\"f\":0}"},
-      {"[1e21,1e20,123456789012345678901234,1e-7,1.5e-7,0.000001,12345678901234567890,9007199254740993]",
-       "[1e+21,100000000000000000000,1.2345678901234569e+23,1e-7,1.5e-7,0.000001,12345678901234567000,9007199254740992]"},
+      {"[1e21,1e20,123456789012345678901234,1e-7,1.5e-7,0.000001,12345678901234567890,"
+       "9007199254740993]",
+       "[1e+21,100000000000000000000,1.2345678901234569e+23,1e-7,1.5e-7,0.000001,"
+       "12345678901234567000,9007199254740992]"},
       {"{\"b\":1,\"2\":2,\"1\":3,\"a\":4,\"b\":5,\"01\":6,\"4294967295\":7,\"4294967294\":8}",
        "{\"1\":3,\"2\":2,\"4294967294\":8,\"b\":5,\"a\":4,\"01\":6,\"4294967295\":7}"},
-      {"\"\\ud83d\\ude00 \\ud800 \\udc00x \\u00e9 \xc3\xa9"" \\/ \\\" \\\\ \\b\\f\\n\\r\\t \\u007f \\u2028\"",
-       "\"\xf0\x9f\x98\x80"" \\ud800 \\udc00x \xc3\xa9"" \xc3\xa9"" / \\\" \\\\ \\b\\f\\n\\r\\t \x7f"" \xe2\x80\xa8""\""},
+      {"\"\\ud83d\\ude00 \\ud800 \\udc00x \\u00e9 \xc3\xa9"
+       " \\/ \\\" \\\\ \\b\\f\\n\\r\\t \\u007f \\u2028\"",
+       "\"\xf0\x9f\x98\x80"
+       " \\ud800 \\udc00x \xc3\xa9"
+       " \xc3\xa9"
+       " / \\\" \\\\ \\b\\f\\n\\r\\t \x7f"
+       " \xe2\x80\xa8"
+       "\""},
       {"{\"\\u0041\":1,\"A\":2,\"k\\ud800\":3,\"n\\u0000\":4}",
        "{\"A\":2,\"k\\ud800\":3,\"n\\u0000\":4}"},
       {" { \"deep\" : [ [ [ { } ] ] , [ ] , { \"x\" : null , \"t\" : true , \"f\" : false } ] } ",
        "{\"deep\":[[[{}]],[],{\"x\":null,\"t\":true,\"f\":false}]}"},
-      {"[1e400,-1e400,1e-400,-1e-400,5e-324,1.7976931348623157e308,0.1,0.30000000000000004,2.5e-3,123.456e5]",
+      {"[1e400,-1e400,1e-400,-1e-400,5e-324,1.7976931348623157e308,0.1,0.30000000000000004,2.5e-3,"
+       "123.456e5]",
        "[null,null,0,0,5e-324,1.7976931348623157e+308,0.1,0.30000000000000004,0.0025,12345600]"},
       {"{\"__proto__\":1,\"constructor\":2,\"toString\":[3]}",
        "{\"__proto__\":1,\"constructor\":2,\"toString\":[3]}"},
@@ -529,11 +575,17 @@ TEST(SignedStyle, TellsTheTwoFormsApartOnlyWhenTheTextSays) {
   // Nothing that tells them apart: the same text both ways.
   EXPECT_EQ(SignedStyle(R"({"apiCode":"BRTH01","esbBody":{"n":1,"ok":true,"s":"é"}})"),
             std::nullopt);
-  EXPECT_EQ(SignedStyle(R"({"a":0.5})"), std::nullopt);   // "0.5" in both
+  EXPECT_EQ(SignedStyle(R"({"a":0.5})"), std::nullopt);      // "0.5" in both
   EXPECT_EQ(SignedStyle(R"({"2":2,"b":1})"), std::nullopt);  // already in JSON.parse order
   // Neither form (pretty-printed): no answer.
   EXPECT_EQ(SignedStyle("{ \"a\": 1.0 }"), std::nullopt);
   EXPECT_EQ(SignedStyle("not json 1.0"), std::nullopt);
+  // The telling escape after a long run of plain bytes, and plain long strings holding what
+  // would tell outside a string.
+  const std::string run(37, 'x');
+  EXPECT_EQ(SignedStyle(R"({"c":")" + run + R"(\u001fy"})"), JsonStyle::kEcmaScript);
+  EXPECT_EQ(SignedStyle(R"({"c":")" + run + R"(\u001Fy"})"), JsonStyle::kJackson);
+  EXPECT_EQ(SignedStyle(R"({"c":")" + run + R"(1.0E-4 \"q\" é","d":1})"), std::nullopt);
 }
 
 }  // namespace
