@@ -105,7 +105,20 @@ size_t RaiseOpenFileLimit() {
   return OpenFileLimit();
 }
 
+}  // namespace govesb::http
+
+// tcmalloc's own call, present when the binary links tcmalloc (apps/govesb: GOVESB_TCMALLOC):
+// weak, so that everything linked without it (the tests, the sanitizer builds) still links.
+extern "C" void MallocExtension_ReleaseFreeMemory(void) __attribute__((weak));
+
+namespace govesb::http {
+
 bool ReleaseFreeMemory() {
+  // Where tcmalloc serves malloc, glibc's malloc_trim has nothing to give back.
+  if (MallocExtension_ReleaseFreeMemory != nullptr) {
+    MallocExtension_ReleaseFreeMemory();
+    return true;
+  }
 #if defined(__GLIBC__)
   ::malloc_trim(0);
   return true;

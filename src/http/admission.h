@@ -70,7 +70,8 @@ size_t RaiseOpenFileLimit();
 // The current soft RLIMIT_NOFILE (0 when it cannot be read).
 size_t OpenFileLimit();
 
-// Hands memory freed by the allocator back to the operating system (glibc malloc_trim).
+// Hands memory freed by the allocator back to the operating system (tcmalloc's
+// MallocExtension_ReleaseFreeMemory where the binary links tcmalloc, else glibc malloc_trim).
 // Costs milliseconds with a large heap: call it rarely (HttpServer does after bursts of
 // closes, from a timer). Returns false where not supported.
 bool ReleaseFreeMemory();
