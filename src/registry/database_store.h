@@ -2,7 +2,8 @@
 
 // What the RegistryStore adapters over a store::Database share (SqliteRegistryStore,
 // PgRegistryStore): the snapshot read and the signature usage writes run the same queries
-// (queries.h) and the same Registry code on either backend; only ChangeVersion differs.
+// (queries.h) and the same Registry code on either backend; both read the same change counter
+// (ReadRegistryVersion), each deciding when to ask it in its ChangeVersion.
 // Internal to the registry module.
 
 #include <memory>
@@ -19,6 +20,11 @@ namespace govesb::registry::internal {
 // All rows a Snapshot is built from, in one kDeferred transaction: one snapshot of the
 // database (SQLite: a read transaction; PostgreSQL: REPEATABLE READ).
 Result<RegistryRows> ReadRegistryRows(store::Database& db);
+
+// The registry's change counter: `registry_version`, bumped by triggers on the six tables
+// ReadRegistryRows reads (registry migration 13 on SQLite, 1 on PostgreSQL). An error, never a
+// number, when the table or its row is missing (a database not migrated by this bus).
+Result<int64_t> ReadRegistryVersion(store::Database& db);
 
 class DatabaseRegistryStore : public RegistryStore {
  public:

@@ -24,15 +24,7 @@ Result<int64_t> PgRegistryStore::ChangeVersion() {
   // and the watcher polls this alone until it moves, so without it a store would stay broken.
   GOVESB_ASSIGN_OR_RETURN(store::Transaction txn,
                           store::Transaction::Begin(db(), store::TransactionMode::kDeferred));
-  GOVESB_ASSIGN_OR_RETURN(store::Statement stmt,
-                          db().Prepare("SELECT version FROM registry_version WHERE id = 1"));
-  GOVESB_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) {
-    return FailedPrecondition(
-        "the registry's change counter (registry_version) has no row: the database was not "
-        "migrated by this bus");
-  }
-  const int64_t version = stmt.ColumnInt64(0);
+  GOVESB_ASSIGN_OR_RETURN(const int64_t version, internal::ReadRegistryVersion(db()));
   GOVESB_RETURN_IF_ERROR(txn.Commit());
   return version;
 }

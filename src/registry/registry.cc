@@ -258,9 +258,64 @@ CREATE TABLE compliance_settings (
 );
 )sql";
 
-constexpr std::array<std::string_view, 12> kMigrations = {
-    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,  kSchemaV5,  kSchemaV6,
-    kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12};
+// Migration 13: the registry's own change counter, RegistryStore::ChangeVersion on SQLite
+// (sqlite_store.h). PRAGMA data_version alone moves at every commit to the file, and the
+// evidence log and the delivery queue commit into it many times a second: every poll of the
+// watcher would rebuild the snapshot for nothing. The counter moves only when one of the six
+// tables a Snapshot is built from changes: AFTER INSERT/UPDATE/DELETE triggers on each (SQLite
+// has row-level triggers only: one bump per row), in the writer's own transaction, so the bump
+// commits or rolls back with the change. Not on signature_usage (the bus's usage flusher
+// writes it), membership_applications or compliance_settings, which no Snapshot reads.
+// PostgreSQL has had the same counter since its migration 1 (statement-level triggers).
+// A later migration that rebuilds one of the six tables (CREATE, copy, DROP, RENAME) drops its
+// triggers with it and must create them again.
+constexpr std::string_view kSchemaV13 = R"sql(
+CREATE TABLE registry_version (
+  id       INTEGER PRIMARY KEY CHECK (id = 1),
+  version  INTEGER NOT NULL
+);
+INSERT INTO registry_version(id, version) VALUES (1, 0);
+CREATE TRIGGER institutions_bump_version_insert AFTER INSERT ON institutions
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER institutions_bump_version_update AFTER UPDATE ON institutions
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER institutions_bump_version_delete AFTER DELETE ON institutions
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER systems_bump_version_insert AFTER INSERT ON systems
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER systems_bump_version_update AFTER UPDATE ON systems
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER systems_bump_version_delete AFTER DELETE ON systems
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER apis_bump_version_insert AFTER INSERT ON apis
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER apis_bump_version_update AFTER UPDATE ON apis
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER apis_bump_version_delete AFTER DELETE ON apis
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER grants_bump_version_insert AFTER INSERT ON grants
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER grants_bump_version_update AFTER UPDATE ON grants
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER grants_bump_version_delete AFTER DELETE ON grants
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER topics_bump_version_insert AFTER INSERT ON topics
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER topics_bump_version_update AFTER UPDATE ON topics
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER topics_bump_version_delete AFTER DELETE ON topics
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER subscriptions_bump_version_insert AFTER INSERT ON subscriptions
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER subscriptions_bump_version_update AFTER UPDATE ON subscriptions
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER subscriptions_bump_version_delete AFTER DELETE ON subscriptions
+  BEGIN UPDATE registry_version SET version = version + 1 WHERE id = 1; END;
+)sql";
+
+constexpr std::array<std::string_view, 13> kMigrations = {
+    kSchemaV1, kSchemaV2, kSchemaV3,  kSchemaV4,  kSchemaV5,  kSchemaV6, kSchemaV7,
+    kSchemaV8, kSchemaV9, kSchemaV10, kSchemaV11, kSchemaV12, kSchemaV13};
 // A version means the same schema on both backends (schema_postgres.h): append to both lists.
 static_assert(kMigrations.size() == internal::kPostgresMigrations.size());
 

@@ -23,6 +23,22 @@ using testing::RegistryTest;
 // Takes a database back to before migration 5 (as released with migration 4).
 // Takes a database back from migration 7 to 6 (run before kUndoMigrationSix).
 constexpr char kUndoMigrationSeven[] = "ALTER TABLE topics DROP COLUMN enabled;";
+// Takes a database back from migration 13 to 12 (run before kUndoMigrationTwelve).
+constexpr char kUndoMigrationThirteen[] =
+    "DROP TRIGGER institutions_bump_version_insert; DROP TRIGGER institutions_bump_version_update;"
+    " DROP TRIGGER institutions_bump_version_delete;"
+    "DROP TRIGGER systems_bump_version_insert; DROP TRIGGER systems_bump_version_update;"
+    " DROP TRIGGER systems_bump_version_delete;"
+    "DROP TRIGGER apis_bump_version_insert; DROP TRIGGER apis_bump_version_update;"
+    " DROP TRIGGER apis_bump_version_delete;"
+    "DROP TRIGGER grants_bump_version_insert; DROP TRIGGER grants_bump_version_update;"
+    " DROP TRIGGER grants_bump_version_delete;"
+    "DROP TRIGGER topics_bump_version_insert; DROP TRIGGER topics_bump_version_update;"
+    " DROP TRIGGER topics_bump_version_delete;"
+    "DROP TRIGGER subscriptions_bump_version_insert; DROP TRIGGER "
+    "subscriptions_bump_version_update;"
+    " DROP TRIGGER subscriptions_bump_version_delete;"
+    "DROP TABLE registry_version;";
 // Takes a database back from migration 12 to 11 (run before kUndoMigrationEleven).
 constexpr char kUndoMigrationTwelve[] =
     "ALTER TABLE systems DROP COLUMN key_changed_at;"
@@ -111,7 +127,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, RegistryOnBoth, store::testing::BothBackends(
 TEST_P(RegistryOnBoth, MigrateIsIdempotent) {
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
   EXPECT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 13);
 }
 
 // ---- institutions ----
@@ -623,6 +639,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
   // A database created by migration 1 alone (as released) keeps its rows and gains the tables
   // and columns of the later migrations.
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationThirteen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTwelve).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
@@ -638,7 +655,7 @@ TEST_F(RegistryTest, MigrationsUpgradeAVersionOneDatabase) {
                         " UPDATE schema_versions SET version = 1 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 13);
   ApiSettings async_api;
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
@@ -662,6 +679,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
   async_api.async = true;
   async_api.callback_endpoint = "https://moh.example/answers";
   ASSERT_TRUE(registry_.AddApi(provider_.client_id, "LANDREG", async_api).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationThirteen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTwelve).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
@@ -674,7 +692,7 @@ TEST_F(RegistryTest, MigrationFourKeepsExistingApisWithoutStoredBodies) {
                         " UPDATE schema_versions SET version = 3 WHERE component = 'registry'")
                   .ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 13);
   auto apis = registry_.ListApis();
   ASSERT_TRUE(apis.ok()) << apis.status().ToString();
   ASSERT_EQ(apis->size(), 2u);
@@ -696,6 +714,7 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   AddFixtures();
   ASSERT_TRUE(registry_.SetApiStoreBodies("GETUSR", true).ok());
   ASSERT_TRUE(registry_.DisableSystem(consumer_.client_id).ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationThirteen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTwelve).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
@@ -707,7 +726,7 @@ TEST_F(RegistryTest, MigrationFiveGivesExistingRowsTheDefaults) {
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 4 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 13);
 
   auto systems = registry_.ListSystems();
   ASSERT_TRUE(systems.ok()) << systems.status().ToString();
@@ -741,6 +760,7 @@ TEST_F(RegistryTest, MigrationSevenKeepsEveryTopicEnabled) {
   AddFixtures();
   ASSERT_TRUE(registry_.AddTopic(provider_.client_id, "NEWUSR").ok());
   ASSERT_TRUE(registry_.AddSubscription(consumer_.client_id, "NEWUSR").ok());
+  ASSERT_TRUE(db_->Exec(kUndoMigrationThirteen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTwelve).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
@@ -750,7 +770,7 @@ TEST_F(RegistryTest, MigrationSevenKeepsEveryTopicEnabled) {
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 6 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 13);
   auto topics = registry_.ListTopics();
   ASSERT_TRUE(topics.ok()) << topics.status().ToString();
   ASSERT_EQ(topics->size(), 1u);
@@ -784,6 +804,7 @@ TEST_P(RegistryOnBoth, RegistryChangesAreVisibleToOtherConnections) {
 
 TEST_F(RegistryTest, MigrationEightGivesSystemsAutomaticSerialisation) {
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationThirteen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTwelve).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTen).ok());
@@ -792,7 +813,7 @@ TEST_F(RegistryTest, MigrationEightGivesSystemsAutomaticSerialisation) {
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 7 WHERE component = 'registry'").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 13);
   auto system = registry_.GetSystem(consumer_.client_id);
   ASSERT_TRUE(system.ok());
   EXPECT_EQ(system->serialisation, "auto");
@@ -803,13 +824,14 @@ TEST_F(RegistryTest, MigrationEightGivesSystemsAutomaticSerialisation) {
 
 TEST_F(RegistryTest, MigrationTwelveDatesKeysAndSecretsFromRegistration) {
   AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationThirteen).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationTwelve).ok());
   ASSERT_TRUE(db_->Exec(kUndoMigrationEleven).ok());
   ASSERT_TRUE(
       db_->Exec("UPDATE schema_versions SET version = 10 WHERE component = 'registry'").ok());
   ASSERT_TRUE(db_->Exec("UPDATE systems SET created_at = 1000 + id").ok());
   ASSERT_TRUE(Registry::Migrate(*db_).ok());
-  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 12);
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 13);
   auto systems = registry_.ListSystems();
   ASSERT_TRUE(systems.ok()) << systems.status().ToString();
   ASSERT_EQ(systems->size(), 2u);
@@ -818,6 +840,92 @@ TEST_F(RegistryTest, MigrationTwelveDatesKeysAndSecretsFromRegistration) {
     EXPECT_EQ(system.secret_changed_at, 1000 + system.id);
   }
   EXPECT_TRUE(registry_.ListComplianceSettings()->empty());
+}
+
+// The registry's change counter (RegistryStore::ChangeVersion reads it).
+int64_t RegistryVersion(store::Database& db) {
+  auto stmt = db.Prepare("SELECT version FROM registry_version WHERE id = 1");
+  GOVESB_CHECK(stmt.ok());
+  auto row = stmt->Step();
+  GOVESB_CHECK(row.ok() && *row);
+  return stmt->ColumnInt64(0);
+}
+
+TEST_F(RegistryTest, MigrationThirteenStartsTheChangeCounterOfAnExistingRegistry) {
+  AddFixtures();
+  ASSERT_TRUE(db_->Exec(kUndoMigrationThirteen).ok());
+  ASSERT_TRUE(
+      db_->Exec("UPDATE schema_versions SET version = 12 WHERE component = 'registry'").ok());
+  ASSERT_TRUE(Registry::Migrate(*db_).ok());
+  EXPECT_EQ(*store::SchemaVersion(*db_, "registry"), 13);
+  EXPECT_EQ(RegistryVersion(*db_), 0);
+  ASSERT_TRUE(registry_.AddGrant(consumer_.client_id, "GETUSR").ok());
+  EXPECT_EQ(RegistryVersion(*db_), 1) << "one row inserted, one bump";
+  ASSERT_TRUE(registry_.SetComplianceSetting("window_days", "7").ok());
+  EXPECT_EQ(RegistryVersion(*db_), 1);
+  // One row: its CHECK keeps a second one out.
+  EXPECT_FALSE(db_->Exec("INSERT INTO registry_version(id, version) VALUES (2, 0)").ok());
+}
+
+// Every kind of write to each of the six tables a Snapshot is built from moves the counter, on
+// both backends (SQLite: row triggers, migration 13; PostgreSQL: statement triggers, migration
+// 1); writes to the registry's other tables do not. A later migration that rebuilds one of the
+// six tables and forgets its triggers fails here.
+TEST_P(RegistryOnBoth, EveryWriteToASnapshotTableMovesTheChangeCounter) {
+  const std::vector<std::string> tables = {"institutions", "systems", "apis",
+                                           "grants",       "topics",  "subscriptions"};
+  int64_t last = RegistryVersion(*db_);
+  auto moved = [&](const std::string& what) {
+    const int64_t now = RegistryVersion(*db_);
+    EXPECT_GT(now, last) << what << " did not move the counter";
+    last = now;
+  };
+  auto stayed = [&](const std::string& what) {
+    EXPECT_EQ(RegistryVersion(*db_), last) << what << " moved the counter";
+  };
+  // INSERT, into each.
+  ASSERT_TRUE(registry_.AddInstitution("EGA", "e-Government Authority").ok());
+  moved("insert into institutions");
+  auto system = registry_.AddSystem("EGA", "Provider", NewPublicKey(), "https://p.example/");
+  ASSERT_TRUE(system.ok());
+  moved("insert into systems");
+  ASSERT_TRUE(registry_.AddApi(system->system.client_id, "GETUSR").ok());
+  moved("insert into apis");
+  ASSERT_TRUE(registry_.AddGrant(system->system.client_id, "GETUSR").ok());
+  moved("insert into grants");
+  ASSERT_TRUE(registry_.AddTopic(system->system.client_id, "NEWUSR").ok());
+  moved("insert into topics");
+  ASSERT_TRUE(registry_.AddSubscription(system->system.client_id, "NEWUSR").ok());
+  moved("insert into subscriptions");
+  // The other tables.
+  ASSERT_TRUE(
+      registry_
+          .RecordSignatureUsage({{.system_id = system->system.id, .variant = "raw", .count = 1}})
+          .ok());
+  stayed("signature usage");
+  ASSERT_TRUE(registry_.SetComplianceSetting("window_days", "7").ok());
+  stayed("a compliance setting");
+  ASSERT_TRUE(registry_
+                  .SubmitApplication({.institution_code = "TRA",
+                                      .institution_name = "Revenue Authority",
+                                      .details = "Taxes",
+                                      .contact_name = "Asha",
+                                      .contact_email = "asha@tra.go.tz",
+                                      .planned_systems = {{.name = "Tax Portal"}}})
+                  .ok());
+  stayed("a membership application");
+  // UPDATE, of each.
+  for (const std::string& table : tables) {
+    ASSERT_TRUE(db_->Exec("UPDATE " + table + " SET created_at = created_at + 1").ok());
+    moved("update of " + table);
+  }
+  // DELETE, from each (dependents first).
+  ASSERT_TRUE(db_->Exec("DELETE FROM signature_usage").ok());
+  stayed("a delete from signature_usage");
+  for (auto table = tables.rbegin(); table != tables.rend(); ++table) {
+    ASSERT_TRUE(db_->Exec("DELETE FROM " + *table).ok());
+    moved("delete from " + *table);
+  }
 }
 
 TEST_P(RegistryOnBoth, KeyAndSecretAgesRestartOnlyWhenTheyChange) {

@@ -54,7 +54,7 @@ inline std::string DumpTables(store::Database& db) {
   std::string out;
   for (const char* table :
        {"institutions", "systems", "apis", "grants", "topics", "subscriptions", "signature_usage",
-        "schema_versions", "membership_applications", "compliance_settings"}) {
+        "schema_versions", "membership_applications", "compliance_settings", "registry_version"}) {
     auto stmt = db.Prepare(std::string("SELECT * FROM ") + table + " ORDER BY 1");
     GOVESB_CHECK(stmt.ok());
     out += table;

@@ -18,8 +18,9 @@
 //   explicit ids into an IDENTITY column would leave its sequence behind (the next INSERT
 //   would collide), and nothing older than v6 exists on PostgreSQL to copy anyway.
 //
-// PostgreSQL-only: `registry_version`, a change counter for RegistryStore::ChangeVersion (the
-// PG stand-in for PRAGMA data_version). A statement-level trigger on each table a Snapshot is
+// `registry_version`, the change counter of RegistryStore::ChangeVersion, came with migration 1
+// here (SQLite gained its own, with row-level triggers, in migration 13, which is a no-op here).
+// A statement-level trigger on each table a Snapshot is
 // built from (institutions, systems, apis, grants from v1; topics, subscriptions from v2)
 // bumps it on INSERT/UPDATE/DELETE/TRUNCATE, in the writer's transaction, so the bump commits
 // (or rolls back) with the change. Statement-level: one bump per statement, even one that
@@ -252,9 +253,19 @@ CREATE TABLE compliance_settings (
 );
 )sql";
 
-inline constexpr std::array<std::string_view, 12> kPostgresMigrations = {
+// Migration 13 gives SQLite the registry_version counter and triggers PostgreSQL has had since
+// migration 1; here it only keeps the version numbers of the two backends in step. It must
+// still be a statement (postgres::Migrate runs it with PQexec, which refuses an empty or
+// comment-only text), so it reads the counter's row: harmless, and it fails loudly should the
+// counter ever be missing.
+inline constexpr std::string_view kPostgresSchemaV13 = R"sql(
+SELECT version FROM registry_version WHERE id = 1;
+)sql";
+
+inline constexpr std::array<std::string_view, 13> kPostgresMigrations = {
     kPostgresSchemaV1, kPostgresSchemaV2,  kPostgresSchemaV3,  kPostgresSchemaV4,
     kPostgresSchemaV5, kPostgresSchemaV6,  kPostgresSchemaV7,  kPostgresSchemaV8,
-    kPostgresSchemaV9, kPostgresSchemaV10, kPostgresSchemaV11, kPostgresSchemaV12};
+    kPostgresSchemaV9, kPostgresSchemaV10, kPostgresSchemaV11, kPostgresSchemaV12,
+    kPostgresSchemaV13};
 
 }  // namespace govesb::registry::internal

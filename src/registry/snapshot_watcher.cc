@@ -60,17 +60,18 @@ void SnapshotWatcher::Run() {
   while (!stop_) {
     if (stop_cv_.wait_for(lock, options_.poll_interval, [this] { return stop_; })) break;
     lock.unlock();
-    PollOnce();
+    Status status = PollOnce();
+    (void)status;  // ReloadLocked logs failures
     lock.lock();
   }
 }
 
-void SnapshotWatcher::PollOnce() {
+Status SnapshotWatcher::PollOnce() {
   std::lock_guard lock(reload_mutex_);
+  if (!started_) return FailedPrecondition("the snapshot watcher is not started");
   Result<int64_t> version = store_->ChangeVersion();
-  if (version.ok() && *version == last_version_ && !failing_) return;
-  Status status = ReloadLocked();
-  (void)status;  // ReloadLocked logs failures
+  if (version.ok() && *version == last_version_ && !failing_) return Status::Ok();
+  return ReloadLocked();
 }
 
 Status SnapshotWatcher::ReloadNow() {

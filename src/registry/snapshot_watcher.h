@@ -17,8 +17,8 @@
 namespace govesb::registry {
 
 struct SnapshotWatcherOptions {
-  // How often the store is asked whether anything changed (RegistryStore::ChangeVersion; with
-  // SQLite PRAGMA data_version: no I/O beyond the WAL index, so polling is cheap).
+  // How often the store is asked whether the registry changed (RegistryStore::ChangeVersion:
+  // one tiny query at most, often none on SQLite, so polling is cheap).
   std::chrono::milliseconds poll_interval{200};
 };
 
@@ -55,9 +55,13 @@ class SnapshotWatcher {
   // Reloads right away, whether or not anything changed. For tests and admin hooks.
   Status ReloadNow();
 
+  // One poll, as the polling thread makes every poll_interval: reloads when the store's change
+  // version moved since the last successful load, or when that reload failed. Ok when nothing
+  // moved; the reload's error when it fails; kFailedPrecondition before Start(). For tests
+  // (a long poll_interval and this make polls happen exactly when a test wants them).
+  Status PollOnce();
+
  private:
-  // Reloads when the change version moved since the last successful load.
-  void PollOnce();
   // Requires reload_mutex_.
   Status ReloadLocked();
   void Run();

@@ -42,6 +42,38 @@ TEST_F(SnapshotWatcherTest, ReloadNowIsImmediate) {
   EXPECT_NE(watcher.Current()->FindSystem(added->system.client_id), nullptr);
 }
 
+// The bus's evidence log, delivery queue and usage flusher commit into the registry's database
+// file many times a second; none of that may rebuild the snapshot. A registry change must.
+TEST_F(SnapshotWatcherTest, CommitsOutsideTheRegistryCauseNoReload) {
+  AddFixtures();
+  // Polls happen only when the test calls PollOnce.
+  SnapshotWatcher watcher(OpenStore(dir_.path() + "/govesb.db"),
+                          {.poll_interval = std::chrono::hours(1)});
+  int reloads = 0;
+  watcher.OnChange([&](const Snapshot&) { ++reloads; });
+  ASSERT_TRUE(watcher.Start().ok());
+  const auto first = watcher.Current();
+
+  ASSERT_TRUE(db_->Exec("CREATE TABLE scratch(i INTEGER)").ok());
+  std::unique_ptr<RegistryStore> flusher = OpenStore(dir_.path() + "/govesb.db");
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(db_->Exec("INSERT INTO scratch VALUES(" + std::to_string(i) + ")").ok());
+    ASSERT_TRUE(
+        flusher->RecordSignatureUsage({{.system_id = consumer_.id, .variant = "raw", .count = 1}})
+            .ok());
+    ASSERT_TRUE(watcher.PollOnce().ok());
+  }
+  EXPECT_EQ(reloads, 0);
+  EXPECT_EQ(watcher.Current(), first);
+
+  ASSERT_TRUE(registry_.AddGrant(consumer_.client_id, "GETUSR").ok());
+  ASSERT_TRUE(watcher.PollOnce().ok());
+  EXPECT_EQ(reloads, 1);
+  EXPECT_TRUE(watcher.Current()->HasApprovedGrant(consumer_.id, api_.id));
+  ASSERT_TRUE(watcher.PollOnce().ok());
+  EXPECT_EQ(reloads, 1) << "one change, one reload";
+}
+
 TEST_F(SnapshotWatcherTest, FailedReloadKeepsThePreviousSnapshot) {
   AddFixtures();
   SnapshotWatcher watcher(OpenStore(dir_.path() + "/govesb.db"),
@@ -70,6 +102,7 @@ TEST_F(SnapshotWatcherTest, StopIsPrompt) {
 
 TEST_F(SnapshotWatcherTest, StartTwiceFails) {
   SnapshotWatcher watcher(OpenStore(dir_.path() + "/govesb.db"));
+  EXPECT_EQ(watcher.PollOnce().code(), StatusCode::kFailedPrecondition);
   ASSERT_TRUE(watcher.Start().ok());
   EXPECT_EQ(watcher.Start().code(), StatusCode::kFailedPrecondition);
 }

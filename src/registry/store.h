@@ -2,9 +2,9 @@
 
 // The registry's storage port for the request path: what a Snapshot is built from, how a
 // watcher learns that it may be stale, and where the bus adds its signature usage counts.
-// Adapters: SqliteRegistryStore (sqlite_store.h); PostgreSQL later. Every adapter passes the
-// contract suite in store_contract_test.cc. No storage header is included here: the engine,
-// the dispatcher and the SnapshotWatcher see only this interface.
+// Adapters: SqliteRegistryStore (sqlite_store.h), PgRegistryStore (pg_store.h). Every adapter
+// passes the contract suite in store_contract_test.cc. No storage header is included here: the
+// engine, the dispatcher and the SnapshotWatcher see only this interface.
 
 #include <cstdint>
 #include <vector>
@@ -52,12 +52,14 @@ class RegistryStore {
   virtual Result<RegistryRows> ReadSnapshotRows() = 0;
 
   // A number that moves whenever the registry may have changed: after any change committed
-  // through another store, connection or process, the next call returns a value different from
-  // every value returned before that commit. Moves without a change are allowed (SQLite's
-  // counts every commit to the file, evidence and deliveries included): they only cost a
-  // reload. Misses are not. Values returned by one store never decrease. Only meaningful when
-  // compared with values from the same store. Changes made through this store itself
-  // (RecordSignatureUsage) touch nothing ReadSnapshotRows returns and need not move it.
+  // through another store, connection or process, and after one committed through this store's
+  // own connection, the next call returns a value different from every value returned before
+  // that commit. Misses are not allowed. Moves without a change are (they only cost a reload)
+  // but should be rare: both adapters read a counter bumped by triggers on the six tables
+  // RegistryRows comes from, so commits to other tables (evidence, deliveries, signature usage)
+  // do not move it. Values returned by one store never decrease. Only meaningful when compared
+  // with values from the same store. Changes made through this store itself
+  // (RecordSignatureUsage) touch nothing ReadSnapshotRows returns and do not move it.
   //
   // A watcher reads it BEFORE ReadSnapshotRows, so a change landing between the two is seen at
   // the next comparison, never lost.

@@ -349,6 +349,16 @@ int64_t Database::Changes() const {
   return sqlite3_changes64(db_.get());
 }
 
+int64_t Database::TotalChanges() const {
+  if (pg_ != nullptr) return 0;  // unsupported
+  return sqlite3_total_changes64(db_.get());
+}
+
+bool Database::InTransaction() const {
+  if (pg_ != nullptr) return transaction_depth_ > 0;
+  return sqlite3_get_autocommit(db_.get()) == 0;
+}
+
 // ---- Transaction ----
 
 Result<Transaction> Transaction::Begin(Database& db, TransactionMode mode) {

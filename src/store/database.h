@@ -149,6 +149,13 @@ class Database {
   // Rows changed by the last INSERT/UPDATE/DELETE on this connection (on PostgreSQL: run
   // through a Statement; Exec does not count).
   int64_t Changes() const;
+  // Rows inserted, updated or deleted through this connection since it was opened, those of
+  // trigger programs included (sqlite3_total_changes64); it never goes down, not even at a
+  // rollback. With DataVersion (other connections' commits) it tells a poller that the content
+  // may have changed through this connection too. 0 on PostgreSQL (unsupported).
+  int64_t TotalChanges() const;
+  // Whether a transaction is open on this connection (a Transaction, or a BEGIN run by hand).
+  bool InTransaction() const;
 
   // PostgreSQL: opens the connection again when it was lost (a server restart), as the next
   // outermost Transaction::Begin does; for code that runs BEGIN itself (the group-commit

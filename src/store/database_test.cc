@@ -105,6 +105,38 @@ TEST(Database, DataVersionChangesOnlyForOtherConnectionsCommits) {
   EXPECT_EQ(*after, *again);
 }
 
+// What a poller adds to DataVersion to see this connection's own writes: TotalChanges counts
+// the rows it changed (those of triggers too) and never goes back; InTransaction says whether
+// those changes may still roll back.
+TEST(Database, TotalChangesCountsThisConnectionsRowsTriggersIncluded) {
+  TempDir dir;
+  auto a = OpenOrDie(dir.path() + "/t.db");
+  auto b = OpenOrDie(dir.path() + "/t.db");
+  ASSERT_TRUE(a->Exec("CREATE TABLE t(i INTEGER); CREATE TABLE n(c INTEGER);"
+                      " INSERT INTO n VALUES(0);"
+                      " CREATE TRIGGER t_count AFTER INSERT ON t"
+                      " BEGIN UPDATE n SET c = c + 1; END;")
+                  .ok());
+  const int64_t a_before = a->TotalChanges();
+  const int64_t b_before = b->TotalChanges();
+  EXPECT_FALSE(a->InTransaction());
+  ASSERT_TRUE(a->Exec("INSERT INTO t VALUES(1), (2)").ok());
+  EXPECT_EQ(a->TotalChanges(), a_before + 4) << "two rows and the trigger's two updates";
+  EXPECT_EQ(b->TotalChanges(), b_before) << "another connection's rows are not counted";
+  {
+    auto txn = Transaction::Begin(*a);
+    ASSERT_TRUE(txn.ok());
+    EXPECT_TRUE(a->InTransaction());
+    ASSERT_TRUE(a->Exec("INSERT INTO t VALUES(3)").ok());
+  }  // rolled back
+  EXPECT_FALSE(a->InTransaction());
+  EXPECT_EQ(a->TotalChanges(), a_before + 6) << "a rollback does not take the count back";
+  ASSERT_TRUE(a->Exec("BEGIN").ok());
+  EXPECT_TRUE(a->InTransaction()) << "a BEGIN run by hand counts too";
+  ASSERT_TRUE(a->Exec("ROLLBACK").ok());
+  EXPECT_FALSE(a->InTransaction());
+}
+
 // The online copy (govesb backup): one committed state, while another connection is in the
 // middle of a transaction and its WAL holds commits not yet checkpointed into the file.
 TEST(Database, AnOnlineCopyIsOneCommittedStateWhileOthersWrite) {
@@ -129,8 +161,7 @@ TEST(Database, AnOnlineCopyIsOneCommittedStateWhileOthersWrite) {
   EXPECT_EQ(count->ColumnInt64(0), 100);
   EXPECT_EQ(count->ColumnInt64(1), 99);
   // An existing copy is never overwritten; a missing source is an error naming it.
-  EXPECT_EQ(BackupSqliteDatabase(path, dir.path() + "/copy.db").code(),
-            StatusCode::kAlreadyExists);
+  EXPECT_EQ(BackupSqliteDatabase(path, dir.path() + "/copy.db").code(), StatusCode::kAlreadyExists);
   Status missing = BackupSqliteDatabase(dir.path() + "/absent.db", dir.path() + "/c2.db");
   EXPECT_FALSE(missing.ok());
   EXPECT_NE(missing.message().find("absent.db"), std::string::npos) << missing.message();
