@@ -21,9 +21,10 @@
 #      call), context switches and fdatasync calls (the evidence log's commits) per exchange at
 #      full load, where one epoll_wait hands over many ready sockets.
 #   3. open loop at PROFILE_RATE exchanges/s (default 1000), counted the same way.
-#   4. saturated, at most 5 s, counting the calls of malloc: a uprobe (`perf probe -x LIBC --add
-#      NAME=malloc`, under a name of this run's own, deleted at exit; operator new calls malloc,
-#      so C++ allocations count too). A uprobe hit costs microseconds (6 µs on this VM), which
+#   4. saturated, at most 5 s, counting the calls of malloc: a uprobe (`perf probe -x LIB --add
+#      NAME=malloc`, under a name of this run's own, deleted at exit; libstdc++'s operator new
+#      calls libc's malloc, so C++ allocations count too; an allocator library with an operator
+#      new of its own, tcmalloc, gets uprobes on its operator new and new[] as well). A uprobe hit costs microseconds (6 µs on this VM), which
 #      slows the bus down in this run but leaves the count per exchange as it is; kept out of
 #      the other runs.
 # Per-exchange counts divide by the exchanges the generator had answered (ok + warmup); the
@@ -46,7 +47,8 @@ for v in PROFILE_ROUNDS PROFILE_RATE PROFILE_SECONDS; do
   esac
 done
 
-# MALLOC_EVENT: the perf event counting the malloc calls of the binary $1's allocator, or empty
+# MALLOC_EVENT: the perf events (space-separated) counting the allocations of the binary $1's
+# allocator (malloc, and its own operator new and new[] where it has them), or empty
 # when perf probe cannot add one. The allocator: the binary itself if it defines malloc (one
 # linked in statically), else an allocator library it loads (jemalloc, tcmalloc, mimalloc),
 # else libc. One uprobe per allocator and run, named for this run so that other users of perf
@@ -65,12 +67,25 @@ malloc_event() { # binary -> MALLOC_EVENT
   [ -n "$lib" ] || return 0
   lib=$(readlink -f "$lib")
   if [ -z "${malloc_events[$lib]+set}" ]; then
-    name="govesb_bench_malloc_$$_${#malloc_events[@]}"
-    malloc_events[$lib]=""
-    if perf probe -q -x "$lib" --add "$name=malloc" >/dev/null 2>&1; then
-      malloc_events[$lib]=$(perf probe -l 2>/dev/null | awk -v n="$name" '$1 ~ (":" n "$") {print $1; exit}')
-      [ -n "${malloc_events[$lib]}" ] && cleanup_hooks+=("perf probe -q --del '${malloc_events[$lib]}' >/dev/null 2>&1")
+    # malloc, and where the allocator has its own operator new and new[] (tcmalloc: they do not
+    # go through its malloc), those too; with libc's malloc, libstdc++'s operator new calls it.
+    # By address: an allocator's new and new[] may be one function (tcmalloc's are), counted once.
+    local symbols="malloc" target event events=""
+    if [ "$lib" != "$(readlink -f "$(ldd "$exe" | awk '/libc\.so/ {print $3; exit}')")" ]; then
+      symbols="malloc _Znwm _Znam"
     fi
+    for target in $(nm -D --defined-only "$lib" 2>/dev/null |
+                    awk -v want=" $symbols " '{sub(/@.*/, "", $3)} index(want, " " $3 " ") {print "0x" $1}' | sort -u); do
+      name="govesb_bench_malloc_$$_${#malloc_events[@]}_$target"
+      if perf probe -q -x "$lib" --add "$name=$target" >/dev/null 2>&1; then
+        event=$(perf probe -l 2>/dev/null | awk -v n="$name" '$1 ~ (":" n "$") {print $1; exit}')
+        if [ -n "$event" ]; then
+          cleanup_hooks+=("perf probe -q --del '$event' >/dev/null 2>&1")
+          events+="${events:+ }$event"
+        fi
+      fi
+    done
+    malloc_events[$lib]=$events
   fi
   MALLOC_EVENT=${malloc_events[$lib]}
 }
@@ -89,7 +104,7 @@ per_exchange_json() { # report-json counts-json malloc-event
           {syscalls: per($c["raw_syscalls:sys_enter"]),
            context_switches: per($c["context-switches"]),
            fdatasyncs: (if $c["syscalls:sys_enter_fdatasync"] then $c["syscalls:sys_enter_fdatasync"] / $x * 1000 | round / 1000 else null end),
-           mallocs: (if $malloc != "" then per($c[$malloc]) else null end),
+           mallocs: (if $malloc != "" then per([$malloc | split(" ")[] | $c[.] // 0] | add) else null end),
            by_call: (if ($calls | length) == 0 then null else
                      $calls | map(select(.value > 0) | {key: (.key | ltrimstr("syscalls:sys_enter_")), value: (.value / $x | r2)})
                      | sort_by(-.value) | from_entries end)} end)'
@@ -218,7 +233,9 @@ run_profile_rows() {
     full=$(counted 0 "$DURATION" "${calls[@]}")
     at_rate=$(counted "$PROFILE_RATE" "$DURATION" "${calls[@]}")
     if [ -n "${mevent[$b]}" ]; then
-      mallocs=$(counted 0 $((DURATION < 5 ? DURATION : 5)) -e "${mevent[$b]}")
+      local malloc_args=() e
+      for e in ${mevent[$b]}; do malloc_args+=(-e "$e"); done
+      mallocs=$(counted 0 $((DURATION < 5 ? DURATION : 5)) "${malloc_args[@]}")
     fi
     kill -TERM "$bus_pid"; wait "$bus_pid" 2>/dev/null || true
     jq -c -n --arg b "$b" --argjson round "$round" --argjson sat "$sat" --argjson full "$full" \
