@@ -1,14 +1,17 @@
 #include "http/client.h"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
+#include <charconv>
 #include <deque>
 #include <unordered_map>
 
@@ -62,6 +65,7 @@ struct Connection {
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
+  std::string head;  // the request line and header fields being sent (its capacity reused)
   Clock::time_point idle_since;
 
   beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
@@ -77,6 +81,32 @@ constexpr size_t kMaxCachedEndpoints = 4096;
 
 // Headers of a provider's answer beyond this are refused (kBadGateway).
 constexpr size_t kMaxAnswerHeaderBytes = 64 * 1024;
+
+// The request line and header fields of a POST of `request` to `ep` (HTTP/1.1, kept alive),
+// into `out`: what Beast's serializer wrote, formatted in one pass, so that the head and the
+// body leave in one gather write. False when a value would break the head (a line break or
+// NUL: never in the bus's own values, refused rather than sent).
+bool FormatRequestHead(const Endpoint& ep, const UpstreamRequest& request, std::string& out) {
+  auto clean = [](std::string_view v) {
+    return v.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+  };
+  if (!clean(ep.target) || !clean(ep.host) || !clean(request.content_type) ||
+      !clean(request.traceparent) || !clean(request.tracestate)) {
+    return false;
+  }
+  char length[24];
+  const auto [end, ec] = std::to_chars(length, length + sizeof(length), request.body.size());
+  out.clear();
+  out.append("POST ").append(ep.target).append(" HTTP/1.1\r\nHost: ").append(ep.host);
+  out.append("\r\nUser-Agent: govesb\r\nContent-Type: ").append(request.content_type);
+  out.append("\r\nAccept: application/json, application/xml;q=0.9, */*;q=0.1\r\n");
+  if (!request.traceparent.empty())
+    out.append("traceparent: ").append(request.traceparent).append("\r\n");
+  if (!request.tracestate.empty())
+    out.append("tracestate: ").append(request.tracestate).append("\r\n");
+  out.append("Content-Length: ").append(length, end).append("\r\n\r\n");
+  return true;
+}
 
 bool IsTimeout(const boost::system::error_code& ec) {
   return ec == beast::error::timeout || ec == asio::error::timed_out;
@@ -211,19 +241,14 @@ struct PooledUpstreamClient::Impl {
                                                      const UpstreamRequest& request,
                                                      Clock::time_point deadline, bool& keep_alive,
                                                      bool& retryable) {
-    // The body is sent from the caller's string (kept for a retry), not copied into the request.
-    bhttp::request<bhttp::span_body<const char>> req{bhttp::verb::post, ep.target, 11};
-    req.set(bhttp::field::host, ep.host);
-    req.set(bhttp::field::user_agent, "govesb");
-    req.set(bhttp::field::content_type, request.content_type);
-    req.set(bhttp::field::accept, "application/json, application/xml;q=0.9, */*;q=0.1");
-    if (!request.traceparent.empty()) req.set("traceparent", request.traceparent);
-    if (!request.tracestate.empty()) req.set("tracestate", request.tracestate);
-    req.keep_alive(true);
-    req.body() = bhttp::span_body<const char>::value_type(request.body.data(), request.body.size());
-    req.prepare_payload();
+    // The head formatted here, the body sent from the caller's string (kept for a retry), not
+    // copied: one gather write.
+    if (!FormatRequestHead(ep, request, c.head)) {
+      co_return InvalidArgument("a header value for " + ep.key + " holds a line break");
+    }
     c.lowest().expires_at(deadline);
-    auto [wec, wn] = co_await bhttp::async_write(stream, req, kNoThrow);
+    const std::array<asio::const_buffer, 2> parts{asio::buffer(c.head), asio::buffer(request.body)};
+    auto [wec, wn] = co_await asio::async_write(stream, parts, kNoThrow);
     if (wec) {
       retryable = true;
       if (IsTimeout(wec)) co_return DeadlineExceeded("sending to " + ep.key + " timed out");
