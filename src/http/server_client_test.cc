@@ -336,6 +336,15 @@ TEST_F(ServerClientTest, TlsWithGeneratedCertificate) {
   auto again = Post({Url("/secure"), "2", "text/plain", std::chrono::seconds(5)});
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->reused_connection);
+  // Bodies larger than a TLS record (16 KB) both ways, with the head in the same write.
+  for (size_t size : {16'000u, 16'384u, 40'000u, 300'000u}) {
+    std::string body(size, 'b');
+    body.front() = '<';
+    body.back() = '>';
+    auto large = Post({Url("/large"), body, "text/plain", std::chrono::seconds(5)});
+    ASSERT_TRUE(large.ok()) << size << ": " << large.status().ToString();
+    EXPECT_EQ(large->body, "POST /large " + body) << size;
+  }
 
   // A client that does not trust the generated CA must refuse the server.
   auto untrusted = MakeClientTlsContext("");
