@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "http/response_head.h"
 #include "http/tls.h"
 
 namespace govesb::http {
@@ -89,11 +90,9 @@ constexpr size_t kMaxAnswerHeaderBytes = 64 * 1024;
 // body leave in one gather write. False when a value would break the head (a line break or
 // NUL: never in the bus's own values, refused rather than sent).
 bool FormatRequestHead(const Endpoint& ep, const UpstreamRequest& request, std::string& out) {
-  auto clean = [](std::string_view v) {
-    return v.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-  };
-  if (!clean(ep.target) || !clean(ep.host) || !clean(request.content_type) ||
-      !clean(request.traceparent) || !clean(request.tracestate)) {
+  if (!internal::FitsInHead(ep.target) || !internal::FitsInHead(ep.host) ||
+      !internal::FitsInHead(request.content_type) || !internal::FitsInHead(request.traceparent) ||
+      !internal::FitsInHead(request.tracestate)) {
     return false;
   }
   char length[24];
@@ -249,18 +248,8 @@ struct PooledUpstreamClient::Impl {
       co_return InvalidArgument("a header value for " + ep.key + " holds a line break");
     }
     c.lowest().expires_at(deadline);
-    boost::system::error_code wec;
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-      const std::array<asio::const_buffer, 2> parts{asio::buffer(c.head),
-                                                    asio::buffer(request.body)};
-      std::tie(wec, std::ignore) = co_await asio::async_write(stream, parts, kNoThrow);
-    } else {
-      // TLS: one contiguous buffer (a two-buffer write of a body over 16 KB stalled on Beast's
-      // ssl_stream); the copy is small beside the encryption.
-      c.head.append(request.body);
-      std::tie(wec, std::ignore) =
-          co_await asio::async_write(stream, asio::buffer(c.head), kNoThrow);
-    }
+    const boost::system::error_code wec =
+        co_await internal::WriteHeadAndBody(stream, c.head, request.body);
     if (wec) {
       retryable = true;
       if (IsTimeout(wec)) co_return DeadlineExceeded("sending to " + ep.key + " timed out");

@@ -11,14 +11,15 @@ namespace govesb::http::internal {
 
 namespace bhttp = boost::beast::http;
 
+bool FitsInHead(std::string_view v) {
+  return v.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
 bool FormatResponseHead(const HttpResponse& r, unsigned version, bool keep_alive,
                         std::string& out) {
   if (version != 11 || r.status < 200 || r.status > 999 || r.status == 204 || r.status == 304) {
     return false;
   }
-  auto clean = [](std::string_view v) {
-    return v.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-  };
   // As Beast's fields: a set replaces every earlier field of that name (any case) and goes last.
   std::vector<std::pair<std::string_view, std::string_view>> fields;
   fields.reserve(3 + r.headers.size());
@@ -31,13 +32,13 @@ bool FormatResponseHead(const HttpResponse& r, unsigned version, bool keep_alive
   for (const auto& [name, value] : r.headers) {
     if (boost::beast::iequals(name, "connection") ||
         boost::beast::iequals(name, "content-length") ||
-        boost::beast::iequals(name, "transfer-encoding") || name.empty() || !clean(name) ||
-        !clean(value)) {
+        boost::beast::iequals(name, "transfer-encoding") || name.empty() || !FitsInHead(name) ||
+        !FitsInHead(value)) {
       return false;
     }
     set(name, value);
   }
-  if (!clean(r.content_type)) return false;
+  if (!FitsInHead(r.content_type)) return false;
   if (!keep_alive) set("Connection", "close");
   char length[24];
   const auto [length_end, ec] = std::to_chars(length, length + sizeof(length), r.body.size());

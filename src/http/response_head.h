@@ -1,10 +1,46 @@
 #pragma once
 
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <string>
+#include <string_view>
+#include <type_traits>
 
 #include "http/types.h"
 
+// Writing the heads the bus sends (its answers, its requests upstream) without Beast's
+// serializer.
 namespace govesb::http::internal {
+
+// Whether `v` may stand in a head as a name or value: no line break, no NUL.
+bool FitsInHead(std::string_view v);
+
+// Sends `head` then `body`: on plain TCP in one gather write; over TLS as one contiguous buffer
+// (`body` appended to `head`), for a two-buffer write of a body over 16 KB stalled on Beast's
+// ssl_stream, and the copy is small beside the encryption. Empty `body`: the head alone.
+template <class Stream>
+boost::asio::awaitable<boost::system::error_code> WriteHeadAndBody(Stream& stream,
+                                                                   std::string& head,
+                                                                   std::string_view body) {
+  namespace asio = boost::asio;
+  constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+  if constexpr (std::is_same_v<Stream, boost::beast::tcp_stream>) {
+    if (!body.empty()) {
+      const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(body)};
+      auto [ec, n] = co_await asio::async_write(stream, parts, kNoThrow);
+      co_return ec;
+    }
+  } else {
+    head.append(body);
+  }
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(head), kNoThrow);
+  co_return ec;
+}
 
 // The status line and header fields of `r` (HTTP/1.1; "Connection: close" unless `keep_alive`;
 // Content-Length from its body), byte for byte what Beast's serializer writes for the response

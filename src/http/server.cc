@@ -375,20 +375,8 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
     // write; what that does not format (internal::FormatResponseHead) goes through Beast.
     std::string head_bytes;
     if (internal::FormatResponseHead(response, version, keep_alive, head_bytes)) {
-      if (head) {
-        std::tie(wec, std::ignore) =
-            co_await asio::async_write(stream, asio::buffer(head_bytes), kNoThrow);
-      } else if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-        const std::array<asio::const_buffer, 2> parts{asio::buffer(head_bytes),
-                                                      asio::buffer(response.body)};
-        std::tie(wec, std::ignore) = co_await asio::async_write(stream, parts, kNoThrow);
-      } else {
-        // TLS: one contiguous buffer (a two-buffer write of a body over 16 KB stalled on Beast's
-        // ssl_stream); the copy is small beside the encryption.
-        head_bytes.append(response.body);
-        std::tie(wec, std::ignore) =
-            co_await asio::async_write(stream, asio::buffer(head_bytes), kNoThrow);
-      }
+      wec = co_await internal::WriteHeadAndBody(stream, head_bytes,
+                                                head ? std::string_view() : response.body);
     } else {
       auto res = ToBeast(std::move(response), version, keep_alive);
       if (head) {

@@ -150,7 +150,8 @@ TEST_F(ServerClientTest, GarbageAnswerIsBadGateway) {
   EXPECT_EQ(r.status().code(), StatusCode::kBadGateway) << r.status().ToString();
 }
 
-// A provider that reads one request and answers with `answer` (raw bytes), then closes.
+// A provider that reads one whole request (head and Content-Length body), keeps its bytes,
+// answers with `answer` (raw bytes) and closes.
 class RawProvider {
  public:
   explicit RawProvider(std::string answer)
@@ -159,7 +160,18 @@ class RawProvider {
       auto s = acceptor_.accept();
       char buf[4096];
       boost::system::error_code ec;
-      s.read_some(asio::buffer(buf), ec);
+      std::string got;
+      for (;;) {
+        const size_t n = s.read_some(asio::buffer(buf), ec);
+        if (ec) break;
+        got.append(buf, n);
+        const size_t end = got.find("\r\n\r\n");
+        if (end == std::string::npos) continue;
+        const size_t at = got.find("Content-Length: ");
+        const size_t length = at < end ? std::stoul(got.substr(at + 16)) : 0;
+        if (got.size() >= end + 4 + length) break;
+      }
+      received_.set_value(got);
       asio::write(s, asio::buffer(answer_), ec);
       s.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
       while (!ec) s.read_some(asio::buffer(buf), ec);  // until the client closes
@@ -169,11 +181,13 @@ class RawProvider {
   std::string Url() const {
     return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/";
   }
+  std::string Received() { return received_.get_future().get(); }
 
  private:
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;
   std::string answer_;
+  std::promise<std::string> received_;
   std::thread thread_;
 };
 
@@ -229,54 +243,12 @@ TEST_F(ServerClientTest, HugeChunkLineInAnswerIsBounded) {
       << r.status().ToString();
 }
 
-// A provider that keeps the bytes of one whole request (head and Content-Length body), answers
-// with `answer` and closes.
-class RecordingProvider {
- public:
-  explicit RecordingProvider(std::string answer)
-      : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), answer_(std::move(answer)) {
-    thread_ = std::thread([this] {
-      auto s = acceptor_.accept();
-      char buf[4096];
-      boost::system::error_code ec;
-      std::string got;
-      for (;;) {
-        const size_t n = s.read_some(asio::buffer(buf), ec);
-        if (ec) break;
-        got.append(buf, n);
-        const size_t end = got.find("\r\n\r\n");
-        if (end == std::string::npos) continue;
-        const size_t at = got.find("Content-Length: ");
-        const size_t length = at < end ? std::stoul(got.substr(at + 16)) : 0;
-        if (got.size() >= end + 4 + length) break;
-      }
-      received_.set_value(got);
-      asio::write(s, asio::buffer(answer_), ec);
-      s.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-      while (!ec) s.read_some(asio::buffer(buf), ec);  // until the client closes
-    });
-  }
-  ~RecordingProvider() { thread_.join(); }
-  std::string Url() const {
-    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/";
-  }
-  std::string Received() { return received_.get_future().get(); }
-
- private:
-  asio::io_context io_;
-  asio::ip::tcp::acceptor acceptor_;
-  std::string answer_;
-  std::promise<std::string> received_;
-  std::thread thread_;
-};
-
 // What a provider receives: the request line, the header fields and the body, byte for byte.
 TEST_F(ServerClientTest, AProviderReceivesTheHeadAndTheBodyAsSent) {
   io_.Start();
   std::string received;
   {
-    RecordingProvider provider(
-        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    RawProvider provider("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
     UpstreamRequest req{provider.Url() + "engine/esb?x=1", R"({"a":"é"})", "application/json",
                         std::chrono::seconds(5)};
     req.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
