@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# docs/performance.md is what bench/run renders from the committed results, and the two probes
+# bench/run runs beside the latency rows work and say what they measured.
+#   render_test.sh REPO
+set -euo pipefail
+repo=$1
+work=$(mktemp -d /tmp/govesb-bench-render-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# 1. Rendering succeeds (a jq error in the renderer once left make bench unable to write the
+# document) and gives the committed document byte for byte: the figures in docs/ are the
+# committed results', and a change to the renderer comes with the document it renders.
+cd "$repo"
+RENDER_ONLY=1 RENDER_TO="$work/performance.md" bench/run >/dev/null || fail "bench/run could not render"
+for section in "# Performance" "## The targets of issue 16 in this run" "## Latency under load" \
+  "## Where the CPU goes"; do
+  grep -qxF "$section" "$work/performance.md" || fail "the rendered document has no '$section'"
+done
+diff -u docs/performance.md "$work/performance.md" >"$work/diff" ||
+  fail "docs/performance.md is not what bench/run renders from bench/results (RENDER_ONLY=1 bench/run):
+$(head -40 "$work/diff")"
+
+# 2. The disk probe: 100 syncs, every figure there and ordered.
+python3 bench/fsync_probe.py "$work" 100 >"$work/fsync.json" || fail "fsync_probe.py failed"
+jq -e '.count == 100 and .p50_us > 0 and .p50_us <= .p99_us and .p99_us <= .p999_us
+       and .p999_us <= .max_us and .cpu_us_per_sync > 0' "$work/fsync.json" >/dev/null ||
+  fail "fsync_probe.py: $(cat "$work/fsync.json")"
+
+# 3. The stall probe, 1 s a phase at 200 appends/s: its four phases, the disk phases' commits and
+# latencies (every append made durable: at least one commit, at most one per append).
+python3 bench/stall_probe.py "$work" 200 1 >"$work/stall.json" || fail "stall_probe.py failed"
+jq -e '[.phases[].name] == ["quiet", "cpu", "disk", "cpu+disk"]
+       and all(.phases[]; .stalls_over_1ms >= 0 and .stalled_ms >= 0 and .max_stall_ms >= 0
+                          and .steal_pct >= 0 and .steal_pct <= 100)
+       and all(.phases[] | select(.name | endswith("disk"));
+               .commits_per_s > 0 and .commits_per_s <= 200
+               and .durable_p50_ms > 0 and .durable_p50_ms <= .durable_p99_ms
+               and .durable_p99_ms <= .durable_p999_ms and .durable_p999_ms <= .durable_max_ms)
+       and all(.phases[] | select(.name | endswith("disk") | not); has("durable_p50_ms") | not)' \
+  "$work/stall.json" >/dev/null || fail "stall_probe.py: $(cat "$work/stall.json")"
+# Bad arguments are refused with the usage, and nothing is written.
+if python3 bench/stall_probe.py "$work" 5 1 >/dev/null 2>"$work/err"; then fail "a rate of 5 was taken"; fi
+grep -q "RATE must be at least 10" "$work/err" || fail "no reason for refusing a rate of 5"
+[ -z "$(ls "$work" | grep stall-probe || true)" ] || fail "the stall probe left a file behind"
+echo "ok"
