@@ -3,7 +3,7 @@
 latency of every answer that waits for its evidence (bench/run, the section on latency under
 load). No bus runs during the probe.
 
-    bench/stall_probe.py DIR RATE [SECONDS] [BUS_CPU OTHER_CPU]
+    bench/stall_probe.py [--also-at R1,R2,...] DIR RATE [SECONDS] [BUS_CPU OTHER_CPU]
 
 Four phases of SECONDS (default 3) each. In every phase a watcher process spins on BUS_CPU
 (default 0) reading the clock, and counts the gaps over 0.5 ms between two readings: time the
@@ -17,8 +17,10 @@ on that virtual CPU).
                arrived goes in one write + fdatasync, the next commit starts when the previous
                one is done. For each append: the time from its arrival to the end of the
                fdatasync that made it durable.
+--also-at adds a cpu+disk phase at each of those rates (after the four): how the machine's
+stalls grow with the rate of syncs.
 Prints one JSON object: {"rate", "seconds", "phases": [{"name", "stalls_over_1ms",
-"stalled_ms", "max_stall_ms", "steal_pct", ...}]}; the disk phases add "commits_per_s" and
+"stalled_ms", "max_stall_ms", "steal_pct", ...}]}; the disk phases add "rate", "commits_per_s" and
 the appends' "durable_p50_ms", "durable_p99_ms", "durable_p999_ms", "durable_max_ms".
 steal_pct: the share of the machine's CPU time the hypervisor reports as stolen in the phase
 (/proc/stat, all CPUs). The file is removed afterwards.
@@ -155,6 +157,7 @@ def phase(name, bus_cpu, other_cpu, seconds, directory, rate):
         latencies = sorted(int(v) for v in values[2:])
         ms = lambda ns: round(ns / 1e6, 3)
         result.update({
+            "rate": rate,
             "commits_per_s": round(commits / (seconds + 0.5)),
             "durable_p50_ms": ms(percentile(latencies, 0.5)),
             "durable_p99_ms": ms(percentile(latencies, 0.99)),
@@ -175,6 +178,13 @@ def phase(name, bus_cpu, other_cpu, seconds, directory, rate):
 
 def main() -> int:
     args = sys.argv[1:]
+    also_at = []
+    if len(args) >= 2 and args[0] == "--also-at":
+        try:
+            also_at = [float(r) for r in args[1].split(",")]
+        except ValueError:
+            also_at = [0.0]
+        args = args[2:]
     if len(args) not in (2, 3, 5):
         print(__doc__.strip(), file=sys.stderr)
         return 2
@@ -182,11 +192,13 @@ def main() -> int:
     rate = float(args[1])
     seconds = float(args[2]) if len(args) >= 3 else 3.0
     bus_cpu, other_cpu = (int(args[3]), int(args[4])) if len(args) == 5 else (0, 1)
-    if rate < 10 or seconds < 1:
-        print("stall_probe: RATE must be at least 10 and SECONDS at least 1", file=sys.stderr)
+    if min([rate] + also_at) < 10 or seconds < 1:
+        print("stall_probe: every rate must be at least 10 and SECONDS at least 1",
+              file=sys.stderr)
         return 2
     phases = [phase(name, bus_cpu, other_cpu, seconds, directory, rate)
               for name in ("quiet", "cpu", "disk", "cpu+disk")]
+    phases += [phase("cpu+disk", bus_cpu, other_cpu, seconds, directory, r) for r in also_at]
     print(json.dumps({"rate": rate, "seconds": seconds, "phases": phases}))
     return 0
 

@@ -41,6 +41,6 @@ jq -e '[.phases[].name] == ["quiet", "cpu", "disk", "cpu+disk"]
   "$work/stall.json" >/dev/null || fail "stall_probe.py: $(cat "$work/stall.json")"
 # Bad arguments are refused with the usage, and nothing is written.
 if python3 bench/stall_probe.py "$work" 5 1 >/dev/null 2>"$work/err"; then fail "a rate of 5 was taken"; fi
-grep -q "RATE must be at least 10" "$work/err" || fail "no reason for refusing a rate of 5"
+grep -q "every rate must be at least 10" "$work/err" || fail "no reason for refusing a rate of 5"
 [ -z "$(ls "$work" | grep stall-probe || true)" ] || fail "the stall probe left a file behind"
 echo "ok"
