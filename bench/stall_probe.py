@@ -58,13 +58,15 @@ def watch(cpu, seconds, out_fd):
     os._exit(0)
 
 
-def spin(cpu):
-    """Child: busy on `cpu` at the lowest priority until killed."""
+def spin(cpu, seconds):
+    """Child: busy on `cpu` at the lowest priority until killed, or `seconds` at most (so that
+    it cannot outlive a probe that failed)."""
     os.sched_setaffinity(0, {cpu})
     os.nice(19)
-    x = 0
-    while True:
-        x += 1
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    os._exit(0)
 
 
 def durable_writes(cpu, directory, rate, seconds, out_fd):
@@ -141,7 +143,10 @@ def phase(name, bus_cpu, other_cpu, seconds, directory, rate):
     if name in ("cpu", "cpu+disk"):
         spinner = os.fork()
         if spinner == 0:
-            spin(other_cpu)
+            try:
+                spin(other_cpu, seconds + 10)
+            finally:
+                os._exit(1)
     if name in ("disk", "cpu+disk"):
         writer, writer_out = run_child(durable_writes, other_cpu, directory, rate, seconds + 0.5)
     steal0, total0 = steal_and_total()
@@ -192,6 +197,11 @@ def main() -> int:
     rate = float(args[1])
     seconds = float(args[2]) if len(args) >= 3 else 3.0
     bus_cpu, other_cpu = (int(args[3]), int(args[4])) if len(args) == 5 else (0, 1)
+    usable = os.sched_getaffinity(0)
+    if bus_cpu not in usable or other_cpu not in usable:
+        print(f"stall_probe: CPUs {bus_cpu} and {other_cpu} must both be usable here "
+              f"(usable: {sorted(usable)})", file=sys.stderr)
+        return 2
     if min([rate] + also_at) < 10 or seconds < 1:
         print("stall_probe: every rate must be at least 10 and SECONDS at least 1",
               file=sys.stderr)

@@ -29,7 +29,8 @@ jq -e '.count == 100 and .p50_us > 0 and .p50_us <= .p99_us and .p99_us <= .p999
 
 # 3. The stall probe, 1 s a phase at 200 appends/s: its four phases, the disk phases' commits and
 # latencies (every append made durable: at least one commit, at most one per append).
-python3 bench/stall_probe.py "$work" 200 1 >"$work/stall.json" || fail "stall_probe.py failed"
+other_cpu=$(($(nproc) > 1 ? 1 : 0))
+python3 bench/stall_probe.py "$work" 200 1 0 "$other_cpu" >"$work/stall.json" || fail "stall_probe.py failed"
 jq -e '[.phases[].name] == ["quiet", "cpu", "disk", "cpu+disk"]
        and all(.phases[]; .stalls_over_1ms >= 0 and .stalled_ms >= 0 and .max_stall_ms >= 0
                           and .steal_pct >= 0 and .steal_pct <= 100)
@@ -39,8 +40,19 @@ jq -e '[.phases[].name] == ["quiet", "cpu", "disk", "cpu+disk"]
                and .durable_p99_ms <= .durable_p999_ms and .durable_p999_ms <= .durable_max_ms)
        and all(.phases[] | select(.name | endswith("disk") | not); has("durable_p50_ms") | not)' \
   "$work/stall.json" >/dev/null || fail "stall_probe.py: $(cat "$work/stall.json")"
-# Bad arguments are refused with the usage, and nothing is written.
+# Bad arguments are refused with the reason, and nothing is written.
 if python3 bench/stall_probe.py "$work" 5 1 >/dev/null 2>"$work/err"; then fail "a rate of 5 was taken"; fi
 grep -q "every rate must be at least 10" "$work/err" || fail "no reason for refusing a rate of 5"
+if python3 bench/stall_probe.py --also-at 100,x "$work" 200 1 >/dev/null 2>"$work/err"; then
+  fail "a rate of x was taken"
+fi
+grep -q "every rate must be at least 10" "$work/err" || fail "no reason for refusing a rate of x"
+if python3 bench/stall_probe.py "$work" 200 1 0 4096 >/dev/null 2>"$work/err"; then fail "CPU 4096 was taken"; fi
+grep -q "must both be usable" "$work/err" || fail "no reason for refusing CPU 4096"
+# --also-at adds a cpu+disk phase at each rate, after the four.
+python3 bench/stall_probe.py --also-at 50 "$work" 100 1 0 "$other_cpu" >"$work/stall2.json" ||
+  fail "stall_probe.py --also-at failed"
+jq -e '[.phases[] | [.name, .rate]] == [["quiet", null], ["cpu", null], ["disk", 100], ["cpu+disk", 100], ["cpu+disk", 50]]' \
+  "$work/stall2.json" >/dev/null || fail "stall_probe.py --also-at: $(cat "$work/stall2.json")"
 [ -z "$(ls "$work" | grep stall-probe || true)" ] || fail "the stall probe left a file behind"
 echo "ok"
