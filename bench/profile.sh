@@ -242,7 +242,7 @@ run_profile_rows() {
       --argjson at_rate "$at_rate" --argjson mallocs "$mallocs" \
       '{round: $round, build: $b, saturated: $sat,
         counted_saturated: ($full + {mallocs: (if $mallocs then $mallocs.mallocs else null end)}),
-        counted_at_rate: $at_rate}' >>"$runs"
+        counted_at_rate: ($at_rate + {mallocs: null})}' >>"$runs"  # not probed at the rate
     tail -n 1 "$runs" | jq -r '"   round \(.round) \(.build): \(.saturated.rps | floor)/s, \(.saturated.cpu_us) µs CPU per exchange ("
       + (.saturated.us // {} | to_entries | sort_by(-.value) | map("\(.key) \(.value)") | join(", "))
       + "); saturated \(.counted_saturated.syscalls) syscalls, \(.counted_saturated.context_switches) context switches, \(.counted_saturated.fdatasyncs) fdatasyncs per exchange; \(.counted_saturated.mallocs // "?") mallocs per exchange; at \(.counted_at_rate.rps | floor)/s \(.counted_at_rate.syscalls) syscalls, \(.counted_at_rate.context_switches) context switches per exchange"'
