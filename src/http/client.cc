@@ -13,8 +13,6 @@
 #include <boost/url/parse.hpp>
 #include <charconv>
 #include <deque>
-#include <tuple>
-#include <type_traits>
 #include <unordered_map>
 
 #include "http/response_head.h"
