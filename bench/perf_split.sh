@@ -26,38 +26,65 @@ set -euo pipefail
 
 record() { # pid seconds out-dir (perf itself in this process: SIGINT ends the recording early)
   mkdir -p "$3"
-  exec perf record -q -F 3997 -p "$1" -o "$3/perf.data" -- sleep "$2" >/dev/null 2>&1
+  exec perf record -q -F 3997 -g -p "$1" -o "$3/perf.data" -- sleep "$2" >/dev/null 2>&1
 }
 
 report() { # out-dir
   perf script -i "$1/perf.data" -F comm,ip,sym,dso 2>/dev/null | awk '
-    function cat(comm, dso, sym) {
+    function cat(comm, dso, sym, peer) {
       if (comm ~ /govesb-writer|govesb-evidenc/) return "evidence"
       if (sym ~ /govesb::evidence::|govesb::store::|sqlite3/ || dso ~ /libsqlite3/) return "evidence"
       if (dso ~ /libsecp256k1/ || dso ~ /libcrypto/) return "crypto"
       if (sym ~ /govesb::crypto::|secp256k1|sha256|SHA256/) return "crypto"
-      if (dso ~ /kernel/) return "kernel"
+      if (dso ~ /kernel/) return peer ? "loopback" : "kernel"
       if (sym ~ /boost::beast|boost::asio|govesb::http::|epoll|basic_parser/) return "http"
       if (sym ~ /boost::json|govesb::wire::|[Bb]ase64|Json/) return "json"
       if (sym ~ /malloc|free|cfree|operator new|operator delete|memcpy|memmove|memset|realloc|tcache/) return "alloc"
       return "rest"
     }
-    {
-      # perf script -F comm,ip,sym,dso: "COMM  IP SYM (DSO)" (sym may hold spaces)
-      line = $0
-      comm = $1
-      dso = ""
-      if (match(line, /\([^()]*\)[ \t]*$/)) { dso = substr(line, RSTART + 1, RLENGTH - 2) }
-      sym = line
-      sub(/^[ \t]*[^ \t]+[ \t]+[0-9a-f]+[ \t]+/, "", sym)
-      sub(/[ \t]*\([^()]*\)[ \t]*$/, "", sym)
-      gsub(/\t/, " ", sym)
-      c = cat(comm, dso, sym)
+    # "IP SYM (DSO)" -> sets fsym and fdso (sym may hold spaces)
+    function frame(text) {
+      fdso = ""
+      if (match(text, /\([^()]*\)[ \t]*$/)) { fdso = substr(text, RSTART + 1, RLENGTH - 2) }
+      fsym = text
+      sub(/^[ \t]*[0-9a-f]+[ \t]+/, "", fsym)
+      sub(/[ \t]*\([^()]*\)[ \t]*$/, "", fsym)
+      gsub(/\t/, " ", fsym)
+    }
+    function emit(comm, dso, sym, peer,   c, d) {
+      c = cat(comm, dso, sym, peer)
       # a library without symbols (libsecp256k1): name the library
       if (sym == "[unknown]" && dso != "") { d = dso; sub(/.*\//, "", d); sym = "[unknown] in " d }
       n[c "\t" sym]++
     }
-    END { for (k in n) print n[k] "\t" k }' |
+    function flush() {
+      if (have) emit(comm, leaf_dso, leaf_sym, peer)
+      have = 0; frames = 0; peer = 0
+    }
+    # perf script -F comm,ip,sym,dso prints, for a recording with call chains (-g), a line with
+    # the thread name, then one tab-indented line per frame (the sampled function first) and an
+    # empty line; without call chains, one line "COMM IP SYM (DSO)". A kernel sample whose chain
+    # passes through the receive path of the network stack (__netif_receive_skb) is the peer
+    # side of loopback: the bus sent on a loopback socket, and the kernel ran the receiver TCP
+    # receive and woke the receiver (the load generator or the provider stub) on the bus own
+    # time. Over a network that work is the other machine.
+    /^\t/ {
+      if (frames == 0) { frame($0); leaf_sym = fsym; leaf_dso = fdso; have = 1 }
+      else if ($0 ~ /__netif_receive_skb|process_backlog/) peer = 1
+      frames++
+      next
+    }
+    /^[ \t]*$/ { flush(); next }
+    {
+      flush()
+      line = $0
+      sub(/^[ \t]+/, "", line)
+      comm = line
+      sub(/[ \t].*$/, "", comm)
+      rest = substr(line, length(comm) + 1)
+      if (rest ~ /[0-9a-f]+[ \t]+.*\([^()]*\)[ \t]*$/) { frame(rest); emit(comm, fdso, fsym, 0) }
+    }
+    END { flush(); for (k in n) print n[k] "\t" k }' |
     jq -R -s -c '
       [split("\n")[] | select(length > 0) | split("\t") | {n: (.[0] | tonumber), category: .[1], sym: .[2]}]
       | (map(.n) | add // 0) as $total

@@ -279,7 +279,7 @@ run_profile_rows() {
        runs: $all,
        commands: {serve: "taskset -c 0 govesb serve --plain-http --threads 1 --log-level warn",
                   load: "taskset -c 1 govesb bench run --connections 64 --body-size 1024 --duration D [--rate R]",
-                  split: "bench/perf_split.sh PID SECONDS (perf record -F 3997 -p PID; perf script)",
+                  split: "bench/perf_split.sh PID SECONDS (perf record -F 3997 -g -p PID; perf script)",
                   counts: "perf stat -e syscalls:sys_enter_* -e raw_syscalls:sys_enter -e context-switches [-e probe_libc:NAME] -p PID",
                   malloc_probe: "perf probe -x LIBC --add NAME=malloc"}}' "$runs")
   row "profile" "$r"
