@@ -9,6 +9,8 @@
 #   bench/perf_split.sh record PID SECONDS OUT_DIR record only (OUT_DIR/perf.data); SIGINT
 #                                                  ends it sooner
 #   bench/perf_split.sh report OUT_DIR             report a recording made earlier
+#   bench/perf_split.sh classify                   report `perf script -F comm,ip,sym,dso`
+#                                                  text read from standard input
 #
 # bench/run records during a loaded run and reports once the run is over, so that turning the
 # samples into symbols (seconds of CPU) does not take CPU from the load generator meanwhile.
@@ -17,7 +19,10 @@
 #   evidence  the evidence writer, its maintenance thread, and evidence/store code and SQLite
 #             anywhere
 #   crypto    libsecp256k1, libcrypto (SHA-256, the NIST curves), the signers and verifiers
-#   kernel    the kernel on the I/O threads: sockets, epoll, scheduling (HTTP's system calls)
+#   loopback  the kernel on the I/O threads, in the network stack's receive path (call chains:
+#             the recording is made with -g): the peers' side of a loopback send, their TCP
+#             receive and wake-up, run on the sender's time
+#   kernel    the rest of the kernel on the I/O threads: sockets, epoll, scheduling
 #   http      Beast's parser and serializer, Asio, the bus's HTTP server and upstream client
 #   json      JSON scanning and writing, envelopes, base64
 #   alloc     malloc/free/new/delete and memcpy/memmove/memset (allocation and copies)
@@ -30,7 +35,11 @@ record() { # pid seconds out-dir (perf itself in this process: SIGINT ends the r
 }
 
 report() { # out-dir
-  perf script -i "$1/perf.data" -F comm,ip,sym,dso 2>/dev/null | awk '
+  perf script -i "$1/perf.data" -F comm,ip,sym,dso 2>/dev/null | classify
+}
+
+classify() { # perf script -F comm,ip,sym,dso text on standard input -> the JSON object
+  awk '
     function cat(comm, dso, sym, peer) {
       if (comm ~ /govesb-writer|govesb-evidenc/) return "evidence"
       if (sym ~ /govesb::evidence::|govesb::store::|sqlite3/ || dso ~ /libsqlite3/) return "evidence"
@@ -97,6 +106,7 @@ report() { # out-dir
 case "${1:-}" in
   record) record "$2" "$3" "$4" ;;
   report) report "$2" ;;
+  classify) classify ;;
   *)
     out=${3:-$(mktemp -d)}
     ("$0" record "$1" "$2" "$out")

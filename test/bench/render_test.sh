@@ -55,4 +55,43 @@ python3 bench/stall_probe.py --also-at 50 "$work" 100 1 0 "$other_cpu" >"$work/s
 jq -e '[.phases[] | [.name, .rate]] == [["quiet", null], ["cpu", null], ["disk", 100], ["cpu+disk", 100], ["cpu+disk", 50]]' \
   "$work/stall2.json" >/dev/null || fail "stall_probe.py --also-at: $(cat "$work/stall2.json")"
 [ -z "$(ls "$work" | grep stall-probe || true)" ] || fail "the stall probe left a file behind"
+
+# 4. The profile's classifier (bench/perf_split.sh classify), on `perf script -F comm,ip,sym,dso`
+# text as perf prints it: with call chains (a thread line, tab-indented frames, the sampled one
+# first, an empty line), and without (one line a sample). A kernel sample is the peers' side of
+# loopback only when its chain passes through the receive path; the writer thread's samples are
+# the evidence log's whatever they are; a library without symbols is named.
+k='([kernel.kallsyms])'
+printf '%s\n' \
+  "govesb-io " \
+  "	ffffffff82261179 _raw_spin_unlock_irqrestore $k" \
+  "	ffffffff81e84dae sock_def_readable $k" \
+  "	ffffffff81eb959d __netif_receive_skb_one_core $k" \
+  "	ffffffff8206e560 tcp_sendmsg_locked $k" \
+  "" \
+  "govesb-io " \
+  "	ffffffff8206e560 tcp_sendmsg_locked $k" \
+  "	ffffffff81e84dae __sys_sendmsg $k" \
+  "" \
+  "govesb-io " \
+  "	            2c07 [unknown] (/usr/lib/x86_64-linux-gnu/libsecp256k1.so.1.0.0)" \
+  "	   10f1d701c2ea3 [unknown] ([unknown])" \
+  "" \
+  "govesb-writer " \
+  "	ffffffff813ae493 copy_folio_from_iter_atomic $k" \
+  "	ffffffff81eb959d process_backlog $k" \
+  "" \
+  "govesb-io " \
+  "	          24aa8b boost::beast::http::basic_parser<true>::put (/x/govesb)" \
+  "	            3ea [unknown] ([unknown])" \
+  "" \
+  "       govesb-io      55d04f761d61 govesb::wire::WriteString (/x/govesb)" \
+  "       govesb-io      ffffffff82261179 _raw_spin_unlock_irqrestore $k" |
+  bench/perf_split.sh classify >"$work/split.json" || fail "perf_split.sh classify failed"
+jq -e '.samples == 7
+       and .shares == {loopback: 0.1429, kernel: 0.2857, crypto: 0.1429, evidence: 0.1429,
+                        http: 0.1429, json: 0.1429}
+       and ([.top[] | select(.category == "crypto") | .fn] == ["crypto | [unknown] in libsecp256k1.so.1.0.0"])
+       and ([.top[] | select(.category == "loopback") | .fn] == ["loopback | _raw_spin_unlock_irqrestore"])' \
+  "$work/split.json" >/dev/null || fail "perf_split.sh classify: $(cat "$work/split.json")"
 echo "ok"
