@@ -1,8 +1,10 @@
 // `govesb admin esb-key`: the bus's signing keys (docs/key-rotation.md). Lists them; `rotate`
 // stages a new key (published by GET /esb-key, not signing yet), `activate` makes it sign (now
 // or at a set time) and starts the overlap of the key it replaces, `discard` drops a staged key
-// that never signed. The key ring (a data directory's file, or a cluster's sealed row) is
-// rewritten atomically; a running bus (every node of a cluster) reads it again within a second.
+// that never signed, `erase-retired` erases the private part of the retired keys (what they
+// signed still verifies; nobody who later reads the ring can sign as them). The key ring (a
+// data directory's file, or a cluster's sealed row) is rewritten atomically; a running bus
+// (every node of a cluster) reads it again within a second.
 // Each change is recorded as an admin action (and so reaches the evidence log).
 #include "esb_key_command.h"
 
@@ -16,6 +18,8 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "admin/bus.h"
 #include "admin_render.h"
@@ -104,7 +108,10 @@ void PrintKeyTable(const json::array& keys) {
     row["key_id"] = std::string(row["key_id"].as_string()).substr(0, 16);
     rows.push_back(std::move(row));
   }
-  PrintList(rows, {"key_id", "status", "curve", "created_at", "valid_from", "not_after"}, false);
+  PrintList(
+      rows,
+      {"key_id", "status", "curve", "created_at", "valid_from", "not_after", "private_key_erased"},
+      false);
 }
 
 json::object KeyJson(const crypto::KeyRing& ring, const std::string& id, int64_t now) {
@@ -272,13 +279,49 @@ void RunDiscard(const EsbKeyWhere& where) {
   }
 }
 
+void RunEraseRetired(const EsbKeyWhere& where) {
+  const int64_t now = NowMs();
+  std::vector<std::string> ids;
+  std::vector<json::object> before_json;
+  crypto::KeyRing ring = where.read();
+  // Nothing to erase: nothing is written or recorded (a scheduled run of this is harmless).
+  if (!ring.RetiredWithPrivateKeys(now).empty()) {
+    ring = where.update([&](const crypto::KeyRing& before) -> Result<crypto::KeyRing> {
+      ids = before.RetiredWithPrivateKeys(now);
+      before_json.clear();
+      for (const std::string& id : ids) before_json.push_back(KeyJson(before, id, now));
+      return before.EraseRetiredPrivateKeys(now);
+    });
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    RecordKeyAction(where, "esb-key.erase-private", ids[i], before_json[i],
+                    KeyJson(ring, ids[i], now));
+  }
+  json::object out;
+  json::array erased;
+  for (const std::string& id : ids) erased.push_back(json::value(id));
+  out["erased"] = std::move(erased);
+  out["keys"] = KeysJson(ring, now, true);
+  if (where.json) {
+    std::cout << json::serialize(out) << "\n";
+    return;
+  }
+  if (ids.empty()) {
+    std::cout << "erased: none (no retired key holds its private part)\n\n";
+  } else {
+    for (const std::string& id : ids) std::cout << "erased the private part of: " << id << "\n";
+    std::cout << "\n";
+  }
+  PrintKeyTable(out["keys"].as_array());
+}
+
 }  // namespace
 
 void AddEsbKeyCommand(CLI::App& admin, std::function<EsbKeyWhere()> where) {
   CLI::App* cmd = admin.add_subcommand(
       "esb-key",
       "The bus's signing keys: list them (the current public key is the one to give to "
-      "connected systems), rotate, activate, discard (docs/key-rotation.md)");
+      "connected systems), rotate, activate, discard, erase-retired (docs/key-rotation.md)");
   auto list = std::make_shared<ListArgs>();
   cmd->add_flag("--all", list->all, "Also list retired keys (kept to verify old evidence)");
   cmd->add_flag("--current", list->current,
@@ -317,6 +360,12 @@ void AddEsbKeyCommand(CLI::App& admin, std::function<EsbKeyWhere()> where) {
 
   CLI::App* d = cmd->add_subcommand("discard", "Drop the staged key (it never signed anything)");
   d->callback([where] { RunDiscard(where()); });
+
+  CLI::App* e = cmd->add_subcommand(
+      "erase-retired",
+      "Erase the private part of every retired key: what it signed still verifies, and nobody "
+      "who later reads the key ring (a backup, a stolen disk) can sign as it. Cannot be undone");
+  e->callback([where] { RunEraseRetired(where()); });
 }
 
 }  // namespace govesb::apps

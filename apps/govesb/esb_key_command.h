@@ -30,7 +30,8 @@ struct EsbKeyWhere {
 };
 
 // `govesb admin esb-key` (list the keys; --current prints the current public key alone) and
-// its subcommands rotate, activate and discard (docs/key-rotation.md). esb_key_command.cc.
+// its subcommands rotate, activate, discard and erase-retired (docs/key-rotation.md).
+// esb_key_command.cc.
 void AddEsbKeyCommand(CLI::App& admin, std::function<EsbKeyWhere()> where);
 
 }  // namespace govesb::apps

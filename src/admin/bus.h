@@ -37,6 +37,8 @@ struct BusKeyInfo {
   int64_t created_at_ms = 0;
   std::optional<int64_t> valid_from_ms = std::nullopt;  // signs from (unset: staged, no time)
   std::optional<int64_t> not_after_ms = std::nullopt;   // published until (unset: no end set)
+  // The ring no longer holds its private part (esb-key erase-retired): it cannot sign again.
+  bool private_key_erased = false;
 };
 
 // The keys of `ring` at `now_ms`: the current one, then the staged one, then those in their

@@ -16,7 +16,8 @@ std::vector<BusKeyInfo> DescribeKeys(const crypto::KeyRing& ring, int64_t now_ms
                       .status = std::string(crypto::KeyStatusName(ring.StatusOf(k, now_ms))),
                       .created_at_ms = k.created_at_ms,
                       .valid_from_ms = k.valid_from_ms,
-                      .not_after_ms = k.not_after_ms};
+                      .not_after_ms = k.not_after_ms,
+                      .private_key_erased = !k.has_private_key()};
   };
   std::vector<BusKeyInfo> out;
   for (crypto::KeyStatus wanted : {crypto::KeyStatus::kCurrent, crypto::KeyStatus::kStaged,

@@ -292,6 +292,7 @@ json::object ToJson(const BusKeyInfo& key) {
   out["created_at"] = IsoTime(key.created_at_ms);
   out["valid_from"] = key.valid_from_ms ? json::value(IsoTime(*key.valid_from_ms)) : nullptr;
   out["not_after"] = key.not_after_ms ? json::value(IsoTime(*key.not_after_ms)) : nullptr;
+  out["private_key_erased"] = key.private_key_erased;
   return out;
 }
 

@@ -60,8 +60,24 @@ std::string_view KeyStatusName(KeyStatus status) {
 RingKey::RingKey(PrivateKey key, int64_t created_at)
     : created_at_ms(created_at),
       private_key_(std::move(key)),
-      public_key_(private_key_.public_key()),
+      public_key_(private_key_->public_key()),
       id_(KeyId(public_key_)) {}
+
+RingKey::RingKey(PublicKey key, int64_t created_at)
+    : created_at_ms(created_at), public_key_(std::move(key)), id_(KeyId(public_key_)) {}
+
+const PrivateKey& RingKey::private_key() const {
+  GOVESB_CHECK(private_key_.has_value());
+  return *private_key_;
+}
+
+RingKey RingKey::WithoutPrivateKey() const {
+  RingKey erased(public_key_, created_at_ms);
+  erased.valid_from_ms = valid_from_ms;
+  erased.not_after_ms = not_after_ms;
+  erased.overlap_ms = overlap_ms;
+  return erased;
+}
 
 KeyRing KeyRing::Single(PrivateKey key, int64_t created_at_ms, int64_t valid_from_ms) {
   RingKey only(std::move(key), created_at_ms);
@@ -81,6 +97,11 @@ Result<KeyRing> KeyRing::FromKeys(std::vector<RingKey> keys) {
   for (size_t i = 0; i < keys.size(); ++i) {
     const RingKey& k = keys[i];
     if (!ids.insert(k.id()).second) return InvalidArgument("key " + k.id() + " appears twice");
+    if (!k.has_private_key() && (i + 1 == keys.size() || !k.not_after_ms.has_value())) {
+      return InvalidArgument("key " + k.id() +
+                             " has no private part but was not replaced: only a key a later "
+                             "one replaced can lose it");
+    }
     if (!k.valid_from_ms.has_value()) {
       if (i + 1 != keys.size()) {
         return InvalidArgument("key " + k.id() +
@@ -107,9 +128,16 @@ const RingKey* KeyRing::Find(std::string_view id) const {
 
 const RingKey& KeyRing::Signing(int64_t now_ms) const {
   for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) {
-    if (it->valid_from_ms.has_value() && *it->valid_from_ms <= now_ms) return *it;
+    if (it->has_private_key() && it->valid_from_ms.has_value() && *it->valid_from_ms <= now_ms) {
+      return *it;
+    }
   }
-  return keys_.front();
+  // A clock set back before every key that can sign: the oldest that can (the newest key can,
+  // FromKeys makes sure).
+  for (const RingKey& k : keys_) {
+    if (k.has_private_key()) return k;
+  }
+  return keys_.back();
 }
 
 KeyStatus KeyRing::StatusOf(const RingKey& key, int64_t now_ms) const {
@@ -174,6 +202,25 @@ Result<KeyRing> KeyRing::Discard(int64_t now_ms) const {
   keys.pop_back();
   keys.back().not_after_ms.reset();
   return FromKeys(std::move(keys));
+}
+
+std::vector<std::string> KeyRing::RetiredWithPrivateKeys(int64_t now_ms) const {
+  std::vector<std::string> ids;
+  for (const RingKey& k : keys_) {
+    if (k.has_private_key() && StatusOf(k, now_ms) == KeyStatus::kRetired) ids.push_back(k.id());
+  }
+  return ids;
+}
+
+KeyRing KeyRing::EraseRetiredPrivateKeys(int64_t now_ms) const {
+  std::vector<RingKey> keys;
+  keys.reserve(keys_.size());
+  for (const RingKey& k : keys_) {
+    const bool erase = k.has_private_key() && StatusOf(k, now_ms) == KeyStatus::kRetired;
+    keys.push_back(erase ? k.WithoutPrivateKey() : k);
+  }
+  // A retired key was replaced (it has a later key and a not-after time): the invariants hold.
+  return KeyRing(std::move(keys));
 }
 
 RingSigner::RingSigner(KeyRing ring, int64_t now_ms) {

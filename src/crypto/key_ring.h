@@ -50,7 +50,8 @@ enum class KeyStatus {
   kStaged,   // made, not signing yet (no activation time, or one still to come); published
   kCurrent,  // the key the bus signs with
   kOverlap,  // signed before; still published, until its not-after
-  kRetired,  // signed before; no longer published, kept to verify what it signed
+  kRetired,  // signed before; no longer published, kept to verify what it signed (its private
+             // part may be erased: EraseRetiredPrivateKeys)
 };
 // "staged", "current", "overlap", "retired".
 std::string_view KeyStatusName(KeyStatus status);
@@ -59,8 +60,14 @@ std::string_view KeyStatusName(KeyStatus status);
 class RingKey {
  public:
   RingKey(PrivateKey key, int64_t created_at_ms);
+  // A key whose private part was erased: it verifies what it signed, and never signs again.
+  RingKey(PublicKey key, int64_t created_at_ms);
 
-  const PrivateKey& private_key() const { return private_key_; }
+  bool has_private_key() const { return private_key_.has_value(); }
+  // Only where has_private_key() (the signing key of a ring always has it).
+  const PrivateKey& private_key() const;
+  // The same key, times and all, without its private part.
+  RingKey WithoutPrivateKey() const;
   const PublicKey& public_key() const { return public_key_; }
   const std::string& id() const { return id_; }
 
@@ -75,15 +82,17 @@ class RingKey {
   int64_t overlap_ms = 0;
 
  private:
-  PrivateKey private_key_;
+  std::optional<PrivateKey> private_key_;
   PublicKey public_key_;
   std::string id_;
 };
 
 // The keys, oldest first. Invariants (FromKeys checks them): at least one key; ids unique; the
 // valid-from times, where set, strictly increasing; only the newest key may have none, and the
-// oldest has one. So at any time at most one key is staged (the newest), and one signs: the
-// newest whose valid-from has come (the oldest, if none has: a clock set back).
+// oldest has one; a key without its private part was replaced (a later key, and a not-after
+// time), so the newest key always has its private part. So at any time at most one key is
+// staged (the newest), and one signs: the newest with its private part whose valid-from has
+// come (the oldest with its private part, if none has: a clock set back).
 // An immutable value; the changes return a new ring.
 class KeyRing {
  public:
@@ -112,6 +121,12 @@ class KeyRing {
                            std::optional<int64_t> overlap_ms = std::nullopt) const;
   // Removes the staged key (it never signed); the current key is no longer scheduled to end.
   Result<KeyRing> Discard(int64_t now_ms) const;
+  // The ids of the retired keys at `now_ms` that still hold their private part.
+  std::vector<std::string> RetiredWithPrivateKeys(int64_t now_ms) const;
+  // Erases the private part of every retired key (RetiredWithPrivateKeys): what they signed
+  // still verifies, and nobody who later reads the ring can sign as them. The same ring when
+  // there is none.
+  KeyRing EraseRetiredPrivateKeys(int64_t now_ms) const;
 
  private:
   explicit KeyRing(std::vector<RingKey> keys) : keys_(std::move(keys)) {}

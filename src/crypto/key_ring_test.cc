@@ -144,6 +144,61 @@ TEST_F(KeyRingTest, FromKeysRefusesBrokenOrders) {
   EXPECT_TRUE(KeyRing::FromKeys({a, b}).ok());
 }
 
+TEST_F(KeyRingTest, ErasesThePrivatePartOfRetiredKeysOnly) {
+  // The first key signs until day 2, then stays published for 10 days; a third key is staged.
+  KeyRing active =
+      *ring_.Stage(second_, kT0 + kDay, 10 * kDay)->Activate(kT0 + kDay, kT0 + 2 * kDay);
+  PrivateKey third = NewKey();
+  KeyRing three = *active.Stage(third, kT0 + 3 * kDay, kDay);
+  // In its overlap the first key is not retired: nothing to erase, the same keys.
+  EXPECT_TRUE(three.RetiredWithPrivateKeys(kT0 + 11 * kDay).empty());
+  KeyRing same = three.EraseRetiredPrivateKeys(kT0 + 11 * kDay);
+  for (const RingKey& k : same.keys()) EXPECT_TRUE(k.has_private_key());
+
+  const int64_t later = kT0 + 12 * kDay;  // the first key retired
+  EXPECT_EQ(three.RetiredWithPrivateKeys(later),
+            std::vector<std::string>{KeyId(first_.public_key())});
+  KeyRing erased = three.EraseRetiredPrivateKeys(later);
+  ASSERT_EQ(erased.keys().size(), 3u);
+  const RingKey& gone = erased.keys()[0];
+  EXPECT_FALSE(gone.has_private_key());
+  EXPECT_EQ(gone.id(), KeyId(first_.public_key()));
+  EXPECT_EQ(gone.valid_from_ms, kT0);  // its times are kept
+  EXPECT_EQ(gone.not_after_ms, kT0 + 12 * kDay);
+  EXPECT_TRUE(erased.keys()[1].has_private_key());  // current
+  EXPECT_TRUE(erased.keys()[2].has_private_key());  // staged
+  EXPECT_TRUE(erased.RetiredWithPrivateKeys(later).empty());
+  EXPECT_EQ(erased.StatusOf(gone, later), KeyStatus::kRetired);
+  // What it signed still verifies; the signing key is unchanged.
+  EXPECT_NE(erased.VerifyingKeys(later).VerifyBase64("old", first_.SignBase64("old")), nullptr);
+  EXPECT_EQ(erased.Signing(later).id(), KeyId(second_.public_key()));
+  // A clock set back to the first key's time: it cannot sign any more, the oldest key that can
+  // does.
+  EXPECT_EQ(erased.Signing(kT0 + 1).id(), KeyId(second_.public_key()));
+  EXPECT_EQ(erased.Signing(kT0 - kDay).id(), KeyId(second_.public_key()));
+  RingSigner signer(erased, kT0 + 1);
+  EXPECT_TRUE(second_.public_key().VerifyBase64("m", signer.SignBase64("m")));
+  // The staged key activates and the ring goes on as before.
+  KeyRing next = *erased.Activate(later, later);
+  EXPECT_EQ(next.Signing(later).id(), KeyId(third.public_key()));
+}
+
+TEST_F(KeyRingTest, OnlyAReplacedKeyMayLackItsPrivatePart) {
+  RingKey a(first_, kT0);
+  a.valid_from_ms = kT0;
+  RingKey b(second_, kT0);
+  b.valid_from_ms = kT0 + 10;
+  // The newest key (no later key replaced it), or one without an end: refused.
+  EXPECT_THAT(KeyRing::FromKeys({a, b.WithoutPrivateKey()}).status().message(),
+              HasSubstr("no private part"));
+  EXPECT_THAT(KeyRing::FromKeys({a.WithoutPrivateKey(), b}).status().message(),
+              HasSubstr("no private part"));
+  a.not_after_ms = kT0 + 20;
+  KeyRing ok = *KeyRing::FromKeys({a.WithoutPrivateKey(), b});
+  EXPECT_FALSE(ok.keys()[0].has_private_key());
+  EXPECT_EQ(ok.keys()[0].public_key().SpkiBase64(), first_.public_key().SpkiBase64());
+}
+
 TEST_F(KeyRingTest, SignerSwitchesKeysOnUpdateAndAtAScheduledTime) {
   KeyRing staged = *ring_.Stage(second_, kT0 + kDay, kDay);
   RingSigner signer(staged, kT0 + kDay);

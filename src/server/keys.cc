@@ -1,9 +1,9 @@
-// The bus key ring while the bus runs: `govesb admin esb-key rotate|activate|discard` rewrite
-// keys/esb-keys.json (atomically), or in a cluster its sealed row in PostgreSQL; the key
-// watcher reads it again when it changed (a cluster's: every second) and gives the signer the
-// time every second, so that a rotation, an activation and a scheduled activation
-// take effect within a second, without a restart. A ring that cannot be read is logged once
-// and the bus goes on with the keys it has.
+// The bus key ring while the bus runs: `govesb admin esb-key rotate|activate|discard|
+// erase-retired` rewrite keys/esb-keys.json (atomically), or in a cluster its sealed row in
+// PostgreSQL; the key watcher reads it again when it changed (a cluster's: every second) and
+// gives the signer the time every second, so that a rotation, an activation and a scheduled
+// activation take effect within a second, without a restart. A ring that cannot be read is
+// logged once and the bus goes on with the keys it has.
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 

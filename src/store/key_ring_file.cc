@@ -13,7 +13,9 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view kFormat = "govesb-esb-keys";
-constexpr int64_t kVersion = 1;
+// Version 2: a key may have lost its private part ("private_key": null). A ring where every key
+// has it is still written as version 1, which a govesb from before version 2 reads too.
+constexpr int64_t kVersion = 2;
 
 json::value OptionalTime(const std::optional<int64_t>& ms) {
   return ms.has_value() ? json::value(*ms) : json::value(nullptr);
@@ -23,12 +25,18 @@ json::value OptionalTime(const std::optional<int64_t>& ms) {
 
 std::string KeyRingText(const crypto::KeyRing& ring) {
   json::array keys;
+  int64_t version = 1;
   for (const crypto::RingKey& k : ring.keys()) {
     json::object o;
     o["id"] = k.id();
     o["curve"] = crypto::CurveName(k.public_key().curve());
     o["public_key"] = k.public_key().SpkiBase64();
-    o["private_key"] = k.private_key().Pkcs8Base64();
+    if (k.has_private_key()) {
+      o["private_key"] = k.private_key().Pkcs8Base64();
+    } else {
+      o["private_key"] = nullptr;
+      version = 2;
+    }
     o["created_at"] = k.created_at_ms;
     o["valid_from"] = OptionalTime(k.valid_from_ms);
     o["not_after"] = OptionalTime(k.not_after_ms);
@@ -37,7 +45,7 @@ std::string KeyRingText(const crypto::KeyRing& ring) {
   }
   json::object out;
   out["format"] = kFormat;
-  out["version"] = kVersion;
+  out["version"] = version;
   out["keys"] = std::move(keys);
   return json::serialize(out) + "\n";
 }
@@ -83,9 +91,25 @@ Result<crypto::KeyRing> ParseKeyRingText(std::string_view text, std::string_view
       return std::nullopt;
     };
     std::optional<std::string> private_text = str("private_key");
-    if (!private_text.has_value()) return bad(n + " has no private key");
-    auto private_key = crypto::PrivateKey::FromText(*private_text);
-    if (!private_key.ok()) return bad(n + ": " + private_key.status().message());
+    const json::value* private_member = k.if_contains("private_key");
+    // Version 2: null where the private part was erased.
+    const bool erased =
+        version->as_int64() >= 2 && private_member != nullptr && private_member->is_null();
+    if (!private_text.has_value() && !erased) return bad(n + " has no private key");
+    std::optional<crypto::PrivateKey> private_key;
+    if (!erased) {
+      auto parsed_key = crypto::PrivateKey::FromText(*private_text);
+      if (!parsed_key.ok()) return bad(n + ": " + parsed_key.status().message());
+      private_key = std::move(parsed_key).value();
+    }
+    std::optional<crypto::PublicKey> public_only;
+    if (erased) {
+      const std::optional<std::string> public_text = str("public_key");
+      if (!public_text.has_value()) return bad(n + " has neither a private nor a public key");
+      auto parsed_public = crypto::PublicKey::FromText(*public_text);
+      if (!parsed_public.ok()) return bad(n + ": " + parsed_public.status().message());
+      public_only = std::move(parsed_public).value();
+    }
     auto created = time("created_at", false);
     auto valid_from = time("valid_from", true);
     auto not_after = time("not_after", true);
@@ -93,10 +117,12 @@ Result<crypto::KeyRing> ParseKeyRingText(std::string_view text, std::string_view
     if (!created || !valid_from || !not_after || !overlap) {
       return bad(n + " lacks created_at, valid_from, not_after or overlap_ms");
     }
-    crypto::RingKey key(std::move(private_key).value(), **created);
+    crypto::RingKey key = erased ? crypto::RingKey(std::move(*public_only), **created)
+                                 : crypto::RingKey(std::move(*private_key), **created);
     if (str("id") != std::optional<std::string>(key.id()) ||
         str("public_key") != std::optional<std::string>(key.public_key().SpkiBase64())) {
-      return bad(n + ": its id or public key does not belong to its private key");
+      return bad(n + (erased ? ": its id does not belong to its public key"
+                             : ": its id or public key does not belong to its private key"));
     }
     key.valid_from_ms = *valid_from;
     key.not_after_ms = *not_after;

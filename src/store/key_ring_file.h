@@ -8,7 +8,9 @@
 //      "private_key":"<base64 PKCS#8>","created_at":MS,"valid_from":MS|null,
 //      "not_after":MS|null,"overlap_ms":MS}, ...]}
 //
-// keys oldest first; times in milliseconds since the epoch. Secret: never log it.
+// keys oldest first; times in milliseconds since the epoch. Secret: never log it. Version 2
+// (written only when a key has lost its private part: esb-key erase-retired): "private_key" is
+// null for such a key, which then stands on its public key.
 
 #include <string>
 #include <string_view>

@@ -72,5 +72,50 @@ TEST(KeyRingFile, RefusesWhatIsNotARingNamingWhere) {
   EXPECT_NE(parsed.status().message().find("newer than this govesb"), std::string::npos);
 }
 
+TEST(KeyRingFile, AKeyWithoutItsPrivatePartIsVersion2AndRoundTrips) {
+  const crypto::KeyRing ring = TwoKeys();
+  // Every key holds its private part: version 1, as before (an older govesb reads it).
+  EXPECT_NE(KeyRingText(ring).find("\"version\":1"), std::string::npos);
+  const int64_t later = kT0 + 20 + 3600'000;  // the first key retired
+  const crypto::KeyRing erased = ring.EraseRetiredPrivateKeys(later);
+  const std::string text = KeyRingText(erased);
+  EXPECT_NE(text.find("\"version\":2"), std::string::npos);
+  EXPECT_NE(text.find("\"private_key\":null"), std::string::npos);
+  EXPECT_EQ(text.find(ring.keys()[0].private_key().Pkcs8Base64()), std::string::npos);
+  auto parsed = ParseKeyRingText(text, "the ring");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_FALSE(parsed->keys()[0].has_private_key());
+  EXPECT_EQ(parsed->keys()[0].id(), ring.keys()[0].id());
+  EXPECT_EQ(parsed->keys()[0].not_after_ms, later);
+  EXPECT_EQ(parsed->keys()[1].private_key().Pkcs8Base64(),
+            ring.keys()[1].private_key().Pkcs8Base64());
+  EXPECT_EQ(KeyRingText(*parsed), text);
+
+  auto refused = [](const std::string& bad, const std::string& why) {
+    auto r = ParseKeyRingText(bad, "keys/esb-keys.json");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
+  };
+  // A null private key in a version 1 ring (which has none): refused.
+  std::string v1 = text;
+  v1.replace(v1.find("\"version\":2"), 11, "\"version\":1");
+  refused(v1, "has no private key");
+  // An erased key's public key swapped for another's (its id no longer matches it).
+  std::string swapped = text;
+  const size_t first_public = swapped.find("\"public_key\":\"") + 14;
+  const size_t second_public = swapped.find("\"public_key\":\"", first_public) + 14;
+  const size_t end = swapped.find('"', second_public);
+  swapped.replace(first_public, swapped.find('"', first_public) - first_public,
+                  swapped.substr(second_public, end - second_public));
+  refused(swapped, "does not belong to its public key");
+  // The key that signs cannot lose its private part.
+  std::string current = text;
+  const size_t second_private = current.find("\"private_key\":\"");
+  current.replace(second_private + 14, current.find('"', second_private + 15) - second_private - 13,
+                  "null");
+  refused(current, "no private part");
+}
+
 }  // namespace
 }  // namespace govesb::store

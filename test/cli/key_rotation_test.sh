@@ -101,6 +101,35 @@ start_provider "$new_key"
 jq --arg k "$new_key" '.esb_public_key = $k' "$profile" >"$work/profile.json"
 mv "$work/profile.json" "$profile"
 [ "$(exchanges)" -gt 0 ] || fail "no exchange succeeded with the new key"
+
+# A third key at once, with no overlap: the second key retires at once. erase-retired erases its
+# private part (not the first key's: that one is still in its overlap); the running bus reads
+# the ring again and goes on with the third key; a second run has nothing to erase.
+admin esb-key rotate --now --overlap 0 --json >"$work/rotate3.json" 2>/dev/null
+third_key=$(jq -r .key.public_key "$work/rotate3.json")
+grep -q '"private_key":"' "$data/keys/esb-keys.json" || fail "the ring file holds no private key"
+admin esb-key erase-retired --json >"$work/erase.json"
+jq -e --arg n "$new_key" '(.erased | length) == 1 and
+  ([.keys[] | select(.private_key_erased) | .public_key]) == [$n] and
+  ([.keys[] | select(.private_key_erased | not)] | length) == 2' "$work/erase.json" >/dev/null ||
+  fail "erase-retired: $(cat "$work/erase.json")"
+jq -e --arg n "$new_key" '.version == 2 and
+  ([.keys[] | select(.private_key == null) | .public_key]) == [$n] and
+  ([.keys[] | select(.private_key != null)] | length) == 2' "$data/keys/esb-keys.json" \
+  >/dev/null || fail "the ring file after erase-retired"
+admin esb-key erase-retired >"$work/erase2.txt"
+grep -q "^erased: none" "$work/erase2.txt" || fail "a second erase-retired: $(cat "$work/erase2.txt")"
+for _ in $(seq 60); do
+  [ "$(esb_key | jq -r .public_key)" = "$third_key" ] && break
+  sleep 0.05
+done
+[ "$(esb_key | jq -r .public_key)" = "$third_key" ] || fail "the running bus did not take the third key"
+kill "$provider"
+wait "$provider" 2>/dev/null || true
+start_provider "$third_key"
+jq --arg k "$third_key" '.esb_public_key = $k' "$profile" >"$work/profile.json"
+mv "$work/profile.json" "$profile"
+[ "$(exchanges)" -gt 0 ] || fail "no exchange succeeded after erase-retired"
 kill -TERM "$bus"
 wait "$bus" || true  # seals the last records with the new key
 
@@ -108,8 +137,8 @@ wait "$bus" || true  # seals the last records with the new key
 "$bin" audit verify --data-dir "$data" | grep -q '^intact: ' || fail "audit verify after rotation"
 command -v sqlite3 >/dev/null || fail "sqlite3 (the CLI) is needed: scripts/setup installs it"
 [ "$(sqlite3 "$data/govesb.db" "SELECT count(DISTINCT json_extract(body, '$.keyId'))
-  FROM evidence_checkpoints")" = 2 ] || fail "the checkpoints do not name both keys"
-admin esb-key --all --json | jq -e '.keys | length == 2' >/dev/null || fail "esb-key --all"
+  FROM evidence_checkpoints")" = 3 ] || fail "the checkpoints do not name all three keys"
+admin esb-key --all --json | jq -e '.keys | length == 3' >/dev/null || fail "esb-key --all"
 # A proof from before the rotation: valid with the old key given (or both), not the new alone.
 "$bin" audit prove "$rid_before" --data-dir "$data" --out "$work/proof.json" 2>/dev/null
 "$bin" audit check-proof "$work/proof.json" --esb-key "$old_key" --esb-key "$new_key" |
@@ -123,7 +152,8 @@ fi
 grep -q "not signed by the bus key you gave" "$work/out" || fail "check-proof: $(cat "$work/out")"
 # Every change is an admin action, moved into the evidence log.
 "$bin" audit query --data-dir "$data" --kind admin --format jsonl | jq -r .code | sort |
-  tr '\n' ' ' | grep -q "esb-key.activate esb-key.rotate" || fail "the rotation is not in the evidence log"
+  tr '\n' ' ' | grep -q "esb-key.activate esb-key.erase-private esb-key.rotate esb-key.rotate " ||
+  fail "the rotations and the erasure are not in the evidence log (once each)"
 
 # TLS reload on SIGHUP, with an operator's certificate.
 command -v openssl >/dev/null || fail "openssl (the CLI) is needed"
@@ -170,4 +200,4 @@ grep -q "TLS: the certificate was not reloaded" "$work/tls.log" || fail "a broke
 [ "$(served)" = "$(fingerprint "$work/two/cert.pem")" ] || fail "a broken file replaced the certificate"
 kill -TERM "$tls_bus"
 wait "$tls_bus" || fail "the TLS bus did not stop cleanly"
-echo "key rotation CLI: ok (rotated under a running bus, audit intact; TLS reloaded on SIGHUP)"
+echo "key rotation CLI: ok (rotated under a running bus, a retired key's private part erased, audit intact; TLS reloaded on SIGHUP)"

@@ -396,6 +396,26 @@ TEST_F(ClusterTest, ARotatedBusKeyReachesEveryNodeAndEvidenceVerifiesAcrossIt) {
   auto old_only = evidence::VerifyAllChains(*db_, *bus_key_);
   ASSERT_TRUE(old_only.ok());
   EXPECT_FALSE(old_only->intact) << "the checkpoints after the rotation need the new key";
+
+  // Past the overlap, the old key's private part is erased (as `esb-key erase-retired` does):
+  // the sealed ring keeps its public part, and every chain still verifies with it.
+  const int64_t after_overlap = now() + 120'000;
+  ASSERT_TRUE(
+      cluster::UpdateKeyRing(*db_, kek, [&](const crypto::KeyRing& r) -> Result<crypto::KeyRing> {
+        return r.EraseRetiredPrivateKeys(after_overlap);
+      }).ok());
+  auto erased = cluster::LoadKeyRing(*db_, kek);
+  ASSERT_TRUE(erased.ok()) << erased.status().ToString();
+  ASSERT_EQ(erased->keys().size(), 2u);
+  EXPECT_FALSE(erased->keys()[0].has_private_key());
+  EXPECT_EQ(erased->keys()[0].public_key().SpkiBase64(), bus_key_->SpkiBase64());
+  EXPECT_EQ(erased->Signing(after_overlap).public_key().SpkiBase64(),
+            next.public_key().SpkiBase64());
+  auto still = evidence::VerifyEachChain(*db_, erased->VerifyingKeys(after_overlap));
+  ASSERT_TRUE(still.ok()) << still.status().ToString();
+  for (const evidence::NodeChainReport& chain : *still) {
+    EXPECT_TRUE(chain.report.intact) << chain.node << ": " << chain.report.problem;
+  }
 }
 
 }  // namespace
