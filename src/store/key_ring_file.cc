@@ -90,26 +90,6 @@ Result<crypto::KeyRing> ParseKeyRingText(std::string_view text, std::string_view
       if (optional && m != nullptr && m->is_null()) return std::optional<int64_t>();
       return std::nullopt;
     };
-    std::optional<std::string> private_text = str("private_key");
-    const json::value* private_member = k.if_contains("private_key");
-    // Version 2: null where the private part was erased.
-    const bool erased =
-        version->as_int64() >= 2 && private_member != nullptr && private_member->is_null();
-    if (!private_text.has_value() && !erased) return bad(n + " has no private key");
-    std::optional<crypto::PrivateKey> private_key;
-    if (!erased) {
-      auto parsed_key = crypto::PrivateKey::FromText(*private_text);
-      if (!parsed_key.ok()) return bad(n + ": " + parsed_key.status().message());
-      private_key = std::move(parsed_key).value();
-    }
-    std::optional<crypto::PublicKey> public_only;
-    if (erased) {
-      const std::optional<std::string> public_text = str("public_key");
-      if (!public_text.has_value()) return bad(n + " has neither a private nor a public key");
-      auto parsed_public = crypto::PublicKey::FromText(*public_text);
-      if (!parsed_public.ok()) return bad(n + ": " + parsed_public.status().message());
-      public_only = std::move(parsed_public).value();
-    }
     auto created = time("created_at", false);
     auto valid_from = time("valid_from", true);
     auto not_after = time("not_after", true);
@@ -117,17 +97,33 @@ Result<crypto::KeyRing> ParseKeyRingText(std::string_view text, std::string_view
     if (!created || !valid_from || !not_after || !overlap) {
       return bad(n + " lacks created_at, valid_from, not_after or overlap_ms");
     }
-    crypto::RingKey key = erased ? crypto::RingKey(std::move(*public_only), **created)
-                                 : crypto::RingKey(std::move(*private_key), **created);
-    if (str("id") != std::optional<std::string>(key.id()) ||
-        str("public_key") != std::optional<std::string>(key.public_key().SpkiBase64())) {
+    // Version 2: null where the private part was erased; the key stands on its public part.
+    const json::value* private_member = k.if_contains("private_key");
+    const bool erased =
+        version->as_int64() >= 2 && private_member != nullptr && private_member->is_null();
+    std::optional<crypto::RingKey> key;
+    if (erased) {
+      const std::optional<std::string> public_text = str("public_key");
+      if (!public_text.has_value()) return bad(n + " has neither a private nor a public key");
+      auto public_key = crypto::PublicKey::FromText(*public_text);
+      if (!public_key.ok()) return bad(n + ": " + public_key.status().message());
+      key.emplace(std::move(public_key).value(), **created);
+    } else {
+      const std::optional<std::string> private_text = str("private_key");
+      if (!private_text.has_value()) return bad(n + " has no private key");
+      auto private_key = crypto::PrivateKey::FromText(*private_text);
+      if (!private_key.ok()) return bad(n + ": " + private_key.status().message());
+      key.emplace(std::move(private_key).value(), **created);
+    }
+    if (str("id") != std::optional<std::string>(key->id()) ||
+        str("public_key") != std::optional<std::string>(key->public_key().SpkiBase64())) {
       return bad(n + (erased ? ": its id does not belong to its public key"
                              : ": its id or public key does not belong to its private key"));
     }
-    key.valid_from_ms = *valid_from;
-    key.not_after_ms = *not_after;
-    key.overlap_ms = **overlap;
-    ring.push_back(std::move(key));
+    key->valid_from_ms = *valid_from;
+    key->not_after_ms = *not_after;
+    key->overlap_ms = **overlap;
+    ring.push_back(std::move(*key));
   }
   auto parsed = crypto::KeyRing::FromKeys(std::move(ring));
   if (!parsed.ok()) return bad(parsed.status().message());

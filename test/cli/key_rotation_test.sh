@@ -45,6 +45,20 @@ exchanges() {  # runs a second of exchanges; prints how many succeeded
     --json 2>/dev/null | jq .ok
 }
 esb_key() { curl -sf "$url/esb-key"; }
+wait_for_bus_key() {  # KEY: until GET /esb-key says the running bus signs with it (1 if not)
+  for _ in $(seq 60); do
+    [ "$(esb_key | jq -r .public_key)" = "$1" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+give_systems_key() {  # KEY: the provider and the consumer are given the bus key KEY
+  kill "$provider"
+  wait "$provider" 2>/dev/null || true
+  start_provider "$1"
+  jq --arg k "$1" '.esb_public_key = $k' "$profile" >"$work/profile.json"
+  mv "$work/profile.json" "$profile"
+}
 
 start_provider "$old_key"
 "$bin" serve --plain-http --listen 127.0.0.1:0 --data-dir "$data" --checkpoint-interval 1 \
@@ -86,20 +100,12 @@ esb_key | jq -e --arg o "$old_key" --arg n "$new_key" '.public_key == $o and
 
 # Activated: the running bus signs with it within a second, and says so.
 admin esb-key activate >/dev/null 2>&1
-for _ in $(seq 60); do
-  [ "$(esb_key | jq -r .public_key)" = "$new_key" ] && break
-  sleep 0.05
-done
-[ "$(esb_key | jq -r .public_key)" = "$new_key" ] || fail "the running bus did not switch keys"
+wait_for_bus_key "$new_key" || fail "the running bus did not switch keys"
 esb_key | jq -e --arg o "$old_key" '.keys[1].public_key == $o and .keys[1].status == "overlap" and
   (.keys[1].not_after | type) == "string"' >/dev/null || fail "the old key's overlap: $(esb_key)"
 grep -q "bus keys: signing with key" "$work/bus.log" || fail "the switch was not logged"
 # The systems are given the new key; exchanges go on.
-kill "$provider"
-wait "$provider" 2>/dev/null || true
-start_provider "$new_key"
-jq --arg k "$new_key" '.esb_public_key = $k' "$profile" >"$work/profile.json"
-mv "$work/profile.json" "$profile"
+give_systems_key "$new_key"
 [ "$(exchanges)" -gt 0 ] || fail "no exchange succeeded with the new key"
 
 # A third key at once, with no overlap: the second key retires at once. erase-retired erases its
@@ -119,16 +125,8 @@ jq -e --arg n "$new_key" '.version == 2 and
   >/dev/null || fail "the ring file after erase-retired"
 admin esb-key erase-retired >"$work/erase2.txt"
 grep -q "^erased: none" "$work/erase2.txt" || fail "a second erase-retired: $(cat "$work/erase2.txt")"
-for _ in $(seq 60); do
-  [ "$(esb_key | jq -r .public_key)" = "$third_key" ] && break
-  sleep 0.05
-done
-[ "$(esb_key | jq -r .public_key)" = "$third_key" ] || fail "the running bus did not take the third key"
-kill "$provider"
-wait "$provider" 2>/dev/null || true
-start_provider "$third_key"
-jq --arg k "$third_key" '.esb_public_key = $k' "$profile" >"$work/profile.json"
-mv "$work/profile.json" "$profile"
+wait_for_bus_key "$third_key" || fail "the running bus did not take the third key"
+give_systems_key "$third_key"
 [ "$(exchanges)" -gt 0 ] || fail "no exchange succeeded after erase-retired"
 kill -TERM "$bus"
 wait "$bus" || true  # seals the last records with the new key
