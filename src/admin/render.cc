@@ -88,6 +88,9 @@ json::object ToJson(const registry::System& system,
       registry::EffectiveSerialisation(system.serialisation, system.serialisation_learned);
   out["created_at"] = IsoTime(system.created_at);
   out["updated_at"] = IsoTime(system.updated_at);
+  // When its key and its secret last changed (the compliance rules' key and secret ages).
+  out["key_changed_at"] = IsoTime(system.key_changed_at);
+  out["secret_changed_at"] = IsoTime(system.secret_changed_at);
   return out;
 }
 

@@ -59,6 +59,10 @@ admin institution add --code RITA --name "Reg Agency" --json >/dev/null
 cid=$(admin system add --institution RITA --name Births --public-key "$key" \
   --endpoint https://rita.example/esb --json 2>/dev/null | jq -r .client_id)
 admin api add --provider "$cid" --code BRTHCRT --json >/dev/null
+# system show says when its key and its secret last changed: at registration, so far.
+shown=$(admin system show "$cid" --json)
+jq -e '.key_changed_at == .created_at and .secret_changed_at == .created_at' <<<"$shown" \
+  >/dev/null || fail "system show, the key and secret change times: $shown"
 
 # Institutions.
 [ "$(admin institution rename RITA --name "Registration Agency" --json | jq -r .name)" = \
@@ -143,6 +147,14 @@ for member in code provider endpoint endpoint_override timeout_ms mode callback_
 done
 [ "$(jq -r '.[0].provider_institution_name' <<<"$list")" = "Registration Agency" ] ||
   fail "provider's institution: $list"
+
+# A new secret moves the secret's change time, not the key's (whole seconds apart, to tell).
+sleep 1.1
+admin system rotate-secret "$cid" --json >/dev/null
+shown=$(admin system show "$cid" --json)
+jq -e '.secret_changed_at == .updated_at and .secret_changed_at > .created_at and
+  .key_changed_at == .created_at' <<<"$shown" >/dev/null ||
+  fail "system show after rotate-secret: $shown"
 
 # Every change was recorded.
 [ "$(sqlite3 "$db" "SELECT count(*) FROM admin_actions WHERE action IN ('institution.rename',
