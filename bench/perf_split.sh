@@ -68,7 +68,7 @@ classify() { # perf script -F comm,ip,sym,dso text on standard input -> the JSON
     }
     function flush() {
       if (have) emit(comm, leaf_dso, leaf_sym, peer)
-      have = 0; frames = 0; peer = 0
+      have = 0; peer = 0
     }
     # perf script -F comm,ip,sym,dso prints, for a recording with call chains (-g), a line with
     # the thread name, then one tab-indented line per frame (the sampled function first) and an
@@ -78,9 +78,8 @@ classify() { # perf script -F comm,ip,sym,dso text on standard input -> the JSON
     # receive and woke the receiver (the load generator or the provider stub) on the bus own
     # time. Over a network that work is the other machine.
     /^\t/ {
-      if (frames == 0) { frame($0); leaf_sym = fsym; leaf_dso = fdso; have = 1 }
+      if (!have) { frame($0); leaf_sym = fsym; leaf_dso = fdso; have = 1 }
       else if ($0 ~ /__netif_receive_skb|process_backlog/) peer = 1
-      frames++
       next
     }
     /^[ \t]*$/ { flush(); next }

@@ -204,10 +204,14 @@ Result<KeyRing> KeyRing::Discard(int64_t now_ms) const {
   return FromKeys(std::move(keys));
 }
 
+bool KeyRing::RetiredWithPrivateKey(const RingKey& key, int64_t now_ms) const {
+  return key.has_private_key() && StatusOf(key, now_ms) == KeyStatus::kRetired;
+}
+
 std::vector<std::string> KeyRing::RetiredWithPrivateKeys(int64_t now_ms) const {
   std::vector<std::string> ids;
   for (const RingKey& k : keys_) {
-    if (k.has_private_key() && StatusOf(k, now_ms) == KeyStatus::kRetired) ids.push_back(k.id());
+    if (RetiredWithPrivateKey(k, now_ms)) ids.push_back(k.id());
   }
   return ids;
 }
@@ -216,8 +220,7 @@ KeyRing KeyRing::EraseRetiredPrivateKeys(int64_t now_ms) const {
   std::vector<RingKey> keys;
   keys.reserve(keys_.size());
   for (const RingKey& k : keys_) {
-    const bool erase = k.has_private_key() && StatusOf(k, now_ms) == KeyStatus::kRetired;
-    keys.push_back(erase ? k.WithoutPrivateKey() : k);
+    keys.push_back(RetiredWithPrivateKey(k, now_ms) ? k.WithoutPrivateKey() : k);
   }
   // A retired key was replaced (it has a later key and a not-after time): the invariants hold.
   return KeyRing(std::move(keys));

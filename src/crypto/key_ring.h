@@ -130,6 +130,8 @@ class KeyRing {
 
  private:
   explicit KeyRing(std::vector<RingKey> keys) : keys_(std::move(keys)) {}
+  // Retired at `now_ms`, and still holding its private part: what erase-retired erases.
+  bool RetiredWithPrivateKey(const RingKey& key, int64_t now_ms) const;
   std::vector<RingKey> keys_;
 };
 
