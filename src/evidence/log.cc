@@ -651,7 +651,9 @@ Status EvidenceLog::IndexThrough(store::Database& reader, size_t chunk, bool com
           }
           return Status::Ok();
         },
-        [stored](const Status& s) { stored->set_value(s); });
+        [stored](const Status& s) { stored->set_value(s); },
+        // Rows made again from the files should they be lost (the index state with them).
+        store::GroupCommitWriter::Writes::kRebuildable);
     return future.get();
   };
   IndexChunk pending;

@@ -123,7 +123,14 @@ void GroupCommitWriter::Run() {
         wake_.wait_until(lock, due,
                          [&] { return stopping_ || queue_.size() >= options_.max_batch; });
       }
-      size_t n = std::min(queue_.size(), options_.max_batch);
+      // Rebuildable jobs and the others never share a batch: the jobs from the front that are
+      // of the same kind as the first.
+      const bool rebuildable = queue_.front().writes == Writes::kRebuildable;
+      size_t n = 0;
+      while (n < queue_.size() && n < options_.max_batch &&
+             (queue_[n].writes == Writes::kRebuildable) == rebuildable) {
+        ++n;
+      }
       for (size_t i = 0; i < n; ++i) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -146,14 +153,17 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch, bool probe) {
   static constexpr std::string_view kRollbackTo = "ROLLBACK TO job";
 
   std::lock_guard batch_lock(batch_mutex_);
+  // A batch is rebuildable jobs only, or none (Run).
+  const bool rebuildable = !batch.empty() && batch.front().writes == Writes::kRebuildable;
   CommitParticipant* participant = context_.participant_;
   // A batch that only writes to the participant (the evidence of synchronous exchanges) opens
   // no database transaction: its commit is the participant's flush alone.
   // On PostgreSQL every batch is a transaction: a participant there writes into it.
   const bool postgres = db_->backend() == Backend::kPostgres;
   const bool database = participant == nullptr || postgres ||
-                        std::any_of(batch.begin(), batch.end(),
-                                    [](const Pending& p) { return p.writes == Writes::kDatabase; });
+                        std::any_of(batch.begin(), batch.end(), [](const Pending& p) {
+                          return p.writes != Writes::kParticipantOnly;
+                        });
   auto run = [&](std::string_view sql) -> Status {
     if (!database) return Status::Ok();
     GOVESB_ASSIGN_OR_RETURN(Statement * stmt, context_.Prepared(sql));
@@ -164,6 +174,11 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch, bool probe) {
   Failure failure = Failure::kDatabase;  // where the batch failed, if it does
   if (participant != nullptr) participant->BeginBatch(database);
   Status begun = postgres ? db_->ReconnectIfLost() : Status::Ok();
+  if (begun.ok() && database && !postgres) {
+    Status set = LowerSynchronous(rebuildable);
+    // Not lowered: the rebuildable batch commits synced, which is only slower.
+    if (!rebuildable) begun = set;
+  }
   if (begun.ok()) begun = run(postgres ? kBeginPostgres : kBeginSqlite);
   if (begun.ok()) {
     for (size_t i = 0; i < batch.size() && begun.ok(); ++i) {
@@ -234,6 +249,22 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch, bool probe) {
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].done) batch[i].done(results[i]);
   }
+}
+
+Status GroupCommitWriter::LowerSynchronous(bool lower) {
+  if (lower == synchronous_lowered_) return Status::Ok();
+  if (own_synchronous_ < 0) {
+    GOVESB_ASSIGN_OR_RETURN(Statement read, db_->Prepare("PRAGMA synchronous"));
+    GOVESB_ASSIGN_OR_RETURN(bool row, read.Step());
+    if (!row) return Internal("PRAGMA synchronous gave no value");
+    own_synchronous_ = static_cast<int>(read.ColumnInt64(0));
+  }
+  // NORMAL (1) or OFF (0) already: commits do not wait for the disk, nothing to lower.
+  if (own_synchronous_ <= 1) return Status::Ok();
+  GOVESB_RETURN_IF_ERROR(
+      db_->Exec("PRAGMA synchronous = " + std::to_string(lower ? 1 : own_synchronous_)));
+  synchronous_lowered_ = lower;
+  return Status::Ok();
 }
 
 }  // namespace govesb::store

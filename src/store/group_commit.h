@@ -119,6 +119,16 @@ class GroupCommitWriter {
   enum class Writes {
     kDatabase,         // the database (and perhaps the participant)
     kParticipantOnly,  // only the participant: a batch of such jobs opens no transaction
+    // Database rows that can be made again from what is durable elsewhere (the evidence log's
+    // indexes, rebuilt from its files). Such jobs commit in batches of their own, and on SQLite
+    // without waiting for the disk (synchronous=NORMAL for those commits; the next synced
+    // commit makes them durable too, the WAL being written in order): `done` then means
+    // committed and visible, not durable. So that a batch of them holds the writer, and the
+    // exchanges' commits queued behind it, only for its statements, not for a sync. The
+    // participant takes part as in any database batch (what its BeforeCommit records is lost
+    // with such a commit only when nothing it covers needed it). On PostgreSQL they commit as
+    // kDatabase jobs do.
+    kRebuildable,
   };
   // Thread-safe. After Stop, `done` is called at once (on the caller's thread) with
   // kUnavailable.
@@ -160,6 +170,10 @@ class GroupCommitWriter {
   void Run();
   // `probe`: an empty batch after a failure, kept out of the counts.
   void RunBatch(std::deque<Pending>& batch, bool probe = false);
+  // On SQLite, before a batch that commits the database: the connection's synchronous setting
+  // lowered to NORMAL (a rebuildable batch), or back to its own (any other). An error when it
+  // could not be set back: that batch must not commit.
+  Status LowerSynchronous(bool lower);
 
   std::unique_ptr<Database> db_;
   WriteContext context_;
@@ -176,6 +190,8 @@ class GroupCommitWriter {
   std::atomic<uint64_t> probes_{0};
   std::atomic<Failure> last_failure_{Failure::kNone};
   std::atomic<bool> stopped_{false};
+  int own_synchronous_ = -1;  // the SQLite connection's own setting, once read (writer thread)
+  bool synchronous_lowered_ = false;
   std::thread thread_;
 };
 

@@ -200,7 +200,7 @@ class ListParticipant : public CommitParticipant {
   void BeginBatch(bool with_database) override { batches_with_database.push_back(with_database); }
   Status BeforeCommit(WriteContext& ctx) override {
     return ctx.db().Exec("INSERT INTO items(value) VALUES('participant-" +
-                         std::to_string(durable.size() + pending.size()) + "')");
+                         std::to_string(before_commits++) + "')");
   }
   uint64_t Mark() override { return pending.size(); }
   void RollbackTo(uint64_t mark) override { pending.resize(mark); }
@@ -225,6 +225,7 @@ class ListParticipant : public CommitParticipant {
   std::vector<bool> batches_with_database;
   std::atomic<bool> fail_flush{false};  // set by the test while the writer's probes run
   int abandoned = 0;
+  int before_commits = 0;  // also numbers the participant's rows
   int64_t rows_seen_at_flush = -1;
 
  private:
@@ -378,6 +379,56 @@ TEST_F(GroupCommitTest, ABatchThatOnlyWritesTheParticipantOpensNoTransaction) {
   EXPECT_EQ(p.batches_with_database, (std::vector<bool>{false, true}));
   lock->Rollback();
   EXPECT_EQ(Count("items"), 0) << "no BeforeCommit for a batch without the database";
+}
+
+// The writer connection's synchronous setting as a job sees it (2: FULL, 1: NORMAL).
+GroupCommitWriter::Job InsertSeeingSynchronous(std::string value, int64_t& seen) {
+  return [value = std::move(value), &seen](WriteContext& ctx) -> Status {
+    GOVESB_ASSIGN_OR_RETURN(Statement read, ctx.db().Prepare("PRAGMA synchronous"));
+    GOVESB_ASSIGN_OR_RETURN(bool row, read.Step());
+    if (!row) return Internal("no value");
+    seen = read.ColumnInt64(0);
+    GOVESB_ASSIGN_OR_RETURN(Statement * s, ctx.Prepared(kInsert));
+    GOVESB_RETURN_IF_ERROR(s->Bind(1, value));
+    return s->Run();
+  };
+}
+
+TEST_F(GroupCommitTest, RebuildableJobsCommitInBatchesOfTheirOwnWithoutWaitingForTheDisk) {
+  auto writer = GroupCommitWriter::Open(path_);  // synchronous FULL
+  ASSERT_TRUE(writer.ok());
+  ListParticipant p([] { return 0; });
+  (*writer)->SetParticipant(&p);
+  using Writes = GroupCommitWriter::Writes;
+  std::promise<void> go = Hold(**writer);
+  std::vector<Status> results(4, Internal("not done"));
+  int64_t first_seen = -1, second_seen = -1, after_seen = -1;
+  (*writer)->Submit(
+      [](WriteContext& ctx) {
+        static_cast<ListParticipant*>(ctx.participant())->pending.push_back("evidence");
+        return Status::Ok();
+      },
+      [&](const Status& s) { results[0] = s; }, Writes::kParticipantOnly);
+  (*writer)->Submit(
+      InsertSeeingSynchronous("index-1", first_seen), [&](const Status& s) { results[1] = s; },
+      Writes::kRebuildable);
+  (*writer)->Submit(
+      InsertSeeingSynchronous("index-2", second_seen), [&](const Status& s) { results[2] = s; },
+      Writes::kRebuildable);
+  (*writer)->Submit(
+      InsertSeeingSynchronous("row", after_seen), [&](const Status& s) { results[3] = s; },
+      Writes::kDatabase);
+  go.set_value();
+  (*writer)->Stop();  // every job done (the participant stays set until then)
+  for (const Status& s : results) EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(first_seen, 1) << "a rebuildable batch commits with synchronous=NORMAL";
+  EXPECT_EQ(second_seen, 1);
+  EXPECT_EQ(after_seen, 2) << "the next database batch has the connection's own setting back";
+  // The holding batch, the participant-only job, the two rebuildable jobs, the database job.
+  EXPECT_EQ(p.batches_with_database, (std::vector<bool>{true, false, true, true}));
+  EXPECT_EQ(p.durable, (std::vector<std::string>{"evidence"}));
+  EXPECT_EQ((*writer)->stats().commits, 4u) << "the two rebuildable jobs share one batch";
+  EXPECT_EQ(Count("items"), 6) << "three jobs' rows and the participant's rows of three batches";
 }
 
 TEST_F(GroupCommitTest, SubmitAfterStopFailsAtOnce) {
