@@ -86,32 +86,32 @@ Result<TokenService::Claims> TokenService::Decode(std::string_view token) const 
 Result<const registry::System*> TokenService::Authenticate(
     std::string_view token, const registry::Snapshot& snapshot) const {
   if (token.empty()) return Unauthenticated("no access token: get one from the token endpoint");
-  Claims claims;
-  bool cached = false;
-  {
-    std::lock_guard lock(verified_mu_);
-    if (auto it = verified_.find(token); it != verified_.end()) {  // no allocation
-      claims = it->second;
-      cached = true;
+  const auto check = [&](const Claims& claims) -> Result<const registry::System*> {
+    if (clock_.NowSeconds() >= claims.expires_at) {
+      return Unauthenticated("access token has expired: get a new one from the token endpoint");
     }
+    const registry::System* system = snapshot.FindSystem(claims.client_id);
+    if (system == nullptr) return Unauthenticated("access token names an unknown system");
+    if (!system->enabled) return Unauthenticated("system " + system->client_id + " is disabled");
+    if (system->credential_version != claims.credential_version) {
+      return Unauthenticated(
+          "access token was revoked: the system's credentials changed; get a new token");
+    }
+    return system;
+  };
+  {
+    // A remembered token's claims are checked where they are, under the lock (a lookup in the
+    // snapshot), not copied out: no allocation.
+    std::lock_guard lock(verified_mu_);
+    if (auto it = verified_.find(token); it != verified_.end()) return check(it->second);
   }
-  if (!cached) {
-    GOVESB_ASSIGN_OR_RETURN(claims, Decode(token));
+  GOVESB_ASSIGN_OR_RETURN(Claims claims, Decode(token));
+  {
     std::lock_guard lock(verified_mu_);
     if (verified_.size() >= 65'536) verified_.clear();  // bounded; refills as tokens are used
     verified_.emplace(std::string(token), claims);
   }
-  if (clock_.NowSeconds() >= claims.expires_at) {
-    return Unauthenticated("access token has expired: get a new one from the token endpoint");
-  }
-  const registry::System* system = snapshot.FindSystem(claims.client_id);
-  if (system == nullptr) return Unauthenticated("access token names an unknown system");
-  if (!system->enabled) return Unauthenticated("system " + system->client_id + " is disabled");
-  if (system->credential_version != claims.credential_version) {
-    return Unauthenticated(
-        "access token was revoked: the system's credentials changed; get a new token");
-  }
-  return system;
+  return check(claims);
 }
 
 std::string_view TokenFromAuthorization(std::string_view v) {

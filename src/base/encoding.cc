@@ -42,10 +42,11 @@ std::array<int8_t, 256> MakeTable(const char* alphabet) {
   return t;
 }
 
-std::optional<std::string> Decode(std::string_view in, const std::array<int8_t, 256>& table,
-                                  bool skip_whitespace) {
-  std::string out;
-  out.reserve(in.size() / 4 * 3 + 3);
+// Decodes `in` byte by byte into `emit` (a callable taking one byte, false when it has no room
+// for it); false on text that is not base64 or when `emit` refused a byte.
+template <class Emit>
+bool Decode(std::string_view in, const std::array<int8_t, 256>& table, bool skip_whitespace,
+            Emit&& emit) {
   uint32_t acc = 0;
   int bits = 0;
   size_t pad = 0;
@@ -56,18 +57,35 @@ std::optional<std::string> Decode(std::string_view in, const std::array<int8_t, 
       ++pad;
       continue;
     }
-    if (pad != 0) return std::nullopt;  // data after padding
+    if (pad != 0) return false;  // data after padding
     int8_t v = table[c];
-    if (v < 0) return std::nullopt;
+    if (v < 0) return false;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+      if (!emit(static_cast<uint8_t>((acc >> bits) & 0xff))) return false;
     }
   }
-  if (pad > 2 || bits >= 6) return std::nullopt;  // a lone 6-bit group is never valid
+  return pad <= 2 && bits < 6;  // a lone 6-bit group is never valid
+}
+
+std::optional<std::string> Decode(std::string_view in, const std::array<int8_t, 256>& table,
+                                  bool skip_whitespace) {
+  std::string out;
+  out.reserve(in.size() / 4 * 3 + 3);
+  if (!Decode(in, table, skip_whitespace, [&](uint8_t b) {
+        out.push_back(static_cast<char>(b));
+        return true;
+      })) {
+    return std::nullopt;
+  }
   return out;
+}
+
+const std::array<int8_t, 256>& StdTable() {
+  static const auto table = MakeTable(kStd);
+  return table;
 }
 
 }  // namespace
@@ -75,8 +93,19 @@ std::optional<std::string> Decode(std::string_view in, const std::array<int8_t, 
 std::string Base64Encode(std::span<const uint8_t> bytes) { return Encode(bytes, kStd, true); }
 
 std::optional<std::string> Base64Decode(std::string_view text) {
-  static const auto table = MakeTable(kStd);
-  return Decode(text, table, true);
+  return Decode(text, StdTable(), true);
+}
+
+std::optional<size_t> Base64DecodeInto(std::string_view text, std::span<uint8_t> out) {
+  size_t n = 0;
+  if (!Decode(text, StdTable(), true, [&](uint8_t b) {
+        if (n == out.size()) return false;
+        out[n++] = b;
+        return true;
+      })) {
+    return std::nullopt;
+  }
+  return n;
 }
 
 std::string Base64UrlEncode(std::span<const uint8_t> bytes) { return Encode(bytes, kUrl, false); }

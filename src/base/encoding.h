@@ -17,6 +17,9 @@ inline std::string Base64Encode(std::string_view bytes) {
 // Strict-enough decoding for keys and signatures from other encoders: ignores ASCII whitespace
 // (line-wrapped PEM bodies), accepts missing padding, rejects any other non-alphabet byte.
 std::optional<std::string> Base64Decode(std::string_view text);
+// The same into `out` without allocating: the number of bytes decoded, or nothing when the text
+// is not base64 or decodes to more than out.size() bytes.
+std::optional<size_t> Base64DecodeInto(std::string_view text, std::span<uint8_t> out);
 
 // URL-safe base64 without padding (RFC 4648 section 5), for tokens.
 std::string Base64UrlEncode(std::span<const uint8_t> bytes);

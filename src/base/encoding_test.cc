@@ -29,6 +29,21 @@ TEST(Base64, RejectsGarbage) {
   EXPECT_FALSE(Base64Decode("Zm9v-_").has_value());
 }
 
+TEST(Base64, DecodesIntoABufferAsIntoAString) {
+  std::array<uint8_t, 6> buf{};
+  for (std::string_view text : {"Zm9vYmFy", "Zm9v\nYmE=", "Zm8", "", "Zg=="}) {
+    const std::optional<size_t> n = Base64DecodeInto(text, buf);
+    ASSERT_TRUE(n.has_value()) << text;
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf.data()), *n), *Base64Decode(text));
+  }
+  for (std::string_view garbage : {"Zm9v!", "Zg==Zg==", "Z", "Zm9v-_"}) {
+    EXPECT_FALSE(Base64DecodeInto(garbage, buf).has_value()) << garbage;
+  }
+  // Seven bytes do not fit in six: refused, not cut.
+  EXPECT_FALSE(Base64DecodeInto("Zm9vYmFyYg==", buf).has_value());
+  EXPECT_EQ(Base64DecodeInto("Zm9vYmFy", std::span<uint8_t>(buf.data(), 6)), 6u);
+}
+
 TEST(Base64Url, RoundTripsBinary) {
   std::string bin;
   for (int i = 0; i < 256; ++i) bin.push_back(static_cast<char>(i));

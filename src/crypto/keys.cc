@@ -401,9 +401,10 @@ bool PublicKey::VerifyBase64(std::string_view message, std::string_view signatur
 bool PublicKey::VerifyDigestBase64(const Sha256Digest& digest,
                                    std::string_view signature_base64) const {
   if (signature_base64.size() > 2 * kMaxSignatureBytes) return false;
-  std::optional<std::string> der = Base64Decode(signature_base64);
-  if (!der.has_value()) return false;
-  return VerifyDigest(digest, AsBytes(*der));
+  std::array<uint8_t, kMaxSignatureBytes> der;
+  const std::optional<size_t> der_len = Base64DecodeInto(signature_base64, der);
+  if (!der_len.has_value()) return false;  // not base64, or longer than any signature
+  return VerifyDigest(digest, std::span<const uint8_t>(der.data(), *der_len));
 }
 
 // --- PrivateKey ---------------------------------------------------------------------------
@@ -461,15 +462,22 @@ Result<std::shared_ptr<const PrivateKey::Impl>> MakePrivateKeyImpl(EvpPkeyPtr ke
   return std::shared_ptr<const PrivateKey::Impl>(std::move(impl));
 }
 
-std::string SignSecp256k1(const PrivateKey::Impl& impl, const Sha256Digest& digest) {
+// The DER signature into `der`; its length.
+size_t SignSecp256k1Into(const PrivateKey::Impl& impl, const Sha256Digest& digest,
+                         std::array<uint8_t, 72>& der) {
   const secp256k1_context* ctx = Secp256k1Context();
   secp256k1_ecdsa_signature sig;
   // Default nonce: RFC 6979, deterministic. The result is always low-S.
   GOVESB_CHECK(secp256k1_ecdsa_sign(ctx, &sig, digest.data(), impl.secp256k1_secret.data(), nullptr,
                                     nullptr) == 1);
-  std::array<unsigned char, 72> der{};
   size_t der_len = der.size();
   GOVESB_CHECK(secp256k1_ecdsa_signature_serialize_der(ctx, der.data(), &der_len, &sig) == 1);
+  return der_len;
+}
+
+std::string SignSecp256k1(const PrivateKey::Impl& impl, const Sha256Digest& digest) {
+  std::array<uint8_t, 72> der{};
+  const size_t der_len = SignSecp256k1Into(impl, digest, der);
   return std::string(reinterpret_cast<const char*>(der.data()), der_len);
 }
 
@@ -573,7 +581,13 @@ std::string PrivateKey::SignDigestDer(const Sha256Digest& digest) const {
 }
 
 std::string PrivateKey::SignDigestBase64(const Sha256Digest& digest) const {
-  return Base64Encode(SignDigestDer(digest));
+  GOVESB_CHECK(impl_ != nullptr);
+  if (impl_->curve == Curve::kSecp256k1) {  // the DER on the stack: one string, the base64
+    std::array<uint8_t, 72> der{};
+    const size_t der_len = SignSecp256k1Into(*impl_, digest, der);
+    return Base64Encode(std::span<const uint8_t>(der.data(), der_len));
+  }
+  return Base64Encode(SignWithOpenSsl(impl_->key.get(), digest));
 }
 
 EVP_PKEY* PrivateKey::evp() const {

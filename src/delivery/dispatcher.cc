@@ -713,7 +713,6 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
     http::UpstreamRequest request;
     request.url = target->url;
     request.body = std::move(body);
-    request.content_type = "application/json";
     request.timeout = options.timeout;
     request.traceparent = d.traceparent;
     auto started = std::chrono::steady_clock::now();

@@ -42,8 +42,7 @@ http::HttpResponse SignedResponse(int http_status, bool success, std::string_vie
   }
   const crypto::Sha256Digest digest = crypto::Sha256(data);
   std::string signature = signer.SignDigestBase64(digest);
-  r.content_type = "application/json";
-  r.body = wire::SealEnvelope(data, signature);
+  r.body = wire::SealEnvelope(data, signature);  // the default Content-Type: application/json
   if (parts != nullptr) *parts = SignedParts{std::move(data), std::move(signature), digest};
   return r;
 }
@@ -69,8 +68,8 @@ http::HttpResponse Refuse(const Status& status, std::string_view request_id,
     r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
     return r;
   }
-  return SignedResponse(http_status, false, request_id, status.message(), "", signer, format,
-                        parts, style);
+  return SignedResponse(http_status, false, request_id, status.message(), "", signer, format, parts,
+                        style);
 }
 
 }  // namespace govesb::engine

@@ -164,7 +164,6 @@ asio::awaitable<HttpResponse> Engine::RoutePull(ExchangeContext& x) {
   http::UpstreamRequest upstream_request;
   upstream_request.url = api.endpoint;
   upstream_request.body = std::move(delivery);
-  upstream_request.content_type = "application/json";
   upstream_request.timeout = std::chrono::milliseconds(api.timeout_ms);
   upstream_request.traceparent = x.log.traceparent();
   upstream_request.tracestate = x.tracestate;

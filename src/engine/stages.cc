@@ -2,9 +2,8 @@
 
 #include <algorithm>
 
-#include "registry/validation.h"
-
 #include "limits/rate.h"
+#include "registry/validation.h"
 #include "schema/json_tree.h"
 #include "wire/json.h"
 
@@ -33,8 +32,12 @@ Status ParseStage(ExchangeContext& x) {
 Status AuthenticateStage(ExchangeContext& x, const auth::TokenService& tokens,
                          std::shared_ptr<const registry::Snapshot> snapshot) {
   x.snapshot = std::move(snapshot);
-  std::string token(auth::TokenFromAuthorization(x.request.authorization));
-  if (token.empty()) token = StringMember(*x.envelope, "authorization");
+  std::string_view token = auth::TokenFromAuthorization(x.request.authorization);
+  std::string from_envelope;  // the token in the envelope, when the header has none
+  if (token.empty()) {
+    from_envelope = StringMember(*x.envelope, "authorization");
+    token = from_envelope;
+  }
   auto caller = tokens.Authenticate(token, *x.snapshot);
   if (!caller.ok()) return caller.status();
   x.caller = *caller;
@@ -134,8 +137,7 @@ Status CheckPurpose(ExchangeContext& x, const registry::Snapshot::GrantTerms& gr
   const wire::JsonMember* member = x.envelope->Find("purpose");
   if (member == nullptr || member->type == wire::JsonType::kNull) {
     if (!grant.purpose_required) return Status::Ok();
-    return PermissionDenied("the grant of API " + x.api_code + " to system " +
-                            x.caller->client_id +
+    return PermissionDenied("the grant of API " + x.api_code + " to system " + x.caller->client_id +
                             " requires a declared purpose: put \"purpose\" in data, one of: " +
                             JoinCodes(grant.purposes));
   }

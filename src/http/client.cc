@@ -97,7 +97,9 @@ bool FormatRequestHead(const Endpoint& ep, const UpstreamRequest& request, std::
   const auto [end, ec] = std::to_chars(length, length + sizeof(length), request.body.size());
   out.clear();
   out.append("POST ").append(ep.target).append(" HTTP/1.1\r\nHost: ").append(ep.host);
-  out.append("\r\nUser-Agent: govesb\r\nContent-Type: ").append(request.content_type);
+  out.append("\r\nUser-Agent: govesb\r\nContent-Type: ")
+      .append(request.content_type.empty() ? std::string_view("application/json")
+                                           : std::string_view(request.content_type));
   out.append("\r\nAccept: application/json, application/xml;q=0.9, */*;q=0.1\r\n");
   if (!request.traceparent.empty())
     out.append("traceparent: ").append(request.traceparent).append("\r\n");
@@ -253,7 +255,10 @@ struct PooledUpstreamClient::Impl {
       if (IsTimeout(wec)) co_return DeadlineExceeded("sending to " + ep.key + " timed out");
       co_return Unavailable("sending to " + ep.key + " failed: " + wec.message());
     }
-    bhttp::response_parser<bhttp::string_body> parser;
+    std::pmr::monotonic_buffer_resource head_arena(internal::kHeadArenaBytes);
+    bhttp::response_parser<bhttp::string_body, internal::ArenaAllocator> parser(
+        std::piecewise_construct, std::make_tuple(),
+        std::make_tuple(internal::ArenaAllocator(&head_arena)));
     parser.body_limit(options.max_response_bytes);
     parser.header_limit(kMaxAnswerHeaderBytes);
     // The read buffer holds only what the parser has not consumed: the header, or one

@@ -1,11 +1,12 @@
 #include "http/response_head.h"
 
+#include <algorithm>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/container/small_vector.hpp>
 #include <charconv>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 namespace govesb::http::internal {
 
@@ -21,14 +22,16 @@ bool FormatResponseHead(const HttpResponse& r, unsigned version, bool keep_alive
     return false;
   }
   // As Beast's fields: a set replaces every earlier field of that name (any case) and goes last.
-  std::vector<std::pair<std::string_view, std::string_view>> fields;
-  fields.reserve(3 + r.headers.size());
+  boost::container::small_vector<std::pair<std::string_view, std::string_view>, 8> fields;
   auto set = [&](std::string_view name, std::string_view value) {
-    std::erase_if(fields, [&](const auto& f) { return boost::beast::iequals(f.first, name); });
+    fields.erase(
+        std::remove_if(fields.begin(), fields.end(),
+                       [&](const auto& f) { return boost::beast::iequals(f.first, name); }),
+        fields.end());
     fields.emplace_back(name, value);
   };
   set("Server", "govesb");
-  set("Content-Type", r.content_type);
+  set("Content-Type", r.ContentType());
   for (const auto& [name, value] : r.headers) {
     if (boost::beast::iequals(name, "connection") ||
         boost::beast::iequals(name, "content-length") ||

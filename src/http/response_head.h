@@ -7,6 +7,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <cstddef>
+#include <memory_resource>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -16,6 +19,15 @@
 // Writing the heads the bus sends (its answers, its requests upstream) without Beast's
 // serializer.
 namespace govesb::http::internal {
+
+// The header fields of a message the bus parses (a request, a provider's answer) live in an arena
+// of that one message, given back in one piece once the message is done: Beast's fields
+// otherwise allocate each field (and the target, and the reason) on its own, about ten
+// allocations per exchange. The arena's first block holds a usual head; a larger one (bounded
+// by the header limit) takes more blocks.
+using ArenaAllocator = std::pmr::polymorphic_allocator<char>;
+using ArenaFields = boost::beast::http::basic_fields<ArenaAllocator>;
+inline constexpr size_t kHeadArenaBytes = 2048;
 
 // Whether `v` may stand in a head as a name or value: no line break, no NUL.
 bool FitsInHead(std::string_view v);

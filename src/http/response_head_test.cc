@@ -14,7 +14,7 @@ namespace bhttp = boost::beast::http;
 std::string BeastBytes(const HttpResponse& r, bool keep_alive, bool head_only) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
   res.set(bhttp::field::server, "govesb");
-  res.set(bhttp::field::content_type, r.content_type);
+  res.set(bhttp::field::content_type, r.ContentType());
   for (const auto& [name, value] : r.headers) res.set(name, value);
   res.body() = r.body;
   res.keep_alive(keep_alive);
@@ -42,6 +42,7 @@ TEST(ResponseHeadTest, TheBytesAreThoseOfBeastsSerializer) {
   const std::vector<HttpResponse> responses = {
       Response(200, R"({"data":{"success":true},"signature":"MEUCIQ"})"),
       Response(200, ""),
+      Response(200, "{}", ""),  // no type set: application/json
       Response(200, std::string(70'000, 'x'), "application/xml"),
       Response(400, R"({"error":"invalid_request"})"),
       Response(401, "{}", "application/json", {{"WWW-Authenticate", "Bearer"}}),
@@ -68,6 +69,14 @@ TEST(ResponseHeadTest, TheBytesAreThoseOfBeastsSerializer) {
       EXPECT_EQ(head, BeastBytes(r, keep_alive, true)) << r.status << " (HEAD)";
     }
   }
+}
+
+TEST(ResponseHeadTest, AnAnswerWithNoContentTypeSetIsJson) {
+  std::string head;
+  ASSERT_TRUE(FormatResponseHead(Response(200, "{}", ""), 11, true, head));
+  EXPECT_NE(head.find("\r\nContent-Type: application/json\r\n"), std::string::npos) << head;
+  EXPECT_EQ(HttpResponse().ContentType(), "application/json");
+  EXPECT_EQ(Response(200, "", "text/plain").ContentType(), "text/plain");
 }
 
 TEST(ResponseHeadTest, WhatItDoesNotFormatIsLeftToBeast) {

@@ -102,27 +102,56 @@ tcp::socket::lowest_layer_type& Lowest(Stream& s) {
   return beast::get_lowest_layer(s).socket();
 }
 
-HttpRequest ToRequest(bhttp::request<bhttp::string_body>&& req, std::string remote) {
-  HttpRequest out;
-  out.method = std::string(req.method_string());
-  out.target = std::string(req.target());
-  out.remote_address = std::move(remote);
-  out.headers.reserve(8);
+using ArenaRequestParser = bhttp::request_parser<bhttp::string_body, internal::ArenaAllocator>;
+using ArenaRequest = bhttp::request<bhttp::string_body, internal::ArenaFields>;
+
+// `req` as the engine sees it, into `out`: the connection's previous request, whose strings
+// are assigned over, so that a kept-alive connection's requests reuse their capacity (the head
+// of a request is bounded by the header limit). Content-Type and Authorization go to their own
+// members only (the last of each, as the bus always took them; HttpRequest::Header finds them
+// there), not copied a second time into `headers`.
+void ToRequest(ArenaRequest&& req, const std::string& remote, HttpRequest& out) {
+  out.method.assign(req.method_string());
+  out.target.assign(req.target());
+  out.remote_address.assign(remote);
+  out.content_type.clear();
+  out.authorization.clear();
+  size_t used = 0;
   for (const auto& field : req) {
-    std::string name(field.name_string());
+    if (field.name() == bhttp::field::content_type) {
+      out.content_type.assign(field.value());
+      continue;
+    }
+    if (field.name() == bhttp::field::authorization) {
+      out.authorization.assign(field.value());
+      continue;
+    }
+    if (used == out.headers.size()) {
+      if (out.headers.capacity() == 0) out.headers.reserve(8);
+      out.headers.emplace_back();
+    }
+    auto& [name, value] = out.headers[used++];
+    name.assign(field.name_string());
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (name == "content-type") out.content_type = std::string(field.value());
-    if (name == "authorization") out.authorization = std::string(field.value());
-    out.headers.emplace_back(std::move(name), std::string(field.value()));
+    value.assign(field.value());
   }
+  out.headers.resize(used);
   out.body = std::move(req.body());
-  return out;
+}
+
+// The bytes `r` holds beyond its own size: what a connection keeps between requests.
+size_t HeldBytes(const HttpRequest& r) {
+  size_t n = r.method.capacity() + r.target.capacity() + r.content_type.capacity() +
+             r.authorization.capacity() + r.body.capacity() + r.remote_address.capacity() +
+             r.headers.capacity() * sizeof(r.headers[0]);
+  for (const auto& [name, value] : r.headers) n += name.capacity() + value.capacity();
+  return n;
 }
 
 bhttp::response<bhttp::string_body> ToBeast(HttpResponse&& r, unsigned version, bool keep_alive) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
   res.set(bhttp::field::server, "govesb");
-  res.set(bhttp::field::content_type, r.content_type);
+  res.set(bhttp::field::content_type, r.ContentType());
   for (auto& [name, value] : r.headers) res.set(name, value);
   res.body() = std::move(r.body);
   res.keep_alive(keep_alive);
@@ -223,6 +252,12 @@ size_t ReadBufferLimit(const ServerOptions& options) { return options.max_header
 
 // The read buffer a connection keeps between requests.
 constexpr size_t kKeptReadBuffer = 4096;
+// The answer head kept between requests, as large as the read buffer kept: a usual head fits,
+// and over TLS (the body appended to it) a usual answer too; a larger one is given back.
+constexpr size_t kKeptHeadBytes = 4096;
+// The strings of the last request kept for the next one on the connection: a usual request
+// head fits.
+constexpr size_t kKeptRequestBytes = 4096;
 
 // What to answer when reading a request failed; status 0: nothing (the peer closed, reset or
 // timed out).
@@ -249,7 +284,7 @@ std::pair<int, std::string> ReadErrorAnswer(const boost::system::error_code& ec,
 }
 
 // True unless the request names a Transfer-Encoding other than exactly "chunked", once.
-bool UnambiguousFraming(const bhttp::request_parser<bhttp::string_body>& parser) {
+bool UnambiguousFraming(const ArenaRequestParser& parser) {
   const auto& header = parser.get();
   size_t count = 0;
   for (const auto& field : header) {
@@ -273,6 +308,12 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
                                       const std::atomic<bool>& shutting_down,
                                       const std::string& remote) {
   beast::flat_buffer buffer(ReadBufferLimit(options));
+  // The head of each answer, its capacity kept for the next one (given back when an answer
+  // over TLS, which appends its body here, grew it).
+  std::string head_bytes;
+  // The request being served; its strings' capacity is kept for the next one (up to
+  // kKeptRequestBytes).
+  HttpRequest request;
   bool first = true;
   for (;;) {
     if (shutting_down.load()) break;
@@ -281,7 +322,9 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
     // or four recvmsg calls per request. A buffer grown by a large request is given back.
     if (buffer.size() == 0 && buffer.capacity() > kKeptReadBuffer) buffer.shrink_to_fit();
     buffer.reserve(std::min(kKeptReadBuffer, buffer.max_size()));
-    bhttp::request_parser<bhttp::string_body> parser;
+    std::pmr::monotonic_buffer_resource head_arena(internal::kHeadArenaBytes);
+    ArenaRequestParser parser(std::piecewise_construct, std::make_tuple(),
+                              std::make_tuple(internal::ArenaAllocator(&head_arena)));
     parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
     parser.body_limit(options.max_body_bytes);
     // The first request must come promptly; a kept-alive connection may idle longer.
@@ -353,7 +396,7 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
     auto beast_req = parser.release();
     unsigned version = beast_req.version();
     bool keep_alive = beast_req.keep_alive();
-    HttpRequest request = ToRequest(std::move(beast_req), remote);
+    ToRequest(std::move(beast_req), remote, request);
     // RFC 9110 9.3.2: a HEAD answer has the header fields a GET would have (its Content-Length
     // too), and no content. Handlers answer HEAD as GET; only the header is written.
     const bool head = request.method == "HEAD";
@@ -373,10 +416,10 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
     boost::system::error_code wec;
     // The head formatted in one pass and the body from the handler's string, in one gather
     // write; what that does not format (internal::FormatResponseHead) goes through Beast.
-    std::string head_bytes;
     if (internal::FormatResponseHead(response, version, keep_alive, head_bytes)) {
       wec = co_await internal::WriteHeadAndBody(stream, head_bytes,
                                                 head ? std::string_view() : response.body);
+      if (head_bytes.capacity() > kKeptHeadBytes) std::string().swap(head_bytes);
     } else {
       auto res = ToBeast(std::move(response), version, keep_alive);
       if (head) {
@@ -389,6 +432,10 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
     }
     conn.busy = false;
     if (wec || !keep_alive) break;
+    // The body was the handler's to take; what is left of it, and a request head larger than
+    // usual, is not kept while the connection idles.
+    request.body = std::string();
+    if (HeldBytes(request) > kKeptRequestBytes) request = HttpRequest();
   }
   // Orderly close.
   if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {

@@ -78,6 +78,56 @@ TEST_F(ServerClientTest, KeepAliveConnectionIsReused) {
   EXPECT_TRUE(b->reused_connection);
 }
 
+// What the handler saw of each request (its connection's request object is reused).
+asio::awaitable<HttpResponse> DescribeHeaders(HttpRequest& req) {
+  HttpResponse r;
+  r.body = "type=" + req.content_type + ";auth=" + req.authorization +
+           ";x-a=" + std::string(req.Header("x-a")) +
+           ";auth-header=" + std::string(req.Header("authorization")) +
+           ";n=" + std::to_string(req.headers.size()) + ";body=" + req.body;
+  co_return r;
+}
+
+TEST(ServerRequestTest, AKeptAliveConnectionsNextRequestSeesNothingOfThePreviousOne) {
+  IoThreads io{1};
+  HttpServer server(io, {}, DescribeHeaders);
+  ASSERT_TRUE(server.Listen().ok());
+  server.Start();
+  io.Start();
+  asio::io_context client_io;
+  asio::ip::tcp::socket s(client_io);
+  s.connect({asio::ip::make_address("127.0.0.1"), server.port()});
+  const auto exchange = [&](const std::string& request) {
+    asio::write(s, asio::buffer(request));
+    std::string got;
+    char buf[4096];
+    for (;;) {  // one answer: head, then Content-Length bytes
+      got.append(buf, s.read_some(asio::buffer(buf)));
+      const size_t end = got.find("\r\n\r\n");
+      if (end == std::string::npos) continue;
+      const size_t at = got.find("Content-Length: ");
+      const size_t length = std::stoul(got.substr(at + 16));
+      if (got.size() >= end + 4 + length) return got.substr(end + 4);
+    }
+  };
+  const std::string long_value(300, 'v');  // longer than any string holds inline
+  EXPECT_EQ(exchange("POST /a HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                     "Authorization: Bearer " +
+                     long_value + "\r\nX-A: " + long_value +
+                     "\r\nX-B: 2\r\nContent-Length: 5\r\n\r\nfirst"),
+            "type=text/plain; charset=utf-8;auth=Bearer " + long_value + ";x-a=" + long_value +
+                ";auth-header=Bearer " + long_value + ";n=4;body=first");
+  // Host and Content-Length only: no type, no authorization, no x-a, two headers.
+  EXPECT_EQ(exchange("POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nsecond"),
+            "type=;auth=;x-a=;auth-header=;n=2;body=second");
+  EXPECT_EQ(exchange("POST /c HTTP/1.1\r\nHost: h\r\nX-A: 3\r\nX-C: 4\r\nX-D: 5\r\n"
+                     "Content-Length: 0\r\n\r\n"),
+            "type=;auth=;x-a=3;auth-header=;n=5;body=");
+  s.close();
+  server.Shutdown();
+  io.Stop();
+}
+
 TEST_F(ServerClientTest, BodyOverLimitGets413) {
   ServerOptions o;
   o.max_body_bytes = 1000;

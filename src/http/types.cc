@@ -6,6 +6,8 @@
 namespace govesb::http {
 
 std::string_view HttpRequest::Header(std::string_view lowercase_name) const {
+  if (lowercase_name == "content-type") return content_type;
+  if (lowercase_name == "authorization") return authorization;
   for (const auto& [name, value] : headers) {
     if (name == lowercase_name) return value;
   }

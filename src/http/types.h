@@ -13,15 +13,16 @@ namespace govesb::http {
 
 // A request as the engine sees it: no Beast types leak out of this module.
 struct HttpRequest {
-  std::string method;  // "POST", "GET", ...
-  std::string target;  // path and query as received
-  std::string content_type;
+  std::string method;         // "POST", "GET", ...
+  std::string target;         // path and query as received
+  std::string content_type;   // the Content-Type header's value, if any
   std::string authorization;  // the raw Authorization header value, if any
   std::string body;
   std::string remote_address;
-  std::vector<std::pair<std::string, std::string>> headers;  // all headers, names lowercased
+  // The other headers, names lowercased (Content-Type and Authorization are in their members).
+  std::vector<std::pair<std::string, std::string>> headers;
 
-  // The value of a header (case-insensitive name), or empty.
+  // The value of a header (lowercase name; content-type and authorization included), or empty.
   std::string_view Header(std::string_view lowercase_name) const;
   // The path without the query string.
   std::string_view Path() const;
@@ -29,9 +30,16 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 200;
-  std::string content_type = "application/json";
+  std::string content_type;  // empty: application/json (ContentType())
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+
+  // The Content-Type sent: `content_type`, or application/json when it is empty (the default
+  // needs no string of its own: "application/json" is longer than a string holds inline).
+  std::string_view ContentType() const {
+    return content_type.empty() ? std::string_view("application/json")
+                                : std::string_view(content_type);
+  }
 
   static HttpResponse Json(int status, std::string body) {
     HttpResponse r;

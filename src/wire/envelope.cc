@@ -388,14 +388,16 @@ Result<IncomingEnvelope> ParseEnvelope(std::string body) {
     if (!valid.ok()) return InvalidArgument("body is not valid JSON: " + valid.message());
     return EnvelopeShapeError();
   }
-  auto members = ScanObject(text);
-  if (!members.ok())
-    return InvalidArgument("body is not valid JSON: " + members.status().message());
+  // The envelope's own members are needed only here: one vector per thread, kept.
+  thread_local std::vector<JsonMember> members;
+  if (const Status scanned = ScanObjectInto(text, members); !scanned.ok()) {
+    return InvalidArgument("body is not valid JSON: " + scanned.message());
+  }
 
-  const JsonMember* data = FindMember(*members, "data");
+  const JsonMember* data = FindMember(members, "data");
   if (data == nullptr) return EnvelopeShapeError();
   if (data->type != JsonType::kObject) return InvalidArgument("data must be a JSON object");
-  const JsonMember* signature = FindMember(*members, "signature");
+  const JsonMember* signature = FindMember(members, "signature");
   if (signature == nullptr) return InvalidArgument("envelope has no signature");
   if (signature->type != JsonType::kString) return InvalidArgument("signature must be a string");
 
@@ -512,15 +514,15 @@ Result<SignatureVariant> VerifyEnvelope(const IncomingEnvelope& envelope,
   if (data_sha256 != nullptr) {
     *data_sha256 = envelope.data_raw == raw ? raw_sha256 : crypto::Sha256(envelope.data_raw);
   }
+  const auto verify = [&](std::string_view candidate) {
+    if (candidate.data() == raw.data() && candidate.size() == raw.size()) {
+      return key.VerifyDigestBase64(raw_sha256, envelope.signature);
+    }
+    return key.VerifyBase64(candidate, envelope.signature);
+  };
+  // One reference captured: small enough for std::function to hold without allocating.
   return VerifyEnvelope(
-      envelope,
-      [&](std::string_view candidate) {
-        if (candidate.data() == raw.data() && candidate.size() == raw.size()) {
-          return key.VerifyDigestBase64(raw_sha256, envelope.signature);
-        }
-        return key.VerifyBase64(candidate, envelope.signature);
-      },
-      fallbacks);
+      envelope, [&verify](std::string_view candidate) { return verify(candidate); }, fallbacks);
 }
 
 // ---------------------------------------------------------------------------------------------

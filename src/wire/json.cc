@@ -820,6 +820,21 @@ Status ValidateJson(std::string_view text, int max_depth) {
 }
 
 Result<std::vector<JsonMember>> ScanObject(std::string_view text, int max_depth) {
+  std::vector<JsonMember> members;
+  GOVESB_RETURN_IF_ERROR(ScanObjectInto(text, members, max_depth));
+  return members;
+}
+
+Status ScanObjectInto(std::string_view text, std::vector<JsonMember>& members, int max_depth) {
+  // Cleared by count, not clear(): the members kept keep their keys' capacity.
+  size_t used = 0;
+  const auto next_member = [&]() -> JsonMember& {
+    if (used == members.size()) members.emplace_back();
+    JsonMember& m = members[used++];
+    m.key.clear();
+    return m;
+  };
+  const auto finish = [&] { members.resize(used); };
   const size_t n = text.size();
   size_t i = 0;
   SkipWhitespace(text, i);
@@ -828,12 +843,11 @@ Result<std::vector<JsonMember>> ScanObject(std::string_view text, int max_depth)
   if (max_depth < 1)
     return ErrorAt("nesting deeper than " + std::to_string(max_depth) + " levels", i);
   ++i;
-  std::vector<JsonMember> members;
   SkipWhitespace(text, i);
   if (i < n && text[i] == '}') {
     ++i;
   } else {
-    members.reserve(8);
+    if (members.capacity() == 0) members.reserve(8);
     NullSink sink;
     for (;;) {
       SkipWhitespace(text, i);
@@ -842,7 +856,7 @@ Result<std::vector<JsonMember>> ScanObject(std::string_view text, int max_depth)
       StringInfo info;
       GOVESB_RETURN_IF_ERROR(ScanString(text, i, info));
       const std::string_view key_content = text.substr(key_start + 1, i - key_start - 2);
-      JsonMember& member = members.emplace_back();
+      JsonMember& member = next_member();
       if (info.has_escape) {
         AppendDecodedString(key_content, member.key);
       } else {
@@ -868,8 +882,8 @@ Result<std::vector<JsonMember>> ScanObject(std::string_view text, int max_depth)
       return Unexpected(text, i, "',' or '}'");
     }
   }
-  GOVESB_RETURN_IF_ERROR(CheckNothingAfter(text, i));
-  return members;
+  finish();
+  return CheckNothingAfter(text, i);
 }
 
 const JsonMember* FindMember(const std::vector<JsonMember>& members, std::string_view key) {

@@ -46,6 +46,10 @@ Status ValidateJson(std::string_view text, int max_depth = kDefaultMaxDepth);
 // FindMember returns the last one, like Jackson and JSON.parse.
 // Allocates the vector and the decoded keys only.
 Result<std::vector<JsonMember>> ScanObject(std::string_view text, int max_depth = kDefaultMaxDepth);
+// The same into `members` (cleared first; its capacity, and its keys', reused): a caller that
+// scans many objects keeps one vector. On error `members` is unspecified.
+Status ScanObjectInto(std::string_view text, std::vector<JsonMember>& members,
+                      int max_depth = kDefaultMaxDepth);
 
 // The LAST member named `key`, or nullptr.
 const JsonMember* FindMember(const std::vector<JsonMember>& members, std::string_view key);
@@ -102,7 +106,7 @@ void WriteEcmaScriptString(std::string_view utf8, std::string& out);
 // (WriteEcmaScriptCompact). The bus writes what it signs in the form the receiving system
 // verifies (docs/serialisation.md).
 enum class JsonStyle { kJackson, kEcmaScript };
-std::string_view JsonStyleName(JsonStyle style);  // "jackson" | "node"
+std::string_view JsonStyleName(JsonStyle style);     // "jackson" | "node"
 JsonStyle JsonStyleFromName(std::string_view name);  // "node": kEcmaScript, else kJackson
 
 // Which of the two forms a client's signed data text is in, when only one of them fits it

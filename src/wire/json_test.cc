@@ -230,6 +230,25 @@ TEST(ScanObjectTest, DecodesKeysAndKeepsDuplicatesInOrder) {
   EXPECT_EQ(FindMember(*members, "missing"), nullptr);
 }
 
+TEST(ScanObjectTest, IntoAReusedVectorLeavesNothingOfTheLastObject) {
+  std::vector<JsonMember> members;
+  ASSERT_TRUE(ScanObjectInto(R"({"a-long-key-of-some-length":1,"b":2,"c":3})", members).ok());
+  ASSERT_EQ(members.size(), 3u);
+  ASSERT_TRUE(ScanObjectInto(R"({"b\u00e9":[true]})", members).ok());
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0].key, "b\xC3\xA9");
+  EXPECT_EQ(members[0].raw, "[true]");
+  EXPECT_EQ(members[0].type, JsonType::kArray);
+  ASSERT_TRUE(ScanObjectInto("{}", members).ok());
+  EXPECT_TRUE(members.empty());
+  ASSERT_TRUE(ScanObjectInto(R"({"x":"y","a-long-key-of-some-length":null})", members).ok());
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(members[0].key, "x");
+  EXPECT_EQ(members[1].key, "a-long-key-of-some-length");
+  EXPECT_EQ(members[1].type, JsonType::kNull);
+  EXPECT_FALSE(ScanObjectInto(R"({"x":1,})", members).ok());
+}
+
 TEST(ScanObjectTest, EmptyObject) {
   auto members = ScanObject(" { } ");
   ASSERT_TRUE(members.ok());
