@@ -16,16 +16,14 @@ asio::awaitable<Status> EvidenceRounds::Append(evidence::PreparedRecords records
   auto initiation = [this, records = std::move(records)](auto handler) mutable {
     asio::any_io_executor ex = asio::get_associated_executor(handler);
     asio::execution_context* context = &asio::query(ex, asio::execution::context);
-    // A completion handler of a coroutine is move-only; the waiters list wants a copyable
-    // callable.
-    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    auto waiter = std::make_unique<WaiterFor<decltype(handler)>>(std::move(handler));
     bool first = false;
     {
       std::lock_guard lock(mutex_);
       auto [it, inserted] = open_.try_emplace(context);
       first = inserted;
       it->second.records.Append(std::move(records));
-      it->second.waiters.emplace_back([shared](Status s) { (*shared)(std::move(s)); });
+      it->second.waiters.push_back(std::move(waiter));
     }
     // The flush goes to the end of the event loop's queue: the exchanges already ready to run
     // reach their appends first and join this round.
@@ -45,11 +43,11 @@ void EvidenceRounds::Flush(asio::execution_context* context, const asio::any_io_
     round = std::move(it->second);
     open_.erase(it);
   }
-  auto waiters = std::make_shared<std::vector<Resume>>(std::move(round.waiters));
+  auto waiters = std::make_shared<std::vector<std::unique_ptr<Waiter>>>(std::move(round.waiters));
   // `done` may run on the sink's thread: one post back resumes the whole round on its loop.
   sink_.Append(std::move(round.records), [waiters, ex](Status s) {
     asio::post(ex, [waiters, s = std::move(s)] {
-      for (Resume& resume : *waiters) resume(s);
+      for (std::unique_ptr<Waiter>& waiter : *waiters) waiter->Resume(s);
     });
   });
 }

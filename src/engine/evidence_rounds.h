@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -39,10 +40,20 @@ class EvidenceRounds {
   boost::asio::awaitable<Status> Append(evidence::PreparedRecords records);
 
  private:
-  using Resume = std::function<void(Status)>;
+  // A waiting exchange: its coroutine's completion handler (move-only), in one allocation.
+  struct Waiter {
+    virtual ~Waiter() = default;
+    virtual void Resume(Status s) = 0;
+  };
+  template <class Handler>
+  struct WaiterFor final : Waiter {
+    explicit WaiterFor(Handler&& h) : handler(std::move(h)) {}
+    void Resume(Status s) override { std::move(handler)(std::move(s)); }
+    Handler handler;
+  };
   struct Round {
     evidence::PreparedRecords records;
-    std::vector<Resume> waiters;
+    std::vector<std::unique_ptr<Waiter>> waiters;
   };
   // Runs on the executor whose round it flushes.
   void Flush(boost::asio::execution_context* context, const boost::asio::any_io_executor& ex);
