@@ -15,7 +15,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/execution_context.hpp>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <unordered_map>

@@ -98,8 +98,7 @@ bool FormatRequestHead(const Endpoint& ep, const UpstreamRequest& request, std::
   out.clear();
   out.append("POST ").append(ep.target).append(" HTTP/1.1\r\nHost: ").append(ep.host);
   out.append("\r\nUser-Agent: govesb\r\nContent-Type: ")
-      .append(request.content_type.empty() ? std::string_view("application/json")
-                                           : std::string_view(request.content_type));
+      .append(ContentTypeOrJson(request.content_type));
   out.append("\r\nAccept: application/json, application/xml;q=0.9, */*;q=0.1\r\n");
   if (!request.traceparent.empty())
     out.append("traceparent: ").append(request.traceparent).append("\r\n");

@@ -7,6 +7,7 @@
 
 #include "base/result.h"
 #include "http/io_threads.h"
+#include "http/types.h"
 
 namespace boost::asio::ssl {
 class context;
@@ -17,7 +18,7 @@ namespace govesb::http {
 struct UpstreamRequest {
   std::string url;  // absolute http:// or https:// URL
   std::string body;
-  std::string content_type;                   // empty: application/json
+  std::string content_type;                   // empty: application/json (ContentTypeOrJson)
   std::chrono::milliseconds timeout{30'000};  // the whole exchange: connect, send, answer
   // W3C Trace Context headers sent with the request when not empty.
   std::string traceparent = std::string();

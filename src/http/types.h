@@ -28,18 +28,21 @@ struct HttpRequest {
   std::string_view Path() const;
 };
 
+// A Content-Type left empty (an answer's, a request upstream's) means application/json: the
+// default needs no string of its own ("application/json" is longer than a string holds inline).
+inline std::string_view ContentTypeOrJson(const std::string& content_type) {
+  return content_type.empty() ? std::string_view("application/json")
+                              : std::string_view(content_type);
+}
+
 struct HttpResponse {
   int status = 200;
   std::string content_type;  // empty: application/json (ContentType())
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 
-  // The Content-Type sent: `content_type`, or application/json when it is empty (the default
-  // needs no string of its own: "application/json" is longer than a string holds inline).
-  std::string_view ContentType() const {
-    return content_type.empty() ? std::string_view("application/json")
-                                : std::string_view(content_type);
-  }
+  // The Content-Type sent (ContentTypeOrJson).
+  std::string_view ContentType() const { return ContentTypeOrJson(content_type); }
 
   static HttpResponse Json(int status, std::string body) {
     HttpResponse r;

@@ -834,7 +834,6 @@ Status ScanObjectInto(std::string_view text, std::vector<JsonMember>& members, i
     m.key.clear();
     return m;
   };
-  const auto finish = [&] { members.resize(used); };
   const size_t n = text.size();
   size_t i = 0;
   SkipWhitespace(text, i);
@@ -882,7 +881,7 @@ Status ScanObjectInto(std::string_view text, std::vector<JsonMember>& members, i
       return Unexpected(text, i, "',' or '}'");
     }
   }
-  finish();
+  members.resize(used);
   return CheckNothingAfter(text, i);
 }
 
