@@ -576,7 +576,7 @@ Attempt Dispatcher::Impl::Judge(const Result<http::UpstreamResponse>& answer,
               " answer is not a signed GovESB envelope: " + env.status().message();
     return a;
   }
-  receipt = {std::string(env->data_raw), env->signature};
+  receipt = {std::string(env->data_raw), std::string(env->signature)};
   if (!wire::VerifyEnvelope(*env, key).ok()) {
     a.outcome = "bad_signature";
     a.error =
@@ -706,7 +706,7 @@ asio::awaitable<void> Dispatcher::Impl::RunLane(Lane* lane) {
     std::pair<std::string, std::string> sent;
     if (options.record_evidence) {
       if (auto env = wire::ParseEnvelope(body); env.ok()) {
-        sent = {std::string(env->data_raw), env->signature};
+        sent = {std::string(env->data_raw), std::string(env->signature)};
       }
     }
     ++ep.in_flight;

@@ -18,11 +18,12 @@ struct Span {
   const char* begin;
   size_t size;
 };
-using Layout = std::array<Span, 3>;
+using Layout = std::array<Span, 4>;
 
 Layout LayoutOf(const IncomingEnvelope& e) {
   return {Span{e.body.data(), e.body.size()}, Span{e.utf8_body.data(), e.utf8_body.size()},
-          Span{e.xml_data_json.data(), e.xml_data_json.size()}};
+          Span{e.xml_data_json.data(), e.xml_data_json.size()},
+          Span{e.signature_text.data(), e.signature_text.size()}};
 }
 
 // Maps a view into one of the `from` strings to the same bytes of the `to` strings.
@@ -41,10 +42,11 @@ std::string_view Repoint(std::string_view view, const Layout& from, const Layout
 // `e` holds copies/moves of the strings and members of an envelope whose strings had layout
 // `from`; points every view at e's own strings.
 void RepointViews(IncomingEnvelope& e, const Layout& from, std::string_view data_raw,
-                  std::string_view data_raw_original) {
+                  std::string_view data_raw_original, std::string_view signature) {
   const Layout to = LayoutOf(e);
   e.data_raw = Repoint(data_raw, from, to);
   e.data_raw_original = Repoint(data_raw_original, from, to);
+  e.signature = Repoint(signature, from, to);
   for (JsonMember& member : e.data) member.raw = Repoint(member.raw, from, to);
 }
 
@@ -336,11 +338,11 @@ void AppendElementJson(const std::vector<XmlElement>& elements, size_t index, st
 IncomingEnvelope::IncomingEnvelope(const IncomingEnvelope& other)
     : body(other.body),
       utf8_body(other.utf8_body),
-      signature(other.signature),
+      signature_text(other.signature_text),
       data(other.data),
       xml_data_json(other.xml_data_json),
       is_xml(other.is_xml) {
-  RepointViews(*this, LayoutOf(other), other.data_raw, other.data_raw_original);
+  RepointViews(*this, LayoutOf(other), other.data_raw, other.data_raw_original, other.signature);
 }
 
 IncomingEnvelope& IncomingEnvelope::operator=(const IncomingEnvelope& other) {
@@ -355,16 +357,18 @@ IncomingEnvelope& IncomingEnvelope::operator=(IncomingEnvelope&& other) noexcept
   const Layout from = LayoutOf(other);
   const std::string_view data_raw_from = other.data_raw;
   const std::string_view data_raw_original_from = other.data_raw_original;
+  const std::string_view signature_from = other.signature;
   body = std::move(other.body);
   utf8_body = std::move(other.utf8_body);
-  signature = std::move(other.signature);
+  signature_text = std::move(other.signature_text);
   data = std::move(other.data);
   xml_data_json = std::move(other.xml_data_json);
   is_xml = other.is_xml;
-  RepointViews(*this, from, data_raw_from, data_raw_original_from);
+  RepointViews(*this, from, data_raw_from, data_raw_original_from, signature_from);
   // Leave the moved-from envelope empty rather than holding views into moved strings.
   other.data_raw = {};
   other.data_raw_original = {};
+  other.signature = {};
   other.data.clear();
   return *this;
 }
@@ -401,7 +405,7 @@ Result<IncomingEnvelope> ParseEnvelope(std::string body) {
   if (signature == nullptr) return InvalidArgument("envelope has no signature");
   if (signature->type != JsonType::kString) return InvalidArgument("signature must be a string");
 
-  GOVESB_ASSIGN_OR_RETURN(env.signature, DecodeString(signature->raw));
+  GOVESB_ASSIGN_OR_RETURN(env.signature, DecodeStringView(signature->raw, env.signature_text));
   env.data_raw = data->raw;
   SetOriginalDataView(env);
   GOVESB_ASSIGN_OR_RETURN(env.data, ScanObject(env.data_raw));
@@ -434,7 +438,8 @@ Result<IncomingEnvelope> ParseXmlEnvelope(std::string body) {
   }
   if (signature == nullptr) return InvalidArgument("envelope has no signature");
   if (!signature->children.empty()) return InvalidArgument("signature must be a string");
-  env.signature = std::string(TrimXmlSpace(signature->text));
+  env.signature_text = std::string(TrimXmlSpace(signature->text));
+  env.signature = env.signature_text;
 
   env.data_raw = text.substr(data->begin, data->end - data->begin);
   SetOriginalDataView(env);

@@ -173,6 +173,8 @@ void ExpectSelfContained(const IncomingEnvelope& env) {
   for (const JsonMember& member : env.data) {
     EXPECT_TRUE(PointsInto(member.raw, env.is_xml ? env.xml_data_json : parsed)) << member.key;
   }
+  EXPECT_TRUE(env.signature_text.empty() ? PointsInto(env.signature, parsed)
+                                         : PointsInto(env.signature, env.signature_text));
 }
 
 TEST(IncomingEnvelopeTest, CopiesAndMovesRepointViews) {
@@ -190,6 +192,7 @@ TEST(IncomingEnvelopeTest, CopiesAndMovesRepointViews) {
   EXPECT_EQ(copy.data_raw, "{\"apiCode\":\"ABC12\",\"esbBody\":{\"n\":\"Caf\xC3\xA9\"}}");
   EXPECT_EQ(copy.data_raw_original, "{\"apiCode\":\"ABC12\",\"esbBody\":{\"n\":\"Caf\xE9\"}}");
   EXPECT_EQ(DecodedMember(copy, "apiCode"), "ABC12");
+  EXPECT_EQ(copy.signature, "AA==");
 
   std::vector<IncomingEnvelope> many;
   for (int i = 0; i < 20; ++i) many.push_back(copy);  // reallocations move the elements
@@ -209,6 +212,39 @@ TEST(IncomingEnvelopeTest, CopiesAndMovesRepointViews) {
   assigned = std::move(moved);
   ExpectSelfContained(assigned);
   EXPECT_EQ(assigned.data_raw_original, "{\"apiCode\":\"ABC12\",\"esbBody\":{\"n\":\"Caf\xE9\"}}");
+}
+
+TEST(IncomingEnvelopeTest, ASignatureWithEscapesIsDecodedAndSurvivesCopiesAndMoves) {
+  // PHP's json_encode writes '/' as "\/": the signature is then decoded into the envelope's
+  // own string; without escapes it is a view into the body (nothing copied).
+  auto plain = ParseEnvelope(R"({"data":{"apiCode":"ABC12"},"signature":"MEU+ab/cd=="})");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->signature, "MEU+ab/cd==");
+  EXPECT_TRUE(plain->signature_text.empty());
+  ExpectSelfContained(*plain);
+
+  auto escaped = ParseEnvelope(R"({"data":{"apiCode":"ABC12"},"signature":"MEU+ab\/cd\u003d="})");
+  ASSERT_TRUE(escaped.ok());
+  EXPECT_EQ(escaped->signature, "MEU+ab/cd==");
+  ExpectSelfContained(*escaped);
+
+  IncomingEnvelope copy = *escaped;
+  escaped->signature_text.assign(escaped->signature_text.size(), 'x');
+  EXPECT_EQ(copy.signature, "MEU+ab/cd==");
+  ExpectSelfContained(copy);
+  std::vector<IncomingEnvelope> many;
+  for (int i = 0; i < 20; ++i) many.push_back(copy);  // reallocations move the elements
+  for (const IncomingEnvelope& e : many) {
+    EXPECT_EQ(e.signature, "MEU+ab/cd==");
+    ExpectSelfContained(e);
+  }
+  IncomingEnvelope moved = std::move(many.back());
+  EXPECT_EQ(moved.signature, "MEU+ab/cd==");
+  ExpectSelfContained(moved);
+  EXPECT_TRUE(many.back().signature.empty());  // NOLINT: moved-from state is documented as empty
+
+  auto bad = ParseEnvelope(R"({"data":{"apiCode":"ABC12"},"signature":"MEU\q"})");
+  EXPECT_FALSE(bad.ok()) << "an invalid escape is refused as before";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -536,7 +572,7 @@ TEST(SignAndSealTest, VerifiesWithEveryCurve) {
         "{ \"data\" : { \"success\" : true, \"requestId\" : "
         "\"0123456789abcdef0123456789abcdef\", \"message\" : \"Success\", "
         "\"esbBody\" : { \"name\" : \"Caf\\u00e9\" } }, \"signature\" : \"" +
-        env->signature + "\" }");
+        std::string(env->signature) + "\" }");
     ASSERT_TRUE(spaced.ok());
     auto spaced_variant = VerifyEnvelope(*spaced, signer.public_key());
     ASSERT_TRUE(spaced_variant.ok());

@@ -892,21 +892,25 @@ const JsonMember* FindMember(const std::vector<JsonMember>& members, std::string
   return nullptr;
 }
 
-Result<std::string> DecodeString(std::string_view raw_token) {
+Result<std::string_view> DecodeStringView(std::string_view raw_token, std::string& storage) {
   if (raw_token.empty() || raw_token[0] != '"') return Unexpected(raw_token, 0, "'\"'");
   size_t i = 0;
   StringInfo info;
   GOVESB_RETURN_IF_ERROR(ScanString(raw_token, i, info));
   if (i != raw_token.size()) return Unexpected(raw_token, i, "end of the string token");
   const std::string_view content = raw_token.substr(1, raw_token.size() - 2);
-  std::string out;
-  if (!info.has_escape) {
-    out.assign(content);
-  } else {
-    out.reserve(content.size());
-    AppendDecodedString(content, out);
-  }
-  return out;
+  if (!info.has_escape) return content;
+  storage.clear();
+  storage.reserve(content.size());
+  AppendDecodedString(content, storage);
+  return std::string_view(storage);
+}
+
+Result<std::string> DecodeString(std::string_view raw_token) {
+  std::string storage;
+  GOVESB_ASSIGN_OR_RETURN(std::string_view decoded, DecodeStringView(raw_token, storage));
+  if (decoded.data() == storage.data()) return storage;
+  return std::string(decoded);
 }
 
 Status WriteCompact(std::string_view raw, std::string& out, Escaping escaping) {

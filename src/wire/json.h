@@ -57,6 +57,9 @@ const JsonMember* FindMember(const std::vector<JsonMember>& members, std::string
 // Decodes a raw JSON string token, quotes included, into UTF-8. \uXXXX escapes are resolved,
 // surrogate pairs combined, lone surrogates become U+FFFD. The token is validated.
 Result<std::string> DecodeString(std::string_view raw_token);
+// The same without a copy when it can: the token's content itself when it has no escapes,
+// else the decoded text, made in `storage`. The view is into `raw_token` or `storage`.
+Result<std::string_view> DecodeStringView(std::string_view raw_token, std::string& storage);
 
 // How WriteCompact and WriteString spell strings.
 enum class Escaping {
