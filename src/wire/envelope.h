@@ -39,9 +39,9 @@ struct IncomingEnvelope {
   std::string_view data_raw;
   // Exact text of `data` in the original `body` bytes (same as data_raw without transcoding).
   std::string_view data_raw_original;
-  // The `signature` member, decoded from its JSON string: still base64 text. A view into the
-  // parsed text when the string has no escapes (as base64 never needs), else into
-  // `signature_text`.
+  // The `signature` member, decoded from its JSON string (or XML element): still base64 text.
+  // A view into the parsed text when the JSON string has no escapes (base64 needs none), else
+  // (escapes, or an XML envelope's decoded character data) into `signature_text`.
   std::string_view signature;
   std::string signature_text;
   // Members of `data` (it is always an object). For XML they point into `xml_data_json`.
