@@ -1,7 +1,7 @@
-// `govesb bench setup|run|drain|crypto|idle|token-attack|evidence-search|free-port` and `govesb
-// bench-provider`: the benchmark harness (the work is in src/bench/; see its README). Every bench
-// leaf prints a table, or one JSON object with --json; failures print "error: <reason>" on stderr
-// and exit 1.
+// `govesb bench setup|run|drain|crypto|floor|idle|token-attack|evidence-search|free-port` and
+// `govesb bench-provider`: the benchmark harness (the work is in src/bench/; see its README). Every
+// bench leaf prints a table, or one JSON object with --json; failures print "error: <reason>" on
+// stderr and exit 1.
 #include <pthread.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -19,6 +19,7 @@
 #include "bench/crypto_rates.h"
 #include "bench/drain.h"
 #include "bench/evidence_search.h"
+#include "bench/floor_model.h"
 #include "bench/idle.h"
 #include "bench/provider_stub.h"
 #include "bench/run.h"
@@ -155,6 +156,26 @@ void RunCrypto(int duration_ms, bool json) {
   auto rates = bench::MeasureCryptoRates(options);
   Print(json ? bench::CryptoRatesJson(rates, options) : bench::CryptoRatesTable(rates, options),
         json);
+}
+
+// ---- bench floor ----
+
+void RunFloor(const bench::FloorModelOptions& options, bool json) {
+  auto result = bench::RunFloorModel(options);
+  if (!result.ok()) Fail(result.status().message());
+  if (json) {
+    Print(bench::FloorModelJson(options, *result), true);
+    return;
+  }
+  char text[512];
+  std::snprintf(text, sizeof text,
+                "floor model at %.0f/s (+%.0f us per exchange): %.0f/s completed, p50 %.3f ms, "
+                "p99 %.3f ms, p99.9 %.3f ms, max %.3f ms; %.1f us of CPU per exchange, %.0f "
+                "commits/s, %.2f exchanges per commit\n",
+                options.rate, options.extra_us, result->completed_per_s, result->p50_ms,
+                result->p99_ms, result->p999_ms, result->max_ms, result->cpu_us_per_exchange,
+                result->commits_per_s, result->exchanges_per_commit);
+  Print(text, false);
 }
 
 // ---- bench-provider ----
@@ -334,6 +355,38 @@ void AddBenchCommands(CLI::App& app) {
   crypto_cmd->callback([duration_ms, json, quiet_logs] {
     quiet_logs();
     RunCrypto(*duration_ms, *json);
+  });
+
+  auto floor = std::make_shared<bench::FloorModelOptions>();
+  auto floor_duration_s = std::make_shared<double>(10);
+  auto* floor_cmd = bench->add_subcommand(
+      "floor",
+      "The work no bus can leave out, without a bus: per arrival (open loop) the crypto of an "
+      "exchange, then its evidence appended and fdatasync'd by a writer thread (group commit); "
+      "latency from arrival to durable. Run it pinned like the bus: its p99 at a rate is the "
+      "floor under the bus's there");
+  floor_cmd->add_option("--rate", floor->rate, "Arrivals per second")
+      ->required()
+      ->check(CLI::Range(1.0, 1e6));
+  floor_cmd->add_option("--duration", *floor_duration_s, "Measured seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  floor_cmd
+      ->add_option("--dir", floor->directory,
+                   "Directory for the evidence file (on the bus's data disk)")
+      ->required();
+  floor_cmd
+      ->add_option("--extra-us", floor->extra_us,
+                   "Busy work per exchange besides the crypto, in µs")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100000.0));
+  floor_cmd->add_option("--evidence-bytes", floor->evidence_bytes, "Evidence bytes per exchange")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  floor_cmd->callback([floor, floor_duration_s, json, quiet_logs] {
+    quiet_logs();
+    floor->duration = std::chrono::milliseconds(static_cast<int64_t>(*floor_duration_s * 1000));
+    RunFloor(*floor, *json);
   });
 
   auto search = std::make_shared<bench::EvidenceSearchOptions>();
