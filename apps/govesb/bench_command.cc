@@ -363,8 +363,8 @@ void AddBenchCommands(CLI::App& app) {
       "floor",
       "The work no bus can leave out, without a bus: per arrival (open loop) the crypto of an "
       "exchange, then its evidence appended and fdatasync'd by a writer thread (group commit); "
-      "latency from arrival to durable. Run it pinned like the bus: its p99 at a rate is the "
-      "floor under the bus's there");
+      "latency from arrival to durable. Run it pinned like the bus, at a bus row's rate, and "
+      "compare the two p99s");
   floor_cmd->add_option("--rate", floor->rate, "Arrivals per second")
       ->required()
       ->check(CLI::Range(1.0, 1e6));
