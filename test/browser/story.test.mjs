@@ -315,6 +315,14 @@ test('onboarding through the portal alone: register, publish, request, approve, 
       assert.match(providerId, /\S/);
       assert.match(providerSecret, /\S/);
       await rita.row('system', providerId).waitFor();
+      // When its key and its secret last changed: both at registration, given machine-readable
+      // and shown as a date.
+      for (const which of ['key-changed', 'secret-changed']) {
+        const cell = rita.row('system', providerId).getByTestId(which);
+        const at = Date.parse(await cell.getAttribute('datetime'));
+        assert.ok(Math.abs(Date.now() - at) < 10 * 60 * 1000, `${which} at ${at}`);
+        assert.match((await cell.textContent()).trim(), /\d/);
+      }
       await rita.shot('07-systems-sw');
 
       await rita.go('catalogue');

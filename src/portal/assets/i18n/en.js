@@ -91,6 +91,8 @@ export default {
   'field.contact_phone': 'Contact phone',
   'field.created_at': 'Created',
   'field.credential_version': 'Credential version',
+  'field.key_changed_at': 'Key changed',
+  'field.secret_changed_at': 'Secret changed',
   'field.curve': 'Curve',
   'field.description': 'Description',
   'field.details': 'About the institution',

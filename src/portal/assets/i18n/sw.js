@@ -91,6 +91,8 @@ export default {
   'field.contact_phone': 'Simu ya mawasiliano',
   'field.created_at': 'Imeundwa',
   'field.credential_version': 'Toleo la kitambulisho',
+  'field.key_changed_at': 'Ufunguo ulibadilishwa',
+  'field.secret_changed_at': 'Siri ilibadilishwa',
   'field.curve': 'Aina ya mkunjo (curve)',
   'field.description': 'Maelezo',
   'field.details': 'Kuhusu taasisi',

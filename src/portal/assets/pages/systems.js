@@ -2,8 +2,13 @@
 // public key (pasted, or read from a PEM / base64 file in the page); the client_id and secret
 // are shown once. Rotate the secret, replace the key or endpoint, disable and enable.
 import * as api from '../api.js';
-import {ask, badge, button, form, h, sayError, secretBox, section, table} from '../dom.js';
+import {ask, badge, button, form, h, sayError, secretBox, section, table, when} from '../dom.js';
 import {t} from '../i18n.js';
+
+// A time the registry gives as ISO 8601, shown in the reader's language and kept machine-readable.
+function changedAt(testid, iso) {
+  return h('time', {testid, datetime: iso || null}, when(iso));
+}
 
 export function institutionOptions(ctx, institutions) {
   if (!ctx.can.operator) return [[ctx.can.institution, ctx.can.institution, true]];
@@ -57,6 +62,10 @@ export async function render(root, ctx) {
     {key: 'field.endpoint', value: (r) => r.endpoint},
     {key: 'field.curve', value: (r) => r.curve},
     {key: 'field.credential_version', value: (r) => String(r.credential_version ?? '')},
+    // When the key and the secret last changed (the compliance rules count their ages).
+    {key: 'field.key_changed_at', value: (r) => changedAt('key-changed', r.key_changed_at)},
+    {key: 'field.secret_changed_at',
+     value: (r) => changedAt('secret-changed', r.secret_changed_at)},
     {key: 'field.state', value: (r) => badge(r.institution_suspended ? 'suspended' :
                                              r.enabled ? 'enabled' : 'disabled')},
   ], systems, {
