@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
-#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -20,6 +19,7 @@
 #include "bench/json_out.h"
 #include "crypto/keys.h"
 #include "crypto/primitives.h"
+#include "evidence/files.h"
 
 namespace govesb::bench {
 
@@ -32,7 +32,7 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kFileBytes = size_t{16} << 20;
 
 Status Errno(const std::string& what) {
-  return Internal("floor model: " + what + ": " + std::strerror(errno));
+  return Internal("floor model: " + what + ": " + evidence::ErrorText(errno));
 }
 
 double ProcessCpuSeconds() {
@@ -48,32 +48,26 @@ class ZeroedFile {
  public:
   static Result<ZeroedFile> Create(const std::string& directory) {
     std::string path = directory + "/floor-model-" + std::to_string(getpid()) + ".tmp";
-    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return Errno("open " + path);
-    ZeroedFile file(fd, std::move(path));
-    std::vector<char> zeros(size_t{1} << 20, 0);
+    evidence::Fd fd(open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) return Errno("open " + path);
+    ZeroedFile file(std::move(fd), std::move(path));
+    const std::string zeros(size_t{1} << 20, '\0');
     for (size_t at = 0; at < kFileBytes; at += zeros.size()) {
-      if (pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(at)) !=
-          static_cast<ssize_t>(zeros.size())) {
-        return Errno("write zeros");
-      }
+      GOVESB_RETURN_IF_ERROR(evidence::WriteAll(file.fd(), zeros, "floor model: zeros"));
     }
-    if (fsync(fd) != 0) return Errno("fsync");
+    if (fsync(file.fd()) != 0) return Errno("fsync");
     return file;
   }
-  ZeroedFile(ZeroedFile&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+  ZeroedFile(ZeroedFile&&) noexcept = default;
   ZeroedFile& operator=(ZeroedFile&&) = delete;
   ~ZeroedFile() {
-    if (fd_ >= 0) {
-      close(fd_);
-      unlink(path_.c_str());
-    }
+    if (fd_.valid()) unlink(path_.c_str());
   }
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
  private:
-  ZeroedFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  int fd_;
+  ZeroedFile(evidence::Fd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  evidence::Fd fd_;
   std::string path_;
 };
 
@@ -81,15 +75,10 @@ class ZeroedFile {
 class Wakeup {
  public:
   Wakeup() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
-  ~Wakeup() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Wakeup(const Wakeup&) = delete;
-  Wakeup& operator=(const Wakeup&) = delete;
-  bool ok() const { return fd_ >= 0; }
+  bool ok() const { return fd_.valid(); }
   void Signal() const {
     uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = write(fd_, &one, sizeof one);
+    [[maybe_unused]] ssize_t n = write(fd_.get(), &one, sizeof one);
   }
   // Waits until signalled or `until`; true when signalled (and clears it).
   bool WaitUntil(Clock::time_point until) const {
@@ -97,14 +86,14 @@ class Wakeup {
     if (left.count() < 0) left = std::chrono::nanoseconds(0);
     timespec ts{static_cast<time_t>(left.count() / 1000000000),
                 static_cast<long>(left.count() % 1000000000)};
-    pollfd p{fd_, POLLIN, 0};
+    pollfd p{fd_.get(), POLLIN, 0};
     if (ppoll(&p, 1, &ts, nullptr) <= 0) return false;
     uint64_t value = 0;
-    return read(fd_, &value, sizeof value) == sizeof value;
+    return read(fd_.get(), &value, sizeof value) == sizeof value;
   }
 
  private:
-  int fd_;
+  evidence::Fd fd_;
 };
 
 }  // namespace
