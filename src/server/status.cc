@@ -57,6 +57,9 @@ void AppendStoreMetrics(const GroupCommitWriter& writer, std::string& out) {
   Family(out, "govesb_store_writes_queued", "gauge",
          "Write jobs waiting for the next group commit.");
   Sample(out, "govesb_store_writes_queued", uint64_t{st.queued});
+  Family(out, "govesb_store_wal_checkpoints_total", "counter",
+         "Checkpoints of the embedded database's write-ahead log made by its checkpoint thread.");
+  Sample(out, "govesb_store_wal_checkpoints_total", st.wal_checkpoints);
 }
 
 }  // namespace

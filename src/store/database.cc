@@ -296,6 +296,33 @@ Status Database::Configure(const DatabaseOptions& options) {
 
 Database::~Database() = default;
 
+Status Database::SetWalHook(WalHook hook) {
+  if (pg_ != nullptr) return FailedPrecondition("PostgreSQL has no write-ahead log hook");
+  wal_hook_ = std::move(hook);
+  if (!wal_hook_) {
+    // SQLite's own: a checkpoint on the committing thread at 1000 pages.
+    int rc = sqlite3_wal_autocheckpoint(db_.get(), 1000);
+    return rc == SQLITE_OK ? Status::Ok() : SqliteStatus(db_.get(), rc, "setting checkpoints");
+  }
+  sqlite3_wal_hook(
+      db_.get(),
+      [](void* self, sqlite3*, const char*, int pages) -> int {
+        static_cast<Database*>(self)->wal_hook_(pages);
+        return SQLITE_OK;
+      },
+      this);
+  return Status::Ok();
+}
+
+Result<Database::WalCheckpoint> Database::CheckpointWal() {
+  if (pg_ != nullptr) return FailedPrecondition("PostgreSQL has no write-ahead log to checkpoint");
+  WalCheckpoint out;
+  int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &out.wal_pages,
+                                     &out.copied_pages);
+  if (rc != SQLITE_OK) return SqliteStatus(db_.get(), rc, "checkpointing the write-ahead log");
+  return out;
+}
+
 Status Database::Exec(std::string_view sql) {
   if (pg_ != nullptr) [[unlikely]]
     return pg_->Exec(sql);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -162,6 +163,21 @@ class Database {
   // writer). Call outside a transaction. Ok at once when connected, and on SQLite.
   Status ReconnectIfLost();
 
+  // SQLite's write-ahead log, on this connection (kFailedPrecondition on PostgreSQL).
+  // SetWalHook: `hook` is called on the committing thread after each commit made through this
+  // connection, with the pages the WAL then holds. It replaces the checkpoint SQLite would
+  // otherwise make on that thread once the WAL holds 1000 pages: a hook that wants one there
+  // calls CheckpointWal. An empty hook brings SQLite's own back.
+  using WalHook = std::function<void(int pages)>;
+  Status SetWalHook(WalHook hook);
+  // A passive checkpoint: copies into the database file what the WAL holds, as far as the
+  // readers' snapshots allow, without waiting for or blocking writers.
+  struct WalCheckpoint {
+    int wal_pages = 0;     // in the WAL
+    int copied_pages = 0;  // of those, in the database file now
+  };
+  Result<WalCheckpoint> CheckpointWal();
+
   const std::string& path() const { return path_; }
   Backend backend() const { return pg_ != nullptr ? Backend::kPostgres : Backend::kSqlite; }
 
@@ -182,6 +198,7 @@ class Database {
   // Set on PostgreSQL only (then db_ is null).
   std::unique_ptr<internal::PgDatabase, internal::PgDeleter> pg_;
   int64_t lock_timeout_ms_ = 0;  // PostgresOptions::lock_timeout_ms
+  WalHook wal_hook_;             // SetWalHook's (SQLite holds a pointer to it)
 };
 
 enum class TransactionMode {

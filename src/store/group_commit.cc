@@ -39,6 +39,7 @@ Result<std::unique_ptr<GroupCommitWriter>> GroupCommitWriter::Start(std::unique_
 
 GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Database> db, GroupCommitOptions options)
     : db_(std::move(db)), context_(*db_), options_(options) {
+  StartCheckpoints();
   thread_ = std::thread([this] {
     NameThisThread("govesb-writer");
     Run();
@@ -68,6 +69,85 @@ void GroupCommitWriter::Stop() {
   stopped_.store(true, std::memory_order_relaxed);
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
+  StopCheckpoints();
+}
+
+void GroupCommitWriter::StartCheckpoints() {
+  const int pages = options_.wal_checkpoint_pages;
+  if (pages <= 0 || db_->backend() != Backend::kSqlite) return;
+  const std::string& path = db_->path();
+  if (path.empty() || path == ":memory:" || path.starts_with("file::memory:")) return;  // no WAL
+  DatabaseOptions dopts;
+  dopts.synchronous = options_.synchronous;
+  dopts.busy_timeout_ms = options_.busy_timeout_ms;
+  dopts.create = false;
+  Result<std::unique_ptr<Database>> db = Database::Open(path, dopts);
+  if (!db.ok()) {
+    spdlog::warn("store: checkpoints stay on the writer thread: {}", db.status().message());
+    return;
+  }
+  checkpoint_db_ = std::move(*db);
+  // On the writer thread, after each commit of the database. The thread copies the log while
+  // the writer goes on, so it rarely copies all of it: a log that reaches twice the mark is
+  // checkpointed by the writer itself, which then has only the rest to copy, and which, with
+  // no other write going on, completes it, so that the next commit starts the log over.
+  Status hooked = db_->SetWalHook([this, pages, asked = 0](int wal_pages) mutable {
+    if (wal_pages < asked) asked = 0;  // started over
+    if (wal_pages >= 2 * pages) {
+      (void)db_->CheckpointWal();
+      return;
+    }
+    // Once at the mark, then each half of it more.
+    if (wal_pages < pages || wal_pages < asked + pages / 2) return;
+    asked = wal_pages;
+    {
+      std::lock_guard lock(checkpoint_mutex_);
+      checkpoint_due_ = true;
+    }
+    checkpoint_wake_.notify_one();
+  });
+  if (!hooked.ok()) {
+    spdlog::warn("store: checkpoints stay on the writer thread: {}", hooked.message());
+    checkpoint_db_.reset();
+    return;
+  }
+  checkpointer_ = std::thread([this] {
+    NameThisThread("govesb-walckpt");
+    RunCheckpoints();
+  });
+}
+
+void GroupCommitWriter::RunCheckpoints() {
+  bool failing = false;
+  std::unique_lock lock(checkpoint_mutex_);
+  for (;;) {
+    checkpoint_wake_.wait(lock, [&] { return checkpoint_due_ || checkpoint_stop_; });
+    if (checkpoint_stop_) return;
+    checkpoint_due_ = false;
+    lock.unlock();
+    Result<Database::WalCheckpoint> made = checkpoint_db_->CheckpointWal();
+    if (made.ok()) {
+      wal_checkpoints_.fetch_add(1, std::memory_order_relaxed);
+      if (failing) spdlog::info("store: the write-ahead log is checkpointed again");
+      failing = false;
+    } else if (!failing) {
+      // The next commit past the mark asks again; the writer's own bound keeps the WAL small.
+      spdlog::warn("store: a checkpoint of the write-ahead log failed: {}",
+                   made.status().message());
+      failing = true;
+    }
+    lock.lock();
+  }
+}
+
+void GroupCommitWriter::StopCheckpoints() {
+  if (!checkpointer_.joinable()) return;
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    checkpoint_stop_ = true;
+  }
+  checkpoint_wake_.notify_one();
+  checkpointer_.join();
 }
 
 void GroupCommitWriter::SetParticipant(CommitParticipant* participant) {
@@ -81,8 +161,8 @@ GroupCommitWriter::Stats GroupCommitWriter::stats() const {
     std::lock_guard lock(mutex_);
     queued = queue_.size();
   }
-  return Stats{commits_.load(),         jobs_.load(),   failed_commits_.load(),
-               delayed_commits_.load(), probes_.load(), queued};
+  return Stats{commits_.load(), jobs_.load(), failed_commits_.load(), delayed_commits_.load(),
+               probes_.load(),  queued,       wal_checkpoints_.load()};
 }
 
 GroupCommitWriter::Health GroupCommitWriter::health() const {

@@ -81,6 +81,15 @@ struct GroupCommitOptions {
   // participant's check that it can write again) is tried this often, so that health() sees
   // the store recover without waiting for traffic. 0: no probes.
   std::chrono::milliseconds probe_interval{1000};
+  // SQLite: once the write-ahead log holds this many pages after a commit, a thread of the
+  // writer's own copies it into the database file (a passive checkpoint on a connection of its
+  // own), so that the writer's commits never wait for that copy and its sync: SQLite's own
+  // checkpoint runs on the committing thread and held the writer for 20 ms or more at a time
+  // (docs/performance.md). That thread copies while the writer goes on writing, so under
+  // steady writes it rarely copies everything: once the WAL holds twice this, the writer makes
+  // one itself (the rest to copy, and the WAL then starts over). 0: SQLite's own, on the
+  // writer thread.
+  int wal_checkpoint_pages = 1000;
 };
 
 // The one writer of a database file for durable records (delivery queue, evidence): jobs
@@ -147,6 +156,7 @@ class GroupCommitWriter {
     uint64_t delayed_commits = 0;  // commits that waited for min_commit_interval_us
     uint64_t probes = 0;           // empty batches tried after a failure (not in the above)
     size_t queued = 0;             // jobs waiting for a batch now
+    uint64_t wal_checkpoints = 0;  // made by the checkpoint thread (wal_checkpoint_pages)
   };
   Stats stats() const;
 
@@ -174,6 +184,12 @@ class GroupCommitWriter {
   // lowered to NORMAL (a rebuildable batch), or back to its own (any other). An error when it
   // could not be set back: that batch must not commit.
   Status LowerSynchronous(bool lower);
+  // Opens the checkpoint thread's connection and hooks the writer's commits to it (SQLite,
+  // wal_checkpoint_pages > 0); without them (in memory, or that connection failed to open)
+  // SQLite's own checkpoints stay on the writer thread.
+  void StartCheckpoints();
+  void RunCheckpoints();
+  void StopCheckpoints();
 
   std::unique_ptr<Database> db_;
   WriteContext context_;
@@ -192,6 +208,14 @@ class GroupCommitWriter {
   std::atomic<bool> stopped_{false};
   int own_synchronous_ = -1;  // the SQLite connection's own setting, once read (writer thread)
   bool synchronous_lowered_ = false;
+  // The checkpoint thread (StartCheckpoints).
+  std::unique_ptr<Database> checkpoint_db_;
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wake_;
+  bool checkpoint_due_ = false;
+  bool checkpoint_stop_ = false;
+  std::atomic<uint64_t> wal_checkpoints_{0};
+  std::thread checkpointer_;
   std::thread thread_;
 };
 

@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -113,6 +115,67 @@ TEST_F(GroupCommitTest, MaxBatchOneCommitsEachJobAlone) {
   (*writer)->Stop();
   EXPECT_EQ(done.load(), 50);
   EXPECT_EQ((*writer)->stats().commits, 50u);
+}
+
+// Commits one job at a time, each a row with a 4 KB value (a few pages of the WAL).
+void WriteBigRows(GroupCommitWriter& writer, int rows) {
+  for (int i = 0; i < rows; ++i) {
+    std::promise<Status> done;
+    auto f = done.get_future();
+    std::string value(4000, static_cast<char>('a' + i % 26));
+    value += std::to_string(i);
+    writer.Submit(
+        [value = std::move(value)](WriteContext& ctx) -> Status {
+          GOVESB_ASSIGN_OR_RETURN(Statement * s, ctx.Prepared(kInsert));
+          GOVESB_RETURN_IF_ERROR(s->Bind(1, value));
+          return s->Run();
+        },
+        [&done](const Status& s) { done.set_value(s); });
+    ASSERT_TRUE(f.get().ok());
+  }
+}
+
+uintmax_t FileSize(const std::string& path) {
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  return ec ? 0 : size;
+}
+
+TEST_F(GroupCommitTest, TheWriteAheadLogIsCheckpointedOnAThreadOfItsOwnAndStaysSmall) {
+  GroupCommitOptions options;
+  options.wal_checkpoint_pages = 16;
+  auto writer = GroupCommitWriter::Open(path_, options);
+  ASSERT_TRUE(writer.ok());
+  // About 2.4 MB of pages in 200 commits: without checkpoints until 1000 pages (SQLite's own)
+  // the WAL would hold them all.
+  WriteBigRows(**writer, 200);
+  const uint64_t made = (*writer)->stats().wal_checkpoints;
+  EXPECT_GE(made, 1u) << "the checkpoint thread made none";
+  // Checkpointed as it went, the WAL was started over from its beginning again and again.
+  EXPECT_LT(FileSize(path_ + "-wal"), uintmax_t{1} << 20);
+  (*writer)->Stop();
+  EXPECT_EQ(Count("items"), 200);
+  // What the thread copied is in the database file, readable by a connection opened after.
+  auto reader = Database::Open(path_);
+  ASSERT_TRUE(reader.ok());
+  auto rows = (*reader)->Prepare("SELECT count(*), sum(length(value)) FROM items");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_TRUE(*rows->Step());
+  EXPECT_EQ(rows->ColumnInt64(0), 200);
+  EXPECT_GT(rows->ColumnInt64(1), 200 * 4000);
+}
+
+TEST_F(GroupCommitTest, WithoutACheckpointThreadSqliteCheckpointsOnTheWriterAt1000Pages) {
+  GroupCommitOptions options;
+  options.wal_checkpoint_pages = 0;
+  auto writer = GroupCommitWriter::Open(path_, options);
+  ASSERT_TRUE(writer.ok());
+  // About 500 pages: under SQLite's 1000, nothing is copied, and the WAL holds every commit.
+  WriteBigRows(**writer, 100);
+  EXPECT_EQ((*writer)->stats().wal_checkpoints, 0u);
+  EXPECT_GT(FileSize(path_ + "-wal"), uintmax_t{1} << 20);
+  (*writer)->Stop();
+  EXPECT_EQ(Count("items"), 100);
 }
 
 TEST_F(GroupCommitTest, JobsArrivingSoonAfterACommitShareTheNext) {
