@@ -319,6 +319,7 @@ Result<Database::WalCheckpoint> Database::CheckpointWal() {
   WalCheckpoint out;
   int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &out.wal_pages,
                                      &out.copied_pages);
+  if ((rc & 0xff) == SQLITE_BUSY) return WalCheckpoint{.busy = true};
   if (rc != SQLITE_OK) return SqliteStatus(db_.get(), rc, "checkpointing the write-ahead log");
   return out;
 }

@@ -171,10 +171,12 @@ class Database {
   using WalHook = std::function<void(int pages)>;
   Status SetWalHook(WalHook hook);
   // A passive checkpoint: copies into the database file what the WAL holds, as far as the
-  // readers' snapshots allow, without waiting for or blocking writers.
+  // readers' snapshots allow, without waiting for or blocking writers. Another connection's
+  // checkpoint in progress is not an error: `busy`, and nothing done.
   struct WalCheckpoint {
     int wal_pages = 0;     // in the WAL
     int copied_pages = 0;  // of those, in the database file now
+    bool busy = false;     // another connection was making one
   };
   Result<WalCheckpoint> CheckpointWal();
 

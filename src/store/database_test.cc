@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "base/file_size_limit.h"
 #include "base/temp_dir.h"
@@ -51,6 +52,40 @@ TEST(Database, OpensWithWalAndForeignKeys) {
   ASSERT_TRUE(sync.ok());
   ASSERT_TRUE(*sync->Step());
   EXPECT_EQ(sync->ColumnInt64(0), 1);  // NORMAL
+}
+
+TEST(Database, AWalHookSeesEachCommitAndReplacesSqlitesOwnCheckpoints) {
+  TempDir dir;
+  auto db = OpenOrDie(dir.path() + "/t.db");
+  ASSERT_TRUE(db->Exec("CREATE TABLE t(v BLOB)").ok());
+  std::vector<int> seen;
+  ASSERT_TRUE(db->SetWalHook([&](int pages) { seen.push_back(pages); }).ok());
+  // 1200 commits of a page and more: past SQLite's 1000, where its own hook would have
+  // checkpointed and the WAL would have started over.
+  for (int i = 0; i < 1200; ++i) {
+    ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(zeroblob(3000))").ok());
+  }
+  ASSERT_EQ(seen.size(), 1200u);
+  for (size_t i = 1; i < seen.size(); ++i) ASSERT_GT(seen[i], seen[i - 1]) << "at commit " << i;
+  EXPECT_GT(seen.back(), 1000);
+
+  // Another connection copies it all (nobody reads), without the WAL starting over yet.
+  auto other = OpenOrDie(dir.path() + "/t.db");
+  auto made = other->CheckpointWal();
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  EXPECT_FALSE(made->busy);
+  EXPECT_EQ(made->wal_pages, seen.back());
+  EXPECT_EQ(made->copied_pages, made->wal_pages);
+  // The next commit starts the WAL over: the hook sees it small again.
+  ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(zeroblob(3000))").ok());
+  EXPECT_LT(seen.back(), 10);
+
+  // An empty hook brings SQLite's own back.
+  ASSERT_TRUE(db->SetWalHook(nullptr).ok());
+  const size_t before = seen.size();
+  ASSERT_TRUE(db->Exec("INSERT INTO t VALUES(zeroblob(3000))").ok());
+  EXPECT_EQ(seen.size(), before);
+  EXPECT_EQ(CountRows(*other, "t"), 1202);
 }
 
 TEST(Database, SynchronousIsAnOption) {

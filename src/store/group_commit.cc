@@ -127,7 +127,8 @@ void GroupCommitWriter::RunCheckpoints() {
     lock.unlock();
     Result<Database::WalCheckpoint> made = checkpoint_db_->CheckpointWal();
     if (made.ok()) {
-      wal_checkpoints_.fetch_add(1, std::memory_order_relaxed);
+      // Busy: the writer's own was under way (the next commit past the mark asks again).
+      if (!made->busy) wal_checkpoints_.fetch_add(1, std::memory_order_relaxed);
       if (failing) spdlog::info("store: the write-ahead log is checkpointed again");
       failing = false;
     } else if (!failing) {
