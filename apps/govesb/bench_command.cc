@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/local_services.h"
 #include "bench/crypto_rates.h"
 #include "bench/drain.h"
 #include "bench/evidence_search.h"
@@ -412,7 +413,7 @@ void AddBenchCommands(CLI::App& app) {
   auto* port_cmd = bench->add_subcommand(
       "free-port", "Print a TCP port of 127.0.0.1 that is free now (for scripts)");
   port_cmd->callback([json] {
-    auto port = bench::FreeLoopbackPort();
+    auto port = FreeLoopbackPort();  // base/local_services.h, as the test servers use
     if (!port.ok()) Fail(port.status().message());
     std::printf(*json ? "{\"port\":%u}\n" : "%u\n", static_cast<unsigned>(*port));
   });

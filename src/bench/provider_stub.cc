@@ -1,17 +1,11 @@
 #include "bench/provider_stub.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 
 #include "http/io_threads.h"
 #include "http/server.h"
@@ -83,22 +77,6 @@ void ProviderStub::Shutdown() {
   Resume();
   server_->Shutdown();
   io_->Stop();
-}
-
-Result<uint16_t> FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return Unavailable(std::string("socket: ") + std::strerror(errno));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  int error = errno;
-  ::close(fd);
-  if (!ok) return Unavailable(std::string("cannot bind 127.0.0.1:0: ") + std::strerror(error));
-  return static_cast<uint16_t>(ntohs(address.sin_port));
 }
 
 }  // namespace govesb::bench

@@ -68,8 +68,4 @@ class ProviderStub {
   bool stopped_ = false;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, closed):
-// for scripts that must tell the bus a provider URL before the provider starts. Racy by nature.
-Result<uint16_t> FreeLoopbackPort();
-
 }  // namespace govesb::bench
