@@ -168,7 +168,7 @@ GroupCommitWriter::Stats GroupCommitWriter::stats() const {
 
 GroupCommitWriter::Health GroupCommitWriter::health() const {
   return Health{!stopped_.load(std::memory_order_relaxed),
-                last_failure_.load(std::memory_order_relaxed)};
+                last_failure_.load(std::memory_order_acquire)};
 }
 
 void GroupCommitWriter::Run() {
@@ -308,15 +308,15 @@ void GroupCommitWriter::RunBatch(std::deque<Pending>& batch, bool probe) {
       participant->Abandon();
     }
   }
+  // A probe is counted before its outcome is published: whoever sees the health it restored
+  // (health(), acquire) also sees it counted.
+  if (probe) probes_.fetch_add(1, std::memory_order_relaxed);
   const Failure before =
-      last_failure_.exchange(begun.ok() ? Failure::kNone : failure, std::memory_order_relaxed);
+      last_failure_.exchange(begun.ok() ? Failure::kNone : failure, std::memory_order_acq_rel);
   if (before != Failure::kNone && begun.ok()) {
     spdlog::info("store: writes are made durable again");
   }
-  if (probe) {
-    probes_.fetch_add(1, std::memory_order_relaxed);
-    return;  // a failed probe: the batch that failed first was logged
-  }
+  if (probe) return;  // a failed probe: the batch that failed first was logged
   if (!begun.ok()) {
     failed_commits_.fetch_add(1, std::memory_order_relaxed);
     spdlog::error("store: a batch of {} writes could not be made durable: {}", batch.size(),
