@@ -2,6 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <sstream>
 
@@ -92,6 +99,56 @@ TEST(ResponseHeadTest, WhatItDoesNotFormatIsLeftToBeast) {
   EXPECT_FALSE(FormatResponseHead(
       Response(200, "{}", "application/json", {{"X-A", "1\r\nX-Injected: 1"}}), 11, true, head));
   EXPECT_FALSE(FormatResponseHead(Response(200, "{}", "text/plain\r\nX: 1"), 11, true, head));
+}
+
+// A write started while other handlers wait on its thread leaves after them (what an
+// exchange's next stages, or other exchanges, would be), and the writes of one round leave
+// together once those handlers have run.
+TEST(ResponseHeadTest, AWriteLeavesAfterTheHandlersAlreadyQueued) {
+  namespace asio = boost::asio;
+  using asio::ip::tcp;
+  asio::io_context io(1);
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  std::vector<boost::beast::tcp_stream> senders;
+  std::vector<tcp::socket> receivers;
+  for (int i = 0; i < 2; ++i) {
+    senders.emplace_back(io);
+    senders.back().socket().connect(acceptor.local_endpoint());
+    receivers.push_back(acceptor.accept());
+  }
+  std::vector<std::string> heads(2, std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"));
+  const size_t message = heads[0].size() + 2;
+  std::vector<boost::system::error_code> results(2, asio::error::would_block);
+  std::vector<size_t> seen_before(2, 0);  // on each connection, by the handler queued before
+  std::vector<size_t> seen_after;         // on both, by a handler queued after both writes
+  for (int i = 0; i < 2; ++i) {
+    asio::co_spawn(
+        io,
+        [&, i]() -> asio::awaitable<void> {
+          asio::post(io, [&, i] {
+            seen_before[i] = receivers[i].available();
+            if (i == 1) {
+              asio::post(io, [&] {
+                seen_after.push_back(receivers[0].available() + receivers[1].available());
+              });
+            }
+          });
+          results[i] = co_await WriteHeadAndBody(senders[i], heads[i], "{}");
+        },
+        asio::detached);
+  }
+  io.run();
+  for (const auto& ec : results) EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(seen_before, (std::vector<size_t>{0, 0}))
+      << "a write left before a handler queued before it";
+  EXPECT_EQ(seen_after, (std::vector<size_t>{2 * message}))
+      << "the writes did not leave before the handlers queued after them";
+  for (tcp::socket& r : receivers) {
+    EXPECT_EQ(r.available(), message);
+    std::string got(message, '\0');
+    asio::read(r, asio::buffer(got));
+    EXPECT_EQ(got, heads[0] + "{}");
+  }
 }
 
 }  // namespace
