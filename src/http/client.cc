@@ -242,13 +242,14 @@ struct PooledUpstreamClient::Impl {
                                                      Clock::time_point deadline, bool& keep_alive,
                                                      bool& retryable) {
     // The head formatted here, the body sent from the caller's string (kept for a retry), not
-    // copied: one gather write.
+    // copied: one gather write, with the other requests made ready in this round of the event
+    // loop (internal::WriteAfterQueuedHandlers).
     if (!FormatRequestHead(ep, request, c.head)) {
       co_return InvalidArgument("a header value for " + ep.key + " holds a line break");
     }
     c.lowest().expires_at(deadline);
     const boost::system::error_code wec =
-        co_await internal::WriteHeadAndBody(stream, c.head, request.body);
+        co_await internal::WriteAfterQueuedHandlers(stream, c.head, request.body);
     if (wec) {
       retryable = true;
       if (IsTimeout(wec)) co_return DeadlineExceeded("sending to " + ep.key + " timed out");

@@ -37,22 +37,12 @@ bool FitsInHead(std::string_view v);
 // Sends `head` then `body`: on plain TCP in one gather write; over TLS as one contiguous buffer
 // (`body` appended to `head`), for a two-buffer write of a body over 16 KB stalled on Beast's
 // ssl_stream, and the copy is small beside the encryption. Empty `body`: the head alone.
-//
-// The write first waits for the handlers already queued on its thread (a post to the
-// coroutine's own executor), so that the messages made ready in one round of the event loop
-// leave together at its end: the requests upstream, each made ready after its exchange's
-// verification and signing, no longer leave one every 50 µs or so. A peer that sleeps between
-// messages is then woken once per round, not once per message, and the sender pays for each
-// such wake-up in its send (an inter-processor interrupt, on a VM an exit to the hypervisor:
-// about 4 µs here; docs/performance.md, "Writes leave together"). The wait is the rest of the
-// round: next to nothing when the thread has nothing else to do.
 template <class Stream>
 boost::asio::awaitable<boost::system::error_code> WriteHeadAndBody(Stream& stream,
                                                                    std::string& head,
                                                                    std::string_view body) {
   namespace asio = boost::asio;
   constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-  co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
   if constexpr (std::is_same_v<Stream, boost::beast::tcp_stream>) {
     if (!body.empty()) {
       const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(body)};
@@ -64,6 +54,25 @@ boost::asio::awaitable<boost::system::error_code> WriteHeadAndBody(Stream& strea
   }
   auto [ec, n] = co_await asio::async_write(stream, asio::buffer(head), kNoThrow);
   co_return ec;
+}
+
+// WriteHeadAndBody once the handlers already queued on this thread have run (a post to the
+// coroutine's own executor), so that the messages made ready in one round of the event loop
+// leave together at its end. The bus's requests upstream go this way: each is made ready after
+// its exchange's verification and signing, so they used to leave one every 50 µs or so, and a
+// provider that sleeps between requests was woken for each. The sender pays for every such
+// wake-up in its send (an inter-processor interrupt, on a VM an exit to the hypervisor: about
+// 4 µs here; docs/performance.md, "Requests upstream leave together"); now a sleeping peer is
+// woken once per round. The wait is the rest of the round: next to nothing when the thread has
+// nothing else to do. The bus's answers need no such wait: those a commit of the evidence log
+// releases already leave one right after another.
+template <class Stream>
+boost::asio::awaitable<boost::system::error_code> WriteAfterQueuedHandlers(Stream& stream,
+                                                                           std::string& head,
+                                                                           std::string_view body) {
+  namespace asio = boost::asio;
+  co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+  co_return co_await WriteHeadAndBody(stream, head, body);
 }
 
 // The status line and header fields of `r` (HTTP/1.1; "Connection: close" unless `keep_alive`;

@@ -101,9 +101,8 @@ TEST(ResponseHeadTest, WhatItDoesNotFormatIsLeftToBeast) {
   EXPECT_FALSE(FormatResponseHead(Response(200, "{}", "text/plain\r\nX: 1"), 11, true, head));
 }
 
-// A write started while other handlers wait on its thread leaves after them (what an
-// exchange's next stages, or other exchanges, would be), and the writes of one round leave
-// together once those handlers have run.
+// A write started while other handlers wait on its thread leaves after them (other exchanges'
+// stages), and the writes of one round leave together once those handlers have run.
 TEST(ResponseHeadTest, AWriteLeavesAfterTheHandlersAlreadyQueued) {
   namespace asio = boost::asio;
   using asio::ip::tcp;
@@ -133,7 +132,7 @@ TEST(ResponseHeadTest, AWriteLeavesAfterTheHandlersAlreadyQueued) {
               });
             }
           });
-          results[i] = co_await WriteHeadAndBody(senders[i], heads[i], "{}");
+          results[i] = co_await WriteAfterQueuedHandlers(senders[i], heads[i], "{}");
         },
         asio::detached);
   }
