@@ -151,9 +151,10 @@ void RunDrain(DrainArgs& a, bool json) {
 
 // ---- bench crypto ----
 
-void RunCrypto(int duration_ms, bool json) {
+void RunCrypto(int duration_ms, size_t distinct_messages, bool json) {
   bench::CryptoRatesOptions options;
   options.duration = std::chrono::milliseconds(duration_ms);
+  options.distinct_messages = distinct_messages;
   auto rates = bench::MeasureCryptoRates(options);
   Print(json ? bench::CryptoRatesJson(rates, options) : bench::CryptoRatesTable(rates, options),
         json);
@@ -353,9 +354,15 @@ void AddBenchCommands(CLI::App& app) {
   crypto_cmd->add_option("--duration-ms", *duration_ms, "Per figure")
       ->capture_default_str()
       ->check(CLI::Range(1, 600000));
-  crypto_cmd->callback([duration_ms, json, quiet_logs] {
+  auto distinct_messages = std::make_shared<size_t>(bench::CryptoRatesOptions().distinct_messages);
+  crypto_cmd
+      ->add_option("--distinct-messages", *distinct_messages,
+                   "Different requests signed and verified in turn (1: one, over and over)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{65536}));
+  crypto_cmd->callback([duration_ms, distinct_messages, json, quiet_logs] {
     quiet_logs();
-    RunCrypto(*duration_ms, *json);
+    RunCrypto(*duration_ms, *distinct_messages, *json);
   });
 
   auto floor = std::make_shared<bench::FloorModelOptions>();
