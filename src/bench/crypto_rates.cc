@@ -33,6 +33,11 @@ double ExchangeCeiling(double sign_per_s, double verify_per_s) {
   return 1.0 / (2.0 / sign_per_s + 2.0 / verify_per_s);
 }
 
+// How many different requests the loops go through: none is taken as one.
+size_t DistinctMessages(const CryptoRatesOptions& options) {
+  return std::max<size_t>(1, options.distinct_messages);
+}
+
 // The data texts of `count` different requests of `bytes` bytes, as the benchmark sends them.
 std::vector<std::string> MessagesOf(size_t bytes, size_t count) {
   constexpr size_t kFraming = 31;  // {"apiCode":"BNCH01","esbBody": ... }
@@ -51,7 +56,7 @@ std::vector<std::string> MessagesOf(size_t bytes, size_t count) {
 
 std::vector<CurveRates> MeasureCryptoRates(const CryptoRatesOptions& options) {
   const std::vector<std::string> messages =
-      MessagesOf(options.message_bytes, std::max<size_t>(1, options.distinct_messages));
+      MessagesOf(options.message_bytes, DistinctMessages(options));
   const size_t n = messages.size();
   std::vector<CurveRates> out;
   for (crypto::Curve curve :
@@ -103,7 +108,7 @@ std::string CryptoRatesJson(const std::vector<CurveRates>& rates,
   JsonObjectWriter out;
   out.Raw("curves", curves.Finish())
       .Integer("message_bytes", options.message_bytes)
-      .Integer("distinct_messages", std::max<size_t>(1, options.distinct_messages))
+      .Integer("distinct_messages", DistinctMessages(options))
       .Integer("duration_ms", static_cast<uint64_t>(options.duration.count()));
   return out.Finish();
 }
@@ -115,7 +120,7 @@ std::string CryptoRatesTable(const std::vector<CurveRates>& rates,
   std::snprintf(line, sizeof(line),
                 "ECDSA-SHA256 over %zu different %zu-byte data texts in turn, one thread, %lld ms "
                 "per figure\n\n",
-                std::max<size_t>(1, options.distinct_messages), options.message_bytes,
+                DistinctMessages(options), options.message_bytes,
                 static_cast<long long>(options.duration.count()));
   out += line;
   std::snprintf(line, sizeof(line), "%-11s %12s %12s %18s %22s\n", "curve", "sign/s", "verify/s",
