@@ -26,6 +26,9 @@ fi
 "$bin" bench-provider --listen "127.0.0.1:$port" --key-file "$(jq -r .provider_key_file <<<"$setup")" \
   --esb-key "$(jq -r .esb_public_key <<<"$setup")" >"$work/provider.log" 2>&1 &
 pids+=($!)
+# Made before the bus starts: its redirect runs in the background, maybe after the wait below
+# first reads the file (a missing file fails that read, and set -e ends the script).
+: >"$work/bus.log"
 "$bin" serve --plain-http --listen 127.0.0.1:0 --data-dir "$data" --log-level warn \
   >"$work/bus.log" 2>&1 &
 bus=$!

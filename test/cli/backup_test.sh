@@ -27,6 +27,9 @@ pids+=($!)
 
 # start_bus DIR LOG: sets $bus and $url.
 start_bus() {
+  # Made before the bus starts: its redirect runs in the background, maybe after the wait below
+  # first reads the file (a missing file fails that read, and set -e ends the script).
+  : >"$2"
   "$bin" serve --plain-http --listen 127.0.0.1:0 --data-dir "$1" >"$2" 2>&1 &
   bus=$!
   pids+=($bus)

@@ -61,6 +61,9 @@ give_systems_key() {  # KEY: the provider and the consumer are given the bus key
 }
 
 start_provider "$old_key"
+# Made before the bus starts: its redirect runs in the background, maybe after the wait below
+# first reads the file (a missing file fails that read, and set -e ends the script).
+: >"$work/bus.log"
 "$bin" serve --plain-http --listen 127.0.0.1:0 --data-dir "$data" --checkpoint-interval 1 \
   >"$work/bus.log" 2>&1 &
 bus=$!
@@ -168,6 +171,7 @@ served() {
 cert "$work/one"
 cert "$work/two"
 cp "$work/one/cert.pem" "$work/one/key.pem" "$work"
+: >"$work/tls.log"  # made before the bus starts, as bus.log above
 "$bin" serve --listen 127.0.0.1:0 --data-dir "$work/tls-data" --tls-cert "$work/cert.pem" \
   --tls-key "$work/key.pem" --admin-listen off >"$work/tls.log" 2>&1 &
 tls_bus=$!
