@@ -1,6 +1,8 @@
 #include "evidence/log.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -16,6 +18,7 @@
 #include "crypto/aead.h"
 #include "evidence/chain.h"
 #include "evidence/codec.h"
+#include "evidence/files.h"
 #include "evidence/in_job.h"
 #include "evidence/pg_chain.h"
 #include "evidence/records.h"
@@ -324,10 +327,23 @@ namespace {
 // A checkpoint made (body signed) but not stored yet.
 using Seal = StoredCheckpoint;
 
+// Adds an entry's stored record hashes to `range` and takes its chain value; false, changing
+// nothing, when they are unreadable.
+bool TakeHashes(const SegmentEntry& e, MerkleRange& range, Hash& chain) {
+  auto h = StoredHashes(e.hashes, !e.hashes_hex, static_cast<size_t>(e.last_seq - e.first_seq + 1));
+  auto c = StoredHash(e.chain, !e.chain_hex);
+  if (!h || !c) return false;
+  for (const Hash& hash : *h) range.Append(hash);
+  chain = *c;
+  return true;
+}
+
 // Reads the last checkpoint and the records after it, up to `up_to` (the last durable one), and
-// seals them (nullopt: nothing new).
+// seals them (nullopt: nothing new). With `progress` taken after that checkpoint (indexing's,
+// through no further than `up_to`), only the records after it are read.
 Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& signer,
-                                     int64_t now_ms, int64_t up_to, EntryCursor* cursor = nullptr) {
+                                     int64_t now_ms, int64_t up_to, EntryCursor* cursor = nullptr,
+                                     const internal::SealProgress* progress = nullptr) {
   int64_t id = 1;
   int64_t after = 0;
   std::string previous_hash;
@@ -340,23 +356,23 @@ Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& 
       previous_hash = HashHex(crypto::Sha256(last.ColumnText(2)));
     }
   }
-  std::vector<Hash> hashes;
+  MerkleRange range;
   Hash chain{};
   int64_t last_seq = after;
+  if (progress != nullptr && progress->after == after && progress->through <= up_to) {
+    range = progress->range;
+    chain = progress->chain;
+    last_seq = progress->through;
+  }
   auto damaged = [&] {
     return Internal("the evidence log is damaged after record " + std::to_string(last_seq) +
                     "; run govesb audit verify (no checkpoint was made)");
   };
   Status read = ForEachLiveEntry(
-      SegmentDirFor(db.path()), after + 1,
+      SegmentDirFor(db.path()), last_seq + 1,
       [&](const SegmentEntry& e) -> Result<bool> {
         if (e.last_seq > up_to) return false;
-        auto h = StoredHashes(e.hashes, !e.hashes_hex,
-                              static_cast<size_t>(e.last_seq - e.first_seq + 1));
-        auto c = StoredHash(e.chain, !e.chain_hex);
-        if (!h || !c || e.first_seq != last_seq + 1) return damaged();
-        hashes.insert(hashes.end(), h->begin(), h->end());
-        chain = *c;
+        if (e.first_seq != last_seq + 1 || !TakeHashes(e, range, chain)) return damaged();
         last_seq = e.last_seq;
         return true;
       },
@@ -364,12 +380,12 @@ Result<std::optional<Seal>> MakeSeal(store::Database& db, const crypto::Signer& 
   // A segment that cannot be opened or read (out of file descriptors, say) is not damage: that
   // failure (kUnavailable) goes back as it is, to be tried again.
   if (!read.ok()) return read.code() == StatusCode::kInternal ? damaged() : read;
-  if (hashes.empty()) return std::optional<Seal>();
+  if (range.size() == 0) return std::optional<Seal>();
   // One key names itself in the body and signs it, even if the bus switches keys meanwhile.
   const std::shared_ptr<const crypto::Signer> key = signer.Pinned();
   Seal seal{id, after + 1, last_seq,
-            CheckpointBody(id, after + 1, last_seq, now_ms, MerkleRoot(hashes), chain,
-                           previous_hash, "", crypto::KeyId(key->public_key())),
+            CheckpointBody(id, after + 1, last_seq, now_ms, range.Root(), chain, previous_hash, "",
+                           crypto::KeyId(key->public_key())),
             ""};
   seal.signature = key->SignBase64(seal.body);
   return std::optional<Seal>(std::move(seal));
@@ -408,14 +424,20 @@ void EvidenceLog::Checkpoint(int64_t now_ms, std::function<void(Status)> done) {
 }
 
 Status EvidenceLog::CheckpointFrom(store::Database& reader, int64_t now_ms) {
+  // Held until the seal is stored, so that indexing never extends the progress of a checkpoint
+  // that is being replaced (it would then start again after the new one).
+  std::lock_guard lock(reading_mutex_);
   std::optional<Seal> seal;
   {
     // Up to the last durable record: later ones wait for the next checkpoint.
     GOVESB_ASSIGN_OR_RETURN(store::Transaction read,
                             store::Transaction::Begin(reader, store::TransactionMode::kDeferred));
-    std::lock_guard lock(reading_mutex_);
-    GOVESB_ASSIGN_OR_RETURN(
-        seal, MakeSeal(reader, signer_, now_ms, segments_->durable_seq(), &seal_cursor_));
+    // Reading goes on where indexing stopped, in the same file at the same place.
+    if (progress_.after >= 0 && index_cursor_.next_seq == progress_.through + 1) {
+      seal_cursor_ = index_cursor_;
+    }
+    GOVESB_ASSIGN_OR_RETURN(seal, MakeSeal(reader, signer_, now_ms, segments_->durable_seq(),
+                                           &seal_cursor_, &progress_));
   }
   if (!seal.has_value()) return Status::Ok();
   auto stored = std::make_shared<std::promise<Status>>();
@@ -608,7 +630,14 @@ Status EvidenceLog::IndexThrough(store::Database& reader, size_t chunk, bool com
     if (sealed) sealed_through = last.ColumnInt64(1);
   }
   const int64_t up_to = committed ? durable : sealed_through;  // indexed through here
-  const int64_t from = std::min(request_from, search_from);
+  // The next checkpoint's progress starts again after each checkpoint.
+  if (progress_.after != sealed_through) {
+    progress_ = internal::SealProgress{};
+    progress_.after = sealed_through;
+    progress_.through = sealed_through;
+  }
+  const int64_t indexed = std::min(request_from, search_from);
+  const int64_t from = std::min(indexed, progress_.through);  // read from here
   if (from >= up_to) return Status::Ok();
   // Stores a chunk and where indexing stands, as one write job; waits for it. Chunks keep each
   // job short, so that the writer's commits are not held up.
@@ -665,11 +694,21 @@ Status EvidenceLog::IndexThrough(store::Database& reader, size_t chunk, bool com
     block = IndexChunk::Block{};
   };
   Status stored = Status::Ok();
+  // Where the last record of the progress ends in the files (0: it did not move).
+  int64_t progress_segment = 0;
+  uint64_t progress_end = 0;
   Status read = ForEachLiveEntry(
       segments_->dir(), from + 1,
       [&](const SegmentEntry& e) -> Result<bool> {
         if (e.last_seq > up_to) return false;
-        if (e.first_seq <= from) return true;
+        // Unreadable hashes stop the progress there: the checkpoint reads them and says where.
+        if (e.first_seq == progress_.through + 1 &&
+            TakeHashes(e, progress_.range, progress_.chain)) {
+          progress_.through = e.last_seq;
+          progress_segment = e.segment;
+          progress_end = e.end;
+        }
+        if (e.first_seq <= indexed) return true;
         if (e.first_seq > request_from) {
           pending.requests.push_back({std::string(e.request_id), e.first_seq, e.last_seq});
         }
@@ -706,7 +745,43 @@ Status EvidenceLog::IndexThrough(store::Database& reader, size_t chunk, bool com
   GOVESB_RETURN_IF_ERROR(read);
   GOVESB_RETURN_IF_ERROR(stored);
   close_block();
-  return store(std::move(pending), up_to);
+  GOVESB_RETURN_IF_ERROR(store(std::move(pending), up_to));
+  // Indexed and in the progress: no background reader comes back for these pages.
+  if (progress_segment != 0) {
+    ReleaseCachedPages(progress_segment, progress_end);
+  }
+  return Status::Ok();
+}
+
+void EvidenceLog::ReleaseCachedPages(int64_t segment, uint64_t end) {
+  static const uint64_t kPage = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  auto drop = [](const std::string& path, uint64_t from, uint64_t length) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    // length 0: to the end of the file.
+    if (fd.valid()) {
+      ::posix_fadvise(fd.get(), static_cast<off_t>(from), static_cast<off_t>(length),
+                      POSIX_FADV_DONTNEED);
+    }
+  };
+  if (released_.segment != segment) {
+    // The files before this one are whole, never written again: all of their pages go.
+    Result<std::vector<SegmentFile>> files = ListSegments(segments_->dir());
+    if (files.ok()) {
+      for (const SegmentFile& f : *files) {
+        if (f.first_seq >= segment) break;
+        if (f.first_seq < released_.segment) continue;
+        drop(f.path, f.first_seq == released_.segment ? released_.offset : 0, 0);
+      }
+    }
+    released_ = Released{segment, 0};
+  }
+  // Whole pages only, never the one the writer is filling, and the last MiB stays (what a
+  // search or an operator's proof of a recent exchange reads).
+  if (end <= kCachedTail) return;
+  const uint64_t to = (end - kCachedTail) / kPage * kPage;
+  if (to <= released_.offset) return;
+  drop(segments_->dir() + "/" + SegmentFileName(segment), released_.offset, to - released_.offset);
+  released_.offset = to;
 }
 
 // ---- verification ----

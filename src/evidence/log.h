@@ -26,6 +26,19 @@ namespace govesb::evidence {
 // PostgreSQL connection, the cluster's schema (pg_chain.h, MigratePgEvidenceStore).
 Status MigrateEvidenceStore(store::Database& db);
 
+namespace internal {
+// What indexing has read of the records after the last checkpoint: their Merkle range and the
+// chain value after them. A checkpoint (EvidenceLog::CheckpointFrom) starts from it and reads
+// from the files only the records committed since the last indexing pass, so that the files'
+// older pages are not read again and can leave the page cache.
+struct SealProgress {
+  int64_t after = -1;   // the last checkpoint's last record (-1: not known yet)
+  int64_t through = 0;  // the last record in `range`
+  MerkleRange range;
+  Hash chain{};
+};
+}  // namespace internal
+
 // The append-only, hash-chained log of evidence records, with signed Merkle checkpoints:
 //   record_hash(n) = SHA-256(canonical text of record n)
 //   chain(n)       = SHA-256(chain(n-1) || record_hash(n)),  chain(0) = 32 zero bytes
@@ -69,7 +82,9 @@ class EvidenceLog {
   // The same with the reading (the records since the last checkpoint: a minute of traffic) and
   // the signing done here, on `reader` (another connection to the database), so that the
   // writer only stores the result and commits are not held up. Blocks until it is stored.
-  // Records committed after the snapshot wait for the next checkpoint.
+  // Records committed after the snapshot wait for the next checkpoint. Of the records that
+  // indexing (IndexCommitted) has read since the last checkpoint, only their Merkle range is
+  // used: the files are read from where indexing stopped.
   Status CheckpointFrom(store::Database& reader, int64_t now_ms);
 
   // Adds the records sealed so far and not indexed yet to the indexes: evidence_index (request
@@ -83,6 +98,9 @@ class EvidenceLog {
   // not, so that a search reads from the files only what was written since (the server calls
   // it every second). Safe for records not sealed yet: recovery never drops a committed record
   // but when the files were damaged, and Open then removes the index rows past the log's end.
+  // Each pass also adds the records it reads to the next checkpoint's Merkle range, and then
+  // drops the pages of the files behind them from the page cache, but for the last
+  // kCachedTail bytes (ReleaseCachedPages).
   Status IndexCommitted(store::Database& reader, size_t chunk = kIndexChunk);
 
   // Entries per indexing job. A job holds the writer, and with it the commits of the exchanges
@@ -106,6 +124,14 @@ class EvidenceLog {
   // stands is moved back, in one durable write job, before anything is appended.
   Status ForgetIndexPastTip(store::Database& db);
 
+  // The segment files' pages up to the end of the entry ending at `end` in the file `segment`
+  // (and all of the files before it) are read again only by an operator's query: they are
+  // dropped from the page cache, but for the last kCachedTail bytes. An append-only file
+  // otherwise keeps taking new pages, which on a VM whose free memory goes back to the host
+  // costs the writer a fault to the hypervisor on each (docs/performance.md). Best effort.
+  void ReleaseCachedPages(int64_t segment, uint64_t end);
+  static constexpr uint64_t kCachedTail = uint64_t{1} << 20;
+
   store::GroupCommitWriter& writer_;
   const crypto::Signer& signer_;
   std::unique_ptr<SegmentWriter> segments_;
@@ -113,6 +139,12 @@ class EvidenceLog {
   std::mutex reading_mutex_;
   EntryCursor seal_cursor_;
   EntryCursor index_cursor_;
+  internal::SealProgress progress_;
+  // How far pages were released: a file and the offset before which its pages were dropped.
+  struct Released {
+    int64_t segment = 0;
+    uint64_t offset = 0;
+  } released_;
   internal::AppendBatcher batcher_;
 };
 

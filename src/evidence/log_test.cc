@@ -1,10 +1,15 @@
 #include "evidence/log.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -216,6 +221,159 @@ TEST_F(EvidenceLogTest, ACheckpointReadFromAnotherConnectionSealsTheSame) {
   EXPECT_EQ(r.records, 20);
   EXPECT_EQ(r.checkpoints, 3);
   EXPECT_EQ(r.unsealed, 0);
+}
+
+TEST_F(EvidenceLogTest, CheckpointsAfterIndexingSealTheSameWhicheverWayTheyAreMade) {
+  // Indexing passes, checkpoints read from another connection and the writer's own, in turns:
+  // each checkpoint seals what was committed since the last one, whatever indexing read.
+  int next = 0;
+  for (int round = 0; round < 6; ++round) {
+    ASSERT_TRUE(Append(next, 3 + round).ok());
+    next += 3 + round;
+    if (round % 2 == 0) {
+      ASSERT_TRUE(log_->IndexCommitted(*db_, 2).ok());
+    }
+    ASSERT_TRUE(Append(next, 2).ok());
+    next += 2;
+    if (round % 3 != 2) {
+      ASSERT_TRUE(log_->IndexCommitted(*db_).ok());
+    }
+    if (round == 3) {
+      ASSERT_TRUE(Seal().ok());
+    } else {
+      ASSERT_TRUE(log_->CheckpointFrom(*db_, 1'800'000'000'000 + round).ok());
+    }
+  }
+  VerifyReport r = Check();
+  EXPECT_TRUE(r.intact) << r.problem;
+  EXPECT_EQ(r.records, next);
+  EXPECT_EQ(r.checkpoints, 6);
+  EXPECT_EQ(r.unsealed, 0);
+}
+
+TEST_F(EvidenceLogTest, ACheckpointSealsTheHashesIndexingReadNotTheFilesLaterBytes) {
+  ASSERT_TRUE(Append(0, 8).ok());
+  ASSERT_TRUE(log_->IndexCommitted(*db_).ok());
+  ASSERT_TRUE(Append(8, 4).ok());  // not indexed: read by the checkpoint
+  std::vector<Hash> written;
+  for (const Row& row : Rows()) {
+    for (size_t i = 0; i < row.hashes.size(); i += 32) {
+      Hash h;
+      std::memcpy(h.data(), row.hashes.data() + i, 32);
+      written.push_back(h);
+    }
+  }
+  ASSERT_EQ(written.size(), 12u);
+  // Record 6's stored hash is changed in place, after indexing read it.
+  const std::string file = ListSegments(SegmentDir()).value().at(0).path;
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t at =
+      bytes.find(std::string_view(reinterpret_cast<const char*>(written[5].data()), 32));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
+  {
+    std::fstream out(file, std::ios::binary | std::ios::in | std::ios::out);
+    out.seekp(static_cast<std::streamoff>(at));
+    out.put(bytes[at]);
+  }
+  ASSERT_TRUE(log_->CheckpointFrom(*db_, 1'800'000'000'000).ok());
+  std::vector<StoredCheckpoint> checkpoints = ListCheckpoints(*db_).value();
+  ASSERT_EQ(checkpoints.size(), 1u);
+  EXPECT_EQ(checkpoints[0].last, 12);
+  // The root is that of the hashes as written: the change is not sealed, and verification
+  // finds it.
+  EXPECT_EQ(CanonicalMember(checkpoints[0].body, "root"), HashHex(MerkleRoot(written)));
+  VerifyReport r = Check();
+  EXPECT_FALSE(r.intact);
+  EXPECT_EQ(r.first_bad_seq, 6) << r.problem;
+}
+
+class EvidenceCacheTest : public EvidenceLogFixture {
+ protected:
+  void SetUp() override {
+    max_segment_bytes_ = uint64_t{4} << 20;
+    Open(crypto::Curve::kSecp256k1);
+  }
+
+  // Appends exchanges of 4 records of about 2 KB each (a long signature) until the log's
+  // second file holds `second_bytes`; returns where its last entry ends.
+  uint64_t FillTwoFiles(uint64_t second_bytes) {
+    int next = 0;
+    for (;;) {
+      std::vector<Record> records;
+      for (int i = next; i < next + 200; ++i) {
+        Record r;
+        r.at_ms = 1'700'000'000'000 + i;
+        r.request_id = "req" + std::to_string(i / 4);
+        r.kind = "request";
+        r.from = "consumer";
+        r.to = "bus";
+        r.code = "BRTHCRT";
+        r.outcome = "ok";
+        r.signature = std::string(2000, static_cast<char>('A' + i % 26));
+        records.push_back(std::move(r));
+      }
+      next += 200;
+      GOVESB_CHECK(AppendRecords(std::move(records)).ok());
+      std::vector<SegmentFile> files = ListSegments(SegmentDir()).value();
+      if (files.size() < 2) continue;
+      GOVESB_CHECK(files.size() == 2);
+      uint64_t end = 0;
+      GOVESB_CHECK(ForEachSegmentEntry(files[1].path, [&](const SegmentEntry& e) {
+                     end = e.end;
+                     return true;
+                   }).ok());
+      if (end >= second_bytes) return end;
+    }
+  }
+
+  // Which pages of the file are in the page cache.
+  static std::vector<bool> Cached(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    GOVESB_CHECK(fd >= 0);
+    const auto size = static_cast<size_t>(::lseek(fd, 0, SEEK_END));
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    GOVESB_CHECK(map != MAP_FAILED);
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> in((size + page - 1) / page);
+    GOVESB_CHECK(::mincore(map, size, in.data()) == 0);
+    ::munmap(map, size);
+    ::close(fd);
+    std::vector<bool> out;
+    for (unsigned char c : in) out.push_back((c & 1) != 0);
+    return out;
+  }
+};
+
+TEST_F(EvidenceCacheTest, IndexedPagesLeaveThePageCacheButTheLastMegabyte) {
+  const uint64_t end = FillTwoFiles(uint64_t{5} << 19);  // 2.5 MiB in the second file
+  const std::vector<SegmentFile> files = ListSegments(SegmentDir()).value();
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  // Just written: cached.
+  EXPECT_TRUE(Cached(files[0].path)[0]);
+  EXPECT_TRUE(Cached(files[1].path)[0]);
+
+  ASSERT_TRUE(log_->IndexCommitted(*db_).ok());
+  const std::vector<bool> first = Cached(files[0].path);
+  EXPECT_EQ(std::count(first.begin(), first.end(), true), 0) << "the whole first file goes";
+  const std::vector<bool> second = Cached(files[1].path);
+  const size_t kept_from = (end - (uint64_t{1} << 20)) / page;  // the last MiB stays
+  // The kernel drops whole folios only: one that reaches into the last MiB stays. Folios are
+  // no larger than the writes that made them, 256 KiB of zeros written ahead at a time.
+  const size_t dropped_to = kept_from - (size_t{256} << 10) / page;
+  for (size_t i = 0; i < dropped_to; ++i) ASSERT_FALSE(second[i]) << "page " << i;
+  for (size_t i = kept_from; i <= (end - 1) / page; ++i) ASSERT_TRUE(second[i]) << "page " << i;
+
+  // A checkpoint and verification read what they need from the disk.
+  ASSERT_TRUE(log_->CheckpointFrom(*db_, 1'800'000'000'000).ok());
+  auto report = Verify(*db_, signer_->public_key());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->intact) << report->problem;
+  EXPECT_EQ(report->unsealed, 0);
 }
 
 TEST(EvidenceMigrationTest, ALogOfTheOneRowPerRecordLayoutIsCarriedOver) {

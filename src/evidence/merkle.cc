@@ -67,6 +67,26 @@ Hash MerkleRoot(std::span<const Hash> entries) {
   return SubtreeRoot(leaves);
 }
 
+void MerkleRange::Append(const Hash& entry) {
+  peaks_.push_back(LeafHash(entry));
+  // Each trailing one bit of the old size is a peak as large as the one just made: merge.
+  for (uint64_t s = size_; (s & 1) == 1; s >>= 1) {
+    Hash right = peaks_.back();
+    peaks_.pop_back();
+    peaks_.back() = InteriorHash(peaks_.back(), right);
+  }
+  ++size_;
+}
+
+Hash MerkleRange::Root() const {
+  if (peaks_.empty()) return crypto::Sha256("");
+  // A tree of n leaves splits at the largest power of two below n: the largest peak on the
+  // left, the tree of the rest on the right, so the peaks fold from the right.
+  Hash root = peaks_.back();
+  for (size_t i = peaks_.size() - 1; i-- > 0;) root = InteriorHash(peaks_[i], root);
+  return root;
+}
+
 Result<std::vector<Hash>> InclusionProof(std::span<const Hash> entries, uint64_t index) {
   if (index >= entries.size()) {
     return InvalidArgument("leaf " + std::to_string(index) + " is not in a tree of " +

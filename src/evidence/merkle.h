@@ -32,6 +32,20 @@ Hash InteriorHash(const Hash& left, const Hash& right);
 // SHA-256 of nothing.
 Hash MerkleRoot(std::span<const Hash> entries);
 
+// The same root built one entry at a time, holding O(log n) hashes: the roots of the perfect
+// subtrees the tree's first `size()` leaves split into (a "compact range" from leaf 0), one per
+// set bit of the size, largest first. Root() equals MerkleRoot of the entries appended so far.
+class MerkleRange {
+ public:
+  void Append(const Hash& entry);
+  Hash Root() const;
+  uint64_t size() const { return size_; }
+
+ private:
+  uint64_t size_ = 0;
+  std::vector<Hash> peaks_;  // left to right, sizes strictly decreasing powers of two
+};
+
 // The inclusion proof (audit path) of entry `index` in the tree of `entries`: the sibling
 // hashes from the leaf up. kInvalidArgument when index >= entries.size().
 Result<std::vector<Hash>> InclusionProof(std::span<const Hash> entries, uint64_t index);

@@ -53,5 +53,21 @@ TEST(Merkle, EveryLeafOfEveryTreeSizeProvesAndOnlyItself) {
   EXPECT_FALSE(InclusionProof(Entries(3), 3).ok());
 }
 
+TEST(Merkle, ARangeBuiltOneEntryAtATimeHasTheTreesRoot) {
+  MerkleRange range;
+  EXPECT_EQ(range.Root(), MerkleRoot({}));
+  auto e = Entries(300);
+  for (int n = 1; n <= 300; ++n) {
+    range.Append(e[n - 1]);
+    ASSERT_EQ(range.size(), static_cast<uint64_t>(n));
+    ASSERT_EQ(range.Root(), MerkleRoot(std::span(e).first(n))) << "n=" << n;
+  }
+  // Another order of the same entries is another root.
+  MerkleRange swapped;
+  swapped.Append(e[1]);
+  swapped.Append(e[0]);
+  EXPECT_NE(swapped.Root(), MerkleRoot(std::span(e).first(2)));
+}
+
 }  // namespace
 }  // namespace govesb::evidence
