@@ -61,6 +61,9 @@ class EvidenceLogTest : public EvidenceLogFixture {
     return AppendRecords(std::move(records));
   }
 
+  void SealsTheHashesIndexingRead(const std::function<Status()>& index,
+                                  const std::function<Status()>& seal);
+
   VerifyReport Check() {
     auto report = Verify(*db_, signer_->public_key());
     GOVESB_CHECK(report.ok());
@@ -253,9 +256,13 @@ TEST_F(EvidenceLogTest, CheckpointsAfterIndexingSealTheSameWhicheverWayTheyAreMa
   EXPECT_EQ(r.unsealed, 0);
 }
 
-TEST_F(EvidenceLogTest, ACheckpointSealsTheHashesIndexingReadNotTheFilesLaterBytes) {
+// 8 records indexed, then 4 appended, then record 6's stored hash changed in place; `seal`
+// seals them. Its root is that of the hashes as written: the change is not sealed (indexing
+// read the hash before it), and verification finds it.
+void EvidenceLogTest::SealsTheHashesIndexingRead(const std::function<Status()>& index,
+                                                 const std::function<Status()>& seal) {
   ASSERT_TRUE(Append(0, 8).ok());
-  ASSERT_TRUE(log_->IndexCommitted(*db_).ok());
+  ASSERT_TRUE(index().ok());
   ASSERT_TRUE(Append(8, 4).ok());  // not indexed: read by the checkpoint
   std::vector<Hash> written;
   for (const Row& row : Rows()) {
@@ -282,16 +289,25 @@ TEST_F(EvidenceLogTest, ACheckpointSealsTheHashesIndexingReadNotTheFilesLaterByt
     out.seekp(static_cast<std::streamoff>(at));
     out.put(bytes[at]);
   }
-  ASSERT_TRUE(log_->CheckpointFrom(*db_, 1'800'000'000'000).ok());
+  ASSERT_TRUE(seal().ok());
   std::vector<StoredCheckpoint> checkpoints = ListCheckpoints(*db_).value();
   ASSERT_EQ(checkpoints.size(), 1u);
   EXPECT_EQ(checkpoints[0].last, 12);
-  // The root is that of the hashes as written: the change is not sealed, and verification
-  // finds it.
   EXPECT_EQ(CanonicalMember(checkpoints[0].body, "root"), HashHex(MerkleRoot(written)));
   VerifyReport r = Check();
   EXPECT_FALSE(r.intact);
   EXPECT_EQ(r.first_bad_seq, 6) << r.problem;
+}
+
+TEST_F(EvidenceLogTest, ACheckpointSealsTheHashesIndexingReadNotTheFilesLaterBytes) {
+  SealsTheHashesIndexingRead([&] { return log_->IndexCommitted(*db_); },
+                             [&] { return log_->CheckpointFrom(*db_, 1'800'000'000'000); });
+}
+
+TEST_F(EvidenceLogTest, TheStoresFinalSealStartsWhereIndexingStoppedToo) {
+  OpenStore();
+  SealsTheHashesIndexingRead([&] { return store_->IndexCommitted(); },
+                             [&] { return store_->SealAll(1'800'000'000'000); });
 }
 
 class EvidenceCacheTest : public EvidenceLogFixture {

@@ -100,10 +100,11 @@ Status SqliteEvidenceStore::SealAll(int64_t now_ms) {
                   [&drained](const Status& s) { drained.set_value(s); },
                   store::GroupCommitWriter::Writes::kParticipantOnly);
   GOVESB_RETURN_IF_ERROR(drained.get_future().get());
-  std::promise<Status> sealed;
-  log_->Checkpoint(now_ms, [&sealed](const Status& s) { sealed.set_value(s); });
-  Status stored = sealed.get_future().get();
+  // Then as Seal does: everything before the barrier is durable now, and the checkpoint starts
+  // where the last indexing pass stopped instead of reading the files from the last checkpoint
+  // (whose pages indexing has dropped from the page cache).
   std::lock_guard lock(upkeep_->mutex);
+  Status stored = log_->CheckpointFrom(*upkeep_->db, now_ms);
   RefreshProgress(*upkeep_->db);
   return stored;
 }

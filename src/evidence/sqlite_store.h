@@ -35,7 +35,8 @@ struct SqliteEvidenceOptions {
 // upkeep connection, under its mutex: the server's evidence thread calls them); Verify,
 // BuildProof, Search, Query and Checkpoints take turns on another (the reading connection, under
 // its own mutex: the admin layer's threads), so that a search never waits for a checkpoint
-// round, nor a round for a long verification. SealAll goes through the writer.
+// round, nor a round for a long verification. SealAll first waits for every write submitted
+// to the writer before it, then seals as Seal does.
 //
 // BuildProof, Search and Query return committed records only: the segment files are read up to
 // the writer's durable_seq (a batch written but whose fdatasync or database COMMIT has not
