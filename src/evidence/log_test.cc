@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -21,6 +20,7 @@
 #include "base/temp_dir.h"
 #include "evidence/archive.h"
 #include "evidence/chain.h"
+#include "evidence/files.h"
 #include "evidence/proof.h"
 #include "evidence/query.h"
 #include "evidence/records.h"
@@ -266,11 +266,10 @@ void EvidenceLogTest::SealsTheHashesIndexingRead(const std::function<Status()>& 
   ASSERT_TRUE(Append(8, 4).ok());  // not indexed: read by the checkpoint
   std::vector<Hash> written;
   for (const Row& row : Rows()) {
-    for (size_t i = 0; i < row.hashes.size(); i += 32) {
-      Hash h;
-      std::memcpy(h.data(), row.hashes.data() + i, 32);
-      written.push_back(h);
-    }
+    auto hashes =
+        StoredHashes(row.hashes, !row.hashes_hex, static_cast<size_t>(row.last - row.first + 1));
+    ASSERT_TRUE(hashes.has_value());
+    written.insert(written.end(), hashes->begin(), hashes->end());
   }
   ASSERT_EQ(written.size(), 12u);
   // Record 6's stored hash is changed in place, after indexing read it.
@@ -351,16 +350,15 @@ class EvidenceCacheTest : public EvidenceLogFixture {
 
   // Which pages of the file are in the page cache.
   static std::vector<bool> Cached(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    GOVESB_CHECK(fd >= 0);
-    const auto size = static_cast<size_t>(::lseek(fd, 0, SEEK_END));
-    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    GOVESB_CHECK(fd.valid());
+    const auto size = static_cast<size_t>(::lseek(fd.get(), 0, SEEK_END));
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd.get(), 0);
     GOVESB_CHECK(map != MAP_FAILED);
     const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
     std::vector<unsigned char> in((size + page - 1) / page);
     GOVESB_CHECK(::mincore(map, size, in.data()) == 0);
     ::munmap(map, size);
-    ::close(fd);
     std::vector<bool> out;
     for (unsigned char c : in) out.push_back((c & 1) != 0);
     return out;
