@@ -5,8 +5,18 @@
 // write the server's conninfo (database left out) to DIR/conninfo; test_server.h finds it
 // through the environment variable GOVESB_TEST_POSTGRES_DIR. A server that cannot start is not
 // an error here: each test binary then starts its own and reports why that fails.
+//
+// The shared server's cluster goes to /dev/shm when that is a tmpfs with room for it: a ctest
+// run makes about 180 databases there (2.2 GB, some 50,000 files), and on a virtual disk
+// removing them alone took 16 s at the end of every run, after copying them in as each test
+// made its database.
 
+#include <linux/magic.h>
+#include <sys/statfs.h>
+
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -23,6 +33,18 @@ void Stop(const std::string& dir) {
   if (!stopped.ok()) std::fprintf(stderr, "%s\n", stopped.ToString().c_str());
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+// A new directory in /dev/shm when that is a tmpfs with at least 6 GiB free, else "" (the
+// server then makes one in the system's temporary directory).
+std::string NewSharedDir() {
+  constexpr uint64_t kRoom = uint64_t{6} << 30;
+  struct statfs fs {};
+  if (::statfs("/dev/shm", &fs) != 0 || fs.f_type != TMPFS_MAGIC) return "";
+  if (static_cast<uint64_t>(fs.f_bavail) * static_cast<uint64_t>(fs.f_bsize) < kRoom) return "";
+  std::string dir = "/dev/shm/govesb-pg-XXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr) return "";
+  return dir;
 }
 
 }  // namespace
@@ -48,7 +70,9 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir, ec);
   const bool shared = command == "start-shared";
   if (shared) std::filesystem::create_directories(dir, ec);
-  auto server = pg::LocalServer::Start({.dir = shared ? std::string() : dir});
+  const std::string server_dir = shared ? NewSharedDir() : dir;
+  auto server = pg::LocalServer::Start({.dir = server_dir});
+  if (!server.ok() && shared && !server_dir.empty()) std::filesystem::remove_all(server_dir, ec);
   if (!server.ok()) {
     std::fprintf(stderr, "no shared PostgreSQL server for the tests: %s\n",
                  server.status().ToString().c_str());
