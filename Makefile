@@ -16,6 +16,12 @@ LISTEN ?= 127.0.0.1:8443
 export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
 
+# A line with the time before each step of a long target, so that a log cut short (CI's limit)
+# shows where the time went.
+define stamp
+@echo "== make $@: $(1) at $$(date -u +%H:%M:%S)"
+endef
+
 .PHONY: all setup build run cluster package test check test-asan test-tsan fuzz-build fuzz fuzz-smoke bench clean format
 
 all: build
@@ -24,6 +30,7 @@ setup:
 	@scripts/setup
 
 build: setup
+	$(call stamp,building $(BUILD_DIR))
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DGOVESB_WERROR=ON
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
@@ -43,6 +50,7 @@ package: build
 	@ls -l $(PACKAGE_DIR)/*.deb
 
 test: build
+	$(call stamp,testing)
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 600
 
 # Everything CI runs (.ci/run).
@@ -51,8 +59,10 @@ check: test test-asan test-tsan fuzz-smoke
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan; the test
 # left out is named in README.md and CMakePresets.json).
 test-asan: setup
+	$(call stamp,building build-asan)
 	cmake --preset asan
 	cmake --build --preset asan -j $(JOBS)
+	$(call stamp,testing)
 	ctest --preset asan -j $(JOBS) --timeout 900
 
 # The concurrency tests (labels concurrency and e2e) under ThreadSanitizer (build-tsan): only
@@ -62,18 +72,22 @@ TSAN_TARGETS = govesb_store_test govesb_delivery_test govesb_http_test govesb_ev
                govesb_admin_e2e_test govesb_limits_test govesb_traffic_test \
                govesb_cluster_e2e_test govesb_test_postgres
 test-tsan: setup
+	$(call stamp,building build-tsan)
 	cmake --preset tsan
 	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
+	$(call stamp,testing)
 	ctest --preset tsan -j $(JOBS) --timeout 900
 
 # libFuzzer (fuzz/README.md), built with clang in build-fuzz. fuzz-smoke: every target a few
 # seconds over its seeds, and every saved regression replayed; fails on any crash. fuzz: long
 # runs, FUZZ_SECONDS per target (default 300), crashes saved to fuzz/crashes/.
 fuzz-build: setup
+	$(call stamp,building build-fuzz)
 	cmake --preset fuzz
 	cmake --build --preset fuzz -j $(JOBS)
 
 fuzz-smoke: fuzz-build
+	$(call stamp,fuzzing)
 	fuzz/run smoke
 
 fuzz: fuzz-build
