@@ -67,7 +67,7 @@ std::optional<std::string> ChainChecker::CheckCheckpoint(const StoredCheckpoint&
   if (CanonicalMember(c.body, "previous") != std::optional<std::string>(previous_hash_)) {
     return where + " does not follow the checkpoint before it";
   }
-  if (CanonicalMember(c.body, "root") != std::optional<std::string>(HashHex(MerkleRoot(range_))) ||
+  if (CanonicalMember(c.body, "root") != std::optional<std::string>(HashHex(range_.Root())) ||
       CanonicalMember(c.body, "chain") != std::optional<std::string>(HashHex(chain_))) {
     return where + span +
            " no longer matches them: a record in that range was changed, removed, inserted "
@@ -111,7 +111,7 @@ bool ChainChecker::Add(const StoredRecord& r) {
     return stop(seq, "the hash chain breaks at record " + std::to_string(seq) + at +
                          ": a record up to here was changed, removed, inserted or reordered");
   }
-  range_.push_back(h);
+  range_.Append(h);
   ++report_.records;
   ++expected_;
   while (next_checkpoint_ < checkpoints_.size() && checkpoints_[next_checkpoint_].last == seq) {
@@ -121,7 +121,7 @@ bool ChainChecker::Add(const StoredRecord& r) {
     next_first_ = c.last + 1;
     ++next_checkpoint_;
     ++report_.checkpoints;
-    range_.clear();
+    range_ = MerkleRange{};
   }
   if (next_checkpoint_ < checkpoints_.size() && checkpoints_[next_checkpoint_].last < seq) {
     const StoredCheckpoint& c = checkpoints_[next_checkpoint_];

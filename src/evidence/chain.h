@@ -74,7 +74,7 @@ class ChainChecker {
   size_t next_checkpoint_ = 0;
   int64_t next_first_ = 1;
   std::string previous_hash_;
-  std::vector<Hash> range_;  // hashes of the records since the last checkpoint
+  MerkleRange range_;  // the tree of the records since the last checkpoint, O(log n) hashes
 };
 
 }  // namespace govesb::evidence

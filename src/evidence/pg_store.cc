@@ -270,7 +270,7 @@ Status PgEvidenceStore::SealChain(int64_t now_ms) {
   GOVESB_ASSIGN_OR_RETURN(store::Statement page,
                           db.Prepare("SELECT seq, record_hash, chain FROM evidence_records"
                                      " WHERE node = ? AND seq >= ? ORDER BY seq LIMIT ?"));
-  std::vector<Hash> hashes;
+  MerkleRange range;  // the new checkpoint's tree, built as the pages are read
   Hash chain{};
   int64_t last_seq = after;
   int64_t from = std::max<int64_t>(after, 1);
@@ -299,17 +299,17 @@ Status PgEvidenceStore::SealChain(int64_t now_ms) {
         continue;
       }
       if (seq != last_seq + 1 || ChainLink(chain, *h) != *c) return damaged();
-      hashes.push_back(*h);
+      range.Append(*h);
       chain = *c;
       last_seq = seq;
     }
     if (rows < kPage) break;
   }
-  if (hashes.empty()) return Status::Ok();
+  if (range.size() == 0) return Status::Ok();
   // One key names itself in the body and signs it, even if the bus switches keys meanwhile.
   const std::shared_ptr<const crypto::Signer> key = signer_->Pinned();
   StoredCheckpoint seal{id, after + 1, last_seq,
-                        CheckpointBody(id, after + 1, last_seq, now_ms, MerkleRoot(hashes), chain,
+                        CheckpointBody(id, after + 1, last_seq, now_ms, range.Root(), chain,
                                        previous_hash, node_id_, crypto::KeyId(key->public_key())),
                         ""};
   seal.signature = key->SignBase64(seal.body);
