@@ -74,7 +74,9 @@ Result<std::unique_ptr<LocalServer>> LocalServer::Start(LocalServerOptions optio
   s->fsync_ = options.fsync;
   s->as_postgres_user_ = ::geteuid() == 0;
   if (options.dir.empty()) {
-    std::string tmpl = (fs::temp_directory_path() / "govesb-pg-XXXXXX").string();
+    const fs::path parent =
+        options.temp_parent.empty() ? fs::temp_directory_path() : fs::path(options.temp_parent);
+    std::string tmpl = (parent / "govesb-pg-XXXXXX").string();
     if (::mkdtemp(tmpl.data()) == nullptr) return Internal("cannot make a temporary directory");
     s->dir_ = tmpl;
     s->remove_dir_ = true;

@@ -19,6 +19,8 @@ namespace govesb::postgres {
 struct LocalServerOptions {
   // Where the cluster lives; "" for a new temporary directory (removed on destruction).
   std::string dir = std::string();
+  // Where that temporary directory is made; "" for the system's temporary directory.
+  std::string temp_parent = std::string();
   // fsync off: for tests, where the machine does not crash (a server restart loses nothing).
   bool fsync = false;
 };

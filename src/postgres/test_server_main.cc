@@ -16,7 +16,6 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -35,16 +34,14 @@ void Stop(const std::string& dir) {
   std::filesystem::remove_all(dir, ec);
 }
 
-// A new directory in /dev/shm when that is a tmpfs with at least 6 GiB free, else "" (the
-// server then makes one in the system's temporary directory).
-std::string NewSharedDir() {
+// "/dev/shm" when that is a tmpfs with at least 6 GiB free, else "" (the system's temporary
+// directory): where the shared server's temporary directory is made.
+std::string SharedParent() {
   constexpr uint64_t kRoom = uint64_t{6} << 30;
   struct statfs fs {};
   if (::statfs("/dev/shm", &fs) != 0 || fs.f_type != TMPFS_MAGIC) return "";
   if (static_cast<uint64_t>(fs.f_bavail) * static_cast<uint64_t>(fs.f_bsize) < kRoom) return "";
-  std::string dir = "/dev/shm/govesb-pg-XXXXXX";
-  if (::mkdtemp(dir.data()) == nullptr) return "";
-  return dir;
+  return "/dev/shm";
 }
 
 }  // namespace
@@ -62,17 +59,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   // start: the server's cluster in DIR. start-shared (the ctest fixture): in a new directory
-  // under the system's temporary directory, named in DIR/server_dir, so that the server (which
-  // runs as the `postgres` user when we are root) can reach it wherever the build tree is.
+  // under /dev/shm or the system's temporary directory (SharedParent), named in DIR/server_dir,
+  // so that the server (which runs as the `postgres` user when we are root) can reach it
+  // wherever the build tree is.
   if (command != "start" && command != "start-shared") return 2;
   if (std::filesystem::exists(dir + "/conninfo")) Stop(dir);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   const bool shared = command == "start-shared";
   if (shared) std::filesystem::create_directories(dir, ec);
-  const std::string server_dir = shared ? NewSharedDir() : dir;
-  auto server = pg::LocalServer::Start({.dir = server_dir});
-  if (!server.ok() && shared && !server_dir.empty()) std::filesystem::remove_all(server_dir, ec);
+  // Shared: a new temporary directory, which the server removes itself if it cannot start.
+  auto server = shared ? pg::LocalServer::Start({.temp_parent = SharedParent()})
+                       : pg::LocalServer::Start({.dir = dir});
   if (!server.ok()) {
     std::fprintf(stderr, "no shared PostgreSQL server for the tests: %s\n",
                  server.status().ToString().c_str());
