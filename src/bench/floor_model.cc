@@ -226,12 +226,15 @@ Result<FloorModelResult> RunFloorModel(const FloorModelOptions& options) {
     }
     // An arrival is due (or late: the open loop's queue).
     exchange();
+    bool wake = false;
     {
       std::lock_guard lock(mutex);
       failed = stopping;
       queued.push_back(next);
-      if (queued.size() == 1) wake_writer.notify_one();
+      wake = queued.size() == 1;
     }
+    // After the lock, as the evidence writer is woken (store::GroupCommitWriter::Submit).
+    if (wake) wake_writer.notify_one();
     next += period;
   }
   const double cpu = ProcessCpuSeconds() - cpu_at_start;

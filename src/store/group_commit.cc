@@ -49,22 +49,20 @@ GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Database> db, GroupCommitOp
 GroupCommitWriter::~GroupCommitWriter() { Stop(); }
 
 void GroupCommitWriter::Submit(Job job, Done done, Writes writes) {
-  bool queued = false;
-  bool wake = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (!stopping_) {
-      queue_.push_back(Pending{std::move(job), std::move(done), writes});
-      queued = true;
-      // The writer waits for the first job, or (while delaying a commit) for a full batch.
-      wake = queue_.size() == 1 || queue_.size() == options_.max_batch;
-    }
+  std::unique_lock lock(mutex_);
+  if (stopping_) {
+    lock.unlock();
+    done(Unavailable("the store is shutting down; nothing was written"));
+    return;
   }
+  queue_.push_back(Pending{std::move(job), std::move(done), writes});
+  // The writer waits for the first job, or (while delaying a commit) for a full batch.
+  const bool wake = queue_.size() == 1 || queue_.size() == options_.max_batch;
   // Woken after the lock is released: woken under it, the writer (often on the same core, and
   // preferred by the scheduler as it mostly sleeps) would run at once only to block on the
   // mutex still held here, two context switches and two futex calls more per commit.
+  lock.unlock();
   if (wake) wake_.notify_one();
-  if (!queued) done(Unavailable("the store is shutting down; nothing was written"));
 }
 
 void GroupCommitWriter::Stop() {
