@@ -51,6 +51,14 @@ class PostgresTest : public ::testing::Test {
   std::unique_ptr<Connection> conn_;
 };
 
+TEST(LocalServerTest, ATemporaryParentThatCannotHoldTheDirectoryIsNamedInTheError) {
+  auto started = LocalServer::Start({.temp_parent = "/nonexistent-govesb-parent"});
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.status().code(), StatusCode::kInternal);
+  EXPECT_NE(started.status().message().find("/nonexistent-govesb-parent"), std::string::npos)
+      << started.status().message();
+}
+
 TEST_F(PostgresTest, ParametersAndRowsRoundTripAsText) {
   ASSERT_TRUE(conn_->ExecScript("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, raw BYTEA,"
                                 " ok BOOLEAN)")

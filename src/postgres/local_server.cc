@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -77,7 +79,10 @@ Result<std::unique_ptr<LocalServer>> LocalServer::Start(LocalServerOptions optio
     const fs::path parent =
         options.temp_parent.empty() ? fs::temp_directory_path() : fs::path(options.temp_parent);
     std::string tmpl = (parent / "govesb-pg-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) return Internal("cannot make a temporary directory");
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      return Internal("cannot make a temporary directory in " + parent.string() + ": " +
+                      std::strerror(errno));
+    }
     s->dir_ = tmpl;
     s->remove_dir_ = true;
   } else {
