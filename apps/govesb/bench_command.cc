@@ -171,12 +171,14 @@ void RunFloor(const bench::FloorModelOptions& options, bool json) {
   }
   char text[512];
   std::snprintf(text, sizeof text,
-                "floor model at %.0f/s (+%.0f us per exchange): %.0f/s completed, p50 %.3f ms, "
+                "floor model at %.0f/s (+%.0f us per exchange, commits %lld us apart at least): "
+                "%.0f/s completed, p50 %.3f ms, "
                 "p99 %.3f ms, p99.9 %.3f ms, max %.3f ms; %.1f us of CPU per exchange, %.0f "
                 "commits/s, %.2f exchanges per commit\n",
-                options.rate, options.extra_us, result->completed_per_s, result->p50_ms,
-                result->p99_ms, result->p999_ms, result->max_ms, result->cpu_us_per_exchange,
-                result->commits_per_s, result->exchanges_per_commit);
+                options.rate, options.extra_us,
+                static_cast<long long>(options.min_commit_interval_us), result->completed_per_s,
+                result->p50_ms, result->p99_ms, result->p999_ms, result->max_ms,
+                result->cpu_us_per_exchange, result->commits_per_s, result->exchanges_per_commit);
   Print(text, false);
 }
 
@@ -391,6 +393,11 @@ void AddBenchCommands(CLI::App& app) {
   floor_cmd->add_option("--evidence-bytes", floor->evidence_bytes, "Evidence bytes per exchange")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  floor_cmd
+      ->add_option("--commit-interval-us", floor->min_commit_interval_us,
+                   "Least µs between the starts of two commits, as `serve --commit-interval-us`")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   floor_cmd->callback([floor, floor_duration_s, json, quiet_logs] {
     quiet_logs();
     floor->duration = std::chrono::milliseconds(static_cast<int64_t>(*floor_duration_s * 1000));

@@ -105,6 +105,9 @@ Result<FloorModelResult> RunFloorModel(const FloorModelOptions& options) {
   if (options.duration < std::chrono::milliseconds(100)) {
     return InvalidArgument("floor model: the duration must be at least 100 ms");
   }
+  if (options.min_commit_interval_us < 0 || options.min_commit_interval_us > 100'000) {
+    return InvalidArgument("floor model: the commit interval must be 0 to 100000 µs");
+  }
   if (options.extra_us < 0 || options.evidence_bytes == 0 ||
       options.evidence_bytes > (size_t{1} << 20)) {
     return InvalidArgument(
@@ -137,13 +140,18 @@ Result<FloorModelResult> RunFloorModel(const FloorModelOptions& options) {
     const std::vector<char> bytes(std::min<size_t>(kFileBytes, 64 * options.evidence_bytes), 'e');
     std::vector<Clock::time_point> batch;
     size_t at = 0;
+    const auto interval = std::chrono::microseconds(options.min_commit_interval_us);
+    Clock::time_point last_commit{};
     for (;;) {
       {
         std::unique_lock lock(mutex);
         wake_writer.wait(lock, [&] { return stopping || !queued.empty(); });
         if (queued.empty()) return;
+        // Too soon after the last commit's start: the arrivals meanwhile join this one.
+        wake_writer.wait_until(lock, last_commit + interval, [&] { return stopping; });
         batch.swap(queued);
       }
+      last_commit = Clock::now();
       // One write of the batch's bytes (at most 64 exchanges' worth: the size matters less
       // than the count of device requests), then the sync.
       const size_t n = std::min(bytes.size(), batch.size() * options.evidence_bytes);
@@ -279,6 +287,7 @@ std::string FloorModelJson(const FloorModelOptions& options, const FloorModelRes
   out.Number("rate", options.rate, 1)
       .Number("extra_us", options.extra_us, 1)
       .Integer("evidence_bytes", options.evidence_bytes)
+      .Integer("min_commit_interval_us", static_cast<uint64_t>(options.min_commit_interval_us))
       .Integer("exchanges", result.exchanges)
       .Number("completed_per_s", result.completed_per_s, 1)
       .Raw("latency_ms", latency.Finish())

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "store/group_commit.h"
 
 namespace govesb::bench {
 
@@ -16,9 +17,10 @@ namespace govesb::bench {
 // `extra_us` of busy work standing for whatever else a bus does per exchange. Then it hands
 // the exchange's evidence bytes to a writer thread, which appends each batch to a file
 // preallocated with zeros and syncs it with fdatasync (natural group commit: the arrivals
-// during a sync share the next), and wakes the first thread, which takes each exchange's
-// latency from its scheduled arrival to the moment it sees the commit: when the bus could
-// answer.
+// during a sync share the next; a commit starts no sooner than `min_commit_interval_us` after
+// the previous one started, as the bus's writer does), and wakes the first thread, which takes each
+// exchange's latency from its scheduled arrival to the moment it sees the commit: when the bus
+// could answer.
 //
 // Run it with the bus's CPU affinity (`taskset -c 0`) and the same rate as a bus row, and
 // its p99 is what that rate costs on this core and disk whatever the bus does; the bus's p99
@@ -29,7 +31,9 @@ struct FloorModelOptions {
   std::chrono::milliseconds warmup{1000};
   double extra_us = 0;           // busy work per exchange besides the crypto
   size_t evidence_bytes = 3500;  // an exchange's four evidence records, as the bus writes
-  std::string directory;         // where the file goes (the bus's data directory's disk)
+  // The least time between the starts of two commits: the bus's default.
+  int64_t min_commit_interval_us = store::kDefaultMinCommitIntervalUs;
+  std::string directory;  // where the file goes (the bus's data directory's disk)
 };
 
 struct FloorModelResult {
@@ -43,7 +47,8 @@ struct FloorModelResult {
 
 // Runs the model on the calling thread (plus its writer thread) and removes its file.
 // InvalidArgument for a rate that is not positive or above 1,000,000/s, a duration under
-// 100 ms, or a directory that is missing; the file's own errors as they come.
+// 100 ms, an interval that is negative or over 100 ms, or a directory that is missing; the file's
+// own errors as they come.
 Result<FloorModelResult> RunFloorModel(const FloorModelOptions& options);
 
 std::string FloorModelJson(const FloorModelOptions& options, const FloorModelResult& result);

@@ -56,6 +56,23 @@ TEST(FloorModelTest, ExtraWorkPerExchangeCostsCpu) {
   EXPECT_GT(result->cpu_us_per_exchange, 1000);
 }
 
+TEST(FloorModelTest, CommitsAtMostOncePerInterval) {
+  TempDir dir;
+  FloorModelOptions options = Short(dir.path());
+  options.min_commit_interval_us = 20'000;  // 20 ms apart: at most 50 commits/s, 8 arrivals each
+  auto result = RunFloorModel(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_LE(result->commits_per_s, 55);
+  EXPECT_GE(result->exchanges_per_commit, 3.0);
+  // Each arrival waits for its commit, up to the interval.
+  EXPECT_GT(result->p99_ms, 5);
+  const double capped = result->commits_per_s;
+  options.min_commit_interval_us = 0;  // as soon as the previous sync is done
+  result = RunFloorModel(options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_GT(result->commits_per_s, capped);
+}
+
 TEST(FloorModelTest, RefusesBadOptionsBeforeWritingAnything) {
   TempDir dir;
   FloorModelOptions options = Short(dir.path());
@@ -66,6 +83,11 @@ TEST(FloorModelTest, RefusesBadOptionsBeforeWritingAnything) {
   EXPECT_EQ(RunFloorModel(options).status().code(), StatusCode::kInvalidArgument);
   options = Short(dir.path());
   options.extra_us = -1;
+  EXPECT_EQ(RunFloorModel(options).status().code(), StatusCode::kInvalidArgument);
+  options = Short(dir.path());
+  options.min_commit_interval_us = -1;
+  EXPECT_EQ(RunFloorModel(options).status().code(), StatusCode::kInvalidArgument);
+  options.min_commit_interval_us = 100'001;
   EXPECT_EQ(RunFloorModel(options).status().code(), StatusCode::kInvalidArgument);
   options = Short(dir.path() + "/missing");
   auto missing = RunFloorModel(options);
