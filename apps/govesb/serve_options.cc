@@ -188,8 +188,9 @@ void AddServeOptions(CLI::App& cmd, ServeArgs& args) {
       ->check(AtLeast<size_t>(1))
       ->capture_default_str();
   cmd.add_option("--commit-interval-us", args.options.durability.min_commit_interval_us,
-                 "Least microseconds between the starts of two commits, each taking every write "
-                 "that arrived meanwhile (0: a commit starts as soon as the previous one is done)")
+                 "Least microseconds between the starts of two commits while the bus is busy, "
+                 "each taking every write that arrived meanwhile (0: a commit starts as soon as "
+                 "the previous one is done)")
       ->check(Between<int64_t>(0, 100'000))
       ->capture_default_str();
   cmd.add_option("--checkpoint-interval", args.checkpoint_interval_s,

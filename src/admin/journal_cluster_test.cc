@@ -42,8 +42,10 @@ TEST(JournalInACluster, NodesMovingActionsAtOnceRecordEachOnce) {
   std::vector<std::unique_ptr<store::GroupCommitWriter>> writers;
   for (int n = 0; n < kNodes; ++n) {
     chains.push_back(std::make_unique<evidence::PgChain>("node-" + std::to_string(n)));
-    auto writer = store::GroupCommitWriter::Start(store::Database::OpenPostgres(conninfo).value(),
-                                                  {.min_commit_interval_us = 0});
+    store::GroupCommitOptions options;
+    options.min_commit_interval_us = 0;
+    auto writer =
+        store::GroupCommitWriter::Start(store::Database::OpenPostgres(conninfo).value(), options);
     ASSERT_TRUE(writer.ok());
     (*writer)->SetParticipant(chains.back().get());
     writers.push_back(std::move(writer).value());

@@ -18,9 +18,9 @@ namespace govesb::bench {
 // the exchange's evidence bytes to a writer thread, which appends each batch to a file
 // preallocated with zeros and syncs it with fdatasync (natural group commit: the arrivals
 // during a sync share the next; a commit starts no sooner than `min_commit_interval_us` after
-// the previous one started, as the bus's writer does), and wakes the first thread, which takes each
-// exchange's latency from its scheduled arrival to the moment it sees the commit: when the bus
-// could answer.
+// the previous one started, as the bus's writer does while the bus is busy), and wakes the first
+// thread, which takes each exchange's latency from its scheduled arrival to the moment it sees the
+// commit: when the bus could answer.
 //
 // Run it with the bus's CPU affinity (`taskset -c 0`) and the same rate as a bus row, and
 // its p99 is what that rate costs on this core and disk whatever the bus does; the bus's p99
@@ -31,7 +31,8 @@ struct FloorModelOptions {
   std::chrono::milliseconds warmup{1000};
   double extra_us = 0;           // busy work per exchange besides the crypto
   size_t evidence_bytes = 3500;  // an exchange's four evidence records, as the bus writes
-  // The least time between the starts of two commits: the bus's default.
+  // The least time between the starts of two commits: the bus's default (which it applies while
+  // busy, as the model is at a bus row's rate).
   int64_t min_commit_interval_us = store::kDefaultMinCommitIntervalUs;
   std::string directory;  // where the file goes (the bus's data directory's disk)
 };

@@ -19,6 +19,7 @@
 #include <mutex>
 
 #include "admin/journal.h"
+#include "base/cpu_share.h"
 #include "base/thread_name.h"
 #include "base/version.h"
 #include "delivery/pg_queue.h"
@@ -313,13 +314,25 @@ Status OpenClusterState(BusServer::Impl& s) {
   return Status::Ok();
 }
 
+// The writer's options: commits wait for their interval only while the I/O threads keep their
+// CPUs busy (GroupCommitOptions::load).
+store::GroupCommitOptions Durability(const ServeOptions& o) {
+  store::GroupCommitOptions durability = o.durability;
+  if (!durability.load) {
+    auto share = std::make_shared<ProcessCpuShare>(std::chrono::milliseconds(100),
+                                                   static_cast<int>(o.io_threads));
+    durability.load = [share] { return share->At(ProcessCpuShare::Clock::now()); };
+  }
+  return durability;
+}
+
 // Cluster mode: the writer, queue and evidence chain on PostgreSQL, and the lanes on JetStream.
 Status OpenClusterDelivery(BusServer::Impl& s, delivery::DispatcherDeps& deps) {
   const ServeOptions& o = s.options;
   const ServeOptions::Cluster& c = o.cluster;
   GOVESB_ASSIGN_OR_RETURN(auto writer_db, store::Database::OpenPostgres(c.postgres));
   GOVESB_ASSIGN_OR_RETURN(s.writer,
-                          store::GroupCommitWriter::Start(std::move(writer_db), o.durability));
+                          store::GroupCommitWriter::Start(std::move(writer_db), Durability(o)));
   evidence::PgEvidenceOptions evidence_options;
   evidence_options.node_id = c.node_id;
   // The node's evidence chain is the writer's participant: always open, since pushes and
@@ -435,7 +448,7 @@ Status BusServer::Start() {
   delivery::DispatcherDeps delivery_deps;
   if (o.cluster.postgres.empty()) {
     GOVESB_ASSIGN_OR_RETURN(
-        s.writer, store::GroupCommitWriter::Open(s.data_dir->database_path(), o.durability));
+        s.writer, store::GroupCommitWriter::Open(s.data_dir->database_path(), Durability(o)));
     GOVESB_ASSIGN_OR_RETURN(
         s.queue, delivery::SqliteDeliveryQueue::Open(s.data_dir->database_path(), *s.writer));
     if (o.evidence) {

@@ -201,9 +201,11 @@ void GroupCommitWriter::Run() {
       }
       wake_.wait(lock, ready);
       if (queue_.empty()) return;  // stopping and drained
-      // Too soon after the last commit: let more jobs join this one (not when stopping).
+      // Too soon after the last commit, in a busy process: let more jobs join this one (not
+      // when stopping).
       const auto due = last_commit + interval;
-      if (interval.count() > 0 && queue_.size() < options_.max_batch && Clock::now() < due) {
+      if (interval.count() > 0 && queue_.size() < options_.max_batch && Clock::now() < due &&
+          (!options_.load || options_.load() >= options_.pace_above_load)) {
         delayed_commits_.fetch_add(1, std::memory_order_relaxed);
         wake_.wait_until(lock, due,
                          [&] { return stopping_ || queue_.size() >= options_.max_batch; });

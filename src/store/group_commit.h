@@ -71,18 +71,24 @@ struct GroupCommitOptions {
   size_t max_batch = 2048;
   // kFull: every commit is fsync'd before any job of it is reported done.
   Synchronous synchronous = Synchronous::kFull;
-  // The least time between the starts of two commits. A job that arrives sooner waits for the
-  // rest of it, so that the jobs arriving meanwhile share its commit; one that arrives later
-  // commits at once, with the jobs that arrived while the previous commit synced (natural
-  // batching). So nothing waits while commits are rarer than this, nor once a commit takes
-  // longer than this (a large batch under saturation, or a slow disk); in between, commits are
-  // capped at one per interval, for a commit's CPU (its system calls, the disk's interrupts and the
-  // wake-ups) is dear next to an exchange's: on the machine of docs/performance.md ("Commits
-  // capped at one a millisecond"), one commit per exchange at half the maximum rate made the
-  // bus's core 88 % busy, and this cap took an eighth of the CPU per exchange and a third of
-  // the p99 off, for half a millisecond more at the median. 0: commit as soon as a job is
-  // queued. Ignored when max_batch is 1.
+  // The least time between the starts of two commits while the process is busy (`load`). A
+  // job that arrives sooner waits for the rest of it, so that the jobs arriving meanwhile share
+  // its commit; one that arrives later commits at once, with the jobs that arrived while the
+  // previous commit synced (natural batching). So nothing waits while commits are rarer than
+  // this, nor once a commit takes longer than this (a large batch under saturation, or a slow
+  // disk); in between, a busy process commits at most once per interval, for a commit's CPU
+  // (its system calls, the disk's interrupts, the wake-ups) is dear next to an exchange's: on
+  // the machine of docs/performance.md ("Commits capped at one a millisecond"), one commit per
+  // exchange at half the maximum rate kept the bus's core 88 % busy, and this cap took an
+  // eighth of the CPU per exchange and a third of the p99 off, for half a millisecond more at
+  // the median. 0: commit as soon as a job is queued. Ignored when max_batch is 1.
   int64_t min_commit_interval_us = kDefaultMinCommitIntervalUs;
+  // How busy the process is, as a share of the CPUs it works on (0 to 1: ProcessCpuShare), read
+  // on the writer thread when a commit would wait for the interval; it waits only while this is
+  // at least `pace_above_load`. An idle process gains nothing from fewer commits and would only
+  // make its answers wait. Null: the interval alone decides.
+  std::function<double()> load;
+  double pace_above_load = 0.6;
   // How long a batch waits for another process's write lock (the admin CLI) before its writes
   // fail (and their requests are refused).
   int busy_timeout_ms = 5000;

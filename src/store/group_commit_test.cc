@@ -178,6 +178,37 @@ TEST_F(GroupCommitTest, WithoutACheckpointThreadSqliteCheckpointsOnTheWriterAt10
   EXPECT_EQ(Count("items"), 100);
 }
 
+// The interval applies only while the process is busy (GroupCommitOptions::load).
+TEST_F(GroupCommitTest, OnlyABusyProcessMakesCommitsWaitForTheInterval) {
+  std::atomic<double> load{0.1};
+  GroupCommitOptions options;
+  options.min_commit_interval_us = 300'000;  // long, so that the test does not race it
+  options.load = [&load] { return load.load(); };
+  options.pace_above_load = 0.6;
+  auto writer = GroupCommitWriter::Open(path_, options);
+  ASSERT_TRUE(writer.ok());
+  auto commit = [&](std::string value) {
+    std::promise<Status> done;
+    auto f = done.get_future();
+    (*writer)->Submit(Insert(std::move(value)), [&done](const Status& s) { done.set_value(s); });
+    return f.get();
+  };
+  // Idle: each job, right after the last commit, is committed at once.
+  const auto before = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(commit("idle" + std::to_string(i)).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(250));
+  EXPECT_EQ((*writer)->stats().commits, 3u);
+  EXPECT_EQ((*writer)->stats().delayed_commits, 0u);
+  // Busy: the next one waits for the interval.
+  load = 0.9;
+  const auto busy = std::chrono::steady_clock::now();
+  ASSERT_TRUE(commit("busy").ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - busy, std::chrono::milliseconds(200));
+  EXPECT_EQ((*writer)->stats().delayed_commits, 1u);
+  (*writer)->Stop();
+  EXPECT_EQ(Count("items"), 4);
+}
+
 TEST_F(GroupCommitTest, JobsArrivingSoonAfterACommitShareTheNext) {
   GroupCommitOptions options;
   options.min_commit_interval_us = 300'000;  // long, so that the test does not race it
