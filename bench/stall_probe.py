@@ -3,7 +3,7 @@
 latency of every answer that waits for its evidence (bench/run, the section on latency under
 load). No bus runs during the probe.
 
-    bench/stall_probe.py [--also-at R1,R2,...] DIR RATE [SECONDS] [BUS_CPU OTHER_CPU]
+    bench/stall_probe.py [--only PHASE] [--also-at R1,R2,...] DIR RATE [SECONDS] [BUS_CPU OTHER_CPU]
 
 Four phases of SECONDS (default 3) each. In every phase a watcher process spins on BUS_CPU
 (default 0) reading the clock, and counts the gaps over 0.5 ms between two readings: time the
@@ -18,7 +18,8 @@ on that virtual CPU).
                one is done. For each append: the time from its arrival to the end of the
                fdatasync that made it durable.
 --also-at adds a cpu+disk phase at each of those rates (after the four): how the machine's
-stalls grow with the rate of syncs.
+stalls grow with the rate of syncs. --only runs that one of the four phases alone (bench/run
+checks with --only cpu+disk that the host is calm before each tail-latency run).
 Prints one JSON object: {"rate", "seconds", "phases": [{"name", "stalls_over_1ms",
 "stalled_ms", "max_stall_ms", "steal_pct", ...}]}; the disk phases add "rate", "commits_per_s" and
 the appends' "durable_p50_ms", "durable_p99_ms", "durable_p999_ms", "durable_max_ms".
@@ -184,6 +185,13 @@ def phase(name, bus_cpu, other_cpu, seconds, directory, rate):
 def main() -> int:
     args = sys.argv[1:]
     also_at = []
+    names = ("quiet", "cpu", "disk", "cpu+disk")
+    if len(args) >= 2 and args[0] == "--only":
+        if args[1] not in names:
+            print(f"stall_probe: --only takes one of {', '.join(names)}", file=sys.stderr)
+            return 2
+        names = (args[1],)
+        args = args[2:]
     if len(args) >= 2 and args[0] == "--also-at":
         try:
             also_at = [float(r) for r in args[1].split(",")]
@@ -206,8 +214,7 @@ def main() -> int:
         print("stall_probe: every rate must be at least 10 and SECONDS at least 1",
               file=sys.stderr)
         return 2
-    phases = [phase(name, bus_cpu, other_cpu, seconds, directory, rate)
-              for name in ("quiet", "cpu", "disk", "cpu+disk")]
+    phases = [phase(name, bus_cpu, other_cpu, seconds, directory, rate) for name in names]
     phases += [phase("cpu+disk", bus_cpu, other_cpu, seconds, directory, r) for r in also_at]
     print(json.dumps({"rate": rate, "seconds": seconds, "phases": phases}))
     return 0

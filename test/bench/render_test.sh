@@ -21,6 +21,25 @@ diff -u docs/performance.md "$work/performance.md" >"$work/diff" ||
   fail "docs/performance.md is not what bench/run renders from bench/results (RENDER_ONLY=1 bench/run):
 $(head -40 "$work/diff")"
 
+# 1a. A run whose latency rows started on a disturbed host says so beside the verdict, each
+# run's host probe, and how long the rows waited for a calm host (bench/run's calm_host).
+jq -c '.rows |= map(if .load_pct != null then . + {rounds_host_p99_us: [310, 2950, 400],
+    rounds_host_stalled_ms_per_s: [4.1, 59.3, 3], host_p99_us: 2950, host_stalled_ms_per_s: 59.3,
+    host_calm: (.load_pct != 50), host_calm_p99_us: 1000, host_calm_stall_ms: 15,
+    host_waited_s: (if .load_pct == 50 then 60 else 0 end)} else . end)' \
+  bench/results/latest.json >"$work/disturbed.json"
+RENDER_ONLY=1 RENDER_FROM="$work/disturbed.json" RENDER_TO="$work/disturbed.md" bench/run >/dev/null ||
+  fail "bench/run could not render a run on a disturbed host"
+grep -F "| p99 at half the maximum rate" "$work/disturbed.md" | grep -qF \
+  "on a disturbed host (the probe before this run: durable p99 2.95 ms, 59.3 ms a second stalled; calm: at most 1 ms and 15 ms)" ||
+  fail "the half-load verdict does not say the host was disturbed"
+grep -E "^\| 50% " "$work/disturbed.md" | grep -qF "(0.31, 4.1)" || fail "no host probe beside each run"
+grep -qF "In this run the latency rows waited 60 s for a calm host. The median run of the 50% row started on a disturbed host all the same" \
+  "$work/disturbed.md" || fail "the wait for a calm host is not told"
+if grep -qF "disturbed host (the probe" "$work/performance.md"; then
+  fail "results without host probes rendered as disturbed"
+fi
+
 # 2. The disk probe: 100 syncs, every figure there and ordered.
 python3 bench/fsync_probe.py "$work" 100 >"$work/fsync.json" || fail "fsync_probe.py failed"
 jq -e '.count == 100 and .p50_us > 0 and .p50_us <= .p99_us and .p99_us <= .p999_us
@@ -54,6 +73,15 @@ python3 bench/stall_probe.py --also-at 50 "$work" 100 1 0 "$other_cpu" >"$work/s
   fail "stall_probe.py --also-at failed"
 jq -e '[.phases[] | [.name, .rate]] == [["quiet", null], ["cpu", null], ["disk", 100], ["cpu+disk", 100], ["cpu+disk", 50]]' \
   "$work/stall2.json" >/dev/null || fail "stall_probe.py --also-at: $(cat "$work/stall2.json")"
+# --only runs one phase (bench/run's check for a calm host), and takes only a phase's name.
+python3 bench/stall_probe.py --only cpu+disk "$work" 100 1 0 "$other_cpu" >"$work/stall3.json" ||
+  fail "stall_probe.py --only failed"
+jq -e '[.phases[] | [.name, .rate]] == [["cpu+disk", 100]] and .phases[0].durable_p99_ms > 0' \
+  "$work/stall3.json" >/dev/null || fail "stall_probe.py --only: $(cat "$work/stall3.json")"
+if python3 bench/stall_probe.py --only disk+cpu "$work" 100 1 >/dev/null 2>"$work/err"; then
+  fail "a phase disk+cpu was taken"
+fi
+grep -q "only takes one of quiet, cpu, disk, cpu+disk" "$work/err" || fail "no reason for refusing disk+cpu"
 [ -z "$(ls "$work" | grep stall-probe || true)" ] || fail "the stall probe left a file behind"
 
 # 4. The profile's classifier (bench/perf_split.sh classify), on `perf script -F comm,ip,sym,dso`
