@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
-#include "logging/json_log.h"
 #include "commands.h"
+#include "logging/json_log.h"
 #include "serve_options.h"
 #include "server/bus_server.h"
 #include "server/service_notify.h"

@@ -66,8 +66,8 @@ std::string KeyLine(const X509* cert) {
 
 std::vector<std::string> AltNames(const X509* cert) {
   std::vector<std::string> names;
-  NamesPtr alt(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  NamesPtr alt(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   if (!alt) return names;
   for (int i = 0; i < sk_GENERAL_NAME_num(alt.get()); ++i) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(alt.get(), i);
@@ -111,8 +111,8 @@ CertificateInfo Describe(X509* cert) {
   if (X509_digest(cert, EVP_sha256(), digest, &digest_len) == 1) {
     info.sha256_fingerprint = Hex(digest, digest_len, true);
   }
-  info.self_signed = X509_check_issued(cert, cert) == X509_V_OK &&
-                     X509_verify(cert, X509_get0_pubkey(cert)) == 1;
+  info.self_signed =
+      X509_check_issued(cert, cert) == X509_V_OK && X509_verify(cert, X509_get0_pubkey(cert)) == 1;
   BasicPtr basic(static_cast<BASIC_CONSTRAINTS*>(
       X509_get_ext_d2i(cert, NID_basic_constraints, nullptr, nullptr)));
   info.is_ca = basic && basic->ca != 0;

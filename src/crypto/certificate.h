@@ -15,14 +15,14 @@ namespace govesb::crypto {
 struct CertificateInfo {
   std::string subject = std::string();  // one line, RFC 2253 ("CN=bus.example,O=...")
   std::string issuer = std::string();
-  std::string serial = std::string();      // hexadecimal
-  int64_t not_before_ms = 0;               // validity, milliseconds since 1970 (UTC)
+  std::string serial = std::string();  // hexadecimal
+  int64_t not_before_ms = 0;           // validity, milliseconds since 1970 (UTC)
   int64_t not_after_ms = 0;
-  std::vector<std::string> names = {};     // subjectAltName DNS names and IP addresses
-  std::string key = std::string();         // "EC prime256v1", "RSA 2048" ...
+  std::vector<std::string> names = {};             // subjectAltName DNS names and IP addresses
+  std::string key = std::string();                 // "EC prime256v1", "RSA 2048" ...
   std::string sha256_fingerprint = std::string();  // of the DER, hexadecimal, colon-separated
-  bool self_signed = false;                // issuer == subject and its own key verifies it
-  bool is_ca = false;                      // basicConstraints CA:TRUE
+  bool self_signed = false;                        // issuer == subject and its own key verifies it
+  bool is_ca = false;                              // basicConstraints CA:TRUE
 };
 
 // Every certificate of a PEM text (a chain: the first is the leaf), in order. An empty text,

@@ -12,10 +12,10 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "crypto/keys.h"
 #include "delivery/lanes.h"
 #include "delivery/queue.h"
 #include "delivery/retry.h"
-#include "crypto/keys.h"
 #include "registry/snapshot.h"
 
 namespace boost::asio::ssl {

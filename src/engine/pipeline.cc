@@ -275,9 +275,8 @@ HttpResponse Engine::RefuseExchange(ExchangeContext& x, const Status& status) {
 
 HttpResponse Engine::AcceptedWithEvidence(ExchangeContext& x, delivery::NewMessage& message) {
   SignedParts parts;
-  HttpResponse response =
-      SignedResponse(200, true, x.log.request_id, "Success", "", *deps_.signer, x.format, &parts,
-                     StyleFor(*x.caller));
+  HttpResponse response = SignedResponse(200, true, x.log.request_id, "Success", "", *deps_.signer,
+                                         x.format, &parts, StyleFor(*x.caller));
   if (deps_.evidence != nullptr) {
     RecordRequest(x, Status::Ok());
     x.evidence.Add("response", x.log, "bus", x.log.consumer, Status::Ok(), deps_.clock->NowMillis(),

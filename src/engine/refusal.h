@@ -48,8 +48,7 @@ http::HttpResponse SignedResponse(int http_status, bool success, std::string_vie
 
 // The answer for a failed exchange: 401 OAuth JSON or a signed success:false envelope.
 http::HttpResponse Refuse(const Status& status, std::string_view request_id,
-                          const crypto::Signer& signer, Format format,
-                          SignedParts* parts = nullptr,
+                          const crypto::Signer& signer, Format format, SignedParts* parts = nullptr,
                           wire::JsonStyle style = wire::JsonStyle::kJackson);
 
 // The form the bus writes what it signs for `system` (its setting, or the learned one).

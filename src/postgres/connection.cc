@@ -64,10 +64,10 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
   }
   std::unique_ptr<Connection> c(new Connection(conn, conninfo));
   // Quiet notices (they would go to stderr), and a bound on every statement.
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
-  GOVESB_RETURN_IF_ERROR(c->Exec("SET statement_timeout = " +
-                                 std::to_string(statement_timeout_ms))
-                             .status());
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+  GOVESB_RETURN_IF_ERROR(
+      c->Exec("SET statement_timeout = " + std::to_string(statement_timeout_ms)).status());
   return c;
 }
 
@@ -103,8 +103,7 @@ Status Connection::ErrorOf(pg_result* result, std::string_view what) const {
   if (sqlstate == "53100") return ResourceExhausted(message);
   // Connection exceptions (08...), the server shutting down (57P01..57P03), or no SQLSTATE at
   // all with the connection gone.
-  if (sqlstate.starts_with("08") || sqlstate.starts_with("57P") ||
-      (sqlstate.empty() && !ok())) {
+  if (sqlstate.starts_with("08") || sqlstate.starts_with("57P") || (sqlstate.empty() && !ok())) {
     return Unavailable(message);
   }
   return Internal(message);
@@ -118,15 +117,13 @@ Result<Rows> Connection::Exec(std::string_view sql, const std::vector<Param>& pa
   Rows rows;
   rows.result_.reset(PQexecParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
                                   values.data(), nullptr, nullptr, 0));
-  ExecStatusType status =
-      rows.result_ ? PQresultStatus(rows.result_.get()) : PGRES_FATAL_ERROR;
+  ExecStatusType status = rows.result_ ? PQresultStatus(rows.result_.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     return ErrorOf(rows.result_.get(), "PostgreSQL");
   }
   const char* affected = PQcmdTuples(rows.result_.get());
   if (affected != nullptr && *affected != '\0') {
-    std::from_chars(affected, affected + std::char_traits<char>::length(affected),
-                    rows.affected_);
+    std::from_chars(affected, affected + std::char_traits<char>::length(affected), rows.affected_);
   }
   return rows;
 }
@@ -142,11 +139,10 @@ Status Connection::ExecScript(std::string_view sql) {
 }
 
 Result<Transaction> Transaction::Begin(Connection& conn, Isolation isolation) {
-  std::string_view begin = isolation == Isolation::kSerializable
-                               ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                           : isolation == Isolation::kRepeatableRead
-                               ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
-                               : "BEGIN";
+  std::string_view begin =
+      isolation == Isolation::kSerializable     ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+      : isolation == Isolation::kRepeatableRead ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                                                : "BEGIN";
   GOVESB_RETURN_IF_ERROR(conn.Exec(begin).status());
   return Transaction(conn);
 }
@@ -181,9 +177,9 @@ int64_t LockKey(std::string_view component) {
 }  // namespace
 
 Result<int64_t> SchemaVersion(Connection& conn, std::string_view component) {
-  GOVESB_ASSIGN_OR_RETURN(Rows rows,
-                          conn.Exec("SELECT version FROM schema_versions WHERE component = $1",
-                                    {component}));
+  GOVESB_ASSIGN_OR_RETURN(
+      Rows rows,
+      conn.Exec("SELECT version FROM schema_versions WHERE component = $1", {component}));
   return rows.empty() ? 0 : rows.Int64(0, 0);
 }
 

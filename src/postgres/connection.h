@@ -26,12 +26,12 @@ namespace govesb::postgres {
 struct Param {
   std::optional<std::string> text;
   Param(std::string_view v) : text(std::string(v)) {}  // NOLINT(runtime/explicit)
-  Param(const std::string& v) : text(v) {}              // NOLINT(runtime/explicit)
-  Param(const char* v) : text(std::string(v)) {}        // NOLINT(runtime/explicit)
-  Param(int64_t v) : text(std::to_string(v)) {}         // NOLINT(runtime/explicit)
-  Param(int v) : text(std::to_string(v)) {}             // NOLINT(runtime/explicit)
-  Param(bool v) : text(v ? "true" : "false") {}         // NOLINT(runtime/explicit)
-  Param(std::nullopt_t) {}                              // NOLINT(runtime/explicit)
+  Param(const std::string& v) : text(v) {}             // NOLINT(runtime/explicit)
+  Param(const char* v) : text(std::string(v)) {}       // NOLINT(runtime/explicit)
+  Param(int64_t v) : text(std::to_string(v)) {}        // NOLINT(runtime/explicit)
+  Param(int v) : text(std::to_string(v)) {}            // NOLINT(runtime/explicit)
+  Param(bool v) : text(v ? "true" : "false") {}        // NOLINT(runtime/explicit)
+  Param(std::nullopt_t) {}                             // NOLINT(runtime/explicit)
 };
 
 // The rows a statement returned (text format). Cheap to move; owns the libpq result.

@@ -60,13 +60,14 @@ TEST(LocalServerTest, ATemporaryParentThatCannotHoldTheDirectoryIsNamedInTheErro
 }
 
 TEST_F(PostgresTest, ParametersAndRowsRoundTripAsText) {
-  ASSERT_TRUE(conn_->ExecScript("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, raw BYTEA,"
-                                " ok BOOLEAN)")
+  ASSERT_TRUE(conn_
+                  ->ExecScript("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, raw BYTEA,"
+                               " ok BOOLEAN)")
                   .ok());
-  auto inserted = conn_->Exec("INSERT INTO t VALUES ($1, $2, decode($3, 'hex'), $4), "
-                              "($5, $6, NULL, $7)",
-                              {int64_t{9'000'000'000}, "Dar es Salaam – ✓", "00ff41", true, 2,
-                               std::nullopt, false});
+  auto inserted = conn_->Exec(
+      "INSERT INTO t VALUES ($1, $2, decode($3, 'hex'), $4), "
+      "($5, $6, NULL, $7)",
+      {int64_t{9'000'000'000}, "Dar es Salaam – ✓", "00ff41", true, 2, std::nullopt, false});
   ASSERT_TRUE(inserted.ok()) << inserted.status().ToString();
   EXPECT_EQ(inserted->affected(), 2);
   auto rows = conn_->Exec("SELECT id, name, raw, ok FROM t ORDER BY id");
