@@ -15,6 +15,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "http/parse_buffered.h"
 #include "http/response_head.h"
 #include "http/tls.h"
 
@@ -273,7 +274,10 @@ struct PooledUpstreamClient::Impl {
       c.buffer.reserve(
           static_cast<size_t>(std::min<uint64_t>(c.buffer.max_size(), c.buffer.size() + *length)));
     }
-    auto [rec, rn] = co_await bhttp::async_read(stream, c.buffer, parser, kNoThrow);
+    boost::system::error_code rec;
+    if (!internal::ParseBuffered(parser, c.buffer, rec) && !rec) {
+      std::tie(rec, std::ignore) = co_await bhttp::async_read(stream, c.buffer, parser, kNoThrow);
+    }
     if (rec) co_return ReadError(rec, ep, request, parser.got_some(), retryable);
     auto res = parser.release();
     keep_alive = res.keep_alive();

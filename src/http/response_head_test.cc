@@ -150,5 +150,92 @@ TEST(ResponseHeadTest, AWriteLeavesAfterTheHandlersAlreadyQueued) {
   }
 }
 
+// The first send does not wait: what a full socket does not take goes on asynchronously, in
+// order, and the whole message arrives; a small message is written without a pass of the loop.
+TEST(ResponseHeadTest, AWriteLargerThanTheSocketTakesGoesOnAsynchronously) {
+  namespace asio = boost::asio;
+  using asio::ip::tcp;
+  asio::io_context io(1);
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  boost::beast::tcp_stream sender(io);
+  sender.socket().connect(acceptor.local_endpoint());
+  tcp::socket receiver = acceptor.accept();
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 8388608\r\n\r\n";
+  const std::string expected_head = head;
+  std::string body(8 << 20, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 23);
+  boost::system::error_code write_result = asio::error::would_block;
+  bool small_written_inline = false;
+  std::string small_head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
+  std::string got;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        write_result = co_await WriteHeadAndBody(sender, head, body);
+        // The receiver has drained the large one by now; a small one fits at once. A handler
+        // posted before it must not have run when it returns: it went through no queue.
+        bool posted_ran = false;
+        asio::post(io, [&] { posted_ran = true; });
+        const auto ec = co_await WriteHeadAndBody(sender, small_head, "{}");
+        small_written_inline = !ec && !posted_ran;
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        std::array<char, 65536> chunk;
+        const size_t total = expected_head.size() + body.size() + small_head.size() + 2;
+        while (got.size() < total) {
+          auto [ec, n] = co_await receiver.async_read_some(asio::buffer(chunk),
+                                                           asio::as_tuple(asio::use_awaitable));
+          if (ec) break;
+          got.append(chunk.data(), n);
+        }
+      },
+      asio::detached);
+  io.run();
+  EXPECT_FALSE(write_result) << write_result.message();
+  EXPECT_TRUE(small_written_inline);
+  EXPECT_EQ(requests_in_flight, 0);
+  ASSERT_EQ(got.size(), expected_head.size() + body.size() + small_head.size() + 2);
+  EXPECT_TRUE(got == expected_head + body + small_head + "{}") << "the bytes arrived changed";
+}
+
+// A busy thread's write goes through the loop's queue: the handler posted before it runs first.
+TEST(ResponseHeadTest, ABusyThreadsWriteGoesThroughTheQueue) {
+  namespace asio = boost::asio;
+  using asio::ip::tcp;
+  asio::io_context io(1);
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  boost::beast::tcp_stream sender(io);
+  sender.socket().connect(acceptor.local_endpoint());
+  tcp::socket receiver = acceptor.accept();
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
+  bool posted_ran_first = false;
+  boost::system::error_code result = asio::error::would_block;
+  {
+    std::vector<std::unique_ptr<InFlightRequest>> busy;
+    for (int i = 0; i <= kQuietThreadRequests; ++i)
+      busy.push_back(std::make_unique<InFlightRequest>());
+    EXPECT_FALSE(QuietThread());
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          bool posted_ran = false;
+          asio::post(io, [&] { posted_ran = true; });
+          result = co_await WriteHeadAndBody(sender, head, "{}");
+          posted_ran_first = posted_ran;
+        },
+        asio::detached);
+    io.run();
+  }
+  EXPECT_TRUE(QuietThread());
+  EXPECT_FALSE(result) << result.message();
+  EXPECT_TRUE(posted_ran_first);
+  std::string got(head.size() + 2, '\0');
+  asio::read(receiver, asio::buffer(got));
+  EXPECT_EQ(got, head + "{}");
+}
+
 }  // namespace
 }  // namespace govesb::http::internal

@@ -16,10 +16,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <future>
+#include <optional>
 #include <tuple>
 #include <unordered_set>
 
 #include "base/log_safe_fmt.h"
+#include "http/parse_buffered.h"
 #include "http/response_head.h"
 
 namespace govesb::http {
@@ -334,6 +336,7 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
     auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
     int error_status = 0;
     std::string error_message;
+    std::optional<internal::InFlightRequest> in_flight;
     if (hec) {
       std::tie(error_status, error_message) = ReadErrorAnswer(hec, options, false);
       if (error_status == 0) co_return;  // closed, timed out, reset: nothing to answer
@@ -347,6 +350,7 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
           "other codings are not accepted";
     } else {
       conn.busy = true;
+      in_flight.emplace();
       // curl and some Java clients wait for "100 Continue" before sending large bodies.
       auto& header = parser.get();
       auto expect = header[bhttp::field::expect];
@@ -361,8 +365,11 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
         buffer.reserve(
             static_cast<size_t>(std::min<uint64_t>(buffer.max_size(), buffer.size() + *length)));
       }
-      beast::get_lowest_layer(stream).expires_after(options.read_timeout);
-      auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
+      boost::system::error_code bec;
+      if (!internal::ParseBuffered(parser, buffer, bec) && !bec) {
+        beast::get_lowest_layer(stream).expires_after(options.read_timeout);
+        std::tie(bec, std::ignore) = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
+      }
       if (bec) {
         std::tie(error_status, error_message) = ReadErrorAnswer(bec, options, true);
         if (error_status == 0) co_return;
@@ -431,6 +438,7 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
       }
     }
     conn.busy = false;
+    in_flight.reset();
     if (wec || !keep_alive) break;
     // The body was the handler's to take; what is left of it, and a request head larger than
     // usual, is not kept while the connection idles.
