@@ -168,13 +168,13 @@ TEST(ResponseHeadTest, AWriteLargerThanTheSocketTakesGoesOnAsynchronously) {
   bool small_written_inline = false;
   std::string small_head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
   std::string got;
+  bool posted_ran = false;  // outlives the coroutine, which may end before the handler runs
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
         write_result = co_await WriteHeadAndBody(sender, head, body);
         // The receiver has drained the large one by now; a small one fits at once. A handler
         // posted before it must not have run when it returns: it went through no queue.
-        bool posted_ran = false;
         asio::post(io, [&] { posted_ran = true; });
         const auto ec = co_await WriteHeadAndBody(sender, small_head, "{}");
         small_written_inline = !ec && !posted_ran;
@@ -212,6 +212,7 @@ TEST(ResponseHeadTest, ABusyThreadsWriteGoesThroughTheQueue) {
   tcp::socket receiver = acceptor.accept();
   std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
   bool posted_ran_first = false;
+  bool posted_ran = false;
   boost::system::error_code result = asio::error::would_block;
   {
     std::vector<std::unique_ptr<InFlightRequest>> busy;
@@ -221,7 +222,6 @@ TEST(ResponseHeadTest, ABusyThreadsWriteGoesThroughTheQueue) {
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
-          bool posted_ran = false;
           asio::post(io, [&] { posted_ran = true; });
           result = co_await WriteHeadAndBody(sender, head, "{}");
           posted_ran_first = posted_ran;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -19,9 +20,13 @@ namespace {
 
 namespace asio = boost::asio;
 
+// "/slow" requests that have reached the handler.
+std::atomic<int> slow_started{0};
+
 // Echoes the body; "/slow" waits 2 s first.
 asio::awaitable<HttpResponse> Echo(HttpRequest& req) {
   if (req.Path() == "/slow") {
+    slow_started.fetch_add(1);
     asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::seconds(2));
     co_await t.async_wait(asio::use_awaitable);
   }
@@ -148,14 +153,17 @@ TEST_F(ServerClientTest, SlowUpstreamTimesOut) {
 TEST_F(ServerClientTest, ShutdownFinishesInFlightRequests) {
   StartServer({});
   // A request that takes 2 s is in flight when shutdown starts: it still gets its answer.
+  const int started_before = slow_started.load();
   auto in_flight = std::async(std::launch::async, [this] {
     return Post({Url("/slow"), "late", "text/plain", std::chrono::seconds(10)});
   });
-  // Wait until the server has the request (bounded), then shut down.
+  // Wait until the handler has the request (bounded), then shut down. (A connection accepted
+  // whose request is not read yet is idle, and shutdown closes it.)
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (server_->active_connections() == 0 && std::chrono::steady_clock::now() < deadline) {
+  while (slow_started.load() == started_before && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  ASSERT_EQ(slow_started.load(), started_before + 1);
   ASSERT_EQ(server_->active_connections(), 1u);
   server_->Shutdown();
   auto r = in_flight.get();
