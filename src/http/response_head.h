@@ -54,10 +54,10 @@ class InFlightRequest {
 inline constexpr int kQuietThreadRequests = 8;
 inline bool QuietThread() { return requests_in_flight <= kQuietThreadRequests; }
 
-// Sends `head` then `body`: on plain TCP in one gather write, at once on a quiet thread; over TLS
-// as one contiguous buffer
-// (`body` appended to `head`), for a two-buffer write of a body over 16 KB stalled on Beast's
-// ssl_stream, and the copy is small beside the encryption. Empty `body`: the head alone.
+// Sends `head` then `body`: on plain TCP in one gather write, tried at once on a quiet thread;
+// over TLS as one contiguous buffer (`body` appended to `head`), for a two-buffer write of a
+// body over 16 KB stalled on Beast's ssl_stream, and the copy is small beside the encryption.
+// Empty `body`: the head alone.
 template <class Stream>
 boost::asio::awaitable<boost::system::error_code> WriteHeadAndBody(Stream& stream,
                                                                    std::string& head,
@@ -76,13 +76,12 @@ boost::asio::awaitable<boost::system::error_code> WriteHeadAndBody(Stream& strea
     // saturated). The user-facing non-blocking mode affects synchronous calls only; Asio's
     // asynchronous operations on the socket behave as before.
     auto& socket = stream.socket();
-    boost::system::error_code ec;
+    boost::system::error_code ec = asio::error::would_block;  // unless the send below is made
     size_t sent = 0;
     if (QuietThread()) {
-      if (!socket.non_blocking()) socket.non_blocking(true, ec);
-      if (!ec) sent = socket.write_some(parts, ec);
-    } else {
-      ec = asio::error::would_block;
+      boost::system::error_code mode;
+      if (!socket.non_blocking()) socket.non_blocking(true, mode);
+      if (!mode) sent = socket.write_some(parts, ec);
     }
     if (!ec && sent == head.size() + body.size()) co_return ec;
     if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return ec;
