@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,6 +11,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <deque>
 #include <sstream>
 
 namespace govesb::http::internal {
@@ -101,20 +103,25 @@ TEST(ResponseHeadTest, WhatItDoesNotFormatIsLeftToBeast) {
   EXPECT_FALSE(FormatResponseHead(Response(200, "{}", "text/plain\r\nX: 1"), 11, true, head));
 }
 
+// A loopback connection on `io`: the end the bus writes to (`sender`) and the peer's end.
+struct Loopback {
+  explicit Loopback(boost::asio::io_context& io) : sender(io), receiver(io) {
+    using boost::asio::ip::tcp;
+    tcp::acceptor acceptor(io, tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
+    sender.socket().connect(acceptor.local_endpoint());
+    receiver = acceptor.accept();
+  }
+  boost::beast::tcp_stream sender;
+  boost::asio::ip::tcp::socket receiver;
+};
+
 // A write started while other handlers wait on its thread leaves after them (other exchanges'
 // stages), and the writes of one round leave together once those handlers have run.
 TEST(ResponseHeadTest, AWriteLeavesAfterTheHandlersAlreadyQueued) {
   namespace asio = boost::asio;
-  using asio::ip::tcp;
   asio::io_context io(1);
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  std::vector<boost::beast::tcp_stream> senders;
-  std::vector<tcp::socket> receivers;
-  for (int i = 0; i < 2; ++i) {
-    senders.emplace_back(io);
-    senders.back().socket().connect(acceptor.local_endpoint());
-    receivers.push_back(acceptor.accept());
-  }
+  std::deque<Loopback> connections;
+  for (int i = 0; i < 2; ++i) connections.emplace_back(io);
   std::vector<std::string> heads(2, std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"));
   const size_t message = heads[0].size() + 2;
   std::vector<boost::system::error_code> results(2, asio::error::would_block);
@@ -125,14 +132,15 @@ TEST(ResponseHeadTest, AWriteLeavesAfterTheHandlersAlreadyQueued) {
         io,
         [&, i]() -> asio::awaitable<void> {
           asio::post(io, [&, i] {
-            seen_before[i] = receivers[i].available();
+            seen_before[i] = connections[i].receiver.available();
             if (i == 1) {
               asio::post(io, [&] {
-                seen_after.push_back(receivers[0].available() + receivers[1].available());
+                seen_after.push_back(connections[0].receiver.available() +
+                                     connections[1].receiver.available());
               });
             }
           });
-          results[i] = co_await WriteAfterQueuedHandlers(senders[i], heads[i], "{}");
+          results[i] = co_await WriteAfterQueuedHandlers(connections[i].sender, heads[i], "{}");
         },
         asio::detached);
   }
@@ -142,10 +150,10 @@ TEST(ResponseHeadTest, AWriteLeavesAfterTheHandlersAlreadyQueued) {
       << "a write left before a handler queued before it";
   EXPECT_EQ(seen_after, (std::vector<size_t>{2 * message}))
       << "the writes did not leave before the handlers queued after them";
-  for (tcp::socket& r : receivers) {
-    EXPECT_EQ(r.available(), message);
+  for (Loopback& c : connections) {
+    EXPECT_EQ(c.receiver.available(), message);
     std::string got(message, '\0');
-    asio::read(r, asio::buffer(got));
+    asio::read(c.receiver, asio::buffer(got));
     EXPECT_EQ(got, heads[0] + "{}");
   }
 }
@@ -154,12 +162,9 @@ TEST(ResponseHeadTest, AWriteLeavesAfterTheHandlersAlreadyQueued) {
 // order, and the whole message arrives; a small message is written without a pass of the loop.
 TEST(ResponseHeadTest, AWriteLargerThanTheSocketTakesGoesOnAsynchronously) {
   namespace asio = boost::asio;
-  using asio::ip::tcp;
   asio::io_context io(1);
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  boost::beast::tcp_stream sender(io);
-  sender.socket().connect(acceptor.local_endpoint());
-  tcp::socket receiver = acceptor.accept();
+  Loopback connection(io);
+  auto& [sender, receiver] = connection;
   std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 8388608\r\n\r\n";
   const std::string expected_head = head;
   std::string body(8 << 20, '\0');
@@ -204,20 +209,15 @@ TEST(ResponseHeadTest, AWriteLargerThanTheSocketTakesGoesOnAsynchronously) {
 // A busy thread's write goes through the loop's queue: the handler posted before it runs first.
 TEST(ResponseHeadTest, ABusyThreadsWriteGoesThroughTheQueue) {
   namespace asio = boost::asio;
-  using asio::ip::tcp;
   asio::io_context io(1);
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  boost::beast::tcp_stream sender(io);
-  sender.socket().connect(acceptor.local_endpoint());
-  tcp::socket receiver = acceptor.accept();
+  Loopback connection(io);
+  auto& [sender, receiver] = connection;
   std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
   bool posted_ran_first = false;
   bool posted_ran = false;
   boost::system::error_code result = asio::error::would_block;
   {
-    std::vector<std::unique_ptr<InFlightRequest>> busy;
-    for (int i = 0; i <= kQuietThreadRequests; ++i)
-      busy.push_back(std::make_unique<InFlightRequest>());
+    std::array<InFlightRequest, kQuietThreadRequests + 1> busy;
     EXPECT_FALSE(QuietThread());
     asio::co_spawn(
         io,
