@@ -56,8 +56,9 @@ void GroupCommitWriter::Submit(Job job, Done done, Writes writes) {
     return;
   }
   queue_.push_back(Pending{std::move(job), std::move(done), writes});
-  // The writer waits for the first job, or (while delaying a commit) for a full batch.
-  const bool wake = queue_.size() == 1 || queue_.size() == options_.max_batch;
+  // The writer waits for the first job (unless pacing: it commits when the interval is over),
+  // or (while delaying a commit) for a full batch.
+  const bool wake = (queue_.size() == 1 && !pacing_) || queue_.size() == options_.max_batch;
   // Woken after the lock is released: woken under it, the writer (often on the same core, and
   // preferred by the scheduler as it mostly sleeps) would run at once only to block on the
   // mutex still held here, two context switches and two futex calls more per commit.
@@ -186,6 +187,20 @@ void GroupCommitWriter::Run() {
     {
       std::unique_lock lock(mutex_);
       auto ready = [&] { return stopping_ || !queue_.empty(); };
+      const auto due = last_commit + interval;
+      auto paced = [&] { return stopping_ || queue_.size() >= options_.max_batch; };
+      // Right after a commit, in a busy process: sleep until the interval is over whether or
+      // not jobs come meanwhile (Submit does not wake a pacing writer for its first job), and
+      // commit what has gathered then. Woken for the first job, the writer would only go back
+      // to sleep until `due`: a wake-up and a context switch more per commit, on a core that
+      // is busy with the exchanges.
+      if (interval.count() > 0 && !paced() && Clock::now() < due &&
+          (!options_.load || options_.load() >= options_.pace_above_load)) {
+        pacing_ = true;
+        wake_.wait_until(lock, due, paced);
+        pacing_ = false;
+        if (!queue_.empty()) delayed_commits_.fetch_add(1, std::memory_order_relaxed);
+      }
       if (last_failure_.load(std::memory_order_relaxed) != Failure::kNone &&
           options_.probe_interval.count() > 0) {
         // After a failure: when nothing comes within the interval, try an empty batch, which
@@ -201,14 +216,12 @@ void GroupCommitWriter::Run() {
       }
       wake_.wait(lock, ready);
       if (queue_.empty()) return;  // stopping and drained
-      // Too soon after the last commit, in a busy process: let more jobs join this one (not
-      // when stopping).
-      const auto due = last_commit + interval;
-      if (interval.count() > 0 && queue_.size() < options_.max_batch && Clock::now() < due &&
+      // Too soon after the last commit, in a process that was not busy then but is now: let
+      // more jobs join this one (not when stopping).
+      if (interval.count() > 0 && !paced() && Clock::now() < due &&
           (!options_.load || options_.load() >= options_.pace_above_load)) {
         delayed_commits_.fetch_add(1, std::memory_order_relaxed);
-        wake_.wait_until(lock, due,
-                         [&] { return stopping_ || queue_.size() >= options_.max_batch; });
+        wake_.wait_until(lock, due, paced);
       }
       // Rebuildable jobs and the others never share a batch: the jobs from the front that are
       // of the same kind as the first.

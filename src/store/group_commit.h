@@ -214,6 +214,9 @@ class GroupCommitWriter {
   std::condition_variable wake_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
+  // The writer sleeps until the interval after a commit is over (Run), and is not to be woken
+  // for the first job meanwhile.
+  bool pacing_ = false;
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> jobs_{0};
   std::atomic<uint64_t> failed_commits_{0};

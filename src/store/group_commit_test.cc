@@ -5,9 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -205,6 +207,90 @@ TEST_F(GroupCommitTest, OnlyABusyProcessMakesCommitsWaitForTheInterval) {
   ASSERT_TRUE(commit("busy").ok());
   EXPECT_GE(std::chrono::steady_clock::now() - busy, std::chrono::milliseconds(200));
   EXPECT_EQ((*writer)->stats().delayed_commits, 1u);
+  (*writer)->Stop();
+  EXPECT_EQ(Count("items"), 4);
+}
+
+// The writer thread of this process, as the kernel sees it: its scheduling state (R, S, ...)
+// and how often it has gone to sleep. Nullopt unless exactly one thread is named so.
+struct WriterThread {
+  char state = '?';
+  uint64_t sleeps = 0;  // voluntary context switches
+};
+std::optional<WriterThread> FindWriterThread() {
+  std::optional<WriterThread> found;
+  int named = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name != "govesb-writer") continue;
+    ++named;
+    WriterThread t;
+    std::ifstream status(task.path() / "status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("State:", 0) == 0) {
+        const size_t at = line.find_first_not_of(" \t", 6);
+        if (at != std::string::npos) t.state = line[at];
+      } else if (line.rfind("voluntary_ctxt_switches:", 0) == 0) {
+        t.sleeps = std::stoull(line.substr(24));
+      }
+    }
+    found = t;
+  }
+  if (named != 1) return std::nullopt;
+  return found;
+}
+
+// Waits (up to 5 s) until the writer thread sleeps, and returns what it was then.
+std::optional<WriterThread> WhenWriterSleeps() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto t = FindWriterThread();
+    if (!t) return std::nullopt;
+    if (t->state == 'S') return t;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return std::nullopt;
+}
+
+// In a busy process, right after a commit, the writer sleeps until the interval is over and
+// is not woken by the jobs arriving meanwhile: it would only go back to sleep (a wake-up and a
+// context switch per commit, on a core busy with the exchanges).
+TEST_F(GroupCommitTest, APacingWriterIsNotWokenByTheJobsItWaitsFor) {
+  GroupCommitOptions options;
+  options.synchronous = Synchronous::kOff;  // no sync: the writer sleeps only when it waits
+  options.wal_checkpoint_pages = 0;
+  options.min_commit_interval_us = 400'000;  // long, so that the test does not race it
+  options.load = [] { return 0.9; };
+  auto writer = GroupCommitWriter::Open(path_, options);
+  ASSERT_TRUE(writer.ok());
+  auto submit = [&](std::string value) {
+    auto done = std::make_shared<std::promise<Status>>();
+    auto f = done->get_future();
+    (*writer)->Submit(Insert(std::move(value)), [done](const Status& s) { done->set_value(s); });
+    return f;
+  };
+  // The first job commits at once; then the writer paces.
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(submit("first").get().ok());
+  auto before = WhenWriterSleeps();
+  ASSERT_TRUE(before.has_value());
+  std::vector<std::future<Status>> jobs;
+  for (const char* value : {"a", "b", "c"}) {
+    jobs.push_back(submit(value));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& job : jobs) EXPECT_TRUE(job.get().ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(350));
+  auto after = WhenWriterSleeps();
+  ASSERT_TRUE(after.has_value());
+  // One sleep: the pacing after the second commit. Woken by "a", the writer would have slept
+  // twice (once more until the interval's end).
+  EXPECT_EQ(after->sleeps - before->sleeps, 1u);
+  auto stats = (*writer)->stats();
+  EXPECT_EQ(stats.commits, 2u);
+  EXPECT_EQ(stats.delayed_commits, 1u);
   (*writer)->Stop();
   EXPECT_EQ(Count("items"), 4);
 }
