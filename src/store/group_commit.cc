@@ -189,13 +189,18 @@ void GroupCommitWriter::Run() {
       auto ready = [&] { return stopping_ || !queue_.empty(); };
       const auto due = last_commit + interval;
       auto paced = [&] { return stopping_ || queue_.size() >= options_.max_batch; };
+      // Whether the next commit is to wait for `due`: too soon after the last one, in a busy
+      // process, and neither stopping nor a full batch.
+      auto pace = [&] {
+        return interval.count() > 0 && !paced() && Clock::now() < due &&
+               (!options_.load || options_.load() >= options_.pace_above_load);
+      };
       // Right after a commit, in a busy process: sleep until the interval is over whether or
       // not jobs come meanwhile (Submit does not wake a pacing writer for its first job), and
       // commit what has gathered then. Woken for the first job, the writer would only go back
       // to sleep until `due`: a wake-up and a context switch more per commit, on a core that
       // is busy with the exchanges.
-      if (interval.count() > 0 && !paced() && Clock::now() < due &&
-          (!options_.load || options_.load() >= options_.pace_above_load)) {
+      if (pace()) {
         pacing_ = true;
         wake_.wait_until(lock, due, paced);
         pacing_ = false;
@@ -218,8 +223,7 @@ void GroupCommitWriter::Run() {
       if (queue_.empty()) return;  // stopping and drained
       // Too soon after the last commit, in a process that was not busy then but is now: let
       // more jobs join this one (not when stopping).
-      if (interval.count() > 0 && !paced() && Clock::now() < due &&
-          (!options_.load || options_.load() >= options_.pace_above_load)) {
+      if (pace()) {
         delayed_commits_.fetch_add(1, std::memory_order_relaxed);
         wake_.wait_until(lock, due, paced);
       }

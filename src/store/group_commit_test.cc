@@ -51,6 +51,14 @@ class GroupCommitTest : public ::testing::Test {
     };
   }
 
+  // Submits an insert of `value`; the future holds its outcome.
+  static std::future<Status> SubmitInsert(GroupCommitWriter& writer, std::string value) {
+    auto done = std::make_shared<std::promise<Status>>();
+    auto f = done->get_future();
+    writer.Submit(Insert(std::move(value)), [done](const Status& s) { done->set_value(s); });
+    return f;
+  }
+
   // Holds the writer's thread in a job (a batch of its own) until the returned promise is set,
   // so that the jobs submitted meanwhile land together in the next batch. Returns once the
   // writer is inside the job: had it not taken the job yet, the jobs submitted next could join
@@ -265,12 +273,7 @@ TEST_F(GroupCommitTest, APacingWriterIsNotWokenByTheJobsItWaitsFor) {
   options.load = [] { return 0.9; };
   auto writer = GroupCommitWriter::Open(path_, options);
   ASSERT_TRUE(writer.ok());
-  auto submit = [&](std::string value) {
-    auto done = std::make_shared<std::promise<Status>>();
-    auto f = done->get_future();
-    (*writer)->Submit(Insert(std::move(value)), [done](const Status& s) { done->set_value(s); });
-    return f;
-  };
+  auto submit = [&](std::string value) { return SubmitInsert(**writer, std::move(value)); };
   // The first job commits at once; then the writer paces.
   const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(submit("first").get().ok());
@@ -300,12 +303,7 @@ TEST_F(GroupCommitTest, JobsArrivingSoonAfterACommitShareTheNext) {
   options.min_commit_interval_us = 300'000;  // long, so that the test does not race it
   auto writer = GroupCommitWriter::Open(path_, options);
   ASSERT_TRUE(writer.ok());
-  auto submit = [&](std::string value) {
-    auto done = std::make_shared<std::promise<Status>>();
-    auto f = done->get_future();
-    (*writer)->Submit(Insert(std::move(value)), [done](const Status& s) { done->set_value(s); });
-    return f;
-  };
+  auto submit = [&](std::string value) { return SubmitInsert(**writer, std::move(value)); };
   // Idle: the first job is committed at once, alone.
   ASSERT_TRUE(submit("first").get().ok());
   EXPECT_EQ((*writer)->stats().commits, 1u);
