@@ -188,11 +188,12 @@ void GroupCommitWriter::Run() {
       std::unique_lock lock(mutex_);
       auto ready = [&] { return stopping_ || !queue_.empty(); };
       const auto due = last_commit + interval;
-      auto paced = [&] { return stopping_ || queue_.size() >= options_.max_batch; };
+      // What ends a wait for `due` early: stopping, or a full batch.
+      auto cut_short = [&] { return stopping_ || queue_.size() >= options_.max_batch; };
       // Whether the next commit is to wait for `due`: too soon after the last one, in a busy
       // process, and neither stopping nor a full batch.
       auto pace = [&] {
-        return interval.count() > 0 && !paced() && Clock::now() < due &&
+        return interval.count() > 0 && !cut_short() && Clock::now() < due &&
                (!options_.load || options_.load() >= options_.pace_above_load);
       };
       // Right after a commit, in a busy process: sleep until the interval is over whether or
@@ -202,7 +203,7 @@ void GroupCommitWriter::Run() {
       // is busy with the exchanges.
       if (pace()) {
         pacing_ = true;
-        wake_.wait_until(lock, due, paced);
+        wake_.wait_until(lock, due, cut_short);
         pacing_ = false;
         if (!queue_.empty()) delayed_commits_.fetch_add(1, std::memory_order_relaxed);
       }
@@ -225,7 +226,7 @@ void GroupCommitWriter::Run() {
       // more jobs join this one (not when stopping).
       if (pace()) {
         delayed_commits_.fetch_add(1, std::memory_order_relaxed);
-        wake_.wait_until(lock, due, paced);
+        wake_.wait_until(lock, due, cut_short);
       }
       // Rebuildable jobs and the others never share a batch: the jobs from the front that are
       // of the same kind as the first.
