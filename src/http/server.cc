@@ -39,8 +39,18 @@ namespace {
 // thread of the connection's io_context.
 struct Connection {
   bool busy = false;  // a request is being served
-  std::function<void()> close;
+  // Ends reading on the socket (shutdown for receiving): a read waiting for a request ends at
+  // once, at end of stream, unless a request's bytes have already arrived, which are read and
+  // answered first. Closing the socket instead would reset the connection on such a request:
+  // sent before the shutdown, and answered by nothing.
+  std::function<void()> stop_reading;
 };
+
+// Ends reading on `socket` (see Connection::stop_reading).
+void StopReading(tcp::socket& socket) {
+  boost::system::error_code ec;
+  socket.shutdown(tcp::socket::shutdown_receive, ec);
+}
 
 struct ContextConnections {
   std::unordered_set<Connection*> live;
@@ -318,7 +328,9 @@ asio::awaitable<void> ServeConnection(Stream& stream, Connection& conn,
   HttpRequest request;
   bool first = true;
   for (;;) {
-    if (shutting_down.load()) break;
+    // Shutting down since the last answer (which still offered to keep the connection): a
+    // request the client sent meanwhile is answered, then the connection ends.
+    if (shutting_down.load()) StopReading(beast::get_lowest_layer(stream).socket());
     // Room for a usual request (headers and a body of a few KB) in one read: Beast sizes each
     // read by the buffer's free capacity (at least 512 bytes), so an empty buffer took three
     // or four recvmsg calls per request. A buffer grown by a large request is given back.
@@ -572,10 +584,7 @@ asio::awaitable<void> HttpServer::Impl::ServeAdmitted(tcp::socket s, std::string
       co_await ServeTls(std::move(s), conn, remote);
     } else {
       beast::tcp_stream stream(std::move(s));
-      conn.close = [&stream] {
-        boost::system::error_code close_ec;
-        stream.socket().close(close_ec);
-      };
+      conn.stop_reading = [&stream] { StopReading(stream.socket()); };
       co_await ServeConnection(stream, conn, self.options_, self.handler_, self.shutting_down_,
                                remote);
     }
@@ -593,10 +602,7 @@ asio::awaitable<void> HttpServer::Impl::ServeTls(tcp::socket s, Connection& conn
   // Until the client sends its first byte the connection holds no TLS state: an SSL object
   // and its buffers cost tens of KiB, and silent connections are the cheap attack.
   beast::tcp_stream raw(std::move(s));
-  conn.close = [&raw] {
-    boost::system::error_code close_ec;
-    raw.socket().close(close_ec);
-  };
+  conn.stop_reading = [&raw] { StopReading(raw.socket()); };
   raw.expires_at(deadline);
   unsigned char first_byte = 0;
   auto [rec, rn] = co_await raw.async_read_some(asio::buffer(&first_byte, 1), kNoThrow);
@@ -608,10 +614,7 @@ asio::awaitable<void> HttpServer::Impl::ServeTls(tcp::socket s, Connection& conn
   // lives.
   const std::shared_ptr<asio::ssl::context> tls = self.CurrentTls();
   beast::ssl_stream<beast::tcp_stream> stream(std::move(raw), *tls);
-  conn.close = [&stream] {
-    boost::system::error_code close_ec;
-    beast::get_lowest_layer(stream).socket().close(close_ec);
-  };
+  conn.stop_reading = [&stream] { StopReading(beast::get_lowest_layer(stream).socket()); };
   beast::get_lowest_layer(stream).expires_at(deadline);
   auto [hec, used] = co_await stream.async_handshake(asio::ssl::stream_base::server,
                                                      asio::buffer(&first_byte, rn), kNoThrow);
@@ -661,11 +664,12 @@ void HttpServer::Shutdown() {
     });
     fut.wait_for(std::chrono::seconds(5));
   }
-  // Close idle connections; busy ones close after their response.
+  // Idle connections stop reading: each ends at once, or after answering the request that had
+  // already arrived. Busy ones close after their answer (which says Connection: close).
   for (size_t i = 0; i < io_.size(); ++i) {
     asio::post(io_.context(i), [this, i] {
       for (Connection* c : impl_->per_context[i].live) {
-        if (!c->busy && c->close) c->close();
+        if (!c->busy && c->stop_reading) c->stop_reading();
       }
     });
   }

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
+#include <deque>
 #include <filesystem>
 #include <future>
 
@@ -93,6 +94,23 @@ asio::awaitable<HttpResponse> DescribeHeaders(HttpRequest& req) {
   co_return r;
 }
 
+// One answer read from a blocking client socket: its head and its body (Content-Length bytes).
+// An empty head when the server closed the connection first.
+std::pair<std::string, std::string> ReadAnswer(asio::ip::tcp::socket& s) {
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    boost::system::error_code ec;
+    got.append(buf, s.read_some(asio::buffer(buf), ec));
+    if (ec) return {};
+    const size_t end = got.find("\r\n\r\n");
+    if (end == std::string::npos) continue;
+    const size_t at = got.find("Content-Length: ");
+    const size_t length = std::stoul(got.substr(at + 16));
+    if (got.size() >= end + 4 + length) return {got.substr(0, end), got.substr(end + 4)};
+  }
+}
+
 TEST(ServerRequestTest, AKeptAliveConnectionsNextRequestSeesNothingOfThePreviousOne) {
   IoThreads io{1};
   HttpServer server(io, {}, DescribeHeaders);
@@ -104,16 +122,7 @@ TEST(ServerRequestTest, AKeptAliveConnectionsNextRequestSeesNothingOfThePrevious
   s.connect({asio::ip::make_address("127.0.0.1"), server.port()});
   const auto exchange = [&](const std::string& request) {
     asio::write(s, asio::buffer(request));
-    std::string got;
-    char buf[4096];
-    for (;;) {  // one answer: head, then Content-Length bytes
-      got.append(buf, s.read_some(asio::buffer(buf)));
-      const size_t end = got.find("\r\n\r\n");
-      if (end == std::string::npos) continue;
-      const size_t at = got.find("Content-Length: ");
-      const size_t length = std::stoul(got.substr(at + 16));
-      if (got.size() >= end + 4 + length) return got.substr(end + 4);
-    }
+    return ReadAnswer(s).second;
   };
   const std::string long_value(300, 'v');  // longer than any string holds inline
   EXPECT_EQ(exchange("POST /a HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -173,6 +182,74 @@ TEST_F(ServerClientTest, ShutdownFinishesInFlightRequests) {
   // No new connections after shutdown.
   auto after = Post({Url("/x"), "", "text/plain", std::chrono::seconds(2)});
   EXPECT_FALSE(after.ok());
+}
+
+// The server's second I/O thread, for the handler below.
+std::atomic<asio::io_context*> second_context{nullptr};
+
+// Answers "second" when served on `second_context`'s thread, "first" otherwise.
+asio::awaitable<HttpResponse> WhichThread(HttpRequest&) {
+  auto ex = co_await asio::this_coro::executor;
+  const bool second = &asio::query(ex, asio::execution::context) == second_context.load();
+  HttpResponse r;
+  r.body = second ? "second" : "first";
+  co_return r;
+}
+
+// A kept-alive connection is idle while it waits for the next request; shutdown ends idle
+// connections. A request the client sent just before is not lost with it: it is answered (the
+// answer saying Connection: close), and the connection ends after.
+TEST(ServerShutdownTest, ARequestThatArrivedOnAnIdleConnectionBeforeShutdownIsAnswered) {
+  IoThreads io{2};
+  second_context = &io.context(1);
+  HttpServer server(io, {}, WhichThread);
+  ASSERT_TRUE(server.Listen().ok());
+  server.Start();
+  io.Start();
+  const asio::ip::tcp::endpoint at{asio::ip::make_address("127.0.0.1"), server.port()};
+  const std::string request = "GET /which HTTP/1.1\r\nHost: h\r\n\r\n";
+  asio::io_context client_io;
+  // Connections are spread over the two threads in turn: one of the first two is on the second.
+  std::deque<asio::ip::tcp::socket> sockets;
+  asio::ip::tcp::socket* on_second = nullptr;
+  for (int i = 0; i < 2 && on_second == nullptr; ++i) {
+    auto& c = sockets.emplace_back(client_io);
+    c.connect(at);
+    asio::write(c, asio::buffer(request));
+    if (ReadAnswer(c).second == "second") on_second = &c;
+  }
+  ASSERT_NE(on_second, nullptr);
+  auto& s = *on_second;
+
+  // The second thread held up: the next request arrives, and stays unread, while shutdown
+  // closes the acceptor and turns to the idle connections.
+  std::promise<void> held, release;
+  std::shared_future<void> released = release.get_future().share();
+  asio::post(io.context(1), [&held, released] {
+    held.set_value();
+    released.wait();
+  });
+  held.get_future().wait();  // not polling the connection now
+  asio::write(s, asio::buffer(request));
+  auto shutdown = std::async(std::launch::async, [&server] { server.Shutdown(); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (bool accepting = true; accepting && std::chrono::steady_clock::now() < deadline;) {
+    asio::ip::tcp::socket probe(client_io);
+    boost::system::error_code ec;
+    probe.connect(at, ec);
+    accepting = !ec;
+    if (accepting) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // shutdown's pass is queued
+  release.set_value();
+
+  auto [head, body] = ReadAnswer(s);
+  EXPECT_NE(head.find("HTTP/1.1 200"), std::string::npos) << "no answer; the connection closed";
+  EXPECT_NE(head.find("Connection: close"), std::string::npos) << head;
+  EXPECT_EQ(body, "second");
+  shutdown.get();
+  EXPECT_EQ(server.active_connections(), 0u);
+  io.Stop();
 }
 
 TEST_F(ServerClientTest, RefusedConnectionIsUnavailable) {
