@@ -166,8 +166,8 @@ TEST_F(ServerClientTest, ShutdownFinishesInFlightRequests) {
   auto in_flight = std::async(std::launch::async, [this] {
     return Post({Url("/slow"), "late", "text/plain", std::chrono::seconds(10)});
   });
-  // Wait until the handler has the request (bounded), then shut down. (A connection accepted
-  // whose request is not read yet is idle, and shutdown closes it.)
+  // Wait until the handler has the request (bounded), then shut down. (A connection whose
+  // request has not arrived yet is idle, and shutdown ends it.)
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (slow_started.load() == started_before && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
