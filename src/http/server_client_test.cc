@@ -4,12 +4,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
-#include <deque>
 #include <filesystem>
+#include <functional>
 #include <future>
 
 #include "http/client.h"
@@ -94,9 +95,10 @@ asio::awaitable<HttpResponse> DescribeHeaders(HttpRequest& req) {
   co_return r;
 }
 
-// One answer read from a blocking client socket: its head and its body (Content-Length bytes).
-// An empty head when the server closed the connection first.
-std::pair<std::string, std::string> ReadAnswer(asio::ip::tcp::socket& s) {
+// One answer read from a blocking client stream (TCP or TLS): its head and its body (Content-Length
+// bytes). An empty head when the server closed the connection first.
+template <class Stream>
+std::pair<std::string, std::string> ReadAnswer(Stream& s) {
   std::string got;
   char buf[4096];
   for (;;) {
@@ -198,11 +200,16 @@ asio::awaitable<HttpResponse> WhichThread(HttpRequest&) {
 
 // A kept-alive connection is idle while it waits for the next request; shutdown ends idle
 // connections. A request the client sent just before is not lost with it: it is answered (the
-// answer saying Connection: close), and the connection ends after.
-TEST(ServerShutdownTest, ARequestThatArrivedOnAnIdleConnectionBeforeShutdownIsAnswered) {
+// answer saying Connection: close), and the connection ends after. `connect` opens the client's
+// end of a connection (a blocking Stream: plain TCP, or TLS handshaken).
+template <class Stream>
+void ExpectARequestArrivedBeforeShutdownToBeAnswered(
+    ServerOptions options,
+    const std::function<std::unique_ptr<Stream>(asio::io_context&, const asio::ip::tcp::endpoint&)>&
+        connect) {
   IoThreads io{2};
   second_context = &io.context(1);
-  HttpServer server(io, {}, WhichThread);
+  HttpServer server(io, std::move(options), WhichThread);
   ASSERT_TRUE(server.Listen().ok());
   server.Start();
   io.Start();
@@ -210,11 +217,10 @@ TEST(ServerShutdownTest, ARequestThatArrivedOnAnIdleConnectionBeforeShutdownIsAn
   const std::string request = "GET /which HTTP/1.1\r\nHost: h\r\n\r\n";
   asio::io_context client_io;
   // Connections are spread over the two threads in turn: one of the first two is on the second.
-  std::deque<asio::ip::tcp::socket> sockets;
-  asio::ip::tcp::socket* on_second = nullptr;
+  std::vector<std::unique_ptr<Stream>> clients;
+  Stream* on_second = nullptr;
   for (int i = 0; i < 2 && on_second == nullptr; ++i) {
-    auto& c = sockets.emplace_back(client_io);
-    c.connect(at);
+    auto& c = *clients.emplace_back(connect(client_io, at));
     asio::write(c, asio::buffer(request));
     if (ReadAnswer(c).second == "second") on_second = &c;
   }
@@ -250,6 +256,38 @@ TEST(ServerShutdownTest, ARequestThatArrivedOnAnIdleConnectionBeforeShutdownIsAn
   shutdown.get();
   EXPECT_EQ(server.active_connections(), 0u);
   io.Stop();
+}
+
+TEST(ServerShutdownTest, ARequestThatArrivedOnAnIdleConnectionBeforeShutdownIsAnswered) {
+  using Tcp = asio::ip::tcp::socket;
+  ExpectARequestArrivedBeforeShutdownToBeAnswered<Tcp>(
+      {}, [](asio::io_context& client_io, const asio::ip::tcp::endpoint& at) {
+        auto c = std::make_unique<Tcp>(client_io);
+        c->connect(at);
+        return c;
+      });
+}
+
+TEST(ServerShutdownTest, ARequestThatArrivedOnAnIdleTlsConnectionBeforeShutdownIsAnswered) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("govesb-tls-shutdown-" + std::to_string(::getpid()));
+  auto files = EnsureSelfSignedCertificate(dir.string(), {"bus.example"});
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  auto server_ctx = MakeServerTlsContext(files->files.cert, files->files.key);
+  ASSERT_TRUE(server_ctx.ok()) << server_ctx.status().ToString();
+  auto client_ctx = MakeClientTlsContext(files->files.ca_cert);
+  ASSERT_TRUE(client_ctx.ok()) << client_ctx.status().ToString();
+  ServerOptions options;
+  options.tls = *server_ctx;
+  using Tls = asio::ssl::stream<asio::ip::tcp::socket>;
+  ExpectARequestArrivedBeforeShutdownToBeAnswered<Tls>(
+      std::move(options), [&](asio::io_context& client_io, const asio::ip::tcp::endpoint& at) {
+        auto c = std::make_unique<Tls>(client_io, **client_ctx);
+        c->next_layer().connect(at);
+        c->handshake(asio::ssl::stream_base::client);
+        return c;
+      });
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(ServerClientTest, RefusedConnectionIsUnavailable) {
