@@ -25,6 +25,22 @@ TEST(Schema, ViolationNamesTheValueAndTheKeyword) {
   EXPECT_FALSE(ok->has_value());
 }
 
+TEST(Schema, AStringTheSchemaWantsIsShownQuotedAndCutWhenLong) {
+  auto s = Schema::Compile(R"({"properties": {"kind": {"const": "birth"},
+      "code": {"enum": ["A", "B"]}, "note": {"const": ")" +
+                           std::string(70, 'x') + R"("}}})");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto kind = (*s)->Validate(R"({"kind": "death"})");
+  ASSERT_TRUE(kind.ok() && kind->has_value());
+  EXPECT_EQ((*kind)->rule, "must be \"birth\"");
+  auto code = (*s)->Validate(R"({"code": "C"})");
+  ASSERT_TRUE(code.ok() && code->has_value());
+  EXPECT_NE((*code)->rule.find("\"A\""), std::string::npos) << (*code)->rule;
+  auto note = (*s)->Validate(R"({"note": "y"})");
+  ASSERT_TRUE(note.ok() && note->has_value());
+  EXPECT_EQ((*note)->rule, "must be \"" + std::string(56, 'x') + "...");
+}
+
 TEST(Schema, ValidatesAnAlreadyParsedValue) {
   auto s = Schema::Compile(R"({"items": {"type": "integer"}})");
   ASSERT_TRUE(s.ok());

@@ -71,7 +71,11 @@ std::string Shown(const JsonTree& t, uint32_t index) {
   std::string out;
   if (n.type == JsonType::kNumber) return std::string(n.text);
   if (n.type == JsonType::kString) {
-    out = "\"" + std::string(t.String(n)) + "\"";
+    const std::string_view text = t.String(n);
+    out.reserve(text.size() + 2);
+    out += '"';
+    out += text;
+    out += '"';
   } else if (n.type == JsonType::kTrue || n.type == JsonType::kFalse || n.type == JsonType::kNull) {
     return std::string(n.text);
   } else {
