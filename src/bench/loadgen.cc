@@ -1,5 +1,7 @@
 #include "bench/loadgen.h"
 
+#include <poll.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -108,15 +110,32 @@ struct Connection {
   beast::flat_buffer buffer;
   std::string out;  // the HTTP request being sent, rebuilt in place for each request
   asio::steady_timer wake;
-  std::optional<Job> assigned;  // open loop: handed over by the scheduler while idle
+  std::optional<Job> assigned;         // open loop: handed over by the scheduler while idle
+  SteadyClock::time_point idle_since;  // connected, or its last answer read
 
   bool connected() const { return plain || secure; }
+  tcp::socket& socket() {
+    return plain ? plain->socket() : beast::get_lowest_layer(*secure).socket();
+  }
   void Close() {
     plain.reset();
     secure.reset();
     buffer.clear();
   }
 };
+
+// A connection idle this long is checked before it carries a request (see EndedWhileIdle).
+constexpr auto kCheckAfterIdle = std::chrono::milliseconds(20);
+
+// Whether the server has ended `socket`'s connection while it idled (end of stream, with or
+// without bytes before it, such as TLS's close_notify): a server closes a connection on which
+// no request arrives in time (the bus: its read timeout for a first request, its idle timeout
+// for a kept-alive one). A request sent there is answered by nothing ("read: end of stream").
+// One poll, without waiting, and only for connections idle for kCheckAfterIdle or longer.
+bool EndedWhileIdle(tcp::socket& socket) {
+  pollfd p{socket.native_handle(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
 
 bool IsTimeout(const boost::system::error_code& ec) {
   return ec == beast::error::timeout || ec == asio::error::timed_out;
@@ -205,6 +224,7 @@ class Generator {
     boost::system::error_code nd;
     stream->socket().set_option(tcp::no_delay(true), nd);
     ++connects_;
+    c.idle_since = SteadyClock::now();
     if (!target_.tls) {
       c.plain = std::move(stream);
       co_return std::string();
@@ -266,6 +286,7 @@ class Generator {
       --in_flight_;
       Record(*job, outcome);
       if (outcome.close) c.Close();
+      c.idle_since = SteadyClock::now();
       // Closed loop against a bus that refuses connections: do not spin.
       if (!outcome.ok && !c.connected() && !open_loop()) {
         asio::steady_timer pause(ctx_, std::chrono::milliseconds(50));
@@ -277,6 +298,11 @@ class Generator {
   }
 
   asio::awaitable<Outcome> Exchange(Connection& c, const Job& job) {
+    if (c.connected() && SteadyClock::now() - c.idle_since >= kCheckAfterIdle &&
+        EndedWhileIdle(c.socket())) {
+      c.Close();
+      ++closed_while_idle_;
+    }
     if (!c.connected()) {
       auto connecting = Connect(c);
       std::string error = co_await std::move(connecting);
@@ -452,6 +478,7 @@ class Generator {
     r.reused_envelopes = reused_;
     r.warmup_requests = warmup_requests_;
     r.connects = connects_;
+    r.closed_while_idle = closed_while_idle_;
     r.body_size = requests_.body_size();
     r.presigned = requests_.size();
     return r;
@@ -489,6 +516,7 @@ class Generator {
   uint64_t ok_total_ = 0;
   uint64_t errors_total_ = 0;
   uint64_t connects_ = 0;
+  uint64_t closed_while_idle_ = 0;
   Histogram recent_;
 };
 

@@ -83,8 +83,9 @@ struct LoadReport {
   // Closed loop with more requests than pre-signed envelopes: how many requests of the run
   // (warmup included) re-sent an envelope (same body and signature) already sent.
   uint64_t reused_envelopes = 0;
-  uint64_t warmup_requests = 0;  // completed requests started during the warmup
-  uint64_t connects = 0;         // connections opened, including reconnects
+  uint64_t warmup_requests = 0;    // completed requests started during the warmup
+  uint64_t connects = 0;           // connections opened, including reconnects
+  uint64_t closed_while_idle = 0;  // found ended by the server before reuse, and reopened
   size_t body_size = 0;
   std::string curve;  // of the consumer key (filled by RunBench)
   size_t presigned = 0;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -121,6 +122,7 @@ TEST_F(LoadgenTest, ClosedLoopCountsEveryAnswerAndNoErrors) {
   EXPECT_GT(report->throughput_rps, 0.0);
   EXPECT_GE(report->elapsed_s, 0.5);
   EXPECT_EQ(report->connects, 8u);  // keep-alive: no reconnection
+  EXPECT_EQ(report->closed_while_idle, 0u);
   EXPECT_EQ(server.distinct_bodies(), std::min<uint64_t>(server.received(), Requests().size()));
   EXPECT_EQ(server.bad_auth(), 0u);
   EXPECT_EQ(server.bad_target(), 0u);
@@ -204,6 +206,52 @@ TEST_F(LoadgenTest, OpenLoopMeasuresFromTheScheduledTime) {
   // far above the 10 ms of service a closed-loop measurement would report.
   EXPECT_GT(report->latency_ns.max(), 400'000'000u);
   EXPECT_GT(report->latency_ns.ValueAtPercentile(50), 100'000'000u);
+}
+
+TEST_F(LoadgenTest, OpenLoopReconnectsWhereTheServerClosedAnIdleConnection) {
+  // The bus ends a connection on which no request arrives within its read timeout (30 s by
+  // default; 150 ms here). At a low rate the generator keeps reusing the connection that
+  // answered last, so the others idle from the start, and the server closes them. Then four
+  // answers take 600 ms, the requests scheduled meanwhile go to those idle connections, and
+  // they must be sent on new ones, not on a connection the server closed long before (that
+  // was "read: end of stream", no answer).
+  http::IoThreads io(1);
+  http::ServerOptions server_options;
+  server_options.read_timeout = std::chrono::milliseconds(150);
+  std::atomic<uint64_t> received{0};
+  http::HttpServer server(
+      io, server_options,
+      [&received](http::HttpRequest&) -> boost::asio::awaitable<http::HttpResponse> {
+        uint64_t n = received.fetch_add(1);
+        if (n >= 8 && n < 12) {
+          auto executor = co_await boost::asio::this_coro::executor;
+          boost::asio::steady_timer service(executor, std::chrono::milliseconds(600));
+          auto wait = service.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+          co_await std::move(wait);
+        }
+        co_return http::HttpResponse::Json(200, std::string(kSuccess));
+      });
+  ASSERT_TRUE(server.Listen().ok());
+  server.Start();
+  io.Start();
+  LoadOptions options;
+  options.url = "http://127.0.0.1:" + std::to_string(server.port());
+  options.access_token = "test-token";
+  options.connections = 8;
+  options.rate = 20;  // one request every 50 ms; the slow ones from 400 ms on
+  options.duration = std::chrono::duration<double>(1.0);
+  options.warmup = std::chrono::duration<double>(0);
+  auto report = RunLoad(Requests(), options);
+  server.Shutdown();
+  io.Stop();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->requests, 20u);
+  EXPECT_EQ(report->ok, 20u) << report->first_error[static_cast<size_t>(ErrorKind::kTransport)];
+  EXPECT_EQ(received.load(), 20u);
+  // The slow answers kept four connections busy at once: at least three requests went to
+  // connections the server had closed, and were sent on new ones.
+  EXPECT_GE(report->closed_while_idle, 3u);
+  EXPECT_EQ(report->connects, 8u + report->closed_while_idle);
 }
 
 TEST_F(LoadgenTest, NothingListeningIsAnError) {

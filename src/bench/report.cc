@@ -80,6 +80,7 @@ std::string LoadReportJson(const LoadReport& r) {
       .Integer("presigned", r.presigned)
       .Integer("reused_envelopes", r.reused_envelopes)
       .Integer("connects", r.connects)
+      .Integer("closed_while_idle", r.closed_while_idle)
       .Raw("error_samples", samples.Finish());
   return out.Finish();
 }
