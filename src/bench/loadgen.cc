@@ -22,6 +22,7 @@
 #include <optional>
 #include <vector>
 
+#include "http/client.h"
 #include "http/tls.h"
 
 namespace govesb::bench {
@@ -124,18 +125,11 @@ struct Connection {
   }
 };
 
-// A connection idle this long is checked before it carries a request (see EndedWhileIdle).
+// A connection idle this long is checked before it carries a request: a server ends a
+// connection on which no request arrives in time (the bus: its read timeout for a first
+// request, its idle timeout for a kept-alive one), and a request sent there is answered by
+// nothing ("read: end of stream").
 constexpr auto kCheckAfterIdle = std::chrono::milliseconds(20);
-
-// Whether the server has ended `socket`'s connection while it idled (end of stream, with or
-// without bytes before it, such as TLS's close_notify): a server closes a connection on which
-// no request arrives in time (the bus: its read timeout for a first request, its idle timeout
-// for a kept-alive one). A request sent there is answered by nothing ("read: end of stream").
-// One poll, without waiting, and only for connections idle for kCheckAfterIdle or longer.
-bool EndedWhileIdle(tcp::socket& socket) {
-  pollfd p{socket.native_handle(), POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-}
 
 bool IsTimeout(const boost::system::error_code& ec) {
   return ec == beast::error::timeout || ec == asio::error::timed_out;
@@ -299,7 +293,7 @@ class Generator {
 
   asio::awaitable<Outcome> Exchange(Connection& c, const Job& job) {
     if (c.connected() && SteadyClock::now() - c.idle_since >= kCheckAfterIdle &&
-        EndedWhileIdle(c.socket())) {
+        http::PeerEndedConnection(c.socket().native_handle())) {
       c.Close();
       ++closed_while_idle_;
     }

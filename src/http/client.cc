@@ -1,5 +1,7 @@
 #include "http/client.h"
 
+#include <poll.h>
+
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -115,6 +117,11 @@ bool IsTimeout(const boost::system::error_code& ec) {
 
 }  // namespace
 
+bool PeerEndedConnection(int native_socket) {
+  pollfd p{native_socket, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 struct PooledUpstreamClient::Impl {
   IoThreads& io;
   PooledClientOptions options;
@@ -144,7 +151,13 @@ struct PooledUpstreamClient::Impl {
     while (!q.empty()) {
       auto c = std::move(q.back());  // most recently used first: least likely closed
       q.pop_back();
-      if (now - c->idle_since < options.idle_ttl) return c;
+      const auto idle = now - c->idle_since;
+      if (idle >= options.idle_ttl) continue;
+      if (idle >= options.check_after_idle &&
+          PeerEndedConnection(c->lowest().socket().native_handle())) {
+        continue;
+      }
+      return c;
     }
     return nullptr;
   }
@@ -217,9 +230,11 @@ struct PooledUpstreamClient::Impl {
           "of " +
           std::to_string(kMaxAnswerHeaderBytes) + " bytes (" + ep.key + ")");
     }
+    // stream_truncated: over TLS, the connection ended with no close_notify read before (none
+    // was sent, or the reset that our request met lost it).
     bool closed = rec == bhttp::error::end_of_stream || rec == bhttp::error::partial_message ||
                   rec == asio::error::eof || rec == asio::error::connection_reset ||
-                  rec == asio::error::broken_pipe;
+                  rec == asio::error::broken_pipe || rec == asio::ssl::error::stream_truncated;
     if (!got_some && closed) {
       retryable = true;
       return Unavailable(ep.key + " closed the connection without answering");
@@ -346,6 +361,7 @@ asio::awaitable<Result<UpstreamResponse>> PooledUpstreamClient::Post(UpstreamReq
     Result<UpstreamResponse> result = std::move(*attempt_result);
     if (result.ok()) {
       result->reused_connection = reused;
+      result->sent_again = attempt > 0;
       if (keep_alive && pool != nullptr) {
         conn->lowest().expires_never();
         impl_->GiveBack(*pool, ep->key, std::move(conn));

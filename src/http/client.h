@@ -30,6 +30,8 @@ struct UpstreamResponse {
   std::string content_type;
   std::string body;
   bool reused_connection = false;
+  // Sent again on a new connection: the reused one ended before any answer.
+  bool sent_again = false;
 };
 
 // The seam to providers and subscribers: POST a body, get the answer. Must be called from a
@@ -48,15 +50,27 @@ class UpstreamClient {
 struct PooledClientOptions {
   size_t max_idle_per_host = 256;  // per I/O thread
   std::chrono::milliseconds idle_ttl{30'000};
+  // A pooled connection idle this long is checked before it is reused (PeerEndedConnection),
+  // and left when the provider has ended it. Shorter idles are not checked (one system call
+  // saved per exchange under load); a connection ended unseen is what the retry is for.
+  std::chrono::milliseconds check_after_idle{20};
   // The largest answer body accepted from a provider; a larger one is kResourceExhausted.
   size_t max_response_bytes = 8 * 1024 * 1024;
   // For https:// upstreams; when null a context verifying against the system store is used.
   std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
+// Whether the peer of a kept-alive connection has ended it while it idled: its end of stream
+// has arrived (with or without bytes before it, such as TLS's close_notify, or an answer
+// nobody asked for), or it was reset. A request sent there would be answered by nothing.
+// Providers end idle connections (Node.js after 5 s by default, nginx after 75 s), and the bus
+// its clients' (its read and idle timeouts). One poll of `native_socket`, without waiting.
+bool PeerEndedConnection(int native_socket);
+
 // Keep-alive connection pools, one per I/O thread and host, so a connection is only ever used
 // by the thread that owns it (no locks on the request path). A request that fails on a reused
-// connection before any answer arrived is retried once on a new connection.
+// connection before any answer arrived (the provider ended the connection just before) is
+// retried once on a new connection.
 class PooledUpstreamClient final : public UpstreamClient {
  public:
   PooledUpstreamClient(IoThreads& io, PooledClientOptions options);

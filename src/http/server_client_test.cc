@@ -2,7 +2,10 @@
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -12,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <thread>
 
 #include "http/client.h"
 #include "http/server.h"
@@ -37,6 +41,32 @@ asio::awaitable<HttpResponse> Echo(HttpRequest& req) {
   co_return r;
 }
 
+// A self-signed certificate for "bus.example" in a directory of its own (removed with this),
+// the server's TLS context over it, and a client's that trusts it.
+struct TestTls {
+  std::filesystem::path dir;
+  std::shared_ptr<asio::ssl::context> server;
+  std::shared_ptr<asio::ssl::context> client;
+  ~TestTls() {
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+
+// Fills `tls` (gtest assertions: call under ASSERT_NO_FATAL_FAILURE).
+void MakeTestTls(TestTls& tls) {
+  tls.dir = std::filesystem::temp_directory_path() /
+            ("govesb-tls-" + std::to_string(::getpid()) + "-" +
+             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  auto files = EnsureSelfSignedCertificate(tls.dir.string(), {"bus.example"});
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  auto server = MakeServerTlsContext(files->files.cert, files->files.key);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto client = MakeClientTlsContext(files->files.ca_cert);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  tls.server = *server;
+  tls.client = *client;
+}
+
 class ServerClientTest : public ::testing::Test {
  protected:
   void StartServer(ServerOptions options) {
@@ -60,6 +90,31 @@ class ServerClientTest : public ::testing::Test {
         },
         asio::use_future);
     return *fut.get();
+  }
+  // Providers end kept-alive connections that idle (Node.js after 5 s by default, nginx after
+  // 75 s). The next exchange must not fail on such a connection: it goes on a new one. Twice:
+  // with the client's check of a connection idle before its reuse, and without (the end
+  // unseen, as when it comes just after the check: the request is sent again on a new
+  // connection). `expected` is the provider's answer to a body.
+  void ExpectTheExchangeAfterAnIdleCloseToSucceed(
+      const std::string& url, const std::function<std::string(const std::string&)>& expected,
+      std::shared_ptr<asio::ssl::context> tls = nullptr) {
+    for (bool check : {true, false}) {
+      SCOPED_TRACE(check ? "checked before its reuse" : "not checked: sent again");
+      PooledClientOptions co;
+      co.tls = tls;
+      if (!check) co.check_after_idle = std::chrono::hours(1);
+      client_ = std::make_unique<PooledUpstreamClient>(io_, co);
+      auto first = Post({url, "1", "text/plain", std::chrono::seconds(5)});
+      ASSERT_TRUE(first.ok()) << first.status().ToString();
+      EXPECT_EQ(first->body, expected("1"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the provider ends it
+      auto second = Post({url, "2", "text/plain", std::chrono::seconds(5)});
+      ASSERT_TRUE(second.ok()) << second.status().ToString();
+      EXPECT_EQ(second->body, expected("2"));
+      EXPECT_FALSE(second->reused_connection);
+      EXPECT_EQ(second->sent_again, !check);
+    }
   }
   std::string Url(const std::string& path) {
     return std::string(server_->tls() ? "https" : "http") +
@@ -269,25 +324,18 @@ TEST(ServerShutdownTest, ARequestThatArrivedOnAnIdleConnectionBeforeShutdownIsAn
 }
 
 TEST(ServerShutdownTest, ARequestThatArrivedOnAnIdleTlsConnectionBeforeShutdownIsAnswered) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("govesb-tls-shutdown-" + std::to_string(::getpid()));
-  auto files = EnsureSelfSignedCertificate(dir.string(), {"bus.example"});
-  ASSERT_TRUE(files.ok()) << files.status().ToString();
-  auto server_ctx = MakeServerTlsContext(files->files.cert, files->files.key);
-  ASSERT_TRUE(server_ctx.ok()) << server_ctx.status().ToString();
-  auto client_ctx = MakeClientTlsContext(files->files.ca_cert);
-  ASSERT_TRUE(client_ctx.ok()) << client_ctx.status().ToString();
+  TestTls tls;
+  ASSERT_NO_FATAL_FAILURE(MakeTestTls(tls));
   ServerOptions options;
-  options.tls = *server_ctx;
+  options.tls = tls.server;
   using Tls = asio::ssl::stream<asio::ip::tcp::socket>;
   ExpectARequestArrivedBeforeShutdownToBeAnswered<Tls>(
       std::move(options), [&](asio::io_context& client_io, const asio::ip::tcp::endpoint& at) {
-        auto c = std::make_unique<Tls>(client_io, **client_ctx);
+        auto c = std::make_unique<Tls>(client_io, *tls.client);
         c->next_layer().connect(at);
         c->handshake(asio::ssl::stream_base::client);
         return c;
       });
-  std::filesystem::remove_all(dir);
 }
 
 TEST_F(ServerClientTest, RefusedConnectionIsUnavailable) {
@@ -457,22 +505,15 @@ TEST_F(ServerClientTest, AHeaderValueWithALineBreakIsRefused) {
 }
 
 TEST_F(ServerClientTest, TlsWithGeneratedCertificate) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("govesb-tls-" + std::to_string(::getpid()) + "-" +
-              std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
-  auto files = EnsureSelfSignedCertificate(dir.string(), {"bus.example"});
-  ASSERT_TRUE(files.ok()) << files.status().ToString();
-  EXPECT_EQ(std::filesystem::status(dir / "server-key.pem").permissions() &
+  TestTls tls;
+  ASSERT_NO_FATAL_FAILURE(MakeTestTls(tls));
+  EXPECT_EQ(std::filesystem::status(tls.dir / "server-key.pem").permissions() &
                 std::filesystem::perms::group_read,
             std::filesystem::perms::none);
-  auto server_ctx = MakeServerTlsContext(files->files.cert, files->files.key);
-  ASSERT_TRUE(server_ctx.ok()) << server_ctx.status().ToString();
   ServerOptions o;
-  o.tls = *server_ctx;
-  auto client_ctx = MakeClientTlsContext(files->files.ca_cert);
-  ASSERT_TRUE(client_ctx.ok());
+  o.tls = tls.server;
   PooledClientOptions co;
-  co.tls = *client_ctx;
+  co.tls = tls.client;
   client_ = std::make_unique<PooledUpstreamClient>(io_, co);
   StartServer(o);
   auto r = Post({Url("/secure"), "over tls", "text/plain", std::chrono::seconds(5)});
@@ -499,7 +540,114 @@ TEST_F(ServerClientTest, TlsWithGeneratedCertificate) {
   client_ = std::make_unique<PooledUpstreamClient>(io_, uo);
   auto refused = Post({Url("/secure"), "x", "text/plain", std::chrono::seconds(5)});
   EXPECT_FALSE(refused.ok());
-  std::filesystem::remove_all(dir);
+}
+
+TEST_F(ServerClientTest, AProviderThatEndsIdleConnectionsIsServedOnANewOne) {
+  ServerOptions o;
+  o.idle_timeout = std::chrono::milliseconds(100);
+  StartServer(o);
+  ExpectTheExchangeAfterAnIdleCloseToSucceed(
+      Url("/idle"), [](const std::string& body) { return "POST /idle " + body; });
+}
+
+TEST_F(ServerClientTest, ATlsProviderThatEndsIdleConnectionsIsServedOnANewOne) {
+  TestTls tls;
+  ASSERT_NO_FATAL_FAILURE(MakeTestTls(tls));
+  ServerOptions o;
+  o.tls = tls.server;
+  o.idle_timeout = std::chrono::milliseconds(100);  // ended with close_notify, then FIN
+  StartServer(o);
+  ExpectTheExchangeAfterAnIdleCloseToSucceed(
+      Url("/idle"), [](const std::string& body) { return "POST /idle " + body; }, tls.client);
+}
+
+// A provider that answers one request per connection (keeping it alive, as it says), and ends
+// it 100 ms later the blunt way: a reset (plain), or TCP's FIN without TLS's close_notify.
+class BluntProvider {
+ public:
+  explicit BluntProvider(std::shared_ptr<asio::ssl::context> tls) : tls_(std::move(tls)) {
+    acceptor_.open(asio::ip::tcp::v4());
+    acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen();
+    asio::co_spawn(io_, Serve(), asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~BluntProvider() {
+    io_.stop();
+    thread_.join();
+  }
+  std::string url() const {
+    return std::string(tls_ ? "https" : "http") +
+           "://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/blunt";
+  }
+  int accepted() const { return accepted_.load(); }
+
+ private:
+  template <class Stream>
+  static asio::awaitable<void> AnswerOne(Stream& stream) {
+    std::string in;
+    size_t head_end = co_await asio::async_read_until(stream, asio::dynamic_buffer(in), "\r\n\r\n",
+                                                      asio::use_awaitable);
+    const std::string_view head(in.data(), head_end);
+    const auto at = head.find("Content-Length: ");
+    const size_t length =
+        at == std::string_view::npos ? 0 : std::stoul(std::string(head.substr(at + 16)));
+    if (in.size() < head_end + length) {
+      co_await asio::async_read(stream, asio::dynamic_buffer(in),
+                                asio::transfer_exactly(head_end + length - in.size()),
+                                asio::use_awaitable);
+    }
+    const std::string answer =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\n" +
+        in.substr(head_end, 1);
+    co_await asio::async_write(stream, asio::buffer(answer), asio::use_awaitable);
+  }
+
+  asio::awaitable<void> Serve() {
+    for (;;) {
+      auto socket = co_await acceptor_.async_accept(asio::use_awaitable);
+      accepted_.fetch_add(1);
+      asio::steady_timer idle(io_);
+      if (tls_) {
+        asio::ssl::stream<asio::ip::tcp::socket> stream(std::move(socket), *tls_);
+        co_await stream.async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);
+        co_await AnswerOne(stream);
+        idle.expires_after(std::chrono::milliseconds(100));
+        co_await idle.async_wait(asio::use_awaitable);
+        stream.next_layer().close();  // no close_notify
+      } else {
+        co_await AnswerOne(socket);
+        idle.expires_after(std::chrono::milliseconds(100));
+        co_await idle.async_wait(asio::use_awaitable);
+        socket.set_option(asio::socket_base::linger(true, 0));
+        socket.close();  // a reset
+      }
+    }
+  }
+
+  std::shared_ptr<asio::ssl::context> tls_;
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_{io_};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+TEST_F(ServerClientTest, AProviderThatResetsIdleConnectionsIsServedOnANewOne) {
+  io_.Start();
+  BluntProvider provider(nullptr);
+  ExpectTheExchangeAfterAnIdleCloseToSucceed(provider.url(),
+                                             [](const std::string& body) { return body; });
+  EXPECT_EQ(provider.accepted(), 4);
+}
+
+TEST_F(ServerClientTest, ATlsProviderThatEndsIdleConnectionsWithoutCloseNotifyIsServedOnANewOne) {
+  TestTls tls;
+  ASSERT_NO_FATAL_FAILURE(MakeTestTls(tls));
+  io_.Start();
+  BluntProvider provider(tls.server);
+  ExpectTheExchangeAfterAnIdleCloseToSucceed(
+      provider.url(), [](const std::string& body) { return body; }, tls.client);
+  EXPECT_EQ(provider.accepted(), 4);
 }
 
 }  // namespace
