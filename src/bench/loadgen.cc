@@ -293,7 +293,7 @@ class Generator {
 
   asio::awaitable<Outcome> Exchange(Connection& c, const Job& job) {
     if (c.connected() && SteadyClock::now() - c.idle_since >= kCheckAfterIdle &&
-        http::PeerEndedConnection(c.socket().native_handle())) {
+        http::IdleConnectionUnusable(c.socket().native_handle(), c.secure != nullptr)) {
       c.Close();
       ++closed_while_idle_;
     }

@@ -85,7 +85,7 @@ struct LoadReport {
   uint64_t reused_envelopes = 0;
   uint64_t warmup_requests = 0;    // completed requests started during the warmup
   uint64_t connects = 0;           // connections opened, including reconnects
-  uint64_t closed_while_idle = 0;  // found ended by the server before reuse, and reopened
+  uint64_t closed_while_idle = 0;  // found unusable (ended by the server) before reuse, reopened
   size_t body_size = 0;
   std::string curve;  // of the consumer key (filled by RunBench)
   size_t presigned = 0;

@@ -117,9 +117,11 @@ bool IsTimeout(const boost::system::error_code& ec) {
 
 }  // namespace
 
-bool PeerEndedConnection(int native_socket) {
-  pollfd p{native_socket, POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+bool IdleConnectionUnusable(int native_socket, bool tls) {
+  pollfd p{native_socket, POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) return true;
+  return !tls && (p.revents & POLLIN) != 0;
 }
 
 struct PooledUpstreamClient::Impl {
@@ -154,7 +156,7 @@ struct PooledUpstreamClient::Impl {
       const auto idle = now - c->idle_since;
       if (idle >= options.idle_ttl) continue;
       if (idle >= options.check_after_idle &&
-          PeerEndedConnection(c->lowest().socket().native_handle())) {
+          IdleConnectionUnusable(c->lowest().socket().native_handle(), c->secure != nullptr)) {
         continue;
       }
       return c;
@@ -295,7 +297,9 @@ struct PooledUpstreamClient::Impl {
     }
     if (rec) co_return ReadError(rec, ep, request, parser.got_some(), retryable);
     auto res = parser.release();
-    keep_alive = res.keep_alive();
+    // Bytes after the answer (more than it said it had) are not the next answer's: the
+    // connection is not kept.
+    keep_alive = res.keep_alive() && c.buffer.size() == 0;
     UpstreamResponse out;
     out.status = static_cast<int>(res.result_int());
     out.content_type = std::string(res[bhttp::field::content_type]);

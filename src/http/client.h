@@ -50,8 +50,8 @@ class UpstreamClient {
 struct PooledClientOptions {
   size_t max_idle_per_host = 256;  // per I/O thread
   std::chrono::milliseconds idle_ttl{30'000};
-  // A pooled connection idle this long is checked before it is reused (PeerEndedConnection),
-  // and left when the provider has ended it. Shorter idles are not checked (one system call
+  // A pooled connection idle this long is checked before it is reused, and left when it cannot
+  // carry a request (IdleConnectionUnusable). Shorter idles are not checked (one system call
   // saved per exchange under load); a connection ended unseen is what the retry is for.
   std::chrono::milliseconds check_after_idle{20};
   // The largest answer body accepted from a provider; a larger one is kResourceExhausted.
@@ -60,12 +60,14 @@ struct PooledClientOptions {
   std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
-// Whether the peer of a kept-alive connection has ended it while it idled: its end of stream
-// has arrived (with or without bytes before it, such as TLS's close_notify, or an answer
-// nobody asked for), or it was reset. A request sent there would be answered by nothing.
-// Providers end idle connections (Node.js after 5 s by default, nginx after 75 s), and the bus
-// its clients' (its read and idle timeouts). One poll of `native_socket`, without waiting.
-bool PeerEndedConnection(int native_socket);
+// Whether a kept-alive connection that idled cannot carry the next request: its peer ended it
+// (its end of stream arrived, with or without bytes before it, such as TLS's close_notify, or
+// it was reset), or, on plain HTTP, sent bytes nobody asked for (an answer to nothing, or more
+// of one than it said it had), which the next request's answer would be read from. Over TLS,
+// bytes may be the protocol's own (a session ticket, a key update): only the end counts.
+// Providers end connections that idle (Node.js after 5 s by default, nginx after 75 s), and
+// the bus its clients' (its read and idle timeouts). One poll of `native_socket`, no waiting.
+bool IdleConnectionUnusable(int native_socket, bool tls);
 
 // Keep-alive connection pools, one per I/O thread and host, so a connection is only ever used
 // by the thread that owns it (no locks on the request path). A request that fails on a reused

@@ -561,11 +561,16 @@ TEST_F(ServerClientTest, ATlsProviderThatEndsIdleConnectionsIsServedOnANewOne) {
       Url("/idle"), [](const std::string& body) { return "POST /idle " + body; }, tls.client);
 }
 
-// A provider that answers one request per connection (keeping it alive, as it says), and ends
-// it 100 ms later the blunt way: a reset (plain), or TCP's FIN without TLS's close_notify.
+// A provider that answers one request per connection (keeping it alive, as it says), and then
+// misbehaves: kEnd ends it 100 ms later the blunt way, a reset (plain) or TCP's FIN without
+// TLS's close_notify; kStrayAnswerLater sends, 50 ms after its answer, a second one nobody
+// asked for (plain); kBytesAfterAnswer writes more than its answer said it had (plain). The
+// last two keep the connection open.
 class BluntProvider {
  public:
-  explicit BluntProvider(std::shared_ptr<asio::ssl::context> tls) : tls_(std::move(tls)) {
+  enum class Then { kEnd, kStrayAnswerLater, kBytesAfterAnswer };
+  explicit BluntProvider(std::shared_ptr<asio::ssl::context> tls, Then then = Then::kEnd)
+      : tls_(std::move(tls)), then_(then) {
     acceptor_.open(asio::ip::tcp::v4());
     acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
     acceptor_.listen();
@@ -583,8 +588,10 @@ class BluntProvider {
   int accepted() const { return accepted_.load(); }
 
  private:
+  static constexpr std::string_view kStray = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray";
+
   template <class Stream>
-  static asio::awaitable<void> AnswerOne(Stream& stream) {
+  static asio::awaitable<void> AnswerOne(Stream& stream, std::string_view after = {}) {
     std::string in;
     size_t head_end = co_await asio::async_read_until(stream, asio::dynamic_buffer(in), "\r\n\r\n",
                                                       asio::use_awaitable);
@@ -599,7 +606,7 @@ class BluntProvider {
     }
     const std::string answer =
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\n" +
-        in.substr(head_end, 1);
+        in.substr(head_end, 1) + std::string(after);
     co_await asio::async_write(stream, asio::buffer(answer), asio::use_awaitable);
   }
 
@@ -615,6 +622,15 @@ class BluntProvider {
         idle.expires_after(std::chrono::milliseconds(100));
         co_await idle.async_wait(asio::use_awaitable);
         stream.next_layer().close();  // no close_notify
+      } else if (then_ == Then::kBytesAfterAnswer) {
+        co_await AnswerOne(socket, kStray);
+        kept_.push_back(std::move(socket));
+      } else if (then_ == Then::kStrayAnswerLater) {
+        co_await AnswerOne(socket);
+        idle.expires_after(std::chrono::milliseconds(50));
+        co_await idle.async_wait(asio::use_awaitable);
+        co_await asio::async_write(socket, asio::buffer(kStray), asio::use_awaitable);
+        kept_.push_back(std::move(socket));
       } else {
         co_await AnswerOne(socket);
         idle.expires_after(std::chrono::milliseconds(100));
@@ -626,8 +642,10 @@ class BluntProvider {
   }
 
   std::shared_ptr<asio::ssl::context> tls_;
+  Then then_;
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_{io_};
+  std::vector<asio::ip::tcp::socket> kept_;
   std::atomic<int> accepted_{0};
   std::thread thread_;
 };
@@ -648,6 +666,36 @@ TEST_F(ServerClientTest, ATlsProviderThatEndsIdleConnectionsWithoutCloseNotifyIs
   ExpectTheExchangeAfterAnIdleCloseToSucceed(
       provider.url(), [](const std::string& body) { return body; }, tls.client);
   EXPECT_EQ(provider.accepted(), 4);
+}
+
+// Bytes a provider sends on an idle connection are not an answer to the next request: read as
+// one, a stray answer was handed to the next exchange as its own.
+TEST_F(ServerClientTest, AStrayAnswerOnAnIdleConnectionIsNotTakenForTheNextOne) {
+  io_.Start();
+  BluntProvider provider(nullptr, BluntProvider::Then::kStrayAnswerLater);
+  auto first = Post({provider.url(), "1", "text/plain", std::chrono::seconds(5)});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->body, "1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the stray answer arrives
+  auto second = Post({provider.url(), "2", "text/plain", std::chrono::seconds(5)});
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->body, "2");
+  EXPECT_FALSE(second->reused_connection);
+  EXPECT_EQ(provider.accepted(), 2);
+}
+
+// An answer with bytes after it (more than its Content-Length): the connection is not kept,
+// whatever those bytes are.
+TEST_F(ServerClientTest, AConnectionWithBytesAfterTheAnswerIsNotKept) {
+  io_.Start();
+  BluntProvider provider(nullptr, BluntProvider::Then::kBytesAfterAnswer);
+  for (const char* body : {"1", "2"}) {
+    auto r = Post({provider.url(), body, "text/plain", std::chrono::seconds(5)});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->body, body);
+    EXPECT_FALSE(r->reused_connection);
+  }
+  EXPECT_EQ(provider.accepted(), 2);
 }
 
 }  // namespace
