@@ -20,6 +20,7 @@
 #include "evidence/record.h"
 #include "http/io_threads.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "registry/registry.h"
 #include "server/bus_server.h"
 #include "store/data_dir.h"
@@ -49,10 +50,11 @@ class TestProvider {
  public:
   enum class Mode { kEcho, kFailure, kGarbage, kBadSignature, kSlow };
 
-  TestProvider(crypto::PrivateKey key, crypto::PublicKey bus_key)
+  TestProvider(crypto::PrivateKey key, crypto::PublicKey bus_key,
+               http::ServerOptions options = http::ServerOptions{})
       : key_(std::move(key)), bus_key_(std::move(bus_key)) {
     server_ = std::make_unique<http::HttpServer>(
-        io_, http::ServerOptions{}, [this](http::HttpRequest& r) { return Handle(r); });
+        io_, std::move(options), [this](http::HttpRequest& r) { return Handle(r); });
     GOVESB_CHECK(server_->Listen().ok());
     server_->Start();
     io_.Start();
@@ -62,7 +64,10 @@ class TestProvider {
     io_.Stop();
   }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/api"; }
+  std::string url() const {
+    return std::string(server_->tls() ? "https" : "http") +
+           "://127.0.0.1:" + std::to_string(server_->port()) + "/api";
+  }
   void set_mode(Mode m) { mode_ = m; }
 
   struct Delivery {
@@ -733,6 +738,41 @@ TEST_P(SyncExchangeTest, ProviderUnreachable) {
   EXPECT_EQ(down.http_status, 200);
   EXPECT_FALSE(down.success);
   EXPECT_NE(down.message.find("could not be reached"), std::string::npos) << down.message;
+}
+
+// A provider over HTTPS (its CA given to the bus) that ends idle kept-alive connections, as
+// Node.js does after 5 s: an exchange after such an idle is served, on a new connection.
+// Before, each exchange that followed such an idle on a pooled connection failed ("could not be
+// reached"): the bus took the end of the TLS connection for the provider's failure, not for a
+// connection to open again.
+TEST_P(SyncExchangeTest, AnHttpsProviderThatEndsIdleConnectionsIsReachedAfterAnIdle) {
+  const fs::path tls_dir = dir_ / "provider-tls";
+  auto files = http::EnsureSelfSignedCertificate(tls_dir.string(), {"127.0.0.1"});
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  auto tls = http::MakeServerTlsContext(files->files.cert, files->files.key);
+  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+  http::ServerOptions popts;
+  popts.tls = *tls;
+  popts.idle_timeout = std::chrono::milliseconds(200);
+  TestProvider secure(*provider_key_, *bus_key_, std::move(popts));
+  ASSERT_EQ(secure.url().rfind("https://", 0), 0u);
+  RestartBus([&](server::ServeOptions& o) { o.upstream_ca = files->files.ca_cert; });
+  ASSERT_TRUE(registry_->AddApi(provider_party_.client_id, "TLSI01", 2000, secure.url()).ok());
+  ASSERT_TRUE(registry_->AddGrant(consumer_.client_id, "TLSI01").ok());
+  Answer first;
+  ASSERT_TRUE(Eventually([&] {
+    first = Request("TLSI01", "{\"n\":1}");
+    return RegistryChangeArrived(first.message);
+  }));
+  EXPECT_TRUE(first.success) << first.raw;
+  for (int n = 2; n <= 3; ++n) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));  // the provider ends it
+    Answer again = Request("TLSI01", "{\"n\":" + std::to_string(n) + "}");
+    EXPECT_TRUE(again.signed_by_bus) << again.raw;
+    EXPECT_TRUE(again.success) << n << ": " << again.raw;
+    EXPECT_EQ(secure.last().esb_body, "{\"n\":" + std::to_string(n) + "}");
+  }
+  EXPECT_EQ(secure.deliveries(), 3);
 }
 
 TEST_P(SyncExchangeTest, BodyOverLimitIs413) {
