@@ -1,7 +1,5 @@
 #include "bench/loadgen.h"
 
-#include <poll.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
