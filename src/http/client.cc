@@ -34,10 +34,11 @@ namespace {
 
 struct Endpoint {
   bool tls = false;
-  std::string host;
+  std::string host;  // IPv6 literals bare
   std::string port;
-  std::string target;  // path + query
-  std::string key;     // "https://host:port"
+  std::string host_header;  // the URL's authority (RFC 9112 3.2): host, and its port if given
+  std::string target;       // path + query
+  std::string key;          // "https://host:port"
 };
 
 Result<Endpoint> ParseEndpoint(std::string_view url) {
@@ -55,6 +56,7 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
   if (e.host.size() > 2 && e.host.front() == '[') e.host = e.host.substr(1, e.host.size() - 2);
   if (e.host.empty()) return InvalidArgument("URL has no host: " + std::string(url));
   e.port = parsed->has_port() ? std::string(parsed->port()) : (e.tls ? "443" : "80");
+  e.host_header = std::string(parsed->encoded_host_and_port());
   e.target = std::string(parsed->encoded_path());
   if (e.target.empty()) e.target = "/";
   if (parsed->has_query()) {
@@ -91,7 +93,7 @@ constexpr size_t kMaxAnswerHeaderBytes = 64 * 1024;
 // body leave in one gather write. False when a value would break the head (a line break or
 // NUL: never in the bus's own values, refused rather than sent).
 bool FormatRequestHead(const Endpoint& ep, const UpstreamRequest& request, std::string& out) {
-  if (!internal::FitsInHead(ep.target) || !internal::FitsInHead(ep.host) ||
+  if (!internal::FitsInHead(ep.target) || !internal::FitsInHead(ep.host_header) ||
       !internal::FitsInHead(request.content_type) || !internal::FitsInHead(request.traceparent) ||
       !internal::FitsInHead(request.tracestate)) {
     return false;
@@ -99,7 +101,7 @@ bool FormatRequestHead(const Endpoint& ep, const UpstreamRequest& request, std::
   char length[24];
   const auto [end, ec] = std::to_chars(length, length + sizeof(length), request.body.size());
   out.clear();
-  out.append("POST ").append(ep.target).append(" HTTP/1.1\r\nHost: ").append(ep.host);
+  out.append("POST ").append(ep.target).append(" HTTP/1.1\r\nHost: ").append(ep.host_header);
   out.append("\r\nUser-Agent: govesb\r\nContent-Type: ")
       .append(ContentTypeOrJson(request.content_type));
   out.append("\r\nAccept: application/json, application/xml;q=0.9, */*;q=0.1\r\n");
@@ -197,7 +199,12 @@ struct PooledUpstreamClient::Impl {
     if (!options.tls) co_return Unavailable("no TLS client configuration for " + ep.key);
     c->secure =
         std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*stream), *options.tls);
-    if (SSL_ctrl(c->secure->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
+    // The server name (SNI) is a DNS name: an address is not sent (RFC 6066 3), as curl and
+    // OpenSSL's own client do not; the certificate is checked against it all the same.
+    boost::system::error_code not_an_address;
+    asio::ip::make_address(ep.host, not_an_address);
+    if (not_an_address &&
+        SSL_ctrl(c->secure->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
                  TLSEXT_NAMETYPE_host_name, const_cast<char*>(ep.host.c_str())) != 1) {
       co_return Unavailable("cannot set TLS server name for " + ep.host);
     }

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "http/client.h"
@@ -468,6 +469,7 @@ TEST_F(ServerClientTest, HugeChunkLineInAnswerIsBounded) {
 TEST_F(ServerClientTest, AProviderReceivesTheHeadAndTheBodyAsSent) {
   io_.Start();
   std::string received;
+  std::string port;
   {
     RawProvider provider("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
     UpstreamRequest req{provider.Url() + "engine/esb?x=1", R"({"a":"é"})", "application/json",
@@ -479,13 +481,49 @@ TEST_F(ServerClientTest, AProviderReceivesTheHeadAndTheBodyAsSent) {
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, "ok");
     received = provider.Received();
+    port = provider.Url().substr(17, provider.Url().size() - 18);  // "http://127.0.0.1:" P "/"
   }
-  EXPECT_EQ(received,
-            "POST /engine/esb?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: govesb\r\n"
-            "Content-Type: application/json\r\n"
-            "Accept: application/json, application/xml;q=0.9, */*;q=0.1\r\n"
-            "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
-            "tracestate: govesb=1\r\nContent-Length: 10\r\n\r\n{\"a\":\"é\"}");
+  // Host: the URL's authority, its port included (RFC 9112 3.2).
+  EXPECT_EQ(received, "POST /engine/esb?x=1 HTTP/1.1\r\nHost: 127.0.0.1:" + port +
+                          "\r\nUser-Agent: govesb\r\n"
+                          "Content-Type: application/json\r\n"
+                          "Accept: application/json, application/xml;q=0.9, */*;q=0.1\r\n"
+                          "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+                          "tracestate: govesb=1\r\nContent-Length: 10\r\n\r\n{\"a\":\"é\"}");
+}
+
+// The TLS server name (SNI) is sent for a DNS name, and not for an address (RFC 6066 3); the
+// certificate is verified either way.
+TEST_F(ServerClientTest, TheTlsServerNameIsSentForANameAndNotForAnAddress) {
+  TestTls tls;
+  ASSERT_NO_FATAL_FAILURE(MakeTestTls(tls));
+  static std::mutex mu;
+  static std::vector<std::string> names;  // "-" where none was sent
+  names.clear();
+  // (SSL_CTX_set_tlsext_servername_callback, without the macro's C cast.)
+  int (*record)(SSL*, int*, void*) = [](SSL* ssl, int*, void*) -> int {
+    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    std::lock_guard lock(mu);
+    names.emplace_back(name != nullptr ? name : "-");
+    return SSL_TLSEXT_ERR_OK;
+  };
+  SSL_CTX_callback_ctrl(tls.server->native_handle(), SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,
+                        reinterpret_cast<void (*)()>(record));
+  ServerOptions o;
+  o.tls = tls.server;
+  PooledClientOptions co;
+  co.tls = tls.client;
+  client_ = std::make_unique<PooledUpstreamClient>(io_, co);
+  StartServer(o);
+  const std::string port = std::to_string(server_->port());
+  for (const std::string host : {"127.0.0.1", "localhost"}) {
+    auto r = Post(
+        {"https://" + host + ":" + port + "/sni", host, "text/plain", std::chrono::seconds(5)});
+    ASSERT_TRUE(r.ok()) << host << ": " << r.status().ToString();
+    EXPECT_EQ(r->body, "POST /sni " + host);
+  }
+  std::lock_guard lock(mu);
+  EXPECT_EQ(names, (std::vector<std::string>{"-", "localhost"}));
 }
 
 // A value that would end the head early is refused before anything is sent; the next request
