@@ -593,20 +593,28 @@ TEST_F(ServerClientTest, ATlsProviderThatEndsIdleConnectionsIsServedOnANewOne) {
   ASSERT_NO_FATAL_FAILURE(MakeTestTls(tls));
   ServerOptions o;
   o.tls = tls.server;
-  o.idle_timeout = std::chrono::milliseconds(100);  // ended with close_notify, then FIN
+  o.idle_timeout = std::chrono::milliseconds(100);  // its timer closes the socket: FIN alone
   StartServer(o);
   ExpectTheExchangeAfterAnIdleCloseToSucceed(
       Url("/idle"), [](const std::string& body) { return "POST /idle " + body; }, tls.client);
 }
 
 // A provider that answers one request per connection (keeping it alive, as it says), and then
-// misbehaves: kEnd ends it 100 ms later the blunt way, a reset (plain) or TCP's FIN without
-// TLS's close_notify; kStrayAnswerLater sends, 50 ms after its answer, a second one nobody
-// asked for (plain); kBytesAfterAnswer writes more than its answer said it had (plain). The
-// last two keep the connection open.
+// ends it or misbehaves: kEnd ends it 100 ms later the blunt way, a reset (plain) or TCP's FIN
+// without TLS's close_notify; over TLS, kEndWithCloseNotify sends close_notify 100 ms later and
+// then FIN, and kCloseNotifyAndWait sends close_notify and waits for the client's (no FIN);
+// kStrayAnswerLater sends, 50 ms after its answer, a second one nobody asked for (plain);
+// kBytesAfterAnswer writes more than its answer said it had (plain). The last three keep the
+// connection open.
 class BluntProvider {
  public:
-  enum class Then { kEnd, kStrayAnswerLater, kBytesAfterAnswer };
+  enum class Then {
+    kEnd,
+    kEndWithCloseNotify,
+    kCloseNotifyAndWait,
+    kStrayAnswerLater,
+    kBytesAfterAnswer
+  };
   explicit BluntProvider(std::shared_ptr<asio::ssl::context> tls, Then then = Then::kEnd)
       : tls_(std::move(tls)), then_(then) {
     acceptor_.open(asio::ip::tcp::v4());
@@ -654,12 +662,24 @@ class BluntProvider {
       accepted_.fetch_add(1);
       asio::steady_timer idle(io_);
       if (tls_) {
-        asio::ssl::stream<asio::ip::tcp::socket> stream(std::move(socket), *tls_);
-        co_await stream.async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);
-        co_await AnswerOne(stream);
+        auto stream =
+            std::make_shared<asio::ssl::stream<asio::ip::tcp::socket>>(std::move(socket), *tls_);
+        co_await stream->async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);
+        co_await AnswerOne(*stream);
         idle.expires_after(std::chrono::milliseconds(100));
         co_await idle.async_wait(asio::use_awaitable);
-        stream.next_layer().close();  // no close_notify
+        if (then_ != Then::kEnd) {
+          // close_notify goes out, then the shutdown waits for the client's.
+          stream->async_shutdown([stream](boost::system::error_code) {});
+          kept_tls_.push_back(stream);
+        }
+        if (then_ != Then::kCloseNotifyAndWait) {
+          idle.expires_after(std::chrono::milliseconds(20));
+          co_await idle.async_wait(asio::use_awaitable);
+          boost::system::error_code ignored;
+          stream->next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+          stream->next_layer().close(ignored);  // FIN (after close_notify, unless kEnd)
+        }
       } else if (then_ == Then::kBytesAfterAnswer) {
         co_await AnswerOne(socket, kStray);
         kept_.push_back(std::move(socket));
@@ -684,6 +704,7 @@ class BluntProvider {
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_{io_};
   std::vector<asio::ip::tcp::socket> kept_;
+  std::vector<std::shared_ptr<asio::ssl::stream<asio::ip::tcp::socket>>> kept_tls_;
   std::atomic<int> accepted_{0};
   std::thread thread_;
 };
@@ -704,6 +725,36 @@ TEST_F(ServerClientTest, ATlsProviderThatEndsIdleConnectionsWithoutCloseNotifyIs
   ExpectTheExchangeAfterAnIdleCloseToSucceed(
       provider.url(), [](const std::string& body) { return body; }, tls.client);
   EXPECT_EQ(provider.accepted(), 4);
+}
+
+TEST_F(ServerClientTest, ATlsProviderThatEndsIdleConnectionsWithCloseNotifyIsServedOnANewOne) {
+  TestTls tls;
+  ASSERT_NO_FATAL_FAILURE(MakeTestTls(tls));
+  io_.Start();
+  BluntProvider provider(tls.server, BluntProvider::Then::kEndWithCloseNotify);
+  ExpectTheExchangeAfterAnIdleCloseToSucceed(
+      provider.url(), [](const std::string& body) { return body; }, tls.client);
+  EXPECT_EQ(provider.accepted(), 4);
+}
+
+// close_notify without the end of the connection: the check cannot tell it from other TLS
+// bytes, so the request meets it, and is sent again on a new connection.
+TEST_F(ServerClientTest, ATlsProviderThatSentCloseNotifyAndWaitsIsServedOnANewOne) {
+  TestTls tls;
+  ASSERT_NO_FATAL_FAILURE(MakeTestTls(tls));
+  PooledClientOptions co;
+  co.tls = tls.client;
+  client_ = std::make_unique<PooledUpstreamClient>(io_, co);
+  io_.Start();
+  BluntProvider provider(tls.server, BluntProvider::Then::kCloseNotifyAndWait);
+  auto first = Post({provider.url(), "1", "text/plain", std::chrono::seconds(5)});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto second = Post({provider.url(), "2", "text/plain", std::chrono::seconds(5)});
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->body, "2");
+  EXPECT_TRUE(second->sent_again);
+  EXPECT_EQ(provider.accepted(), 2);
 }
 
 // Bytes a provider sends on an idle connection are not an answer to the next request: read as
