@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <functional>
 #include <mutex>
 #include <set>
 
@@ -77,6 +78,42 @@ class FixedServer {
   uint64_t bad_auth_ = 0;
   uint64_t bad_target_ = 0;
   std::set<std::string> bodies_;
+};
+
+// A bus stand-in that answers its n-th request (from 0) with a success after delay(n).
+class DelayingServer {
+ public:
+  explicit DelayingServer(std::function<std::chrono::milliseconds(uint64_t)> delay,
+                          http::ServerOptions options = {})
+      : delay_(std::move(delay)),
+        server_(io_, std::move(options),
+                [this](http::HttpRequest&) -> boost::asio::awaitable<http::HttpResponse> {
+                  auto pause = delay_(received_.fetch_add(1));
+                  if (pause.count() > 0) {
+                    auto executor = co_await boost::asio::this_coro::executor;
+                    boost::asio::steady_timer service(executor, pause);
+                    auto wait =
+                        service.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                    co_await std::move(wait);
+                  }
+                  co_return http::HttpResponse::Json(200, std::string(kSuccess));
+                }) {
+    GOVESB_CHECK(server_.Listen().ok());
+    server_.Start();
+    io_.Start();
+  }
+  ~DelayingServer() {
+    server_.Shutdown();
+    io_.Stop();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
+  uint64_t received() const { return received_.load(); }
+
+ private:
+  http::IoThreads io_{1};
+  std::function<std::chrono::milliseconds(uint64_t)> delay_;
+  std::atomic<uint64_t> received_{0};
+  http::HttpServer server_;
 };
 
 class LoadgenTest : public ::testing::Test {
@@ -178,28 +215,15 @@ TEST_F(LoadgenTest, OpenLoopKeepsTheRate) {
 TEST_F(LoadgenTest, OpenLoopMeasuresFromTheScheduledTime) {
   // One connection, a server that takes 10 ms per answer, requests every 2.5 ms: the queue
   // grows, and latency measured from the schedule must show it (coordinated omission).
-  http::IoThreads io(1);
-  http::HttpServer slow(
-      io, {}, [](http::HttpRequest&) -> boost::asio::awaitable<http::HttpResponse> {
-        auto executor = co_await boost::asio::this_coro::executor;
-        boost::asio::steady_timer service(executor, std::chrono::milliseconds(10));
-        auto wait = service.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-        co_await std::move(wait);
-        co_return http::HttpResponse::Json(200, std::string(kSuccess));
-      });
-  ASSERT_TRUE(slow.Listen().ok());
-  slow.Start();
-  io.Start();
+  DelayingServer slow([](uint64_t) { return std::chrono::milliseconds(10); });
   LoadOptions options;
-  options.url = "http://127.0.0.1:" + std::to_string(slow.port());
+  options.url = slow.url();
   options.access_token = "test-token";
   options.connections = 1;
   options.rate = 400;
   options.duration = std::chrono::duration<double>(0.2);
   options.warmup = std::chrono::duration<double>(0);
   auto report = RunLoad(Requests(), options);
-  slow.Shutdown();
-  io.Stop();
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->ok, 80u);
   // The last of 80 requests waits for ~79 answers of 10 ms: about 0.6 s after its schedule,
@@ -215,39 +239,23 @@ TEST_F(LoadgenTest, OpenLoopReconnectsWhereTheServerClosedAnIdleConnection) {
   // answers take 600 ms, the requests scheduled meanwhile go to those idle connections, and
   // they must be sent on new ones, not on a connection the server closed long before (that
   // was "read: end of stream", no answer).
-  http::IoThreads io(1);
   http::ServerOptions server_options;
   server_options.read_timeout = std::chrono::milliseconds(150);
-  std::atomic<uint64_t> received{0};
-  http::HttpServer server(
-      io, server_options,
-      [&received](http::HttpRequest&) -> boost::asio::awaitable<http::HttpResponse> {
-        uint64_t n = received.fetch_add(1);
-        if (n >= 8 && n < 12) {
-          auto executor = co_await boost::asio::this_coro::executor;
-          boost::asio::steady_timer service(executor, std::chrono::milliseconds(600));
-          auto wait = service.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-          co_await std::move(wait);
-        }
-        co_return http::HttpResponse::Json(200, std::string(kSuccess));
-      });
-  ASSERT_TRUE(server.Listen().ok());
-  server.Start();
-  io.Start();
+  DelayingServer server(
+      [](uint64_t n) { return std::chrono::milliseconds(n >= 8 && n < 12 ? 600 : 0); },
+      server_options);
   LoadOptions options;
-  options.url = "http://127.0.0.1:" + std::to_string(server.port());
+  options.url = server.url();
   options.access_token = "test-token";
   options.connections = 8;
   options.rate = 20;  // one request every 50 ms; the slow ones from 400 ms on
   options.duration = std::chrono::duration<double>(1.0);
   options.warmup = std::chrono::duration<double>(0);
   auto report = RunLoad(Requests(), options);
-  server.Shutdown();
-  io.Stop();
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->requests, 20u);
   EXPECT_EQ(report->ok, 20u) << report->first_error[static_cast<size_t>(ErrorKind::kTransport)];
-  EXPECT_EQ(received.load(), 20u);
+  EXPECT_EQ(server.received(), 20u);
   // The slow answers kept four connections busy at once: at least three requests went to
   // connections the server had closed, and were sent on new ones.
   EXPECT_GE(report->closed_while_idle, 3u);

@@ -92,6 +92,18 @@ class ServerClientTest : public ::testing::Test {
         asio::use_future);
     return *fut.get();
   }
+  // Two exchanges with `url`, 400 ms apart (the provider ends or misuses the connection
+  // meanwhile): the first one's answer is checked against `expected`, the second returned.
+  Result<UpstreamResponse> TwoExchangesApart(
+      const std::string& url, const std::function<std::string(const std::string&)>& expected) {
+    auto first = Post({url, "1", "text/plain", std::chrono::seconds(5)});
+    EXPECT_TRUE(first.ok()) << first.status().ToString();
+    if (first.ok()) {
+      EXPECT_EQ(first->body, expected("1"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    return Post({url, "2", "text/plain", std::chrono::seconds(5)});
+  }
   // Providers end kept-alive connections that idle (Node.js after 5 s by default, nginx after
   // 75 s). The next exchange must not fail on such a connection: it goes on a new one. Twice:
   // with the client's check of a connection idle before its reuse, and without (the end
@@ -106,11 +118,7 @@ class ServerClientTest : public ::testing::Test {
       co.tls = tls;
       if (!check) co.check_after_idle = std::chrono::hours(1);
       client_ = std::make_unique<PooledUpstreamClient>(io_, co);
-      auto first = Post({url, "1", "text/plain", std::chrono::seconds(5)});
-      ASSERT_TRUE(first.ok()) << first.status().ToString();
-      EXPECT_EQ(first->body, expected("1"));
-      std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the provider ends it
-      auto second = Post({url, "2", "text/plain", std::chrono::seconds(5)});
+      auto second = TwoExchangesApart(url, expected);
       ASSERT_TRUE(second.ok()) << second.status().ToString();
       EXPECT_EQ(second->body, expected("2"));
       EXPECT_FALSE(second->reused_connection);
@@ -747,10 +755,7 @@ TEST_F(ServerClientTest, ATlsProviderThatSentCloseNotifyAndWaitsIsServedOnANewOn
   client_ = std::make_unique<PooledUpstreamClient>(io_, co);
   io_.Start();
   BluntProvider provider(tls.server, BluntProvider::Then::kCloseNotifyAndWait);
-  auto first = Post({provider.url(), "1", "text/plain", std::chrono::seconds(5)});
-  ASSERT_TRUE(first.ok()) << first.status().ToString();
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  auto second = Post({provider.url(), "2", "text/plain", std::chrono::seconds(5)});
+  auto second = TwoExchangesApart(provider.url(), [](const std::string& body) { return body; });
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(second->body, "2");
   EXPECT_TRUE(second->sent_again);
@@ -762,11 +767,7 @@ TEST_F(ServerClientTest, ATlsProviderThatSentCloseNotifyAndWaitsIsServedOnANewOn
 TEST_F(ServerClientTest, AStrayAnswerOnAnIdleConnectionIsNotTakenForTheNextOne) {
   io_.Start();
   BluntProvider provider(nullptr, BluntProvider::Then::kStrayAnswerLater);
-  auto first = Post({provider.url(), "1", "text/plain", std::chrono::seconds(5)});
-  ASSERT_TRUE(first.ok()) << first.status().ToString();
-  EXPECT_EQ(first->body, "1");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the stray answer arrives
-  auto second = Post({provider.url(), "2", "text/plain", std::chrono::seconds(5)});
+  auto second = TwoExchangesApart(provider.url(), [](const std::string& body) { return body; });
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(second->body, "2");
   EXPECT_FALSE(second->reused_connection);
