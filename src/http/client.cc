@@ -130,8 +130,10 @@ struct PooledUpstreamClient::Impl {
   IoThreads& io;
   PooledClientOptions options;
   std::unordered_map<asio::execution_context*, std::unique_ptr<ThreadPool>> pools;
+  HostResolver resolver;
 
-  Impl(IoThreads& i, PooledClientOptions o) : io(i), options(std::move(o)) {
+  Impl(IoThreads& i, PooledClientOptions o)
+      : io(i), options(std::move(o)), resolver(options.resolve) {
     if (!options.tls) {
       auto ctx = MakeClientTlsContext("");
       if (ctx.ok()) options.tls = *ctx;
@@ -178,14 +180,12 @@ struct PooledUpstreamClient::Impl {
                                                                Clock::time_point deadline) {
     auto ex = co_await asio::this_coro::executor;
     auto c = std::make_unique<Connection>();
-    tcp::resolver resolver(ex);
-    auto [rec, results] = co_await resolver.async_resolve(ep.host, ep.port, kNoThrow);
-    if (rec) {
-      co_return Unavailable("cannot resolve " + ep.host + ": " + rec.message());
-    }
+    auto resolving = resolver.Resolve(ep.host, ep.port, deadline);
+    auto addresses = co_await std::move(resolving);
+    if (!addresses.ok()) co_return addresses.status();
     auto stream = std::make_unique<beast::tcp_stream>(ex);
     stream->expires_at(deadline);
-    auto [cec, endpoint] = co_await stream->async_connect(results, kNoThrow);
+    auto [cec, endpoint] = co_await stream->async_connect(**addresses, kNoThrow);
     if (cec) {
       if (IsTimeout(cec)) co_return DeadlineExceeded("connecting to " + ep.key + " timed out");
       co_return Unavailable("cannot connect to " + ep.key + ": " + cec.message());

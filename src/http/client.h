@@ -7,6 +7,7 @@
 
 #include "base/result.h"
 #include "http/io_threads.h"
+#include "http/resolver.h"
 #include "http/types.h"
 
 namespace boost::asio::ssl {
@@ -58,6 +59,9 @@ struct PooledClientOptions {
   size_t max_response_bytes = 8 * 1024 * 1024;
   // For https:// upstreams; when null a context verifying against the system store is used.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  // How the names in URLs are resolved (HostResolver): a lookup waited for until the
+  // exchange's deadline at most, names looked up side by side, addresses remembered.
+  ResolverOptions resolve;
 };
 
 // Whether a kept-alive connection that idled cannot carry the next request: its peer ended it

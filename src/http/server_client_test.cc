@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -786,6 +787,88 @@ TEST_F(ServerClientTest, AConnectionWithBytesAfterTheAnswerIsNotKept) {
     EXPECT_FALSE(r->reused_connection);
   }
   EXPECT_EQ(provider.accepted(), 2);
+}
+
+// A name service whose lookups of "slow.test" do not end until released; every other name is
+// looked up by the system.
+struct SlowNameService {
+  std::mutex mutex;
+  std::condition_variable released_cv;
+  bool released = false;
+
+  Result<Endpoints> Lookup(const std::string& host, const std::string& port) {
+    if (host == "slow.test") {
+      std::unique_lock lock(mutex);
+      released_cv.wait(lock, [&] { return released; });
+      return SystemLookup("localhost", port);
+    }
+    return SystemLookup(host, port);
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mutex);
+      released = true;
+    }
+    released_cv.notify_all();
+  }
+};
+
+// Providers are named in URLs, and a name's lookup may take as long as its name servers take
+// to answer, or not to: seconds per try. The exchange's timeout bounds the lookup too.
+TEST_F(ServerClientTest, AProviderWhoseNameIsNotResolvedInTimeTimesOutAtTheExchangesTimeout) {
+  StartServer({});
+  auto names = std::make_shared<SlowNameService>();
+  PooledClientOptions co;
+  co.resolve.lookup = [names](const std::string& h, const std::string& p) {
+    return names->Lookup(h, p);
+  };
+  client_ = std::make_unique<PooledUpstreamClient>(io_, co);
+  const auto started = std::chrono::steady_clock::now();
+  auto r = Post({"http://slow.test:" + std::to_string(server_->port()) + "/", "x", "text/plain",
+                 std::chrono::milliseconds(300)});
+  const auto waited = std::chrono::steady_clock::now() - started;
+  names->Release();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().ToString();
+  EXPECT_LT(waited, std::chrono::seconds(2));
+  // The lookup ended meanwhile: the name now resolves at once.
+  auto next = Post({"http://slow.test:" + std::to_string(server_->port()) + "/", "y", "text/plain",
+                    std::chrono::seconds(5)});
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(next->body, "POST / y");
+}
+
+// One provider's name service not answering must not hold up the exchanges with another.
+TEST_F(ServerClientTest, AProviderWhoseNameResolvesSlowlyDoesNotHoldUpAnother) {
+  StartServer({});
+  auto names = std::make_shared<SlowNameService>();
+  PooledClientOptions co;
+  co.resolve.lookup = [names](const std::string& h, const std::string& p) {
+    return names->Lookup(h, p);
+  };
+  client_ = std::make_unique<PooledUpstreamClient>(io_, co);
+  const std::string port = std::to_string(server_->port());
+  auto slow = asio::co_spawn(
+      io_.context(0),
+      [this, port]() -> asio::awaitable<std::optional<Result<UpstreamResponse>>> {
+        auto pending = client_->Post(
+            {"http://slow.test:" + port + "/", "slow", "text/plain", std::chrono::seconds(10)});
+        co_return co_await std::move(pending);
+      },
+      asio::use_future);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto started = std::chrono::steady_clock::now();
+  auto other =
+      Post({"http://localhost:" + port + "/", "other", "text/plain", std::chrono::seconds(10)});
+  const auto waited = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_EQ(other->body, "POST / other");
+  EXPECT_LT(waited, std::chrono::seconds(1));
+  EXPECT_EQ(slow.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  names->Release();
+  auto s = *slow.get();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->body, "POST / slow");
 }
 
 }  // namespace
