@@ -275,6 +275,11 @@ void Dispatcher::Impl::StopOnThread() {
   }
 }
 
+http::HostResolver::Stats Dispatcher::NameStats() const {
+  const Impl& s = *impl_;
+  return s.upstream ? s.upstream->name_stats() : http::HostResolver::Stats{};
+}
+
 DeliveryMetrics Dispatcher::Metrics() const {
   const Impl& s = *impl_;
   DeliveryMetrics m;

@@ -16,6 +16,7 @@
 #include "delivery/lanes.h"
 #include "delivery/queue.h"
 #include "delivery/retry.h"
+#include "http/resolver.h"
 #include "registry/snapshot.h"
 
 namespace boost::asio::ssl {
@@ -131,6 +132,9 @@ class Dispatcher {
 
   std::chrono::milliseconds answer_window() const { return options_.answer_window; }
   DeliveryMetrics Metrics() const;
+  // The delivery client's name resolver (AppendResolverMetrics). Thread-safe; zeros once
+  // stopped.
+  http::HostResolver::Stats NameStats() const;
 
   struct Impl;
 

@@ -322,7 +322,10 @@ PooledUpstreamClient::~PooledUpstreamClient() = default;
 
 void PooledUpstreamClient::Clear() {
   for (auto& [ctx, pool] : impl_->pools) pool->idle.clear();
+  impl_->resolver.Close();
 }
+
+HostResolver::Stats PooledUpstreamClient::name_stats() const { return impl_->resolver.stats(); }
 
 asio::awaitable<Result<UpstreamResponse>> PooledUpstreamClient::Post(UpstreamRequest request) {
   auto ex = co_await asio::this_coro::executor;

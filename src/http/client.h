@@ -84,8 +84,12 @@ class PooledUpstreamClient final : public UpstreamClient {
 
   boost::asio::awaitable<Result<UpstreamResponse>> Post(UpstreamRequest request) override;
 
-  // Drops every idle connection. Call from the main thread after the I/O threads stopped.
+  // Drops every idle connection, and closes the name resolver (HostResolver::Close): call from
+  // the main thread after the I/O threads stopped, before their contexts are destroyed.
   void Clear();
+
+  // The name resolver's counters (for /metrics). Thread-safe.
+  HostResolver::Stats name_stats() const;
 
   struct Impl;
 

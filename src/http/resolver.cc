@@ -18,6 +18,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/prometheus_text.h"
 #include "base/status.h"
 #include "spdlog/spdlog.h"
 
@@ -194,7 +195,9 @@ Result<Endpoints> SystemLookup(const std::string& host, const std::string& port)
 HostResolver::HostResolver(ResolverOptions options)
     : state_(std::make_shared<State>(std::move(options))) {}
 
-HostResolver::~HostResolver() {
+HostResolver::~HostResolver() { Close(); }
+
+void HostResolver::Close() {
   std::lock_guard lock(state_->mutex);
   state_->closed = true;
   state_->queued.clear();
@@ -261,6 +264,9 @@ asio::awaitable<Result<std::shared_ptr<const Endpoints>>> HostResolver::Resolve(
       }
     }
     if (!answer && !e.failure.ok() && !may_look_up && !e.looking_up) answer.emplace(e.failure);
+    if (!answer && state_->closed) {
+      answer.emplace(Unavailable("cannot resolve " + host + ": the bus is stopping"));
+    }
     if (!answer) {
       if (!e.looking_up) StartLookup(state_, key, e);
       if (!e.looking_up) {  // it could not start, and failed at once
@@ -298,6 +304,34 @@ asio::awaitable<Result<std::shared_ptr<const Endpoints>>> HostResolver::Resolve(
   }
   if (answer) co_return std::move(*answer);
   co_return DeadlineExceeded("resolving " + host + " did not end before the deadline");
+}
+
+void AppendResolverMetrics(std::string& out, std::span<const NamedResolverStats> clients) {
+  using prometheus::Family;
+  using prometheus::Sample;
+  Family(out, "govesb_upstream_name_lookups_total", "counter",
+         "Lookups of provider and subscriber host names started (addresses in URLs need none).");
+  for (const auto& c : clients) {
+    Sample(out, "govesb_upstream_name_lookups_total", {{"client", c.client}}, c.stats.lookups);
+  }
+  Family(out, "govesb_upstream_name_lookups_failed_total", "counter",
+         "Host name lookups that failed (a name with earlier addresses keeps them meanwhile).");
+  for (const auto& c : clients) {
+    Sample(out, "govesb_upstream_name_lookups_failed_total", {{"client", c.client}},
+           c.stats.failed);
+  }
+  Family(out, "govesb_upstream_name_stale_answers_total", "counter",
+         "Host names answered with addresses past their fresh time (30 s), while a new lookup "
+         "ran or after it failed.");
+  for (const auto& c : clients) {
+    Sample(out, "govesb_upstream_name_stale_answers_total", {{"client", c.client}},
+           c.stats.stale_answers);
+  }
+  Family(out, "govesb_upstream_names", "gauge", "Host names remembered now.");
+  for (const auto& c : clients) {
+    Sample(out, "govesb_upstream_names", {{"client", c.client}},
+           static_cast<uint64_t>(c.stats.names));
+  }
 }
 
 }  // namespace govesb::http

@@ -23,7 +23,9 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -58,12 +60,17 @@ Result<Endpoints> SystemLookup(const std::string& host, const std::string& port)
 class HostResolver {
  public:
   explicit HostResolver(ResolverOptions options = {});
-  // Does not wait for lookups in progress (one may hang for as long as the name service
-  // takes): they end on their own and their results are dropped. Must be destroyed before the
-  // event loops of its callers (their waits are woken by posts to them).
+  // Closes. Does not wait for lookups in progress (one may hang for as long as the name
+  // service takes): they end on their own and their results are dropped.
   ~HostResolver();
   HostResolver(const HostResolver&) = delete;
   HostResolver& operator=(const HostResolver&) = delete;
+
+  // From now on, lookups that end wake no one (their callers' waits are woken by posts to
+  // their event loops): call it once those loops stopped, before they are destroyed, unless
+  // the resolver goes first. Later calls of Resolve that would need a lookup are kUnavailable.
+  // Idempotent.
+  void Close();
 
   // The addresses of `host` (an IPv6 literal without brackets) for `port`, from a coroutine
   // whose executor runs on one thread (an I/O thread's event loop). kUnavailable when the name
@@ -86,5 +93,13 @@ class HostResolver {
  private:
   std::shared_ptr<State> state_;
 };
+
+// govesb_upstream_name_* families for /metrics, one sample per client (its name in the
+// "client" label: the exchanges' or the deliveries').
+struct NamedResolverStats {
+  std::string_view client;
+  HostResolver::Stats stats;
+};
+void AppendResolverMetrics(std::string& out, std::span<const NamedResolverStats> clients);
 
 }  // namespace govesb::http

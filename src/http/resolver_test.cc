@@ -327,6 +327,18 @@ TEST_F(ResolverTest, AResolverGoneWhileALookupHangsDoesNotWaitForIt) {
   ASSERT_TRUE(Eventually([&] { return names_->Running() == 0; }));
 }
 
+TEST_F(ResolverTest, AClosedResolverLooksNothingUpAndAnswersFromWhatItHas) {
+  MakeResolver();
+  ASSERT_TRUE(Resolve("provider.test").ok());
+  resolver_->Close();
+  EXPECT_EQ(FirstAddress(Resolve("provider.test")), "10.0.0.1");  // fresh: no lookup needed
+  auto other = Resolve("other.test");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), StatusCode::kUnavailable) << other.status().ToString();
+  EXPECT_EQ(names_->Lookups(), 1);
+  resolver_->Close();  // again: nothing more
+}
+
 TEST(SystemLookupTest, ResolvesLocalhostAndSaysWhyANameDoesNot) {
   auto local = SystemLookup("localhost", "8080");
   ASSERT_TRUE(local.ok()) << local.status().ToString();

@@ -98,6 +98,10 @@ std::string RenderMetrics(const BusServer::Impl& s) {
   if (s.evidence && s.options.evidence) AppendEvidenceMetrics(s, out);
   if (s.writer) AppendStoreMetrics(*s.writer, out);
   if (s.server) out += http::PrometheusText(s.server->stats());
+  std::vector<http::NamedResolverStats> names;
+  if (s.upstream) names.push_back({"exchange", s.upstream->name_stats()});
+  if (s.dispatcher) names.push_back({"delivery", s.dispatcher->NameStats()});
+  http::AppendResolverMetrics(out, names);
   if (auto process = ReadProcessStats(); process.ok()) {
     AppendProcessMetrics(*process, out);
   } else {

@@ -200,6 +200,30 @@ TEST_F(MonitoringTest, HealthOnTheExchangePortMetricsOnlyOnTheMetricsListeners) 
       << "the metrics listener serves nothing else";
 }
 
+// A provider named by a host name: its name is looked up once for its exchanges, and the
+// lookups are counted for the operator, for the exchanges' client and the deliveries' apart.
+TEST_F(MonitoringTest, AProviderNamedByAHostNameIsLookedUpAndTheLookupsAreCounted) {
+  ASSERT_TRUE(registry_
+                  ->AddApi(provider_.client_id, "HLTHNAME", 2000,
+                           "http://localhost:" + std::to_string(provider_rx_->port()) + "/")
+                  .ok());
+  ASSERT_TRUE(registry_->AddGrant(consumer_.client_id, "HLTHNAME").ok());
+  StartBus(Options());
+  auto client = ClientFor(consumer_);
+  for (int i = 0; i < 3; ++i) {
+    auto answered = client->Request("HLTHNAME", R"({"patient":"P-1"})");
+    ASSERT_TRUE(answered.ok()) << answered.error().message;
+  }
+  // By address: no lookup.
+  auto by_address = client->Request("HLTHREC", R"({"patient":"P-1"})");
+  ASSERT_TRUE(by_address.ok()) << by_address.error().message;
+  const std::string m = Get(bus_->metrics_base_url() + "/metrics").body;
+  EXPECT_TRUE(HasLine(m, R"(govesb_upstream_name_lookups_total{client="exchange"} 1)")) << m;
+  EXPECT_TRUE(HasLine(m, R"(govesb_upstream_name_lookups_failed_total{client="exchange"} 0)"));
+  EXPECT_TRUE(HasLine(m, R"(govesb_upstream_names{client="exchange"} 1)"));
+  EXPECT_TRUE(HasLine(m, R"(govesb_upstream_name_lookups_total{client="delivery"} 0)"));
+}
+
 TEST_F(MonitoringTest, NotReadyWhileTheEvidenceLogCannotBeWrittenAndReadyAgainAfter) {
   StartBus(Options());
   auto client = ClientFor(consumer_);
