@@ -17,6 +17,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "http/connect.h"
 #include "http/parse_buffered.h"
 #include "http/response_head.h"
 #include "http/tls.h"
@@ -183,13 +184,14 @@ struct PooledUpstreamClient::Impl {
     auto resolving = resolver.Resolve(ep.host, ep.port, deadline);
     auto addresses = co_await std::move(resolving);
     if (!addresses.ok()) co_return addresses.status();
-    auto stream = std::make_unique<beast::tcp_stream>(ex);
-    stream->expires_at(deadline);
-    auto [cec, endpoint] = co_await stream->async_connect(**addresses, kNoThrow);
-    if (cec) {
-      if (IsTimeout(cec)) co_return DeadlineExceeded("connecting to " + ep.key + " timed out");
-      co_return Unavailable("cannot connect to " + ep.key + ": " + cec.message());
+    auto connecting = ConnectToAny(**addresses, deadline, ep.key);
+    auto connected = co_await std::move(connecting);
+    if (!connected.ok()) co_return connected.status();
+    if (connected->index > 0) {
+      resolver.Prefer(ep.host, ep.port, (**addresses)[connected->index]);
     }
+    auto stream = std::make_unique<beast::tcp_stream>(std::move(connected->socket));
+    stream->expires_at(deadline);
     boost::system::error_code nd;
     stream->socket().set_option(tcp::no_delay(true), nd);
     if (!ep.tls) {

@@ -189,7 +189,23 @@ Result<Endpoints> SystemLookup(const std::string& host, const std::string& port)
     }
   }
   if (found.empty()) return Unavailable("cannot resolve " + host + ": no address");
-  return found;
+  return InterleaveFamilies(std::move(found));
+}
+
+Endpoints InterleaveFamilies(Endpoints addresses) {
+  if (addresses.size() < 3) return addresses;  // nothing to move
+  const bool first_v6 = addresses.front().address().is_v6();
+  Endpoints same;
+  Endpoints other;
+  for (auto& e : addresses) (e.address().is_v6() == first_v6 ? same : other).push_back(e);
+  if (other.empty()) return addresses;
+  Endpoints out;
+  out.reserve(addresses.size());
+  for (size_t i = 0; i < std::max(same.size(), other.size()); ++i) {
+    if (i < same.size()) out.push_back(same[i]);
+    if (i < other.size()) out.push_back(other[i]);
+  }
+  return out;
 }
 
 HostResolver::HostResolver(ResolverOptions options)
@@ -202,6 +218,23 @@ void HostResolver::Close() {
   state_->closed = true;
   state_->queued.clear();
   for (auto& [key, e] : state_->names) e.waiters.clear();
+}
+
+void HostResolver::Prefer(const std::string& host, const std::string& port,
+                          const tcp::endpoint& address) {
+  std::lock_guard lock(state_->mutex);
+  auto it = state_->names.find(port + "/" + host);
+  if (it == state_->names.end() || it->second.addresses == nullptr) return;
+  const Endpoints& now = *it->second.addresses;
+  auto at = std::find(now.begin(), now.end(), address);
+  if (at == now.end() || at == now.begin()) return;
+  Endpoints reordered;
+  reordered.reserve(now.size());
+  reordered.push_back(*at);
+  for (auto e = now.begin(); e != now.end(); ++e) {
+    if (e != at) reordered.push_back(*e);
+  }
+  it->second.addresses = std::make_shared<const Endpoints>(std::move(reordered));
 }
 
 HostResolver::Stats HostResolver::stats() const {

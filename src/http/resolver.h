@@ -53,9 +53,14 @@ struct ResolverOptions {
   std::function<Result<Endpoints>(const std::string& host, const std::string& port)> lookup;
 };
 
-// The system's lookup: getaddrinfo for a TCP connection to `host` on `port`, the addresses in
-// the order it gives (RFC 6724's), only families this machine has addresses of.
+// The system's lookup: getaddrinfo for a TCP connection to `host` on `port`, only families
+// this machine has addresses of, in the order it gives (RFC 6724's) with the families taking
+// turns (InterleaveFamilies).
 Result<Endpoints> SystemLookup(const std::string& host, const std::string& port);
+
+// `addresses` with IPv6 and IPv4 taking turns, from the family of the first, each family's in
+// their order (RFC 8305 4): one family unreachable then costs one attempt, not all of its own.
+Endpoints InterleaveFamilies(Endpoints addresses);
 
 class HostResolver {
  public:
@@ -79,6 +84,11 @@ class HostResolver {
   boost::asio::awaitable<Result<std::shared_ptr<const Endpoints>>> Resolve(
       const std::string& host, const std::string& port,
       std::chrono::steady_clock::time_point deadline);
+
+  // `address` of `host` answered when an address before it in the list did not: later
+  // connections try it first. Nothing when the name's addresses no longer hold it.
+  void Prefer(const std::string& host, const std::string& port,
+              const boost::asio::ip::tcp::endpoint& address);
 
   struct Stats {
     uint64_t lookups = 0;        // started

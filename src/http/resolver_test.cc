@@ -339,6 +339,48 @@ TEST_F(ResolverTest, AClosedResolverLooksNothingUpAndAnswersFromWhatItHas) {
   resolver_->Close();  // again: nothing more
 }
 
+TEST_F(ResolverTest, AnAddressThatAnsweredWhenAnEarlierOneDidNotIsTriedFirstLater) {
+  ResolverOptions o;
+  o.lookup = [](const std::string&, const std::string&) {
+    return Result<Endpoints>(Endpoints{{asio::ip::make_address("10.0.0.1"), 80},
+                                       {asio::ip::make_address("10.0.0.2"), 80},
+                                       {asio::ip::make_address("10.0.0.3"), 80}});
+  };
+  resolver_ = std::make_unique<HostResolver>(o);
+  auto order = [&] {
+    std::string s;
+    auto r = Resolve("provider.test", 5s, "80");
+    if (r.ok()) {
+      for (const auto& e : **r) s += e.address().to_string() + " ";
+    }
+    return s;
+  };
+  EXPECT_EQ(order(), "10.0.0.1 10.0.0.2 10.0.0.3 ");
+  resolver_->Prefer("provider.test", "80", {asio::ip::make_address("10.0.0.3"), 80});
+  EXPECT_EQ(order(), "10.0.0.3 10.0.0.1 10.0.0.2 ");
+  // Not among them, or another port: nothing changes.
+  resolver_->Prefer("provider.test", "80", {asio::ip::make_address("10.0.0.9"), 80});
+  resolver_->Prefer("provider.test", "443", {asio::ip::make_address("10.0.0.1"), 443});
+  EXPECT_EQ(order(), "10.0.0.3 10.0.0.1 10.0.0.2 ");
+}
+
+TEST(InterleaveFamiliesTest, TheFamiliesTakeTurnsFromTheFirstsEachInItsOrder) {
+  auto a = [](const char* s) { return asio::ip::tcp::endpoint(asio::ip::make_address(s), 443); };
+  auto text = [](const Endpoints& list) {
+    std::string s;
+    for (const auto& e : list) s += e.address().to_string() + " ";
+    return s;
+  };
+  EXPECT_EQ(text(InterleaveFamilies({a("2001:db8::1"), a("2001:db8::2"), a("2001:db8::3"),
+                                     a("192.0.2.1"), a("192.0.2.2")})),
+            "2001:db8::1 192.0.2.1 2001:db8::2 192.0.2.2 2001:db8::3 ");
+  EXPECT_EQ(text(InterleaveFamilies({a("192.0.2.1"), a("192.0.2.2"), a("2001:db8::1")})),
+            "192.0.2.1 2001:db8::1 192.0.2.2 ");
+  EXPECT_EQ(text(InterleaveFamilies({a("192.0.2.1"), a("192.0.2.2"), a("192.0.2.3")})),
+            "192.0.2.1 192.0.2.2 192.0.2.3 ");
+  EXPECT_EQ(text(InterleaveFamilies({})), "");
+}
+
 TEST(SystemLookupTest, ResolvesLocalhostAndSaysWhyANameDoesNot) {
   auto local = SystemLookup("localhost", "8080");
   ASSERT_TRUE(local.ok()) << local.status().ToString();

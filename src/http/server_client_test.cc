@@ -871,5 +871,46 @@ TEST_F(ServerClientTest, AProviderWhoseNameResolvesSlowlyDoesNotHoldUpAnother) {
   EXPECT_EQ(s->body, "POST / slow");
 }
 
+// A provider with two servers under one name, the first down behind a firewall that drops
+// (its SYNs unanswered: a listener with a full queue stands in). The exchange reaches the
+// second instead of spending its whole timeout on the first, and later connections go to the
+// second first.
+TEST_F(ServerClientTest, AProviderWhoseFirstAddressDoesNotAnswerIsReachedAtItsNextOne) {
+  ServerOptions o;
+  o.idle_timeout = std::chrono::milliseconds(100);  // so that round 2 needs a new connection
+  StartServer(o);
+  asio::io_context scratch;
+  asio::ip::tcp::acceptor silent(scratch);
+  silent.open(asio::ip::tcp::v4());
+  silent.bind({asio::ip::make_address("127.0.0.1"), 0});
+  silent.listen(0);
+  asio::ip::tcp::socket filler(scratch);
+  filler.connect(silent.local_endpoint());  // the queue of one is full: further SYNs dropped
+  const asio::ip::tcp::endpoint serving(asio::ip::make_address("127.0.0.1"), server_->port());
+  PooledClientOptions co;
+  co.resolve.lookup = [at = silent.local_endpoint(), serving](const std::string&,
+                                                              const std::string&) {
+    return Result<Endpoints>(Endpoints{at, serving});
+  };
+  client_ = std::make_unique<PooledUpstreamClient>(io_, co);
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "first connection" : "a new connection after it");
+    if (round == 1) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto started = std::chrono::steady_clock::now();
+    auto r = Post({"http://two.test:" + std::to_string(server_->port()) + "/", "x", "text/plain",
+                   std::chrono::seconds(3)});
+    const auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->body, "POST / x");
+    EXPECT_FALSE(r->reused_connection);
+    if (round == 0) {
+      EXPECT_GE(took, std::chrono::milliseconds(240));
+      EXPECT_LT(took, std::chrono::milliseconds(1500));
+    } else {
+      EXPECT_LT(took, std::chrono::milliseconds(200));  // the second address tried first now
+    }
+  }
+}
+
 }  // namespace
 }  // namespace govesb::http
