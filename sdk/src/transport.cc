@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "connect.h"
 #include "internal.h"
 
 namespace govesb::sdk::internal {
@@ -214,9 +215,8 @@ struct HttpTransport::Impl {
     } else {
       c->plain.emplace(c->ioc);
     }
+    ec = ConnectToAny(c->ioc, addresses, deadline, c->tcp().socket());
     c->tcp().expires_at(deadline);
-    ec = RunOne(c->ioc,
-                [&](auto handler) { c->tcp().async_connect(addresses, std::move(handler)); });
     if (ec) {
       return MakeError(ErrorKind::kTransport,
                        IsTimeout(ec) ? "cannot connect to " + where + ": timed out after " +
