@@ -184,7 +184,7 @@ struct PooledUpstreamClient::Impl {
     auto resolving = resolver.Resolve(ep.host, ep.port, deadline);
     auto addresses = co_await std::move(resolving);
     if (!addresses.ok()) co_return addresses.status();
-    auto connecting = ConnectToAny(**addresses, deadline, ep.key);
+    auto connecting = ConnectToAny(**addresses, deadline, ep.key, options.connect_stagger);
     auto connected = co_await std::move(connecting);
     if (!connected.ok()) co_return connected.status();
     if (connected->index > 0) {

@@ -59,6 +59,9 @@ struct PooledClientOptions {
   size_t max_response_bytes = 8 * 1024 * 1024;
   // For https:// upstreams; when null a context verifying against the system store is used.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  // With several addresses for a name, the next one is tried this long after the one before
+  // started, if it has not connected by then (ConnectToAny; RFC 8305 recommends 250 ms).
+  std::chrono::milliseconds connect_stagger{250};
   // How the names in URLs are resolved (HostResolver): a lookup waited for until the
   // exchange's deadline at most, names looked up side by side, addresses remembered.
   ResolverOptions resolve;
