@@ -15,6 +15,7 @@
 #include <boost/url/parse.hpp>
 #include <charconv>
 #include <deque>
+#include <optional>
 #include <unordered_map>
 
 #include "http/connect.h"
@@ -85,6 +86,9 @@ struct ThreadPool {
 };
 
 constexpr size_t kMaxCachedEndpoints = 4096;
+
+// Interim (1xx) answers passed over before the final one, at most.
+constexpr int kMaxInterimAnswers = 8;
 
 // Headers of a provider's answer beyond this are refused (kBadGateway).
 constexpr size_t kMaxAnswerHeaderBytes = 64 * 1024;
@@ -283,19 +287,34 @@ struct PooledUpstreamClient::Impl {
       co_return Unavailable("sending to " + ep.key + " failed: " + wec.message());
     }
     std::pmr::monotonic_buffer_resource head_arena(internal::kHeadArenaBytes);
-    bhttp::response_parser<bhttp::string_body, internal::ArenaAllocator> parser(
-        std::piecewise_construct, std::make_tuple(),
-        std::make_tuple(internal::ArenaAllocator(&head_arena)));
-    parser.body_limit(options.max_response_bytes);
-    parser.header_limit(kMaxAnswerHeaderBytes);
+    using Parser = bhttp::response_parser<bhttp::string_body, internal::ArenaAllocator>;
+    std::optional<Parser> parsing;
     // The read buffer holds only what the parser has not consumed: the header, or one
     // chunk-size line or trailer. Bounded, so a provider cannot make it grow without limit.
     c.buffer.max_size(kMaxAnswerHeaderBytes + 1024);
     // Room for a usual answer in one read (Beast reads as much as the buffer's free capacity),
     // and for a larger body, reads as large as the buffer may grow.
     c.buffer.reserve(std::min<size_t>(4096, c.buffer.max_size()));
-    auto [hec, hn] = co_await bhttp::async_read_header(stream, c.buffer, parser, kNoThrow);
-    if (hec) co_return ReadError(hec, ep, request, parser.got_some(), retryable);
+    // Interim answers (1xx: "100 Continue", "103 Early Hints") come before the final one, asked
+    // for or not, and are passed over (RFC 9110 15.2); a few at most.
+    for (int interim = 0;; ++interim) {
+      parsing.emplace(std::piecewise_construct, std::make_tuple(),
+                      std::make_tuple(internal::ArenaAllocator(&head_arena)));
+      parsing->body_limit(options.max_response_bytes);
+      parsing->header_limit(kMaxAnswerHeaderBytes);
+      auto [hec, hn] = co_await bhttp::async_read_header(stream, c.buffer, *parsing, kNoThrow);
+      if (hec) co_return ReadError(hec, ep, request, parsing->got_some() || interim > 0, retryable);
+      const unsigned status = parsing->get().result_int();
+      if (status >= 200) break;
+      if (status == 101) {
+        co_return BadGateway(ep.key + " answered 101 Switching Protocols, which was not asked for");
+      }
+      if (interim + 1 >= kMaxInterimAnswers) {
+        co_return BadGateway(ep.key + " sent more than " + std::to_string(kMaxInterimAnswers) +
+                             " interim (1xx) answers");
+      }
+    }
+    Parser& parser = *parsing;
     if (auto length = parser.content_length(); length && *length > c.buffer.capacity()) {
       c.buffer.reserve(
           static_cast<size_t>(std::min<uint64_t>(c.buffer.max_size(), c.buffer.size() + *length)));

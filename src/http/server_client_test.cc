@@ -469,6 +469,43 @@ TEST_F(ServerClientTest, AnswerCutShortIsReportedAsSuch) {
       << r.status().ToString();
 }
 
+// RFC 9110 15.2: a client must read past interim (1xx) answers, asked for or not, to the
+// final one: "100 Continue" (some servers send it to every POST), "103 Early Hints".
+TEST_F(ServerClientTest, InterimAnswersBeforeTheFinalOneArePassedOver) {
+  io_.Start();
+  RawProvider provider(
+      "HTTP/1.1 100 Continue\r\n\r\n"
+      "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+      "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 11\r\n"
+      "Connection: close\r\n\r\n"
+      "{\"ok\":true}");
+  auto r = Post({provider.Url(), "x", "text/plain", std::chrono::seconds(5)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->content_type, "application/json");
+  EXPECT_EQ(r->body, R"({"ok":true})");
+}
+
+TEST_F(ServerClientTest, EndlessInterimAnswersAndSwitchingProtocolsAreRefused) {
+  io_.Start();
+  {
+    std::string interim;
+    for (int i = 0; i < 100; ++i) interim += "HTTP/1.1 102 Processing\r\n\r\n";
+    RawProvider provider(interim + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    auto r = Post({provider.Url(), "x", "text/plain", std::chrono::seconds(5)});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kBadGateway) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("interim"), std::string::npos) << r.status().ToString();
+  }
+  {
+    // Not asked for: the bus never asks to switch protocols.
+    RawProvider provider("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
+    auto r = Post({provider.Url(), "x", "text/plain", std::chrono::seconds(5)});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kBadGateway) << r.status().ToString();
+  }
+}
+
 TEST_F(ServerClientTest, HugeChunkLineInAnswerIsBounded) {
   io_.Start();
   RawProvider provider("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;e=" +
