@@ -69,6 +69,15 @@ Status ValidateEndpoint(std::string_view url) {
     return bad("the scheme must be http or https");
   }
   if (!view.has_authority() || view.encoded_host().empty()) return bad("it has no host");
+  if (view.has_userinfo()) {
+    // The bus would not send it, and the registry would show it wherever the endpoint shows.
+    // Not echoed: this error may be logged.
+    return InvalidArgument(
+        "invalid endpoint (not repeated here: it holds credentials): a user name or password in "
+        "the URL is not supported (it would be shown wherever the "
+        "endpoint is shown, and is not sent): the bus's signature on each request is what "
+        "identifies it to you");
+  }
   if (view.has_port()) {
     // url_view::port_number() wraps modulo 2^16, so check the digits themselves.
     std::string_view port = view.port();

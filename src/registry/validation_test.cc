@@ -46,6 +46,18 @@ TEST(Validation, Endpoints) {
   EXPECT_FALSE(ValidateEndpoint("https://a.example/" + std::string(3000, 'x')).ok());
 }
 
+TEST(Validation, AnEndpointWithCredentialsInItIsRefused) {
+  for (const char* url : {"https://user:secret@a.example/", "http://user@a.example:8080/x",
+                          "https://:secret@10.1.2.3/"}) {
+    Status status = ValidateEndpoint(url);
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << url;
+    EXPECT_NE(status.message().find("a user name or password in the URL is not supported"),
+              std::string::npos)
+        << status.message();
+    EXPECT_EQ(status.message().find("secret"), std::string::npos) << "not repeated";
+  }
+}
+
 // Found by fuzz/url_fuzz.cc (fuzz/regressions/url/long_port): the port's digits were summed
 // into an int before its length was checked, a signed overflow that UBSan (make test-asan)
 // stops at.
