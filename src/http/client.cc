@@ -1,5 +1,6 @@
 #include "http/client.h"
 
+#include <openssl/ssl.h>
 #include <poll.h>
 
 #include <array>
@@ -79,8 +80,17 @@ struct Connection {
   beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
 };
 
+struct SessionFree {
+  void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+};
+using Session = std::unique_ptr<SSL_SESSION, SessionFree>;
+
 struct ThreadPool {
   std::unordered_map<std::string, std::deque<std::unique_ptr<Connection>>> idle;
+  // The last resumable TLS session with each https provider, offered when the next connection
+  // to it opens: a resumed handshake skips the certificate chain's verification (RFC 8446
+  // 2.2). Cleared with `endpoints`.
+  std::unordered_map<std::string, Session> sessions;
   // Provider URLs already parsed (a handful per bus; cleared if it ever grows large).
   std::unordered_map<std::string, std::shared_ptr<const Endpoint>> endpoints;
 };
@@ -181,8 +191,11 @@ struct PooledUpstreamClient::Impl {
     q.push_back(std::move(c));
   }
 
+  // A new connection to `ep`; over TLS, resuming the session last kept in `pool` (if any)
+  // for it.
   asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(const Endpoint& ep,
-                                                               Clock::time_point deadline) {
+                                                               Clock::time_point deadline,
+                                                               ThreadPool* pool) {
     auto ex = co_await asio::this_coro::executor;
     auto c = std::make_unique<Connection>();
     auto resolving = resolver.Resolve(ep.host, ep.port, deadline);
@@ -215,6 +228,11 @@ struct PooledUpstreamClient::Impl {
       co_return Unavailable("cannot set TLS server name for " + ep.host);
     }
     c->secure->set_verify_callback(asio::ssl::host_name_verification(ep.host));
+    if (pool != nullptr) {
+      if (auto it = pool->sessions.find(ep.key); it != pool->sessions.end()) {
+        SSL_set_session(c->secure->native_handle(), it->second.get());
+      }
+    }
     auto [hec] = co_await c->secure->async_handshake(asio::ssl::stream_base::client, kNoThrow);
     if (hec) {
       if (IsTimeout(hec)) co_return DeadlineExceeded("TLS handshake with " + ep.key + " timed out");
@@ -342,7 +360,10 @@ PooledUpstreamClient::PooledUpstreamClient(IoThreads& io, PooledClientOptions op
 PooledUpstreamClient::~PooledUpstreamClient() = default;
 
 void PooledUpstreamClient::Clear() {
-  for (auto& [ctx, pool] : impl_->pools) pool->idle.clear();
+  for (auto& [ctx, pool] : impl_->pools) {
+    pool->idle.clear();
+    pool->sessions.clear();
+  }
   impl_->resolver.Close();
 }
 
@@ -363,7 +384,10 @@ asio::awaitable<Result<UpstreamResponse>> PooledUpstreamClient::Post(UpstreamReq
     if (!made.ok()) co_return made.status();
     endpoint = std::make_shared<const Endpoint>(std::move(made).value());
     if (pool != nullptr) {
-      if (pool->endpoints.size() >= kMaxCachedEndpoints) pool->endpoints.clear();
+      if (pool->endpoints.size() >= kMaxCachedEndpoints) {
+        pool->endpoints.clear();
+        pool->sessions.clear();
+      }
       pool->endpoints.emplace(request.url, endpoint);
     }
   }
@@ -378,7 +402,7 @@ asio::awaitable<Result<UpstreamResponse>> PooledUpstreamClient::Post(UpstreamReq
       reused = conn != nullptr;
     }
     if (!conn) {
-      auto fresh = co_await impl_->Connect(*ep, deadline);
+      auto fresh = co_await impl_->Connect(*ep, deadline, pool);
       if (!fresh.ok()) co_return fresh.status();
       conn = std::move(fresh).value();
     }
@@ -397,6 +421,22 @@ asio::awaitable<Result<UpstreamResponse>> PooledUpstreamClient::Post(UpstreamReq
     if (result.ok()) {
       result->reused_connection = reused;
       result->sent_again = attempt > 0;
+      if (conn->secure && !reused) {
+        SSL* ssl = conn->secure->native_handle();
+        result->resumed_tls_session = SSL_session_reused(ssl) == 1;
+        // Kept after an answer: TLS 1.3's session tickets come after the handshake. A copy:
+        // OpenSSL marks the connection's own session not resumable when the connection is freed
+        // without a close_notify sent, as the bus's connections to providers end (one they
+        // close while idle, or dropped from the pool); the ticket the server issued stands.
+        if (pool != nullptr) {
+          SSL_SESSION* current = SSL_get0_session(ssl);
+          if (current != nullptr && SSL_SESSION_is_resumable(current) == 1) {
+            if (Session copy(SSL_SESSION_dup(current)); copy) {
+              pool->sessions[ep->key] = std::move(copy);
+            }
+          }
+        }
+      }
       if (keep_alive && pool != nullptr) {
         conn->lowest().expires_never();
         impl_->GiveBack(*pool, ep->key, std::move(conn));

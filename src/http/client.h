@@ -33,6 +33,8 @@ struct UpstreamResponse {
   bool reused_connection = false;
   // Sent again on a new connection: the reused one ended before any answer.
   bool sent_again = false;
+  // On a new TLS connection that resumed the session of an earlier one with the same provider.
+  bool resumed_tls_session = false;
 };
 
 // The seam to providers and subscribers: POST a body, get the answer. Must be called from a

@@ -85,6 +85,7 @@ class ServerClientTest : public ::testing::Test {
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
+    if (other_server_) other_server_->Shutdown();
     io_.Stop();
     if (client_) client_->Clear();
   }
@@ -139,6 +140,7 @@ class ServerClientTest : public ::testing::Test {
 
   IoThreads io_{2};
   std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<HttpServer> other_server_;  // a second provider, where a test needs one
   std::unique_ptr<PooledUpstreamClient> client_ =
       std::make_unique<PooledUpstreamClient>(io_, PooledClientOptions{});
 };
@@ -580,6 +582,42 @@ TEST_F(ServerClientTest, TheTlsServerNameIsSentForANameAndNotForAnAddress) {
 
 // A value that would end the head early is refused before anything is sent; the next request
 // on the pool goes through.
+// Providers close idle connections, so an exchange with a provider called now and then opens
+// a new one each time: over TLS it resumes the session of the one before (no certificate chain
+// to verify again), and a session is offered only to the provider it came from.
+TEST_F(ServerClientTest, ANewTlsConnectionResumesTheSessionOfTheOneBefore) {
+  TestTls tls;
+  ASSERT_NO_FATAL_FAILURE(MakeTestTls(tls));
+  ServerOptions o;
+  o.tls = tls.server;
+  o.idle_timeout = std::chrono::milliseconds(100);
+  StartServer(o);
+  // Another provider (on another port), whose server would resume the sessions of the first
+  // (the same TLS context, so the same ticket keys): none is offered to it.
+  other_server_ = std::make_unique<HttpServer>(io_, o, Echo);
+  ASSERT_TRUE(other_server_->Listen().ok());
+  other_server_->Start();
+  PooledClientOptions co;
+  co.tls = tls.client;
+  co.resolve.lookup = [](const std::string&, const std::string& port) {  // the certificate's name
+    return SystemLookup("127.0.0.1", port);
+  };
+  auto url = [](uint16_t port) { return "https://bus.example:" + std::to_string(port) + "/"; };
+  client_ = std::make_unique<PooledUpstreamClient>(io_, co);
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE("exchange " + std::to_string(i + 1));
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(300));  // closed meanwhile
+    auto r = Post({url(server_->port()), "x", "text/plain", std::chrono::seconds(5)});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_FALSE(r->reused_connection);
+    EXPECT_EQ(r->resumed_tls_session, i > 0);
+  }
+  auto first_with_other =
+      Post({url(other_server_->port()), "y", "text/plain", std::chrono::seconds(5)});
+  ASSERT_TRUE(first_with_other.ok()) << first_with_other.status().ToString();
+  EXPECT_FALSE(first_with_other->resumed_tls_session);
+}
+
 TEST_F(ServerClientTest, AHeaderValueWithALineBreakIsRefused) {
   StartServer({});
   UpstreamRequest req{Url("/x"), "hi", "text/plain", std::chrono::seconds(5)};
